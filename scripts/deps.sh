@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install (with apt-get) exactly what building and testing libecr needs, on
+# Debian 12. Idempotent and quiet: when every package is already installed it
+# only checks (dpkg-query) and returns.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential meson ninja-build pkg-config
+	clang libclang-rt-14-dev
+	libcurl4-openssl-dev libyajl-dev libmbedtls-dev zlib1g-dev libsqlite3-dev libssl-dev
+	libcmocka-dev
+	python3 python3-pycparser openssl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	if [ "$status" != "installed" ]; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO=(sudo)
+else
+	echo "deps.sh: missing packages: ${missing[*]}; run as root or install sudo" >&2
+	exit 1
+fi
+
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq >/dev/null
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

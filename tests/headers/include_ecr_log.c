@@ -1,0 +1,5 @@
+/* Compiles ecr/log.h alone (C99, -pedantic): it must include everything it needs. */
+#include <ecr/log.h>
+
+/* ISO C forbids an empty translation unit. */
+typedef int headertest_ecr_log_nonempty;

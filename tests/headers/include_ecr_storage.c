@@ -1,0 +1,5 @@
+/* Compiles ecr/storage.h alone (C99, -pedantic): it must include everything it needs. */
+#include <ecr/storage.h>
+
+/* ISO C forbids an empty translation unit. */
+typedef int headertest_ecr_storage_nonempty;

@@ -1,0 +1,5 @@
+/* Compiles ecr/sys/blob_store.h alone (C99, -pedantic): it must include everything it needs. */
+#include <ecr/sys/blob_store.h>
+
+/* ISO C forbids an empty translation unit. */
+typedef int headertest_ecr_sys_blob_store_nonempty;
