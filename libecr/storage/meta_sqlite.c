@@ -1,0 +1,730 @@
+/* The SQLite metadata store: a generic SQL executor behind the ecr_meta_store
+ * vtable (ecr/sys/meta_store.h). The schema and the queries live in the
+ * engine's SQL module; this file only runs them, fast and correctly.
+ *
+ * File databases run in WAL mode with a small pool of connections, created
+ * lazily, so that readers run at the same time as the one writer. Writers of
+ * this process are serialised by a token taken before BEGIN IMMEDIATE (a fair,
+ * fast hand-off instead of SQLite's sleeping busy handler); BEGIN IMMEDIATE
+ * plus busy_timeout still guards against other processes.
+ * ":memory:" is a single private connection, handed out from begin() to
+ * commit()/rollback().
+ *
+ * Connections are opened with SQLITE_OPEN_NOMUTEX: each one is used by one
+ * transaction, so by one thread, at a time. Each has a cache of prepared
+ * statements keyed by the SQL text's pointer (verified against the text). */
+#include "../core/core.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sqlite3.h>
+#include <time.h>
+
+#define SQ_MAX_CONNS 4
+#define SQ_CACHE_SIZE 64
+#define SQ_BUSY_TIMEOUT_MS 10000
+#define SQ_STACK_COLS 16
+
+typedef struct sq_cached {
+	const char *key; /* the caller's pointer */
+	char *sql;       /* our copy of the text, to detect a reused pointer */
+	sqlite3_stmt *stmt;
+	uint64_t used;   /* LRU clock */
+} sq_cached;
+
+typedef struct sq_conn {
+	sqlite3 *db;
+	sqlite3_stmt *begin_read, *begin_write, *commit, *rollback;
+	sq_cached cache[SQ_CACHE_SIZE];
+	size_t ncached;
+	uint64_t clock;
+	struct sq_conn *next_idle;
+} sq_conn;
+
+typedef struct sq_store {
+	ecr_meta_store parent;
+	char *path;
+	uint32_t flags;
+	int memory;
+	size_t max_conns;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	sq_conn *idle;    /* idle connections (a stack) */
+	size_t nconns;    /* open connections plus those being opened */
+	int writer_busy;  /* the process-wide write token is taken */
+} sq_store;
+
+struct ecr_meta_txn {
+	sq_store *store;
+	sq_conn *conn;
+	int write;
+	int aborted; /* SQLite rolled the transaction back by itself */
+};
+
+/* --- errors --- */
+
+static int map_rc(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT:
+		return ECR_EEXISTS;
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_CORRUPT:
+	case SQLITE_CANTOPEN:
+	case SQLITE_NOTADB:
+	case SQLITE_READONLY:
+		return ECR_EIO;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return ECR_EBUSY;
+	case SQLITE_NOMEM:
+		return ECR_ENOMEM;
+	default:
+		return ECR_ERROR;
+	}
+}
+
+/* Set the error from a failed call on db; msg overrides sqlite3_errmsg when not NULL. */
+static int sq_fail(sqlite3 *db, int rc, const char *sql, const char *msg)
+{
+	if (!msg)
+		msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+	return ecr__fail(map_rc(rc), ECR_ERROR_STORAGE, "sqlite: %s (in: %.60s)", msg, sql ? sql : "");
+}
+
+/* --- time --- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Step a statement that yields no rows (BEGIN, COMMIT, ROLLBACK, PRAGMA ...),
+ * retrying SQLITE_BUSY until the busy timeout has passed. Returns the SQLite code. */
+static int step_retry(sqlite3_stmt *stmt)
+{
+	int64_t deadline = now_ms() + SQ_BUSY_TIMEOUT_MS;
+	int delay = 1;
+	for (;;) {
+		int rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+		if (rc == SQLITE_ROW)
+			rc = SQLITE_DONE;
+		if ((rc & 0xff) != SQLITE_BUSY || now_ms() >= deadline)
+			return rc;
+		sleep_ms(delay);
+		if (delay < 20)
+			delay *= 2;
+	}
+}
+
+/* --- connections --- */
+
+static void conn_close(sq_conn *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->ncached; i++) {
+		sqlite3_finalize(c->cache[i].stmt);
+		ecr__free(c->cache[i].sql);
+	}
+	sqlite3_finalize(c->begin_read);
+	sqlite3_finalize(c->begin_write);
+	sqlite3_finalize(c->commit);
+	sqlite3_finalize(c->rollback);
+	sqlite3_close(c->db);
+	ecr__free(c);
+}
+
+/* Run a PRAGMA or other row-less setup statement; the first column of the
+ * first row (if any) is copied to out. */
+static int conn_setup(sq_conn *c, const char *sql, char *out, size_t outlen)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(c->db, sql, -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return sq_fail(c->db, rc, sql, NULL);
+	int64_t deadline = now_ms() + SQ_BUSY_TIMEOUT_MS;
+	for (;;) {
+		rc = sqlite3_step(stmt);
+		if ((rc & 0xff) != SQLITE_BUSY || now_ms() >= deadline)
+			break;
+		sqlite3_reset(stmt);
+		sleep_ms(5);
+	}
+	if (rc == SQLITE_ROW && out && outlen) {
+		const unsigned char *t = sqlite3_column_text(stmt, 0);
+		snprintf(out, outlen, "%s", t ? (const char *)t : "");
+	}
+	int error = 0;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		error = sq_fail(c->db, rc, sql, NULL);
+	sqlite3_finalize(stmt);
+	return error;
+}
+
+static int conn_prepare(sq_conn *c, const char *sql, sqlite3_stmt **out)
+{
+	int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+	if (rc != SQLITE_OK)
+		return sq_fail(c->db, rc, sql, NULL);
+	return 0;
+}
+
+static int conn_open(sq_conn **out, sq_store *st, int first)
+{
+	sq_conn *c = ecr__calloc(1, sizeof(*c));
+	if (!c)
+		return ECR_ENOMEM;
+	int error = 0;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE |
+		SQLITE_OPEN_EXRESCODE;
+	int rc = sqlite3_open_v2(st->path, &c->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		if (!c->db) {
+			error = ecr__fail_oom();
+			goto done;
+		}
+		error = sq_fail(c->db, rc, st->path, NULL);
+		goto done;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, SQ_BUSY_TIMEOUT_MS);
+
+	if (!st->memory) {
+		if (first) {
+			char mode[16];
+			if ((error = conn_setup(c, "PRAGMA journal_mode=WAL", mode, sizeof(mode))) < 0)
+				goto done;
+			if (strcmp(mode, "wal") != 0) {
+				error = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "sqlite: cannot use WAL mode on '%s' (got '%s')",
+					st->path, mode);
+				goto done;
+			}
+		}
+		const char *sync = (st->flags & ECR_STORAGE_NOSYNC) ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=FULL";
+		if ((error = conn_setup(c, sync, NULL, 0)) < 0)
+			goto done;
+	}
+	if ((error = conn_setup(c, "PRAGMA foreign_keys=ON", NULL, 0)) < 0)
+		goto done;
+	if ((error = conn_prepare(c, "BEGIN", &c->begin_read)) < 0 ||
+		(error = conn_prepare(c, "BEGIN IMMEDIATE", &c->begin_write)) < 0 ||
+		(error = conn_prepare(c, "COMMIT", &c->commit)) < 0 ||
+		(error = conn_prepare(c, "ROLLBACK", &c->rollback)) < 0)
+		goto done;
+	*out = c;
+	c = NULL;
+done:
+	conn_close(c);
+	return error;
+}
+
+/* --- the pool --- */
+
+static int wait_until(sq_store *st, int64_t deadline)
+{
+	int64_t left = deadline - now_ms();
+	if (left <= 0)
+		return ETIMEDOUT;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += left / 1000;
+	ts.tv_nsec += (left % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_cond_timedwait(&st->cond, &st->lock, &ts);
+}
+
+/* Take the write token (write != 0) and a connection. */
+static int pool_acquire(sq_conn **out, sq_store *st, int write)
+{
+	int64_t deadline = now_ms() + SQ_BUSY_TIMEOUT_MS;
+	int error = 0, have_token = 0;
+	pthread_mutex_lock(&st->lock);
+	if (write) {
+		while (st->writer_busy) {
+			if (wait_until(st, deadline) == ETIMEDOUT && st->writer_busy) {
+				error = ecr__fail(ECR_EBUSY, ECR_ERROR_STORAGE,
+					"sqlite: timed out waiting for the write transaction of another thread");
+				goto done;
+			}
+		}
+		st->writer_busy = 1;
+		have_token = 1;
+	}
+	for (;;) {
+		if (st->idle) {
+			*out = st->idle;
+			st->idle = st->idle->next_idle;
+			(*out)->next_idle = NULL;
+			goto done;
+		}
+		if (st->nconns < st->max_conns) {
+			st->nconns++;
+			pthread_mutex_unlock(&st->lock);
+			sq_conn *c = NULL;
+			error = conn_open(&c, st, 0);
+			pthread_mutex_lock(&st->lock);
+			if (error < 0) {
+				st->nconns--;
+				pthread_cond_broadcast(&st->cond);
+				goto done;
+			}
+			*out = c;
+			goto done;
+		}
+		if (wait_until(st, deadline) == ETIMEDOUT && !st->idle && st->nconns >= st->max_conns) {
+			error = ecr__fail(ECR_EBUSY, ECR_ERROR_STORAGE, "sqlite: timed out waiting for a free connection");
+			goto done;
+		}
+	}
+done:
+	if (error < 0 && have_token) {
+		st->writer_busy = 0;
+		pthread_cond_broadcast(&st->cond);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return error;
+}
+
+/* Give a connection back (or close it when it is unusable) and drop the write token. */
+static void pool_release(sq_store *st, sq_conn *c, int write)
+{
+	int broken = c && !sqlite3_get_autocommit(c->db);
+	pthread_mutex_lock(&st->lock);
+	if (c && !broken) {
+		c->next_idle = st->idle;
+		st->idle = c;
+	} else if (c) {
+		st->nconns--;
+	}
+	if (write)
+		st->writer_busy = 0;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+	if (broken)
+		conn_close(c);
+}
+
+/* --- statements --- */
+
+static int only_space(const char *s)
+{
+	for (; *s; s++) {
+		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r' && *s != ';')
+			return 0;
+	}
+	return 1;
+}
+
+/* A cached statement for sql, or NULL. */
+static sq_cached *cache_find(sq_conn *c, const char *sql)
+{
+	for (size_t i = 0; i < c->ncached; i++) {
+		sq_cached *e = &c->cache[i];
+		if (e->key == sql && strcmp(e->sql, sql) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* Put stmt into the cache; returns 1 when it was cached (the cache owns it). */
+static int cache_put(sq_conn *c, const char *sql, sqlite3_stmt *stmt)
+{
+	sq_cached *slot = NULL;
+	if (c->ncached < SQ_CACHE_SIZE) {
+		slot = &c->cache[c->ncached];
+	} else {
+		/* evict the least recently used statement that is not running (a
+		 * row callback may be running exec() on the same connection) */
+		for (size_t i = 0; i < c->ncached; i++) {
+			sq_cached *e = &c->cache[i];
+			if (!sqlite3_stmt_busy(e->stmt) && (!slot || e->used < slot->used))
+				slot = e;
+		}
+		if (!slot)
+			return 0;
+	}
+	char *copy = ecr__strdup(sql);
+	if (!copy) {
+		ecr__error_clear(); /* not caching is not an error */
+		return 0;
+	}
+	if (slot == &c->cache[c->ncached]) {
+		c->ncached++;
+	} else {
+		sqlite3_finalize(slot->stmt);
+		ecr__free(slot->sql);
+	}
+	slot->key = sql;
+	slot->sql = copy;
+	slot->stmt = stmt;
+	slot->used = ++c->clock;
+	return 1;
+}
+
+static int bind_params(sqlite3 *db, sqlite3_stmt *stmt, const char *sql, const ecr_sql_value *params, size_t nparams)
+{
+	int want = sqlite3_bind_parameter_count(stmt);
+	if ((size_t)want != nparams)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_STORAGE, "sqlite: %zu parameters given, %d expected (in: %.60s)",
+			nparams, want, sql);
+	for (size_t i = 0; i < nparams; i++) {
+		const ecr_sql_value *p = &params[i];
+		int idx = (int)i + 1, rc;
+		switch (p->type) {
+		case ECR_SQL_NULL:
+			rc = sqlite3_bind_null(stmt, idx);
+			break;
+		case ECR_SQL_INT:
+			rc = sqlite3_bind_int64(stmt, idx, p->i);
+			break;
+		case ECR_SQL_TEXT:
+			if (!p->s && p->len)
+				goto bad;
+			rc = sqlite3_bind_text64(stmt, idx, p->s ? p->s : "", p->len, SQLITE_STATIC, SQLITE_UTF8);
+			break;
+		case ECR_SQL_BLOB:
+			if (!p->s && p->len)
+				goto bad;
+			rc = sqlite3_bind_blob64(stmt, idx, p->s ? p->s : "", p->len, SQLITE_STATIC);
+			break;
+		default:
+			goto bad;
+		}
+		if (rc != SQLITE_OK)
+			return sq_fail(db, rc, sql, NULL);
+		continue;
+bad:
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_STORAGE, "sqlite: invalid parameter %zu (in: %.60s)", i + 1, sql);
+	}
+	return 0;
+}
+
+/* Step stmt to the end, calling cb per row. *changes gets the rows it changed. */
+static int run_stmt(ecr_meta_txn *txn, sqlite3_stmt *stmt, const char *sql, ecr_sql_row_cb cb, void *payload,
+	int64_t *changes)
+{
+	sqlite3 *db = txn->conn->db;
+	ecr_sql_value stack_cols[SQ_STACK_COLS];
+	ecr_sql_value *cols = stack_cols;
+	int error = 0;
+	int ncols = sqlite3_column_count(stmt);
+	if (ncols > SQ_STACK_COLS && !(cols = ecr__calloc((size_t)ncols, sizeof(*cols))))
+		return ECR_ENOMEM;
+	sqlite3_int64 total_before = sqlite3_total_changes64(db);
+
+	for (;;) {
+		int rc = sqlite3_step(stmt);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			error = sq_fail(db, rc, sql, NULL);
+			break;
+		}
+		if (!cb)
+			continue;
+		for (int i = 0; i < ncols; i++) {
+			ecr_sql_value *v = &cols[i];
+			memset(v, 0, sizeof(*v));
+			switch (sqlite3_column_type(stmt, i)) {
+			case SQLITE_INTEGER:
+			case SQLITE_FLOAT: /* no REAL in the interface: truncated */
+				v->type = ECR_SQL_INT;
+				v->i = sqlite3_column_int64(stmt, i);
+				break;
+			case SQLITE_TEXT:
+				v->type = ECR_SQL_TEXT;
+				v->s = (const char *)sqlite3_column_text(stmt, i);
+				if (!v->s) {
+					error = ecr__fail_oom();
+					goto done;
+				}
+				v->len = (size_t)sqlite3_column_bytes(stmt, i);
+				break;
+			case SQLITE_BLOB:
+				v->type = ECR_SQL_BLOB;
+				v->s = sqlite3_column_blob(stmt, i);
+				v->len = (size_t)sqlite3_column_bytes(stmt, i);
+				if (!v->s) {
+					if (v->len || sqlite3_errcode(db) == SQLITE_NOMEM) {
+						error = ecr__fail_oom();
+						goto done;
+					}
+					v->s = "";
+				}
+				break;
+			default:
+				v->type = ECR_SQL_NULL;
+				break;
+			}
+		}
+		if ((error = cb(cols, (size_t)ncols, payload)) != 0)
+			goto done;
+	}
+	if (error == 0 && changes) {
+		/* sqlite3_changes() keeps the count of the last INSERT/UPDATE/DELETE:
+		 * report it only when this statement changed something */
+		*changes += sqlite3_total_changes64(db) != total_before ? sqlite3_changes64(db) : 0;
+	}
+done:
+	sqlite3_reset(stmt);
+	if (cols != stack_cols)
+		ecr__free(cols);
+	return error;
+}
+
+static void note_abort(ecr_meta_txn *txn, int error)
+{
+	/* Some errors (I/O, disk full, out of memory, busy) make SQLite roll the
+	 * whole transaction back; refuse to run anything after that, which would
+	 * otherwise run in autocommit mode. */
+	if (error < 0 && sqlite3_get_autocommit(txn->conn->db))
+		txn->aborted = 1;
+}
+
+static int sq_exec(ecr_meta_txn *txn, const char *sql, const ecr_sql_value *params, size_t nparams, ecr_sql_row_cb cb,
+	void *payload, int64_t *changes_out)
+{
+	if (!txn || !sql || (nparams && !params))
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_STORAGE, "sqlite: invalid arguments to exec");
+	if (txn->aborted)
+		return ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "sqlite: the transaction was rolled back after an error (in: %.60s)",
+			sql);
+	sq_conn *c = txn->conn;
+	sqlite3_stmt *stmt = NULL;
+	int error = 0, owned = 0;
+	int64_t changes = 0;
+	const char *tail = NULL;
+
+	sq_cached *e = cache_find(c, sql);
+	if (e && !sqlite3_stmt_busy(e->stmt)) {
+		e->used = ++c->clock;
+		stmt = e->stmt;
+	} else {
+		int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
+		if (rc != SQLITE_OK) {
+			error = sq_fail(c->db, rc, sql, NULL);
+			goto done;
+		}
+		owned = 1;
+		if (tail && !only_space(tail)) {
+			/* a script (migrations): no parameters, statements run in turn */
+			if (nparams) {
+				error = ecr__fail(ECR_EINVALID, ECR_ERROR_STORAGE,
+					"sqlite: parameters given to several statements (in: %.60s)", sql);
+				goto done;
+			}
+			for (;;) {
+				if (stmt && (error = run_stmt(txn, stmt, sql, cb, payload, &changes)) != 0)
+					goto done;
+				sqlite3_finalize(stmt);
+				stmt = NULL;
+				if (!tail || only_space(tail))
+					break;
+				const char *next = tail;
+				rc = sqlite3_prepare_v2(c->db, next, -1, &stmt, &tail);
+				if (rc != SQLITE_OK) {
+					error = sq_fail(c->db, rc, next, NULL);
+					goto done;
+				}
+			}
+			goto done;
+		}
+		if (!stmt) /* only whitespace or comments */
+			goto done;
+		if (!e && cache_put(c, sql, stmt))
+			owned = 0;
+	}
+
+	if ((error = bind_params(c->db, stmt, sql, params, nparams)) < 0)
+		goto done;
+	error = run_stmt(txn, stmt, sql, cb, payload, &changes);
+done:
+	if (stmt) {
+		sqlite3_clear_bindings(stmt);
+		if (owned)
+			sqlite3_finalize(stmt);
+	}
+	if (error < 0)
+		note_abort(txn, error);
+	else if (error == 0 && changes_out)
+		*changes_out = changes;
+	return error;
+}
+
+/* --- transactions --- */
+
+static void txn_end(ecr_meta_txn *txn)
+{
+	pool_release(txn->store, txn->conn, txn->write);
+	ecr__free(txn);
+}
+
+static int sq_begin(ecr_meta_txn **out, ecr_meta_store *self, int write)
+{
+	if (!out || !self)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_STORAGE, "sqlite: invalid arguments to begin");
+	sq_store *st = (sq_store *)self;
+	ecr_meta_txn *txn = ecr__calloc(1, sizeof(*txn));
+	if (!txn)
+		return ECR_ENOMEM;
+	txn->store = st;
+	txn->write = write ? 1 : 0;
+	int error = pool_acquire(&txn->conn, st, txn->write);
+	if (error < 0) {
+		ecr__free(txn);
+		return error;
+	}
+	sqlite3_stmt *b = txn->write ? txn->conn->begin_write : txn->conn->begin_read;
+	int rc = step_retry(b);
+	if (rc != SQLITE_DONE) {
+		error = sq_fail(txn->conn->db, rc, txn->write ? "BEGIN IMMEDIATE" : "BEGIN", NULL);
+		txn_end(txn);
+		return error;
+	}
+	*out = txn;
+	return 0;
+}
+
+static void rollback_conn(sq_conn *c)
+{
+	if (!sqlite3_get_autocommit(c->db))
+		step_retry(c->rollback);
+}
+
+static int sq_commit(ecr_meta_txn *txn)
+{
+	if (!txn)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_STORAGE, "sqlite: commit without a transaction");
+	int error = 0;
+	if (txn->aborted) {
+		error = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "sqlite: the transaction was rolled back after an error");
+	} else {
+		int rc = step_retry(txn->conn->commit);
+		if (rc != SQLITE_DONE) {
+			error = sq_fail(txn->conn->db, rc, "COMMIT", NULL);
+			rollback_conn(txn->conn);
+		}
+	}
+	txn_end(txn);
+	return error;
+}
+
+static void sq_rollback(ecr_meta_txn *txn)
+{
+	if (!txn)
+		return;
+	rollback_conn(txn->conn);
+	txn_end(txn);
+}
+
+/* --- the store --- */
+
+static void sq_free(ecr_meta_store *self)
+{
+	sq_store *st = (sq_store *)self;
+	if (!st)
+		return;
+	while (st->idle) {
+		sq_conn *c = st->idle;
+		st->idle = c->next_idle;
+		conn_close(c);
+	}
+	pthread_cond_destroy(&st->cond);
+	pthread_mutex_destroy(&st->lock);
+	ecr__free(st->path);
+	ecr__free(st);
+}
+
+int ecr_meta_store_sqlite_new(ecr_meta_store **out, const char *path, uint32_t flags)
+{
+	if (!out || !path || !*path)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "sqlite: invalid arguments");
+	*out = NULL;
+	if (flags & ~ECR_STORAGE_NOSYNC)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "sqlite: unknown flags 0x%x", (unsigned)flags);
+	if (!sqlite3_threadsafe())
+		return ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "sqlite: the SQLite library was built without thread support");
+
+	int error = 0;
+	sq_conn *first = NULL;
+	sq_store *st = ecr__calloc(1, sizeof(*st));
+	if (!st)
+		return ECR_ENOMEM;
+	st->memory = strcmp(path, ":memory:") == 0;
+	st->max_conns = st->memory ? 1 : SQ_MAX_CONNS;
+	st->flags = flags;
+
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	int cond_ok = pthread_cond_init(&st->cond, &ca) == 0;
+	pthread_condattr_destroy(&ca);
+	if (!cond_ok) {
+		ecr__free(st);
+		return ecr__fail(ECR_ERROR, ECR_ERROR_OS, "sqlite: pthread_cond_init failed");
+	}
+	if (pthread_mutex_init(&st->lock, NULL) != 0) {
+		pthread_cond_destroy(&st->cond);
+		ecr__free(st);
+		return ecr__fail(ECR_ERROR, ECR_ERROR_OS, "sqlite: pthread_mutex_init failed");
+	}
+	if (!(st->path = ecr__strdup(path))) {
+		error = ECR_ENOMEM;
+		goto done;
+	}
+	if ((error = ecr_meta_store_init(&st->parent, ECR_META_STORE_VERSION)) < 0)
+		goto done;
+	st->parent.dialect = "sqlite";
+	st->parent.begin = sq_begin;
+	st->parent.exec = sq_exec;
+	st->parent.commit = sq_commit;
+	st->parent.rollback = sq_rollback;
+	st->parent.free = sq_free;
+
+	/* open the first connection now: errors show at open, and WAL gets set */
+	if ((error = conn_open(&first, st, 1)) < 0)
+		goto done;
+	st->idle = first;
+	st->nconns = 1;
+	*out = &st->parent;
+	st = NULL;
+done:
+	sq_free(st ? &st->parent : NULL);
+	return error;
+}
+
+/* --- generic vtable helpers --- */
+
+int ecr_meta_store_init(ecr_meta_store *store, unsigned int version)
+{
+	if (!store)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_meta_store_init: store is NULL");
+	int error = ecr__check_version(version, ECR_META_STORE_VERSION, "ecr_meta_store");
+	if (error < 0)
+		return error;
+	memset(store, 0, sizeof(*store));
+	store->version = version;
+	return 0;
+}
+
+void ecr_meta_store_free(ecr_meta_store *store)
+{
+	if (store && store->free)
+		store->free(store);
+}
