@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The run command: installs what it needs, builds libecr and its examples, and
+# shows the library at work on a registry kept in a folder:
+#
+#   1. scripts/make-example-layout.py writes a small OCI image layout;
+#   2. examples/push-layout pushes it into file://$ECR_DATA as example/hello:latest;
+#   3. examples/list lists the registry's repositories and images.
+#
+# ECR_DATA defaults to ./ecr-data (relative to where you run this). Run it
+# again and the push finds every blob already there.
+# (The ecrd HTTP server comes in a later release; then this will serve.)
+set -euo pipefail
+
+DATA=${ECR_DATA:-./ecr-data}
+mkdir -p "$DATA"
+DATA=$(cd "$DATA" && pwd)
+
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+
+if [ -f build/meson-private/coredata.dat ]; then
+	meson setup --reconfigure build >/dev/null
+else
+	meson setup build >/dev/null
+fi
+ninja -C build >/dev/null
+
+if [ ! -x build/examples/push-layout ] || [ ! -x build/examples/list ]; then
+	echo "run.sh: the examples were not built: the library does not implement everything they use yet" >&2
+	grep -h 'examples not built' build/meson-logs/meson-log.txt >&2 || true
+	exit 1
+fi
+
+LAYOUT=$(mktemp -d "${TMPDIR:-/tmp}/ecr-layout.XXXXXX")
+trap 'rm -rf "$LAYOUT"' EXIT
+
+echo "==> writing an example OCI image layout"
+python3 scripts/make-example-layout.py "$LAYOUT/hello" >/dev/null
+echo "==> examples/push-layout $LAYOUT/hello file://$DATA example/hello:latest"
+build/examples/push-layout "$LAYOUT/hello" "file://$DATA" example/hello:latest
+echo
+echo "==> examples/list file://$DATA"
+build/examples/list "file://$DATA"
