@@ -7,8 +7,10 @@ uncompressed tar, and an OCI image manifest listed in index.json.
 Only the Python 3 standard library is used. The bytes are deterministic (fixed
 mtimes, owners and gzip header), so the digests are the same on every run.
 
-Usage: make-example-layout.py DIR [--tag TAG]
-Prints the manifest digest.
+Usage: make-example-layout.py DIR [--tag TAG] [--index]
+With --index, index.json points to an OCI image index (a multi-platform
+image) whose one child is the image manifest. Prints the digest that
+index.json points to.
 """
 import argparse
 import gzip
@@ -71,6 +73,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dir", help="the layout directory to write (created if missing)")
     ap.add_argument("--tag", default="latest", help="org.opencontainers.image.ref.name in index.json")
+    ap.add_argument("--index", action="store_true", help="wrap the manifest in an OCI image index")
     args = ap.parse_args()
 
     layout = args.dir
@@ -106,14 +109,30 @@ def main():
         }],
     })
     manifest_digest = write_blob(layout, manifest)
+    top_type = "application/vnd.oci.image.manifest.v1+json"
+    top_digest, top_size = manifest_digest, len(manifest)
+
+    if args.index:
+        image_index = canonical_json({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [{
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": manifest_digest,
+                "size": len(manifest),
+                "platform": {"architecture": "amd64", "os": "linux"},
+            }],
+        })
+        top_type = "application/vnd.oci.image.index.v1+json"
+        top_digest, top_size = write_blob(layout, image_index), len(image_index)
 
     index = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json",
         "manifests": [{
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": manifest_digest,
-            "size": len(manifest),
+            "mediaType": top_type,
+            "digest": top_digest,
+            "size": top_size,
             "annotations": {"org.opencontainers.image.ref.name": args.tag},
         }],
     }
@@ -122,7 +141,7 @@ def main():
     with open(os.path.join(layout, "oci-layout"), "wb") as f:
         f.write(canonical_json({"imageLayoutVersion": "1.0.0"}))
 
-    print(manifest_digest)
+    print(top_digest)
     return 0
 
 
