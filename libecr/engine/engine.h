@@ -1,0 +1,82 @@
+/* The engine's internal structures, shared by the files of libecr/engine/. */
+#ifndef ECR_ENGINE_ENGINE_H
+#define ECR_ENGINE_ENGINE_H
+
+#include <pthread.h>
+
+#include "../core/core.h"
+#include "../core/logging.h"
+#include "../storage/meta.h"
+
+typedef struct ecr__open_upload ecr__open_upload; /* upload.c */
+
+/*
+ * Storage shared by every registry handle opened on the same data folder in
+ * this process (refcounted, found by canonical path), or private to one
+ * handle (memory:, custom backends). A data folder is locked (flock) by one
+ * process at a time.
+ */
+typedef struct ecr__store {
+	char *key;                /* canonical path for file:// stores, NULL when private */
+	int refs;                 /* guarded by the global store table lock */
+	int lock_fd;              /* flock'ed <folder>/lock, -1 */
+	ecr_blob_store *blobs;
+	ecr_meta_store *meta;
+	/*
+	 * Taken shared by every operation that makes a blob reachable (publishing
+	 * an upload and linking it, mounting, putting a manifest) and exclusively
+	 * by garbage collection while it removes blobs, so GC never deletes a blob
+	 * in the instant between a check and a link.
+	 */
+	pthread_rwlock_t gc_lock;
+	pthread_mutex_t lock;           /* guards open_uploads */
+	ecr__open_upload *open_uploads; /* upload.c's cache of open staging writers */
+} ecr__store;
+
+/* Release the upload writer cache (upload.c); called when the store is freed. */
+void ecr__uploads_cache_free(ecr__store *s);
+
+struct ecr_registry {
+	ecr__store *store;
+	int64_t id; /* registries.id */
+	char *account_id;
+	char *region;
+	ecr__logger log;
+	ecr_clock_cb clock_cb;
+	void *clock_payload;
+	uint64_t upload_expiry_ms;
+};
+
+struct ecr_repository {
+	ecr_registry *reg;
+	int64_t id;
+	char *name;
+	char *arn;
+	char *uri;
+	int64_t created_at;
+	ecr_tag_mutability mutability;
+	char **exclusions;
+	size_t exclusions_count;
+	int scan_on_push;
+	ecr_encryption_type encryption_type;
+	char *kms_key;
+};
+
+/* Build a repository handle from its record (repository.c). */
+int ecr__repository_from_meta(ecr_repository **out, ecr_registry *reg, const ecr__meta_repo *r);
+/* Fail with ECR_EREPOSITORY_NOT_FOUND and ECR's message. */
+int ecr__repository_not_found(const ecr_registry *reg, const char *name);
+/* Check, inside t, that repo still exists (it may have been deleted through another handle). */
+int ecr__repository_check(ecr__txn *t, const ecr_repository *repo);
+
+/* Store a whole blob in memory into the blob store under digest (a fresh staging id, write, commit). */
+int ecr__blob_store_put(ecr__store *s, const char *digest, const void *data, size_t len);
+/* Read a whole blob (at most max bytes, else ECR_ELIMIT) into out. */
+int ecr__blob_store_get(ecr__store *s, const char *digest, size_t max, ecr_buf *out);
+
+/* Pagination tokens: base64url of "<kind>:<value>". */
+int ecr__token_encode(ecr_buf *out, char kind, const char *value);
+/* *value_out is allocated (ecr__free). ECR_EINVALID for a bad token or kind. */
+int ecr__token_decode(char **value_out, char kind, const char *token);
+
+#endif

@@ -1,0 +1,762 @@
+/* Images: put (ECR's ordered checks), get, delete, untag, listing. */
+#include "engine.h"
+
+#include "../core/digest.h"
+#include "../oci/oci.h"
+
+#define PAGE_SIZE 100
+/* lastRecordedPullTime is refreshed at most this often per image. */
+#define PULL_RECORD_INTERVAL_MS 60000
+
+struct ecr_image {
+	ecr_registry *reg;
+	ecr__meta_image rec;
+	char **tags;
+	size_t tags_count;
+	pthread_mutex_t lock; /* guards the lazy manifest load */
+	ecr_buf manifest;
+	bool manifest_loaded;
+};
+
+static void tags_free(char **tags, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ecr__free(tags[i]);
+	ecr__free(tags);
+}
+
+void ecr_image_free(ecr_image *img)
+{
+	if (!img)
+		return;
+	ecr__meta_image_dispose(&img->rec);
+	tags_free(img->tags, img->tags_count);
+	ecr_buf_dispose(&img->manifest);
+	pthread_mutex_destroy(&img->lock);
+	ecr__free(img);
+}
+
+struct tag_vec {
+	char **v;
+	size_t n, cap;
+};
+
+static int tag_vec_add(const char *tag, const char *digest, void *payload)
+{
+	struct tag_vec *tv = payload;
+	(void)digest;
+	if (tv->n == tv->cap) {
+		size_t cap = tv->cap ? tv->cap * 2 : 4;
+		char **v = ecr__realloc(tv->v, cap * sizeof(char *));
+		if (!v)
+			return ECR_ENOMEM;
+		tv->v = v;
+		tv->cap = cap;
+	}
+	if (!(tv->v[tv->n] = ecr__strdup(tag)))
+		return ECR_ENOMEM;
+	tv->n++;
+	return 0;
+}
+
+/* Build an image handle from a record (moved into it on success) and its tags. */
+static int image_build(ecr_image **out, ecr__txn *t, ecr_registry *reg, ecr__meta_image *rec)
+{
+	struct tag_vec tv = { 0 };
+	int rc = ecr__meta_tags_of_image(t, rec->repo_id, rec->digest, tag_vec_add, &tv);
+	if (rc) {
+		tags_free(tv.v, tv.n);
+		return rc;
+	}
+	ecr_image *img = ecr__calloc(1, sizeof(*img));
+	if (!img) {
+		tags_free(tv.v, tv.n);
+		return ECR_ENOMEM;
+	}
+	pthread_mutex_init(&img->lock, NULL);
+	img->reg = reg;
+	img->rec = *rec;
+	memset(rec, 0, sizeof(*rec));
+	img->tags = tv.v;
+	img->tags_count = tv.n;
+	*out = img;
+	return 0;
+}
+
+static int image_not_found(const ecr_repository *repo, const char *tag, const char *digest)
+{
+	if (tag)
+		return ecr__fail(ECR_EIMAGE_NOT_FOUND, ECR_ERROR_IMAGE,
+			"The image with imageId {imageTag:'%s'} does not exist within the repository with name '%s' in the "
+			"registry with id '%s'",
+			tag, repo->name, repo->reg->account_id);
+	return ecr__fail(ECR_EIMAGE_NOT_FOUND, ECR_ERROR_IMAGE,
+		"The image with imageId {imageDigest:'%s'} does not exist within the repository with name '%s' in the "
+		"registry with id '%s'",
+		digest, repo->name, repo->reg->account_id);
+}
+
+/* Layers that clients never upload (they carry URLs instead). */
+static bool is_foreign_layer(const ecr__descriptor *d)
+{
+	return d->media_type && (strstr(d->media_type, "foreign") || strstr(d->media_type, "nondistributable"));
+}
+
+/* Check that every blob the manifest needs is in the repository; sum sizes (imageSizeInBytes). */
+static int check_blobs(ecr__txn *t, const ecr_repository *repo, const ecr__manifest *m, int64_t *size_out)
+{
+	ecr_buf missing = ECR_BUF_INIT;
+	int64_t total = 0, size = 0;
+	int rc = 0;
+	for (size_t i = 0; i < m->layers_count + (m->has_config ? 1 : 0); i++) {
+		const ecr__descriptor *d = i < m->layers_count ? &m->layers[i] : &m->config;
+		bool is_layer = i < m->layers_count;
+		if (is_layer && is_foreign_layer(d)) {
+			total += d->size;
+			continue;
+		}
+		rc = ecr__meta_link_get(t, repo->id, d->digest, &size);
+		if (rc == ECR_ENOTFOUND) {
+			if ((rc = ecr__buf_printf(&missing, "%s%s", missing.size ? ", " : "", d->digest)))
+				goto done;
+			continue;
+		}
+		if (rc)
+			goto done;
+		if (size != d->size) {
+			rc = ecr__fail(ECR_EINVALID, ECR_ERROR_IMAGE,
+				"manifest: %s %s has size %lld but the stored blob has %lld bytes",
+				is_layer ? "layer" : "config", d->digest, (long long)d->size, (long long)size);
+			goto done;
+		}
+		if (is_layer)
+			total += size;
+	}
+	if (missing.size) {
+		rc = ecr__fail(ECR_ELAYERS_NOT_FOUND, ECR_ERROR_IMAGE,
+			"Layers with digests [%s] required for pushing image into repository with name '%s' in registry "
+			"with id '%s' do not exist",
+			missing.ptr, repo->name, repo->reg->account_id);
+		goto done;
+	}
+	*size_out = total;
+done:
+	ecr_buf_dispose(&missing);
+	return rc;
+}
+
+/* Check that every child of an index is an image of the repository; imageSizeInBytes is the largest child's. */
+static int check_children(ecr__txn *t, const ecr_repository *repo, const ecr__manifest *m, int64_t *size_out)
+{
+	ecr_buf missing = ECR_BUF_INIT;
+	int64_t max = 0;
+	int rc = 0;
+	for (size_t i = 0; i < m->manifests_count; i++) {
+		ecr__meta_image child;
+		rc = ecr__meta_image_get(t, repo->id, m->manifests[i].digest, &child);
+		if (rc == ECR_ENOTFOUND) {
+			if ((rc = ecr__buf_printf(&missing, "%s%s", missing.size ? ", " : "", m->manifests[i].digest)))
+				goto done;
+			continue;
+		}
+		if (rc)
+			goto done;
+		if (child.image_size > max)
+			max = child.image_size;
+		ecr__meta_image_dispose(&child);
+	}
+	if (missing.size) {
+		rc = ecr__fail(ECR_EREFERENCED_IMAGES_NOT_FOUND, ECR_ERROR_IMAGE,
+			"Manifests with digests [%s] referenced by the image are not in the repository with name '%s' in "
+			"registry with id '%s'",
+			missing.ptr, repo->name, repo->reg->account_id);
+		goto done;
+	}
+	*size_out = max;
+done:
+	ecr_buf_dispose(&missing);
+	return rc;
+}
+
+static int insert_refs(ecr__txn *t, const ecr_repository *repo, const char *digest, const ecr__manifest *m)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < m->layers_count; i++)
+		if (!is_foreign_layer(&m->layers[i]))
+			rc = ecr__meta_ref_insert(t, repo->id, digest, m->layers[i].digest, ECR__REF_BLOB, m->layers[i].size);
+	if (!rc && m->has_config)
+		rc = ecr__meta_ref_insert(t, repo->id, digest, m->config.digest, ECR__REF_BLOB, m->config.size);
+	for (size_t i = 0; !rc && i < m->manifests_count; i++)
+		rc = ecr__meta_ref_insert(t, repo->id, digest, m->manifests[i].digest, ECR__REF_MANIFEST,
+			m->manifests[i].size);
+	return rc;
+}
+
+int ecr_image_put(ecr_image **out, ecr_repository *repo, const char *tag, const char *digest, const char *media_type,
+	const void *manifest, size_t len, uint32_t flags)
+{
+	ecr_registry *reg = repo->reg;
+	ecr__manifest *m = NULL;
+	ecr__meta_image existing = { 0 }, rec = { 0 };
+	ecr__digest_alg alg = ECR__DIGEST_SHA256;
+	char computed[ECR__DIGEST_STRLEN_MAX];
+	char *tagged = NULL;
+	ecr__txn t = { 0 };
+	bool locked = false;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!manifest && len)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no manifest");
+	if (tag && (rc = ecr__oci_validate_tag(tag)))
+		return rc;
+	if (digest && (rc = ecr__oci_validate_digest(digest, &alg)))
+		return rc;
+	/* 1. the manifest parses and its type is supported */
+	if ((rc = ecr__manifest_parse(&m, manifest, len, media_type && *media_type ? media_type : NULL)))
+		return rc;
+	/* 2. the digest of the bytes as pushed */
+	if ((rc = ecr__digest_buf(computed, sizeof(computed), alg, manifest, len)))
+		goto done;
+	if (digest && strcmp(digest, computed) != 0) {
+		rc = ecr__fail(ECR_EIMAGE_DIGEST, ECR_ERROR_IMAGE,
+			"The provided image digest '%s' does not match the calculated digest '%s' of the manifest", digest,
+			computed);
+		goto done;
+	}
+
+	/* 3. the manifest bytes are stored (durably) before any record points to them */
+	pthread_rwlock_rdlock(&reg->store->gc_lock);
+	locked = true;
+	uint64_t stored_size;
+	rc = reg->store->blobs->stat(reg->store->blobs, computed, &stored_size);
+	if (rc == ECR_ENOTFOUND)
+		rc = ecr__blob_store_put(reg->store, computed, manifest, len);
+	if (rc)
+		goto done;
+
+	if ((rc = ecr__txn_begin(&t, reg->store->meta, true)))
+		goto done;
+	if ((rc = ecr__repository_check(&t, repo)))
+		goto done;
+	/* 4. everything it references is in the repository */
+	int64_t image_size = 0;
+	if (ecr__oci_kind_is_index(m->kind))
+		rc = check_children(&t, repo, m, &image_size);
+	else
+		rc = check_blobs(&t, repo, m, &image_size);
+	if (rc)
+		goto done;
+
+	rc = ecr__meta_image_get(&t, repo->id, computed, &existing);
+	if (rc && rc != ECR_ENOTFOUND)
+		goto done;
+	bool image_exists = rc == 0;
+	bool changes = !image_exists;
+
+	/* 5. the tag */
+	if (tag) {
+		rc = ecr__meta_tag_get(&t, repo->id, tag, &tagged);
+		if (rc && rc != ECR_ENOTFOUND)
+			goto done;
+		if (rc == 0 && strcmp(tagged, computed) != 0) {
+			if (!ecr_repository_tag_is_mutable(repo, tag)) {
+				rc = ecr__fail(ECR_EIMMUTABLE, ECR_ERROR_IMAGE,
+					"The image tag '%s' already exists in the '%s' repository and cannot be overwritten "
+					"because the repository is immutable.",
+					tag, repo->name);
+				goto done;
+			}
+			changes = true;
+		} else if (rc == ECR_ENOTFOUND) {
+			changes = true;
+		}
+	}
+	if (!changes) {
+		if (flags & ECR_IMAGE_PUT_EXCLUSIVE) {
+			rc = ecr__fail(ECR_EIMAGE_EXISTS, ECR_ERROR_IMAGE,
+				"Image with digest '%s'%s%s%s already exists in the repository with name '%s' in registry "
+				"with id '%s'",
+				computed, tag ? " and tag '" : "", tag ? tag : "", tag ? "'" : "", repo->name, reg->account_id);
+			goto done;
+		}
+	} else {
+		int64_t now = ecr_registry_now(reg);
+		if (!image_exists) {
+			rec.repo_id = repo->id;
+			rec.digest = computed;
+			rec.media_type = m->media_type;
+			rec.artifact_type = (char *)ecr__manifest_artifact_type(m);
+			rec.subject = m->has_subject ? m->subject.digest : NULL;
+			rec.manifest_size = (int64_t)len;
+			rec.image_size = image_size;
+			rec.pushed_at = now;
+			if ((rc = ecr__meta_image_insert(&t, &rec)) || (rc = insert_refs(&t, repo, computed, m)))
+				goto done;
+		}
+		if (tag && (rc = ecr__meta_tag_set(&t, repo->id, tag, computed, now)))
+			goto done;
+	}
+	if (out) {
+		ecr__meta_image loaded;
+		if ((rc = ecr__meta_image_get(&t, repo->id, computed, &loaded)))
+			goto done;
+		if ((rc = image_build(out, &t, reg, &loaded))) {
+			ecr__meta_image_dispose(&loaded);
+			goto done;
+		}
+	}
+	if ((rc = ecr__txn_commit(&t)))
+		goto done;
+	if (changes)
+		ecr__log(&reg->log, ECR_LOG_INFO, "pushed %s@%s%s%s", repo->name, computed, tag ? " as " : "",
+			tag ? tag : "");
+done:
+	ecr__txn_rollback(&t);
+	if (locked)
+		pthread_rwlock_unlock(&reg->store->gc_lock);
+	if (rc && out && *out) {
+		ecr_image_free(*out);
+		*out = NULL;
+	}
+	ecr__meta_image_dispose(&existing);
+	ecr__free(tagged);
+	ecr__manifest_free(m);
+	return rc;
+}
+
+/* Resolve a tag or digest to an image record inside t. */
+static int resolve(ecr__txn *t, ecr_repository *repo, const char *reference, ecr__meta_image *rec)
+{
+	char *digest = NULL;
+	int rc;
+	bool by_digest = ecr__oci_is_digest(reference);
+	if (by_digest) {
+		if ((rc = ecr__oci_validate_digest(reference, NULL)))
+			return rc;
+	} else {
+		if ((rc = ecr__oci_validate_tag(reference)))
+			return rc;
+		rc = ecr__meta_tag_get(t, repo->id, reference, &digest);
+		if (rc == ECR_ENOTFOUND)
+			return image_not_found(repo, reference, NULL);
+		if (rc)
+			return rc;
+	}
+	rc = ecr__meta_image_get(t, repo->id, by_digest ? reference : digest, rec);
+	if (rc == ECR_ENOTFOUND)
+		rc = image_not_found(repo, by_digest ? NULL : reference, by_digest ? reference : NULL);
+	ecr__free(digest);
+	return rc;
+}
+
+int ecr_image_get(ecr_image **out, ecr_repository *repo, const char *reference, uint32_t flags)
+{
+	ecr_registry *reg = repo->reg;
+	ecr__meta_image rec = { 0 };
+	ecr__txn t = { 0 };
+	int rc;
+
+	*out = NULL;
+	if (!reference)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no image reference");
+	int64_t now = ecr_registry_now(reg);
+	if ((rc = ecr__txn_begin(&t, reg->store->meta, false)))
+		return rc;
+	if ((rc = ecr__repository_check(&t, repo)) || (rc = resolve(&t, repo, reference, &rec)))
+		goto done;
+	if ((flags & ECR_IMAGE_GET_RECORD_PULL) && now - rec.last_pulled_at >= PULL_RECORD_INTERVAL_MS) {
+		/* A write transaction only when the record is stale. */
+		ecr__txn_rollback(&t);
+		if ((rc = ecr__txn_begin(&t, reg->store->meta, true)))
+			goto done;
+		if ((rc = ecr__meta_image_touch_pull(&t, repo->id, rec.digest, now)))
+			goto done;
+		rec.last_pulled_at = now;
+	}
+	if ((rc = image_build(out, &t, reg, &rec)))
+		goto done;
+	if ((rc = ecr__txn_commit(&t))) {
+		ecr_image_free(*out);
+		*out = NULL;
+	}
+done:
+	ecr__txn_rollback(&t);
+	ecr__meta_image_dispose(&rec);
+	return rc;
+}
+
+const char *ecr_image_digest(const ecr_image *img) { return img->rec.digest; }
+const char *ecr_image_media_type(const ecr_image *img) { return img->rec.media_type; }
+const char *ecr_image_artifact_type(const ecr_image *img) { return img->rec.artifact_type; }
+const char *ecr_image_subject(const ecr_image *img) { return img->rec.subject; }
+uint64_t ecr_image_manifest_size(const ecr_image *img) { return (uint64_t)img->rec.manifest_size; }
+uint64_t ecr_image_size(const ecr_image *img) { return (uint64_t)img->rec.image_size; }
+int64_t ecr_image_pushed_at(const ecr_image *img) { return img->rec.pushed_at; }
+int64_t ecr_image_last_pulled_at(const ecr_image *img) { return img->rec.last_pulled_at; }
+size_t ecr_image_tag_count(const ecr_image *img) { return img->tags_count; }
+const char *ecr_image_tag(const ecr_image *img, size_t i) { return i < img->tags_count ? img->tags[i] : NULL; }
+
+int ecr_image_manifest(const void **out, size_t *len_out, ecr_image *img)
+{
+	int rc = 0;
+	pthread_mutex_lock(&img->lock);
+	if (!img->manifest_loaded) {
+		rc = ecr__blob_store_get(img->reg->store, img->rec.digest, ECR_MANIFEST_MAX_SIZE, &img->manifest);
+		if (!rc && img->manifest.size != (size_t)img->rec.manifest_size)
+			rc = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "manifest %s: stored %zu bytes, expected %lld",
+				img->rec.digest, img->manifest.size, (long long)img->rec.manifest_size);
+		if (!rc && !img->manifest.ptr)
+			rc = ecr__buf_grow(&img->manifest, 0);
+		if (rc)
+			ecr_buf_dispose(&img->manifest);
+		else
+			img->manifest_loaded = true;
+	}
+	pthread_mutex_unlock(&img->lock);
+	if (rc)
+		return rc;
+	*out = img->manifest.ptr;
+	*len_out = img->manifest.size;
+	return 0;
+}
+
+static int digest_vec_add(const ecr__meta_image *img, void *payload)
+{
+	return tag_vec_add(img->digest, NULL, payload);
+}
+
+/* Delete an image and, transitively, its referrers. */
+static int delete_with_referrers(ecr__txn *t, ecr_repository *repo, const char *digest)
+{
+	struct tag_vec queue = { 0 };
+	int rc = tag_vec_add(digest, NULL, &queue);
+	for (size_t i = 0; !rc && i < queue.n; i++) {
+		const char *d = queue.v[i];
+		if ((rc = ecr__meta_image_list(t, repo->id, NULL, ECR_TAG_STATUS_ANY, d, NULL, SIZE_MAX >> 2,
+			     digest_vec_add, &queue)))
+			break;
+		rc = ecr__meta_image_delete(t, repo->id, d);
+		if (rc == ECR_ENOTFOUND && i > 0)
+			rc = 0; /* a referrer reached twice */
+		if (queue.n > 100000)
+			rc = ecr__fail(ECR_ELIMIT, ECR_ERROR_IMAGE, "too many referrers below %s", digest);
+	}
+	tags_free(queue.v, queue.n);
+	return rc;
+}
+
+int ecr_image_delete(ecr_repository *repo, const char *digest)
+{
+	ecr__meta_image rec = { 0 };
+	ecr__txn t = { 0 };
+	int64_t parents = 0;
+	int rc;
+
+	if (!digest)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no digest");
+	if ((rc = ecr__oci_validate_digest(digest, NULL)))
+		return rc;
+	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, true)))
+		return rc;
+	if ((rc = ecr__repository_check(&t, repo)))
+		goto done;
+	rc = ecr__meta_image_get(&t, repo->id, digest, &rec);
+	if (rc == ECR_ENOTFOUND)
+		rc = image_not_found(repo, NULL, digest);
+	if (rc)
+		goto done;
+	if ((rc = ecr__meta_ref_parent_count(&t, repo->id, digest, ECR__REF_MANIFEST, &parents)))
+		goto done;
+	if (parents > 0) {
+		rc = ecr__fail(ECR_EIMAGE_REFERENCED, ECR_ERROR_IMAGE,
+			"The image %s is referenced by a manifest list or index in the repository '%s'", digest,
+			repo->name);
+		goto done;
+	}
+	if ((rc = delete_with_referrers(&t, repo, digest)))
+		goto done;
+	rc = ecr__txn_commit(&t);
+	if (!rc)
+		ecr__log(&repo->reg->log, ECR_LOG_INFO, "deleted %s@%s", repo->name, digest);
+done:
+	ecr__txn_rollback(&t);
+	ecr__meta_image_dispose(&rec);
+	return rc;
+}
+
+int ecr_image_untag(ecr_buf *digest_out, ecr_repository *repo, const char *tag, uint32_t flags)
+{
+	ecr__txn t = { 0 };
+	char *digest = NULL;
+	struct tag_vec left = { 0 };
+	int64_t parents = 0;
+	int rc;
+
+	if (!tag)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no tag");
+	if ((rc = ecr__oci_validate_tag(tag)))
+		return rc;
+	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, true)))
+		return rc;
+	if ((rc = ecr__repository_check(&t, repo)))
+		goto done;
+	rc = ecr__meta_tag_get(&t, repo->id, tag, &digest);
+	if (rc == ECR_ENOTFOUND)
+		rc = image_not_found(repo, tag, NULL);
+	if (rc || (rc = ecr__meta_tag_delete(&t, repo->id, tag)))
+		goto done;
+	if (flags & ECR_UNTAG_DELETE_UNTAGGED) {
+		if ((rc = ecr__meta_tags_of_image(&t, repo->id, digest, tag_vec_add, &left)) ||
+			(rc = ecr__meta_ref_parent_count(&t, repo->id, digest, ECR__REF_MANIFEST, &parents)))
+			goto done;
+		if (left.n == 0 && parents == 0 && (rc = delete_with_referrers(&t, repo, digest)))
+			goto done;
+	}
+	if ((rc = ecr__txn_commit(&t)))
+		goto done;
+	if (digest_out)
+		rc = ecr__buf_puts(digest_out, digest);
+done:
+	ecr__txn_rollback(&t);
+	tags_free(left.v, left.n);
+	ecr__free(digest);
+	return rc;
+}
+
+int ecr_image_list_options_init(ecr_image_list_options *opts, unsigned int version)
+{
+	int rc = ecr__check_version(version, ECR_IMAGE_LIST_OPTIONS_VERSION, "ecr_image_list_options");
+	if (rc)
+		return rc;
+	memset(opts, 0, sizeof(*opts));
+	opts->version = version;
+	return 0;
+}
+
+struct ecr_image_iterator {
+	ecr_repository *repo;
+	ecr_tag_status status;
+	char *subject, *artifact_type;
+	ecr_image **page;
+	size_t count, pos;
+	ecr_image *current;
+	char *last;
+	bool done;
+	ecr__txn *t; /* during a page load */
+};
+
+static int image_page_collect(const ecr__meta_image *img, void *payload)
+{
+	ecr_image_iterator *it = payload;
+	/* image_build takes ownership of the strings: duplicate them first */
+	ecr__meta_image dup = *img;
+	dup.digest = ecr__strdup(img->digest);
+	dup.media_type = ecr__strdup(img->media_type);
+	dup.artifact_type = img->artifact_type ? ecr__strdup(img->artifact_type) : NULL;
+	dup.subject = img->subject ? ecr__strdup(img->subject) : NULL;
+	if (!dup.digest || !dup.media_type || (img->artifact_type && !dup.artifact_type) || (img->subject && !dup.subject)) {
+		ecr__meta_image_dispose(&dup);
+		return ECR_ENOMEM;
+	}
+	int rc = image_build(&it->page[it->count], it->t, it->repo->reg, &dup);
+	ecr__meta_image_dispose(&dup);
+	if (!rc)
+		it->count++;
+	return rc;
+}
+
+int ecr_image_iterator_new(ecr_image_iterator **out, ecr_repository *repo, const ecr_image_list_options *opts)
+{
+	ecr_image_list_options defaults = ECR_IMAGE_LIST_OPTIONS_INIT;
+	ecr_image_iterator *it = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!opts)
+		opts = &defaults;
+	if ((rc = ecr__check_version(opts->version, ECR_IMAGE_LIST_OPTIONS_VERSION, "ecr_image_list_options")))
+		return rc;
+	if ((unsigned)opts->tag_status > ECR_TAG_STATUS_UNTAGGED)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid tag status %d", (int)opts->tag_status);
+	if (opts->subject && (rc = ecr__oci_validate_digest(opts->subject, NULL)))
+		return rc;
+	if (!(it = ecr__calloc(1, sizeof(*it))) || !(it->page = ecr__calloc(PAGE_SIZE, sizeof(*it->page)))) {
+		rc = ECR_ENOMEM;
+		goto fail;
+	}
+	it->repo = repo;
+	it->status = opts->tag_status;
+	if ((opts->subject && !(it->subject = ecr__strdup(opts->subject))) ||
+		(opts->artifact_type && !(it->artifact_type = ecr__strdup(opts->artifact_type)))) {
+		rc = ECR_ENOMEM;
+		goto fail;
+	}
+	if (opts->start_token && *opts->start_token && (rc = ecr__token_decode(&it->last, 'd', opts->start_token)))
+		goto fail;
+	*out = it;
+	return 0;
+fail:
+	ecr_image_iterator_free(it);
+	return rc;
+}
+
+int ecr_image_iterator_next(ecr_image **out, ecr_image_iterator *it)
+{
+	int rc;
+	*out = NULL;
+	ecr_image_free(it->current);
+	it->current = NULL;
+	if (it->pos == it->count) {
+		for (size_t i = 0; i < it->count; i++)
+			ecr_image_free(it->page[i]);
+		it->count = it->pos = 0;
+		if (it->done)
+			return ECR_ITEROVER;
+		ecr__txn t;
+		if ((rc = ecr__txn_begin(&t, it->repo->reg->store->meta, false)))
+			return rc;
+		it->t = &t;
+		rc = ecr__repository_check(&t, it->repo);
+		if (!rc)
+			rc = ecr__meta_image_list(&t, it->repo->id, it->last, it->status, it->subject, it->artifact_type,
+				PAGE_SIZE, image_page_collect, it);
+		it->t = NULL;
+		ecr__txn_rollback(&t);
+		if (rc)
+			return rc;
+		if (it->count < PAGE_SIZE)
+			it->done = true;
+		if (it->count == 0)
+			return ECR_ITEROVER;
+	}
+	ecr_image *img = it->page[it->pos];
+	char *last = ecr__strdup(img->rec.digest);
+	if (!last)
+		return ECR_ENOMEM;
+	it->page[it->pos++] = NULL;
+	ecr__free(it->last);
+	it->last = last;
+	it->current = img;
+	*out = img;
+	return 0;
+}
+
+int ecr_image_iterator_token(ecr_buf *out, ecr_image_iterator *it)
+{
+	if (!it->last)
+		return ecr__buf_grow(out, 0);
+	return ecr__token_encode(out, 'd', it->last);
+}
+
+void ecr_image_iterator_free(ecr_image_iterator *it)
+{
+	if (!it)
+		return;
+	if (it->page)
+		for (size_t i = it->pos; i < it->count; i++)
+			ecr_image_free(it->page[i]);
+	ecr_image_free(it->current);
+	ecr__free(it->page);
+	ecr__free(it->subject);
+	ecr__free(it->artifact_type);
+	ecr__free(it->last);
+	ecr__free(it);
+}
+
+struct ecr_tag_iterator {
+	ecr_repository *repo;
+	char **tags, **digests; /* the current page */
+	size_t count, pos;
+	char *last;
+	bool done;
+};
+
+static int tag_page_collect(const char *tag, const char *digest, void *payload)
+{
+	ecr_tag_iterator *it = payload;
+	if (!(it->tags[it->count] = ecr__strdup(tag)))
+		return ECR_ENOMEM;
+	if (!(it->digests[it->count] = ecr__strdup(digest))) {
+		ecr__free(it->tags[it->count]);
+		it->tags[it->count] = NULL;
+		return ECR_ENOMEM;
+	}
+	it->count++;
+	return 0;
+}
+
+static void tag_page_clear(ecr_tag_iterator *it)
+{
+	for (size_t i = 0; i < it->count; i++) {
+		ecr__free(it->tags[i]);
+		ecr__free(it->digests[i]);
+	}
+	it->count = it->pos = 0;
+}
+
+int ecr_tag_iterator_new(ecr_tag_iterator **out, ecr_repository *repo, const char *after)
+{
+	ecr_tag_iterator *it;
+	*out = NULL;
+	if (!(it = ecr__calloc(1, sizeof(*it))) || !(it->tags = ecr__calloc(PAGE_SIZE, sizeof(char *))) ||
+		!(it->digests = ecr__calloc(PAGE_SIZE, sizeof(char *))) || (after && !(it->last = ecr__strdup(after)))) {
+		ecr_tag_iterator_free(it);
+		return ECR_ENOMEM;
+	}
+	it->repo = repo;
+	*out = it;
+	return 0;
+}
+
+int ecr_tag_iterator_next(const char **tag_out, const char **digest_out, ecr_tag_iterator *it)
+{
+	int rc;
+	*tag_out = NULL;
+	if (digest_out)
+		*digest_out = NULL;
+	if (it->pos == it->count) {
+		/* keep the last tag returned alive as it->last before clearing */
+		tag_page_clear(it);
+		if (it->done)
+			return ECR_ITEROVER;
+		ecr__txn t;
+		if ((rc = ecr__txn_begin(&t, it->repo->reg->store->meta, false)))
+			return rc;
+		rc = ecr__repository_check(&t, it->repo);
+		if (!rc)
+			rc = ecr__meta_tag_list(&t, it->repo->id, it->last, PAGE_SIZE, tag_page_collect, it);
+		ecr__txn_rollback(&t);
+		if (rc) {
+			tag_page_clear(it);
+			return rc;
+		}
+		if (it->count < PAGE_SIZE)
+			it->done = true;
+		if (it->count == 0)
+			return ECR_ITEROVER;
+	}
+	size_t i = it->pos++;
+	char *last = ecr__strdup(it->tags[i]);
+	if (!last)
+		return ECR_ENOMEM;
+	ecr__free(it->last);
+	it->last = last;
+	*tag_out = it->tags[i];
+	if (digest_out)
+		*digest_out = it->digests[i];
+	return 0;
+}
+
+void ecr_tag_iterator_free(ecr_tag_iterator *it)
+{
+	if (!it)
+		return;
+	if (it->tags && it->digests)
+		tag_page_clear(it);
+	ecr__free(it->tags);
+	ecr__free(it->digests);
+	ecr__free(it->last);
+	ecr__free(it);
+}

@@ -1,0 +1,196 @@
+/* Transactions, the schema and its migrations, registries. */
+#include "meta.h"
+
+int ecr__txn_begin(ecr__txn *t, ecr_meta_store *store, bool write)
+{
+	t->store = store;
+	t->txn = NULL;
+	return store->begin(&t->txn, store, write ? 1 : 0);
+}
+
+int ecr__txn_commit(ecr__txn *t)
+{
+	if (!t->txn)
+		return ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "commit of a finished transaction");
+	ecr_meta_txn *txn = t->txn;
+	t->txn = NULL;
+	return t->store->commit(txn);
+}
+
+void ecr__txn_rollback(ecr__txn *t)
+{
+	if (t && t->txn) {
+		ecr_meta_txn *txn = t->txn;
+		t->txn = NULL;
+		t->store->rollback(txn);
+	}
+}
+
+int ecr__sql(ecr__txn *t, const char *sql, const ecr_sql_value *params, size_t nparams, ecr_sql_row_cb cb,
+	void *payload, int64_t *changes_out)
+{
+	if (!t->txn)
+		return ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "statement outside a transaction");
+	return t->store->exec(t->txn, sql, params, nparams, cb, payload, changes_out);
+}
+
+int ecr__sql_col_int(const ecr_sql_value *cols, size_t n, void *payload)
+{
+	if (n < 1)
+		return ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "query returned no column");
+	*(int64_t *)payload = cols[0].type == ECR_SQL_INT ? cols[0].i : 0;
+	return 0;
+}
+
+int ecr__sql_col_str(const ecr_sql_value *cols, size_t n, void *payload)
+{
+	char **out = payload;
+	if (n < 1)
+		return ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "query returned no column");
+	char *s = NULL;
+	if (cols[0].type == ECR_SQL_TEXT || cols[0].type == ECR_SQL_BLOB) {
+		s = ecr__strndup(cols[0].s, cols[0].len);
+		if (!s)
+			return ECR_ENOMEM;
+	}
+	ecr__free(*out);
+	*out = s;
+	return 0;
+}
+
+/*
+ * Migrations: migrations[i] takes the schema from version i to i + 1. Never
+ * edit a released migration; add a new one and bump ECR__META_SCHEMA_VERSION.
+ */
+static const char *const migrations[ECR__META_SCHEMA_VERSION] = {
+	/* 0 -> 1 */
+	"CREATE TABLE registries ("
+	" id INTEGER PRIMARY KEY,"
+	" account_id TEXT NOT NULL,"
+	" region TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL,"
+	" UNIQUE (account_id, region));"
+	"CREATE TABLE repositories ("
+	" id INTEGER PRIMARY KEY,"
+	" registry_id INTEGER NOT NULL REFERENCES registries(id),"
+	" name TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL,"
+	" tag_mutability INTEGER NOT NULL,"
+	" exclusions TEXT NOT NULL,"
+	" scan_on_push INTEGER NOT NULL,"
+	" encryption_type INTEGER NOT NULL,"
+	" kms_key TEXT,"
+	" UNIQUE (registry_id, name));"
+	"CREATE TABLE resource_tags ("
+	" repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+	" key TEXT NOT NULL,"
+	" value TEXT NOT NULL,"
+	" PRIMARY KEY (repository_id, key));"
+	"CREATE TABLE policies ("
+	" registry_id INTEGER NOT NULL REFERENCES registries(id),"
+	" repository_id INTEGER NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" document TEXT NOT NULL,"
+	" updated_at BIGINT NOT NULL,"
+	" PRIMARY KEY (registry_id, repository_id, kind));"
+	"CREATE TABLE images ("
+	" repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+	" digest TEXT NOT NULL,"
+	" media_type TEXT NOT NULL,"
+	" artifact_type TEXT,"
+	" subject TEXT,"
+	" manifest_size BIGINT NOT NULL,"
+	" image_size BIGINT NOT NULL,"
+	" pushed_at BIGINT NOT NULL,"
+	" last_pulled_at BIGINT NOT NULL,"
+	" PRIMARY KEY (repository_id, digest));"
+	"CREATE INDEX images_subject ON images (repository_id, subject);"
+	"CREATE TABLE image_refs ("
+	" repository_id INTEGER NOT NULL,"
+	" parent TEXT NOT NULL,"
+	" child TEXT NOT NULL,"
+	" kind INTEGER NOT NULL,"
+	" size BIGINT NOT NULL,"
+	" PRIMARY KEY (repository_id, parent, child),"
+	" FOREIGN KEY (repository_id, parent) REFERENCES images(repository_id, digest) ON DELETE CASCADE);"
+	"CREATE INDEX image_refs_child ON image_refs (repository_id, child);"
+	"CREATE TABLE tags ("
+	" repository_id INTEGER NOT NULL,"
+	" name TEXT NOT NULL,"
+	" digest TEXT NOT NULL,"
+	" updated_at BIGINT NOT NULL,"
+	" PRIMARY KEY (repository_id, name),"
+	" FOREIGN KEY (repository_id, digest) REFERENCES images(repository_id, digest) ON DELETE CASCADE);"
+	"CREATE INDEX tags_digest ON tags (repository_id, digest);"
+	"CREATE TABLE blob_links ("
+	" repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+	" digest TEXT NOT NULL,"
+	" size BIGINT NOT NULL,"
+	" created_at BIGINT NOT NULL,"
+	" PRIMARY KEY (repository_id, digest));"
+	"CREATE INDEX blob_links_digest ON blob_links (digest);"
+	"CREATE TABLE uploads ("
+	" id TEXT PRIMARY KEY,"
+	" repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+	" started_at BIGINT NOT NULL,"
+	" updated_at BIGINT NOT NULL,"
+	" size BIGINT NOT NULL);"
+	"CREATE INDEX uploads_updated ON uploads (updated_at);",
+};
+
+int ecr__meta_migrate(ecr_meta_store *store)
+{
+	ecr__txn t;
+	int64_t version = 0;
+	int rc = ecr__txn_begin(&t, store, true);
+	if (rc)
+		return rc;
+	rc = ecr__sql(&t, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", NULL, 0, NULL, NULL,
+		NULL);
+	if (rc)
+		goto done;
+	rc = ecr__sql(&t, "SELECT version FROM schema_version", NULL, 0, ecr__sql_col_int, &version, NULL);
+	if (rc)
+		goto done;
+	if (version > ECR__META_SCHEMA_VERSION) {
+		rc = ecr__fail(ECR_EINVALID, ECR_ERROR_STORAGE,
+			"the metadata store has schema version %lld; this libecr knows up to %d",
+			(long long)version, ECR__META_SCHEMA_VERSION);
+		goto done;
+	}
+	if (version == ECR__META_SCHEMA_VERSION)
+		goto done;
+	for (int64_t v = version; v < ECR__META_SCHEMA_VERSION; v++) {
+		rc = ecr__sql(&t, migrations[v], NULL, 0, NULL, NULL, NULL);
+		if (rc)
+			goto done;
+	}
+	ecr_sql_value p[] = { ECR__SQL_I(ECR__META_SCHEMA_VERSION) };
+	rc = ecr__sql(&t, version ? "UPDATE schema_version SET version = ?" : "INSERT INTO schema_version (version) VALUES (?)",
+		p, 1, NULL, NULL, NULL);
+done:
+	if (rc) {
+		ecr__txn_rollback(&t);
+		return rc;
+	}
+	return ecr__txn_commit(&t);
+}
+
+int ecr__meta_registry_ensure(ecr__txn *t, const char *account, const char *region, int64_t now, int64_t *id_out)
+{
+	ecr_sql_value p[] = { ECR__SQL_S(account), ECR__SQL_S(region), ECR__SQL_I(now) };
+	int64_t id = 0;
+	int rc = ecr__sql(t, "INSERT INTO registries (account_id, region, created_at) VALUES (?, ?, ?) "
+			     "ON CONFLICT (account_id, region) DO NOTHING",
+		p, 3, NULL, NULL, NULL);
+	if (rc)
+		return rc;
+	rc = ecr__sql(t, "SELECT id FROM registries WHERE account_id = ? AND region = ?", p, 2, ecr__sql_col_int, &id,
+		NULL);
+	if (rc)
+		return rc;
+	if (!id)
+		return ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "registry %s/%s could not be created", account, region);
+	*id_out = id;
+	return 0;
+}

@@ -1,0 +1,150 @@
+/* The one SQL module: schema, migrations and every query libecr runs, written
+ * in the subset of SQL that SQLite and PostgreSQL share ('?' placeholders,
+ * ON CONFLICT ... DO ...). A PostgreSQL driver is a second dialect of this
+ * module, not a rewrite. Files: meta.c (transactions, schema, registries),
+ * meta_repo.c (repositories, resource tags, policies), meta_image.c (images,
+ * references, tags), meta_blob.c (blob links, upload sessions, GC queries). */
+#ifndef ECR_STORAGE_META_H
+#define ECR_STORAGE_META_H
+
+#include "../core/core.h"
+
+/* A transaction on a metadata store. */
+typedef struct ecr__txn {
+	ecr_meta_store *store;
+	ecr_meta_txn *txn; /* NULL once committed or rolled back */
+} ecr__txn;
+
+int ecr__txn_begin(ecr__txn *t, ecr_meta_store *store, bool write);
+/* Commit; on failure the transaction is rolled back. */
+int ecr__txn_commit(ecr__txn *t);
+/* Roll back if still open (safe to call after commit). */
+void ecr__txn_rollback(ecr__txn *t);
+
+/* Run one statement. */
+int ecr__sql(ecr__txn *t, const char *sql, const ecr_sql_value *params, size_t nparams, ecr_sql_row_cb cb,
+	void *payload, int64_t *changes_out);
+
+#define ECR__SQL_I(v) ((ecr_sql_value){ ECR_SQL_INT, (int64_t)(v), NULL, 0 })
+#define ECR__SQL_S(v) ((ecr_sql_value){ (v) ? ECR_SQL_TEXT : ECR_SQL_NULL, 0, (v), (v) ? strlen(v) : 0 })
+#define ECR__SQL_NULL ((ecr_sql_value){ ECR_SQL_NULL, 0, NULL, 0 })
+#define ECR__NPARAMS(arr) (sizeof(arr) / sizeof((arr)[0]))
+
+/* Row callbacks that read one column. */
+int ecr__sql_col_int(const ecr_sql_value *cols, size_t n, void *payload);  /* payload: int64_t*, sets it */
+int ecr__sql_col_str(const ecr_sql_value *cols, size_t n, void *payload);  /* payload: char**, strdup (frees old) */
+
+/* Schema: create or migrate to the latest version. ECR_EINVALID when the
+ * database was made by a newer libecr. */
+#define ECR__META_SCHEMA_VERSION 1
+int ecr__meta_migrate(ecr_meta_store *store);
+
+/* Registries (account x region). */
+int ecr__meta_registry_ensure(ecr__txn *t, const char *account, const char *region, int64_t now, int64_t *id_out);
+
+/* Repositories. */
+typedef struct ecr__meta_repo {
+	int64_t id;
+	int64_t registry_id;
+	char *name;
+	int64_t created_at;
+	int tag_mutability;
+	char *exclusions; /* '\n'-separated filters, "" for none */
+	int scan_on_push;
+	int encryption_type;
+	char *kms_key; /* NULL for none */
+} ecr__meta_repo;
+void ecr__meta_repo_dispose(ecr__meta_repo *r);
+/* Insert; sets r->id. ECR_EEXISTS when the name is taken. */
+int ecr__meta_repo_insert(ecr__txn *t, ecr__meta_repo *r);
+/* ECR_ENOTFOUND */
+int ecr__meta_repo_get(ecr__txn *t, int64_t registry_id, const char *name, ecr__meta_repo *out);
+int ecr__meta_repo_get_by_id(ecr__txn *t, int64_t id, ecr__meta_repo *out);
+typedef int (*ecr__meta_repo_cb)(const ecr__meta_repo *r, void *payload);
+/* Repositories with name > after (NULL: from the start), in name order, at most limit. */
+int ecr__meta_repo_list(ecr__txn *t, int64_t registry_id, const char *after, size_t limit, ecr__meta_repo_cb cb,
+	void *payload);
+/* Update mutability, exclusions, scan_on_push. ECR_ENOTFOUND. */
+int ecr__meta_repo_update(ecr__txn *t, const ecr__meta_repo *r);
+/* Delete with everything in it (images, tags, links, uploads, resource tags, policies). */
+int ecr__meta_repo_delete(ecr__txn *t, int64_t repo_id);
+int ecr__meta_repo_image_count(ecr__txn *t, int64_t repo_id, int64_t *count_out);
+
+/* Resource tags. */
+int ecr__meta_rtag_set(ecr__txn *t, int64_t repo_id, const char *key, const char *value);
+int ecr__meta_rtag_delete(ecr__txn *t, int64_t repo_id, const char *key);
+int ecr__meta_rtag_count(ecr__txn *t, int64_t repo_id, int64_t *count_out);
+/* cb(key, value) in key order. */
+int ecr__meta_rtag_list(ecr__txn *t, int64_t repo_id, ecr_resource_tag_cb cb, void *payload);
+
+/* Images. */
+typedef struct ecr__meta_image {
+	int64_t repo_id;
+	char *digest;
+	char *media_type;
+	char *artifact_type; /* NULL */
+	char *subject;       /* NULL */
+	int64_t manifest_size;
+	int64_t image_size;
+	int64_t pushed_at;
+	int64_t last_pulled_at;
+} ecr__meta_image;
+void ecr__meta_image_dispose(ecr__meta_image *img);
+int ecr__meta_image_insert(ecr__txn *t, const ecr__meta_image *img); /* ECR_EEXISTS */
+int ecr__meta_image_get(ecr__txn *t, int64_t repo_id, const char *digest, ecr__meta_image *out); /* ECR_ENOTFOUND */
+int ecr__meta_image_delete(ecr__txn *t, int64_t repo_id, const char *digest); /* tags and refs go too */
+int ecr__meta_image_touch_pull(ecr__txn *t, int64_t repo_id, const char *digest, int64_t now);
+typedef int (*ecr__meta_image_cb)(const ecr__meta_image *img, void *payload);
+/* Images with digest > after, in digest order, filtered, at most limit. */
+int ecr__meta_image_list(ecr__txn *t, int64_t repo_id, const char *after, ecr_tag_status status,
+	const char *subject, const char *artifact_type, size_t limit, ecr__meta_image_cb cb, void *payload);
+
+/* References from a manifest to what it needs: kind 0 = blob (config, layer), 1 = manifest (index child). */
+#define ECR__REF_BLOB 0
+#define ECR__REF_MANIFEST 1
+int ecr__meta_ref_insert(ecr__txn *t, int64_t repo_id, const char *parent, const char *child, int kind, int64_t size);
+/* Number of images of the repository that reference child with kind. */
+int ecr__meta_ref_parent_count(ecr__txn *t, int64_t repo_id, const char *child, int kind, int64_t *count_out);
+
+/* Tags. */
+/* *digest_out gets a new string (ecr__free). ECR_ENOTFOUND. */
+int ecr__meta_tag_get(ecr__txn *t, int64_t repo_id, const char *tag, char **digest_out);
+int ecr__meta_tag_set(ecr__txn *t, int64_t repo_id, const char *tag, const char *digest, int64_t now);
+int ecr__meta_tag_delete(ecr__txn *t, int64_t repo_id, const char *tag); /* ECR_ENOTFOUND */
+typedef int (*ecr__meta_tag_cb)(const char *tag, const char *digest, void *payload);
+int ecr__meta_tag_list(ecr__txn *t, int64_t repo_id, const char *after, size_t limit, ecr__meta_tag_cb cb,
+	void *payload);
+int ecr__meta_tags_of_image(ecr__txn *t, int64_t repo_id, const char *digest, ecr__meta_tag_cb cb, void *payload);
+
+/* Blob links: which repository holds which blob. (meta_blob.c) */
+/* Insert or refresh (created_at = now). */
+int ecr__meta_link_set(ecr__txn *t, int64_t repo_id, const char *digest, int64_t size, int64_t now);
+int ecr__meta_link_get(ecr__txn *t, int64_t repo_id, const char *digest, int64_t *size_out); /* ECR_ENOTFOUND */
+int ecr__meta_link_delete(ecr__txn *t, int64_t repo_id, const char *digest);               /* ECR_ENOTFOUND */
+
+/* Upload sessions. (meta_blob.c) */
+typedef struct ecr__meta_upload {
+	char id[ECR_UPLOAD_ID_LEN + 1];
+	int64_t repo_id;
+	int64_t started_at;
+	int64_t updated_at;
+	int64_t size;
+} ecr__meta_upload;
+int ecr__meta_upload_insert(ecr__txn *t, const ecr__meta_upload *u);
+int ecr__meta_upload_get(ecr__txn *t, const char *id, ecr__meta_upload *out); /* ECR_ENOTFOUND */
+int ecr__meta_upload_update(ecr__txn *t, const char *id, int64_t size, int64_t now);
+int ecr__meta_upload_delete(ecr__txn *t, const char *id);
+typedef int (*ecr__meta_upload_cb)(const ecr__meta_upload *u, void *payload);
+/* Sessions whose updated_at < before (all registries of the store). */
+int ecr__meta_upload_list_expired(ecr__txn *t, int64_t before, ecr__meta_upload_cb cb, void *payload);
+
+/* GC queries (meta_blob.c). */
+typedef int (*ecr__meta_link_cb)(int64_t repo_id, const char *digest, void *payload);
+/* Links created before `before` that no image of their repository references (as a
+ * blob, or as the image's own manifest). */
+int ecr__meta_gc_stale_links(ecr__txn *t, int64_t before, ecr__meta_link_cb cb, void *payload);
+/* Whether any repository of any registry links the blob or has it as a manifest, or an upload is
+ * in progress... (1 / 0 in *out). */
+int ecr__meta_blob_referenced(ecr__txn *t, const char *digest, bool *out);
+
+#endif
