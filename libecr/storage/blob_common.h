@@ -1,0 +1,38 @@
+/* Helpers shared by the built-in blob stores (blob_store.c): validation of
+ * the digests and staging ids that callers hand in, and the layout of a
+ * digest's path. */
+#ifndef ECR_STORAGE_BLOB_COMMON_H
+#define ECR_STORAGE_BLOB_COMMON_H
+
+#include "../core/core.h"
+#include "../core/digest.h"
+
+/* Longest staging id: [A-Za-z0-9-]{1,64}. */
+#define ECR__BLOB_STAGE_ID_MAX 64
+
+/* "blobs/sha512/xx/" + 128 hex + NUL fits. */
+#define ECR__BLOB_PATH_MAX 160
+
+/* Validate "<alg>:<lowercase hex of exactly the algorithm's length>".
+ * alg_out and hex_out (pointing into digest) may be NULL. ECR_EINVALID. */
+int ecr__blob_digest_parse(const char *digest, ecr__digest_alg *alg_out, const char **hex_out);
+
+/* Validate a staging id: 1..64 of [A-Za-z0-9-]. ECR_EINVALID. */
+int ecr__blob_stage_id_check(const char *stage_id);
+/* The same as a predicate, without setting an error (for directory walks). */
+bool ecr__blob_stage_id_valid(const char *name);
+
+/* Whether name is exactly len lowercase hex digits. */
+bool ecr__blob_is_hex(const char *name, size_t len);
+
+/* "blobs/<alg>/<first 2 hex>/<hex>" for a digest already validated by
+ * ecr__blob_digest_parse(). out must hold ECR__BLOB_PATH_MAX bytes. */
+void ecr__blob_digest_path(char out[ECR__BLOB_PATH_MAX], ecr__digest_alg alg, const char *hex);
+
+/* Set the ECR_EDIGEST error for content that does not match. */
+int ecr__blob_fail_mismatch(const char *expected, const char *actual);
+
+/* Wall clock in ms since the epoch. */
+int64_t ecr__blob_now_ms(void);
+
+#endif

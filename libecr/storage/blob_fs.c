@@ -1,0 +1,775 @@
+/* The file-system blob store.
+ *
+ * Layout under the store's folder:
+ *   blobs/<alg>/<first 2 hex>/<hex>   published blobs (complete, immutable)
+ *   uploads/<stage id>                staging files (append-only)
+ *
+ * A staging file is hashed as it is written; commit checks the digest,
+ * fdatasyncs the file, renames it into its shard folder and fsyncs that
+ * folder, so a blob under blobs/ is always complete and durable. Every path is
+ * opened relative to a descriptor of the store's folder, from names that were
+ * validated first (digests: algorithm + exact lowercase hex; staging ids:
+ * [A-Za-z0-9-]{1,64}), so no caller input can reach outside it.
+ *
+ * The store has no mutable state after creation: any number of threads may
+ * call it at once. */
+#include "../core/core.h"
+#include "blob_common.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Buffer size for hashing a staging file again. */
+#define FS_REHASH_CHUNK (1024 * 1024)
+/* Largest count handed to one read/write system call. */
+#define FS_IO_MAX ((size_t)0x7ffff000)
+/* Start writeback of a staging file every this many bytes, so that the fsync
+ * at commit has little left to do. */
+#define FS_WRITEBACK_STEP ((uint64_t)8 * 1024 * 1024)
+
+static const char *const fs_algs[] = {"sha256", "sha512"};
+
+typedef struct fs_store {
+	ecr_blob_store base;
+	char *root;
+	int rootfd;
+	bool nosync;
+} fs_store;
+
+typedef struct fs_writer {
+	ecr_blob_store_writer base;
+	fs_store *store;
+	int fd; /* -1 once committed or discarded */
+	ecr__digest_ctx *hash;
+	uint64_t writeback_from; /* start of the range not yet sent to writeback */
+	char path[ECR__BLOB_PATH_MAX]; /* "uploads/<id>" */
+} fs_writer;
+
+typedef struct fs_reader {
+	ecr_blob_store_reader base;
+	int fd;
+	uint64_t pos;
+} fs_reader;
+
+static int64_t fs_mtime_ms(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+}
+
+static int fs_fail_errno(fs_store *s, int err, const char *what, const char *rel)
+{
+	return ecr__fail_os(ECR_EIO, err, "blob store: cannot %s %s/%s", what, s->root, rel);
+}
+
+/* fsync a folder given relative to the store's folder ("." for the folder itself). */
+static int fs_sync_dir(fs_store *s, const char *rel)
+{
+	int fd, err = 0;
+	if (s->nosync)
+		return 0;
+	fd = openat(s->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return fs_fail_errno(s, errno, "open folder", rel);
+	if (fsync(fd) != 0)
+		err = errno;
+	close(fd);
+	if (err)
+		return fs_fail_errno(s, err, "fsync folder", rel);
+	return 0;
+}
+
+/* mkdir relative to the store's folder; *created tells whether it was made. */
+static int fs_mkdir(fs_store *s, const char *rel, bool *created)
+{
+	*created = false;
+	if (mkdirat(s->rootfd, rel, 0755) == 0) {
+		*created = true;
+		return 0;
+	}
+	if (errno == EEXIST)
+		return 0;
+	return fs_fail_errno(s, errno, "create folder", rel);
+}
+
+/* mkdir -p blobs/<alg>/<xx>, fsyncing each parent that gained an entry. */
+static int fs_make_shard(fs_store *s, ecr__digest_alg alg, const char *hex)
+{
+	char alg_dir[32], shard[48];
+	bool created;
+	int rc;
+
+	snprintf(alg_dir, sizeof(alg_dir), "blobs/%s", ecr__digest_alg_name(alg));
+	snprintf(shard, sizeof(shard), "%s/%.2s", alg_dir, hex);
+	if (mkdirat(s->rootfd, shard, 0755) == 0)
+		return fs_sync_dir(s, alg_dir);
+	if (errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return fs_fail_errno(s, errno, "create folder", shard);
+	/* A parent is missing (someone removed it): create the whole chain. */
+	if ((rc = fs_mkdir(s, "blobs", &created)) != 0)
+		return rc;
+	if (created && (rc = fs_sync_dir(s, ".")) != 0)
+		return rc;
+	if ((rc = fs_mkdir(s, alg_dir, &created)) != 0)
+		return rc;
+	if (created && (rc = fs_sync_dir(s, "blobs")) != 0)
+		return rc;
+	if ((rc = fs_mkdir(s, shard, &created)) != 0)
+		return rc;
+	if (created && (rc = fs_sync_dir(s, alg_dir)) != 0)
+		return rc;
+	return 0;
+}
+
+/* Hash the first size bytes of fd into ctx. */
+static int fs_hash_file(fs_store *s, const char *rel, int fd, uint64_t size, ecr__digest_ctx *ctx)
+{
+	unsigned char *buf = NULL;
+	uint64_t pos = 0;
+	int rc = 0;
+
+	if (size == 0)
+		return 0;
+	if (!(buf = ecr__malloc(FS_REHASH_CHUNK)))
+		return ECR_ENOMEM;
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	while (pos < size) {
+		size_t want = size - pos < FS_REHASH_CHUNK ? (size_t)(size - pos) : FS_REHASH_CHUNK;
+		ssize_t n = pread(fd, buf, want, (off_t)pos);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = fs_fail_errno(s, errno, "read", rel);
+			goto done;
+		}
+		if (n == 0) {
+			rc = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "blob store: %s/%s is shorter than expected", s->root,
+				rel);
+			goto done;
+		}
+		if ((rc = ecr__digest_update(ctx, buf, (size_t)n)) != 0)
+			goto done;
+		pos += (uint64_t)n;
+	}
+done:
+	ecr__free(buf);
+	return rc;
+}
+
+/* --- writer --- */
+
+static int fs_writer_check(fs_writer *w)
+{
+	if (w->fd < 0)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_STORAGE, "blob store: %s was already committed or discarded",
+			w->path);
+	return 0;
+}
+
+/* Ask the kernel to start writing back what was written so far, so that the
+ * fdatasync at commit overlaps with the upload instead of following it. */
+static void fs_writer_writeback(fs_writer *w)
+{
+	uint64_t end = w->base.size;
+	if (w->store->nosync || end - w->writeback_from < FS_WRITEBACK_STEP)
+		return;
+	(void)sync_file_range(w->fd, (off_t)w->writeback_from, (off_t)(end - w->writeback_from),
+		SYNC_FILE_RANGE_WRITE);
+	w->writeback_from = end;
+}
+
+static int fs_writer_write(ecr_blob_store_writer *base, const void *data, size_t len)
+{
+	fs_writer *w = (fs_writer *)base;
+	const unsigned char *p = data;
+	uint64_t start = w->base.size;
+	size_t done = 0;
+	int err = 0, rc;
+
+	if ((rc = fs_writer_check(w)) != 0)
+		return rc;
+	if (len == 0)
+		return 0;
+	if (!data)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "blob store: write of NULL data");
+	if (len > (uint64_t)INT64_MAX - start)
+		return ecr__fail(ECR_ERANGE, ECR_ERROR_STORAGE, "blob store: %s would grow too large", w->path);
+
+	while (done < len) {
+		size_t want = len - done < FS_IO_MAX ? len - done : FS_IO_MAX;
+		ssize_t n = pwrite(w->fd, p + done, want, (off_t)(start + done));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = errno;
+			break;
+		}
+		if (n == 0) {
+			err = ENOSPC;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (err) {
+		rc = fs_fail_errno(w->store, err, "write", w->path);
+		/* Undo the partial write so a retry starts at the same offset; when
+		 * that fails too, account for the bytes that are there. */
+		if (done > 0 && ftruncate(w->fd, (off_t)start) != 0) {
+			ecr__error_saved saved;
+			ecr__error_save(&saved);
+			if (ecr__digest_update(w->hash, p, done) == 0)
+				w->base.size = start + done;
+			ecr__error_restore(&saved);
+		}
+		return rc;
+	}
+	if ((rc = ecr__digest_update(w->hash, p, len)) != 0) {
+		(void)!ftruncate(w->fd, (off_t)start);
+		return rc;
+	}
+	w->base.size = start + len;
+	fs_writer_writeback(w);
+	return 0;
+}
+
+static int fs_writer_digest(ecr_blob_store_writer *base, char *out, size_t outlen)
+{
+	fs_writer *w = (fs_writer *)base;
+	ecr__digest_ctx *copy = NULL;
+	int rc;
+
+	if ((rc = fs_writer_check(w)) != 0)
+		return rc;
+	if ((rc = ecr__digest_clone(&copy, w->hash)) != 0)
+		return rc;
+	rc = ecr__digest_final(copy, out, outlen);
+	ecr__digest_free(copy);
+	return rc;
+}
+
+static void fs_writer_discard(fs_writer *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+}
+
+static int fs_writer_commit(ecr_blob_store_writer *base, const char *digest)
+{
+	fs_writer *w = (fs_writer *)base;
+	fs_store *s = w->store;
+	ecr__digest_ctx *ctx = NULL;
+	ecr__digest_alg alg;
+	const char *hex;
+	char actual[ECR__DIGEST_STRLEN_MAX], target[ECR__BLOB_PATH_MAX], shard[48];
+	int rc, attempt, err;
+	bool staged;
+
+	if ((rc = fs_writer_check(w)) != 0)
+		return rc;
+	if ((rc = ecr__blob_digest_parse(digest, &alg, &hex)) != 0)
+		return rc;
+
+	if (alg == ecr__digest_ctx_alg(w->hash)) {
+		rc = ecr__digest_clone(&ctx, w->hash);
+	} else {
+		if ((rc = ecr__digest_new(&ctx, alg)) == 0)
+			rc = fs_hash_file(s, w->path, w->fd, w->base.size, ctx);
+	}
+	if (rc != 0 || (rc = ecr__digest_final(ctx, actual, sizeof(actual))) != 0)
+		goto done;
+
+	if (strcmp(actual, digest) != 0) {
+		rc = ecr__blob_fail_mismatch(digest, actual);
+		(void)unlinkat(s->rootfd, w->path, 0);
+		fs_writer_discard(w);
+		goto done;
+	}
+
+	if (!s->nosync && fdatasync(w->fd) != 0) {
+		rc = fs_fail_errno(s, errno, "fsync", w->path);
+		goto done;
+	}
+	ecr__blob_digest_path(target, alg, hex);
+	snprintf(shard, sizeof(shard), "blobs/%s/%.2s", ecr__digest_alg_name(alg), hex);
+	/* A second attempt covers a shard folder removed between mkdir and rename. */
+	for (attempt = 0;; attempt++) {
+		if ((rc = fs_make_shard(s, alg, hex)) != 0)
+			goto done;
+		/* Replacing an existing target is fine: same name, same bytes. */
+		if (renameat(s->rootfd, w->path, s->rootfd, target) == 0)
+			break;
+		err = errno;
+		staged = faccessat(s->rootfd, w->path, F_OK, 0) == 0;
+		if (err == ENOENT && staged && attempt == 0)
+			continue;
+		if (err == ENOENT && !staged) {
+			rc = ecr__fail(ECR_ENOTFOUND, ECR_ERROR_STORAGE, "blob store: staging object %s/%s was removed",
+				s->root, w->path);
+			fs_writer_discard(w);
+			goto done;
+		}
+		rc = fs_fail_errno(s, err, "publish", target);
+		goto done;
+	}
+	fs_writer_discard(w);
+	rc = fs_sync_dir(s, shard);
+
+done:
+	ecr__digest_free(ctx);
+	return rc;
+}
+
+static void fs_writer_close(ecr_blob_store_writer *base)
+{
+	fs_writer *w = (fs_writer *)base;
+	if (!w)
+		return;
+	fs_writer_discard(w);
+	ecr__digest_free(w->hash);
+	ecr__free(w);
+}
+
+/* --- store: staging --- */
+
+static int fs_stage_open(ecr_blob_store_writer **out, ecr_blob_store *self, const char *stage_id, int create)
+{
+	fs_store *s = (fs_store *)self;
+	fs_writer *w = NULL;
+	struct stat st;
+	int rc;
+
+	if (!out)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "blob store: stage_open without out");
+	*out = NULL;
+	if ((rc = ecr__blob_stage_id_check(stage_id)) != 0)
+		return rc;
+	if (!(w = ecr__calloc(1, sizeof(*w))))
+		return ECR_ENOMEM;
+	w->fd = -1;
+	w->store = s;
+	snprintf(w->path, sizeof(w->path), "uploads/%s", stage_id);
+
+	w->fd = openat(s->rootfd, w->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0644);
+	if (w->fd < 0) {
+		if (errno == ENOENT && !create)
+			rc = ecr__fail(ECR_ENOTFOUND, ECR_ERROR_STORAGE, "blob store: no staging object %s", stage_id);
+		else
+			rc = fs_fail_errno(s, errno, "open", w->path);
+		goto done;
+	}
+	if (fstat(w->fd, &st) != 0) {
+		rc = fs_fail_errno(s, errno, "stat", w->path);
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "blob store: %s/%s is not a regular file", s->root, w->path);
+		goto done;
+	}
+	if ((rc = ecr__digest_new(&w->hash, ECR__DIGEST_SHA256)) != 0)
+		goto done;
+	/* Reopened: hash the bytes that are there so the writer can go on. */
+	if ((rc = fs_hash_file(s, w->path, w->fd, (uint64_t)st.st_size, w->hash)) != 0)
+		goto done;
+
+	w->base.version = ECR_BLOB_STORE_WRITER_VERSION;
+	w->base.size = (uint64_t)st.st_size;
+	w->base.write = fs_writer_write;
+	w->base.commit = fs_writer_commit;
+	w->base.digest = fs_writer_digest;
+	w->base.close = fs_writer_close;
+	w->writeback_from = w->base.size;
+	*out = &w->base;
+	w = NULL;
+done:
+	if (w)
+		fs_writer_close(&w->base);
+	return rc;
+}
+
+static int fs_stage_remove(ecr_blob_store *self, const char *stage_id)
+{
+	fs_store *s = (fs_store *)self;
+	char path[ECR__BLOB_PATH_MAX];
+	int rc;
+
+	if ((rc = ecr__blob_stage_id_check(stage_id)) != 0)
+		return rc;
+	snprintf(path, sizeof(path), "uploads/%s", stage_id);
+	if (unlinkat(s->rootfd, path, 0) != 0) {
+		if (errno == ENOENT)
+			return ecr__fail(ECR_ENOTFOUND, ECR_ERROR_STORAGE, "blob store: no staging object %s", stage_id);
+		return fs_fail_errno(s, errno, "remove", path);
+	}
+	return 0;
+}
+
+/* Open a folder (relative to the store's) for reading its entries. */
+static int fs_opendir(DIR **out, fs_store *s, const char *rel, bool missing_ok)
+{
+	int fd = openat(s->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	*out = NULL;
+	if (fd < 0) {
+		if (errno == ENOENT && missing_ok)
+			return 0;
+		return fs_fail_errno(s, errno, "open folder", rel);
+	}
+	if (!(*out = fdopendir(fd))) {
+		int err = errno;
+		close(fd);
+		return fs_fail_errno(s, err, "open folder", rel);
+	}
+	return 0;
+}
+
+static int fs_stage_list(ecr_blob_store *self, ecr_blob_store_stage_cb cb, void *payload)
+{
+	fs_store *s = (fs_store *)self;
+	DIR *dir = NULL;
+	struct dirent *de;
+	int rc;
+
+	if (!cb)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "blob store: stage_list without a callback");
+	if ((rc = fs_opendir(&dir, s, "uploads", true)) != 0 || !dir)
+		return rc;
+	for (;;) {
+		struct stat st;
+		errno = 0;
+		if (!(de = readdir(dir))) {
+			if (errno)
+				rc = fs_fail_errno(s, errno, "list", "uploads");
+			break;
+		}
+		if (!ecr__blob_stage_id_valid(de->d_name))
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno == ENOENT)
+				continue; /* removed meanwhile */
+			rc = fs_fail_errno(s, errno, "stat", de->d_name);
+			break;
+		}
+		if (!S_ISREG(st.st_mode))
+			continue;
+		if ((rc = cb(de->d_name, (uint64_t)st.st_size, fs_mtime_ms(&st), payload)) != 0)
+			break;
+	}
+	closedir(dir);
+	return rc;
+}
+
+/* --- store: blobs --- */
+
+static int fs_reader_read(ecr_blob_store_reader *base, void *buf, size_t len, size_t *nread)
+{
+	fs_reader *r = (fs_reader *)base;
+	ssize_t n;
+	size_t want;
+
+	if (!nread || (!buf && len))
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "blob store: read without a buffer");
+	*nread = 0;
+	if (r->pos >= r->base.size || len == 0)
+		return 0;
+	want = r->base.size - r->pos < len ? (size_t)(r->base.size - r->pos) : len;
+	if (want > FS_IO_MAX)
+		want = FS_IO_MAX;
+	do
+		n = pread(r->fd, buf, want, (off_t)r->pos);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return ecr__fail_os(ECR_EIO, errno, "blob store: cannot read a blob");
+	r->pos += (uint64_t)n;
+	*nread = (size_t)n;
+	return 0;
+}
+
+static int fs_reader_fd(ecr_blob_store_reader *base, int *fd_out, uint64_t *offset_out)
+{
+	fs_reader *r = (fs_reader *)base;
+	if (!fd_out || !offset_out)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "blob store: fd without outputs");
+	*fd_out = r->fd;
+	*offset_out = 0; /* the blob's first byte: one file per blob */
+	return 0;
+}
+
+static void fs_reader_close(ecr_blob_store_reader *base)
+{
+	fs_reader *r = (fs_reader *)base;
+	if (!r)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	ecr__free(r);
+}
+
+static int fs_read_open(ecr_blob_store_reader **out, ecr_blob_store *self, const char *digest, uint64_t offset)
+{
+	fs_store *s = (fs_store *)self;
+	fs_reader *r = NULL;
+	ecr__digest_alg alg;
+	const char *hex;
+	char path[ECR__BLOB_PATH_MAX];
+	struct stat st;
+	int rc;
+
+	if (!out)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "blob store: read_open without out");
+	*out = NULL;
+	if ((rc = ecr__blob_digest_parse(digest, &alg, &hex)) != 0)
+		return rc;
+	ecr__blob_digest_path(path, alg, hex);
+	if (!(r = ecr__calloc(1, sizeof(*r))))
+		return ECR_ENOMEM;
+	r->fd = openat(s->rootfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (r->fd < 0) {
+		if (errno == ENOENT)
+			rc = ecr__fail(ECR_ENOTFOUND, ECR_ERROR_STORAGE, "blob store: no blob %s", digest);
+		else
+			rc = fs_fail_errno(s, errno, "open", path);
+		goto done;
+	}
+	if (fstat(r->fd, &st) != 0) {
+		rc = fs_fail_errno(s, errno, "stat", path);
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "blob store: %s/%s is not a regular file", s->root, path);
+		goto done;
+	}
+	if (offset > (uint64_t)st.st_size) {
+		rc = ecr__fail(ECR_ERANGE, ECR_ERROR_STORAGE, "blob store: offset %llu is past the end of %s (%llu bytes)",
+			(unsigned long long)offset, digest, (unsigned long long)st.st_size);
+		goto done;
+	}
+	r->base.version = ECR_BLOB_STORE_READER_VERSION;
+	r->base.size = (uint64_t)st.st_size;
+	r->base.read = fs_reader_read;
+	r->base.fd = fs_reader_fd;
+	r->base.close = fs_reader_close;
+	r->pos = offset;
+	*out = &r->base;
+	r = NULL;
+done:
+	if (r)
+		fs_reader_close(&r->base);
+	return rc;
+}
+
+static int fs_stat(ecr_blob_store *self, const char *digest, uint64_t *size_out)
+{
+	fs_store *s = (fs_store *)self;
+	ecr__digest_alg alg;
+	const char *hex;
+	char path[ECR__BLOB_PATH_MAX];
+	struct stat st;
+	int rc;
+
+	if ((rc = ecr__blob_digest_parse(digest, &alg, &hex)) != 0)
+		return rc;
+	ecr__blob_digest_path(path, alg, hex);
+	if (fstatat(s->rootfd, path, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (errno == ENOENT)
+			return ecr__fail(ECR_ENOTFOUND, ECR_ERROR_STORAGE, "blob store: no blob %s", digest);
+		return fs_fail_errno(s, errno, "stat", path);
+	}
+	if (!S_ISREG(st.st_mode))
+		return ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "blob store: %s/%s is not a regular file", s->root, path);
+	if (size_out)
+		*size_out = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int fs_remove(ecr_blob_store *self, const char *digest)
+{
+	fs_store *s = (fs_store *)self;
+	ecr__digest_alg alg;
+	const char *hex;
+	char path[ECR__BLOB_PATH_MAX];
+	int rc;
+
+	if ((rc = ecr__blob_digest_parse(digest, &alg, &hex)) != 0)
+		return rc;
+	ecr__blob_digest_path(path, alg, hex);
+	if (unlinkat(s->rootfd, path, 0) != 0) {
+		if (errno == ENOENT)
+			return ecr__fail(ECR_ENOTFOUND, ECR_ERROR_STORAGE, "blob store: no blob %s", digest);
+		return fs_fail_errno(s, errno, "remove", path);
+	}
+	return 0;
+}
+
+/* List the blobs of one shard folder blobs/<alg>/<xx>. */
+static int fs_list_shard(fs_store *s, const char *alg, const char *shard_rel, const char *prefix,
+	ecr_blob_store_list_cb cb, void *payload)
+{
+	DIR *dir = NULL;
+	struct dirent *de;
+	ecr__digest_alg a;
+	size_t hexlen;
+	char digest[ECR__DIGEST_STRLEN_MAX];
+	int rc;
+
+	(void)ecr__digest_alg_from_name(&a, alg, strlen(alg));
+	hexlen = ecr__digest_hex_len(a);
+	if ((rc = fs_opendir(&dir, s, shard_rel, true)) != 0 || !dir)
+		return rc;
+	for (;;) {
+		struct stat st;
+		errno = 0;
+		if (!(de = readdir(dir))) {
+			if (errno)
+				rc = fs_fail_errno(s, errno, "list", shard_rel);
+			break;
+		}
+		/* Only complete blobs have a name that is a digest of this shard. */
+		if (!ecr__blob_is_hex(de->d_name, hexlen) || memcmp(de->d_name, prefix, 2) != 0)
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno == ENOENT)
+				continue;
+			rc = fs_fail_errno(s, errno, "stat", de->d_name);
+			break;
+		}
+		if (!S_ISREG(st.st_mode))
+			continue;
+		snprintf(digest, sizeof(digest), "%s:%.128s", alg, de->d_name);
+		if ((rc = cb(digest, (uint64_t)st.st_size, fs_mtime_ms(&st), payload)) != 0)
+			break;
+	}
+	closedir(dir);
+	return rc;
+}
+
+static int fs_list(ecr_blob_store *self, ecr_blob_store_list_cb cb, void *payload)
+{
+	fs_store *s = (fs_store *)self;
+	size_t i;
+	int rc = 0;
+
+	if (!cb)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "blob store: list without a callback");
+	for (i = 0; i < sizeof(fs_algs) / sizeof(fs_algs[0]) && rc == 0; i++) {
+		char alg_rel[32];
+		DIR *dir = NULL;
+		struct dirent *de;
+
+		snprintf(alg_rel, sizeof(alg_rel), "blobs/%s", fs_algs[i]);
+		if ((rc = fs_opendir(&dir, s, alg_rel, true)) != 0)
+			break;
+		if (!dir)
+			continue;
+		for (;;) {
+			char shard_rel[48];
+			errno = 0;
+			if (!(de = readdir(dir))) {
+				if (errno)
+					rc = fs_fail_errno(s, errno, "list", alg_rel);
+				break;
+			}
+			if (!ecr__blob_is_hex(de->d_name, 2))
+				continue;
+			snprintf(shard_rel, sizeof(shard_rel), "%s/%.2s", alg_rel, de->d_name);
+			if ((rc = fs_list_shard(s, fs_algs[i], shard_rel, de->d_name, cb, payload)) != 0)
+				break;
+		}
+		closedir(dir);
+	}
+	return rc;
+}
+
+static void fs_free(ecr_blob_store *self)
+{
+	fs_store *s = (fs_store *)self;
+	if (!s)
+		return;
+	if (s->rootfd >= 0)
+		close(s->rootfd);
+	ecr__free(s->root);
+	ecr__free(s);
+}
+
+/* mkdir -p for the store's own folder. */
+static int fs_mkdir_p(const char *path)
+{
+	char *copy, *p;
+	int rc = 0;
+
+	if (!(copy = ecr__strdup(path)))
+		return ECR_ENOMEM;
+	for (p = copy + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
+			rc = ecr__fail_os(ECR_EIO, errno, "blob store: cannot create folder %s", copy);
+			break;
+		}
+		*p = saved;
+		if (!saved)
+			break;
+	}
+	ecr__free(copy);
+	return rc;
+}
+
+int ecr_blob_store_fs_new(ecr_blob_store **out, const char *path, uint32_t flags)
+{
+	static const char *const dirs[] = {"blobs", "blobs/sha256", "blobs/sha512", "uploads"};
+	fs_store *s = NULL;
+	bool created, any = false;
+	size_t i;
+	int rc;
+
+	if (!out || !path || !*path)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_blob_store_fs_new: out and path are required");
+	*out = NULL;
+	if (flags & ~ECR_STORAGE_NOSYNC)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_blob_store_fs_new: unknown flags 0x%x", flags);
+	if (!(s = ecr__calloc(1, sizeof(*s))))
+		return ECR_ENOMEM;
+	s->rootfd = -1;
+	s->nosync = (flags & ECR_STORAGE_NOSYNC) != 0;
+	if (!(s->root = ecr__strdup(path))) {
+		rc = ECR_ENOMEM;
+		goto done;
+	}
+	if ((rc = fs_mkdir_p(path)) != 0)
+		goto done;
+	if ((s->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		rc = ecr__fail_os(ECR_EIO, errno, "blob store: cannot open folder %s", path);
+		goto done;
+	}
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if ((rc = fs_mkdir(s, dirs[i], &created)) != 0)
+			goto done;
+		any |= created;
+	}
+	if (any && ((rc = fs_sync_dir(s, "blobs")) != 0 || (rc = fs_sync_dir(s, ".")) != 0))
+		goto done;
+
+	if ((rc = ecr_blob_store_init(&s->base, ECR_BLOB_STORE_VERSION)) != 0)
+		goto done;
+	s->base.stage_open = fs_stage_open;
+	s->base.stage_remove = fs_stage_remove;
+	s->base.stage_list = fs_stage_list;
+	s->base.read_open = fs_read_open;
+	s->base.stat = fs_stat;
+	s->base.remove = fs_remove;
+	s->base.list = fs_list;
+	s->base.free = fs_free;
+	*out = &s->base;
+	s = NULL;
+done:
+	if (s)
+		fs_free(&s->base);
+	return rc;
+}

@@ -1,0 +1,334 @@
+/* storage/blob_fs: the blob store contract on the file-system store, plus its
+ * layout on disk, restarts, file descriptors, and what a reader of the folder
+ * can see while uploads are in flight. */
+#define BSC_NAME(c) test_storage_blob_fs__##c
+#include "blob_store_contract.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int bsc_store_new(bsc_fixture *fx)
+{
+	if (!(fx->dir = th_tmpdir()))
+		return -1;
+	return ecr_blob_store_fs_new(&fx->store, fx->dir, ECR_STORAGE_NOSYNC);
+}
+
+static void bsc_store_free(bsc_fixture *fx)
+{
+	ecr_blob_store_free(fx->store);
+	th_rmtree(fx->dir);
+}
+
+/* Read a whole file into a malloc'd buffer. */
+static unsigned char *fs_slurp(const char *path, size_t *len_out)
+{
+	struct stat st;
+	unsigned char *buf;
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return NULL;
+	assert_int_equal(fstat(fd, &st), 0);
+	buf = malloc((size_t)st.st_size + 1);
+	assert_non_null(buf);
+	assert_int_equal(read(fd, buf, (size_t)st.st_size), st.st_size);
+	close(fd);
+	*len_out = (size_t)st.st_size;
+	return buf;
+}
+
+static void fs_blob_path(char *out, size_t outlen, const char *dir, const char *digest)
+{
+	const char *colon = strchr(digest, ':');
+	snprintf(out, outlen, "%s/blobs/%.*s/%.2s/%s", dir, (int)(colon - digest), digest, colon + 1, colon + 1);
+}
+
+static void test_storage_blob_fs__layout(void **state)
+{
+	bsc_fixture *fx = *state;
+	ecr_blob_store *s = fx->store;
+	size_t total = 100000, len;
+	unsigned char *data = bsc_bytes(total, 11), *disk;
+	char d256[ECR__DIGEST_STRLEN_MAX], d512[ECR__DIGEST_STRLEN_MAX], path[512], staging[512];
+	ecr_blob_store_writer *w = NULL;
+	struct stat st;
+
+	bsc_digest(d256, ECR__DIGEST_SHA256, data, total);
+	bsc_digest(d512, ECR__DIGEST_SHA512, data, total / 2);
+
+	assert_ok(s->stage_open(&w, s, "layout-1", 1));
+	assert_ok(w->write(w, data, total));
+	snprintf(staging, sizeof(staging), "%s/uploads/layout-1", fx->dir);
+	disk = fs_slurp(staging, &len);
+	assert_non_null(disk);
+	assert_int_equal(len, total);
+	assert_memory_equal(disk, data, total);
+	free(disk);
+	assert_ok(w->commit(w, d256));
+	w->close(w);
+	assert_int_equal(stat(staging, &st), -1);
+	assert_int_equal(errno, ENOENT);
+
+	fs_blob_path(path, sizeof(path), fx->dir, d256);
+	disk = fs_slurp(path, &len);
+	assert_non_null(disk);
+	assert_int_equal(len, total);
+	assert_memory_equal(disk, data, total);
+	free(disk);
+
+	assert_ok(bsc_put(s, "layout-2", data, total / 2, 4096, d512));
+	fs_blob_path(path, sizeof(path), fx->dir, d512);
+	assert_non_null(strstr(path, "/blobs/sha512/"));
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, total / 2);
+	free(data);
+}
+
+static int fs_count_files(const char *p, const struct stat *st, int flag, struct FTW *ftw);
+static int fs_files_seen;
+static int fs_count_files(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)p; (void)st; (void)ftw;
+	if (flag == FTW_F)
+		fs_files_seen++;
+	return 0;
+}
+
+static void test_storage_blob_fs__no_partial_blob_visible(void **state)
+{
+	bsc_fixture *fx = *state;
+	ecr_blob_store *s = fx->store;
+	size_t total = 1 << 20;
+	unsigned char *data = bsc_bytes(total, 12);
+	char digest[ECR__DIGEST_STRLEN_MAX], blobs[512];
+	ecr_blob_store_writer *w = NULL;
+	struct bsc_seen seen;
+
+	bsc_digest(digest, ECR__DIGEST_SHA256, data, total);
+	snprintf(blobs, sizeof(blobs), "%s/blobs", fx->dir);
+	assert_ok(s->stage_open(&w, s, "inflight", 1));
+	assert_ok(w->write(w, data, total / 2));
+
+	fs_files_seen = 0;
+	assert_int_equal(nftw(blobs, fs_count_files, 8, FTW_PHYS), 0);
+	assert_int_equal(fs_files_seen, 0);
+	assert_int_equal(s->stat(s, digest, NULL), ECR_ENOTFOUND);
+	memset(&seen, 0, sizeof(seen));
+	assert_ok(s->list(s, bsc_collect_blob, &seen));
+	assert_int_equal(seen.count, 0);
+
+	assert_ok(w->write(w, data + total / 2, total - total / 2));
+	fs_files_seen = 0;
+	assert_int_equal(nftw(blobs, fs_count_files, 8, FTW_PHYS), 0);
+	assert_int_equal(fs_files_seen, 0);
+
+	assert_ok(w->commit(w, digest));
+	w->close(w);
+	fs_files_seen = 0;
+	assert_int_equal(nftw(blobs, fs_count_files, 8, FTW_PHYS), 0);
+	assert_int_equal(fs_files_seen, 1);
+	free(data);
+}
+
+static void fs_touch(const char *dir, const char *rel, const char *content)
+{
+	char path[1400];
+	int fd;
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+	close(fd);
+}
+
+static void test_storage_blob_fs__list_skips_foreign_files(void **state)
+{
+	bsc_fixture *fx = *state;
+	ecr_blob_store *s = fx->store;
+	char digest[ECR__DIGEST_STRLEN_MAX], rel[800], shard[64];
+	const char *hex;
+	struct bsc_seen seen;
+
+	bsc_digest(digest, ECR__DIGEST_SHA256, "real", 4);
+	assert_ok(bsc_put(s, "real", "real", 4, 4, digest));
+	hex = digest + 7;
+	snprintf(shard, sizeof(shard), "blobs/sha256/%.2s", hex);
+
+	/* Temp files, names of the wrong length or case, a name outside its shard,
+	 * a folder with a digest's name, junk shard folders and staging names. */
+	snprintf(rel, sizeof(rel), "%s/.tmp-%s", shard, hex);
+	fs_touch(fx->dir, rel, "tmp");
+	snprintf(rel, sizeof(rel), "%s/%.63s", shard, hex);
+	fs_touch(fx->dir, rel, "short");
+	snprintf(rel, sizeof(rel), "%s/%.62sAB", shard, hex);
+	fs_touch(fx->dir, rel, "upper");
+	snprintf(rel, sizeof(rel), "%s/%s.partial", shard, hex);
+	fs_touch(fx->dir, rel, "partial");
+	snprintf(rel, sizeof(rel), "%s/%.2s%s", shard, hex[0] == 'f' ? "00" : "ff", hex + 2);
+	fs_touch(fx->dir, rel, "wrong shard");
+	snprintf(rel, sizeof(rel), "%s/blobs/sha256/zz", fx->dir);
+	assert_int_equal(mkdir(rel, 0755), 0);
+	snprintf(rel, sizeof(rel), "%s/blobs/sha256/%.2s/%.2s%.62s", fx->dir, hex, hex, "0000000000000000000000000000000000000000000000000000000000000000");
+	assert_int_equal(mkdir(rel, 0755), 0);
+	fs_touch(fx->dir, "blobs/sha256/stray-file", "stray");
+	fs_touch(fx->dir, "uploads/not.valid", "x");
+
+	memset(&seen, 0, sizeof(seen));
+	assert_ok(s->list(s, bsc_collect_blob, &seen));
+	assert_int_equal(seen.count, 1);
+	assert_string_equal(seen.names[0], digest);
+	assert_int_equal(seen.sizes[0], 4);
+
+	memset(&seen, 0, sizeof(seen));
+	assert_ok(s->stage_list(s, bsc_collect_stage, &seen));
+	assert_int_equal(seen.count, 0);
+}
+
+static void test_storage_blob_fs__staging_survives_restart(void **state)
+{
+	bsc_fixture *fx = *state;
+	size_t total = 300000, len;
+	unsigned char *data = bsc_bytes(total, 13), *back;
+	char digest[ECR__DIGEST_STRLEN_MAX];
+	ecr_blob_store_writer *w = NULL;
+	ecr_blob_store *s = fx->store;
+
+	bsc_digest(digest, ECR__DIGEST_SHA256, data, total);
+	assert_ok(s->stage_open(&w, s, "restart", 1));
+	assert_ok(w->write(w, data, 100000));
+	w->close(w);
+	ecr_blob_store_free(fx->store);
+
+	/* A new store on the same folder (with fsync on this time) resumes it. */
+	fx->store = s = NULL;
+	assert_ok(ecr_blob_store_fs_new(&fx->store, fx->dir, 0));
+	s = fx->store;
+	w = NULL;
+	assert_ok(s->stage_open(&w, s, "restart", 0));
+	assert_int_equal(w->size, 100000);
+	assert_ok(w->write(w, data + 100000, total - 100000));
+	assert_ok(w->commit(w, digest));
+	w->close(w);
+	back = bsc_read(s, digest, 0, 1 << 16, &len);
+	assert_int_equal(len, total);
+	assert_memory_equal(back, data, total);
+	free(back);
+	free(data);
+}
+
+static void test_storage_blob_fs__reader_fd(void **state)
+{
+	bsc_fixture *fx = *state;
+	ecr_blob_store *s = fx->store;
+	ecr_blob_store_reader *r = NULL;
+	char digest[ECR__DIGEST_STRLEN_MAX], buf[16];
+	uint64_t off = 99;
+	int fd = -1;
+
+	bsc_digest(digest, ECR__DIGEST_SHA256, "sendfile me", 11);
+	assert_ok(bsc_put(s, "fd", "sendfile me", 11, 11, digest));
+	assert_ok(s->read_open(&r, s, digest, 9));
+	assert_non_null(r->fd);
+	assert_ok(r->fd(r, &fd, &off));
+	assert_true(fd >= 0);
+	/* The offset of the blob's first byte in the file (one file per blob). */
+	assert_int_equal(off, 0);
+	assert_int_equal(pread(fd, buf, sizeof(buf), (off_t)off), 11);
+	assert_memory_equal(buf, "sendfile me", 11);
+	r->close(r);
+}
+
+static void test_storage_blob_fs__stage_id_cannot_escape(void **state)
+{
+	bsc_fixture *fx = *state;
+	ecr_blob_store *s = fx->store;
+	ecr_blob_store_writer *w = NULL;
+	char path[600];
+	DIR *d;
+	struct dirent *de;
+	int entries = 0;
+
+	assert_int_equal(s->stage_open(&w, s, "../x", 1), ECR_EINVALID);
+	assert_int_equal(s->stage_open(&w, s, "../blobs/sha256/evil", 1), ECR_EINVALID);
+	snprintf(path, sizeof(path), "%s/x", fx->dir);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/uploads", fx->dir);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			entries++;
+	closedir(d);
+	assert_int_equal(entries, 0);
+}
+
+static void test_storage_blob_fs__durable_commit(void **state)
+{
+	char *dir = th_tmpdir();
+	ecr_blob_store *s = NULL;
+	char digest[ECR__DIGEST_STRLEN_MAX], path[512];
+	struct stat st;
+	(void)state;
+
+	/* With fsync on, into a store whose shard folders get removed behind its back. */
+	assert_ok(ecr_blob_store_fs_new(&s, dir, 0));
+	bsc_digest(digest, ECR__DIGEST_SHA256, "durable", 7);
+	snprintf(path, sizeof(path), "%s/blobs/sha256", dir);
+	assert_int_equal(rmdir(path), 0);
+	assert_ok(bsc_put(s, "durable", "durable", 7, 3, digest));
+	fs_blob_path(path, sizeof(path), dir, digest);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 7);
+	ecr_blob_store_free(s);
+	th_rmtree(dir);
+}
+
+static void test_storage_blob_fs__new_errors(void **state)
+{
+	char *dir = th_tmpdir();
+	ecr_blob_store *s = NULL;
+	char path[512];
+	(void)state;
+
+	/* Missing folders are created. */
+	snprintf(path, sizeof(path), "%s/a/b/c", dir);
+	assert_ok(ecr_blob_store_fs_new(&s, path, ECR_STORAGE_NOSYNC));
+	ecr_blob_store_free(s);
+	snprintf(path, sizeof(path), "%s/a/b/c/uploads", dir);
+	assert_int_equal(access(path, F_OK), 0);
+
+	s = NULL;
+	assert_int_equal(ecr_blob_store_fs_new(&s, dir, 0x80), ECR_EINVALID);
+	assert_null(s);
+	assert_int_equal(ecr_blob_store_fs_new(&s, NULL, 0), ECR_EINVALID);
+	assert_int_equal(ecr_blob_store_fs_new(&s, "", 0), ECR_EINVALID);
+	assert_int_equal(ecr_blob_store_fs_new(NULL, dir, 0), ECR_EINVALID);
+
+	/* A file where the folder should be. */
+	fs_touch(dir, "file", "x");
+	snprintf(path, sizeof(path), "%s/file", dir);
+	assert_int_equal(ecr_blob_store_fs_new(&s, path, 0), ECR_EIO);
+	assert_null(s);
+	assert_non_null(strstr(ecr_error_last()->message, path));
+	th_rmtree(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		BSC_CONTRACT_TESTS,
+		BSC_TEST(layout),
+		BSC_TEST(no_partial_blob_visible),
+		BSC_TEST(list_skips_foreign_files),
+		BSC_TEST(staging_survives_restart),
+		BSC_TEST(reader_fd),
+		BSC_TEST(stage_id_cannot_escape),
+		cmocka_unit_test(test_storage_blob_fs__durable_commit),
+		cmocka_unit_test(test_storage_blob_fs__new_errors),
+	};
+	return cmocka_run_group_tests_name("storage/blob_fs", tests, NULL, NULL);
+}
