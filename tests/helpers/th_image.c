@@ -89,32 +89,59 @@ void th_image_dispose(th_image *img)
 	memset(img, 0, sizeof(*img));
 }
 
-int th_image_random(th_image *out, uint64_t *rng, size_t layer_count, const size_t *sizes)
+int th_blob_random(th_blob *out, uint64_t *rng, size_t len)
+{
+	unsigned char *data = malloc(len ? len : 1);
+	memset(out, 0, sizeof(*out));
+	if (!data)
+		return ECR_ENOMEM;
+	for (size_t j = 0; j < len; j += 8) {
+		uint64_t r = th_rand(rng);
+		memcpy(data + j, &r, len - j < 8 ? len - j : 8);
+	}
+	if (blob_fill(out, data, len) != 0) {
+		free(data);
+		memset(out, 0, sizeof(*out));
+		return ECR_ENOMEM;
+	}
+	return 0;
+}
+
+void th_blob_dispose(th_blob *b)
+{
+	if (!b)
+		return;
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+static int image_build(th_image *out, uint64_t *rng, const th_blob *given, size_t given_count, size_t layer_count,
+	const size_t *sizes)
 {
 	char *cfg = NULL, *man = NULL;
 	size_t cfg_len = 0, man_len = 0;
 	FILE *f = NULL;
 
 	memset(out, 0, sizeof(*out));
-	out->layers = calloc(layer_count ? layer_count : 1, sizeof(th_blob));
+	out->layers = calloc(given_count + layer_count ? given_count + layer_count : 1, sizeof(th_blob));
 	if (!out->layers)
 		goto oom;
+	for (size_t i = 0; i < given_count; i++) {
+		th_blob *b = &out->layers[i];
+		if (!(b->data = malloc(given[i].len ? given[i].len : 1)))
+			goto oom;
+		memcpy(b->data, given[i].data, given[i].len);
+		b->len = given[i].len;
+		memcpy(b->digest, given[i].digest, sizeof(b->digest));
+		out->layer_count++;
+	}
 	for (size_t i = 0; i < layer_count; i++) {
 		size_t len = sizes ? sizes[i] : (size_t)th_rand_range(rng, 1, 4096);
-		unsigned char *data = malloc(len ? len : 1);
-		if (!data)
+		if (th_blob_random(&out->layers[out->layer_count], rng, len) != 0)
 			goto oom;
-		for (size_t j = 0; j < len; j += 8) {
-			uint64_t r = th_rand(rng);
-			memcpy(data + j, &r, len - j < 8 ? len - j : 8);
-		}
-		out->layer_count = i + 1;
-		if (blob_fill(&out->layers[i], data, len) != 0) {
-			free(data);
-			out->layer_count = i;
-			goto oom;
-		}
+		out->layer_count++;
 	}
+	layer_count = out->layer_count;
 
 	f = open_memstream(&cfg, &cfg_len);
 	if (!f)
@@ -166,6 +193,16 @@ oom:
 	th_image_dispose(out);
 	snprintf(problem, sizeof(problem), "th_image_random: out of memory");
 	return ECR_ENOMEM;
+}
+
+int th_image_random(th_image *out, uint64_t *rng, size_t layer_count, const size_t *sizes)
+{
+	return image_build(out, rng, NULL, 0, layer_count, sizes);
+}
+
+int th_image_with_layers(th_image *out, uint64_t *rng, const th_blob *layers, size_t count, size_t extra_layers)
+{
+	return image_build(out, rng, layers, count, extra_layers, NULL);
 }
 
 int th_blob_push(ecr_repository *repo, const th_blob *blob, size_t chunk)
@@ -608,6 +645,8 @@ done:
 static _Thread_local struct {
 	size_t count;
 	int rc;
+	th_blob_file_cb cb;
+	void *payload;
 } walk;
 
 static bool all_hex(const char *s, size_t len)
@@ -688,13 +727,24 @@ static int walk_one(const char *path, const struct stat *st, int flag, struct FT
 		return 1;
 	}
 	walk.count++;
+	if (walk.cb && (rc = walk.cb(expect, walk.payload)) != 0) {
+		walk.rc = rc;
+		return 1;
+	}
 	return 0;
 }
 
 int th_fs_blobs_verify(const char *root, size_t *count_out)
 {
+	return th_fs_blobs_walk(root, count_out, NULL, NULL);
+}
+
+int th_fs_blobs_walk(const char *root, size_t *count_out, th_blob_file_cb cb, void *payload)
+{
 	walk.count = 0;
 	walk.rc = 0;
+	walk.cb = cb;
+	walk.payload = payload;
 	if (nftw(root, walk_one, 16, FTW_PHYS) < 0 && walk.rc == 0)
 		walk.rc = broken("cannot walk %s", root);
 	if (count_out)

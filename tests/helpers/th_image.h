@@ -46,6 +46,12 @@ uint64_t th_rand_range(uint64_t *state, uint64_t lo, uint64_t hi);
  * image manifest referencing them with correct digests and sizes. Two calls
  * with different PRNG states give different images. Returns 0 or ECR_ENOMEM. */
 int th_image_random(th_image *out, uint64_t *rng, size_t layer_count, const size_t *sizes);
+/* The same, with copies of the given layers first, then extra_layers random
+ * ones (random sizes of 1..4096 bytes): images that share layers. */
+int th_image_with_layers(th_image *out, uint64_t *rng, const th_blob *layers, size_t count, size_t extra_layers);
+/* A blob of len random bytes; dispose with th_blob_dispose(). */
+int th_blob_random(th_blob *out, uint64_t *rng, size_t len);
+void th_blob_dispose(th_blob *b);
 void th_image_dispose(th_image *img);
 
 /* Upload one blob (skipped when ecr_blob_stat finds it), in chunks of chunk
@@ -91,6 +97,10 @@ int th_registry_check(ecr_registry *reg, th_check_stats *stats);
  * path names. *count_out (may be NULL) gets the number of blobs hashed.
  * Files whose names are not digests (temporary files) are skipped. */
 int th_fs_blobs_verify(const char *root, size_t *count_out);
+/* The same, calling cb(digest, payload) for each blob file that verified; a
+ * non-zero return from cb stops the walk and is returned. */
+typedef int (*th_blob_file_cb)(const char *digest, void *payload);
+int th_fs_blobs_walk(const char *root, size_t *count_out, th_blob_file_cb cb, void *payload);
 
 /* What the last TH_EBROKEN (or failed library call) on this thread was about. */
 const char *th_problem(void);
