@@ -27,6 +27,16 @@ int ecr__oci_validate_digest(const char *digest, ecr__digest_alg *alg_out);
 /* True when s looks like a digest (contains ':'), i.e. is not a tag. */
 bool ecr__oci_is_digest(const char *s);
 
+/* Like ecr__oci_validate_digest for len bytes, without setting the error:
+ * returns 0, ECR_EINVALID or ECR_EUNSUPPORTED and points *reason (when not
+ * NULL) at a static explanation. For callers that add their own context. */
+int ecr__oci_check_digest(const char *digest, size_t len, ecr__digest_alg *alg_out, const char **reason);
+
+/* Copy at most max characters of s (len bytes) into out (outlen > 0) for an
+ * error message: bytes outside printable ASCII become '?', a cut string ends
+ * in "...". Always NUL-terminates; returns out. */
+char *ecr__oci_quote(char *out, size_t outlen, const char *s, size_t len);
+
 /* A full reference: [host[:port]/]name[:tag][@digest]. */
 typedef struct ecr__oci_reference {
 	char *host;   /* NULL when absent */
@@ -61,6 +71,18 @@ typedef enum ecr__manifest_kind {
 ecr__manifest_kind ecr__oci_manifest_kind(const char *media_type);
 /* True for index-like kinds (DOCKER_LIST, OCI_INDEX). */
 bool ecr__oci_kind_is_index(ecr__manifest_kind kind);
+/* The canonical media type of a kind; NULL for UNKNOWN. */
+const char *ecr__oci_kind_media_type(ecr__manifest_kind kind);
+/* True for Docker schema 1 types (v1+json, v1+prettyjws), parameters ignored. */
+bool ecr__oci_media_type_is_schema1(const char *media_type);
+/* True when two media types are the same type/subtype: parameters after ';'
+ * and surrounding blanks are ignored, letters compared case-insensitively
+ * (RFC 6838). NULL equals nothing. */
+bool ecr__oci_media_type_equal(const char *a, const char *b);
+/* True when media_type (no parameters) matches the image-spec's descriptor
+ * grammar (RFC 6838 restricted names):
+ *   [A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126} "/" [A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126} */
+bool ecr__oci_media_type_valid(const char *media_type);
 
 typedef struct ecr__descriptor {
 	char *media_type;
