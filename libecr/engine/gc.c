@@ -1,0 +1,231 @@
+/*
+ * Garbage collection of a store: (a) abandoned upload sessions and orphaned
+ * staging objects, (b) blob links that no image of their repository needs,
+ * (c) blobs nothing references. Nothing younger than the grace period goes.
+ * Step (c) runs under the store's gc_lock taken exclusively; everything that
+ * makes a blob reachable (commit + link, mount, manifest put) holds it
+ * shared, so a blob cannot be removed between a check and a link.
+ */
+#include "upload_cache.h"
+
+#define GRACE_DEFAULT_SECONDS 3600
+
+int ecr_gc_options_init(ecr_gc_options *opts, unsigned int version)
+{
+	int rc;
+	if (!opts)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_gc_options_init: options are NULL");
+	if ((rc = ecr__check_version(version, ECR_GC_OPTIONS_VERSION, "ecr_gc_options")))
+		return rc;
+	memset(opts, 0, sizeof(*opts));
+	opts->version = version;
+	return 0;
+}
+
+typedef struct link_item {
+	int64_t repo_id;
+	char *digest;
+} link_item;
+
+typedef struct link_list {
+	link_item *items;
+	size_t count, cap;
+} link_list;
+
+static void link_list_dispose(link_list *l)
+{
+	for (size_t i = 0; i < l->count; i++)
+		ecr__free(l->items[i].digest);
+	ecr__free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
+static int collect_link(int64_t repo_id, const char *digest, void *payload)
+{
+	link_list *l = payload;
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64, bytes;
+		void *p;
+		if (ecr__mul_overflow(cap, sizeof(*l->items), &bytes))
+			return ecr__fail_oom();
+		if (!(p = ecr__realloc(l->items, bytes)))
+			return ECR_ENOMEM;
+		l->items = p;
+		l->cap = cap;
+	}
+	if (!(l->items[l->count].digest = ecr__strdup(digest)))
+		return ECR_ENOMEM;
+	l->items[l->count].repo_id = repo_id;
+	l->count++;
+	return 0;
+}
+
+/* Remove stale links inside t (a write transaction: nothing can reference them meanwhile). */
+static int remove_stale_links(ecr__txn *t, int64_t before, uint64_t *removed)
+{
+	link_list links = { 0 };
+	int rc;
+
+	if ((rc = ecr__meta_gc_stale_links(t, before, collect_link, &links)))
+		goto done;
+	for (size_t i = 0; i < links.count; i++)
+		if ((rc = ecr__meta_link_delete(t, links.items[i].repo_id, links.items[i].digest)))
+			goto done;
+	*removed += links.count;
+done:
+	link_list_dispose(&links);
+	return rc;
+}
+
+typedef struct blob_item {
+	char *digest;
+	uint64_t size;
+} blob_item;
+
+typedef struct blob_list {
+	blob_item *items;
+	size_t count, cap;
+	int64_t before;
+	uint64_t total; /* every blob listed */
+} blob_list;
+
+static void blob_list_dispose(blob_list *l)
+{
+	for (size_t i = 0; i < l->count; i++)
+		ecr__free(l->items[i].digest);
+	ecr__free(l->items);
+	l->items = NULL;
+	l->count = l->cap = 0;
+}
+
+static int collect_blob(const char *digest, uint64_t size, int64_t mtime_ms, void *payload)
+{
+	blob_list *l = payload;
+	l->total++;
+	if (mtime_ms >= l->before)
+		return 0;
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64, bytes;
+		void *p;
+		if (ecr__mul_overflow(cap, sizeof(*l->items), &bytes))
+			return ecr__fail_oom();
+		if (!(p = ecr__realloc(l->items, bytes)))
+			return ECR_ENOMEM;
+		l->items = p;
+		l->cap = cap;
+	}
+	if (!(l->items[l->count].digest = ecr__strdup(digest)))
+		return ECR_ENOMEM;
+	l->items[l->count].size = size;
+	l->count++;
+	return 0;
+}
+
+/* Remove old unreferenced blobs; the caller holds gc_lock exclusively and t is open. */
+static int remove_blobs(ecr__store *s, ecr__txn *t, int64_t before, bool dry_run, ecr_gc_stats *st)
+{
+	blob_list blobs = { 0 };
+	uint64_t removed = 0;
+	int rc;
+
+	blobs.before = before;
+	if ((rc = s->blobs->list(s->blobs, collect_blob, &blobs)))
+		goto done;
+	for (size_t i = 0; i < blobs.count; i++) {
+		bool referenced = true;
+		if ((rc = ecr__meta_blob_referenced(t, blobs.items[i].digest, &referenced)))
+			goto done;
+		if (referenced)
+			continue;
+		if (!dry_run) {
+			rc = s->blobs->remove(s->blobs, blobs.items[i].digest);
+			if (rc == ECR_ENOTFOUND) {
+				ecr__error_clear();
+				continue;
+			}
+			if (rc)
+				goto done;
+		}
+		removed++;
+		st->blobs_removed++;
+		st->bytes_removed += blobs.items[i].size;
+	}
+	rc = 0;
+done:
+	st->blobs_kept += blobs.total - removed;
+	blob_list_dispose(&blobs);
+	return rc;
+}
+
+int ecr_registry_gc(ecr_registry *reg, const ecr_gc_options *opts, ecr_gc_stats *stats_out)
+{
+	ecr_gc_options defaults = ECR_GC_OPTIONS_INIT;
+	ecr_gc_stats st = ECR_GC_STATS_INIT;
+	ecr__store *s;
+	ecr__txn t = { 0 };
+	uint64_t grace_ms;
+	int64_t now, before;
+	bool dry_run, locked = false;
+	int rc;
+
+	if (!reg)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_registry_gc: registry is NULL");
+	if (!opts)
+		opts = &defaults;
+	if ((rc = ecr__check_version(opts->version, ECR_GC_OPTIONS_VERSION, "ecr_gc_options")))
+		return rc;
+	if (stats_out && (rc = ecr__check_version(stats_out->version, ECR_GC_STATS_VERSION, "ecr_gc_stats")))
+		return rc;
+	if (opts->flags & ~ECR_GC_DRY_RUN)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_registry_gc: unknown flags 0x%x",
+			(unsigned)(opts->flags & ~ECR_GC_DRY_RUN));
+	if (opts->grace_seconds > (uint64_t)INT64_MAX / 1000 / 2)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_registry_gc: grace period too long");
+
+	s = reg->store;
+	dry_run = (opts->flags & ECR_GC_DRY_RUN) != 0;
+	grace_ms = (opts->grace_seconds ? opts->grace_seconds : GRACE_DEFAULT_SECONDS) * 1000;
+	now = ecr_registry_now(reg);
+	before = now - (int64_t)grace_ms;
+
+	/* (a) uploads */
+	if ((rc = ecr__uploads_gc(reg, now - (int64_t)reg->upload_expiry_ms, before, dry_run, &st.uploads_expired)))
+		goto done;
+
+	if (!dry_run) {
+		/* (b) links, in one write transaction */
+		if ((rc = ecr__txn_begin(&t, s->meta, true)) || (rc = remove_stale_links(&t, before, &st.links_removed)) ||
+			(rc = ecr__txn_commit(&t)))
+			goto done;
+		/* (c) blobs, under the exclusive lock; the snapshot starts after it is taken */
+		pthread_rwlock_wrlock(&s->gc_lock);
+		locked = true;
+		if ((rc = ecr__txn_begin(&t, s->meta, false)) || (rc = remove_blobs(s, &t, before, false, &st)))
+			goto done;
+	} else {
+		/* Count what would go: remove the links in a transaction that is rolled back, and
+		 * look at the blobs through it, so blobs held only by stale links are counted too. */
+		pthread_rwlock_wrlock(&s->gc_lock);
+		locked = true;
+		if ((rc = ecr__txn_begin(&t, s->meta, true)) || (rc = remove_stale_links(&t, before, &st.links_removed)) ||
+			(rc = remove_blobs(s, &t, before, true, &st)))
+			goto done;
+	}
+	rc = 0;
+done:
+	ecr__txn_rollback(&t);
+	if (locked)
+		pthread_rwlock_unlock(&s->gc_lock);
+	if (rc == 0)
+		ecr__log(&reg->log, ECR_LOG_INFO,
+			"gc%s: %llu uploads expired, %llu links removed, %llu blobs removed (%llu bytes), %llu kept",
+			dry_run ? " (dry run)" : "", (unsigned long long)st.uploads_expired,
+			(unsigned long long)st.links_removed, (unsigned long long)st.blobs_removed,
+			(unsigned long long)st.bytes_removed, (unsigned long long)st.blobs_kept);
+	if (stats_out) {
+		unsigned int version = stats_out->version;
+		*stats_out = st;
+		stats_out->version = version;
+	}
+	return rc;
+}
