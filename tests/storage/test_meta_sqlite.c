@@ -643,6 +643,37 @@ static void test_storage_meta_sqlite__threads_counter_file(void **state)
 	run_counter(f->ms, 8, 200);
 }
 
+typedef struct two_arg {
+	counter_arg a;
+	pthread_t th;
+} two_arg;
+
+static void test_storage_meta_sqlite__threads_counter_two_handles(void **state)
+{
+	/* two stores on one file (as two processes would be): only BEGIN IMMEDIATE
+	 * plus the busy timeout keep the read-modify-write exact between them */
+	fixture *f = *state;
+	ecr_meta_store *other = NULL;
+	assert_ok(exec1(f->ms, "CREATE TABLE counter(id INTEGER PRIMARY KEY, v INTEGER NOT NULL);"
+			       "INSERT INTO counter VALUES (1, 0);",
+		NULL, 0, NULL, NULL, NULL));
+	assert_ok(ecr_meta_store_sqlite_new(&other, f->path, 0));
+	two_arg args[6];
+	for (int i = 0; i < 6; i++) {
+		memset(&args[i], 0, sizeof(args[i]));
+		args[i].a.ms = i % 2 ? other : f->ms;
+		args[i].a.iterations = 50;
+		assert_int_equal(pthread_create(&args[i].th, NULL, counter_thread, &args[i].a), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		pthread_join(args[i].th, NULL);
+		if (args[i].a.failures)
+			fail_msg("thread %d: %d failures, first %s", i, args[i].a.failures, args[i].a.msg);
+	}
+	assert_int_equal(query_int(other, "SELECT v FROM counter WHERE id = 1"), 300);
+	ecr_meta_store_free(other);
+}
+
 static void test_storage_meta_sqlite__threads_counter_memory(void **state)
 {
 	fixture *f = *state;
@@ -763,6 +794,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__failed_commit_rolls_back, setup_memory, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__threads_counter_file, setup_file, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__threads_counter_memory, setup_memory, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__threads_counter_two_handles, setup_file, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__readers_during_write, setup_file, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__second_store_on_same_file, setup_file, teardown),
 	};
