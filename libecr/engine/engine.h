@@ -3,6 +3,7 @@
 #define ECR_ENGINE_ENGINE_H
 
 #include <pthread.h>
+#include <sys/types.h>
 
 #include "../core/core.h"
 #include "../core/logging.h"
@@ -20,6 +21,7 @@ typedef struct ecr__store {
 	char *key;                /* canonical path for file:// stores, NULL when private */
 	int refs;                 /* guarded by the global store table lock */
 	int lock_fd;              /* flock'ed <folder>/lock, -1 */
+	pid_t pid;                /* the process that opened it: a forked child must not share it */
 	ecr_blob_store *blobs;
 	ecr_meta_store *meta;
 	/*

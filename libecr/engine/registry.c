@@ -92,7 +92,7 @@ static int store_open_folder(ecr__store **out, const char *path, uint32_t flags)
 
 	pthread_mutex_lock(&stores_lock);
 	for (store_node *n = open_stores; n; n = n->next) {
-		if (strcmp(n->store->key, canon) == 0) {
+		if (strcmp(n->store->key, canon) == 0 && n->store->pid == getpid()) {
 			n->store->refs++;
 			*out = n->store;
 			pthread_mutex_unlock(&stores_lock);
@@ -114,6 +114,7 @@ static int store_open_folder(ecr__store **out, const char *path, uint32_t flags)
 	if ((rc = store_new(&s, NULL, NULL)))
 		goto done;
 	s->refs = 1;
+	s->pid = getpid();
 	if (!(s->key = ecr__strdup(canon))) {
 		rc = ECR_ENOMEM;
 		goto done;

@@ -87,6 +87,8 @@ static int resource_tags_check(const ecr_resource_tag *tags, size_t count)
 
 static void split_free(char **v, size_t n)
 {
+	if (!v)
+		return;
 	for (size_t i = 0; i < n; i++)
 		ecr__free(v[i]);
 	ecr__free(v);

@@ -1,4 +1,3 @@
-#define _GNU_SOURCE
 #include "helpers.h"
 
 #include <ftw.h>
