@@ -19,12 +19,22 @@ cd "$(dirname "$0")/.."
 
 scripts/deps.sh
 
+# Quiet when all goes well; the full output when something fails.
+quietly() {
+	local out
+	if ! out=$("$@" 2>&1); then
+		printf '%s\n' "$out" >&2
+		echo "run.sh: '$*' failed" >&2
+		exit 1
+	fi
+}
+
 if [ -f build/meson-private/coredata.dat ]; then
-	meson setup --reconfigure build >/dev/null
+	quietly meson setup --reconfigure build
 else
-	meson setup build >/dev/null
+	quietly meson setup build
 fi
-ninja -C build >/dev/null
+quietly ninja -C build
 
 if [ ! -x build/examples/push-layout ] || [ ! -x build/examples/list ]; then
 	echo "run.sh: the examples were not built: the library does not implement everything they use yet" >&2
