@@ -186,7 +186,7 @@ static void test_engine_alloc_failure__push_on_memory(void **state)
 		one_run(n, &img, &failed_runs);
 		runs++;
 	}
-	print_message("alloc_failure: %lu allocations in the scenario; %lu failure points swept: %lu returned "
+	print_message("# alloc_failure: %lu allocations in the scenario; %lu failure points swept: %lu returned "
 		      "ECR_ENOMEM, %lu succeeded anyway (verified); no leaks\n",
 		total, runs, failed_runs, runs - failed_runs);
 	th_image_dispose(&img);

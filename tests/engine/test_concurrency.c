@@ -263,7 +263,7 @@ static void run_workers(shared *sh, int nthreads, uint64_t seed)
 			failed++;
 		}
 	}
-	print_message("%d threads x %d iterations (seed %llu): %d pushes, %d untags, %d deletes, %d verified gets, "
+	print_message("# %d threads x %d iterations (seed %llu): %d pushes, %d untags, %d deletes, %d verified gets, "
 		      "%d GCs, %d not-found races\n",
 		nthreads, sh->iterations, (unsigned long long)seed, pushes, untags, deletes, gets, gcs, nf);
 	free(ws);
@@ -336,7 +336,7 @@ static void check_all(ecr_registry *reg, const char *label)
 	if (rc != 0)
 		fail_msg("%s: consistency check failed (%d): %s", label, rc, th_problem());
 	assert_int_equal(st.repositories, NREPOS);
-	print_message("%s: %zu repositories, %zu tags, %zu images consistent\n", label, st.repositories, st.tags,
+	print_message("# %s: %zu repositories, %zu tags, %zu images consistent\n", label, st.repositories, st.tags,
 		st.images);
 }
 
@@ -348,7 +348,7 @@ static void gc_after_grace(ecr_registry *reg, const char *label)
 	atomic_store(&clock_offset_ms, (int64_t)2 * 3600 * 1000);
 	assert_ok(ecr_registry_gc(reg, NULL, &st));
 	atomic_store(&clock_offset_ms, 0);
-	print_message("%s: GC past the grace period: %llu uploads expired, %llu links and %llu blobs (%llu bytes) "
+	print_message("# %s: GC past the grace period: %llu uploads expired, %llu links and %llu blobs (%llu bytes) "
 		      "removed, %llu blobs kept\n",
 		label, (unsigned long long)st.uploads_expired, (unsigned long long)st.links_removed,
 		(unsigned long long)st.blobs_removed, (unsigned long long)st.bytes_removed,
@@ -379,7 +379,7 @@ static void test_engine_concurrency__shared_handle(void **state)
 	size_t nblobs = 0;
 	if (th_fs_blobs_verify(dir, &nblobs) != 0)
 		fail_msg("%s", th_problem());
-	print_message("shared handle: %zu blob files hash to their names\n", nblobs);
+	print_message("# shared handle: %zu blob files hash to their names\n", nblobs);
 
 	ecr_registry_free(sh.reg[0]);
 	shared_dispose(&sh);
@@ -422,7 +422,7 @@ static void test_engine_concurrency__separate_handles(void **state)
 	size_t nblobs = 0;
 	if (th_fs_blobs_verify(dir, &nblobs) != 0)
 		fail_msg("%s", th_problem());
-	print_message("separate handles: %zu blob files hash to their names\n", nblobs);
+	print_message("# separate handles: %zu blob files hash to their names\n", nblobs);
 
 	for (int r = 0; r < sh.nregs; r++)
 		ecr_registry_free(sh.reg[r]);

@@ -274,7 +274,7 @@ static void test_engine_crash__kill9_during_pushes(void **state)
 		one_round((int)r, base + (uint64_t)r, &st);
 		zero_ack_rounds += st.acks == before;
 	}
-	print_message("%ld rounds (seeds %llu..): %zu acknowledged pushes verified, %zu rounds killed before the "
+	print_message("# %ld rounds (seeds %llu..): %zu acknowledged pushes verified, %zu rounds killed before the "
 		      "first ack, %zu blob files hashed, %zu of them read back through the API\n",
 		rounds, (unsigned long long)base, st.acks, zero_ack_rounds, st.blob_files, st.blobs_read);
 	if (rounds >= 10)

@@ -702,7 +702,7 @@ static void sweep(const scenario *sc)
 			}
 		}
 	}
-	print_message("faults: '%s': %lu storage calls; %lu faults injected (transient + persistent): %lu failed "
+	print_message("# faults: '%s': %lu storage calls; %lu faults injected (transient + persistent): %lu failed "
 		      "cleanly, %lu absorbed, all consistent after reopening; %lu leftover upload sessions resumed, "
 		      "%lu orphaned by persistent faults and expired by GC\n",
 		sc->name, calls, st.runs, st.failed, st.absorbed, st.resumable, st.orphans);
