@@ -96,7 +96,7 @@ TEST_ARGS=()
 run_suite "gcc -Dwerror=true" build -Dwerror=true -Dtests=true
 
 # Leak detection needs ptrace; where it is unavailable LSan says so and fails.
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
+export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 TEST_ARGS=(--timeout-multiplier 3)
 run_suite "ASan+UBSan" build-asan -Dtests=true -Db_sanitize=address,undefined -Db_lundef=false
