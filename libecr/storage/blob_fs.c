@@ -203,7 +203,7 @@ static int fs_writer_write(ecr_blob_store_writer *base, const void *data, size_t
 
 	while (done < len) {
 		size_t want = len - done < FS_IO_MAX ? len - done : FS_IO_MAX;
-		ssize_t n = pwrite(w->fd, p + done, want, (off_t)(start + done));
+		ssize_t n = write(w->fd, p + done, want);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -292,6 +292,21 @@ static int fs_writer_commit(ecr_blob_store_writer *base, const char *digest)
 		goto done;
 	}
 
+	/* What gets published must be exactly what was hashed (another writer on
+	 * the same staging object would break that). */
+	{
+		struct stat st;
+		if (fstat(w->fd, &st) != 0) {
+			rc = fs_fail_errno(s, errno, "stat", w->path);
+			goto done;
+		}
+		if ((uint64_t)st.st_size != w->base.size) {
+			rc = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE,
+				"blob store: %s/%s has %llu bytes, its writer wrote %llu (written to concurrently?)", s->root,
+				w->path, (unsigned long long)st.st_size, (unsigned long long)w->base.size);
+			goto done;
+		}
+	}
 	if (!s->nosync && fdatasync(w->fd) != 0) {
 		rc = fs_fail_errno(s, errno, "fsync", w->path);
 		goto done;
@@ -319,6 +334,7 @@ static int fs_writer_commit(ecr_blob_store_writer *base, const char *digest)
 		goto done;
 	}
 	fs_writer_discard(w);
+	/* Published; a failure here means it may not survive a crash (ECR_EIO). */
 	rc = fs_sync_dir(s, shard);
 
 done:
@@ -356,7 +372,9 @@ static int fs_stage_open(ecr_blob_store_writer **out, ecr_blob_store *self, cons
 	w->store = s;
 	snprintf(w->path, sizeof(w->path), "uploads/%s", stage_id);
 
-	w->fd = openat(s->rootfd, w->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0644);
+	/* O_APPEND: a second writer on the same staging object can only add bytes,
+	 * which commit notices (the size no longer matches what was hashed). */
+	w->fd = openat(s->rootfd, w->path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0644);
 	if (w->fd < 0) {
 		if (errno == ENOENT && !create)
 			rc = ecr__fail(ECR_ENOTFOUND, ECR_ERROR_STORAGE, "blob store: no staging object %s", stage_id);

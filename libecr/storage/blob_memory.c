@@ -195,7 +195,7 @@ unlock:
 		pthread_mutex_unlock(&s->lock);
 		return rc;
 	}
-	w->base.size = end;
+	w->base.size += len;
 	return 0;
 }
 
@@ -252,6 +252,12 @@ static int mem_writer_commit(ecr_blob_store_writer *base, const char *digest)
 	pthread_mutex_lock(&s->lock);
 	if (st->removed) {
 		rc = ecr__fail(ECR_ENOTFOUND, ECR_ERROR_STORAGE, "blob store: staging object %s was removed", st->id);
+		goto unlock;
+	}
+	if (st->size != w->base.size) {
+		rc = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE,
+			"blob store: staging object %s has %zu bytes, its writer wrote %llu (written to concurrently?)", st->id,
+			st->size, (unsigned long long)w->base.size);
 		goto unlock;
 	}
 	if (strcmp(actual, digest) != 0) {

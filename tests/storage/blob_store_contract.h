@@ -610,6 +610,31 @@ static void BSC_NAME(writer_after_commit)(void **state)
 	assert_ok(s->stat(s, digest, NULL));
 }
 
+static void BSC_NAME(two_writers_one_stage)(void **state)
+{
+	bsc_fixture *fx = *state;
+	ecr_blob_store *s = fx->store;
+	ecr_blob_store_writer *w1 = NULL, *w2 = NULL;
+	char d1[ECR__DIGEST_STRLEN_MAX], d2[ECR__DIGEST_STRLEN_MAX];
+	struct bsc_seen seen;
+
+	/* Misuse (one writer at a time is the rule) must not publish bytes
+	 * that were not hashed. */
+	bsc_digest(d1, ECR__DIGEST_SHA256, "aaaa", 4);
+	bsc_digest(d2, ECR__DIGEST_SHA256, "bb", 2);
+	assert_ok(s->stage_open(&w1, s, "dup", 1));
+	assert_ok(s->stage_open(&w2, s, "dup", 1));
+	assert_ok(w1->write(w1, "aaaa", 4));
+	assert_ok(w2->write(w2, "bb", 2));
+	assert_int_not_equal(w1->commit(w1, d1), 0);
+	assert_int_not_equal(w2->commit(w2, d2), 0);
+	w1->close(w1);
+	w2->close(w2);
+	memset(&seen, 0, sizeof(seen));
+	assert_ok(s->list(s, bsc_collect_blob, &seen));
+	assert_int_equal(seen.count, 0);
+}
+
 struct bsc_thread {
 	ecr_blob_store *store;
 	const unsigned char *data;
@@ -683,7 +708,7 @@ static void BSC_NAME(concurrent_same_content)(void **state)
 	BSC_TEST(write_commit_read), BSC_TEST(multiple_chunks_and_running_digest), BSC_TEST(wrong_digest), \
 	BSC_TEST(sha512), BSC_TEST(empty_blob), BSC_TEST(reopen_and_continue), BSC_TEST(stage_list_and_remove), \
 	BSC_TEST(remove_blob), BSC_TEST(reader_survives_remove), BSC_TEST(list_blobs), BSC_TEST(read_ranges), \
-	BSC_TEST(invalid_digests_and_ids), BSC_TEST(publish_existing), BSC_TEST(writer_after_commit), \
+	BSC_TEST(invalid_digests_and_ids), BSC_TEST(publish_existing), BSC_TEST(writer_after_commit), BSC_TEST(two_writers_one_stage), \
 	BSC_TEST(concurrent_same_content)
 
 #endif
