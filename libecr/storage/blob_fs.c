@@ -47,6 +47,7 @@ typedef struct fs_writer {
 	int fd; /* -1 once committed or discarded */
 	ecr__digest_ctx *hash;
 	uint64_t writeback_from; /* start of the range not yet sent to writeback */
+	uint64_t dropped_to;     /* end of the range written back and dropped from the cache */
 	char path[ECR__BLOB_PATH_MAX]; /* "uploads/<id>" */
 } fs_writer;
 
@@ -181,6 +182,16 @@ static void fs_writer_writeback(fs_writer *w)
 		return;
 	(void)sync_file_range(w->fd, (off_t)w->writeback_from, (off_t)(end - w->writeback_from),
 		SYNC_FILE_RANGE_WRITE);
+	/* The previous range has had a step's time to reach the disk: wait for it
+	 * and drop it from the page cache, so a long upload streams through a
+	 * small, reused set of pages instead of filling memory with dirty ones. */
+	if (w->writeback_from > w->dropped_to) {
+		(void)sync_file_range(w->fd, (off_t)w->dropped_to, (off_t)(w->writeback_from - w->dropped_to),
+			SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+		(void)posix_fadvise(w->fd, (off_t)w->dropped_to, (off_t)(w->writeback_from - w->dropped_to),
+			POSIX_FADV_DONTNEED);
+		w->dropped_to = w->writeback_from;
+	}
 	w->writeback_from = end;
 }
 
@@ -402,7 +413,7 @@ static int fs_stage_open(ecr_blob_store_writer **out, ecr_blob_store *self, cons
 	w->base.commit = fs_writer_commit;
 	w->base.digest = fs_writer_digest;
 	w->base.close = fs_writer_close;
-	w->writeback_from = w->base.size;
+	w->writeback_from = w->dropped_to = w->base.size;
 	*out = &w->base;
 	w = NULL;
 done:

@@ -287,6 +287,44 @@ static void test_storage_blob_fs__durable_commit(void **state)
 	th_rmtree(dir);
 }
 
+static void test_storage_blob_fs__large_durable_upload(void **state)
+{
+	char *dir = th_tmpdir();
+	ecr_blob_store *s = NULL;
+	ecr_blob_store_writer *w = NULL;
+	size_t total = 40 * 1024 * 1024 + 12345, off = 0, len;
+	unsigned char *data = bsc_bytes(total, 40), *back;
+	char digest[ECR__DIGEST_STRLEN_MAX];
+	(void)state;
+
+	/* With fsync on, a long upload goes through the early-writeback and
+	 * cache-dropping path; the staging file must stay intact throughout,
+	 * including across a reopen in the middle. */
+	bsc_digest(digest, ECR__DIGEST_SHA256, data, total);
+	assert_ok(ecr_blob_store_fs_new(&s, dir, 0));
+	assert_ok(s->stage_open(&w, s, "large", 1));
+	while (off < total) {
+		size_t n = total - off < 1048573 ? total - off : 1048573;
+		if (off >= total / 2 && off < total / 2 + 1048573) {
+			w->close(w);
+			w = NULL;
+			assert_ok(s->stage_open(&w, s, "large", 0));
+			assert_int_equal(w->size, off);
+		}
+		assert_ok(w->write(w, data + off, n));
+		off += n;
+	}
+	assert_ok(w->commit(w, digest));
+	w->close(w);
+	back = bsc_read(s, digest, 0, 1 << 20, &len);
+	assert_int_equal(len, total);
+	assert_memory_equal(back, data, total);
+	free(back);
+	free(data);
+	ecr_blob_store_free(s);
+	th_rmtree(dir);
+}
+
 static void test_storage_blob_fs__new_errors(void **state)
 {
 	char *dir = th_tmpdir();
@@ -328,6 +366,7 @@ int main(void)
 		BSC_TEST(reader_fd),
 		BSC_TEST(stage_id_cannot_escape),
 		cmocka_unit_test(test_storage_blob_fs__durable_commit),
+		cmocka_unit_test(test_storage_blob_fs__large_durable_upload),
 		cmocka_unit_test(test_storage_blob_fs__new_errors),
 	};
 	return cmocka_run_group_tests_name("storage/blob_fs", tests, NULL, NULL);
