@@ -9,7 +9,7 @@ PACKAGES=(
 	clang libclang-rt-14-dev
 	libcurl4-openssl-dev libyajl-dev libmbedtls-dev zlib1g-dev libsqlite3-dev libssl-dev
 	libcmocka-dev
-	python3 python3-pycparser openssl
+	python3 python3-pycparser openssl curl
 )
 
 missing=()
