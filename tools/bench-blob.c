@@ -125,7 +125,8 @@ int main(int argc, char **argv)
 		case 'n': flags |= ECR_STORAGE_NOSYNC; break;
 		case 'R': use_read = 1; break;
 		default:
-			fprintf(stderr, "usage: %s [-m MiB] [-c chunk] [-r runs] [-w warmups] [-d dir] [-n] [-R] [file]\n",
+			fprintf(stderr,
+				"usage: %s [-m MiB] [-c chunk] [-r runs] [-w warmups] [-d dir] [-n] [-R] [file]\n",
 				argv[0]);
 			return 2;
 		}

@@ -150,8 +150,8 @@ static int fs_hash_file(fs_store *s, const char *rel, int fd, uint64_t size, ecr
 			goto done;
 		}
 		if (n == 0) {
-			rc = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "blob store: %s/%s is shorter than expected", s->root,
-				rel);
+			rc = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "blob store: %s/%s is shorter than expected",
+				s->root, rel);
 			goto done;
 		}
 		if ((rc = ecr__digest_update(ctx, buf, (size_t)n)) != 0)
@@ -313,8 +313,8 @@ static int fs_writer_commit(ecr_blob_store_writer *base, const char *digest)
 		}
 		if ((uint64_t)st.st_size != w->base.size) {
 			rc = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE,
-				"blob store: %s/%s has %llu bytes, its writer wrote %llu (written to concurrently?)", s->root,
-				w->path, (unsigned long long)st.st_size, (unsigned long long)w->base.size);
+				"blob store: %s/%s has %llu bytes, its writer wrote %llu (written to concurrently?)",
+				s->root, w->path, (unsigned long long)st.st_size, (unsigned long long)w->base.size);
 			goto done;
 		}
 	}
@@ -433,7 +433,8 @@ static int fs_stage_remove(ecr_blob_store *self, const char *stage_id)
 	snprintf(path, sizeof(path), "uploads/%s", stage_id);
 	if (unlinkat(s->rootfd, path, 0) != 0) {
 		if (errno == ENOENT)
-			return ecr__fail(ECR_ENOTFOUND, ECR_ERROR_STORAGE, "blob store: no staging object %s", stage_id);
+			return ecr__fail(ECR_ENOTFOUND, ECR_ERROR_STORAGE, "blob store: no staging object %s",
+				stage_id);
 		return fs_fail_errno(s, errno, "remove", path);
 	}
 	return 0;
@@ -574,8 +575,9 @@ static int fs_read_open(ecr_blob_store_reader **out, ecr_blob_store *self, const
 		goto done;
 	}
 	if (offset > (uint64_t)st.st_size) {
-		rc = ecr__fail(ECR_ERANGE, ECR_ERROR_STORAGE, "blob store: offset %llu is past the end of %s (%llu bytes)",
-			(unsigned long long)offset, digest, (unsigned long long)st.st_size);
+		rc = ecr__fail(ECR_ERANGE, ECR_ERROR_STORAGE,
+			"blob store: offset %llu is past the end of %s (%llu bytes)", (unsigned long long)offset,
+			digest, (unsigned long long)st.st_size);
 		goto done;
 	}
 	r->base.version = ECR_BLOB_STORE_READER_VERSION;

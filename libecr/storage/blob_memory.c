@@ -163,7 +163,8 @@ static int mem_writer_write(ecr_blob_store_writer *base, const void *data, size_
 	pthread_mutex_lock(&s->lock);
 	start = st->size;
 	if (ecr__add_overflow(start, len, &end)) {
-		rc = ecr__fail(ECR_ERANGE, ECR_ERROR_STORAGE, "blob store: staging object %s would grow too large", st->id);
+		rc = ecr__fail(ECR_ERANGE, ECR_ERROR_STORAGE, "blob store: staging object %s would grow too large",
+			st->id);
 		goto unlock;
 	}
 	if (end > st->cap) {
@@ -256,8 +257,8 @@ static int mem_writer_commit(ecr_blob_store_writer *base, const char *digest)
 	}
 	if (st->size != w->base.size) {
 		rc = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE,
-			"blob store: staging object %s has %zu bytes, its writer wrote %llu (written to concurrently?)", st->id,
-			st->size, (unsigned long long)w->base.size);
+			"blob store: staging object %s has %zu bytes, its writer wrote %llu (written to concurrently?)",
+			st->id, st->size, (unsigned long long)w->base.size);
 		goto unlock;
 	}
 	if (strcmp(actual, digest) != 0) {
@@ -484,8 +485,9 @@ static int mem_read_open(ecr_blob_store_reader **out, ecr_blob_store *self, cons
 	if (!mem_blob_find(s, digest, &pos)) {
 		rc = ecr__fail(ECR_ENOTFOUND, ECR_ERROR_STORAGE, "blob store: no blob %s", digest);
 	} else if (offset > s->blobs[pos].data->size) {
-		rc = ecr__fail(ECR_ERANGE, ECR_ERROR_STORAGE, "blob store: offset %llu is past the end of %s (%zu bytes)",
-			(unsigned long long)offset, digest, s->blobs[pos].data->size);
+		rc = ecr__fail(ECR_ERANGE, ECR_ERROR_STORAGE,
+			"blob store: offset %llu is past the end of %s (%zu bytes)", (unsigned long long)offset,
+			digest, s->blobs[pos].data->size);
 	} else {
 		r->data = s->blobs[pos].data;
 		__atomic_add_fetch(&r->data->refs, 1, __ATOMIC_RELAXED);

@@ -43,7 +43,8 @@ int ecr__blob_digest_parse(const char *digest, ecr__digest_alg *alg_out, const c
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "digest is NULL");
 	colon = strchr(digest, ':');
 	if (!colon || ecr__digest_alg_from_name(&alg, digest, (size_t)(colon - digest)) != 0)
-		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid digest '%.80s': unsupported algorithm", digest);
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid digest '%.80s': unsupported algorithm",
+			digest);
 	if (!ecr__blob_is_hex(colon + 1, ecr__digest_hex_len(alg)))
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
 			"invalid digest '%.150s': expected %zu lowercase hex digits after '%s:'", digest,
@@ -74,7 +75,8 @@ int ecr__blob_stage_id_check(const char *stage_id)
 {
 	if (!ecr__blob_stage_id_valid(stage_id))
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-			"invalid staging id '%.80s': expected 1 to 64 letters, digits or '-'", stage_id ? stage_id : "(null)");
+			"invalid staging id '%.80s': expected 1 to 64 letters, digits or '-'",
+			stage_id ? stage_id : "(null)");
 	return 0;
 }
 

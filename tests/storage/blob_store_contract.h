@@ -708,7 +708,8 @@ static void BSC_NAME(concurrent_same_content)(void **state)
 	BSC_TEST(write_commit_read), BSC_TEST(multiple_chunks_and_running_digest), BSC_TEST(wrong_digest), \
 	BSC_TEST(sha512), BSC_TEST(empty_blob), BSC_TEST(reopen_and_continue), BSC_TEST(stage_list_and_remove), \
 	BSC_TEST(remove_blob), BSC_TEST(reader_survives_remove), BSC_TEST(list_blobs), BSC_TEST(read_ranges), \
-	BSC_TEST(invalid_digests_and_ids), BSC_TEST(publish_existing), BSC_TEST(writer_after_commit), BSC_TEST(two_writers_one_stage), \
+	BSC_TEST(invalid_digests_and_ids), BSC_TEST(publish_existing), BSC_TEST(writer_after_commit), \
+	BSC_TEST(two_writers_one_stage), \
 	BSC_TEST(concurrent_same_content)
 
 #endif
