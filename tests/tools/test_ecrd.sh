@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Smoke test of the ecrd program: options, the loopback-only rule, starting on
+# a free port, GET /v2/ over HTTP, a config file, and a clean stop on SIGTERM.
+#
+#   test_ecrd.sh path/to/ecrd
+#
+# Prints TAP. Every ecrd it starts is killed on exit, whatever happens.
+set -uo pipefail
+
+ECRD=${1:?usage: test_ecrd.sh path/to/ecrd}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/test-ecrd.XXXXXX")
+PIDS=()
+n=0
+failed=0
+
+cleanup() {
+	for pid in "${PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+	n=$((n + 1))
+	failed=$((failed + 1))
+	echo "not ok $n - $1"
+	shift
+	for line in "$@"; do echo "# $line"; done
+}
+check() { # check DESCRIPTION COMMAND...: ok when the command succeeds
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+# run EXPECTED_STATUS NAME ARGS...: run ecrd (which must exit by itself) and check its status.
+run() {
+	local want=$1 name=$2 rc
+	shift 2
+	timeout 10 "$ECRD" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"
+	rc=$?
+	if [ "$rc" -eq "$want" ]; then
+		ok "$name: exit status $want"
+	else
+		not_ok "$name: exit status $rc, expected $want" "stdout: $(head -c 400 "$WORK/$name.out")" \
+			"stderr: $(head -c 400 "$WORK/$name.err")"
+	fi
+}
+
+# start NAME ARGS...: start ecrd in the background and wait (5 s at most) for its
+# "ecrd: listening on http://ADDR:PORT" line; sets PID and PORT.
+start() {
+	local name=$1 line=
+	shift
+	PORT=
+	HOST_RE=${HOST_RE:-127\.0\.0\.1}
+	"$ECRD" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+	PID=$!
+	PIDS+=("$PID")
+	for _ in $(seq 100); do
+		line=$(grep -m1 '^ecrd: listening on ' "$WORK/$name.out" 2>/dev/null || true)
+		[ -n "$line" ] && break
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if [[ "$line" =~ ^ecrd:\ listening\ on\ http://${HOST_RE}:([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt 0 ]; then
+		PORT=${BASH_REMATCH[1]}
+		ok "$name: started, listening on port $PORT"
+		return 0
+	fi
+	not_ok "$name: no 'ecrd: listening on http://$HOST_RE:PORT' line" "stdout: $(cat "$WORK/$name.out")" \
+		"stderr: $(head -c 1000 "$WORK/$name.err")"
+	return 1
+}
+
+# v2_check NAME: GET /v2/ answers 200 with the Docker-Distribution-API-Version header.
+v2_check() {
+	local name=$1 headers status
+	headers=$(curl -sS -f -D - -o /dev/null --max-time 5 "http://127.0.0.1:$PORT/v2/" 2>&1)
+	status=$?
+	if [ $status -eq 0 ] && grep -qi '^Docker-Distribution-API-Version: registry/2.0' <<<"$headers" &&
+		grep -q '^HTTP/1.1 200' <<<"$headers"; then
+		ok "$name: GET /v2/ is 200 with Docker-Distribution-API-Version: registry/2.0"
+	else
+		not_ok "$name: GET /v2/" "curl status $status" "$headers"
+	fi
+}
+
+# stop NAME: SIGTERM, then the process must exit 0 within 5 s.
+stop() {
+	local name=$1 rc
+	kill -TERM "$PID"
+	for _ in $(seq 100); do
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$PID" 2>/dev/null; then
+		not_ok "$name: still running 5 s after SIGTERM"
+		return
+	fi
+	wait "$PID"
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		ok "$name: SIGTERM, exit status 0"
+	else
+		not_ok "$name: exit status $rc after SIGTERM" "stderr: $(tail -c 1000 "$WORK/$name.err")"
+	fi
+}
+
+echo "TAP version 13"
+
+# --help and --version
+run 0 help --help
+check "help: prints the usage" grep -q '^Usage: ecrd' "$WORK/help.out"
+check "help: lists --listen and --insecure-no-auth" grep -q -- '--insecure-no-auth' "$WORK/help.out"
+run 0 version --version
+check "version: prints ecrd and a version" grep -Eq '^ecrd .*[0-9]+\.[0-9]+\.[0-9]+' "$WORK/version.out"
+
+# usage errors: exit status 2 and a message
+run 2 unknown-option --no-such-option
+check "unknown-option: names the option" grep -q -- "--no-such-option" "$WORK/unknown-option.err"
+run 2 stray-argument stray
+run 2 missing-value --listen
+run 2 bad-listen --listen 127.0.0.1
+run 2 bad-port --listen 127.0.0.1:65536
+run 2 ipv6-no-brackets --listen ::1:5000
+run 2 bad-account --account 12345
+run 2 bad-log-level --log-level loud
+run 2 bad-threads --threads 0
+run 2 tls-cert-alone --tls-cert "$WORK/cert.pem"
+run 2 missing-config --config "$WORK/no-such.conf"
+
+# the loopback-only rule: nothing is opened or bound, and the message says why
+run 2 non-loopback --listen 0.0.0.0:0 --data "$WORK/refused"
+check "non-loopback: explains the missing authentication" grep -q -- "--insecure-no-auth" "$WORK/non-loopback.err"
+check "non-loopback: did not create the data folder" test ! -e "$WORK/refused"
+
+# --insecure-no-auth lifts the rule, with a warning
+if HOST_RE='0\.0\.0\.0' start insecure --listen 0.0.0.0:0 --insecure-no-auth --data "$WORK/insecure"; then
+	v2_check insecure
+	stop insecure
+	check "insecure: warned about serving without authentication" grep -q '^WARN .*without authentication' \
+		"$WORK/insecure.err"
+fi
+
+# serve on a free port with a temporary data folder
+if start serve --listen 127.0.0.1:0 --data "$WORK/data"; then
+	v2_check serve
+	curl -sf -o /dev/null --max-time 5 "http://127.0.0.1:$PORT/v2/_catalog" || true
+	stop serve
+	check "serve: opened the data folder" test -f "$WORK/data/metadata.db"
+	check "serve: logged the request on stderr" grep -Eq '^INFO .*GET /v2/ .*200' "$WORK/serve.err"
+fi
+
+# a config file; the command line overrides it
+cat >"$WORK/ecrd.conf" <<EOF
+# ecrd test configuration
+listen = 127.0.0.1:1
+data = $WORK/config-data
+
+account = 111122223333
+region = eu-west-1
+threads = 2
+no-create-on-push = true
+log-level = debug
+EOF
+if start config --config "$WORK/ecrd.conf" --listen 127.0.0.1:0; then
+	v2_check config
+	stop config
+	check "config: used the data folder of the file" test -f "$WORK/config-data/metadata.db"
+	check "config: used the account and region of the file" grep -q '111122223333.*eu-west-1' "$WORK/config.err"
+fi
+printf 'listen = 127.0.0.1:0\ncolour = blue\n' >"$WORK/bad.conf"
+run 2 config-unknown-key --config "$WORK/bad.conf"
+check "config-unknown-key: names the key and the line" grep -q "bad.conf:2: unknown key 'colour'" \
+	"$WORK/config-unknown-key.err"
+printf 'listen 127.0.0.1:0\n' >"$WORK/noeq.conf"
+run 2 config-no-equals --config "$WORK/noeq.conf"
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
