@@ -121,38 +121,91 @@ static int collect_blob(const char *digest, uint64_t size, int64_t mtime_ms, voi
 	return 0;
 }
 
-/* Remove old unreferenced blobs; the caller holds gc_lock exclusively and t is open. */
-static int remove_blobs(ecr__store *s, ecr__txn *t, int64_t before, bool dry_run, ecr_gc_stats *st)
+/* Keep only the blobs that nothing references, as t sees it. */
+static int keep_unreferenced(ecr__txn *t, blob_list *l)
+{
+	size_t kept = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < l->count; i++) {
+		bool referenced = true;
+		if (rc == 0)
+			rc = ecr__meta_blob_referenced(t, l->items[i].digest, &referenced);
+		if (rc || referenced) {
+			ecr__free(l->items[i].digest);
+			continue;
+		}
+		l->items[kept++] = l->items[i];
+	}
+	l->count = kept;
+	return rc;
+}
+
+/*
+ * Remove old blobs that nothing references. The candidates are found
+ * without the lock; under gc_lock, taken exclusively, they are checked again
+ * (in a short read transaction) and removed. No transaction stays open
+ * while blobs are removed: with the lock held nothing can link them.
+ */
+static int remove_blobs(ecr__store *s, int64_t before, ecr_gc_stats *st)
 {
 	blob_list blobs = { 0 };
+	ecr__txn t = { 0 };
 	uint64_t removed = 0;
+	bool locked = false;
 	int rc;
 
 	blobs.before = before;
 	if ((rc = s->blobs->list(s->blobs, collect_blob, &blobs)))
 		goto done;
+	if (blobs.count == 0)
+		goto done;
+	if ((rc = ecr__txn_begin(&t, s->meta, false)) || (rc = keep_unreferenced(&t, &blobs)))
+		goto done;
+	ecr__txn_rollback(&t);
+	if (blobs.count == 0)
+		goto done;
+
+	pthread_rwlock_wrlock(&s->gc_lock);
+	locked = true;
+	if ((rc = ecr__txn_begin(&t, s->meta, false)) || (rc = keep_unreferenced(&t, &blobs)))
+		goto done;
+	ecr__txn_rollback(&t);
 	for (size_t i = 0; i < blobs.count; i++) {
-		bool referenced = true;
-		if ((rc = ecr__meta_blob_referenced(t, blobs.items[i].digest, &referenced)))
-			goto done;
-		if (referenced)
+		rc = s->blobs->remove(s->blobs, blobs.items[i].digest);
+		if (rc == ECR_ENOTFOUND) {
+			ecr__error_clear();
+			rc = 0;
 			continue;
-		if (!dry_run) {
-			rc = s->blobs->remove(s->blobs, blobs.items[i].digest);
-			if (rc == ECR_ENOTFOUND) {
-				ecr__error_clear();
-				continue;
-			}
-			if (rc)
-				goto done;
 		}
+		if (rc)
+			goto done;
 		removed++;
 		st->blobs_removed++;
 		st->bytes_removed += blobs.items[i].size;
 	}
-	rc = 0;
 done:
+	ecr__txn_rollback(&t);
+	if (locked)
+		pthread_rwlock_unlock(&s->gc_lock);
 	st->blobs_kept += blobs.total - removed;
+	blob_list_dispose(&blobs);
+	return rc;
+}
+
+/* Count the old blobs that nothing references as t sees it (a dry run). */
+static int count_blobs(ecr__store *s, ecr__txn *t, int64_t before, ecr_gc_stats *st)
+{
+	blob_list blobs = { 0 };
+	int rc;
+
+	blobs.before = before;
+	if ((rc = s->blobs->list(s->blobs, collect_blob, &blobs)) == 0 && (rc = keep_unreferenced(t, &blobs)) == 0) {
+		st->blobs_removed += blobs.count;
+		for (size_t i = 0; i < blobs.count; i++)
+			st->bytes_removed += blobs.items[i].size;
+		st->blobs_kept += blobs.total - blobs.count;
+	}
 	blob_list_dispose(&blobs);
 	return rc;
 }
@@ -165,7 +218,7 @@ int ecr_registry_gc(ecr_registry *reg, const ecr_gc_options *opts, ecr_gc_stats 
 	ecr__txn t = { 0 };
 	uint64_t grace_ms;
 	int64_t now, before;
-	bool dry_run, locked = false;
+	bool dry_run;
 	int rc;
 
 	if (!reg)
@@ -197,25 +250,19 @@ int ecr_registry_gc(ecr_registry *reg, const ecr_gc_options *opts, ecr_gc_stats 
 		if ((rc = ecr__txn_begin(&t, s->meta, true)) || (rc = remove_stale_links(&t, before, &st.links_removed)) ||
 			(rc = ecr__txn_commit(&t)))
 			goto done;
-		/* (c) blobs, under the exclusive lock; the snapshot starts after it is taken */
-		pthread_rwlock_wrlock(&s->gc_lock);
-		locked = true;
-		if ((rc = ecr__txn_begin(&t, s->meta, false)) || (rc = remove_blobs(s, &t, before, false, &st)))
+		/* (c) blobs */
+		if ((rc = remove_blobs(s, before, &st)))
 			goto done;
 	} else {
 		/* Count what would go: remove the links in a transaction that is rolled back, and
 		 * look at the blobs through it, so blobs held only by stale links are counted too. */
-		pthread_rwlock_wrlock(&s->gc_lock);
-		locked = true;
 		if ((rc = ecr__txn_begin(&t, s->meta, true)) || (rc = remove_stale_links(&t, before, &st.links_removed)) ||
-			(rc = remove_blobs(s, &t, before, true, &st)))
+			(rc = count_blobs(s, &t, before, &st)))
 			goto done;
 	}
 	rc = 0;
 done:
 	ecr__txn_rollback(&t);
-	if (locked)
-		pthread_rwlock_unlock(&s->gc_lock);
 	if (rc == 0)
 		ecr__log(&reg->log, ECR_LOG_INFO,
 			"gc%s: %llu uploads expired, %llu links removed, %llu blobs removed (%llu bytes), %llu kept",
