@@ -67,7 +67,7 @@ start() {
 		kill -0 "$PID" 2>/dev/null || break
 		sleep 0.05
 	done
-	if [[ "$line" =~ ^ecrd:\ listening\ on\ http://${HOST_RE}:([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt 0 ]; then
+	if [[ "$line" =~ ^ecrd:\ listening\ on\ ${SCHEME:-http}://${HOST_RE}:([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt 0 ]; then
 		PORT=${BASH_REMATCH[1]}
 		ok "$name: started, listening on port $PORT"
 		return 0
@@ -77,10 +77,11 @@ start() {
 	return 1
 }
 
-# v2_check NAME: GET /v2/ answers 200 with the Docker-Distribution-API-Version header.
+# v2_check NAME [CURL OPTION...]: GET /v2/ answers 200 with the Docker-Distribution-API-Version header.
 v2_check() {
 	local name=$1 headers status
-	headers=$(curl -sS -f -D - -o /dev/null --max-time 5 "http://127.0.0.1:$PORT/v2/" 2>&1)
+	shift
+	headers=$(curl -sS -f -D - -o /dev/null --max-time 5 "$@" "${SCHEME:-http}://127.0.0.1:$PORT/v2/" 2>&1)
 	status=$?
 	if [ $status -eq 0 ] && grep -qi '^Docker-Distribution-API-Version: registry/2.0' <<<"$headers" &&
 		grep -q '^HTTP/1.1 200' <<<"$headers"; then
@@ -180,6 +181,20 @@ check "config-unknown-key: names the key and the line" grep -q "bad.conf:2: unkn
 	"$WORK/config-unknown-key.err"
 printf 'listen 127.0.0.1:0\n' >"$WORK/noeq.conf"
 run 2 config-no-equals --config "$WORK/noeq.conf"
+
+# HTTPS with a self-signed certificate; unreadable TLS files are a runtime failure (1)
+if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 1 \
+	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1; then
+	if SCHEME=https start tls --listen 127.0.0.1:0 --data "$WORK/tls" --tls-cert "$WORK/cert.pem" \
+		--tls-key "$WORK/key.pem"; then
+		SCHEME=https v2_check tls --cacert "$WORK/cert.pem"
+		stop tls
+	fi
+else
+	not_ok "openssl req failed: cannot make a test certificate"
+fi
+run 1 tls-missing-files --listen 127.0.0.1:0 --data "$WORK/tls2" --tls-cert "$WORK/none.pem" --tls-key "$WORK/none.pem"
+check "tls-missing-files: names the file" grep -q "none.pem" "$WORK/tls-missing-files.err"
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
