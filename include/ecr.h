@@ -22,5 +22,6 @@
 #include "ecr/upload.h"
 #include "ecr/blob.h"
 #include "ecr/image.h"
+#include "ecr/server.h"
 
 #endif

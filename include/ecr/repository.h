@@ -73,7 +73,7 @@ ECR_EXTERN(int) ecr_repository_options_init(ecr_repository_options *opts, unsign
 ECR_EXTERN(int) ecr_repository_create(ecr_repository **out, ecr_registry *reg, const char *name,
 	const ecr_repository_options *opts);
 
-/** Open an existing repository. @return 0, ECR_EREPOSITORY_NOT_FOUND, ECR_EINVALID. */
+/** Open an existing repository. @return 0, ECR_EREPOSITORY_NOT_FOUND, ECR_EINVALID (malformed name). */
 ECR_EXTERN(int) ecr_repository_open(ecr_repository **out, ecr_registry *reg, const char *name);
 
 /** Free a repository handle (not the repository). NULL is a no-op. */
@@ -148,6 +148,13 @@ ECR_EXTERN(int) ecr_repository_resource_tags(ecr_repository *repo, ecr_resource_
  * @return 0, ECR_EINVALID (bad token).
  */
 ECR_EXTERN(int) ecr_repository_iterator_new(ecr_repository_iterator **out, ecr_registry *reg, const char *start_token);
+
+/**
+ * Iterate over the registry's repositories in name order, starting after a
+ * name (the OCI catalog's "last" parameter).
+ * @param after start after this name, or NULL to start at the beginning.
+ */
+ECR_EXTERN(int) ecr_repository_iterator_new_after(ecr_repository_iterator **out, ecr_registry *reg, const char *after);
 
 /**
  * The next repository.

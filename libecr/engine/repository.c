@@ -254,6 +254,8 @@ int ecr_repository_open(ecr_repository **out, ecr_registry *reg, const char *nam
 	*out = NULL;
 	if (!name)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no repository name");
+	if ((rc = ecr__oci_validate_name(name)))
+		return rc;
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, false)))
 		return rc;
 	rc = ecr__meta_repo_get(&t, reg->id, name, &r);
@@ -572,6 +574,19 @@ int ecr_repository_iterator_new(ecr_repository_iterator **out, ecr_registry *reg
 		}
 	}
 	*out = it;
+	return 0;
+}
+
+int ecr_repository_iterator_new_after(ecr_repository_iterator **out, ecr_registry *reg, const char *after)
+{
+	int rc = ecr_repository_iterator_new(out, reg, NULL);
+	if (rc || !after || !*after)
+		return rc;
+	if (!((*out)->last = ecr__strdup(after))) {
+		ecr_repository_iterator_free(*out);
+		*out = NULL;
+		return ECR_ENOMEM;
+	}
 	return 0;
 }
 

@@ -1,0 +1,102 @@
+/**
+ * @file ecr/server.h
+ * @brief Serve registries over HTTP: the OCI Distribution API (/v2/).
+ * @defgroup ecr_server HTTP server
+ *
+ * An HTTP/1.1 server (libmicrohttpd) that serves one or more registries over
+ * the OCI Distribution Specification v1.1. It calls the public API only.
+ *
+ * THREAD SAFETY: ecr_server_start() and ecr_server_stop() are called from one
+ * thread; requests are handled on the server's own worker threads, which use
+ * the registries concurrently (ecr_registry is internally locked). The log
+ * callback is called from those worker threads.
+ * @{
+ */
+#ifndef ECR_SERVER_H
+#define ECR_SERVER_H
+
+#include "common.h"
+#include "log.h"
+#include "registry.h"
+
+ECR_BEGIN_DECL
+
+typedef struct ecr_server ecr_server;
+
+/** Server flags. */
+#define ECR_SERVER_CREATE_ON_PUSH 1u /**< a push to a missing repository creates it (with defaults) */
+#define ECR_SERVER_SINGLE_THREAD 2u  /**< one epoll thread instead of a pool (lowest memory) */
+
+/** Options for ecr_server_new(). NULL means all defaults. */
+typedef struct ecr_server_options {
+	unsigned int version;
+	/** Address to listen on, IPv4 or IPv6 literal; NULL: "127.0.0.1". */
+	const char *bind_address;
+	/** Port; 0 picks a free one (see ecr_server_port()). */
+	uint16_t port;
+	/** PEM certificate (chain) and key files for HTTPS; both NULL for plain HTTP. */
+	const char *tls_cert_file;
+	const char *tls_key_file;
+	/** ECR_SERVER_* flags. */
+	uint32_t flags;
+	/** Worker threads; 0: 4. */
+	unsigned int threads;
+	/** Most concurrent connections; 0: 1024. */
+	unsigned int max_connections;
+	/** Idle connection timeout in seconds; 0: 120. */
+	unsigned int timeout_seconds;
+	/** Largest request line plus headers, in bytes; 0: 64 KiB. */
+	size_t max_header_size;
+	/** Largest blob accepted in one request, in bytes; 0: 52,000 MiB (ECR's layer limit). */
+	uint64_t max_blob_size;
+	/** One line per request and server events go here; NULL: nowhere. Called from worker threads. */
+	ecr_log_cb log_cb;
+	void *log_payload;
+	/** The most verbose level passed to log_cb; 0: ECR_LOG_INFO. */
+	ecr_log_level log_level;
+} ecr_server_options;
+
+#define ECR_SERVER_OPTIONS_VERSION 1
+#define ECR_SERVER_OPTIONS_INIT { ECR_SERVER_OPTIONS_VERSION, NULL, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL, ECR_LOG_NONE }
+
+/** Initialise options to the defaults. @return 0 or ECR_EINVALID. */
+ECR_EXTERN(int) ecr_server_options_init(ecr_server_options *opts, unsigned int version);
+
+/**
+ * Create a server (not listening yet).
+ * @param opts read during the call only; the TLS files are read by ecr_server_start().
+ * @return 0; ECR_EINVALID (options).
+ */
+ECR_EXTERN(int) ecr_server_new(ecr_server **out, const ecr_server_options *opts);
+
+/**
+ * Serve a registry. The first one added is the default; others are chosen by
+ * the request's Host header (without port), e.g.
+ * "111122223333.dkr.ecr.eu-west-1.localhost". The registry must outlive the server.
+ * @param host the host name that selects it, or NULL for the default.
+ * @return 0; ECR_EEXISTS (host already served); ECR_EBUSY (server running).
+ */
+ECR_EXTERN(int) ecr_server_add_registry(ecr_server *srv, ecr_registry *reg, const char *host);
+
+/**
+ * Start listening and serving.
+ * @return 0; ECR_EINVALID (no registry, bad address); ECR_EIO (cannot bind,
+ *         cannot read the TLS files); ECR_EBUSY (already running).
+ */
+ECR_EXTERN(int) ecr_server_start(ecr_server *srv);
+
+/** The port the server listens on (useful with port 0), or 0 when not running. */
+ECR_EXTERN(uint16_t) ecr_server_port(const ecr_server *srv);
+
+/**
+ * Stop: stop accepting, let requests in flight finish (up to the timeout),
+ * then close every connection. The server may be started again.
+ */
+ECR_EXTERN(int) ecr_server_stop(ecr_server *srv);
+
+/** Stop if running and free the server. NULL is a no-op. */
+ECR_EXTERN(void) ecr_server_free(ecr_server *srv);
+
+ECR_END_DECL
+/** @} */
+#endif

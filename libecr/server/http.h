@@ -1,0 +1,117 @@
+/* The HTTP front end's internals: the server, one request's state, response
+ * helpers. The server calls the public API only; it never touches storage. */
+#ifndef ECR_SERVER_HTTP_H
+#define ECR_SERVER_HTTP_H
+
+#include <microhttpd.h>
+
+#include "../core/core.h"
+#include "../core/logging.h"
+#include "ecr/server.h"
+
+typedef struct http_vhost {
+	char *host; /* NULL: the default */
+	ecr_registry *reg;
+} http_vhost;
+
+struct ecr_server {
+	char *bind_address;
+	uint16_t port;      /* configured */
+	uint16_t bound_port;
+	char *tls_cert_file, *tls_key_file;
+	char *tls_cert, *tls_key; /* PEM, while running */
+	uint32_t flags;
+	unsigned int threads, max_connections, timeout_seconds;
+	size_t max_header_size;
+	uint64_t max_blob_size;
+	ecr__logger log;
+	http_vhost *vhosts;
+	size_t vhosts_count;
+	struct MHD_Daemon *daemon;
+};
+
+/* What a request is for. */
+typedef enum http_route {
+	ROUTE_NONE = 0,
+	ROUTE_BASE,        /* /v2/ */
+	ROUTE_CATALOG,     /* /v2/_catalog */
+	ROUTE_TAGS,        /* /v2/<name>/tags/list */
+	ROUTE_MANIFEST,    /* /v2/<name>/manifests/<ref> */
+	ROUTE_BLOB,        /* /v2/<name>/blobs/<digest> */
+	ROUTE_UPLOADS,     /* /v2/<name>/blobs/uploads/ */
+	ROUTE_UPLOAD,      /* /v2/<name>/blobs/uploads/<id> */
+	ROUTE_REFERRERS    /* /v2/<name>/referrers/<digest> */
+} http_route;
+
+typedef struct http_target {
+	http_route route;
+	char *name; /* repository, or NULL */
+	char *ref;  /* tag, digest or upload id, or NULL */
+} http_target;
+
+/* Split a request path into route, name and reference. 0, or ECR_ENOTFOUND
+ * for a path that is no route. Names and references are not validated here. */
+int ecr__http_parse_path(http_target *out, const char *path);
+void ecr__http_target_dispose(http_target *t);
+
+/* How a request's body is consumed. */
+typedef enum body_mode {
+	BODY_NONE = 0, /* no body expected: ignored */
+	BODY_BUFFER,   /* kept in memory (manifests), up to buffer_limit */
+	BODY_UPLOAD,   /* streamed into an upload session */
+	BODY_DISCARD   /* the answer is decided already: drop it */
+} body_mode;
+
+typedef struct http_request {
+	ecr_server *srv;
+	ecr_registry *reg;
+	struct MHD_Connection *conn;
+	const char *method;
+	char *path;
+	http_target target;
+	int64_t started_ms;
+	/* body */
+	body_mode mode;
+	ecr_buf body;
+	size_t buffer_limit;
+	ecr_repository *repo;
+	ecr_upload *upload;
+	uint64_t received;
+	bool in_first_call; /* the first call of the access handler is running */
+	bool expects_body;  /* Content-Length > 0 or a chunked body */
+	/* an answer decided early, sent on the next call so that keep-alive works
+	 * and the body (if any) is drained */
+	struct MHD_Response *pending;
+	unsigned int pending_status;
+	/* for the access log */
+	unsigned int status;
+	uint64_t bytes_out;
+} http_request;
+
+/* Responses. Every function queues the response and returns MHD_YES/MHD_NO. */
+enum MHD_Result ecr__http_queue(http_request *r, unsigned int status, struct MHD_Response *resp);
+/* A response with a copy of body (may be NULL/0). */
+struct MHD_Response *ecr__http_response_buf(const void *body, size_t len, const char *content_type);
+/* A response whose Content-Length is len but whose body is never sent (HEAD). */
+struct MHD_Response *ecr__http_response_head(uint64_t len);
+/* An OCI error: {"errors":[{"code":code,"message":message,"detail":{}}]}. */
+struct MHD_Response *ecr__http_response_error(const char *code, const char *message);
+enum MHD_Result ecr__http_error(http_request *r, unsigned int status, const char *code, const char *message);
+/* The OCI error for a library failure rc (uses ecr_error_last()). `what` says which
+ * kind of object was missing for ECR_ENOTFOUND: "blob", "manifest", "upload". */
+enum MHD_Result ecr__http_fail(http_request *r, int rc, const char *what);
+/* Map rc to status/code (the function behind ecr__http_fail). */
+void ecr__http_error_map(int rc, const char *what, unsigned int *status, const char **code);
+
+/* Request helpers. */
+const char *ecr__http_header(http_request *r, const char *name);
+const char *ecr__http_query(http_request *r, const char *name);
+
+/* The OCI routes (oci.c). begin is called on the first call of a request:
+ * it answers requests without a body at once, or sets up body handling;
+ * finish is called when the whole body arrived. */
+enum MHD_Result ecr__oci_begin(http_request *r);
+enum MHD_Result ecr__oci_body(http_request *r, const char *data, size_t len);
+enum MHD_Result ecr__oci_finish(http_request *r);
+
+#endif

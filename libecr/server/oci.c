@@ -1,0 +1,753 @@
+/* The OCI Distribution Specification v1.1 routes. */
+#include "http.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../core/json.h"
+
+#define READ_BLOCK (256 * 1024)
+#define MAX_LIST_PAGE 10000
+
+static bool method_is(const http_request *r, const char *m) { return strcmp(r->method, m) == 0; }
+
+static enum MHD_Result unsupported(http_request *r)
+{
+	return ecr__http_error(r, 405, "UNSUPPORTED", "the operation is unsupported");
+}
+
+/* Open the request's repository; with create, a missing one is created when the server allows create-on-push. */
+static int open_repo(http_request *r, bool create)
+{
+	int rc = ecr_repository_open(&r->repo, r->reg, r->target.name);
+	if (rc == ECR_EREPOSITORY_NOT_FOUND && create && (r->srv->flags & ECR_SERVER_CREATE_ON_PUSH)) {
+		rc = ecr_repository_create(&r->repo, r->reg, r->target.name, NULL);
+		if (rc == ECR_EREPOSITORY_EXISTS) /* created meanwhile by another request */
+			rc = ecr_repository_open(&r->repo, r->reg, r->target.name);
+		else if (rc == 0)
+			ecr__log(&r->srv->log, ECR_LOG_INFO, "created repository %s on push", r->target.name);
+	}
+	return rc;
+}
+
+static enum MHD_Result fail_repo(http_request *r, int rc)
+{
+	return ecr__http_fail(r, rc, "name");
+}
+
+static bool is_digest(const char *s) { return strchr(s, ':') != NULL; }
+
+static void add_header(struct MHD_Response *resp, const char *name, const char *value)
+{
+	if (resp)
+		MHD_add_response_header(resp, name, value);
+}
+
+/* Release the session before answering: the client's next request for it
+ * may arrive before this request's completion callback runs. */
+static void release_upload(http_request *r)
+{
+	ecr_upload_free(r->upload);
+	r->upload = NULL;
+}
+
+/* Location, Range and Docker-Upload-UUID of an upload session. */
+static enum MHD_Result upload_response(http_request *r, unsigned int status)
+{
+	char location[1024], range[64];
+	uint64_t size = ecr_upload_size(r->upload);
+	snprintf(location, sizeof(location), "/v2/%s/blobs/uploads/%s", r->target.name, ecr_upload_id(r->upload));
+	snprintf(range, sizeof(range), "0-%" PRIu64, size ? size - 1 : 0);
+	struct MHD_Response *resp = ecr__http_response_buf(NULL, 0, NULL);
+	add_header(resp, MHD_HTTP_HEADER_LOCATION, location);
+	add_header(resp, MHD_HTTP_HEADER_RANGE, range);
+	add_header(resp, "Docker-Upload-UUID", ecr_upload_id(r->upload));
+	release_upload(r);
+	return ecr__http_queue(r, status, resp);
+}
+
+static enum MHD_Result blob_created(http_request *r, const char *digest)
+{
+	char location[1024];
+	snprintf(location, sizeof(location), "/v2/%s/blobs/%s", r->target.name, digest);
+	struct MHD_Response *resp = ecr__http_response_buf(NULL, 0, NULL);
+	add_header(resp, MHD_HTTP_HEADER_LOCATION, location);
+	add_header(resp, "Docker-Content-Digest", digest);
+	return ecr__http_queue(r, 201, resp);
+}
+
+/* --- base, catalog, tags --- */
+
+static enum MHD_Result base(http_request *r)
+{
+	if (!method_is(r, "GET") && !method_is(r, "HEAD"))
+		return unsupported(r);
+	return ecr__http_queue(r, 200, ecr__http_response_buf("{}", 2, "application/json"));
+}
+
+/* Parse the n parameter: -1 when absent, -2 when invalid. */
+static long parse_n(http_request *r)
+{
+	const char *n = ecr__http_query(r, "n");
+	if (!n)
+		return -1;
+	char *end;
+	errno = 0;
+	long v = strtol(n, &end, 10);
+	if (!*n || *end || errno || v < 0)
+		return -2;
+	return v > MAX_LIST_PAGE ? MAX_LIST_PAGE : v;
+}
+
+static enum MHD_Result list_response(http_request *r, ecr__jw *w, bool more, long n, const char *last,
+	const char *path)
+{
+	ecr_buf out = ECR_BUF_INIT;
+	if (ecr__jw_array_close(w) || ecr__jw_object_close(w) || ecr__jw_finish(w, &out)) {
+		ecr__jw_free(w);
+		return ecr__http_fail(r, ECR_ENOMEM, "");
+	}
+	ecr__jw_free(w);
+	struct MHD_Response *resp = ecr__http_response_buf(out.ptr, out.size, "application/json");
+	ecr_buf_dispose(&out);
+	if (more && last) {
+		ecr_buf link = ECR_BUF_INIT;
+		if (ecr__buf_printf(&link, "<%s?n=%ld&last=%s>; rel=\"next\"", path, n, last) == 0)
+			add_header(resp, MHD_HTTP_HEADER_LINK, link.ptr);
+		ecr_buf_dispose(&link);
+	}
+	return ecr__http_queue(r, 200, resp);
+}
+
+static enum MHD_Result catalog(http_request *r)
+{
+	if (!method_is(r, "GET"))
+		return unsupported(r);
+	long n = parse_n(r);
+	if (n == -2)
+		return ecr__http_error(r, 400, "PAGINATION_NUMBER_INVALID", "invalid number of results requested");
+	ecr_repository_iterator *it = NULL;
+	ecr_repository *repo;
+	ecr__jw *w = NULL;
+	char *last = NULL;
+	bool more = false;
+	long count = 0;
+	int rc = ecr_repository_iterator_new_after(&it, r->reg, ecr__http_query(r, "last"));
+	if (!rc)
+		rc = ecr__jw_new(&w);
+	if (!rc && (ecr__jw_object_open(w) || ecr__jw_key(w, "repositories") || ecr__jw_array_open(w)))
+		rc = ECR_ENOMEM;
+	while (!rc) {
+		rc = ecr_repository_iterator_next(&repo, it);
+		if (rc)
+			break;
+		if (n >= 0 && count == n) {
+			more = true;
+			break;
+		}
+		if (ecr__jw_string(w, ecr_repository_name(repo))) {
+			rc = ECR_ENOMEM;
+			break;
+		}
+		ecr__free(last);
+		last = ecr__strdup(ecr_repository_name(repo));
+		count++;
+	}
+	ecr_repository_iterator_free(it);
+	if (rc && rc != ECR_ITEROVER) {
+		ecr__jw_free(w);
+		ecr__free(last);
+		return ecr__http_fail(r, rc, "");
+	}
+	enum MHD_Result ret = list_response(r, w, more, n, last, "/v2/_catalog");
+	ecr__free(last);
+	return ret;
+}
+
+static enum MHD_Result tags_list(http_request *r)
+{
+	if (!method_is(r, "GET"))
+		return unsupported(r);
+	long n = parse_n(r);
+	if (n == -2)
+		return ecr__http_error(r, 400, "PAGINATION_NUMBER_INVALID", "invalid number of results requested");
+	int rc = open_repo(r, false);
+	if (rc)
+		return fail_repo(r, rc);
+	ecr_tag_iterator *it = NULL;
+	ecr__jw *w = NULL;
+	const char *tag;
+	char *last = NULL;
+	bool more = false;
+	long count = 0;
+	rc = ecr_tag_iterator_new(&it, r->repo, ecr__http_query(r, "last"));
+	if (!rc)
+		rc = ecr__jw_new(&w);
+	if (!rc && (ecr__jw_object_open(w) || ecr__jw_key(w, "name") || ecr__jw_string(w, r->target.name) ||
+			   ecr__jw_key(w, "tags") || ecr__jw_array_open(w)))
+		rc = ECR_ENOMEM;
+	while (!rc) {
+		rc = ecr_tag_iterator_next(&tag, NULL, it);
+		if (rc)
+			break;
+		if (n >= 0 && count == n) {
+			more = true;
+			break;
+		}
+		if (ecr__jw_string(w, tag)) {
+			rc = ECR_ENOMEM;
+			break;
+		}
+		ecr__free(last);
+		last = ecr__strdup(tag);
+		count++;
+	}
+	ecr_tag_iterator_free(it);
+	if (rc && rc != ECR_ITEROVER) {
+		ecr__jw_free(w);
+		ecr__free(last);
+		return ecr__http_fail(r, rc, "");
+	}
+	ecr_buf path = ECR_BUF_INIT;
+	ecr__buf_printf(&path, "/v2/%s/tags/list", r->target.name);
+	enum MHD_Result ret = list_response(r, w, more, n, last, path.ptr ? path.ptr : "");
+	ecr_buf_dispose(&path);
+	ecr__free(last);
+	return ret;
+}
+
+/* --- blobs --- */
+
+/* Parse a single "bytes=a-b" range against size. 0: none or not usable (serve
+ * everything), 1: range set, -1: unsatisfiable. */
+static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
+{
+	if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+		return 0;
+	const char *p = h + 6;
+	char *end;
+	uint64_t a, b;
+	if (*p == '-') { /* suffix: the last N bytes */
+		errno = 0;
+		uint64_t nbytes = strtoull(p + 1, &end, 10);
+		if (errno || *end || end == p + 1)
+			return 0;
+		if (nbytes == 0 || size == 0)
+			return -1;
+		if (nbytes > size)
+			nbytes = size;
+		*off = size - nbytes;
+		*len = nbytes;
+		return 1;
+	}
+	errno = 0;
+	a = strtoull(p, &end, 10);
+	if (errno || end == p || *end != '-')
+		return 0;
+	p = end + 1;
+	if (*p == '\0') {
+		b = size ? size - 1 : 0;
+	} else {
+		b = strtoull(p, &end, 10);
+		if (errno || *end || b < a)
+			return 0;
+		if (b >= size)
+			b = size - 1;
+	}
+	if (a >= size)
+		return -1;
+	*off = a;
+	*len = b - a + 1;
+	return 1;
+}
+
+static ssize_t blob_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	ecr_blob *b = cls;
+	size_t n = 0;
+	(void)pos;
+	if (ecr_blob_read(b, buf, max, &n) != 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void blob_reader_free(void *cls) { ecr_blob_free(cls); }
+
+static enum MHD_Result blob_get(http_request *r, bool head)
+{
+	const char *digest = r->target.ref;
+	uint64_t size = 0, off = 0, len = 0;
+	int rc = open_repo(r, false);
+	if (rc)
+		return fail_repo(r, rc);
+	if ((rc = ecr_blob_stat(r->repo, digest, &size)))
+		return ecr__http_fail(r, rc, "blob");
+	int ranged = parse_range(ecr__http_header(r, MHD_HTTP_HEADER_RANGE), size, &off, &len);
+	if (ranged < 0) {
+		char cr[64];
+		snprintf(cr, sizeof(cr), "bytes */%" PRIu64, size);
+		struct MHD_Response *resp = ecr__http_response_error("BLOB_UNKNOWN", "requested range not satisfiable");
+		add_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+		return ecr__http_queue(r, 416, resp);
+	}
+	if (!ranged) {
+		off = 0;
+		len = size;
+	}
+	struct MHD_Response *resp = NULL;
+	if (head) {
+		resp = ecr__http_response_head(len);
+	} else {
+		ecr_blob *b = NULL;
+		int fd;
+		uint64_t foff;
+		if ((rc = ecr_blob_open(&b, r->repo, digest, off, len)))
+			return ecr__http_fail(r, rc, "blob");
+		if (len == 0) {
+			ecr_blob_free(b);
+			resp = ecr__http_response_buf(NULL, 0, NULL);
+		} else if (ecr_blob_fd(b, &fd, &foff) == 0) {
+			/* the kernel sends it (sendfile); MHD owns the duplicate */
+			int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+			ecr_blob_free(b);
+			if (dupfd < 0)
+				return ecr__http_error(r, 500, "UNKNOWN", "out of file descriptors");
+			resp = MHD_create_response_from_fd_at_offset64(len, dupfd, foff);
+			if (!resp)
+				close(dupfd);
+		} else {
+			ecr_error_clear();
+			resp = MHD_create_response_from_callback(len, READ_BLOCK, blob_reader, b, blob_reader_free);
+			if (!resp)
+				ecr_blob_free(b);
+		}
+	}
+	if (!resp)
+		return MHD_NO;
+	add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+	add_header(resp, "Docker-Content-Digest", digest);
+	add_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	char etag[160];
+	snprintf(etag, sizeof(etag), "\"%s\"", digest);
+	add_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	add_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "max-age=31536000");
+	if (ranged) {
+		char cr[96];
+		snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off, off + len - 1, size);
+		add_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+	}
+	return ecr__http_queue(r, ranged ? 206 : 200, resp);
+}
+
+static enum MHD_Result blob_delete(http_request *r)
+{
+	int rc = open_repo(r, false);
+	if (rc)
+		return fail_repo(r, rc);
+	if ((rc = ecr_blob_delete(r->repo, r->target.ref)))
+		return ecr__http_fail(r, rc, "blob");
+	return ecr__http_queue(r, 202, ecr__http_response_buf(NULL, 0, NULL));
+}
+
+/* --- uploads --- */
+
+/* Content-Length, or UINT64_MAX when absent or malformed. */
+static uint64_t content_length(http_request *r)
+{
+	const char *h = ecr__http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (!h)
+		return UINT64_MAX;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(h, &end, 10);
+	return (errno || *end || end == h) ? UINT64_MAX : (uint64_t)v;
+}
+
+static enum MHD_Result start_body(http_request *r, body_mode mode)
+{
+	uint64_t cl = content_length(r);
+	if (mode == BODY_UPLOAD && cl != UINT64_MAX && r->upload &&
+		ecr_upload_size(r->upload) + cl > r->srv->max_blob_size)
+		return ecr__http_error(r, 413, "SIZE_INVALID", "the blob is larger than this registry accepts");
+	if (mode == BODY_BUFFER && cl != UINT64_MAX && cl > r->buffer_limit)
+		return ecr__http_error(r, 413, "SIZE_INVALID", "the manifest is larger than 4 MiB");
+	r->mode = mode;
+	return MHD_YES;
+}
+
+static enum MHD_Result uploads_post(http_request *r)
+{
+	int rc = open_repo(r, true);
+	if (rc)
+		return fail_repo(r, rc);
+	const char *mount = ecr__http_query(r, "mount");
+	const char *from = ecr__http_query(r, "from");
+	if (mount && from) {
+		ecr_repository *src = NULL;
+		rc = ecr_repository_open(&src, r->reg, from);
+		if (!rc)
+			rc = ecr_blob_mount(r->repo, src, mount);
+		ecr_repository_free(src);
+		if (!rc)
+			return blob_created(r, mount);
+		if (rc == ECR_EINVALID && ecr_error_last()->klass == ECR_ERROR_OCI && strchr(mount, ':') == NULL)
+			return ecr__http_fail(r, rc, "digest");
+		ecr_error_clear(); /* not there: fall back to an upload session */
+	}
+	if ((rc = ecr_upload_begin(&r->upload, r->repo)))
+		return ecr__http_fail(r, rc, "upload");
+	return start_body(r, BODY_UPLOAD);
+}
+
+static enum MHD_Result upload_open(http_request *r)
+{
+	int rc = open_repo(r, false);
+	if (rc)
+		return fail_repo(r, rc);
+	if ((rc = ecr_upload_open(&r->upload, r->repo, r->target.ref)))
+		return ecr__http_fail(r, rc == ECR_EINVALID ? ECR_EUPLOAD : rc, "upload");
+	return MHD_YES;
+}
+
+/* Check Content-Range "a-b" against the session: 0 fine or absent, else answered. */
+static int check_content_range(http_request *r, enum MHD_Result *ret)
+{
+	const char *h = ecr__http_header(r, MHD_HTTP_HEADER_CONTENT_RANGE);
+	if (!h)
+		return 0;
+	if (strncmp(h, "bytes ", 6) == 0)
+		h += 6;
+	char *end;
+	errno = 0;
+	unsigned long long a = strtoull(h, &end, 10), b;
+	if (errno || end == h || *end != '-') {
+		*ret = ecr__http_error(r, 400, "BLOB_UPLOAD_INVALID", "malformed Content-Range");
+		return -1;
+	}
+	const char *p = end + 1;
+	b = strtoull(p, &end, 10);
+	if (errno || end == p || (*end && *end != '/') || b < a) {
+		*ret = ecr__http_error(r, 400, "BLOB_UPLOAD_INVALID", "malformed Content-Range");
+		return -1;
+	}
+	if (a != ecr_upload_size(r->upload)) {
+		char range[64];
+		uint64_t size = ecr_upload_size(r->upload);
+		snprintf(range, sizeof(range), "0-%" PRIu64, size ? size - 1 : 0);
+		struct MHD_Response *resp =
+			ecr__http_response_error("BLOB_UPLOAD_INVALID", "the chunk does not start where the upload ends");
+		add_header(resp, MHD_HTTP_HEADER_RANGE, range);
+		add_header(resp, "Docker-Upload-UUID", ecr_upload_id(r->upload));
+		release_upload(r);
+		*ret = ecr__http_queue(r, 416, resp);
+		return -1;
+	}
+	uint64_t cl = content_length(r);
+	if (cl != UINT64_MAX && cl != b - a + 1) {
+		*ret = ecr__http_error(r, 400, "SIZE_INVALID", "Content-Range and Content-Length disagree");
+		return -1;
+	}
+	return 0;
+}
+
+static enum MHD_Result upload_route(http_request *r)
+{
+	enum MHD_Result ret = upload_open(r);
+	if (!r->upload)
+		return ret;
+	if (method_is(r, "GET"))
+		return upload_response(r, 204);
+	if (method_is(r, "DELETE")) {
+		int rc = ecr_upload_cancel(r->upload);
+		release_upload(r);
+		if (rc)
+			return ecr__http_fail(r, rc, "upload");
+		return ecr__http_queue(r, 204, ecr__http_response_buf(NULL, 0, NULL));
+	}
+	if (method_is(r, "PATCH") || method_is(r, "PUT")) {
+		if (method_is(r, "PUT") && !ecr__http_query(r, "digest"))
+			return ecr__http_error(r, 400, "DIGEST_INVALID", "the digest parameter is required");
+		if (check_content_range(r, &ret))
+			return ret;
+		return start_body(r, BODY_UPLOAD);
+	}
+	return unsupported(r);
+}
+
+/* --- manifests --- */
+
+static enum MHD_Result manifest_get(http_request *r, bool head)
+{
+	const char *ref = r->target.ref;
+	ecr_image *img = NULL;
+	int rc = open_repo(r, false);
+	if (rc)
+		return fail_repo(r, rc);
+	rc = ecr_image_get(&img, r->repo, ref, head ? 0 : ECR_IMAGE_GET_RECORD_PULL);
+	if (rc)
+		return ecr__http_fail(r, rc, is_digest(ref) ? "digest" : "manifest");
+	struct MHD_Response *resp;
+	if (head) {
+		resp = ecr__http_response_head(ecr_image_manifest_size(img));
+	} else {
+		const void *bytes;
+		size_t len;
+		if ((rc = ecr_image_manifest(&bytes, &len, img))) {
+			ecr_image_free(img);
+			return ecr__http_fail(r, rc, "manifest");
+		}
+		resp = ecr__http_response_buf(bytes, len, NULL);
+	}
+	if (resp) {
+		char etag[160];
+		snprintf(etag, sizeof(etag), "\"%s\"", ecr_image_digest(img));
+		add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ecr_image_media_type(img));
+		add_header(resp, "Docker-Content-Digest", ecr_image_digest(img));
+		add_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	}
+	ecr_image_free(img);
+	return ecr__http_queue(r, 200, resp);
+}
+
+struct extra_tags {
+	http_request *r;
+	const char *digest;
+	int rc;
+};
+
+static enum MHD_Result put_extra_tag(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct extra_tags *x = cls;
+	(void)kind;
+	if (x->rc || strcmp(key, "tag") != 0 || !value)
+		return MHD_YES;
+	x->rc = ecr_image_put(NULL, x->r->repo, value, x->digest, ecr__http_header(x->r, MHD_HTTP_HEADER_CONTENT_TYPE),
+		x->r->body.ptr, x->r->body.size, 0);
+	return x->rc ? MHD_NO : MHD_YES;
+}
+
+static enum MHD_Result manifest_put(http_request *r)
+{
+	const char *ref = r->target.ref;
+	bool by_digest = is_digest(ref);
+	ecr_image *img = NULL;
+	if (r->body.size == 0)
+		return ecr__http_error(r, 400, "MANIFEST_INVALID", "the manifest is empty");
+	int rc = ecr_image_put(&img, r->repo, by_digest ? NULL : ref, by_digest ? ref : NULL,
+		ecr__http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE), r->body.ptr, r->body.size, 0);
+	if (rc)
+		return ecr__http_fail(r, rc,
+			rc == ECR_EINVALID && ecr_error_last()->klass == ECR_ERROR_OCI && by_digest &&
+					strstr(ecr_error_last()->message, "digest")
+				? "digest"
+				: (rc == ECR_EINVALID && !by_digest && strstr(ecr_error_last()->message, "tag") ? "tag"
+													   : "manifest"));
+	if (by_digest) { /* OCI 1.1: PUT by digest with ?tag=... sets those tags too */
+		struct extra_tags x = { r, ecr_image_digest(img), 0 };
+		MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, put_extra_tag, &x);
+		if (x.rc) {
+			ecr_image_free(img);
+			return ecr__http_fail(r, x.rc, "tag");
+		}
+	}
+	char location[1024];
+	snprintf(location, sizeof(location), "/v2/%s/manifests/%s", r->target.name, ecr_image_digest(img));
+	struct MHD_Response *resp = ecr__http_response_buf(NULL, 0, NULL);
+	add_header(resp, MHD_HTTP_HEADER_LOCATION, location);
+	add_header(resp, "Docker-Content-Digest", ecr_image_digest(img));
+	if (ecr_image_subject(img))
+		add_header(resp, "OCI-Subject", ecr_image_subject(img));
+	ecr_image_free(img);
+	return ecr__http_queue(r, 201, resp);
+}
+
+static enum MHD_Result manifest_delete(http_request *r)
+{
+	const char *ref = r->target.ref;
+	int rc = open_repo(r, false);
+	if (rc)
+		return fail_repo(r, rc);
+	rc = is_digest(ref) ? ecr_image_delete(r->repo, ref) : ecr_image_untag(NULL, r->repo, ref, 0);
+	if (rc)
+		return ecr__http_fail(r, rc, is_digest(ref) ? "digest" : "manifest");
+	return ecr__http_queue(r, 202, ecr__http_response_buf(NULL, 0, NULL));
+}
+
+/* --- referrers --- */
+
+/* Copy the manifest's top-level "annotations" object into w, if it has one. */
+static int write_annotations(ecr__jw *w, ecr_image *img)
+{
+	const void *bytes;
+	size_t len;
+	ecr__json *doc = NULL;
+	int rc = ecr_image_manifest(&bytes, &len, img);
+	if (rc)
+		return rc;
+	if (ecr__json_parse(&doc, bytes, len, NULL) != 0) {
+		ecr_error_clear();
+		return 0;
+	}
+	const ecr__json *a = ecr__json_get(doc, "annotations");
+	if (a && a->type == ECR__JSON_OBJECT && a->count) {
+		rc = ecr__jw_key(w, "annotations") || ecr__jw_object_open(w);
+		for (size_t i = 0; !rc && i < a->count; i++)
+			if (a->values[i]->type == ECR__JSON_STRING)
+				rc = ecr__jw_key(w, a->keys[i]) ||
+					ecr__jw_string_len(w, a->values[i]->string, a->values[i]->length);
+		if (!rc)
+			rc = ecr__jw_object_close(w);
+		if (rc)
+			rc = ECR_ENOMEM;
+	}
+	ecr__json_free(doc);
+	return rc;
+}
+
+static enum MHD_Result referrers(http_request *r)
+{
+	if (!method_is(r, "GET"))
+		return unsupported(r);
+	const char *subject = r->target.ref;
+	const char *artifact_type = ecr__http_query(r, "artifactType");
+	int rc = open_repo(r, false);
+	if (rc)
+		return fail_repo(r, rc);
+	ecr_image_list_options lo = ECR_IMAGE_LIST_OPTIONS_INIT;
+	lo.subject = subject;
+	lo.artifact_type = artifact_type && *artifact_type ? artifact_type : NULL;
+	ecr_image_iterator *it = NULL;
+	ecr_image *img;
+	ecr__jw *w = NULL;
+	ecr_buf out = ECR_BUF_INIT;
+	if ((rc = ecr_image_iterator_new(&it, r->repo, &lo)))
+		return ecr__http_fail(r, rc, "digest");
+	if ((rc = ecr__jw_new(&w)) || ecr__jw_object_open(w) || ecr__jw_key(w, "schemaVersion") || ecr__jw_int(w, 2) ||
+		ecr__jw_key(w, "mediaType") || ecr__jw_string(w, "application/vnd.oci.image.index.v1+json") ||
+		ecr__jw_key(w, "manifests") || ecr__jw_array_open(w))
+		rc = ECR_ENOMEM;
+	while (!rc && (rc = ecr_image_iterator_next(&img, it)) == 0) {
+		if (ecr__jw_object_open(w) || ecr__jw_key(w, "mediaType") || ecr__jw_string(w, ecr_image_media_type(img)) ||
+			ecr__jw_key(w, "digest") || ecr__jw_string(w, ecr_image_digest(img)) || ecr__jw_key(w, "size") ||
+			ecr__jw_int(w, (int64_t)ecr_image_manifest_size(img))) {
+			rc = ECR_ENOMEM;
+			break;
+		}
+		if (ecr_image_artifact_type(img) &&
+			(ecr__jw_key(w, "artifactType") || ecr__jw_string(w, ecr_image_artifact_type(img)))) {
+			rc = ECR_ENOMEM;
+			break;
+		}
+		if ((rc = write_annotations(w, img)))
+			break;
+		if (ecr__jw_object_close(w))
+			rc = ECR_ENOMEM;
+	}
+	ecr_image_iterator_free(it);
+	if (rc == ECR_ITEROVER)
+		rc = (ecr__jw_array_close(w) || ecr__jw_object_close(w) || ecr__jw_finish(w, &out)) ? ECR_ENOMEM : 0;
+	ecr__jw_free(w);
+	if (rc) {
+		ecr_buf_dispose(&out);
+		return ecr__http_fail(r, rc, "digest");
+	}
+	struct MHD_Response *resp =
+		ecr__http_response_buf(out.ptr, out.size, "application/vnd.oci.image.index.v1+json");
+	ecr_buf_dispose(&out);
+	if (lo.artifact_type)
+		add_header(resp, "OCI-Filters-Applied", "artifactType");
+	return ecr__http_queue(r, 200, resp);
+}
+
+/* --- dispatch --- */
+
+enum MHD_Result ecr__oci_begin(http_request *r)
+{
+	switch (r->target.route) {
+	case ROUTE_BASE:
+		return base(r);
+	case ROUTE_CATALOG:
+		return catalog(r);
+	case ROUTE_TAGS:
+		return tags_list(r);
+	case ROUTE_MANIFEST:
+		if (method_is(r, "GET") || method_is(r, "HEAD"))
+			return manifest_get(r, method_is(r, "HEAD"));
+		if (method_is(r, "DELETE"))
+			return manifest_delete(r);
+		if (method_is(r, "PUT")) {
+			int rc = open_repo(r, true);
+			if (rc)
+				return fail_repo(r, rc);
+			r->buffer_limit = ECR_MANIFEST_MAX_SIZE;
+			return start_body(r, BODY_BUFFER);
+		}
+		return unsupported(r);
+	case ROUTE_BLOB:
+		if (method_is(r, "GET") || method_is(r, "HEAD"))
+			return blob_get(r, method_is(r, "HEAD"));
+		if (method_is(r, "DELETE"))
+			return blob_delete(r);
+		return unsupported(r);
+	case ROUTE_UPLOADS:
+		if (method_is(r, "POST"))
+			return uploads_post(r);
+		return unsupported(r);
+	case ROUTE_UPLOAD:
+		return upload_route(r);
+	case ROUTE_REFERRERS:
+		return referrers(r);
+	case ROUTE_NONE:
+		break;
+	}
+	return ecr__http_error(r, 404, "NOT_FOUND", "no such route");
+}
+
+enum MHD_Result ecr__oci_body(http_request *r, const char *data, size_t len)
+{
+	int rc;
+	r->received += len;
+	if (r->mode == BODY_BUFFER) {
+		if (r->body.size + len > r->buffer_limit)
+			return ecr__http_error(r, 413, "SIZE_INVALID", "the manifest is larger than 4 MiB");
+		if ((rc = ecr__buf_put(&r->body, data, len)))
+			return ecr__http_fail(r, rc, "");
+		return MHD_YES;
+	}
+	/* BODY_UPLOAD: hashed and written as it streams */
+	uint64_t size = ecr_upload_size(r->upload);
+	if (size + len > r->srv->max_blob_size)
+		return ecr__http_error(r, 413, "SIZE_INVALID", "the blob is larger than this registry accepts");
+	if ((rc = ecr_upload_write(r->upload, size, data, len))) {
+		enum MHD_Result ret = ecr__http_fail(r, rc, "upload");
+		release_upload(r);
+		return ret;
+	}
+	return MHD_YES;
+}
+
+enum MHD_Result ecr__oci_finish(http_request *r)
+{
+	r->mode = BODY_NONE;
+	switch (r->target.route) {
+	case ROUTE_MANIFEST:
+		return manifest_put(r);
+	case ROUTE_UPLOADS:
+	case ROUTE_UPLOAD: {
+		const char *digest = ecr__http_query(r, "digest");
+		if (method_is(r, "PATCH") || !digest)
+			return upload_response(r, 202);
+		int rc = ecr_upload_commit(r->upload, digest);
+		release_upload(r);
+		if (rc)
+			return ecr__http_fail(r, rc, "digest");
+		return blob_created(r, digest);
+	}
+	default:
+		return ecr__http_error(r, 500, "UNKNOWN", "unexpected request body");
+	}
+}

@@ -1,0 +1,644 @@
+/* The HTTP server: lifecycle on libmicrohttpd, per-request state, routing,
+ * response and error helpers. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../core/json.h"
+#include "../core/timeutil.h"
+
+#define DEFAULT_THREADS 4
+#define DEFAULT_MAX_CONNECTIONS 1024
+#define DEFAULT_TIMEOUT 120
+#define DEFAULT_MAX_HEADER (64 * 1024)
+#define DEFAULT_MAX_BLOB (52000ull * 1024 * 1024)
+#define MAX_PEM_SIZE (1024 * 1024)
+/* Per-connection memory: large enough that uploads arrive in big pieces. */
+#define CONNECTION_MEMORY (1024 * 1024)
+
+int ecr_server_options_init(ecr_server_options *opts, unsigned int version)
+{
+	int rc = ecr__check_version(version, ECR_SERVER_OPTIONS_VERSION, "ecr_server_options");
+	if (rc)
+		return rc;
+	memset(opts, 0, sizeof(*opts));
+	opts->version = version;
+	return 0;
+}
+
+static int dup_opt(char **out, const char *s)
+{
+	*out = NULL;
+	if (!s)
+		return 0;
+	return (*out = ecr__strdup(s)) ? 0 : ECR_ENOMEM;
+}
+
+int ecr_server_new(ecr_server **out, const ecr_server_options *opts)
+{
+	ecr_server_options defaults = ECR_SERVER_OPTIONS_INIT;
+	ecr_server *srv;
+	int rc;
+
+	*out = NULL;
+	if (!opts)
+		opts = &defaults;
+	if ((rc = ecr__check_version(opts->version, ECR_SERVER_OPTIONS_VERSION, "ecr_server_options")))
+		return rc;
+	if (!opts->tls_cert_file != !opts->tls_key_file)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "TLS needs both a certificate file and a key file");
+	if (opts->flags & ~(ECR_SERVER_CREATE_ON_PUSH | ECR_SERVER_SINGLE_THREAD))
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "unknown server flags 0x%x", (unsigned)opts->flags);
+	if (opts->max_header_size && opts->max_header_size < 1024)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "max_header_size must be at least 1024 bytes");
+	if (!(srv = ecr__calloc(1, sizeof(*srv))))
+		return ECR_ENOMEM;
+	if ((rc = dup_opt(&srv->bind_address, opts->bind_address ? opts->bind_address : "127.0.0.1")) ||
+		(rc = dup_opt(&srv->tls_cert_file, opts->tls_cert_file)) ||
+		(rc = dup_opt(&srv->tls_key_file, opts->tls_key_file))) {
+		ecr_server_free(srv);
+		return rc;
+	}
+	srv->port = opts->port;
+	srv->flags = opts->flags;
+	srv->threads = opts->threads ? opts->threads : DEFAULT_THREADS;
+	srv->max_connections = opts->max_connections ? opts->max_connections : DEFAULT_MAX_CONNECTIONS;
+	srv->timeout_seconds = opts->timeout_seconds ? opts->timeout_seconds : DEFAULT_TIMEOUT;
+	srv->max_header_size = opts->max_header_size ? opts->max_header_size : DEFAULT_MAX_HEADER;
+	srv->max_blob_size = opts->max_blob_size ? opts->max_blob_size : DEFAULT_MAX_BLOB;
+	srv->log.cb = opts->log_cb;
+	srv->log.payload = opts->log_payload;
+	srv->log.level = opts->log_level ? opts->log_level : ECR_LOG_INFO;
+	*out = srv;
+	return 0;
+}
+
+int ecr_server_add_registry(ecr_server *srv, ecr_registry *reg, const char *host)
+{
+	if (srv->daemon)
+		return ecr__fail(ECR_EBUSY, ECR_ERROR_INVALID, "the server is running");
+	if (!reg)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no registry");
+	for (size_t i = 0; i < srv->vhosts_count; i++) {
+		const char *h = srv->vhosts[i].host;
+		if ((!h && !host && i == 0) || (h && host && strcasecmp(h, host) == 0))
+			return ecr__fail(ECR_EEXISTS, ECR_ERROR_INVALID, "the host '%s' is served already",
+				host ? host : "(default)");
+	}
+	http_vhost *v = ecr__realloc(srv->vhosts, (srv->vhosts_count + 1) * sizeof(*v));
+	if (!v)
+		return ECR_ENOMEM;
+	srv->vhosts = v;
+	v[srv->vhosts_count].reg = reg;
+	/* the first registry added is the default whatever its host */
+	if (dup_opt(&v[srv->vhosts_count].host, host))
+		return ECR_ENOMEM;
+	srv->vhosts_count++;
+	return 0;
+}
+
+static ecr_registry *pick_registry(ecr_server *srv, const char *host)
+{
+	if (host) {
+		size_t n = strcspn(host, ":");
+		if (host[0] == '[') /* [v6]:port */
+			n = strcspn(host, "]") + 1;
+		for (size_t i = 0; i < srv->vhosts_count; i++) {
+			const char *h = srv->vhosts[i].host;
+			if (h && strlen(h) == n && strncasecmp(h, host, n) == 0)
+				return srv->vhosts[i].reg;
+		}
+	}
+	return srv->vhosts[0].reg;
+}
+
+/* --- responses --- */
+
+struct MHD_Response *ecr__http_response_buf(const void *body, size_t len, const char *content_type)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)(len ? body : ""),
+		MHD_RESPMEM_MUST_COPY);
+	if (resp && content_type)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	return resp;
+}
+
+static ssize_t never_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)cls;
+	(void)pos;
+	(void)buf;
+	(void)max;
+	return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+struct MHD_Response *ecr__http_response_head(uint64_t len)
+{
+	return MHD_create_response_from_callback(len, 4096, never_read, NULL, NULL);
+}
+
+struct MHD_Response *ecr__http_response_error(const char *code, const char *message)
+{
+	ecr__jw *w = NULL;
+	ecr_buf out = ECR_BUF_INIT;
+	struct MHD_Response *resp = NULL;
+	if (ecr__jw_new(&w) == 0 && ecr__jw_object_open(w) == 0 && ecr__jw_key(w, "errors") == 0 &&
+		ecr__jw_array_open(w) == 0 && ecr__jw_object_open(w) == 0 && ecr__jw_key(w, "code") == 0 &&
+		ecr__jw_string(w, code) == 0 && ecr__jw_key(w, "message") == 0 && ecr__jw_string(w, message) == 0 &&
+		ecr__jw_key(w, "detail") == 0 && ecr__jw_object_open(w) == 0 && ecr__jw_object_close(w) == 0 &&
+		ecr__jw_object_close(w) == 0 && ecr__jw_array_close(w) == 0 && ecr__jw_object_close(w) == 0 &&
+		ecr__jw_finish(w, &out) == 0)
+		resp = ecr__http_response_buf(out.ptr, out.size, "application/json");
+	else
+		resp = ecr__http_response_buf("{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"internal error\"}]}", 57,
+			"application/json");
+	ecr__jw_free(w);
+	ecr_buf_dispose(&out);
+	return resp;
+}
+
+enum MHD_Result ecr__http_queue(http_request *r, unsigned int status, struct MHD_Response *resp)
+{
+	if (!resp)
+		return MHD_NO; /* out of memory: MHD closes the connection */
+	MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
+	/*
+	 * Answering in the first call closes the connection after the response:
+	 * right for a request whose body we refuse before reading it, wrong for
+	 * a body-less request (keep-alive). Answers decided while a body is
+	 * arriving wait until it has been read.
+	 */
+	bool defer = r->in_first_call ? !r->expects_body
+				       : (r->mode == BODY_BUFFER || r->mode == BODY_UPLOAD || r->mode == BODY_DISCARD);
+	if (defer) {
+		if (!r->pending) {
+			r->pending = resp;
+			r->pending_status = status;
+			r->mode = BODY_DISCARD;
+			return MHD_YES;
+		}
+	}
+	r->status = status;
+	enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result ecr__http_error(http_request *r, unsigned int status, const char *code, const char *message)
+{
+	return ecr__http_queue(r, status, ecr__http_response_error(code, message));
+}
+
+void ecr__http_error_map(int rc, const char *what, unsigned int *status, const char **code)
+{
+	*status = 400;
+	switch (rc) {
+	case ECR_EREPOSITORY_NOT_FOUND:
+		*status = 404;
+		*code = "NAME_UNKNOWN";
+		return;
+	case ECR_EIMAGE_NOT_FOUND:
+		*status = 404;
+		*code = "MANIFEST_UNKNOWN";
+		return;
+	case ECR_EUPLOAD:
+		*status = 404;
+		*code = "BLOB_UPLOAD_UNKNOWN";
+		return;
+	case ECR_ENOTFOUND:
+		*status = 404;
+		*code = strcmp(what, "manifest") == 0 ? "MANIFEST_UNKNOWN"
+			: strcmp(what, "upload") == 0 ? "BLOB_UPLOAD_UNKNOWN"
+						      : "BLOB_UNKNOWN";
+		return;
+	case ECR_EDIGEST:
+	case ECR_EIMAGE_DIGEST:
+		*code = "DIGEST_INVALID";
+		return;
+	case ECR_ELAYERS_NOT_FOUND:
+	case ECR_EREFERENCED_IMAGES_NOT_FOUND:
+		*code = "MANIFEST_BLOB_UNKNOWN";
+		return;
+	case ECR_EIMMUTABLE:
+		*code = "TAG_INVALID";
+		return;
+	case ECR_EUNSUPPORTED:
+		*code = "MANIFEST_INVALID";
+		return;
+	case ECR_ERANGE:
+	case ECR_EBUSY:
+		*status = 416;
+		*code = "BLOB_UPLOAD_INVALID";
+		return;
+	case ECR_ELIMIT:
+		*status = 413;
+		*code = "SIZE_INVALID";
+		return;
+	case ECR_EDENIED:
+	case ECR_EIMAGE_REFERENCED:
+		*status = 403;
+		*code = "DENIED";
+		return;
+	case ECR_EAUTH:
+		*status = 401;
+		*code = "UNAUTHORIZED";
+		return;
+	case ECR_EINVALID:
+		*code = strcmp(what, "manifest") == 0 ? "MANIFEST_INVALID"
+			: strcmp(what, "name") == 0   ? "NAME_INVALID"
+			: strcmp(what, "tag") == 0    ? "TAG_INVALID"
+			: strcmp(what, "upload") == 0 ? "BLOB_UPLOAD_INVALID"
+						      : "DIGEST_INVALID";
+		return;
+	default:
+		*status = 500;
+		*code = "UNKNOWN";
+		return;
+	}
+}
+
+enum MHD_Result ecr__http_fail(http_request *r, int rc, const char *what)
+{
+	unsigned int status;
+	const char *code;
+	ecr__http_error_map(rc, what, &status, &code);
+	const char *msg = ecr_error_last()->code == rc ? ecr_error_last()->message : ecr_error_name(rc);
+	if (status >= 500)
+		ecr__log(&r->srv->log, ECR_LOG_ERROR, "%s %s: %s", r->method, r->path, msg);
+	return ecr__http_error(r, status, code, msg);
+}
+
+const char *ecr__http_header(http_request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *ecr__http_query(http_request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* --- paths --- */
+
+void ecr__http_target_dispose(http_target *t)
+{
+	ecr__free(t->name);
+	ecr__free(t->ref);
+	memset(t, 0, sizeof(*t));
+}
+
+static int set_target(http_target *t, http_route route, const char *name, size_t name_len, const char *ref)
+{
+	t->route = route;
+	if (name && !(t->name = ecr__strndup(name, name_len)))
+		return ECR_ENOMEM;
+	if (ref && !(t->ref = ecr__strdup(ref)))
+		return ECR_ENOMEM;
+	return 0;
+}
+
+/* The name is everything between /v2/ and the route's keyword, so a
+ * repository may itself contain "blobs" or "manifests" components. */
+int ecr__http_parse_path(http_target *out, const char *path)
+{
+	memset(out, 0, sizeof(*out));
+	if (strncmp(path, "/v2", 3) != 0)
+		return ECR_ENOTFOUND;
+	const char *p = path + 3;
+	if (*p == '\0' || strcmp(p, "/") == 0)
+		return set_target(out, ROUTE_BASE, NULL, 0, NULL);
+	if (*p != '/')
+		return ECR_ENOTFOUND;
+	p++;
+	if (strcmp(p, "_catalog") == 0)
+		return set_target(out, ROUTE_CATALOG, NULL, 0, NULL);
+	size_t len = strlen(p);
+	const char *last = strrchr(p, '/');
+	if (!last || last == p)
+		return ECR_ENOTFOUND;
+	const char *ref = last + 1; /* the last component; may be "" */
+	/* the component before the last one */
+	const char *prev = last - 1;
+	while (prev > p && prev[-1] != '/')
+		prev--;
+	size_t prev_len = (size_t)(last - prev);
+#define PREV_IS(s) (prev_len == sizeof(s) - 1 && strncmp(prev, s, prev_len) == 0)
+	if (PREV_IS("tags") && strcmp(ref, "list") == 0 && prev > p)
+		return set_target(out, ROUTE_TAGS, p, (size_t)(prev - 1 - p), NULL);
+	if (PREV_IS("manifests") && *ref && prev > p)
+		return set_target(out, ROUTE_MANIFEST, p, (size_t)(prev - 1 - p), ref);
+	if (PREV_IS("referrers") && *ref && prev > p)
+		return set_target(out, ROUTE_REFERRERS, p, (size_t)(prev - 1 - p), ref);
+	if (PREV_IS("blobs") && prev > p) {
+		if (strcmp(ref, "uploads") == 0) /* .../blobs/uploads without the slash */
+			return set_target(out, ROUTE_UPLOADS, p, (size_t)(prev - 1 - p), NULL);
+		if (*ref)
+			return set_target(out, ROUTE_BLOB, p, (size_t)(prev - 1 - p), ref);
+	}
+	if (PREV_IS("uploads") && prev > p) {
+		/* .../blobs/uploads/<id> or .../blobs/uploads/ */
+		const char *blobs_end = prev - 1; /* the '/' before "uploads" */
+		const char *blobs = blobs_end - 1;
+		while (blobs > p && blobs[-1] != '/')
+			blobs--;
+		if ((size_t)(blobs_end - blobs) == 5 && strncmp(blobs, "blobs", 5) == 0 && blobs > p)
+			return set_target(out, *ref ? ROUTE_UPLOAD : ROUTE_UPLOADS, p, (size_t)(blobs - 1 - p),
+				*ref ? ref : NULL);
+	}
+#undef PREV_IS
+	(void)len;
+	return ECR_ENOTFOUND;
+}
+
+/* --- the request cycle --- */
+
+static void request_free(http_request *r)
+{
+	if (!r)
+		return;
+	if (r->pending)
+		MHD_destroy_response(r->pending);
+	ecr_upload_free(r->upload);
+	ecr_repository_free(r->repo);
+	ecr_buf_dispose(&r->body);
+	ecr__http_target_dispose(&r->target);
+	ecr__free(r->path);
+	ecr__free(r);
+}
+
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	*(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
+static size_t headers_size(struct MHD_Connection *conn)
+{
+	size_t total = 0;
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_size, &total);
+	return total;
+}
+
+static enum MHD_Result first_call(http_request *r, const char *url)
+{
+	int rc = ecr__http_parse_path(&r->target, url);
+	if (rc == ECR_ENOMEM)
+		return MHD_NO;
+	if (rc)
+		return ecr__http_error(r, 404, "NOT_FOUND", "no such route");
+	return ecr__oci_begin(r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+	const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	ecr_server *srv = cls;
+	http_request *r = *con_cls;
+	(void)version;
+
+	if (!r) {
+		if (!(r = ecr__calloc(1, sizeof(*r))))
+			return MHD_NO;
+		r->srv = srv;
+		r->conn = conn;
+		r->method = method;
+		r->started_ms = ecr__time_monotonic_ms();
+		if (!(r->path = ecr__strdup(url))) {
+			ecr__free(r);
+			return MHD_NO;
+		}
+		*con_cls = r;
+		if (headers_size(conn) > srv->max_header_size) {
+			r->expects_body = true; /* answer now and close */
+			r->in_first_call = true;
+			enum MHD_Result ret = ecr__http_error(r, 431, "SIZE_INVALID", "request headers too large");
+			r->in_first_call = false;
+			return ret;
+		}
+		r->reg = pick_registry(srv, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST));
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		r->expects_body = (cl && strspn(cl, "0") != strlen(cl)) ||
+			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+		r->in_first_call = true;
+		enum MHD_Result ret = first_call(r, url);
+		r->in_first_call = false;
+		return ret;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (r->mode == BODY_DISCARD || r->mode == BODY_NONE)
+			return MHD_YES;
+		return ecr__oci_body(r, upload_data, n);
+	}
+	/* the whole body has arrived (or there was none) */
+	if (r->pending) {
+		struct MHD_Response *resp = r->pending;
+		r->pending = NULL;
+		r->mode = BODY_NONE;
+		return ecr__http_queue(r, r->pending_status, resp);
+	}
+	if (r->mode == BODY_NONE)
+		return r->status ? MHD_YES : ecr__http_error(r, 500, "UNKNOWN", "no response");
+	return ecr__oci_finish(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	ecr_server *srv = cls;
+	http_request *r = *con_cls;
+	(void)conn;
+	if (!r)
+		return;
+	if (ecr__log_enabled(&srv->log, ECR_LOG_INFO)) {
+		int64_t ms = ecr__time_monotonic_ms() - r->started_ms;
+		if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+			ecr__log(&srv->log, ECR_LOG_INFO, "%s %s %u %llu %lldms", r->method, r->path, r->status,
+				(unsigned long long)r->received, (long long)ms);
+		else
+			ecr__log(&srv->log, ECR_LOG_INFO, "%s %s %u aborted (%d) after %llu bytes in %lldms", r->method,
+				r->path, r->status, (int)toe, (unsigned long long)r->received, (long long)ms);
+	}
+	request_free(r);
+	*con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	ecr_server *srv = cls;
+	if (!ecr__log_enabled(&srv->log, ECR_LOG_DEBUG))
+		return;
+	char msg[512];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	ecr__log(&srv->log, ECR_LOG_DEBUG, "http: %s", msg);
+}
+
+static int read_pem(char **out, const char *path)
+{
+	char *buf = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ecr__fail_os(ECR_EIO, errno, "cannot open '%s'", path);
+	struct stat st;
+	int rc = 0;
+	if (fstat(fd, &st) != 0) {
+		rc = ecr__fail_os(ECR_EIO, errno, "cannot stat '%s'", path);
+		goto done;
+	}
+	if (st.st_size <= 0 || st.st_size > MAX_PEM_SIZE) {
+		rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "'%s' is not a PEM file of a sane size", path);
+		goto done;
+	}
+	if (!(buf = ecr__malloc((size_t)st.st_size + 1))) {
+		rc = ECR_ENOMEM;
+		goto done;
+	}
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = ecr__fail_os(ECR_EIO, n < 0 ? errno : EIO, "cannot read '%s'", path);
+			goto done;
+		}
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	buf = NULL;
+done:
+	close(fd);
+	ecr__free(buf);
+	return rc;
+}
+
+int ecr_server_start(ecr_server *srv)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int rc;
+
+	if (srv->daemon)
+		return ecr__fail(ECR_EBUSY, ECR_ERROR_INVALID, "the server is running already");
+	if (srv->vhosts_count == 0)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "the server has no registry to serve");
+	memset(&ss, 0, sizeof(ss));
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	unsigned int af_flag = 0;
+	if (inet_pton(AF_INET, srv->bind_address, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(srv->port);
+		sslen = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, srv->bind_address, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(srv->port);
+		sslen = sizeof(*in6);
+		af_flag = MHD_USE_IPv6;
+	} else {
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "'%s' is not an IPv4 or IPv6 address", srv->bind_address);
+	}
+	(void)sslen;
+	if (srv->tls_cert_file) {
+		if ((rc = read_pem(&srv->tls_cert, srv->tls_cert_file)) || (rc = read_pem(&srv->tls_key, srv->tls_key_file)))
+			goto fail;
+	}
+
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ITC | af_flag |
+		MHD_USE_ERROR_LOG;
+	if (srv->tls_cert)
+		flags |= MHD_USE_TLS;
+	unsigned int pool = (srv->flags & ECR_SERVER_SINGLE_THREAD) ? 1 : srv->threads;
+	struct MHD_OptionItem ops[16];
+	size_t n = 0;
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)srv->max_connections, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)srv->timeout_seconds, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(intptr_t)(srv->max_header_size > CONNECTION_MEMORY / 2 ? srv->max_header_size * 2 : CONNECTION_MEMORY),
+		NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, srv };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL };
+	if (pool > 1)
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)pool, NULL };
+	if (srv->tls_cert) {
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert };
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key };
+	}
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+
+	srv->daemon = MHD_start_daemon(flags, srv->port, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, ops,
+		MHD_OPTION_END);
+	if (!srv->daemon) {
+		rc = ecr__fail(ECR_EIO, ECR_ERROR_OS, "cannot listen on %s port %u (in use, or not permitted)",
+			srv->bind_address, (unsigned)srv->port);
+		goto fail;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->bound_port = info ? info->port : srv->port;
+	ecr__log(&srv->log, ECR_LOG_INFO, "listening on %s%s%s%s:%u (%s)", srv->tls_cert ? "https://" : "http://",
+		af_flag ? "[" : "", srv->bind_address, af_flag ? "]" : "", (unsigned)srv->bound_port,
+		pool > 1 ? "thread pool" : "one thread");
+	return 0;
+fail:
+	ecr__free(srv->tls_cert);
+	ecr__free(srv->tls_key);
+	srv->tls_cert = srv->tls_key = NULL;
+	return rc;
+}
+
+uint16_t ecr_server_port(const ecr_server *srv) { return srv->daemon ? srv->bound_port : 0; }
+
+int ecr_server_stop(ecr_server *srv)
+{
+	if (!srv->daemon)
+		return 0;
+	/* stop accepting, then let the connections in flight finish */
+	MHD_socket s = MHD_quiesce_daemon(srv->daemon);
+	if (s != MHD_INVALID_SOCKET)
+		close(s);
+	int64_t deadline = ecr__time_monotonic_ms() + (int64_t)srv->timeout_seconds * 1000;
+	for (;;) {
+		const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if (!info || info->num_connections == 0 || ecr__time_monotonic_ms() >= deadline)
+			break;
+		usleep(10000);
+	}
+	MHD_stop_daemon(srv->daemon);
+	srv->daemon = NULL;
+	srv->bound_port = 0;
+	if (srv->tls_key) /* wipe the key */
+		memset(srv->tls_key, 0, strlen(srv->tls_key));
+	ecr__free(srv->tls_cert);
+	ecr__free(srv->tls_key);
+	srv->tls_cert = srv->tls_key = NULL;
+	ecr__log(&srv->log, ECR_LOG_INFO, "stopped");
+	return 0;
+}
+
+void ecr_server_free(ecr_server *srv)
+{
+	if (!srv)
+		return;
+	ecr_server_stop(srv);
+	for (size_t i = 0; i < srv->vhosts_count; i++)
+		ecr__free(srv->vhosts[i].host);
+	ecr__free(srv->vhosts);
+	ecr__free(srv->bind_address);
+	ecr__free(srv->tls_cert_file);
+	ecr__free(srv->tls_key_file);
+	ecr__free(srv);
+}
