@@ -384,6 +384,9 @@ static enum MHD_Result uploads_post(http_request *r)
 	int rc = open_repo(r, true);
 	if (rc)
 		return fail_repo(r, rc);
+	const char *alg = ecr__http_query(r, "digest-algorithm");
+	if (alg && strcmp(alg, "sha256") != 0 && strcmp(alg, "sha512") != 0)
+		return ecr__http_error(r, 400, "DIGEST_INVALID", "unsupported digest algorithm (sha256 and sha512 are)");
 	const char *mount = ecr__http_query(r, "mount");
 	const char *from = ecr__http_query(r, "from");
 	if (mount && from) {

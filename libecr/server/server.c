@@ -168,7 +168,6 @@ enum MHD_Result ecr__http_queue(http_request *r, unsigned int status, struct MHD
 {
 	if (!resp)
 		return MHD_NO; /* out of memory: MHD closes the connection */
-	MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
 	/*
 	 * Answering in the first call closes the connection after the response:
 	 * right for a request whose body we refuse before reading it, wrong for
@@ -186,6 +185,7 @@ enum MHD_Result ecr__http_queue(http_request *r, unsigned int status, struct MHD
 		}
 	}
 	r->status = status;
+	MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
 	enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -230,7 +230,7 @@ void ecr__http_error_map(int rc, const char *what, unsigned int *status, const c
 		*code = "TAG_INVALID";
 		return;
 	case ECR_EUNSUPPORTED:
-		*code = "MANIFEST_INVALID";
+		*code = strcmp(what, "manifest") == 0 ? "MANIFEST_INVALID" : "DIGEST_INVALID";
 		return;
 	case ECR_ERANGE:
 	case ECR_EBUSY:
@@ -389,6 +389,16 @@ static size_t headers_size(struct MHD_Connection *conn)
 
 static enum MHD_Result first_call(http_request *r, const char *url)
 {
+	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(cl, &end, 10);
+		if (errno || end == cl || *end || cl[0] == '-')
+			return ecr__http_error(r, 400, "SIZE_INVALID", "malformed Content-Length");
+		if (v > r->srv->max_blob_size)
+			return ecr__http_error(r, 413, "SIZE_INVALID", "the request body is larger than this registry accepts");
+	}
 	int rc = ecr__http_parse_path(&r->target, url);
 	if (rc == ECR_ENOMEM)
 		return MHD_NO;
