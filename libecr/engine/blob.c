@@ -84,8 +84,8 @@ int ecr__blob_store_get(ecr__store *s, const char *digest, size_t max, ecr_buf *
 		if ((rc = r->read(r, out->ptr + start + got, want - got, &n)))
 			goto done;
 		if (n == 0) {
-			rc = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "blob %.140s ended after %zu of %zu bytes", digest, got,
-				want);
+			rc = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "blob %.140s ended after %zu of %zu bytes", digest,
+				got, want);
 			goto done;
 		}
 		got += n;

@@ -247,7 +247,8 @@ int ecr_registry_gc(ecr_registry *reg, const ecr_gc_options *opts, ecr_gc_stats 
 
 	if (!dry_run) {
 		/* (b) links, in one write transaction */
-		if ((rc = ecr__txn_begin(&t, s->meta, true)) || (rc = remove_stale_links(&t, before, &st.links_removed)) ||
+		if ((rc = ecr__txn_begin(&t, s->meta, true)) ||
+			(rc = remove_stale_links(&t, before, &st.links_removed)) ||
 			(rc = ecr__txn_commit(&t)))
 			goto done;
 		/* (c) blobs */
@@ -256,7 +257,8 @@ int ecr_registry_gc(ecr_registry *reg, const ecr_gc_options *opts, ecr_gc_stats 
 	} else {
 		/* Count what would go: remove the links in a transaction that is rolled back, and
 		 * look at the blobs through it, so blobs held only by stale links are counted too. */
-		if ((rc = ecr__txn_begin(&t, s->meta, true)) || (rc = remove_stale_links(&t, before, &st.links_removed)) ||
+		if ((rc = ecr__txn_begin(&t, s->meta, true)) ||
+			(rc = remove_stale_links(&t, before, &st.links_removed)) ||
 			(rc = count_blobs(s, &t, before, &st)))
 			goto done;
 	}

@@ -68,7 +68,8 @@ static int cache_acquire(ecr__open_upload **out, ecr__store *s, const char *id, 
 	if (pp) {
 		e = *pp;
 		if (repo_id >= 0 && e->repo_id >= 0 && e->repo_id != repo_id) {
-			rc = ecr__fail(ECR_EUPLOAD, ECR_ERROR_UPLOAD, "upload %s does not belong to this repository", id);
+			rc = ecr__fail(ECR_EUPLOAD, ECR_ERROR_UPLOAD, "upload %s does not belong to this repository",
+				id);
 			goto done;
 		}
 		if (e->busy) {
@@ -299,7 +300,8 @@ int ecr_upload_open(ecr_upload **out, ecr_repository *repo, const char *upload_i
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_upload_open: NULL argument");
 	*out = NULL;
 	if (!upload_id_valid(upload_id))
-		return ecr__fail(ECR_EUPLOAD, ECR_ERROR_UPLOAD, "unknown upload id '%.40s'", upload_id ? upload_id : "");
+		return ecr__fail(ECR_EUPLOAD, ECR_ERROR_UPLOAD, "unknown upload id '%.40s'",
+			upload_id ? upload_id : "");
 	s = repo->reg->store;
 	if ((rc = upload_new(&up, repo, upload_id)))
 		return rc;

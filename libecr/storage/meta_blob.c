@@ -15,7 +15,8 @@ int ecr__meta_link_set(ecr__txn *t, int64_t repo_id, const char *digest, int64_t
 	const ecr_sql_value p[] = { ECR__SQL_I(repo_id), ECR__SQL_S(digest), ECR__SQL_I(size), ECR__SQL_I(now) };
 	return ecr__sql(t,
 		"INSERT INTO blob_links(repository_id, digest, size, created_at) VALUES(?, ?, ?, ?) "
-		"ON CONFLICT(repository_id, digest) DO UPDATE SET size = excluded.size, created_at = excluded.created_at",
+		"ON CONFLICT(repository_id, digest) "
+		"DO UPDATE SET size = excluded.size, created_at = excluded.created_at",
 		p, ECR__NPARAMS(p), NULL, NULL, NULL);
 }
 
@@ -181,8 +182,10 @@ int ecr__meta_gc_stale_links(ecr__txn *t, int64_t before, ecr__meta_link_cb cb, 
 	link_list_ctx c = { cb, payload };
 	return ecr__sql(t,
 		"SELECT l.repository_id, l.digest FROM blob_links l WHERE l.created_at < ? "
-		"AND NOT EXISTS (SELECT 1 FROM image_refs r WHERE r.repository_id = l.repository_id AND r.child = l.digest) "
-		"AND NOT EXISTS (SELECT 1 FROM images i WHERE i.repository_id = l.repository_id AND i.digest = l.digest) "
+		"AND NOT EXISTS (SELECT 1 FROM image_refs r "
+		"WHERE r.repository_id = l.repository_id AND r.child = l.digest) "
+		"AND NOT EXISTS (SELECT 1 FROM images i "
+		"WHERE i.repository_id = l.repository_id AND i.digest = l.digest) "
 		"ORDER BY l.repository_id, l.digest",
 		p, ECR__NPARAMS(p), row_link_list, &c, NULL);
 }

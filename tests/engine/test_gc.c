@@ -589,7 +589,8 @@ static void test_engine_gc__concurrent_pushes(void **state)
 	assert_ok(ecr_registry_gc(s.reg, &gopts, &st));
 	assert_int_equal(st.blobs_removed, 0);
 	assert_int_equal(st.links_removed, 0);
-	print_message("# %llu pushes (%d of recycled layers, %d slower than the grace period and broken), %llu GC runs, "
+	print_message("# %llu pushes (%d of recycled layers, %d slower than the grace period and broken), "
+		      "%llu GC runs, "
 		      "%llu blobs removed while pushing, %llu in all, %zu images checked\n",
 		(unsigned long long)pushes, atomic_load(&s.recycled), atomic_load(&s.late), (unsigned long long)gc_runs,
 		(unsigned long long)removed_while, (unsigned long long)removed, cs.images);
