@@ -296,6 +296,8 @@ void ecr__http_target_dispose(http_target *t)
 
 static int set_target(http_target *t, http_route route, const char *name, size_t name_len, const char *ref)
 {
+	if (name && name_len == 0)
+		return ECR_ENOTFOUND;
 	t->route = route;
 	if (name && !(t->name = ecr__strndup(name, name_len)))
 		return ECR_ENOMEM;
@@ -581,7 +583,6 @@ int ecr_server_start(ecr_server *srv)
 		(intptr_t)(srv->max_header_size > CONNECTION_MEMORY / 2 ? srv->max_header_size * 2 : CONNECTION_MEMORY),
 		NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, srv };
-	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL };
 	if (pool > 1)
 		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)pool, NULL };
 	if (srv->tls_cert) {

@@ -114,6 +114,8 @@ static const char *const migrations[ECR__META_SCHEMA_VERSION] = {
 	" PRIMARY KEY (repository_id, parent, child),"
 	" FOREIGN KEY (repository_id, parent) REFERENCES images(repository_id, digest) ON DELETE CASCADE);"
 	"CREATE INDEX image_refs_child ON image_refs (repository_id, child);"
+	"CREATE INDEX image_refs_child_any ON image_refs (child);"
+	"CREATE INDEX images_digest ON images (digest);"
 	"CREATE TABLE tags ("
 	" repository_id INTEGER NOT NULL,"
 	" name TEXT NOT NULL,"

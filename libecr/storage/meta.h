@@ -132,8 +132,8 @@ typedef struct ecr__meta_upload {
 } ecr__meta_upload;
 int ecr__meta_upload_insert(ecr__txn *t, const ecr__meta_upload *u);
 int ecr__meta_upload_get(ecr__txn *t, const char *id, ecr__meta_upload *out); /* ECR_ENOTFOUND */
-int ecr__meta_upload_update(ecr__txn *t, const char *id, int64_t size, int64_t now);
-int ecr__meta_upload_delete(ecr__txn *t, const char *id);
+int ecr__meta_upload_update(ecr__txn *t, const char *id, int64_t size, int64_t now); /* ECR_ENOTFOUND */
+int ecr__meta_upload_delete(ecr__txn *t, const char *id);                             /* ECR_ENOTFOUND */
 typedef int (*ecr__meta_upload_cb)(const ecr__meta_upload *u, void *payload);
 /* Sessions whose updated_at < before (all registries of the store). */
 int ecr__meta_upload_list_expired(ecr__txn *t, int64_t before, ecr__meta_upload_cb cb, void *payload);

@@ -1,0 +1,335 @@
+/* The HTTP server's lifecycle, options, virtual hosts, path routing and error
+ * mapping (libecr/server/server.c). Requests go through libcurl. */
+#include "../helpers/helpers.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "libecr/server/http.h"
+
+struct reply {
+	long status;
+	char body[4096];
+	size_t len;
+	char headers[4096];
+	size_t hlen;
+};
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+	struct reply *r = ud;
+	size_t len = sz * n, room = sizeof(r->body) - 1 - r->len;
+	memcpy(r->body + r->len, p, len < room ? len : room);
+	r->len += len < room ? len : room;
+	r->body[r->len] = '\0';
+	return len;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+{
+	struct reply *r = ud;
+	size_t len = sz * n, room = sizeof(r->headers) - 1 - r->hlen;
+	memcpy(r->headers + r->hlen, p, len < room ? len : room);
+	r->hlen += len < room ? len : room;
+	r->headers[r->hlen] = '\0';
+	return len;
+}
+
+static int fetch(struct reply *r, const char *method, uint16_t port, const char *path, const char *host)
+{
+	char url[512];
+	memset(r, 0, sizeof(*r));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned)port, path);
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	if (host) {
+		char hh[300];
+		snprintf(hh, sizeof(hh), "Host: %s", host);
+		h = curl_slist_append(h, hh);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	CURLcode cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return cc == CURLE_OK ? 0 : -1;
+}
+
+static void test_server_server__options(void **state)
+{
+	(void)state;
+	ecr_server *srv = NULL;
+	ecr_server_options o = ECR_SERVER_OPTIONS_INIT;
+	o.version = 2;
+	assert_int_equal(ecr_server_new(&srv, &o), ECR_EINVALID);
+	assert_int_equal(ecr_server_options_init(&o, 0), ECR_EINVALID);
+	assert_ok(ecr_server_options_init(&o, ECR_SERVER_OPTIONS_VERSION));
+	o.tls_cert_file = "/nonexistent.pem";
+	assert_int_equal(ecr_server_new(&srv, &o), ECR_EINVALID); /* a key is needed too */
+	o.tls_key_file = "/nonexistent.key";
+	assert_ok(ecr_server_new(&srv, &o));
+	ecr_registry *reg;
+	assert_ok(ecr_registry_open(&reg, "memory:", NULL));
+	assert_int_equal(ecr_server_start(srv), ECR_EINVALID); /* no registry yet */
+	assert_ok(ecr_server_add_registry(srv, reg, NULL));
+	assert_int_equal(ecr_server_start(srv), ECR_EIO); /* TLS files missing */
+	assert_non_null(strstr(ecr_error_last()->message, "/nonexistent.pem"));
+	ecr_server_free(srv);
+	o = (ecr_server_options)ECR_SERVER_OPTIONS_INIT;
+	o.flags = 0x80;
+	assert_int_equal(ecr_server_new(&srv, &o), ECR_EINVALID);
+	o.flags = 0;
+	o.bind_address = "not-an-address";
+	assert_ok(ecr_server_new(&srv, &o));
+	assert_ok(ecr_server_add_registry(srv, reg, NULL));
+	assert_int_equal(ecr_server_start(srv), ECR_EINVALID);
+	ecr_server_free(srv);
+	ecr_server_free(NULL);
+	ecr_registry_free(reg);
+}
+
+static void test_server_server__start_stop_port(void **state)
+{
+	(void)state;
+	ecr_registry *reg;
+	ecr_server *srv, *other;
+	struct reply r;
+	assert_ok(ecr_registry_open(&reg, "memory:", NULL));
+	assert_ok(ecr_server_new(&srv, NULL));
+	assert_ok(ecr_server_add_registry(srv, reg, NULL));
+	assert_int_equal(ecr_server_port(srv), 0);
+	assert_ok(ecr_server_start(srv));
+	uint16_t port = ecr_server_port(srv);
+	assert_true(port > 0);
+	assert_int_equal(ecr_server_start(srv), ECR_EBUSY);
+	assert_int_equal(ecr_server_add_registry(srv, reg, "x"), ECR_EBUSY);
+	assert_int_equal(fetch(&r, "GET", port, "/v2/", NULL), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "{}");
+	assert_non_null(strstr(r.headers, "Docker-Distribution-API-Version: registry/2.0"));
+
+	/* the same port cannot be taken twice */
+	ecr_server_options o = ECR_SERVER_OPTIONS_INIT;
+	o.port = port;
+	assert_ok(ecr_server_new(&other, &o));
+	assert_ok(ecr_server_add_registry(other, reg, NULL));
+	assert_int_equal(ecr_server_start(other), ECR_EIO);
+	ecr_server_free(other);
+
+	assert_ok(ecr_server_stop(srv));
+	assert_int_equal(ecr_server_port(srv), 0);
+	assert_int_not_equal(fetch(&r, "GET", port, "/v2/", NULL), 0); /* refused */
+	assert_ok(ecr_server_stop(srv));                               /* idempotent */
+	assert_ok(ecr_server_start(srv));                              /* and restartable */
+	assert_int_equal(fetch(&r, "GET", ecr_server_port(srv), "/v2/", NULL), 0);
+	assert_int_equal(r.status, 200);
+	ecr_server_free(srv);
+	ecr_registry_free(reg);
+}
+
+static void test_server_server__virtual_hosts(void **state)
+{
+	(void)state;
+	ecr_registry *a, *b;
+	ecr_registry_options ob = ECR_REGISTRY_OPTIONS_INIT;
+	ob.account_id = "222222222222";
+	assert_ok(ecr_registry_open(&a, "memory:", NULL));
+	assert_ok(ecr_registry_open(&b, "memory:", &ob));
+	assert_ok(ecr_repository_create(NULL, a, "only/in-a", NULL));
+	assert_ok(ecr_repository_create(NULL, b, "only/in-b", NULL));
+	ecr_server *srv;
+	assert_ok(ecr_server_new(&srv, NULL));
+	assert_ok(ecr_server_add_registry(srv, a, NULL));
+	assert_int_equal(ecr_server_add_registry(srv, b, NULL), ECR_EEXISTS);
+	assert_ok(ecr_server_add_registry(srv, b, "222222222222.dkr.ecr.us-east-1.localhost"));
+	assert_int_equal(ecr_server_add_registry(srv, b, "222222222222.DKR.ecr.us-east-1.localhost"), ECR_EEXISTS);
+	assert_ok(ecr_server_start(srv));
+	uint16_t port = ecr_server_port(srv);
+	struct reply r;
+	assert_int_equal(fetch(&r, "GET", port, "/v2/_catalog", NULL), 0);
+	assert_string_equal(r.body, "{\"repositories\":[\"only/in-a\"]}");
+	assert_int_equal(fetch(&r, "GET", port, "/v2/_catalog", "222222222222.dkr.ecr.us-east-1.localhost:5000"), 0);
+	assert_string_equal(r.body, "{\"repositories\":[\"only/in-b\"]}");
+	assert_int_equal(fetch(&r, "GET", port, "/v2/_catalog", "unknown.example"), 0);
+	assert_string_equal(r.body, "{\"repositories\":[\"only/in-a\"]}");
+	ecr_server_free(srv);
+	ecr_registry_free(a);
+	ecr_registry_free(b);
+}
+
+struct slow_client {
+	uint16_t port;
+	int rc;
+	struct reply r;
+};
+
+/* A request that takes a while: a 4 MiB blob uploaded slowly. */
+static size_t slow_read(char *buf, size_t sz, size_t n, void *ud)
+{
+	size_t *left = ud;
+	size_t len = sz * n < 65536 ? sz * n : 65536;
+	if (len > *left)
+		len = *left;
+	memset(buf, 'x', len);
+	*left -= len;
+	usleep(2000);
+	return len;
+}
+
+static void *slow_upload(void *arg)
+{
+	struct slow_client *sc = arg;
+	char url[256];
+	size_t left = 4 << 20;
+	snprintf(url, sizeof(url),
+		"http://127.0.0.1:%u/v2/slow/blobs/uploads/?digest="
+		"sha256:0000000000000000000000000000000000000000000000000000000000000000",
+		(unsigned)sc->port);
+	CURL *c = curl_easy_init();
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, slow_read);
+	curl_easy_setopt(c, CURLOPT_READDATA, &left);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(4 << 20));
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sc->r);
+	sc->rc = curl_easy_perform(c) == CURLE_OK ? 0 : -1;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &sc->r.status);
+	curl_easy_cleanup(c);
+	return NULL;
+}
+
+/* Stopping lets a request in flight finish. */
+static void test_server_server__graceful_stop(void **state)
+{
+	(void)state;
+	ecr_registry *reg;
+	ecr_server *srv;
+	ecr_server_options o = ECR_SERVER_OPTIONS_INIT;
+	o.flags = ECR_SERVER_CREATE_ON_PUSH;
+	assert_ok(ecr_registry_open(&reg, "memory:", NULL));
+	assert_ok(ecr_server_new(&srv, &o));
+	assert_ok(ecr_server_add_registry(srv, reg, NULL));
+	assert_ok(ecr_server_start(srv));
+	struct slow_client sc = { .port = ecr_server_port(srv) };
+	pthread_t t;
+	pthread_create(&t, NULL, slow_upload, &sc);
+	usleep(50000); /* the upload is under way */
+	assert_ok(ecr_server_stop(srv));
+	pthread_join(t, NULL);
+	assert_int_equal(sc.rc, 0);
+	assert_int_equal(sc.r.status, 400); /* it completed: the digest was (deliberately) wrong */
+	assert_non_null(strstr(sc.r.body, "DIGEST_INVALID"));
+	ecr_server_free(srv);
+	ecr_registry_free(reg);
+}
+
+static void test_server_server__parse_path(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *path;
+		http_route route;
+		const char *name, *ref;
+	} cases[] = {
+		{ "/v2/", ROUTE_BASE, NULL, NULL },
+		{ "/v2", ROUTE_BASE, NULL, NULL },
+		{ "/v2/_catalog", ROUTE_CATALOG, NULL, NULL },
+		{ "/v2/a/b/tags/list", ROUTE_TAGS, "a/b", NULL },
+		{ "/v2/lib/x/manifests/latest", ROUTE_MANIFEST, "lib/x", "latest" },
+		{ "/v2/x/blobs/sha256:ab", ROUTE_BLOB, "x", "sha256:ab" },
+		{ "/v2/x/blobs/uploads/", ROUTE_UPLOADS, "x", NULL },
+		{ "/v2/x/blobs/uploads", ROUTE_UPLOADS, "x", NULL },
+		{ "/v2/x/blobs/uploads/abc-1", ROUTE_UPLOAD, "x", "abc-1" },
+		{ "/v2/x/referrers/sha256:ab", ROUTE_REFERRERS, "x", "sha256:ab" },
+		/* names may contain the route keywords */
+		{ "/v2/blobs/manifests/manifests/t", ROUTE_MANIFEST, "blobs/manifests", "t" },
+		{ "/v2/a/blobs/uploads/blobs/uploads/u", ROUTE_UPLOAD, "a/blobs/uploads", "u" },
+		{ "/v2/tags/list/tags/list", ROUTE_TAGS, "tags/list", NULL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		http_target t;
+		int rc = ecr__http_parse_path(&t, cases[i].path);
+		if (rc)
+			fail_msg("%s: %d", cases[i].path, rc);
+		assert_int_equal(t.route, cases[i].route);
+		if (cases[i].name)
+			assert_string_equal(t.name, cases[i].name);
+		else
+			assert_null(t.name);
+		if (cases[i].ref)
+			assert_string_equal(t.ref, cases[i].ref);
+		else
+			assert_null(t.ref);
+		ecr__http_target_dispose(&t);
+	}
+	const char *bad[] = { "/v3/", "/", "/v2x", "/v2/x", "/v2/manifests/x", "/v2/x/manifests/", "/v2/x/tags/lists",
+		"/v2/x/blobs/", "/v2//blobs/uploads/", "" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		http_target t;
+		if (ecr__http_parse_path(&t, bad[i]) != ECR_ENOTFOUND)
+			fail_msg("'%s' parsed", bad[i]);
+	}
+}
+
+static void test_server_server__error_map(void **state)
+{
+	(void)state;
+	static const struct {
+		int rc;
+		const char *what;
+		unsigned int status;
+		const char *code;
+	} cases[] = {
+		{ ECR_EREPOSITORY_NOT_FOUND, "name", 404, "NAME_UNKNOWN" },
+		{ ECR_EINVALID, "name", 400, "NAME_INVALID" },
+		{ ECR_EIMAGE_NOT_FOUND, "manifest", 404, "MANIFEST_UNKNOWN" },
+		{ ECR_ENOTFOUND, "blob", 404, "BLOB_UNKNOWN" },
+		{ ECR_EUPLOAD, "upload", 404, "BLOB_UPLOAD_UNKNOWN" },
+		{ ECR_EDIGEST, "digest", 400, "DIGEST_INVALID" },
+		{ ECR_ELAYERS_NOT_FOUND, "manifest", 400, "MANIFEST_BLOB_UNKNOWN" },
+		{ ECR_EINVALID, "manifest", 400, "MANIFEST_INVALID" },
+		{ ECR_EUNSUPPORTED, "manifest", 400, "MANIFEST_INVALID" },
+		{ ECR_ERANGE, "upload", 416, "BLOB_UPLOAD_INVALID" },
+		{ ECR_ELIMIT, "manifest", 413, "SIZE_INVALID" },
+		{ ECR_EDENIED, "", 403, "DENIED" },
+		{ ECR_EAUTH, "", 401, "UNAUTHORIZED" },
+		{ ECR_EIO, "blob", 500, "UNKNOWN" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned int status;
+		const char *code;
+		ecr__http_error_map(cases[i].rc, cases[i].what, &status, &code);
+		assert_int_equal(status, cases[i].status);
+		assert_string_equal(code, cases[i].code);
+	}
+}
+
+int main(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_server_server__options),
+		cmocka_unit_test(test_server_server__start_stop_port),
+		cmocka_unit_test(test_server_server__virtual_hosts),
+		cmocka_unit_test(test_server_server__graceful_stop),
+		cmocka_unit_test(test_server_server__parse_path),
+		cmocka_unit_test(test_server_server__error_map),
+	};
+	int rc = cmocka_run_group_tests_name("server/server", tests, NULL, NULL);
+	curl_global_cleanup();
+	return rc;
+}
