@@ -1642,6 +1642,15 @@ class T99Lifecycle(Base):
         self.assertEqual(rc, 0, "ecrd exit status after SIGTERM (None: had to SIGKILL)")
         self.assertLess(time.time() - t0, 10)
 
+    def test_z_main_server_exits_cleanly(self):
+        # Runs last: SIGTERM the main server; it exits 0 and its log holds no
+        # sanitizer report (ASan/UBSan/LSan builds).
+        rc = SRV.stop(timeout=15)
+        log = SRV.log_tail(100000)
+        self.assertEqual(rc, 0, "ecrd exit status after SIGTERM (None: had to SIGKILL); log:\n" + log[-3000:])
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer"):
+            self.assertNotIn(marker, log, "sanitizer report in the ecrd log:\n" + log[-6000:])
+
 
 CLASSES = [T01Base, T02Blobs, T03Uploads, T04Manifests, T05Names, T06NoCreateOnPush, T07Lists,
            T08Referrers, T09Hostile, T10Errors, T99Lifecycle]
