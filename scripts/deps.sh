@@ -10,6 +10,8 @@ PACKAGES=(
 	libcurl4-openssl-dev libyajl-dev libmbedtls-dev zlib1g-dev libsqlite3-dev libssl-dev
 	libcmocka-dev
 	python3 python3-pycparser openssl curl
+	# tests/integration: real OCI clients and a private containerd against ecrd
+	skopeo podman buildah umoci jq containerd
 )
 
 missing=()
