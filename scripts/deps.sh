@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
 	build-essential meson ninja-build pkg-config
 	clang libclang-rt-14-dev
-	libcurl4-openssl-dev libyajl-dev libmbedtls-dev zlib1g-dev libsqlite3-dev libssl-dev
+	libcurl4-openssl-dev libyajl-dev libmbedtls-dev zlib1g-dev libsqlite3-dev libssl-dev libmicrohttpd-dev
 	libcmocka-dev
 	python3 python3-pycparser openssl curl
 	# tests/integration: real OCI clients and a private containerd against ecrd
