@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# The run command: installs what it needs, builds libecr and its examples, and
-# shows the library at work on a registry kept in a folder:
+# The run command: installs what it needs, builds libecr, and runs the registry
+# server ecrd in the foreground (Ctrl-C stops it) on 127.0.0.1:5000, with its
+# data in ./ecr-data (relative to where you run this).
 #
-#   1. scripts/make-example-layout.py writes a small OCI image layout;
-#   2. examples/push-layout pushes it into file://$ECR_DATA as example/hello:latest;
-#   3. examples/list lists the registry's repositories and images.
+#   ECR_DATA=DIR        another data folder
+#   ECRD_LISTEN=A:P     another listen address (loopback only: ecrd has no
+#                       authentication yet; see ecrd(8) and --insecure-no-auth)
+#   scripts/run.sh [ECRD OPTION]...   extra options go to ecrd (ecrd --help)
 #
-# ECR_DATA defaults to ./ecr-data (relative to where you run this). Run it
-# again and the push finds every blob already there.
-# (The ecrd HTTP server comes in a later release; then this will serve.)
+# (The library-only examples, examples/push-layout and examples/list with
+# scripts/make-example-layout.py, still work without the server; see
+# examples/README.md.)
 set -euo pipefail
 
 DATA=${ECR_DATA:-./ecr-data}
+LISTEN=${ECRD_LISTEN:-127.0.0.1:5000}
 mkdir -p "$DATA"
 DATA=$(cd "$DATA" && pwd)
 
@@ -36,13 +39,21 @@ else
 fi
 quietly ninja -C build
 
-LAYOUT=$(mktemp -d "${TMPDIR:-/tmp}/ecr-layout.XXXXXX")
-trap 'rm -rf "$LAYOUT"' EXIT
+# With port 0 ecrd picks the port and prints it ("ecrd: listening on ...").
+SHOWN=$LISTEN
+if [[ "$LISTEN" == *:0 ]]; then
+	SHOWN=${LISTEN%:0}:PORT
+fi
 
-echo "==> writing an example OCI image layout"
-python3 scripts/make-example-layout.py "$LAYOUT/hello" >/dev/null
-echo "==> examples/push-layout $LAYOUT/hello file://$DATA example/hello:latest"
-build/examples/push-layout "$LAYOUT/hello" "file://$DATA" example/hello:latest
-echo
-echo "==> examples/list file://$DATA"
-build/examples/list "file://$DATA"
+cat <<HINT
+==> ecrd: registry file://$DATA on http://$SHOWN (Ctrl-C stops it)
+    Push to it from another terminal (plain HTTP, so TLS verification off), e.g.:
+      skopeo copy --dest-tls-verify=false docker://docker.io/library/hello-world:latest \\
+          docker://$SHOWN/example/hello:latest
+      podman push --tls-verify=false IMAGE $SHOWN/example/hello:latest
+    and look:  curl http://$SHOWN/v2/_catalog
+               curl http://$SHOWN/v2/example/hello/tags/list
+    Repositories are created on first push. Options: build/tools/ecrd --help, man -l docs/ecrd.8
+
+HINT
+exec build/tools/ecrd --data "$DATA" --listen "$LISTEN" "$@"
