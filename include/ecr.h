@@ -22,6 +22,8 @@
 #include "ecr/upload.h"
 #include "ecr/blob.h"
 #include "ecr/image.h"
+#include "ecr/policy.h"
+#include "ecr/auth.h"
 #include "ecr/server.h"
 
 #endif

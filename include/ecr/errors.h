@@ -51,7 +51,16 @@ typedef enum ecr_error_code {
 	ECR_ELAYER_EXISTS = -38,         /**< LayerAlreadyExistsException */
 	ECR_EIMAGE_REFERENCED = -39,     /**< the image is a child of a manifest list (ImageReferencedByManifestList) */
 	ECR_EINVALID_TAG_PARAMETER = -40,/**< InvalidTagParameterException (resource tags) */
-	ECR_ETOO_MANY_TAGS = -41         /**< TooManyTagsException (resource tags) */
+	ECR_ETOO_MANY_TAGS = -41,        /**< TooManyTagsException (resource tags) */
+	ECR_EREPOSITORY_POLICY_NOT_FOUND = -42, /**< RepositoryPolicyNotFoundException */
+	ECR_EREGISTRY_POLICY_NOT_FOUND = -43,   /**< RegistryPolicyNotFoundException */
+	ECR_EMISSING_AUTH = -44,         /**< no credentials (MissingAuthenticationTokenException) */
+	ECR_EINCOMPLETE_SIGNATURE = -45, /**< malformed Authorization (IncompleteSignatureException) */
+	ECR_EUNRECOGNIZED_CLIENT = -46,  /**< unknown access key or principal (UnrecognizedClientException) */
+	ECR_EINVALID_SIGNATURE = -47,    /**< wrong or stale signature (InvalidSignatureException) */
+	ECR_EEXPIRED_TOKEN = -48,        /**< expired token (ExpiredTokenException) */
+	ECR_EVALIDATION = -49,           /**< ValidationException */
+	ECR_ELAYER_PART_TOO_SMALL = -50  /**< LayerPartTooSmallException */
 } ecr_error_code;
 
 /** Where an error happened. */

@@ -15,6 +15,7 @@
 #define ECR_REGISTRY_H
 
 #include "common.h"
+#include "buffer.h"
 #include "log.h"
 #include "storage.h"
 
@@ -81,6 +82,43 @@ ECR_EXTERN(const char *) ecr_registry_region(const ecr_registry *reg);
 
 /** The registry's clock, in milliseconds since the epoch. */
 ECR_EXTERN(int64_t) ecr_registry_now(const ecr_registry *reg);
+
+/**
+ * The registry's ARN, "arn:aws:ecr:<region>:<account>:registry" (the
+ * resource of registry-level actions). @return borrowed.
+ */
+ECR_EXTERN(const char *) ecr_registry_arn(const ecr_registry *reg);
+
+/**
+ * Set the registry policy (a resource policy, see ecr/policy.h).
+ * @return 0; ECR_EINVALID (document); ECR_ELIMIT.
+ */
+ECR_EXTERN(int) ecr_registry_set_policy(ecr_registry *reg, const char *text);
+
+/** The registry policy. @return 0; ECR_EREGISTRY_POLICY_NOT_FOUND. */
+ECR_EXTERN(int) ecr_registry_policy(ecr_buf *out, ecr_registry *reg);
+
+/**
+ * Delete the registry policy.
+ * @param deleted_out receives what was deleted; may be NULL.
+ * @return 0; ECR_EREGISTRY_POLICY_NOT_FOUND.
+ */
+ECR_EXTERN(int) ecr_registry_delete_policy(ecr_buf *deleted_out, ecr_registry *reg);
+
+/**
+ * An account setting (ECR's GetAccountSetting): "BASIC_SCAN_TYPE_VERSION"
+ * (default "AWS_NATIVE") or "REGISTRY_POLICY_SCOPE" (default "V2").
+ * @return 0; ECR_EVALIDATION for an unknown name.
+ */
+ECR_EXTERN(int) ecr_registry_setting(ecr_buf *out, ecr_registry *reg, const char *name);
+
+/**
+ * Change an account setting (ECR's PutAccountSetting); the value must be one
+ * the setting accepts (BASIC_SCAN_TYPE_VERSION: AWS_NATIVE or CLAIR;
+ * REGISTRY_POLICY_SCOPE: V1 or V2).
+ * @return 0; ECR_EVALIDATION.
+ */
+ECR_EXTERN(int) ecr_registry_set_setting(ecr_registry *reg, const char *name, const char *value);
 
 /** Options for ecr_registry_gc(). */
 typedef struct ecr_gc_options {

@@ -141,6 +141,29 @@ ECR_EXTERN(int) ecr_repository_untag_resource(ecr_repository *repo, const char *
 /** Call cb for each resource tag, in key order. A non-zero return from cb stops and is returned. */
 ECR_EXTERN(int) ecr_repository_resource_tags(ecr_repository *repo, ecr_resource_tag_cb cb, void *payload);
 
+/** Flag for ecr_repository_set_policy(): accept a policy that would lock the caller out (ECR's force). */
+#define ECR_POLICY_FORCE 1u
+
+/**
+ * Set the repository policy (a resource policy, see ecr/policy.h).
+ * @return 0; ECR_EINVALID (document, with a message saying why); ECR_ELIMIT
+ *         (over ECR_POLICY_MAX_SIZE); ECR_EREPOSITORY_NOT_FOUND.
+ */
+ECR_EXTERN(int) ecr_repository_set_policy(ecr_repository *repo, const char *text, uint32_t flags);
+
+/**
+ * The repository policy, as it was set.
+ * @return 0; ECR_EREPOSITORY_POLICY_NOT_FOUND; ECR_EREPOSITORY_NOT_FOUND.
+ */
+ECR_EXTERN(int) ecr_repository_policy(ecr_buf *out, ecr_repository *repo);
+
+/**
+ * Delete the repository policy.
+ * @param deleted_out receives the policy that was deleted; may be NULL.
+ * @return 0; ECR_EREPOSITORY_POLICY_NOT_FOUND; ECR_EREPOSITORY_NOT_FOUND.
+ */
+ECR_EXTERN(int) ecr_repository_delete_policy(ecr_buf *deleted_out, ecr_repository *repo);
+
 /**
  * Iterate over the registry's repositories in name order.
  * @param start_token NULL to start at the beginning, or a token from

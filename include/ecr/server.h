@@ -26,6 +26,7 @@ typedef struct ecr_server ecr_server;
 /** Server flags. */
 #define ECR_SERVER_CREATE_ON_PUSH 1u /**< a push to a missing repository creates it (with defaults) */
 #define ECR_SERVER_SINGLE_THREAD 2u  /**< one epoll thread instead of a pool (lowest memory) */
+#define ECR_SERVER_NO_AUTH 4u        /**< serve without authentication (throwaway local use only) */
 
 /** Options for ecr_server_new(). NULL means all defaults. */
 typedef struct ecr_server_options {
@@ -77,6 +78,23 @@ ECR_EXTERN(int) ecr_server_new(ecr_server **out, const ecr_server_options *opts)
  * @return 0; ECR_EEXISTS (host already served); ECR_EBUSY (server running).
  */
 ECR_EXTERN(int) ecr_server_add_registry(ecr_server *srv, ecr_registry *reg, const char *host);
+
+/**
+ * Finds (or opens) the registry of an account in a region, for requests that
+ * name one: the ECR API (account of the caller's access key, region of its
+ * SigV4 scope) and /v2/ requests to "<account>.dkr.ecr.<region>.<anything>".
+ * The registry returned stays owned by the callback's owner and must live as
+ * long as the server. Called from worker threads, possibly concurrently.
+ * @return 0, or a negative ECR_E* code (the request then fails).
+ */
+typedef int (*ecr_server_registry_cb)(ecr_registry **out, const char *account_id, const char *region, void *payload);
+
+/**
+ * Set the registry provider. Without one, only the registries added with
+ * ecr_server_add_registry() are served.
+ * @return 0; ECR_EBUSY (server running).
+ */
+ECR_EXTERN(int) ecr_server_set_registry_cb(ecr_server *srv, ecr_server_registry_cb cb, void *payload);
 
 /**
  * Start listening and serving.

@@ -36,4 +36,13 @@
 	X(ECR_ELAYER_EXISTS, "LayerAlreadyExistsException", ECR_EEXISTS, "layer already exists") \
 	X(ECR_EIMAGE_REFERENCED, "InvalidParameterException", ECR_EINVALID, "image referenced by a manifest list") \
 	X(ECR_EINVALID_TAG_PARAMETER, "InvalidTagParameterException", ECR_EINVALID, "invalid resource tag") \
-	X(ECR_ETOO_MANY_TAGS, "TooManyTagsException", ECR_ELIMIT, "too many resource tags")
+	X(ECR_ETOO_MANY_TAGS, "TooManyTagsException", ECR_ELIMIT, "too many resource tags") \
+	X(ECR_EREPOSITORY_POLICY_NOT_FOUND, "RepositoryPolicyNotFoundException", ECR_ENOTFOUND, "repository policy not found") \
+	X(ECR_EREGISTRY_POLICY_NOT_FOUND, "RegistryPolicyNotFoundException", ECR_ENOTFOUND, "registry policy not found") \
+	X(ECR_EMISSING_AUTH, "MissingAuthenticationTokenException", ECR_EAUTH, "missing authentication") \
+	X(ECR_EINCOMPLETE_SIGNATURE, "IncompleteSignatureException", ECR_EAUTH, "incomplete signature") \
+	X(ECR_EUNRECOGNIZED_CLIENT, "UnrecognizedClientException", ECR_EAUTH, "unrecognized client") \
+	X(ECR_EINVALID_SIGNATURE, "InvalidSignatureException", ECR_EAUTH, "invalid signature") \
+	X(ECR_EEXPIRED_TOKEN, "ExpiredTokenException", ECR_EAUTH, "expired token") \
+	X(ECR_EVALIDATION, "ValidationException", ECR_EINVALID, "validation failed") \
+	X(ECR_ELAYER_PART_TOO_SMALL, "LayerPartTooSmallException", ECR_EINVALID, "layer part too small")

@@ -1,0 +1,67 @@
+/* The ECR control plane (AWS JSON 1.1, POST / with X-Amz-Target) inside the
+ * HTTP server: dispatch (ecr_api.c) and the operations (ecr_api_*.c). An
+ * operation reads its input from call->input (a parsed, size-bounded JSON
+ * object), writes its output object into call->out, and returns 0 or a
+ * negative ECR_E* code whose ecr_error_exception() becomes the __type (with
+ * ecr_error_last()->message as the message). Operations authorize their
+ * action with api_authorize() before touching anything. */
+#ifndef ECR_SERVER_ECR_API_H
+#define ECR_SERVER_ECR_API_H
+
+#include "../core/json.h"
+#include "http.h"
+
+typedef struct ecr_api_call {
+	http_request *r;
+	const char *operation;    /* e.g. "CreateRepository" */
+	const ecr__json *input;   /* the request body (an object) */
+	ecr__jw *out;             /* the response object, already opened: write members only */
+	ecr_registry *reg;        /* the caller's registry (account of the key, region of the scope),
+				     or the one named by registryId when the caller may reach it */
+	ecr_principal *principal; /* the caller; NULL with ECR_SERVER_NO_AUTH */
+	const char *region;       /* the request's region */
+	const char *source_ip;    /* for aws:SourceIp */
+	char *endpoint;           /* "http://host:port" as the client reached us (proxyEndpoint, URLs) */
+} ecr_api_call;
+
+typedef int (*ecr_api_op)(ecr_api_call *call);
+
+/* The operations, by name (ecr_api.c holds the table). */
+typedef struct ecr_api_op_entry {
+	const char *name;
+	ecr_api_op fn;
+} ecr_api_op_entry;
+
+/* Each file of operations exports its table, terminated by { NULL, NULL }. */
+extern const ecr_api_op_entry ecr__api_ops_repositories[]; /* ecr_api_repositories.c */
+extern const ecr_api_op_entry ecr__api_ops_images[];       /* ecr_api_images.c */
+
+/* Authorize "ecr:<action>" on a resource ARN for the caller (no-op without
+ * auth); ECR_EDENIED with ECR's AccessDeniedException message. */
+int ecr__api_authorize(ecr_api_call *call, const char *action, const char *resource_arn);
+
+/* Input helpers: each fails with ECR_EINVALID and ECR's message style
+ * ("Invalid parameter at '<field>' failed to satisfy constraint: '...'"),
+ * or ECR_EVALIDATION where ECR answers ValidationException. */
+/* A required string member (max_len 0: no limit). */
+int ecr__api_string(const char **out, ecr_api_call *call, const char *field, bool required, size_t min_len,
+	size_t max_len);
+/* An optional integer with bounds; *present_out (may be NULL) tells whether it was given. */
+int ecr__api_int(int64_t *out, bool *present_out, ecr_api_call *call, const char *field, int64_t min, int64_t max,
+	int64_t dflt);
+int ecr__api_bool(bool *out, ecr_api_call *call, const char *field, bool dflt);
+/* Open the repository named by input "repositoryName" in call->reg (RepositoryNotFoundException as ECR words it). */
+int ecr__api_repository(ecr_repository **out, ecr_api_call *call);
+
+/* Output helpers. */
+/* Write a Repository object (as every repository operation returns it). */
+int ecr__api_write_repository(ecr__jw *w, ecr_api_call *call, const ecr_repository *repo);
+/* Epoch seconds as a JSON number with milliseconds, e.g. 1448875853.241. */
+int ecr__api_write_time(ecr__jw *w, int64_t ms);
+
+/* The handler for POST / (http.h's route for the control plane). */
+enum MHD_Result ecr__api_begin(http_request *r);
+enum MHD_Result ecr__api_body(http_request *r, const char *data, size_t len);
+enum MHD_Result ecr__api_finish(http_request *r);
+
+#endif
