@@ -12,6 +12,8 @@ PACKAGES=(
 	python3 python3-pycparser openssl curl
 	# tests/integration: real OCI clients and a private containerd against ecrd
 	skopeo podman buildah umoci jq containerd
+	# tests/ecr_api: the real AWS CLI and boto3 against ecrd's ECR API
+	awscli python3-boto3
 )
 
 missing=()
