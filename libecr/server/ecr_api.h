@@ -50,6 +50,11 @@ int ecr__api_string(const char **out, ecr_api_call *call, const char *field, boo
 int ecr__api_int(int64_t *out, bool *present_out, ecr_api_call *call, const char *field, int64_t min, int64_t max,
 	int64_t dflt);
 int ecr__api_bool(bool *out, ecr_api_call *call, const char *field, bool dflt);
+/* A member of the wrong JSON type: ECR_EINVALID answered as SerializationException. */
+int ecr__api_type_error(ecr_api_call *call, const char *field, const char *expected);
+/* The registry of an account in a region (the server's registry provider, else the
+ * registries it serves); ECR_EINVALID when none is reachable. */
+int ecr__api_registry(ecr_registry **out, ecr_api_call *call, const char *account_id, const char *region);
 /* Open the repository named by input "repositoryName" in call->reg (RepositoryNotFoundException as ECR words it). */
 int ecr__api_repository(ecr_repository **out, ecr_api_call *call);
 
