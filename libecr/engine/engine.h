@@ -33,6 +33,10 @@ typedef struct ecr__store {
 	pthread_rwlock_t gc_lock;
 	pthread_mutex_t lock;           /* guards open_uploads */
 	ecr__open_upload *open_uploads; /* upload.c's cache of open staging writers */
+	/* The token signing key (libecr/auth/token.c), loaded once from store_keys. */
+	pthread_mutex_t auth_lock; /* guards token_key_loaded and token_key */
+	bool token_key_loaded;
+	unsigned char token_key[32];
 } ecr__store;
 
 /* Release the upload writer cache (upload.c); called when the store is freed. */

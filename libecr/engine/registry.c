@@ -31,6 +31,7 @@ static int store_new(ecr__store **out, ecr_blob_store *blobs, ecr_meta_store *me
 	s->meta = meta;
 	pthread_rwlock_init(&s->gc_lock, NULL);
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->auth_lock, NULL);
 	*out = s;
 	return 0;
 }
@@ -48,6 +49,8 @@ static void store_free(ecr__store *s)
 		close(s->lock_fd); /* releases the flock */
 	pthread_rwlock_destroy(&s->gc_lock);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->auth_lock);
+	memset(s->token_key, 0, sizeof(s->token_key));
 	ecr__free(s->key);
 	ecr__free(s);
 }

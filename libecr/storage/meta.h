@@ -147,4 +147,48 @@ int ecr__meta_gc_stale_links(ecr__txn *t, int64_t before, ecr__meta_link_cb cb, 
  * in progress... (1 / 0 in *out). */
 int ecr__meta_blob_referenced(ecr__txn *t, const char *digest, bool *out);
 
+/* Principals, access keys, identity policies, store keys (meta_auth.c). */
+typedef struct ecr__meta_principal {
+	int64_t id;
+	char *uid;
+	char *arn;
+	char *account_id;
+	int admin;
+	int64_t created_at;
+} ecr__meta_principal;
+void ecr__meta_principal_dispose(ecr__meta_principal *p);
+/* Insert; sets p->id. ECR_EEXISTS when the ARN (or uid) is taken. */
+int ecr__meta_principal_insert(ecr__txn *t, ecr__meta_principal *p);
+/* ECR_ENOTFOUND */
+int ecr__meta_principal_get(ecr__txn *t, const char *arn, ecr__meta_principal *out);
+int ecr__meta_principal_get_by_uid(ecr__txn *t, const char *uid, ecr__meta_principal *out);
+int ecr__meta_principal_get_by_id(ecr__txn *t, int64_t id, ecr__meta_principal *out);
+/* The owner of an access key and the key's secret (*secret_out: ecr__free), in one query. ECR_ENOTFOUND. */
+int ecr__meta_principal_get_by_key(ecr__txn *t, const char *key_id, ecr__meta_principal *out, char **secret_out);
+/* Delete with its access keys and identity policies. ECR_ENOTFOUND. */
+int ecr__meta_principal_delete(ecr__txn *t, int64_t id);
+typedef int (*ecr__meta_principal_cb)(const ecr__meta_principal *p, void *payload);
+/* Principals with arn > after (NULL: from the start), in ARN order, at most limit. */
+int ecr__meta_principal_list(ecr__txn *t, const char *after, size_t limit, ecr__meta_principal_cb cb, void *payload);
+/* ECR_EEXISTS when the key id is taken. */
+int ecr__meta_access_key_insert(ecr__txn *t, const char *key_id, int64_t principal_id, const char *secret, int64_t now);
+/* ECR_ENOTFOUND */
+int ecr__meta_access_key_delete(ecr__txn *t, int64_t principal_id, const char *key_id);
+/* Insert or replace. */
+int ecr__meta_identity_policy_put(ecr__txn *t, int64_t principal_id, const char *name, const char *document);
+/* ECR_ENOTFOUND */
+int ecr__meta_identity_policy_delete(ecr__txn *t, int64_t principal_id, const char *name);
+typedef int (*ecr__meta_identity_policy_cb)(const char *name, const char *document, void *payload);
+/* cb(name, document) in name order. */
+int ecr__meta_identity_policy_list(ecr__txn *t, int64_t principal_id, ecr__meta_identity_policy_cb cb,
+	void *payload);
+/* A named secret of the storage (store_keys): value appended to out. ECR_ENOTFOUND. */
+int ecr__meta_store_key_get(ecr__txn *t, const char *name, ecr_buf *out);
+/* Insert unless the name exists (then the stored value wins: read it back). */
+int ecr__meta_store_key_insert(ecr__txn *t, const char *name, const void *value, size_t len, int64_t now);
+/* The document of a resource policy (policies table; repository_id 0 = the registry's own), *doc_out
+ * ecr__free'd by the caller. ECR_ENOTFOUND. */
+int ecr__meta_resource_policy_document(ecr__txn *t, int64_t registry_id, int64_t repository_id, const char *kind,
+	char **doc_out);
+
 #endif
