@@ -139,7 +139,7 @@ expect_error() {
 ecr create-repository --repository-name "$REPO" --tags Key=team,Value=cli
 expect "create-repository" ".repository.repositoryName == \"$REPO\" and .repository.repositoryArn == \"$ARN\"
 	and .repository.registryId == \"$ACCT\" and .repository.imageTagMutability == \"MUTABLE\"
-	and (.repository.createdAt | type) == \"number\"
+	and .repository.createdAt != null
 	and .repository.encryptionConfiguration.encryptionType == \"AES256\""
 ecr create-repository --repository-name "$REPO"
 expect_error "create-repository twice: RepositoryAlreadyExistsException" RepositoryAlreadyExistsException

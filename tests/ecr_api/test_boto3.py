@@ -177,7 +177,8 @@ class Base(unittest.TestCase):
         config = fx.jbytes({"architecture": "amd64", "os": "linux",
                             "rootfs": {"type": "layers", "diff_ids": [fx.sha256(b"layer-" + repo.encode())]}})
         layer = b"layer-" + repo.encode() + b"\x00" * 100
-        key = (id(client or self.c), repo)
+        c = client or self.c
+        key = (c.meta.region_name, c._request_signer._credentials.access_key, repo)
         if key not in self.blobs_done:
             self.upload_blob(repo, config, client)
             self.upload_blob(repo, layer, client)
@@ -506,6 +507,7 @@ class T02Images(Base):
     def test_batch_get_image(self):
         name = self.repo("bgi")
         d, body = self.push(name, "v1")
+        self.push(name, "v2", "other")
         out = self.ok("batch_get_image", repositoryName=name, imageIds=[{"imageTag": "v1"}, {"imageDigest": d}])
         self.assertEqual(out["failures"], [])
         self.assertEqual(len(out["images"]), 2)
@@ -516,7 +518,7 @@ class T02Images(Base):
             self.assertEqual(img["repositoryName"], name)
             self.assertEqual(img["imageManifestMediaType"], fx.MT_OCI_MANIFEST)
         out = self.ok("batch_get_image", repositoryName=name, imageIds=[
-            {"imageTag": "nope"}, {"imageDigest": d, "imageTag": "other"}, {"imageDigest": "sha256:xyz"}])
+            {"imageTag": "nope"}, {"imageDigest": d, "imageTag": "v2"}, {"imageDigest": "sha256:xyz"}])
         self.assertEqual(out["images"], [])
         codes = sorted(f["failureCode"] for f in out["failures"])
         self.assertEqual(codes, sorted(["ImageNotFound", "ImageTagDoesNotMatchDigest", "InvalidImageDigest"]))
@@ -1062,25 +1064,27 @@ class T07AccountsRegions(Base):
                  force=True)
         self.ok("describe_repositories", repositoryNames=[name])
 
-    def test_cross_account_pull_policy(self):
-        bob = make_client(BOB)
+    def _shared_repo(self):
         name = self.repo("shared")
         d, body = self.push(name, "v1")
         _, layer = self.base_blobs(name)
         arn = "arn:aws:ecr:us-east-1:%s:repository/%s" % (ACCT, name)
-        bob_tok = self.ok("get_authorization_token", client=bob)["authorizationData"][0]["authorizationToken"]
-        # 1. denied: no resource policy
+        allow = {"Version": "2012-10-17", "Statement": [
+            {"Sid": "bob-pull", "Effect": "Allow", "Principal": {"AWS": BOB_ARN},
+             "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]}]}
+        deny = dict(allow)
+        deny["Statement"] = allow["Statement"] + [
+            {"Sid": "bob-deny", "Effect": "Deny", "Principal": {"AWS": BOB_ARN}, "Action": "ecr:BatchGetImage"}]
+        return name, arn, body, layer, allow, deny
+
+    def test_cross_account_pull_policy(self):
+        """Control plane: denied, granted by a repository policy, denied by an explicit Deny."""
+        bob = make_client(BOB)
+        name, arn, body, layer, allow, deny = self._shared_repo()
         m = self.err("AccessDeniedException", "batch_get_image", client=bob, registryId=ACCT, repositoryName=name,
                      imageIds=[{"imageTag": "v1"}])
         self.assertTrue(m.startswith("User: %s is not authorized to perform: ecr:BatchGetImage on resource: %s"
                                      % (BOB_ARN, arn)), m)
-        st, _, b = v2_get("/v2/%s/manifests/v1" % name, bob_tok)
-        self.assertEqual(st, 403, b)
-        self.assertEqual(json.loads(b)["errors"][0]["code"], "DENIED")
-        # 2. allowed by a repository policy naming bob
-        allow = {"Version": "2012-10-17", "Statement": [
-            {"Sid": "bob-pull", "Effect": "Allow", "Principal": {"AWS": BOB_ARN},
-             "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]}]}
         self.ok("set_repository_policy", repositoryName=name, policyText=json.dumps(allow))
         out = self.ok("batch_get_image", client=bob, registryId=ACCT, repositoryName=name,
                       imageIds=[{"imageTag": "v1"}])
@@ -1088,30 +1092,40 @@ class T07AccountsRegions(Base):
         url = self.ok("get_download_url_for_layer", client=bob, registryId=ACCT, repositoryName=name,
                       layerDigest=fx.sha256(layer))["downloadUrl"]
         self.assertEqual(fetch_url(url), layer)
-        st, _, b = v2_get("/v2/%s/manifests/v1" % name, bob_tok)
-        self.assertEqual((st, b), (200, body))
-        st, _, b = v2_get("/v2/%s/blobs/%s" % (name, fx.sha256(layer)), bob_tok)
-        self.assertEqual((st, b), (200, layer))
         # pulling is not pushing
         self.err("AccessDeniedException", "put_image", client=bob, registryId=ACCT, repositoryName=name,
                  imageTag="bob", imageManifest=self.manifest(name, "bob").decode())
         self.err("AccessDeniedException", "initiate_layer_upload", client=bob, registryId=ACCT,
                  repositoryName=name)
-        # 3. denied again by an explicit Deny
-        deny = dict(allow)
-        deny["Statement"] = allow["Statement"] + [
-            {"Sid": "bob-deny", "Effect": "Deny", "Principal": {"AWS": BOB_ARN}, "Action": "ecr:BatchGetImage"}]
         self.ok("set_repository_policy", repositoryName=name, policyText=json.dumps(deny))
         m = self.err("AccessDeniedException", "batch_get_image", client=bob, registryId=ACCT, repositoryName=name,
                      imageIds=[{"imageTag": "v1"}])
         self.assertTrue(m.startswith("User: %s is not authorized to perform: ecr:BatchGetImage on resource: %s"
                                      % (BOB_ARN, arn)), m)
         self.assertIn("explicit deny", m)
+        self.ok("batch_get_image", repositoryName=name, imageIds=[{"imageTag": "v1"}])  # the owner still pulls
+        self.assertEqual(self.ok("list_images", repositoryName=name)["imageIds"][0]["imageTag"], "v1")
+
+    def test_cross_account_pull_policy_v2(self):
+        """/v2/ with bob's token from GetAuthorizationToken: DENIED, granted, DENIED again."""
+        bob = make_client(BOB)
+        name, arn, body, layer, allow, deny = self._shared_repo()
+        bob_tok = self.ok("get_authorization_token", client=bob)["authorizationData"][0]["authorizationToken"]
         st, _, b = v2_get("/v2/%s/manifests/v1" % name, bob_tok)
         self.assertEqual(st, 403, b)
         self.assertEqual(json.loads(b)["errors"][0]["code"], "DENIED")
-        # the owner still pulls
-        self.ok("batch_get_image", repositoryName=name, imageIds=[{"imageTag": "v1"}])
+        self.ok("set_repository_policy", repositoryName=name, policyText=json.dumps(allow))
+        st, _, b = v2_get("/v2/%s/manifests/v1" % name, bob_tok)
+        self.assertEqual((st, b), (200, body))
+        st, _, b = v2_get("/v2/%s/blobs/%s" % (name, fx.sha256(layer)), bob_tok)
+        self.assertEqual((st, b), (200, layer))
+        st, _, b = fx.http_request(SRV.port, "POST", "/v2/%s/blobs/uploads/" % name,
+                                   headers={"Authorization": "Basic " + bob_tok})
+        self.assertEqual(st, 403, b)
+        self.ok("set_repository_policy", repositoryName=name, policyText=json.dumps(deny))
+        st, _, b = v2_get("/v2/%s/manifests/v1" % name, bob_tok)
+        self.assertEqual(st, 403, b)
+        self.assertEqual(json.loads(b)["errors"][0]["code"], "DENIED")
 
 
 if __name__ == "__main__":
