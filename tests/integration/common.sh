@@ -26,7 +26,11 @@ integ_start_ecrd() {
 	local ecrd=$1 data=$2 log=$3 line=
 	shift 3
 	ECRD_PID= ECRD_PORT=
-	"$ecrd" --listen 127.0.0.1:0 --data "$data" "$@" >"$log.out" 2>"$log" &
+	# No credentials: the shared client check runs without them (--no-auth
+	# where this ecrd has authentication, i.e. knows the option).
+	local -a noauth=()
+	"$ecrd" --help 2>&1 | grep -q -- '--no-auth' && noauth=(--no-auth)
+	"$ecrd" --listen 127.0.0.1:0 ${noauth[@]+"${noauth[@]}"} --data "$data" "$@" >"$log.out" 2>"$log" &
 	ECRD_PID=$!
 	for _ in $(seq 200); do
 		line=$(grep -m1 '^ecrd: listening on ' "$log.out" 2>/dev/null || true)
