@@ -7,6 +7,7 @@
 
 #include "../core/core.h"
 #include "../core/logging.h"
+#include "ecr/auth.h"
 #include "ecr/server.h"
 
 typedef struct http_vhost {
@@ -27,6 +28,8 @@ struct ecr_server {
 	ecr__logger log;
 	http_vhost *vhosts;
 	size_t vhosts_count;
+	ecr_server_registry_cb registry_cb; /* the registry provider, or NULL */
+	void *registry_payload;
 	struct MHD_Daemon *daemon;
 };
 
@@ -65,6 +68,7 @@ typedef enum body_mode {
 typedef struct http_request {
 	ecr_server *srv;
 	ecr_registry *reg;
+	ecr_principal *principal; /* the authenticated caller, or NULL (no auth, or not yet) */
 	struct MHD_Connection *conn;
 	const char *method;
 	char *path;
@@ -113,5 +117,15 @@ const char *ecr__http_query(http_request *r, const char *name);
 enum MHD_Result ecr__oci_begin(http_request *r);
 enum MHD_Result ecr__oci_body(http_request *r, const char *data, size_t len);
 enum MHD_Result ecr__oci_finish(http_request *r);
+
+/* Authenticate and authorize a /v2/ request (v2_auth.c), before any route
+ * runs: sets r->principal, or answers 401 UNAUTHORIZED (with ECR's Basic
+ * challenge) or 403 DENIED. Returns true when the request may go on; false
+ * when it was answered (*ret holds what to return to libmicrohttpd). */
+bool ecr__v2_authorize(http_request *r, enum MHD_Result *ret);
+/* May the caller create the repository r->target.name (create-on-push)? 0, or ECR_EDENIED. */
+int ecr__v2_may_create(http_request *r);
+/* "arn:aws:ecr:<region>:<account>:repository/<name>" of reg, into out. */
+int ecr__v2_repository_arn(ecr_buf *out, ecr_registry *reg, const char *name);
 
 #endif

@@ -25,6 +25,8 @@ static int open_repo(http_request *r, bool create)
 {
 	int rc = ecr_repository_open(&r->repo, r->reg, r->target.name);
 	if (rc == ECR_EREPOSITORY_NOT_FOUND && create && (r->srv->flags & ECR_SERVER_CREATE_ON_PUSH)) {
+		if ((rc = ecr__v2_may_create(r))) /* create-on-push needs ecr:CreateRepository */
+			return rc;
 		rc = ecr_repository_create(&r->repo, r->reg, r->target.name, NULL);
 		if (rc == ECR_EREPOSITORY_EXISTS) /* created meanwhile by another request */
 			rc = ecr_repository_open(&r->repo, r->reg, r->target.name);
@@ -670,6 +672,9 @@ static enum MHD_Result referrers(http_request *r)
 
 enum MHD_Result ecr__oci_begin(http_request *r)
 {
+	enum MHD_Result ret;
+	if (!ecr__v2_authorize(r, &ret))
+		return ret;
 	switch (r->target.route) {
 	case ROUTE_BASE:
 		return base(r);

@@ -54,7 +54,7 @@ int ecr_server_new(ecr_server **out, const ecr_server_options *opts)
 		return rc;
 	if (!opts->tls_cert_file != !opts->tls_key_file)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "TLS needs both a certificate file and a key file");
-	if (opts->flags & ~(ECR_SERVER_CREATE_ON_PUSH | ECR_SERVER_SINGLE_THREAD))
+	if (opts->flags & ~(ECR_SERVER_CREATE_ON_PUSH | ECR_SERVER_SINGLE_THREAD | ECR_SERVER_NO_AUTH))
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "unknown server flags 0x%x", (unsigned)opts->flags);
 	if (opts->max_header_size && opts->max_header_size < 1024)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "max_header_size must be at least 1024 bytes");
@@ -104,19 +104,73 @@ int ecr_server_add_registry(ecr_server *srv, ecr_registry *reg, const char *host
 	return 0;
 }
 
-static ecr_registry *pick_registry(ecr_server *srv, const char *host)
+int ecr_server_set_registry_cb(ecr_server *srv, ecr_server_registry_cb cb, void *payload)
 {
-	if (host) {
-		size_t n = strcspn(host, ":");
-		if (host[0] == '[') /* [v6]:port */
-			n = strcspn(host, "]") + 1;
-		for (size_t i = 0; i < srv->vhosts_count; i++) {
-			const char *h = srv->vhosts[i].host;
-			if (h && strlen(h) == n && strncasecmp(h, host, n) == 0)
-				return srv->vhosts[i].reg;
+	if (srv->daemon)
+		return ecr__fail(ECR_EBUSY, ECR_ERROR_INVALID, "the server is running");
+	srv->registry_cb = cb;
+	srv->registry_payload = payload;
+	return 0;
+}
+
+/* "<12 digits>.dkr.ecr.<region>.<anything>": the account and region it names. */
+static bool parse_ecr_host(const char *host, size_t n, char account[13], char region[33])
+{
+	if (n < 12 + 9 + 2)
+		return false;
+	for (size_t i = 0; i < 12; i++)
+		if (host[i] < '0' || host[i] > '9')
+			return false;
+	if (strncasecmp(host + 12, ".dkr.ecr.", 9) != 0)
+		return false;
+	const char *reg = host + 21, *end = host + n;
+	size_t len = 0;
+	while (reg + len < end && reg[len] != '.') {
+		char c = reg[len];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+			return false;
+		len++;
+	}
+	/* the region must be followed by ".<anything>" */
+	if (len == 0 || len > 32 || reg + len + 1 >= end)
+		return false;
+	memcpy(account, host, 12);
+	account[12] = '\0';
+	for (size_t i = 0; i < len; i++)
+		region[i] = (char)((reg[i] >= 'A' && reg[i] <= 'Z') ? reg[i] + 32 : reg[i]);
+	region[len] = '\0';
+	return true;
+}
+
+/* The registry a request is for: a host added with ecr_server_add_registry(),
+ * else (for /v2/ only) the registry provider's for an ECR-style host name,
+ * else the default. */
+static int pick_registry(ecr_registry **out, ecr_server *srv, const char *host, bool v2)
+{
+	*out = srv->vhosts[0].reg;
+	if (!host)
+		return 0;
+	size_t n = strcspn(host, ":");
+	if (host[0] == '[') /* [v6]:port */
+		n = strcspn(host, "]") + 1;
+	for (size_t i = 0; i < srv->vhosts_count; i++) {
+		const char *h = srv->vhosts[i].host;
+		if (h && strlen(h) == n && strncasecmp(h, host, n) == 0) {
+			*out = srv->vhosts[i].reg;
+			return 0;
 		}
 	}
-	return srv->vhosts[0].reg;
+	char account[13], region[33];
+	if (!v2 || !srv->registry_cb || !parse_ecr_host(host, n, account, region))
+		return 0;
+	ecr_registry *reg = NULL;
+	int rc = srv->registry_cb(&reg, account, region, srv->registry_payload);
+	if (rc == 0 && !reg)
+		rc = ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "the registry provider returned no registry");
+	if (rc)
+		return rc < 0 ? rc : ECR_ERROR;
+	*out = reg;
+	return 0;
 }
 
 /* --- responses --- */
@@ -369,6 +423,8 @@ static void request_free(http_request *r)
 		MHD_destroy_response(r->pending);
 	ecr_upload_free(r->upload);
 	ecr_repository_free(r->repo);
+	if (r->principal)
+		ecr_principal_free(r->principal);
 	ecr_buf_dispose(&r->body);
 	ecr__http_target_dispose(&r->target);
 	ecr__free(r->path);
@@ -435,12 +491,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			r->in_first_call = false;
 			return ret;
 		}
-		r->reg = pick_registry(srv, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST));
+		const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+		int prc = pick_registry(&r->reg, srv, host, strncmp(url, "/v2", 3) == 0);
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		r->expects_body = (cl && strspn(cl, "0") != strlen(cl)) ||
 			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 		r->in_first_call = true;
-		enum MHD_Result ret = first_call(r, url);
+		enum MHD_Result ret = prc ? ecr__http_fail(r, prc, "name") : first_call(r, url);
 		r->in_first_call = false;
 		return ret;
 	}

@@ -68,6 +68,10 @@ static int fetch(struct reply *r, const char *method, uint16_t port, const char 
 	return cc == CURLE_OK ? 0 : -1;
 }
 
+/* These tests are about the protocol, not authentication (see test_v2_auth.c). */
+static const ecr_server_options no_auth = { ECR_SERVER_OPTIONS_VERSION, NULL, 0, NULL, NULL, ECR_SERVER_NO_AUTH, 0, 0,
+	0, 0, 0, NULL, NULL, ECR_LOG_NONE };
+
 static void test_server_server__options(void **state)
 {
 	(void)state;
@@ -108,7 +112,7 @@ static void test_server_server__start_stop_port(void **state)
 	ecr_server *srv, *other;
 	struct reply r;
 	assert_ok(ecr_registry_open(&reg, "memory:", NULL));
-	assert_ok(ecr_server_new(&srv, NULL));
+	assert_ok(ecr_server_new(&srv, &no_auth));
 	assert_ok(ecr_server_add_registry(srv, reg, NULL));
 	assert_int_equal(ecr_server_port(srv), 0);
 	assert_ok(ecr_server_start(srv));
@@ -151,7 +155,7 @@ static void test_server_server__virtual_hosts(void **state)
 	assert_ok(ecr_repository_create(NULL, a, "only/in-a", NULL));
 	assert_ok(ecr_repository_create(NULL, b, "only/in-b", NULL));
 	ecr_server *srv;
-	assert_ok(ecr_server_new(&srv, NULL));
+	assert_ok(ecr_server_new(&srv, &no_auth));
 	assert_ok(ecr_server_add_registry(srv, a, NULL));
 	assert_int_equal(ecr_server_add_registry(srv, b, NULL), ECR_EEXISTS);
 	assert_ok(ecr_server_add_registry(srv, b, "222222222222.dkr.ecr.us-east-1.localhost"));
@@ -219,7 +223,7 @@ static void test_server_server__graceful_stop(void **state)
 	ecr_registry *reg;
 	ecr_server *srv;
 	ecr_server_options o = ECR_SERVER_OPTIONS_INIT;
-	o.flags = ECR_SERVER_CREATE_ON_PUSH;
+	o.flags = ECR_SERVER_CREATE_ON_PUSH | ECR_SERVER_NO_AUTH;
 	assert_ok(ecr_registry_open(&reg, "memory:", NULL));
 	assert_ok(ecr_server_new(&srv, &o));
 	assert_ok(ecr_server_add_registry(srv, reg, NULL));
