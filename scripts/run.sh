@@ -4,8 +4,8 @@
 # data in ./ecr-data (relative to where you run this).
 #
 #   ECR_DATA=DIR        another data folder
-#   ECRD_LISTEN=A:P     another listen address (loopback only: ecrd has no
-#                       authentication yet; see ecrd(8) and --insecure-no-auth)
+#   ECRD_LISTEN=A:P     another listen address
+#   scripts/run.sh --no-auth          serve without authentication (throwaway use)
 #   scripts/run.sh [ECRD OPTION]...   extra options go to ecrd (ecrd --help)
 #
 # (The library-only examples, examples/push-layout and examples/list with
@@ -47,13 +47,16 @@ fi
 
 cat <<HINT
 ==> ecrd: registry file://$DATA on http://$SHOWN (Ctrl-C stops it)
-    Push to it from another terminal (plain HTTP, so TLS verification off), e.g.:
+    Authentication is on: ecrd prints below where the administrator's access key is
+    ($DATA/credentials, written on the first start) and the lines to paste into
+    another terminal (export ... and aws ecr get-login-password | docker login ...).
+    Then, e.g. (plain HTTP, so TLS verification off):
+      aws ecr get-login-password | skopeo login --tls-verify=false --username AWS --password-stdin $SHOWN
       skopeo copy --dest-tls-verify=false docker://docker.io/library/hello-world:latest \\
           docker://$SHOWN/example/hello:latest
-      podman push --tls-verify=false IMAGE $SHOWN/example/hello:latest
-    and look:  curl http://$SHOWN/v2/_catalog
-               curl http://$SHOWN/v2/example/hello/tags/list
+      aws ecr describe-repositories
     Repositories are created on first push. Options: build/tools/ecrd --help, man -l docs/ecrd.8
+    (scripts/run.sh --no-auth: no authentication, for throwaway local use)
 
 HINT
 exec build/tools/ecrd --data "$DATA" --listen "$LISTEN" "$@"

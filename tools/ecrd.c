@@ -1,14 +1,25 @@
 /*
- * ecrd: serve a libecr registry over HTTP (the OCI Distribution API, /v2/).
+ * ecrd: serve libecr registries over HTTP (the OCI Distribution API, /v2/,
+ * and the ECR API), and manage the principals of a data folder.
  *
  *   ecrd [--listen ADDR:PORT] [--data DIR] [--account ID] [--region NAME]
  *        [--tls-cert FILE --tls-key FILE] [--config FILE] [--threads N]
- *        [--no-create-on-push] [--insecure-no-auth] [--log-level LEVEL]
+ *        [--no-create-on-push] [--no-auth] [--insecure-no-auth] [--log-level LEVEL]
+ *   ecrd principal add ARN [--admin] [--policy FILE] [--data DIR]
+ *   ecrd principal list [--data DIR]
+ *   ecrd principal remove ARN [--data DIR]
+ *   ecrd principal policy ARN NAME FILE [--data DIR]
  *
  * Built against the shared library, public API only (ecr.h, ecr/server.h).
  * Options come from the command line and from a `key = value` config file;
- * the command line wins. Until authentication arrives, ecrd listens on loopback
- * addresses only, unless --insecure-no-auth says otherwise.
+ * the command line wins. Authentication is on by default: on first start in
+ * an empty data folder ecrd creates an administrator and writes its access
+ * key to <data>/credentials. --no-auth serves without it (loopback addresses
+ * only, unless --insecure-no-auth).
+ *
+ * Registries: the one of --account/--region is the default; others (other
+ * accounts and regions, in the same data folder) are opened on demand by the
+ * registry provider and kept until exit.
  *
  * Signals: SIGINT and SIGTERM stop the server gracefully (requests in flight
  * finish) and ecrd exits 0. SIGHUP is ignored (reserved for reloading).
@@ -18,11 +29,13 @@
  * configuration error.
  */
 #include <ecr.h>
+#include <ecr/auth.h>
 #include <ecr/server.h>
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -42,12 +55,16 @@
 #define DEFAULT_DATA "./ecr-data"
 #define DEFAULT_ACCOUNT "123456789012"
 #define DEFAULT_REGION "us-east-1"
+#define MAX_REGISTRIES 256 /* registries the provider keeps open at most */
 #define MAX_THREADS 1024
 #define CONFIG_LINE_MAX 4096
 
 static const char usage_text[] =
 	"Usage: ecrd [OPTION]...\n"
-	"Serve a libecr container registry over HTTP (the OCI Distribution API, /v2/).\n"
+	"   or: ecrd principal add ARN [--admin] [--policy FILE] [--data DIR]\n"
+	"   or: ecrd principal list|remove ARN|policy ARN NAME FILE [--data DIR]\n"
+	"Serve libecr container registries over HTTP (the OCI Distribution API, /v2/,\n"
+	"and the ECR API), or manage the principals (users) of a data folder.\n"
 	"\n"
 	"  --listen ADDR:PORT    address and port to listen on (default " DEFAULT_LISTEN ");\n"
 	"                        IPv6 as [::1]:5000; port 0 picks a free port\n"
@@ -61,15 +78,19 @@ static const char usage_text[] =
 	"  --threads N           worker threads (default 4); 1: a single epoll thread\n"
 	"  --no-create-on-push   a push to a missing repository fails with NAME_UNKNOWN\n"
 	"                        (default: the push creates it)\n"
-	"  --insecure-no-auth    allow a non-loopback --listen address, although ecrd has\n"
-	"                        no authentication yet: anyone who can connect can push,\n"
-	"                        pull and delete\n"
+	"  --no-auth             serve without authentication: anyone who can connect\n"
+	"                        can push, pull and delete (loopback addresses only)\n"
+	"  --insecure-no-auth    --no-auth, also on a non-loopback --listen address\n"
 	"  --log-level LEVEL     error, warn, info (default) or debug\n"
 	"  --help                print this help and exit\n"
 	"  --version             print the version and exit\n"
 	"\n"
 	"ecrd prints \"ecrd: listening on http://ADDR:PORT\" on stdout once it serves,\n"
-	"and logs one line per request on stderr. SIGINT or SIGTERM stops it cleanly\n"
+	"and logs one line per request on stderr. Authentication is on unless --no-auth:\n"
+	"the first start in an empty data folder creates the administrator\n"
+	"arn:aws:iam::ACCOUNT:user/admin and writes its key to DIR/credentials (mode 0600),\n"
+	"and ecrd prints how to use it with the AWS CLI and docker login.\n"
+	"SIGINT or SIGTERM stops it cleanly\n"
 	"(exit status 0); SIGHUP is ignored. Exit status 1: a runtime failure;\n"
 	"2: a usage or configuration error. See ecrd(8).\n";
 
@@ -83,6 +104,7 @@ struct settings {
 	unsigned int threads;
 	bool no_create_on_push;
 	bool insecure_no_auth;
+	bool no_auth;
 	ecr_log_level log_level;
 };
 
@@ -113,6 +135,7 @@ static const struct opt_def opt_defs[] = {
 	{"threads", OPT_VALUE, true},
 	{"no-create-on-push", OPT_FLAG, true},
 	{"insecure-no-auth", OPT_FLAG, true},
+	{"no-auth", OPT_FLAG, true},
 	{"log-level", OPT_VALUE, true},
 	{"help", OPT_FLAG, false},
 	{"version", OPT_FLAG, false},
@@ -380,14 +403,17 @@ static int apply_option(struct settings *s, const struct opt_def *def, const cha
 		usage_error("%s: --log-level '%s': expected error, warn, info or debug", where, value);
 		return -1;
 	}
-	if (strcmp(name, "no-create-on-push") == 0 || strcmp(name, "insecure-no-auth") == 0) {
+	if (strcmp(name, "no-create-on-push") == 0 || strcmp(name, "insecure-no-auth") == 0 ||
+		strcmp(name, "no-auth") == 0) {
 		bool b = true;
 
 		if (value != NULL && parse_bool(value, &b) < 0) {
 			usage_error("%s: %s = '%s': expected true or false", where, name, value);
 			return -1;
 		}
-		if (name[0] == 'n')
+		if (strcmp(name, "no-auth") == 0)
+			s->no_auth = b;
+		else if (name[0] == 'n')
 			s->no_create_on_push = b;
 		else
 			s->insecure_no_auth = b;
@@ -455,7 +481,7 @@ static int load_config(struct settings *s, const char *path)
 		def = find_opt(key, strlen(key));
 		if (def == NULL || !def->in_config) {
 			usage_error("%s: unknown key '%s' (keys: listen, data, account, region, tls-cert, tls-key, "
-				    "threads, no-create-on-push, insecure-no-auth, log-level)",
+				    "threads, no-create-on-push, no-auth, insecure-no-auth, log-level)",
 				where, key);
 			rc = -1;
 			break;
@@ -623,6 +649,389 @@ static int fail_ecr(int rc, const char *what)
 	return EXIT_RUNTIME;
 }
 
+/*
+ * The registry provider: the registries of other accounts and regions in the
+ * same data folder, opened on first use and kept (they must outlive the
+ * server), at most MAX_REGISTRIES of them.
+ */
+struct provider_entry {
+	char account[13];
+	char region[33];
+	ecr_registry *reg;
+};
+
+struct provider {
+	pthread_mutex_t lock;
+	const char *url;
+	const struct settings *s;
+	struct provider_entry entries[MAX_REGISTRIES];
+	size_t count;
+};
+
+static int provide_registry(ecr_registry **out, const char *account_id, const char *region, void *payload)
+{
+	struct provider *pv = payload;
+	ecr_registry_options ropts = ECR_REGISTRY_OPTIONS_INIT;
+	int rc = 0;
+
+	*out = NULL;
+	if (strlen(account_id) >= sizeof(pv->entries[0].account) || strlen(region) >= sizeof(pv->entries[0].region))
+		return ECR_EINVALID;
+	pthread_mutex_lock(&pv->lock);
+	for (size_t i = 0; i < pv->count; i++) {
+		if (strcmp(pv->entries[i].account, account_id) == 0 && strcmp(pv->entries[i].region, region) == 0) {
+			*out = pv->entries[i].reg;
+			goto done;
+		}
+	}
+	if (pv->count == MAX_REGISTRIES) {
+		rc = ECR_ELIMIT;
+		goto done;
+	}
+	ropts.account_id = account_id;
+	ropts.region = region;
+	ropts.log_cb = log_to_stderr;
+	ropts.log_level = pv->s->log_level;
+	if ((rc = ecr_registry_open(out, pv->url, &ropts)) < 0)
+		goto done;
+	strcpy(pv->entries[pv->count].account, account_id);
+	strcpy(pv->entries[pv->count].region, region);
+	pv->entries[pv->count].reg = *out;
+	pv->count++;
+	say(ECR_LOG_INFO, pv->s, "opened the registry of account %s in %s", account_id, region);
+done:
+	pthread_mutex_unlock(&pv->lock);
+	return rc;
+}
+
+static void provider_free(struct provider *pv)
+{
+	/* entries[0] is the default registry, freed by main() */
+	for (size_t i = 1; i < pv->count; i++)
+		ecr_registry_free(pv->entries[i].reg);
+	pv->count = 0;
+}
+
+/* "<data folder>/credentials", from the data URL "file:///...". */
+static char *credentials_path(const char *url)
+{
+	size_t len = strlen(url) - strlen("file://") + sizeof("/credentials");
+	char *path = malloc(len);
+
+	if (path != NULL)
+		snprintf(path, len, "%s/credentials", url + strlen("file://"));
+	return path;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Does the storage have no principal at all? 1 yes, 0 no, <0 error. */
+static int no_principals(ecr_registry *reg)
+{
+	ecr_principal_iterator *it = NULL;
+	ecr_principal *p;
+	int rc = ecr_principal_iterator_new(&it, reg);
+
+	if (rc == 0)
+		rc = ecr_principal_iterator_next(&p, it);
+	ecr_principal_iterator_free(it);
+	if (rc == ECR_ITEROVER)
+		return 1;
+	return rc == 0 ? 0 : rc;
+}
+
+/*
+ * First start: create the administrator of the default account with an access
+ * key, saved in <data>/credentials (created 0600, never overwritten). Returns
+ * 0 (created, or principals exist already) or EXIT_RUNTIME.
+ */
+static int bootstrap_admin(ecr_registry *reg, const char *account, const char *path, bool *created)
+{
+	ecr_principal *p = NULL;
+	ecr_buf key_id = ECR_BUF_INIT, secret = ECR_BUF_INIT;
+	char arn[64], text[256];
+	int fd = -1, rc, status = EXIT_RUNTIME;
+
+	*created = false;
+	rc = no_principals(reg);
+	if (rc < 0)
+		return fail_ecr(rc, "cannot list the principals");
+	if (rc == 0)
+		return 0;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		fprintf(stderr,
+			"ecrd: cannot create '%s': %s\n"
+			"ecrd: (the data folder has no principals yet; ecrd writes the administrator's key there\n"
+			"ecrd: and never overwrites that file: move it away, or start with --no-auth)\n",
+			path, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	snprintf(arn, sizeof(arn), "arn:aws:iam::%s:user/admin", account);
+	if ((rc = ecr_principal_create(&p, reg, arn, ECR_PRINCIPAL_ADMIN)) < 0) {
+		status = fail_ecr(rc, "cannot create the administrator");
+		goto done;
+	}
+	if ((rc = ecr_principal_access_key_create(&key_id, &secret, p)) < 0) {
+		status = fail_ecr(rc, "cannot create an access key");
+		ecr_principal_delete(reg, arn);
+		goto done;
+	}
+	snprintf(text, sizeof(text), "# ecrd: %s\n[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", arn,
+		key_id.ptr, secret.ptr);
+	if (write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
+		fprintf(stderr, "ecrd: cannot write '%s': %s\n", path, strerror(errno));
+		ecr_principal_delete(reg, arn);
+		goto done;
+	}
+	*created = true;
+	status = 0;
+done:
+	memset(text, 0, sizeof(text));
+	if (close(fd) < 0 && status == 0) {
+		fprintf(stderr, "ecrd: cannot write '%s': %s\n", path, strerror(errno));
+		status = EXIT_RUNTIME;
+	}
+	if (status != 0)
+		unlink(path);
+	ecr_principal_free(p);
+	ecr_buf_dispose(&key_id);
+	if (secret.ptr != NULL)
+		memset(secret.ptr, 0, secret.size);
+	ecr_buf_dispose(&secret);
+	return status;
+}
+
+/* How to reach this ecrd with the AWS CLI and docker (stdout, after the "listening" line). */
+static void print_hints(const char *cred_path, bool created, const struct listen_addr *la, uint16_t port,
+	bool tls, const char *region)
+{
+	char hostport[INET6_ADDRSTRLEN + 16];
+	const char *host = la->host;
+
+	if (strcmp(host, "0.0.0.0") == 0)
+		host = "127.0.0.1";
+	else if (strcmp(host, "::") == 0)
+		host = "::1";
+	snprintf(hostport, sizeof(hostport), "%s%s%s:%u", la->ipv6 ? "[" : "", host, la->ipv6 ? "]" : "",
+		(unsigned int)port);
+	if (created)
+		printf("ecrd: created the administrator's access key in %s (keep it secret)\n", cred_path);
+	else
+		printf("ecrd: authentication is on; the administrator's access key is in %s (if kept there)\n",
+			cred_path);
+	printf("export AWS_SHARED_CREDENTIALS_FILE=%s AWS_ENDPOINT_URL=%s://%s AWS_DEFAULT_REGION=%s\n", cred_path,
+		tls ? "https" : "http", hostport, region);
+	printf("aws ecr get-login-password | docker login --username AWS --password-stdin %s\n", hostport);
+	fflush(stdout);
+}
+
+/* --- ecrd principal ... --- */
+
+static int read_file(const char *path, char **out)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	*out = NULL;
+	if (f == NULL) {
+		fprintf(stderr, "ecrd: cannot open '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (cap - len < 4097) {
+			char *nb;
+
+			if (cap >= 1024 * 1024) {
+				fprintf(stderr, "ecrd: '%s' is larger than 1 MiB\n", path);
+				goto fail;
+			}
+			cap = cap ? cap * 2 : 8192;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				fprintf(stderr, "ecrd: out of memory\n");
+				goto fail;
+			}
+			buf = nb;
+		}
+		size_t n = fread(buf + len, 1, cap - len - 1, f);
+
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "ecrd: cannot read '%s'\n", path);
+		goto fail;
+	}
+	buf[len] = '\0';
+	fclose(f);
+	*out = buf;
+	return 0;
+fail:
+	fclose(f);
+	free(buf);
+	return -1;
+}
+
+static int print_policy(const char *name, const char *document, void *payload)
+{
+	(void)payload;
+	printf("    policy %s: %s\n", name, document);
+	return 0;
+}
+
+static const char principal_usage[] =
+	"Usage: ecrd principal add ARN [--admin] [--policy FILE] [--data DIR]\n"
+	"       ecrd principal list [--data DIR]\n"
+	"       ecrd principal remove ARN [--data DIR]\n"
+	"       ecrd principal policy ARN NAME FILE [--data DIR]\n"
+	"Manage the principals of a data folder (ecrd must not be running on it).\n"
+	"ARN: arn:aws:iam::ACCOUNT:user/NAME, :role/NAME or :root. 'add' prints the new\n"
+	"access key id and secret; --admin gives the principal full rights in its own\n"
+	"account; --policy FILE (and 'policy') attaches an IAM identity policy document.\n";
+
+static int principal_command(int argc, char **argv)
+{
+	const char *data = DEFAULT_DATA, *policy_file = NULL, *args[4] = {NULL, NULL, NULL, NULL};
+	ecr_registry *reg = NULL;
+	ecr_principal *p = NULL;
+	ecr_principal_iterator *it = NULL;
+	ecr_buf key_id = ECR_BUF_INIT, secret = ECR_BUF_INIT;
+	char *url = NULL, *doc = NULL;
+	bool admin = false, initialised = false;
+	size_t nargs = 0, want;
+	int status = EXIT_USAGE, rc;
+
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(principal_usage, stdout);
+			return 0;
+		} else if (strcmp(a, "--admin") == 0) {
+			admin = true;
+		} else if (strcmp(a, "--data") == 0 || strcmp(a, "--policy") == 0) {
+			if (i + 1 >= argc) {
+				usage_error("option '%s' needs a value", a);
+				return EXIT_USAGE;
+			}
+			if (a[2] == 'd')
+				data = argv[++i];
+			else
+				policy_file = argv[++i];
+		} else if (strncmp(a, "--data=", 7) == 0) {
+			data = a + 7;
+		} else if (strncmp(a, "--policy=", 9) == 0) {
+			policy_file = a + 9;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			usage_error("principal: unknown option '%s'", a);
+			return EXIT_USAGE;
+		} else if (nargs < 4) {
+			args[nargs++] = a;
+		} else {
+			usage_error("principal: unexpected argument '%s'", a);
+			return EXIT_USAGE;
+		}
+	}
+	if (nargs == 0) {
+		fputs(principal_usage, stderr);
+		return EXIT_USAGE;
+	}
+	want = strcmp(args[0], "add") == 0 || strcmp(args[0], "remove") == 0 ? 2
+		: strcmp(args[0], "list") == 0				     ? 1
+		: strcmp(args[0], "policy") == 0			     ? 4
+									     : 0;
+	if (want == 0 || nargs != want || ((admin || policy_file) && strcmp(args[0], "add") != 0)) {
+		usage_error("principal: expected add ARN [--admin] [--policy FILE], list, remove ARN or "
+			    "policy ARN NAME FILE");
+		return EXIT_USAGE;
+	}
+	if (policy_file != NULL && read_file(policy_file, &doc) < 0)
+		return EXIT_USAGE;
+	if (strcmp(args[0], "policy") == 0 && read_file(args[3], &doc) < 0)
+		return EXIT_USAGE;
+	status = EXIT_RUNTIME;
+	if ((url = data_url(data)) == NULL)
+		goto done;
+	if ((rc = ecr_init()) < 0) {
+		status = fail_ecr(rc, "ecr_init");
+		goto done;
+	}
+	initialised = true;
+	if ((rc = ecr_registry_open(&reg, url, NULL)) < 0) {
+		status = fail_ecr(rc, rc == ECR_EBUSY ? "the data folder is in use (stop ecrd first)" : url);
+		goto done;
+	}
+	if (strcmp(args[0], "list") == 0) {
+		ecr_principal *q;
+
+		if ((rc = ecr_principal_iterator_new(&it, reg)) < 0) {
+			status = fail_ecr(rc, "cannot list the principals");
+			goto done;
+		}
+		while ((rc = ecr_principal_iterator_next(&q, it)) == 0) {
+			printf("%s%s\n", ecr_principal_arn(q), ecr_principal_is_admin(q) ? " (admin)" : "");
+			if ((rc = ecr_principal_policies(q, print_policy, NULL)) < 0)
+				break;
+		}
+		if (rc != ECR_ITEROVER) {
+			status = fail_ecr(rc, "cannot list the principals");
+			goto done;
+		}
+	} else if (strcmp(args[0], "remove") == 0) {
+		if ((rc = ecr_principal_delete(reg, args[1])) < 0) {
+			status = fail_ecr(rc, args[1]);
+			goto done;
+		}
+		printf("removed %s (its keys and tokens no longer work)\n", args[1]);
+	} else if (strcmp(args[0], "policy") == 0) {
+		if ((rc = ecr_principal_open(&p, reg, args[1])) < 0 ||
+			(rc = ecr_principal_put_policy(p, args[2], doc)) < 0) {
+			status = fail_ecr(rc, args[1]);
+			goto done;
+		}
+		printf("attached the policy %s to %s\n", args[2], args[1]);
+	} else {
+		if ((rc = ecr_principal_create(&p, reg, args[1], admin ? ECR_PRINCIPAL_ADMIN : 0)) < 0) {
+			status = fail_ecr(rc, args[1]);
+			goto done;
+		}
+		if ((doc != NULL && (rc = ecr_principal_put_policy(p, "default", doc)) < 0) ||
+			(rc = ecr_principal_access_key_create(&key_id, &secret, p)) < 0) {
+			status = fail_ecr(rc, args[1]);
+			ecr_principal_delete(reg, args[1]);
+			goto done;
+		}
+		printf("%s\naws_access_key_id = %s\naws_secret_access_key = %s\n", args[1], key_id.ptr, secret.ptr);
+	}
+	status = 0;
+done:
+	ecr_principal_iterator_free(it);
+	ecr_principal_free(p);
+	ecr_buf_dispose(&key_id);
+	ecr_buf_dispose(&secret);
+	ecr_registry_free(reg);
+	if (initialised)
+		ecr_shutdown();
+	free(doc);
+	free(url);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct settings s = {0};
@@ -631,11 +1040,15 @@ int main(int argc, char **argv)
 	ecr_server_options sopts = ECR_SERVER_OPTIONS_INIT;
 	ecr_registry *reg = NULL;
 	ecr_server *srv = NULL;
-	char *url = NULL;
-	bool initialised = false;
+	char *url = NULL, *cred_path = NULL;
+	bool initialised = false, no_auth, created = false;
+	static struct provider pv;
 	sigset_t sigs;
 	int status = EXIT_RUNTIME, rc;
 
+	if (argc > 1 && strcmp(argv[1], "principal") == 0)
+		return principal_command(argc, argv);
+	pthread_mutex_init(&pv.lock, NULL);
 	s.log_level = ECR_LOG_INFO;
 	rc = parse_command_line(argc, argv, &s);
 	if (rc != 0) {
@@ -646,12 +1059,13 @@ int main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto done;
 	}
-	if (!la.loopback && !s.insecure_no_auth) {
+	no_auth = s.no_auth || s.insecure_no_auth;
+	if (!la.loopback && no_auth && !s.insecure_no_auth) {
 		fprintf(stderr,
-			"ecrd: refusing to listen on %s: it is not a loopback address, and ecrd has no\n"
-			"ecrd: authentication yet (it comes with the ECR API), so anyone who can reach it could\n"
-			"ecrd: push, pull and delete images. Listen on 127.0.0.1 or [::1], or pass\n"
-			"ecrd: --insecure-no-auth if the network itself is trusted.\n",
+			"ecrd: refusing to listen on %s without authentication (--no-auth): it is not a\n"
+			"ecrd: loopback address, so anyone who can reach it could push, pull and delete images.\n"
+			"ecrd: Drop --no-auth, listen on 127.0.0.1 or [::1], or pass --insecure-no-auth if the\n"
+			"ecrd: network itself is trusted.\n",
 			la.host);
 		status = EXIT_USAGE;
 		goto done;
@@ -689,12 +1103,29 @@ int main(int argc, char **argv)
 		status = fail_ecr(rc, url);
 		goto done;
 	}
+	pv.url = url;
+	pv.s = &s;
+	strcpy(pv.entries[0].account, ecr_registry_account_id(reg));
+	snprintf(pv.entries[0].region, sizeof(pv.entries[0].region), "%s", ecr_registry_region(reg));
+	pv.entries[0].reg = reg;
+	pv.count = 1;
+	if (!no_auth) {
+		if ((cred_path = credentials_path(url)) == NULL) {
+			fprintf(stderr, "ecrd: out of memory\n");
+			goto done;
+		}
+		if ((status = bootstrap_admin(reg, ropts.account_id, cred_path, &created)) != 0)
+			goto done;
+		status = EXIT_RUNTIME;
+	}
 
 	sopts.bind_address = la.host;
 	sopts.port = la.port;
 	sopts.tls_cert_file = s.tls_cert;
 	sopts.tls_key_file = s.tls_key;
 	sopts.flags = s.no_create_on_push ? 0 : ECR_SERVER_CREATE_ON_PUSH;
+	if (no_auth)
+		sopts.flags |= ECR_SERVER_NO_AUTH;
 	if (s.threads == 1)
 		sopts.flags |= ECR_SERVER_SINGLE_THREAD;
 	else
@@ -709,11 +1140,21 @@ int main(int argc, char **argv)
 		status = fail_ecr(rc, "ecr_server_add_registry");
 		goto done;
 	}
-	if (s.insecure_no_auth && !la.loopback)
-		say(ECR_LOG_WARN, &s,
-			"--insecure-no-auth: serving %s without authentication; anyone who can connect can push, "
-			"pull and delete images",
-			la.host);
+	if ((rc = ecr_server_set_registry_cb(srv, provide_registry, &pv)) < 0) {
+		status = fail_ecr(rc, "ecr_server_set_registry_cb");
+		goto done;
+	}
+	if (no_auth) /* loud, whatever --log-level says */
+		log_to_stderr(ECR_LOG_WARN,
+			s.insecure_no_auth && !la.loopback
+				? "--insecure-no-auth: serving WITHOUT AUTHENTICATION on a non-loopback address; "
+				  "anyone who can connect can push, pull and delete images"
+				: "--no-auth: serving WITHOUT AUTHENTICATION; anyone who can connect can push, pull "
+				  "and delete images (throwaway local use only)",
+			NULL);
+	else if (!la.loopback && s.tls_cert == NULL)
+		say(ECR_LOG_WARN, &s, "serving %s over plain HTTP: credentials and tokens travel unencrypted "
+				      "(use --tls-cert and --tls-key)", la.host);
 	if ((rc = ecr_server_start(srv)) < 0) {
 		status = fail_ecr(rc, "cannot start the server");
 		goto done;
@@ -722,8 +1163,11 @@ int main(int argc, char **argv)
 	printf("ecrd: listening on %s://%s%s%s:%u\n", s.tls_cert != NULL ? "https" : "http", la.ipv6 ? "[" : "",
 		la.host, la.ipv6 ? "]" : "", (unsigned int)ecr_server_port(srv));
 	fflush(stdout);
-	say(ECR_LOG_INFO, &s, "ecrd %s: registry %s (account %s, region %s), create-on-push %s", ecr_version(), url,
-		ropts.account_id, ropts.region, s.no_create_on_push ? "off" : "on");
+	if (!no_auth)
+		print_hints(cred_path, created, &la, ecr_server_port(srv), s.tls_cert != NULL, ropts.region);
+	say(ECR_LOG_INFO, &s, "ecrd %s: registry %s (account %s, region %s), create-on-push %s, authentication %s",
+		ecr_version(), url, ropts.account_id, ropts.region, s.no_create_on_push ? "off" : "on",
+		no_auth ? "OFF" : "on");
 
 	for (;;) {
 		int sig = 0;
@@ -745,10 +1189,13 @@ int main(int argc, char **argv)
 
 done:
 	ecr_server_free(srv);
+	provider_free(&pv);
 	ecr_registry_free(reg);
 	if (initialised && (rc = ecr_shutdown()) < 0 && status == 0)
 		status = fail_ecr(rc, "ecr_shutdown");
 	free(url);
+	free(cred_path);
 	settings_free(&s);
+	pthread_mutex_destroy(&pv.lock);
 	return status;
 }

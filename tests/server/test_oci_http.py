@@ -102,7 +102,7 @@ class Ecrd:
         self.logpath = os.path.join(self.dir, "ecrd.log")
         self.label = label
         self.log = open(self.logpath, "wb")
-        args = [ECRD, "--listen", "127.0.0.1:0", "--data", self.data] + list(extra_args)
+        args = [ECRD, "--listen", "127.0.0.1:0", "--no-auth", "--data", self.data] + list(extra_args)
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log)
         self.port = None
         self.stdout_lines = []
