@@ -47,6 +47,7 @@ struct ecr_registry {
 	int64_t id; /* registries.id */
 	char *account_id;
 	char *region;
+	char *arn; /* arn:aws:ecr:<region>:<account>:registry */
 	ecr__logger log;
 	ecr_clock_cb clock_cb;
 	void *clock_payload;

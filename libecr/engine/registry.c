@@ -255,6 +255,14 @@ static int registry_new(ecr_registry **out, ecr__store *store, const ecr_registr
 		rc = ECR_ENOMEM;
 		goto fail;
 	}
+	ecr_buf arn = ECR_BUF_INIT;
+	rc = ecr__buf_printf(&arn, "arn:aws:ecr:%s:%s:registry", region, account);
+	reg->arn = rc ? NULL : ecr__buf_detach(&arn);
+	ecr_buf_dispose(&arn);
+	if (!rc && !reg->arn)
+		rc = ECR_ENOMEM;
+	if (rc)
+		goto fail;
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, true)))
 		goto fail;
 	if ((rc = ecr__meta_registry_ensure(&t, account, region, ecr_registry_now(reg), &reg->id)))
@@ -342,6 +350,7 @@ void ecr_registry_free(ecr_registry *reg)
 	store_release(reg->store);
 	ecr__free(reg->account_id);
 	ecr__free(reg->region);
+	ecr__free(reg->arn);
 	ecr__free(reg);
 }
 

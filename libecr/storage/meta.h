@@ -191,4 +191,18 @@ int ecr__meta_store_key_insert(ecr__txn *t, const char *name, const void *value,
 int ecr__meta_resource_policy_document(ecr__txn *t, int64_t registry_id, int64_t repository_id, const char *kind,
 	char **doc_out);
 
+/* Resource policies and account settings (meta_policy.c). kind: "repository" or "registry";
+ * repository_id 0 for the registry's own policy. */
+/* *doc_out: the document (ecr__free). ECR_ENOTFOUND. */
+int ecr__meta_policy_get(ecr__txn *t, int64_t registry_id, int64_t repository_id, const char *kind, char **doc_out);
+/* Insert or replace. */
+int ecr__meta_policy_put(ecr__txn *t, int64_t registry_id, int64_t repository_id, const char *kind,
+	const char *document, int64_t now);
+/* ECR_ENOTFOUND */
+int ecr__meta_policy_delete(ecr__txn *t, int64_t registry_id, int64_t repository_id, const char *kind);
+/* *value_out: the stored value (ecr__free). ECR_ENOTFOUND when never set. */
+int ecr__meta_setting_get(ecr__txn *t, int64_t registry_id, const char *name, char **value_out);
+/* Insert or replace. */
+int ecr__meta_setting_set(ecr__txn *t, int64_t registry_id, const char *name, const char *value);
+
 #endif
