@@ -11,8 +11,8 @@
  */
 struct ecr_principal {
 	ecr_registry *reg;
-	int64_t id;    /* principals.id */
-	char *uid;     /* random UUID, new for every creation */
+	int64_t id; /* principals.id */
+	char *uid;  /* random UUID, new for every creation */
 	char *arn;
 	char *account; /* 12 digits */
 	int admin;

@@ -47,10 +47,10 @@ bad:
 
 /* Strings collected inside the transaction, used after it. */
 typedef struct gathered {
-	ecr_buf ipol;  /* identity policy documents, NUL-separated */
+	ecr_buf ipol; /* identity policy documents, NUL-separated */
 	size_t ipol_count;
 	char *repo_policy, *registry_policy;
-	ecr_buf tags;  /* key\0value\0 ... */
+	ecr_buf tags; /* key\0value\0 ... */
 	size_t tag_count;
 } gathered;
 
@@ -68,7 +68,8 @@ static int collect_tag(const char *key, const char *value, void *payload)
 {
 	gathered *g = payload;
 	int rc;
-	if ((rc = ecr__buf_put(&g->tags, key, strlen(key) + 1)) || (rc = ecr__buf_put(&g->tags, value, strlen(value) + 1)))
+	if ((rc = ecr__buf_put(&g->tags, key, strlen(key) + 1)) ||
+	    (rc = ecr__buf_put(&g->tags, value, strlen(value) + 1)))
 		return rc;
 	g->tag_count++;
 	return 0;
@@ -76,8 +77,8 @@ static int collect_tag(const char *key, const char *value, void *payload)
 
 static int gather(gathered *g, ecr_registry *reg, const ecr_principal *p, const resource *res)
 {
-	ecr__meta_repo repo = { 0 };
-	ecr__txn t = { 0 };
+	ecr__meta_repo repo = {0};
+	ecr__txn t = {0};
 	int rc;
 
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, false)))
@@ -118,7 +119,7 @@ static int evaluate(bool *allow, bool *deny, const char *doc, ecr_policy_kind ki
 	int rc = ecr_policy_parse(&pol, doc, strlen(doc), kind);
 	if (rc)
 		return ecr__fail(ECR_ERROR, ECR_ERROR_POLICY, "a stored %s policy no longer parses: %s",
-			kind == ECR_POLICY_IDENTITY ? "identity" : "resource", ecr_error_last()->message);
+		                 kind == ECR_POLICY_IDENTITY ? "identity" : "resource", ecr_error_last()->message);
 	rc = ecr_policy_evaluate(&d, pol, req);
 	ecr_policy_free(pol);
 	if (rc)
@@ -131,9 +132,9 @@ static int evaluate(bool *allow, bool *deny, const char *doc, ecr_policy_kind ki
 }
 
 int ecr_authorize(ecr_registry *reg, const ecr_principal *p, const char *action, const char *resource_arn,
-	const ecr_policy_context_key *context, size_t context_count)
+                  const ecr_policy_context_key *context, size_t context_count)
 {
-	gathered g = { ECR_BUF_INIT, 0, NULL, NULL, ECR_BUF_INIT, 0 };
+	gathered g = {ECR_BUF_INIT, 0, NULL, NULL, ECR_BUF_INIT, 0};
 	ecr_policy_context_key *keys = NULL;
 	ecr_buf names = ECR_BUF_INIT;
 	size_t *name_off = NULL;
@@ -152,7 +153,8 @@ int ecr_authorize(ecr_registry *reg, const ecr_principal *p, const char *action,
 
 	/* Condition keys: the caller's, then the principal's, the time and the resource tags. */
 	size_t total = context_count + 4 + 2 * g.tag_count;
-	if (!(keys = ecr__calloc(total, sizeof(*keys))) || !(name_off = ecr__calloc(g.tag_count * 2 + 1, sizeof(size_t)))) {
+	if (!(keys = ecr__calloc(total, sizeof(*keys))) ||
+	    !(name_off = ecr__calloc(g.tag_count * 2 + 1, sizeof(size_t)))) {
 		rc = ECR_ENOMEM;
 		goto done;
 	}
@@ -163,10 +165,10 @@ int ecr_authorize(ecr_registry *reg, const ecr_principal *p, const char *action,
 	if ((rc = ecr__time_format_iso8601(now_iso, sizeof(now_iso), now)))
 		goto done;
 	snprintf(epoch, sizeof(epoch), "%" PRId64, now / 1000);
-	keys[k++] = (ecr_policy_context_key){ "aws:PrincipalArn", p->arn };
-	keys[k++] = (ecr_policy_context_key){ "aws:PrincipalAccount", p->account };
-	keys[k++] = (ecr_policy_context_key){ "aws:CurrentTime", now_iso };
-	keys[k++] = (ecr_policy_context_key){ "aws:EpochTime", epoch };
+	keys[k++] = (ecr_policy_context_key){"aws:PrincipalArn", p->arn};
+	keys[k++] = (ecr_policy_context_key){"aws:PrincipalAccount", p->account};
+	keys[k++] = (ecr_policy_context_key){"aws:CurrentTime", now_iso};
+	keys[k++] = (ecr_policy_context_key){"aws:EpochTime", epoch};
 	const char *t = g.tags.ptr;
 	for (size_t i = 0; i < g.tag_count; i++) {
 		name_off[2 * i] = names.size;
@@ -181,8 +183,8 @@ int ecr_authorize(ecr_registry *reg, const ecr_principal *p, const char *action,
 	t = g.tags.ptr;
 	for (size_t i = 0; i < g.tag_count; i++) {
 		const char *value = t + strlen(t) + 1;
-		keys[k++] = (ecr_policy_context_key){ names.ptr + name_off[2 * i], value };
-		keys[k++] = (ecr_policy_context_key){ names.ptr + name_off[2 * i + 1], value };
+		keys[k++] = (ecr_policy_context_key){names.ptr + name_off[2 * i], value};
+		keys[k++] = (ecr_policy_context_key){names.ptr + name_off[2 * i + 1], value};
 		t = value + strlen(value) + 1;
 	}
 
@@ -219,9 +221,10 @@ int ecr_authorize(ecr_registry *reg, const ecr_principal *p, const char *action,
 	else
 		why = "because no resource-based policy allows the";
 	if (why)
-		rc = ecr__fail(ECR_EDENIED, ECR_ERROR_POLICY, "User: %s is not authorized to perform: %s on resource: %s %s%s%s%s",
-			p->arn, action, resource_arn, why, why[0] == 'b' ? " " : "", why[0] == 'b' ? action : "",
-			why[0] == 'b' ? " action" : "");
+		rc = ecr__fail(ECR_EDENIED, ECR_ERROR_POLICY,
+		               "User: %s is not authorized to perform: %s on resource: %s %s%s%s%s", p->arn, action,
+		               resource_arn, why, why[0] == 'b' ? " " : "", why[0] == 'b' ? action : "",
+		               why[0] == 'b' ? " action" : "");
 done:
 	ecr_buf_dispose(&g.ipol);
 	ecr_buf_dispose(&g.tags);

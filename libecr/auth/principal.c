@@ -12,7 +12,7 @@
 static bool name_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '=' ||
-		c == ',' || c == '.' || c == '@' || c == '_' || c == '-';
+	       c == ',' || c == '.' || c == '@' || c == '_' || c == '-';
 }
 
 /* "<seg>/<seg>/.../<name>": non-empty segments of at most 64 name characters. */
@@ -48,7 +48,7 @@ int ecr__principal_arn_check(const char *arn, char account_out[13])
 		goto bad;
 	const char *res = arn + pl + 13;
 	if (!(strcmp(res, "root") == 0 || (strncmp(res, "user/", 5) == 0 && path_name_ok(res + 5)) ||
-		    (strncmp(res, "role/", 5) == 0 && path_name_ok(res + 5))))
+	      (strncmp(res, "role/", 5) == 0 && path_name_ok(res + 5))))
 		goto bad;
 	if (account_out) {
 		memcpy(account_out, arn + pl, 12);
@@ -56,9 +56,10 @@ int ecr__principal_arn_check(const char *arn, char account_out[13])
 	}
 	return 0;
 bad:
-	return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-		"invalid principal ARN '%.*s': expected arn:aws:iam::<12 digits>:user/<name>, :role/<name> or :root",
-		n > 256 ? 256 : (int)n, arn);
+	return ecr__fail(
+	    ECR_EINVALID, ECR_ERROR_INVALID,
+	    "invalid principal ARN '%.*s': expected arn:aws:iam::<12 digits>:user/<name>, :role/<name> or :root",
+	    n > 256 ? 256 : (int)n, arn);
 }
 
 int ecr__principal_from_meta(ecr_principal **out, ecr_registry *reg, const ecr__meta_principal *m)
@@ -70,7 +71,7 @@ int ecr__principal_from_meta(ecr_principal **out, ecr_registry *reg, const ecr__
 	p->id = m->id;
 	p->admin = m->admin ? 1 : 0;
 	if (!(p->uid = ecr__strdup(m->uid)) || !(p->arn = ecr__strdup(m->arn)) ||
-		!(p->account = ecr__strdup(m->account_id))) {
+	    !(p->account = ecr__strdup(m->account_id))) {
 		ecr_principal_free(p);
 		return ECR_ENOMEM;
 	}
@@ -85,9 +86,9 @@ static int principal_not_found(const char *arn)
 
 int ecr_principal_create(ecr_principal **out, ecr_registry *reg, const char *arn, uint32_t flags)
 {
-	ecr__meta_principal m = { 0 };
+	ecr__meta_principal m = {0};
 	char account[13], uid[37];
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc;
 
 	if (out)
@@ -124,8 +125,8 @@ done:
 
 int ecr_principal_open(ecr_principal **out, ecr_registry *reg, const char *arn)
 {
-	ecr__meta_principal m = { 0 };
-	ecr__txn t = { 0 };
+	ecr__meta_principal m = {0};
+	ecr__txn t = {0};
 	int rc;
 
 	*out = NULL;
@@ -145,8 +146,8 @@ int ecr_principal_open(ecr_principal **out, ecr_registry *reg, const char *arn)
 
 int ecr_principal_delete(ecr_registry *reg, const char *arn)
 {
-	ecr__meta_principal m = { 0 };
-	ecr__txn t = { 0 };
+	ecr__meta_principal m = {0};
+	ecr__txn t = {0};
 	int rc;
 
 	if (!reg || !arn)
@@ -177,9 +178,18 @@ void ecr_principal_free(ecr_principal *p)
 	ecr__free(p);
 }
 
-const char *ecr_principal_arn(const ecr_principal *p) { return p->arn; }
-const char *ecr_principal_account_id(const ecr_principal *p) { return p->account; }
-int ecr_principal_is_admin(const ecr_principal *p) { return p->admin; }
+const char *ecr_principal_arn(const ecr_principal *p)
+{
+	return p->arn;
+}
+const char *ecr_principal_account_id(const ecr_principal *p)
+{
+	return p->account;
+}
+int ecr_principal_is_admin(const ecr_principal *p)
+{
+	return p->admin;
+}
 
 /* In t: the principal still exists (it may have been deleted through another handle). */
 static int principal_check(ecr__txn *t, const ecr_principal *p)
@@ -204,7 +214,7 @@ int ecr_principal_access_key_create(ecr_buf *key_id_out, ecr_buf *secret_out, ec
 	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	unsigned char rnd[KEY_ID_RANDOM + SECRET_LEN];
 	char key_id[4 + KEY_ID_RANDOM + 1], secret[SECRET_LEN + 1];
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc;
 
 	if (!key_id_out || !secret_out || !p)
@@ -244,7 +254,7 @@ done:
 
 int ecr_principal_access_key_delete(ecr_principal *p, const char *key_id)
 {
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc;
 
 	if (!p || !key_id)
@@ -254,7 +264,7 @@ int ecr_principal_access_key_delete(ecr_principal *p, const char *key_id)
 	rc = ecr__meta_access_key_delete(&t, p->id, key_id);
 	if (rc == ECR_ENOTFOUND)
 		rc = ecr__fail(ECR_ENOTFOUND, ECR_ERROR_INVALID, "The access key '%.*s' of '%s' does not exist",
-			(int)strnlen(key_id, 128), key_id, p->arn);
+		               (int)strnlen(key_id, 128), key_id, p->arn);
 	if (!rc)
 		rc = ecr__txn_commit(&t);
 	ecr__txn_rollback(&t);
@@ -265,18 +275,19 @@ static int policy_name_check(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 	if (n < 1 || n > MAX_POLICY_NAME)
-		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "policy names must be 1 to %d characters", MAX_POLICY_NAME);
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "policy names must be 1 to %d characters",
+		                 MAX_POLICY_NAME);
 	for (size_t i = 0; i < n; i++)
 		if (!name_char(name[i]))
 			return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-				"invalid policy name '%s': only [A-Za-z0-9+=,.@_-] are allowed", name);
+			                 "invalid policy name '%s': only [A-Za-z0-9+=,.@_-] are allowed", name);
 	return 0;
 }
 
 int ecr_principal_put_policy(ecr_principal *p, const char *name, const char *document)
 {
 	ecr_policy *pol = NULL;
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc;
 
 	if (!p || !document)
@@ -296,7 +307,7 @@ int ecr_principal_put_policy(ecr_principal *p, const char *name, const char *doc
 
 int ecr_principal_delete_policy(ecr_principal *p, const char *name)
 {
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc;
 
 	if (!p || !name)
@@ -306,7 +317,7 @@ int ecr_principal_delete_policy(ecr_principal *p, const char *name)
 	rc = ecr__meta_identity_policy_delete(&t, p->id, name);
 	if (rc == ECR_ENOTFOUND)
 		rc = ecr__fail(ECR_ENOTFOUND, ECR_ERROR_POLICY, "The policy '%.*s' of '%s' does not exist",
-			(int)strnlen(name, 128), name, p->arn);
+		               (int)strnlen(name, 128), name, p->arn);
 	if (!rc)
 		rc = ecr__txn_commit(&t);
 	ecr__txn_rollback(&t);
@@ -322,7 +333,8 @@ static int ipol_collect(const char *name, const char *doc, void *payload)
 {
 	struct ipol_list *l = payload;
 	int rc;
-	if ((rc = ecr__buf_put(&l->names, name, strlen(name) + 1)) || (rc = ecr__buf_put(&l->docs, doc, strlen(doc) + 1)))
+	if ((rc = ecr__buf_put(&l->names, name, strlen(name) + 1)) ||
+	    (rc = ecr__buf_put(&l->docs, doc, strlen(doc) + 1)))
 		return rc;
 	l->count++;
 	return 0;
@@ -330,8 +342,8 @@ static int ipol_collect(const char *name, const char *doc, void *payload)
 
 int ecr_principal_policies(ecr_principal *p, ecr_principal_policy_cb cb, void *payload)
 {
-	struct ipol_list l = { ECR_BUF_INIT, ECR_BUF_INIT, 0 };
-	ecr__txn t = { 0 };
+	struct ipol_list l = {ECR_BUF_INIT, ECR_BUF_INIT, 0};
+	ecr__txn t = {0};
 	int rc;
 
 	if (!p || !cb)

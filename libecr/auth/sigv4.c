@@ -20,9 +20,18 @@ static int incomplete(const char *msg)
 	return ecr__fail(ECR_EINCOMPLETE_SIGNATURE, ECR_ERROR_POLICY, "%s", msg);
 }
 
-static bool is_space(char c) { return c == ' ' || c == '\t'; }
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-static bool is_lower_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f'); }
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+static bool is_lower_hex(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f');
+}
 
 /* Copy [s, s+n) into dst[cap+1] when 1 <= n <= cap and every byte passes ok(). */
 static bool take(char *dst, size_t cap, const char *s, size_t n, bool (*ok)(char))
@@ -37,8 +46,14 @@ static bool take(char *dst, size_t cap, const char *s, size_t n, bool (*ok)(char
 	return true;
 }
 
-static bool key_char(char c) { return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
-static bool scope_char(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || c == '-'; }
+static bool key_char(char c)
+{
+	return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+static bool scope_char(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'z') || c == '-';
+}
 static bool header_name_char(char c)
 {
 	return is_digit(c) || (c >= 'a' && c <= 'z') || c == '-' || c == '_' || c == '.';
@@ -53,7 +68,7 @@ static int parse_credential(ecr__sigv4_auth *out, const char *v, size_t n)
 		if (i == n || v[i] == '/') {
 			if (k == 5)
 				return incomplete("Credential must have exactly 5 slash-separated parts: "
-						  "<key>/<YYYYMMDD>/<region>/<service>/aws4_request.");
+				                  "<key>/<YYYYMMDD>/<region>/<service>/aws4_request.");
 			part[k] = start;
 			plen[k++] = (size_t)(v + i - start);
 			start = v + i + 1;
@@ -61,7 +76,7 @@ static int parse_credential(ecr__sigv4_auth *out, const char *v, size_t n)
 	}
 	if (k != 5)
 		return incomplete("Credential must have exactly 5 slash-separated parts: "
-				  "<key>/<YYYYMMDD>/<region>/<service>/aws4_request.");
+		                  "<key>/<YYYYMMDD>/<region>/<service>/aws4_request.");
 	if (!take(out->key_id, ECR__SIGV4_MAX_KEY_ID, part[0], plen[0], key_char))
 		return incomplete("Credential has an invalid access key id.");
 	if (!take(out->date, 8, part[1], plen[1], is_digit) || plen[1] != 8)
@@ -115,8 +130,8 @@ static int parse_signed_headers(ecr__sigv4_auth *out, const char *v, size_t n)
 
 int ecr__sigv4_parse_authorization(ecr__sigv4_auth *out, const char *value, size_t len)
 {
-	static const char *const names[3] = { "Credential", "SignedHeaders", "Signature" };
-	bool seen[3] = { false, false, false };
+	static const char *const names[3] = {"Credential", "SignedHeaders", "Signature"};
+	bool seen[3] = {false, false, false};
 	const size_t alen = sizeof(ALGORITHM) - 1;
 	size_t i = 0;
 	int rc;
@@ -156,10 +171,10 @@ int ecr__sigv4_parse_authorization(ecr__sigv4_auth *out, const char *value, size
 				which = k;
 		if (which < 0)
 			return incomplete("Authorization header has an unknown parameter: expected Credential, "
-					  "SignedHeaders and Signature.");
+			                  "SignedHeaders and Signature.");
 		if (seen[which])
 			return ecr__fail(ECR_EINCOMPLETE_SIGNATURE, ECR_ERROR_POLICY,
-				"Authorization header has a duplicate '%s' parameter.", names[which]);
+			                 "Authorization header has a duplicate '%s' parameter.", names[which]);
 		seen[which] = true;
 		const char *v = value + v_start;
 		if (which == 0)
@@ -168,8 +183,8 @@ int ecr__sigv4_parse_authorization(ecr__sigv4_auth *out, const char *value, size
 			rc = parse_signed_headers(out, v, v_len);
 		else
 			rc = v_len == 64 && take(out->signature, 64, v, v_len, is_lower_hex)
-				? 0
-				: incomplete("Signature must be 64 lowercase hexadecimal characters.");
+			         ? 0
+			         : incomplete("Signature must be 64 lowercase hexadecimal characters.");
 		if (rc)
 			return rc;
 		while (i < len && is_space(value[i]))
@@ -185,8 +200,9 @@ int ecr__sigv4_parse_authorization(ecr__sigv4_auth *out, const char *value, size
 		size_t o = 0;
 		for (int k = 0; k < 3; k++)
 			if (!seen[k])
-				o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%sAuthorization header requires '%s' parameter.",
-					o ? " " : "", names[k]);
+				o += (size_t)snprintf(msg + o, sizeof(msg) - o,
+				                      "%sAuthorization header requires '%s' parameter.", o ? " " : "",
+				                      names[k]);
 		memset(out, 0, sizeof(*out));
 		return incomplete(msg);
 	}
@@ -198,7 +214,7 @@ int ecr__sigv4_parse_authorization(ecr__sigv4_auth *out, const char *value, size
 static bool unreserved(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-		c == '.' || c == '~';
+	       c == '.' || c == '~';
 }
 
 static int uri_encode(ecr_buf *out, const char *s, size_t n, bool keep_slash)
@@ -211,7 +227,7 @@ static int uri_encode(ecr_buf *out, const char *s, size_t n, bool keep_slash)
 			if ((rc = ecr__buf_put(out, s + i, 1)))
 				return rc;
 		} else {
-			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
 			if ((rc = ecr__buf_put(out, e, 3)))
 				return rc;
 		}
@@ -285,8 +301,7 @@ static int query_component(ecr_buf *out, const char *s, size_t n)
 	int rc = 0;
 	for (size_t i = 0; i < n && !rc; i++) {
 		int h, l;
-		if (s[i] == '%' && i + 2 < n &&
-			(h = hexval(s[i + 1])) >= 0 && (l = hexval(s[i + 2])) >= 0) {
+		if (s[i] == '%' && i + 2 < n && (h = hexval(s[i + 1])) >= 0 && (l = hexval(s[i + 2])) >= 0) {
 			char c = (char)(h * 16 + l);
 			rc = ecr__buf_put(&dec, &c, 1);
 			i += 2;
@@ -334,7 +349,7 @@ static int canonical_query(ecr_buf *out, const char *query)
 			ecr__buf_clear(&k);
 			ecr__buf_clear(&v);
 			if ((rc = query_component(&k, query + i, kl)) ||
-				(rc = eq ? query_component(&v, eq + 1, (size_t)(query + j - eq - 1)) : 0))
+			    (rc = eq ? query_component(&v, eq + 1, (size_t)(query + j - eq - 1)) : 0))
 				goto done;
 			pairs[count].key = ecr__strndup(k.ptr ? k.ptr : "", k.size);
 			pairs[count].value = ecr__strndup(v.ptr ? v.ptr : "", v.size);
@@ -349,7 +364,7 @@ static int canonical_query(ecr_buf *out, const char *query)
 	qsort(pairs, count, sizeof(*pairs), qpair_cmp);
 	for (size_t i = 0; i < count; i++)
 		if ((i && (rc = ecr__buf_put(out, "&", 1))) || (rc = ecr__buf_puts(out, pairs[i].key)) ||
-			(rc = ecr__buf_put(out, "=", 1)) || (rc = ecr__buf_puts(out, pairs[i].value)))
+		    (rc = ecr__buf_put(out, "=", 1)) || (rc = ecr__buf_puts(out, pairs[i].value)))
 			goto done;
 done:
 	for (size_t i = 0; i < count; i++) {
@@ -394,10 +409,11 @@ int ecr__sigv4_canonical_request(ecr_buf *out, const ecr_sigv4_request *req, con
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "the payload hash must be 64 lowercase hex digits");
 	for (size_t i = 0; i < 64; i++)
 		if (!is_lower_hex(req->payload_sha256[i]))
-			return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "the payload hash must be 64 lowercase hex digits");
+			return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
+			                 "the payload hash must be 64 lowercase hex digits");
 	if ((rc = ecr__buf_puts(out, req->method)) || (rc = ecr__buf_put(out, "\n", 1)) ||
-		(rc = canonical_uri(out, req->path)) || (rc = ecr__buf_put(out, "\n", 1)) ||
-		(rc = canonical_query(out, req->query)) || (rc = ecr__buf_put(out, "\n", 1)))
+	    (rc = canonical_uri(out, req->path)) || (rc = ecr__buf_put(out, "\n", 1)) ||
+	    (rc = canonical_query(out, req->query)) || (rc = ecr__buf_put(out, "\n", 1)))
 		return rc;
 	const char *s = auth->signed_headers;
 	while (*s) {
@@ -421,7 +437,7 @@ int ecr__sigv4_canonical_request(ecr_buf *out, const ecr_sigv4_request *req, con
 		s += len + (e ? 1 : 0);
 	}
 	if ((rc = ecr__buf_put(out, "\n", 1)) || (rc = ecr__buf_puts(out, auth->signed_headers)) ||
-		(rc = ecr__buf_put(out, "\n", 1)) || (rc = ecr__buf_puts(out, req->payload_sha256)))
+	    (rc = ecr__buf_put(out, "\n", 1)) || (rc = ecr__buf_puts(out, req->payload_sha256)))
 		return rc;
 	return 0;
 }
@@ -447,8 +463,8 @@ static int single_header(const char **out, const ecr_sigv4_request *req, const c
 		if (!h->name || strcasecmp(h->name, name) != 0)
 			continue;
 		if (*out)
-			return ecr__fail(ECR_EINCOMPLETE_SIGNATURE, ECR_ERROR_POLICY, "The request has more than one '%s' header.",
-				name);
+			return ecr__fail(ECR_EINCOMPLETE_SIGNATURE, ECR_ERROR_POLICY,
+			                 "The request has more than one '%s' header.", name);
 		*out = h->value ? h->value : "";
 	}
 	return *out ? 0 : 1;
@@ -466,7 +482,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 
 static bool valid_ymdhms(int y, int mo, int d, int h, int mi, int s)
 {
-	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || s > 60)
 		return false;
 	if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
@@ -503,7 +519,7 @@ static bool parse_http_date(const char *s, int64_t *ms)
 {
 	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 	if (strlen(s) != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
-		s[19] != ':' || s[22] != ':' || strcmp(s + 25, " GMT") != 0)
+	    s[19] != ':' || s[22] != ':' || strcmp(s + 25, " GMT") != 0)
 		return false;
 	int mo = 0;
 	for (int i = 0; i < 12; i++)
@@ -538,14 +554,14 @@ static bool signed_has(const ecr__sigv4_auth *a, const char *name)
 }
 
 int ecr_auth_sigv4_verify(ecr_principal **principal_out, ecr_buf *region_out, ecr_registry *reg,
-	const ecr_sigv4_request *req)
+                          const ecr_sigv4_request *req)
 {
 	ecr__sigv4_auth auth;
-	ecr__meta_principal m = { 0 };
+	ecr__meta_principal m = {0};
 	ecr_buf canon = ECR_BUF_INIT, sts = ECR_BUF_INIT;
 	char *secret = NULL, amz[17], hash[ECR__DIGEST_STRLEN_MAX], sig[65];
 	unsigned char k[32], k2[32];
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	const char *value, *date_value;
 	int64_t ts = 0;
 	int rc;
@@ -566,15 +582,16 @@ int ecr_auth_sigv4_verify(ecr_principal **principal_out, ecr_buf *region_out, ec
 		return rc;
 	rc = single_header(&value, req, "X-Amz-Security-Token");
 	if (rc == 0)
-		return ecr__fail(ECR_EUNRECOGNIZED_CLIENT, ECR_ERROR_POLICY,
-			"The security token included in the request is invalid. (X-Amz-Security-Token: temporary "
-			"credentials are not supported here; sign with an access key of this registry.)");
+		return ecr__fail(
+		    ECR_EUNRECOGNIZED_CLIENT, ECR_ERROR_POLICY,
+		    "The security token included in the request is invalid. (X-Amz-Security-Token: temporary "
+		    "credentials are not supported here; sign with an access key of this registry.)");
 	if (rc < 0)
 		return rc;
 	const char *service = req->service ? req->service : "ecr";
 	if (strcmp(auth.service, service) != 0)
 		return ecr__fail(ECR_EINVALID_SIGNATURE, ECR_ERROR_POLICY,
-			"Credential should be scoped to correct service: '%s'. ", service);
+		                 "Credential should be scoped to correct service: '%s'. ", service);
 
 	/* The date: X-Amz-Date, else Date. */
 	const char *date_header = "x-amz-date";
@@ -585,25 +602,27 @@ int ecr_auth_sigv4_verify(ecr_principal **principal_out, ecr_buf *region_out, ec
 		if ((rc = single_header(&date_value, req, "Date")) < 0)
 			return rc;
 		if (rc == 1)
-			return incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
+			return incomplete(
+			    "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
 	}
 	if (strlen(date_value) > 64 ||
-		!(date_header[0] == 'x' ? parse_amz_date(date_value, &ts)
-					: (parse_amz_date(date_value, &ts) || parse_http_date(date_value, &ts))))
+	    !(date_header[0] == 'x' ? parse_amz_date(date_value, &ts)
+	                            : (parse_amz_date(date_value, &ts) || parse_http_date(date_value, &ts))))
 		return ecr__fail(ECR_EINCOMPLETE_SIGNATURE, ECR_ERROR_POLICY,
-			"Date must be in ISO-8601 'basic format'. Got '%.64s'.", date_value);
+		                 "Date must be in ISO-8601 'basic format'. Got '%.64s'.", date_value);
 	if (!signed_has(&auth, date_header))
 		return ecr__fail(ECR_EINCOMPLETE_SIGNATURE, ECR_ERROR_POLICY, "SignedHeaders must include '%s'.",
-			date_header);
+		                 date_header);
 	if (date_header[0] == 'x')
 		memcpy(amz, date_value, 17);
 	else
 		format_amz_date(amz, ts);
 	if (memcmp(amz, auth.date, 8) != 0)
-		return ecr__fail(ECR_EINVALID_SIGNATURE, ECR_ERROR_POLICY,
-			"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
-			"'%s' != '%.8s', from '%s'.",
-			auth.date, amz, amz);
+		return ecr__fail(
+		    ECR_EINVALID_SIGNATURE, ECR_ERROR_POLICY,
+		    "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+		    "'%s' != '%.8s', from '%s'.",
+		    auth.date, amz, amz);
 	int64_t now = req->now_ms ? req->now_ms : ecr_registry_now(reg);
 	if (ts < now - SKEW_MS || ts > now + SKEW_MS) {
 		char limit[17], nows[17];
@@ -611,9 +630,9 @@ int ecr_auth_sigv4_verify(ecr_principal **principal_out, ecr_buf *region_out, ec
 		format_amz_date(limit, past ? now - SKEW_MS : now + SKEW_MS);
 		format_amz_date(nows, now);
 		return ecr__fail(ECR_EINVALID_SIGNATURE, ECR_ERROR_POLICY,
-			past ? "Signature expired: %s is now earlier than %s (%s - 5 min.)"
-			     : "Signature not yet current: %s is still later than %s (%s + 5 min.)",
-			amz, limit, nows);
+		                 past ? "Signature expired: %s is now earlier than %s (%s - 5 min.)"
+		                      : "Signature not yet current: %s is still later than %s (%s + 5 min.)",
+		                 amz, limit, nows);
 	}
 
 	/* The signer: one query. */
@@ -623,16 +642,16 @@ int ecr_auth_sigv4_verify(ecr_principal **principal_out, ecr_buf *region_out, ec
 	ecr__txn_rollback(&t);
 	if (rc == ECR_ENOTFOUND)
 		rc = ecr__fail(ECR_EUNRECOGNIZED_CLIENT, ECR_ERROR_POLICY,
-			"The security token included in the request is invalid.");
+		               "The security token included in the request is invalid.");
 	if (rc)
 		goto done;
 
 	/* Canonical request, string to sign, signing key, signature. */
 	if ((rc = ecr__sigv4_canonical_request(&canon, req, &auth)) ||
-		(rc = ecr__digest_buf(hash, sizeof(hash), ECR__DIGEST_SHA256, canon.ptr, canon.size)))
+	    (rc = ecr__digest_buf(hash, sizeof(hash), ECR__DIGEST_SHA256, canon.ptr, canon.size)))
 		goto done;
 	if ((rc = ecr__buf_printf(&sts, ALGORITHM "\n%s\n%s/%s/%s/aws4_request\n%s", amz, auth.date, auth.region,
-		     auth.service, hash + 7)))
+	                          auth.service, hash + 7)))
 		goto done;
 	ecr_buf ksecret = ECR_BUF_INIT;
 	if ((rc = ecr__buf_puts(&ksecret, "AWS4")) || (rc = ecr__buf_puts(&ksecret, secret))) {
@@ -643,15 +662,16 @@ int ecr_auth_sigv4_verify(ecr_principal **principal_out, ecr_buf *region_out, ec
 	memset(ksecret.ptr, 0, ksecret.size);
 	ecr_buf_dispose(&ksecret);
 	if (rc || (rc = ecr__hmac_sha256(k2, k, 32, auth.region, strlen(auth.region))) ||
-		(rc = ecr__hmac_sha256(k, k2, 32, auth.service, strlen(auth.service))) ||
-		(rc = ecr__hmac_sha256(k2, k, 32, "aws4_request", 12)) ||
-		(rc = ecr__hmac_sha256(k, k2, 32, sts.ptr, sts.size)))
+	    (rc = ecr__hmac_sha256(k, k2, 32, auth.service, strlen(auth.service))) ||
+	    (rc = ecr__hmac_sha256(k2, k, 32, "aws4_request", 12)) ||
+	    (rc = ecr__hmac_sha256(k, k2, 32, sts.ptr, sts.size)))
 		goto done;
 	ecr__hex_encode(sig, k, 32);
 	if (ecr__memeq_ct(sig, auth.signature, 64) != 0) {
-		rc = ecr__fail(ECR_EINVALID_SIGNATURE, ECR_ERROR_POLICY,
-			"The request signature we calculated does not match the signature you provided. Check your AWS "
-			"Secret Access Key and signing method.");
+		rc = ecr__fail(
+		    ECR_EINVALID_SIGNATURE, ECR_ERROR_POLICY,
+		    "The request signature we calculated does not match the signature you provided. Check your AWS "
+		    "Secret Access Key and signing method.");
 		goto done;
 	}
 	if (region_out) {

@@ -21,7 +21,7 @@ static int token_key_read(ecr__txn *t, unsigned char key[TOKEN_KEY_LEN])
 	int rc = ecr__meta_store_key_get(t, TOKEN_KEY_NAME, &b);
 	if (!rc && b.size != TOKEN_KEY_LEN)
 		rc = ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "the stored token key has %zu bytes, not %d", b.size,
-			TOKEN_KEY_LEN);
+		               TOKEN_KEY_LEN);
 	if (!rc)
 		memcpy(key, b.ptr, TOKEN_KEY_LEN);
 	if (b.ptr)
@@ -35,7 +35,7 @@ static int token_key(ecr_registry *reg, unsigned char key[TOKEN_KEY_LEN])
 {
 	ecr__store *s = reg->store;
 	unsigned char fresh[TOKEN_KEY_LEN];
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc;
 
 	pthread_mutex_lock(&s->auth_lock);
@@ -54,8 +54,9 @@ static int token_key(ecr_registry *reg, unsigned char key[TOKEN_KEY_LEN])
 		/* First use: insert unless another thread or node was first, then read what won. */
 		if ((rc = ecr__random_bytes(fresh, sizeof(fresh))) || (rc = ecr__txn_begin(&t, s->meta, true)))
 			goto done;
-		if ((rc = ecr__meta_store_key_insert(&t, TOKEN_KEY_NAME, fresh, sizeof(fresh), ecr_registry_now(reg))) ||
-			(rc = token_key_read(&t, key)) || (rc = ecr__txn_commit(&t)))
+		if ((rc =
+		         ecr__meta_store_key_insert(&t, TOKEN_KEY_NAME, fresh, sizeof(fresh), ecr_registry_now(reg))) ||
+		    (rc = token_key_read(&t, key)) || (rc = ecr__txn_commit(&t)))
 			goto done;
 	}
 	if (rc)
@@ -109,7 +110,7 @@ int ecr_auth_token_create(ecr_buf *token_out, int64_t *expires_at_out, ecr_regis
 		goto done;
 	put_be(hdr, (uint64_t)expires, 8);
 	if ((rc = ecr__buf_put(&raw, hdr, 8)) || (rc = ecr__hmac_sha256(mac, key, sizeof(key), raw.ptr, raw.size)) ||
-		(rc = ecr__buf_put(&raw, mac, sizeof(mac))))
+	    (rc = ecr__buf_put(&raw, mac, sizeof(mac))))
 		goto done;
 	ecr__buf_clear(token_out);
 	if ((rc = ecr__base64url_encode(token_out, raw.ptr, raw.size)))
@@ -131,9 +132,9 @@ int ecr_auth_token_verify(ecr_principal **out, ecr_registry *reg, const char *to
 {
 	unsigned char key[TOKEN_KEY_LEN], mac[MAC_LEN];
 	ecr_buf raw = ECR_BUF_INIT, canon = ECR_BUF_INIT;
-	ecr__meta_principal m = { 0 };
+	ecr__meta_principal m = {0};
 	char *uid = NULL;
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc;
 
 	if (out)
@@ -179,7 +180,7 @@ int ecr_auth_token_verify(ecr_principal **out, ecr_registry *reg, const char *to
 	int64_t expires = (int64_t)get_be(b + plen - 8, 8);
 	if (ecr_registry_now(reg) >= expires) {
 		rc = ecr__fail(ECR_EEXPIRED_TOKEN, ECR_ERROR_POLICY,
-			"Your authorization token has expired. Reauthenticate and try again.");
+		               "Your authorization token has expired. Reauthenticate and try again.");
 		goto done;
 	}
 	if (!(uid = ecr__strndup((const char *)b + 2, uid_len))) {
@@ -194,7 +195,7 @@ int ecr_auth_token_verify(ecr_principal **out, ecr_registry *reg, const char *to
 		rc = ECR_ENOTFOUND;
 	if (rc == ECR_ENOTFOUND)
 		rc = ecr__fail(ECR_EUNRECOGNIZED_CLIENT, ECR_ERROR_POLICY,
-			"The principal of this authorization token no longer exists.");
+		               "The principal of this authorization token no longer exists.");
 	if (!rc)
 		rc = ecr__principal_from_meta(out, reg, &m);
 done:

@@ -31,7 +31,8 @@ static int principal_from_row(ecr__meta_principal *p, const ecr_sql_value *c, si
 	p->admin = c[4].i ? 1 : 0;
 	p->created_at = c[5].i;
 	int rc;
-	if ((rc = dup_text(&p->uid, &c[1])) || (rc = dup_text(&p->arn, &c[2])) || (rc = dup_text(&p->account_id, &c[3]))) {
+	if ((rc = dup_text(&p->uid, &c[1])) || (rc = dup_text(&p->arn, &c[2])) ||
+	    (rc = dup_text(&p->account_id, &c[3]))) {
 		ecr__meta_principal_dispose(p);
 		return rc;
 	}
@@ -47,10 +48,10 @@ static int one_principal_cb(const ecr_sql_value *c, size_t n, void *payload)
 
 int ecr__meta_principal_insert(ecr__txn *t, ecr__meta_principal *p)
 {
-	ecr_sql_value v[] = { ECR__SQL_S(p->uid), ECR__SQL_S(p->arn), ECR__SQL_S(p->account_id), ECR__SQL_I(p->admin),
-		ECR__SQL_I(p->created_at) };
-	int rc = ecr__sql(t, "INSERT INTO principals (uid, arn, account_id, admin, created_at) VALUES (?, ?, ?, ?, ?)", v,
-		ECR__NPARAMS(v), NULL, NULL, NULL);
+	ecr_sql_value v[] = {ECR__SQL_S(p->uid), ECR__SQL_S(p->arn), ECR__SQL_S(p->account_id), ECR__SQL_I(p->admin),
+	                     ECR__SQL_I(p->created_at)};
+	int rc = ecr__sql(t, "INSERT INTO principals (uid, arn, account_id, admin, created_at) VALUES (?, ?, ?, ?, ?)",
+	                  v, ECR__NPARAMS(v), NULL, NULL, NULL);
 	if (rc)
 		return rc;
 	p->id = 0;
@@ -111,13 +112,13 @@ static int key_row_cb(const ecr_sql_value *c, size_t n, void *payload)
 int ecr__meta_principal_get_by_key(ecr__txn *t, const char *key_id, ecr__meta_principal *out, char **secret_out)
 {
 	ecr_sql_value v = ECR__SQL_S(key_id);
-	struct key_row k = { out, secret_out };
+	struct key_row k = {out, secret_out};
 	memset(out, 0, sizeof(*out));
 	*secret_out = NULL;
 	int rc = ecr__sql(t,
-		"SELECT p.id, p.uid, p.arn, p.account_id, p.admin, p.created_at, k.secret FROM access_keys k "
-		"JOIN principals p ON p.id = k.principal_id WHERE k.key_id = ?",
-		&v, 1, key_row_cb, &k, NULL);
+	                  "SELECT p.id, p.uid, p.arn, p.account_id, p.admin, p.created_at, k.secret FROM access_keys k "
+	                  "JOIN principals p ON p.id = k.principal_id WHERE k.key_id = ?",
+	                  &v, 1, key_row_cb, &k, NULL);
 	if (!rc && !out->id)
 		rc = ECR_ENOTFOUND;
 	if (rc) {
@@ -134,8 +135,8 @@ int ecr__meta_principal_delete(ecr__txn *t, int64_t id)
 	int64_t changes = 0;
 	int rc;
 	if ((rc = ecr__sql(t, "DELETE FROM access_keys WHERE principal_id = ?", &v, 1, NULL, NULL, NULL)) ||
-		(rc = ecr__sql(t, "DELETE FROM identity_policies WHERE principal_id = ?", &v, 1, NULL, NULL, NULL)) ||
-		(rc = ecr__sql(t, "DELETE FROM principals WHERE id = ?", &v, 1, NULL, NULL, &changes)))
+	    (rc = ecr__sql(t, "DELETE FROM identity_policies WHERE principal_id = ?", &v, 1, NULL, NULL, NULL)) ||
+	    (rc = ecr__sql(t, "DELETE FROM principals WHERE id = ?", &v, 1, NULL, NULL, &changes)))
 		return rc;
 	return changes ? 0 : ECR_ENOTFOUND;
 }
@@ -159,24 +160,26 @@ static int list_row_cb(const ecr_sql_value *c, size_t n, void *payload)
 
 int ecr__meta_principal_list(ecr__txn *t, const char *after, size_t limit, ecr__meta_principal_cb cb, void *payload)
 {
-	struct list_ctx l = { cb, payload };
-	ecr_sql_value v[] = { ECR__SQL_S(after ? after : ""), ECR__SQL_I(limit > INT64_MAX ? INT64_MAX : (int64_t)limit) };
+	struct list_ctx l = {cb, payload};
+	ecr_sql_value v[] = {ECR__SQL_S(after ? after : ""),
+	                     ECR__SQL_I(limit > INT64_MAX ? INT64_MAX : (int64_t)limit)};
 	return ecr__sql(t, "SELECT " PRINCIPAL_COLS " FROM principals WHERE arn > ? ORDER BY arn LIMIT ?", v, 2,
-		list_row_cb, &l, NULL);
+	                list_row_cb, &l, NULL);
 }
 
 int ecr__meta_access_key_insert(ecr__txn *t, const char *key_id, int64_t principal_id, const char *secret, int64_t now)
 {
-	ecr_sql_value v[] = { ECR__SQL_S(key_id), ECR__SQL_I(principal_id), ECR__SQL_S(secret), ECR__SQL_I(now) };
+	ecr_sql_value v[] = {ECR__SQL_S(key_id), ECR__SQL_I(principal_id), ECR__SQL_S(secret), ECR__SQL_I(now)};
 	return ecr__sql(t, "INSERT INTO access_keys (key_id, principal_id, secret, created_at) VALUES (?, ?, ?, ?)", v,
-		ECR__NPARAMS(v), NULL, NULL, NULL);
+	                ECR__NPARAMS(v), NULL, NULL, NULL);
 }
 
 int ecr__meta_access_key_delete(ecr__txn *t, int64_t principal_id, const char *key_id)
 {
-	ecr_sql_value v[] = { ECR__SQL_I(principal_id), ECR__SQL_S(key_id) };
+	ecr_sql_value v[] = {ECR__SQL_I(principal_id), ECR__SQL_S(key_id)};
 	int64_t changes = 0;
-	int rc = ecr__sql(t, "DELETE FROM access_keys WHERE principal_id = ? AND key_id = ?", v, 2, NULL, NULL, &changes);
+	int rc =
+	    ecr__sql(t, "DELETE FROM access_keys WHERE principal_id = ? AND key_id = ?", v, 2, NULL, NULL, &changes);
 	if (rc)
 		return rc;
 	return changes ? 0 : ECR_ENOTFOUND;
@@ -184,19 +187,19 @@ int ecr__meta_access_key_delete(ecr__txn *t, int64_t principal_id, const char *k
 
 int ecr__meta_identity_policy_put(ecr__txn *t, int64_t principal_id, const char *name, const char *document)
 {
-	ecr_sql_value v[] = { ECR__SQL_I(principal_id), ECR__SQL_S(name), ECR__SQL_S(document) };
+	ecr_sql_value v[] = {ECR__SQL_I(principal_id), ECR__SQL_S(name), ECR__SQL_S(document)};
 	return ecr__sql(t,
-		"INSERT INTO identity_policies (principal_id, name, document) VALUES (?, ?, ?) "
-		"ON CONFLICT (principal_id, name) DO UPDATE SET document = excluded.document",
-		v, ECR__NPARAMS(v), NULL, NULL, NULL);
+	                "INSERT INTO identity_policies (principal_id, name, document) VALUES (?, ?, ?) "
+	                "ON CONFLICT (principal_id, name) DO UPDATE SET document = excluded.document",
+	                v, ECR__NPARAMS(v), NULL, NULL, NULL);
 }
 
 int ecr__meta_identity_policy_delete(ecr__txn *t, int64_t principal_id, const char *name)
 {
-	ecr_sql_value v[] = { ECR__SQL_I(principal_id), ECR__SQL_S(name) };
+	ecr_sql_value v[] = {ECR__SQL_I(principal_id), ECR__SQL_S(name)};
 	int64_t changes = 0;
 	int rc = ecr__sql(t, "DELETE FROM identity_policies WHERE principal_id = ? AND name = ?", v, 2, NULL, NULL,
-		&changes);
+	                  &changes);
 	if (rc)
 		return rc;
 	return changes ? 0 : ECR_ENOTFOUND;
@@ -215,13 +218,12 @@ static int ipol_row_cb(const ecr_sql_value *c, size_t n, void *payload)
 	return l->cb(c[0].s, c[1].s, l->payload);
 }
 
-int ecr__meta_identity_policy_list(ecr__txn *t, int64_t principal_id, ecr__meta_identity_policy_cb cb,
-	void *payload)
+int ecr__meta_identity_policy_list(ecr__txn *t, int64_t principal_id, ecr__meta_identity_policy_cb cb, void *payload)
 {
-	struct ipol_ctx l = { cb, payload };
+	struct ipol_ctx l = {cb, payload};
 	ecr_sql_value v = ECR__SQL_I(principal_id);
 	return ecr__sql(t, "SELECT name, document FROM identity_policies WHERE principal_id = ? ORDER BY name", &v, 1,
-		ipol_row_cb, &l, NULL);
+	                ipol_row_cb, &l, NULL);
 }
 
 struct blob_ctx {
@@ -240,7 +242,7 @@ static int blob_row_cb(const ecr_sql_value *c, size_t n, void *payload)
 
 int ecr__meta_store_key_get(ecr__txn *t, const char *name, ecr_buf *out)
 {
-	struct blob_ctx b = { out, false };
+	struct blob_ctx b = {out, false};
 	ecr_sql_value v = ECR__SQL_S(name);
 	int rc = ecr__sql(t, "SELECT value FROM store_keys WHERE name = ?", &v, 1, blob_row_cb, &b, NULL);
 	if (rc)
@@ -250,18 +252,19 @@ int ecr__meta_store_key_get(ecr__txn *t, const char *name, ecr_buf *out)
 
 int ecr__meta_store_key_insert(ecr__txn *t, const char *name, const void *value, size_t len, int64_t now)
 {
-	ecr_sql_value v[] = { ECR__SQL_S(name), { ECR_SQL_BLOB, 0, value, len }, ECR__SQL_I(now) };
-	return ecr__sql(t, "INSERT INTO store_keys (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
-		v, ECR__NPARAMS(v), NULL, NULL, NULL);
+	ecr_sql_value v[] = {ECR__SQL_S(name), {ECR_SQL_BLOB, 0, value, len}, ECR__SQL_I(now)};
+	return ecr__sql(
+	    t, "INSERT INTO store_keys (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING", v,
+	    ECR__NPARAMS(v), NULL, NULL, NULL);
 }
 
 int ecr__meta_resource_policy_document(ecr__txn *t, int64_t registry_id, int64_t repository_id, const char *kind,
-	char **doc_out)
+                                       char **doc_out)
 {
-	ecr_sql_value v[] = { ECR__SQL_I(registry_id), ECR__SQL_I(repository_id), ECR__SQL_S(kind) };
+	ecr_sql_value v[] = {ECR__SQL_I(registry_id), ECR__SQL_I(repository_id), ECR__SQL_S(kind)};
 	*doc_out = NULL;
-	int rc = ecr__sql(t, "SELECT document FROM policies WHERE registry_id = ? AND repository_id = ? AND kind = ?", v,
-		ECR__NPARAMS(v), ecr__sql_col_str, doc_out, NULL);
+	int rc = ecr__sql(t, "SELECT document FROM policies WHERE registry_id = ? AND repository_id = ? AND kind = ?",
+	                  v, ECR__NPARAMS(v), ecr__sql_col_str, doc_out, NULL);
 	if (rc) {
 		ecr__free(*doc_out);
 		*doc_out = NULL;

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ALLOW_ALL "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"ecr:*\",\"Resource\":\"*\"}]}"
+#define ALLOW_ALL                                                                                                      \
+	"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"ecr:*\",\"Resource\":\"*\"}]}"
 
 static void test_auth_principal__arns(void **state)
 {
@@ -15,9 +16,9 @@ static void test_auth_principal__arns(void **state)
 	ecr_registry *reg;
 	ecr_principal *p;
 	assert_ok(ecr_registry_open(&reg, "memory:", NULL));
-	const char *good[] = { "arn:aws:iam::111122223333:user/alice", "arn:aws:iam::111122223333:user/dev/team/bob",
-		"arn:aws:iam::111122223333:role/ci-runner", "arn:aws:iam::000000000000:root",
-		"arn:aws:iam::111122223333:user/a+b=c,d.e@f_g-h" };
+	const char *good[] = {"arn:aws:iam::111122223333:user/alice", "arn:aws:iam::111122223333:user/dev/team/bob",
+	                      "arn:aws:iam::111122223333:role/ci-runner", "arn:aws:iam::000000000000:root",
+	                      "arn:aws:iam::111122223333:user/a+b=c,d.e@f_g-h"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		assert_ok(ecr_principal_create(&p, reg, good[i], 0));
 		assert_string_equal(ecr_principal_arn(p), good[i]);
@@ -26,12 +27,21 @@ static void test_auth_principal__arns(void **state)
 		assert_int_equal(ecr_principal_is_admin(p), 0);
 		ecr_principal_free(p);
 	}
-	const char *bad[] = { "", "arn:aws:iam::11112222333:user/alice", "arn:aws:iam::1111222233334:user/alice",
-		"arn:aws:iam::11112222333a:user/alice", "arn:aws:iam:us-east-1:111122223333:user/alice",
-		"arn:aws:sts::111122223333:user/alice", "arn:aws:iam::111122223333:user/", "arn:aws:iam::111122223333:user",
-		"arn:aws:iam::111122223333:group/x", "arn:aws:iam::111122223333:user//x", "arn:aws:iam::111122223333:user/x/",
-		"arn:aws:iam::111122223333:user/a b", "arn:aws:iam::111122223333:rootx", "arn:aws:iam::111122223333:",
-		"arn:aws:iam::111122223333:user/\xc3\xa9" };
+	const char *bad[] = {"",
+	                     "arn:aws:iam::11112222333:user/alice",
+	                     "arn:aws:iam::1111222233334:user/alice",
+	                     "arn:aws:iam::11112222333a:user/alice",
+	                     "arn:aws:iam:us-east-1:111122223333:user/alice",
+	                     "arn:aws:sts::111122223333:user/alice",
+	                     "arn:aws:iam::111122223333:user/",
+	                     "arn:aws:iam::111122223333:user",
+	                     "arn:aws:iam::111122223333:group/x",
+	                     "arn:aws:iam::111122223333:user//x",
+	                     "arn:aws:iam::111122223333:user/x/",
+	                     "arn:aws:iam::111122223333:user/a b",
+	                     "arn:aws:iam::111122223333:rootx",
+	                     "arn:aws:iam::111122223333:",
+	                     "arn:aws:iam::111122223333:user/\xc3\xa9"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		p = (ecr_principal *)1;
 		if (ecr_principal_create(&p, reg, bad[i], 0) != ECR_EINVALID)
@@ -114,7 +124,8 @@ static void test_auth_principal__access_keys(void **state)
 		assert_true((id.ptr[i] >= 'A' && id.ptr[i] <= 'Z') || (id.ptr[i] >= '2' && id.ptr[i] <= '7'));
 	assert_int_equal(secret.size, 40);
 	for (size_t i = 0; i < 40; i++)
-		assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", secret.ptr[i]));
+		assert_non_null(
+		    strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", secret.ptr[i]));
 	assert_ok(ecr_principal_access_key_create(&id2, &secret2, p));
 	assert_string_not_equal(id.ptr, id2.ptr);
 	assert_string_not_equal(secret.ptr, secret2.ptr);
@@ -174,9 +185,9 @@ static void test_auth_principal__identity_policies(void **state)
 	(void)state;
 	ecr_registry *reg;
 	ecr_principal *p;
-	struct seen s = { 0 };
+	struct seen s = {0};
 	const char *deny = "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Deny\",\"Action\":\"ecr:Delete*\","
-			   "\"Resource\":\"*\"}}";
+	                   "\"Resource\":\"*\"}}";
 	assert_ok(ecr_registry_open(&reg, "memory:", NULL));
 	assert_ok(ecr_principal_create(&p, reg, "arn:aws:iam::111122223333:user/alice", 0));
 	assert_ok(ecr_principal_put_policy(p, "zeta", ALLOW_ALL));
@@ -196,12 +207,15 @@ static void test_auth_principal__identity_policies(void **state)
 	assert_int_equal(ecr_principal_put_policy(p, "", ALLOW_ALL), ECR_EINVALID);
 	assert_int_equal(ecr_principal_put_policy(p, "a b", ALLOW_ALL), ECR_EINVALID);
 	assert_int_equal(ecr_principal_put_policy(p, "x", "{not json"), ECR_EINVALID);
-	assert_int_equal(ecr_principal_put_policy(p, "x", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
-							 "\"Maybe\",\"Action\":\"ecr:*\",\"Resource\":\"*\"}]}"),
-		ECR_EINVALID);
-	assert_int_equal(ecr_principal_put_policy(p, "x", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
-							 "\"Allow\",\"Principal\":\"*\",\"Action\":\"ecr:*\",\"Resource\":\"*\"}]}"),
-		ECR_EINVALID);
+	assert_int_equal(ecr_principal_put_policy(p, "x",
+	                                          "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
+	                                          "\"Maybe\",\"Action\":\"ecr:*\",\"Resource\":\"*\"}]}"),
+	                 ECR_EINVALID);
+	assert_int_equal(
+	    ecr_principal_put_policy(p, "x",
+	                             "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
+	                             "\"Allow\",\"Principal\":\"*\",\"Action\":\"ecr:*\",\"Resource\":\"*\"}]}"),
+	    ECR_EINVALID);
 	assert_ok(ecr_principal_delete_policy(p, "alpha"));
 	assert_int_equal(ecr_principal_delete_policy(p, "alpha"), ECR_ENOTFOUND);
 	s.n = 0;
@@ -267,11 +281,11 @@ static void test_auth_principal__iterator(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_auth_principal__arns),
-		cmocka_unit_test(test_auth_principal__create_open_delete),
-		cmocka_unit_test(test_auth_principal__access_keys),
-		cmocka_unit_test(test_auth_principal__identity_policies),
-		cmocka_unit_test(test_auth_principal__iterator),
+	    cmocka_unit_test(test_auth_principal__arns),
+	    cmocka_unit_test(test_auth_principal__create_open_delete),
+	    cmocka_unit_test(test_auth_principal__access_keys),
+	    cmocka_unit_test(test_auth_principal__identity_policies),
+	    cmocka_unit_test(test_auth_principal__iterator),
 	};
 	return cmocka_run_group_tests_name("auth/principal", tests, NULL, NULL);
 }

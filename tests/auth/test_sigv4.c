@@ -68,18 +68,19 @@ static void sha256_hex(char out[65], const char *s, size_t n)
 
 /* An independent signer for a POST / with the four botocore headers (test side). */
 static void sign(char sig_out[65], const char *secret, const char *amzdate, const char *scope_date, const char *region,
-	const char *service, const char *host, const char *target, const char *body)
+                 const char *service, const char *host, const char *target, const char *body)
 {
 	char canon[2048], sts[1024], h[65], ksecret[128], body_sha[65];
 	unsigned char k1[32], k2[32];
 	sha256_hex(body_sha, body, strlen(body));
-	snprintf(canon, sizeof(canon),
-		"POST\n/\n\ncontent-type:application/x-amz-json-1.1\nhost:%s\nx-amz-date:%s\nx-amz-target:%s\n\n" SIGNED
-		"\n%s",
-		host, amzdate, target, body_sha);
+	snprintf(
+	    canon, sizeof(canon),
+	    "POST\n/\n\ncontent-type:application/x-amz-json-1.1\nhost:%s\nx-amz-date:%s\nx-amz-target:%s\n\n" SIGNED
+	    "\n%s",
+	    host, amzdate, target, body_sha);
 	sha256_hex(h, canon, strlen(canon));
-	snprintf(sts, sizeof(sts), "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", amzdate, scope_date, region, service,
-		h);
+	snprintf(sts, sizeof(sts), "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", amzdate, scope_date, region,
+	         service, h);
 	snprintf(ksecret, sizeof(ksecret), "AWS4%s", secret);
 	hmac(k1, ksecret, strlen(ksecret), scope_date);
 	hmac(k2, k1, 32, region);
@@ -104,14 +105,14 @@ static void req_build(req *q, const char *auth, const char *amzdate, const char 
 	snprintf(q->auth, sizeof(q->auth), "%s", auth);
 	sha256_hex(q->body_sha, body, strlen(body));
 	size_t n = 0;
-	q->h[n++] = (ecr_http_header){ "Content-Type", "application/x-amz-json-1.1" };
-	q->h[n++] = (ecr_http_header){ "Host", host };
+	q->h[n++] = (ecr_http_header){"Content-Type", "application/x-amz-json-1.1"};
+	q->h[n++] = (ecr_http_header){"Host", host};
 	if (amzdate)
-		q->h[n++] = (ecr_http_header){ "X-Amz-Date", amzdate };
-	q->h[n++] = (ecr_http_header){ "X-Amz-Target", TARGET };
-	q->h[n++] = (ecr_http_header){ "User-Agent", "aws-cli/2 test" };
+		q->h[n++] = (ecr_http_header){"X-Amz-Date", amzdate};
+	q->h[n++] = (ecr_http_header){"X-Amz-Target", TARGET};
+	q->h[n++] = (ecr_http_header){"User-Agent", "aws-cli/2 test"};
 	if (auth)
-		q->h[n++] = (ecr_http_header){ "Authorization", q->auth };
+		q->h[n++] = (ecr_http_header){"Authorization", q->auth};
 	q->r.method = "POST";
 	q->r.path = "/";
 	q->r.headers = q->h;
@@ -121,10 +122,10 @@ static void req_build(req *q, const char *auth, const char *amzdate, const char 
 }
 
 static void auth_header(char *out, size_t n, const char *key, const char *scope_date, const char *region,
-	const char *service, const char *sig)
+                        const char *service, const char *sig)
 {
 	snprintf(out, n, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=" SIGNED ", Signature=%s",
-		key, scope_date, region, service, sig);
+	         key, scope_date, region, service, sig);
 }
 
 static int verify(fixture *f, req *q, ecr_buf *region)
@@ -152,7 +153,7 @@ static void test_auth_sigv4__reference_vector(void **state)
 	sha256_hex(body_sha, BODY, strlen(BODY));
 	assert_string_equal(body_sha, BODY_SHA);
 	const char *expected = "POST\n/\n\ncontent-type:application/x-amz-json-1.1\nhost:127.0.0.1:5000\n"
-			       "x-amz-date:" AMZDATE "\nx-amz-target:" TARGET "\n\n" SIGNED "\n" BODY_SHA;
+	                       "x-amz-date:" AMZDATE "\nx-amz-target:" TARGET "\n\n" SIGNED "\n" BODY_SHA;
 	sha256_hex(h, expected, strlen(expected));
 	assert_string_equal(h, CANON_SHA);
 	assert_string_not_equal(h, CANON_SHA_REFERENCE);
@@ -179,7 +180,7 @@ static void test_auth_sigv4__parser(void **state)
 	(void)state;
 	ecr__sigv4_auth a;
 	const char *good = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250115/us-east-1/ecr/aws4_request, "
-			   "SignedHeaders=content-type;host;x-amz-date, Signature=" SIG;
+	                   "SignedHeaders=content-type;host;x-amz-date, Signature=" SIG;
 	assert_ok(ecr__sigv4_parse_authorization(&a, good, strlen(good)));
 	assert_string_equal(a.key_id, AKID);
 	assert_string_equal(a.date, "20250115");
@@ -191,9 +192,9 @@ static void test_auth_sigv4__parser(void **state)
 
 	/* order of the parts and extra spaces are fine */
 	const char *ok[] = {
-		"AWS4-HMAC-SHA256 Signature=" SIG ",SignedHeaders=host,Credential=K/20250115/r/ecr/aws4_request",
-		"  AWS4-HMAC-SHA256    Credential=K/20250115/r/ecr/aws4_request ,  SignedHeaders=host ,Signature=" SIG "  ",
-		"AWS4-HMAC-SHA256\tSignedHeaders=a;host;x\t,\tCredential=K/20250115/r/ecr/aws4_request,Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Signature=" SIG ",SignedHeaders=host,Credential=K/20250115/r/ecr/aws4_request",
+	    "  AWS4-HMAC-SHA256    Credential=K/20250115/r/ecr/aws4_request ,  SignedHeaders=host ,Signature=" SIG "  ",
+	    "AWS4-HMAC-SHA256\tSignedHeaders=a;host;x\t,\tCredential=K/20250115/r/ecr/aws4_request,Signature=" SIG,
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		if (ecr__sigv4_parse_authorization(&a, ok[i], strlen(ok[i])) != 0)
@@ -201,53 +202,54 @@ static void test_auth_sigv4__parser(void **state)
 	}
 
 	const char *bad[] = {
-		"",
-		"AWS4-HMAC-SHA256",
-		"AWS4-HMAC-SHA256 ",
-		"Basic QVdTOmZvbw==",
-		"AWS4-HMAC-SHA1 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
-		"AWS4-HMAC-SHA256Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host",
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, Signature=" SIG,
-		"AWS4-HMAC-SHA256 SignedHeaders=host, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, Credential=K/20250115/r/ecr/aws4_request, "
-		"SignedHeaders=host, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, SignedHeaders=host, "
-		"Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG
-		", Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request,, SignedHeaders=host, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG ",",
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request SignedHeaders=host, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG ", Foo=bar",
-		"AWS4-HMAC-SHA256 credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential, SignedHeaders=host, Signature=" SIG,
-		/* credential scope */
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr, SignedHeaders=host, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request/x, SignedHeaders=host, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_requesT, SignedHeaders=host, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/2025011/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/2025011x/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115//ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/US-EAST-1/ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r//aws4_request, SignedHeaders=host, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K!/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
-		/* signed headers */
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=content-type, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host;content-type, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=Host, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host;host, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host;;x, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host;, Signature=" SIG,
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=;host, Signature=" SIG,
-		/* signature */
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=abc",
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG "0",
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, "
-		"Signature=1C648D3E9889CE38A25A5EB01F907376C198DE2B6FDE698C71A87BD3093E4508",
-		"AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=",
+	    "",
+	    "AWS4-HMAC-SHA256",
+	    "AWS4-HMAC-SHA256 ",
+	    "Basic QVdTOmZvbw==",
+	    "AWS4-HMAC-SHA1 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host",
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 SignedHeaders=host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, Credential=K/20250115/r/ecr/aws4_request, "
+	    "SignedHeaders=host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, SignedHeaders=host, "
+	    "Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG
+	    ", Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request,, SignedHeaders=host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG ",",
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request SignedHeaders=host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG ", Foo=bar",
+	    "AWS4-HMAC-SHA256 credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential, SignedHeaders=host, Signature=" SIG,
+	    /* credential scope */
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr, SignedHeaders=host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request/x, SignedHeaders=host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_requesT, SignedHeaders=host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/2025011/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/2025011x/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115//ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/US-EAST-1/ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r//aws4_request, SignedHeaders=host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K!/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG,
+	    /* signed headers */
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=content-type, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host;content-type, "
+	    "Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=Host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host;host, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host;;x, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host;, Signature=" SIG,
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=;host, Signature=" SIG,
+	    /* signature */
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=abc",
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG "0",
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, "
+	    "Signature=1C648D3E9889CE38A25A5EB01F907376C198DE2B6FDE698C71A87BD3093E4508",
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = ecr__sigv4_parse_authorization(&a, bad[i], strlen(bad[i]));
@@ -263,13 +265,15 @@ static void test_auth_sigv4__parser(void **state)
 	const char *miss = "AWS4-HMAC-SHA256 Signature=" SIG;
 	assert_int_equal(ecr__sigv4_parse_authorization(&a, miss, strlen(miss)), ECR_EINCOMPLETE_SIGNATURE);
 	assert_string_equal(ecr_error_last()->message, "Authorization header requires 'Credential' parameter. "
-						       "Authorization header requires 'SignedHeaders' parameter.");
+	                                               "Authorization header requires 'SignedHeaders' parameter.");
 
 	/* bounded: a huge header, a long key, too many signed headers */
 	char *huge = malloc(ECR__SIGV4_MAX_HEADER + 64);
-	snprintf(huge, ECR__SIGV4_MAX_HEADER + 64, "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, "
-						   "SignedHeaders=host, Signature=%s",
-		SIG);
+	assert_non_null(huge);
+	snprintf(huge, ECR__SIGV4_MAX_HEADER + 64,
+	         "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, "
+	         "SignedHeaders=host, Signature=%s",
+	         SIG);
 	size_t n = strlen(huge);
 	memset(huge + n, ' ', ECR__SIGV4_MAX_HEADER + 1 - n);
 	huge[ECR__SIGV4_MAX_HEADER + 1] = '\0';
@@ -277,17 +281,19 @@ static void test_auth_sigv4__parser(void **state)
 	char key[200];
 	memset(key, 'A', sizeof(key) - 1);
 	key[sizeof(key) - 1] = '\0';
-	snprintf(huge, ECR__SIGV4_MAX_HEADER, "AWS4-HMAC-SHA256 Credential=%s/20250115/r/ecr/aws4_request, "
-					      "SignedHeaders=host, Signature=%s",
-		key, SIG);
+	snprintf(huge, ECR__SIGV4_MAX_HEADER,
+	         "AWS4-HMAC-SHA256 Credential=%s/20250115/r/ecr/aws4_request, "
+	         "SignedHeaders=host, Signature=%s",
+	         key, SIG);
 	assert_int_equal(ecr__sigv4_parse_authorization(&a, huge, strlen(huge)), ECR_EINCOMPLETE_SIGNATURE);
 	char sh[1024] = "";
 	for (int i = 0; i < 70; i++)
 		snprintf(sh + strlen(sh), sizeof(sh) - strlen(sh), "h%03d;", i);
 	strcat(sh, "host");
-	snprintf(huge, ECR__SIGV4_MAX_HEADER, "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, "
-					      "SignedHeaders=%s, Signature=%s",
-		sh, SIG);
+	snprintf(huge, ECR__SIGV4_MAX_HEADER,
+	         "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, "
+	         "SignedHeaders=%s, Signature=%s",
+	         sh, SIG);
 	assert_int_equal(ecr__sigv4_parse_authorization(&a, huge, strlen(huge)), ECR_EINCOMPLETE_SIGNATURE);
 	free(huge);
 }
@@ -315,24 +321,25 @@ static void test_auth_sigv4__missing_and_unknown(void **state)
 
 	/* wrong secret */
 	sign(sig, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ", AMZDATE, "20250115", "us-east-1", "ecr", "127.0.0.1:5000",
-		TARGET, BODY);
+	     TARGET, BODY);
 	auth_header(hdr, sizeof(hdr), AKID, "20250115", "us-east-1", "ecr", sig);
 	req_build(&q, hdr, AMZDATE, "127.0.0.1:5000", BODY);
 	assert_int_equal(verify(f, &q, NULL), ECR_EINVALID_SIGNATURE);
-	assert_string_equal(ecr_error_last()->message,
-		"The request signature we calculated does not match the signature you provided. Check your AWS Secret "
-		"Access Key and signing method.");
+	assert_string_equal(
+	    ecr_error_last()->message,
+	    "The request signature we calculated does not match the signature you provided. Check your AWS Secret "
+	    "Access Key and signing method.");
 
 	/* two Authorization headers */
 	sign(sig, SECRET, AMZDATE, "20250115", "us-east-1", "ecr", "127.0.0.1:5000", TARGET, BODY);
 	auth_header(hdr, sizeof(hdr), AKID, "20250115", "us-east-1", "ecr", sig);
 	req_build(&q, hdr, AMZDATE, "127.0.0.1:5000", BODY);
-	q.h[q.r.headers_count++] = (ecr_http_header){ "authorization", hdr };
+	q.h[q.r.headers_count++] = (ecr_http_header){"authorization", hdr};
 	assert_int_equal(verify(f, &q, NULL), ECR_EINCOMPLETE_SIGNATURE);
 
 	/* a session token: no temporary credentials */
 	req_build(&q, hdr, AMZDATE, "127.0.0.1:5000", BODY);
-	q.h[q.r.headers_count++] = (ecr_http_header){ "X-Amz-Security-Token", "FQoGZXIvYXdzEXAMPLE" };
+	q.h[q.r.headers_count++] = (ecr_http_header){"X-Amz-Security-Token", "FQoGZXIvYXdzEXAMPLE"};
 	assert_int_equal(verify(f, &q, NULL), ECR_EUNRECOGNIZED_CLIENT);
 	assert_non_null(strstr(ecr_error_last()->message, "temporary credentials are not supported"));
 
@@ -394,8 +401,9 @@ static void test_auth_sigv4__dates(void **state)
 	/* replayed later than 5 minutes */
 	q.r.now_ms = T0 + 5 * 60000 + 1000;
 	assert_int_equal(verify(f, &q, NULL), ECR_EINVALID_SIGNATURE);
-	assert_string_equal(ecr_error_last()->message,
-		"Signature expired: 20250115T120000Z is now earlier than 20250115T120001Z (20250115T120501Z - 5 min.)");
+	assert_string_equal(
+	    ecr_error_last()->message,
+	    "Signature expired: 20250115T120000Z is now earlier than 20250115T120001Z (20250115T120501Z - 5 min.)");
 	q.r.now_ms = T0 + 86400000LL;
 	assert_int_equal(verify(f, &q, NULL), ECR_EINVALID_SIGNATURE);
 	/* from the future */
@@ -420,15 +428,16 @@ static void test_auth_sigv4__dates(void **state)
 	auth_header(hdr, sizeof(hdr), AKID, "20250115", "us-east-1", "ecr", sig);
 	req_build(&q, hdr, NULL, "127.0.0.1:5000", BODY);
 	assert_int_equal(verify(f, &q, NULL), ECR_EINCOMPLETE_SIGNATURE);
-	const char *bad_dates[] = { "2025-01-15T12:00:00Z", "20250115T120000", "20250132T120000Z", "20250115T250000Z",
-		"20230229T120000Z", "", "20250115T12000Z" };
+	const char *bad_dates[] = {"2025-01-15T12:00:00Z", "20250115T120000",  "20250132T120000Z",
+	                           "20250115T250000Z",     "20230229T120000Z", "",
+	                           "20250115T12000Z"};
 	for (size_t i = 0; i < sizeof(bad_dates) / sizeof(bad_dates[0]); i++) {
 		req_build(&q, hdr, bad_dates[i], "127.0.0.1:5000", BODY);
 		if (verify(f, &q, NULL) != ECR_EINCOMPLETE_SIGNATURE)
 			fail_msg("accepted date '%s'", bad_dates[i]);
 	}
 	req_build(&q, hdr, AMZDATE, "127.0.0.1:5000", BODY);
-	q.h[q.r.headers_count++] = (ecr_http_header){ "x-amz-date", AMZDATE };
+	q.h[q.r.headers_count++] = (ecr_http_header){"x-amz-date", AMZDATE};
 	assert_int_equal(verify(f, &q, NULL), ECR_EINCOMPLETE_SIGNATURE);
 }
 
@@ -463,7 +472,7 @@ static void test_auth_sigv4__tampering(void **state)
 	assert_int_equal(verify(f, &q, NULL), ECR_EINVALID_SIGNATURE);
 	/* a repeated signed header changes its canonical value */
 	req_build(&q, hdr, AMZDATE, "127.0.0.1:5000", BODY);
-	q.h[q.r.headers_count++] = (ecr_http_header){ "x-amz-target", "extra" };
+	q.h[q.r.headers_count++] = (ecr_http_header){"x-amz-target", "extra"};
 	assert_int_equal(verify(f, &q, NULL), ECR_EINVALID_SIGNATURE);
 	/* an unsigned header may change, and whitespace in values is canonicalised */
 	req_build(&q, hdr, AMZDATE, "127.0.0.1:5000", BODY);
@@ -481,16 +490,16 @@ static void test_auth_sigv4__tampering(void **state)
 	}
 	/* host not signed */
 	snprintf(hdr, sizeof(hdr),
-		"AWS4-HMAC-SHA256 Credential=" AKID "/20250115/us-east-1/ecr/aws4_request, "
-		"SignedHeaders=content-type;x-amz-date;x-amz-target, Signature=%s",
-		sig);
+	         "AWS4-HMAC-SHA256 Credential=" AKID "/20250115/us-east-1/ecr/aws4_request, "
+	         "SignedHeaders=content-type;x-amz-date;x-amz-target, Signature=%s",
+	         sig);
 	req_build(&q, hdr, AMZDATE, "127.0.0.1:5000", BODY);
 	assert_int_equal(verify(f, &q, NULL), ECR_EINCOMPLETE_SIGNATURE);
 	/* x-amz-date not signed */
 	snprintf(hdr, sizeof(hdr),
-		"AWS4-HMAC-SHA256 Credential=" AKID "/20250115/us-east-1/ecr/aws4_request, "
-		"SignedHeaders=content-type;host;x-amz-target, Signature=%s",
-		sig);
+	         "AWS4-HMAC-SHA256 Credential=" AKID "/20250115/us-east-1/ecr/aws4_request, "
+	         "SignedHeaders=content-type;host;x-amz-target, Signature=%s",
+	         sig);
 	req_build(&q, hdr, AMZDATE, "127.0.0.1:5000", BODY);
 	assert_int_equal(verify(f, &q, NULL), ECR_EINCOMPLETE_SIGNATURE);
 	/* bad payload hash argument */
@@ -504,26 +513,27 @@ static void test_auth_sigv4__canonical_uri_and_query(void **state)
 {
 	(void)state;
 	ecr__sigv4_auth a;
-	const char *hdr = "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG;
+	const char *hdr =
+	    "AWS4-HMAC-SHA256 Credential=K/20250115/r/ecr/aws4_request, SignedHeaders=host, Signature=" SIG;
 	assert_ok(ecr__sigv4_parse_authorization(&a, hdr, strlen(hdr)));
 	struct {
 		const char *path, *query, *expect_prefix;
 	} cases[] = {
-		{ NULL, NULL, "GET\n/\n\n" },
-		{ "/", "", "GET\n/\n\n" },
-		{ "/a/b c", NULL, "GET\n/a/b%20c\n\n" },
-		{ "/a/./b/../c//d/", NULL, "GET\n/a/c/d/\n\n" },
-		{ "/a%2Fb", NULL, "GET\n/a%252Fb\n\n" },
-		{ "/~x-_.", NULL, "GET\n/~x-_.\n\n" },
-		{ "/", "b=2&a=1&a=0", "GET\n/\na=0&a=1&b=2\n" },
-		{ "/", "x&y=", "GET\n/\nx=&y=\n" },
-		{ "/", "k=a%20b+c&%41=%7e", "GET\n/\nA=~&k=a%20b%2Bc\n" },
-		{ "/", "a=1&&b", "GET\n/\na=1&b=\n" },
+	    {NULL, NULL, "GET\n/\n\n"},
+	    {"/", "", "GET\n/\n\n"},
+	    {"/a/b c", NULL, "GET\n/a/b%20c\n\n"},
+	    {"/a/./b/../c//d/", NULL, "GET\n/a/c/d/\n\n"},
+	    {"/a%2Fb", NULL, "GET\n/a%252Fb\n\n"},
+	    {"/~x-_.", NULL, "GET\n/~x-_.\n\n"},
+	    {"/", "b=2&a=1&a=0", "GET\n/\na=0&a=1&b=2\n"},
+	    {"/", "x&y=", "GET\n/\nx=&y=\n"},
+	    {"/", "k=a%20b+c&%41=%7e", "GET\n/\nA=~&k=a%20b%2Bc\n"},
+	    {"/", "a=1&&b", "GET\n/\na=1&b=\n"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		ecr_buf out = ECR_BUF_INIT;
 		ecr_sigv4_request r = ECR_SIGV4_REQUEST_INIT;
-		ecr_http_header h[] = { { "HOST", "  a   b  " }, { "Host", "c" } };
+		ecr_http_header h[] = {{"HOST", "  a   b  "}, {"Host", "c"}};
 		r.method = "GET";
 		r.path = cases[i].path;
 		r.query = cases[i].query;
@@ -541,13 +551,13 @@ static void test_auth_sigv4__canonical_uri_and_query(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_auth_sigv4__reference_vector, setup, teardown),
-		cmocka_unit_test(test_auth_sigv4__parser),
-		cmocka_unit_test_setup_teardown(test_auth_sigv4__missing_and_unknown, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_auth_sigv4__region_and_service, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_auth_sigv4__dates, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_auth_sigv4__tampering, setup, teardown),
-		cmocka_unit_test(test_auth_sigv4__canonical_uri_and_query),
+	    cmocka_unit_test_setup_teardown(test_auth_sigv4__reference_vector, setup, teardown),
+	    cmocka_unit_test(test_auth_sigv4__parser),
+	    cmocka_unit_test_setup_teardown(test_auth_sigv4__missing_and_unknown, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_sigv4__region_and_service, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_sigv4__dates, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_sigv4__tampering, setup, teardown),
+	    cmocka_unit_test(test_auth_sigv4__canonical_uri_and_query),
 	};
 	return cmocka_run_group_tests_name("auth/sigv4", tests, NULL, NULL);
 }

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int64_t clock_cb(void *payload) { return *(int64_t *)payload; }
+static int64_t clock_cb(void *payload)
+{
+	return *(int64_t *)payload;
+}
 
 typedef struct fixture {
 	int64_t now;
@@ -65,7 +68,7 @@ static void test_auth_token__round_trip_and_expiry(void **state)
 	assert_int_equal(ecr_auth_token_verify(&q, f->reg, tok.ptr), ECR_EEXPIRED_TOKEN);
 	assert_null(q);
 	assert_string_equal(ecr_error_last()->message,
-		"Your authorization token has expired. Reauthenticate and try again.");
+	                    "Your authorization token has expired. Reauthenticate and try again.");
 	ecr_buf_dispose(&tok);
 	ecr_buf_dispose(&tok2);
 }
@@ -78,11 +81,12 @@ static void test_auth_token__forged_truncated_flipped(void **state)
 	assert_ok(ecr_auth_token_create(&tok, NULL, f->reg, f->p));
 
 	/* garbage */
-	const char *bad[] = { "", "x", "AWS:abc", "!!!!", "AAAA", "a.b.c" };
+	const char *bad[] = {"", "x", "AWS:abc", "!!!!", "AAAA", "a.b.c"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(ecr_auth_token_verify(&q, f->reg, bad[i]), ECR_EAUTH);
 	assert_int_equal(ecr_auth_token_verify(&q, f->reg, NULL), ECR_EAUTH);
 	char *huge = malloc(10000);
+	assert_non_null(huge);
 	memset(huge, 'A', 9999);
 	huge[9999] = '\0';
 	assert_int_equal(ecr_auth_token_verify(&q, f->reg, huge), ECR_EAUTH);
@@ -90,6 +94,7 @@ static void test_auth_token__forged_truncated_flipped(void **state)
 
 	/* truncated at every length */
 	char *t = strdup(tok.ptr);
+	assert_non_null(t);
 	for (size_t n = 0; n < tok.size; n++) {
 		t[n] = '\0';
 		if (ecr_auth_token_verify(&q, f->reg, t) != ECR_EAUTH)
@@ -121,7 +126,7 @@ static void test_auth_token__forged_truncated_flipped(void **state)
 		}
 	}
 	/* an extended expiry with a MAC made by another key */
-	unsigned char key[32] = { 1, 2, 3 }, mac[32];
+	unsigned char key[32] = {1, 2, 3}, mac[32];
 	size_t plen = raw.size - 32;
 	raw.ptr[plen - 1] = (char)0xff;
 	assert_ok(ecr__hmac_sha256(mac, key, 32, raw.ptr, plen));
@@ -200,10 +205,10 @@ static void test_auth_token__key_per_storage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_auth_token__round_trip_and_expiry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_auth_token__forged_truncated_flipped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_auth_token__deleted_and_recreated, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_auth_token__key_per_storage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_token__round_trip_and_expiry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_token__forged_truncated_flipped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_token__deleted_and_recreated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_token__key_per_storage, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("auth/token", tests, NULL, NULL);
 }

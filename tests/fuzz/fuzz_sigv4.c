@@ -29,12 +29,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc = ecr__sigv4_parse_authorization(&a, copy, size);
 	if (rc == 0) {
 		if (strlen(a.key_id) < 1 || strlen(a.key_id) > ECR__SIGV4_MAX_KEY_ID || strlen(a.date) != 8 ||
-			!all_of(a.date, "0123456789") || strlen(a.region) < 1 || strlen(a.service) < 1 ||
-			strlen(a.signature) != 64 || !all_of(a.signature, "0123456789abcdef") || a.signed_count < 1 ||
-			a.signed_count > ECR__SIGV4_MAX_SIGNED_COUNT || !strstr(a.signed_headers, "host") ||
-			!all_of(a.signed_headers, "abcdefghijklmnopqrstuvwxyz0123456789-_.;"))
+		    !all_of(a.date, "0123456789") || strlen(a.region) < 1 || strlen(a.service) < 1 ||
+		    strlen(a.signature) != 64 || !all_of(a.signature, "0123456789abcdef") || a.signed_count < 1 ||
+		    a.signed_count > ECR__SIGV4_MAX_SIGNED_COUNT || !strstr(a.signed_headers, "host") ||
+		    !all_of(a.signed_headers, "abcdefghijklmnopqrstuvwxyz0123456789-_.;"))
 			abort();
-		ecr_http_header h[] = { { "Host", "example" }, { "x-amz-date", "20250115T120000Z" } };
+		ecr_http_header h[] = {{"Host", "example"}, {"x-amz-date", "20250115T120000Z"}};
 		ecr_sigv4_request r = ECR_SIGV4_REQUEST_INIT;
 		ecr_buf out = ECR_BUF_INIT;
 		r.method = "POST";
