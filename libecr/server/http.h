@@ -31,6 +31,9 @@ struct ecr_server {
 	ecr_server_registry_cb registry_cb; /* the registry provider, or NULL */
 	void *registry_payload;
 	struct MHD_Daemon *daemon;
+	/* requests between their first call and their completion: a graceful
+	 * stop waits for these, not for idle keep-alive connections */
+	_Atomic long in_flight;
 };
 
 /* What a request is for. */
@@ -43,7 +46,8 @@ typedef enum http_route {
 	ROUTE_BLOB,        /* /v2/<name>/blobs/<digest> */
 	ROUTE_UPLOADS,     /* /v2/<name>/blobs/uploads/ */
 	ROUTE_UPLOAD,      /* /v2/<name>/blobs/uploads/<id> */
-	ROUTE_REFERRERS    /* /v2/<name>/referrers/<digest> */
+	ROUTE_REFERRERS,   /* /v2/<name>/referrers/<digest> */
+	ROUTE_ECR_API      /* POST / with X-Amz-Target: the ECR control plane (ecr_api.c) */
 } http_route;
 
 typedef struct http_target {
@@ -69,6 +73,7 @@ typedef struct http_request {
 	ecr_server *srv;
 	ecr_registry *reg;
 	ecr_principal *principal; /* the authenticated caller, or NULL (no auth, or not yet) */
+	void *api;                /* the control plane's state, freed by ecr__api_request_free() */
 	struct MHD_Connection *conn;
 	const char *method;
 	char *path;
@@ -87,15 +92,21 @@ typedef struct http_request {
 	 * and the body (if any) is drained */
 	struct MHD_Response *pending;
 	unsigned int pending_status;
+	uint64_t pending_bytes;
 	/* for the access log */
 	unsigned int status;
 	uint64_t bytes_out;
 } http_request;
 
+/* The control plane's per-request state (ecr_api.c). */
+void ecr__api_request_free(http_request *r);
+
 /* Responses. Every function queues the response and returns MHD_YES/MHD_NO. */
 enum MHD_Result ecr__http_queue(http_request *r, unsigned int status, struct MHD_Response *resp);
 /* A response with a copy of body (may be NULL/0). */
 struct MHD_Response *ecr__http_response_buf(const void *body, size_t len, const char *content_type);
+/* Note the body size of a response made without the helpers below (for the access log). */
+void ecr__http_note_body_size(uint64_t size);
 /* A response whose Content-Length is len but whose body is never sent (HEAD). */
 struct MHD_Response *ecr__http_response_head(uint64_t len);
 /* An OCI error: {"errors":[{"code":code,"message":message,"detail":{}}]}. */

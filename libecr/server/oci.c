@@ -30,8 +30,6 @@ static int open_repo(http_request *r, bool create)
 		rc = ecr_repository_create(&r->repo, r->reg, r->target.name, NULL);
 		if (rc == ECR_EREPOSITORY_EXISTS) /* created meanwhile by another request */
 			rc = ecr_repository_open(&r->repo, r->reg, r->target.name);
-		else if (rc == 0)
-			ecr__log(&r->srv->log, ECR_LOG_INFO, "created repository %s on push", r->target.name);
 	}
 	return rc;
 }
@@ -318,11 +316,13 @@ static enum MHD_Result blob_get(http_request *r, bool head)
 			ecr_blob_free(b);
 			if (dupfd < 0)
 				return ecr__http_error(r, 500, "UNKNOWN", "out of file descriptors");
+			ecr__http_note_body_size(len);
 			resp = MHD_create_response_from_fd_at_offset64(len, dupfd, foff);
 			if (!resp)
 				close(dupfd);
 		} else {
 			ecr_error_clear();
+			ecr__http_note_body_size(len);
 			resp = MHD_create_response_from_callback(len, READ_BLOCK, blob_reader, b, blob_reader_free);
 			if (!resp)
 				ecr_blob_free(b);
@@ -710,6 +710,7 @@ enum MHD_Result ecr__oci_begin(http_request *r)
 	case ROUTE_REFERRERS:
 		return referrers(r);
 	case ROUTE_NONE:
+	case ROUTE_ECR_API: /* never routed here */
 		break;
 	}
 	return ecr__http_error(r, 404, "NOT_FOUND", "no such route");

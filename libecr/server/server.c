@@ -1,6 +1,7 @@
 /* The HTTP server: lifecycle on libmicrohttpd, per-request state, routing,
  * response and error helpers. */
 #include "http.h"
+#include "ecr_api.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -175,8 +176,18 @@ static int pick_registry(ecr_registry **out, ecr_server *srv, const char *host, 
 
 /* --- responses --- */
 
+/*
+ * The size of the body of the response made last on this thread, for the
+ * access log: responses are made and queued on the same worker thread, so
+ * ecr__http_queue() picks it up (and keeps it with a deferred response).
+ */
+static _Thread_local uint64_t last_body_size;
+
+void ecr__http_note_body_size(uint64_t size) { last_body_size = size; }
+
 struct MHD_Response *ecr__http_response_buf(const void *body, size_t len, const char *content_type)
 {
+	last_body_size = len;
 	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)(len ? body : ""),
 		MHD_RESPMEM_MUST_COPY);
 	if (resp && content_type)
@@ -195,6 +206,7 @@ static ssize_t never_read(void *cls, uint64_t pos, char *buf, size_t max)
 
 struct MHD_Response *ecr__http_response_head(uint64_t len)
 {
+	last_body_size = 0; /* HEAD: no body is sent */
 	return MHD_create_response_from_callback(len, 4096, never_read, NULL, NULL);
 }
 
@@ -230,15 +242,19 @@ enum MHD_Result ecr__http_queue(http_request *r, unsigned int status, struct MHD
 	 */
 	bool defer = r->in_first_call ? !r->expects_body
 				       : (r->mode == BODY_BUFFER || r->mode == BODY_UPLOAD || r->mode == BODY_DISCARD);
+	uint64_t body_size = last_body_size;
+	last_body_size = 0;
 	if (defer) {
 		if (!r->pending) {
 			r->pending = resp;
 			r->pending_status = status;
+			r->pending_bytes = body_size;
 			r->mode = BODY_DISCARD;
 			return MHD_YES;
 		}
 	}
 	r->status = status;
+	r->bytes_out = body_size;
 	MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
 	enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
@@ -421,6 +437,7 @@ static void request_free(http_request *r)
 		return;
 	if (r->pending)
 		MHD_destroy_response(r->pending);
+	ecr__api_request_free(r);
 	ecr_upload_free(r->upload);
 	ecr_repository_free(r->repo);
 	if (r->principal)
@@ -457,6 +474,10 @@ static enum MHD_Result first_call(http_request *r, const char *url)
 		if (v > r->srv->max_blob_size)
 			return ecr__http_error(r, 413, "SIZE_INVALID", "the request body is larger than this registry accepts");
 	}
+	if (strcmp(url, "/") == 0 && MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target")) {
+		r->target.route = ROUTE_ECR_API;
+		return ecr__api_begin(r);
+	}
 	int rc = ecr__http_parse_path(&r->target, url);
 	if (rc == ECR_ENOMEM)
 		return MHD_NO;
@@ -484,6 +505,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		}
 		*con_cls = r;
+		srv->in_flight++;
 		if (headers_size(conn) > srv->max_header_size) {
 			r->expects_body = true; /* answer now and close */
 			r->in_first_call = true;
@@ -506,6 +528,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		if (r->mode == BODY_DISCARD || r->mode == BODY_NONE)
 			return MHD_YES;
+		if (r->target.route == ROUTE_ECR_API)
+			return ecr__api_body(r, upload_data, n);
 		return ecr__oci_body(r, upload_data, n);
 	}
 	/* the whole body has arrived (or there was none) */
@@ -513,10 +537,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		struct MHD_Response *resp = r->pending;
 		r->pending = NULL;
 		r->mode = BODY_NONE;
+		last_body_size = r->pending_bytes;
 		return ecr__http_queue(r, r->pending_status, resp);
 	}
 	if (r->mode == BODY_NONE)
 		return r->status ? MHD_YES : ecr__http_error(r, 500, "UNKNOWN", "no response");
+	if (r->target.route == ROUTE_ECR_API)
+		return ecr__api_finish(r);
 	return ecr__oci_finish(r);
 }
 
@@ -530,14 +557,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (ecr__log_enabled(&srv->log, ECR_LOG_INFO)) {
 		int64_t ms = ecr__time_monotonic_ms() - r->started_ms;
 		if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-			ecr__log(&srv->log, ECR_LOG_INFO, "%s %s %u %llu %lldms", r->method, r->path, r->status,
-				(unsigned long long)r->received, (long long)ms);
+			ecr__log(&srv->log, ECR_LOG_INFO, "%s %s %u %llu %llu %lldms", r->method, r->path, r->status,
+				(unsigned long long)r->received, (unsigned long long)r->bytes_out, (long long)ms);
 		else
 			ecr__log(&srv->log, ECR_LOG_INFO, "%s %s %u aborted (%d) after %llu bytes in %lldms", r->method,
 				r->path, r->status, (int)toe, (unsigned long long)r->received, (long long)ms);
 	}
 	request_free(r);
 	*con_cls = NULL;
+	srv->in_flight--;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -632,6 +660,8 @@ int ecr_server_start(ecr_server *srv)
 	unsigned int pool = (srv->flags & ECR_SERVER_SINGLE_THREAD) ? 1 : srv->threads;
 	struct MHD_OptionItem ops[16];
 	size_t n = 0;
+	/* the logger first, so that problems with the options after it are logged */
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, srv };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)srv->max_connections, NULL };
@@ -639,7 +669,6 @@ int ecr_server_start(ecr_server *srv)
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(intptr_t)(srv->max_header_size > CONNECTION_MEMORY / 2 ? srv->max_header_size * 2 : CONNECTION_MEMORY),
 		NULL };
-	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, srv };
 	if (pool > 1)
 		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)pool, NULL };
 	if (srv->tls_cert) {
@@ -679,12 +708,8 @@ int ecr_server_stop(ecr_server *srv)
 	if (s != MHD_INVALID_SOCKET)
 		close(s);
 	int64_t deadline = ecr__time_monotonic_ms() + (int64_t)srv->timeout_seconds * 1000;
-	for (;;) {
-		const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-		if (!info || info->num_connections == 0 || ecr__time_monotonic_ms() >= deadline)
-			break;
+	while (srv->in_flight > 0 && ecr__time_monotonic_ms() < deadline)
 		usleep(10000);
-	}
 	MHD_stop_daemon(srv->daemon);
 	srv->daemon = NULL;
 	srv->bound_port = 0;

@@ -123,7 +123,7 @@ static const char *const migrations[ECR__META_SCHEMA_VERSION] = {
 	" updated_at BIGINT NOT NULL,"
 	" PRIMARY KEY (repository_id, name),"
 	" FOREIGN KEY (repository_id, digest) REFERENCES images(repository_id, digest) ON DELETE CASCADE);"
-	"CREATE INDEX tags_digest ON tags (repository_id, digest);"
+	"CREATE INDEX tags_digest ON tags (repository_id, digest, name);"
 	"CREATE TABLE blob_links ("
 	" repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
 	" digest TEXT NOT NULL,"
