@@ -17,6 +17,9 @@ int main(void)
 	ecr_gc_options gopts = ECR_GC_OPTIONS_INIT;
 	ecr_gc_stats stats = ECR_GC_STATS_INIT;
 	ecr_allocator alloc = ECR_ALLOCATOR_INIT;
+	ecr_server_options sopts = ECR_SERVER_OPTIONS_INIT;
+	ecr_policy_request preq = ECR_POLICY_REQUEST_INIT;
+	ecr_sigv4_request sreq = ECR_SIGV4_REQUEST_INIT;
 
 	if (buf.ptr != NULL || buf.size != 0)
 		return 1;
@@ -25,6 +28,9 @@ int main(void)
 	if (lopts.version != ECR_IMAGE_LIST_OPTIONS_VERSION || gopts.version != ECR_GC_OPTIONS_VERSION)
 		return 1;
 	if (stats.version != ECR_GC_STATS_VERSION || alloc.version != ECR_ALLOCATOR_VERSION)
+		return 1;
+	if (sopts.version != ECR_SERVER_OPTIONS_VERSION || preq.version != ECR_POLICY_REQUEST_VERSION ||
+		sreq.version != ECR_SIGV4_REQUEST_VERSION)
 		return 1;
 	return 0;
 }

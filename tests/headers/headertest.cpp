@@ -16,6 +16,12 @@ int main()
 	ecr_gc_options gopts = ECR_GC_OPTIONS_INIT;
 	ecr_gc_stats stats = ECR_GC_STATS_INIT;
 	ecr_allocator alloc = ECR_ALLOCATOR_INIT;
+	ecr_server_options sopts = ECR_SERVER_OPTIONS_INIT;
+	ecr_policy_request preq = ECR_POLICY_REQUEST_INIT;
+	ecr_sigv4_request sreq = ECR_SIGV4_REQUEST_INIT;
+	(void)sopts;
+	(void)preq;
+	(void)sreq;
 	if (buf.ptr != NULL || ropts.version != ECR_REGISTRY_OPTIONS_VERSION ||
 	    repo_opts.version != ECR_REPOSITORY_OPTIONS_VERSION || lopts.version != ECR_IMAGE_LIST_OPTIONS_VERSION ||
 	    gopts.version != ECR_GC_OPTIONS_VERSION || stats.version != ECR_GC_STATS_VERSION ||
