@@ -60,7 +60,8 @@ typedef enum ecr_error_code {
 	ECR_EINVALID_SIGNATURE = -47,    /**< wrong or stale signature (InvalidSignatureException) */
 	ECR_EEXPIRED_TOKEN = -48,        /**< expired token (ExpiredTokenException) */
 	ECR_EVALIDATION = -49,           /**< ValidationException */
-	ECR_ELAYER_PART_TOO_SMALL = -50  /**< LayerPartTooSmallException */
+	ECR_ELAYER_PART_TOO_SMALL = -50, /**< LayerPartTooSmallException */
+	ECR_ELAYER_INACCESSIBLE = -51    /**< the layer is in no image of the repository (LayerInaccessibleException) */
 } ecr_error_code;
 
 /** Where an error happened. */

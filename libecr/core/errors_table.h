@@ -45,4 +45,5 @@
 	X(ECR_EINVALID_SIGNATURE, "InvalidSignatureException", ECR_EAUTH, "invalid signature") \
 	X(ECR_EEXPIRED_TOKEN, "ExpiredTokenException", ECR_EAUTH, "expired token") \
 	X(ECR_EVALIDATION, "ValidationException", ECR_EINVALID, "validation failed") \
-	X(ECR_ELAYER_PART_TOO_SMALL, "LayerPartTooSmallException", ECR_EINVALID, "layer part too small")
+	X(ECR_ELAYER_PART_TOO_SMALL, "LayerPartTooSmallException", ECR_EINVALID, "layer part too small") \
+	X(ECR_ELAYER_INACCESSIBLE, "LayerInaccessibleException", ECR_ENOTFOUND, "layer not referenced by an image")

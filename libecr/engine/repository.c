@@ -480,8 +480,13 @@ int ecr_repository_untag_resource(ecr_repository *repo, const char *const *keys,
 	if ((rc = ecr__repository_check(&t, repo)))
 		goto done;
 	for (size_t i = 0; i < count; i++) {
-		if (!keys[i]) {
-			rc = ecr__fail(ECR_EINVALID_TAG_PARAMETER, ECR_ERROR_INVALID, "tag key %zu is NULL", i);
+		size_t kl = keys[i] ? strlen(keys[i]) : 0;
+		if (kl < 1 || kl > 128) {
+			rc = ecr__fail(ECR_EINVALID_TAG_PARAMETER, ECR_ERROR_INVALID, "tag keys must be 1 to 128 characters long");
+			goto done;
+		}
+		if (strncmp(keys[i], "aws:", 4) == 0) {
+			rc = ecr__fail(ECR_EINVALID_TAG_PARAMETER, ECR_ERROR_INVALID, "tag keys starting with 'aws:' are reserved");
 			goto done;
 		}
 		if ((rc = ecr__meta_rtag_delete(&t, repo->id, keys[i])))

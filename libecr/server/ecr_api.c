@@ -21,9 +21,20 @@
 #define MAX_HEADERS 200
 
 /* The control plane's per-request state (http_request.api). */
+#define MAX_ERROR_MEMBERS 6
+
+/* A member of the error body beyond __type and message. */
+typedef struct error_member {
+	char key[32];
+	char *str; /* NULL: an integer */
+	int64_t num;
+} error_member;
+
 typedef struct api_state {
 	char request_id[37];
 	const char *type_override; /* an __type that no ECR_E* code carries (SerializationException) */
+	error_member members[MAX_ERROR_MEMBERS];
+	size_t members_count;
 } api_state;
 
 static api_state *state_of(http_request *r) { return r->api; }
@@ -32,6 +43,9 @@ void ecr__api_request_free(http_request *r)
 {
 	if (!r)
 		return;
+	api_state *st = r->api;
+	for (size_t i = 0; st && i < st->members_count; i++)
+		ecr__free(st->members[i].str);
 	ecr__free(r->api);
 	r->api = NULL;
 }
@@ -58,9 +72,14 @@ static enum MHD_Result api_error(http_request *r, unsigned int status, const cha
 	ecr__jw *w = NULL;
 	ecr_buf out = ECR_BUF_INIT;
 	enum MHD_Result ret;
-	if (ecr__jw_new(&w) == 0 && ecr__jw_object_open(w) == 0 && ecr__jw_key(w, "__type") == 0 &&
-		ecr__jw_string(w, type) == 0 && ecr__jw_key(w, "message") == 0 && ecr__jw_string(w, message) == 0 &&
-		ecr__jw_object_close(w) == 0 && ecr__jw_finish(w, &out) == 0)
+	api_state *st = state_of(r);
+	bool ok = ecr__jw_new(&w) == 0 && ecr__jw_object_open(w) == 0 && ecr__jw_key(w, "__type") == 0 &&
+		ecr__jw_string(w, type) == 0 && ecr__jw_key(w, "message") == 0 && ecr__jw_string(w, message) == 0;
+	for (size_t i = 0; ok && st && i < st->members_count; i++) {
+		const error_member *m = &st->members[i];
+		ok = ecr__jw_key(w, m->key) == 0 && (m->str ? ecr__jw_string(w, m->str) : ecr__jw_int(w, m->num)) == 0;
+	}
+	if (ok && ecr__jw_object_close(w) == 0 && ecr__jw_finish(w, &out) == 0)
 		ret = respond(r, status, out.ptr, out.size, type);
 	else
 		ret = MHD_NO;
@@ -80,6 +99,31 @@ static enum MHD_Result api_fail(http_request *r, int rc)
 	if (status >= 500)
 		ecr__log(&r->srv->log, ECR_LOG_ERROR, "ECR API: %s", msg);
 	return api_error(r, status, type, msg);
+}
+
+static error_member *error_member_add(ecr_api_call *call, const char *key)
+{
+	api_state *st = state_of(call->r);
+	if (!st || st->members_count == MAX_ERROR_MEMBERS || strlen(key) >= sizeof(st->members[0].key))
+		return NULL;
+	error_member *m = &st->members[st->members_count++];
+	memset(m, 0, sizeof(*m));
+	memcpy(m->key, key, strlen(key) + 1);
+	return m;
+}
+
+void ecr__api_error_string(ecr_api_call *call, const char *key, const char *value)
+{
+	error_member *m = error_member_add(call, key);
+	if (m && !(m->str = ecr__strdup(value ? value : "")))
+		state_of(call->r)->members_count--;
+}
+
+void ecr__api_error_int(ecr_api_call *call, const char *key, int64_t value)
+{
+	error_member *m = error_member_add(call, key);
+	if (m)
+		m->num = value;
 }
 
 /* --- input helpers --- */

@@ -58,6 +58,12 @@ int ecr__api_registry(ecr_registry **out, ecr_api_call *call, const char *accoun
 /* Open the repository named by input "repositoryName" in call->reg (RepositoryNotFoundException as ECR words it). */
 int ecr__api_repository(ecr_repository **out, ecr_api_call *call);
 
+/* Members of the error body beyond __type and message, for exceptions that
+ * model more (InvalidLayerPartException: registryId, repositoryName,
+ * uploadId, lastValidByteReceived). Set them just before failing. */
+void ecr__api_error_string(ecr_api_call *call, const char *key, const char *value);
+void ecr__api_error_int(ecr_api_call *call, const char *key, int64_t value);
+
 /* Output helpers. */
 /* Write a Repository object (as every repository operation returns it). */
 int ecr__api_write_repository(ecr__jw *w, ecr_api_call *call, const ecr_repository *repo);

@@ -906,8 +906,13 @@ static int op_put_image(ecr_api_call *call)
 		goto done;
 	}
 	if ((rc = ecr_image_put(&img, repo, tag, digest, media_type, manifest, strlen(manifest),
-	                        ECR_IMAGE_PUT_EXCLUSIVE)))
+	                        ECR_IMAGE_PUT_EXCLUSIVE))) {
+		/* ECR's words for a manifest that is not JSON at all */
+		if (rc == ECR_EINVALID && ecr_error_last()->klass == ECR_ERROR_OCI &&
+		    strstr(ecr_error_last()->message, "invalid JSON"))
+			rc = invalid_param("ImageManifest", "Invalid JSON syntax");
 		goto done;
+	}
 	if ((rc = ecr__jw_key(call->out, "image")))
 		goto done;
 	rc = write_image(call->out, repo, img, tag);
@@ -1080,8 +1085,13 @@ static int write_upload_head(ecr__jw *w, ecr_repository *repo, const ecr_upload 
 
 /* --- UploadLayerPart --- */
 
-static int invalid_part(ecr_repository *repo, const ecr_upload *up, const char *why)
+static int invalid_part(ecr_api_call *call, ecr_repository *repo, const ecr_upload *up, const char *why)
 {
+	/* the model's members of InvalidLayerPartException, in the body as well as the message */
+	ecr__api_error_string(call, "registryId", ecr_repository_registry_id(repo));
+	ecr__api_error_string(call, "repositoryName", ecr_repository_name(repo));
+	ecr__api_error_string(call, "uploadId", ecr_upload_id(up));
+	ecr__api_error_int(call, "lastValidByteReceived", (int64_t)ecr_upload_size(up) - 1);
 	return ecr__fail(ECR_ERANGE, ECR_ERROR_UPLOAD,
 	                 "%s (registryId '%s', repositoryName '%s', uploadId '%s', lastValidByteReceived %" PRId64 ")",
 	                 why, ecr_repository_registry_id(repo), ecr_repository_name(repo), ecr_upload_id(up),
@@ -1121,13 +1131,13 @@ static int op_upload_layer_part(ecr_api_call *call)
 	if (last < first || (uint64_t)(last - first) + 1 != data.size) {
 		snprintf(why, sizeof(why), "The part's byte range %" PRId64 "-%" PRId64 " does not match its %zu bytes",
 		         first, last, data.size);
-		rc = invalid_part(repo, up, why);
+		rc = invalid_part(call, repo, up, why);
 		goto done;
 	}
 	if ((uint64_t)first != ecr_upload_size(up)) {
 		snprintf(why, sizeof(why), "The part's first byte %" PRId64 " does not follow the last byte received",
 		         first);
-		rc = invalid_part(repo, up, why);
+		rc = invalid_part(call, repo, up, why);
 		goto done;
 	}
 	pthread_mutex_lock(&part_lock);
@@ -1141,7 +1151,7 @@ static int op_upload_layer_part(ecr_api_call *call)
 	}
 	rc = ecr_upload_write(up, (uint64_t)first, data.ptr, data.size);
 	if (rc == ECR_ERANGE) {
-		rc = invalid_part(repo, up, "The part does not follow the last byte received");
+		rc = invalid_part(call, repo, up, "The part does not follow the last byte received");
 		goto done;
 	}
 	if (rc)
@@ -1336,11 +1346,10 @@ static int op_get_download_url_for_layer(ecr_api_call *call)
 	if (rc || (rc = layer_referenced(&referenced, repo, digest)))
 		goto done;
 	if (!referenced) {
-		/* LayerInaccessibleException has no code of its own (see the report): the closest one */
 		rc = ecr__fail(
-		    ECR_ELAYERS_NOT_FOUND, ECR_ERROR_IMAGE,
+		    ECR_ELAYER_INACCESSIBLE, ECR_ERROR_IMAGE,
 		    "The layer with digest '%s' is not referenced by any image in the repository with name '%s' in the "
-		    "registry with id '%s' (LayerInaccessibleException)",
+		    "registry with id '%s'",
 		    digest, ecr_repository_name(repo), ecr_repository_registry_id(repo));
 		goto done;
 	}

@@ -446,16 +446,14 @@ static int policy_output(ecr_api_call *call, ecr_repository *repo, const char *t
 	return text ? key_string(call->out, "policyText", text) : 0;
 }
 
-static int policy_invalid(int rc, const char *field, const char *what)
+static int policy_invalid(ecr_api_call *call, int rc, const char *field, const char *what)
 {
 	if (rc != ECR_EINVALID)
 		return rc;
-	const char *msg = ecr_error_last()->message;
-	if (msg && strncmp(msg, "Invalid parameter at", 20) == 0)
-		return rc;
+	/* ECR's words exactly (clients match on them); the library's reason goes to the log */
+	ecr__log(&call->r->srv->log, ECR_LOG_DEBUG, "invalid %s policy: %s", what, ecr_error_last()->message);
 	return ecr__fail(ECR_EINVALID, ECR_ERROR_POLICY,
-		"Invalid parameter at '%s' failed to satisfy constraint: 'Invalid %s policy provided'%s%s", field, what,
-		msg && *msg ? ": " : "", msg ? msg : "");
+		"Invalid parameter at '%s' failed to satisfy constraint: 'Invalid %s policy provided'", field, what);
 }
 
 static int op_set_repository_policy(ecr_api_call *call)
@@ -468,7 +466,7 @@ static int op_set_repository_policy(ecr_api_call *call)
 		(rc = ecr__api_bool(&force, call, "force", false)) || (rc = open_repo(&repo, call, "SetRepositoryPolicy")))
 		goto done;
 	if ((rc = ecr_repository_set_policy(repo, text, force ? ECR_POLICY_FORCE : 0))) {
-		rc = policy_invalid(rc, "PolicyText", "repository");
+		rc = policy_invalid(call, rc, "PolicyText", "repository");
 		goto done;
 	}
 	rc = policy_output(call, repo, text);
@@ -526,7 +524,7 @@ static int op_put_registry_policy(ecr_api_call *call)
 		(rc = registry_authorize(call, "PutRegistryPolicy")))
 		return rc;
 	if ((rc = ecr_registry_set_policy(call->reg, text)))
-		return policy_invalid(rc, "PolicyText", "registry");
+		return policy_invalid(call, rc, "PolicyText", "registry");
 	return registry_policy_output(call, text);
 }
 

@@ -698,7 +698,7 @@ static void test_server_ecr_api_images__layer_upload_flow(void **state)
 	/* not referenced by an image yet: no download URL */
 	snprintf(body, sizeof(body), "{\"repositoryName\":\"" REPO "\",\"layerDigest\":\"%s\"}", digest);
 	call(&r, f, "GetDownloadUrlForLayer", body);
-	expect_error(&r, "LayersNotFoundException");
+	expect_error(&r, "LayerInaccessibleException");
 	assert_non_null(strstr(jstr(r.json, "message"), "not referenced"));
 
 	/* PutImage, BatchGetImage */
