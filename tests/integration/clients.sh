@@ -29,7 +29,7 @@ fi
 
 TOP=$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null) || TOP=$(cd "$HERE/../.." && pwd)
 CHECK=$TOP/../shared/clients/oci-clients-check.sh
-if [ ! -x "$CHECK" ]; then
+if [ ! -f "$CHECK" ]; then
 	echo "FAIL: $CHECK is missing: the shared client check must be checked out beside the repository (../shared)" >&2
 	exit 1
 fi
@@ -99,7 +99,7 @@ echo "== $CHECK $REG"
 # (The check makes and removes its own work folder under /tmp; not under
 # $WORK, because podman refuses a --runroot longer than 50 characters.)
 STRICT=1 KEEP_REMOTE=1 CTR_ADDRESS=$CTR_SOCK SKIP_STEPS=referrers_api REG_NAMESPACE=ocicheck \
-	"$CHECK" "$REG" 2>&1 | tee "$WORK/check.out"
+	bash "$CHECK" "$REG" 2>&1 | tee "$WORK/check.out"
 check_rc=${PIPESTATUS[0]}
 summary=$(tail -n 1 "$WORK/check.out")
 if ! [[ "$summary" =~ ^[0-9]+\ passed,\ [0-9]+\ failed,\ [0-9]+\ skipped$ ]]; then

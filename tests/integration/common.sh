@@ -2,6 +2,7 @@
 #
 # integ_need_packages PKG...   install missing Debian packages with apt-get
 # integ_start_ecrd ECRD DATA LOG   start ecrd on 127.0.0.1:0; sets ECRD_PID, ECRD_PORT
+#                                  (--no-auth unless ECRD_AUTH=1)
 # integ_stop PID               SIGTERM, wait up to 10 s, then SIGKILL; returns its exit status
 #
 # Callers keep the pids they start and stop them from their own EXIT trap.
@@ -29,7 +30,7 @@ integ_start_ecrd() {
 	# No credentials: the shared client check runs without them (--no-auth
 	# where this ecrd has authentication, i.e. knows the option).
 	local -a noauth=()
-	"$ecrd" --help 2>&1 | grep -q -- '--no-auth' && noauth=(--no-auth)
+	[ "${ECRD_AUTH:-0}" = 1 ] || { "$ecrd" --help 2>&1 | grep -q -- '--no-auth' && noauth=(--no-auth); }
 	"$ecrd" --listen 127.0.0.1:0 ${noauth[@]+"${noauth[@]}"} --data "$data" "$@" >"$log.out" 2>"$log" &
 	ECRD_PID=$!
 	for _ in $(seq 200); do
