@@ -324,25 +324,9 @@ int ecr_principal_delete_policy(ecr_principal *p, const char *name)
 	return rc;
 }
 
-struct ipol_list {
-	ecr_buf names, docs;
-	size_t count;
-};
-
-static int ipol_collect(const char *name, const char *doc, void *payload)
-{
-	struct ipol_list *l = payload;
-	int rc;
-	if ((rc = ecr__buf_put(&l->names, name, strlen(name) + 1)) ||
-	    (rc = ecr__buf_put(&l->docs, doc, strlen(doc) + 1)))
-		return rc;
-	l->count++;
-	return 0;
-}
-
 int ecr_principal_policies(ecr_principal *p, ecr_principal_policy_cb cb, void *payload)
 {
-	struct ipol_list l = {ECR_BUF_INIT, ECR_BUF_INIT, 0};
+	ecr__pairs l = ECR__PAIRS_INIT;
 	ecr__txn t = {0};
 	int rc;
 
@@ -351,16 +335,11 @@ int ecr_principal_policies(ecr_principal *p, ecr_principal_policy_cb cb, void *p
 	if ((rc = ecr__txn_begin(&t, p->reg->store->meta, false)))
 		return rc;
 	if (!(rc = principal_check(&t, p)))
-		rc = ecr__meta_identity_policy_list(&t, p->id, ipol_collect, &l);
+		rc = ecr__meta_identity_policy_list(&t, p->id, ecr__pairs_add, &l);
 	ecr__txn_rollback(&t);
-	const char *n = l.names.ptr, *d = l.docs.ptr;
-	for (size_t i = 0; !rc && i < l.count; i++) {
-		rc = cb(n, d, payload);
-		n += strlen(n) + 1;
-		d += strlen(d) + 1;
-	}
-	ecr_buf_dispose(&l.names);
-	ecr_buf_dispose(&l.docs);
+	if (!rc)
+		rc = ecr__pairs_each(&l, cb, payload);
+	ecr__pairs_dispose(&l);
 	return rc;
 }
 

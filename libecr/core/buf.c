@@ -101,3 +101,34 @@ char *ecr__buf_detach(ecr_buf *b)
 	b->reserved = 0;
 	return p;
 }
+
+int ecr__pairs_add(const char *first, const char *second, void *pairs)
+{
+	ecr__pairs *p = pairs;
+	int rc;
+	if ((rc = ecr__buf_put(&p->firsts, first, strlen(first) + 1)) ||
+		(rc = ecr__buf_put(&p->seconds, second, strlen(second) + 1)))
+		return rc;
+	p->count++;
+	return 0;
+}
+
+int ecr__pairs_each(const ecr__pairs *p, int (*cb)(const char *, const char *, void *), void *payload)
+{
+	const char *a = p->firsts.ptr, *b = p->seconds.ptr;
+	for (size_t i = 0; i < p->count; i++) {
+		int rc = cb(a, b, payload);
+		if (rc)
+			return rc;
+		a += strlen(a) + 1;
+		b += strlen(b) + 1;
+	}
+	return 0;
+}
+
+void ecr__pairs_dispose(ecr__pairs *p)
+{
+	ecr_buf_dispose(&p->firsts);
+	ecr_buf_dispose(&p->seconds);
+	p->count = 0;
+}

@@ -78,6 +78,21 @@ void ecr__buf_clear(ecr_buf *b); /* size = 0, memory kept */
 /* Hand the memory to the caller (who frees it with ecr__free); b becomes empty. */
 char *ecr__buf_detach(ecr_buf *b);
 
+/*
+ * String pairs collected inside a transaction and handed to a caller's
+ * callback after it, so that callbacks never run with a transaction open
+ * (buf.c). ecr__pairs_add has the signature of a (key, value) callback.
+ */
+typedef struct ecr__pairs {
+	ecr_buf firsts, seconds; /* NUL-separated */
+	size_t count;
+} ecr__pairs;
+#define ECR__PAIRS_INIT { ECR_BUF_INIT, ECR_BUF_INIT, 0 }
+int ecr__pairs_add(const char *first, const char *second, void *pairs);
+/* Call cb on each pair in order; a non-zero return stops and is returned. */
+int ecr__pairs_each(const ecr__pairs *p, int (*cb)(const char *, const char *, void *), void *payload);
+void ecr__pairs_dispose(ecr__pairs *p);
+
 /* --- global state (init.c) --- */
 int ecr__initialized(void);
 

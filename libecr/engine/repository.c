@@ -498,41 +498,21 @@ done:
 	return rc;
 }
 
-/* Collected so that the caller's callback runs with no transaction open. */
-struct rtag_list {
-	ecr_buf keys, values; /* NUL-separated */
-	size_t count;
-};
-
-static int rtag_collect(const char *key, const char *value, void *payload)
-{
-	struct rtag_list *l = payload;
-	int rc;
-	if ((rc = ecr__buf_put(&l->keys, key, strlen(key) + 1)) || (rc = ecr__buf_put(&l->values, value, strlen(value) + 1)))
-		return rc;
-	l->count++;
-	return 0;
-}
-
 int ecr_repository_resource_tags(ecr_repository *repo, ecr_resource_tag_cb cb, void *payload)
 {
-	struct rtag_list l = { ECR_BUF_INIT, ECR_BUF_INIT, 0 };
+	ecr__pairs l = ECR__PAIRS_INIT;
 	ecr__txn t = { 0 };
 	int rc;
 
+	/* collected, so that the caller's callback runs with no transaction open */
 	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, false)))
 		return rc;
 	if (!(rc = ecr__repository_check(&t, repo)))
-		rc = ecr__meta_rtag_list(&t, repo->id, rtag_collect, &l);
+		rc = ecr__meta_rtag_list(&t, repo->id, ecr__pairs_add, &l);
 	ecr__txn_rollback(&t);
-	const char *k = l.keys.ptr, *v = l.values.ptr;
-	for (size_t i = 0; !rc && i < l.count; i++) {
-		rc = cb(k, v, payload);
-		k += strlen(k) + 1;
-		v += strlen(v) + 1;
-	}
-	ecr_buf_dispose(&l.keys);
-	ecr_buf_dispose(&l.values);
+	if (!rc)
+		rc = ecr__pairs_each(&l, cb, payload);
+	ecr__pairs_dispose(&l);
 	return rc;
 }
 

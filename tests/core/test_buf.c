@@ -151,6 +151,43 @@ static void test_core_buf__grow_overflow(void **state)
 	ecr_buf_dispose(&b);
 }
 
+struct seen {
+	char text[128];
+	int calls, stop_at;
+};
+
+static int record_pair(const char *a, const char *b, void *payload)
+{
+	struct seen *s = payload;
+	s->calls++;
+	strcat(s->text, a);
+	strcat(s->text, "=");
+	strcat(s->text, b);
+	strcat(s->text, ";");
+	return s->calls == s->stop_at ? 42 : 0;
+}
+
+static void test_core_buf__pairs(void **state)
+{
+	(void)state;
+	ecr__pairs p = ECR__PAIRS_INIT;
+	struct seen s = { "", 0, 0 };
+	assert_int_equal(ecr__pairs_each(&p, record_pair, &s), 0);
+	assert_int_equal(s.calls, 0);
+	assert_int_equal(ecr__pairs_add("k1", "v1", &p), 0);
+	assert_int_equal(ecr__pairs_add("empty", "", &p), 0);
+	assert_int_equal(ecr__pairs_add("k3", "v3", &p), 0);
+	assert_int_equal(ecr__pairs_each(&p, record_pair, &s), 0);
+	assert_string_equal(s.text, "k1=v1;empty=;k3=v3;");
+	/* a non-zero return stops and is passed back */
+	struct seen stop = { "", 0, 2 };
+	assert_int_equal(ecr__pairs_each(&p, record_pair, &stop), 42);
+	assert_string_equal(stop.text, "k1=v1;empty=;");
+	ecr__pairs_dispose(&p);
+	assert_int_equal(p.count, 0);
+	ecr__pairs_dispose(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_core_buf__borrowed),
 		cmocka_unit_test(test_core_buf__detach),
 		cmocka_unit_test(test_core_buf__grow_overflow),
+		cmocka_unit_test(test_core_buf__pairs),
 	};
 	return cmocka_run_group_tests_name("core/buf", tests, NULL, NULL);
 }
