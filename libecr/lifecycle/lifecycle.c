@@ -23,8 +23,8 @@
  *   index is gone, may act on it). This is applied until nothing changes, so
  *   nested indexes and referrers of children are covered.
  */
-#include "lifecycle_internal.h"
 #include "../core/json.h"
+#include "lifecycle_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -137,7 +137,7 @@ static const char *type_name(const ecr__json *v)
 static int bad_type(const ecr__json *v, const char *want)
 {
 	return invalid("instance type (%s) does not match any allowed primitive type (allowed: [\"%s\"])", type_name(v),
-		want);
+	               want);
 }
 
 /* --- schema-ish checks --- */
@@ -211,10 +211,10 @@ static int check_int(int64_t *out, const ecr__json *obj, const char *key)
 		return bad_type(v, "integer");
 	if (v->integer < 1)
 		return invalid("numeric instance is lower than the required minimum (minimum: 1, found: %lld)",
-			(long long)v->integer);
+		               (long long)v->integer);
 	if (v->integer > MAX_COUNT_NUMBER)
 		return invalid("numeric instance is greater than the required maximum (maximum: %d, found: %lld)",
-			MAX_COUNT_NUMBER, (long long)v->integer);
+		               MAX_COUNT_NUMBER, (long long)v->integer);
 	*out = v->integer;
 	return 0;
 }
@@ -244,7 +244,7 @@ static int parse_list(lc_rule *r, const ecr__json *v, const char *name, enum lis
 			return invalid("%s entries must not contain NUL characters", name);
 		if (kind == LIST_PATTERN && count_char(s->string, '*') > MAX_WILDCARDS)
 			return invalid("tagPatternList entry \"%.64s\" has more than %d wildcards (*)", s->string,
-				MAX_WILDCARDS);
+			               MAX_WILDCARDS);
 	}
 	if (!(r->list = ecr__calloc(v->count, sizeof(char *))))
 		return ECR_ENOMEM;
@@ -259,8 +259,8 @@ static int parse_list(lc_rule *r, const ecr__json *v, const char *name, enum lis
 
 static const char *const RULE_KEYS[] = {"action", "description", "rulePriority", "selection"};
 static const char *const RULE_REQUIRED[] = {"action", "rulePriority", "selection", NULL};
-static const char *const SEL_KEYS[] = {
-	"countNumber", "countType", "countUnit", "storageClass", "tagPatternList", "tagPrefixList", "tagStatus"};
+static const char *const SEL_KEYS[] = {"countNumber",    "countType",     "countUnit", "storageClass",
+                                       "tagPatternList", "tagPrefixList", "tagStatus"};
 static const char *const SEL_REQUIRED[] = {"countNumber", "countType", "tagStatus", NULL};
 static const char *const ACT_KEYS[] = {"targetStorageClass", "type"};
 static const char *const ACT_REQUIRED[] = {"type", NULL};
@@ -270,8 +270,8 @@ static const char *const TOP_REQUIRED[] = {"rules", NULL};
 /* Sorted enums (the order of the values in messages); the maps give our codes. */
 static const char *const TAG_STATUS[] = {"any", "tagged", "untagged"};
 static const unsigned char TAG_STATUS_MAP[] = {TS_ANY, TS_TAGGED, TS_UNTAGGED};
-static const char *const COUNT_TYPE[] = {
-	"imageCountMoreThan", "sinceImagePulled", "sinceImagePushed", "sinceImageTransitioned"};
+static const char *const COUNT_TYPE[] = {"imageCountMoreThan", "sinceImagePulled", "sinceImagePushed",
+                                         "sinceImageTransitioned"};
 static const unsigned char COUNT_TYPE_MAP[] = {CT_MORE_THAN, CT_PULLED, CT_PUSHED, CT_TRANSITIONED};
 static const char *const COUNT_UNIT[] = {"days"};
 static const char *const STORAGE[] = {"archive", "standard"};
@@ -320,7 +320,7 @@ static int parse_rule(lc_rule *r, const ecr__json *v)
 		return invalid("tagPrefixList and tagPatternList cannot both be specified in one rule");
 	if ((prefix || pattern) && r->tag_status != TS_TAGGED)
 		return invalid("%s can only be specified when tagStatus is set to 'tagged'",
-			prefix ? "tagPrefixList" : "tagPatternList");
+		               prefix ? "tagPrefixList" : "tagPatternList");
 	if (!prefix && !pattern && r->tag_status == TS_TAGGED)
 		return invalid("tagPrefixList or tagPatternList must be specified when tagStatus is set to 'tagged'");
 	if (prefix && (rc = parse_list(r, prefix, "tagPrefixList", LIST_PREFIX)) != 0)
@@ -342,10 +342,11 @@ static int parse_rule(lc_rule *r, const ecr__json *v)
 		if (r->storage_class != ECR_STORAGE_CLASS_ARCHIVE)
 			return invalid("countType 'sinceImageTransitioned' requires storageClass 'archive'");
 		if (r->action != ECR_LIFECYCLE_EXPIRE)
-			return invalid("countType 'sinceImageTransitioned' can only be used with the action type 'expire'");
+			return invalid(
+			    "countType 'sinceImageTransitioned' can only be used with the action type 'expire'");
 		if (r->count_number < MIN_ARCHIVE_DAYS)
-			return invalid("archived images cannot be expired before %d days (countNumber %lld)", MIN_ARCHIVE_DAYS,
-				(long long)r->count_number);
+			return invalid("archived images cannot be expired before %d days (countNumber %lld)",
+			               MIN_ARCHIVE_DAYS, (long long)r->count_number);
 	} else if (r->storage_class == ECR_STORAGE_CLASS_ARCHIVE) {
 		return invalid("storageClass 'archive' can only be used with countType 'sinceImageTransitioned'");
 	}
@@ -364,7 +365,7 @@ static int check_rules(const lc_rule *rules, size_t n)
 	for (size_t i = 1; i < n; i++)
 		if (rules[i].priority == rules[i - 1].priority)
 			return invalid("rulePriority %u is used by more than one rule: rulePriority must be unique",
-				rules[i].priority);
+			               rules[i].priority);
 	for (int sc = 0; sc < 2; sc++) {
 		size_t untagged = 0, last = SIZE_MAX;
 		for (size_t i = 0; i < n; i++) {
@@ -374,12 +375,15 @@ static int check_rules(const lc_rule *rules, size_t n)
 			untagged += rules[i].tag_status == TS_UNTAGGED;
 		}
 		if (untagged > 1)
-			return invalid("only one rule per storage class can select untagged images (tagStatus 'untagged')");
+			return invalid(
+			    "only one rule per storage class can select untagged images (tagStatus 'untagged')");
 		for (size_t i = 0; i < n; i++)
-			if (rules[i].storage_class == (ecr_storage_class)sc && rules[i].tag_status == TS_ANY && i != last)
-				return invalid("the rule with tagStatus 'any' must have the highest rulePriority of its storage "
-				               "class and be evaluated last (rulePriority %u is not)",
-					rules[i].priority);
+			if (rules[i].storage_class == (ecr_storage_class)sc && rules[i].tag_status == TS_ANY &&
+			    i != last)
+				return invalid(
+				    "the rule with tagStatus 'any' must have the highest rulePriority of its storage "
+				    "class and be evaluated last (rulePriority %u is not)",
+				    rules[i].priority);
 	}
 	return 0;
 }
@@ -418,15 +422,17 @@ int ecr_lifecycle_policy_parse(ecr_lifecycle_policy **out, const char *text, siz
 	for (size_t i = 0; i < len && chars <= ECR_LIFECYCLE_POLICY_MAX_SIZE; i++)
 		chars += ((unsigned char)text[i] & 0xC0) != 0x80;
 	if (chars < ECR_LIFECYCLE_POLICY_MIN_SIZE)
-		return ecr__fail(ECR_EINVALID, ECR_ERROR_POLICY,
-			"Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Member must have length "
-			"greater than or equal to %d'",
-			ECR_LIFECYCLE_POLICY_MIN_SIZE);
+		return ecr__fail(
+		    ECR_EINVALID, ECR_ERROR_POLICY,
+		    "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Member must have length "
+		    "greater than or equal to %d'",
+		    ECR_LIFECYCLE_POLICY_MIN_SIZE);
 	if (chars > ECR_LIFECYCLE_POLICY_MAX_SIZE)
-		return ecr__fail(ECR_EINVALID, ECR_ERROR_POLICY,
-			"Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Member must have length "
-			"less than or equal to %d'",
-			ECR_LIFECYCLE_POLICY_MAX_SIZE);
+		return ecr__fail(
+		    ECR_EINVALID, ECR_ERROR_POLICY,
+		    "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Member must have length "
+		    "less than or equal to %d'",
+		    ECR_LIFECYCLE_POLICY_MAX_SIZE);
 	if ((rc = ecr__json_parse(&doc, text, len, &limits)) != 0) {
 		if (rc == ECR_ENOMEM)
 			goto done;
@@ -442,8 +448,8 @@ int ecr_lifecycle_policy_parse(ecr_lifecycle_policy **out, const char *text, siz
 	}
 	if (rules->count < 1 || rules->count > ECR_LIFECYCLE_MAX_RULES) {
 		rc = invalid("array is too %s: must have at %s %d elements but instance has %zu elements",
-			rules->count < 1 ? "short" : "long", rules->count < 1 ? "least" : "most",
-			rules->count < 1 ? 1 : ECR_LIFECYCLE_MAX_RULES, rules->count);
+		             rules->count < 1 ? "short" : "long", rules->count < 1 ? "least" : "most",
+		             rules->count < 1 ? 1 : ECR_LIFECYCLE_MAX_RULES, rules->count);
 		goto done;
 	}
 	if (!(p = ecr__calloc(1, sizeof(*p))) || !(p->rules = ecr__calloc(rules->count, sizeof(lc_rule)))) {
@@ -486,7 +492,8 @@ int ecr__lifecycle_rule_target(const ecr_lifecycle_policy *policy, uint32_t rule
 		return -1;
 	for (size_t i = 0; i < policy->count; i++)
 		if (policy->rules[i].priority == rule_priority)
-			return policy->rules[i].action == ECR_LIFECYCLE_TRANSITION ? (int)ECR_STORAGE_CLASS_ARCHIVE : -1;
+			return policy->rules[i].action == ECR_LIFECYCLE_TRANSITION ? (int)ECR_STORAGE_CLASS_ARCHIVE
+			                                                           : -1;
 	return -1;
 }
 
@@ -636,10 +643,12 @@ static int check_images(const ecr_lifecycle_image *images, size_t count)
 			return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "lifecycle: image %zu is malformed", i);
 		for (size_t j = 0; j < m->tags_count; j++)
 			if (!m->tags[j])
-				return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "lifecycle: image %zu has a NULL tag", i);
+				return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "lifecycle: image %zu has a NULL tag",
+				                 i);
 		for (size_t j = 0; j < m->parents_count; j++)
 			if (!m->parents[j])
-				return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "lifecycle: image %zu has a NULL parent", i);
+				return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
+				                 "lifecycle: image %zu has a NULL parent", i);
 	}
 	return 0;
 }
@@ -651,7 +660,7 @@ static bool parent_allows(ecr_lifecycle_action a, ecr_lifecycle_action pa)
 }
 
 int ecr__lifecycle_evaluate_into(const ecr_lifecycle_policy *policy, const ecr_lifecycle_image *images, size_t count,
-	int64_t now_ms, ecr_lifecycle_action *actions, uint32_t *priorities)
+                                 int64_t now_ms, ecr_lifecycle_action *actions, uint32_t *priorities)
 {
 	size_t *by_dig = NULL, *order = NULL, *tmp = NULL, *subject = NULL, *refs = NULL, nref = 0, words;
 	unsigned char *claimed = NULL, *blocked = NULL;
@@ -667,8 +676,7 @@ int ecr__lifecycle_evaluate_into(const ecr_lifecycle_policy *policy, const ecr_l
 		return rc;
 	if (ecr__mul_overflow(count, sizeof(size_t), &words) || !(by_dig = ecr__malloc(words)) ||
 	    !(order = ecr__malloc(words)) || !(tmp = ecr__malloc(words)) || !(subject = ecr__malloc(words)) ||
-	    !(refs = ecr__malloc(words)) ||
-	    !(claimed = ecr__calloc(count, 1)) || !(blocked = ecr__calloc(count, 1)) ||
+	    !(refs = ecr__malloc(words)) || !(claimed = ecr__calloc(count, 1)) || !(blocked = ecr__calloc(count, 1)) ||
 	    !(tent = ecr__calloc(count, sizeof(*tent))) || !(tprio = ecr__calloc(count, sizeof(*tprio)))) {
 		rc = ECR_ENOMEM;
 		goto done;
@@ -680,7 +688,7 @@ int ecr__lifecycle_evaluate_into(const ecr_lifecycle_policy *policy, const ecr_l
 	for (size_t i = 1; i < count; i++)
 		if (strcmp(images[by_dig[i]].digest, images[by_dig[i - 1]].digest) == 0) {
 			rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "lifecycle: image %s is in the set twice",
-				images[by_dig[i]].digest);
+			               images[by_dig[i]].digest);
 			goto done;
 		}
 	merge_sort(order, tmp, count, by_age, images);
@@ -773,8 +781,8 @@ done:
 	return rc;
 }
 
-int ecr_lifecycle_policy_evaluate(const ecr_lifecycle_policy *policy, const ecr_lifecycle_image *images,
-	size_t count, int64_t now_ms, ecr_lifecycle_result_cb cb, void *payload)
+int ecr_lifecycle_policy_evaluate(const ecr_lifecycle_policy *policy, const ecr_lifecycle_image *images, size_t count,
+                                  int64_t now_ms, ecr_lifecycle_result_cb cb, void *payload)
 {
 	ecr_lifecycle_action *actions = NULL;
 	uint32_t *prios = NULL;
@@ -782,7 +790,8 @@ int ecr_lifecycle_policy_evaluate(const ecr_lifecycle_policy *policy, const ecr_
 
 	if (!policy || !cb || (count && !images))
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_lifecycle_policy_evaluate: NULL argument");
-	if (count && (!(actions = ecr__calloc(count, sizeof(*actions))) || !(prios = ecr__calloc(count, sizeof(*prios))))) {
+	if (count &&
+	    (!(actions = ecr__calloc(count, sizeof(*actions))) || !(prios = ecr__calloc(count, sizeof(*prios))))) {
 		rc = ECR_ENOMEM;
 		goto done;
 	}

@@ -6,8 +6,9 @@
 #include "../core/core.h"
 
 /* Every validation message starts with this (then the detail and a closing '). */
-#define ECR__LIFECYCLE_INVALID_PREFIX \
-	"Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation failure: "
+#define ECR__LIFECYCLE_INVALID_PREFIX                                                                                  \
+	"Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation "       \
+	"failure: "
 
 /* One day in milliseconds (the only countUnit). */
 #define ECR__LIFECYCLE_DAY_MS ((int64_t)86400000)
@@ -27,6 +28,6 @@ int ecr__lifecycle_rule_target(const ecr_lifecycle_policy *policy, uint32_t rule
  * (priority 0 for KEEP). Same checks and errors as the public function.
  */
 int ecr__lifecycle_evaluate_into(const ecr_lifecycle_policy *policy, const ecr_lifecycle_image *images, size_t count,
-	int64_t now_ms, ecr_lifecycle_action *actions, uint32_t *priorities);
+                                 int64_t now_ms, ecr_lifecycle_action *actions, uint32_t *priorities);
 
 #endif

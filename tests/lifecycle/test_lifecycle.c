@@ -45,7 +45,9 @@ static int parse(ecr_lifecycle_policy **out, const char *quoted)
 #define UNTAGGED "'tagStatus':'untagged',"
 #define ANY "'tagStatus':'any',"
 
-#define PFX "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation failure: "
+#define PFX                                                                                                            \
+	"Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation "       \
+	"failure: "
 
 /* --- validation --- */
 
@@ -96,7 +98,8 @@ static const struct parse_case parse_cases[] = {
      PFX "object has missing required properties ([\"action\"])'"},
     {POL("{'rulePriority':1,'description':'nothing else in this rule, just a description of what it does'}"),
      PFX "object has missing required properties ([\"action\",\"selection\"])'"},
-    {POL("{'selection':{'tagStatus':'any','countType':'imageCountMoreThan','countNumber':1},'action':{'type':'expire'}}"),
+    {POL("{'selection':{'tagStatus':'any','countType':'imageCountMoreThan','countNumber':1},'action':{'type':'expire'}"
+         "}"),
      PFX "object has missing required properties ([\"rulePriority\"])'"},
     {POL("'a rule that is a string and not an object, long enough to pass the size check of the policy'"),
      PFX "instance type (string) does not match any allowed primitive type (allowed: [\"object\"])'"},
@@ -146,7 +149,8 @@ static const struct parse_case parse_cases[] = {
      PFX "instance value (delete) not found in enum :(possible values: [\"expire\", \"transition\"])'"},
     {POL(R(1, ANY CNT(1), "'type':'transition','targetStorageClass':'standard'")),
      PFX "instance value (standard) not found in enum :(possible values: [\"archive\"])'"},
-    {POL(R(1, ANY CNT(1), "'targetStorageClass':'archive'")), PFX "object has missing required properties ([\"type\"])'"},
+    {POL(R(1, ANY CNT(1), "'targetStorageClass':'archive'")),
+     PFX "object has missing required properties ([\"type\"])'"},
     {POL(R(1, ANY CNT(1), EXP ",'when':'now'")),
      PFX "object instance has properties which are not allowed by the schema: ([\"when\"])'"},
     /* rules of the grammar beyond the schema */
@@ -214,7 +218,8 @@ static void test_lifecycle_lifecycle__parse_table(void **state)
 		const char *m = ecr_error_last()->message;
 		if (!strstr(m, c->message))
 			fail_msg("case %zu: message\n  %s\nlacks\n  %s", i, m, c->message);
-		assert_true(strncmp(m, "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: '", 73) == 0);
+		assert_true(
+		    strncmp(m, "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: '", 73) == 0);
 		invalid++;
 	}
 	printf("# lifecycle parse table: %zu valid, %zu invalid\n", valid, invalid);
@@ -228,8 +233,9 @@ static void test_lifecycle_lifecycle__limits(void **state)
 
 	/* exactly 30720 characters parses; one more does not */
 	const char *head = "{\"rules\":[{\"rulePriority\":1,\"description\":\"";
-	const char *tail = "\",\"selection\":{\"tagStatus\":\"any\",\"countType\":\"imageCountMoreThan\",\"countNumber\":1},"
-	                   "\"action\":{\"type\":\"expire\"}}]}";
+	const char *tail =
+	    "\",\"selection\":{\"tagStatus\":\"any\",\"countType\":\"imageCountMoreThan\",\"countNumber\":1},"
+	    "\"action\":{\"type\":\"expire\"}}]}";
 	size_t fixed = strlen(head) + strlen(tail), pad = 30720 - fixed;
 	snprintf(big, 80000, "%s%*s%s", head, (int)pad, "", tail);
 	assert_int_equal(strlen(big), 30720);
@@ -237,8 +243,9 @@ static void test_lifecycle_lifecycle__limits(void **state)
 	ecr_lifecycle_policy_free(p);
 	snprintf(big, 80000, "%s%*s%s", head, (int)pad + 1, "", tail);
 	assert_int_equal(ecr_lifecycle_policy_parse(&p, big, strlen(big)), ECR_EINVALID);
-	assert_string_equal(ecr_error_last()->message, "Invalid parameter at 'LifecyclePolicyText' failed to satisfy "
-	                                               "constraint: 'Member must have length less than or equal to 30720'");
+	assert_string_equal(ecr_error_last()->message,
+	                    "Invalid parameter at 'LifecyclePolicyText' failed to satisfy "
+	                    "constraint: 'Member must have length less than or equal to 30720'");
 	/* characters, not bytes: 20000 characters, most of them two bytes long */
 	size_t n = (size_t)snprintf(big, 80000, "%s", head);
 	for (size_t i = 0; i < 20000 - fixed; i++) {
@@ -259,9 +266,11 @@ static void test_lifecycle_lifecycle__limits(void **state)
 		n = (size_t)snprintf(big, 80000, "{\"rules\":[");
 		for (int i = 1; i <= rules; i++)
 			n += (size_t)snprintf(big + n, 80000 - n,
-				"%s{\"rulePriority\":%d,\"selection\":{\"tagStatus\":\"tagged\",\"tagPrefixList\":[\"p%d\"],"
-				"\"countType\":\"imageCountMoreThan\",\"countNumber\":%d},\"action\":{\"type\":\"expire\"}}",
-				i > 1 ? "," : "", i * 3, i, i);
+			                      "%s{\"rulePriority\":%d,\"selection\":{\"tagStatus\":\"tagged\","
+			                      "\"tagPrefixList\":[\"p%d\"],"
+			                      "\"countType\":\"imageCountMoreThan\",\"countNumber\":%d},\"action\":{"
+			                      "\"type\":\"expire\"}}",
+			                      i > 1 ? "," : "", i * 3, i, i);
 		n += (size_t)snprintf(big + n, 80000 - n, "]}");
 		int rc = ecr_lifecycle_policy_parse(&p, big, n);
 		if (rules == 50) {
@@ -270,14 +279,16 @@ static void test_lifecycle_lifecycle__limits(void **state)
 			ecr_lifecycle_policy_free(p);
 		} else {
 			assert_int_equal(rc, ECR_EINVALID);
-			assert_string_equal(ecr_error_last()->message,
-				PFX "array is too long: must have at most 50 elements but instance has 51 elements'");
+			assert_string_equal(
+			    ecr_error_last()->message,
+			    PFX "array is too long: must have at most 50 elements but instance has 51 elements'");
 		}
 	}
 	/* NUL inside a pattern */
-	const char nul[] = "{\"rules\":[{\"rulePriority\":1,\"selection\":{\"tagStatus\":\"tagged\",\"tagPatternList\":"
-	                   "[\"a\\u0000b\"],\"countType\":\"imageCountMoreThan\",\"countNumber\":1},\"action\":{\"type\":"
-	                   "\"expire\"}}]}";
+	const char nul[] =
+	    "{\"rules\":[{\"rulePriority\":1,\"selection\":{\"tagStatus\":\"tagged\",\"tagPatternList\":"
+	    "[\"a\\u0000b\"],\"countType\":\"imageCountMoreThan\",\"countNumber\":1},\"action\":{\"type\":"
+	    "\"expire\"}}]}";
 	assert_int_equal(ecr_lifecycle_policy_parse(&p, nul, sizeof(nul) - 1), ECR_EINVALID);
 	assert_non_null(strstr(ecr_error_last()->message, "NUL"));
 	/* arguments */
@@ -290,8 +301,8 @@ static void test_lifecycle_lifecycle__limits(void **state)
 /* --- tables of images --- */
 
 struct img {
-	const char *name; /* digest "sha256:<name>" */
-	const char *tags; /* comma-separated, "" for none */
+	const char *name;                           /* digest "sha256:<name>" */
+	const char *tags;                           /* comma-separated, "" for none */
 	double pushed, pulled, archived, activated; /* days ago; 0: never (pushed: now) */
 	int archive;                                /* storage class ARCHIVE */
 	const char *parents;                        /* comma-separated names */
@@ -337,7 +348,8 @@ static void build(struct built *b, const struct img *imgs, size_t n)
 		m->storage_class = imgs[i].archive ? ECR_STORAGE_CLASS_ARCHIVE : ECR_STORAGE_CLASS_STANDARD;
 		if (imgs[i].parents) {
 			b->parentbuf[i] = strdup(imgs[i].parents);
-			for (char *save = NULL, *t = strtok_r(b->parentbuf[i], ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			for (char *save = NULL, *t = strtok_r(b->parentbuf[i], ",", &save); t;
+			     t = strtok_r(NULL, ",", &save)) {
 				snprintf(b->parent_digests[i][m->parents_count], 80, "sha256:%s", t);
 				b->parents[i][m->parents_count] = b->parent_digests[i][m->parents_count];
 				m->parents_count++;
@@ -385,16 +397,22 @@ struct example {
 };
 
 /* Repository R1 of the reference */
-#define R1(a, pa, b, pb, c, pc) \
-	{"A", "beta-1,prod-1", 10, 0, 0, 0, 0, NULL, NULL, a, pa}, {"B", "beta-2,prod-2", 9, 0, 0, 0, 0, NULL, NULL, b, pb}, \
-	    {"C", "beta-3", 8, 0, 0, 0, 0, NULL, NULL, c, pc}
+#define R1(a, pa, b, pb, c, pc)                                                                                        \
+	{"A", "beta-1,prod-1", 10, 0, 0, 0, 0, NULL, NULL, a, pa},                                                     \
+	    {"B", "beta-2,prod-2", 9, 0, 0, 0, 0, NULL, NULL, b, pb},                                                  \
+	{                                                                                                              \
+		"C", "beta-3", 8, 0, 0, 0, 0, NULL, NULL, c, pc                                                        \
+	}
 
 static const struct example examples[] = {
-    {"Ex 1", POL(R(1, TAGGED("'prod*'") CNT(1), EXP) "," R(2, TAGGED("'beta*'") CNT(1), EXP)),
+    {"Ex 1",
+     POL(R(1, TAGGED("'prod*'") CNT(1), EXP) "," R(2, TAGGED("'beta*'") CNT(1), EXP)),
      {R1('E', 1, 'K', 0, 'K', 0)}},
-    {"Ex 1 (prefix lists)", POL(R(1, PREFIX("'prod'") CNT(1), EXP) "," R(2, PREFIX("'beta'") CNT(1), EXP)),
+    {"Ex 1 (prefix lists)",
+     POL(R(1, PREFIX("'prod'") CNT(1), EXP) "," R(2, PREFIX("'beta'") CNT(1), EXP)),
      {R1('E', 1, 'K', 0, 'K', 0)}},
-    {"Ex 2", POL(R(1, TAGGED("'beta*'") CNT(1), EXP) "," R(2, TAGGED("'prod*'") CNT(1), EXP)),
+    {"Ex 2",
+     POL(R(1, TAGGED("'beta*'") CNT(1), EXP) "," R(2, TAGGED("'prod*'") CNT(1), EXP)),
      {R1('E', 1, 'E', 1, 'K', 0)}},
     {"Ex 3",
      POL(R(1, TAGGED("'alpha*','beta*'") PUSHED(5), EXP)),
@@ -515,10 +533,12 @@ static void run_example(const struct example *ex, const char *label, int reverse
 	assert_ok(ecr_lifecycle_policy_evaluate(p, b.v, n, NOW, collect, &d));
 	assert_int_equal(d.calls, n);
 	for (size_t i = 0; i < n; i++) {
-		char got = d.action[i] == ECR_LIFECYCLE_EXPIRE ? 'E' : d.action[i] == ECR_LIFECYCLE_TRANSITION ? 'T' : 'K';
+		char got = d.action[i] == ECR_LIFECYCLE_EXPIRE       ? 'E'
+		           : d.action[i] == ECR_LIFECYCLE_TRANSITION ? 'T'
+		                                                     : 'K';
 		if (got != imgs[i].want || d.prio[i] != imgs[i].prio)
-			fail_msg("%s (%s): image %s: got %c by rule %u, wanted %c by rule %u", ex->name, label, imgs[i].name,
-				got, d.prio[i], imgs[i].want, imgs[i].prio);
+			fail_msg("%s (%s): image %s: got %c by rule %u, wanted %c by rule %u", ex->name, label,
+			         imgs[i].name, got, d.prio[i], imgs[i].want, imgs[i].prio);
 	}
 	unbuild(&b);
 	ecr_lifecycle_policy_free(p);
@@ -535,7 +555,7 @@ static void test_lifecycle_lifecycle__examples(void **state)
 			images++;
 	}
 	printf("# lifecycle examples: %zu tables, %zu images, each in two orders\n",
-		sizeof(examples) / sizeof(examples[0]), images);
+	       sizeof(examples) / sizeof(examples[0]), images);
 }
 
 static int stop_at_two(size_t index, ecr_lifecycle_action action, uint32_t rule_priority, void *payload)
@@ -699,22 +719,27 @@ static void gen_policy(struct gpolicy *gp)
 	for (size_t o = 0; o < gp->n; o++) {
 		const struct grule *g = &gp->r[order[o]];
 		len += (size_t)snprintf(gp->text + len, sizeof(gp->text) - len,
-			"%s{\"rulePriority\":%u,\"selection\":{\"tagStatus\":\"%s\"", o ? "," : "", g->prio,
-			g->status == G_TAGGED ? "tagged" : g->status == G_UNTAGGED ? "untagged" : "any");
+		                        "%s{\"rulePriority\":%u,\"selection\":{\"tagStatus\":\"%s\"", o ? "," : "",
+		                        g->prio,
+		                        g->status == G_TAGGED     ? "tagged"
+		                        : g->status == G_UNTAGGED ? "untagged"
+		                                                  : "any");
 		if (g->nlist) {
 			len += (size_t)snprintf(gp->text + len, sizeof(gp->text) - len, ",\"%s\":[",
-				g->pattern ? "tagPatternList" : "tagPrefixList");
+			                        g->pattern ? "tagPatternList" : "tagPrefixList");
 			for (size_t j = 0; j < g->nlist; j++)
-				len += (size_t)snprintf(gp->text + len, sizeof(gp->text) - len, "%s\"%s\"", j ? "," : "",
-					g->list[j]);
+				len += (size_t)snprintf(gp->text + len, sizeof(gp->text) - len, "%s\"%s\"",
+				                        j ? "," : "", g->list[j]);
 			len += (size_t)snprintf(gp->text + len, sizeof(gp->text) - len, "]");
 		}
 		if (g->archive)
-			len += (size_t)snprintf(gp->text + len, sizeof(gp->text) - len, ",\"storageClass\":\"archive\"");
-		len += (size_t)snprintf(gp->text + len, sizeof(gp->text) - len, ",\"countType\":\"%s\"%s,\"countNumber\":%lld}",
-			CT[g->count_type], g->count_type ? ",\"countUnit\":\"days\"" : "", (long long)g->number);
+			len +=
+			    (size_t)snprintf(gp->text + len, sizeof(gp->text) - len, ",\"storageClass\":\"archive\"");
+		len += (size_t)snprintf(gp->text + len, sizeof(gp->text) - len,
+		                        ",\"countType\":\"%s\"%s,\"countNumber\":%lld}", CT[g->count_type],
+		                        g->count_type ? ",\"countUnit\":\"days\"" : "", (long long)g->number);
 		len += (size_t)snprintf(gp->text + len, sizeof(gp->text) - len, ",\"action\":{\"type\":\"%s\"}}",
-			g->transition ? "transition\",\"targetStorageClass\":\"archive" : "expire");
+		                        g->transition ? "transition\",\"targetStorageClass\":\"archive" : "expire");
 	}
 	len += (size_t)snprintf(gp->text + len, sizeof(gp->text) - len, "]}");
 	assert_true(len < sizeof(gp->text));
@@ -771,10 +796,12 @@ static void gen_set(struct gset *s)
 		/* whole days, so that push times often tie */
 		m->pushed_at = NOW - (rnd(3) ? (int64_t)rnd(400) * DAY : (int64_t)rnd(400 * 24) * (DAY / 24));
 		if (rnd(2))
-			m->last_pulled_at = m->pushed_at + (int64_t)rnd((uint32_t)((NOW - m->pushed_at) / 1000 + 1)) * 1000;
+			m->last_pulled_at =
+			    m->pushed_at + (int64_t)rnd((uint32_t)((NOW - m->pushed_at) / 1000 + 1)) * 1000;
 		if (rnd(5) == 0) {
 			m->storage_class = ECR_STORAGE_CLASS_ARCHIVE;
-			m->last_archived_at = m->pushed_at + (int64_t)rnd((uint32_t)((NOW - m->pushed_at) / 1000 + 1)) * 1000;
+			m->last_archived_at =
+			    m->pushed_at + (int64_t)rnd((uint32_t)((NOW - m->pushed_at) / 1000 + 1)) * 1000;
 		} else if (rnd(10) == 0) {
 			m->last_archived_at = m->pushed_at + (NOW - m->pushed_at) / 3;
 			m->last_activated_at = m->pushed_at + (NOW - m->pushed_at) / 2;
@@ -843,7 +870,8 @@ static void test_lifecycle_lifecycle__properties(void **state)
 				if (a == ECR_LIFECYCLE_EXPIRE)
 					assert_int_equal(d.action[pi], ECR_LIFECYCLE_EXPIRE);
 			}
-			/* a referrer (subject in the set, no loop here: subjects are earlier images) follows its subject */
+			/* a referrer (subject in the set, no loop here: subjects are earlier images) follows its
+			 * subject */
 			size_t si = m->subject ? find(&s, m->subject) : SIZE_MAX;
 			if (si != SIZE_MAX) {
 				if (a != ECR_LIFECYCLE_KEEP) {
@@ -861,14 +889,16 @@ static void test_lifecycle_lifecycle__properties(void **state)
 			if (a != ECR_LIFECYCLE_KEEP) {
 				assert_non_null(first);
 				assert_int_equal(d.prio[i], first->prio);
-				assert_int_equal(a, first->transition ? ECR_LIFECYCLE_TRANSITION : ECR_LIFECYCLE_EXPIRE);
+				assert_int_equal(a,
+				                 first->transition ? ECR_LIFECYCLE_TRANSITION : ECR_LIFECYCLE_EXPIRE);
 			} else if (first && first->count_type == 1 && !m->last_activated_at &&
 			           NOW - m->pushed_at > first->number * DAY) {
 				/* old enough for its sinceImagePushed rule yet kept: only a kept parent may hold it */
 				int held_by_parent = 0;
 				for (size_t j = 0; j < m->parents_count; j++) {
 					ecr_lifecycle_action pa = d.action[find(&s, m->parents[j])];
-					held_by_parent |= first->transition ? pa == ECR_LIFECYCLE_KEEP : pa != ECR_LIFECYCLE_EXPIRE;
+					held_by_parent |=
+					    first->transition ? pa == ECR_LIFECYCLE_KEEP : pa != ECR_LIFECYCLE_EXPIRE;
 				}
 				assert_true(held_by_parent);
 				held++;
@@ -892,8 +922,9 @@ static void test_lifecycle_lifecycle__properties(void **state)
 		assert_ok(ecr_lifecycle_policy_evaluate(p, sh.v, sh.n, NOW, collect, &d2));
 		for (size_t i = 0; i < s.n; i++) {
 			if (d2.action[i] != d.action[perm[i]] || d2.prio[i] != d.prio[perm[i]])
-				fail_msg("round %d: image %s: %d/%u in order, %d/%u shuffled\n%s", round, s.v[perm[i]].digest,
-					d.action[perm[i]], d.prio[perm[i]], d2.action[i], d2.prio[i], gp.text);
+				fail_msg("round %d: image %s: %d/%u in order, %d/%u shuffled\n%s", round,
+				         s.v[perm[i]].digest, d.action[perm[i]], d.prio[perm[i]], d2.action[i],
+				         d2.prio[i], gp.text);
 		}
 		ecr_lifecycle_policy_free(p);
 		sets++;
@@ -901,7 +932,7 @@ static void test_lifecycle_lifecycle__properties(void **state)
 	}
 	printf("# lifecycle properties: %zu policies (%zu rules), %zu images, %zu expired, %zu transitioned, "
 	       "%zu referrers followed, %zu held by an index\n",
-		sets, rules, images, expired, transitioned, followed, held);
+	       sets, rules, images, expired, transitioned, followed, held);
 	assert_true(expired > 100 && transitioned > 100 && followed > 10);
 }
 
