@@ -8,7 +8,10 @@ PACKAGES=(
 	build-essential meson ninja-build pkg-config
 	clang libclang-rt-14-dev
 	libcurl4-openssl-dev libyajl-dev libmbedtls-dev zlib1g-dev libsqlite3-dev libssl-dev libmicrohttpd-dev
+	libarchive-dev
 	libcmocka-dev
+	# tests/scan: rpmdbs built with Debian's rpm
+	rpm
 	python3 python3-pycparser openssl curl
 	# tests/integration: real OCI clients and a private containerd against ecrd
 	skopeo podman buildah umoci jq containerd
