@@ -663,6 +663,7 @@ int ecr__lifecycle_evaluate_into(const ecr_lifecycle_policy *policy, const ecr_l
                                  int64_t now_ms, ecr_lifecycle_action *actions, uint32_t *priorities)
 {
 	size_t *by_dig = NULL, *order = NULL, *tmp = NULL, *subject = NULL, *refs = NULL, nref = 0, words;
+	size_t *poff = NULL, *pidx = NULL, nparents = 0;
 	unsigned char *claimed = NULL, *blocked = NULL;
 	ecr_lifecycle_action *tent = NULL;
 	uint32_t *tprio = NULL;
@@ -676,7 +677,8 @@ int ecr__lifecycle_evaluate_into(const ecr_lifecycle_policy *policy, const ecr_l
 		return rc;
 	if (ecr__mul_overflow(count, sizeof(size_t), &words) || !(by_dig = ecr__malloc(words)) ||
 	    !(order = ecr__malloc(words)) || !(tmp = ecr__malloc(words)) || !(subject = ecr__malloc(words)) ||
-	    !(refs = ecr__malloc(words)) || !(claimed = ecr__calloc(count, 1)) || !(blocked = ecr__calloc(count, 1)) ||
+	    !(refs = ecr__malloc(words)) || !(poff = ecr__calloc(count + 1, sizeof(size_t))) ||
+	    !(claimed = ecr__calloc(count, 1)) || !(blocked = ecr__calloc(count, 1)) ||
 	    !(tent = ecr__calloc(count, sizeof(*tent))) || !(tprio = ecr__calloc(count, sizeof(*tprio)))) {
 		rc = ECR_ENOMEM;
 		goto done;
@@ -692,6 +694,23 @@ int ecr__lifecycle_evaluate_into(const ecr_lifecycle_policy *policy, const ecr_l
 			goto done;
 		}
 	merge_sort(order, tmp, count, by_age, images);
+
+	/* the parents as indexes (SIZE_MAX: not in the set) */
+	for (size_t i = 0; i < count; i++) {
+		poff[i] = nparents;
+		if (ecr__add_overflow(nparents, images[i].parents_count, &nparents)) {
+			rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "lifecycle: too many parents");
+			goto done;
+		}
+	}
+	poff[count] = nparents;
+	if (nparents && (ecr__mul_overflow(nparents, sizeof(size_t), &words) || !(pidx = ecr__malloc(words)))) {
+		rc = ECR_ENOMEM;
+		goto done;
+	}
+	for (size_t i = 0; i < count; i++)
+		for (size_t j = 0; j < images[i].parents_count; j++)
+			pidx[poff[i] + j] = find_digest(by_dig, count, images, images[i].parents[j]);
 
 	/* referrers whose subject is in the set are not images of their own */
 	for (size_t i = 0; i < count; i++) {
@@ -715,10 +734,18 @@ int ecr__lifecycle_evaluate_into(const ecr_lifecycle_policy *policy, const ecr_l
 			depth++;
 		tmp[i] = depth;
 	}
-	for (size_t depth = 1; depth <= MAX_REFERRER_DEPTH + 1; depth++)
+	{ /* a counting sort by depth (at most MAX_REFERRER_DEPTH) */
+		size_t at[MAX_REFERRER_DEPTH + 2] = {0};
 		for (size_t i = 0; i < count; i++)
-			if (tmp[i] == depth)
-				refs[nref++] = i;
+			if (tmp[i])
+				at[tmp[i] + 1]++;
+		for (size_t d = 1; d < MAX_REFERRER_DEPTH + 2; d++)
+			at[d] += at[d - 1];
+		for (size_t i = 0; i < count; i++)
+			if (tmp[i])
+				refs[at[tmp[i]]++] = i;
+		nref = at[MAX_REFERRER_DEPTH + 1];
+	}
 
 	for (size_t r = 0; r < policy->count; r++) {
 		const lc_rule *rule = &policy->rules[r];
@@ -758,8 +785,8 @@ int ecr__lifecycle_evaluate_into(const ecr_lifecycle_policy *policy, const ecr_l
 		for (size_t i = 0; i < count; i++) {
 			if (actions[i] == ECR_LIFECYCLE_KEEP || blocked[i])
 				continue;
-			for (size_t j = 0; j < images[i].parents_count; j++) {
-				size_t pi = find_digest(by_dig, count, images, images[i].parents[j]);
+			for (size_t j = poff[i]; j < poff[i + 1]; j++) {
+				size_t pi = pidx[j];
 				if (pi != SIZE_MAX && pi != i && !parent_allows(actions[i], actions[pi])) {
 					blocked[i] = 1;
 					changed = true;
@@ -774,6 +801,8 @@ done:
 	ecr__free(tmp);
 	ecr__free(subject);
 	ecr__free(refs);
+	ecr__free(poff);
+	ecr__free(pidx);
 	ecr__free(claimed);
 	ecr__free(blocked);
 	ecr__free(tent);

@@ -6,6 +6,7 @@
 #include "../helpers/helpers.h"
 
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -936,6 +937,53 @@ static void test_lifecycle_lifecycle__properties(void **state)
 	assert_true(expired > 100 && transitioned > 100 && followed > 10);
 }
 
+/* --- one parsed policy, evaluated from several threads at once --- */
+
+struct thread_arg {
+	const ecr_lifecycle_policy *policy;
+	const ecr_lifecycle_image *images;
+	size_t count;
+	struct decision d;
+	int rc;
+};
+
+static void *thread_main(void *p)
+{
+	struct thread_arg *a = p;
+	for (int i = 0; i < 50 && a->rc == 0; i++) {
+		memset(&a->d, 0, sizeof(a->d));
+		a->rc = ecr_lifecycle_policy_evaluate(a->policy, a->images, a->count, NOW, collect, &a->d);
+	}
+	return NULL;
+}
+
+static void test_lifecycle_lifecycle__threads(void **state)
+{
+	(void)state;
+	static struct gset set;
+	static struct gpolicy gp;
+	static struct thread_arg args[4];
+	pthread_t th[4];
+	ecr_lifecycle_policy *p = NULL;
+
+	rng_state = 12345;
+	gen_policy(&gp);
+	gen_set(&set);
+	assert_ok(ecr_lifecycle_policy_parse(&p, gp.text, strlen(gp.text)));
+	for (size_t t = 0; t < 4; t++) {
+		args[t] = (struct thread_arg){.policy = p, .images = set.v, .count = set.n};
+		assert_int_equal(pthread_create(&th[t], NULL, thread_main, &args[t]), 0);
+	}
+	for (size_t t = 0; t < 4; t++) {
+		assert_int_equal(pthread_join(th[t], NULL), 0);
+		assert_int_equal(args[t].rc, 0);
+		assert_int_equal(args[t].d.calls, set.n);
+		assert_memory_equal(args[t].d.action, args[0].d.action, sizeof(args[0].d.action));
+		assert_memory_equal(args[t].d.prio, args[0].d.prio, sizeof(args[0].d.prio));
+	}
+	ecr_lifecycle_policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -944,6 +992,7 @@ int main(void)
 	    cmocka_unit_test(test_lifecycle_lifecycle__examples),
 	    cmocka_unit_test(test_lifecycle_lifecycle__evaluate_checks),
 	    cmocka_unit_test(test_lifecycle_lifecycle__properties),
+	    cmocka_unit_test(test_lifecycle_lifecycle__threads),
 	};
 	return cmocka_run_group_tests_name("lifecycle/lifecycle", tests, NULL, NULL);
 }
