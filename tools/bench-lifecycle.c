@@ -81,7 +81,7 @@ int main(int argc, char **argv)
 	                                    "nightly", "beta",         "b",     "latest",  "misc"};
 	ecr_lifecycle_policy *p = NULL;
 	ecr_lifecycle_image *imgs;
-	char(*digests)[72], (*tagstore)[2][32], (*subjects)[72];
+	char(*digests)[72], (*tagstore)[2][64], (*subjects)[72];
 	const char *(*tags)[2], **parents;
 	double *times;
 	int rc = 1;
