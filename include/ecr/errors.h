@@ -61,7 +61,13 @@ typedef enum ecr_error_code {
 	ECR_EEXPIRED_TOKEN = -48,        /**< expired token (ExpiredTokenException) */
 	ECR_EVALIDATION = -49,           /**< ValidationException */
 	ECR_ELAYER_PART_TOO_SMALL = -50, /**< LayerPartTooSmallException */
-	ECR_ELAYER_INACCESSIBLE = -51    /**< the layer is in no image of the repository (LayerInaccessibleException) */
+	ECR_ELAYER_INACCESSIBLE = -51,   /**< the layer is in no image of the repository (LayerInaccessibleException) */
+	ECR_ELIFECYCLE_POLICY_NOT_FOUND = -52,     /**< LifecyclePolicyNotFoundException */
+	ECR_ELIFECYCLE_PREVIEW_NOT_FOUND = -53,    /**< LifecyclePolicyPreviewNotFoundException */
+	ECR_ELIFECYCLE_PREVIEW_IN_PROGRESS = -54,  /**< LifecyclePolicyPreviewInProgressException */
+	ECR_EIMAGE_ARCHIVED = -55,                 /**< the image is archived (ImageArchivedException) */
+	ECR_ESTORAGE_CLASS_UPDATE = -56,           /**< ImageStorageClassUpdateNotSupportedException */
+	ECR_ESCAN_NOT_FOUND = -57                  /**< the image was never scanned (ScanNotFoundException) */
 } ecr_error_code;
 
 /** Where an error happened. */

@@ -20,6 +20,19 @@
 ECR_BEGIN_DECL
 
 typedef struct ecr_image ecr_image;
+
+/** Storage class, as ECR's (lifecycle transitions and UpdateImageStorageClass). */
+typedef enum ecr_storage_class {
+	ECR_STORAGE_CLASS_STANDARD = 0,
+	ECR_STORAGE_CLASS_ARCHIVE = 1
+} ecr_storage_class;
+
+/** imageStatus, as ECR's. */
+typedef enum ecr_image_status {
+	ECR_IMAGE_ACTIVE = 0,
+	ECR_IMAGE_ARCHIVED = 1,  /**< not pullable until restored */
+	ECR_IMAGE_ACTIVATING = 2 /**< being restored */
+} ecr_image_status;
 typedef struct ecr_image_iterator ecr_image_iterator;
 typedef struct ecr_tag_iterator ecr_tag_iterator;
 
@@ -50,11 +63,14 @@ ECR_EXTERN(int) ecr_image_put(ecr_image **out, ecr_repository *repo, const char 
 
 /** Flag for ecr_image_get(): record a pull (lastRecordedPullTime). */
 #define ECR_IMAGE_GET_RECORD_PULL 1u
+/** Flag for ecr_image_get(): also return an image that is archived or being restored. */
+#define ECR_IMAGE_GET_ANY_STATUS 2u
 
 /**
  * Get an image by tag or digest.
  * @param reference a tag or a digest.
- * @return 0; ECR_EIMAGE_NOT_FOUND; ECR_EINVALID.
+ * @return 0; ECR_EIMAGE_NOT_FOUND; ECR_EINVALID; ECR_EIMAGE_ARCHIVED (an
+ *         archived image, unless ECR_IMAGE_GET_ANY_STATUS).
  */
 ECR_EXTERN(int) ecr_image_get(ecr_image **out, ecr_repository *repo, const char *reference, uint32_t flags);
 
@@ -83,6 +99,29 @@ ECR_EXTERN(uint64_t) ecr_image_size(const ecr_image *img);
 ECR_EXTERN(int64_t) ecr_image_pushed_at(const ecr_image *img);
 /** When a pull was last recorded, ms since the epoch, or 0. */
 ECR_EXTERN(int64_t) ecr_image_last_pulled_at(const ecr_image *img);
+/** The storage class. */
+ECR_EXTERN(ecr_storage_class) ecr_image_storage_class(const ecr_image *img);
+/** The status (ACTIVE, ARCHIVED, ACTIVATING). */
+ECR_EXTERN(ecr_image_status) ecr_image_status_of(const ecr_image *img);
+/** When it was last archived, ms since the epoch, or 0. */
+ECR_EXTERN(int64_t) ecr_image_last_archived_at(const ecr_image *img);
+/** When it was last restored from the archive, ms since the epoch, or 0. */
+ECR_EXTERN(int64_t) ecr_image_last_activated_at(const ecr_image *img);
+
+/**
+ * Move an image to another storage class (ECR's UpdateImageStorageClass).
+ * ARCHIVE: the image is no longer pullable and blobs that no active image
+ * needs are kept compressed (zlib) instead. STANDARD: the image is restored
+ * (ACTIVATING, then ACTIVE once its blobs are back). Children of an index and
+ * referrers follow it.
+ * @param out receives the image after the change (free with
+ *        ecr_image_free()), or NULL.
+ * @return 0; ECR_EIMAGE_NOT_FOUND; ECR_ESTORAGE_CLASS_UPDATE (not possible
+ *         in the image's current state); ECR_EIO.
+ */
+ECR_EXTERN(int) ecr_image_set_storage_class(ecr_image **out, ecr_repository *repo, const char *digest,
+	ecr_storage_class storage_class);
+
 /** Number of tags. */
 ECR_EXTERN(size_t) ecr_image_tag_count(const ecr_image *img);
 /** Tag i, in lexical order. @return borrowed, or NULL when out of range. */
@@ -122,10 +161,13 @@ typedef struct ecr_image_list_options {
 	const char *artifact_type;
 	/** Resume after a token from ecr_image_iterator_token(), or NULL. */
 	const char *start_token;
+	/* version 2 */
+	/** Only images whose status bit (1u << ecr_image_status) is set; 0: every status. */
+	uint32_t status_mask;
 } ecr_image_list_options;
 
-#define ECR_IMAGE_LIST_OPTIONS_VERSION 1
-#define ECR_IMAGE_LIST_OPTIONS_INIT { ECR_IMAGE_LIST_OPTIONS_VERSION, ECR_TAG_STATUS_ANY, NULL, NULL, NULL }
+#define ECR_IMAGE_LIST_OPTIONS_VERSION 2
+#define ECR_IMAGE_LIST_OPTIONS_INIT { ECR_IMAGE_LIST_OPTIONS_VERSION, ECR_TAG_STATUS_ANY, NULL, NULL, NULL, 0 }
 
 /** Initialise list options. @return 0 or ECR_EINVALID. */
 ECR_EXTERN(int) ecr_image_list_options_init(ecr_image_list_options *opts, unsigned int version);

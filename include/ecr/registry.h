@@ -16,6 +16,7 @@
 
 #include "common.h"
 #include "buffer.h"
+#include "event.h"
 #include "log.h"
 #include "storage.h"
 
@@ -45,10 +46,14 @@ typedef struct ecr_registry_options {
 	uint64_t upload_expiry_seconds;
 	/** ECR_STORAGE_NOSYNC, or 0. */
 	uint32_t flags;
+	/* version 2 */
+	/** Events (lifecycle actions, ...) go here; NULL: nowhere. See ecr/event.h. */
+	ecr_event_cb event_cb;
+	void *event_payload;
 } ecr_registry_options;
 
-#define ECR_REGISTRY_OPTIONS_VERSION 1
-#define ECR_REGISTRY_OPTIONS_INIT { ECR_REGISTRY_OPTIONS_VERSION, NULL, NULL, NULL, NULL, ECR_LOG_NONE, NULL, NULL, 0, 0 }
+#define ECR_REGISTRY_OPTIONS_VERSION 2
+#define ECR_REGISTRY_OPTIONS_INIT { ECR_REGISTRY_OPTIONS_VERSION, NULL, NULL, NULL, NULL, ECR_LOG_NONE, NULL, NULL, 0, 0, NULL, NULL }
 
 /** Initialise options to the defaults. @return 0 or ECR_EINVALID for an unknown version. */
 ECR_EXTERN(int) ecr_registry_options_init(ecr_registry_options *opts, unsigned int version);

@@ -46,4 +46,10 @@
 	X(ECR_EEXPIRED_TOKEN, "ExpiredTokenException", ECR_EAUTH, "expired token") \
 	X(ECR_EVALIDATION, "ValidationException", ECR_EINVALID, "validation failed") \
 	X(ECR_ELAYER_PART_TOO_SMALL, "LayerPartTooSmallException", ECR_EINVALID, "layer part too small") \
-	X(ECR_ELAYER_INACCESSIBLE, "LayerInaccessibleException", ECR_ENOTFOUND, "layer not referenced by an image")
+	X(ECR_ELAYER_INACCESSIBLE, "LayerInaccessibleException", ECR_ENOTFOUND, "layer not referenced by an image") \
+	X(ECR_ELIFECYCLE_POLICY_NOT_FOUND, "LifecyclePolicyNotFoundException", ECR_ENOTFOUND, "lifecycle policy not found") \
+	X(ECR_ELIFECYCLE_PREVIEW_NOT_FOUND, "LifecyclePolicyPreviewNotFoundException", ECR_ENOTFOUND, "lifecycle policy preview not found") \
+	X(ECR_ELIFECYCLE_PREVIEW_IN_PROGRESS, "LifecyclePolicyPreviewInProgressException", ECR_EBUSY, "lifecycle policy preview in progress") \
+	X(ECR_EIMAGE_ARCHIVED, "ImageArchivedException", ECR_EINVALID, "image archived") \
+	X(ECR_ESTORAGE_CLASS_UPDATE, "ImageStorageClassUpdateNotSupportedException", ECR_EINVALID, "storage class update not supported") \
+	X(ECR_ESCAN_NOT_FOUND, "ScanNotFoundException", ECR_ENOTFOUND, "scan not found")
