@@ -52,7 +52,13 @@ struct ecr_registry {
 	ecr_clock_cb clock_cb;
 	void *clock_payload;
 	uint64_t upload_expiry_ms;
+	ecr_event_cb event_cb; /* options version >= 2 */
+	void *event_payload;
 };
+
+/* Call the registry's event callback, if any (after the change was committed, no lock held). */
+void ecr__event_raise(ecr_registry *reg, ecr_event_type type, const char *repository, const char *digest,
+	const char *const *tags, size_t tags_count, uint32_t rule_priority, int64_t time_ms);
 
 struct ecr_repository {
 	ecr_registry *reg;
@@ -80,6 +86,34 @@ int ecr__repository_check(ecr__txn *t, const ecr_repository *repo);
 int ecr__blob_store_put(ecr__store *s, const char *digest, const void *data, size_t len);
 /* Read a whole blob (at most max bytes, else ECR_ELIMIT) into out. */
 int ecr__blob_store_get(ecr__store *s, const char *digest, size_t max, ecr_buf *out);
+
+/* Images (image.c). */
+/* Build an image handle from a record and its tags (both moved into it on success; tags may be NULL when
+ * tags_count is 0). */
+int ecr__image_new(ecr_image **out, ecr_registry *reg, ecr__meta_image *rec, char **tags, size_t tags_count);
+/* The record of an image handle (borrowed). */
+const ecr__meta_image *ecr__image_rec(const ecr_image *img);
+/* The tags of an image handle (borrowed, ecr_image_tag_count() of them, in lexical order). */
+char **ecr__image_tags(const ecr_image *img);
+/* Delete an image and its referrers inside t (ECR_EIMAGE_REFERENCED when an index lists it); the digests
+ * deleted are added to deleted (may be NULL). */
+typedef struct ecr__strvec {
+	char **v;
+	size_t n, cap;
+} ecr__strvec;
+int ecr__strvec_add(ecr__strvec *sv, const char *s);
+bool ecr__strvec_has(const ecr__strvec *sv, const char *s);
+void ecr__strvec_dispose(ecr__strvec *sv);
+int ecr__image_delete_in(ecr__txn *t, ecr_repository *repo, const char *digest, ecr__strvec *deleted);
+
+/* Archive (archive.c). */
+/* Move an image (and the index children and referrers that follow it) to storage_class; the digests whose
+ * status changed are added to changed (may be NULL). */
+int ecr__image_set_storage_class(ecr_repository *repo, const char *digest, ecr_storage_class storage_class,
+	ecr__strvec *changed);
+/* Make sure the raw copy of a blob is in the blob store: restore it from its compressed copy (archived_blobs,
+ * read through t) when missing. The caller holds gc_lock shared. ECR_EIO when there is neither. */
+int ecr__archive_ensure_raw(ecr__store *s, ecr__txn *t, const char *digest);
 
 /* Pagination tokens: base64url of "<kind>:<value>". */
 int ecr__token_encode(ecr_buf *out, char kind, const char *value);

@@ -77,6 +77,42 @@ done:
 	return rc;
 }
 
+typedef struct archived_ctx {
+	ecr__store *s;
+	link_list drop; /* digests of archived_blobs rows to delete (repo_id unused) */
+} archived_ctx;
+
+static int collect_unneeded_archive(const ecr__meta_archived_blob *b, void *payload)
+{
+	archived_ctx *c = payload;
+	return collect_link(0, b->digest, &c->drop);
+}
+
+/* Delete, inside t, the archived_blobs rows that no archived image needs any more (their compressed copies
+ * become unreferenced and go with the blobs). A row whose raw copy is missing stays while a repository still
+ * links the digest. */
+static int remove_unneeded_archives(ecr__store *s, ecr__txn *t)
+{
+	archived_ctx c = { s, { 0 } };
+	int rc = ecr__meta_archived_blob_unneeded(t, collect_unneeded_archive, &c);
+	for (size_t i = 0; !rc && i < c.drop.count; i++) {
+		uint64_t size;
+		bool linked = false;
+		int src = s->blobs->stat(s->blobs, c.drop.items[i].digest, &size);
+		if (src && src != ECR_ENOTFOUND) {
+			rc = src;
+			break;
+		}
+		ecr__error_clear();
+		if (src == ECR_ENOTFOUND && (rc = ecr__meta_blob_linked(t, c.drop.items[i].digest, &linked)))
+			break;
+		if (!linked)
+			rc = ecr__meta_archived_blob_delete(t, c.drop.items[i].digest);
+	}
+	link_list_dispose(&c.drop);
+	return rc;
+}
+
 typedef struct blob_item {
 	char *digest;
 	uint64_t size;
@@ -249,7 +285,7 @@ int ecr_registry_gc(ecr_registry *reg, const ecr_gc_options *opts, ecr_gc_stats 
 		/* (b) links, in one write transaction */
 		if ((rc = ecr__txn_begin(&t, s->meta, true)) ||
 			(rc = remove_stale_links(&t, before, &st.links_removed)) ||
-			(rc = ecr__txn_commit(&t)))
+			(rc = remove_unneeded_archives(s, &t)) || (rc = ecr__txn_commit(&t)))
 			goto done;
 		/* (c) blobs */
 		if ((rc = remove_blobs(s, before, &st)))
@@ -259,7 +295,7 @@ int ecr_registry_gc(ecr_registry *reg, const ecr_gc_options *opts, ecr_gc_stats 
 		 * look at the blobs through it, so blobs held only by stale links are counted too. */
 		if ((rc = ecr__txn_begin(&t, s->meta, true)) ||
 			(rc = remove_stale_links(&t, before, &st.links_removed)) ||
-			(rc = count_blobs(s, &t, before, &st)))
+			(rc = remove_unneeded_archives(s, &t)) || (rc = count_blobs(s, &t, before, &st)))
 			goto done;
 	}
 	rc = 0;

@@ -83,6 +83,55 @@ static int image_build(ecr_image **out, ecr__txn *t, ecr_registry *reg, ecr__met
 	return 0;
 }
 
+int ecr__image_new(ecr_image **out, ecr_registry *reg, ecr__meta_image *rec, char **tags, size_t tags_count)
+{
+	ecr_image *img = ecr__calloc(1, sizeof(*img));
+	if (!img)
+		return ECR_ENOMEM;
+	pthread_mutex_init(&img->lock, NULL);
+	img->reg = reg;
+	img->rec = *rec;
+	memset(rec, 0, sizeof(*rec));
+	img->tags = tags;
+	img->tags_count = tags_count;
+	*out = img;
+	return 0;
+}
+
+const ecr__meta_image *ecr__image_rec(const ecr_image *img)
+{
+	return &img->rec;
+}
+
+char **ecr__image_tags(const ecr_image *img)
+{
+	return img->tags;
+}
+
+int ecr__strvec_add(ecr__strvec *sv, const char *s)
+{
+	struct tag_vec tv = { sv->v, sv->n, sv->cap };
+	int rc = tag_vec_add(s, NULL, &tv);
+	sv->v = tv.v;
+	sv->n = tv.n;
+	sv->cap = tv.cap;
+	return rc;
+}
+
+bool ecr__strvec_has(const ecr__strvec *sv, const char *s)
+{
+	for (size_t i = 0; sv && i < sv->n; i++)
+		if (strcmp(sv->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+void ecr__strvec_dispose(ecr__strvec *sv)
+{
+	tags_free(sv->v, sv->n);
+	memset(sv, 0, sizeof(*sv));
+}
+
 static int image_not_found(const ecr_repository *repo, const char *tag, const char *digest)
 {
 	if (tag)
@@ -129,6 +178,9 @@ static int check_blobs(ecr__txn *t, const ecr_repository *repo, const ecr__manif
 				is_layer ? "layer" : "config", d->digest, (long long)d->size, (long long)size);
 			goto done;
 		}
+		/* A blob that only an archived image needed may be stored compressed: put its raw copy back. */
+		if ((rc = ecr__archive_ensure_raw(repo->reg->store, t, d->digest)))
+			goto done;
 		if (is_layer)
 			total += size;
 	}
@@ -254,6 +306,10 @@ int ecr_image_put(ecr_image **out, ecr_repository *repo, const char *tag, const 
 		goto done;
 	bool image_exists = rc == 0;
 	bool changes = !image_exists;
+	/* Re-pushing the manifest of an archived image restores it (ECR). */
+	bool restore = image_exists && existing.status != ECR_IMAGE_ACTIVE;
+	if (restore)
+		changes = true;
 
 	/* 5. the tag */
 	if (tag) {
@@ -312,6 +368,20 @@ int ecr_image_put(ecr_image **out, ecr_repository *repo, const char *tag, const 
 	if (changes)
 		ecr__log(&reg->log, ECR_LOG_INFO, "pushed %s@%s%s%s", repo->name, computed, tag ? " as " : "",
 			tag ? tag : "");
+	if (restore) {
+		pthread_rwlock_unlock(&reg->store->gc_lock);
+		locked = false;
+		rc = ecr__image_set_storage_class(repo, computed, ECR_STORAGE_CLASS_STANDARD, NULL);
+		if (rc == ECR_ESTORAGE_CLASS_UPDATE) { /* restored meanwhile by another thread */
+			ecr__error_clear();
+			rc = 0;
+		}
+		if (!rc && out) {
+			ecr_image_free(*out);
+			*out = NULL;
+			rc = ecr_image_get(out, repo, computed, ECR_IMAGE_GET_ANY_STATUS);
+		}
+	}
 done:
 	ecr__txn_rollback(&t);
 	if (locked)
@@ -366,6 +436,16 @@ int ecr_image_get(ecr_image **out, ecr_repository *repo, const char *reference, 
 		return rc;
 	if ((rc = ecr__repository_check(&t, repo)) || (rc = resolve(&t, repo, reference, &rec)))
 		goto done;
+	if (rec.status != ECR_IMAGE_ACTIVE && !(flags & ECR_IMAGE_GET_ANY_STATUS)) {
+		bool by_digest = ecr__oci_is_digest(reference);
+		rc = ecr__fail(ECR_EIMAGE_ARCHIVED, ECR_ERROR_IMAGE,
+			"The image with imageId {%s:'%s'} is %s within the repository with name '%s' in the registry with "
+			"id '%s'; restore it with UpdateImageStorageClass (targetStorageClass STANDARD) first",
+			by_digest ? "imageDigest" : "imageTag", reference,
+			rec.status == ECR_IMAGE_ACTIVATING ? "being restored from the archive" : "archived", repo->name,
+			reg->account_id);
+		goto done;
+	}
 	if ((flags & ECR_IMAGE_GET_RECORD_PULL) && now - rec.last_pulled_at >= PULL_RECORD_INTERVAL_MS) {
 		/* A write transaction only when the record is stale. */
 		ecr__txn_rollback(&t);
@@ -395,6 +475,23 @@ uint64_t ecr_image_manifest_size(const ecr_image *img) { return (uint64_t)img->r
 uint64_t ecr_image_size(const ecr_image *img) { return (uint64_t)img->rec.image_size; }
 int64_t ecr_image_pushed_at(const ecr_image *img) { return img->rec.pushed_at; }
 int64_t ecr_image_last_pulled_at(const ecr_image *img) { return img->rec.last_pulled_at; }
+ecr_storage_class ecr_image_storage_class(const ecr_image *img)
+{
+	return img->rec.storage_class == ECR_STORAGE_CLASS_ARCHIVE ? ECR_STORAGE_CLASS_ARCHIVE : ECR_STORAGE_CLASS_STANDARD;
+}
+ecr_image_status ecr_image_status_of(const ecr_image *img)
+{
+	switch (img->rec.status) {
+	case ECR_IMAGE_ARCHIVED:
+		return ECR_IMAGE_ARCHIVED;
+	case ECR_IMAGE_ACTIVATING:
+		return ECR_IMAGE_ACTIVATING;
+	default:
+		return ECR_IMAGE_ACTIVE;
+	}
+}
+int64_t ecr_image_last_archived_at(const ecr_image *img) { return img->rec.last_archived_at; }
+int64_t ecr_image_last_activated_at(const ecr_image *img) { return img->rec.last_activated_at; }
 size_t ecr_image_tag_count(const ecr_image *img) { return img->tags_count; }
 const char *ecr_image_tag(const ecr_image *img, size_t i) { return i < img->tags_count ? img->tags[i] : NULL; }
 
@@ -428,14 +525,16 @@ static int digest_vec_add(const ecr__meta_image *img, void *payload)
 }
 
 /* Delete an image and, transitively, its referrers. */
-static int delete_with_referrers(ecr__txn *t, ecr_repository *repo, const char *digest)
+static int delete_with_referrers(ecr__txn *t, ecr_repository *repo, const char *digest, ecr__strvec *deleted)
 {
 	struct tag_vec queue = { 0 };
 	int rc = tag_vec_add(digest, NULL, &queue);
 	for (size_t i = 0; !rc && i < queue.n; i++) {
 		const char *d = queue.v[i];
-		if ((rc = ecr__meta_image_list(t, repo->id, NULL, ECR_TAG_STATUS_ANY, d, NULL, SIZE_MAX >> 2,
+		if ((rc = ecr__meta_image_list(t, repo->id, NULL, ECR_TAG_STATUS_ANY, 0, d, NULL, SIZE_MAX >> 2,
 			     digest_vec_add, &queue)))
+			break;
+		if (deleted && !ecr__strvec_has(deleted, d) && (rc = ecr__strvec_add(deleted, d)))
 			break;
 		rc = ecr__meta_image_delete(t, repo->id, d);
 		if (rc == ECR_ENOTFOUND && i > 0)
@@ -447,11 +546,33 @@ static int delete_with_referrers(ecr__txn *t, ecr_repository *repo, const char *
 	return rc;
 }
 
+int ecr__image_delete_in(ecr__txn *t, ecr_repository *repo, const char *digest, ecr__strvec *deleted)
+{
+	ecr__meta_image rec = { 0 };
+	int64_t parents = 0;
+	int rc = ecr__meta_image_get(t, repo->id, digest, &rec);
+	if (rc == ECR_ENOTFOUND)
+		rc = image_not_found(repo, NULL, digest);
+	if (rc)
+		goto done;
+	if ((rc = ecr__meta_ref_parent_count(t, repo->id, digest, ECR__REF_MANIFEST, &parents)))
+		goto done;
+	if (parents > 0) {
+		rc = ecr__fail(ECR_EIMAGE_REFERENCED, ECR_ERROR_IMAGE,
+			"The image %s is referenced by a manifest list or index in the repository '%s'", digest,
+			repo->name);
+		goto done;
+	}
+	rc = delete_with_referrers(t, repo, digest, deleted);
+done:
+	ecr__meta_image_dispose(&rec);
+	return rc;
+}
+
 int ecr_image_delete(ecr_repository *repo, const char *digest)
 {
 	ecr__meta_image rec = { 0 };
 	ecr__txn t = { 0 };
-	int64_t parents = 0;
 	int rc;
 
 	if (!digest)
@@ -462,20 +583,7 @@ int ecr_image_delete(ecr_repository *repo, const char *digest)
 		return rc;
 	if ((rc = ecr__repository_check(&t, repo)))
 		goto done;
-	rc = ecr__meta_image_get(&t, repo->id, digest, &rec);
-	if (rc == ECR_ENOTFOUND)
-		rc = image_not_found(repo, NULL, digest);
-	if (rc)
-		goto done;
-	if ((rc = ecr__meta_ref_parent_count(&t, repo->id, digest, ECR__REF_MANIFEST, &parents)))
-		goto done;
-	if (parents > 0) {
-		rc = ecr__fail(ECR_EIMAGE_REFERENCED, ECR_ERROR_IMAGE,
-			"The image %s is referenced by a manifest list or index in the repository '%s'", digest,
-			repo->name);
-		goto done;
-	}
-	if ((rc = delete_with_referrers(&t, repo, digest)))
+	if ((rc = ecr__image_delete_in(&t, repo, digest, NULL)))
 		goto done;
 	rc = ecr__txn_commit(&t);
 	if (!rc)
@@ -511,7 +619,7 @@ int ecr_image_untag(ecr_buf *digest_out, ecr_repository *repo, const char *tag, 
 		if ((rc = ecr__meta_tags_of_image(&t, repo->id, digest, tag_vec_add, &left)) ||
 			(rc = ecr__meta_ref_parent_count(&t, repo->id, digest, ECR__REF_MANIFEST, &parents)))
 			goto done;
-		if (left.n == 0 && parents == 0 && (rc = delete_with_referrers(&t, repo, digest)))
+		if (left.n == 0 && parents == 0 && (rc = delete_with_referrers(&t, repo, digest, NULL)))
 			goto done;
 	}
 	if ((rc = ecr__txn_commit(&t)))
@@ -538,6 +646,7 @@ int ecr_image_list_options_init(ecr_image_list_options *opts, unsigned int versi
 struct ecr_image_iterator {
 	ecr_repository *repo;
 	ecr_tag_status status;
+	uint32_t status_mask;
 	char *subject, *artifact_type;
 	ecr_image **page;
 	size_t count, pos;
@@ -582,12 +691,16 @@ int ecr_image_iterator_new(ecr_image_iterator **out, ecr_repository *repo, const
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid tag status %d", (int)opts->tag_status);
 	if (opts->subject && (rc = ecr__oci_validate_digest(opts->subject, NULL)))
 		return rc;
+	if (opts->version >= 2 && (opts->status_mask & ~7u))
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid image status mask 0x%x",
+			(unsigned)opts->status_mask);
 	if (!(it = ecr__calloc(1, sizeof(*it))) || !(it->page = ecr__calloc(PAGE_SIZE, sizeof(*it->page)))) {
 		rc = ECR_ENOMEM;
 		goto fail;
 	}
 	it->repo = repo;
 	it->status = opts->tag_status;
+	it->status_mask = opts->version >= 2 ? opts->status_mask : 0;
 	if ((opts->subject && !(it->subject = ecr__strdup(opts->subject))) ||
 		(opts->artifact_type && !(it->artifact_type = ecr__strdup(opts->artifact_type)))) {
 		rc = ECR_ENOMEM;
@@ -620,7 +733,8 @@ int ecr_image_iterator_next(ecr_image **out, ecr_image_iterator *it)
 		it->t = &t;
 		rc = ecr__repository_check(&t, it->repo);
 		if (!rc)
-			rc = ecr__meta_image_list(&t, it->repo->id, it->last, it->status, it->subject, it->artifact_type,
+			rc = ecr__meta_image_list(&t, it->repo->id, it->last, it->status, it->status_mask, it->subject,
+				it->artifact_type,
 				PAGE_SIZE, image_page_collect, it);
 		it->t = NULL;
 		ecr__txn_rollback(&t);

@@ -251,6 +251,10 @@ static int registry_new(ecr_registry **out, ecr__store *store, const ecr_registr
 	reg->clock_cb = opts->clock_cb;
 	reg->clock_payload = opts->clock_payload;
 	reg->upload_expiry_ms = (opts->upload_expiry_seconds ? opts->upload_expiry_seconds : 86400) * 1000;
+	if (opts->version >= 2) {
+		reg->event_cb = opts->event_cb;
+		reg->event_payload = opts->event_payload;
+	}
 	if (!(reg->account_id = ecr__strdup(account)) || !(reg->region = ecr__strdup(region))) {
 		rc = ECR_ENOMEM;
 		goto fail;
@@ -362,6 +366,29 @@ int64_t ecr_registry_now(const ecr_registry *reg)
 	if (reg->clock_cb)
 		return reg->clock_cb(reg->clock_payload);
 	return ecr__time_now_ms();
+}
+
+void ecr__event_raise(ecr_registry *reg, ecr_event_type type, const char *repository, const char *digest,
+	const char *const *tags, size_t tags_count, uint32_t rule_priority, int64_t time_ms)
+{
+	if (!reg->event_cb)
+		return;
+	ecr_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.version = ECR_EVENT_VERSION;
+	ev.type = type;
+	ev.account_id = reg->account_id;
+	ev.region = reg->region;
+	ev.repository = repository;
+	ev.digest = digest;
+	ev.tags = tags;
+	ev.tags_count = tags_count;
+	ev.rule_priority = rule_priority;
+	ev.time_ms = time_ms;
+	ecr__error_saved saved;
+	ecr__error_save(&saved);
+	reg->event_cb(&ev, reg->event_payload);
+	ecr__error_restore(&saved);
 }
 
 int ecr__token_encode(ecr_buf *out, char kind, const char *value)

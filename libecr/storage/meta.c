@@ -103,6 +103,10 @@ static const char *const migrations[ECR__META_SCHEMA_VERSION] = {
 	" image_size BIGINT NOT NULL,"
 	" pushed_at BIGINT NOT NULL,"
 	" last_pulled_at BIGINT NOT NULL,"
+	" storage_class INTEGER NOT NULL DEFAULT 0,"
+	" status INTEGER NOT NULL DEFAULT 0,"
+	" last_archived_at BIGINT NOT NULL DEFAULT 0,"
+	" last_activated_at BIGINT NOT NULL DEFAULT 0,"
 	" PRIMARY KEY (repository_id, digest));"
 	"CREATE INDEX images_subject ON images (repository_id, subject);"
 	"CREATE TABLE image_refs ("
@@ -164,7 +168,18 @@ static const char *const migrations[ECR__META_SCHEMA_VERSION] = {
 	"CREATE TABLE store_keys ("
 	" name TEXT PRIMARY KEY,"
 	" value BLOB NOT NULL,"
-	" created_at BIGINT NOT NULL);",
+	" created_at BIGINT NOT NULL);"
+	"CREATE TABLE lifecycle_policies ("
+	" repository_id INTEGER PRIMARY KEY REFERENCES repositories(id) ON DELETE CASCADE,"
+	" document TEXT NOT NULL,"
+	" last_evaluated_at BIGINT NOT NULL);"
+	"CREATE TABLE archived_blobs ("
+	" digest TEXT PRIMARY KEY,"
+	" compressed_digest TEXT NOT NULL,"
+	" size BIGINT NOT NULL,"
+	" compressed_size BIGINT NOT NULL,"
+	" archived_at BIGINT NOT NULL);"
+	"CREATE INDEX archived_blobs_compressed ON archived_blobs (compressed_digest);",
 };
 
 int ecr__meta_migrate(ecr_meta_store *store)

@@ -88,6 +88,10 @@ typedef struct ecr__meta_image {
 	int64_t image_size;
 	int64_t pushed_at;
 	int64_t last_pulled_at;
+	int storage_class; /* ecr_storage_class */
+	int status;        /* ecr_image_status */
+	int64_t last_archived_at;
+	int64_t last_activated_at;
 } ecr__meta_image;
 void ecr__meta_image_dispose(ecr__meta_image *img);
 int ecr__meta_image_insert(ecr__txn *t, const ecr__meta_image *img); /* ECR_EEXISTS */
@@ -95,9 +99,12 @@ int ecr__meta_image_get(ecr__txn *t, int64_t repo_id, const char *digest, ecr__m
 int ecr__meta_image_delete(ecr__txn *t, int64_t repo_id, const char *digest); /* tags and refs go too */
 int ecr__meta_image_touch_pull(ecr__txn *t, int64_t repo_id, const char *digest, int64_t now);
 typedef int (*ecr__meta_image_cb)(const ecr__meta_image *img, void *payload);
-/* Images with digest > after, in digest order, filtered, at most limit. */
+/* Images with digest > after, in digest order, filtered (status_mask: bits 1u << status, 0 for any), at most limit. */
 int ecr__meta_image_list(ecr__txn *t, int64_t repo_id, const char *after, ecr_tag_status status,
-	const char *subject, const char *artifact_type, size_t limit, ecr__meta_image_cb cb, void *payload);
+	uint32_t status_mask, const char *subject, const char *artifact_type, size_t limit, ecr__meta_image_cb cb,
+	void *payload);
+/* Update storage_class, status, last_archived_at, last_activated_at of (img->repo_id, img->digest). ECR_ENOTFOUND. */
+int ecr__meta_image_set_state(ecr__txn *t, const ecr__meta_image *img);
 
 /* References from a manifest to what it needs: kind 0 = blob (config, layer), 1 = manifest (index child). */
 #define ECR__REF_BLOB 0
@@ -204,5 +211,46 @@ int ecr__meta_policy_delete(ecr__txn *t, int64_t registry_id, int64_t repository
 int ecr__meta_setting_get(ecr__txn *t, int64_t registry_id, const char *name, char **value_out);
 /* Insert or replace. */
 int ecr__meta_setting_set(ecr__txn *t, int64_t registry_id, const char *name, const char *value);
+
+/* Lifecycle policies and archived blobs (meta_lifecycle.c). */
+/* *doc_out: the document (ecr__free); last_evaluated_at_out may be NULL. ECR_ENOTFOUND. */
+int ecr__meta_lifecycle_get(ecr__txn *t, int64_t repo_id, char **doc_out, int64_t *last_evaluated_at_out);
+/* Insert or replace the document (last_evaluated_at kept; 0 for a new policy). */
+int ecr__meta_lifecycle_put(ecr__txn *t, int64_t repo_id, const char *document);
+/* ECR_ENOTFOUND */
+int ecr__meta_lifecycle_delete(ecr__txn *t, int64_t repo_id);
+/* Set last_evaluated_at. ECR_ENOTFOUND when the repository has no policy. */
+int ecr__meta_lifecycle_evaluated(ecr__txn *t, int64_t repo_id, int64_t now);
+
+/* cb(parent, child) for every reference of kind in the repository, in (child, parent) order. */
+typedef int (*ecr__meta_ref_cb)(const char *parent, const char *child, void *payload);
+int ecr__meta_ref_list_kind(ecr__txn *t, int64_t repo_id, int kind, ecr__meta_ref_cb cb, void *payload);
+/* cb(parent, child) for the references of one image (kind: -1 for every kind). */
+int ecr__meta_ref_list_of(ecr__txn *t, int64_t repo_id, const char *parent, int kind, ecr__meta_ref_cb cb,
+	void *payload);
+/* cb(tag, digest) for every tag of the repository, in (digest, tag) order. */
+int ecr__meta_tag_list_all(ecr__txn *t, int64_t repo_id, ecr__meta_tag_cb cb, void *payload);
+/* Whether an image of any repository whose status is not ARCHIVED references the blob (as config or layer) or
+ * is that manifest. */
+int ecr__meta_blob_needed_active(ecr__txn *t, const char *digest, bool *out);
+
+typedef struct ecr__meta_archived_blob {
+	char digest[160];
+	char compressed_digest[160];
+	int64_t size;
+	int64_t compressed_size;
+	int64_t archived_at;
+} ecr__meta_archived_blob;
+/* Insert or replace. */
+int ecr__meta_archived_blob_put(ecr__txn *t, const ecr__meta_archived_blob *b);
+/* ECR_ENOTFOUND (no error set). */
+int ecr__meta_archived_blob_get(ecr__txn *t, const char *digest, ecr__meta_archived_blob *out);
+int ecr__meta_archived_blob_delete(ecr__txn *t, const char *digest);
+typedef int (*ecr__meta_archived_blob_cb)(const ecr__meta_archived_blob *b, void *payload);
+/* Rows that no ARCHIVED or ACTIVATING image of any repository references (as a blob or as its manifest), with
+ * whether a blob link still names the digest. */
+int ecr__meta_archived_blob_unneeded(ecr__txn *t, ecr__meta_archived_blob_cb cb, void *payload);
+/* Whether any blob link names the digest. */
+int ecr__meta_blob_linked(ecr__txn *t, const char *digest, bool *out);
 
 #endif

@@ -192,12 +192,14 @@ int ecr__meta_gc_stale_links(ecr__txn *t, int64_t before, ecr__meta_link_cb cb, 
 
 int ecr__meta_blob_referenced(ecr__txn *t, const char *digest, bool *out)
 {
-	const ecr_sql_value p[] = { ECR__SQL_S(digest), ECR__SQL_S(digest), ECR__SQL_S(digest) };
+	const ecr_sql_value p[] = { ECR__SQL_S(digest), ECR__SQL_S(digest), ECR__SQL_S(digest), ECR__SQL_S(digest) };
 	found_int f = { false, 0 };
+	/* A compressed copy of an archived blob is kept while its archived_blobs row exists. */
 	int rc = ecr__sql(t,
 		"SELECT CASE WHEN EXISTS (SELECT 1 FROM blob_links WHERE digest = ?) "
 		"OR EXISTS (SELECT 1 FROM images WHERE digest = ?) "
-		"OR EXISTS (SELECT 1 FROM image_refs WHERE child = ?) THEN 1 ELSE 0 END",
+		"OR EXISTS (SELECT 1 FROM image_refs WHERE child = ?) "
+		"OR EXISTS (SELECT 1 FROM archived_blobs WHERE compressed_digest = ?) THEN 1 ELSE 0 END",
 		p, ECR__NPARAMS(p), row_found_int, &f, NULL);
 	if (rc != 0)
 		return rc;

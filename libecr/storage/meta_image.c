@@ -2,7 +2,7 @@
 #include "meta.h"
 
 #define IMAGE_COLS "repository_id, digest, media_type, artifact_type, subject, manifest_size, image_size, pushed_at, " \
-		   "last_pulled_at"
+		   "last_pulled_at, storage_class, status, last_archived_at, last_activated_at"
 
 void ecr__meta_image_dispose(ecr__meta_image *img)
 {
@@ -27,13 +27,17 @@ static int dup_col(char **out, const ecr_sql_value *v)
 static int image_from_row(ecr__meta_image *img, const ecr_sql_value *c, size_t n)
 {
 	memset(img, 0, sizeof(*img));
-	if (n < 9)
+	if (n < 13)
 		return ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "image row has %zu columns", n);
 	img->repo_id = c[0].i;
 	img->manifest_size = c[5].i;
 	img->image_size = c[6].i;
 	img->pushed_at = c[7].i;
 	img->last_pulled_at = c[8].i;
+	img->storage_class = (int)c[9].i;
+	img->status = (int)c[10].i;
+	img->last_archived_at = c[11].i;
+	img->last_activated_at = c[12].i;
 	int rc;
 	if ((rc = dup_col(&img->digest, &c[1])) || (rc = dup_col(&img->media_type, &c[2])) ||
 		(rc = dup_col(&img->artifact_type, &c[3])) || (rc = dup_col(&img->subject, &c[4]))) {
@@ -54,9 +58,11 @@ int ecr__meta_image_insert(ecr__txn *t, const ecr__meta_image *img)
 {
 	ecr_sql_value p[] = { ECR__SQL_I(img->repo_id), ECR__SQL_S(img->digest), ECR__SQL_S(img->media_type),
 		ECR__SQL_S(img->artifact_type), ECR__SQL_S(img->subject), ECR__SQL_I(img->manifest_size),
-		ECR__SQL_I(img->image_size), ECR__SQL_I(img->pushed_at), ECR__SQL_I(img->last_pulled_at) };
-	return ecr__sql(t, "INSERT INTO images (" IMAGE_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", p, ECR__NPARAMS(p),
-		NULL, NULL, NULL);
+		ECR__SQL_I(img->image_size), ECR__SQL_I(img->pushed_at), ECR__SQL_I(img->last_pulled_at),
+		ECR__SQL_I(img->storage_class), ECR__SQL_I(img->status), ECR__SQL_I(img->last_archived_at),
+		ECR__SQL_I(img->last_activated_at) };
+	return ecr__sql(t, "INSERT INTO images (" IMAGE_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p,
+		ECR__NPARAMS(p), NULL, NULL, NULL);
 }
 
 int ecr__meta_image_get(ecr__txn *t, int64_t repo_id, const char *digest, ecr__meta_image *out)
@@ -91,6 +97,19 @@ int ecr__meta_image_touch_pull(ecr__txn *t, int64_t repo_id, const char *digest,
 		NULL);
 }
 
+int ecr__meta_image_set_state(ecr__txn *t, const ecr__meta_image *img)
+{
+	ecr_sql_value p[] = { ECR__SQL_I(img->storage_class), ECR__SQL_I(img->status), ECR__SQL_I(img->last_archived_at),
+		ECR__SQL_I(img->last_activated_at), ECR__SQL_I(img->repo_id), ECR__SQL_S(img->digest) };
+	int64_t changes = 0;
+	int rc = ecr__sql(t, "UPDATE images SET storage_class = ?, status = ?, last_archived_at = ?, last_activated_at = ? "
+			     "WHERE repository_id = ? AND digest = ?",
+		p, ECR__NPARAMS(p), NULL, NULL, &changes);
+	if (rc)
+		return rc;
+	return changes ? 0 : ECR_ENOTFOUND;
+}
+
 struct image_list_ctx {
 	ecr__meta_image_cb cb;
 	void *payload;
@@ -109,26 +128,29 @@ static int image_row_cb(const ecr_sql_value *c, size_t n, void *payload)
 }
 
 int ecr__meta_image_list(ecr__txn *t, int64_t repo_id, const char *after, ecr_tag_status status,
-	const char *subject, const char *artifact_type, size_t limit, ecr__meta_image_cb cb, void *payload)
+	uint32_t status_mask, const char *subject, const char *artifact_type, size_t limit, ecr__meta_image_cb cb,
+	void *payload)
 {
 	struct image_list_ctx ctx = { cb, payload };
 	/* One statement per filter combination keeps the SQL static (and cacheable). */
 	static const char *const by_status[3] = {
 		"SELECT " IMAGE_COLS " FROM images i WHERE repository_id = ? AND digest > ? "
-		"AND (? IS NULL OR subject = ?) AND (? IS NULL OR artifact_type = ?) ORDER BY digest LIMIT ?",
+		"AND (? IS NULL OR subject = ?) AND (? IS NULL OR artifact_type = ?) AND (? = 0 OR ((1 << status) & ?) <> 0) "
+		"ORDER BY digest LIMIT ?",
 		"SELECT " IMAGE_COLS " FROM images i WHERE repository_id = ? AND digest > ? "
-		"AND (? IS NULL OR subject = ?) AND (? IS NULL OR artifact_type = ?) "
+		"AND (? IS NULL OR subject = ?) AND (? IS NULL OR artifact_type = ?) AND (? = 0 OR ((1 << status) & ?) <> 0) "
 		"AND EXISTS (SELECT 1 FROM tags g WHERE g.repository_id = i.repository_id AND g.digest = i.digest) "
 		"ORDER BY digest LIMIT ?",
 		"SELECT " IMAGE_COLS " FROM images i WHERE repository_id = ? AND digest > ? "
-		"AND (? IS NULL OR subject = ?) AND (? IS NULL OR artifact_type = ?) "
+		"AND (? IS NULL OR subject = ?) AND (? IS NULL OR artifact_type = ?) AND (? = 0 OR ((1 << status) & ?) <> 0) "
 		"AND NOT EXISTS (SELECT 1 FROM tags g WHERE g.repository_id = i.repository_id AND g.digest = i.digest) "
 		"ORDER BY digest LIMIT ?",
 	};
 	if ((unsigned)status > 2)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid tag status %d", (int)status);
 	ecr_sql_value p[] = { ECR__SQL_I(repo_id), ECR__SQL_S(after ? after : ""), ECR__SQL_S(subject),
-		ECR__SQL_S(subject), ECR__SQL_S(artifact_type), ECR__SQL_S(artifact_type), ECR__SQL_I(limit) };
+		ECR__SQL_S(subject), ECR__SQL_S(artifact_type), ECR__SQL_S(artifact_type), ECR__SQL_I(status_mask),
+		ECR__SQL_I(status_mask), ECR__SQL_I(limit) };
 	return ecr__sql(t, by_status[status], p, ECR__NPARAMS(p), image_row_cb, &ctx, NULL);
 }
 
