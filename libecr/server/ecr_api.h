@@ -35,6 +35,7 @@ typedef struct ecr_api_op_entry {
 /* Each file of operations exports its table, terminated by { NULL, NULL }. */
 extern const ecr_api_op_entry ecr__api_ops_repositories[]; /* ecr_api_repositories.c */
 extern const ecr_api_op_entry ecr__api_ops_images[];       /* ecr_api_images.c */
+extern const ecr_api_op_entry ecr__api_ops_lifecycle[];    /* ecr_api_lifecycle.c */
 
 /* Authorize "ecr:<action>" on a resource ARN for the caller (no-op without
  * auth); ECR_EDENIED with ECR's AccessDeniedException message. */

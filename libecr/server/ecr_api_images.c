@@ -157,15 +157,15 @@ static int get_object(const ecr__json **out, ecr_api_call *call, const char *fie
 	return 0;
 }
 
-/* The filter's tagStatus and imageStatus. *empty_out: the status filter
- * excludes everything (every image here is ACTIVE). */
-static int get_filter(ecr_tag_status *status_out, bool *empty_out, ecr_api_call *call, const char *status_field)
+/* The filter's tagStatus and imageStatus: *mask_out is the list options'
+ * status_mask (default: ACTIVE only; ANY: every status). */
+static int get_filter(ecr_tag_status *status_out, uint32_t *mask_out, ecr_api_call *call, const char *status_field)
 {
 	const ecr__json *f;
 	const char *ts, *is;
 	int rc;
 	*status_out = ECR_TAG_STATUS_ANY;
-	*empty_out = false;
+	*mask_out = 1u << ECR_IMAGE_ACTIVE;
 	if ((rc = get_object(&f, call, "filter", false)) || !f)
 		return rc;
 	if ((rc = nested_string(&ts, call, f, "tagStatus")))
@@ -182,9 +182,13 @@ static int get_filter(ecr_tag_status *status_out, bool *empty_out, ecr_api_call 
 	if ((rc = nested_string(&is, call, f, status_field)))
 		return rc;
 	if (is) {
-		if (strcmp(is, "ARCHIVED") == 0 || strcmp(is, "ACTIVATING") == 0)
-			*empty_out = true;
-		else if (strcmp(is, "ACTIVE") != 0 && strcmp(is, "ANY") != 0)
+		if (strcmp(is, "ARCHIVED") == 0)
+			*mask_out = 1u << ECR_IMAGE_ARCHIVED;
+		else if (strcmp(is, "ACTIVATING") == 0)
+			*mask_out = 1u << ECR_IMAGE_ACTIVATING;
+		else if (strcmp(is, "ANY") == 0)
+			*mask_out = 0;
+		else if (strcmp(is, "ACTIVE") != 0)
 			return invalid_param(status_field,
 			                     "Member must satisfy enum value set: [ACTIVE, ARCHIVED, ACTIVATING, ANY]");
 	}
@@ -319,6 +323,11 @@ static int write_int(ecr__jw *w, const char *key, int64_t value)
 	return rc ? rc : ecr__jw_int(w, value);
 }
 
+static const char *status_name(ecr_image_status st)
+{
+	return st == ECR_IMAGE_ARCHIVED ? "ARCHIVED" : st == ECR_IMAGE_ACTIVATING ? "ACTIVATING" : "ACTIVE";
+}
+
 /* An ImageIdentifier; either may be NULL. */
 static int write_image_id(ecr__jw *w, const char *digest, const char *tag)
 {
@@ -358,7 +367,13 @@ static int write_image_detail(ecr__jw *w, ecr_repository *repo, const ecr_image 
 		return rc;
 	if (ecr_image_subject(img) && (rc = write_str(w, "subjectManifestDigest", ecr_image_subject(img))))
 		return rc;
-	if ((rc = write_str(w, "imageStatus", "ACTIVE")))
+	if ((rc = write_str(w, "imageStatus", status_name(ecr_image_status_of(img)))))
+		return rc;
+	if (ecr_image_last_archived_at(img) > 0 && ((rc = ecr__jw_key(w, "lastArchivedAt")) ||
+	                                            (rc = ecr__api_write_time(w, ecr_image_last_archived_at(img)))))
+		return rc;
+	if (ecr_image_last_activated_at(img) > 0 && ((rc = ecr__jw_key(w, "lastActivatedAt")) ||
+	                                             (rc = ecr__api_write_time(w, ecr_image_last_activated_at(img)))))
 		return rc;
 	return ecr__jw_object_close(w);
 }
@@ -429,6 +444,13 @@ static int resolve_image_id(ecr_image **img_out, id_failure *fail, ecr_repositor
 	if (rc == ECR_EIMAGE_NOT_FOUND) {
 		fail->code = "ImageNotFound";
 		fail->reason = "Requested image not found";
+		ecr_error_clear();
+		return 0;
+	}
+	if (rc == ECR_EIMAGE_ARCHIVED) {
+		/* ImageFailureCode has no value for it: ImageNotFound, as /v2/ answers 404 */
+		fail->code = "ImageNotFound";
+		fail->reason = "Requested image is archived: restore it with UpdateImageStorageClass to pull it";
 		ecr_error_clear();
 		return 0;
 	}
@@ -534,16 +556,17 @@ static int op_list_images(ecr_api_call *call)
 	page_token tok = {0};
 	const char *token_text;
 	ecr_tag_status status;
-	bool nothing, resumed = false;
-	char query[16];
+	uint32_t mask;
+	bool resumed = false;
+	char query[32];
 	int64_t max;
 	int rc;
 
-	if ((rc = open_repo(&repo, call)) || (rc = get_filter(&status, &nothing, call, "imageStatus")) ||
+	if ((rc = open_repo(&repo, call)) || (rc = get_filter(&status, &mask, call, "imageStatus")) ||
 	    (rc = ecr__api_int(&max, NULL, call, "maxResults", 1, LIST_MAX_RESULTS, LIST_DEFAULT_RESULTS)) ||
 	    (rc = ecr__api_string(&token_text, call, "nextToken", false, 0, 0)))
 		goto done;
-	snprintf(query, sizeof(query), "%d%d", (int)status, (int)nothing);
+	snprintf(query, sizeof(query), "%d/%u", (int)status, (unsigned)mask);
 	if (token_text && *token_text) {
 		if ((rc = page_token_decode(&tok, 'L', query, token_text)))
 			goto done;
@@ -551,9 +574,10 @@ static int op_list_images(ecr_api_call *call)
 	}
 	if ((rc = ecr__jw_key(call->out, "imageIds")) || (rc = ecr__jw_array_open(call->out)))
 		goto done;
-	if (!nothing) {
+	{
 		ecr_image_list_options lo = ECR_IMAGE_LIST_OPTIONS_INIT;
 		lo.tag_status = status;
+		lo.status_mask = mask;
 		if ((rc = iterator_at(&it, repo, &lo, resumed ? tok.iter_token : NULL)) ||
 		    (rc = list_image_ids(call, it, resumed ? &tok : NULL, query, max, &next)))
 			goto done;
@@ -591,7 +615,8 @@ static int describe_by_ids(ecr_api_call *call, ecr_repository *repo, const ecr__
 		image_id id;
 		id_failure f;
 		ecr_image *img;
-		if ((rc = parse_image_id(&id, call, ids->values[i])) || (rc = resolve_image_id(&img, &f, repo, &id, 0)))
+		if ((rc = parse_image_id(&id, call, ids->values[i])) ||
+		    (rc = resolve_image_id(&img, &f, repo, &id, ECR_IMAGE_GET_ANY_STATUS)))
 			goto done;
 		if (!img) {
 			if (strcmp(f.code, "ImageNotFound") == 0 || strcmp(f.code, "ImageTagDoesNotMatchDigest") == 0)
@@ -629,13 +654,14 @@ static int op_describe_images(ecr_api_call *call)
 	const ecr__json *ids;
 	const char *token_text;
 	ecr_tag_status status;
-	bool nothing, max_given, resumed = false;
-	char query[16];
+	uint32_t mask;
+	bool max_given, resumed = false;
+	char query[32];
 	int64_t max;
 	int rc;
 
 	if ((rc = open_repo(&repo, call)) || (rc = get_array(&ids, call, "imageIds", false, 1, IMAGE_IDS_MAX)) ||
-	    (rc = get_filter(&status, &nothing, call, "imageStatus")) ||
+	    (rc = get_filter(&status, &mask, call, "imageStatus")) ||
 	    (rc = ecr__api_int(&max, &max_given, call, "maxResults", 1, LIST_MAX_RESULTS, LIST_DEFAULT_RESULTS)) ||
 	    (rc = ecr__api_string(&token_text, call, "nextToken", false, 0, 0)))
 		goto done;
@@ -647,7 +673,7 @@ static int op_describe_images(ecr_api_call *call)
 			rc = describe_by_ids(call, repo, ids);
 		goto done;
 	}
-	snprintf(query, sizeof(query), "%d%d", (int)status, (int)nothing);
+	snprintf(query, sizeof(query), "%d/%u", (int)status, (unsigned)mask);
 	if (token_text && *token_text) {
 		if ((rc = page_token_decode(&tok, 'D', query, token_text)))
 			goto done;
@@ -655,9 +681,10 @@ static int op_describe_images(ecr_api_call *call)
 	}
 	if ((rc = ecr__jw_key(call->out, "imageDetails")) || (rc = ecr__jw_array_open(call->out)))
 		goto done;
-	if (!nothing) {
+	{
 		ecr_image_list_options lo = ECR_IMAGE_LIST_OPTIONS_INIT;
 		lo.tag_status = status;
+		lo.status_mask = mask;
 		if ((rc = iterator_at(&it, repo, &lo, resumed ? tok.iter_token : NULL)))
 			goto done;
 		for (int64_t count = 0;; count++) {
@@ -812,7 +839,7 @@ static int delete_one(removed_list *removed, id_failure *f, ecr_repository *repo
 	ecr_image *img = NULL;
 	ecr_buf digest = ECR_BUF_INIT;
 	int rc;
-	if ((rc = resolve_image_id(&img, f, repo, id, 0)) || !img)
+	if ((rc = resolve_image_id(&img, f, repo, id, ECR_IMAGE_GET_ANY_STATUS)) || !img)
 		return rc;
 	if (id->tag) {
 		rc = ecr_image_untag(&digest, repo, id->tag, ECR_UNTAG_DELETE_UNTAGGED);
@@ -1410,7 +1437,7 @@ static int write_referrer(ecr__jw *w, ecr_image *img)
 	if (ecr_image_artifact_type(img) && (rc = write_str(w, "artifactType", ecr_image_artifact_type(img))))
 		return rc;
 	if ((rc = write_int(w, "size", (int64_t)ecr_image_manifest_size(img))) || (rc = write_annotations(w, img)) ||
-	    (rc = write_str(w, "artifactStatus", "ACTIVE")))
+	    (rc = write_str(w, "artifactStatus", status_name(ecr_image_status_of(img)))))
 		return rc;
 	return ecr__jw_object_close(w);
 }
@@ -1434,7 +1461,8 @@ static int op_list_image_referrers(ecr_api_call *call)
 	page_token tok = {0};
 	const ecr__json *subject_id, *filter, *types = NULL;
 	const char *subject, *status = NULL, *token_text;
-	bool resumed = false, nothing = false;
+	bool resumed = false;
+	uint32_t mask = 1u << ECR_IMAGE_ACTIVE; /* default: ACTIVE only */
 	int64_t max;
 	int rc;
 
@@ -1471,9 +1499,13 @@ static int op_list_image_referrers(ecr_api_call *call)
 		    (rc = nested_string(&status, call, filter, "artifactStatus")))
 			goto done;
 		if (status) {
-			if (strcmp(status, "ARCHIVED") == 0 || strcmp(status, "ACTIVATING") == 0)
-				nothing = true;
-			else if (strcmp(status, "ACTIVE") != 0 && strcmp(status, "ANY") != 0) {
+			if (strcmp(status, "ARCHIVED") == 0)
+				mask = 1u << ECR_IMAGE_ARCHIVED;
+			else if (strcmp(status, "ACTIVATING") == 0)
+				mask = 1u << ECR_IMAGE_ACTIVATING;
+			else if (strcmp(status, "ANY") == 0)
+				mask = 0;
+			else if (strcmp(status, "ACTIVE") != 0) {
 				rc = invalid_param(
 				    "filter.artifactStatus",
 				    "Member must satisfy enum value set: [ACTIVE, ARCHIVED, ACTIVATING, ANY]");
@@ -1481,7 +1513,7 @@ static int op_list_image_referrers(ecr_api_call *call)
 			}
 		}
 	}
-	if ((rc = ecr__buf_printf(&query, "%s\n%d", subject, (int)nothing)))
+	if ((rc = ecr__buf_printf(&query, "%s\n%u", subject, (unsigned)mask)))
 		goto done;
 	for (size_t i = 0; types && i < types->count; i++)
 		if ((rc = ecr__buf_printf(&query, "\n%s", types->values[i]->string)))
@@ -1493,9 +1525,10 @@ static int op_list_image_referrers(ecr_api_call *call)
 	}
 	if ((rc = ecr__jw_key(call->out, "referrers")) || (rc = ecr__jw_array_open(call->out)))
 		goto done;
-	if (!nothing) {
+	{
 		ecr_image_list_options lo = ECR_IMAGE_LIST_OPTIONS_INIT;
 		lo.subject = subject;
+		lo.status_mask = mask;
 		if (types && types->count == 1)
 			lo.artifact_type = types->values[0]->string;
 		if ((rc = iterator_at(&it, repo, &lo, resumed ? tok.iter_token : NULL)))

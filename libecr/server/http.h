@@ -10,6 +10,9 @@
 #include "ecr/auth.h"
 #include "ecr/server.h"
 
+/* The lifecycle policy previews of a server (ecr_api_lifecycle.c). */
+typedef struct ecr__lifecycle_previews ecr__lifecycle_previews;
+
 typedef struct http_vhost {
 	char *host; /* NULL: the default */
 	ecr_registry *reg;
@@ -34,6 +37,8 @@ struct ecr_server {
 	/* requests between their first call and their completion: a graceful
 	 * stop waits for these, not for idle keep-alive connections */
 	_Atomic long in_flight;
+	/* StartLifecyclePolicyPreview's results, created on first use */
+	ecr__lifecycle_previews *_Atomic lifecycle_previews;
 };
 
 /* What a request is for. */
@@ -100,6 +105,8 @@ typedef struct http_request {
 
 /* The control plane's per-request state (ecr_api.c). */
 void ecr__api_request_free(http_request *r);
+/* Free a server's lifecycle policy previews (NULL is a no-op). */
+void ecr__api_lifecycle_previews_free(ecr__lifecycle_previews *t);
 
 /* Responses. Every function queues the response and returns MHD_YES/MHD_NO. */
 enum MHD_Result ecr__http_queue(http_request *r, unsigned int status, struct MHD_Response *resp);

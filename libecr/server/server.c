@@ -275,6 +275,7 @@ void ecr__http_error_map(int rc, const char *what, unsigned int *status, const c
 		*code = "NAME_UNKNOWN";
 		return;
 	case ECR_EIMAGE_NOT_FOUND:
+	case ECR_EIMAGE_ARCHIVED: /* not pullable until restored (ecr-api.md 5.6) */
 		*status = 404;
 		*code = "MANIFEST_UNKNOWN";
 		return;
@@ -733,5 +734,6 @@ void ecr_server_free(ecr_server *srv)
 	ecr__free(srv->bind_address);
 	ecr__free(srv->tls_cert_file);
 	ecr__free(srv->tls_key_file);
+	ecr__api_lifecycle_previews_free(srv->lifecycle_previews);
 	ecr__free(srv);
 }
