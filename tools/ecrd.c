@@ -5,6 +5,7 @@
  *   ecrd [--listen ADDR:PORT] [--data DIR] [--account ID] [--region NAME]
  *        [--tls-cert FILE --tls-key FILE] [--config FILE] [--threads N]
  *        [--no-create-on-push] [--no-auth] [--insecure-no-auth] [--log-level LEVEL]
+ *        [--lifecycle-interval SECONDS] [--vuln-db PATH]... [--scan-threads N]
  *   ecrd principal add ARN [--admin] [--policy FILE] [--data DIR]
  *   ecrd principal list [--data DIR]
  *   ecrd principal remove ARN [--data DIR]
@@ -21,8 +22,20 @@
  * accounts and regions, in the same data folder) are opened on demand by the
  * registry provider and kept until exit.
  *
+ * Lifecycle policies: a background thread applies every repository's
+ * lifecycle policy (ecr_repository_apply_lifecycle) in every registry ecrd
+ * serves, every --lifecycle-interval seconds (default 86400, ECR's "within
+ * 24 hours"; the first pass one interval after the start; 0: never). It stops
+ * between two repositories when ecrd stops.
+ *
+ * Image scanning: a scanner (--scan-threads workers, default 2) is attached
+ * to every registry ecrd serves; it scans pushes to repositories with scan on
+ * push and StartImageScan's images against the OSV database of --vuln-db
+ * (files, folders or .zip files; repeatable). SIGHUP loads the database again
+ * and hands it to the scanner (CONTINUOUS_SCAN repositories are re-matched).
+ *
  * Signals: SIGINT and SIGTERM stop the server gracefully (requests in flight
- * finish) and ecrd exits 0. SIGHUP is ignored (reserved for reloading).
+ * finish) and ecrd exits 0. SIGHUP reloads the vulnerability database.
  * They are blocked in every thread and taken with sigwait() in the main thread.
  *
  * Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on a usage or
@@ -30,6 +43,7 @@
  */
 #include <ecr.h>
 #include <ecr/auth.h>
+#include <ecr/scan.h>
 #include <ecr/server.h>
 
 #include <arpa/inet.h>
@@ -46,6 +60,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXIT_RUNTIME 1
@@ -58,6 +73,11 @@
 #define MAX_REGISTRIES 256 /* registries the provider keeps open at most */
 #define MAX_THREADS 1024
 #define CONFIG_LINE_MAX 4096
+#define DEFAULT_LIFECYCLE_INTERVAL 86400UL
+#define MAX_LIFECYCLE_INTERVAL 315360000UL /* ten years */
+#define DEFAULT_SCAN_THREADS 2
+#define MAX_SCAN_THREADS 64
+#define MAX_VULN_DBS 64
 
 static const char usage_text[] =
 	"Usage: ecrd [OPTION]...\n"
@@ -82,6 +102,12 @@ static const char usage_text[] =
 	"                        can push, pull and delete (loopback addresses only)\n"
 	"  --insecure-no-auth    --no-auth, also on a non-loopback --listen address\n"
 	"  --log-level LEVEL     error, warn, info (default) or debug\n"
+	"  --lifecycle-interval SECONDS\n"
+	"                        apply every repository's lifecycle policy this often\n"
+	"                        (default 86400; 0: never)\n"
+	"  --vuln-db PATH        OSV vulnerability database for image scanning: an advisory\n"
+	"                        file, a folder of them or an osv.dev .zip (repeatable)\n"
+	"  --scan-threads N      image scanning worker threads (default 2)\n"
 	"  --help                print this help and exit\n"
 	"  --version             print the version and exit\n"
 	"\n"
@@ -91,7 +117,7 @@ static const char usage_text[] =
 	"arn:aws:iam::ACCOUNT:user/admin and writes its key to DIR/credentials (mode 0600),\n"
 	"and ecrd prints how to use it with the AWS CLI and docker login.\n"
 	"SIGINT or SIGTERM stops it cleanly\n"
-	"(exit status 0); SIGHUP is ignored. Exit status 1: a runtime failure;\n"
+	"(exit status 0); SIGHUP reloads the --vuln-db database. Exit status 1: a runtime failure;\n"
 	"2: a usage or configuration error. See ecrd(8).\n";
 
 struct settings {
@@ -106,6 +132,10 @@ struct settings {
 	bool insecure_no_auth;
 	bool no_auth;
 	ecr_log_level log_level;
+	unsigned long lifecycle_interval;
+	char *vuln_db[MAX_VULN_DBS]; /* --vuln-db, in order */
+	size_t vuln_db_count;
+	unsigned int scan_threads;
 };
 
 /* A parsed --listen value. */
@@ -137,6 +167,9 @@ static const struct opt_def opt_defs[] = {
 	{"insecure-no-auth", OPT_FLAG, true},
 	{"no-auth", OPT_FLAG, true},
 	{"log-level", OPT_VALUE, true},
+	{"lifecycle-interval", OPT_VALUE, true},
+	{"vuln-db", OPT_VALUE, true},
+	{"scan-threads", OPT_VALUE, true},
 	{"help", OPT_FLAG, false},
 	{"version", OPT_FLAG, false},
 };
@@ -387,6 +420,36 @@ static int apply_option(struct settings *s, const struct opt_def *def, const cha
 		s->threads = (unsigned int)n;
 		return 0;
 	}
+	if (strcmp(name, "vuln-db") == 0) {
+		if (value[0] == '\0' || s->vuln_db_count == MAX_VULN_DBS) {
+			usage_error("%s: --vuln-db needs a path (at most %d of them)", where, MAX_VULN_DBS);
+			return -1;
+		}
+		if ((s->vuln_db[s->vuln_db_count] = strdup(value)) == NULL) {
+			fprintf(stderr, "ecrd: out of memory\n");
+			return -1;
+		}
+		s->vuln_db_count++;
+		return 0;
+	}
+	if (strcmp(name, "scan-threads") == 0) {
+		if (parse_uint(value, MAX_SCAN_THREADS, &n) < 0 || n == 0) {
+			usage_error("%s: --scan-threads '%s': expected a number from 1 to %d", where, value,
+				MAX_SCAN_THREADS);
+			return -1;
+		}
+		s->scan_threads = (unsigned int)n;
+		return 0;
+	}
+	if (strcmp(name, "lifecycle-interval") == 0) {
+		if (parse_uint(value, MAX_LIFECYCLE_INTERVAL, &n) < 0) {
+			usage_error("%s: --lifecycle-interval '%s': expected seconds from 0 (never) to %lu", where, value,
+				MAX_LIFECYCLE_INTERVAL);
+			return -1;
+		}
+		s->lifecycle_interval = n;
+		return 0;
+	}
 	if (strcmp(name, "log-level") == 0) {
 		static const struct {
 			const char *name;
@@ -481,7 +544,7 @@ static int load_config(struct settings *s, const char *path)
 		def = find_opt(key, strlen(key));
 		if (def == NULL || !def->in_config) {
 			usage_error("%s: unknown key '%s' (keys: listen, data, account, region, tls-cert, tls-key, "
-				    "threads, no-create-on-push, no-auth, insecure-no-auth, log-level)",
+				    "threads, no-create-on-push, no-auth, insecure-no-auth, log-level, lifecycle-interval)",
 				where, key);
 			rc = -1;
 			break;
@@ -610,6 +673,9 @@ static void settings_free(struct settings *s)
 	free(s->region);
 	free(s->tls_cert);
 	free(s->tls_key);
+	for (size_t i = 0; i < s->vuln_db_count; i++)
+		free(s->vuln_db[i]);
+	s->vuln_db_count = 0;
 }
 
 /* "file:///absolute/path" for the data folder, creating the folder if needed. */
@@ -664,6 +730,7 @@ struct provider {
 	pthread_mutex_t lock;
 	const char *url;
 	const struct settings *s;
+	ecr_scanner *scanner; /* attached to every registry opened */
 	struct provider_entry entries[MAX_REGISTRIES];
 	size_t count;
 };
@@ -694,6 +761,9 @@ static int provide_registry(ecr_registry **out, const char *account_id, const ch
 	ropts.log_level = pv->s->log_level;
 	if ((rc = ecr_registry_open(out, pv->url, &ropts)) < 0)
 		goto done;
+	if (pv->scanner != NULL && ecr_scanner_attach(pv->scanner, *out) < 0)
+		say(ECR_LOG_WARN, pv->s, "image scanning is off for account %s in %s: %s", account_id, region,
+			ecr_error_last()->message);
 	strcpy(pv->entries[pv->count].account, account_id);
 	strcpy(pv->entries[pv->count].region, region);
 	pv->entries[pv->count].reg = *out;
@@ -704,12 +774,221 @@ done:
 	return rc;
 }
 
+/* Load the --vuln-db database and hand it to the scanner (at start and on SIGHUP). */
+static int load_vuln_db(ecr_scanner *scanner, const struct settings *s)
+{
+	ecr_vulndb *db = NULL;
+	int rc;
+
+	if (s->vuln_db_count == 0)
+		return 0;
+	if ((rc = ecr_vulndb_load(&db, (const char *const *)s->vuln_db, s->vuln_db_count)) < 0) {
+		say(ECR_LOG_ERROR, s, "cannot load the vulnerability database: %s", ecr_error_last()->message);
+		return rc;
+	}
+	say(ECR_LOG_INFO, s, "vulnerability database: %zu advisories loaded in %lld ms", ecr_vulndb_advisory_count(db),
+		(long long)ecr_vulndb_load_ms(db));
+	rc = ecr_scanner_set_db(scanner, db);
+	ecr_vulndb_free(db);
+	return rc;
+}
+
 static void provider_free(struct provider *pv)
 {
 	/* entries[0] is the default registry, freed by main() */
 	for (size_t i = 1; i < pv->count; i++)
 		ecr_registry_free(pv->entries[i].reg);
 	pv->count = 0;
+}
+
+/*
+ * The lifecycle thread: every interval, apply the lifecycle policy of every
+ * repository of every registry the provider holds (the default one first).
+ * Registries are never closed while ecrd runs, so their pointers may be used
+ * outside the provider's lock.
+ */
+struct lifecycle_runner {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* signalled to stop; waits use CLOCK_MONOTONIC */
+	bool stop;
+	unsigned long interval;
+	struct provider *pv;
+	const struct settings *s;
+	pthread_t thread;
+	bool started;
+};
+
+struct lifecycle_pass {
+	char **names;
+	size_t count, cap;
+	unsigned long policies, expired, archived, errors;
+};
+
+static bool runner_stopping(struct lifecycle_runner *lr)
+{
+	bool stop;
+
+	pthread_mutex_lock(&lr->lock);
+	stop = lr->stop;
+	pthread_mutex_unlock(&lr->lock);
+	return stop;
+}
+
+static int collect_repository(ecr_repository *repo, void *payload)
+{
+	struct lifecycle_pass *p = payload;
+
+	if (p->count == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		char **grown = realloc(p->names, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return ECR_ENOMEM;
+		p->names = grown;
+		p->cap = cap;
+	}
+	if ((p->names[p->count] = strdup(ecr_repository_name(repo))) == NULL)
+		return ECR_ENOMEM;
+	p->count++;
+	return 0;
+}
+
+static int count_action(ecr_image *img, ecr_lifecycle_action action, uint32_t rule_priority, void *payload)
+{
+	struct lifecycle_pass *p = payload;
+
+	(void)img;
+	(void)rule_priority;
+	if (action == ECR_LIFECYCLE_EXPIRE)
+		p->expired++;
+	else if (action == ECR_LIFECYCLE_TRANSITION)
+		p->archived++;
+	return 0;
+}
+
+/* Apply the policies of one registry's repositories. */
+static void lifecycle_registry(struct lifecycle_runner *lr, ecr_registry *reg, struct lifecycle_pass *p)
+{
+	int rc;
+
+	p->count = 0;
+	if ((rc = ecr_repository_foreach(reg, collect_repository, p)) < 0) {
+		const ecr_error *e = ecr_error_last();
+
+		say(ECR_LOG_ERROR, lr->s, "lifecycle: cannot list the repositories of account %s in %s: %s",
+			ecr_registry_account_id(reg), ecr_registry_region(reg),
+			e != NULL && e->message != NULL ? e->message : ecr_error_name(rc));
+		p->errors++;
+	}
+	for (size_t i = 0; i < p->count; i++) {
+		ecr_repository *repo = NULL;
+
+		if (!runner_stopping(lr)) {
+			rc = ecr_repository_open(&repo, reg, p->names[i]);
+			if (rc == 0)
+				rc = ecr_repository_apply_lifecycle(repo, count_action, p);
+			if (rc == 0) {
+				p->policies++;
+			} else if (rc != ECR_ELIFECYCLE_POLICY_NOT_FOUND && rc != ECR_EREPOSITORY_NOT_FOUND) {
+				const ecr_error *e = ecr_error_last();
+
+				say(ECR_LOG_ERROR, lr->s, "lifecycle: %s (account %s, %s): %s", p->names[i],
+					ecr_registry_account_id(reg), ecr_registry_region(reg),
+					e != NULL && e->message != NULL ? e->message : ecr_error_name(rc));
+				p->errors++;
+			}
+			ecr_repository_free(repo);
+		}
+		free(p->names[i]);
+	}
+	p->count = 0;
+}
+
+static void lifecycle_pass(struct lifecycle_runner *lr)
+{
+	struct lifecycle_pass p = {0};
+	ecr_registry *regs[MAX_REGISTRIES];
+	size_t n;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_mutex_lock(&lr->pv->lock);
+	n = lr->pv->count;
+	for (size_t i = 0; i < n; i++)
+		regs[i] = lr->pv->entries[i].reg;
+	pthread_mutex_unlock(&lr->pv->lock);
+	for (size_t i = 0; i < n && !runner_stopping(lr); i++)
+		lifecycle_registry(lr, regs[i], &p);
+	free(p.names);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	say(p.policies || p.errors ? ECR_LOG_INFO : ECR_LOG_DEBUG, lr->s,
+		"lifecycle: %lu %s applied in %zu %s: %lu %s expired, %lu archived, %lu %s (%ld ms)", p.policies,
+		p.policies == 1 ? "policy" : "policies", n, n == 1 ? "registry" : "registries", p.expired,
+		p.expired == 1 ? "image" : "images", p.archived, p.errors, p.errors == 1 ? "error" : "errors",
+		(long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+}
+
+static void *lifecycle_main(void *arg)
+{
+	struct lifecycle_runner *lr = arg;
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	for (;;) {
+		deadline.tv_sec += (time_t)lr->interval;
+		pthread_mutex_lock(&lr->lock);
+		while (!lr->stop && pthread_cond_timedwait(&lr->cond, &lr->lock, &deadline) != ETIMEDOUT)
+			;
+		bool stop = lr->stop;
+		pthread_mutex_unlock(&lr->lock);
+		if (stop)
+			break;
+		lifecycle_pass(lr);
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (deadline.tv_sec < now.tv_sec) /* a pass longer than the interval: the next one an interval from now */
+			deadline = now;
+	}
+	return NULL;
+}
+
+static int lifecycle_start(struct lifecycle_runner *lr)
+{
+	pthread_condattr_t attr;
+	int err;
+
+	if (lr->interval == 0)
+		return 0;
+	if ((err = pthread_condattr_init(&attr)) != 0 ||
+		(err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)) != 0 ||
+		(err = pthread_cond_init(&lr->cond, &attr)) != 0) {
+		fprintf(stderr, "ecrd: lifecycle thread: %s\n", strerror(err));
+		return -1;
+	}
+	pthread_condattr_destroy(&attr);
+	pthread_mutex_init(&lr->lock, NULL);
+	if ((err = pthread_create(&lr->thread, NULL, lifecycle_main, lr)) != 0) {
+		fprintf(stderr, "ecrd: cannot start the lifecycle thread: %s\n", strerror(err));
+		pthread_cond_destroy(&lr->cond);
+		pthread_mutex_destroy(&lr->lock);
+		return -1;
+	}
+	lr->started = true;
+	return 0;
+}
+
+static void lifecycle_stop(struct lifecycle_runner *lr)
+{
+	if (!lr->started)
+		return;
+	pthread_mutex_lock(&lr->lock);
+	lr->stop = true;
+	pthread_cond_signal(&lr->cond);
+	pthread_mutex_unlock(&lr->lock);
+	pthread_join(lr->thread, NULL);
+	pthread_cond_destroy(&lr->cond);
+	pthread_mutex_destroy(&lr->lock);
+	lr->started = false;
 }
 
 /* "<data folder>/credentials", from the data URL "file:///...". */
@@ -1040,9 +1319,11 @@ int main(int argc, char **argv)
 	ecr_server_options sopts = ECR_SERVER_OPTIONS_INIT;
 	ecr_registry *reg = NULL;
 	ecr_server *srv = NULL;
+	ecr_scanner *scanner = NULL;
 	char *url = NULL, *cred_path = NULL;
 	bool initialised = false, no_auth, created = false;
 	static struct provider pv;
+	struct lifecycle_runner lr = {0};
 	sigset_t sigs;
 	int status = EXIT_RUNTIME, rc;
 
@@ -1050,6 +1331,8 @@ int main(int argc, char **argv)
 		return principal_command(argc, argv);
 	pthread_mutex_init(&pv.lock, NULL);
 	s.log_level = ECR_LOG_INFO;
+	s.lifecycle_interval = DEFAULT_LIFECYCLE_INTERVAL;
+	s.scan_threads = DEFAULT_SCAN_THREADS;
 	rc = parse_command_line(argc, argv, &s);
 	if (rc != 0) {
 		status = rc > 0 ? 0 : EXIT_USAGE;
@@ -1109,6 +1392,17 @@ int main(int argc, char **argv)
 	snprintf(pv.entries[0].region, sizeof(pv.entries[0].region), "%s", ecr_registry_region(reg));
 	pv.entries[0].reg = reg;
 	pv.count = 1;
+	if ((rc = ecr_scanner_new(&scanner, s.scan_threads)) < 0 || (rc = ecr_scanner_attach(scanner, reg)) < 0) {
+		status = fail_ecr(rc, "image scanner");
+		goto done;
+	}
+	if (load_vuln_db(scanner, &s) < 0) {
+		status = EXIT_USAGE;
+		goto done;
+	}
+	if (s.vuln_db_count == 0)
+		say(ECR_LOG_INFO, &s, "no --vuln-db: image scans list packages but find no vulnerabilities");
+	pv.scanner = scanner;
 	if (!no_auth) {
 		if ((cred_path = credentials_path(url)) == NULL) {
 			fprintf(stderr, "ecrd: out of memory\n");
@@ -1159,6 +1453,11 @@ int main(int argc, char **argv)
 		status = fail_ecr(rc, "cannot start the server");
 		goto done;
 	}
+	lr.interval = s.lifecycle_interval;
+	lr.pv = &pv;
+	lr.s = &s;
+	if (lifecycle_start(&lr) < 0)
+		goto done;
 
 	printf("ecrd: listening on %s://%s%s%s:%u\n", s.tls_cert != NULL ? "https" : "http", la.ipv6 ? "[" : "",
 		la.host, la.ipv6 ? "]" : "", (unsigned int)ecr_server_port(srv));
@@ -1168,6 +1467,10 @@ int main(int argc, char **argv)
 	say(ECR_LOG_INFO, &s, "ecrd %s: registry %s (account %s, region %s), create-on-push %s, authentication %s",
 		ecr_version(), url, ropts.account_id, ropts.region, s.no_create_on_push ? "off" : "on",
 		no_auth ? "OFF" : "on");
+	if (s.lifecycle_interval)
+		say(ECR_LOG_INFO, &s, "lifecycle policies are applied every %lu s", s.lifecycle_interval);
+	else
+		say(ECR_LOG_INFO, &s, "lifecycle policies are not applied (--lifecycle-interval 0)");
 
 	for (;;) {
 		int sig = 0;
@@ -1175,12 +1478,16 @@ int main(int argc, char **argv)
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			say(ECR_LOG_INFO, &s, "SIGHUP ignored (nothing to reload yet)");
+			if (s.vuln_db_count == 0)
+				say(ECR_LOG_INFO, &s, "SIGHUP: no --vuln-db to reload");
+			else if (load_vuln_db(scanner, &s) < 0)
+				say(ECR_LOG_WARN, &s, "SIGHUP: the previous vulnerability database stays in use");
 			continue;
 		}
 		say(ECR_LOG_INFO, &s, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 		break;
 	}
+	lifecycle_stop(&lr);
 	if ((rc = ecr_server_stop(srv)) < 0) {
 		status = fail_ecr(rc, "ecr_server_stop");
 		goto done;
@@ -1188,7 +1495,9 @@ int main(int argc, char **argv)
 	status = 0;
 
 done:
+	lifecycle_stop(&lr);
 	ecr_server_free(srv);
+	ecr_scanner_free(scanner); /* before the registries it is attached to */
 	provider_free(&pv);
 	ecr_registry_free(reg);
 	if (initialised && (rc = ecr_shutdown()) < 0 && status == 0)
