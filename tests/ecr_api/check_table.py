@@ -3,10 +3,12 @@
 
 Usage: check_table.py [SOURCE_ROOT]
 
-Fails when an operation of issue 4 has no row, when a row names a test that
-does not exist (Class.test_name in tests/ecr_api/test_boto3.py or
-test_auth_attacks.py; awscli:"check name" in test_awscli.sh), or when an
-error __type listed for an operation appears in none of the test files.
+Fails when an operation of issue 4 or 5 has no row, when a row names a test
+that does not exist (Class.test_name in tests/ecr_api/test_boto3.py or
+test_auth_attacks.py; awscli:"check name" in test_awscli.sh;
+lifecycle:"check name" in test_lifecycle_cli.sh; unit:test_function in
+tests/server/test_ecr_api_lifecycle.c), or when an error __type listed for an
+operation appears in none of the test files.
 Prints one line per problem and, last, "N passed, M failed".
 """
 
@@ -23,7 +25,11 @@ OPERATIONS = [
     "GetRegistryPolicy", "DeleteRegistryPolicy", "DescribeRegistry", "TagResource", "UntagResource",
     "ListTagsForResource", "GetAuthorizationToken", "PutImageScanningConfiguration", "ListImageReferrers",
     "GetAccountSetting", "PutAccountSetting",
+    # issue 5
+    "PutLifecyclePolicy", "GetLifecyclePolicy", "DeleteLifecyclePolicy", "StartLifecyclePolicyPreview",
+    "GetLifecyclePolicyPreview", "UpdateImageStorageClass",
 ]
+UNIT_TESTS = [os.path.join("tests", "server", "test_ecr_api_lifecycle.c")]
 PY_TESTS = ["test_boto3.py", "test_auth_attacks.py"]
 
 
@@ -64,6 +70,14 @@ def main():
             sources += f.read()
     cli_names, cli_text = awscli_checks(os.path.join(here, "test_awscli.sh"))
     sources += cli_text
+    lc_names, lc_text = awscli_checks(os.path.join(here, "test_lifecycle_cli.sh"))
+    sources += lc_text
+    unit_names = set()
+    for rel in UNIT_TESTS:
+        with open(os.path.join(root, rel)) as f:
+            text = f.read()
+        unit_names |= set(re.findall(r"\bstatic void (test_\w+)\(void \*\*state\)", text))
+        sources += text
     with open(os.path.join(root, "docs", "ecr-api.md")) as f:
         doc = f.read()
     rows = {}
@@ -77,15 +91,24 @@ def main():
             problems.append("%s: no row in docs/ecr-api.md" % op)
             continue
         _, test_cell, error_cell = rows[op]
-        refs = [r.strip() for r in re.split(r",\s*(?=(?:[A-Z]\w*\.test_|awscli:))", test_cell) if r.strip()]
+        refs = [r.strip() for r in re.split(r",\s*(?=(?:[A-Z]\w*\.test_|awscli:|lifecycle:|unit:))", test_cell)
+                if r.strip()]
         if not refs:
             problems.append("%s: no test named" % op)
         for ref in refs:
             checks += 1
             m = re.fullmatch(r'awscli:"(.*)"', ref)
+            lc = re.fullmatch(r'lifecycle:"(.*)"', ref)
+            unit = re.fullmatch(r"unit:(\w+)", ref)
             if m:
                 if m.group(1) not in cli_names:
                     problems.append('%s: test_awscli.sh has no check named "%s"' % (op, m.group(1)))
+            elif lc:
+                if lc.group(1) not in lc_names:
+                    problems.append('%s: test_lifecycle_cli.sh has no check named "%s"' % (op, lc.group(1)))
+            elif unit:
+                if unit.group(1) not in unit_names:
+                    problems.append("%s: no test function %s in %s" % (op, unit.group(1), " or ".join(UNIT_TESTS)))
             elif ref not in tests:
                 problems.append("%s: no test %s in %s" % (op, ref, " or ".join(PY_TESTS)))
         for err in [e.strip() for e in error_cell.split(",") if e.strip() and e.strip() != "—"]:
@@ -94,7 +117,7 @@ def main():
                 problems.append("%s: error %s is listed but no test mentions it" % (op, err))
     for extra in sorted(set(rows) - set(OPERATIONS)):
         if extra not in ("Operation", "Attack"):
-            problems.append("%s: a row for an operation that is not in issue 4's list" % extra)
+            problems.append("%s: a row for an operation that is not in issue 4's or 5's list" % extra)
     # the attack table: every Class.test_name named anywhere in the document exists
     for ref in sorted(set(re.findall(r"\b(T\w+\.test_\w+)", doc))):
         checks += 1
