@@ -2,6 +2,7 @@
  * re-push, GC, invalid transitions, index children and referrers. */
 #include "../helpers/helpers.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -507,6 +508,61 @@ static void test_engine_archive__followers(void **state)
 	th_image_dispose(&other);
 }
 
+struct race_arg {
+	fixture *f;
+	const th_image *img;
+	int rc;
+};
+
+static void *race_archive(void *p)
+{
+	struct race_arg *a = p;
+	a->rc = ecr_image_set_storage_class(NULL, a->f->a, a->img->digest, ECR_STORAGE_CLASS_ARCHIVE);
+	return NULL;
+}
+
+static void *race_push(void *p)
+{
+	struct race_arg *a = p;
+	a->rc = th_image_push(a->f->b, a->img, NULL, 0);
+	return NULL;
+}
+
+/* Archiving an image while another repository pushes an image that shares its layer: the pushed image always
+ * ends up with every blob raw (whichever side wins the race). */
+static void test_engine_archive__race_with_push(void **state)
+{
+	fixture *f = *state;
+	for (int round = 0; round < 20; round++) {
+		th_blob shared;
+		th_image x, y;
+		assert_ok(th_blob_random(&shared, &f->rng, 3000));
+		assert_ok(th_image_with_layers(&x, &f->rng, &shared, 1, 1));
+		assert_ok(th_image_with_layers(&y, &f->rng, &shared, 1, 1));
+		assert_ok(th_image_push(f->a, &x, NULL, 0));
+		/* b already holds the shared layer (linked): the push only links and puts the manifest */
+		assert_ok(th_blob_push(f->b, &shared, 0));
+		struct race_arg ax = {f, &x, -1}, ay = {f, &y, -1};
+		pthread_t t1, t2;
+		assert_int_equal(pthread_create(&t1, NULL, race_archive, &ax), 0);
+		assert_int_equal(pthread_create(&t2, NULL, race_push, &ay), 0);
+		pthread_join(t1, NULL);
+		pthread_join(t2, NULL);
+		assert_ok(ax.rc);
+		assert_ok(ay.rc);
+		assert_true(in_store(f, shared.digest));
+		assert_ok(th_image_verify(f->b, y.digest, y.digest, NULL));
+		assert_int_equal(status_of(f->a, x.digest), ECR_IMAGE_ARCHIVED);
+		assert_false(in_store(f, x.layers[1].digest));
+		/* and x restores intact */
+		assert_ok(ecr_image_set_storage_class(NULL, f->a, x.digest, ECR_STORAGE_CLASS_STANDARD));
+		assert_ok(th_image_verify(f->a, x.digest, x.digest, NULL));
+		th_image_dispose(&x);
+		th_image_dispose(&y);
+		th_blob_dispose(&shared);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -519,6 +575,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_engine_archive__invalid_transitions, setup_memory, teardown),
 	    cmocka_unit_test_setup_teardown(test_engine_archive__gc, setup_fs, teardown),
 	    cmocka_unit_test_setup_teardown(test_engine_archive__followers, setup_fs, teardown),
+	    cmocka_unit_test_setup_teardown(test_engine_archive__race_with_push, setup_fs, teardown),
 	};
 	return cmocka_run_group_tests_name("engine/archive", tests, NULL, NULL);
 }
