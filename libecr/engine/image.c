@@ -1,6 +1,8 @@
 /* Images: put (ECR's ordered checks), get, delete, untag, listing. */
 #include "engine.h"
 
+#include <stddef.h>
+
 #include "../core/digest.h"
 #include "../oci/oci.h"
 
@@ -638,7 +640,8 @@ int ecr_image_list_options_init(ecr_image_list_options *opts, unsigned int versi
 	int rc = ecr__check_version(version, ECR_IMAGE_LIST_OPTIONS_VERSION, "ecr_image_list_options");
 	if (rc)
 		return rc;
-	memset(opts, 0, sizeof(*opts));
+	/* A caller built against version 1 has a smaller struct: clear only what it has. */
+	memset(opts, 0, version >= 2 ? sizeof(*opts) : offsetof(ecr_image_list_options, status_mask));
 	opts->version = version;
 	return 0;
 }

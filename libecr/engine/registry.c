@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -193,7 +194,8 @@ int ecr_registry_options_init(ecr_registry_options *opts, unsigned int version)
 	int rc = ecr__check_version(version, ECR_REGISTRY_OPTIONS_VERSION, "ecr_registry_options");
 	if (rc)
 		return rc;
-	memset(opts, 0, sizeof(*opts));
+	/* A caller built against version 1 has a smaller struct: clear only what it has. */
+	memset(opts, 0, version >= 2 ? sizeof(*opts) : offsetof(ecr_registry_options, event_cb));
 	opts->version = version;
 	return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,7 +324,16 @@ static void test_engine_archive__list_filter(void **state)
 	assert_int_equal(ecr_image_iterator_new(&bad_it, f->a, &bad), ECR_EINVALID);
 	assert_null(bad_it);
 
-	/* version 1 options: status_mask is not read */
+	/* version 1 options: init clears only the version 1 fields, status_mask is not read */
+	unsigned char raw[sizeof(ecr_image_list_options) + 8];
+	memset(raw, 0xab, sizeof(raw));
+	assert_ok(ecr_image_list_options_init((ecr_image_list_options *)raw, 1));
+	for (size_t i = offsetof(ecr_image_list_options, status_mask); i < sizeof(raw); i++)
+		assert_int_equal(raw[i], 0xab);
+	assert_ok(ecr_image_list_options_init((ecr_image_list_options *)raw, 2));
+	assert_int_equal(((ecr_image_list_options *)raw)->status_mask, 0);
+	assert_int_equal(((ecr_image_list_options *)raw)->version, 2);
+
 	struct {
 		ecr_image_list_options o;
 	} v1;

@@ -3,6 +3,7 @@
 #include "../helpers/helpers.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -568,6 +569,56 @@ static void test_engine_lifecycle_repo__changed_under_apply(void **state)
 	assert_true(exists(f, sc.p[2], NULL));
 }
 
+static int bad_event_cb_called;
+static void bad_event_cb(const ecr_event *ev, void *payload)
+{
+	(void)ev;
+	(void)payload;
+	bad_event_cb_called++;
+}
+
+/* Registry options version 1: the event fields (not part of version 1) are neither cleared nor read. */
+static void test_engine_lifecycle_repo__options_v1(void **state)
+{
+	(void)state;
+	unsigned char raw[sizeof(ecr_registry_options) + 8];
+	memset(raw, 0xab, sizeof(raw));
+	assert_ok(ecr_registry_options_init((ecr_registry_options *)raw, 1));
+	for (size_t i = offsetof(ecr_registry_options, event_cb); i < sizeof(raw); i++)
+		assert_int_equal(raw[i], 0xab);
+
+	ecr_registry_options opts = ECR_REGISTRY_OPTIONS_INIT;
+	opts.version = 1;
+	opts.event_cb = bad_event_cb; /* beyond version 1: must be ignored */
+	ecr_registry *reg;
+	ecr_repository *repo;
+	char d[TH_DIGEST_MAX];
+	fixture f;
+	memset(&f, 0, sizeof(f));
+	f.rng = 7;
+	assert_ok(ecr_registry_open(&reg, "memory:", &opts));
+	assert_ok(ecr_repository_create(&repo, reg, "team/app", NULL));
+	f.repo = repo;
+	push(&f, "x", d);
+	char *p = one_rule("\"tagStatus\":\"any\",\"countType\":\"imageCountMoreThan\",\"countNumber\":1");
+	assert_ok(ecr_repository_set_lifecycle_policy(repo, p));
+	push(&f, "y", d);
+	assert_ok(ecr_repository_apply_lifecycle(repo, NULL, NULL));
+	/* the policy ran (one of the two images is left) without an event reaching the ignored callback */
+	ecr_image_iterator *it;
+	ecr_image *img;
+	size_t left = 0;
+	assert_ok(ecr_image_iterator_new(&it, repo, NULL));
+	while (ecr_image_iterator_next(&img, it) == 0)
+		left++;
+	ecr_image_iterator_free(it);
+	assert_int_equal(left, 1);
+	assert_int_equal(bad_event_cb_called, 0);
+	free(p);
+	ecr_repository_free(repo);
+	ecr_registry_free(reg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -577,6 +628,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_engine_lifecycle_repo__clock, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_engine_lifecycle_repo__children_and_referrers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_engine_lifecycle_repo__changed_under_apply, setup, teardown),
+	    cmocka_unit_test(test_engine_lifecycle_repo__options_v1),
 	};
 	return cmocka_run_group_tests_name("engine/lifecycle_repo", tests, NULL, NULL);
 }
