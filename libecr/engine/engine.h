@@ -42,6 +42,9 @@ typedef struct ecr__store {
 /* Release the upload writer cache (upload.c); called when the store is freed. */
 void ecr__uploads_cache_free(ecr__store *s);
 
+/* Called by ecr_image_put after it committed a NEW image, outside any lock (scan on push). */
+typedef void (*ecr__push_hook)(void *scanner, ecr_repository *repo, const char *digest);
+
 struct ecr_registry {
 	ecr__store *store;
 	int64_t id; /* registries.id */
@@ -54,7 +57,13 @@ struct ecr_registry {
 	uint64_t upload_expiry_ms;
 	ecr_event_cb event_cb; /* options version >= 2 */
 	void *event_payload;
+	/* The scanner attached to this registry (libecr/scan/scanner.c), or NULL; set by ecr_scanner_attach. */
+	ecr__push_hook push_hook;
+	void *scanner;
 };
+
+/* The scanner attached to a registry (an ecr_scanner *), or NULL. */
+#define ecr__registry_scanner(reg) ((reg)->scanner)
 
 /* Call the registry's event callback, if any (after the change was committed, no lock held). */
 void ecr__event_raise(ecr_registry *reg, ecr_event_type type, const char *repository, const char *digest,

@@ -256,7 +256,7 @@ int ecr_image_put(ecr_image **out, ecr_repository *repo, const char *tag, const 
 	char computed[ECR__DIGEST_STRLEN_MAX];
 	char *tagged = NULL;
 	ecr__txn t = { 0 };
-	bool locked = false;
+	bool locked = false, notify_scanner = false;
 	int rc;
 
 	if (out)
@@ -370,6 +370,7 @@ int ecr_image_put(ecr_image **out, ecr_repository *repo, const char *tag, const 
 	if (changes)
 		ecr__log(&reg->log, ECR_LOG_INFO, "pushed %s@%s%s%s", repo->name, computed, tag ? " as " : "",
 			tag ? tag : "");
+	notify_scanner = !image_exists;
 	if (restore) {
 		pthread_rwlock_unlock(&reg->store->gc_lock);
 		locked = false;
@@ -395,6 +396,8 @@ done:
 	ecr__meta_image_dispose(&existing);
 	ecr__free(tagged);
 	ecr__manifest_free(m);
+	if (!rc && notify_scanner && reg->push_hook)
+		reg->push_hook(reg->scanner, repo, computed);
 	return rc;
 }
 

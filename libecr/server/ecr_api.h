@@ -36,6 +36,7 @@ typedef struct ecr_api_op_entry {
 extern const ecr_api_op_entry ecr__api_ops_repositories[]; /* ecr_api_repositories.c */
 extern const ecr_api_op_entry ecr__api_ops_images[];       /* ecr_api_images.c */
 extern const ecr_api_op_entry ecr__api_ops_lifecycle[];    /* ecr_api_lifecycle.c */
+extern const ecr_api_op_entry ecr__api_ops_scan[];         /* ecr_api_scan.c */
 
 /* Authorize "ecr:<action>" on a resource ARN for the caller (no-op without
  * auth); ECR_EDENIED with ECR's AccessDeniedException message. */
@@ -68,6 +69,8 @@ void ecr__api_error_int(ecr_api_call *call, const char *key, int64_t value);
 /* Output helpers. */
 /* Write a Repository object (as every repository operation returns it). */
 int ecr__api_write_repository(ecr__jw *w, ecr_api_call *call, const ecr_repository *repo);
+/* imageScanStatus and imageScanFindingsSummary of an image, when it was scanned (ecr_api_scan.c). */
+int ecr__api_write_scan_summary(ecr__jw *w, ecr_repository *repo, const char *digest);
 /* Epoch seconds as a JSON number with milliseconds, e.g. 1448875853.241. */
 int ecr__api_write_time(ecr__jw *w, int64_t ms);
 

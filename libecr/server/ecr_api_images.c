@@ -375,6 +375,8 @@ static int write_image_detail(ecr__jw *w, ecr_repository *repo, const ecr_image 
 	if (ecr_image_last_activated_at(img) > 0 && ((rc = ecr__jw_key(w, "lastActivatedAt")) ||
 	                                             (rc = ecr__api_write_time(w, ecr_image_last_activated_at(img)))))
 		return rc;
+	if ((rc = ecr__api_write_scan_summary(w, repo, ecr_image_digest(img))))
+		return rc;
 	return ecr__jw_object_close(w);
 }
 

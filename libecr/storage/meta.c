@@ -179,7 +179,20 @@ static const char *const migrations[ECR__META_SCHEMA_VERSION] = {
 	" size BIGINT NOT NULL,"
 	" compressed_size BIGINT NOT NULL,"
 	" archived_at BIGINT NOT NULL);"
-	"CREATE INDEX archived_blobs_compressed ON archived_blobs (compressed_digest);",
+	"CREATE INDEX archived_blobs_compressed ON archived_blobs (compressed_digest);"
+	"CREATE TABLE image_scans ("
+	" repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+	" digest TEXT NOT NULL,"
+	" status INTEGER NOT NULL,"
+	" reason TEXT,"
+	" report TEXT,"
+	" started_at BIGINT NOT NULL,"
+	" completed_at BIGINT NOT NULL,"
+	" vulndb_at BIGINT NOT NULL,"
+	" PRIMARY KEY (repository_id, digest));"
+	"CREATE TABLE scanning_configuration ("
+	" registry_id INTEGER PRIMARY KEY REFERENCES registries(id),"
+	" document TEXT NOT NULL);",
 };
 
 int ecr__meta_migrate(ecr_meta_store *store)

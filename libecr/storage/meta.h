@@ -253,4 +253,27 @@ int ecr__meta_archived_blob_unneeded(ecr__txn *t, ecr__meta_archived_blob_cb cb,
 /* Whether any blob link names the digest. */
 int ecr__meta_blob_linked(ecr__txn *t, const char *digest, bool *out);
 
+/* Image scans and the registry scanning configuration (meta_scan.c). */
+typedef struct ecr__meta_scan {
+	int status;     /* ecr_scan_status */
+	char *reason;   /* or NULL */
+	char *report;   /* the serialized report (ecr__scan_report_to_json) of a COMPLETE scan, or NULL */
+	int64_t started_at;
+	int64_t completed_at;
+	int64_t vulndb_at;
+} ecr__meta_scan;
+void ecr__meta_scan_dispose(ecr__meta_scan *s);
+/* ECR_ENOTFOUND (no error set). with_report false leaves out->report NULL. */
+int ecr__meta_scan_get(ecr__txn *t, int64_t repo_id, const char *digest, bool with_report, ecr__meta_scan *out);
+/* Insert or replace. */
+int ecr__meta_scan_put(ecr__txn *t, int64_t repo_id, const char *digest, const ecr__meta_scan *s);
+typedef int (*ecr__meta_scan_key_cb)(int64_t repo_id, const char *repo_name, const char *digest, void *payload);
+/* cb for every scan of the registry with status, in (repository name, digest) order. */
+int ecr__meta_scan_list_status(ecr__txn *t, int64_t registry_id, int status, ecr__meta_scan_key_cb cb,
+	void *payload);
+/* *doc_out: the stored document (ecr__free). ECR_ENOTFOUND (no error set). */
+int ecr__meta_scan_config_get(ecr__txn *t, int64_t registry_id, char **doc_out);
+/* Insert or replace. */
+int ecr__meta_scan_config_put(ecr__txn *t, int64_t registry_id, const char *document);
+
 #endif

@@ -84,6 +84,8 @@ int ecr__meta_image_delete(ecr__txn *t, int64_t repo_id, const char *digest)
 	if (!rc)
 		rc = ecr__sql(t, "DELETE FROM image_refs WHERE repository_id = ? AND parent = ?", p, 2, NULL, NULL, NULL);
 	if (!rc)
+		rc = ecr__sql(t, "DELETE FROM image_scans WHERE repository_id = ? AND digest = ?", p, 2, NULL, NULL, NULL);
+	if (!rc)
 		rc = ecr__sql(t, "DELETE FROM images WHERE repository_id = ? AND digest = ?", p, 2, NULL, NULL, &changes);
 	if (rc)
 		return rc;

@@ -138,6 +138,7 @@ int ecr__meta_repo_delete(ecr__txn *t, int64_t repo_id)
 		"DELETE FROM resource_tags WHERE repository_id = ?",
 		"DELETE FROM policies WHERE repository_id = ?",
 		"DELETE FROM lifecycle_policies WHERE repository_id = ?",
+		"DELETE FROM image_scans WHERE repository_id = ?",
 	};
 	ecr_sql_value p[] = { ECR__SQL_I(repo_id) };
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
