@@ -30,12 +30,12 @@ static const char *const v_xuc[] = {"X", "U", "C", NULL};
 
 /* Base metrics first, in the specification's order (their index is used below). */
 static const cvss_metric v3_metrics[] = {
-	{"AV", v_nalp, true}, {"AC", v_lh, true}, {"PR", v_nlh, true}, {"UI", v_nr, true},
-	{"S", v_uc, true},    {"C", v_hln, true}, {"I", v_hln, true},  {"A", v_hln, true},
-	{"E", v_e3, false},   {"RL", v_rl3, false}, {"RC", v_rc3, false}, {"CR", v_xlmh, false},
-	{"IR", v_xlmh, false}, {"AR", v_xlmh, false}, {"MAV", v_xnalp, false}, {"MAC", v_xlh, false},
-	{"MPR", v_xnlh, false}, {"MUI", v_xnr, false}, {"MS", v_xuc, false}, {"MC", v_xnlh, false},
-	{"MI", v_xnlh, false}, {"MA", v_xnlh, false},
+    {"AV", v_nalp, true},   {"AC", v_lh, true},    {"PR", v_nlh, true},     {"UI", v_nr, true},
+    {"S", v_uc, true},      {"C", v_hln, true},    {"I", v_hln, true},      {"A", v_hln, true},
+    {"E", v_e3, false},     {"RL", v_rl3, false},  {"RC", v_rc3, false},    {"CR", v_xlmh, false},
+    {"IR", v_xlmh, false},  {"AR", v_xlmh, false}, {"MAV", v_xnalp, false}, {"MAC", v_xlh, false},
+    {"MPR", v_xnlh, false}, {"MUI", v_xnr, false}, {"MS", v_xuc, false},    {"MC", v_xnlh, false},
+    {"MI", v_xnlh, false},  {"MA", v_xnlh, false},
 };
 
 static const char *const v2_av[] = {"L", "A", "N", NULL};
@@ -50,10 +50,9 @@ static const char *const v2_td[] = {"N", "L", "M", "H", "ND", NULL};
 static const char *const v2_req[] = {"L", "M", "H", "ND", NULL};
 
 static const cvss_metric v2_metrics[] = {
-	{"AV", v2_av, true},   {"AC", v2_ac, true},   {"Au", v2_au, true},   {"C", v2_cia, true},
-	{"I", v2_cia, true},   {"A", v2_cia, true},   {"E", v2_e, false},    {"RL", v2_rl, false},
-	{"RC", v2_rc, false},  {"CDP", v2_cdp, false}, {"TD", v2_td, false}, {"CR", v2_req, false},
-	{"IR", v2_req, false}, {"AR", v2_req, false},
+    {"AV", v2_av, true},  {"AC", v2_ac, true},   {"Au", v2_au, true},   {"C", v2_cia, true},   {"I", v2_cia, true},
+    {"A", v2_cia, true},  {"E", v2_e, false},    {"RL", v2_rl, false},  {"RC", v2_rc, false},  {"CDP", v2_cdp, false},
+    {"TD", v2_td, false}, {"CR", v2_req, false}, {"IR", v2_req, false}, {"AR", v2_req, false},
 };
 
 #define MAX_METRICS 32
@@ -77,26 +76,27 @@ static int parse_metrics(int *out, const char *vector, const char *s, const cvss
 		if (!end)
 			end = s + strlen(s);
 		if (!colon || colon > end)
-			return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid CVSS vector '%s': '%.*s' is not KEY:VALUE",
-				vector, (int)(end - s), s);
+			return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
+			                 "invalid CVSS vector '%s': '%.*s' is not KEY:VALUE", vector, (int)(end - s),
+			                 s);
 		klen = (size_t)(colon - s);
 		vlen = (size_t)(end - colon - 1);
 		for (m = 0; m < count; m++)
 			if (strlen(metrics[m].key) == klen && memcmp(metrics[m].key, s, klen) == 0)
 				break;
 		if (m == count)
-			return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid CVSS vector '%s': unknown metric '%.*s'",
-				vector, (int)klen, s);
+			return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
+			                 "invalid CVSS vector '%s': unknown metric '%.*s'", vector, (int)klen, s);
 		if (out[m] >= 0)
-			return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid CVSS vector '%s': metric '%s' repeated",
-				vector, metrics[m].key);
+			return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
+			                 "invalid CVSS vector '%s': metric '%s' repeated", vector, metrics[m].key);
 		for (v = 0; metrics[m].values[v]; v++)
 			if (strlen(metrics[m].values[v]) == vlen && memcmp(metrics[m].values[v], colon + 1, vlen) == 0)
 				break;
 		if (!metrics[m].values[v])
 			return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-				"invalid CVSS vector '%s': invalid value '%.*s' for metric '%s'", vector, (int)vlen,
-				colon + 1, metrics[m].key);
+			                 "invalid CVSS vector '%s': invalid value '%.*s' for metric '%s'", vector,
+			                 (int)vlen, colon + 1, metrics[m].key);
 		out[m] = v;
 		if (*end == '\0')
 			break;
@@ -104,8 +104,8 @@ static int parse_metrics(int *out, const char *vector, const char *s, const cvss
 	}
 	for (i = 0; i < count; i++)
 		if (metrics[i].base && out[i] < 0)
-			return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid CVSS vector '%s': base metric '%s' missing",
-				vector, metrics[i].key);
+			return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
+			                 "invalid CVSS vector '%s': base metric '%s' missing", vector, metrics[i].key);
 	return 0;
 }
 
@@ -139,12 +139,12 @@ static double roundup(double x)
 int ecr__cvss3_score(double *out, const char *vector)
 {
 	/* weights in the order of the value lists above */
-	static const double av_w[] = {0.85, 0.62, 0.55, 0.2};  /* N A L P */
-	static const double ac_w[] = {0.77, 0.44};             /* L H */
-	static const double pr_u[] = {0.85, 0.62, 0.27};       /* N L H, scope unchanged */
-	static const double pr_c[] = {0.85, 0.68, 0.5};        /* N L H, scope changed */
-	static const double ui_w[] = {0.85, 0.62};             /* N R */
-	static const double cia_w[] = {0.56, 0.22, 0.0};       /* H L N */
+	static const double av_w[] = {0.85, 0.62, 0.55, 0.2}; /* N A L P */
+	static const double ac_w[] = {0.77, 0.44};            /* L H */
+	static const double pr_u[] = {0.85, 0.62, 0.27};      /* N L H, scope unchanged */
+	static const double pr_c[] = {0.85, 0.68, 0.5};       /* N L H, scope changed */
+	static const double ui_w[] = {0.85, 0.62};            /* N R */
+	static const double cia_w[] = {0.56, 0.22, 0.0};      /* H L N */
 	int m[MAX_METRICS];
 	double iss, impact, exploitability;
 	bool changed;
@@ -153,10 +153,12 @@ int ecr__cvss3_score(double *out, const char *vector)
 	if (!out || !vector)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid CVSS vector: NULL");
 	if (strlen(vector) > CVSS_VECTOR_MAX)
-		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid CVSS vector: longer than %d bytes", CVSS_VECTOR_MAX);
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid CVSS vector: longer than %d bytes",
+		                 CVSS_VECTOR_MAX);
 	if (strncmp(vector, "CVSS:3.0/", 9) != 0 && strncmp(vector, "CVSS:3.1/", 9) != 0)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-			"invalid CVSS vector '%s': a version 3 vector starts with CVSS:3.0/ or CVSS:3.1/", vector);
+		                 "invalid CVSS vector '%s': a version 3 vector starts with CVSS:3.0/ or CVSS:3.1/",
+		                 vector);
 	if ((rc = parse_metrics(m, vector, vector + 9, v3_metrics, sizeof(v3_metrics) / sizeof(v3_metrics[0]))) < 0)
 		return rc;
 
@@ -194,7 +196,8 @@ int ecr__cvss2_score(double *out, const char *vector)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid CVSS vector: NULL");
 	len = strlen(vector);
 	if (len > CVSS_VECTOR_MAX)
-		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid CVSS vector: longer than %d bytes", CVSS_VECTOR_MAX);
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid CVSS vector: longer than %d bytes",
+		                 CVSS_VECTOR_MAX);
 	/* NVD sometimes writes "(AV:N/...)" and some feeds prefix "CVSS:2.0/" */
 	if (len >= 2 && vector[0] == '(' && vector[len - 1] == ')') {
 		memcpy(buf, vector + 1, len - 2);

@@ -130,8 +130,8 @@ static int seen_add(seen_set *s, const osv_advisory *adv)
 
 /* Report every advisory filed under (ecosystem, name) that affects version.
  * seen (optional) holds advisories already reported, and receives these. */
-static int match_name(const ecr_vulndb *db, const char *ecosystem, const char *name, const match_ctx *c,
-	seen_set *seen, ecr__match_cb cb, void *payload)
+static int match_name(const ecr_vulndb *db, const char *ecosystem, const char *name, const match_ctx *c, seen_set *seen,
+                      ecr__match_cb cb, void *payload)
 {
 	const osv_affected *a = ecr__vulndb_lookup(db, ecosystem, name);
 	int rc;
@@ -168,7 +168,7 @@ static int match_name(const ecr_vulndb *db, const char *ecosystem, const char *n
 }
 
 int ecr__vulndb_match(const ecr_vulndb *db, const char *ecosystem, ecr__pkg_format format, const ecr__pkg *pkg,
-	ecr__match_cb cb, void *payload)
+                      ecr__match_cb cb, void *payload)
 {
 	match_ctx c;
 	seen_set seen = {NULL, 0, 0};
@@ -180,7 +180,8 @@ int ecr__vulndb_match(const ecr_vulndb *db, const char *ecosystem, ecr__pkg_form
 	if (format != ECR__PKG_RPM) {
 		/* Debian, Ubuntu and Alpine file advisories against source packages (apk: origin) */
 		c.version = pkg->source_name && pkg->source_version ? pkg->source_version : pkg->version;
-		return match_name(db, ecosystem, pkg->source_name ? pkg->source_name : pkg->name, &c, NULL, cb, payload);
+		return match_name(db, ecosystem, pkg->source_name ? pkg->source_name : pkg->name, &c, NULL, cb,
+		                  payload);
 	}
 	/* rpm distributions name source or binary packages: try both, each advisory once */
 	if (pkg->source_name) {

@@ -148,11 +148,12 @@ static int index_add(ecr_vulndb *db, osv_affected *a)
 		size_t cap = db->slot_cap ? db->slot_cap * 2 : 1024, i;
 		osv_slot *ns;
 		if (cap < db->slot_cap || !(ns = ecr__calloc(cap, sizeof(*ns))))
-			return cap < db->slot_cap ? ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID, "too many packages") : ECR_ENOMEM;
+			return cap < db->slot_cap ? ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID, "too many packages")
+			                          : ECR_ENOMEM;
 		for (i = 0; i < db->slot_cap; i++) {
 			if (db->slots[i].head) {
 				osv_slot *d = slot_find(ns, cap, db->slots[i].hash, db->slots[i].head->ecosystem,
-					db->slots[i].head->name);
+				                        db->slots[i].head->name);
 				*d = db->slots[i];
 			}
 		}
@@ -270,11 +271,16 @@ static ecr_severity severity_word(const char *w)
 		const char *word;
 		ecr_severity level;
 	} words[] = {
-		{"critical", ECR_SEVERITY_CRITICAL},      {"important", ECR_SEVERITY_HIGH},
-		{"high", ECR_SEVERITY_HIGH},              {"moderate", ECR_SEVERITY_MEDIUM},
-		{"medium", ECR_SEVERITY_MEDIUM},          {"low", ECR_SEVERITY_LOW},
-		{"negligible", ECR_SEVERITY_INFORMATIONAL}, {"unimportant", ECR_SEVERITY_INFORMATIONAL},
-		{"informational", ECR_SEVERITY_INFORMATIONAL}, {"none", ECR_SEVERITY_INFORMATIONAL},
+	    {"critical", ECR_SEVERITY_CRITICAL},
+	    {"important", ECR_SEVERITY_HIGH},
+	    {"high", ECR_SEVERITY_HIGH},
+	    {"moderate", ECR_SEVERITY_MEDIUM},
+	    {"medium", ECR_SEVERITY_MEDIUM},
+	    {"low", ECR_SEVERITY_LOW},
+	    {"negligible", ECR_SEVERITY_INFORMATIONAL},
+	    {"unimportant", ECR_SEVERITY_INFORMATIONAL},
+	    {"informational", ECR_SEVERITY_INFORMATIONAL},
+	    {"none", ECR_SEVERITY_INFORMATIONAL},
 	};
 	size_t i, len = strlen(w);
 
@@ -304,7 +310,7 @@ static void specific_severity(osv_severity *sev, const ecr__json *obj)
 
 /* severity: [{type, score}]; returns whether anything usable was found. */
 static int parse_severity(bool *found, osv_severity *sev, loader *L, const ecr__json *arr, const char *what,
-	const char *file)
+                          const char *file)
 {
 	size_t i;
 
@@ -317,7 +323,8 @@ static int parse_severity(bool *found, osv_severity *sev, loader *L, const ecr__
 
 		if (s->type != ECR__JSON_OBJECT)
 			return bad(file, "%sseverity[%zu] is not an object", what, i);
-		if ((rc = opt_string(&type, s, "type", what, file)) < 0 || (rc = opt_string(&score, s, "score", what, file)) < 0)
+		if ((rc = opt_string(&type, s, "type", what, file)) < 0 ||
+		    (rc = opt_string(&score, s, "score", what, file)) < 0)
 			return rc;
 		if (!type || !score)
 			return bad(file, "%sseverity[%zu] needs a type and a score", what, i);
@@ -364,16 +371,18 @@ static int parse_events(osv_range *r, loader *L, const ecr__json *events, size_t
 		size_t k;
 
 		if (e->type != ECR__JSON_OBJECT || e->count != 1)
-			return bad(file, "affected[%zu].ranges[%zu].events[%zu] is not an object with one event", ai, ri, i);
+			return bad(file, "affected[%zu].ranges[%zu].events[%zu] is not an object with one event", ai,
+			           ri, i);
 		for (k = 1; k <= 4; k++)
 			if (strcmp(e->keys[0], kinds[k]) == 0)
 				break;
 		if (k > 4)
-			return bad(file, "affected[%zu].ranges[%zu].events[%zu]: unknown event '%s'", ai, ri, i, e->keys[0]);
+			return bad(file, "affected[%zu].ranges[%zu].events[%zu]: unknown event '%s'", ai, ri, i,
+			           e->keys[0]);
 		if (e->values[0]->type != ECR__JSON_STRING || e->values[0]->length == 0 ||
 		    strlen(e->values[0]->string) != e->values[0]->length)
 			return bad(file, "affected[%zu].ranges[%zu].events[%zu].%s is not a version string", ai, ri, i,
-				kinds[k]);
+			           kinds[k]);
 		ev->kind = (uint8_t)k;
 		if (!(ev->version = adup(L, e->values[0]->string)))
 			return ECR_ENOMEM;
@@ -386,12 +395,13 @@ static int parse_events(osv_range *r, loader *L, const ecr__json *events, size_t
 }
 
 static int parse_affected(osv_affected **out, loader *L, const osv_advisory *adv, const ecr__json *a, size_t ai,
-	const char *file)
+                          const char *file)
 {
 	char what[48];
 	const ecr__json *pkg, *ranges, *versions, *sevs;
 	const char *ecosystem, *name;
 	osv_affected *af;
+	bool found;
 	size_t i;
 	int rc;
 
@@ -399,7 +409,8 @@ static int parse_affected(osv_affected **out, loader *L, const osv_advisory *adv
 	if (a->type != ECR__JSON_OBJECT)
 		return bad(file, "affected[%zu] is not an object", ai);
 	snprintf(what, sizeof(what), "affected[%zu].", ai);
-	if ((rc = opt_array(&ranges, a, "ranges", what, file)) < 0 || (rc = opt_array(&versions, a, "versions", what, file)) < 0 ||
+	if ((rc = opt_array(&ranges, a, "ranges", what, file)) < 0 ||
+	    (rc = opt_array(&versions, a, "versions", what, file)) < 0 ||
 	    (rc = opt_array(&sevs, a, "severity", what, file)) < 0)
 		return rc;
 	pkg = ecr__json_get(a, "package");
@@ -451,13 +462,21 @@ static int parse_affected(osv_affected **out, loader *L, const osv_advisory *adv
 		}
 		af->version_count = (uint32_t)versions->count;
 	}
-	if ((rc = parse_severity(&af->has_severity, &af->severity, L, sevs, what, file)) < 0)
+	if ((rc = parse_severity(&found, &af->severity, L, sevs, what, file)) < 0)
 		return rc;
 	specific_severity(&af->severity, ecr__json_get(a, "ecosystem_specific"));
 	specific_severity(&af->severity, ecr__json_get(a, "database_specific"));
-	af->has_severity = af->has_severity || af->severity.ecosystem != ECR_SEVERITY_UNDEFINED;
-	if (!af->has_severity)
-		af->severity = adv->severity;
+	/* what the entry does not say, the advisory does */
+	if (!af->severity.v3_vector) {
+		af->severity.v3_vector = adv->severity.v3_vector;
+		af->severity.v3_score = adv->severity.v3_score;
+	}
+	if (!af->severity.v2_vector) {
+		af->severity.v2_vector = adv->severity.v2_vector;
+		af->severity.v2_score = adv->severity.v2_score;
+	}
+	if (af->severity.ecosystem == ECR_SEVERITY_UNDEFINED)
+		af->severity.ecosystem = adv->severity.ecosystem;
 	*out = af;
 	return 0;
 }
@@ -596,11 +615,11 @@ static int account(loader *L, uint64_t size, const char *name)
 {
 	if (size > L->max_file_bytes)
 		return ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID, "%s: advisory larger than %llu bytes", name,
-			(unsigned long long)L->max_file_bytes);
+		                 (unsigned long long)L->max_file_bytes);
 	if (L->total_bytes + size > L->max_total_bytes)
 		return ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID,
-			"%s: the vulnerability database is larger than %llu bytes", name,
-			(unsigned long long)L->max_total_bytes);
+		                 "%s: the vulnerability database is larger than %llu bytes", name,
+		                 (unsigned long long)L->max_total_bytes);
 	return 0;
 }
 
@@ -618,7 +637,7 @@ static int load_file(loader *L, const char *path)
 
 	if (++L->files > L->max_files)
 		return ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID, "%s: more than %llu advisories", path,
-			(unsigned long long)L->max_files);
+		                 (unsigned long long)L->max_files);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return ecr__fail_os(errno == ENOENT ? ECR_ENOTFOUND : ECR_EIO, errno, "cannot open '%s'", path);
 	if (fstat(fd, &st) != 0) {
@@ -677,7 +696,8 @@ static int load_dir(loader *L, const char *path, int depth)
 	int rc = 0;
 
 	if (depth > MAX_DIR_DEPTH)
-		return ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID, "%s: folders nested deeper than %d", path, MAX_DIR_DEPTH);
+		return ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID, "%s: folders nested deeper than %d", path,
+		                 MAX_DIR_DEPTH);
 	if (!(d = opendir(path)))
 		return ecr__fail_os(errno == ENOENT ? ECR_ENOTFOUND : ECR_EIO, errno, "cannot open folder '%s'", path);
 	/* sorted, so that a load is deterministic */
@@ -717,8 +737,9 @@ static int load_dir(loader *L, const char *path, int depth)
 		}
 		if (S_ISDIR(st.st_mode))
 			rc = load_dir(L, child.ptr, depth + 1);
-		else if (ends_with(names[i], ".json") && (S_ISREG(st.st_mode) ||
-			 (S_ISLNK(st.st_mode) && stat(child.ptr, &st) == 0 && S_ISREG(st.st_mode))))
+		else if (ends_with(names[i], ".json") &&
+		         (S_ISREG(st.st_mode) ||
+		          (S_ISLNK(st.st_mode) && stat(child.ptr, &st) == 0 && S_ISREG(st.st_mode))))
 			rc = load_file(L, child.ptr); /* symbolic links to files are followed, to folders not */
 		if (rc < 0)
 			goto done;
@@ -745,7 +766,7 @@ static int load_zip(loader *L, const char *path)
 	if (archive_read_support_format_zip(a) != ARCHIVE_OK ||
 	    archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
 		rc = ecr__fail(errno == ENOENT ? ECR_ENOTFOUND : ECR_EINVALID, ECR_ERROR_INVALID, "%s: %s", path,
-			archive_error_string(a) ? archive_error_string(a) : "cannot open the zip archive");
+		               archive_error_string(a) ? archive_error_string(a) : "cannot open the zip archive");
 		goto done;
 	}
 	for (;;) {
@@ -755,7 +776,7 @@ static int load_zip(loader *L, const char *path)
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
 			rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "%s: %s", path,
-				archive_error_string(a) ? archive_error_string(a) : "invalid zip archive");
+			               archive_error_string(a) ? archive_error_string(a) : "invalid zip archive");
 			goto done;
 		}
 		pathname = archive_entry_pathname(entry);
@@ -766,7 +787,7 @@ static int load_zip(loader *L, const char *path)
 			goto done;
 		if (++L->files > L->max_files) {
 			rc = ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID, "%s: more than %llu advisories", name.ptr,
-				(unsigned long long)L->max_files);
+			               (unsigned long long)L->max_files);
 			goto done;
 		}
 		if (archive_entry_size_is_set(entry) && archive_entry_size(entry) >= 0 &&
@@ -782,7 +803,8 @@ static int load_zip(loader *L, const char *path)
 			n = archive_read_data(a, L->data.ptr + L->data.size, 65536);
 			if (n < 0) {
 				rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "%s: %s", name.ptr,
-					archive_error_string(a) ? archive_error_string(a) : "cannot read the zip entry");
+				               archive_error_string(a) ? archive_error_string(a)
+				                                       : "cannot read the zip entry");
 				goto done;
 			}
 			if (n == 0)
@@ -809,7 +831,7 @@ static int load_path(loader *L, const char *path)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "empty vulnerability database path");
 	if (stat(path, &st) != 0)
 		return ecr__fail_os(errno == ENOENT || errno == ENOTDIR ? ECR_ENOTFOUND : ECR_EIO, errno,
-			"vulnerability database '%s'", path);
+		                    "vulnerability database '%s'", path);
 	if (S_ISDIR(st.st_mode))
 		return load_dir(L, path, 0);
 	if (ends_with(path, ".zip"))
@@ -839,7 +861,7 @@ static void loader_init(loader *L, ecr_vulndb *db, const ecr__vulndb_limits *lim
 }
 
 int ecr__vulndb_load_limited(ecr_vulndb **out, const char *const *paths, size_t paths_count,
-	const ecr__vulndb_limits *limits)
+                             const ecr__vulndb_limits *limits)
 {
 	ecr_vulndb *db = NULL;
 	int64_t start = ecr__time_monotonic_ms();

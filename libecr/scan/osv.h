@@ -6,12 +6,7 @@
 
 #include "scan_internal.h"
 
-typedef enum osv_event_kind {
-	OSV_INTRODUCED = 1,
-	OSV_FIXED = 2,
-	OSV_LAST_AFFECTED = 3,
-	OSV_LIMIT = 4
-} osv_event_kind;
+typedef enum osv_event_kind { OSV_INTRODUCED = 1, OSV_FIXED = 2, OSV_LAST_AFFECTED = 3, OSV_LIMIT = 4 } osv_event_kind;
 
 typedef struct osv_event {
 	const char *version;
@@ -48,9 +43,8 @@ struct osv_affected {
 	osv_range *ranges;
 	const char **versions;
 	uint32_t range_count, version_count;
-	osv_severity severity; /* this entry's own, else the advisory's */
-	bool has_severity;
-	osv_affected *next; /* next entry with the same (ecosystem, name) */
+	osv_severity severity; /* this entry's own, field by field, else the advisory's */
+	osv_affected *next;    /* next entry with the same (ecosystem, name) */
 };
 
 /* One slot of the (ecosystem, name) index: a list in load order. */

@@ -11,31 +11,29 @@ typedef struct scored {
 
 /* FIRST CVSS v3.1 Examples document (vulnerability, published base score). */
 static const scored v31_examples[] = {
-	{"CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", 6.1}, /* CVE-2013-1937 phpMyAdmin XSS */
-	{"CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:C/C:L/I:L/A:N", 6.4}, /* CVE-2013-0375 MySQL stored SQLi */
-	{"CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:N/A:N", 3.1}, /* CVE-2014-3566 SSLv3 POODLE */
-	{"CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:C/C:H/I:H/A:H", 9.9}, /* CVE-2012-1516 VMware guest to host */
-	{"CVSS:3.1/AV:L/AC:L/PR:H/UI:N/S:U/C:L/I:L/A:L", 4.2}, /* CVE-2009-0783 Apache Tomcat XML parser */
-	{"CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H", 8.8}, /* CVE-2012-0384 Cisco IOS */
-	{"CVSS:3.1/AV:L/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H", 7.8}, /* CVE-2015-1098 Apple iWork */
-	{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", 7.5}, /* CVE-2014-0160 OpenSSL Heartbleed */
-	{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8}, /* CVE-2014-6271 GNU Bash Shellshock */
-	{"CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:C/C:N/I:H/A:N", 6.8}, /* CVE-2008-1447 DNS Kaminsky */
-	{"CVSS:3.1/AV:P/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 6.8}, /* CVE-2014-2005 Sophos disk encryption */
-	{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:L/I:N/A:N", 5.8}, /* CVE-2010-0467 Joomla directory traversal */
-	{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:N/I:L/A:N", 5.8}, /* CVE-2012-1342 Cisco ACL bypass */
-	{"CVSS:3.1/AV:A/AC:L/PR:N/UI:N/S:C/C:H/I:N/A:H", 9.3}, /* CVE-2013-6014 Juniper proxy ARP */
+    {"CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", 6.1}, /* CVE-2013-1937 phpMyAdmin XSS */
+    {"CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:C/C:L/I:L/A:N", 6.4}, /* CVE-2013-0375 MySQL stored SQLi */
+    {"CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:N/A:N", 3.1}, /* CVE-2014-3566 SSLv3 POODLE */
+    {"CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:C/C:H/I:H/A:H", 9.9}, /* CVE-2012-1516 VMware guest to host */
+    {"CVSS:3.1/AV:L/AC:L/PR:H/UI:N/S:U/C:L/I:L/A:L", 4.2}, /* CVE-2009-0783 Apache Tomcat XML parser */
+    {"CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H", 8.8}, /* CVE-2012-0384 Cisco IOS */
+    {"CVSS:3.1/AV:L/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H", 7.8}, /* CVE-2015-1098 Apple iWork */
+    {"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", 7.5}, /* CVE-2014-0160 OpenSSL Heartbleed */
+    {"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8}, /* CVE-2014-6271 GNU Bash Shellshock */
+    {"CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:C/C:N/I:H/A:N", 6.8}, /* CVE-2008-1447 DNS Kaminsky */
+    {"CVSS:3.1/AV:P/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 6.8}, /* CVE-2014-2005 Sophos disk encryption */
+    {"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:L/I:N/A:N", 5.8}, /* CVE-2010-0467 Joomla directory traversal */
+    {"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:N/I:L/A:N", 5.8}, /* CVE-2012-1342 Cisco ACL bypass */
+    {"CVSS:3.1/AV:A/AC:L/PR:N/UI:N/S:C/C:H/I:N/A:H", 9.3}, /* CVE-2013-6014 Juniper proxy ARP */
 };
 
 /* FIRST CVSS v2 guide, section 3.3 examples, and common NVD vectors. */
 static const scored v2_examples[] = {
-	{"AV:N/AC:L/Au:N/C:N/I:N/A:C", 7.8},  /* CVE-2002-0392 Apache chunked encoding */
-	{"AV:N/AC:L/Au:N/C:C/I:C/A:C", 10.0}, /* CVE-2003-0818 Microsoft ASN.1 */
-	{"AV:L/AC:H/Au:N/C:C/I:C/A:C", 6.2},  /* CVE-2003-0062 NOD32 */
-	{"AV:N/AC:L/Au:N/C:P/I:P/A:P", 7.5},
-	{"AV:N/AC:M/Au:N/C:N/I:P/A:N", 4.3},
-	{"AV:L/AC:L/Au:N/C:P/I:N/A:N", 2.1},
-	{"AV:N/AC:L/Au:N/C:N/I:N/A:N", 0.0},
+    {"AV:N/AC:L/Au:N/C:N/I:N/A:C", 7.8},  /* CVE-2002-0392 Apache chunked encoding */
+    {"AV:N/AC:L/Au:N/C:C/I:C/A:C", 10.0}, /* CVE-2003-0818 Microsoft ASN.1 */
+    {"AV:L/AC:H/Au:N/C:C/I:C/A:C", 6.2},  /* CVE-2003-0062 NOD32 */
+    {"AV:N/AC:L/Au:N/C:P/I:P/A:P", 7.5},  {"AV:N/AC:M/Au:N/C:N/I:P/A:N", 4.3},
+    {"AV:L/AC:L/Au:N/C:P/I:N/A:N", 2.1},  {"AV:N/AC:L/Au:N/C:N/I:N/A:N", 0.0},
 };
 
 static void assert_score(double got, double want, const char *vector)
@@ -118,23 +116,28 @@ static void test_scan_cvss__v2_examples(void **state)
 static void test_scan_cvss__bad_vectors(void **state)
 {
 	static const char *const bad3[] = {
-		"",
-		"AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",                /* no prefix */
-		"CVSS:2.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",       /* wrong version */
-		"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
-		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H",           /* A missing */
-		"CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",       /* bad value */
-		"CVSS:3.1/AV:N/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",  /* repeated */
-		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/",      /* empty metric */
-		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/ZZ:1",  /* unknown metric */
-		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A",         /* no colon */
-		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:HH",      /* value too long */
-		"CVSS:3.1/av:n/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",       /* case matters */
+	    "",
+	    "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",          /* no prefix */
+	    "CVSS:2.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", /* wrong version */
+	    "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+	    "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H",          /* A missing */
+	    "CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",      /* bad value */
+	    "CVSS:3.1/AV:N/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", /* repeated */
+	    "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/",     /* empty metric */
+	    "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/ZZ:1", /* unknown metric */
+	    "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A",        /* no colon */
+	    "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:HH",     /* value too long */
+	    "CVSS:3.1/av:n/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",      /* case matters */
 	};
 	static const char *const bad2[] = {
-		"", "AV:N/AC:L/Au:N/C:N/I:N", "AV:N/AC:L/Au:N/C:N/I:N/A:X", "AV:N/AC:L/AU:N/C:N/I:N/A:C",
-		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "AV:N/AC:L/Au:N/C:N/I:N/A:C/E:Q",
-		"(AV:N/AC:L/Au:N/C:N/I:N/A:C", "AV:N//AC:L/Au:N/C:N/I:N/A:C",
+	    "",
+	    "AV:N/AC:L/Au:N/C:N/I:N",
+	    "AV:N/AC:L/Au:N/C:N/I:N/A:X",
+	    "AV:N/AC:L/AU:N/C:N/I:N/A:C",
+	    "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+	    "AV:N/AC:L/Au:N/C:N/I:N/A:C/E:Q",
+	    "(AV:N/AC:L/Au:N/C:N/I:N/A:C",
+	    "AV:N//AC:L/Au:N/C:N/I:N/A:C",
 	};
 	char longv[700];
 	size_t i;
@@ -189,12 +192,12 @@ static void test_scan_cvss__severity_levels(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scan_cvss__v31_first_examples),
-		cmocka_unit_test(test_scan_cvss__v30_prefix_and_extra_metrics),
-		cmocka_unit_test(test_scan_cvss__v3_rounding_edges),
-		cmocka_unit_test(test_scan_cvss__v2_examples),
-		cmocka_unit_test(test_scan_cvss__bad_vectors),
-		cmocka_unit_test(test_scan_cvss__severity_levels),
+	    cmocka_unit_test(test_scan_cvss__v31_first_examples),
+	    cmocka_unit_test(test_scan_cvss__v30_prefix_and_extra_metrics),
+	    cmocka_unit_test(test_scan_cvss__v3_rounding_edges),
+	    cmocka_unit_test(test_scan_cvss__v2_examples),
+	    cmocka_unit_test(test_scan_cvss__bad_vectors),
+	    cmocka_unit_test(test_scan_cvss__severity_levels),
 	};
 	return cmocka_run_group_tests_name("scan/cvss", tests, NULL, NULL);
 }

@@ -17,33 +17,32 @@
 
 /* Two pairs of introduced/fixed. */
 static const char adv_multi[] =
-	"{\"id\":\"CVE-2023-1000\",\"modified\":\"2024-01-01T00:00:00Z\",\"summary\":\"two ranges\","
-	"\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"multi\"},"
-	"\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"1.0-1\"},{\"fixed\":\"1.2-1\"},"
-	"{\"introduced\":\"2.0-1\"},{\"fixed\":\"2.3-1\"}]}]}]}";
+    "{\"id\":\"CVE-2023-1000\",\"modified\":\"2024-01-01T00:00:00Z\",\"summary\":\"two ranges\","
+    "\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"multi\"},"
+    "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"1.0-1\"},{\"fixed\":\"1.2-1\"},"
+    "{\"introduced\":\"2.0-1\"},{\"fixed\":\"2.3-1\"}]}]}]}";
 /* last_affected, events listed out of order. */
 static const char adv_last[] =
-	"{\"id\":\"DSA-5001-1\",\"aliases\":[\"DLA-1\",\"CVE-2023-1001\",\"CVE-2023-1002\"],"
-	"\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"lastpkg\"},"
-	"\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"last_affected\":\"1.5-1\"},{\"introduced\":\"0\"}]}]}]}";
+    "{\"id\":\"DSA-5001-1\",\"aliases\":[\"DLA-1\",\"CVE-2023-1001\",\"CVE-2023-1002\"],"
+    "\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"lastpkg\"},"
+    "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"last_affected\":\"1.5-1\"},{\"introduced\":\"0\"}]}]}]}";
 /* versions list only, plus a GIT range that is ignored. */
 static const char adv_list[] =
-	"{\"id\":\"CVE-2023-1003\",\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"listpkg\"},"
-	"\"ranges\":[{\"type\":\"GIT\",\"repo\":\"https://example.org/x.git\",\"events\":[{\"introduced\":\"abc\"}]}],"
-	"\"versions\":[\"1.0-1\",\"1.0-2\"]}]}";
+    "{\"id\":\"CVE-2023-1003\",\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"listpkg\"},"
+    "\"ranges\":[{\"type\":\"GIT\",\"repo\":\"https://example.org/x.git\",\"events\":[{\"introduced\":\"abc\"}]}],"
+    "\"versions\":[\"1.0-1\",\"1.0-2\"]}]}";
 /* a limit event */
 static const char adv_limit[] =
-	"{\"id\":\"CVE-2023-1004\",\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"limpkg\"},"
-	"\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},{\"limit\":\"2.0\"}]}]}]}";
-static const char adv_withdrawn[] =
-	"{\"id\":\"CVE-2023-1005\",\"withdrawn\":\"2024-02-02T00:00:00Z\","
-	"\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"multi\"},"
-	"\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"}]}]}]}";
+    "{\"id\":\"CVE-2023-1004\",\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"limpkg\"},"
+    "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},{\"limit\":\"2.0\"}]}]}]}";
+static const char adv_withdrawn[] = "{\"id\":\"CVE-2023-1005\",\"withdrawn\":\"2024-02-02T00:00:00Z\","
+                                    "\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"multi\"},"
+                                    "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"}]}]}]}";
 /* in a subfolder: another ecosystem */
 static const char adv_alpine[] =
-	"{\"id\":\"ALPINE-CVE-2023-1006\",\"aliases\":[\"CVE-2023-1006\"],"
-	"\"affected\":[{\"package\":{\"ecosystem\":\"Alpine:v3.19\",\"name\":\"multi\"},"
-	"\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},{\"fixed\":\"1.1-r0\"}]}]}]}";
+    "{\"id\":\"ALPINE-CVE-2023-1006\",\"aliases\":[\"CVE-2023-1006\"],"
+    "\"affected\":[{\"package\":{\"ecosystem\":\"Alpine:v3.19\",\"name\":\"multi\"},"
+    "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},{\"fixed\":\"1.1-r0\"}]}]}]}";
 
 typedef struct found {
 	char id[64], fixed[64];
@@ -64,7 +63,7 @@ static int collect_cb(const ecr__match *m, void *payload)
 /* Match name@version in Debian:12 (dpkg) and return the number of findings;
  * f gets the first. */
 static int match_in(const ecr_vulndb *db, const char *eco, ecr__pkg_format fmt, const char *name, const char *version,
-	found *f)
+                    found *f)
 {
 	ecr__pkg pkg = {(char *)name, (char *)version, NULL, NULL, NULL};
 	memset(f, 0, sizeof(*f));
@@ -139,10 +138,13 @@ static char *make_set(void)
 }
 
 static const zentry zip_set[] = {
-	{"CVE-2023-1000.json", adv_multi},     {"DSA-5001-1.json", adv_last},
-	{"CVE-2023-1003.json", adv_list},      {"CVE-2023-1004.json", adv_limit},
-	{"CVE-2023-1005.json", adv_withdrawn}, {"notes/README.md", "# not json"},
-	{"alpine/ALPINE-CVE-2023-1006.json", adv_alpine},
+    {"CVE-2023-1000.json", adv_multi},
+    {"DSA-5001-1.json", adv_last},
+    {"CVE-2023-1003.json", adv_list},
+    {"CVE-2023-1004.json", adv_limit},
+    {"CVE-2023-1005.json", adv_withdrawn},
+    {"notes/README.md", "# not json"},
+    {"alpine/ALPINE-CVE-2023-1006.json", adv_alpine},
 };
 
 static void check_ranges(const ecr_vulndb *db)
@@ -261,20 +263,23 @@ static void test_scan_osv__newer_record_replaces(void **state)
 	found f;
 	(void)state;
 
-	write_file(dir, "a.json",
-		"{\"id\":\"CVE-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":{\"ecosystem\":"
-		"\"Debian:12\",\"name\":\"p\"},\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},"
-		"{\"fixed\":\"2.0\"}]}]}]}");
+	write_file(
+	    dir, "a.json",
+	    "{\"id\":\"CVE-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":{\"ecosystem\":"
+	    "\"Debian:12\",\"name\":\"p\"},\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},"
+	    "{\"fixed\":\"2.0\"}]}]}]}");
 	/* b.json is read after a.json: newer, so it wins */
-	write_file(dir, "b.json",
-		"{\"id\":\"CVE-1\",\"modified\":\"2024-06-01T00:00:00Z\",\"affected\":[{\"package\":{\"ecosystem\":"
-		"\"Debian:12\",\"name\":\"p\"},\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},"
-		"{\"fixed\":\"3.0\"}]}]}]}");
+	write_file(
+	    dir, "b.json",
+	    "{\"id\":\"CVE-1\",\"modified\":\"2024-06-01T00:00:00Z\",\"affected\":[{\"package\":{\"ecosystem\":"
+	    "\"Debian:12\",\"name\":\"p\"},\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},"
+	    "{\"fixed\":\"3.0\"}]}]}]}");
 	/* c.json: older again, ignored */
-	write_file(dir, "c.json",
-		"{\"id\":\"CVE-1\",\"modified\":\"2023-06-01T00:00:00Z\",\"affected\":[{\"package\":{\"ecosystem\":"
-		"\"Debian:12\",\"name\":\"p\"},\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},"
-		"{\"fixed\":\"1.0\"}]}]}]}");
+	write_file(
+	    dir, "c.json",
+	    "{\"id\":\"CVE-1\",\"modified\":\"2023-06-01T00:00:00Z\",\"affected\":[{\"package\":{\"ecosystem\":"
+	    "\"Debian:12\",\"name\":\"p\"},\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},"
+	    "{\"fixed\":\"1.0\"}]}]}]}");
 	assert_ok(ecr_vulndb_load(&db, paths, 1));
 	assert_int_equal(ecr_vulndb_advisory_count(db), 1);
 	assert_int_equal(match(db, "p", "2.5", &f), 1);
@@ -316,17 +321,18 @@ static void test_scan_osv__malformed_rejected(void **state)
 	expect_rejected("{\"id\":\"X-1\",\"affected\":{}}", "affected not an array");
 	expect_rejected("{\"id\":\"X-1\",\"affected\":[{\"package\":{\"name\":\"p\"}}]}", "no ecosystem");
 	expect_rejected("{\"id\":\"X-1\",\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"p\"},"
-			"\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"fixed\":\"1.0\"}]}]}]}",
-		"range without introduced");
+	                "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"fixed\":\"1.0\"}]}]}]}",
+	                "range without introduced");
 	expect_rejected("{\"id\":\"X-1\",\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"p\"},"
-			"\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\",\"fixed\":\"1\"}]}]}]}",
-		"two events in one object");
+	                "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\",\"fixed\":\"1\"}]}]}]}",
+	                "two events in one object");
+	expect_rejected(
+	    "{\"id\":\"X-1\",\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"p\"},"
+	    "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},{\"broken\":\"1\"}]}]}]}",
+	    "unknown event");
 	expect_rejected("{\"id\":\"X-1\",\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"p\"},"
-			"\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},{\"broken\":\"1\"}]}]}]}",
-		"unknown event");
-	expect_rejected("{\"id\":\"X-1\",\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"p\"},"
-			"\"versions\":[\"1\",2]}]}",
-		"version not a string");
+	                "\"versions\":[\"1\",2]}]}",
+	                "version not a string");
 	expect_rejected("{\"id\":\"X-1\",\"references\":[{\"type\":\"WEB\"}]}", "reference without url");
 	expect_rejected("{\"id\":\"X-1\",\"severity\":[{\"type\":\"CVSS_V3\"}]}", "severity without score");
 	expect_rejected("{\"id\":\"X-1\",\"id\":\"X-2\"}", "duplicate key");
@@ -445,13 +451,15 @@ static void test_scan_osv__reload_and_refcount(void **state)
 
 	assert_ok(ecr_vulndb_load(&db1, paths, 1));
 	/* the feed changes: multi's second range is fixed earlier, a new advisory appears */
-	write_file(dir, "CVE-2023-1000.json",
-		"{\"id\":\"CVE-2023-1000\",\"modified\":\"2024-03-01T00:00:00Z\",\"affected\":[{\"package\":"
-		"{\"ecosystem\":\"Debian:12\",\"name\":\"multi\"},\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":"
-		"[{\"introduced\":\"1.0-1\"},{\"fixed\":\"1.2-1\"},{\"introduced\":\"2.0-1\"},{\"fixed\":\"2.1-1\"}]}]}]}");
-	write_file(dir, "CVE-2024-0001.json",
-		"{\"id\":\"CVE-2024-0001\",\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"newpkg\"},"
-		"\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"}]}]}]}");
+	write_file(
+	    dir, "CVE-2023-1000.json",
+	    "{\"id\":\"CVE-2023-1000\",\"modified\":\"2024-03-01T00:00:00Z\",\"affected\":[{\"package\":"
+	    "{\"ecosystem\":\"Debian:12\",\"name\":\"multi\"},\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":"
+	    "[{\"introduced\":\"1.0-1\"},{\"fixed\":\"1.2-1\"},{\"introduced\":\"2.0-1\"},{\"fixed\":\"2.1-1\"}]}]}]}");
+	write_file(
+	    dir, "CVE-2024-0001.json",
+	    "{\"id\":\"CVE-2024-0001\",\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"newpkg\"},"
+	    "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"}]}]}]}");
 	assert_ok(ecr_vulndb_load(&db2, paths, 1));
 	assert_int_equal(ecr_vulndb_advisory_count(db1), 5);
 	assert_int_equal(ecr_vulndb_advisory_count(db2), 6);
@@ -492,16 +500,16 @@ static void test_scan_osv__from_memory(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scan_osv__folder),
-		cmocka_unit_test(test_scan_osv__zip),
-		cmocka_unit_test(test_scan_osv__single_file_and_several_paths),
-		cmocka_unit_test(test_scan_osv__newer_record_replaces),
-		cmocka_unit_test(test_scan_osv__malformed_rejected),
-		cmocka_unit_test(test_scan_osv__malformed_in_zip),
-		cmocka_unit_test(test_scan_osv__size_caps),
-		cmocka_unit_test(test_scan_osv__missing_and_bad_arguments),
-		cmocka_unit_test(test_scan_osv__reload_and_refcount),
-		cmocka_unit_test(test_scan_osv__from_memory),
+	    cmocka_unit_test(test_scan_osv__folder),
+	    cmocka_unit_test(test_scan_osv__zip),
+	    cmocka_unit_test(test_scan_osv__single_file_and_several_paths),
+	    cmocka_unit_test(test_scan_osv__newer_record_replaces),
+	    cmocka_unit_test(test_scan_osv__malformed_rejected),
+	    cmocka_unit_test(test_scan_osv__malformed_in_zip),
+	    cmocka_unit_test(test_scan_osv__size_caps),
+	    cmocka_unit_test(test_scan_osv__missing_and_bad_arguments),
+	    cmocka_unit_test(test_scan_osv__reload_and_refcount),
+	    cmocka_unit_test(test_scan_osv__from_memory),
 	};
 	return cmocka_run_group_tests_name("scan/osv", tests, NULL, NULL);
 }
