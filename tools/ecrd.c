@@ -544,7 +544,8 @@ static int load_config(struct settings *s, const char *path)
 		def = find_opt(key, strlen(key));
 		if (def == NULL || !def->in_config) {
 			usage_error("%s: unknown key '%s' (keys: listen, data, account, region, tls-cert, tls-key, "
-				    "threads, no-create-on-push, no-auth, insecure-no-auth, log-level, lifecycle-interval)",
+				    "threads, no-create-on-push, no-auth, insecure-no-auth, log-level, lifecycle-interval, "
+				    "vuln-db, scan-threads)",
 				where, key);
 			rc = -1;
 			break;

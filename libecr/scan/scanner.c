@@ -3,8 +3,8 @@
  * stores the results in the metadata store (image_scans), and matches stored
  * reports again when the vulnerability database changes (CONTINUOUS_SCAN).
  * Also the registry scanning configuration and a repository's frequency. */
-#include "../engine/engine.h"
 #include "../core/json.h"
+#include "../engine/engine.h"
 #include "scan_internal.h"
 
 #include <errno.h>
@@ -60,8 +60,8 @@ static const char *last_message(void)
 /* Write a scan row for (repo, digest), unless the image is gone. */
 static int store_scan(ecr_repository *repo, const char *digest, const ecr__meta_scan *row)
 {
-	ecr__txn t = { 0 };
-	ecr__meta_image img = { 0 };
+	ecr__txn t = {0};
+	ecr__meta_image img = {0};
 	int rc = ecr__txn_begin(&t, repo->reg->store->meta, true);
 	if (rc)
 		return rc;
@@ -82,7 +82,7 @@ done:
 
 static int get_scan(ecr_repository *repo, const char *digest, bool with_report, ecr__meta_scan *out)
 {
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc = ecr__txn_begin(&t, repo->reg->store->meta, false);
 	if (rc)
 		return rc;
@@ -128,7 +128,7 @@ static int enqueue(ecr_scanner *s, struct job *j, bool force)
  * it counts against no quota) and return ECR_ELIMIT. */
 static int queue_scan(ecr_scanner *s, ecr_repository *repo, const char *digest, int64_t now)
 {
-	ecr__meta_scan row = { ECR_SCAN_IN_PROGRESS, NULL, NULL, now, 0, 0 };
+	ecr__meta_scan row = {ECR_SCAN_IN_PROGRESS, NULL, NULL, now, 0, 0};
 	struct job *j = ecr__calloc(1, sizeof(*j));
 	int rc;
 	if (!j)
@@ -148,11 +148,15 @@ static int queue_scan(ecr_scanner *s, ecr_repository *repo, const char *digest, 
 	if ((rc = enqueue(s, j, false)) == 0)
 		return 0;
 	job_free(j);
-	ecr__meta_scan failed = { ECR_SCAN_FAILED, (char *)"scan queue full", NULL, 0, now, 0 };
+	char *why = ecr__strdup(last_message());
+	if (!why)
+		return ECR_ENOMEM;
+	ecr__meta_scan failed = {ECR_SCAN_FAILED, why, NULL, 0, now, 0};
 	int rc2 = store_scan(repo, digest, &failed);
-	if (rc2)
-		return rc2;
-	return ecr__fail(rc, ECR_ERROR_INVALID, "scan queue full");
+	if (!rc2)
+		rc2 = ecr__fail(rc, ECR_ERROR_INVALID, "%s", why);
+	ecr__free(why);
+	return rc2;
 }
 
 static bool scans_on_push(ecr_repository *repo)
@@ -175,7 +179,7 @@ static void push_hook(void *scanner, ecr_repository *repo, const char *digest)
 		int rc = queue_scan(s, repo, digest, ecr_registry_now(repo->reg));
 		if (rc)
 			ecr__log(&repo->reg->log, ECR_LOG_WARN, "scan on push of %s@%s: %s", repo->name, digest,
-				last_message());
+			         last_message());
 	}
 	ecr__error_clear(); /* the push succeeded */
 }
@@ -188,7 +192,7 @@ static void run_scan(ecr_scanner *s, struct job *j)
 	ecr_scan_report *report = NULL;
 	ecr_vulndb *db = NULL;
 	ecr_buf json = ECR_BUF_INIT;
-	ecr__meta_scan prev = { 0 }, row = { 0 };
+	ecr__meta_scan prev = {0}, row = {0};
 	int rc;
 
 	if ((rc = ecr_repository_open(&repo, j->reg, j->repo_name)))
@@ -227,8 +231,8 @@ static void run_scan(ecr_scanner *s, struct job *j)
 	if (rc)
 		goto done;
 	ecr__log(&j->reg->log, ECR_LOG_INFO, "scanned %s@%s: %s%s%s", j->repo_name, j->digest,
-		row.status == ECR_SCAN_COMPLETE ? "complete" : "failed", row.reason ? ": " : "",
-		row.reason ? row.reason : "");
+	         row.status == ECR_SCAN_COMPLETE ? "complete" : "failed", row.reason ? ": " : "",
+	         row.reason ? row.reason : "");
 done:
 	if (rc && rc != ECR_ENOTFOUND && rc != ECR_EIMAGE_NOT_FOUND && rc != ECR_EREPOSITORY_NOT_FOUND)
 		ecr__log(&j->reg->log, ECR_LOG_WARN, "scan of %s@%s: %s", j->repo_name, j->digest, last_message());
@@ -289,23 +293,24 @@ static void key_vec_dispose(struct key_vec *kv)
 /* Match one stored COMPLETE report again against db; kept only if the row did not change meanwhile. */
 static int rematch_one(ecr_repository *repo, const char *digest, ecr_vulndb *db)
 {
-	ecr__meta_scan row = { 0 }, now_row = { 0 };
+	ecr__meta_scan row = {0}, now_row = {0};
 	ecr_scan_report *report = NULL;
 	ecr_buf json = ECR_BUF_INIT;
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc = get_scan(repo, digest, true, &row);
 	if (rc)
 		goto done;
 	if (row.status != ECR_SCAN_COMPLETE || !row.report)
 		goto done;
 	if ((rc = ecr__scan_report_from_json(&report, row.report, strlen(row.report))) ||
-		(rc = ecr_scan_report_rematch(report, db)) || (rc = ecr__scan_report_to_json(&json, report)))
+	    (rc = ecr_scan_report_rematch(report, db)) || (rc = ecr__scan_report_to_json(&json, report)))
 		goto done;
 	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, true)))
 		goto done;
 	rc = ecr__meta_scan_get(&t, repo->id, digest, false, &now_row);
-	if (rc == ECR_ENOTFOUND || (!rc && (now_row.status != ECR_SCAN_COMPLETE || now_row.started_at != row.started_at ||
-						   now_row.completed_at != row.completed_at))) {
+	if (rc == ECR_ENOTFOUND ||
+	    (!rc && (now_row.status != ECR_SCAN_COMPLETE || now_row.started_at != row.started_at ||
+	             now_row.completed_at != row.completed_at))) {
 		rc = 0; /* deleted or scanned again meanwhile */
 		goto done;
 	}
@@ -329,12 +334,12 @@ done:
 
 static void run_rematch(ecr_scanner *s, struct job *j)
 {
-	struct key_vec kv = { 0 };
+	struct key_vec kv = {0};
 	ecr_vulndb *db = NULL;
 	ecr_repository *repo = NULL;
 	bool continuous = false;
 	size_t done_count = 0;
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc;
 
 	pthread_mutex_lock(&s->lock);
@@ -367,7 +372,7 @@ static void run_rematch(ecr_scanner *s, struct job *j)
 			continue;
 		if ((rc = rematch_one(repo, kv.v[i].digest, db)))
 			ecr__log(&j->reg->log, ECR_LOG_WARN, "continuous scan of %s@%s: %s", kv.v[i].repo_name,
-				kv.v[i].digest, last_message());
+			         kv.v[i].digest, last_message());
 		else
 			done_count++;
 	}
@@ -437,7 +442,7 @@ int ecr_scanner_new(ecr_scanner **out, unsigned int threads)
 	s->cap = QUEUE_CAP_DEFAULT;
 	s->nthreads = threads;
 	if (!(s->threads = ecr__calloc(threads, sizeof(*s->threads))) ||
-		!(s->current = ecr__calloc(threads, sizeof(*s->current)))) {
+	    !(s->current = ecr__calloc(threads, sizeof(*s->current)))) {
 		ecr__free(s->threads);
 		ecr__free(s->current);
 		ecr__free(s);
@@ -514,9 +519,10 @@ int ecr_scanner_set_db(ecr_scanner *s, ecr_vulndb *db)
 
 int ecr_scanner_attach(ecr_scanner *s, ecr_registry *reg)
 {
-	struct key_vec kv = { 0 };
-	ecr__txn t = { 0 };
+	struct key_vec kv = {0};
+	ecr__txn t = {0};
 	int rc = 0;
+	bool added = false;
 	if (!s || !reg)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no scanner or registry");
 	pthread_mutex_lock(&s->lock);
@@ -537,10 +543,11 @@ int ecr_scanner_attach(ecr_scanner *s, ecr_registry *reg)
 			s->regs[s->nregs++] = reg;
 			reg->scanner = s;
 			reg->push_hook = push_hook;
+			added = true;
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (rc)
+	if (rc || !added)
 		return rc;
 
 	/* Scans left IN_PROGRESS by a scanner that stopped before running them are queued again. */
@@ -620,7 +627,7 @@ int ecr_scanner_detach(ecr_scanner *s, ecr_registry *reg)
 int ecr_scanner_start(ecr_scanner *s, ecr_repository *repo, const char *digest)
 {
 	ecr_image *img = NULL;
-	ecr__meta_scan prev = { 0 };
+	ecr__meta_scan prev = {0};
 	int rc;
 	if (!s || !repo || !digest)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no scanner, repository or digest");
@@ -629,7 +636,8 @@ int ecr_scanner_start(ecr_scanner *s, ecr_repository *repo, const char *digest)
 	const char *mt = ecr_image_media_type(img);
 	if (mt && (strstr(mt, "manifest.list") || strstr(mt, "image.index"))) {
 		rc = ecr__fail(ECR_EUNSUPPORTED, ECR_ERROR_IMAGE,
-			"The image with digest '%s' is a manifest list; scan the images it lists instead", digest);
+		               "The image with digest '%s' is a manifest list; scan the images it lists instead",
+		               digest);
 		goto done;
 	}
 	int64_t now = ecr_registry_now(repo->reg);
@@ -637,7 +645,8 @@ int ecr_scanner_start(ecr_scanner *s, ecr_repository *repo, const char *digest)
 	if (rc && rc != ECR_ENOTFOUND)
 		goto done;
 	if (rc == 0 && prev.started_at > 0 && now - prev.started_at < DAY_MS) {
-		rc = ecr__fail(ECR_ELIMIT, ECR_ERROR_IMAGE, "The scan quota per image has been exceeded. Wait and try again.");
+		rc = ecr__fail(ECR_ELIMIT, ECR_ERROR_IMAGE,
+		               "The scan quota per image has been exceeded. Wait and try again.");
 		goto done;
 	}
 	ecr__error_clear();
@@ -668,7 +677,7 @@ int ecr_scanner_drain(ecr_scanner *s, int64_t timeout_ms)
 		if (timeout_ms > 0) {
 			if (pthread_cond_timedwait(&s->idle, &s->lock, &deadline) == ETIMEDOUT) {
 				rc = ecr__fail(ECR_EBUSY, ECR_ERROR_INVALID, "the scanner is still busy after %lld ms",
-					(long long)timeout_ms);
+				               (long long)timeout_ms);
 				break;
 			}
 		} else {
@@ -710,9 +719,9 @@ void ecr_scanner_free(ecr_scanner *s)
 }
 
 int ecr_image_scan_result(ecr_scan_status *status_out, ecr_buf *reason_out, int64_t *completed_at_out,
-	ecr_scan_report **report_out, ecr_repository *repo, const char *digest)
+                          ecr_scan_report **report_out, ecr_repository *repo, const char *digest)
 {
-	ecr__meta_scan row = { 0 };
+	ecr__meta_scan row = {0};
 	int rc;
 	if (status_out)
 		*status_out = ECR_SCAN_NONE;
@@ -732,7 +741,7 @@ int ecr_image_scan_result(ecr_scan_status *status_out, ecr_buf *reason_out, int6
 	if (reason_out && row.reason && (rc = ecr__buf_puts(reason_out, row.reason)))
 		goto done;
 	if (report_out && row.status == ECR_SCAN_COMPLETE && row.report &&
-		(rc = ecr__scan_report_from_json(report_out, row.report, strlen(row.report))))
+	    (rc = ecr__scan_report_from_json(report_out, row.report, strlen(row.report))))
 		goto done;
 	if (status_out)
 		*status_out = (ecr_scan_status)row.status;
@@ -746,7 +755,7 @@ done:
 /* The vulnerability source time of a stored scan (0 when none); internal, for the API. */
 int ecr__image_scan_vulndb_at(int64_t *out, ecr_repository *repo, const char *digest)
 {
-	ecr__meta_scan row = { 0 };
+	ecr__meta_scan row = {0};
 	*out = 0;
 	int rc = get_scan(repo, digest, false, &row);
 	if (rc == ECR_ENOTFOUND) {
@@ -801,9 +810,10 @@ static int config_parse(ecr__json **out_doc, const char *json, size_t len)
 	const ecr__json *type = ecr__json_get(doc, "scanType");
 	const char *scan_type = type && type->type == ECR__JSON_STRING ? type->string : NULL;
 	if (type && (!scan_type || (strcmp(scan_type, "BASIC") != 0 && strcmp(scan_type, "ENHANCED") != 0))) {
-		rc = validation("1 validation error detected: Value '%s' at 'scanType' failed to satisfy constraint: Member "
-				"must satisfy enum value set: [BASIC, ENHANCED]",
-			scan_type ? scan_type : "");
+		rc = validation(
+		    "1 validation error detected: Value '%s' at 'scanType' failed to satisfy constraint: Member "
+		    "must satisfy enum value set: [BASIC, ENHANCED]",
+		    scan_type ? scan_type : "");
 		goto done;
 	}
 	bool basic = !scan_type || strcmp(scan_type, "BASIC") == 0;
@@ -813,8 +823,9 @@ static int config_parse(ecr__json **out_doc, const char *json, size_t len)
 		goto done;
 	}
 	if (rules && rules->count > 2) {
-		rc = validation("%s", "1 validation error detected: Value at 'rules' failed to satisfy constraint: Member "
-				      "must have length less than or equal to 2");
+		rc = validation("%s",
+		                "1 validation error detected: Value at 'rules' failed to satisfy constraint: Member "
+		                "must have length less than or equal to 2");
 		goto done;
 	}
 	for (size_t i = 0; rules && i < rules->count; i++) {
@@ -822,32 +833,37 @@ static int config_parse(ecr__json **out_doc, const char *json, size_t len)
 		const char *freq = ecr__json_get_string(rule, "scanFrequency");
 		const ecr__json *filters = ecr__json_get(rule, "repositoryFilters");
 		if (!freq || !filters || filters->type != ECR__JSON_ARRAY) {
-			rc = validation("%s", "Invalid scanning rule: scanFrequency and repositoryFilters are required");
+			rc =
+			    validation("%s", "Invalid scanning rule: scanFrequency and repositoryFilters are required");
 			goto done;
 		}
 		if (strcmp(freq, "SCAN_ON_PUSH") != 0 && strcmp(freq, "CONTINUOUS_SCAN") != 0 &&
-			strcmp(freq, "MANUAL") != 0) {
-			rc = validation("1 validation error detected: Value '%s' at 'rules.member.scanFrequency' failed to "
-					"satisfy constraint: Member must satisfy enum value set: [SCAN_ON_PUSH, "
-					"CONTINUOUS_SCAN, MANUAL]",
-				freq);
+		    strcmp(freq, "MANUAL") != 0) {
+			rc = validation(
+			    "1 validation error detected: Value '%s' at 'rules.member.scanFrequency' failed to "
+			    "satisfy constraint: Member must satisfy enum value set: [SCAN_ON_PUSH, "
+			    "CONTINUOUS_SCAN, MANUAL]",
+			    freq);
 			goto done;
 		}
 		if (basic && strcmp(freq, "SCAN_ON_PUSH") != 0) {
-			rc = validation("Invalid scanning rule: the scan frequency '%s' is not supported for the BASIC scan "
-					"type; BASIC supports SCAN_ON_PUSH",
-				freq);
+			rc = validation(
+			    "Invalid scanning rule: the scan frequency '%s' is not supported for the BASIC scan "
+			    "type; BASIC supports SCAN_ON_PUSH",
+			    freq);
 			goto done;
 		}
 		if (!basic && strcmp(freq, "MANUAL") == 0) {
-			rc = validation("Invalid scanning rule: the scan frequency '%s' is not supported for the ENHANCED "
-					"scan type; ENHANCED supports SCAN_ON_PUSH and CONTINUOUS_SCAN",
-				freq);
+			rc = validation(
+			    "Invalid scanning rule: the scan frequency '%s' is not supported for the ENHANCED "
+			    "scan type; ENHANCED supports SCAN_ON_PUSH and CONTINUOUS_SCAN",
+			    freq);
 			goto done;
 		}
 		if (filters->count > 100) {
-			rc = validation("%s", "1 validation error detected: Value at 'rules.member.repositoryFilters' failed to "
-					      "satisfy constraint: Member must have length less than or equal to 100");
+			rc = validation(
+			    "%s", "1 validation error detected: Value at 'rules.member.repositoryFilters' failed to "
+			          "satisfy constraint: Member must have length less than or equal to 100");
 			goto done;
 		}
 		for (size_t k = 0; k < filters->count; k++) {
@@ -858,17 +874,19 @@ static int config_parse(ecr__json **out_doc, const char *json, size_t len)
 				goto done;
 			}
 			if (strcmp(ft, "WILDCARD") != 0) {
-				rc = validation("1 validation error detected: Value '%s' at 'rules.member.repositoryFilters."
-						"member.filterType' failed to satisfy constraint: Member must satisfy enum value "
-						"set: [WILDCARD]",
-					ft);
+				rc = validation(
+				    "1 validation error detected: Value '%s' at 'rules.member.repositoryFilters."
+				    "member.filterType' failed to satisfy constraint: Member must satisfy enum value "
+				    "set: [WILDCARD]",
+				    ft);
 				goto done;
 			}
 			if (!filter_value_valid(f)) {
-				rc = validation("1 validation error detected: Value '%s' at 'rules.member.repositoryFilters."
-						"member.filter' failed to satisfy constraint: Member must satisfy regular "
-						"expression pattern: ^[a-z0-9*](?:[._\\-/a-z0-9*]?[a-z0-9*]+)*$",
-					f);
+				rc = validation(
+				    "1 validation error detected: Value '%s' at 'rules.member.repositoryFilters."
+				    "member.filter' failed to satisfy constraint: Member must satisfy regular "
+				    "expression pattern: ^[a-z0-9*](?:[._\\-/a-z0-9*]?[a-z0-9*]+)*$",
+				    f);
 				goto done;
 			}
 		}
@@ -890,21 +908,21 @@ static int config_write(ecr_buf *out, const ecr__json *doc)
 	if (rc)
 		return rc;
 	if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key(w, "scanType")) ||
-		(rc = ecr__jw_string(w, scan_type ? scan_type : "BASIC")) || (rc = ecr__jw_key(w, "rules")) ||
-		(rc = ecr__jw_array_open(w)))
+	    (rc = ecr__jw_string(w, scan_type ? scan_type : "BASIC")) || (rc = ecr__jw_key(w, "rules")) ||
+	    (rc = ecr__jw_array_open(w)))
 		goto done;
 	for (size_t i = 0; rules && i < rules->count; i++) {
 		const ecr__json *rule = rules->values[i];
 		const ecr__json *filters = ecr__json_get(rule, "repositoryFilters");
 		if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key(w, "scanFrequency")) ||
-			(rc = ecr__jw_string(w, ecr__json_get_string(rule, "scanFrequency"))) ||
-			(rc = ecr__jw_key(w, "repositoryFilters")) || (rc = ecr__jw_array_open(w)))
+		    (rc = ecr__jw_string(w, ecr__json_get_string(rule, "scanFrequency"))) ||
+		    (rc = ecr__jw_key(w, "repositoryFilters")) || (rc = ecr__jw_array_open(w)))
 			goto done;
 		for (size_t k = 0; k < filters->count; k++) {
 			if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key(w, "filter")) ||
-				(rc = ecr__jw_string(w, ecr__json_get_string(filters->values[k], "filter"))) ||
-				(rc = ecr__jw_key(w, "filterType")) || (rc = ecr__jw_string(w, "WILDCARD")) ||
-				(rc = ecr__jw_object_close(w)))
+			    (rc = ecr__jw_string(w, ecr__json_get_string(filters->values[k], "filter"))) ||
+			    (rc = ecr__jw_key(w, "filterType")) || (rc = ecr__jw_string(w, "WILDCARD")) ||
+			    (rc = ecr__jw_object_close(w)))
 				goto done;
 		}
 		if ((rc = ecr__jw_array_close(w)) || (rc = ecr__jw_object_close(w)))
@@ -922,14 +940,14 @@ int ecr_registry_set_scanning_configuration(ecr_registry *reg, const char *json)
 {
 	ecr__json *doc = NULL;
 	ecr_buf norm = ECR_BUF_INIT;
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc;
 	if (!reg || !json)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no registry or configuration");
 	if ((rc = config_parse(&doc, json, strlen(json))) || (rc = config_write(&norm, doc)))
 		goto done;
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, true)) ||
-		(rc = ecr__meta_scan_config_put(&t, reg->id, norm.ptr)))
+	    (rc = ecr__meta_scan_config_put(&t, reg->id, norm.ptr)))
 		goto done;
 	rc = ecr__txn_commit(&t);
 done:
@@ -941,7 +959,7 @@ done:
 
 static int config_load(char **doc_out, ecr_registry *reg)
 {
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc = ecr__txn_begin(&t, reg->store->meta, false);
 	if (rc)
 		return rc;
@@ -1049,8 +1067,9 @@ int ecr__scan_frequency_of(char **freq_out, ecr_buf *applied_filters_json, ecr_r
 			const char *v = ecr__json_get_string(matched_filters->values[k], "filter");
 			if (!v || !ecr__scan_filter_match(v, repo->name))
 				continue;
-			if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key(w, "filter")) || (rc = ecr__jw_string(w, v)) ||
-				(rc = ecr__jw_key(w, "filterType")) || (rc = ecr__jw_string(w, "WILDCARD")))
+			if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key(w, "filter")) ||
+			    (rc = ecr__jw_string(w, v)) || (rc = ecr__jw_key(w, "filterType")) ||
+			    (rc = ecr__jw_string(w, "WILDCARD")))
 				break;
 			rc = ecr__jw_object_close(w);
 		}

@@ -84,8 +84,8 @@ static const char *status_name(ecr_scan_status st)
 
 static int write_severity_counts(ecr__jw *w, const ecr_scan_report *report)
 {
-	static const ecr_severity order[] = { ECR_SEVERITY_CRITICAL, ECR_SEVERITY_HIGH, ECR_SEVERITY_MEDIUM,
-		ECR_SEVERITY_LOW, ECR_SEVERITY_INFORMATIONAL, ECR_SEVERITY_UNDEFINED };
+	static const ecr_severity order[] = {ECR_SEVERITY_CRITICAL, ECR_SEVERITY_HIGH,          ECR_SEVERITY_MEDIUM,
+	                                     ECR_SEVERITY_LOW,      ECR_SEVERITY_INFORMATIONAL, ECR_SEVERITY_UNDEFINED};
 	int rc;
 	if ((rc = ecr__jw_key(w, "findingSeverityCounts")) || (rc = ecr__jw_object_open(w)))
 		return rc;
@@ -116,7 +116,7 @@ static int scan_state_load(scan_state *s, ecr_repository *repo, const char *dige
 {
 	memset(s, 0, sizeof(*s));
 	int rc = ecr_image_scan_result(&s->status, &s->reason, &s->completed_at, with_report ? &s->report : NULL, repo,
-		digest);
+	                               digest);
 	if (!rc && s->status != ECR_SCAN_NONE)
 		rc = ecr__image_scan_vulndb_at(&s->vulndb_at, repo, digest);
 	return rc;
@@ -131,7 +131,7 @@ static int write_scan_status(ecr__jw *w, const scan_state *s)
 	if (!desc && s->status == ECR_SCAN_IN_PROGRESS)
 		desc = "The scan is in progress.";
 	if ((rc = ecr__jw_key(w, "imageScanStatus")) || (rc = ecr__jw_object_open(w)) ||
-		(rc = write_str(w, "status", status_name(s->status))))
+	    (rc = write_str(w, "status", status_name(s->status))))
 		return rc;
 	if (desc && (rc = write_str(w, "description", desc)))
 		return rc;
@@ -148,10 +148,10 @@ int ecr__api_write_scan_summary(ecr__jw *w, ecr_repository *repo, const char *di
 		goto done;
 	if (s.status == ECR_SCAN_COMPLETE && s.report) {
 		if ((rc = ecr__jw_key(w, "imageScanFindingsSummary")) || (rc = ecr__jw_object_open(w)) ||
-			(rc = ecr__jw_key(w, "imageScanCompletedAt")) || (rc = ecr__api_write_time(w, s.completed_at)))
+		    (rc = ecr__jw_key(w, "imageScanCompletedAt")) || (rc = ecr__api_write_time(w, s.completed_at)))
 			goto done;
 		if (s.vulndb_at > 0 && ((rc = ecr__jw_key(w, "vulnerabilitySourceUpdatedAt")) ||
-					       (rc = ecr__api_write_time(w, s.vulndb_at))))
+		                        (rc = ecr__api_write_time(w, s.vulndb_at))))
 			goto done;
 		if ((rc = write_severity_counts(w, s.report)) || (rc = ecr__jw_object_close(w)))
 			goto done;
@@ -172,7 +172,7 @@ static int open_repo(ecr_repository **out, ecr_api_call *call)
 	if (rc)
 		return rc;
 	snprintf(arn, sizeof(arn), "arn:aws:ecr:%s:%s:repository/%s", ecr_registry_region(call->reg),
-		ecr_registry_account_id(call->reg), name);
+	         ecr_registry_account_id(call->reg), name);
 	if ((rc = ecr__api_authorize(call, call->operation, arn)))
 		return rc;
 	return ecr__api_repository(out, call);
@@ -188,32 +188,34 @@ static int image_id_input(image_ref *id, ecr_api_call *call)
 	memset(id, 0, sizeof(*id));
 	if (!v)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-			"Invalid parameter at 'imageId' failed to satisfy constraint: 'must not be null'");
+		                 "Invalid parameter at 'imageId' failed to satisfy constraint: 'must not be null'");
 	if (v->type != ECR__JSON_OBJECT)
 		return ecr__api_type_error(call, "imageId", "a structure");
 	const ecr__json *d = ecr__json_get(v, "imageDigest"), *t = ecr__json_get(v, "imageTag");
 	if ((d && d->type != ECR__JSON_STRING) || (t && t->type != ECR__JSON_STRING))
-		return ecr__api_type_error(call, d && d->type != ECR__JSON_STRING ? "imageId.imageDigest" : "imageId.imageTag",
-			"a string");
+		return ecr__api_type_error(
+		    call, d && d->type != ECR__JSON_STRING ? "imageId.imageDigest" : "imageId.imageTag", "a string");
 	id->digest = d ? d->string : NULL;
 	id->tag = t ? t->string : NULL;
 	if (!id->digest && !id->tag)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-			"Invalid request parameters: both tag and digest cannot be null");
+		                 "Invalid request parameters: both tag and digest cannot be null");
 	if (id->tag && (!*id->tag || strlen(id->tag) > IMAGE_TAG_MAX_LEN))
-		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-			"Invalid parameter at 'imageId.imageTag' failed to satisfy constraint: 'Member must have length "
-			"between 1 and 300'");
+		return ecr__fail(
+		    ECR_EINVALID, ECR_ERROR_INVALID,
+		    "Invalid parameter at 'imageId.imageTag' failed to satisfy constraint: 'Member must have length "
+		    "between 1 and 300'");
 	return 0;
 }
 
 static int image_not_found(ecr_repository *repo, const image_ref *id)
 {
-	return ecr__fail(ECR_EIMAGE_NOT_FOUND, ECR_ERROR_IMAGE,
-		"The image with imageId {imageDigest:'%s', imageTag:'%s'} does not exist within the repository with "
-		"name '%s' in the registry with id '%s'",
-		id->digest ? id->digest : "null", id->tag ? id->tag : "null", ecr_repository_name(repo),
-		ecr_repository_registry_id(repo));
+	return ecr__fail(
+	    ECR_EIMAGE_NOT_FOUND, ECR_ERROR_IMAGE,
+	    "The image with imageId {imageDigest:'%s', imageTag:'%s'} does not exist within the repository with "
+	    "name '%s' in the registry with id '%s'",
+	    id->digest ? id->digest : "null", id->tag ? id->tag : "null", ecr_repository_name(repo),
+	    ecr_repository_registry_id(repo));
 }
 
 /* The image of the input's imageId (any status). */
@@ -237,7 +239,8 @@ static int resolve_image(ecr_image **out, ecr_repository *repo, const image_ref 
 static int write_image_id(ecr__jw *w, const char *digest, const char *tag)
 {
 	int rc;
-	if ((rc = ecr__jw_key(w, "imageId")) || (rc = ecr__jw_object_open(w)) || (rc = write_str(w, "imageDigest", digest)))
+	if ((rc = ecr__jw_key(w, "imageId")) || (rc = ecr__jw_object_open(w)) ||
+	    (rc = write_str(w, "imageDigest", digest)))
 		return rc;
 	if (tag && (rc = write_str(w, "imageTag", tag)))
 		return rc;
@@ -257,16 +260,16 @@ static int op_start_image_scan(ecr_api_call *call)
 	ecr_scanner *scanner = ecr__scanner_of(call->reg);
 	if (!scanner) {
 		rc = ecr__fail(ECR_EUNSUPPORTED, ECR_ERROR_INVALID,
-			"Image scanning is not enabled on this registry (start ecrd with --vuln-db)");
+		               "Image scanning is not enabled on this registry (start ecrd with --vuln-db)");
 		goto done;
 	}
 	if ((rc = ecr_scanner_start(scanner, repo, ecr_image_digest(img))))
 		goto done;
 	if ((rc = write_str(call->out, "registryId", ecr_repository_registry_id(repo))) ||
-		(rc = write_str(call->out, "repositoryName", ecr_repository_name(repo))) ||
-		(rc = write_image_id(call->out, ecr_image_digest(img), id.tag)) ||
-		(rc = ecr__jw_key(call->out, "imageScanStatus")) || (rc = ecr__jw_object_open(call->out)) ||
-		(rc = write_str(call->out, "status", "IN_PROGRESS")))
+	    (rc = write_str(call->out, "repositoryName", ecr_repository_name(repo))) ||
+	    (rc = write_image_id(call->out, ecr_image_digest(img), id.tag)) ||
+	    (rc = ecr__jw_key(call->out, "imageScanStatus")) || (rc = ecr__jw_object_open(call->out)) ||
+	    (rc = write_str(call->out, "status", "IN_PROGRESS")))
 		goto done;
 	rc = ecr__jw_object_close(call->out);
 done:
@@ -298,13 +301,13 @@ static int write_finding(ecr__jw *w, const ecr_scan_finding *f)
 	if (f->uri && (rc = write_str(w, "uri", f->uri)))
 		return rc;
 	if ((rc = write_str(w, "severity", ecr_severity_name(f->severity))) || (rc = ecr__jw_key(w, "attributes")) ||
-		(rc = ecr__jw_array_open(w)) || (rc = write_attribute(w, "package_name", f->package_name)) ||
-		(rc = write_attribute(w, "package_version", f->package_version)))
+	    (rc = ecr__jw_array_open(w)) || (rc = write_attribute(w, "package_name", f->package_name)) ||
+	    (rc = write_attribute(w, "package_version", f->package_version)))
 		return rc;
 	if (f->cvss_version == 2 || f->cvss_version == 3) {
 		snprintf(score, sizeof(score), "%.1f", f->cvss_score);
 		if ((rc = write_attribute(w, f->cvss_version == 2 ? "CVSS2_VECTOR" : "CVSS3_VECTOR", f->cvss_vector)) ||
-			(rc = write_attribute(w, f->cvss_version == 2 ? "CVSS2_SCORE" : "CVSS3_SCORE", score)))
+		    (rc = write_attribute(w, f->cvss_version == 2 ? "CVSS2_SCORE" : "CVSS3_SCORE", score)))
 			return rc;
 	}
 	if ((rc = ecr__jw_array_close(w)))
@@ -326,51 +329,53 @@ static int findings_token_decode(size_t *offset, const char *text, int64_t compl
 	*offset = (size_t)off;
 	return 0;
 bad:
-	return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "Invalid parameter at 'nextToken' failed to satisfy "
-							  "constraint: 'the token is not valid'");
+	return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
+	                 "Invalid parameter at 'nextToken' failed to satisfy "
+	                 "constraint: 'the token is not valid'");
 }
 
 static int op_describe_image_scan_findings(ecr_api_call *call)
 {
 	ecr_repository *repo = NULL;
 	ecr_image *img = NULL;
-	scan_state s = { 0 };
+	scan_state s = {0};
 	const char *token;
 	int64_t max;
 	size_t offset = 0;
 	image_ref id;
 	int rc;
 	if ((rc = open_repo(&repo, call)) || (rc = image_id_input(&id, call)) ||
-		(rc = ecr__api_int(&max, NULL, call, "maxResults", 1, FINDINGS_MAX_RESULTS, FINDINGS_DEFAULT_RESULTS)) ||
-		(rc = ecr__api_string(&token, call, "nextToken", false, 0, 0)) || (rc = resolve_image(&img, repo, &id)))
+	    (rc = ecr__api_int(&max, NULL, call, "maxResults", 1, FINDINGS_MAX_RESULTS, FINDINGS_DEFAULT_RESULTS)) ||
+	    (rc = ecr__api_string(&token, call, "nextToken", false, 0, 0)) || (rc = resolve_image(&img, repo, &id)))
 		goto done;
 	if ((rc = scan_state_load(&s, repo, ecr_image_digest(img), true)))
 		goto done;
 	if (s.status == ECR_SCAN_NONE) {
 		rc = ecr__fail(ECR_ESCAN_NOT_FOUND, ECR_ERROR_IMAGE,
-			"Image scan does not exist for the image with '{imageDigest:'%s', imageTag:'%s'}' in the repository "
-			"with name '%s' in the registry with id '%s'",
-			ecr_image_digest(img), id.tag ? id.tag : "null", ecr_repository_name(repo),
-			ecr_repository_registry_id(repo));
+		               "Image scan does not exist for the image with '{imageDigest:'%s', imageTag:'%s'}' in "
+		               "the repository "
+		               "with name '%s' in the registry with id '%s'",
+		               ecr_image_digest(img), id.tag ? id.tag : "null", ecr_repository_name(repo),
+		               ecr_repository_registry_id(repo));
 		goto done;
 	}
 	if (token && *token && (rc = findings_token_decode(&offset, token, s.completed_at)))
 		goto done;
 	if ((rc = write_str(call->out, "registryId", ecr_repository_registry_id(repo))) ||
-		(rc = write_str(call->out, "repositoryName", ecr_repository_name(repo))) ||
-		(rc = write_image_id(call->out, ecr_image_digest(img), id.tag)) || (rc = write_scan_status(call->out, &s)))
+	    (rc = write_str(call->out, "repositoryName", ecr_repository_name(repo))) ||
+	    (rc = write_image_id(call->out, ecr_image_digest(img), id.tag)) || (rc = write_scan_status(call->out, &s)))
 		goto done;
 	if (s.status == ECR_SCAN_COMPLETE && s.report) {
 		ecr__jw *w = call->out;
 		size_t n = ecr_scan_report_finding_count(s.report);
 		if ((rc = ecr__jw_key(w, "imageScanFindings")) || (rc = ecr__jw_object_open(w)) ||
-			(rc = ecr__jw_key(w, "imageScanCompletedAt")) || (rc = ecr__api_write_time(w, s.completed_at)))
+		    (rc = ecr__jw_key(w, "imageScanCompletedAt")) || (rc = ecr__api_write_time(w, s.completed_at)))
 			goto done;
 		if (s.vulndb_at > 0 && ((rc = ecr__jw_key(w, "vulnerabilitySourceUpdatedAt")) ||
-					       (rc = ecr__api_write_time(w, s.vulndb_at))))
+		                        (rc = ecr__api_write_time(w, s.vulndb_at))))
 			goto done;
 		if ((rc = write_severity_counts(w, s.report)) || (rc = ecr__jw_key(w, "findings")) ||
-			(rc = ecr__jw_array_open(w)))
+		    (rc = ecr__jw_array_open(w)))
 			goto done;
 		size_t end = offset;
 		for (; end < n && end - offset < (size_t)max; end++) {
@@ -422,7 +427,7 @@ static int op_put_registry_scanning_configuration(ecr_api_call *call)
 	if ((rc = ecr__jw_object_close(w)) || (rc = ecr__jw_finish(w, &in)))
 		goto done;
 	if ((rc = ecr_registry_set_scanning_configuration(call->reg, in.ptr)) ||
-		(rc = ecr_registry_scanning_configuration(&stored, call->reg)))
+	    (rc = ecr_registry_scanning_configuration(&stored, call->reg)))
 		goto done;
 	if ((rc = ecr__jw_key(call->out, "registryScanningConfiguration")))
 		goto done;
@@ -441,7 +446,7 @@ static int op_get_registry_scanning_configuration(ecr_api_call *call)
 	if ((rc = registry_authorize(call)) || (rc = ecr_registry_scanning_configuration(&stored, call->reg)))
 		goto done;
 	if ((rc = write_str(call->out, "registryId", ecr_registry_account_id(call->reg))) ||
-		(rc = ecr__jw_key(call->out, "scanningConfiguration")))
+	    (rc = ecr__jw_key(call->out, "scanningConfiguration")))
 		goto done;
 	rc = write_json_text(call->out, stored.ptr);
 done:
@@ -456,25 +461,28 @@ static int op_batch_get_repository_scanning_configuration(ecr_api_call *call)
 	int rc = 0;
 	size_t nfail = 0;
 	if (!names)
-		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-			"Invalid parameter at 'repositoryNames' failed to satisfy constraint: 'must not be null'");
+		return ecr__fail(
+		    ECR_EINVALID, ECR_ERROR_INVALID,
+		    "Invalid parameter at 'repositoryNames' failed to satisfy constraint: 'must not be null'");
 	if (names->type != ECR__JSON_ARRAY)
 		return ecr__api_type_error(call, "repositoryNames", "a list");
 	if (names->count < 1 || names->count > SCAN_CONFIG_REPOS_MAX)
-		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-			"Invalid parameter at 'repositoryNames' failed to satisfy constraint: 'Member must have length "
-			"between 1 and 25'");
+		return ecr__fail(
+		    ECR_EINVALID, ECR_ERROR_INVALID,
+		    "Invalid parameter at 'repositoryNames' failed to satisfy constraint: 'Member must have length "
+		    "between 1 and 25'");
 	for (size_t i = 0; i < names->count; i++) {
 		const ecr__json *n = names->values[i];
 		if (n->type != ECR__JSON_STRING)
 			return ecr__api_type_error(call, "repositoryNames", "a list of strings");
 		if (n->length < 2 || n->length > 256)
-			return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-				"Invalid parameter at 'repositoryNames' failed to satisfy constraint: 'Member must have "
-				"length between 2 and 256'");
+			return ecr__fail(
+			    ECR_EINVALID, ECR_ERROR_INVALID,
+			    "Invalid parameter at 'repositoryNames' failed to satisfy constraint: 'Member must have "
+			    "length between 2 and 256'");
 		char arn[400];
 		snprintf(arn, sizeof(arn), "arn:aws:ecr:%s:%s:repository/%s", ecr_registry_region(call->reg),
-			ecr_registry_account_id(call->reg), n->string);
+		         ecr_registry_account_id(call->reg), n->string);
 		if ((rc = ecr__api_authorize(call, call->operation, arn)))
 			return rc;
 	}
@@ -496,11 +504,12 @@ static int op_batch_get_repository_scanning_configuration(ecr_api_call *call)
 		}
 		if (!rc)
 			rc = ecr__scan_frequency_of(&freq, &applied, repo);
-		if (!rc && !((rc = ecr__jw_object_open(w)) || (rc = write_str(w, "repositoryArn", ecr_repository_arn(repo))) ||
-				    (rc = write_str(w, "repositoryName", ecr_repository_name(repo))) ||
-				    (rc = ecr__jw_key(w, "scanOnPush")) || (rc = ecr__jw_bool(w, strcmp(freq, "MANUAL") != 0)) ||
-				    (rc = write_str(w, "scanFrequency", freq)) || (rc = ecr__jw_key(w, "appliedScanFilters")) ||
-				    (rc = write_json_text(w, applied.ptr))))
+		if (!rc &&
+		    !((rc = ecr__jw_object_open(w)) || (rc = write_str(w, "repositoryArn", ecr_repository_arn(repo))) ||
+		      (rc = write_str(w, "repositoryName", ecr_repository_name(repo))) ||
+		      (rc = ecr__jw_key(w, "scanOnPush")) || (rc = ecr__jw_bool(w, strcmp(freq, "MANUAL") != 0)) ||
+		      (rc = write_str(w, "scanFrequency", freq)) || (rc = ecr__jw_key(w, "appliedScanFilters")) ||
+		      (rc = write_json_text(w, applied.ptr))))
 			rc = ecr__jw_object_close(w);
 		ecr__free(freq);
 		ecr_buf_dispose(&applied);
@@ -514,8 +523,8 @@ static int op_batch_get_repository_scanning_configuration(ecr_api_call *call)
 		const char *name = failures.ptr + off;
 		off += strlen(name) + 1;
 		if ((rc = ecr__jw_object_open(w)) || (rc = write_str(w, "repositoryName", name)) ||
-			(rc = write_str(w, "failureCode", "REPOSITORY_NOT_FOUND")) ||
-			(rc = write_str(w, "failureReason", "REPOSITORY_NOT_FOUND")) || (rc = ecr__jw_object_close(w)))
+		    (rc = write_str(w, "failureCode", "REPOSITORY_NOT_FOUND")) ||
+		    (rc = write_str(w, "failureReason", "REPOSITORY_NOT_FOUND")) || (rc = ecr__jw_object_close(w)))
 			goto done;
 	}
 	rc = ecr__jw_array_close(w);
@@ -525,10 +534,10 @@ done:
 }
 
 const ecr_api_op_entry ecr__api_ops_scan[] = {
-	{ "BatchGetRepositoryScanningConfiguration", op_batch_get_repository_scanning_configuration },
-	{ "DescribeImageScanFindings", op_describe_image_scan_findings },
-	{ "GetRegistryScanningConfiguration", op_get_registry_scanning_configuration },
-	{ "PutRegistryScanningConfiguration", op_put_registry_scanning_configuration },
-	{ "StartImageScan", op_start_image_scan },
-	{ NULL, NULL },
+    {"BatchGetRepositoryScanningConfiguration", op_batch_get_repository_scanning_configuration},
+    {"DescribeImageScanFindings", op_describe_image_scan_findings},
+    {"GetRegistryScanningConfiguration", op_get_registry_scanning_configuration},
+    {"PutRegistryScanningConfiguration", op_put_registry_scanning_configuration},
+    {"StartImageScan", op_start_image_scan},
+    {NULL, NULL},
 };

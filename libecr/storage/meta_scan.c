@@ -48,15 +48,16 @@ static int scan_row_cb(const ecr_sql_value *c, size_t n, void *payload)
 
 int ecr__meta_scan_get(ecr__txn *t, int64_t repo_id, const char *digest, bool with_report, ecr__meta_scan *out)
 {
-	ecr_sql_value p[] = { ECR__SQL_I(repo_id), ECR__SQL_S(digest) };
-	struct scan_row r = { out, false };
+	ecr_sql_value p[] = {ECR__SQL_I(repo_id), ECR__SQL_S(digest)};
+	struct scan_row r = {out, false};
 	memset(out, 0, sizeof(*out));
 	int rc = ecr__sql(t,
-		with_report ? "SELECT status, reason, report, started_at, completed_at, vulndb_at FROM image_scans "
-			      "WHERE repository_id = ? AND digest = ?"
-			    : "SELECT status, reason, NULL, started_at, completed_at, vulndb_at FROM image_scans "
-			      "WHERE repository_id = ? AND digest = ?",
-		p, ECR__NPARAMS(p), scan_row_cb, &r, NULL);
+	                  with_report
+	                      ? "SELECT status, reason, report, started_at, completed_at, vulndb_at FROM image_scans "
+	                        "WHERE repository_id = ? AND digest = ?"
+	                      : "SELECT status, reason, NULL, started_at, completed_at, vulndb_at FROM image_scans "
+	                        "WHERE repository_id = ? AND digest = ?",
+	                  p, ECR__NPARAMS(p), scan_row_cb, &r, NULL);
 	if (rc) {
 		ecr__meta_scan_dispose(out);
 		return rc;
@@ -66,14 +67,16 @@ int ecr__meta_scan_get(ecr__txn *t, int64_t repo_id, const char *digest, bool wi
 
 int ecr__meta_scan_put(ecr__txn *t, int64_t repo_id, const char *digest, const ecr__meta_scan *s)
 {
-	ecr_sql_value p[] = { ECR__SQL_I(repo_id), ECR__SQL_S(digest), ECR__SQL_I(s->status), ECR__SQL_S(s->reason),
-		ECR__SQL_S(s->report), ECR__SQL_I(s->started_at), ECR__SQL_I(s->completed_at), ECR__SQL_I(s->vulndb_at) };
-	return ecr__sql(t,
-		"INSERT INTO image_scans (repository_id, digest, status, reason, report, started_at, completed_at, "
-		"vulndb_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repository_id, digest) DO UPDATE SET "
-		"status = excluded.status, reason = excluded.reason, report = excluded.report, "
-		"started_at = excluded.started_at, completed_at = excluded.completed_at, vulndb_at = excluded.vulndb_at",
-		p, ECR__NPARAMS(p), NULL, NULL, NULL);
+	ecr_sql_value p[] = {ECR__SQL_I(repo_id),         ECR__SQL_S(digest),      ECR__SQL_I(s->status),
+	                     ECR__SQL_S(s->reason),       ECR__SQL_S(s->report),   ECR__SQL_I(s->started_at),
+	                     ECR__SQL_I(s->completed_at), ECR__SQL_I(s->vulndb_at)};
+	return ecr__sql(
+	    t,
+	    "INSERT INTO image_scans (repository_id, digest, status, reason, report, started_at, completed_at, "
+	    "vulndb_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repository_id, digest) DO UPDATE SET "
+	    "status = excluded.status, reason = excluded.reason, report = excluded.report, "
+	    "started_at = excluded.started_at, completed_at = excluded.completed_at, vulndb_at = excluded.vulndb_at",
+	    p, ECR__NPARAMS(p), NULL, NULL, NULL);
 }
 
 struct key_list {
@@ -97,23 +100,23 @@ static int key_row_cb(const ecr_sql_value *c, size_t n, void *payload)
 	return rc;
 }
 
-int ecr__meta_scan_list_status(ecr__txn *t, int64_t registry_id, int status, ecr__meta_scan_key_cb cb,
-	void *payload)
+int ecr__meta_scan_list_status(ecr__txn *t, int64_t registry_id, int status, ecr__meta_scan_key_cb cb, void *payload)
 {
-	ecr_sql_value p[] = { ECR__SQL_I(registry_id), ECR__SQL_I(status) };
-	struct key_list k = { cb, payload };
-	return ecr__sql(t,
-		"SELECT s.repository_id, r.name, s.digest FROM image_scans s JOIN repositories r ON r.id = s.repository_id "
-		"WHERE r.registry_id = ? AND s.status = ? ORDER BY r.name, s.digest",
-		p, ECR__NPARAMS(p), key_row_cb, &k, NULL);
+	ecr_sql_value p[] = {ECR__SQL_I(registry_id), ECR__SQL_I(status)};
+	struct key_list k = {cb, payload};
+	return ecr__sql(
+	    t,
+	    "SELECT s.repository_id, r.name, s.digest FROM image_scans s JOIN repositories r ON r.id = s.repository_id "
+	    "WHERE r.registry_id = ? AND s.status = ? ORDER BY r.name, s.digest",
+	    p, ECR__NPARAMS(p), key_row_cb, &k, NULL);
 }
 
 int ecr__meta_scan_config_get(ecr__txn *t, int64_t registry_id, char **doc_out)
 {
-	ecr_sql_value p[] = { ECR__SQL_I(registry_id) };
+	ecr_sql_value p[] = {ECR__SQL_I(registry_id)};
 	*doc_out = NULL;
 	int rc = ecr__sql(t, "SELECT document FROM scanning_configuration WHERE registry_id = ?", p, ECR__NPARAMS(p),
-		ecr__sql_col_str, doc_out, NULL);
+	                  ecr__sql_col_str, doc_out, NULL);
 	if (rc) {
 		ecr__free(*doc_out);
 		*doc_out = NULL;
@@ -124,9 +127,9 @@ int ecr__meta_scan_config_get(ecr__txn *t, int64_t registry_id, char **doc_out)
 
 int ecr__meta_scan_config_put(ecr__txn *t, int64_t registry_id, const char *document)
 {
-	ecr_sql_value p[] = { ECR__SQL_I(registry_id), ECR__SQL_S(document) };
+	ecr_sql_value p[] = {ECR__SQL_I(registry_id), ECR__SQL_S(document)};
 	return ecr__sql(t,
-		"INSERT INTO scanning_configuration (registry_id, document) VALUES (?, ?) "
-		"ON CONFLICT (registry_id) DO UPDATE SET document = excluded.document",
-		p, ECR__NPARAMS(p), NULL, NULL, NULL);
+	                "INSERT INTO scanning_configuration (registry_id, document) VALUES (?, ?) "
+	                "ON CONFLICT (registry_id) DO UPDATE SET document = excluded.document",
+	                p, ECR__NPARAMS(p), NULL, NULL, NULL);
 }

@@ -3,11 +3,12 @@
 
 Usage: check_table.py [SOURCE_ROOT]
 
-Fails when an operation of issue 4 or 5 has no row, when a row names a test
+Fails when an operation of issue 4, 5 or 6 has no row, when a row names a test
 that does not exist (Class.test_name in tests/ecr_api/test_boto3.py or
 test_auth_attacks.py; awscli:"check name" in test_awscli.sh;
-lifecycle:"check name" in test_lifecycle_cli.sh; unit:test_function in
-tests/server/test_ecr_api_lifecycle.c), or when an error __type listed for an
+lifecycle:"check name" in test_lifecycle_cli.sh; scan:"check name" in
+test_scan_cli.sh; unit:test_function in tests/server/test_ecr_api_lifecycle.c or
+test_ecr_api_scan.c), or when an error __type listed for an
 operation appears in none of the test files.
 Prints one line per problem and, last, "N passed, M failed".
 """
@@ -28,8 +29,12 @@ OPERATIONS = [
     # issue 5
     "PutLifecyclePolicy", "GetLifecyclePolicy", "DeleteLifecyclePolicy", "StartLifecyclePolicyPreview",
     "GetLifecyclePolicyPreview", "UpdateImageStorageClass",
+    # issue 6
+    "StartImageScan", "DescribeImageScanFindings", "PutRegistryScanningConfiguration",
+    "GetRegistryScanningConfiguration", "BatchGetRepositoryScanningConfiguration",
 ]
-UNIT_TESTS = [os.path.join("tests", "server", "test_ecr_api_lifecycle.c")]
+UNIT_TESTS = [os.path.join("tests", "server", "test_ecr_api_lifecycle.c"),
+              os.path.join("tests", "server", "test_ecr_api_scan.c")]
 PY_TESTS = ["test_boto3.py", "test_auth_attacks.py"]
 
 
@@ -72,6 +77,8 @@ def main():
     sources += cli_text
     lc_names, lc_text = awscli_checks(os.path.join(here, "test_lifecycle_cli.sh"))
     sources += lc_text
+    scan_names, scan_text = awscli_checks(os.path.join(here, "test_scan_cli.sh"))
+    sources += scan_text
     unit_names = set()
     for rel in UNIT_TESTS:
         with open(os.path.join(root, rel)) as f:
@@ -91,7 +98,7 @@ def main():
             problems.append("%s: no row in docs/ecr-api.md" % op)
             continue
         _, test_cell, error_cell = rows[op]
-        refs = [r.strip() for r in re.split(r",\s*(?=(?:[A-Z]\w*\.test_|awscli:|lifecycle:|unit:))", test_cell)
+        refs = [r.strip() for r in re.split(r",\s*(?=(?:[A-Z]\w*\.test_|awscli:|lifecycle:|scan:|unit:))", test_cell)
                 if r.strip()]
         if not refs:
             problems.append("%s: no test named" % op)
@@ -100,12 +107,16 @@ def main():
             m = re.fullmatch(r'awscli:"(.*)"', ref)
             lc = re.fullmatch(r'lifecycle:"(.*)"', ref)
             unit = re.fullmatch(r"unit:(\w+)", ref)
+            sc = re.fullmatch(r'scan:"(.*)"', ref)
             if m:
                 if m.group(1) not in cli_names:
                     problems.append('%s: test_awscli.sh has no check named "%s"' % (op, m.group(1)))
             elif lc:
                 if lc.group(1) not in lc_names:
                     problems.append('%s: test_lifecycle_cli.sh has no check named "%s"' % (op, lc.group(1)))
+            elif sc:
+                if sc.group(1) not in scan_names:
+                    problems.append('%s: test_scan_cli.sh has no check named "%s"' % (op, sc.group(1)))
             elif unit:
                 if unit.group(1) not in unit_names:
                     problems.append("%s: no test function %s in %s" % (op, unit.group(1), " or ".join(UNIT_TESTS)))
@@ -117,7 +128,7 @@ def main():
                 problems.append("%s: error %s is listed but no test mentions it" % (op, err))
     for extra in sorted(set(rows) - set(OPERATIONS)):
         if extra not in ("Operation", "Attack"):
-            problems.append("%s: a row for an operation that is not in issue 4's or 5's list" % extra)
+            problems.append("%s: a row for an operation that is not in issue 4's, 5's or 6's list" % extra)
     # the attack table: every Class.test_name named anywhere in the document exists
     for ref in sorted(set(re.findall(r"\b(T\w+\.test_\w+)", doc))):
         checks += 1

@@ -14,8 +14,8 @@
 #define HOUR_MS (60LL * 60 * 1000)
 
 typedef struct fixture {
-	char *dir;     /* registry data */
-	char *osv;     /* OSV folder */
+	char *dir; /* registry data */
+	char *osv; /* OSV folder */
 	char url[1100];
 	int64_t now;
 	ecr_registry *reg;
@@ -39,7 +39,7 @@ static void open_registry(fixture *f)
 
 static void load_db(fixture *f)
 {
-	const char *paths[] = { f->osv };
+	const char *paths[] = {f->osv};
 	ecr_vulndb_free(f->db);
 	f->db = NULL;
 	assert_ok(ecr_vulndb_load(&f->db, paths, 1));
@@ -84,11 +84,11 @@ static ecr_repository *make_repo(fixture *f, const char *name, int scan_on_push)
 	return repo;
 }
 
-static const char *const VULNERABLE[] = { "libssl3 3.0.9-1 openssl", "openssl 3.0.9-1 -", "zlib1g 1:1.2.13.dfsg-1 zlib" };
-static const char *const FIXED[] = { "libssl3 3.0.11-1~deb12u2 openssl", "zlib1g 1:1.2.13.dfsg-1 zlib" };
+static const char *const VULNERABLE[] = {"libssl3 3.0.9-1 openssl", "openssl 3.0.9-1 -", "zlib1g 1:1.2.13.dfsg-1 zlib"};
+static const char *const FIXED[] = {"libssl3 3.0.11-1~deb12u2 openssl", "zlib1g 1:1.2.13.dfsg-1 zlib"};
 
 static ecr_scan_status status_of(ecr_repository *repo, const char *digest, char **reason_out,
-	ecr_scan_report **report_out)
+                                 ecr_scan_report **report_out)
 {
 	ecr_scan_status st;
 	ecr_buf reason = ECR_BUF_INIT;
@@ -171,7 +171,8 @@ static void test_scan_scanner__start_quota(void **state)
 	/* once per image per 24 hours, on the registry's clock */
 	f->now += 23 * HOUR_MS;
 	assert_int_equal(ecr_scanner_start(f->scanner, repo, d), ECR_ELIMIT);
-	assert_string_equal(ecr_error_last()->message, "The scan quota per image has been exceeded. Wait and try again.");
+	assert_string_equal(ecr_error_last()->message,
+	                    "The scan quota per image has been exceeded. Wait and try again.");
 	f->now += HOUR_MS;
 	assert_ok(ecr_scanner_start(f->scanner, repo, d));
 	assert_ok(ecr_scanner_drain(f->scanner, 30000));
@@ -183,8 +184,8 @@ static void test_scan_scanner__start_quota(void **state)
 
 	/* unknown image */
 	assert_int_equal(ecr_scanner_start(f->scanner, repo,
-				 "sha256:0000000000000000000000000000000000000000000000000000000000000000"),
-		ECR_EIMAGE_NOT_FOUND);
+	                                   "sha256:0000000000000000000000000000000000000000000000000000000000000000"),
+	                 ECR_EIMAGE_NOT_FOUND);
 	/* archived image */
 	char d2[ECR__DIGEST_STRLEN_MAX];
 	assert_ok(th_si_push(d2, repo, "v2", VULNERABLE, 3));
@@ -198,9 +199,10 @@ static void test_scan_scanner__continuous_rematch(void **state)
 	fixture *f = *state;
 	char dc[ECR__DIGEST_STRLEN_MAX], dm[ECR__DIGEST_STRLEN_MAX], names[1024];
 	ecr_buf freq = ECR_BUF_INIT;
-	assert_ok(ecr_registry_set_scanning_configuration(f->reg,
-		"{\"scanType\":\"ENHANCED\",\"rules\":[{\"scanFrequency\":\"CONTINUOUS_SCAN\",\"repositoryFilters\":"
-		"[{\"filter\":\"cont-*\",\"filterType\":\"WILDCARD\"}]}]}"));
+	assert_ok(ecr_registry_set_scanning_configuration(
+	    f->reg,
+	    "{\"scanType\":\"ENHANCED\",\"rules\":[{\"scanFrequency\":\"CONTINUOUS_SCAN\",\"repositoryFilters\":"
+	    "[{\"filter\":\"cont-*\",\"filterType\":\"WILDCARD\"}]}]}"));
 	ecr_repository *cont = make_repo(f, "cont-app", 0), *manual = make_repo(f, "other", 0);
 	assert_ok(ecr_repository_scan_frequency(&freq, cont));
 	assert_string_equal(freq.ptr, "CONTINUOUS_SCAN");
@@ -243,8 +245,8 @@ static void test_scan_scanner__queue_full(void **state)
 	ecr_repository *repo = make_repo(f, "busy", 1);
 	ecr__scanner_set_queue_cap(f->scanner, 1);
 	ecr__scanner_pause(f->scanner, true);
-	const char *tags[] = { "a", "b", "c" };
-	const char *pkgs[3][1] = { { "openssl 3.0.9-1 -" }, { "openssl 3.0.9-2 -" }, { "openssl 3.0.9-3 -" } };
+	const char *tags[] = {"a", "b", "c"};
+	const char *pkgs[3][1] = {{"openssl 3.0.9-1 -"}, {"openssl 3.0.9-2 -"}, {"openssl 3.0.9-3 -"}};
 	for (int i = 0; i < 3; i++) /* the push never fails nor waits for its scan */
 		assert_ok(th_si_push(d[i], repo, tags[i], pkgs[i], 1));
 	assert_int_equal(status_of(repo, d[0], NULL, NULL), ECR_SCAN_IN_PROGRESS);
@@ -289,9 +291,14 @@ static void test_scan_scanner__survives_reopen(void **state)
 	assert_ok(ecr_scanner_new(&f->scanner, 1));
 	assert_ok(ecr_scanner_set_db(f->scanner, f->db));
 	assert_ok(ecr_scanner_attach(f->scanner, f->reg));
+	assert_ok(ecr_scanner_attach(f->scanner, f->reg)); /* twice: no second registration, nothing queued twice */
 	assert_ok(ecr_scanner_drain(f->scanner, 30000));
 	findings_of(names, sizeof(names), repo, d2);
 	assert_string_equal(names, "CVE-2099-0001@libssl3,CVE-2099-0001@openssl");
+	ecr_scanner *other = NULL;
+	assert_ok(ecr_scanner_new(&other, 1));
+	assert_int_equal(ecr_scanner_attach(other, f->reg), ECR_EEXISTS);
+	ecr_scanner_free(other);
 	/* detached: pushes are no longer scanned */
 	assert_ok(ecr_scanner_detach(f->scanner, f->reg));
 	assert_int_equal(ecr_scanner_detach(f->scanner, f->reg), ECR_ENOTFOUND);
@@ -329,20 +336,21 @@ static void test_scan_scanner__configuration(void **state)
 	expect_invalid(f, "{", "Invalid scanning configuration");
 	expect_invalid(f, "{\"scanType\":\"FAST\"}", "[BASIC, ENHANCED]");
 	expect_invalid(f,
-		"{\"rules\":[{\"scanFrequency\":\"SCAN_ON_PUSH\",\"repositoryFilters\":[]},{\"scanFrequency\":"
-		"\"SCAN_ON_PUSH\",\"repositoryFilters\":[]},{\"scanFrequency\":\"SCAN_ON_PUSH\",\"repositoryFilters\":[]}]}",
-		"less than or equal to 2");
+	               "{\"rules\":[{\"scanFrequency\":\"SCAN_ON_PUSH\",\"repositoryFilters\":[]},{\"scanFrequency\":"
+	               "\"SCAN_ON_PUSH\",\"repositoryFilters\":[]},{\"scanFrequency\":\"SCAN_ON_PUSH\","
+	               "\"repositoryFilters\":[]}]}",
+	               "less than or equal to 2");
+	expect_invalid(
+	    f, "{\"scanType\":\"BASIC\",\"rules\":[{\"scanFrequency\":\"CONTINUOUS_SCAN\",\"repositoryFilters\":[]}]}",
+	    "BASIC");
 	expect_invalid(f,
-		"{\"scanType\":\"BASIC\",\"rules\":[{\"scanFrequency\":\"CONTINUOUS_SCAN\",\"repositoryFilters\":[]}]}",
-		"BASIC");
+	               "{\"rules\":[{\"scanFrequency\":\"SCAN_ON_PUSH\",\"repositoryFilters\":[{\"filter\":\"Prod\","
+	               "\"filterType\":\"WILDCARD\"}]}]}",
+	               "regular expression pattern");
 	expect_invalid(f,
-		"{\"rules\":[{\"scanFrequency\":\"SCAN_ON_PUSH\",\"repositoryFilters\":[{\"filter\":\"Prod\","
-		"\"filterType\":\"WILDCARD\"}]}]}",
-		"regular expression pattern");
-	expect_invalid(f,
-		"{\"rules\":[{\"scanFrequency\":\"SCAN_ON_PUSH\",\"repositoryFilters\":[{\"filter\":\"prod\","
-		"\"filterType\":\"REGEX\"}]}]}",
-		"[WILDCARD]");
+	               "{\"rules\":[{\"scanFrequency\":\"SCAN_ON_PUSH\",\"repositoryFilters\":[{\"filter\":\"prod\","
+	               "\"filterType\":\"REGEX\"}]}]}",
+	               "[WILDCARD]");
 	expect_invalid(f, "{\"rules\":[{\"scanFrequency\":\"SCAN_ON_PUSH\"}]}", "repositoryFilters");
 
 	/* filters: a substring without '*', an anchored glob with it */
@@ -357,13 +365,13 @@ static void test_scan_scanner__configuration(void **state)
 	assert_true(ecr__scan_filter_match("*", "anything/at/all"));
 
 	ecr_repository *a = make_repo(f, "team/prod-api", 0), *b = make_repo(f, "team/dev", 1),
-		       *c = make_repo(f, "legacy", 0);
+	               *c = make_repo(f, "legacy", 0);
 	frequency_is(a, "MANUAL");
 	frequency_is(b, "SCAN_ON_PUSH");
-	assert_ok(ecr_registry_set_scanning_configuration(f->reg,
-		"{\"scanType\":\"ENHANCED\",\"rules\":[{\"scanFrequency\":\"SCAN_ON_PUSH\",\"repositoryFilters\":"
-		"[{\"filter\":\"team\",\"filterType\":\"WILDCARD\"}]},{\"scanFrequency\":\"CONTINUOUS_SCAN\","
-		"\"repositoryFilters\":[{\"filter\":\"*prod*\",\"filterType\":\"WILDCARD\"}]}]}"));
+	assert_ok(ecr_registry_set_scanning_configuration(
+	    f->reg, "{\"scanType\":\"ENHANCED\",\"rules\":[{\"scanFrequency\":\"SCAN_ON_PUSH\",\"repositoryFilters\":"
+	            "[{\"filter\":\"team\",\"filterType\":\"WILDCARD\"}]},{\"scanFrequency\":\"CONTINUOUS_SCAN\","
+	            "\"repositoryFilters\":[{\"filter\":\"*prod*\",\"filterType\":\"WILDCARD\"}]}]}"));
 	frequency_is(a, "CONTINUOUS_SCAN"); /* continuous wins when both match */
 	frequency_is(b, "SCAN_ON_PUSH");
 	frequency_is(c, "MANUAL");
@@ -385,12 +393,12 @@ static void test_scan_scanner__configuration(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_scan_scanner__scan_on_push, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scan_scanner__start_quota, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scan_scanner__continuous_rematch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scan_scanner__queue_full, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scan_scanner__survives_reopen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scan_scanner__configuration, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_scan_scanner__scan_on_push, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_scan_scanner__start_quota, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_scan_scanner__continuous_rematch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_scan_scanner__queue_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_scan_scanner__survives_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_scan_scanner__configuration, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("scan/scanner", tests, NULL, NULL);
 }

@@ -54,12 +54,14 @@ static int th_si_push(char *digest_out, ecr_repository *repo, const char *tag, c
 		if (sscanf(pkgs[i], "%63s %63s %63s", name, ver, src) != 3)
 			return -1;
 		snprintf(entry, sizeof(entry),
-			"Package: %s\nStatus: install ok installed\nVersion: %s\nArchitecture: amd64\n%s%s%s\n", name, ver,
-			strcmp(src, "-") ? "Source: " : "", strcmp(src, "-") ? src : "", strcmp(src, "-") ? "\n" : "");
+		         "Package: %s\nStatus: install ok installed\nVersion: %s\nArchitecture: amd64\n%s%s%s\n", name,
+		         ver, strcmp(src, "-") ? "Source: " : "", strcmp(src, "-") ? src : "",
+		         strcmp(src, "-") ? "\n" : "");
 		strncat(status, entry, sizeof(status) - strlen(status) - 1);
 	}
 	th_si_tar_file(&tar, &tlen, "etc/os-release",
-		"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n");
+	               "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian "
+	               "GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n");
 	th_si_tar_file(&tar, &tlen, "var/lib/dpkg/status", status);
 	unsigned char *t2 = realloc(tar, tlen + 1024);
 	if (!t2)
@@ -67,20 +69,23 @@ static int th_si_push(char *digest_out, ecr_repository *repo, const char *tag, c
 	tar = t2;
 	memset(tar + tlen, 0, 1024);
 	tlen += 1024;
-	if ((rc = ecr__digest_buf(ld, sizeof(ld), ECR__DIGEST_SHA256, tar, tlen)) || (rc = ecr_blob_put(repo, ld, tar, tlen)))
+	if ((rc = ecr__digest_buf(ld, sizeof(ld), ECR__DIGEST_SHA256, tar, tlen)) ||
+	    (rc = ecr_blob_put(repo, ld, tar, tlen)))
 		goto done;
-	snprintf(config, sizeof(config),
-		"{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":"
-		"[\"%s\"]},\"history\":[{\"created_by\":\"%s\"}]}",
-		ld, tag ? tag : "untagged");
+	snprintf(
+	    config, sizeof(config),
+	    "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":"
+	    "[\"%s\"]},\"history\":[{\"created_by\":\"%s\"}]}",
+	    ld, tag ? tag : "untagged");
 	if ((rc = ecr__digest_buf(cd, sizeof(cd), ECR__DIGEST_SHA256, config, strlen(config))) ||
-		(rc = ecr_blob_put(repo, cd, config, strlen(config))))
+	    (rc = ecr_blob_put(repo, cd, config, strlen(config))))
 		goto done;
-	snprintf(manifest, sizeof(manifest),
-		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{"
-		"\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\",\"size\":%zu},\"layers\":[{"
-		"\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\",\"size\":%zu}]}",
-		cd, strlen(config), ld, tlen);
+	snprintf(
+	    manifest, sizeof(manifest),
+	    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{"
+	    "\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\",\"size\":%zu},\"layers\":[{"
+	    "\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\",\"size\":%zu}]}",
+	    cd, strlen(config), ld, tlen);
 	ecr_image *img = NULL;
 	if ((rc = ecr_image_put(&img, repo, tag, NULL, NULL, manifest, strlen(manifest), 0)))
 		goto done;
@@ -99,14 +104,15 @@ static int th_si_advisory(const char *dir, const char *id, const char *package, 
 	FILE *f = fopen(path, "w");
 	if (!f)
 		return -1;
-	fprintf(f,
-		"{\"schema_version\":\"1.6.0\",\"id\":\"%s\",\"modified\":\"2024-01-01T00:00:00Z\","
-		"\"summary\":\"%s: a test vulnerability\",\"details\":\"Something bad in %s.\","
-		"\"severity\":[{\"type\":\"CVSS_V3\",\"score\":\"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\"}],"
-		"\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"%s\"},\"ranges\":[{\"type\":"
-		"\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},{\"fixed\":\"%s\"}]}]}],"
-		"\"references\":[{\"type\":\"ADVISORY\",\"url\":\"https://security-tracker.debian.org/tracker/%s\"}]}\n",
-		id, id, package, package, fixed, id);
+	fprintf(
+	    f,
+	    "{\"schema_version\":\"1.6.0\",\"id\":\"%s\",\"modified\":\"2024-01-01T00:00:00Z\","
+	    "\"summary\":\"%s: a test vulnerability\",\"details\":\"Something bad in %s.\","
+	    "\"severity\":[{\"type\":\"CVSS_V3\",\"score\":\"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\"}],"
+	    "\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"%s\"},\"ranges\":[{\"type\":"
+	    "\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},{\"fixed\":\"%s\"}]}]}],"
+	    "\"references\":[{\"type\":\"ADVISORY\",\"url\":\"https://security-tracker.debian.org/tracker/%s\"}]}\n",
+	    id, id, package, package, fixed, id);
 	return fclose(f) == 0 ? 0 : -1;
 }
 
