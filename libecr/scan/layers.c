@@ -20,12 +20,8 @@
 
 /* The files kept with their content. */
 static const char *const kept_paths[] = {
-	"etc/os-release",
-	"usr/lib/os-release",
-	"var/lib/dpkg/status",
-	"lib/apk/db/installed",
-	"var/lib/rpm/rpmdb.sqlite",
-	"usr/lib/sysimage/rpm/rpmdb.sqlite",
+    "etc/os-release",       "usr/lib/os-release",       "var/lib/dpkg/status",
+    "lib/apk/db/installed", "var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite",
 };
 #define STATUS_D "var/lib/dpkg/status.d/"
 /* Kept without content: only its presence matters. */
@@ -35,14 +31,18 @@ typedef enum keep_kind { KEEP_NO = 0, KEEP_DATA, KEEP_NOTE } keep_kind;
 
 static keep_kind keep_kind_of(const char *path)
 {
-	size_t i, n = sizeof(STATUS_D) - 1;
+	size_t i, n = sizeof(STATUS_D) - 1, len = strlen(path);
 
 	for (i = 0; i < sizeof(kept_paths) / sizeof(kept_paths[0]); i++)
 		if (strcmp(path, kept_paths[i]) == 0)
 			return KEEP_DATA;
 	/* status.d: files directly in the folder */
-	if (strncmp(path, STATUS_D, n) == 0 && path[n] != '\0' && strchr(path + n, '/') == NULL)
+	if (len > n && memcmp(path, STATUS_D, n) == 0) {
+		for (i = n; i < len; i++)
+			if (path[i] == '/')
+				return KEEP_NO;
 		return KEEP_DATA;
+	}
 	if (strcmp(path, RPM_BDB) == 0)
 		return KEEP_NOTE;
 	return KEEP_NO;
@@ -56,7 +56,8 @@ int ecr__layer_path_normalize(char **out, const char *path, size_t max_len)
 
 	*out = NULL;
 	if (len > max_len)
-		return ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID, "path of %zu bytes is over the limit of %zu", len, max_len);
+		return ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID, "path of %zu bytes is over the limit of %zu", len,
+		                 max_len);
 	res = ecr__malloc(len + 1);
 	if (!res)
 		return ECR_ENOMEM;
@@ -271,8 +272,8 @@ static int check_total(ecr__layer_fs *fs, struct archive *a, uint64_t base, cons
 
 	if (total > fs->max_total_bytes)
 		return ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID,
-			"layer %s: over %llu decompressed bytes (max_total_bytes): a decompression bomb?", name,
-			(unsigned long long)fs->max_total_bytes);
+		                 "layer %s: over %llu decompressed bytes (max_total_bytes): a decompression bomb?",
+		                 name, (unsigned long long)fs->max_total_bytes);
 	fs->total_bytes = total;
 	return 0;
 }
@@ -298,7 +299,7 @@ static int skip_data(ecr__layer_fs *fs, struct archive *a, reader *r, uint64_t b
 
 /* Read an entry's content into memory (size known, at most max_file_size). */
 static int read_data(unsigned char **out, size_t size, ecr__layer_fs *fs, struct archive *a, reader *r, uint64_t base,
-	const char *name, const char *path)
+                     const char *name, const char *path)
 {
 	unsigned char *data = ecr__malloc(size + 1);
 	size_t got = 0;
@@ -325,8 +326,8 @@ static int read_data(unsigned char **out, size_t size, ecr__layer_fs *fs, struct
 		}
 	}
 	if (got != size) {
-		rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "layer %s: /%s is truncated (%zu of %zu bytes)", name, path,
-			got, size);
+		rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "layer %s: /%s is truncated (%zu of %zu bytes)", name,
+		               path, got, size);
 		goto done;
 	}
 	data[size] = '\0';
@@ -340,11 +341,11 @@ done:
 /* Handle a whiteout entry ".wh.<name>" or ".wh..wh..opq" at path. True when it was one. */
 static bool whiteout(ecr__layer_fs *fs, char *path)
 {
-	const char *base = strrchr(path, '/');
-	size_t dirlen = base ? (size_t)(base - path) : 0;
-	char *target;
+	const char *slash = strrchr(path, '/');
+	size_t dirlen = slash ? (size_t)(slash - path) : 0, baseoff = slash ? dirlen + 1 : 0;
+	const char *base = path + baseoff;
+	size_t blen = strlen(base);
 
-	base = base ? base + 1 : path;
 	if (strncmp(base, ".wh.", 4) != 0)
 		return false;
 	if (strcmp(base, ".wh..wh..opq") == 0) {
@@ -356,9 +357,9 @@ static bool whiteout(ecr__layer_fs *fs, char *path)
 	if (strncmp(base, ".wh..wh.", 8) == 0)
 		return true; /* other reserved names (aufs): ignored */
 	/* dir + "/" + name */
-	target = path; /* rewrite in place: "<dir>/.wh.<name>" -> "<dir>/<name>" */
-	memmove(target + (base - path), base + 4, strlen(base + 4) + 1);
-	lower_delete(fs, target, true);
+	/* rewrite in place: "<dir>/.wh.<name>" -> "<dir>/<name>" */
+	memmove(path + baseoff, path + baseoff + 4, blen - 4 + 1);
+	lower_delete(fs, path, true);
 	return true;
 }
 
@@ -366,7 +367,7 @@ int ecr__layer_fs_apply(ecr__layer_fs *fs, const char *name, ecr__layer_read_cb 
 {
 	struct archive *a = NULL;
 	struct archive_entry *e;
-	reader r = { read_cb, payload, NULL, 0 };
+	reader r = {read_cb, payload, NULL, 0};
 	uint64_t base = fs->total_bytes;
 	ecr__layer_file f;
 	char *path = NULL;
@@ -382,7 +383,7 @@ int ecr__layer_fs_apply(ecr__layer_fs *fs, const char *name, ecr__layer_read_cb 
 		goto done;
 	}
 	if (archive_read_support_format_tar(a) != ARCHIVE_OK || archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
-		archive_read_support_filter_zstd(a) != ARCHIVE_OK) {
+	    archive_read_support_filter_zstd(a) != ARCHIVE_OK) {
 		rc = ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "libarchive: %s", archive_error_string(a));
 		goto done;
 	}
@@ -406,8 +407,8 @@ int ecr__layer_fs_apply(ecr__layer_fs *fs, const char *name, ecr__layer_read_cb 
 		if ((rc = check_total(fs, a, base, name)) < 0)
 			goto done;
 		if (++fs->entries > fs->max_entries) {
-			rc = ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID, "layer %s: over %llu tar entries (max_entries)", name,
-				(unsigned long long)fs->max_entries);
+			rc = ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID, "layer %s: over %llu tar entries (max_entries)",
+			               name, (unsigned long long)fs->max_entries);
 			goto done;
 		}
 		raw = archive_entry_pathname(e);
@@ -421,15 +422,15 @@ int ecr__layer_fs_apply(ecr__layer_fs *fs, const char *name, ecr__layer_read_cb 
 			char q[80];
 
 			rc = ecr__fail(rc, ECR_ERROR_INVALID, "layer %s: entry '%s': %s", name,
-				ecr__oci_quote(q, sizeof(q), raw, strlen(raw)),
-				rc == ECR_ELIMIT ? "path over max_path_length" : "path has a '..' component");
+			               ecr__oci_quote(q, sizeof(q), raw, strlen(raw)),
+			               rc == ECR_ELIMIT ? "path over max_path_length" : "path has a '..' component");
 			goto done;
 		}
 		esize = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
 		if (esize < 0 || (uint64_t)esize > fs->max_total_bytes - fs->total_bytes) {
 			rc = ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID,
-				"layer %s: /%s declares %lld bytes, over what max_total_bytes leaves", name, path,
-				(long long)esize);
+			               "layer %s: /%s declares %lld bytes, over what max_total_bytes leaves", name,
+			               path, (long long)esize);
 			goto done;
 		}
 		if (!path[0] || whiteout(fs, path)) {
@@ -454,14 +455,16 @@ int ecr__layer_fs_apply(ecr__layer_fs *fs, const char *name, ecr__layer_read_cb 
 				f.noted = true;
 			} else {
 				if ((uint64_t)esize > fs->max_file_size) {
-					rc = ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID,
-						"layer %s: /%s is %lld bytes, over max_file_size (%llu): not scanned", name, f.path,
-						(long long)esize, (unsigned long long)fs->max_file_size);
+					rc = ecr__fail(
+					    ECR_ELIMIT, ECR_ERROR_INVALID,
+					    "layer %s: /%s is %lld bytes, over max_file_size (%llu): not scanned", name,
+					    f.path, (long long)esize, (unsigned long long)fs->max_file_size);
 					goto done;
 				}
 				if ((size_t)esize > fs->max_file_size * 4 - fs->kept_bytes) {
 					rc = ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID,
-						"layer %s: the package databases kept exceed 4 x max_file_size", name);
+					               "layer %s: the package databases kept exceed 4 x max_file_size",
+					               name);
 					goto done;
 				}
 				if ((rc = read_data(&f.data, (size_t)esize, fs, a, &r, base, name, f.path)) < 0)
@@ -478,8 +481,8 @@ int ecr__layer_fs_apply(ecr__layer_fs *fs, const char *name, ecr__layer_read_cb 
 
 			if (target) {
 				if ((rc = ecr__layer_path_normalize(&norm, target, fs->max_path_length)) < 0) {
-					rc = ecr__fail(rc, ECR_ERROR_INVALID, "layer %s: hard link /%s has an invalid target", name,
-						path);
+					rc = ecr__fail(rc, ECR_ERROR_INVALID,
+					               "layer %s: hard link /%s has an invalid target", name, path);
 					goto done;
 				}
 				f.link = ecr__malloc(strlen(norm) + 2);

@@ -8,8 +8,8 @@
 #include "../core/json.h"
 
 struct ecr_scan_report {
-	char *os;        /* "debian 12" */
-	char *os_id;     /* "debian" */
+	char *os;    /* "debian 12" */
+	char *os_id; /* "debian" */
 	char *os_version;
 	char *ecosystem; /* "Debian:12" */
 	char *reason;
@@ -78,7 +78,7 @@ static int dup_opt(char **out, const char *s)
 }
 
 int ecr__scan_report_new(ecr_scan_report **out, const char *os_id, const char *os_version, const char *ecosystem,
-	const char *reason, ecr__pkg_list *pkgs)
+                         const char *reason, ecr__pkg_list *pkgs)
 {
 	ecr_scan_report *r;
 	int rc;
@@ -88,12 +88,13 @@ int ecr__scan_report_new(ecr_scan_report **out, const char *os_id, const char *o
 	if (!r)
 		return ECR_ENOMEM;
 	if ((rc = dup_opt(&r->os_id, os_id)) < 0 || (rc = dup_opt(&r->os_version, os_version)) < 0 ||
-		(rc = dup_opt(&r->ecosystem, ecosystem)) < 0 || (rc = dup_opt(&r->reason, reason)) < 0)
+	    (rc = dup_opt(&r->ecosystem, ecosystem)) < 0 || (rc = dup_opt(&r->reason, reason)) < 0)
 		goto fail;
 	if (os_id) {
 		ecr_buf b = ECR_BUF_INIT;
 
-		if ((rc = ecr__buf_printf(&b, "%s%s%s", os_id, os_version ? " " : "", os_version ? os_version : "")) < 0) {
+		if ((rc = ecr__buf_printf(&b, "%s%s%s", os_id, os_version ? " " : "", os_version ? os_version : "")) <
+		    0) {
 			ecr_buf_dispose(&b);
 			goto fail;
 		}
@@ -147,7 +148,7 @@ size_t ecr_scan_report_package_count(const ecr_scan_report *r)
 }
 
 int ecr_scan_report_package(const char **name_out, const char **version_out, const char **source_name_out,
-	const char **source_version_out, const ecr_scan_report *r, size_t i)
+                            const char **source_version_out, const ecr_scan_report *r, size_t i)
 {
 	const ecr__pkg *p;
 
@@ -227,16 +228,16 @@ static int finding_add(ecr_scan_report *r, const ecr_scan_finding *src)
 		r->findings = n;
 		r->findings_cap = cap;
 	}
-	f.severity = src->severity > ECR_SEVERITY_CRITICAL || (int)src->severity < 0 ? ECR_SEVERITY_UNDEFINED :
-		src->severity;
+	f.severity =
+	    src->severity > ECR_SEVERITY_CRITICAL || (int)src->severity < 0 ? ECR_SEVERITY_UNDEFINED : src->severity;
 	f.cvss_version = src->cvss_version;
 	f.cvss_score = src->cvss_score;
 	if ((rc = dup_opt((char **)&f.name, src->name)) < 0 || (rc = dup_opt((char **)&f.uri, src->uri)) < 0 ||
-		(rc = dup_opt((char **)&f.description, src->description)) < 0 ||
-		(rc = dup_opt((char **)&f.package_name, src->package_name)) < 0 ||
-		(rc = dup_opt((char **)&f.package_version, src->package_version)) < 0 ||
-		(rc = dup_opt((char **)&f.fixed_version, src->fixed_version)) < 0 ||
-		(rc = dup_opt((char **)&f.cvss_vector, src->cvss_vector)) < 0) {
+	    (rc = dup_opt((char **)&f.description, src->description)) < 0 ||
+	    (rc = dup_opt((char **)&f.package_name, src->package_name)) < 0 ||
+	    (rc = dup_opt((char **)&f.package_version, src->package_version)) < 0 ||
+	    (rc = dup_opt((char **)&f.fixed_version, src->fixed_version)) < 0 ||
+	    (rc = dup_opt((char **)&f.cvss_vector, src->cvss_vector)) < 0) {
 		finding_dispose(&f);
 		return rc;
 	}
@@ -347,8 +348,8 @@ int ecr__scan_report_to_json(ecr_buf *out, const ecr_scan_report *r)
 	if ((rc = ecr__jw_new(&w)) < 0)
 		return rc;
 	if ((rc = ecr__jw_object_open(w)) < 0 || (rc = jw_opt(w, "osId", r->os_id)) < 0 ||
-		(rc = jw_opt(w, "osVersion", r->os_version)) < 0 || (rc = jw_opt(w, "ecosystem", r->ecosystem)) < 0 ||
-		(rc = jw_opt(w, "reason", r->reason)) < 0 || (rc = jw_opt(w, "format", format_name(r->pkgs.format))) < 0)
+	    (rc = jw_opt(w, "osVersion", r->os_version)) < 0 || (rc = jw_opt(w, "ecosystem", r->ecosystem)) < 0 ||
+	    (rc = jw_opt(w, "reason", r->reason)) < 0 || (rc = jw_opt(w, "format", format_name(r->pkgs.format))) < 0)
 		goto done;
 	if ((rc = ecr__jw_key(w, "packages")) < 0 || (rc = ecr__jw_array_open(w)) < 0)
 		goto done;
@@ -356,28 +357,28 @@ int ecr__scan_report_to_json(ecr_buf *out, const ecr_scan_report *r)
 		const ecr__pkg *p = &r->pkgs.items[i];
 
 		if ((rc = ecr__jw_object_open(w)) < 0 || (rc = jw_opt(w, "name", p->name)) < 0 ||
-			(rc = jw_opt(w, "version", p->version)) < 0 || (rc = jw_opt(w, "sourceName", p->source_name)) < 0 ||
-			(rc = jw_opt(w, "sourceVersion", p->source_version)) < 0 || (rc = jw_opt(w, "arch", p->arch)) < 0 ||
-			(rc = ecr__jw_object_close(w)) < 0)
+		    (rc = jw_opt(w, "version", p->version)) < 0 || (rc = jw_opt(w, "sourceName", p->source_name)) < 0 ||
+		    (rc = jw_opt(w, "sourceVersion", p->source_version)) < 0 || (rc = jw_opt(w, "arch", p->arch)) < 0 ||
+		    (rc = ecr__jw_object_close(w)) < 0)
 			goto done;
 	}
 	if ((rc = ecr__jw_array_close(w)) < 0 || (rc = ecr__jw_key(w, "findings")) < 0 ||
-		(rc = ecr__jw_array_open(w)) < 0)
+	    (rc = ecr__jw_array_open(w)) < 0)
 		goto done;
 	for (i = 0; i < r->findings_count; i++) {
 		const ecr_scan_finding *f = &r->findings[i];
 
 		if ((rc = ecr__jw_object_open(w)) < 0 || (rc = jw_opt(w, "name", f->name)) < 0 ||
-			(rc = jw_opt(w, "uri", f->uri)) < 0 || (rc = jw_opt(w, "description", f->description)) < 0 ||
-			(rc = jw_opt(w, "severity", ecr_severity_name(f->severity))) < 0 ||
-			(rc = jw_opt(w, "packageName", f->package_name)) < 0 ||
-			(rc = jw_opt(w, "packageVersion", f->package_version)) < 0 ||
-			(rc = jw_opt(w, "fixedVersion", f->fixed_version)) < 0)
+		    (rc = jw_opt(w, "uri", f->uri)) < 0 || (rc = jw_opt(w, "description", f->description)) < 0 ||
+		    (rc = jw_opt(w, "severity", ecr_severity_name(f->severity))) < 0 ||
+		    (rc = jw_opt(w, "packageName", f->package_name)) < 0 ||
+		    (rc = jw_opt(w, "packageVersion", f->package_version)) < 0 ||
+		    (rc = jw_opt(w, "fixedVersion", f->fixed_version)) < 0)
 			goto done;
 		if (f->cvss_version) {
 			if ((rc = ecr__jw_key(w, "cvssVersion")) < 0 || (rc = ecr__jw_int(w, f->cvss_version)) < 0 ||
-				(rc = jw_opt(w, "cvssVector", f->cvss_vector)) < 0 || (rc = ecr__jw_key(w, "cvssScore")) < 0 ||
-				(rc = ecr__jw_double(w, f->cvss_score)) < 0)
+			    (rc = jw_opt(w, "cvssVector", f->cvss_vector)) < 0 ||
+			    (rc = ecr__jw_key(w, "cvssScore")) < 0 || (rc = ecr__jw_double(w, f->cvss_score)) < 0)
 				goto done;
 		}
 		if ((rc = ecr__jw_object_close(w)) < 0)
@@ -398,7 +399,7 @@ static int bad_json(const char *what)
 
 int ecr__scan_report_from_json(ecr_scan_report **out, const char *json, size_t len)
 {
-	ecr__json_limits lim = { (size_t)256 << 20, 16, (size_t)20000000, (size_t)16 << 20 };
+	ecr__json_limits lim = {(size_t)256 << 20, 16, (size_t)20000000, (size_t)16 << 20};
 	ecr__json *doc = NULL;
 	const ecr__json *arr;
 	ecr_scan_report *r = NULL;
@@ -417,10 +418,10 @@ int ecr__scan_report_from_json(ecr_scan_report **out, const char *json, size_t l
 	}
 	fmt = ecr__json_get_string(doc, "format");
 	if (fmt)
-		pkgs.format = strcmp(fmt, "dpkg") == 0 ? ECR__PKG_DPKG :
-			strcmp(fmt, "apk") == 0	       ? ECR__PKG_APK :
-			strcmp(fmt, "rpm") == 0	       ? ECR__PKG_RPM :
-							 (ecr__pkg_format)0;
+		pkgs.format = strcmp(fmt, "dpkg") == 0  ? ECR__PKG_DPKG
+		              : strcmp(fmt, "apk") == 0 ? ECR__PKG_APK
+		              : strcmp(fmt, "rpm") == 0 ? ECR__PKG_RPM
+		                                        : (ecr__pkg_format)0;
 	arr = ecr__json_get(doc, "packages");
 	for (i = 0; arr && arr->type == ECR__JSON_ARRAY && i < arr->count; i++) {
 		const ecr__json *p = arr->values[i];
@@ -431,11 +432,13 @@ int ecr__scan_report_from_json(ecr_scan_report **out, const char *json, size_t l
 			goto done;
 		}
 		if ((rc = ecr__pkg_list_add(&pkgs, name, version, ecr__json_get_string(p, "sourceName"),
-			     ecr__json_get_string(p, "sourceVersion"), ecr__json_get_string(p, "arch"))) < 0)
+		                            ecr__json_get_string(p, "sourceVersion"),
+		                            ecr__json_get_string(p, "arch"))) < 0)
 			goto done;
 	}
 	if ((rc = ecr__scan_report_new(&r, ecr__json_get_string(doc, "osId"), ecr__json_get_string(doc, "osVersion"),
-		     ecr__json_get_string(doc, "ecosystem"), ecr__json_get_string(doc, "reason"), &pkgs)) < 0)
+	                               ecr__json_get_string(doc, "ecosystem"), ecr__json_get_string(doc, "reason"),
+	                               &pkgs)) < 0)
 		goto done;
 	arr = ecr__json_get(doc, "findings");
 	for (i = 0; arr && arr->type == ECR__JSON_ARRAY && i < arr->count; i++) {

@@ -18,11 +18,11 @@ static int purl_put(ecr_buf *b, const char *s)
 	for (; *s && rc == 0; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-			c == '_' || c == '~') {
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+		    c == '-' || c == '_' || c == '~') {
 			rc = ecr__buf_put(b, s, 1);
 		} else {
-			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
 
 			rc = ecr__buf_put(b, e, 3);
 		}
@@ -50,8 +50,8 @@ static int purl(ecr_buf *b, const ecr_scan_report *r, const ecr__pkg *p)
 		version = colon + 1;
 	}
 	if ((rc = ecr__buf_printf(b, "pkg:%s/", type)) < 0 || (rc = purl_put(b, os)) < 0 ||
-		(rc = ecr__buf_puts(b, "/")) < 0 || (rc = purl_put(b, p->name)) < 0 || (rc = ecr__buf_puts(b, "@")) < 0 ||
-		(rc = purl_put(b, version)) < 0)
+	    (rc = ecr__buf_puts(b, "/")) < 0 || (rc = purl_put(b, p->name)) < 0 || (rc = ecr__buf_puts(b, "@")) < 0 ||
+	    (rc = purl_put(b, version)) < 0)
 		return rc;
 	if (p->arch) {
 		if ((rc = ecr__buf_puts(b, "?arch=")) < 0 || (rc = purl_put(b, p->arch)) < 0)
@@ -104,21 +104,21 @@ int ecr_scan_report_sbom(ecr_buf *out, const ecr_scan_report *r)
 	if ((rc = ecr__jw_new(&w)) < 0)
 		return rc;
 	if ((rc = ecr__jw_object_open(w)) < 0 || (rc = jw_kv(w, "bomFormat", "CycloneDX")) < 0 ||
-		(rc = jw_kv(w, "specVersion", "1.5")) < 0 || (rc = jw_kv(w, "serialNumber", serial)) < 0 ||
-		(rc = ecr__jw_key(w, "version")) < 0 || (rc = ecr__jw_int(w, 1)) < 0)
+	    (rc = jw_kv(w, "specVersion", "1.5")) < 0 || (rc = jw_kv(w, "serialNumber", serial)) < 0 ||
+	    (rc = ecr__jw_key(w, "version")) < 0 || (rc = ecr__jw_int(w, 1)) < 0)
 		goto done;
 	/* metadata: when, by what, and the operating system as the described component */
 	if ((rc = ecr__jw_key(w, "metadata")) < 0 || (rc = ecr__jw_object_open(w)) < 0 ||
-		(rc = jw_kv(w, "timestamp", ts)) < 0 || (rc = ecr__jw_key(w, "tools")) < 0 ||
-		(rc = ecr__jw_object_open(w)) < 0 || (rc = ecr__jw_key(w, "components")) < 0 ||
-		(rc = ecr__jw_array_open(w)) < 0 || (rc = ecr__jw_object_open(w)) < 0 ||
-		(rc = jw_kv(w, "type", "library")) < 0 || (rc = jw_kv(w, "name", "libecr")) < 0 ||
-		(rc = jw_kv(w, "version", ecr_version())) < 0 || (rc = ecr__jw_object_close(w)) < 0 ||
-		(rc = ecr__jw_array_close(w)) < 0 || (rc = ecr__jw_object_close(w)) < 0)
+	    (rc = jw_kv(w, "timestamp", ts)) < 0 || (rc = ecr__jw_key(w, "tools")) < 0 ||
+	    (rc = ecr__jw_object_open(w)) < 0 || (rc = ecr__jw_key(w, "components")) < 0 ||
+	    (rc = ecr__jw_array_open(w)) < 0 || (rc = ecr__jw_object_open(w)) < 0 ||
+	    (rc = jw_kv(w, "type", "library")) < 0 || (rc = jw_kv(w, "name", "libecr")) < 0 ||
+	    (rc = jw_kv(w, "version", ecr_version())) < 0 || (rc = ecr__jw_object_close(w)) < 0 ||
+	    (rc = ecr__jw_array_close(w)) < 0 || (rc = ecr__jw_object_close(w)) < 0)
 		goto done;
 	if ((rc = ecr__jw_key(w, "component")) < 0 || (rc = ecr__jw_object_open(w)) < 0 ||
-		(rc = jw_kv(w, "type", "operating-system")) < 0 ||
-		(rc = jw_kv(w, "name", ecr__scan_report_os_id(r) ? ecr__scan_report_os_id(r) : "unknown")) < 0)
+	    (rc = jw_kv(w, "type", "operating-system")) < 0 ||
+	    (rc = jw_kv(w, "name", ecr__scan_report_os_id(r) ? ecr__scan_report_os_id(r) : "unknown")) < 0)
 		goto done;
 	if (ecr__scan_report_os_version(r) && (rc = jw_kv(w, "version", ecr__scan_report_os_version(r))) < 0)
 		goto done;
@@ -133,17 +133,18 @@ int ecr_scan_report_sbom(ecr_buf *out, const ecr_scan_report *r)
 		if ((rc = purl(&p, r, pk)) < 0)
 			goto done;
 		if ((rc = ecr__jw_object_open(w)) < 0 || (rc = jw_kv(w, "type", "library")) < 0 ||
-			(rc = jw_kv(w, "bom-ref", p.ptr)) < 0 || (rc = jw_kv(w, "name", pk->name)) < 0 ||
-			(rc = jw_kv(w, "version", pk->version)) < 0 || (rc = jw_kv(w, "purl", p.ptr)) < 0)
+		    (rc = jw_kv(w, "bom-ref", p.ptr)) < 0 || (rc = jw_kv(w, "name", pk->name)) < 0 ||
+		    (rc = jw_kv(w, "version", pk->version)) < 0 || (rc = jw_kv(w, "purl", p.ptr)) < 0)
 			goto done;
 		if (pk->source_name) {
 			if ((rc = ecr__jw_key(w, "properties")) < 0 || (rc = ecr__jw_array_open(w)) < 0 ||
-				(rc = ecr__jw_object_open(w)) < 0 || (rc = jw_kv(w, "name", "libecr:source_name")) < 0 ||
-				(rc = jw_kv(w, "value", pk->source_name)) < 0 || (rc = ecr__jw_object_close(w)) < 0)
+			    (rc = ecr__jw_object_open(w)) < 0 || (rc = jw_kv(w, "name", "libecr:source_name")) < 0 ||
+			    (rc = jw_kv(w, "value", pk->source_name)) < 0 || (rc = ecr__jw_object_close(w)) < 0)
 				goto done;
 			if (pk->source_version &&
-				((rc = ecr__jw_object_open(w)) < 0 || (rc = jw_kv(w, "name", "libecr:source_version")) < 0 ||
-					(rc = jw_kv(w, "value", pk->source_version)) < 0 || (rc = ecr__jw_object_close(w)) < 0))
+			    ((rc = ecr__jw_object_open(w)) < 0 ||
+			     (rc = jw_kv(w, "name", "libecr:source_version")) < 0 ||
+			     (rc = jw_kv(w, "value", pk->source_version)) < 0 || (rc = ecr__jw_object_close(w)) < 0))
 				goto done;
 			if ((rc = ecr__jw_array_close(w)) < 0)
 				goto done;

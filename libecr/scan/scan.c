@@ -82,7 +82,8 @@ static int stream_open(stream *s, const source *src, const char *digest, int64_t
 		(void)ecr__oci_validate_digest(digest, &alg);
 		s->fd = openat(src->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (s->fd < 0)
-			return ecr__fail_os(errno == ENOENT ? ECR_ENOTFOUND : ECR_EIO, errno, "layout %s: %s", src->dir, path);
+			return ecr__fail_os(errno == ENOENT ? ECR_ENOTFOUND : ECR_EIO, errno, "layout %s: %s", src->dir,
+			                    path);
 		return ecr__digest_new(&s->dg, alg);
 	}
 }
@@ -120,18 +121,18 @@ static int stream_read(void *payload, void *buf, size_t len, size_t *nread_out)
 		s->done = true;
 		if (s->got != s->expected)
 			return ecr__fail(ECR_EDIGEST, ECR_ERROR_OCI, "blob %s is %llu bytes, its descriptor says %llu",
-				s->digest, (unsigned long long)s->got, (unsigned long long)s->expected);
+			                 s->digest, (unsigned long long)s->got, (unsigned long long)s->expected);
 		if ((rc = ecr__digest_final(s->dg, d, sizeof(d))) < 0)
 			return rc;
 		if (strcmp(d, s->digest) != 0)
-			return ecr__fail(ECR_EDIGEST, ECR_ERROR_OCI, "blob %s does not match its digest (content is %s)",
-				s->digest, d);
+			return ecr__fail(ECR_EDIGEST, ECR_ERROR_OCI,
+			                 "blob %s does not match its digest (content is %s)", s->digest, d);
 		return 0;
 	}
 	s->got += (uint64_t)n;
 	if (s->got > s->expected)
-		return ecr__fail(ECR_EDIGEST, ECR_ERROR_OCI, "blob %s is larger than its descriptor's %llu bytes", s->digest,
-			(unsigned long long)s->expected);
+		return ecr__fail(ECR_EDIGEST, ECR_ERROR_OCI, "blob %s is larger than its descriptor's %llu bytes",
+		                 s->digest, (unsigned long long)s->expected);
 	if (ecr__digest_update(s->dg, buf, (size_t)n) < 0)
 		return ECR_ERROR;
 	*nread_out = (size_t)n;
@@ -156,7 +157,7 @@ static int stream_finish(stream *s)
 
 /* A whole small blob (index, manifest) in memory, verified for layouts. */
 static int read_small(unsigned char **out, size_t *len_out, const source *src, const char *digest, int64_t size,
-	size_t max)
+                      size_t max)
 {
 	stream s;
 	unsigned char *data = NULL;
@@ -260,7 +261,7 @@ static int analyze(ecr_scan_report **out, const ecr__layer_fs *fs, const ecr_vul
 	dpkg = ecr__layer_fs_get(fs, "var/lib/dpkg/status") != NULL || has_status_d(fs);
 	apk = ecr__layer_fs_get(fs, "lib/apk/db/installed") != NULL;
 	rpm_sqlite = ecr__layer_fs_get(fs, "var/lib/rpm/rpmdb.sqlite") != NULL ||
-		ecr__layer_fs_get(fs, "usr/lib/sysimage/rpm/rpmdb.sqlite") != NULL;
+	             ecr__layer_fs_get(fs, "usr/lib/sysimage/rpm/rpmdb.sqlite") != NULL;
 	rpm_bdb = ecr__layer_fs_has(fs, "var/lib/rpm/Packages");
 
 	osr = ecr__layer_fs_get(fs, "etc/os-release");
@@ -278,13 +279,16 @@ static int analyze(ecr_scan_report **out, const ecr__layer_fs *fs, const ecr_vul
 			eco = NULL;
 			fmt = (ecr__pkg_format)0;
 			rc = ecr__buf_printf(&reason, "UNSUPPORTED_IMAGE: the operating system %s%s%s is not supported",
-				os.id, os.version_id ? " " : "", os.version_id ? os.version_id : "");
+			                     os.id, os.version_id ? " " : "", os.version_id ? os.version_id : "");
 		}
 		if (rc < 0)
 			goto done;
 	}
 	if (!fmt)
-		fmt = dpkg ? ECR__PKG_DPKG : apk ? ECR__PKG_APK : (rpm_sqlite || rpm_bdb) ? ECR__PKG_RPM : (ecr__pkg_format)0;
+		fmt = dpkg                      ? ECR__PKG_DPKG
+		      : apk                     ? ECR__PKG_APK
+		      : (rpm_sqlite || rpm_bdb) ? ECR__PKG_RPM
+		                                : (ecr__pkg_format)0;
 	pkgs.format = fmt;
 	switch (fmt) {
 	case ECR__PKG_DPKG:
@@ -309,13 +313,15 @@ static int analyze(ecr_scan_report **out, const ecr__layer_fs *fs, const ecr_vul
 		goto done;
 	if (reason.size == 0) {
 		if (fmt == ECR__PKG_RPM && !rpm_sqlite && rpm_bdb)
-			rc = ecr__buf_puts(&reason, "UNSUPPORTED_IMAGE: the rpm Berkeley DB format (/var/lib/rpm/Packages) is "
-						    "not supported; packages not scanned");
+			rc = ecr__buf_puts(&reason,
+			                   "UNSUPPORTED_IMAGE: the rpm Berkeley DB format (/var/lib/rpm/Packages) is "
+			                   "not supported; packages not scanned");
 		else if (!fmt || (fmt == ECR__PKG_DPKG && !dpkg) || (fmt == ECR__PKG_APK && !apk) ||
-			(fmt == ECR__PKG_RPM && !rpm_sqlite))
+		         (fmt == ECR__PKG_RPM && !rpm_sqlite))
 			rc = ecr__buf_puts(&reason, "UNSUPPORTED_IMAGE: no package database found");
 		else if (!has_os)
-			rc = ecr__buf_puts(&reason, "UNSUPPORTED_IMAGE: no os-release: packages listed but not matched");
+			rc =
+			    ecr__buf_puts(&reason, "UNSUPPORTED_IMAGE: no os-release: packages listed but not matched");
 		if (rc < 0)
 			goto done;
 	}
@@ -335,7 +341,7 @@ done:
 
 /* Walk the layers of an image manifest and build the report. */
 static int scan_manifest(ecr_scan_report **out, const source *src, const ecr__manifest *m, const ecr_vulndb *db,
-	const ecr_scan_options *opts)
+                         const ecr_scan_options *opts)
 {
 	ecr__layer_fs fs;
 	const char *at;
@@ -345,13 +351,13 @@ static int scan_manifest(ecr_scan_report **out, const source *src, const ecr__ma
 	*out = NULL;
 	at = ecr__manifest_artifact_type(m);
 	if (m->artifact_type || (at && !ecr__oci_media_type_equal(at, ECR__MT_OCI_CONFIG) &&
-					!ecr__oci_media_type_equal(at, ECR__MT_DOCKER_CONFIG))) {
+	                         !ecr__oci_media_type_equal(at, ECR__MT_DOCKER_CONFIG))) {
 		ecr_buf reason = ECR_BUF_INIT;
 		ecr__pkg_list none;
 
 		memset(&none, 0, sizeof(none));
 		if ((rc = ecr__buf_printf(&reason, "UNSUPPORTED_IMAGE: not a container image (artifact type %s)",
-			     at ? at : "?")) == 0)
+		                          at ? at : "?")) == 0)
 			rc = ecr__scan_report_new(out, NULL, NULL, NULL, reason.ptr, &none);
 		ecr_buf_dispose(&reason);
 		return rc;
@@ -394,7 +400,7 @@ static int pick_platform(const ecr__descriptor **out, const ecr__manifest *idx, 
 			continue;
 		ol = strlen(d->platform_os);
 		if (strncmp(want, d->platform_os, ol) == 0 && want[ol] == '/' &&
-			strncmp(want + ol + 1, d->platform_arch, strlen(d->platform_arch)) == 0) {
+		    strncmp(want + ol + 1, d->platform_arch, strlen(d->platform_arch)) == 0) {
 			char end = want[ol + 1 + strlen(d->platform_arch)];
 
 			if (end == '\0' || end == '/') {
@@ -410,14 +416,14 @@ static int pick_platform(const ecr__descriptor **out, const ecr__manifest *idx, 
 }
 
 int ecr_scan_image(ecr_scan_report **out, ecr_repository *repo, const char *reference, const ecr_vulndb *db,
-	const ecr_scan_options *opts)
+                   const ecr_scan_options *opts)
 {
 	ecr_image *img = NULL, *child = NULL;
 	ecr__manifest *m = NULL, *cm = NULL;
 	const ecr__manifest *use;
 	const void *data;
 	size_t len;
-	source src = { repo, -1, NULL };
+	source src = {repo, -1, NULL};
 	int rc;
 
 	if (!out || !repo || !reference)
@@ -428,16 +434,16 @@ int ecr_scan_image(ecr_scan_report **out, ecr_repository *repo, const char *refe
 	if ((rc = ecr_image_get(&img, repo, reference, 0)) < 0)
 		goto done;
 	if ((rc = ecr_image_manifest(&data, &len, img)) < 0 ||
-		(rc = ecr__manifest_parse(&m, data, len, ecr_image_media_type(img))) < 0)
+	    (rc = ecr__manifest_parse(&m, data, len, ecr_image_media_type(img))) < 0)
 		goto done;
 	use = m;
 	if (ecr__oci_kind_is_index(m->kind)) {
 		const ecr__descriptor *d;
 
 		if ((rc = pick_platform(&d, m, opts ? opts->platform : NULL)) < 0 ||
-			(rc = ecr_image_get(&child, repo, d->digest, 0)) < 0 ||
-			(rc = ecr_image_manifest(&data, &len, child)) < 0 ||
-			(rc = ecr__manifest_parse(&cm, data, len, ecr_image_media_type(child))) < 0)
+		    (rc = ecr_image_get(&child, repo, d->digest, 0)) < 0 ||
+		    (rc = ecr_image_manifest(&data, &len, child)) < 0 ||
+		    (rc = ecr__manifest_parse(&cm, data, len, ecr_image_media_type(child))) < 0)
 			goto done;
 		if (ecr__oci_kind_is_index(cm->kind)) {
 			rc = ecr__fail(ECR_EINVALID, ECR_ERROR_OCI, "nested image index %s", d->digest);
@@ -465,7 +471,8 @@ static int read_index_json(ecr__json **out, const source *src)
 
 	*out = NULL;
 	if (fd < 0)
-		return ecr__fail_os(errno == ENOENT ? ECR_ENOTFOUND : ECR_EIO, errno, "layout %s: index.json", src->dir);
+		return ecr__fail_os(errno == ENOENT ? ECR_ENOTFOUND : ECR_EIO, errno, "layout %s: index.json",
+		                    src->dir);
 	data = ecr__malloc(INDEX_JSON_MAX + 1);
 	if (!data) {
 		rc = ECR_ENOMEM;
@@ -485,7 +492,7 @@ static int read_index_json(ecr__json **out, const source *src)
 		len += (size_t)n;
 		if (len > INDEX_JSON_MAX) {
 			rc = ecr__fail(ECR_ELIMIT, ECR_ERROR_OCI, "layout %s: index.json is over %zu bytes", src->dir,
-				INDEX_JSON_MAX);
+			               INDEX_JSON_MAX);
 			goto done;
 		}
 	}
@@ -497,9 +504,9 @@ done:
 }
 
 int ecr_scan_layout(ecr_scan_report **out, const char *layout_dir, const char *reference, const ecr_vulndb *db,
-	const ecr_scan_options *opts)
+                    const ecr_scan_options *opts)
 {
-	source src = { NULL, -1, layout_dir };
+	source src = {NULL, -1, layout_dir};
 	ecr__json *index = NULL;
 	const ecr__json *mans, *sel = NULL;
 	ecr__manifest *m = NULL, *cm = NULL;
@@ -527,14 +534,15 @@ int ecr_scan_layout(ecr_scan_report **out, const char *layout_dir, const char *r
 	}
 	for (i = 0; i < mans->count; i++) {
 		const ecr__json *d = mans->values[i];
-		const char *name = ecr__json_get_string(ecr__json_get(d, "annotations"), "org.opencontainers.image.ref.name");
+		const char *name =
+		    ecr__json_get_string(ecr__json_get(d, "annotations"), "org.opencontainers.image.ref.name");
 		const char *dg = ecr__json_get_string(d, "digest");
 
 		if (!reference || (dg && strcmp(dg, reference) == 0) || (name && strcmp(name, reference) == 0)) {
 			if (sel && !reference) {
 				rc = ecr__fail(ECR_EINVALID, ECR_ERROR_OCI,
-					"layout %s holds %zu images: give a reference (a ref.name or digest)", layout_dir,
-					mans->count);
+				               "layout %s holds %zu images: give a reference (a ref.name or digest)",
+				               layout_dir, mans->count);
 				goto done;
 			}
 			if (!sel)
@@ -543,26 +551,26 @@ int ecr_scan_layout(ecr_scan_report **out, const char *layout_dir, const char *r
 	}
 	if (!sel) {
 		rc = ecr__fail(ECR_EIMAGE_NOT_FOUND, ECR_ERROR_IMAGE, "layout %s has no image %s", layout_dir,
-			reference ? reference : "");
+		               reference ? reference : "");
 		goto done;
 	}
 	digest = ecr__json_get_string(sel, "digest");
 	mt = ecr__json_get_string(sel, "mediaType");
 	if (!digest || !ecr__json_get_int(sel, "size", &size)) {
-		rc = ecr__fail(ECR_EINVALID, ECR_ERROR_OCI, "layout %s: a descriptor of index.json has no digest or size",
-			layout_dir);
+		rc = ecr__fail(ECR_EINVALID, ECR_ERROR_OCI,
+		               "layout %s: a descriptor of index.json has no digest or size", layout_dir);
 		goto done;
 	}
 	if ((rc = read_small(&data, &len, &src, digest, size, ECR_MANIFEST_MAX_SIZE)) < 0 ||
-		(rc = ecr__manifest_parse(&m, data, len, mt)) < 0)
+	    (rc = ecr__manifest_parse(&m, data, len, mt)) < 0)
 		goto done;
 	use = m;
 	if (ecr__oci_kind_is_index(m->kind)) {
 		const ecr__descriptor *d;
 
 		if ((rc = pick_platform(&d, m, opts ? opts->platform : NULL)) < 0 ||
-			(rc = read_small(&cdata, &len, &src, d->digest, d->size, ECR_MANIFEST_MAX_SIZE)) < 0 ||
-			(rc = ecr__manifest_parse(&cm, cdata, len, d->media_type)) < 0)
+		    (rc = read_small(&cdata, &len, &src, d->digest, d->size, ECR_MANIFEST_MAX_SIZE)) < 0 ||
+		    (rc = ecr__manifest_parse(&cm, cdata, len, d->media_type)) < 0)
 			goto done;
 		if (ecr__oci_kind_is_index(cm->kind)) {
 			rc = ecr__fail(ECR_EINVALID, ECR_ERROR_OCI, "nested image index %s", d->digest);

@@ -1,7 +1,7 @@
 /* scan/layers: walking tar layers (gzip, zstd, none), OCI whiteouts, kept
  * files, and hostile layers failing within their caps. */
-#include "../helpers/helpers.h"
 #include "../../libecr/scan/scan_internal.h"
+#include "../helpers/helpers.h"
 #include "th_tar.h"
 
 #include <stdio.h>
@@ -30,7 +30,7 @@ static int mem_read(void *payload, void *buf, size_t len, size_t *nread_out)
 
 static int apply(ecr__layer_fs *fs, const unsigned char *data, size_t len)
 {
-	mem m = { data, len, 0, 0 };
+	mem m = {data, len, 0, 0};
 
 	return ecr__layer_fs_apply(fs, "sha256:test", mem_read, &m);
 }
@@ -83,7 +83,7 @@ static void test_scan_layers__normalize(void **state)
 /* Only the scanners' files are kept, with their content, in all three compressions. */
 static void test_scan_layers__keeps_only_needed_files(void **state)
 {
-	static const th_tar_filter filters[] = { TH_TAR_NONE, TH_TAR_GZIP, TH_TAR_ZSTD };
+	static const th_tar_filter filters[] = {TH_TAR_NONE, TH_TAR_GZIP, TH_TAR_ZSTD};
 	size_t i;
 
 	(void)state;
@@ -101,7 +101,10 @@ static void test_scan_layers__keeps_only_needed_files(void **state)
 		assert_int_equal(th_tar_str(t, "var/lib/dpkg/status.d/sub/x", "no\n"), 0);
 		assert_int_equal(th_tar_str(t, "lib/apk/db/installed", "P:musl\n"), 0);
 		assert_int_equal(th_tar_str(t, "var/lib/rpm/Packages", "berkeley"), 0);
-		assert_int_equal(th_tar_str(t, "usr/bin/true", "\x7f" "ELF"), 0);
+		assert_int_equal(th_tar_str(t, "usr/bin/true",
+		                            "\x7f"
+		                            "ELF"),
+		                 0);
 		assert_ok(apply_tar(&fs, t));
 		assert_int_equal(fs.count, 5);
 		assert_string_equal(content(&fs, "/etc/os-release"), "ID=debian\n");
@@ -247,7 +250,7 @@ static void test_scan_layers__symlink_loop_does_not_hang(void **state)
 
 static void test_scan_layers__dotdot_paths_rejected(void **state)
 {
-	static const char *const bad[] = { "../etc/passwd", "./var/../../x", "a/b/../../.." };
+	static const char *const bad[] = {"../etc/passwd", "./var/../../x", "a/b/../../.."};
 	size_t i;
 
 	(void)state;
@@ -341,10 +344,10 @@ static void test_scan_layers__gzip_bomb(void **state)
 /* Headers declaring absurd sizes (octal and base-256), followed by nothing. */
 static void test_scan_layers__absurd_sizes(void **state)
 {
-	static const uint64_t sizes[] = { 077777777776ULL, UINT64_C(1) << 40, UINT64_C(0x7fffffffffffffff) };
+	static const uint64_t sizes[] = {077777777776ULL, UINT64_C(1) << 40, UINT64_C(0x7fffffffffffffff)};
 	/* libarchive itself refuses a size beyond int64 arithmetic ("Tar entry size overflow") */
-	static const int want[] = { ECR_ELIMIT, ECR_ELIMIT, ECR_EINVALID };
-	static const char *const said[] = { "var/lib/dpkg/status", "var/lib/dpkg/status", "size" };
+	static const int want[] = {ECR_ELIMIT, ECR_ELIMIT, ECR_EINVALID};
+	static const char *const said[] = {"var/lib/dpkg/status", "var/lib/dpkg/status", "size"};
 	size_t i;
 
 	(void)state;
@@ -388,7 +391,7 @@ static void test_scan_layers__truncated_and_garbage(void **state)
 	}
 	/* the whole layer, read in odd small chunks, is fine */
 	{
-		mem m = { data, len, 0, 777 };
+		mem m = {data, len, 0, 777};
 
 		assert_ok(ecr__layer_fs_init(&fs, NULL));
 		assert_ok(ecr__layer_fs_apply(&fs, "sha256:x", mem_read, &m));
@@ -447,18 +450,18 @@ static void test_scan_layers__huge_status_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scan_layers__normalize),
-		cmocka_unit_test(test_scan_layers__keeps_only_needed_files),
-		cmocka_unit_test(test_scan_layers__upper_layers_override),
-		cmocka_unit_test(test_scan_layers__whiteouts),
-		cmocka_unit_test(test_scan_layers__opaque_directory),
-		cmocka_unit_test(test_scan_layers__symlink_loop_does_not_hang),
-		cmocka_unit_test(test_scan_layers__dotdot_paths_rejected),
-		cmocka_unit_test(test_scan_layers__path_length_and_entry_caps),
-		cmocka_unit_test(test_scan_layers__gzip_bomb),
-		cmocka_unit_test(test_scan_layers__absurd_sizes),
-		cmocka_unit_test(test_scan_layers__truncated_and_garbage),
-		cmocka_unit_test(test_scan_layers__huge_status_file),
+	    cmocka_unit_test(test_scan_layers__normalize),
+	    cmocka_unit_test(test_scan_layers__keeps_only_needed_files),
+	    cmocka_unit_test(test_scan_layers__upper_layers_override),
+	    cmocka_unit_test(test_scan_layers__whiteouts),
+	    cmocka_unit_test(test_scan_layers__opaque_directory),
+	    cmocka_unit_test(test_scan_layers__symlink_loop_does_not_hang),
+	    cmocka_unit_test(test_scan_layers__dotdot_paths_rejected),
+	    cmocka_unit_test(test_scan_layers__path_length_and_entry_caps),
+	    cmocka_unit_test(test_scan_layers__gzip_bomb),
+	    cmocka_unit_test(test_scan_layers__absurd_sizes),
+	    cmocka_unit_test(test_scan_layers__truncated_and_garbage),
+	    cmocka_unit_test(test_scan_layers__huge_status_file),
 	};
 
 	return cmocka_run_group_tests_name("scan/layers", tests, NULL, NULL);

@@ -61,7 +61,8 @@ th_tar *th_tar_new(th_tar_filter filter)
 	return t;
 }
 
-static int entry(th_tar *t, const char *path, unsigned int type, int64_t size, const char *symlink, const char *hardlink)
+static int entry(th_tar *t, const char *path, unsigned int type, int64_t size, const char *symlink,
+                 const char *hardlink)
 {
 	struct archive_entry *e = archive_entry_new();
 	int rc;
