@@ -160,6 +160,25 @@ static const vcase apk_cases[] = {
     /* numbers of any length */
     {"1.18446744073709551617", "1.18446744073709551616", 1},
     {"20240101", "20231231", 1},
+    /* from apk-tools' test/unit/version.data */
+    {"0.1.0_alpha_pre2", "0.1.0_alpha", -1},
+    {"1.0.0_pre20191002222144-r0", "1.0.0_pre20210530193627-r0", -1},
+    {"1.2.07.8", "1.2.12.04", -1},
+    {"4.01", "4.20", -1},
+    {"1.06-r6", "006", -1},
+    {"021109-r3", "20060512", -1},
+    {"2.12r-r4", "2.12r-r5", -1},
+    {"0.9.28.1", "087-r1", -1},
+    {"2.5.1-r8", "2.5.1a-r1", -1},
+    {"1.7", "1.7b", -1},
+    {"1.8.5", "1.8.5_p2", -1},
+    {"4.5_p1-r1", "4.5_p1", 1},
+    {"0.10.0", "0.10.1_rc1", -1},
+    {"2.01.01_alpha10", "0.94", 1},
+    {"23_foo", "4_beta", 1},
+    {"1.0", "1.0bc", -1},
+    {"1.0~1234", "1.0~2345", -1},
+    {"1.0~1234-r1", "1.0~1234-r0", 1},
     /* unparseable versions sort before parseable ones, and among themselves by bytes */
     {"abc", "1.0", -1},
     {"abc", "abd", -1},
@@ -333,6 +352,86 @@ static void test_scan_vercmp__total_order(void **state)
 	random_order(ecr__vercmp_apk, "019ab._-rp", "apk");
 }
 
+/* Random valid versions compared by the real tools when they are installed
+ * (dpkg --compare-versions; rpm's Lua rpm.vercmp), and by us. */
+static char *random_version(unsigned int *seed, const char *chars, const char *rel_chars)
+{
+	static char out[64];
+	size_t o = 0, cl = strlen(chars), rl = strlen(rel_chars);
+#define RND() ((*seed = *seed * 1103515245u + 12345u) >> 16)
+	if (RND() % 5 == 0)
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%u:", RND() % 3);
+	o += (size_t)snprintf(out + o, sizeof(out) - o, "%u", RND() % 12);
+	for (unsigned int n = RND() % 7; n > 0; n--)
+		out[o++] = chars[RND() % cl];
+	if (RND() % 2) {
+		out[o++] = '-';
+		for (unsigned int n = 1 + RND() % 4; n > 0; n--)
+			out[o++] = rel_chars[RND() % rl];
+	}
+	out[o] = '\0';
+#undef RND
+	return out;
+}
+
+static void against_tool(const char *script, int (*cmp)(const char *, const char *), const char *chars,
+                         const char *rel_chars, int count)
+{
+	char *dir = th_tmpdir(), in_path[4096], out_path[4096], cmd[12288];
+	unsigned int seed = 4242;
+	snprintf(in_path, sizeof(in_path), "%s/pairs", dir);
+	snprintf(out_path, sizeof(out_path), "%s/out", dir);
+	FILE *f = fopen(in_path, "w");
+	assert_non_null(f);
+	char(*pairs)[2][64] = calloc((size_t)count, sizeof(*pairs));
+	assert_non_null(pairs);
+	for (int i = 0; i < count; i++) {
+		snprintf(pairs[i][0], 64, "%s", random_version(&seed, chars, rel_chars));
+		snprintf(pairs[i][1], 64, "%s", i % 4 == 0 ? pairs[i][0] : random_version(&seed, chars, rel_chars));
+		fprintf(f, "%s %s\n", pairs[i][0], pairs[i][1]);
+	}
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), script, in_path, out_path);
+	assert_int_equal(system(cmd), 0);
+	f = fopen(out_path, "r");
+	assert_non_null(f);
+	for (int i = 0; i < count; i++) {
+		int want;
+		if (fscanf(f, "%d", &want) != 1)
+			fail_msg("the tool gave %d answers of %d", i, count);
+		int got = sgn(cmp(pairs[i][0], pairs[i][1]));
+		if (got != want)
+			fail_msg("\"%s\" vs \"%s\": the tool says %d, we say %d", pairs[i][0], pairs[i][1], want, got);
+	}
+	fclose(f);
+	free(pairs);
+	th_rmtree(dir);
+}
+
+static void test_scan_vercmp__against_dpkg(void **state)
+{
+	(void)state;
+	if (system("command -v dpkg >/dev/null 2>&1") != 0) {
+		print_message("dpkg not installed: skipped\n");
+		skip();
+	}
+	against_tool("while read a b; do if dpkg --compare-versions \"$a\" lt \"$b\"; then echo -1; "
+	             "elif dpkg --compare-versions \"$a\" eq \"$b\"; then echo 0; else echo 1; fi; done <%s >%s",
+	             ecr__vercmp_dpkg, "0129aZz.~+", "019a.~+", 400);
+}
+
+static void test_scan_vercmp__against_rpm(void **state)
+{
+	(void)state;
+	if (system("command -v rpm >/dev/null 2>&1") != 0) {
+		print_message("rpm not installed: skipped\n");
+		skip();
+	}
+	against_tool("rpm --eval '%%{lua: for l in io.lines(\"%s\") do local a, b = l:match(\"(%%S+) (%%S+)\"); "
+	             "print(rpm.vercmp(a, b) .. \" \") end}' >%s",
+	             ecr__vercmp_rpm, "0129aZz.~^_+", "019a.~^_", 3000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +439,8 @@ int main(void)
 	    cmocka_unit_test(test_scan_vercmp__apk),
 	    cmocka_unit_test(test_scan_vercmp__rpm),
 	    cmocka_unit_test(test_scan_vercmp__total_order),
+	    cmocka_unit_test(test_scan_vercmp__against_dpkg),
+	    cmocka_unit_test(test_scan_vercmp__against_rpm),
 	};
 	return cmocka_run_group_tests_name("scan/vercmp", tests, NULL, NULL);
 }
