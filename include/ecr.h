@@ -26,6 +26,7 @@
 #include "ecr/lifecycle.h"
 #include "ecr/policy.h"
 #include "ecr/auth.h"
+#include "ecr/scan.h"
 #include "ecr/server.h"
 
 #endif
