@@ -299,6 +299,10 @@ static void test_scan_scan__debian_image(void **state)
 	ecr_scan_report_free(r);
 	assert_int_equal(ecr_scan_image(&r, f->repo, "nope", f->db, NULL), ECR_EIMAGE_NOT_FOUND);
 	assert_null(r);
+	/* an archived image is not scanned */
+	assert_ok(ecr_image_set_storage_class(NULL, f->repo, img.digest, ECR_STORAGE_CLASS_ARCHIVE));
+	assert_int_equal(ecr_scan_image(&r, f->repo, "bookworm", f->db, NULL), ECR_EIMAGE_ARCHIVED);
+	assert_null(r);
 	image_dispose(&img);
 }
 
