@@ -153,15 +153,20 @@ static void one_round(int round, uint64_t seed, round_stats *st)
 	close(fds[1]);
 	uint64_t rng = seed ^ 0x5151;
 	long delay_ms = (long)th_rand_range(&rng, 5, 150);
-	/* One round in four counts the delay from the fork, so the kill can hit the
-	 * registry's creation; the others from when the child is ready to push. */
-	bool from_fork = th_rand_range(&rng, 0, 3) == 0;
+	/*
+	 * Where the delay counts from: one round in four from the fork (the kill
+	 * can hit the registry's creation), one from when the child is ready to
+	 * push, two from its first acknowledged push (so that acknowledged images
+	 * exist to check however slow the machine is: under load a push of fsynced
+	 * blobs can take longer than the whole delay window).
+	 */
+	int from = (int)th_rand_range(&rng, 0, 3); /* 0: fork, 1: ready, 2-3: first ack */
 	ack *acks = NULL;
 	size_t nacks = 0, cap = 0;
 	ack a;
 	size_t got = 0;
 	bool stop = false;
-	while (!from_fork && !stop) {
+	while (from != 0 && !stop) {
 		ssize_t n = read(fds[0], (char *)&a + got, sizeof(a) - got);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -173,7 +178,15 @@ static void one_round(int round, uint64_t seed, round_stats *st)
 		got = 0;
 		if (a.kind == 'E')
 			fail_msg("round %d (seed %llu): %s", round, (unsigned long long)seed, a.message);
-		stop = a.kind == 'R';
+		if (a.kind == 'A') {
+			if (nacks == cap) {
+				cap = cap ? cap * 2 : 32;
+				acks = realloc(acks, cap * sizeof(*acks));
+				assert_non_null(acks);
+			}
+			acks[nacks++] = a;
+		}
+		stop = from == 1 ? a.kind == 'R' : a.kind == 'A';
 	}
 	struct timespec ts = { delay_ms / 1000, (delay_ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
