@@ -354,8 +354,8 @@ static bool whiteout(ecr__layer_fs *fs, char *path)
 		lower_delete(fs, path, false);
 		return true;
 	}
-	if (strncmp(base, ".wh..wh.", 8) == 0)
-		return true; /* other reserved names (aufs): ignored */
+	if (strncmp(base, ".wh..wh.", 8) == 0 || blen == 4)
+		return true; /* other reserved names (aufs), or ".wh." alone: ignored */
 	/* dir + "/" + name */
 	/* rewrite in place: "<dir>/.wh.<name>" -> "<dir>/<name>" */
 	memmove(path + baseoff, path + baseoff + 4, blen - 4 + 1);

@@ -191,6 +191,13 @@ static void test_scan_layers__whiteouts(void **state)
 	assert_ok(apply_tar(&fs, t));
 	assert_null(content(&fs, "lib/apk/db/installed"));
 
+	/* ".wh." alone names nothing: it deletes nothing (not the whole root) */
+	t = th_tar_new(TH_TAR_NONE);
+	assert_int_equal(th_tar_file(t, ".wh.", "", 0), 0);
+	assert_int_equal(th_tar_file(t, "etc/.wh.", "", 0), 0);
+	assert_ok(apply_tar(&fs, t));
+	assert_string_equal(content(&fs, "etc/os-release"), "ID=debian\n");
+
 	/* a whiteout and a new file in the same layer: the new file stays, whatever the order */
 	t = th_tar_new(TH_TAR_NONE);
 	assert_int_equal(th_tar_str(t, "etc/os-release", "ID=alpine\n"), 0);
