@@ -37,6 +37,10 @@ struct ecr_server {
 	/* requests between their first call and their completion: a graceful
 	 * stop waits for these, not for idle keep-alive connections */
 	_Atomic long in_flight;
+	/* monotonic ms of the last call into a request handler: a stop stops
+	 * waiting for requests that no longer move (a client that went away
+	 * without closing, a body that never comes) */
+	_Atomic int64_t last_activity_ms;
 	/* StartLifecyclePolicyPreview's results, created on first use */
 	ecr__lifecycle_previews *_Atomic lifecycle_previews;
 };

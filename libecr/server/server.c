@@ -23,6 +23,8 @@
 #define MAX_PEM_SIZE (1024 * 1024)
 /* Per-connection memory: large enough that uploads arrive in big pieces. */
 #define CONNECTION_MEMORY (1024 * 1024)
+/* A stop waits for requests in flight while some handler ran within this long. */
+#define STOP_IDLE_MS 2000
 
 int ecr_server_options_init(ecr_server_options *opts, unsigned int version)
 {
@@ -493,6 +495,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	ecr_server *srv = cls;
 	http_request *r = *con_cls;
 	(void)version;
+	srv->last_activity_ms = ecr__time_monotonic_ms();
 
 	if (!r) {
 		if (!(r = ecr__calloc(1, sizeof(*r))))
@@ -709,8 +712,13 @@ int ecr_server_stop(ecr_server *srv)
 	if (s != MHD_INVALID_SOCKET)
 		close(s);
 	int64_t deadline = ecr__time_monotonic_ms() + (int64_t)srv->timeout_seconds * 1000;
-	while (srv->in_flight > 0 && ecr__time_monotonic_ms() < deadline)
+	/* requests in flight finish, as long as they make progress */
+	for (;;) {
+		int64_t now = ecr__time_monotonic_ms();
+		if (srv->in_flight <= 0 || now >= deadline || now - srv->last_activity_ms > STOP_IDLE_MS)
+			break;
 		usleep(10000);
+	}
 	MHD_stop_daemon(srv->daemon);
 	srv->daemon = NULL;
 	srv->bound_port = 0;
