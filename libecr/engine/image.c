@@ -396,8 +396,12 @@ done:
 	ecr__meta_image_dispose(&existing);
 	ecr__free(tagged);
 	ecr__manifest_free(m);
-	if (!rc && notify_scanner && reg->push_hook)
-		reg->push_hook(reg->scanner, repo, computed);
+	if (!rc && notify_scanner) {
+		/* set and cleared by ecr_scanner_attach/_detach on other threads */
+		ecr__push_hook hook = __atomic_load_n(&reg->push_hook, __ATOMIC_ACQUIRE);
+		if (hook)
+			hook(__atomic_load_n(&reg->scanner, __ATOMIC_ACQUIRE), repo, computed);
+	}
 	return rc;
 }
 

@@ -423,7 +423,7 @@ static void *worker(void *arg)
 
 ecr_scanner *ecr__scanner_of(ecr_registry *reg)
 {
-	return reg ? (ecr_scanner *)ecr__registry_scanner(reg) : NULL;
+	return reg ? (ecr_scanner *)__atomic_load_n(&reg->scanner, __ATOMIC_ACQUIRE) : NULL;
 }
 
 int ecr_scanner_new(ecr_scanner **out, unsigned int threads)
@@ -526,7 +526,8 @@ int ecr_scanner_attach(ecr_scanner *s, ecr_registry *reg)
 	if (!s || !reg)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no scanner or registry");
 	pthread_mutex_lock(&s->lock);
-	if (reg->scanner && reg->scanner != s) {
+	void *current = __atomic_load_n(&reg->scanner, __ATOMIC_ACQUIRE);
+	if (current && current != (void *)s) {
 		rc = ecr__fail(ECR_EEXISTS, ECR_ERROR_INVALID, "the registry is attached to another scanner");
 	} else if (!attached_locked(s, reg)) {
 		if (s->nregs == s->regs_cap) {
@@ -541,8 +542,8 @@ int ecr_scanner_attach(ecr_scanner *s, ecr_registry *reg)
 		}
 		if (!rc) {
 			s->regs[s->nregs++] = reg;
-			reg->scanner = s;
-			reg->push_hook = push_hook;
+			__atomic_store_n(&reg->scanner, (void *)s, __ATOMIC_RELEASE);
+			__atomic_store_n(&reg->push_hook, push_hook, __ATOMIC_RELEASE);
 			added = true;
 		}
 	}
@@ -588,8 +589,8 @@ int ecr_scanner_detach(ecr_scanner *s, ecr_registry *reg)
 		return ecr__fail(ECR_ENOTFOUND, ECR_ERROR_INVALID, "the registry is not attached to this scanner");
 	}
 	s->regs[i] = s->regs[--s->nregs];
-	reg->push_hook = NULL;
-	reg->scanner = NULL;
+	__atomic_store_n(&reg->push_hook, (ecr__push_hook)NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&reg->scanner, NULL, __ATOMIC_RELEASE);
 	/* Queued jobs of the registry are dropped (their rows stay IN_PROGRESS: the next attach queues them again). */
 	struct job **pp = &s->head, *last = NULL;
 	while (*pp) {
@@ -700,8 +701,8 @@ void ecr_scanner_free(ecr_scanner *s)
 	for (unsigned int i = 0; i < s->nthreads; i++)
 		pthread_join(s->threads[i], NULL);
 	for (size_t i = 0; i < s->nregs; i++) {
-		s->regs[i]->push_hook = NULL;
-		s->regs[i]->scanner = NULL;
+		__atomic_store_n(&s->regs[i]->push_hook, (ecr__push_hook)NULL, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->regs[i]->scanner, NULL, __ATOMIC_RELEASE);
 	}
 	while (s->head) {
 		struct job *n = s->head->next;

@@ -4,6 +4,7 @@
  * scanning configuration and a repository's effective frequency. */
 #include "../helpers/helpers.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,6 +309,54 @@ static void test_scan_scanner__survives_reopen(void **state)
 	ecr_repository_free(repo);
 }
 
+struct pusher {
+	ecr_repository *repo;
+	int id;
+	int rc;
+	char digests[5][ECR__DIGEST_STRLEN_MAX];
+};
+
+static void *push_thread(void *arg)
+{
+	struct pusher *p = arg;
+	for (int i = 0; i < 5 && !p->rc; i++) {
+		char pkg[64], tag[32];
+		snprintf(pkg, sizeof(pkg), "openssl 3.0.%d-%d -", p->id, i + 1);
+		snprintf(tag, sizeof(tag), "t%d-%d", p->id, i);
+		const char *pkgs[] = {pkg};
+		p->rc = th_si_push(p->digests[i], p->repo, tag, pkgs, 1);
+	}
+	return NULL;
+}
+
+static void test_scan_scanner__concurrent_pushes(void **state)
+{
+	fixture *f = *state;
+	char names[1024];
+	struct pusher p[4];
+	pthread_t t[4];
+	ecr_repository *repo = make_repo(f, "many", 1);
+	for (int i = 0; i < 4; i++) {
+		memset(&p[i], 0, sizeof(p[i]));
+		assert_ok(ecr_repository_open(&p[i].repo, f->reg, "many"));
+		p[i].id = i;
+		assert_int_equal(pthread_create(&t[i], NULL, push_thread, &p[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_ok(p[i].rc);
+	}
+	assert_ok(ecr_scanner_drain(f->scanner, 60000));
+	for (int i = 0; i < 4; i++) {
+		for (int k = 0; k < 5; k++) {
+			findings_of(names, sizeof(names), repo, p[i].digests[k]);
+			assert_string_equal(names, "CVE-2099-0001@openssl");
+		}
+		ecr_repository_free(p[i].repo);
+	}
+	ecr_repository_free(repo);
+}
+
 static void expect_invalid(fixture *f, const char *json, const char *fragment)
 {
 	int rc = ecr_registry_set_scanning_configuration(f->reg, json);
@@ -399,6 +448,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_scan_scanner__queue_full, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_scan_scanner__survives_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_scan_scanner__configuration, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_scan_scanner__concurrent_pushes, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("scan/scanner", tests, NULL, NULL);
 }
