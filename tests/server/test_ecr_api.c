@@ -1,9 +1,8 @@
 /* The ECR control plane's dispatch and repository/registry operations
  * (libecr/server/ecr_api.c, ecr_api_repositories.c), over HTTP with libcurl
  * against a server on a memory: registry. */
-#include "../helpers/helpers.h"
+#include "api_client.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,91 +12,15 @@
 #include "libecr/core/digest.h"
 #include "libecr/core/json.h"
 
-#define TARGET "X-Amz-Target: AmazonEC2ContainerRegistry_V20150921."
-
-struct reply {
-	long status;
-	ecr_buf body;
-	ecr_buf headers;
-	ecr__json *json;
-};
-
-static size_t on_data(char *p, size_t sz, size_t n, void *ud)
-{
-	ecr_buf *b = ud;
-	return ecr__buf_put(b, p, sz * n) == 0 ? sz * n : 0;
-}
-
 typedef struct fixture {
 	ecr_registry *reg;
 	ecr_server *srv;
 	uint16_t port;
 } fixture;
 
-static void reply_dispose(struct reply *r)
+static void call(reply *r, fixture *f, const char *op, const char *body)
 {
-	ecr_buf_dispose(&r->body);
-	ecr_buf_dispose(&r->headers);
-	ecr__json_free(r->json);
-	memset(r, 0, sizeof(*r));
-}
-
-/* POST / with the operation and body, plus extra headers (may be NULL). */
-static void send_raw(struct reply *r, uint16_t port, const char *method, const char *op, const char *body,
-	struct curl_slist *extra)
-{
-	char url[128], target[200];
-	memset(r, 0, sizeof(*r));
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", (unsigned)port);
-	CURL *c = curl_easy_init();
-	assert_non_null(c);
-	struct curl_slist *h = extra;
-	if (op) {
-		snprintf(target, sizeof(target), TARGET "%s", op);
-		h = curl_slist_append(h, target);
-	}
-	h = curl_slist_append(h, "Content-Type: application/x-amz-json-1.1");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	if (r->body.size)
-		ecr__json_parse(&r->json, r->body.ptr, r->body.size, NULL);
-}
-
-static void call(struct reply *r, fixture *f, const char *op, const char *body)
-{
-	send_raw(r, f->port, "POST", op, body, NULL);
-}
-
-/* Expect an error with this __type (and the header). */
-static void expect_error(struct reply *r, long status, const char *type)
-{
-	if (r->status != status || !r->json || !ecr__json_get_string(r->json, "__type") ||
-		strcmp(ecr__json_get_string(r->json, "__type"), type) != 0)
-		fail_msg("expected %ld %s, got %ld %s", status, type, r->status, r->body.ptr ? r->body.ptr : "");
-	char hdr[128];
-	snprintf(hdr, sizeof(hdr), "x-amzn-ErrorType: %s", type);
-	assert_non_null(strstr(r->headers.ptr, hdr));
-	assert_non_null(ecr__json_get_string(r->json, "message"));
-}
-
-static void expect_ok(struct reply *r)
-{
-	if (r->status != 200 || !r->json || r->json->type != ECR__JSON_OBJECT)
-		fail_msg("expected 200, got %ld %s", r->status, r->body.ptr ? r->body.ptr : "");
-	assert_non_null(strstr(r->headers.ptr, "application/x-amz-json-1.1"));
-	assert_non_null(strstr(r->headers.ptr, "x-amzn-RequestId: "));
+	api_call(r, f->port, op, body);
 }
 
 static const char *path_string(const ecr__json *v, const char *a, const char *b)
@@ -113,12 +36,7 @@ static int setup_flags(void **state, uint32_t flags)
 	ro.account_id = "111122223333";
 	ro.region = "eu-west-1";
 	assert_ok(ecr_registry_open(&f->reg, "memory:", &ro));
-	ecr_server_options o = ECR_SERVER_OPTIONS_INIT;
-	o.flags = flags | ECR_SERVER_SINGLE_THREAD;
-	assert_ok(ecr_server_new(&f->srv, &o));
-	assert_ok(ecr_server_add_registry(f->srv, f->reg, NULL));
-	assert_ok(ecr_server_start(f->srv));
-	f->port = ecr_server_port(f->srv);
+	f->port = api_server_start(&f->srv, f->reg, flags | ECR_SERVER_SINGLE_THREAD);
 	*state = f;
 	return 0;
 }
@@ -138,27 +56,27 @@ static int teardown(void **state)
 static void test_server_ecr_api__protocol(void **state)
 {
 	fixture *f = *state;
-	struct reply r;
+	reply r = {0};
 	call(&r, f, "NoSuchOperation", "{}");
-	expect_error(&r, 400, "UnknownOperationException");
+	expect_error_status(&r, 400, "UnknownOperationException");
 	reply_dispose(&r);
-	send_raw(&r, f->port, "POST", NULL, "{}", curl_slist_append(NULL, "X-Amz-Target: Other_20200101.CreateRepository"));
-	expect_error(&r, 400, "UnknownOperationException");
+	api_send(&r, f->port, "POST", NULL, "{}", curl_slist_append(NULL, "X-Amz-Target: Other_20200101.CreateRepository"));
+	expect_error_status(&r, 400, "UnknownOperationException");
 	reply_dispose(&r);
 	call(&r, f, "DescribeRepositories", "{not json");
-	expect_error(&r, 400, "SerializationException");
+	expect_error_status(&r, 400, "SerializationException");
 	reply_dispose(&r);
 	call(&r, f, "DescribeRepositories", "[1, 2]");
-	expect_error(&r, 400, "SerializationException");
+	expect_error_status(&r, 400, "SerializationException");
 	reply_dispose(&r);
 	call(&r, f, "DescribeRepositories", "{\"maxResults\": \"ten\"}");
-	expect_error(&r, 400, "SerializationException");
+	expect_error_status(&r, 400, "SerializationException");
 	reply_dispose(&r);
 	call(&r, f, "CreateRepository", "{\"repositoryName\": 42}");
-	expect_error(&r, 400, "SerializationException");
+	expect_error_status(&r, 400, "SerializationException");
 	reply_dispose(&r);
-	send_raw(&r, f->port, "GET", "DescribeRepositories", NULL, NULL);
-	expect_error(&r, 405, "UnknownOperationException");
+	api_send(&r, f->port, "GET", "DescribeRepositories", NULL, NULL);
+	expect_error_status(&r, 405, "UnknownOperationException");
 	reply_dispose(&r);
 	/* an empty body is an empty input */
 	call(&r, f, "DescribeRepositories", "");
@@ -166,7 +84,7 @@ static void test_server_ecr_api__protocol(void **state)
 	assert_int_equal(ecr__json_get(r.json, "repositories")->count, 0);
 	reply_dispose(&r);
 	/* /v2/ still works next to the control plane */
-	send_raw(&r, f->port, "GET", NULL, NULL, NULL);
+	api_send(&r, f->port, "GET", NULL, NULL, NULL);
 	assert_int_not_equal(r.status, 200);
 	reply_dispose(&r);
 }
@@ -174,7 +92,7 @@ static void test_server_ecr_api__protocol(void **state)
 static void test_server_ecr_api__create_describe_delete(void **state)
 {
 	fixture *f = *state;
-	struct reply r;
+	reply r = {0};
 	call(&r, f, "CreateRepository", "{\"repositoryName\": \"team-a/web\"}");
 	expect_ok(&r);
 	const ecr__json *repo = ecr__json_get(r.json, "repository");
@@ -195,31 +113,31 @@ static void test_server_ecr_api__create_describe_delete(void **state)
 	reply_dispose(&r);
 
 	call(&r, f, "CreateRepository", "{\"repositoryName\": \"team-a/web\"}");
-	expect_error(&r, 400, "RepositoryAlreadyExistsException");
+	expect_error_status(&r, 400, "RepositoryAlreadyExistsException");
 	assert_string_equal(ecr__json_get_string(r.json, "message"),
 		"The repository with name 'team-a/web' already exists in the registry with id '111122223333'");
 	reply_dispose(&r);
 	call(&r, f, "CreateRepository", "{\"repositoryName\": \"ABC\"}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	assert_non_null(strstr(ecr__json_get_string(r.json, "message"),
 		"Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must satisfy regular expression"));
 	reply_dispose(&r);
 	call(&r, f, "CreateRepository", "{\"repositoryName\": \"a\"}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	assert_non_null(strstr(ecr__json_get_string(r.json, "message"), "greater than or equal to 2"));
 	reply_dispose(&r);
 	call(&r, f, "CreateRepository", "{}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	reply_dispose(&r);
 	call(&r, f, "CreateRepository", "{\"repositoryName\": \"x//y\"}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	reply_dispose(&r);
 	call(&r, f, "CreateRepository", "{\"repositoryName\": \"ok\", \"imageTagMutability\": \"SOMETIMES\"}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	assert_non_null(strstr(ecr__json_get_string(r.json, "message"), "enum value set"));
 	reply_dispose(&r);
 	call(&r, f, "CreateRepository", "{\"repositoryName\": \"ok\", \"registryId\": \"12\"}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	reply_dispose(&r);
 
 	call(&r, f, "DescribeRepositories", "{\"repositoryNames\": [\"team-a/web\"]}");
@@ -228,15 +146,15 @@ static void test_server_ecr_api__create_describe_delete(void **state)
 	assert_null(ecr__json_get(r.json, "nextToken"));
 	reply_dispose(&r);
 	call(&r, f, "DescribeRepositories", "{\"repositoryNames\": [\"team-a/web\", \"missing\"]}");
-	expect_error(&r, 400, "RepositoryNotFoundException");
+	expect_error_status(&r, 400, "RepositoryNotFoundException");
 	assert_string_equal(ecr__json_get_string(r.json, "message"),
 		"The repository with name 'missing' does not exist in the registry with id '111122223333'");
 	reply_dispose(&r);
 	call(&r, f, "DescribeRepositories", "{\"repositoryNames\": [\"team-a/web\"], \"maxResults\": 5}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	reply_dispose(&r);
 	call(&r, f, "DescribeRepositories", "{\"repositoryNames\": []}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	reply_dispose(&r);
 	/* registryId naming the caller's own registry is fine */
 	call(&r, f, "DescribeRepositories", "{\"registryId\": \"111122223333\"}");
@@ -249,14 +167,14 @@ static void test_server_ecr_api__create_describe_delete(void **state)
 	assert_string_equal(path_string(r.json, "repository", "repositoryName"), "team-a/web");
 	reply_dispose(&r);
 	call(&r, f, "DeleteRepository", "{\"repositoryName\": \"team-a/web\", \"force\": true}");
-	expect_error(&r, 400, "RepositoryNotFoundException");
+	expect_error_status(&r, 400, "RepositoryNotFoundException");
 	reply_dispose(&r);
 }
 
 static void test_server_ecr_api__create_options(void **state)
 {
 	fixture *f = *state;
-	struct reply r;
+	reply r = {0};
 	call(&r, f, "CreateRepository",
 		"{\"repositoryName\": \"opts\", \"imageTagMutability\": \"IMMUTABLE_WITH_EXCLUSION\","
 		"\"imageTagMutabilityExclusionFilters\": [{\"filterType\": \"WILDCARD\", \"filter\": \"dev-*\"}],"
@@ -293,22 +211,22 @@ static void test_server_ecr_api__create_options(void **state)
 	reply_dispose(&r);
 	call(&r, f, "CreateRepository",
 		"{\"repositoryName\": \"bad\", \"encryptionConfiguration\": {\"encryptionType\": \"ROT13\"}}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	reply_dispose(&r);
 	call(&r, f, "CreateRepository",
 		"{\"repositoryName\": \"bad\", \"imageTagMutabilityExclusionFilters\": [{\"filterType\": \"WILDCARD\","
 		"\"filter\": \"a b\"}], \"imageTagMutability\": \"MUTABLE_WITH_EXCLUSION\"}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	reply_dispose(&r);
 	call(&r, f, "CreateRepository", "{\"repositoryName\": \"bad\", \"tags\": [{\"Key\": \"aws:x\", \"Value\": \"v\"}]}");
-	expect_error(&r, 400, "InvalidTagParameterException");
+	expect_error_status(&r, 400, "InvalidTagParameterException");
 	reply_dispose(&r);
 }
 
 static void test_server_ecr_api__pagination(void **state)
 {
 	fixture *f = *state;
-	struct reply r;
+	reply r = {0};
 	char body[256];
 	for (int i = 0; i < 5; i++) {
 		snprintf(body, sizeof(body), "{\"repositoryName\": \"repo-%d\"}", i);
@@ -349,21 +267,21 @@ static void test_server_ecr_api__pagination(void **state)
 	assert_null(ecr__json_get(r.json, "nextToken"));
 	reply_dispose(&r);
 	call(&r, f, "DescribeRepositories", "{\"maxResults\": 0}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	reply_dispose(&r);
 	call(&r, f, "DescribeRepositories", "{\"maxResults\": 1001}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	assert_non_null(strstr(ecr__json_get_string(r.json, "message"), "less than or equal to 1000"));
 	reply_dispose(&r);
 	call(&r, f, "DescribeRepositories", "{\"nextToken\": \"garbage!!\"}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	reply_dispose(&r);
 }
 
 static void test_server_ecr_api__mutability_scanning(void **state)
 {
 	fixture *f = *state;
-	struct reply r;
+	reply r = {0};
 	call(&r, f, "CreateRepository", "{\"repositoryName\": \"mut\"}");
 	expect_ok(&r);
 	reply_dispose(&r);
@@ -383,10 +301,10 @@ static void test_server_ecr_api__mutability_scanning(void **state)
 	assert_string_equal(ecr__json_get_string(repo, "imageTagMutability"), "MUTABLE_WITH_EXCLUSION");
 	reply_dispose(&r);
 	call(&r, f, "PutImageTagMutability", "{\"repositoryName\": \"mut\"}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	reply_dispose(&r);
 	call(&r, f, "PutImageTagMutability", "{\"repositoryName\": \"nope\", \"imageTagMutability\": \"IMMUTABLE\"}");
-	expect_error(&r, 400, "RepositoryNotFoundException");
+	expect_error_status(&r, 400, "RepositoryNotFoundException");
 	reply_dispose(&r);
 	call(&r, f, "PutImageTagMutability", "{\"repositoryName\": \"mut\", \"imageTagMutability\": \"IMMUTABLE\"}");
 	expect_ok(&r);
@@ -403,14 +321,14 @@ static void test_server_ecr_api__mutability_scanning(void **state)
 	assert_true(ecr__json_get(ecr__json_get(repo, "imageScanningConfiguration"), "scanOnPush")->boolean);
 	reply_dispose(&r);
 	call(&r, f, "PutImageScanningConfiguration", "{\"repositoryName\": \"mut\"}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	reply_dispose(&r);
 }
 
 static void test_server_ecr_api__policies(void **state)
 {
 	fixture *f = *state;
-	struct reply r;
+	reply r = {0};
 	const char *policy = "{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":[{\\\"Effect\\\":\\\"Allow\\\","
 			     "\\\"Principal\\\":\\\"*\\\",\\\"Action\\\":\\\"ecr:BatchGetImage\\\"}]}";
 	char body[1024];
@@ -418,7 +336,7 @@ static void test_server_ecr_api__policies(void **state)
 	expect_ok(&r);
 	reply_dispose(&r);
 	call(&r, f, "GetRepositoryPolicy", "{\"repositoryName\": \"pol\"}");
-	expect_error(&r, 400, "RepositoryPolicyNotFoundException");
+	expect_error_status(&r, 400, "RepositoryPolicyNotFoundException");
 	reply_dispose(&r);
 	snprintf(body, sizeof(body), "{\"repositoryName\": \"pol\", \"policyText\": \"%s\"}", policy);
 	call(&r, f, "SetRepositoryPolicy", body);
@@ -432,22 +350,22 @@ static void test_server_ecr_api__policies(void **state)
 	assert_non_null(strstr(ecr__json_get_string(r.json, "policyText"), "ecr:BatchGetImage"));
 	reply_dispose(&r);
 	call(&r, f, "SetRepositoryPolicy", "{\"repositoryName\": \"pol\", \"policyText\": \"not a policy\"}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	assert_non_null(strstr(ecr__json_get_string(r.json, "message"), "Invalid parameter at 'PolicyText'"));
 	reply_dispose(&r);
 	call(&r, f, "SetRepositoryPolicy", "{\"repositoryName\": \"nope\", \"policyText\": \"{}\"}");
-	expect_error(&r, 400, "RepositoryNotFoundException");
+	expect_error_status(&r, 400, "RepositoryNotFoundException");
 	reply_dispose(&r);
 	call(&r, f, "DeleteRepositoryPolicy", "{\"repositoryName\": \"pol\"}");
 	expect_ok(&r);
 	assert_non_null(strstr(ecr__json_get_string(r.json, "policyText"), "ecr:BatchGetImage"));
 	reply_dispose(&r);
 	call(&r, f, "DeleteRepositoryPolicy", "{\"repositoryName\": \"pol\"}");
-	expect_error(&r, 400, "RepositoryPolicyNotFoundException");
+	expect_error_status(&r, 400, "RepositoryPolicyNotFoundException");
 	reply_dispose(&r);
 
 	call(&r, f, "GetRegistryPolicy", "{}");
-	expect_error(&r, 400, "RegistryPolicyNotFoundException");
+	expect_error_status(&r, 400, "RegistryPolicyNotFoundException");
 	reply_dispose(&r);
 	snprintf(body, sizeof(body), "{\"policyText\": \"%s\"}", policy);
 	call(&r, f, "PutRegistryPolicy", body);
@@ -463,17 +381,17 @@ static void test_server_ecr_api__policies(void **state)
 	assert_non_null(strstr(ecr__json_get_string(r.json, "policyText"), "ecr:BatchGetImage"));
 	reply_dispose(&r);
 	call(&r, f, "DeleteRegistryPolicy", "{}");
-	expect_error(&r, 400, "RegistryPolicyNotFoundException");
+	expect_error_status(&r, 400, "RegistryPolicyNotFoundException");
 	reply_dispose(&r);
 	call(&r, f, "PutRegistryPolicy", "{}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	reply_dispose(&r);
 }
 
 static void test_server_ecr_api__registry_settings(void **state)
 {
 	fixture *f = *state;
-	struct reply r;
+	reply r = {0};
 	call(&r, f, "DescribeRegistry", "{}");
 	expect_ok(&r);
 	assert_string_equal(ecr__json_get_string(r.json, "registryId"), "111122223333");
@@ -496,20 +414,20 @@ static void test_server_ecr_api__registry_settings(void **state)
 	assert_string_equal(ecr__json_get_string(r.json, "value"), "CLAIR");
 	reply_dispose(&r);
 	call(&r, f, "GetAccountSetting", "{\"name\": \"NO_SUCH_SETTING\"}");
-	expect_error(&r, 400, "ValidationException");
+	expect_error_status(&r, 400, "ValidationException");
 	reply_dispose(&r);
 	call(&r, f, "PutAccountSetting", "{\"name\": \"BASIC_SCAN_TYPE_VERSION\", \"value\": \"MAYBE\"}");
-	expect_error(&r, 400, "ValidationException");
+	expect_error_status(&r, 400, "ValidationException");
 	reply_dispose(&r);
 	call(&r, f, "GetAccountSetting", "{}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	reply_dispose(&r);
 }
 
 static void test_server_ecr_api__authorization_token(void **state)
 {
 	fixture *f = *state;
-	struct reply r;
+	reply r = {0};
 	char endpoint[64];
 	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u", (unsigned)f->port);
 	call(&r, f, "GetAuthorizationToken", "{}");
@@ -533,17 +451,17 @@ static void test_server_ecr_api__authorization_token(void **state)
 	assert_int_equal(ecr__json_get(r.json, "authorizationData")->count, 2);
 	reply_dispose(&r);
 	call(&r, f, "GetAuthorizationToken", "{\"registryIds\": [\"1234\"]}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	reply_dispose(&r);
 	call(&r, f, "GetAuthorizationToken", "{\"registryIds\": []}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	reply_dispose(&r);
 }
 
 static void test_server_ecr_api__resource_tags(void **state)
 {
 	fixture *f = *state;
-	struct reply r;
+	reply r = {0};
 	const char *arn = "arn:aws:ecr:eu-west-1:111122223333:repository/tagged";
 	char body[512];
 	call(&r, f, "CreateRepository", "{\"repositoryName\": \"tagged\"}");
@@ -569,19 +487,19 @@ static void test_server_ecr_api__resource_tags(void **state)
 	reply_dispose(&r);
 
 	call(&r, f, "ListTagsForResource", "{\"resourceArn\": \"not-an-arn\"}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	assert_non_null(strstr(ecr__json_get_string(r.json, "message"), "Invalid ARN"));
 	reply_dispose(&r);
 	call(&r, f, "ListTagsForResource", "{\"resourceArn\": \"arn:aws:s3:eu-west-1:111122223333:repository/tagged\"}");
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	reply_dispose(&r);
 	call(&r, f, "ListTagsForResource",
 		"{\"resourceArn\": \"arn:aws:ecr:eu-west-1:111122223333:repository/missing\"}");
-	expect_error(&r, 400, "RepositoryNotFoundException");
+	expect_error_status(&r, 400, "RepositoryNotFoundException");
 	reply_dispose(&r);
 	snprintf(body, sizeof(body), "{\"resourceArn\": \"%s\", \"tags\": [{\"Key\": \"aws:no\", \"Value\": \"1\"}]}", arn);
 	call(&r, f, "TagResource", body);
-	expect_error(&r, 400, "InvalidTagParameterException");
+	expect_error_status(&r, 400, "InvalidTagParameterException");
 	reply_dispose(&r);
 	/* too many tags */
 	ecr_buf big = ECR_BUF_INIT;
@@ -590,12 +508,12 @@ static void test_server_ecr_api__resource_tags(void **state)
 		assert_ok(ecr__buf_printf(&big, "%s{\"Key\": \"k%d\", \"Value\": \"v\"}", i ? "," : "", i));
 	assert_ok(ecr__buf_puts(&big, "]}"));
 	call(&r, f, "TagResource", big.ptr);
-	expect_error(&r, 400, "TooManyTagsException");
+	expect_error_status(&r, 400, "TooManyTagsException");
 	reply_dispose(&r);
 	ecr_buf_dispose(&big);
 	snprintf(body, sizeof(body), "{\"resourceArn\": \"%s\"}", arn);
 	call(&r, f, "TagResource", body);
-	expect_error(&r, 400, "InvalidParameterException");
+	expect_error_status(&r, 400, "InvalidParameterException");
 	reply_dispose(&r);
 }
 
@@ -664,7 +582,7 @@ static void now_amzdate(char out[17])
 static void test_server_ecr_api__sigv4(void **state)
 {
 	fixture *f = *state;
-	struct reply r;
+	reply r = {0};
 	ecr_principal *p = NULL;
 	ecr_buf key = ECR_BUF_INIT, secret = ECR_BUF_INIT;
 	char amzdate[17];
@@ -674,29 +592,29 @@ static void test_server_ecr_api__sigv4(void **state)
 
 	/* unsigned */
 	call(&r, f, "CreateRepository", body);
-	expect_error(&r, 400, "MissingAuthenticationTokenException");
+	expect_error_status(&r, 400, "MissingAuthenticationTokenException");
 	reply_dispose(&r);
 	/* wrong secret */
 	now_amzdate(amzdate);
-	send_raw(&r, f->port, "POST", "CreateRepository", body,
+	api_send(&r, f->port, "POST", "CreateRepository", body,
 		sign(f->port, key.ptr, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "eu-west-1", "CreateRepository", body,
 			amzdate));
-	expect_error(&r, 400, "InvalidSignatureException");
+	expect_error_status(&r, 400, "InvalidSignatureException");
 	reply_dispose(&r);
 	/* unknown key */
-	send_raw(&r, f->port, "POST", "CreateRepository", body,
+	api_send(&r, f->port, "POST", "CreateRepository", body,
 		sign(f->port, "AKIAAAAAAAAAAAAAAAAA", secret.ptr, "eu-west-1", "CreateRepository", body, amzdate));
-	expect_error(&r, 400, "UnrecognizedClientException");
+	expect_error_status(&r, 400, "UnrecognizedClientException");
 	reply_dispose(&r);
 	/* stale */
-	send_raw(&r, f->port, "POST", "CreateRepository", body,
+	api_send(&r, f->port, "POST", "CreateRepository", body,
 		sign(f->port, key.ptr, secret.ptr, "eu-west-1", "CreateRepository", body, "20200101T000000Z"));
-	expect_error(&r, 400, "InvalidSignatureException");
+	expect_error_status(&r, 400, "InvalidSignatureException");
 	reply_dispose(&r);
 	/* a body other than the one signed */
-	send_raw(&r, f->port, "POST", "CreateRepository", "{\"repositoryName\": \"other\"}",
+	api_send(&r, f->port, "POST", "CreateRepository", "{\"repositoryName\": \"other\"}",
 		sign(f->port, key.ptr, secret.ptr, "eu-west-1", "CreateRepository", body, amzdate));
-	expect_error(&r, 400, "InvalidSignatureException");
+	expect_error_status(&r, 400, "InvalidSignatureException");
 	reply_dispose(&r);
 	/* nothing was created by the failures */
 	ecr_repository *repo = NULL;
@@ -704,7 +622,7 @@ static void test_server_ecr_api__sigv4(void **state)
 	assert_int_equal(ecr_repository_open(&repo, f->reg, "other"), ECR_EREPOSITORY_NOT_FOUND);
 
 	/* good */
-	send_raw(&r, f->port, "POST", "CreateRepository", body,
+	api_send(&r, f->port, "POST", "CreateRepository", body,
 		sign(f->port, key.ptr, secret.ptr, "eu-west-1", "CreateRepository", body, amzdate));
 	expect_ok(&r);
 	assert_string_equal(path_string(r.json, "repository", "repositoryName"), "signed");
@@ -713,7 +631,7 @@ static void test_server_ecr_api__sigv4(void **state)
 	ecr_repository_free(repo);
 
 	/* a token for the signer */
-	send_raw(&r, f->port, "POST", "GetAuthorizationToken", "{}",
+	api_send(&r, f->port, "POST", "GetAuthorizationToken", "{}",
 		sign(f->port, key.ptr, secret.ptr, "eu-west-1", "GetAuthorizationToken", "{}", amzdate));
 	expect_ok(&r);
 	const char *tok = ecr__json_get_string(ecr__json_at(ecr__json_get(r.json, "authorizationData"), 0),

@@ -1,9 +1,8 @@
 /* The ECR control plane's image and layer operations
  * (libecr/server/ecr_api_images.c), over HTTP with libcurl against a server
  * on a memory: registry without authentication. */
-#include "../helpers/helpers.h"
+#include "api_client.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,111 +23,10 @@ typedef struct fixture {
 	uint64_t rng;
 } fixture;
 
-typedef struct reply {
-	long status;
-	char *body;
-	size_t len;
-	ecr__json *json;
-	const char *type; /* __type, or NULL */
-} reply;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-	reply *r = ud;
-	size_t len = sz * n;
-	char *b = realloc(r->body, r->len + len + 1);
-	if (!b)
-		return 0;
-	memcpy(b + r->len, p, len);
-	r->body = b;
-	r->len += len;
-	r->body[r->len] = '\0';
-	return len;
-}
-
-static void reply_dispose(reply *r)
-{
-	free(r->body);
-	ecr__json_free(r->json);
-	memset(r, 0, sizeof(*r));
-}
-
-static void http(reply *r, const char *url, const char *target, const char *body, size_t len)
-{
-	reply_dispose(r);
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
-	char th[200];
-	assert_non_null(c);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	if (target) {
-		snprintf(th, sizeof(th), "X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.%s", target);
-		h = curl_slist_append(h, th);
-		h = curl_slist_append(h, "Content-Type: application/x-amz-json-1.1");
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	}
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-}
-
 /* POST / with X-Amz-Target: ...<op> and a JSON body; the reply's JSON is parsed. */
 static void call(reply *r, fixture *f, const char *op, const char *body)
 {
-	char url[64];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", (unsigned)f->port);
-	http(r, url, op, body, strlen(body));
-	ecr__json_limits lim = {64 * MIB, 64, 1000000, 64 * MIB};
-	assert_ok(ecr__json_parse(&r->json, r->body ? r->body : "", r->len, &lim));
-	r->type = ecr__json_get_string(r->json, "__type");
-}
-
-static void expect_ok(reply *r)
-{
-	if (r->status != 200 || r->type)
-		fail_msg("expected success, got %ld: %s", r->status, r->body);
-}
-
-static void expect_error(reply *r, const char *type)
-{
-	if (r->status != 400 || !r->type || strcmp(r->type, type) != 0)
-		fail_msg("expected %s, got %ld: %s", type, r->status, r->body);
-}
-
-/* JSON lookups that fail the test when missing. */
-static const ecr__json *jget(const ecr__json *v, const char *key)
-{
-	const ecr__json *m = ecr__json_get(v, key);
-	if (!m)
-		fail_msg("no member '%s'", key);
-	return m;
-}
-
-static const char *jstr(const ecr__json *v, const char *key)
-{
-	const ecr__json *m = jget(v, key);
-	assert_int_equal(m->type, ECR__JSON_STRING);
-	return m->string;
-}
-
-static size_t jcount(const ecr__json *v, const char *key)
-{
-	const ecr__json *m = jget(v, key);
-	assert_int_equal(m->type, ECR__JSON_ARRAY);
-	return m->count;
-}
-
-static const ecr__json *jat(const ecr__json *v, const char *key, size_t i)
-{
-	const ecr__json *m = jget(v, key);
-	assert_true(m->type == ECR__JSON_ARRAY && i < m->count);
-	return m->values[i];
+	api_call(r, f->port, op, body);
 }
 
 /* A request body built with the library's JSON writer: pairs of key and
@@ -186,16 +84,11 @@ static void tag_image(fixture *f, const th_image *img, const char *tag)
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	ecr_server_options o = ECR_SERVER_OPTIONS_INIT;
-	o.flags = ECR_SERVER_NO_AUTH;
 	assert_non_null(f);
 	f->rng = 0x5eed1234u;
 	assert_ok(ecr_registry_open(&f->reg, "memory:", NULL));
 	assert_ok(ecr_repository_create(&f->repo, f->reg, REPO, NULL));
-	assert_ok(ecr_server_new(&f->srv, &o));
-	assert_ok(ecr_server_add_registry(f->srv, f->reg, NULL));
-	assert_ok(ecr_server_start(f->srv));
-	f->port = ecr_server_port(f->srv);
+	f->port = api_server_start(&f->srv, f->reg, ECR_SERVER_NO_AUTH);
 	*state = f;
 	return 0;
 }
@@ -731,7 +624,7 @@ static void test_server_ecr_api_images__layer_upload_flow(void **state)
 	char *url = strdup(jstr(r.json, "downloadUrl"));
 	assert_non_null(strstr(url, "/v2/" REPO "/blobs/"));
 	assert_non_null(strstr(url, "X-Amz-Expires=3600"));
-	http(&r, url, NULL, NULL, 0);
+	api_get(&r, url, NULL);
 	free(url);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.len, len);

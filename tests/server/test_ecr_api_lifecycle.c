@@ -3,9 +3,8 @@
  * DescribeImages / ListImages / BatchGetImage / the /v2/ manifest route, over
  * HTTP with libcurl against a server on a memory: registry without
  * authentication. */
-#include "../helpers/helpers.h"
+#include "api_client.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +15,6 @@
 #include "libecr/core/json.h"
 
 #define REPO "proj/app"
-#define MIB (1024 * 1024)
 
 /* Keep the two newest images tagged v*, expire the others (100+ characters, as ECR requires). */
 #define POLICY_KEEP2                                                                                                   \
@@ -38,76 +36,10 @@ typedef struct fixture {
 	th_image imgs[4]; /* v1 (oldest) .. v4 */
 } fixture;
 
-typedef struct reply {
-	long status;
-	char *body;
-	size_t len;
-	ecr__json *json;
-	const char *type; /* __type, or NULL */
-} reply;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-	reply *r = ud;
-	size_t len = sz * n;
-	char *b = realloc(r->body, r->len + len + 1);
-	if (!b)
-		return 0;
-	memcpy(b + r->len, p, len);
-	r->len += len;
-	b[r->len] = '\0';
-	r->body = b;
-	return len;
-}
-
-static void reply_dispose(reply *r)
-{
-	free(r->body);
-	ecr__json_free(r->json);
-	memset(r, 0, sizeof(*r));
-}
-
-static void http(reply *r, const char *url, const char *target, const char *body)
-{
-	reply_dispose(r);
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
-	char th[200];
-	assert_non_null(c);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	if (target) {
-		snprintf(th, sizeof(th), "X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.%s", target);
-		h = curl_slist_append(h, th);
-		h = curl_slist_append(h, "Content-Type: application/x-amz-json-1.1");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-	} else {
-		h = curl_slist_append(h, "Accept: application/vnd.oci.image.manifest.v1+json");
-	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-}
-
-static void parse(reply *r)
-{
-	ecr__json_limits lim = {64 * MIB, 64, 1000000, 64 * MIB};
-	assert_ok(ecr__json_parse(&r->json, r->body ? r->body : "", r->len, &lim));
-	r->type = ecr__json_get_string(r->json, "__type");
-}
-
-/* POST / with X-Amz-Target: ...<op> and a JSON body. */
+/* POST / with X-Amz-Target: ...<op> and a JSON body; the reply's JSON is parsed. */
 static void call(reply *r, fixture *f, const char *op, const char *body)
 {
-	char url[64];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", (unsigned)f->port);
-	http(r, url, op, body);
-	parse(r);
+	api_call(r, f->port, op, body);
 }
 
 static void callf(reply *r, fixture *f, const char *op, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -142,47 +74,6 @@ static void call_policy(reply *r, fixture *f, const char *op, const char *repo, 
 	ecr_buf_dispose(&out);
 }
 
-static void expect_ok(reply *r)
-{
-	if (r->status != 200 || r->type)
-		fail_msg("expected success, got %ld: %s", r->status, r->body);
-}
-
-static void expect_error(reply *r, const char *type)
-{
-	if (r->status != 400 || !r->type || strcmp(r->type, type) != 0)
-		fail_msg("expected %s, got %ld: %s", type, r->status, r->body);
-}
-
-static const ecr__json *jget(const ecr__json *v, const char *key)
-{
-	const ecr__json *m = ecr__json_get(v, key);
-	if (!m)
-		fail_msg("no member '%s'", key);
-	return m;
-}
-
-static const char *jstr(const ecr__json *v, const char *key)
-{
-	const ecr__json *m = jget(v, key);
-	assert_int_equal(m->type, ECR__JSON_STRING);
-	return m->string;
-}
-
-static size_t jcount(const ecr__json *v, const char *key)
-{
-	const ecr__json *m = jget(v, key);
-	assert_int_equal(m->type, ECR__JSON_ARRAY);
-	return m->count;
-}
-
-static const ecr__json *jat(const ecr__json *v, const char *key, size_t i)
-{
-	const ecr__json *m = jget(v, key);
-	assert_true(m->type == ECR__JSON_ARRAY && i < m->count);
-	return m->values[i];
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -192,16 +83,11 @@ static void sleep_ms(long ms)
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	ecr_server_options o = ECR_SERVER_OPTIONS_INIT;
-	o.flags = ECR_SERVER_NO_AUTH;
 	assert_non_null(f);
 	f->rng = 0x11fec7c1u;
 	assert_ok(ecr_registry_open(&f->reg, "memory:", NULL));
 	assert_ok(ecr_repository_create(&f->repo, f->reg, REPO, NULL));
-	assert_ok(ecr_server_new(&f->srv, &o));
-	assert_ok(ecr_server_add_registry(f->srv, f->reg, NULL));
-	assert_ok(ecr_server_start(f->srv));
-	f->port = ecr_server_port(f->srv);
+	f->port = api_server_start(&f->srv, f->reg, ECR_SERVER_NO_AUTH);
 	/* v1..v4, pushed in that order, a few ms apart so that their push times differ */
 	for (int i = 0; i < 4; i++) {
 		char tag[8];
@@ -529,11 +415,11 @@ static void test_server_ecr_api_lifecycle__storage_class(void **state)
 	assert_string_equal(jstr(jat(r.json, "failures", 0), "failureCode"), "ImageNotFound");
 	assert_string_equal(jstr(jget(jat(r.json, "failures", 0), "imageId"), "imageTag"), "v1");
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v2/" REPO "/manifests/v1", (unsigned)f->port);
-	http(&r, url, NULL, NULL);
+	api_get(&r, url, "application/vnd.oci.image.manifest.v1+json");
 	assert_int_equal(r.status, 404);
 	assert_non_null(strstr(r.body, "MANIFEST_UNKNOWN"));
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v2/" REPO "/manifests/v2", (unsigned)f->port);
-	http(&r, url, NULL, NULL);
+	api_get(&r, url, "application/vnd.oci.image.manifest.v1+json");
 	assert_int_equal(r.status, 200);
 
 	/* restore by digest */
@@ -557,7 +443,7 @@ static void test_server_ecr_api_lifecycle__storage_class(void **state)
 	assert_int_equal(jget(d, "lastActivatedAt")->type, ECR__JSON_NUMBER);
 	assert_int_equal(jget(d, "lastArchivedAt")->type, ECR__JSON_NUMBER);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v2/" REPO "/manifests/v1", (unsigned)f->port);
-	http(&r, url, NULL, NULL);
+	api_get(&r, url, "application/vnd.oci.image.manifest.v1+json");
 	assert_int_equal(r.status, 200);
 	reply_dispose(&r);
 }

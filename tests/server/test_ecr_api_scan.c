@@ -1,9 +1,8 @@
 /* The ECR control plane's scanning operations (libecr/server/ecr_api_scan.c),
  * over HTTP with libcurl against a server on a memory: registry without
  * authentication, with a scanner attached and a small OSV database. */
-#include "../helpers/helpers.h"
+#include "api_client.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +12,6 @@
 #include "libecr/scan/scan_internal.h"
 
 #define REPO "proj/app"
-#define MIB (1024 * 1024)
 
 typedef struct fixture {
 	ecr_registry *reg;
@@ -26,95 +24,10 @@ typedef struct fixture {
 	uint16_t port;
 } fixture;
 
-typedef struct reply {
-	long status;
-	char *body;
-	size_t len;
-	ecr__json *json;
-	const char *type; /* __type, or NULL */
-} reply;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-	reply *r = ud;
-	size_t len = sz * n;
-	char *b = realloc(r->body, r->len + len + 1);
-	if (!b)
-		return 0;
-	memcpy(b + r->len, p, len);
-	r->body = b;
-	r->len += len;
-	r->body[r->len] = '\0';
-	return len;
-}
-
-static void reply_dispose(reply *r)
-{
-	free(r->body);
-	ecr__json_free(r->json);
-	memset(r, 0, sizeof(*r));
-}
-
 /* POST / with X-Amz-Target: ...<op> and a JSON body; the reply's JSON is parsed. */
 static void call(reply *r, fixture *f, const char *op, const char *body)
 {
-	char url[64], th[200];
-	struct curl_slist *h = NULL;
-	reply_dispose(r);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", (unsigned)f->port);
-	CURL *c = curl_easy_init();
-	assert_non_null(c);
-	snprintf(th, sizeof(th), "X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.%s", op);
-	h = curl_slist_append(h, th);
-	h = curl_slist_append(h, "Content-Type: application/x-amz-json-1.1");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	ecr__json_limits lim = {64 * MIB, 64, 1000000, 64 * MIB};
-	assert_ok(ecr__json_parse(&r->json, r->body ? r->body : "", r->len, &lim));
-	r->type = ecr__json_get_string(r->json, "__type");
-}
-
-static void expect_ok(reply *r)
-{
-	if (r->status != 200 || r->type)
-		fail_msg("expected success, got %ld: %s", r->status, r->body);
-}
-
-static void expect_error(reply *r, const char *type)
-{
-	if (r->status != 400 || !r->type || strcmp(r->type, type) != 0)
-		fail_msg("expected %s, got %ld: %s", type, r->status, r->body);
-}
-
-static const ecr__json *jget(const ecr__json *v, const char *key)
-{
-	const ecr__json *m = ecr__json_get(v, key);
-	if (!m)
-		fail_msg("no member '%s'", key);
-	return m;
-}
-
-static const char *jstr(const ecr__json *v, const char *key)
-{
-	const ecr__json *m = jget(v, key);
-	assert_int_equal(m->type, ECR__JSON_STRING);
-	return m->string;
-}
-
-static int64_t jint(const ecr__json *v, const char *key)
-{
-	const ecr__json *m = jget(v, key);
-	assert_true(m->type == ECR__JSON_NUMBER && m->is_integer);
-	return m->integer;
+	api_call(r, f->port, op, body);
 }
 
 static int64_t fixed_clock(void *payload)
@@ -125,14 +38,12 @@ static int64_t fixed_clock(void *payload)
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	ecr_server_options o = ECR_SERVER_OPTIONS_INIT;
 	ecr_registry_options ro = ECR_REGISTRY_OPTIONS_INIT;
 	ecr_repository_options po = ECR_REPOSITORY_OPTIONS_INIT;
 	assert_non_null(f);
 	f->now = 1700000000000LL;
 	ro.clock_cb = fixed_clock;
 	ro.clock_payload = f;
-	o.flags = ECR_SERVER_NO_AUTH;
 	po.scan_on_push = 1;
 	f->osv = th_tmpdir();
 	assert_int_equal(th_si_advisory(f->osv, "CVE-2099-0001", "openssl", "3.0.11-1~deb12u2"), 0);
@@ -145,10 +56,7 @@ static int setup(void **state)
 	assert_ok(ecr_scanner_new(&f->scanner, 1));
 	assert_ok(ecr_scanner_set_db(f->scanner, f->db));
 	assert_ok(ecr_scanner_attach(f->scanner, f->reg));
-	assert_ok(ecr_server_new(&f->srv, &o));
-	assert_ok(ecr_server_add_registry(f->srv, f->reg, NULL));
-	assert_ok(ecr_server_start(f->srv));
-	f->port = ecr_server_port(f->srv);
+	f->port = api_server_start(&f->srv, f->reg, ECR_SERVER_NO_AUTH);
 	*state = f;
 	return 0;
 }
