@@ -14,86 +14,15 @@
 # "N passed, M failed"; exit status 1 when anything failed.
 set -u
 
-ECRD=${ECRD:-${1:-}}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-AWS=/usr/bin/aws
-MODEL=${ECR_SERVICE_MODEL:-/work/shared/reference/ecr-service-2.json}
-PASS=0
-FAIL=0
-N=0
-ECRD_PID=
+. "$HERE/common.sh"
 
-if [ -z "$ECRD" ] || [ ! -x "$ECRD" ]; then
-	echo "usage: $0 /path/to/ecrd" >&2
-	exit 2
-fi
-for tool in "$AWS" jq skopeo python3; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "$tool is missing (scripts/deps.sh installs it)"
-		echo "0 passed, 1 failed"
-		exit 1
-	fi
-done
-
-WORK=$(mktemp -d /tmp/ecr-awscli-test.XXXXXX)
-DATA=$WORK/data
-LOG=$WORK/ecrd.log
-OUT=$WORK/ecrd.out
-
-cleanup() {
-	if [ -n "$ECRD_PID" ] && kill -0 "$ECRD_PID" 2>/dev/null; then
-		kill -TERM "$ECRD_PID" 2>/dev/null
-		wait "$ECRD_PID" 2>/dev/null
-	fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-ok() {
-	N=$((N + 1))
-	PASS=$((PASS + 1))
-	echo "ok $N - $1"
-}
-notok() {
-	N=$((N + 1))
-	FAIL=$((FAIL + 1))
-	echo "not ok $N - $1"
-	shift
-	[ $# -gt 0 ] && printf '%s\n' "$@" | sed 's/^/#   /' | head -n 30
-}
-
-start_ecrd() {
-	: >"$OUT"
-	"$ECRD" --listen 127.0.0.1:0 --data "$DATA" >"$OUT" 2>>"$LOG" </dev/null &
-	ECRD_PID=$!
-	for _ in $(seq 1 150); do
-		PORT=$(sed -n 's/^ecrd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$OUT")
-		[ -n "$PORT" ] && return 0
-		if ! kill -0 "$ECRD_PID" 2>/dev/null; then
-			break
-		fi
-		sleep 0.1
-	done
-	echo "ecrd did not start; stdout:"
-	cat "$OUT"
-	tail -n 30 "$LOG"
-	echo "0 passed, 1 failed"
-	exit 1
-}
-
+ecr_api_init "${ECRD:-${1:-}}" jq skopeo python3
+ecr_api_workdir ecr-awscli-test
 start_ecrd
-ENDPOINT=http://127.0.0.1:$PORT
 REG=127.0.0.1:$PORT
-export HOME=$WORK/home
-mkdir -p "$HOME"
-export AWS_SHARED_CREDENTIALS_FILE=$DATA/credentials
-export AWS_CONFIG_FILE=$WORK/aws-config
-: >"$AWS_CONFIG_FILE"
-export AWS_DEFAULT_REGION=us-east-1
-export AWS_PAGER=""
-export AWS_MAX_ATTEMPTS=1
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_DATA_PATH
+ecr_api_aws_env
 
 if grep -q "export AWS_SHARED_CREDENTIALS_FILE=$DATA/credentials AWS_ENDPOINT_URL=" "$OUT" ||
 	grep -q "export AWS_SHARED_CREDENTIALS_FILE=" "$OUT"; then
@@ -110,31 +39,6 @@ fi
 ACCT=123456789012
 REPO=cli-$$-app
 ARN=arn:aws:ecr:us-east-1:$ACCT:repository/$REPO
-
-# ecr ARGS...: run the CLI against ecrd; stdout in $RES, stderr in $ERR, status in $RC.
-ecr() {
-	RES=$("$AWS" --endpoint-url "$ENDPOINT" --output json ecr "$@" 2>"$WORK/err")
-	RC=$?
-	ERR=$(cat "$WORK/err")
-}
-# expect NAME JQ-FILTER: the last ecr call succeeded and the filter is true on its output.
-expect() {
-	local name=$1 filter=$2
-	if [ "$RC" -eq 0 ] && printf '%s' "${RES:-{\}}" | jq -e "$filter" >/dev/null 2>&1; then
-		ok "$name"
-	else
-		notok "$name" "exit $RC" "filter: $filter" "stdout: $RES" "stderr: $ERR"
-	fi
-}
-# expect_error NAME CODE: the last ecr call failed with that error code.
-expect_error() {
-	local name=$1 code=$2
-	if [ "$RC" -ne 0 ] && printf '%s' "$ERR" | grep -q "($code)"; then
-		ok "$name"
-	else
-		notok "$name" "exit $RC, expected ($code)" "stdout: $RES" "stderr: $ERR"
-	fi
-}
 
 ecr create-repository --repository-name "$REPO" --tags Key=team,Value=cli
 expect "create-repository" ".repository.repositoryName == \"$REPO\" and .repository.repositoryArn == \"$ARN\"
@@ -167,19 +71,8 @@ fi
 # Blobs through the layer API, then put-image.
 printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' >"$WORK/config.json"
 printf 'layer bytes of the cli test\n' >"$WORK/layer.bin"
-upload() {
-	local file=$1 digest upload_id size
-	digest=sha256:$(sha256sum "$file" | cut -d' ' -f1)
-	size=$(stat -c %s "$file")
-	ecr initiate-layer-upload --repository-name "$REPO"
-	upload_id=$(printf '%s' "$RES" | jq -r .uploadId)
-	ecr upload-layer-part --repository-name "$REPO" --upload-id "$upload_id" --part-first-byte 0 \
-		--part-last-byte $((size - 1)) --layer-part-blob "fileb://$file"
-	ecr complete-layer-upload --repository-name "$REPO" --upload-id "$upload_id" --layer-digests "$digest"
-	expect "layer API upload of $(basename "$file")" ".layerDigest == \"$digest\""
-}
-upload "$WORK/config.json"
-upload "$WORK/layer.bin"
+upload_layer "$REPO" "$WORK/config.json" "layer API upload of config.json"
+upload_layer "$REPO" "$WORK/layer.bin" "layer API upload of layer.bin"
 CFG_D=sha256:$(sha256sum "$WORK/config.json" | cut -d' ' -f1)
 LAY_D=sha256:$(sha256sum "$WORK/layer.bin" | cut -d' ' -f1)
 manifest() {
@@ -262,15 +155,14 @@ expect "put-image-tag-mutability back to MUTABLE" ".imageTagMutability == \"MUTA
 # Registry and account settings.
 ecr describe-registry
 expect "describe-registry" ".registryId == \"$ACCT\" and .replicationConfiguration.rules == []"
-mkdir -p "$WORK/models/ecr/2015-09-21"
-cp "$MODEL" "$WORK/models/ecr/2015-09-21/service-2.json"
-AWS_DATA_PATH=$WORK/models ecr get-account-setting --name REGISTRY_POLICY_SCOPE
+ecr_api_models
+ecr_ref get-account-setting --name REGISTRY_POLICY_SCOPE
 expect "get-account-setting (default)" ".name == \"REGISTRY_POLICY_SCOPE\" and .value == \"V2\""
-AWS_DATA_PATH=$WORK/models ecr put-account-setting --name BASIC_SCAN_TYPE_VERSION --value AWS_NATIVE
+ecr_ref put-account-setting --name BASIC_SCAN_TYPE_VERSION --value AWS_NATIVE
 expect "put-account-setting" ".name == \"BASIC_SCAN_TYPE_VERSION\" and .value == \"AWS_NATIVE\""
-AWS_DATA_PATH=$WORK/models ecr get-account-setting --name BASIC_SCAN_TYPE_VERSION
+ecr_ref get-account-setting --name BASIC_SCAN_TYPE_VERSION
 expect "get-account-setting after put" ".value == \"AWS_NATIVE\""
-AWS_DATA_PATH=$WORK/models ecr put-account-setting --name NO_SUCH_SETTING --value x
+ecr_ref put-account-setting --name NO_SUCH_SETTING --value x
 if [ "$RC" -ne 0 ] && printf '%s' "$ERR" | grep -Eq '\((ValidationException|InvalidParameterException)\)'; then
 	ok "put-account-setting of an unknown name fails"
 else
@@ -363,11 +255,8 @@ RC=$?
 ERR=$(cat "$WORK/err")
 expect_error "a wrong secret: InvalidSignatureException" InvalidSignatureException
 
-kill -TERM "$ECRD_PID" 2>/dev/null
-wait "$ECRD_PID"
+stop_ecrd
 rc=$?
-ECRD_PID=
 if [ "$rc" -eq 0 ]; then ok "ecrd exits 0 on SIGTERM"; else notok "ecrd exits 0 on SIGTERM" "exit $rc" "$(tail -n 20 "$LOG")"; fi
 
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+ecr_api_done

@@ -17,92 +17,13 @@
 # "N passed, M failed"; exit status 1 when anything failed.
 set -u
 
-ECRD=${ECRD:-${1:-}}
-AWS=/usr/bin/aws
-MODEL=${ECR_SERVICE_MODEL:-/work/shared/reference/ecr-service-2.json}
-PASS=0
-FAIL=0
-N=0
-ECRD_PID=
+. "$(cd "$(dirname "$0")" && pwd)/common.sh"
 
-if [ -z "$ECRD" ] || [ ! -x "$ECRD" ]; then
-	echo "usage: $0 /path/to/ecrd" >&2
-	exit 2
-fi
-for tool in "$AWS" jq sha256sum; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "$tool is missing (scripts/deps.sh installs it)"
-		echo "0 passed, 1 failed"
-		exit 1
-	fi
-done
-if [ ! -r "$MODEL" ]; then
-	echo "the reference model $MODEL is missing (set ECR_SERVICE_MODEL)"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-
-WORK=$(mktemp -d /tmp/ecr-lifecycle-cli.XXXXXX)
-DATA=$WORK/data
-LOG=$WORK/ecrd.log
-OUT=$WORK/ecrd.out
-
-stop_ecrd() {
-	if [ -n "$ECRD_PID" ] && kill -0 "$ECRD_PID" 2>/dev/null; then
-		kill -TERM "$ECRD_PID" 2>/dev/null
-		wait "$ECRD_PID" 2>/dev/null
-	fi
-	ECRD_PID=
-}
-cleanup() {
-	stop_ecrd
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-ok() {
-	N=$((N + 1))
-	PASS=$((PASS + 1))
-	echo "ok $N - $1"
-}
-notok() {
-	N=$((N + 1))
-	FAIL=$((FAIL + 1))
-	echo "not ok $N - $1"
-	shift
-	[ $# -gt 0 ] && printf '%s\n' "$@" | sed 's/^/#   /' | head -n 30
-}
-
-# start_ecrd ARGS...: ecrd on 127.0.0.1, a free port, in $PORT.
-start_ecrd() {
-	: >"$OUT"
-	"$ECRD" --listen 127.0.0.1:0 --data "$DATA" "$@" >"$OUT" 2>>"$LOG" </dev/null &
-	ECRD_PID=$!
-	for _ in $(seq 1 150); do
-		PORT=$(sed -n 's/^ecrd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$OUT")
-		[ -n "$PORT" ] && ENDPOINT=http://127.0.0.1:$PORT && return 0
-		if ! kill -0 "$ECRD_PID" 2>/dev/null; then
-			break
-		fi
-		sleep 0.1
-	done
-	echo "ecrd did not start; stdout:"
-	cat "$OUT"
-	tail -n 30 "$LOG"
-	echo "$PASS passed, $((FAIL + 1)) failed"
-	exit 1
-}
-
-export HOME=$WORK/home
-mkdir -p "$HOME" "$WORK/models/ecr/2015-09-21"
-cp "$MODEL" "$WORK/models/ecr/2015-09-21/service-2.json"
-export AWS_SHARED_CREDENTIALS_FILE=$DATA/credentials
-export AWS_CONFIG_FILE=$WORK/aws-config
-: >"$AWS_CONFIG_FILE"
-export AWS_DEFAULT_REGION=us-east-1
-export AWS_PAGER=""
-export AWS_MAX_ATTEMPTS=1
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_DATA_PATH
+ecr_api_init "${ECRD:-${1:-}}" jq sha256sum
+ecr_api_need_model
+ecr_api_workdir ecr-lifecycle-cli
+ecr_api_aws_env
+ecr_api_models
 
 "$ECRD" --listen 127.0.0.1:0 --data "$WORK/unused" --lifecycle-interval soon >/dev/null 2>"$WORK/usage.err" </dev/null
 RC=$?
@@ -122,36 +43,6 @@ fi
 REPO=lc-$$-app
 OTHER=lc-$$-other
 
-# ecr ARGS...: run the CLI against ecrd; stdout in $RES, stderr in $ERR, status in $RC.
-ecr() {
-	RES=$("$AWS" --endpoint-url "$ENDPOINT" --output json ecr "$@" 2>"$WORK/err")
-	RC=$?
-	ERR=$(cat "$WORK/err")
-}
-# ecr_ref ARGS...: the same with the reference model.
-ecr_ref() {
-	RES=$(AWS_DATA_PATH=$WORK/models "$AWS" --endpoint-url "$ENDPOINT" --output json ecr "$@" 2>"$WORK/err")
-	RC=$?
-	ERR=$(cat "$WORK/err")
-}
-# expect NAME JQ-FILTER: the last ecr call succeeded and the filter is true on its output.
-expect() {
-	local name=$1 filter=$2
-	if [ "$RC" -eq 0 ] && printf '%s' "${RES:-{\}}" | jq -e "$filter" >/dev/null 2>&1; then
-		ok "$name"
-	else
-		notok "$name" "exit $RC" "filter: $filter" "stdout: $RES" "stderr: $ERR"
-	fi
-}
-# expect_error NAME CODE: the last ecr call failed with that error code.
-expect_error() {
-	local name=$1 code=$2
-	if [ "$RC" -ne 0 ] && printf '%s' "$ERR" | grep -q "($code)"; then
-		ok "$name"
-	else
-		notok "$name" "exit $RC, expected ($code)" "stdout: $RES" "stderr: $ERR"
-	fi
-}
 # The digests describe-images lists (sorted, space separated), with extra arguments.
 digests() {
 	printf '%s' "$RES" | jq -r '[.imageDetails[].imageDigest] | sort | join(" ")'
@@ -167,14 +58,7 @@ expect "create-repository (a second one)" ".repository.repositoryName == \"$OTHE
 printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' >"$WORK/config.json"
 printf 'layer bytes of the lifecycle test\n' >"$WORK/layer.bin"
 for file in config.json layer.bin; do
-	digest=sha256:$(sha256sum "$WORK/$file" | cut -d' ' -f1)
-	size=$(stat -c %s "$WORK/$file")
-	ecr initiate-layer-upload --repository-name "$REPO"
-	upload_id=$(printf '%s' "$RES" | jq -r .uploadId)
-	ecr upload-layer-part --repository-name "$REPO" --upload-id "$upload_id" --part-first-byte 0 \
-		--part-last-byte $((size - 1)) --layer-part-blob "fileb://$WORK/$file"
-	ecr complete-layer-upload --repository-name "$REPO" --upload-id "$upload_id" --layer-digests "$digest"
-	expect "upload $file through the layer API" ".layerDigest == \"$digest\""
+	upload_layer "$REPO" "$WORK/$file" "upload $file through the layer API"
 done
 CFG_D=sha256:$(sha256sum "$WORK/config.json" | cut -d' ' -f1)
 LAY_D=sha256:$(sha256sum "$WORK/layer.bin" | cut -d' ' -f1)
@@ -311,11 +195,5 @@ ecr delete-lifecycle-policy --repository-name "$REPO"
 expect_error "delete-lifecycle-policy again: LifecyclePolicyNotFoundException" LifecyclePolicyNotFoundException
 
 stop_ecrd
-if grep -qE "AddressSanitizer|LeakSanitizer|runtime error:|UndefinedBehaviorSanitizer" "$LOG"; then
-	notok "no sanitizer report in the ecrd log" "$(grep -m1 -A20 -E "Sanitizer|runtime error:" "$LOG")"
-else
-	ok "no sanitizer report in the ecrd log"
-fi
-
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+ecr_api_check_sanitizers
+ecr_api_done

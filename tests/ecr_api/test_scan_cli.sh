@@ -17,86 +17,13 @@
 # "N passed, M failed"; exit status 1 when anything failed.
 set -u
 
-ECRD=${ECRD:-${1:-}}
-AWS=/usr/bin/aws
-PASS=0
-FAIL=0
-N=0
-ECRD_PID=
+. "$(cd "$(dirname "$0")" && pwd)/common.sh"
 
-if [ -z "$ECRD" ] || [ ! -x "$ECRD" ]; then
-	echo "usage: $0 /path/to/ecrd" >&2
-	exit 2
-fi
-for tool in "$AWS" jq curl python3 sha256sum; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "$tool is missing (scripts/deps.sh installs it)"
-		echo "0 passed, 1 failed"
-		exit 1
-	fi
-done
-
-WORK=$(mktemp -d /tmp/ecr-scan-cli.XXXXXX)
-DATA=$WORK/data
-LOG=$WORK/ecrd.log
-OUT=$WORK/ecrd.out
+ecr_api_init "${ECRD:-${1:-}}" jq curl python3 sha256sum
+ecr_api_workdir ecr-scan-cli
 OSV=$WORK/osv
-
-stop_ecrd() {
-	if [ -n "$ECRD_PID" ] && kill -0 "$ECRD_PID" 2>/dev/null; then
-		kill -TERM "$ECRD_PID" 2>/dev/null
-		wait "$ECRD_PID" 2>/dev/null
-	fi
-	ECRD_PID=
-}
-cleanup() {
-	stop_ecrd
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-ok() {
-	N=$((N + 1))
-	PASS=$((PASS + 1))
-	echo "ok $N - $1"
-}
-notok() {
-	N=$((N + 1))
-	FAIL=$((FAIL + 1))
-	echo "not ok $N - $1"
-	shift
-	[ $# -gt 0 ] && printf '%s\n' "$@" | sed 's/^/#   /' | head -n 30
-}
-
-# start_ecrd ARGS...: ecrd on 127.0.0.1, a free port, in $PORT.
-start_ecrd() {
-	: >"$OUT"
-	"$ECRD" --listen 127.0.0.1:0 --data "$DATA" "$@" >"$OUT" 2>>"$LOG" </dev/null &
-	ECRD_PID=$!
-	for _ in $(seq 1 150); do
-		PORT=$(sed -n 's/^ecrd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$OUT")
-		[ -n "$PORT" ] && ENDPOINT=http://127.0.0.1:$PORT && return 0
-		if ! kill -0 "$ECRD_PID" 2>/dev/null; then
-			break
-		fi
-		sleep 0.1
-	done
-	echo "ecrd did not start; stdout:"
-	cat "$OUT"
-	tail -n 30 "$LOG"
-	echo "$PASS passed, $((FAIL + 1)) failed"
-	exit 1
-}
-
-export HOME=$WORK/home
-mkdir -p "$HOME" "$OSV"
-export AWS_SHARED_CREDENTIALS_FILE=$DATA/credentials
-export AWS_CONFIG_FILE=$WORK/aws-config
-: >"$AWS_CONFIG_FILE"
-export AWS_DEFAULT_REGION=us-east-1
-export AWS_PAGER=""
-export AWS_MAX_ATTEMPTS=1
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_DATA_PATH
+ecr_api_aws_env
+mkdir -p "$OSV"
 
 # advisory ID PACKAGE FIXED VECTOR: one OSV advisory for a Debian 12 source package.
 advisory() {
@@ -131,28 +58,6 @@ else
 fi
 
 REPO=scan-$$-app
-# ecr ARGS...: run the CLI against ecrd; stdout in $RES, stderr in $ERR, status in $RC.
-ecr() {
-	RES=$("$AWS" --endpoint-url "$ENDPOINT" --output json ecr "$@" 2>"$WORK/err")
-	RC=$?
-	ERR=$(cat "$WORK/err")
-}
-expect() {
-	local name=$1 filter=$2
-	if [ "$RC" -eq 0 ] && printf '%s' "${RES:-{\}}" | jq -e "$filter" >/dev/null 2>&1; then
-		ok "$name"
-	else
-		notok "$name" "exit $RC" "filter: $filter" "stdout: $RES" "stderr: $ERR"
-	fi
-}
-expect_error() {
-	local name=$1 code=$2
-	if [ "$RC" -ne 0 ] && printf '%s' "$ERR" | grep -q "($code)"; then
-		ok "$name"
-	else
-		notok "$name" "exit $RC, expected ($code)" "stdout: $RES" "stderr: $ERR"
-	fi
-}
 
 ecr create-repository --repository-name "$REPO"
 expect "create-repository" ".repository.imageScanningConfiguration.scanOnPush == false"
@@ -326,5 +231,4 @@ else
 fi
 
 stop_ecrd
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+ecr_api_done
