@@ -179,7 +179,10 @@ static void test_server_ecr_api_lifecycle__put_get_delete(void **state)
 	expect_ok(&r);
 	const ecr__json *t = jget(r.json, "lastEvaluatedAt");
 	assert_int_equal(t->type, ECR__JSON_NUMBER);
-	assert_true(t->number >= (double)before && t->number <= (double)time(NULL) + 1);
+	int64_t after = (int64_t)time(NULL) + 1;
+	if (!(t->number >= (double)before && t->number <= (double)after))
+		fail_msg("lastEvaluatedAt %.3f (text '%s') outside [%lld, %lld]", t->number, t->string ? t->string : "",
+			(long long)before, (long long)after);
 	assert_int_equal(described(f, ""), 0xcu);
 
 	call(&r, f, "DeleteLifecyclePolicy", "{\"repositoryName\":\"" REPO "\"}");
