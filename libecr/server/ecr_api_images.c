@@ -1169,6 +1169,12 @@ static int op_upload_layer_part(ecr_api_call *call)
 		rc = invalid_part(call, repo, up, why);
 		goto done;
 	}
+	/* the server's blob size limit holds for every upload path */
+	if ((uint64_t)first + data.size > call->r->srv->max_blob_size) {
+		rc = ecr__fail(ECR_ELIMIT, ECR_ERROR_UPLOAD, "The upload with id '%s' exceeds the largest layer size",
+		               ecr_upload_id(up));
+		goto done;
+	}
 	pthread_mutex_lock(&part_lock);
 	part_state *ps = part_entry(ecr_upload_id(up));
 	bool too_many = ps->parts >= PARTS_MAX;

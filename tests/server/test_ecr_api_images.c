@@ -521,6 +521,35 @@ static void complete(reply *r, fixture *f, const char *id, const char *digest)
 	call(r, f, "CompleteLayerUpload", body);
 }
 
+/* UploadLayerPart keeps to the server's max_blob_size, as the /v2/ uploads do. */
+static void test_server_ecr_api_images__upload_part_max_blob_size(void **state)
+{
+	fixture *f = *state, g = *f;
+	reply r = {0};
+	unsigned char data[2500];
+	ecr_server_options o = ECR_SERVER_OPTIONS_INIT;
+	o.flags = ECR_SERVER_NO_AUTH;
+	o.max_blob_size = 4096;
+	memset(data, 'x', sizeof(data));
+	assert_ok(ecr_server_new(&g.srv, &o));
+	assert_ok(ecr_server_add_registry(g.srv, g.reg, NULL));
+	assert_ok(ecr_server_start(g.srv));
+	g.port = ecr_server_port(g.srv);
+	char *id = initiate(&g);
+	upload_part(&r, &g, id, 0, 2499, data, sizeof(data));
+	expect_ok(&r);
+	/* 5000 bytes in all: more than the server accepts in a blob */
+	upload_part(&r, &g, id, 2500, 4999, data, sizeof(data));
+	expect_error(&r, "LimitExceededException");
+	ecr_upload *up = NULL;
+	assert_ok(ecr_upload_open(&up, f->repo, id));
+	assert_int_equal(ecr_upload_size(up), 2500);
+	ecr_upload_free(up);
+	reply_dispose(&r);
+	free(id);
+	ecr_server_free(g.srv);
+}
+
 static void test_server_ecr_api_images__layer_upload_flow(void **state)
 {
 	fixture *f = *state;
@@ -864,6 +893,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_server_ecr_api_images__batch_delete_image, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_ecr_api_images__layer_upload_flow, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_ecr_api_images__upload_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_ecr_api_images__upload_part_max_blob_size, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_ecr_api_images__list_image_referrers, setup, teardown),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
