@@ -508,7 +508,10 @@ static void gc_retry(fx *x, ecr_registry *reg)
 /* --- the newer operations: archive, restore, lifecycle, principals --- */
 
 /* N swept per mode by default for these scenarios (ECR_FAULT_SWEEP=full sweeps every N). */
-#define SAMPLE_BUDGET 40
+#define SAMPLE_BUDGET 15
+
+/* After the faulted runs of a scenario: the status image a was left in (ACTIVE, ARCHIVED, ACTIVATING, gone). */
+static unsigned long outcomes[4];
 
 static void set_offset_days(int days) { atomic_store(&clock_offset_ms, (int64_t)days * 24 * 3600 * 1000); }
 
@@ -686,6 +689,7 @@ static void archive_check(fx *x, ecr_registry *reg, int rc)
 	ecr_repository *repo = open_repo(reg, REPO);
 	int st = status_of(repo, x->a.digest);
 	char d[TH_DIGEST_MAX];
+	outcomes[st < 0 ? 3 : st]++;
 	if (rc == 0 || st != ECR_IMAGE_ACTIVE) {
 		expect_archived(x, repo, rc == 0, "archive");
 	} else {
@@ -744,6 +748,7 @@ static void restore_check(fx *x, ecr_registry *reg, int rc)
 {
 	ecr_repository *repo = open_repo(reg, REPO);
 	int st = status_of(repo, x->a.digest);
+	outcomes[st < 0 ? 3 : st]++;
 	if (rc == 0 || st == ECR_IMAGE_ACTIVE) {
 		expect_restored(x, repo, "the restored image");
 	} else {
@@ -838,7 +843,14 @@ static void lifecycle_expect(fx *x, ecr_registry *reg, bool done, const char *la
 	}
 	ecr_repository_free(repo);
 }
-static void lifecycle_check(fx *x, ecr_registry *reg, int rc) { lifecycle_expect(x, reg, rc == 0, "lifecycle"); }
+static void lifecycle_check(fx *x, ecr_registry *reg, int rc)
+{
+	ecr_repository *repo = open_repo(reg, REPO);
+	int st = status_of(repo, x->a.digest);
+	outcomes[st < 0 ? 3 : st]++;
+	ecr_repository_free(repo);
+	lifecycle_expect(x, reg, rc == 0, "lifecycle");
+}
 static void lifecycle_retry(fx *x, ecr_registry *reg)
 {
 	assert_ok(lifecycle_apply(reg));
@@ -1201,6 +1213,7 @@ static void sweep(const scenario *sc)
 
 	memset(call_names, 0, sizeof(call_names));
 	assert_ok(one_run(sc, 0, 0, EIO, &st, &calls));
+	memset(outcomes, 0, sizeof(outcomes));
 	assert_true(calls > 0);
 	st.calls = calls;
 	const char *sweep_env = getenv("ECR_FAULT_SWEEP");
@@ -1222,6 +1235,9 @@ static void sweep(const scenario *sc)
 		      "%lu orphaned by persistent faults and expired by GC\n",
 		sc->name, calls, stride > 1 ? "sampled: every Kth N (ECR_FAULT_SWEEP=full for all)" : "every N swept",
 		(calls + stride - 1) / stride, st.runs, st.failed, st.absorbed, st.resumable, st.orphans);
+	if (outcomes[0] + outcomes[1] + outcomes[2] + outcomes[3])
+		print_message("# faults: '%s': the image was left ACTIVE %lu times, ARCHIVED %lu, ACTIVATING %lu, "
+			      "gone %lu\n", sc->name, outcomes[0], outcomes[1], outcomes[2], outcomes[3]);
 }
 
 static void test_engine_faults__create_repository(void **state) { (void)state; sweep(&scenarios[0]); }
