@@ -518,7 +518,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return ret;
 		}
 		const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-		int prc = pick_registry(&r->reg, srv, host, strncmp(url, "/v2", 3) == 0);
+		/* without credentials a /v2/ request is answered 401 whatever its registry:
+		 * it does not get to ask the provider which accounts are served */
+		bool v2 = strncmp(url, "/v2", 3) == 0 &&
+			((srv->flags & ECR_SERVER_NO_AUTH) ||
+				MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION) ||
+				MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "X-Ecr-Token"));
+		int prc = pick_registry(&r->reg, srv, host, v2);
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		r->expects_body = (cl && strspn(cl, "0") != strlen(cl)) ||
 			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);

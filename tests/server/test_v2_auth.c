@@ -454,6 +454,18 @@ static void test_server_v2_auth__host_selects_registry(void **state)
 	assert_int_equal(f->pv.calls, calls + 1);
 }
 
+/* Requests without credentials are answered 401 whatever their host: they
+ * neither learn which accounts are served nor make the provider open registries. */
+static void test_server_v2_auth__anonymous_does_not_reach_the_provider(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+	assert_int_equal(req(&r, "GET", f->port, "/v2/", "333333333333.dkr.ecr.eu-west-1.localhost", NULL, NULL), 401);
+	assert_int_equal(req(&r, "GET", f->port, "/v2/bobs/app/tags/list", f->host_b, NULL, NULL), 401);
+	assert_int_equal(req(&r, "GET", f->port, "/v2/", "444444444444.dkr.ecr.xx-south-9.localhost", NULL, NULL), 401);
+	assert_int_equal(f->pv.calls, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -465,6 +477,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_v2_auth__cross_account_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_v2_auth__query_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_v2_auth__host_selects_registry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_v2_auth__anonymous_does_not_reach_the_provider, setup, teardown),
 	};
 	ecr_init();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
