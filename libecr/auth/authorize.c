@@ -81,9 +81,20 @@ static int gather(gathered *g, ecr_registry *reg, const ecr_principal *p, const 
 	ecr__txn t = {0};
 	int rc;
 
+	/* The principal's identity policies are those of its own storage (p->id is a row id there). */
+	ecr__store *ps = p->reg ? p->reg->store : reg->store;
+	if (ps != reg->store) {
+		if ((rc = ecr__txn_begin(&t, ps->meta, false)))
+			return rc;
+		rc = ecr__meta_identity_policy_list(&t, p->id, collect_ipol, g);
+		ecr__txn_rollback(&t);
+		memset(&t, 0, sizeof(t));
+		if (rc)
+			return rc;
+	}
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, false)))
 		return rc;
-	if ((rc = ecr__meta_identity_policy_list(&t, p->id, collect_ipol, g)))
+	if (ps == reg->store && (rc = ecr__meta_identity_policy_list(&t, p->id, collect_ipol, g)))
 		goto done;
 	/* Resource policies exist only for resources of this registry. */
 	if (strcmp(res->account, reg->account_id) != 0 || strcmp(res->region, reg->region) != 0)

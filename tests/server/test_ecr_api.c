@@ -651,6 +651,67 @@ static void test_server_ecr_api__sigv4(void **state)
 	ecr_buf_dispose(&secret);
 }
 
+/* A principal is authorized by its own identity policies, also on a registry
+ * of another storage: not by those of the principal that has the same row id
+ * there. Here the other registry's repository policy lets alice list its
+ * images, but no identity policy of alice's allows it. */
+static void test_server_ecr_api__identity_policies_of_another_storage(void **state)
+{
+	fixture *f = *state;
+	reply r = {0};
+	ecr_registry *other = NULL;
+	ecr_repository *secret_repo = NULL;
+	ecr_registry_options ro = ECR_REGISTRY_OPTIONS_INIT;
+	ecr_principal *alice = NULL, *boss = NULL;
+	ecr_buf key = ECR_BUF_INIT, secret = ECR_BUF_INIT;
+	char amzdate[17];
+	const char *body = "{\"registryId\":\"444455556666\",\"repositoryName\":\"secret\"}";
+	ro.account_id = "444455556666";
+	ro.region = "eu-west-1";
+	assert_ok(ecr_registry_open(&other, "memory:", &ro));
+	assert_ok(ecr_repository_create(&secret_repo, other, "secret", NULL));
+	assert_ok(ecr_repository_set_policy(secret_repo,
+		"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":"
+		"\"arn:aws:iam::111122223333:user/alice\"},\"Action\":\"ecr:ListImages\"}]}", 0));
+	/* the same row id in each storage: alice may do nothing, boss anything */
+	assert_ok(ecr_principal_create(&alice, f->reg, "arn:aws:iam::111122223333:user/alice", 0));
+	assert_ok(ecr_principal_create(&boss, other, "arn:aws:iam::444455556666:user/boss", 0));
+	assert_ok(ecr_principal_put_policy(boss, "all",
+		"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"ecr:*\",\"Resource\":\"*\"}]}"));
+	assert_ok(ecr_principal_access_key_create(&key, &secret, alice));
+	ecr_server_free(f->srv);
+	ecr_server_options o = ECR_SERVER_OPTIONS_INIT;
+	o.flags = ECR_SERVER_SINGLE_THREAD;
+	assert_ok(ecr_server_new(&f->srv, &o));
+	assert_ok(ecr_server_add_registry(f->srv, f->reg, NULL));
+	assert_ok(ecr_server_add_registry(f->srv, other, "other.invalid"));
+	assert_ok(ecr_server_start(f->srv));
+	f->port = ecr_server_port(f->srv);
+
+	now_amzdate(amzdate);
+	api_send(&r, f->port, "POST", "ListImages", body,
+		sign(f->port, key.ptr, secret.ptr, "eu-west-1", "ListImages", body, amzdate));
+	expect_error_status(&r, 400, "AccessDeniedException");
+	assert_non_null(strstr(r.body, "no identity-based policy"));
+	/* with an identity policy of her own she may */
+	assert_ok(ecr_principal_put_policy(alice, "list",
+		"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"ecr:ListImages\","
+		"\"Resource\":\"*\"}]}"));
+	api_send(&r, f->port, "POST", "ListImages", body,
+		sign(f->port, key.ptr, secret.ptr, "eu-west-1", "ListImages", body, amzdate));
+	expect_ok(&r);
+	reply_dispose(&r);
+
+	ecr_server_free(f->srv);
+	f->srv = NULL;
+	ecr_repository_free(secret_repo);
+	ecr_registry_free(other);
+	ecr_principal_free(alice);
+	ecr_principal_free(boss);
+	ecr_buf_dispose(&key);
+	ecr_buf_dispose(&secret);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -665,6 +726,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_ecr_api__authorization_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_ecr_api__resource_tags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_ecr_api__sigv4, setup_auth, teardown),
+		cmocka_unit_test_setup_teardown(test_server_ecr_api__identity_policies_of_another_storage, setup_auth, teardown),
 	};
 	int rc = cmocka_run_group_tests_name("server/ecr_api", tests, NULL, NULL);
 	curl_global_cleanup();
