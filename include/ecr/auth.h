@@ -141,6 +141,31 @@ ECR_EXTERN(int) ecr_auth_token_create(ecr_buf *token_out, int64_t *expires_at_ou
  */
 ECR_EXTERN(int) ecr_auth_token_verify(ecr_principal **out, ecr_registry *reg, const char *token);
 
+/** Longest lifetime of a blob download token: 1 hour, as ECR's presigned download URLs. */
+#define ECR_BLOB_TOKEN_MAX_LIFETIME_SECONDS 3600
+
+/**
+ * Issue a blob download token (the X-Ecr-Token of a GetDownloadUrlForLayer
+ * URL): it lets its holder read one blob, digest, of one repository of reg
+ * (account and region included) as p, and nothing else. ecr_auth_token_verify()
+ * rejects it, so it is no registry token.
+ * @param expires_at_out receives the expiry, ms since the epoch; may be NULL.
+ * @param lifetime_seconds 1 to ECR_BLOB_TOKEN_MAX_LIFETIME_SECONDS.
+ * @return 0; ECR_EINVALID (missing argument, lifetime out of range, name too long).
+ */
+ECR_EXTERN(int) ecr_auth_blob_token_create(ecr_buf *token_out, int64_t *expires_at_out, ecr_registry *reg,
+	const ecr_principal *p, const char *repository, const char *digest, int64_t lifetime_seconds);
+
+/**
+ * Check a blob download token for reading blob digest of repository in reg,
+ * and return its principal (whose permissions still apply).
+ * @return 0; ECR_EAUTH (forged, truncated, malformed, a registry token, or a
+ *         token for another registry, repository or blob); ECR_EEXPIRED_TOKEN;
+ *         ECR_EUNRECOGNIZED_CLIENT (the principal was deleted).
+ */
+ECR_EXTERN(int) ecr_auth_blob_token_verify(ecr_principal **out, ecr_registry *reg, const char *token,
+	const char *repository, const char *digest);
+
 /**
  * Decide whether a principal may perform an action on a resource of reg:
  * an explicit deny in any applicable policy wins; otherwise, in the

@@ -1392,7 +1392,9 @@ static int op_get_download_url_for_layer(ecr_api_call *call)
 	                          ecr_repository_name(repo), digest)))
 		goto done;
 	if (call->principal) {
-		if ((rc = ecr_auth_token_create(&token, NULL, call->reg, call->principal)) ||
+		/* a token for this one blob, for the URL's hour: not the principal's registry token */
+		if ((rc = ecr_auth_blob_token_create(&token, NULL, call->reg, call->principal,
+		                                     ecr_repository_name(repo), digest, 3600)) ||
 		    (rc = ecr__buf_puts(&url, "&X-Ecr-Token=")) || (rc = url_escape(&url, token.ptr)))
 			goto done;
 	}

@@ -75,10 +75,12 @@ static enum MHD_Result unauthorized(http_request *r, const char *message)
 /*
  * The token of the request into tok: from "Authorization: Basic
  * base64(AWS:<token>)", or (blob downloads only) the X-Ecr-Token query
- * parameter. 0; ECR_ENOTFOUND when there is none; ECR_EAUTH when malformed.
+ * parameter, a blob download token (*presigned set). 0; ECR_ENOTFOUND when
+ * there is none; ECR_EAUTH when malformed.
  */
-static int request_token(ecr_buf *tok, http_request *r)
+static int request_token(ecr_buf *tok, bool *presigned, http_request *r)
 {
+	*presigned = false;
 	const char *h = ecr__http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (h) {
 		while (*h == ' ')
@@ -109,6 +111,9 @@ static int request_token(ecr_buf *tok, http_request *r)
 		size_t len = strlen(q);
 		if (len == 0 || len > MAX_CREDENTIALS)
 			return ecr__fail(ECR_EAUTH, ECR_ERROR_INVALID, "malformed X-Ecr-Token");
+		if (!r->target.name || !r->target.ref)
+			return ecr__fail(ECR_EAUTH, ECR_ERROR_INVALID, "X-Ecr-Token without a blob");
+		*presigned = true;
 		return ecr__buf_put(tok, q, len);
 	}
 	return ECR_ENOTFOUND;
@@ -176,11 +181,11 @@ bool ecr__v2_authorize(http_request *r, enum MHD_Result *ret)
 {
 	ecr_buf tok = ECR_BUF_INIT;
 	int rc;
-	bool ok = false;
+	bool ok = false, presigned = false;
 
 	if (r->srv->flags & ECR_SERVER_NO_AUTH)
 		return true;
-	rc = request_token(&tok, r);
+	rc = request_token(&tok, &presigned, r);
 	if (rc == ECR_ENOTFOUND) {
 		ecr_error_clear();
 		*ret = unauthorized(r, "Not Authorized");
@@ -189,7 +194,11 @@ bool ecr__v2_authorize(http_request *r, enum MHD_Result *ret)
 	if (!rc) {
 		ecr_principal_free(r->principal);
 		r->principal = NULL;
-		rc = ecr_auth_token_verify(&r->principal, r->reg, tok.ptr);
+		/* a download URL's token reads the blob it names, nothing else */
+		if (presigned)
+			rc = ecr_auth_blob_token_verify(&r->principal, r->reg, tok.ptr, r->target.name, r->target.ref);
+		else
+			rc = ecr_auth_token_verify(&r->principal, r->reg, tok.ptr);
 	}
 	if (rc == ECR_EEXPIRED_TOKEN) {
 		*ret = ecr__http_error(r, 403, "DENIED",

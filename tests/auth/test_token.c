@@ -1,4 +1,5 @@
-/* Registry tokens: round trip, expiry, forgery, truncation, bit flips, revocation, key per storage. */
+/* Registry tokens: round trip, expiry, forgery, truncation, bit flips, revocation, key per storage;
+ * blob download tokens: bound to one registry, repository and blob, and no registry tokens. */
 #include "libecr/auth/auth.h"
 #include "libecr/core/crypto.h"
 
@@ -202,6 +203,164 @@ static void test_auth_token__key_per_storage(void **state)
 	th_rmtree(dir);
 }
 
+#define BLOB_DIGEST "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+#define OTHER_DIGEST "sha256:486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7"
+
+static void test_auth_token__blob_round_trip_and_scope(void **state)
+{
+	fixture *f = *state;
+	ecr_buf tok = ECR_BUF_INIT, reg_tok = ECR_BUF_INIT;
+	ecr_principal *q;
+	int64_t exp = 0;
+	assert_ok(ecr_auth_blob_token_create(&tok, &exp, f->reg, f->p, "team/app", BLOB_DIGEST, 3600));
+	assert_true(exp == f->now + 3600000LL);
+	for (size_t i = 0; i < tok.size; i++)
+		assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", tok.ptr[i]));
+	assert_ok(ecr_auth_blob_token_verify(&q, f->reg, tok.ptr, "team/app", BLOB_DIGEST));
+	assert_string_equal(ecr_principal_arn(q), ecr_principal_arn(f->p));
+	ecr_principal_free(q);
+
+	/* another blob, another repository, or a name that is a prefix/extension of it */
+	q = (ecr_principal *)1;
+	assert_int_equal(ecr_auth_blob_token_verify(&q, f->reg, tok.ptr, "team/app", OTHER_DIGEST), ECR_EAUTH);
+	assert_null(q);
+	assert_int_equal(ecr_auth_blob_token_verify(&q, f->reg, tok.ptr, "team/other", BLOB_DIGEST), ECR_EAUTH);
+	assert_int_equal(ecr_auth_blob_token_verify(&q, f->reg, tok.ptr, "team/ap", BLOB_DIGEST), ECR_EAUTH);
+	assert_int_equal(ecr_auth_blob_token_verify(&q, f->reg, tok.ptr, "team/app", BLOB_DIGEST "0"), ECR_EAUTH);
+	assert_int_equal(ecr_auth_blob_token_verify(&q, f->reg, tok.ptr, "", BLOB_DIGEST), ECR_EAUTH);
+	assert_int_equal(ecr_error_last()->code, ECR_EAUTH);
+
+	/* a blob token is no registry token */
+	q = (ecr_principal *)1;
+	assert_int_equal(ecr_auth_token_verify(&q, f->reg, tok.ptr), ECR_EAUTH);
+	assert_null(q);
+	/* and a registry token no blob token */
+	assert_ok(ecr_auth_token_create(&reg_tok, NULL, f->reg, f->p));
+	assert_int_equal(ecr_auth_blob_token_verify(&q, f->reg, reg_tok.ptr, "team/app", BLOB_DIGEST), ECR_EAUTH);
+	assert_ok(ecr_auth_token_verify(&q, f->reg, reg_tok.ptr));
+	ecr_principal_free(q);
+
+	/* lifetimes out of range and missing arguments */
+	assert_int_equal(ecr_auth_blob_token_create(&tok, NULL, f->reg, f->p, "team/app", BLOB_DIGEST, 0),
+	                 ECR_EINVALID);
+	assert_int_equal(ecr_auth_blob_token_create(&tok, NULL, f->reg, f->p, "team/app", BLOB_DIGEST, -5),
+	                 ECR_EINVALID);
+	assert_int_equal(ecr_auth_blob_token_create(&tok, NULL, f->reg, f->p, "team/app", BLOB_DIGEST, 3601),
+	                 ECR_EINVALID);
+	assert_int_equal(ecr_auth_blob_token_create(&tok, NULL, f->reg, f->p, "team/app", BLOB_DIGEST, 43200),
+	                 ECR_EINVALID);
+	assert_int_equal(ecr_auth_blob_token_create(&tok, NULL, f->reg, f->p, NULL, BLOB_DIGEST, 60), ECR_EINVALID);
+	assert_int_equal(ecr_auth_blob_token_create(&tok, NULL, f->reg, f->p, "team/app", NULL, 60), ECR_EINVALID);
+	assert_int_equal(ecr_auth_blob_token_verify(&q, f->reg, tok.ptr, NULL, BLOB_DIGEST), ECR_EINVALID);
+
+	/* expiry by the registry's clock: a 1 s token */
+	assert_ok(ecr_auth_blob_token_create(&tok, &exp, f->reg, f->p, "team/app", BLOB_DIGEST, 1));
+	assert_true(exp == f->now + 1000);
+	f->now = exp - 1;
+	assert_ok(ecr_auth_blob_token_verify(&q, f->reg, tok.ptr, "team/app", BLOB_DIGEST));
+	ecr_principal_free(q);
+	f->now = exp;
+	assert_int_equal(ecr_auth_blob_token_verify(&q, f->reg, tok.ptr, "team/app", BLOB_DIGEST), ECR_EEXPIRED_TOKEN);
+	/* the full hour, to the ms */
+	assert_ok(ecr_auth_blob_token_create(&tok, &exp, f->reg, f->p, "team/app", BLOB_DIGEST, 3600));
+	f->now = exp - 1;
+	assert_ok(ecr_auth_blob_token_verify(&q, f->reg, tok.ptr, "team/app", BLOB_DIGEST));
+	ecr_principal_free(q);
+	f->now = exp;
+	assert_int_equal(ecr_auth_blob_token_verify(&q, f->reg, tok.ptr, "team/app", BLOB_DIGEST), ECR_EEXPIRED_TOKEN);
+
+	/* deleted principal */
+	f->now -= 10;
+	assert_ok(ecr_principal_delete(f->reg, "arn:aws:iam::123456789012:user/alice"));
+	assert_int_equal(ecr_auth_blob_token_verify(&q, f->reg, tok.ptr, "team/app", BLOB_DIGEST),
+	                 ECR_EUNRECOGNIZED_CLIENT);
+	ecr_buf_dispose(&tok);
+	ecr_buf_dispose(&reg_tok);
+}
+
+static void test_auth_token__blob_flipped(void **state)
+{
+	fixture *f = *state;
+	ecr_buf tok = ECR_BUF_INIT, raw = ECR_BUF_INIT, forged = ECR_BUF_INIT;
+	ecr_principal *q;
+	assert_ok(ecr_auth_blob_token_create(&tok, NULL, f->reg, f->p, "team/app", BLOB_DIGEST, 3600));
+	char *t = strdup(tok.ptr);
+	assert_non_null(t);
+	for (size_t n = 0; n < tok.size; n++) {
+		t[n] = '\0';
+		if (ecr_auth_blob_token_verify(&q, f->reg, t, "team/app", BLOB_DIGEST) != ECR_EAUTH)
+			fail_msg("accepted a blob token truncated to %zu", n);
+		t[n] = tok.ptr[n];
+	}
+	for (size_t i = 0; i < tok.size; i++) {
+		for (int b = 0; b < 8; b++) {
+			t[i] = (char)(tok.ptr[i] ^ (1 << b));
+			if (t[i] == '\0')
+				continue;
+			int rc = ecr_auth_blob_token_verify(&q, f->reg, t, "team/app", BLOB_DIGEST);
+			if (rc != ECR_EAUTH)
+				fail_msg("flip of bit %d at %zu accepted (%d)", b, i, rc);
+		}
+		t[i] = tok.ptr[i];
+	}
+	/* every bit of every decoded byte: the kind byte too, which would turn it into a registry token */
+	assert_ok(ecr__base64url_decode(&raw, tok.ptr, tok.size));
+	for (size_t i = 0; i < raw.size; i++) {
+		for (int b = 0; b < 8; b++) {
+			raw.ptr[i] ^= (char)(1 << b);
+			ecr__buf_clear(&forged);
+			assert_ok(ecr__base64url_encode(&forged, raw.ptr, raw.size));
+			if (ecr_auth_blob_token_verify(&q, f->reg, forged.ptr, "team/app", BLOB_DIGEST) != ECR_EAUTH)
+				fail_msg("flip of byte %zu bit %d accepted", i, b);
+			if (ecr_auth_token_verify(&q, f->reg, forged.ptr) != ECR_EAUTH)
+				fail_msg("flip of byte %zu bit %d accepted as a registry token", i, b);
+			raw.ptr[i] ^= (char)(1 << b);
+		}
+	}
+	assert_ok(ecr_auth_blob_token_verify(&q, f->reg, tok.ptr, "team/app", BLOB_DIGEST));
+	ecr_principal_free(q);
+	free(t);
+	ecr_buf_dispose(&tok);
+	ecr_buf_dispose(&raw);
+	ecr_buf_dispose(&forged);
+}
+
+/* Registries of one storage share the token key, but a blob token names its account and region. */
+static void test_auth_token__blob_other_registry(void **state)
+{
+	(void)state;
+	ecr_registry *r1, *r2, *r3;
+	ecr_principal *p, *q;
+	ecr_buf tok = ECR_BUF_INIT, reg_tok = ECR_BUF_INIT;
+	ecr_registry_options o2 = ECR_REGISTRY_OPTIONS_INIT, o3 = ECR_REGISTRY_OPTIONS_INIT;
+	char *dir = th_tmpdir();
+	char url[512];
+	snprintf(url, sizeof(url), "file://%s", dir);
+	o2.region = "eu-west-1";
+	o3.account_id = "210987654321";
+	assert_ok(ecr_registry_open(&r1, url, NULL));
+	assert_ok(ecr_registry_open(&r2, url, &o2));
+	assert_ok(ecr_registry_open(&r3, url, &o3));
+	assert_ok(ecr_principal_create(&p, r1, "arn:aws:iam::123456789012:user/bob", 0));
+	assert_ok(ecr_auth_blob_token_create(&tok, NULL, r1, p, "app", BLOB_DIGEST, 600));
+	assert_ok(ecr_auth_blob_token_verify(&q, r1, tok.ptr, "app", BLOB_DIGEST));
+	ecr_principal_free(q);
+	/* the same key: a registry token is good in every registry of the storage... */
+	assert_ok(ecr_auth_token_create(&reg_tok, NULL, r1, p));
+	assert_ok(ecr_auth_token_verify(&q, r2, reg_tok.ptr));
+	ecr_principal_free(q);
+	/* ...but the blob token only in its own */
+	assert_int_equal(ecr_auth_blob_token_verify(&q, r2, tok.ptr, "app", BLOB_DIGEST), ECR_EAUTH);
+	assert_int_equal(ecr_auth_blob_token_verify(&q, r3, tok.ptr, "app", BLOB_DIGEST), ECR_EAUTH);
+	ecr_principal_free(p);
+	ecr_registry_free(r1);
+	ecr_registry_free(r2);
+	ecr_registry_free(r3);
+	ecr_buf_dispose(&tok);
+	ecr_buf_dispose(&reg_tok);
+	th_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +368,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_auth_token__forged_truncated_flipped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auth_token__deleted_and_recreated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auth_token__key_per_storage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_token__blob_round_trip_and_scope, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_token__blob_flipped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_token__blob_other_registry, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("auth/token", tests, NULL, NULL);
 }

@@ -1,11 +1,13 @@
 /* The ECR control plane's image and layer operations
  * (libecr/server/ecr_api_images.c), over HTTP with libcurl against a server
- * on a memory: registry without authentication. */
+ * on a memory: registry without authentication (and, for the download URL's
+ * token, with SigV4 authentication). */
 #include "api_client.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../helpers/th_image.h"
 #include "libecr/core/crypto.h"
@@ -89,6 +91,18 @@ static int setup(void **state)
 	assert_ok(ecr_registry_open(&f->reg, "memory:", NULL));
 	assert_ok(ecr_repository_create(&f->repo, f->reg, REPO, NULL));
 	f->port = api_server_start(&f->srv, f->reg, ECR_SERVER_NO_AUTH);
+	*state = f;
+	return 0;
+}
+
+static int setup_auth(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	f->rng = 0x5eed1234u;
+	assert_ok(ecr_registry_open(&f->reg, "memory:", NULL));
+	assert_ok(ecr_repository_create(&f->repo, f->reg, REPO, NULL));
+	f->port = api_server_start(&f->srv, f->reg, 0);
 	*state = f;
 	return 0;
 }
@@ -884,6 +898,181 @@ static void test_server_ecr_api_images__list_image_referrers(void **state)
 	th_image_dispose(&subject);
 }
 
+/* --- GetDownloadUrlForLayer with authentication: the URL's token --- */
+
+static void hex_sha256(char out[65], const char *data, size_t len)
+{
+	char d[ECR__DIGEST_STRLEN_MAX];
+	assert_ok(ecr__digest_buf(d, sizeof(d), ECR__DIGEST_SHA256, data, len));
+	memcpy(out, d + 7, 65);
+}
+
+/* The SigV4 headers of POST / with X-Amz-Target ...<op> and body, signed now, as botocore does. */
+static struct curl_slist *sign(uint16_t port, const char *key_id, const char *secret, const char *op,
+                               const char *body)
+{
+	char host[64], amzdate[17], date[9], body_hash[65], creq_hash[65], k0[128], sighex[65];
+	unsigned char k1[32], k2[32], k3[32], k4[32], sig[32];
+	const char *region = "us-east-1";
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(amzdate, sizeof(amzdate), "%Y%m%dT%H%M%SZ", &tm);
+	memcpy(date, amzdate, 8);
+	date[8] = '\0';
+	snprintf(host, sizeof(host), "127.0.0.1:%u", (unsigned)port);
+	hex_sha256(body_hash, body, strlen(body));
+	ecr_buf creq = ECR_BUF_INIT, sts = ECR_BUF_INIT, h = ECR_BUF_INIT;
+	assert_ok(ecr__buf_printf(&creq,
+	                          "POST\n/\n\ncontent-type:application/x-amz-json-1.1\nhost:%s\nx-amz-date:%s\n"
+	                          "x-amz-target:AmazonEC2ContainerRegistry_V20150921.%s\n\n"
+	                          "content-type;host;x-amz-date;x-amz-target\n%s",
+	                          host, amzdate, op, body_hash));
+	hex_sha256(creq_hash, creq.ptr, creq.size);
+	assert_ok(ecr__buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/ecr/aws4_request\n%s", amzdate, date, region,
+	                          creq_hash));
+	snprintf(k0, sizeof(k0), "AWS4%s", secret);
+	assert_ok(ecr__hmac_sha256(k1, k0, strlen(k0), date, strlen(date)));
+	assert_ok(ecr__hmac_sha256(k2, k1, 32, region, strlen(region)));
+	assert_ok(ecr__hmac_sha256(k3, k2, 32, "ecr", 3));
+	assert_ok(ecr__hmac_sha256(k4, k3, 32, "aws4_request", 12));
+	assert_ok(ecr__hmac_sha256(sig, k4, 32, sts.ptr, sts.size));
+	ecr__hex_encode(sighex, sig, 32);
+	struct curl_slist *list = NULL;
+	assert_ok(ecr__buf_printf(&h, "Host: %s", host));
+	list = curl_slist_append(list, h.ptr);
+	ecr__buf_clear(&h);
+	assert_ok(ecr__buf_printf(&h, "X-Amz-Date: %s", amzdate));
+	list = curl_slist_append(list, h.ptr);
+	ecr__buf_clear(&h);
+	assert_ok(ecr__buf_printf(&h,
+	                          "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s/%s/ecr/aws4_request, "
+	                          "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=%s",
+	                          key_id, date, region, sighex));
+	list = curl_slist_append(list, h.ptr);
+	ecr_buf_dispose(&creq);
+	ecr_buf_dispose(&sts);
+	ecr_buf_dispose(&h);
+	return list;
+}
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+	ecr_buf *b = ud;
+	assert_ok(ecr__buf_put(b, p, sz * n));
+	return sz * n;
+}
+
+/* One /v2/ request: method on url (absolute, or a path on the server), with
+ * "Basic base64(AWS:<token>)" when token is not NULL; the status, and the body into body. */
+static long v2_req(ecr_buf *body, fixture *f, const char *method, const char *url, const char *token,
+                   const char *data)
+{
+	char full[4096];
+	long status = 0;
+	ecr_buf cred = ECR_BUF_INIT, hdr = ECR_BUF_INIT;
+	struct curl_slist *h = NULL;
+	if (url[0] == '/')
+		snprintf(full, sizeof(full), "http://127.0.0.1:%u%s", (unsigned)f->port, url);
+	else
+		snprintf(full, sizeof(full), "%s", url);
+	ecr__buf_clear(body);
+	CURL *c = curl_easy_init();
+	assert_non_null(c);
+	if (token) {
+		assert_ok(ecr__buf_printf(&cred, "AWS:%s", token));
+		assert_ok(ecr__buf_puts(&hdr, "Authorization: Basic "));
+		assert_ok(ecr__base64_encode(&hdr, cred.ptr, cred.size));
+		h = curl_slist_append(h, hdr.ptr);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, full);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	if (data) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, data);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(data));
+	}
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	ecr_buf_dispose(&cred);
+	ecr_buf_dispose(&hdr);
+	return status;
+}
+
+static void test_server_ecr_api_images__download_url_token(void **state)
+{
+	fixture *f = *state;
+	reply r = {0};
+	th_image img;
+	ecr_principal *p = NULL;
+	ecr_buf key = ECR_BUF_INIT, secret = ECR_BUF_INIT, body = ECR_BUF_INIT, reg_tok = ECR_BUF_INIT;
+	char req_body[512], path[1024];
+	assert_ok(ecr_principal_create(&p, f->reg, "arn:aws:iam::123456789012:user/admin", ECR_PRINCIPAL_ADMIN));
+	assert_ok(ecr_principal_access_key_create(&key, &secret, p));
+	assert_ok(th_image_random(&img, &f->rng, 2, NULL));
+	assert_ok(th_image_push(f->repo, &img, "v1", 0));
+
+	snprintf(req_body, sizeof(req_body), "{\"repositoryName\":\"" REPO "\",\"layerDigest\":\"%s\"}",
+	         img.layers[0].digest);
+	api_send(&r, f->port, "POST", "GetDownloadUrlForLayer", req_body,
+	         sign(f->port, key.ptr, secret.ptr, "GetDownloadUrlForLayer", req_body));
+	expect_ok(&r);
+	char *url = strdup(jstr(r.json, "downloadUrl"));
+	assert_non_null(url);
+	reply_dispose(&r);
+	const char *q = strstr(url, "X-Ecr-Token=");
+	assert_non_null(q);
+	char *token = strdup(q + strlen("X-Ecr-Token="));
+	assert_non_null(token);
+	assert_null(strchr(token, '&'));
+
+	/* the URL reads its blob, GET and HEAD */
+	assert_int_equal(v2_req(&body, f, "GET", url, NULL, NULL), 200);
+	assert_int_equal(body.size, img.layers[0].len);
+	assert_memory_equal(body.ptr, img.layers[0].data, img.layers[0].len);
+	assert_int_equal(v2_req(&body, f, "HEAD", url, NULL, NULL), 200);
+	/* not another blob of the repository */
+	snprintf(path, sizeof(path), "/v2/" REPO "/blobs/%s?X-Amz-Expires=3600&X-Ecr-Token=%s", img.layers[1].digest,
+	         token);
+	assert_int_equal(v2_req(&body, f, "GET", path, NULL, NULL), 401);
+	assert_int_equal(v2_req(&body, f, "HEAD", path, NULL, NULL), 401);
+	snprintf(path, sizeof(path), "/v2/" REPO "/blobs/%s?X-Ecr-Token=%s", img.config.digest, token);
+	assert_int_equal(v2_req(&body, f, "GET", path, NULL, NULL), 401);
+
+	/* its token is no registry token: as Basic AWS:<token> it opens nothing */
+	assert_int_equal(v2_req(&body, f, "GET", "/v2/", token, NULL), 401);
+	assert_int_equal(v2_req(&body, f, "POST", "/v2/" REPO "/blobs/uploads/", token, NULL), 401);
+	assert_int_equal(v2_req(&body, f, "GET", "/v2/" REPO "/manifests/v1", token, NULL), 401);
+	snprintf(path, sizeof(path), "/v2/" REPO "/manifests/%s", img.digest);
+	assert_int_equal(v2_req(&body, f, "DELETE", path, token, NULL), 401);
+	snprintf(path, sizeof(path), "/v2/" REPO "/blobs/%s", img.layers[0].digest);
+	assert_int_equal(v2_req(&body, f, "GET", path, token, NULL), 401);
+	/* while the principal's registry token does (the 401s are the token's, not the principal's) */
+	assert_ok(ecr_auth_token_create(&reg_tok, NULL, f->reg, p));
+	assert_int_equal(v2_req(&body, f, "GET", "/v2/" REPO "/manifests/v1", reg_tok.ptr, NULL), 200);
+	assert_int_equal(body.size, img.manifest_len);
+	/* and the image is still there */
+	ecr_image *image = NULL;
+	assert_ok(ecr_image_get(&image, f->repo, "v1", 0));
+	ecr_image_free(image);
+
+	free(token);
+	free(url);
+	th_image_dispose(&img);
+	ecr_principal_free(p);
+	ecr_buf_dispose(&key);
+	ecr_buf_dispose(&secret);
+	ecr_buf_dispose(&body);
+	ecr_buf_dispose(&reg_tok);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -895,6 +1084,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_server_ecr_api_images__upload_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_ecr_api_images__upload_part_max_blob_size, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_ecr_api_images__list_image_referrers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_ecr_api_images__download_url_token, setup_auth, teardown),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	ecr_init();

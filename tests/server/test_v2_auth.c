@@ -390,30 +390,76 @@ static void test_server_v2_auth__cross_account_policy(void **state)
 	ecr_repository_free(repo);
 }
 
+#define WORLD_DIGEST "sha256:486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7"
+
+/* "Basic base64(AWS:<token>)" for a raw token. */
+static void basic_of(char *out, size_t size, const char *token)
+{
+	ecr_buf cred = ECR_BUF_INIT, b64 = ECR_BUF_INIT;
+	assert_ok(ecr__buf_printf(&cred, "AWS:%s", token));
+	assert_ok(ecr__base64_encode(&b64, cred.ptr, cred.size));
+	assert_true(b64.size + 7 < size);
+	snprintf(out, size, "Basic %s", b64.ptr);
+	ecr_buf_dispose(&cred);
+	ecr_buf_dispose(&b64);
+}
+
 static void test_server_v2_auth__query_token(void **state)
 {
 	struct fixture *f = *state;
 	struct reply r;
-	char admin[2048], path[4096];
+	char admin[2048], path[4096], as_basic[4096];
 	ecr_principal *p = NULL;
-	ecr_buf tok = ECR_BUF_INIT;
+	ecr_buf tok = ECR_BUF_INIT, reg_tok = ECR_BUF_INIT;
 	basic_for(admin, sizeof(admin), f->a, ADMIN_A, "AWS");
 	assert_int_equal(push_hello(f, "q/app", admin), 201);
+	assert_int_equal(
+		req(&r, "POST", f->port, "/v2/q/app/blobs/uploads/?digest=" WORLD_DIGEST, NULL, admin, "world"), 201);
+	assert_int_equal(push_hello(f, "q/other", admin), 201);
 	assert_ok(ecr_principal_open(&p, f->a, ADMIN_A));
-	assert_ok(ecr_auth_token_create(&tok, NULL, f->a, p));
+	assert_ok(ecr_auth_blob_token_create(&tok, NULL, f->a, p, "q/app", HELLO_DIGEST, 3600));
 	snprintf(path, sizeof(path), "/v2/q/app/blobs/" HELLO_DIGEST "?X-Ecr-Token=%s", tok.ptr);
 	assert_int_equal(req(&r, "GET", f->port, path, NULL, NULL, NULL), 200);
 	assert_string_equal(r.body, "hello");
+	assert_int_equal(req(&r, "HEAD", f->port, path, NULL, NULL, NULL), 200);
+	/* the one blob it names: not another of the repository, nor the same digest in another repository */
+	snprintf(path, sizeof(path), "/v2/q/app/blobs/" WORLD_DIGEST "?X-Ecr-Token=%s", tok.ptr);
+	assert_int_equal(req(&r, "GET", f->port, path, NULL, NULL, NULL), 401);
+	assert_int_equal(req(&r, "HEAD", f->port, path, NULL, NULL, NULL), 401);
+	snprintf(path, sizeof(path), "/v2/q/other/blobs/" HELLO_DIGEST "?X-Ecr-Token=%s", tok.ptr);
+	assert_int_equal(req(&r, "GET", f->port, path, NULL, NULL, NULL), 401);
 	/* only for blob downloads */
 	snprintf(path, sizeof(path), "/v2/q/app/tags/list?X-Ecr-Token=%s", tok.ptr);
 	assert_int_equal(req(&r, "GET", f->port, path, NULL, NULL, NULL), 401);
 	snprintf(path, sizeof(path), "/v2/q/app/blobs/uploads/?X-Ecr-Token=%s", tok.ptr);
 	assert_int_equal(req(&r, "POST", f->port, path, NULL, NULL, NULL), 401);
+	snprintf(path, sizeof(path), "/v2/q/app/blobs/" HELLO_DIGEST "?X-Ecr-Token=%s", tok.ptr);
+	assert_int_equal(req(&r, "DELETE", f->port, path, NULL, NULL, NULL), 401);
 	/* a forged one */
 	snprintf(path, sizeof(path), "/v2/q/app/blobs/" HELLO_DIGEST "?X-Ecr-Token=%sx", tok.ptr);
 	assert_int_equal(req(&r, "GET", f->port, path, NULL, NULL, NULL), 401);
+	/* a registry token is no download token */
+	assert_ok(ecr_auth_token_create(&reg_tok, NULL, f->a, p));
+	snprintf(path, sizeof(path), "/v2/q/app/blobs/" HELLO_DIGEST "?X-Ecr-Token=%s", reg_tok.ptr);
+	assert_int_equal(req(&r, "GET", f->port, path, NULL, NULL, NULL), 401);
+
+	/* the download token as Basic credentials opens nothing, not even its blob */
+	basic_of(as_basic, sizeof(as_basic), tok.ptr);
+	assert_int_equal(req(&r, "GET", f->port, "/v2/", NULL, as_basic, NULL), 401);
+	assert_int_equal(push_hello(f, "q/app", as_basic), 401);
+	assert_int_equal(push_hello(f, "q/new", as_basic), 401);
+	assert_int_equal(req(&r, "GET", f->port, "/v2/q/app/manifests/latest", NULL, as_basic, NULL), 401);
+	assert_int_equal(req(&r, "DELETE", f->port, "/v2/q/app/manifests/" HELLO_DIGEST, NULL, as_basic, NULL), 401);
+	assert_int_equal(req(&r, "DELETE", f->port, "/v2/q/app/blobs/" HELLO_DIGEST, NULL, as_basic, NULL), 401);
+	assert_int_equal(req(&r, "GET", f->port, "/v2/q/app/blobs/" HELLO_DIGEST, NULL, as_basic, NULL), 401);
+	ecr_repository *repo = NULL;
+	assert_int_equal(ecr_repository_open(&repo, f->a, "q/new"), ECR_EREPOSITORY_NOT_FOUND);
+	/* the blob is still there */
+	assert_int_equal(req(&r, "GET", f->port, "/v2/q/app/blobs/" HELLO_DIGEST, NULL, admin, NULL), 200);
+	assert_string_equal(r.body, "hello");
 	ecr_principal_free(p);
 	ecr_buf_dispose(&tok);
+	ecr_buf_dispose(&reg_tok);
 }
 
 static void test_server_v2_auth__host_selects_registry(void **state)
