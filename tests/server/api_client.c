@@ -55,6 +55,8 @@ static void perform(reply *r, const char *url, const char *method, const char *b
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	if (method)
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (method && strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
@@ -100,6 +102,24 @@ void api_call(reply *r, uint16_t port, const char *op, const char *body)
 	send_to_root(r, port, NULL, op, body, NULL);
 	assert_ok(ecr__json_parse(&r->json, r->body ? r->body : "", r->len, &LIMITS));
 	r->type = ecr__json_get_string(r->json, "__type");
+}
+
+long api_request(reply *r, uint16_t port, const char *method, const char *path, const char *host, const char *auth,
+                 const char *body)
+{
+	char url[2048], hdr[512];
+	struct curl_slist *h = NULL;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned)port, path);
+	if (host) {
+		snprintf(hdr, sizeof(hdr), "Host: %s", host);
+		h = curl_slist_append(h, hdr);
+	}
+	if (auth) {
+		snprintf(hdr, sizeof(hdr), "Authorization: %s", auth);
+		h = curl_slist_append(h, hdr);
+	}
+	perform(r, url, method, body, h);
+	return r->status;
 }
 
 void api_get(reply *r, const char *url, const char *accept)

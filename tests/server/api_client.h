@@ -1,5 +1,5 @@
-/* A small client for the ECR control plane, shared by the CMocka tests of
- * libecr/server/ecr_api*.c: it starts an ecr_server on a registry, sends
+/* A small HTTP client shared by the CMocka tests of libecr/server (the
+ * control plane's ecr_api*.c and /v2/ authentication): it starts an ecr_server on a registry, sends
  * X-Amz-Target JSON requests with libcurl, and offers JSON lookups that fail
  * the test when a member is missing. Every function fails the running test
  * (cmocka) instead of returning an error. */
@@ -35,6 +35,11 @@ uint16_t api_server_start(ecr_server **srv, ecr_registry *reg, uint32_t flags);
 void api_send(reply *r, uint16_t port, const char *method, const char *op, const char *body, struct curl_slist *extra);
 /* POST / with X-Amz-Target: ...<op> and a JSON body; the reply must be JSON. */
 void api_call(reply *r, uint16_t port, const char *op, const char *body);
+/* A request to http://127.0.0.1:port<path> (any route: /v2/...), with a Host
+ * header and the whole Authorization value when not NULL, and a body (may be
+ * NULL); HEAD asks for no body. Returns the status; the body is not parsed. */
+long api_request(reply *r, uint16_t port, const char *method, const char *path, const char *host, const char *auth,
+                 const char *body);
 /* GET url, with an Accept header when accept is not NULL; the body is not parsed. */
 void api_get(reply *r, const char *url, const char *accept);
 

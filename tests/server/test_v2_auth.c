@@ -12,6 +12,7 @@
 #include "ecr/auth.h"
 #include "libecr/core/crypto.h"
 #include "libecr/server/http.h"
+#include "api_client.h"
 
 #define ACCT_A "111111111111"
 #define ACCT_B "222222222222"
@@ -21,71 +22,11 @@
 /* sha256("hello") */
 #define HELLO_DIGEST "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 
-struct reply {
-	long status;
-	char body[4096];
-	size_t len;
-	char headers[4096];
-	size_t hlen;
-};
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-	struct reply *r = ud;
-	size_t len = sz * n, room = sizeof(r->body) - 1 - r->len;
-	memcpy(r->body + r->len, p, len < room ? len : room);
-	r->len += len < room ? len : room;
-	r->body[r->len] = '\0';
-	return len;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud)
-{
-	struct reply *r = ud;
-	size_t len = sz * n, room = sizeof(r->headers) - 1 - r->hlen;
-	memcpy(r->headers + r->hlen, p, len < room ? len : room);
-	r->hlen += len < room ? len : room;
-	r->headers[r->hlen] = '\0';
-	return len;
-}
-
 /* One request; auth is the whole Authorization value or NULL; body may be NULL. */
-static long req(struct reply *r, const char *method, uint16_t port, const char *path, const char *host,
-	const char *auth, const char *body)
+static long req(reply *r, const char *method, uint16_t port, const char *path, const char *host, const char *auth,
+	const char *body)
 {
-	char url[2048], hh[512];
-	memset(r, 0, sizeof(*r));
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned)port, path);
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
-	if (host) {
-		snprintf(hh, sizeof(hh), "Host: %s", host);
-		h = curl_slist_append(h, hh);
-	}
-	if (auth) {
-		snprintf(hh, sizeof(hh), "Authorization: %s", auth);
-		h = curl_slist_append(h, hh);
-	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	if (strcmp(method, "HEAD") == 0)
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	}
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-	CURLcode cc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	assert_int_equal(cc, CURLE_OK);
-	return r->status;
+	return api_request(r, port, method, path, host, auth, body);
 }
 
 /* The test's clock: the real time plus an offset. */
@@ -207,16 +148,18 @@ static int teardown(void **state)
 /* Push "hello" as a blob of repository name (created on push) with auth. */
 static long push_hello(struct fixture *f, const char *name, const char *auth)
 {
-	struct reply r;
+	reply r = { 0 };
 	char path[512];
 	snprintf(path, sizeof(path), "/v2/%s/blobs/uploads/?digest=" HELLO_DIGEST, name);
-	return req(&r, "POST", f->port, path, NULL, auth, "hello");
+	long status = req(&r, "POST", f->port, path, NULL, auth, "hello");
+	reply_dispose(&r);
+	return status;
 }
 
 static void test_server_v2_auth__anonymous_gets_the_challenge(void **state)
 {
 	struct fixture *f = *state;
-	struct reply r;
+	reply r = { 0 };
 	char want[256];
 	assert_int_equal(req(&r, "GET", f->port, "/v2/", NULL, NULL, NULL), 401);
 	snprintf(want, sizeof(want),
@@ -235,12 +178,13 @@ static void test_server_v2_auth__anonymous_gets_the_challenge(void **state)
 	/* the realm names the host the client used */
 	assert_int_equal(req(&r, "GET", f->port, "/v2/", "registry.example:5000", NULL, NULL), 401);
 	assert_non_null(strstr(r.headers, "realm=\"https://registry.example:5000/\""));
+	reply_dispose(&r);
 }
 
 static void test_server_v2_auth__admin_token(void **state)
 {
 	struct fixture *f = *state;
-	struct reply r;
+	reply r = { 0 };
 	char auth[2048];
 	basic_for(auth, sizeof(auth), f->a, ADMIN_A, "AWS");
 	assert_int_equal(req(&r, "GET", f->port, "/v2/", NULL, auth, NULL), 200);
@@ -253,12 +197,13 @@ static void test_server_v2_auth__admin_token(void **state)
 	assert_int_equal(req(&r, "GET", f->port, "/v2/_catalog", NULL, auth, NULL), 200);
 	assert_non_null(strstr(r.body, "team/app"));
 	assert_int_equal(req(&r, "GET", f->port, "/v2/team/app/tags/list", NULL, auth, NULL), 200);
+	reply_dispose(&r);
 }
 
 static void test_server_v2_auth__bad_tokens(void **state)
 {
 	struct fixture *f = *state;
-	struct reply r;
+	reply r = { 0 };
 	char auth[2048], bad[2048];
 	basic_for(auth, sizeof(auth), f->a, ADMIN_A, "AWS");
 
@@ -296,12 +241,13 @@ static void test_server_v2_auth__bad_tokens(void **state)
 	assert_int_equal(ecr_repository_open(&repo, f->a, "forged/repo"), ECR_EREPOSITORY_NOT_FOUND);
 	/* the genuine one still works */
 	assert_int_equal(req(&r, "GET", f->port, "/v2/", NULL, auth, NULL), 200);
+	reply_dispose(&r);
 }
 
 static void test_server_v2_auth__expired_token(void **state)
 {
 	struct fixture *f = *state;
-	struct reply r;
+	reply r = { 0 };
 	char auth[2048];
 	basic_for(auth, sizeof(auth), f->a, ADMIN_A, "AWS");
 	clock_offset_ms = (ECR_TOKEN_LIFETIME_SECONDS + 60) * 1000LL;
@@ -311,12 +257,13 @@ static void test_server_v2_auth__expired_token(void **state)
 	assert_non_null(strstr(r.body, "Your authorization token has expired. Reauthenticate and try again."));
 	clock_offset_ms = 0;
 	assert_int_equal(req(&r, "GET", f->port, "/v2/", NULL, auth, NULL), 200);
+	reply_dispose(&r);
 }
 
 static void test_server_v2_auth__no_permission_is_denied(void **state)
 {
 	struct fixture *f = *state;
-	struct reply r;
+	reply r = { 0 };
 	char admin[2048], nobody[2048];
 	basic_for(admin, sizeof(admin), f->a, ADMIN_A, "AWS");
 	basic_for(nobody, sizeof(nobody), f->a, NOBODY_A, "AWS");
@@ -344,12 +291,13 @@ static void test_server_v2_auth__no_permission_is_denied(void **state)
 	/* a removed principal's token stops working at once */
 	assert_ok(ecr_principal_delete(f->a, NOBODY_A));
 	assert_int_equal(req(&r, "GET", f->port, "/v2/", NULL, nobody, NULL), 401);
+	reply_dispose(&r);
 }
 
 static void test_server_v2_auth__cross_account_policy(void **state)
 {
 	struct fixture *f = *state;
-	struct reply r;
+	reply r = { 0 };
 	char admin[2048], bob[2048];
 	ecr_repository *repo = NULL;
 	const char *pull = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"pull\",\"Effect\":\"Allow\","
@@ -388,6 +336,7 @@ static void test_server_v2_auth__cross_account_policy(void **state)
 	/* also for the account's administrator */
 	assert_int_equal(req(&r, "GET", f->port, "/v2/shared/app/blobs/" HELLO_DIGEST, NULL, admin, NULL), 403);
 	ecr_repository_free(repo);
+	reply_dispose(&r);
 }
 
 #define WORLD_DIGEST "sha256:486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7"
@@ -407,7 +356,7 @@ static void basic_of(char *out, size_t size, const char *token)
 static void test_server_v2_auth__query_token(void **state)
 {
 	struct fixture *f = *state;
-	struct reply r;
+	reply r = { 0 };
 	char admin[2048], path[4096], as_basic[4096];
 	ecr_principal *p = NULL;
 	ecr_buf tok = ECR_BUF_INIT, reg_tok = ECR_BUF_INIT;
@@ -460,12 +409,13 @@ static void test_server_v2_auth__query_token(void **state)
 	ecr_principal_free(p);
 	ecr_buf_dispose(&tok);
 	ecr_buf_dispose(&reg_tok);
+	reply_dispose(&r);
 }
 
 static void test_server_v2_auth__host_selects_registry(void **state)
 {
 	struct fixture *f = *state;
-	struct reply r;
+	reply r = { 0 };
 	char admin[2048], bob[2048];
 	basic_for(admin, sizeof(admin), f->a, ADMIN_A, "AWS");
 	basic_for(bob, sizeof(bob), f->a, BOB_B, "AWS");
@@ -498,6 +448,7 @@ static void test_server_v2_auth__host_selects_registry(void **state)
 		200);
 	assert_int_equal(req(&r, "GET", f->port, "/v2/_catalog", "111111111111.dkr.ecr.eu-west-1", admin, NULL), 200);
 	assert_int_equal(f->pv.calls, calls + 1);
+	reply_dispose(&r);
 }
 
 /* Requests without credentials are answered 401 whatever their host: they
@@ -505,11 +456,12 @@ static void test_server_v2_auth__host_selects_registry(void **state)
 static void test_server_v2_auth__anonymous_does_not_reach_the_provider(void **state)
 {
 	struct fixture *f = *state;
-	struct reply r;
+	reply r = { 0 };
 	assert_int_equal(req(&r, "GET", f->port, "/v2/", "333333333333.dkr.ecr.eu-west-1.localhost", NULL, NULL), 401);
 	assert_int_equal(req(&r, "GET", f->port, "/v2/bobs/app/tags/list", f->host_b, NULL, NULL), 401);
 	assert_int_equal(req(&r, "GET", f->port, "/v2/", "444444444444.dkr.ecr.xx-south-9.localhost", NULL, NULL), 401);
 	assert_int_equal(f->pv.calls, 0);
+	reply_dispose(&r);
 }
 
 int main(void)
