@@ -54,4 +54,14 @@ int ecr__sigv4_parse_authorization(ecr__sigv4_auth *out, const char *value, size
 /* Build the canonical request of SigV4 into out (appended). ECR_EINVALID for malformed input. */
 int ecr__sigv4_canonical_request(ecr_buf *out, const ecr_sigv4_request *req, const ecr__sigv4_auth *auth);
 
+/*
+ * Sign a request (the client side): authorization_out receives the value of
+ * its Authorization header. Every header of req is signed; they must include
+ * Host and X-Amz-Date ("YYYYMMDDTHHMMSSZ", which also dates the credential
+ * scope). The scope is <access_key>/<date>/<region>/<req->service or "ecr">.
+ * req->now_ms is not used. ECR_EINVALID for a missing header or a bad scope.
+ */
+int ecr__sigv4_sign(ecr_buf *authorization_out, const ecr_sigv4_request *req, const char *access_key,
+	const char *secret, const char *region);
+
 #endif

@@ -1,6 +1,7 @@
 /* AWS Signature Version 4 verification (ecr-api.md §1.3). */
 #include "auth.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -553,14 +554,44 @@ static bool signed_has(const ecr__sigv4_auth *a, const char *name)
 	return false;
 }
 
+/* The signature of a canonical request: the string to sign, the signing key from the secret, the HMAC. */
+static int signature(char sig[65], const ecr_buf *canon, const char amz[17], const ecr__sigv4_auth *auth,
+	const char *secret)
+{
+	ecr_buf sts = ECR_BUF_INIT, ksecret = ECR_BUF_INIT;
+	char hash[ECR__DIGEST_STRLEN_MAX];
+	unsigned char k[32], k2[32];
+	int rc;
+	if ((rc = ecr__digest_buf(hash, sizeof(hash), ECR__DIGEST_SHA256, canon->ptr, canon->size)) ||
+	    (rc = ecr__buf_printf(&sts, ALGORITHM "\n%s\n%s/%s/%s/aws4_request\n%s", amz, auth->date, auth->region,
+	                          auth->service, hash + 7)) ||
+	    (rc = ecr__buf_puts(&ksecret, "AWS4")) || (rc = ecr__buf_puts(&ksecret, secret)))
+		goto done;
+	if ((rc = ecr__hmac_sha256(k, ksecret.ptr, ksecret.size, auth->date, 8)) ||
+	    (rc = ecr__hmac_sha256(k2, k, 32, auth->region, strlen(auth->region))) ||
+	    (rc = ecr__hmac_sha256(k, k2, 32, auth->service, strlen(auth->service))) ||
+	    (rc = ecr__hmac_sha256(k2, k, 32, "aws4_request", 12)) ||
+	    (rc = ecr__hmac_sha256(k, k2, 32, sts.ptr, sts.size)))
+		goto done;
+	ecr__hex_encode(sig, k, 32);
+	sig[64] = '\0';
+done:
+	memset(k, 0, sizeof(k));
+	memset(k2, 0, sizeof(k2));
+	if (ksecret.ptr)
+		memset(ksecret.ptr, 0, ksecret.size);
+	ecr_buf_dispose(&ksecret);
+	ecr_buf_dispose(&sts);
+	return rc;
+}
+
 int ecr_auth_sigv4_verify(ecr_principal **principal_out, ecr_buf *region_out, ecr_registry *reg,
                           const ecr_sigv4_request *req)
 {
 	ecr__sigv4_auth auth;
 	ecr__meta_principal m = {0};
-	ecr_buf canon = ECR_BUF_INIT, sts = ECR_BUF_INIT;
-	char *secret = NULL, amz[17], hash[ECR__DIGEST_STRLEN_MAX], sig[65];
-	unsigned char k[32], k2[32];
+	ecr_buf canon = ECR_BUF_INIT;
+	char *secret = NULL, amz[17], sig[65];
 	ecr__txn t = {0};
 	const char *value, *date_value;
 	int64_t ts = 0;
@@ -647,26 +678,8 @@ int ecr_auth_sigv4_verify(ecr_principal **principal_out, ecr_buf *region_out, ec
 		goto done;
 
 	/* Canonical request, string to sign, signing key, signature. */
-	if ((rc = ecr__sigv4_canonical_request(&canon, req, &auth)) ||
-	    (rc = ecr__digest_buf(hash, sizeof(hash), ECR__DIGEST_SHA256, canon.ptr, canon.size)))
+	if ((rc = ecr__sigv4_canonical_request(&canon, req, &auth)) || (rc = signature(sig, &canon, amz, &auth, secret)))
 		goto done;
-	if ((rc = ecr__buf_printf(&sts, ALGORITHM "\n%s\n%s/%s/%s/aws4_request\n%s", amz, auth.date, auth.region,
-	                          auth.service, hash + 7)))
-		goto done;
-	ecr_buf ksecret = ECR_BUF_INIT;
-	if ((rc = ecr__buf_puts(&ksecret, "AWS4")) || (rc = ecr__buf_puts(&ksecret, secret))) {
-		ecr_buf_dispose(&ksecret);
-		goto done;
-	}
-	rc = ecr__hmac_sha256(k, ksecret.ptr, ksecret.size, auth.date, 8);
-	memset(ksecret.ptr, 0, ksecret.size);
-	ecr_buf_dispose(&ksecret);
-	if (rc || (rc = ecr__hmac_sha256(k2, k, 32, auth.region, strlen(auth.region))) ||
-	    (rc = ecr__hmac_sha256(k, k2, 32, auth.service, strlen(auth.service))) ||
-	    (rc = ecr__hmac_sha256(k2, k, 32, "aws4_request", 12)) ||
-	    (rc = ecr__hmac_sha256(k, k2, 32, sts.ptr, sts.size)))
-		goto done;
-	ecr__hex_encode(sig, k, 32);
 	if (ecr__memeq_ct(sig, auth.signature, 64) != 0) {
 		rc = ecr__fail(
 		    ECR_EINVALID_SIGNATURE, ECR_ERROR_POLICY,
@@ -681,14 +694,96 @@ int ecr_auth_sigv4_verify(ecr_principal **principal_out, ecr_buf *region_out, ec
 	}
 	rc = ecr__principal_from_meta(principal_out, reg, &m);
 done:
-	memset(k, 0, sizeof(k));
-	memset(k2, 0, sizeof(k2));
+	memset(sig, 0, sizeof(sig));
 	if (secret) {
 		memset(secret, 0, strlen(secret));
 		ecr__free(secret);
 	}
 	ecr__meta_principal_dispose(&m);
 	ecr_buf_dispose(&canon);
-	ecr_buf_dispose(&sts);
+	return rc;
+}
+
+/* --- signing (the client side) --- */
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int ecr__sigv4_sign(ecr_buf *authorization_out, const ecr_sigv4_request *req, const char *access_key,
+	const char *secret, const char *region)
+{
+	ecr__sigv4_auth auth;
+	ecr_buf canon = ECR_BUF_INIT;
+	char *names[ECR__SIGV4_MAX_SIGNED_COUNT];
+	size_t n = 0, used = 0;
+	const char *amz;
+	char sig[65];
+	int rc;
+
+	memset(&auth, 0, sizeof(auth));
+	if (!authorization_out || !req || !access_key || !secret || !region)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "missing argument");
+	const char *service = req->service ? req->service : "ecr";
+	if (strlen(access_key) > ECR__SIGV4_MAX_KEY_ID || !*access_key || strchr(access_key, '/') ||
+	    strlen(region) > ECR__SIGV4_MAX_REGION || !*region || strchr(region, '/') ||
+	    strlen(service) > ECR__SIGV4_MAX_SERVICE)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid SigV4 credential scope");
+	if (req->headers_count > ECR__SIGV4_MAX_SIGNED_COUNT || (req->headers_count && !req->headers))
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "too many headers to sign");
+	rc = single_header(&amz, req, "X-Amz-Date");
+	if (rc == 0 && !parse_amz_date(amz, &(int64_t){ 0 }))
+		rc = 1;
+	if (rc)
+		return rc < 0 ? rc : ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "signing needs an X-Amz-Date header");
+	if ((rc = single_header(&(const char *){ NULL }, req, "Host")))
+		return rc < 0 ? rc : ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "signing needs a Host header");
+
+	/* SignedHeaders: every header, lowercase, sorted, once. */
+	for (size_t i = 0; i < req->headers_count; i++) {
+		const char *h = req->headers[i].name;
+		if (!h || !*h || strlen(h) > ECR__SIGV4_MAX_SIGNED) {
+			rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid header name");
+			goto done;
+		}
+		if (!(names[n] = ecr__strdup(h))) {
+			rc = ECR_ENOMEM;
+			goto done;
+		}
+		for (char *c = names[n]; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		n++;
+	}
+	qsort(names, n, sizeof(names[0]), name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (i && strcmp(names[i], names[i - 1]) == 0)
+			continue;
+		size_t len = strlen(names[i]);
+		if (used + len + (used ? 1 : 0) > ECR__SIGV4_MAX_SIGNED) {
+			rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "the signed headers are too long");
+			goto done;
+		}
+		if (used)
+			auth.signed_headers[used++] = ';';
+		memcpy(auth.signed_headers + used, names[i], len);
+		used += len;
+		auth.signed_count++;
+	}
+	memcpy(auth.date, amz, 8);
+	strcpy(auth.key_id, access_key);
+	strcpy(auth.region, region);
+	strcpy(auth.service, service);
+
+	if ((rc = ecr__sigv4_canonical_request(&canon, req, &auth)) || (rc = signature(sig, &canon, amz, &auth, secret)))
+		goto done;
+	ecr__buf_clear(authorization_out);
+	rc = ecr__buf_printf(authorization_out,
+		ALGORITHM " Credential=%s/%.8s/%s/%s/aws4_request, SignedHeaders=%s, Signature=%s", access_key, amz,
+		region, service, auth.signed_headers, sig);
+done:
+	for (size_t i = 0; i < n; i++)
+		ecr__free(names[i]);
+	ecr_buf_dispose(&canon);
 	return rc;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "errors_table.h"
+#include "ecr/sys/transport.h"
 
 /* Messages are formatted into a fixed per-thread buffer, so that setting an
  * error never allocates (and so never fails). */
@@ -161,4 +162,133 @@ int ecr_error_category(int code)
 #undef X
 	}
 	return ECR_ERROR;
+}
+
+/* --- remote errors (ecr/sys/transport.h) --- */
+
+static const char *default_text(int code)
+{
+	switch (code) {
+#define X(c, exc, cat, text) \
+	case c: \
+		return text;
+		ECR__ERROR_TABLE(X)
+#undef X
+	}
+	return "generic failure";
+}
+
+int ecr_transport_fail(int code, const char *message)
+{
+	if (code == ECR_ENOMEM && !message)
+		return ecr__fail_oom();
+	return ecr__fail(code, ECR_ERROR_TRANSPORT, "%s", message ? message : default_text(code));
+}
+
+/* The AWS-wide exceptions (authentication, throttling, protocol) and the ones
+ * the table shares between several codes: these win over the table. */
+static const struct {
+	const char *type;
+	int code;
+} aws_exceptions[] = {
+	{ "AccessDeniedException", ECR_EDENIED },
+	{ "UnrecognizedClientException", ECR_EUNRECOGNIZED_CLIENT },
+	{ "InvalidSignatureException", ECR_EINVALID_SIGNATURE },
+	{ "SignatureDoesNotMatch", ECR_EINVALID_SIGNATURE },
+	{ "ExpiredTokenException", ECR_EEXPIRED_TOKEN },
+	{ "MissingAuthenticationTokenException", ECR_EMISSING_AUTH },
+	{ "IncompleteSignatureException", ECR_EINCOMPLETE_SIGNATURE },
+	{ "ThrottlingException", ECR_ETHROTTLED },
+	{ "TooManyRequestsException", ECR_ETHROTTLED },
+	{ "ValidationException", ECR_EVALIDATION },
+	{ "SerializationException", ECR_EINVALID },
+	{ "UnknownOperationException", ECR_ENOTSUPPORTED },
+	{ "InvalidParameterException", ECR_EINVALID }, /* also ECR_EIMAGE_REFERENCED's: the message tells */
+	{ "ServerException", ECR_ERROR },
+};
+
+int ecr_error_from_exception(const char *type)
+{
+	if (!type)
+		return ECR_ERROR;
+	const char *hash = strrchr(type, '#');
+	if (hash)
+		type = hash + 1;
+	size_t len = strcspn(type, ":");
+	while (len && (type[len - 1] == ' ' || type[len - 1] == '\t'))
+		len--;
+	if (len == 0)
+		return ECR_ERROR;
+	for (size_t i = 0; i < sizeof(aws_exceptions) / sizeof(aws_exceptions[0]); i++)
+		if (strlen(aws_exceptions[i].type) == len && memcmp(aws_exceptions[i].type, type, len) == 0)
+			return aws_exceptions[i].code;
+#define X(c, exc, cat, text) \
+	if (c != ECR_OK && strlen(exc) == len && memcmp(exc, type, len) == 0) \
+		return c;
+	ECR__ERROR_TABLE(X)
+#undef X
+	return ECR_ERROR;
+}
+
+/*
+ * The inverse of what ecrd's /v2/ server answers (libecr/server/server.c
+ * ecr__http_error_map, oci.c, v2_auth.c), so that a remote call fails with the
+ * code the engine returned on the server. Where the server sends one OCI code
+ * for several engine codes, the most common one wins:
+ * - MANIFEST_UNKNOWN: ECR_EIMAGE_NOT_FOUND (also an archived image, ECR_EIMAGE_ARCHIVED);
+ * - MANIFEST_BLOB_UNKNOWN: ECR_ELAYERS_NOT_FOUND (also ECR_EREFERENCED_IMAGES_NOT_FOUND);
+ * - MANIFEST_INVALID: ECR_EINVALID (also an unsupported media type, ECR_EUNSUPPORTED);
+ * - DIGEST_INVALID: ECR_EDIGEST (also a malformed digest or an unsupported algorithm);
+ * - TAG_INVALID: ECR_EIMMUTABLE (the server also sends it for a malformed tag, which the library refuses
+ *   before it sends anything);
+ * - DENIED: ECR_EDENIED (also an expired token, ECR_EEXPIRED_TOKEN, and ECR_EIMAGE_REFERENCED);
+ * - BLOB_UPLOAD_INVALID 416: ECR_ERANGE (also ECR_EBUSY);
+ * - SIZE_INVALID 413: ECR_ELIMIT (what ecr__http_error_map sends for it), 400: ECR_EINVALID.
+ */
+int ecr_error_from_oci(const char *oci_code, int http_status)
+{
+	static const struct {
+		const char *code;
+		int status; /* 0: any */
+		int rc;
+	} map[] = {
+		{ "BLOB_UNKNOWN", 416, ECR_ERANGE }, /* requested range not satisfiable */
+		{ "BLOB_UNKNOWN", 0, ECR_ENOTFOUND },
+		{ "BLOB_UPLOAD_UNKNOWN", 0, ECR_EUPLOAD },
+		{ "BLOB_UPLOAD_INVALID", 416, ECR_ERANGE },
+		{ "BLOB_UPLOAD_INVALID", 0, ECR_EINVALID },
+		{ "DIGEST_INVALID", 0, ECR_EDIGEST },
+		{ "MANIFEST_BLOB_UNKNOWN", 0, ECR_ELAYERS_NOT_FOUND },
+		{ "MANIFEST_INVALID", 0, ECR_EINVALID },
+		{ "MANIFEST_UNKNOWN", 0, ECR_EIMAGE_NOT_FOUND },
+		{ "MANIFEST_UNVERIFIED", 0, ECR_EINVALID },
+		{ "NAME_INVALID", 0, ECR_EINVALID },
+		{ "NAME_UNKNOWN", 0, ECR_EREPOSITORY_NOT_FOUND },
+		{ "SIZE_INVALID", 413, ECR_ELIMIT },
+		{ "SIZE_INVALID", 0, ECR_EINVALID },
+		{ "TAG_INVALID", 0, ECR_EIMMUTABLE },
+		{ "UNAUTHORIZED", 0, ECR_EAUTH },
+		{ "DENIED", 0, ECR_EDENIED },
+		{ "UNSUPPORTED", 0, ECR_ENOTSUPPORTED },
+		{ "TOOMANYREQUESTS", 0, ECR_ETHROTTLED },
+		{ "PAGINATION_NUMBER_INVALID", 0, ECR_EINVALID },
+	};
+	if (oci_code && *oci_code)
+		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+			if ((map[i].status == 0 || map[i].status == http_status) && strcmp(map[i].code, oci_code) == 0)
+				return map[i].rc;
+	switch (http_status) {
+	case 404:
+		return ECR_ENOTFOUND;
+	case 401:
+		return ECR_EAUTH;
+	case 403:
+		return ECR_EDENIED;
+	case 416:
+		return ECR_ERANGE;
+	case 429:
+		return ECR_ETHROTTLED;
+	default:
+		return ECR_ERROR;
+	}
 }

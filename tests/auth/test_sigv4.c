@@ -552,6 +552,80 @@ static void test_auth_sigv4__canonical_uri_and_query(void **state)
 	}
 }
 
+/* The client-side signer (ecr__sigv4_sign): botocore's signature for the reference request, and a signature
+ * the verifier accepts whatever the headers' order and case; a wrong secret or a changed header is caught. */
+static void test_auth_sigv4__sign(void **state)
+{
+	fixture *f = *state;
+	ecr_buf authz = ECR_BUF_INIT;
+	ecr_sigv4_request r = ECR_SIGV4_REQUEST_INIT;
+	char body_sha[65];
+	sha256_hex(body_sha, BODY, strlen(BODY));
+	ecr_http_header h[] = {
+		{"X-Amz-Target", TARGET},
+		{"host", "127.0.0.1:5000"},
+		{"Content-Type", "application/x-amz-json-1.1"},
+		{"X-Amz-Date", AMZDATE},
+	};
+	r.method = "POST";
+	r.path = "/";
+	r.headers = h;
+	r.headers_count = 4;
+	r.payload_sha256 = body_sha;
+	assert_ok(ecr__sigv4_sign(&authz, &r, AKID, SECRET, "us-east-1"));
+	assert_string_equal(authz.ptr, "AWS4-HMAC-SHA256 Credential=" AKID "/20250115/us-east-1/ecr/aws4_request, "
+	                               "SignedHeaders=" SIGNED ", Signature=" SIG);
+
+	/* the verifier accepts what the signer made, with the region of the scope */
+	req q;
+	ecr_buf region = ECR_BUF_INIT;
+	assert_ok(ecr__sigv4_sign(&authz, &r, AKID, SECRET, "eu-west-1"));
+	req_build(&q, authz.ptr, AMZDATE, "127.0.0.1:5000", BODY);
+	assert_ok(verify(f, &q, &region));
+	assert_string_equal(region.ptr, "eu-west-1");
+	/* a request other than the one signed is refused */
+	req_build(&q, authz.ptr, AMZDATE, "127.0.0.1:5001", BODY);
+	assert_int_equal(verify(f, &q, NULL), ECR_EINVALID_SIGNATURE);
+	/* so is another secret's signature */
+	assert_ok(ecr__sigv4_sign(&authz, &r, AKID, "not-the-secret", "eu-west-1"));
+	req_build(&q, authz.ptr, AMZDATE, "127.0.0.1:5000", BODY);
+	assert_int_equal(verify(f, &q, NULL), ECR_EINVALID_SIGNATURE);
+
+	/* repeated headers are signed once, their values joined as the verifier joins them */
+	ecr_http_header h2[] = {
+		{"Host", "127.0.0.1:5000"}, {"X-Amz-Date", AMZDATE}, {"X-Extra", "a"}, {"x-extra", " b  c "},
+	};
+	r.headers = h2;
+	r.headers_count = 4;
+	r.service = "ecr-public";
+	assert_ok(ecr__sigv4_sign(&authz, &r, AKID, SECRET, "us-east-1"));
+	assert_non_null(strstr(authz.ptr, "/us-east-1/ecr-public/aws4_request, SignedHeaders=host;x-amz-date;x-extra, "));
+	ecr_sigv4_request v = r;
+	ecr_http_header h3[5];
+	memcpy(h3, h2, sizeof(h2));
+	h3[4] = (ecr_http_header){"Authorization", authz.ptr};
+	v.headers = h3;
+	v.headers_count = 5;
+	v.now_ms = T0;
+	assert_ok(verify(f, &(req){.r = v}, NULL));
+
+	/* what cannot be signed */
+	r.headers_count = 1; /* no X-Amz-Date */
+	assert_int_equal(ecr__sigv4_sign(&authz, &r, AKID, SECRET, "us-east-1"), ECR_EINVALID);
+	r.headers = h2 + 1; /* no Host */
+	assert_int_equal(ecr__sigv4_sign(&authz, &r, AKID, SECRET, "us-east-1"), ECR_EINVALID);
+	r.headers = h2;
+	r.headers_count = 4;
+	assert_int_equal(ecr__sigv4_sign(&authz, &r, "AKID/x", SECRET, "us-east-1"), ECR_EINVALID);
+	assert_int_equal(ecr__sigv4_sign(&authz, &r, AKID, SECRET, ""), ECR_EINVALID);
+	ecr_http_header bad_date[] = {{"Host", "h"}, {"X-Amz-Date", "2025-01-15"}};
+	r.headers = bad_date;
+	r.headers_count = 2;
+	assert_int_equal(ecr__sigv4_sign(&authz, &r, AKID, SECRET, "us-east-1"), ECR_EINVALID);
+	ecr_buf_dispose(&authz);
+	ecr_buf_dispose(&region);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -562,6 +636,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_auth_sigv4__dates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auth_sigv4__tampering, setup, teardown),
 	    cmocka_unit_test(test_auth_sigv4__canonical_uri_and_query),
+	    cmocka_unit_test_setup_teardown(test_auth_sigv4__sign, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("auth/sigv4", tests, NULL, NULL);
 }
