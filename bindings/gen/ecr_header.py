@@ -32,6 +32,9 @@ class Function:
     """A function declaration: name, return type and parameters as C text."""
 
     def __init__(self, name, restype, params, variadic, file, line):
+        self.doc = ""               # the /** */ comment above it, cleaned
+        self.restype_node = None    # pycparser type nodes (for the generators)
+        self.param_nodes = []
         self.name = name
         self.restype = restype      # e.g. "const char *"
         self.params = params        # [(name or None, "type")]
@@ -52,6 +55,8 @@ class Function:
 
 class Enum:
     def __init__(self, name, values, file):
+        self.doc = ""
+        self.value_docs = {}        # NAME -> its /**< */ comment
         self.name = name            # the typedef name (or the tag when there is none)
         self.values = values        # [(NAME, int)] in declaration order
         self.file = file
@@ -62,6 +67,10 @@ class Enum:
 
 class Struct:
     def __init__(self, name, fields, file):
+        self.doc = ""
+        self.field_nodes = None     # pycparser type nodes of the fields
+        self.field_docs = {}        # field -> its comment
+        self.typedef = None         # the typedef name, when there is one
         self.name = name            # the struct tag
         self.fields = fields        # [(name, "type")]; None for an opaque struct
         self.file = file
@@ -76,6 +85,8 @@ class Struct:
 
 class Typedef:
     def __init__(self, name, type_text, kind, file):
+        self.doc = ""
+        self.node = None            # the pycparser type node
         self.name = name
         self.type = type_text       # the C text of the aliased type
         self.kind = kind            # "struct", "enum", "function_pointer" or "other"
@@ -94,6 +105,8 @@ class Header:
         self.structs = []
         self.typedefs = []
         self.defines = {}           # integer #defines: NAME -> int
+        self.define_docs = {}       # NAME -> its comment
+        self.inits = {}             # ECR_X_INIT -> [C tokens of its initialiser]
 
     def function_names(self):
         return sorted(f.name for f in self.functions)
@@ -196,18 +209,87 @@ def _fields(struct):
     return [(d.name, _type_text(d.type)) for d in struct.decls]
 
 
+_LINES = {}
+
+
+def _file_lines(path):
+    if path not in _LINES:
+        with open(path, encoding="utf-8") as f:
+            _LINES[path] = f.read().split("\n")
+    return _LINES[path]
+
+
+def clean_comment(text):
+    """The text of a /** */ or /**< */ comment without its markers."""
+    text = re.sub(r"^/\*\*<?", "", text.strip())
+    text = re.sub(r"\*/$", "", text)
+    out = []
+    for line in text.split("\n"):
+        line = re.sub(r"^\s*\*(?!/) ?", "", line).rstrip()
+        out.append(line)
+    while out and not out[0].strip():
+        out.pop(0)
+    while out and not out[-1].strip():
+        out.pop()
+    if len(out) == 1:
+        return out[0].strip()
+    return "\n".join(out)
+
+
+def doc_at(path, line):
+    """The documentation of the declaration starting on line (1-based) of
+    path: the /** */ block that ends on the line above, or a /**< */ comment
+    on the line itself."""
+    lines = _file_lines(path)
+    if not 0 < line <= len(lines):
+        return ""
+    m = re.search(r"/\*\*<(.*?)\*/", lines[line - 1])
+    if m:
+        return clean_comment("/**<" + m.group(1) + "*/")
+    i = line - 2
+    if i < 0 or not lines[i].rstrip().endswith("*/"):
+        return ""
+    j = i
+    while j >= 0 and "/*" not in lines[j]:
+        j -= 1
+    if j < 0 or "/**" not in lines[j] or "@file" in "".join(lines[j:i + 1]):
+        return ""
+    block = "\n".join(lines[j:i + 1])
+    block = block[block.index("/**"):]
+    return clean_comment(block)
+
+
 _DEFINE_RE = re.compile(r"^\s*#\s*define\s+(ECR_[A-Z0-9_]+)\s+\(?\s*(-?(?:0[xX][0-9a-fA-F]+|\d+))[uUlL]*\s*\)?\s*(?:/\*.*\*/|//.*)?$")
 
 
-def integer_defines(root=DEFAULT_ROOT, include_sys=True):
-    """Integer-valued ECR_* #defines of the raw headers (cpp erases them)."""
+def integer_defines(root=DEFAULT_ROOT, include_sys=True, docs=None):
+    """Integer-valued ECR_* #defines of the raw headers (cpp erases them).
+    With docs (a dict), their comments are put there too."""
     out = {}
     for rel in public_headers(root, include_sys):
-        with open(os.path.join(root, rel), encoding="utf-8") as f:
-            for line in f:
+        path = os.path.join(root, rel)
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
                 m = _DEFINE_RE.match(line)
                 if m:
                     out[m.group(1)] = int(m.group(2), 0)
+                    if docs is not None:
+                        docs[m.group(1)] = doc_at(path, n)
+    return out
+
+
+_INIT_RE = re.compile(r"^\s*#\s*define\s+(ECR_[A-Z0-9_]+_INIT)\s*\{(.*?)\}", re.M | re.S)
+
+
+def init_macros(root=DEFAULT_ROOT, include_sys=True):
+    """The ECR_*_INIT static initialisers: NAME -> [token, ...] (C text of
+    each positional value)."""
+    out = {}
+    for rel in public_headers(root, include_sys):
+        with open(os.path.join(root, rel), encoding="utf-8") as f:
+            text = f.read().replace("\\\n", " ")
+        for m in _INIT_RE.finditer(text):
+            out[m.group(1)] = [t.strip() for t in m.group(2).split(",") if t.strip()]
     return out
 
 
@@ -228,18 +310,28 @@ def parse(root=DEFAULT_ROOT, include_sys=True, cc=None):
         f = node.coord.file if node.coord else ""
         return f.startswith(prefix + os.sep) or f == prefix + ".h"
 
-    def note_struct(s, file):
+    def note_struct(s, file, typedef=None, doc=""):
         if s.name is None:
             return
         fields = _fields(s)
         prev = seen_structs.get(s.name)
         if prev is None:
-            st = Struct(s.name, fields, file)
-            seen_structs[s.name] = st
-            hdr.structs.append(st)
+            prev = Struct(s.name, fields, file)
+            seen_structs[s.name] = prev
+            hdr.structs.append(prev)
         elif prev.fields is None and fields is not None:
             prev.fields = fields
             prev.file = file
+        if typedef and prev.typedef is None:
+            prev.typedef = typedef
+        if doc and not prev.doc:
+            prev.doc = doc
+        if fields is not None and prev.field_nodes is None:
+            prev.field_nodes = [(d.name, d.type) for d in s.decls]
+            prev.field_docs = {d.name: doc_at(d.coord.file, d.coord.line) for d in s.decls}
+
+    def enum_docs(e, t):
+        e.value_docs = {v.name: doc_at(v.coord.file, v.coord.line) for v in (t.values.enumerators if t.values else [])}
 
     for node in ast.ext:
         if not ours(node):
@@ -248,6 +340,7 @@ def parse(root=DEFAULT_ROOT, include_sys=True, cc=None):
         if isinstance(node, c_ast.Decl) and isinstance(node.type, c_ast.FuncDecl):
             fd = node.type
             params = []
+            nodes = []
             variadic = False
             for p in (fd.args.params if fd.args else []):
                 if isinstance(p, c_ast.EllipsisParam):
@@ -257,28 +350,43 @@ def parse(root=DEFAULT_ROOT, include_sys=True, cc=None):
                 if t == "void" and p.name is None:
                     continue
                 params.append((p.name, t))
-            hdr.functions.append(Function(node.name, _type_text(fd.type), params, variadic, file,
-                                          node.coord.line))
+                nodes.append((p.name, p.type))
+            fn = Function(node.name, _type_text(fd.type), params, variadic, file, node.coord.line)
+            fn.restype_node = fd.type
+            fn.param_nodes = nodes
+            fn.doc = doc_at(node.coord.file, node.coord.line)
+            hdr.functions.append(fn)
         elif isinstance(node, c_ast.Typedef):
             t = node.type.type if isinstance(node.type, c_ast.TypeDecl) else None
+            where = t.coord if isinstance(t, (c_ast.Enum, c_ast.Struct)) and t.coord else node.coord
+            doc = doc_at(where.file, where.line)
             if isinstance(t, c_ast.Enum):
-                hdr.enums.append(Enum(node.name, _enum_values(t, known), file))
+                e = Enum(node.name, _enum_values(t, known), file)
+                e.doc = doc
+                enum_docs(e, t)
+                hdr.enums.append(e)
                 kind = "enum"
             elif isinstance(t, c_ast.Struct):
-                note_struct(t, file)
+                note_struct(t, file, node.name, doc)
                 kind = "struct"
             elif isinstance(node.type, c_ast.PtrDecl) and isinstance(node.type.type, c_ast.FuncDecl):
                 kind = "function_pointer"
             else:
                 kind = "other"
-            hdr.typedefs.append(Typedef(node.name, _type_text(node.type), kind, file))
+            td = Typedef(node.name, _type_text(node.type), kind, file)
+            td.node = node.type
+            td.doc = doc
+            hdr.typedefs.append(td)
         elif isinstance(node, c_ast.Decl):
             t = node.type
             if isinstance(t, c_ast.Struct):
                 note_struct(t, file)
             elif isinstance(t, c_ast.Enum) and t.name:
-                hdr.enums.append(Enum(t.name, _enum_values(t, known), file))
-    hdr.defines = integer_defines(root, include_sys)
+                e = Enum(t.name, _enum_values(t, known), file)
+                enum_docs(e, t)
+                hdr.enums.append(e)
+    hdr.defines = integer_defines(root, include_sys, hdr.define_docs)
+    hdr.inits = init_macros(root, include_sys)
     return hdr
 
 

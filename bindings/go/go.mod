@@ -1,0 +1,3 @@
+module libecr.dev/ecr
+
+go 1.19

@@ -1,0 +1,2287 @@
+"""The generated ctypes layer of libecr (do not edit: bindings/gen/gen_bindings.py writes it
+from include/, and the meson test bindings/regen checks that it is fresh).
+
+Everything the public headers declare: structures (opaque handles have no fields), callback
+types, enums (IntEnum), integer constants, the *_INIT defaults, and FUNCTIONS, the signature
+and documentation of every function. bind(cdll) sets argtypes and restype on a loaded
+libecr and returns the names it could not find.
+"""
+# flake8: noqa
+# pylint: skip-file
+import ctypes
+import enum
+
+# Integer #defines.
+ECR_ALLOCATOR_VERSION = 1
+ECR_BLOB_STORE_READER_VERSION = 1
+ECR_BLOB_STORE_VERSION = 1
+ECR_BLOB_STORE_WRITER_VERSION = 1
+ECR_BLOB_TOKEN_MAX_LIFETIME_SECONDS = 3600
+ECR_EVENT_VERSION = 1
+ECR_GC_DRY_RUN = 1
+ECR_GC_OPTIONS_VERSION = 1
+ECR_GC_STATS_VERSION = 1
+ECR_IMAGE_GET_ANY_STATUS = 2
+ECR_IMAGE_GET_RECORD_PULL = 1
+ECR_IMAGE_LIST_OPTIONS_VERSION = 2
+ECR_IMAGE_PUT_EXCLUSIVE = 1
+ECR_LIFECYCLE_MAX_RULES = 50
+ECR_LIFECYCLE_POLICY_MAX_SIZE = 30720
+ECR_LIFECYCLE_POLICY_MIN_SIZE = 100
+ECR_MANIFEST_MAX_SIZE = 4194304
+ECR_META_STORE_VERSION = 1
+ECR_POLICY_FORCE = 1
+ECR_POLICY_MAX_SIZE = 10240
+ECR_POLICY_REQUEST_VERSION = 1
+ECR_PRINCIPAL_ADMIN = 1
+ECR_REGISTRY_OPTIONS_VERSION = 2
+ECR_REPOSITORY_DELETE_FORCE = 1
+ECR_REPOSITORY_OPTIONS_VERSION = 1
+ECR_SCAN_OPTIONS_VERSION = 1
+ECR_SERVER_CREATE_ON_PUSH = 1
+ECR_SERVER_NO_AUTH = 4
+ECR_SERVER_OPTIONS_VERSION = 1
+ECR_SERVER_SINGLE_THREAD = 2
+ECR_SIGV4_REQUEST_VERSION = 1
+ECR_STORAGE_NOSYNC = 1
+ECR_TOKEN_LIFETIME_SECONDS = 43200
+ECR_UNTAG_DELETE_UNTAGGED = 1
+ECR_UPLOAD_ID_LEN = 36
+ECR_VERSION_MAJOR = 0
+ECR_VERSION_MINOR = 1
+ECR_VERSION_PATCH = 0
+
+# Enums: an IntEnum per C enum, and every value as a module constant too.
+
+
+class ErrorCode(enum.IntEnum):
+    """Return codes. Keep in sync with libecr/core/errors_table.h (checked by the compiler).
+
+    C: ecr_error_code
+    """
+    OK = 0
+    """success"""
+    ERROR = -1
+    """generic failure (ServerException)"""
+    ENOTFOUND = -3
+    """an object does not exist"""
+    EEXISTS = -4
+    """an object already exists"""
+    EINVALID = -5
+    """invalid argument (InvalidParameterException)"""
+    EIMMUTABLE = -6
+    """the tag exists and is immutable (ImageTagAlreadyExistsException)"""
+    EDIGEST = -7
+    """content does not match its digest (InvalidLayerException)"""
+    ELIMIT = -8
+    """a size or count limit was hit (LimitExceededException)"""
+    EAUTH = -9
+    """authentication failed"""
+    EDENIED = -10
+    """denied by a policy (AccessDeniedException)"""
+    EUPLOAD = -11
+    """upload session unknown or expired (UploadNotFoundException)"""
+    EBUFS = -12
+    """the output buffer is too small"""
+    EUSER = -13
+    """reserved for callbacks that stop an operation"""
+    ITEROVER = -14
+    """an iterator has no more items"""
+    ENOMEM = -15
+    """out of memory"""
+    EIO = -16
+    """the storage failed (disk full, I/O error)"""
+    ERANGE = -17
+    """bad offset or range (InvalidLayerPartException)"""
+    EEMPTY = -18
+    """an upload with no data (EmptyUploadException)"""
+    EUNSUPPORTED = -19
+    """unsupported manifest type (UnsupportedImageTypeException)"""
+    EBUSY = -20
+    """the resource is in use by another process"""
+    EREPOSITORY_NOT_FOUND = -30
+    """RepositoryNotFoundException"""
+    EREPOSITORY_EXISTS = -31
+    """RepositoryAlreadyExistsException"""
+    EREPOSITORY_NOT_EMPTY = -32
+    """RepositoryNotEmptyException"""
+    EIMAGE_NOT_FOUND = -33
+    """ImageNotFoundException"""
+    EIMAGE_EXISTS = -34
+    """ImageAlreadyExistsException"""
+    EIMAGE_DIGEST = -35
+    """ImageDigestDoesNotMatchException"""
+    ELAYERS_NOT_FOUND = -36
+    """LayersNotFoundException"""
+    EREFERENCED_IMAGES_NOT_FOUND = -37
+    """ReferencedImagesNotFoundException"""
+    ELAYER_EXISTS = -38
+    """LayerAlreadyExistsException"""
+    EIMAGE_REFERENCED = -39
+    """the image is a child of a manifest list (ImageReferencedByManifestList)"""
+    EINVALID_TAG_PARAMETER = -40
+    """InvalidTagParameterException (resource tags)"""
+    ETOO_MANY_TAGS = -41
+    """TooManyTagsException (resource tags)"""
+    EREPOSITORY_POLICY_NOT_FOUND = -42
+    """RepositoryPolicyNotFoundException"""
+    EREGISTRY_POLICY_NOT_FOUND = -43
+    """RegistryPolicyNotFoundException"""
+    EMISSING_AUTH = -44
+    """no credentials (MissingAuthenticationTokenException)"""
+    EINCOMPLETE_SIGNATURE = -45
+    """malformed Authorization (IncompleteSignatureException)"""
+    EUNRECOGNIZED_CLIENT = -46
+    """unknown access key or principal (UnrecognizedClientException)"""
+    EINVALID_SIGNATURE = -47
+    """wrong or stale signature (InvalidSignatureException)"""
+    EEXPIRED_TOKEN = -48
+    """expired token (ExpiredTokenException)"""
+    EVALIDATION = -49
+    """ValidationException"""
+    ELAYER_PART_TOO_SMALL = -50
+    """LayerPartTooSmallException"""
+    ELAYER_INACCESSIBLE = -51
+    """the layer is in no image of the repository (LayerInaccessibleException)"""
+    ELIFECYCLE_POLICY_NOT_FOUND = -52
+    """LifecyclePolicyNotFoundException"""
+    ELIFECYCLE_PREVIEW_NOT_FOUND = -53
+    """LifecyclePolicyPreviewNotFoundException"""
+    ELIFECYCLE_PREVIEW_IN_PROGRESS = -54
+    """LifecyclePolicyPreviewInProgressException"""
+    EIMAGE_ARCHIVED = -55
+    """the image is archived (ImageArchivedException)"""
+    ESTORAGE_CLASS_UPDATE = -56
+    """ImageStorageClassUpdateNotSupportedException"""
+    ESCAN_NOT_FOUND = -57
+    """the image was never scanned (ScanNotFoundException)"""
+
+
+ECR_OK = 0
+ECR_ERROR = -1
+ECR_ENOTFOUND = -3
+ECR_EEXISTS = -4
+ECR_EINVALID = -5
+ECR_EIMMUTABLE = -6
+ECR_EDIGEST = -7
+ECR_ELIMIT = -8
+ECR_EAUTH = -9
+ECR_EDENIED = -10
+ECR_EUPLOAD = -11
+ECR_EBUFS = -12
+ECR_EUSER = -13
+ECR_ITEROVER = -14
+ECR_ENOMEM = -15
+ECR_EIO = -16
+ECR_ERANGE = -17
+ECR_EEMPTY = -18
+ECR_EUNSUPPORTED = -19
+ECR_EBUSY = -20
+ECR_EREPOSITORY_NOT_FOUND = -30
+ECR_EREPOSITORY_EXISTS = -31
+ECR_EREPOSITORY_NOT_EMPTY = -32
+ECR_EIMAGE_NOT_FOUND = -33
+ECR_EIMAGE_EXISTS = -34
+ECR_EIMAGE_DIGEST = -35
+ECR_ELAYERS_NOT_FOUND = -36
+ECR_EREFERENCED_IMAGES_NOT_FOUND = -37
+ECR_ELAYER_EXISTS = -38
+ECR_EIMAGE_REFERENCED = -39
+ECR_EINVALID_TAG_PARAMETER = -40
+ECR_ETOO_MANY_TAGS = -41
+ECR_EREPOSITORY_POLICY_NOT_FOUND = -42
+ECR_EREGISTRY_POLICY_NOT_FOUND = -43
+ECR_EMISSING_AUTH = -44
+ECR_EINCOMPLETE_SIGNATURE = -45
+ECR_EUNRECOGNIZED_CLIENT = -46
+ECR_EINVALID_SIGNATURE = -47
+ECR_EEXPIRED_TOKEN = -48
+ECR_EVALIDATION = -49
+ECR_ELAYER_PART_TOO_SMALL = -50
+ECR_ELAYER_INACCESSIBLE = -51
+ECR_ELIFECYCLE_POLICY_NOT_FOUND = -52
+ECR_ELIFECYCLE_PREVIEW_NOT_FOUND = -53
+ECR_ELIFECYCLE_PREVIEW_IN_PROGRESS = -54
+ECR_EIMAGE_ARCHIVED = -55
+ECR_ESTORAGE_CLASS_UPDATE = -56
+ECR_ESCAN_NOT_FOUND = -57
+
+
+class ErrorClass(enum.IntEnum):
+    """Where an error happened.
+
+    C: ecr_error_class
+    """
+    NONE = 0
+    NOMEMORY = 1
+    OS = 2
+    INVALID = 3
+    JSON = 4
+    STORAGE = 5
+    OCI = 6
+    REPOSITORY = 7
+    IMAGE = 8
+    UPLOAD = 9
+    TRANSPORT = 10
+    POLICY = 11
+    INTERNAL = 12
+    CALLBACK = 13
+
+
+ECR_ERROR_NONE = 0
+ECR_ERROR_NOMEMORY = 1
+ECR_ERROR_OS = 2
+ECR_ERROR_INVALID = 3
+ECR_ERROR_JSON = 4
+ECR_ERROR_STORAGE = 5
+ECR_ERROR_OCI = 6
+ECR_ERROR_REPOSITORY = 7
+ECR_ERROR_IMAGE = 8
+ECR_ERROR_UPLOAD = 9
+ECR_ERROR_TRANSPORT = 10
+ECR_ERROR_POLICY = 11
+ECR_ERROR_INTERNAL = 12
+ECR_ERROR_CALLBACK = 13
+
+
+class LogLevel(enum.IntEnum):
+    """Log levels; a registry logs messages at or below its level.
+
+    C: ecr_log_level
+    """
+    NONE = 0
+    ERROR = 1
+    WARN = 2
+    INFO = 3
+    DEBUG = 4
+    TRACE = 5
+
+
+ECR_LOG_NONE = 0
+ECR_LOG_ERROR = 1
+ECR_LOG_WARN = 2
+ECR_LOG_INFO = 3
+ECR_LOG_DEBUG = 4
+ECR_LOG_TRACE = 5
+
+
+class EventType(enum.IntEnum):
+    """What happened.
+
+    C: ecr_event_type
+    """
+    EXPIRE = 1
+    """a lifecycle rule expired (deleted) an image"""
+    TRANSITION = 2
+    """a lifecycle rule archived an image"""
+
+
+ECR_EVENT_LIFECYCLE_EXPIRE = 1
+ECR_EVENT_LIFECYCLE_TRANSITION = 2
+
+
+class TagMutability(enum.IntEnum):
+    """Image tag mutability, as ECR's imageTagMutability.
+
+    C: ecr_tag_mutability
+    """
+    MUTABLE = 0
+    IMMUTABLE = 1
+    IMMUTABLE_WITH_EXCLUSION = 2
+    """immutable but for tags matching an exclusion filter"""
+    MUTABLE_WITH_EXCLUSION = 3
+    """mutable but for tags matching an exclusion filter"""
+
+
+ECR_TAG_MUTABLE = 0
+ECR_TAG_IMMUTABLE = 1
+ECR_TAG_IMMUTABLE_WITH_EXCLUSION = 2
+ECR_TAG_MUTABLE_WITH_EXCLUSION = 3
+
+
+class EncryptionType(enum.IntEnum):
+    """Encryption setting, as ECR's encryptionType.
+
+    C: ecr_encryption_type
+    """
+    AES256 = 0
+    KMS = 1
+    KMS_DSSE = 2
+
+
+ECR_ENCRYPTION_AES256 = 0
+ECR_ENCRYPTION_KMS = 1
+ECR_ENCRYPTION_KMS_DSSE = 2
+
+
+class StorageClass(enum.IntEnum):
+    """Storage class, as ECR's (lifecycle transitions and UpdateImageStorageClass).
+
+    C: ecr_storage_class
+    """
+    STANDARD = 0
+    ARCHIVE = 1
+
+
+ECR_STORAGE_CLASS_STANDARD = 0
+ECR_STORAGE_CLASS_ARCHIVE = 1
+
+
+class ImageStatus(enum.IntEnum):
+    """imageStatus, as ECR's.
+
+    C: ecr_image_status
+    """
+    ACTIVE = 0
+    ARCHIVED = 1
+    """not pullable until restored"""
+    ACTIVATING = 2
+    """being restored"""
+
+
+ECR_IMAGE_ACTIVE = 0
+ECR_IMAGE_ARCHIVED = 1
+ECR_IMAGE_ACTIVATING = 2
+
+
+class TagStatus(enum.IntEnum):
+    """Tag status filter, as ECR's TagStatus.
+
+    C: ecr_tag_status
+    """
+    ANY = 0
+    TAGGED = 1
+    UNTAGGED = 2
+
+
+ECR_TAG_STATUS_ANY = 0
+ECR_TAG_STATUS_TAGGED = 1
+ECR_TAG_STATUS_UNTAGGED = 2
+
+
+class LifecycleAction(enum.IntEnum):
+    """What a policy does to an image.
+
+    C: ecr_lifecycle_action
+    """
+    KEEP = 0
+    EXPIRE = 1
+    """delete the image"""
+    TRANSITION = 2
+    """move it to the ARCHIVE storage class"""
+
+
+ECR_LIFECYCLE_KEEP = 0
+ECR_LIFECYCLE_EXPIRE = 1
+ECR_LIFECYCLE_TRANSITION = 2
+
+
+class PolicyKind(enum.IntEnum):
+    """What a policy is attached to.
+
+    C: ecr_policy_kind
+    """
+    RESOURCE = 0
+    """repository or registry policy: every statement names a Principal"""
+    IDENTITY = 1
+    """a principal's own policy: no Principal"""
+
+
+ECR_POLICY_RESOURCE = 0
+ECR_POLICY_IDENTITY = 1
+
+
+class PolicyDecision(enum.IntEnum):
+    """The outcome of evaluating one policy.
+
+    C: ecr_policy_decision
+    """
+    NOT_APPLICABLE = 0
+    """no statement matched: an implicit deny"""
+    ALLOW = 1
+    """no statement matched: an implicit deny"""
+    DENY = 2
+    """an explicit deny"""
+
+
+ECR_POLICY_NOT_APPLICABLE = 0
+ECR_POLICY_ALLOW = 1
+ECR_POLICY_DENY = 2
+
+
+class Severity(enum.IntEnum):
+    """Severity levels, as ECR reports them.
+
+    C: ecr_severity
+    """
+    UNDEFINED = 0
+    INFORMATIONAL = 1
+    LOW = 2
+    MEDIUM = 3
+    HIGH = 4
+    CRITICAL = 5
+
+
+ECR_SEVERITY_UNDEFINED = 0
+ECR_SEVERITY_INFORMATIONAL = 1
+ECR_SEVERITY_LOW = 2
+ECR_SEVERITY_MEDIUM = 3
+ECR_SEVERITY_HIGH = 4
+ECR_SEVERITY_CRITICAL = 5
+
+
+class ScanStatus(enum.IntEnum):
+    """Scan status, as ECR's imageScanStatus.
+
+    C: ecr_scan_status
+    """
+    NONE = 0
+    """never scanned"""
+    IN_PROGRESS = 1
+    """never scanned"""
+    COMPLETE = 2
+    FAILED = 3
+
+
+ECR_SCAN_NONE = 0
+ECR_SCAN_IN_PROGRESS = 1
+ECR_SCAN_COMPLETE = 2
+ECR_SCAN_FAILED = 3
+
+
+class SqlType(enum.IntEnum):
+    """Types of SQL values.
+
+    C: ecr_sql_type
+    """
+    NULL = 0
+    INT = 1
+    """i"""
+    TEXT = 2
+    """s, len (NUL-terminated as well)"""
+    BLOB = 3
+    """s, len"""
+
+
+ECR_SQL_NULL = 0
+ECR_SQL_INT = 1
+ECR_SQL_TEXT = 2
+ECR_SQL_BLOB = 3
+
+
+# Structures, declared first so that pointers can refer to any of them.
+
+
+class ecr_error(ctypes.Structure):
+    """The last error on this thread.
+
+    C: struct ecr_error
+    """
+    _field_docs_ = {
+        'message': 'UTF-8, never NULL',
+        'klass': 'an ecr_error_class',
+        'code': 'the ecr_error_code that was returned',
+    }
+
+
+class ecr_buf(ctypes.Structure):
+    """A buffer filled by the library. ptr is always NUL-terminated when size > 0
+    (the terminator is not counted in size). Initialise with ECR_BUF_INIT or
+    zeros; release with ecr_buf_dispose().
+
+    C: struct ecr_buf
+    """
+    _field_docs_ = {
+        'ptr': 'the bytes, or NULL when empty',
+        'size': 'number of bytes, not counting the terminator',
+        'reserved': 'allocated size; 0 when ptr is not owned',
+    }
+
+
+class ecr_blob_store(ctypes.Structure):
+    """A blob store (see ecr/sys/blob_store.h).
+
+    C: struct ecr_blob_store
+    """
+    _field_docs_ = {
+        'stage_open': "Open the staging object named stage_id (letters, digits, '-'),\ncreating it when missing. An existing one is reopened for appending:\nits bytes are hashed again so the writer can go on.",
+        'stage_remove': 'Remove a staging object. ECR_ENOTFOUND when there is none.',
+        'stage_list': 'List the staging objects (used to expire abandoned uploads).',
+        'read_open': 'Open a blob for reading from offset. ECR_ENOTFOUND; ECR_ERANGE when offset > size.',
+        'stat': 'The size of a blob. ECR_ENOTFOUND.',
+        'remove': 'Remove a blob. ECR_ENOTFOUND.',
+        'list': 'List every published blob.',
+        'free': 'Release the store.',
+    }
+
+
+class ecr_meta_store(ctypes.Structure):
+    """A metadata store (see ecr/sys/meta_store.h).
+
+    C: struct ecr_meta_store
+    """
+    _field_docs_ = {
+        'dialect': '"sqlite" or "postgres".',
+        'begin': 'Start a transaction. write != 0 takes the write lock at once (SQLite\nBEGIN IMMEDIATE), so a read-then-write transaction cannot deadlock.',
+        'exec': 'Run one statement with params bound to its placeholders; call cb for\neach row (cb may be NULL). *changes_out (may be NULL) gets the number\nof rows changed. A constraint violation returns ECR_EEXISTS; a storage\nfailure ECR_EIO.',
+        'commit': 'Commit and release the transaction. On failure it is rolled back and released too.',
+        'rollback': 'Roll back and release the transaction.',
+        'free': 'Release the store.',
+    }
+
+
+class ecr_event(ctypes.Structure):
+    """One event; borrowed for the duration of the callback.
+
+    C: struct ecr_event
+    """
+    _field_docs_ = {
+        'tags': "the image's tags at the time",
+        'tags_count': "the image's tags at the time",
+        'rule_priority': 'lifecycle events: the rule that acted',
+        'time_ms': 'lifecycle events: the rule that acted',
+    }
+
+
+class ecr_registry(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_registry (opaque)
+    """
+
+
+class ecr_registry_options(ctypes.Structure):
+    """Options for ecr_registry_open(). NULL means all defaults.
+
+    C: struct ecr_registry_options
+    """
+    _field_docs_ = {
+        'account_id': 'The 12-digit account id; NULL: "123456789012".',
+        'region': 'The region, e.g. "eu-west-1"; NULL: "us-east-1".',
+        'log_cb': 'Log messages go here; NULL: nowhere. Called from any thread.',
+        'log_level': 'The most verbose level passed to log_cb; 0: ECR_LOG_WARN.',
+        'clock_cb': "The clock; NULL: the system's. Tests set it to move time.",
+        'upload_expiry_seconds': 'Upload sessions untouched for this long expire; 0: 24 hours.',
+        'flags': 'ECR_STORAGE_NOSYNC, or 0.',
+        'event_cb': 'Events (lifecycle actions, ...) go here; NULL: nowhere. See ecr/event.h.',
+    }
+
+
+class ecr_gc_options(ctypes.Structure):
+    """Options for ecr_registry_gc().
+
+    C: struct ecr_gc_options
+    """
+    _field_docs_ = {
+        'grace_seconds': 'Blobs and links younger than this are kept; 0: 1 hour.',
+        'flags': 'ECR_GC_DRY_RUN: count only.',
+    }
+
+
+class ecr_gc_stats(ctypes.Structure):
+    """What a garbage collection did.
+
+    C: struct ecr_gc_stats
+    """
+    _field_docs_ = {
+        'uploads_expired': 'abandoned upload sessions removed',
+        'links_removed': 'repository blob links no image needs',
+        'blobs_removed': 'blobs removed from the blob store',
+        'bytes_removed': 'their total size',
+        'blobs_kept': 'blobs still in the store',
+    }
+
+
+class ecr_repository(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_repository (opaque)
+    """
+
+
+class ecr_repository_iterator(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_repository_iterator (opaque)
+    """
+
+
+class ecr_resource_tag(ctypes.Structure):
+    """A resource tag (ECR's Tag: Key and Value).
+
+    C: struct ecr_resource_tag
+    """
+    _field_docs_ = {
+        'key': '1-128 characters; "aws:" is reserved',
+        'value': '0-256 characters',
+    }
+
+
+class ecr_repository_options(ctypes.Structure):
+    """Options for ecr_repository_create(). NULL means all defaults.
+
+    C: struct ecr_repository_options
+    """
+    _field_docs_ = {
+        'exclusions': 'WILDCARD exclusion filters ([0-9a-zA-Z._*-]{1,128}); 1-5, only with the *_WITH_EXCLUSION modes.',
+        'scan_on_push': 'Scan images when they are pushed.',
+        'kms_key': 'The KMS key with ECR_ENCRYPTION_KMS*; NULL: the AWS-managed key.',
+        'tags': 'Resource tags, at most 50.',
+    }
+
+
+class ecr_upload(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_upload (opaque)
+    """
+
+
+class ecr_blob(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_blob (opaque)
+    """
+
+
+class ecr_image(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_image (opaque)
+    """
+
+
+class ecr_image_iterator(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_image_iterator (opaque)
+    """
+
+
+class ecr_tag_iterator(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_tag_iterator (opaque)
+    """
+
+
+class ecr_image_list_options(ctypes.Structure):
+    """Options for ecr_image_iterator_new(). NULL means all images.
+
+    C: struct ecr_image_list_options
+    """
+    _field_docs_ = {
+        'subject': 'Only referrers of this digest (OCI 1.1 subject), or NULL.',
+        'artifact_type': 'With subject: only this artifact type, or NULL.',
+        'start_token': 'Resume after a token from ecr_image_iterator_token(), or NULL.',
+        'status_mask': 'Only images whose status bit (1u << ecr_image_status) is set; 0: every status.',
+    }
+
+
+class ecr_lifecycle_policy(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_lifecycle_policy (opaque)
+    """
+
+
+class ecr_lifecycle_image(ctypes.Structure):
+    """An image as the evaluator sees it (input; the caller owns every pointer).
+
+    C: struct ecr_lifecycle_image
+    """
+    _field_docs_ = {
+        'pushed_at': 'ms since the epoch',
+        'last_pulled_at': '0: never',
+        'last_archived_at': '0: never',
+        'last_activated_at': '0: never restored',
+        'storage_class': '0: never restored',
+        'parents': 'Digests of the manifest lists / indexes (in the same set) that list this image.',
+        'subject': 'The subject digest of a referrer (OCI 1.1), or NULL.',
+    }
+
+
+class ecr_policy(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_policy (opaque)
+    """
+
+
+class ecr_policy_context_key(ctypes.Structure):
+    """A condition key and its value(s) for evaluation, e.g. {"aws:SourceIp", "10.0.0.1"}.
+
+    C: struct ecr_policy_context_key
+    """
+
+
+class ecr_policy_request(ctypes.Structure):
+    """The request being evaluated.
+
+    C: struct ecr_policy_request
+    """
+    _field_docs_ = {
+        'principal_arn': 'The caller, e.g. "arn:aws:iam::111122223333:user/alice"; NULL for anonymous.',
+        'principal_account': "The caller's account id (aws:PrincipalAccount).",
+        'action': 'The action, e.g. "ecr:BatchGetImage".',
+        'resource': 'The resource ARN, e.g. "arn:aws:ecr:us-east-1:123456789012:repository/app".',
+        'keys': ' Further condition keys (aws:SourceIp, aws:SecureTransport, aws:CurrentTime,\n ecr:ResourceTag/..., ...); a key given twice has several values.',
+    }
+
+
+class ecr_principal(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_principal (opaque)
+    """
+
+
+class ecr_principal_iterator(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_principal_iterator (opaque)
+    """
+
+
+class ecr_http_header(ctypes.Structure):
+    """One HTTP header.
+
+    C: struct ecr_http_header
+    """
+
+
+class ecr_sigv4_request(ctypes.Structure):
+    """A request to verify with AWS Signature Version 4.
+
+    C: struct ecr_sigv4_request
+    """
+    _field_docs_ = {
+        'method': '"POST"',
+        'path': 'the path as sent, "/"',
+        'query': "the raw query string without '?', or NULL",
+        'headers': 'every header as received',
+        'headers_count': 'every header as received',
+        'payload_sha256': 'lowercase hex SHA-256 of the body',
+        'service': 'the signing name: "ecr" (NULL) or "ecr-public"',
+        'now_ms': "the time to check the date against; 0: the registry's clock",
+    }
+
+
+class ecr_vulndb(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_vulndb (opaque)
+    """
+
+
+class ecr_scan_report(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_scan_report (opaque)
+    """
+
+
+class ecr_scanner(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_scanner (opaque)
+    """
+
+
+class ecr_scan_options(ctypes.Structure):
+    """Limits of a scan (untrusted layers). Zero fields take the defaults.
+
+    C: struct ecr_scan_options
+    """
+    _field_docs_ = {
+        'max_total_bytes': 'decompressed bytes over all layers; 0: 8 GiB',
+        'max_entries': 'tar entries over all layers; 0: 1,000,000',
+        'max_file_size': 'largest file kept in memory (package databases); 0: 64 MiB',
+        'max_path_length': '0: 4096',
+        'platform': 'For an index: the platform to scan, "os/arch[/variant]"; NULL: linux/amd64, else the first.',
+    }
+
+
+class ecr_scan_finding(ctypes.Structure):
+    """One finding; borrowed from its report.
+
+    C: struct ecr_scan_finding
+    """
+    _field_docs_ = {
+        'name': 'the advisory\'s id or CVE alias, e.g. "CVE-2023-4911"',
+        'uri': 'a reference URL, or NULL',
+        'description': 'summary or details, or NULL',
+        'severity': 'summary or details, or NULL',
+        'package_name': 'the installed (binary) package',
+        'package_version': 'its installed version',
+        'fixed_version': 'the first fixed version, or NULL',
+        'cvss_version': '2 or 3, 0 when none',
+        'cvss_vector': 'or NULL',
+        'cvss_score': '0 when none',
+    }
+
+
+class ecr_server(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_server (opaque)
+    """
+
+
+class ecr_server_options(ctypes.Structure):
+    """Options for ecr_server_new(). NULL means all defaults.
+
+    C: struct ecr_server_options
+    """
+    _field_docs_ = {
+        'bind_address': 'Address to listen on, IPv4 or IPv6 literal; NULL: "127.0.0.1".',
+        'port': 'Port; 0 picks a free one (see ecr_server_port()).',
+        'tls_cert_file': 'PEM certificate (chain) and key files for HTTPS; both NULL for plain HTTP.',
+        'flags': 'ECR_SERVER_* flags.',
+        'threads': 'Worker threads; 0: 4.',
+        'max_connections': 'Most concurrent connections; 0: 1024.',
+        'timeout_seconds': 'Idle connection timeout in seconds; 0: 120.',
+        'max_header_size': 'Largest request line plus headers, in bytes; 0: 64 KiB.',
+        'max_blob_size': "Largest blob accepted in one request, in bytes; 0: 52,000 MiB (ECR's layer limit).",
+        'log_cb': 'One line per request and server events go here; NULL: nowhere. Called from worker threads.',
+        'log_level': 'The most verbose level passed to log_cb; 0: ECR_LOG_INFO.',
+    }
+
+
+class ecr_allocator(ctypes.Structure):
+    """
+
+    C: struct ecr_allocator
+    """
+    _field_docs_ = {
+        'malloc_fn': 'Like malloc(3); may return NULL.',
+        'realloc_fn': 'Like realloc(3); may return NULL, leaving ptr untouched.',
+        'free_fn': 'Like free(3); ptr may be NULL.',
+    }
+
+
+class ecr_blob_store_writer(ctypes.Structure):
+    """
+
+    C: struct ecr_blob_store_writer
+    """
+    _field_docs_ = {
+        'size': 'Bytes in the staging object so far.',
+        'write': 'Append len bytes. ECR_EIO on a storage failure (the bytes may be partly written: size says how many).',
+        'commit': 'Verify the content against digest, make it durable and publish it under\nthat digest; the staging object is gone afterwards. Publishing a digest\nthat exists already succeeds. ECR_EDIGEST (staging removed) when the\ncontent does not match; ECR_EIO on a storage failure (staging kept).\nThe writer must still be closed.',
+        'digest': 'The digest of the bytes written so far, into out (at least 136 bytes).',
+        'close': 'Release the writer; the staging object stays (unless committed).',
+    }
+
+
+class ecr_blob_store_reader(ctypes.Structure):
+    """
+
+    C: struct ecr_blob_store_reader
+    """
+    _field_docs_ = {
+        'size': 'Size of the whole blob.',
+        'read': 'Read up to len bytes at the current position; *nread is 0 at the end.',
+        'fd': "Optional (may be NULL): a file descriptor and the file offset of the\nblob's first byte, so a server can sendfile(2) it. The descriptor stays\nowned by the reader.",
+    }
+
+
+class ecr_meta_txn(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_meta_txn (opaque)
+    """
+
+
+class ecr_sql_value(ctypes.Structure):
+    """A parameter or a column value.
+
+    C: struct ecr_sql_value
+    """
+
+
+# Callback types.
+ecr_log_cb = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+ecr_event_cb = ctypes.CFUNCTYPE(None, ctypes.POINTER(ecr_event), ctypes.c_void_p)
+ecr_clock_cb = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)
+ecr_resource_tag_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
+ecr_repository_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_repository), ctypes.c_void_p)
+ecr_lifecycle_result_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_int, ctypes.c_uint32, ctypes.c_void_p)
+ecr_lifecycle_image_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_image), ctypes.c_int, ctypes.c_uint32, ctypes.c_void_p)
+ecr_principal_policy_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
+ecr_server_registry_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.POINTER(ecr_registry)), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
+ecr_blob_store_list_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p)
+ecr_blob_store_stage_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p)
+ecr_sql_row_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_sql_value), ctypes.c_size_t, ctypes.c_void_p)
+CALLBACK_DOCS = {
+    'ecr_log_cb': 'Receives one log message (UTF-8, no trailing newline). Secrets are never\nlogged.',
+    'ecr_event_cb': 'Receives events.',
+    'ecr_clock_cb': 'Returns the current time in milliseconds since the epoch.',
+    'ecr_resource_tag_cb': 'Called for each resource tag.',
+    'ecr_repository_cb': 'Called for each repository by ecr_repository_foreach(); repo is borrowed.',
+    'ecr_lifecycle_result_cb': 'Receives the decision for images[index] (called once per image, in index\norder). rule_priority is the rule that decided, 0 for KEEP. A non-zero\nreturn stops the evaluation and is returned.',
+    'ecr_lifecycle_image_cb': 'Receives one image of a preview or an application: img is borrowed for the\ncall; action and rule_priority say what the policy does to it. A non-zero\nreturn stops and is returned.',
+    'ecr_principal_policy_cb': 'Called for each identity policy of a principal.',
+    'ecr_server_registry_cb': 'Finds (or opens) the registry of an account in a region, for requests that\nname one: the ECR API (account of the caller\'s access key, region of its\nSigV4 scope) and /v2/ requests to "<account>.dkr.ecr.<region>.<anything>".\nThe registry returned stays owned by the callback\'s owner and must live as\nlong as the server. Called from worker threads, possibly concurrently.\n@return 0, or a negative ECR_E* code (the request then fails).',
+    'ecr_blob_store_list_cb': 'Called for each blob by list(): digest, size, modification time (ms since the epoch).',
+    'ecr_blob_store_stage_cb': 'Called for each staging object by stage_list().',
+    'ecr_sql_row_cb': 'Called once per result row; the values are valid during the call. Non-zero stops and is returned.',
+}
+
+# Fields, each structure after the ones it embeds by value.
+ecr_error._fields_ = [
+    ('message', ctypes.c_char_p),
+    ('klass', ctypes.c_int),
+    ('code', ctypes.c_int),
+]
+ecr_buf._fields_ = [
+    ('ptr', ctypes.POINTER(ctypes.c_char)),
+    ('size', ctypes.c_size_t),
+    ('reserved', ctypes.c_size_t),
+]
+ecr_blob_store._fields_ = [
+    ('version', ctypes.c_uint),
+    ('stage_open', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.POINTER(ecr_blob_store_writer)), ctypes.POINTER(ecr_blob_store), ctypes.c_char_p, ctypes.c_int)),
+    ('stage_remove', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_blob_store), ctypes.c_char_p)),
+    ('stage_list', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_blob_store), ecr_blob_store_stage_cb, ctypes.c_void_p)),
+    ('read_open', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.POINTER(ecr_blob_store_reader)), ctypes.POINTER(ecr_blob_store), ctypes.c_char_p, ctypes.c_uint64)),
+    ('stat', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_blob_store), ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64))),
+    ('remove', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_blob_store), ctypes.c_char_p)),
+    ('list', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_blob_store), ecr_blob_store_list_cb, ctypes.c_void_p)),
+    ('free', ctypes.CFUNCTYPE(None, ctypes.POINTER(ecr_blob_store))),
+]
+ecr_meta_store._fields_ = [
+    ('version', ctypes.c_uint),
+    ('dialect', ctypes.c_char_p),
+    ('begin', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.POINTER(ecr_meta_txn)), ctypes.POINTER(ecr_meta_store), ctypes.c_int)),
+    ('exec', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_meta_txn), ctypes.c_char_p, ctypes.POINTER(ecr_sql_value), ctypes.c_size_t, ecr_sql_row_cb, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64))),
+    ('commit', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_meta_txn))),
+    ('rollback', ctypes.CFUNCTYPE(None, ctypes.POINTER(ecr_meta_txn))),
+    ('free', ctypes.CFUNCTYPE(None, ctypes.POINTER(ecr_meta_store))),
+]
+ecr_event._fields_ = [
+    ('version', ctypes.c_uint),
+    ('type', ctypes.c_int),
+    ('account_id', ctypes.c_char_p),
+    ('region', ctypes.c_char_p),
+    ('repository', ctypes.c_char_p),
+    ('digest', ctypes.c_char_p),
+    ('tags', ctypes.POINTER(ctypes.c_char_p)),
+    ('tags_count', ctypes.c_size_t),
+    ('rule_priority', ctypes.c_uint32),
+    ('time_ms', ctypes.c_int64),
+]
+ecr_registry_options._fields_ = [
+    ('version', ctypes.c_uint),
+    ('account_id', ctypes.c_char_p),
+    ('region', ctypes.c_char_p),
+    ('log_cb', ecr_log_cb),
+    ('log_payload', ctypes.c_void_p),
+    ('log_level', ctypes.c_int),
+    ('clock_cb', ecr_clock_cb),
+    ('clock_payload', ctypes.c_void_p),
+    ('upload_expiry_seconds', ctypes.c_uint64),
+    ('flags', ctypes.c_uint32),
+    ('event_cb', ecr_event_cb),
+    ('event_payload', ctypes.c_void_p),
+]
+ecr_gc_options._fields_ = [
+    ('version', ctypes.c_uint),
+    ('grace_seconds', ctypes.c_uint64),
+    ('flags', ctypes.c_uint32),
+]
+ecr_gc_stats._fields_ = [
+    ('version', ctypes.c_uint),
+    ('uploads_expired', ctypes.c_uint64),
+    ('links_removed', ctypes.c_uint64),
+    ('blobs_removed', ctypes.c_uint64),
+    ('bytes_removed', ctypes.c_uint64),
+    ('blobs_kept', ctypes.c_uint64),
+]
+ecr_resource_tag._fields_ = [
+    ('key', ctypes.c_char_p),
+    ('value', ctypes.c_char_p),
+]
+ecr_repository_options._fields_ = [
+    ('version', ctypes.c_uint),
+    ('tag_mutability', ctypes.c_int),
+    ('exclusions', ctypes.POINTER(ctypes.c_char_p)),
+    ('exclusions_count', ctypes.c_size_t),
+    ('scan_on_push', ctypes.c_int),
+    ('encryption_type', ctypes.c_int),
+    ('kms_key', ctypes.c_char_p),
+    ('tags', ctypes.POINTER(ecr_resource_tag)),
+    ('tags_count', ctypes.c_size_t),
+]
+ecr_image_list_options._fields_ = [
+    ('version', ctypes.c_uint),
+    ('tag_status', ctypes.c_int),
+    ('subject', ctypes.c_char_p),
+    ('artifact_type', ctypes.c_char_p),
+    ('start_token', ctypes.c_char_p),
+    ('status_mask', ctypes.c_uint32),
+]
+ecr_lifecycle_image._fields_ = [
+    ('digest', ctypes.c_char_p),
+    ('tags', ctypes.POINTER(ctypes.c_char_p)),
+    ('tags_count', ctypes.c_size_t),
+    ('pushed_at', ctypes.c_int64),
+    ('last_pulled_at', ctypes.c_int64),
+    ('last_archived_at', ctypes.c_int64),
+    ('last_activated_at', ctypes.c_int64),
+    ('storage_class', ctypes.c_int),
+    ('parents', ctypes.POINTER(ctypes.c_char_p)),
+    ('parents_count', ctypes.c_size_t),
+    ('subject', ctypes.c_char_p),
+]
+ecr_policy_context_key._fields_ = [
+    ('name', ctypes.c_char_p),
+    ('value', ctypes.c_char_p),
+]
+ecr_policy_request._fields_ = [
+    ('version', ctypes.c_uint),
+    ('principal_arn', ctypes.c_char_p),
+    ('principal_account', ctypes.c_char_p),
+    ('action', ctypes.c_char_p),
+    ('resource', ctypes.c_char_p),
+    ('keys', ctypes.POINTER(ecr_policy_context_key)),
+    ('keys_count', ctypes.c_size_t),
+]
+ecr_http_header._fields_ = [
+    ('name', ctypes.c_char_p),
+    ('value', ctypes.c_char_p),
+]
+ecr_sigv4_request._fields_ = [
+    ('version', ctypes.c_uint),
+    ('method', ctypes.c_char_p),
+    ('path', ctypes.c_char_p),
+    ('query', ctypes.c_char_p),
+    ('headers', ctypes.POINTER(ecr_http_header)),
+    ('headers_count', ctypes.c_size_t),
+    ('payload_sha256', ctypes.c_char_p),
+    ('service', ctypes.c_char_p),
+    ('now_ms', ctypes.c_int64),
+]
+ecr_scan_options._fields_ = [
+    ('version', ctypes.c_uint),
+    ('max_total_bytes', ctypes.c_uint64),
+    ('max_entries', ctypes.c_uint64),
+    ('max_file_size', ctypes.c_uint64),
+    ('max_path_length', ctypes.c_uint32),
+    ('platform', ctypes.c_char_p),
+]
+ecr_scan_finding._fields_ = [
+    ('name', ctypes.c_char_p),
+    ('uri', ctypes.c_char_p),
+    ('description', ctypes.c_char_p),
+    ('severity', ctypes.c_int),
+    ('package_name', ctypes.c_char_p),
+    ('package_version', ctypes.c_char_p),
+    ('fixed_version', ctypes.c_char_p),
+    ('cvss_version', ctypes.c_int),
+    ('cvss_vector', ctypes.c_char_p),
+    ('cvss_score', ctypes.c_double),
+]
+ecr_server_options._fields_ = [
+    ('version', ctypes.c_uint),
+    ('bind_address', ctypes.c_char_p),
+    ('port', ctypes.c_uint16),
+    ('tls_cert_file', ctypes.c_char_p),
+    ('tls_key_file', ctypes.c_char_p),
+    ('flags', ctypes.c_uint32),
+    ('threads', ctypes.c_uint),
+    ('max_connections', ctypes.c_uint),
+    ('timeout_seconds', ctypes.c_uint),
+    ('max_header_size', ctypes.c_size_t),
+    ('max_blob_size', ctypes.c_uint64),
+    ('log_cb', ecr_log_cb),
+    ('log_payload', ctypes.c_void_p),
+    ('log_level', ctypes.c_int),
+]
+ecr_allocator._fields_ = [
+    ('version', ctypes.c_uint),
+    ('malloc_fn', ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)),
+    ('realloc_fn', ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)),
+    ('free_fn', ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)),
+    ('payload', ctypes.c_void_p),
+]
+ecr_blob_store_writer._fields_ = [
+    ('version', ctypes.c_uint),
+    ('size', ctypes.c_uint64),
+    ('write', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_blob_store_writer), ctypes.c_void_p, ctypes.c_size_t)),
+    ('commit', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_blob_store_writer), ctypes.c_char_p)),
+    ('digest', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_blob_store_writer), ctypes.POINTER(ctypes.c_char), ctypes.c_size_t)),
+    ('close', ctypes.CFUNCTYPE(None, ctypes.POINTER(ecr_blob_store_writer))),
+]
+ecr_blob_store_reader._fields_ = [
+    ('version', ctypes.c_uint),
+    ('size', ctypes.c_uint64),
+    ('read', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_blob_store_reader), ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t))),
+    ('fd', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_blob_store_reader), ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_uint64))),
+    ('close', ctypes.CFUNCTYPE(None, ctypes.POINTER(ecr_blob_store_reader))),
+]
+ecr_sql_value._fields_ = [
+    ('type', ctypes.c_int),
+    ('i', ctypes.c_int64),
+    ('s', ctypes.c_char_p),
+    ('len', ctypes.c_size_t),
+]
+
+# Typedef names of structures.
+
+# The *_INIT static initialisers: field name -> default value, for each macro.
+INITS = {
+    'ECR_ALLOCATOR_INIT': (ecr_allocator, {'version': 1, 'malloc_fn': None, 'realloc_fn': None, 'free_fn': None, 'payload': None}),
+    'ECR_BUF_INIT': (ecr_buf, {'ptr': None, 'size': 0, 'reserved': 0}),
+    'ECR_GC_OPTIONS_INIT': (ecr_gc_options, {'version': 1, 'grace_seconds': 0, 'flags': 0}),
+    'ECR_GC_STATS_INIT': (ecr_gc_stats, {'version': 1, 'uploads_expired': 0, 'links_removed': 0, 'blobs_removed': 0, 'bytes_removed': 0, 'blobs_kept': 0}),
+    'ECR_IMAGE_LIST_OPTIONS_INIT': (ecr_image_list_options, {'version': 2, 'tag_status': 0, 'subject': None, 'artifact_type': None, 'start_token': None, 'status_mask': 0}),
+    'ECR_POLICY_REQUEST_INIT': (ecr_policy_request, {'version': 1, 'principal_arn': None, 'principal_account': None, 'action': None, 'resource': None, 'keys': None, 'keys_count': 0}),
+    'ECR_REGISTRY_OPTIONS_INIT': (ecr_registry_options, {'version': 2, 'account_id': None, 'region': None, 'log_cb': None, 'log_payload': None, 'log_level': 0, 'clock_cb': None, 'clock_payload': None, 'upload_expiry_seconds': 0, 'flags': 0, 'event_cb': None, 'event_payload': None}),
+    'ECR_REPOSITORY_OPTIONS_INIT': (ecr_repository_options, {'version': 1, 'tag_mutability': 0, 'exclusions': None, 'exclusions_count': 0, 'scan_on_push': 0, 'encryption_type': 0, 'kms_key': None, 'tags': None, 'tags_count': 0}),
+    'ECR_SCAN_OPTIONS_INIT': (ecr_scan_options, {'version': 1, 'max_total_bytes': 0, 'max_entries': 0, 'max_file_size': 0, 'max_path_length': 0, 'platform': None}),
+    'ECR_SERVER_OPTIONS_INIT': (ecr_server_options, {'version': 1, 'bind_address': None, 'port': 0, 'tls_cert_file': None, 'tls_key_file': None, 'flags': 0, 'threads': 0, 'max_connections': 0, 'timeout_seconds': 0, 'max_header_size': 0, 'max_blob_size': 0, 'log_cb': None, 'log_payload': None, 'log_level': 0}),
+    'ECR_SIGV4_REQUEST_INIT': (ecr_sigv4_request, {'version': 1, 'method': None, 'path': None, 'query': None, 'headers': None, 'headers_count': 0, 'payload_sha256': None, 'service': None, 'now_ms': 0}),
+}
+
+
+def init(macro):
+    """A structure filled as the C initialiser macro (e.g. "ECR_REGISTRY_OPTIONS_INIT") fills it."""
+    cls, values = INITS[macro]
+    obj = cls()
+    for name, value in values.items():
+        if value is not None:
+            setattr(obj, name, value)
+    return obj
+
+
+# Every function: name -> (restype, argtypes, parameter names, C signature, documentation).
+FUNCTIONS = {
+    'ecr_version': (
+        ctypes.c_char_p,
+        [],
+        (),
+        'const char * ecr_version(void)',
+        'The library version as "MAJOR.MINOR.PATCH", plus the digest provider it was\nbuilt with, e.g. "0.1.0 (sha256: libcrypto)".\n@return a static string.'),
+    'ecr_init': (
+        ctypes.c_int,
+        [],
+        (),
+        'int ecr_init(void)',
+        "Initialise the library's global state (libcurl, the allocator). Reference\ncounted: every call must be matched by ecr_shutdown().\n@return the new reference count (>= 1), or a negative ECR_E* code."),
+    'ecr_shutdown': (
+        ctypes.c_int,
+        [],
+        (),
+        'int ecr_shutdown(void)',
+        'Release one reference taken by ecr_init(); the last one frees the global\nstate.\n@return the remaining reference count (>= 0), or a negative ECR_E* code when\n        the library was not initialised.'),
+    'ecr_error_last': (
+        ctypes.POINTER(ecr_error),
+        [],
+        (),
+        'const ecr_error * ecr_error_last(void)',
+        'The last error that happened on the calling thread.\n@return never NULL; valid until the next failing call on this thread.\n        When no error happened, message is "no error" and code is 0.'),
+    'ecr_error_clear': (
+        None,
+        [],
+        (),
+        'void ecr_error_clear(void)',
+        'Forget the last error of the calling thread.'),
+    'ecr_error_name': (
+        ctypes.c_char_p,
+        [ctypes.c_int],
+        ('code',),
+        'const char * ecr_error_name(int code)',
+        'The symbolic name of a code, e.g. "ECR_ENOTFOUND".\n@return a static string; "ECR_UNKNOWN" for a code that does not exist.'),
+    'ecr_error_exception': (
+        ctypes.c_char_p,
+        [ctypes.c_int],
+        ('code',),
+        'const char * ecr_error_exception(int code)',
+        'The Amazon ECR exception a code corresponds to, e.g.\n"RepositoryNotFoundException", as the ECR API\'s __type uses it.\n@return a static string; "ServerException" for codes without one.'),
+    'ecr_error_category': (
+        ctypes.c_int,
+        [ctypes.c_int],
+        ('code',),
+        'int ecr_error_category(int code)',
+        'The general code a specific one belongs to: ECR_EREPOSITORY_NOT_FOUND and\nECR_EIMAGE_NOT_FOUND are both ECR_ENOTFOUND, for instance. General codes map\nto themselves.'),
+    'ecr_buf_dispose': (
+        None,
+        [ctypes.POINTER(ecr_buf)],
+        ('buf',),
+        'void ecr_buf_dispose(ecr_buf * buf)',
+        'Free the memory the library allocated for a buffer and reset it to empty.\n@param buf the buffer; NULL is a no-op.'),
+    'ecr_log_level_name': (
+        ctypes.c_char_p,
+        [ctypes.c_int],
+        ('level',),
+        'const char * ecr_log_level_name(ecr_log_level level)',
+        'The name of a level ("error", "warn", ...).\n@return a static string.'),
+    'ecr_blob_store_fs_new': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_blob_store)), ctypes.c_char_p, ctypes.c_uint32],
+        ('out', 'path', 'flags'),
+        'int ecr_blob_store_fs_new(ecr_blob_store ** out, const char * path, uint32_t flags)',
+        'A blob store in a folder: blobs/<alg>/<2 hex>/<hex>, staging in uploads/.\nEvery published blob was fsynced, renamed into place and its folder fsynced.\n@param out receives the store; free it with its free method or hand it to\n       ecr_registry_open_storage().\n@param path the folder; created if missing.\n@param flags 0, or ECR_STORAGE_NOSYNC to skip fsync (tests only).\n@return 0, ECR_EIO, ECR_ENOMEM.'),
+    'ecr_blob_store_memory_new': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_blob_store))],
+        ('out',),
+        'int ecr_blob_store_memory_new(ecr_blob_store ** out)',
+        'A blob store in memory; everything is lost when it is freed.'),
+    'ecr_meta_store_sqlite_new': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_meta_store)), ctypes.c_char_p, ctypes.c_uint32],
+        ('out', 'path', 'flags'),
+        'int ecr_meta_store_sqlite_new(ecr_meta_store ** out, const char * path, uint32_t flags)',
+        'A SQLite metadata store (WAL mode, versioned schema, migrated on open).\n@param path a file name, or ":memory:" for a private in-memory database.\n@param flags 0, or ECR_STORAGE_NOSYNC (synchronous=OFF; tests only).\n@return 0, ECR_EIO, ECR_ENOMEM, ECR_EINVALID (a newer schema than this\n        library knows).'),
+    'ecr_blob_store_free': (
+        None,
+        [ctypes.POINTER(ecr_blob_store)],
+        ('store',),
+        'void ecr_blob_store_free(ecr_blob_store * store)',
+        'Free a blob store that was not handed to a registry. NULL is a no-op.'),
+    'ecr_meta_store_free': (
+        None,
+        [ctypes.POINTER(ecr_meta_store)],
+        ('store',),
+        'void ecr_meta_store_free(ecr_meta_store * store)',
+        'Free a metadata store that was not handed to a registry. NULL is a no-op.'),
+    'ecr_registry_options_init': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry_options), ctypes.c_uint],
+        ('opts', 'version'),
+        'int ecr_registry_options_init(ecr_registry_options * opts, unsigned int version)',
+        'Initialise options to the defaults. @return 0 or ECR_EINVALID for an unknown version.'),
+    'ecr_registry_open': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_registry)), ctypes.c_char_p, ctypes.POINTER(ecr_registry_options)],
+        ('out', 'url', 'opts'),
+        'int ecr_registry_open(ecr_registry ** out, const char * url, const ecr_registry_options * opts)',
+        'Open a registry.\n@param out receives the registry; free with ecr_registry_free().\n@param url "file:///path/to/folder" (created if missing: blobs in files,\n       metadata in SQLite) or "memory:" (nothing kept after the last free).\n@param opts options, or NULL for defaults; read during the call only.\n@return 0; ECR_EINVALID for a bad URL, account id, region or options\n        version; ECR_EIO when the storage cannot be opened.'),
+    'ecr_registry_open_storage': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_registry)), ctypes.POINTER(ecr_blob_store), ctypes.POINTER(ecr_meta_store), ctypes.POINTER(ecr_registry_options)],
+        ('out', 'blobs', 'meta', 'opts'),
+        'int ecr_registry_open_storage(ecr_registry ** out, ecr_blob_store * blobs, ecr_meta_store * meta, const ecr_registry_options * opts)',
+        "Open a registry on storage backends of the caller's (see ecr/storage.h).\nThe registry takes ownership of both stores, also when it fails."),
+    'ecr_registry_free': (
+        None,
+        [ctypes.POINTER(ecr_registry)],
+        ('reg',),
+        'void ecr_registry_free(ecr_registry * reg)',
+        'Close a registry. Open repositories, images and uploads must be freed first. NULL is a no-op.'),
+    'ecr_registry_account_id': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_registry)],
+        ('reg',),
+        'const char * ecr_registry_account_id(const ecr_registry * reg)',
+        'The account id. @return borrowed, lives as long as reg.'),
+    'ecr_registry_region': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_registry)],
+        ('reg',),
+        'const char * ecr_registry_region(const ecr_registry * reg)',
+        'The region. @return borrowed, lives as long as reg.'),
+    'ecr_registry_now': (
+        ctypes.c_int64,
+        [ctypes.POINTER(ecr_registry)],
+        ('reg',),
+        'int64_t ecr_registry_now(const ecr_registry * reg)',
+        "The registry's clock, in milliseconds since the epoch."),
+    'ecr_registry_arn': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_registry)],
+        ('reg',),
+        'const char * ecr_registry_arn(const ecr_registry * reg)',
+        'The registry\'s ARN, "arn:aws:ecr:<region>:<account>:registry" (the\nresource of registry-level actions). @return borrowed.'),
+    'ecr_registry_set_policy': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('reg', 'text'),
+        'int ecr_registry_set_policy(ecr_registry * reg, const char * text)',
+        'Set the registry policy (a resource policy, see ecr/policy.h).\n@return 0; ECR_EINVALID (document); ECR_ELIMIT.'),
+    'ecr_registry_policy': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_registry)],
+        ('out', 'reg'),
+        'int ecr_registry_policy(ecr_buf * out, ecr_registry * reg)',
+        'The registry policy. @return 0; ECR_EREGISTRY_POLICY_NOT_FOUND.'),
+    'ecr_registry_delete_policy': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_registry)],
+        ('deleted_out', 'reg'),
+        'int ecr_registry_delete_policy(ecr_buf * deleted_out, ecr_registry * reg)',
+        'Delete the registry policy.\n@param deleted_out receives what was deleted; may be NULL.\n@return 0; ECR_EREGISTRY_POLICY_NOT_FOUND.'),
+    'ecr_registry_setting': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('out', 'reg', 'name'),
+        'int ecr_registry_setting(ecr_buf * out, ecr_registry * reg, const char * name)',
+        'An account setting (ECR\'s GetAccountSetting): "BASIC_SCAN_TYPE_VERSION"\n(default "AWS_NATIVE") or "REGISTRY_POLICY_SCOPE" (default "V2").\n@return 0; ECR_EVALIDATION for an unknown name.'),
+    'ecr_registry_set_setting': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ctypes.c_char_p, ctypes.c_char_p],
+        ('reg', 'name', 'value'),
+        'int ecr_registry_set_setting(ecr_registry * reg, const char * name, const char * value)',
+        "Change an account setting (ECR's PutAccountSetting); the value must be one\nthe setting accepts (BASIC_SCAN_TYPE_VERSION: AWS_NATIVE or CLAIR;\nREGISTRY_POLICY_SCOPE: V1 or V2).\n@return 0; ECR_EVALIDATION."),
+    'ecr_gc_options_init': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_gc_options), ctypes.c_uint],
+        ('opts', 'version'),
+        'int ecr_gc_options_init(ecr_gc_options * opts, unsigned int version)',
+        'Initialise GC options. @return 0 or ECR_EINVALID.'),
+    'ecr_registry_gc': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ctypes.POINTER(ecr_gc_options), ctypes.POINTER(ecr_gc_stats)],
+        ('reg', 'opts', 'stats_out'),
+        'int ecr_registry_gc(ecr_registry * reg, const ecr_gc_options * opts, ecr_gc_stats * stats_out)',
+        "Collect garbage in the registry's storage: expired uploads, blob links of\nrepositories that no image of that repository references, and blobs that no\nregistry in the same storage references. Nothing younger than the grace\nperiod is removed, so a concurrent push is never broken.\n@param stats_out may be NULL; else version must be set."),
+    'ecr_repository_options_init': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository_options), ctypes.c_uint],
+        ('opts', 'version'),
+        'int ecr_repository_options_init(ecr_repository_options * opts, unsigned int version)',
+        'Initialise options to the defaults. @return 0 or ECR_EINVALID.'),
+    'ecr_repository_create': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_repository)), ctypes.POINTER(ecr_registry), ctypes.c_char_p, ctypes.POINTER(ecr_repository_options)],
+        ('out', 'reg', 'name', 'opts'),
+        'int ecr_repository_create(ecr_repository ** out, ecr_registry * reg, const char * name, const ecr_repository_options * opts)',
+        'Create a repository.\n@param out receives the new repository (free with ecr_repository_free()), or NULL.\n@param name 2-256 characters of the OCI repository name grammar.\n@return 0; ECR_EINVALID (name, options); ECR_EREPOSITORY_EXISTS;\n        ECR_EINVALID_TAG_PARAMETER; ECR_ETOO_MANY_TAGS.'),
+    'ecr_repository_open': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_repository)), ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('out', 'reg', 'name'),
+        'int ecr_repository_open(ecr_repository ** out, ecr_registry * reg, const char * name)',
+        'Open an existing repository. @return 0, ECR_EREPOSITORY_NOT_FOUND, ECR_EINVALID (malformed name).'),
+    'ecr_repository_free': (
+        None,
+        [ctypes.POINTER(ecr_repository)],
+        ('repo',),
+        'void ecr_repository_free(ecr_repository * repo)',
+        'Free a repository handle (not the repository). NULL is a no-op.'),
+    'ecr_repository_delete': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ctypes.c_char_p, ctypes.c_uint32],
+        ('reg', 'name', 'flags'),
+        'int ecr_repository_delete(ecr_registry * reg, const char * name, uint32_t flags)',
+        'Delete a repository.\n@return 0; ECR_EREPOSITORY_NOT_FOUND; ECR_EREPOSITORY_NOT_EMPTY when it\n        holds images and ECR_REPOSITORY_DELETE_FORCE is not given.'),
+    'ecr_repository_name': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_repository)],
+        ('repo',),
+        'const char * ecr_repository_name(const ecr_repository * repo)',
+        'The name. @return borrowed.'),
+    'ecr_repository_arn': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_repository)],
+        ('repo',),
+        'const char * ecr_repository_arn(const ecr_repository * repo)',
+        'The ARN, arn:aws:ecr:<region>:<account>:repository/<name>. @return borrowed.'),
+    'ecr_repository_uri': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_repository)],
+        ('repo',),
+        'const char * ecr_repository_uri(const ecr_repository * repo)',
+        'The URI, <account>.dkr.ecr.<region>.amazonaws.com/<name>. @return borrowed.'),
+    'ecr_repository_registry_id': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_repository)],
+        ('repo',),
+        'const char * ecr_repository_registry_id(const ecr_repository * repo)',
+        'The registry (account) id. @return borrowed.'),
+    'ecr_repository_created_at': (
+        ctypes.c_int64,
+        [ctypes.POINTER(ecr_repository)],
+        ('repo',),
+        'int64_t ecr_repository_created_at(const ecr_repository * repo)',
+        'Creation time, ms since the epoch.'),
+    'ecr_repository_tag_mutability': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository)],
+        ('repo',),
+        'ecr_tag_mutability ecr_repository_tag_mutability(const ecr_repository * repo)',
+        ''),
+    'ecr_repository_exclusion_count': (
+        ctypes.c_size_t,
+        [ctypes.POINTER(ecr_repository)],
+        ('repo',),
+        'size_t ecr_repository_exclusion_count(const ecr_repository * repo)',
+        'Number of exclusion filters.'),
+    'ecr_repository_exclusion': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_repository), ctypes.c_size_t],
+        ('repo', 'i'),
+        'const char * ecr_repository_exclusion(const ecr_repository * repo, size_t i)',
+        'Exclusion filter i. @return borrowed, or NULL when i is out of range.'),
+    'ecr_repository_scan_on_push': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository)],
+        ('repo',),
+        'int ecr_repository_scan_on_push(const ecr_repository * repo)',
+        ''),
+    'ecr_repository_encryption_type': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository)],
+        ('repo',),
+        'ecr_encryption_type ecr_repository_encryption_type(const ecr_repository * repo)',
+        ''),
+    'ecr_repository_kms_key': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_repository)],
+        ('repo',),
+        'const char * ecr_repository_kms_key(const ecr_repository * repo)',
+        'The KMS key, or NULL. @return borrowed.'),
+    'ecr_repository_tag_is_mutable': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository), ctypes.c_char_p],
+        ('repo', 'tag'),
+        'int ecr_repository_tag_is_mutable(const ecr_repository * repo, const char * tag)',
+        "Whether a tag may be moved to another image under the repository's\nmutability setting and exclusion filters.\n@return 1 mutable, 0 immutable."),
+    'ecr_repository_set_tag_mutability': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository), ctypes.c_int, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t],
+        ('repo', 'mutability', 'exclusions', 'exclusions_count'),
+        'int ecr_repository_set_tag_mutability(ecr_repository * repo, ecr_tag_mutability mutability, const char * const * exclusions, size_t exclusions_count)',
+        'Change tag mutability (affects future pushes only).\n@return 0, ECR_EINVALID, ECR_EREPOSITORY_NOT_FOUND.'),
+    'ecr_repository_set_scan_on_push': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository), ctypes.c_int],
+        ('repo', 'scan_on_push'),
+        'int ecr_repository_set_scan_on_push(ecr_repository * repo, int scan_on_push)',
+        'Change scan on push. @return 0, ECR_EREPOSITORY_NOT_FOUND.'),
+    'ecr_repository_tag_resource': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository), ctypes.POINTER(ecr_resource_tag), ctypes.c_size_t],
+        ('repo', 'tags', 'count'),
+        'int ecr_repository_tag_resource(ecr_repository * repo, const ecr_resource_tag * tags, size_t count)',
+        'Add or overwrite resource tags.\n@return 0, ECR_EINVALID_TAG_PARAMETER, ECR_ETOO_MANY_TAGS (more than 50), ECR_EREPOSITORY_NOT_FOUND.'),
+    'ecr_repository_untag_resource': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository), ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t],
+        ('repo', 'keys', 'count'),
+        'int ecr_repository_untag_resource(ecr_repository * repo, const char * const * keys, size_t count)',
+        'Remove resource tags by key (missing keys are ignored).'),
+    'ecr_repository_resource_tags': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository), ecr_resource_tag_cb, ctypes.c_void_p],
+        ('repo', 'cb', 'payload'),
+        'int ecr_repository_resource_tags(ecr_repository * repo, ecr_resource_tag_cb cb, void * payload)',
+        'Call cb for each resource tag, in key order. A non-zero return from cb stops and is returned.'),
+    'ecr_repository_set_policy': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository), ctypes.c_char_p, ctypes.c_uint32],
+        ('repo', 'text', 'flags'),
+        'int ecr_repository_set_policy(ecr_repository * repo, const char * text, uint32_t flags)',
+        'Set the repository policy (a resource policy, see ecr/policy.h).\n@return 0; ECR_EINVALID (document, with a message saying why); ECR_ELIMIT\n        (over ECR_POLICY_MAX_SIZE); ECR_EREPOSITORY_NOT_FOUND.'),
+    'ecr_repository_policy': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_repository)],
+        ('out', 'repo'),
+        'int ecr_repository_policy(ecr_buf * out, ecr_repository * repo)',
+        'The repository policy, as it was set.\n@return 0; ECR_EREPOSITORY_POLICY_NOT_FOUND; ECR_EREPOSITORY_NOT_FOUND.'),
+    'ecr_repository_delete_policy': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_repository)],
+        ('deleted_out', 'repo'),
+        'int ecr_repository_delete_policy(ecr_buf * deleted_out, ecr_repository * repo)',
+        'Delete the repository policy.\n@param deleted_out receives the policy that was deleted; may be NULL.\n@return 0; ECR_EREPOSITORY_POLICY_NOT_FOUND; ECR_EREPOSITORY_NOT_FOUND.'),
+    'ecr_repository_iterator_new': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_repository_iterator)), ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('out', 'reg', 'start_token'),
+        'int ecr_repository_iterator_new(ecr_repository_iterator ** out, ecr_registry * reg, const char * start_token)',
+        "Iterate over the registry's repositories in name order.\n@param start_token NULL to start at the beginning, or a token from\n       ecr_repository_iterator_token() to go on after the item it was taken at.\n@return 0, ECR_EINVALID (bad token)."),
+    'ecr_repository_iterator_new_after': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_repository_iterator)), ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('out', 'reg', 'after'),
+        'int ecr_repository_iterator_new_after(ecr_repository_iterator ** out, ecr_registry * reg, const char * after)',
+        'Iterate over the registry\'s repositories in name order, starting after a\nname (the OCI catalog\'s "last" parameter).\n@param after start after this name, or NULL to start at the beginning.'),
+    'ecr_repository_iterator_next': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_repository)), ctypes.POINTER(ecr_repository_iterator)],
+        ('out', 'it'),
+        'int ecr_repository_iterator_next(ecr_repository ** out, ecr_repository_iterator * it)',
+        'The next repository.\n@param out receives a borrowed handle, valid until the next call or free.\n@return 0, ECR_ITEROVER at the end.'),
+    'ecr_repository_iterator_token': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_repository_iterator)],
+        ('out', 'it'),
+        'int ecr_repository_iterator_token(ecr_buf * out, ecr_repository_iterator * it)',
+        'A token that resumes after the last item returned (a nextToken for\npagination). Empty when nothing was returned yet.'),
+    'ecr_repository_iterator_free': (
+        None,
+        [ctypes.POINTER(ecr_repository_iterator)],
+        ('it',),
+        'void ecr_repository_iterator_free(ecr_repository_iterator * it)',
+        'Free an iterator. NULL is a no-op.'),
+    'ecr_repository_foreach': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ecr_repository_cb, ctypes.c_void_p],
+        ('reg', 'cb', 'payload'),
+        'int ecr_repository_foreach(ecr_registry * reg, ecr_repository_cb cb, void * payload)',
+        'Call cb for every repository in name order. A non-zero return from cb stops and is returned.'),
+    'ecr_upload_begin': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_upload)), ctypes.POINTER(ecr_repository)],
+        ('out', 'repo'),
+        'int ecr_upload_begin(ecr_upload ** out, ecr_repository * repo)',
+        'Start an upload session in a repository.\n@return 0, ECR_EREPOSITORY_NOT_FOUND, ECR_EIO.'),
+    'ecr_upload_open': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_upload)), ctypes.POINTER(ecr_repository), ctypes.c_char_p],
+        ('out', 'repo', 'upload_id'),
+        'int ecr_upload_open(ecr_upload ** out, ecr_repository * repo, const char * upload_id)',
+        'Reopen an upload session to resume it.\n@return 0; ECR_EUPLOAD when the id is unknown, finished or expired.'),
+    'ecr_upload_id': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_upload)],
+        ('up',),
+        'const char * ecr_upload_id(const ecr_upload * up)',
+        'The session id (a UUID). @return borrowed.'),
+    'ecr_upload_size': (
+        ctypes.c_uint64,
+        [ctypes.POINTER(ecr_upload)],
+        ('up',),
+        'uint64_t ecr_upload_size(const ecr_upload * up)',
+        'Bytes received so far.'),
+    'ecr_upload_started_at': (
+        ctypes.c_int64,
+        [ctypes.POINTER(ecr_upload)],
+        ('up',),
+        'int64_t ecr_upload_started_at(const ecr_upload * up)',
+        'When the session started, ms since the epoch.'),
+    'ecr_upload_write': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_upload), ctypes.c_uint64, ctypes.c_void_p, ctypes.c_size_t],
+        ('up', 'offset', 'data', 'len'),
+        'int ecr_upload_write(ecr_upload * up, uint64_t offset, const void * data, size_t len)',
+        'Append a chunk.\n@param offset where the chunk starts; must equal ecr_upload_size().\n@return 0; ECR_ERANGE when offset is not the current size (nothing is\n        written); ECR_ELIMIT beyond the blob size limit; ECR_EIO.'),
+    'ecr_upload_commit': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_upload), ctypes.c_char_p],
+        ('up', 'digest'),
+        'int ecr_upload_commit(ecr_upload * up, const char * digest)',
+        'Finish the upload: verify the digest, publish the blob and link it to the\nrepository. The session ends either way, except on ECR_EIO (retry).\n@param digest "sha256:<hex>" or "sha512:<hex>".\n@return 0; ECR_EINVALID (malformed digest); ECR_EDIGEST (content does not\n        match); ECR_EEMPTY is never returned (an empty blob is valid in OCI);\n        ECR_EIO.'),
+    'ecr_upload_cancel': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_upload)],
+        ('up',),
+        'int ecr_upload_cancel(ecr_upload * up)',
+        'Cancel the upload and discard what was received. @return 0, ECR_EUPLOAD.'),
+    'ecr_upload_free': (
+        None,
+        [ctypes.POINTER(ecr_upload)],
+        ('up',),
+        'void ecr_upload_free(ecr_upload * up)',
+        'Free the handle. An unfinished session stays open for ecr_upload_open(). NULL is a no-op.'),
+    'ecr_blob_stat': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository), ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64)],
+        ('repo', 'digest', 'size_out'),
+        'int ecr_blob_stat(ecr_repository * repo, const char * digest, uint64_t * size_out)',
+        'Whether the repository holds a blob.\n@param size_out receives its size; may be NULL.\n@return 0; ECR_ENOTFOUND; ECR_EINVALID (malformed digest).'),
+    'ecr_blob_open': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_blob)), ctypes.POINTER(ecr_repository), ctypes.c_char_p, ctypes.c_uint64, ctypes.c_uint64],
+        ('out', 'repo', 'digest', 'offset', 'length'),
+        'int ecr_blob_open(ecr_blob ** out, ecr_repository * repo, const char * digest, uint64_t offset, uint64_t length)',
+        'Open a blob for reading.\n@param offset first byte to read.\n@param length bytes to read; 0 means to the end.\n@return 0; ECR_ENOTFOUND; ECR_ERANGE when the range is not within the blob.'),
+    'ecr_blob_size': (
+        ctypes.c_uint64,
+        [ctypes.POINTER(ecr_blob)],
+        ('blob',),
+        'uint64_t ecr_blob_size(const ecr_blob * blob)',
+        'Size of the whole blob.'),
+    'ecr_blob_read': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_blob), ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)],
+        ('blob', 'buf', 'len', 'nread_out'),
+        'int ecr_blob_read(ecr_blob * blob, void * buf, size_t len, size_t * nread_out)',
+        'Read up to len bytes of the opened range.\n@param nread_out receives the count; 0 at the end of the range.'),
+    'ecr_blob_fd': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_blob), ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_uint64)],
+        ('blob', 'fd_out', 'offset_out'),
+        'int ecr_blob_fd(ecr_blob * blob, int * fd_out, uint64_t * offset_out)',
+        "A file descriptor holding the blob and the file offset of the requested\nrange's first byte, for sendfile(2). The descriptor belongs to the blob.\n@return 0; ECR_ENOTFOUND when the storage has no file descriptors."),
+    'ecr_blob_free': (
+        None,
+        [ctypes.POINTER(ecr_blob)],
+        ('blob',),
+        'void ecr_blob_free(ecr_blob * blob)',
+        'Free a blob reader. NULL is a no-op.'),
+    'ecr_blob_put': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository), ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t],
+        ('repo', 'digest', 'data', 'len'),
+        'int ecr_blob_put(ecr_repository * repo, const char * digest, const void * data, size_t len)',
+        'Store a whole blob from memory (a monolithic upload).\n@return 0; ECR_EINVALID; ECR_EDIGEST; ECR_EIO.'),
+    'ecr_blob_mount': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository), ctypes.POINTER(ecr_repository), ctypes.c_char_p],
+        ('repo', 'from', 'digest'),
+        'int ecr_blob_mount(ecr_repository * repo, ecr_repository * from, const char * digest)',
+        'Make a blob of another repository of the same registry available in repo\nwithout copying it (cross-repository mount).\n@return 0; ECR_ENOTFOUND when from does not hold the blob.'),
+    'ecr_blob_delete': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository), ctypes.c_char_p],
+        ('repo', 'digest'),
+        'int ecr_blob_delete(ecr_repository * repo, const char * digest)',
+        'Remove a blob from a repository. The bytes go at the next garbage\ncollection if nothing else holds them.\n@return 0; ECR_ENOTFOUND.'),
+    'ecr_image_put': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_image)), ctypes.POINTER(ecr_repository), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint32],
+        ('out', 'repo', 'tag', 'digest', 'media_type', 'manifest', 'len', 'flags'),
+        'int ecr_image_put(ecr_image ** out, ecr_repository * repo, const char * tag, const char * digest, const char * media_type, const void * manifest, size_t len, uint32_t flags)',
+        'Put a manifest into a repository.\nChecks, in ECR\'s order: the manifest parses and its type is supported;\ndigest (if given) matches; every blob it references is in the repository\nand, for an index, every child manifest is an image there; then the tag.\n@param out receives the image (free with ecr_image_free()), or NULL.\n@param tag tag to set, or NULL.\n@param digest expected digest, or NULL.\n@param media_type the Content-Type; NULL or "" to take it from the\n       manifest\'s mediaType.\n@param flags 0 or ECR_IMAGE_PUT_EXCLUSIVE.\n@return 0; ECR_EINVALID (bad tag, JSON or schema); ECR_EUNSUPPORTED;\n        ECR_ELIMIT (too large); ECR_EIMAGE_DIGEST; ECR_ELAYERS_NOT_FOUND;\n        ECR_EREFERENCED_IMAGES_NOT_FOUND; ECR_EIMMUTABLE;\n        ECR_EIMAGE_EXISTS (with ECR_IMAGE_PUT_EXCLUSIVE); ECR_EIO.'),
+    'ecr_image_get': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_image)), ctypes.POINTER(ecr_repository), ctypes.c_char_p, ctypes.c_uint32],
+        ('out', 'repo', 'reference', 'flags'),
+        'int ecr_image_get(ecr_image ** out, ecr_repository * repo, const char * reference, uint32_t flags)',
+        'Get an image by tag or digest.\n@param reference a tag or a digest.\n@return 0; ECR_EIMAGE_NOT_FOUND; ECR_EINVALID; ECR_EIMAGE_ARCHIVED (an\n        archived image, unless ECR_IMAGE_GET_ANY_STATUS).'),
+    'ecr_image_free': (
+        None,
+        [ctypes.POINTER(ecr_image)],
+        ('img',),
+        'void ecr_image_free(ecr_image * img)',
+        'Free an image. NULL is a no-op.'),
+    'ecr_image_digest': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_image)],
+        ('img',),
+        'const char * ecr_image_digest(const ecr_image * img)',
+        'The digest. @return borrowed.'),
+    'ecr_image_media_type': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_image)],
+        ('img',),
+        'const char * ecr_image_media_type(const ecr_image * img)',
+        'The manifest media type. @return borrowed.'),
+    'ecr_image_artifact_type': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_image)],
+        ('img',),
+        'const char * ecr_image_artifact_type(const ecr_image * img)',
+        'The artifact type (artifactType, else the config media type), or NULL. @return borrowed.'),
+    'ecr_image_subject': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_image)],
+        ('img',),
+        'const char * ecr_image_subject(const ecr_image * img)',
+        'The digest of the subject (OCI referrers), or NULL. @return borrowed.'),
+    'ecr_image_manifest': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ecr_image)],
+        ('out', 'len_out', 'img'),
+        'int ecr_image_manifest(const void ** out, size_t * len_out, ecr_image * img)',
+        'The manifest bytes exactly as pushed, loaded on first use.\n@param out receives a pointer borrowed from img.\n@param len_out receives the length.'),
+    'ecr_image_manifest_size': (
+        ctypes.c_uint64,
+        [ctypes.POINTER(ecr_image)],
+        ('img',),
+        'uint64_t ecr_image_manifest_size(const ecr_image * img)',
+        'Size of the manifest in bytes.'),
+    'ecr_image_size': (
+        ctypes.c_uint64,
+        [ctypes.POINTER(ecr_image)],
+        ('img',),
+        'uint64_t ecr_image_size(const ecr_image * img)',
+        "imageSizeInBytes as ECR computes it: the layers' sizes, or the largest child's for an index."),
+    'ecr_image_pushed_at': (
+        ctypes.c_int64,
+        [ctypes.POINTER(ecr_image)],
+        ('img',),
+        'int64_t ecr_image_pushed_at(const ecr_image * img)',
+        'When it was pushed, ms since the epoch.'),
+    'ecr_image_last_pulled_at': (
+        ctypes.c_int64,
+        [ctypes.POINTER(ecr_image)],
+        ('img',),
+        'int64_t ecr_image_last_pulled_at(const ecr_image * img)',
+        'When a pull was last recorded, ms since the epoch, or 0.'),
+    'ecr_image_storage_class': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_image)],
+        ('img',),
+        'ecr_storage_class ecr_image_storage_class(const ecr_image * img)',
+        'The storage class.'),
+    'ecr_image_status_of': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_image)],
+        ('img',),
+        'ecr_image_status ecr_image_status_of(const ecr_image * img)',
+        'The status (ACTIVE, ARCHIVED, ACTIVATING).'),
+    'ecr_image_last_archived_at': (
+        ctypes.c_int64,
+        [ctypes.POINTER(ecr_image)],
+        ('img',),
+        'int64_t ecr_image_last_archived_at(const ecr_image * img)',
+        'When it was last archived, ms since the epoch, or 0.'),
+    'ecr_image_last_activated_at': (
+        ctypes.c_int64,
+        [ctypes.POINTER(ecr_image)],
+        ('img',),
+        'int64_t ecr_image_last_activated_at(const ecr_image * img)',
+        'When it was last restored from the archive, ms since the epoch, or 0.'),
+    'ecr_image_set_storage_class': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_image)), ctypes.POINTER(ecr_repository), ctypes.c_char_p, ctypes.c_int],
+        ('out', 'repo', 'digest', 'storage_class'),
+        'int ecr_image_set_storage_class(ecr_image ** out, ecr_repository * repo, const char * digest, ecr_storage_class storage_class)',
+        "Move an image to another storage class (ECR's UpdateImageStorageClass).\nARCHIVE: the image is no longer pullable and blobs that no active image\nneeds are kept compressed (zlib) instead. STANDARD: the image is restored\n(ACTIVATING, then ACTIVE once its blobs are back). Children of an index and\nreferrers follow it.\n@param out receives the image after the change (free with\n       ecr_image_free()), or NULL.\n@return 0; ECR_EIMAGE_NOT_FOUND; ECR_ESTORAGE_CLASS_UPDATE (not possible\n        in the image's current state); ECR_EIO."),
+    'ecr_image_tag_count': (
+        ctypes.c_size_t,
+        [ctypes.POINTER(ecr_image)],
+        ('img',),
+        'size_t ecr_image_tag_count(const ecr_image * img)',
+        'Number of tags.'),
+    'ecr_image_tag': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_image), ctypes.c_size_t],
+        ('img', 'i'),
+        'const char * ecr_image_tag(const ecr_image * img, size_t i)',
+        'Tag i, in lexical order. @return borrowed, or NULL when out of range.'),
+    'ecr_image_delete': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository), ctypes.c_char_p],
+        ('repo', 'digest'),
+        'int ecr_image_delete(ecr_repository * repo, const char * digest)',
+        'Delete an image and its tags; its referrers (OCI subject) go with it.\n@return 0; ECR_EIMAGE_NOT_FOUND; ECR_EIMAGE_REFERENCED when an index in\n        the repository lists it.'),
+    'ecr_image_untag': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_repository), ctypes.c_char_p, ctypes.c_uint32],
+        ('digest_out', 'repo', 'tag', 'flags'),
+        'int ecr_image_untag(ecr_buf * digest_out, ecr_repository * repo, const char * tag, uint32_t flags)',
+        'Remove a tag.\n@param digest_out receives the digest the tag pointed to; may be NULL.\n@return 0; ECR_EIMAGE_NOT_FOUND.'),
+    'ecr_image_list_options_init': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_image_list_options), ctypes.c_uint],
+        ('opts', 'version'),
+        'int ecr_image_list_options_init(ecr_image_list_options * opts, unsigned int version)',
+        'Initialise list options. @return 0 or ECR_EINVALID.'),
+    'ecr_image_iterator_new': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_image_iterator)), ctypes.POINTER(ecr_repository), ctypes.POINTER(ecr_image_list_options)],
+        ('out', 'repo', 'opts'),
+        'int ecr_image_iterator_new(ecr_image_iterator ** out, ecr_repository * repo, const ecr_image_list_options * opts)',
+        "Iterate over a repository's images, in digest order.\n@return 0; ECR_EINVALID (bad token or options)."),
+    'ecr_image_iterator_next': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_image)), ctypes.POINTER(ecr_image_iterator)],
+        ('out', 'it'),
+        'int ecr_image_iterator_next(ecr_image ** out, ecr_image_iterator * it)',
+        'The next image; borrowed until the next call or free. @return 0, ECR_ITEROVER.'),
+    'ecr_image_iterator_token': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_image_iterator)],
+        ('out', 'it'),
+        'int ecr_image_iterator_token(ecr_buf * out, ecr_image_iterator * it)',
+        'A token that resumes after the last image returned.'),
+    'ecr_image_iterator_free': (
+        None,
+        [ctypes.POINTER(ecr_image_iterator)],
+        ('it',),
+        'void ecr_image_iterator_free(ecr_image_iterator * it)',
+        'Free an iterator. NULL is a no-op.'),
+    'ecr_tag_iterator_new': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_tag_iterator)), ctypes.POINTER(ecr_repository), ctypes.c_char_p],
+        ('out', 'repo', 'after'),
+        'int ecr_tag_iterator_new(ecr_tag_iterator ** out, ecr_repository * repo, const char * after)',
+        'Iterate over a repository\'s tags in lexical (byte) order.\n@param after start after this tag (the OCI "last" parameter), or NULL.'),
+    'ecr_tag_iterator_next': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ecr_tag_iterator)],
+        ('tag_out', 'digest_out', 'it'),
+        'int ecr_tag_iterator_next(const char ** tag_out, const char ** digest_out, ecr_tag_iterator * it)',
+        'The next tag.\n@param tag_out receives the tag, borrowed until the next call.\n@param digest_out receives its image digest, borrowed; may be NULL.\n@return 0, ECR_ITEROVER.'),
+    'ecr_tag_iterator_free': (
+        None,
+        [ctypes.POINTER(ecr_tag_iterator)],
+        ('it',),
+        'void ecr_tag_iterator_free(ecr_tag_iterator * it)',
+        'Free an iterator. NULL is a no-op.'),
+    'ecr_lifecycle_policy_parse': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_lifecycle_policy)), ctypes.c_char_p, ctypes.c_size_t],
+        ('out', 'text', 'len'),
+        'int ecr_lifecycle_policy_parse(ecr_lifecycle_policy ** out, const char * text, size_t len)',
+        'Parse and validate a lifecycle policy.\n@return 0; ECR_EINVALID with ECR\'s message ("Invalid parameter at\n        \'LifecyclePolicyText\' failed to satisfy constraint: \'Lifecycle policy\n        validation failure: ...\'").'),
+    'ecr_lifecycle_policy_free': (
+        None,
+        [ctypes.POINTER(ecr_lifecycle_policy)],
+        ('policy',),
+        'void ecr_lifecycle_policy_free(ecr_lifecycle_policy * policy)',
+        'Free a policy. NULL is a no-op.'),
+    'ecr_lifecycle_policy_rule_count': (
+        ctypes.c_size_t,
+        [ctypes.POINTER(ecr_lifecycle_policy)],
+        ('policy',),
+        'size_t ecr_lifecycle_policy_rule_count(const ecr_lifecycle_policy * policy)',
+        'Number of rules.'),
+    'ecr_lifecycle_policy_evaluate': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_lifecycle_policy), ctypes.POINTER(ecr_lifecycle_image), ctypes.c_size_t, ctypes.c_int64, ecr_lifecycle_result_cb, ctypes.c_void_p],
+        ('policy', 'images', 'count', 'now_ms', 'cb', 'payload'),
+        'int ecr_lifecycle_policy_evaluate(const ecr_lifecycle_policy * policy, const ecr_lifecycle_image * images, size_t count, int64_t now_ms, ecr_lifecycle_result_cb cb, void * payload)',
+        "Evaluate a policy over a set of images: pure, no storage involved.\n@param now_ms the time the ages are measured at.\n@return 0; ECR_EINVALID (bad input); or cb's non-zero return."),
+    'ecr_repository_set_lifecycle_policy': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository), ctypes.c_char_p],
+        ('repo', 'text'),
+        'int ecr_repository_set_lifecycle_policy(ecr_repository * repo, const char * text)',
+        "Set a repository's lifecycle policy (validated first).\n@return 0; ECR_EINVALID; ECR_EREPOSITORY_NOT_FOUND."),
+    'ecr_repository_lifecycle_policy': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ecr_repository)],
+        ('text_out', 'last_evaluated_at_out', 'repo'),
+        'int ecr_repository_lifecycle_policy(ecr_buf * text_out, int64_t * last_evaluated_at_out, ecr_repository * repo)',
+        "A repository's lifecycle policy.\n@param last_evaluated_at_out when it was last applied (ms), 0 if never; may be NULL.\n@return 0; ECR_ELIFECYCLE_POLICY_NOT_FOUND; ECR_EREPOSITORY_NOT_FOUND."),
+    'ecr_repository_delete_lifecycle_policy': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ecr_repository)],
+        ('deleted_out', 'last_evaluated_at_out', 'repo'),
+        'int ecr_repository_delete_lifecycle_policy(ecr_buf * deleted_out, int64_t * last_evaluated_at_out, ecr_repository * repo)',
+        "Delete a repository's lifecycle policy.\n@param deleted_out receives the deleted text; may be NULL.\n@return 0; ECR_ELIFECYCLE_POLICY_NOT_FOUND; ECR_EREPOSITORY_NOT_FOUND."),
+    'ecr_repository_lifecycle_preview': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository), ctypes.c_char_p, ecr_lifecycle_image_cb, ctypes.c_void_p],
+        ('repo', 'text', 'cb', 'payload'),
+        'int ecr_repository_lifecycle_preview(ecr_repository * repo, const char * text, ecr_lifecycle_image_cb cb, void * payload)',
+        "Preview a policy on a repository: evaluate it over the repository's images\nnow and report every image's decision, changing nothing.\n@param text a policy to try, or NULL for the repository's own.\n@return 0; ECR_EINVALID; ECR_ELIFECYCLE_POLICY_NOT_FOUND (text NULL and none set)."),
+    'ecr_repository_apply_lifecycle': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository), ecr_lifecycle_image_cb, ctypes.c_void_p],
+        ('repo', 'cb', 'payload'),
+        'int ecr_repository_apply_lifecycle(ecr_repository * repo, ecr_lifecycle_image_cb cb, void * payload)',
+        "Apply the repository's lifecycle policy now: expired images are deleted the\nnormal way (blob GC reclaims the space), transitioned ones archived. Each\naction is logged, raised as an event (ecr_registry_options.event_cb) and\nreported to cb (may be NULL) after it happened; lastEvaluatedAt is updated.\n@return 0; ECR_ELIFECYCLE_POLICY_NOT_FOUND; storage errors."),
+    'ecr_policy_parse': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_policy)), ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int],
+        ('out', 'text', 'len', 'kind'),
+        'int ecr_policy_parse(ecr_policy ** out, const char * text, size_t len, ecr_policy_kind kind)',
+        'Parse and validate a policy document.\n@return 0; ECR_EINVALID with a message naming what is wrong; ECR_ELIMIT\n        when larger than ECR_POLICY_MAX_SIZE.'),
+    'ecr_policy_free': (
+        None,
+        [ctypes.POINTER(ecr_policy)],
+        ('policy',),
+        'void ecr_policy_free(ecr_policy * policy)',
+        'Free a policy. NULL is a no-op.'),
+    'ecr_policy_request_init': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_policy_request), ctypes.c_uint],
+        ('req', 'version'),
+        'int ecr_policy_request_init(ecr_policy_request * req, unsigned int version)',
+        'Initialise a request. @return 0 or ECR_EINVALID.'),
+    'ecr_policy_evaluate': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ecr_policy), ctypes.POINTER(ecr_policy_request)],
+        ('out', 'policy', 'req'),
+        'int ecr_policy_evaluate(ecr_policy_decision * out, const ecr_policy * policy, const ecr_policy_request * req)',
+        'Evaluate one policy against a request: an explicit deny wins over an allow.\n@param out receives the decision.\n@return 0; ECR_EINVALID (request incomplete or bad version).'),
+    'ecr_principal_create': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_principal)), ctypes.POINTER(ecr_registry), ctypes.c_char_p, ctypes.c_uint32],
+        ('out', 'reg', 'arn', 'flags'),
+        'int ecr_principal_create(ecr_principal ** out, ecr_registry * reg, const char * arn, uint32_t flags)',
+        'Create a principal.\n@param arn "arn:aws:iam::<12 digits>:user/<name>", ":role/<name>" or ":root".\n@return 0; ECR_EINVALID (malformed ARN); ECR_EEXISTS.'),
+    'ecr_principal_open': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_principal)), ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('out', 'reg', 'arn'),
+        'int ecr_principal_open(ecr_principal ** out, ecr_registry * reg, const char * arn)',
+        'Open a principal by ARN. @return 0; ECR_ENOTFOUND.'),
+    'ecr_principal_delete': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('reg', 'arn'),
+        'int ecr_principal_delete(ecr_registry * reg, const char * arn)',
+        'Delete a principal with its keys and policies; its tokens stop working at once.\n@return 0; ECR_ENOTFOUND.'),
+    'ecr_principal_free': (
+        None,
+        [ctypes.POINTER(ecr_principal)],
+        ('p',),
+        'void ecr_principal_free(ecr_principal * p)',
+        'Free a handle. NULL is a no-op.'),
+    'ecr_principal_arn': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_principal)],
+        ('p',),
+        'const char * ecr_principal_arn(const ecr_principal * p)',
+        'The ARN. @return borrowed.'),
+    'ecr_principal_account_id': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_principal)],
+        ('p',),
+        'const char * ecr_principal_account_id(const ecr_principal * p)',
+        'The account id. @return borrowed.'),
+    'ecr_principal_is_admin': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_principal)],
+        ('p',),
+        'int ecr_principal_is_admin(const ecr_principal * p)',
+        '1 when the principal administers its account.'),
+    'ecr_principal_access_key_create': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_principal)],
+        ('key_id_out', 'secret_out', 'p'),
+        'int ecr_principal_access_key_create(ecr_buf * key_id_out, ecr_buf * secret_out, ecr_principal * p)',
+        'Create an access key (AWS format: a 20-character id starting "AKIA" and a\n40-character secret). The secret is returned only here.'),
+    'ecr_principal_access_key_delete': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_principal), ctypes.c_char_p],
+        ('p', 'key_id'),
+        'int ecr_principal_access_key_delete(ecr_principal * p, const char * key_id)',
+        'Delete an access key. @return 0; ECR_ENOTFOUND.'),
+    'ecr_principal_put_policy': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_principal), ctypes.c_char_p, ctypes.c_char_p],
+        ('p', 'name', 'document'),
+        'int ecr_principal_put_policy(ecr_principal * p, const char * name, const char * document)',
+        'Attach (or replace) a named identity policy.\n@return 0; ECR_EINVALID (name, or the document: see ecr_policy_parse()).'),
+    'ecr_principal_delete_policy': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_principal), ctypes.c_char_p],
+        ('p', 'name'),
+        'int ecr_principal_delete_policy(ecr_principal * p, const char * name)',
+        'Remove a named identity policy. @return 0; ECR_ENOTFOUND.'),
+    'ecr_principal_policies': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_principal), ecr_principal_policy_cb, ctypes.c_void_p],
+        ('p', 'cb', 'payload'),
+        'int ecr_principal_policies(ecr_principal * p, ecr_principal_policy_cb cb, void * payload)',
+        'Call cb for each identity policy, by name. A non-zero return stops and is returned.'),
+    'ecr_principal_iterator_new': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_principal_iterator)), ctypes.POINTER(ecr_registry)],
+        ('out', 'reg'),
+        'int ecr_principal_iterator_new(ecr_principal_iterator ** out, ecr_registry * reg)',
+        'Iterate over every principal of the storage, by ARN.'),
+    'ecr_principal_iterator_next': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_principal)), ctypes.POINTER(ecr_principal_iterator)],
+        ('out', 'it'),
+        'int ecr_principal_iterator_next(ecr_principal ** out, ecr_principal_iterator * it)',
+        'The next principal, borrowed until the next call. @return 0, ECR_ITEROVER.'),
+    'ecr_principal_iterator_free': (
+        None,
+        [ctypes.POINTER(ecr_principal_iterator)],
+        ('it',),
+        'void ecr_principal_iterator_free(ecr_principal_iterator * it)',
+        ''),
+    'ecr_sigv4_request_init': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_sigv4_request), ctypes.c_uint],
+        ('req', 'version'),
+        'int ecr_sigv4_request_init(ecr_sigv4_request * req, unsigned int version)',
+        'Initialise a request. @return 0 or ECR_EINVALID.'),
+    'ecr_auth_sigv4_verify': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_principal)), ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_registry), ctypes.POINTER(ecr_sigv4_request)],
+        ('principal_out', 'region_out', 'reg', 'req'),
+        'int ecr_auth_sigv4_verify(ecr_principal ** principal_out, ecr_buf * region_out, ecr_registry * reg, const ecr_sigv4_request * req)',
+        "Verify a request's AWS SigV4 Authorization header.\n@param principal_out receives the signer.\n@param region_out receives the region of the credential scope (the\n       request's region); may be NULL.\n@return 0; ECR_EMISSING_AUTH (no Authorization); ECR_EINCOMPLETE_SIGNATURE\n        (malformed); ECR_EUNRECOGNIZED_CLIENT (unknown key); ECR_EINVALID_SIGNATURE\n        (wrong signature, or a date more than 5 minutes off)."),
+    'ecr_auth_token_create': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ecr_registry), ctypes.POINTER(ecr_principal)],
+        ('token_out', 'expires_at_out', 'reg', 'p'),
+        'int ecr_auth_token_create(ecr_buf * token_out, int64_t * expires_at_out, ecr_registry * reg, const ecr_principal * p)',
+        'Issue a registry token for a principal (the password of "AWS:<token>").\nIt is signed with the storage\'s token key and can be checked without a\ndatabase lookup by every node that shares the key.\n@param expires_at_out receives the expiry, ms since the epoch; may be NULL.'),
+    'ecr_auth_token_verify': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_principal)), ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('out', 'reg', 'token'),
+        'int ecr_auth_token_verify(ecr_principal ** out, ecr_registry * reg, const char * token)',
+        'Check a registry token and return its principal.\n@return 0; ECR_EAUTH (forged, truncated or malformed); ECR_EEXPIRED_TOKEN;\n        ECR_EUNRECOGNIZED_CLIENT (the principal was deleted).'),
+    'ecr_auth_blob_token_create': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ecr_registry), ctypes.POINTER(ecr_principal), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64],
+        ('token_out', 'expires_at_out', 'reg', 'p', 'repository', 'digest', 'lifetime_seconds'),
+        'int ecr_auth_blob_token_create(ecr_buf * token_out, int64_t * expires_at_out, ecr_registry * reg, const ecr_principal * p, const char * repository, const char * digest, int64_t lifetime_seconds)',
+        'Issue a blob download token (the X-Ecr-Token of a GetDownloadUrlForLayer\nURL): it lets its holder read one blob, digest, of one repository of reg\n(account and region included) as p, and nothing else. ecr_auth_token_verify()\nrejects it, so it is no registry token.\n@param expires_at_out receives the expiry, ms since the epoch; may be NULL.\n@param lifetime_seconds 1 to ECR_BLOB_TOKEN_MAX_LIFETIME_SECONDS.\n@return 0; ECR_EINVALID (missing argument, lifetime out of range, name too long).'),
+    'ecr_auth_blob_token_verify': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_principal)), ctypes.POINTER(ecr_registry), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p],
+        ('out', 'reg', 'token', 'repository', 'digest'),
+        'int ecr_auth_blob_token_verify(ecr_principal ** out, ecr_registry * reg, const char * token, const char * repository, const char * digest)',
+        'Check a blob download token for reading blob digest of repository in reg,\nand return its principal (whose permissions still apply).\n@return 0; ECR_EAUTH (forged, truncated, malformed, a registry token, or a\n        token for another registry, repository or blob); ECR_EEXPIRED_TOKEN;\n        ECR_EUNRECOGNIZED_CLIENT (the principal was deleted).'),
+    'ecr_authorize': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ctypes.POINTER(ecr_principal), ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ecr_policy_context_key), ctypes.c_size_t],
+        ('reg', 'p', 'action', 'resource_arn', 'context', 'context_count'),
+        'int ecr_authorize(ecr_registry * reg, const ecr_principal * p, const char * action, const char * resource_arn, const ecr_policy_context_key * context, size_t context_count)',
+        'Decide whether a principal may perform an action on a resource of reg:\nan explicit deny in any applicable policy wins; otherwise, in the\nprincipal\'s own account an allow by an identity policy (administrators\nhave one for everything) or by the resource\'s policy suffices; across\naccounts both are needed.\n@param resource_arn the repository ARN, or the registry\'s ARN for\n       registry-level actions ("arn:aws:ecr:<region>:<account>:registry").\n@param context further condition keys (aws:SourceIp, ...); may be NULL.\n@return 0 allowed; ECR_EDENIED with ECR\'s message ("User: <arn> is not\n        authorized to perform: <action> on resource: <arn> because ...").'),
+    'ecr_severity_name': (
+        ctypes.c_char_p,
+        [ctypes.c_int],
+        ('severity',),
+        'const char * ecr_severity_name(ecr_severity severity)',
+        'ECR\'s name of a severity ("CRITICAL", ...). @return a static string.'),
+    'ecr_vulndb_load': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_vulndb)), ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t],
+        ('out', 'paths', 'paths_count'),
+        'int ecr_vulndb_load(ecr_vulndb ** out, const char * const * paths, size_t paths_count)',
+        'Load an OSV vulnerability database: one advisory file (.json), a folder of\nthem (searched recursively), or a .zip of them as osv.dev publishes them per\necosystem. Advisories are indexed by ecosystem ("Debian:12", "Alpine:v3.19",\n"Ubuntu:22.04:LTS", "Red Hat", ...) and package.\n@param paths one or more paths, all loaded into one database.\n@return 0; ECR_ENOTFOUND (a path is missing); ECR_EINVALID (a malformed\n        advisory, with its file in the message); ECR_ELIMIT.'),
+    'ecr_vulndb_free': (
+        None,
+        [ctypes.POINTER(ecr_vulndb)],
+        ('db',),
+        'void ecr_vulndb_free(ecr_vulndb * db)',
+        'Free a database (scans holding it keep it alive). NULL is a no-op.'),
+    'ecr_vulndb_advisory_count': (
+        ctypes.c_size_t,
+        [ctypes.POINTER(ecr_vulndb)],
+        ('db',),
+        'size_t ecr_vulndb_advisory_count(const ecr_vulndb * db)',
+        'Number of advisories loaded.'),
+    'ecr_vulndb_load_ms': (
+        ctypes.c_int64,
+        [ctypes.POINTER(ecr_vulndb)],
+        ('db',),
+        'int64_t ecr_vulndb_load_ms(const ecr_vulndb * db)',
+        'Time the load took, in ms.'),
+    'ecr_vulndb_loaded_at': (
+        ctypes.c_int64,
+        [ctypes.POINTER(ecr_vulndb)],
+        ('db',),
+        'int64_t ecr_vulndb_loaded_at(const ecr_vulndb * db)',
+        'When it was loaded, ms since the epoch (vulnerabilitySourceUpdatedAt).'),
+    'ecr_scan_options_init': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_scan_options), ctypes.c_uint],
+        ('opts', 'version'),
+        'int ecr_scan_options_init(ecr_scan_options * opts, unsigned int version)',
+        'Initialise options. @return 0 or ECR_EINVALID.'),
+    'ecr_scan_image': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_scan_report)), ctypes.POINTER(ecr_repository), ctypes.c_char_p, ctypes.POINTER(ecr_vulndb), ctypes.POINTER(ecr_scan_options)],
+        ('out', 'repo', 'reference', 'db', 'opts'),
+        'int ecr_scan_image(ecr_scan_report ** out, ecr_repository * repo, const char * reference, const ecr_vulndb * db, const ecr_scan_options * opts)',
+        'Scan an image of a repository.\n@param db the database to match against; may be NULL (inventory only).\n@return 0 with a report (also when the OS is not supported: see\n        ecr_scan_report_status_reason()); ECR_EIMAGE_NOT_FOUND; ECR_ELIMIT or\n        ECR_EINVALID for a hostile or broken layer (message says which cap\n        or which entry).'),
+    'ecr_scan_layout': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_scan_report)), ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ecr_vulndb), ctypes.POINTER(ecr_scan_options)],
+        ('out', 'layout_dir', 'reference', 'db', 'opts'),
+        'int ecr_scan_layout(ecr_scan_report ** out, const char * layout_dir, const char * reference, const ecr_vulndb * db, const ecr_scan_options * opts)',
+        'Scan an image in a local OCI image layout folder, without a registry.\n@param reference a tag (org.opencontainers.image.ref.name) or digest in\n       index.json; NULL when the layout holds one image.'),
+    'ecr_scan_report_free': (
+        None,
+        [ctypes.POINTER(ecr_scan_report)],
+        ('report',),
+        'void ecr_scan_report_free(ecr_scan_report * report)',
+        'Free a report. NULL is a no-op.'),
+    'ecr_scan_report_os': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_scan_report)],
+        ('report',),
+        'const char * ecr_scan_report_os(const ecr_scan_report * report)',
+        'The OS found, e.g. "debian 12", or NULL. @return borrowed.'),
+    'ecr_scan_report_ecosystem': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_scan_report)],
+        ('report',),
+        'const char * ecr_scan_report_ecosystem(const ecr_scan_report * report)',
+        'The OSV ecosystem the packages were matched in, e.g. "Debian:12", or NULL. @return borrowed.'),
+    'ecr_scan_report_status_reason': (
+        ctypes.c_char_p,
+        [ctypes.POINTER(ecr_scan_report)],
+        ('report',),
+        'const char * ecr_scan_report_status_reason(const ecr_scan_report * report)',
+        'Why packages could not be scanned, or NULL when they were: e.g.\n"UNSUPPORTED_IMAGE: rpm Berkeley DB format (Packages) is not supported".\n@return borrowed.'),
+    'ecr_scan_report_package_count': (
+        ctypes.c_size_t,
+        [ctypes.POINTER(ecr_scan_report)],
+        ('report',),
+        'size_t ecr_scan_report_package_count(const ecr_scan_report * report)',
+        'Number of packages in the inventory.'),
+    'ecr_scan_report_package': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ecr_scan_report), ctypes.c_size_t],
+        ('name_out', 'version_out', 'source_name_out', 'source_version_out', 'report', 'i'),
+        'int ecr_scan_report_package(const char ** name_out, const char ** version_out, const char ** source_name_out, const char ** source_version_out, const ecr_scan_report * report, size_t i)',
+        'Package i of the inventory. Every out-parameter may be NULL; strings are\nborrowed from the report; source_* are NULL when the database gives none.\n@return 0; ECR_ENOTFOUND when i is out of range.'),
+    'ecr_scan_report_finding_count': (
+        ctypes.c_size_t,
+        [ctypes.POINTER(ecr_scan_report)],
+        ('report',),
+        'size_t ecr_scan_report_finding_count(const ecr_scan_report * report)',
+        'Number of findings.'),
+    'ecr_scan_report_finding': (
+        ctypes.POINTER(ecr_scan_finding),
+        [ctypes.POINTER(ecr_scan_report), ctypes.c_size_t],
+        ('report', 'i'),
+        'const ecr_scan_finding * ecr_scan_report_finding(const ecr_scan_report * report, size_t i)',
+        'Finding i (ordered by severity, then name), or NULL when out of range. @return borrowed.'),
+    'ecr_scan_report_severity_count': (
+        ctypes.c_size_t,
+        [ctypes.POINTER(ecr_scan_report), ctypes.c_int],
+        ('report', 'severity'),
+        'size_t ecr_scan_report_severity_count(const ecr_scan_report * report, ecr_severity severity)',
+        'Number of findings of one severity.'),
+    'ecr_scan_report_rematch': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_scan_report), ctypes.POINTER(ecr_vulndb)],
+        ('report', 'db'),
+        'int ecr_scan_report_rematch(ecr_scan_report * report, const ecr_vulndb * db)',
+        "Match the report's package inventory again against another database\n(continuous scanning: no layer is read), replacing its findings."),
+    'ecr_scan_report_sbom': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_scan_report)],
+        ('out', 'report'),
+        'int ecr_scan_report_sbom(ecr_buf * out, const ecr_scan_report * report)',
+        'The package inventory as a CycloneDX 1.5 JSON SBOM, appended to out.'),
+    'ecr_scanner_new': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_scanner)), ctypes.c_uint],
+        ('out', 'threads'),
+        'int ecr_scanner_new(ecr_scanner ** out, unsigned int threads)',
+        "A scanner: a bounded pool of worker threads that scans images of the\nregistries attached to it, never on the caller's thread.\n@param threads worker threads; 0: 2."),
+    'ecr_scanner_set_db': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_scanner), ctypes.POINTER(ecr_vulndb)],
+        ('scanner', 'db'),
+        'int ecr_scanner_set_db(ecr_scanner * scanner, ecr_vulndb * db)',
+        "Replace the scanner's database (takes a reference; the caller still frees\nits own). Images scanned before are matched again against it\n(CONTINUOUS_SCAN), in the background, from their stored inventory."),
+    'ecr_scanner_attach': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_scanner), ctypes.POINTER(ecr_registry)],
+        ('scanner', 'reg'),
+        'int ecr_scanner_attach(ecr_scanner * scanner, ecr_registry * reg)',
+        'Attach a registry: its pushes are scanned when the repository has scan on\npush (or the registry scanning configuration says so). The registry must\noutlive the scanner or be detached with ecr_scanner_detach().'),
+    'ecr_scanner_detach': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_scanner), ctypes.POINTER(ecr_registry)],
+        ('scanner', 'reg'),
+        'int ecr_scanner_detach(ecr_scanner * scanner, ecr_registry * reg)',
+        ''),
+    'ecr_scanner_start': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_scanner), ctypes.POINTER(ecr_repository), ctypes.c_char_p],
+        ('scanner', 'repo', 'digest'),
+        'int ecr_scanner_start(ecr_scanner * scanner, ecr_repository * repo, const char * digest)',
+        "Queue a scan of an image (ECR's StartImageScan): at most one per image per\n24 hours (ECR_ELIMIT), ECR_EIMAGE_ARCHIVED for an archived image."),
+    'ecr_scanner_drain': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_scanner), ctypes.c_int64],
+        ('scanner', 'timeout_ms'),
+        'int ecr_scanner_drain(ecr_scanner * scanner, int64_t timeout_ms)',
+        'Wait until the queue is empty and no scan runs (tests, shutdown); timeout_ms 0: forever.'),
+    'ecr_scanner_free': (
+        None,
+        [ctypes.POINTER(ecr_scanner)],
+        ('scanner',),
+        'void ecr_scanner_free(ecr_scanner * scanner)',
+        'Stop the workers (scans in flight finish) and free the scanner. NULL is a no-op.'),
+    'ecr_image_scan_result': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ecr_buf), ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.POINTER(ecr_scan_report)), ctypes.POINTER(ecr_repository), ctypes.c_char_p],
+        ('status_out', 'reason_out', 'completed_at_out', 'report_out', 'repo', 'digest'),
+        'int ecr_image_scan_result(ecr_scan_status * status_out, ecr_buf * reason_out, int64_t * completed_at_out, ecr_scan_report ** report_out, ecr_repository * repo, const char * digest)',
+        "The stored result of the last scan of an image.\n@param status_out the status; *report_out is NULL unless COMPLETE.\n@param reason_out a description of FAILED (or of a complete scan's limits); may be NULL.\n@param completed_at_out ms since the epoch, 0 if none; may be NULL.\n@param report_out may be NULL; else receives a report to free."),
+    'ecr_registry_set_scanning_configuration': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('reg', 'json'),
+        'int ecr_registry_set_scanning_configuration(ecr_registry * reg, const char * json)',
+        'Set the registry scanning configuration (ECR\'s PutRegistryScanningConfiguration),\nas ECR\'s JSON: {"scanType": "BASIC"|"ENHANCED", "rules": [{"scanFrequency":\n"SCAN_ON_PUSH"|"CONTINUOUS_SCAN"|"MANUAL", "repositoryFilters": [{"filter":\n"prod-*", "filterType": "WILDCARD"}]}]} (0-2 rules).\n@return 0; ECR_EVALIDATION with ECR\'s message.'),
+    'ecr_registry_scanning_configuration': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_registry)],
+        ('out', 'reg'),
+        'int ecr_registry_scanning_configuration(ecr_buf * out, ecr_registry * reg)',
+        'The registry scanning configuration as ECR\'s JSON; {"scanType":"BASIC","rules":[]} when never set.'),
+    'ecr_repository_scan_frequency': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_repository)],
+        ('out', 'repo'),
+        'int ecr_repository_scan_frequency(ecr_buf * out, ecr_repository * repo)',
+        'The effective scan frequency of a repository: the first registry rule whose\nfilter matches its name, else SCAN_ON_PUSH when the repository has\nscanOnPush, else MANUAL. Writes "SCAN_ON_PUSH", "CONTINUOUS_SCAN" or "MANUAL".'),
+    'ecr_server_options_init': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_server_options), ctypes.c_uint],
+        ('opts', 'version'),
+        'int ecr_server_options_init(ecr_server_options * opts, unsigned int version)',
+        'Initialise options to the defaults. @return 0 or ECR_EINVALID.'),
+    'ecr_server_new': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_server)), ctypes.POINTER(ecr_server_options)],
+        ('out', 'opts'),
+        'int ecr_server_new(ecr_server ** out, const ecr_server_options * opts)',
+        'Create a server (not listening yet).\n@param opts read during the call only; the TLS files are read by ecr_server_start().\n@return 0; ECR_EINVALID (options).'),
+    'ecr_server_add_registry': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_server), ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('srv', 'reg', 'host'),
+        'int ecr_server_add_registry(ecr_server * srv, ecr_registry * reg, const char * host)',
+        'Serve a registry. The first one added is the default; others are chosen by\nthe request\'s Host header (without port), e.g.\n"111122223333.dkr.ecr.eu-west-1.localhost". The registry must outlive the server.\n@param host the host name that selects it, or NULL for the default.\n@return 0; ECR_EEXISTS (host already served); ECR_EBUSY (server running).'),
+    'ecr_server_set_registry_cb': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_server), ecr_server_registry_cb, ctypes.c_void_p],
+        ('srv', 'cb', 'payload'),
+        'int ecr_server_set_registry_cb(ecr_server * srv, ecr_server_registry_cb cb, void * payload)',
+        'Set the registry provider. Without one, only the registries added with\necr_server_add_registry() are served.\n@return 0; ECR_EBUSY (server running).'),
+    'ecr_server_start': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_server)],
+        ('srv',),
+        'int ecr_server_start(ecr_server * srv)',
+        'Start listening and serving.\n@return 0; ECR_EINVALID (no registry, bad address); ECR_EIO (cannot bind,\n        cannot read the TLS files); ECR_EBUSY (already running).'),
+    'ecr_server_port': (
+        ctypes.c_uint16,
+        [ctypes.POINTER(ecr_server)],
+        ('srv',),
+        'uint16_t ecr_server_port(const ecr_server * srv)',
+        'The port the server listens on (useful with port 0), or 0 when not running.'),
+    'ecr_server_stop': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_server)],
+        ('srv',),
+        'int ecr_server_stop(ecr_server * srv)',
+        'Stop: stop accepting, let requests in flight finish (up to the timeout),\nthen close every connection. The server may be started again.'),
+    'ecr_server_free': (
+        None,
+        [ctypes.POINTER(ecr_server)],
+        ('srv',),
+        'void ecr_server_free(ecr_server * srv)',
+        'Stop if running and free the server. NULL is a no-op.'),
+    'ecr_set_allocator': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_allocator)],
+        ('allocator',),
+        'int ecr_set_allocator(const ecr_allocator * allocator)',
+        "Install an allocator; NULL restores the C library's.\n@return 0, ECR_EINVALID for a bad version or missing function, ECR_EBUSY\n        when the library is already initialised."),
+    'ecr_blob_store_init': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_blob_store), ctypes.c_uint],
+        ('store', 'version'),
+        'int ecr_blob_store_init(ecr_blob_store * store, unsigned int version)',
+        'Zero a vtable and set its version. @return 0 or ECR_EINVALID.'),
+    'ecr_meta_store_init': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_meta_store), ctypes.c_uint],
+        ('store', 'version'),
+        'int ecr_meta_store_init(ecr_meta_store * store, unsigned int version)',
+        'Zero a vtable and set its version. @return 0 or ECR_EINVALID.'),
+}
+
+
+def bind(lib):
+    """Set argtypes and restype of every function on lib (a ctypes.CDLL).
+
+    Returns the names lib does not export (empty when it matches the headers)."""
+    missing = []
+    for name, (restype, argtypes, _names, _sig, doc) in FUNCTIONS.items():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            missing.append(name)
+            continue
+        fn.restype = restype
+        fn.argtypes = argtypes
+        fn.__doc__ = doc
+    return missing
