@@ -8,6 +8,7 @@ package ecr
 #include <ecr/sys/alloc.h>
 #include <ecr/sys/blob_store.h>
 #include <ecr/sys/meta_store.h>
+#include <ecr/sys/transport.h>
 */
 import "C"
 
@@ -26,10 +27,16 @@ const (
 	BLOB_STORE_WRITER_VERSION = C.ECR_BLOB_STORE_WRITER_VERSION
 	// Longest lifetime of a blob download token: 1 hour, as ECR's presigned download URLs.
 	BLOB_TOKEN_MAX_LIFETIME_SECONDS = C.ECR_BLOB_TOKEN_MAX_LIFETIME_SECONDS
-	EVENT_VERSION                   = C.ECR_EVENT_VERSION
-	GC_DRY_RUN                      = C.ECR_GC_DRY_RUN
-	GC_OPTIONS_VERSION              = C.ECR_GC_OPTIONS_VERSION
-	GC_STATS_VERSION                = C.ECR_GC_STATS_VERSION
+	// Never mount, even within one registry.
+	COPY_NO_MOUNT         = C.ECR_COPY_NO_MOUNT
+	COPY_OPTIONS_VERSION  = C.ECR_COPY_OPTIONS_VERSION
+	COPY_PROGRESS_VERSION = C.ECR_COPY_PROGRESS_VERSION
+	// Copy the referrers (signatures, SBOMs, attestations: OCI 1.1 subject) of every manifest copied, recursively.
+	COPY_REFERRERS     = C.ECR_COPY_REFERRERS
+	EVENT_VERSION      = C.ECR_EVENT_VERSION
+	GC_DRY_RUN         = C.ECR_GC_DRY_RUN
+	GC_OPTIONS_VERSION = C.ECR_GC_OPTIONS_VERSION
+	GC_STATS_VERSION   = C.ECR_GC_STATS_VERSION
 	// Flag for ecr_image_get(): also return an image that is archived or being restored.
 	IMAGE_GET_ANY_STATUS = C.ECR_IMAGE_GET_ANY_STATUS
 	// Flag for ecr_image_get(): record a pull (lastRecordedPullTime).
@@ -52,6 +59,12 @@ const (
 	// Flag: the principal administers its own account (full rights there).
 	PRINCIPAL_ADMIN          = C.ECR_PRINCIPAL_ADMIN
 	REGISTRY_OPTIONS_VERSION = C.ECR_REGISTRY_OPTIONS_VERSION
+	// Do not verify the server's TLS certificate and host name (tests only).
+	REMOTE_INSECURE = C.ECR_REMOTE_INSECURE
+	// Never retry a failed request.
+	REMOTE_NO_RETRY = C.ECR_REMOTE_NO_RETRY
+	// Never ask the registry for the ECR API: treat it as a plain OCI registry.
+	REMOTE_OCI_ONLY = C.ECR_REMOTE_OCI_ONLY
 	// Flag for ecr_repository_delete(): delete the images too.
 	REPOSITORY_DELETE_FORCE    = C.ECR_REPOSITORY_DELETE_FORCE
 	REPOSITORY_OPTIONS_VERSION = C.ECR_REPOSITORY_OPTIONS_VERSION
@@ -68,6 +81,12 @@ const (
 	STORAGE_NOSYNC = C.ECR_STORAGE_NOSYNC
 	// Lifetime of registry tokens: 12 hours, as ECR's.
 	TOKEN_LIFETIME_SECONDS = C.ECR_TOKEN_LIFETIME_SECONDS
+	// the ECR control plane: call() works
+	TRANSPORT_HAS_ECR_API = C.ECR_TRANSPORT_HAS_ECR_API
+	// the OCI Distribution API
+	TRANSPORT_HAS_OCI        = C.ECR_TRANSPORT_HAS_OCI
+	TRANSPORT_STREAM_VERSION = C.ECR_TRANSPORT_STREAM_VERSION
+	TRANSPORT_VERSION        = C.ECR_TRANSPORT_VERSION
 	// Flag for ecr_image_untag(): delete the image when it was its last tag (ECR BatchDeleteImage).
 	UNTAG_DELETE_UNTAGGED = C.ECR_UNTAG_DELETE_UNTAGGED
 	// Length of an upload id (a UUID) without its terminator.
@@ -180,6 +199,12 @@ const (
 	ESTORAGE_CLASS_UPDATE ErrorCode = C.ECR_ESTORAGE_CLASS_UPDATE
 	// the image was never scanned (ScanNotFoundException)
 	ESCAN_NOT_FOUND ErrorCode = C.ECR_ESCAN_NOT_FOUND
+	// a remote registry could not be reached: connection, TLS, timeout (after retries)
+	ENETWORK ErrorCode = C.ECR_ENETWORK
+	// the registry does not offer this operation (e.g. the ECR API on a plain OCI registry)
+	ENOTSUPPORTED ErrorCode = C.ECR_ENOTSUPPORTED
+	// too many requests, still refused after retries (ThrottlingException)
+	ETHROTTLED ErrorCode = C.ECR_ETHROTTLED
 )
 
 // ErrorCodeNames maps each value of ErrorCode to its C name.
@@ -232,6 +257,9 @@ var ErrorCodeNames = map[ErrorCode]string{
 	EIMAGE_ARCHIVED:                "ECR_EIMAGE_ARCHIVED",
 	ESTORAGE_CLASS_UPDATE:          "ECR_ESTORAGE_CLASS_UPDATE",
 	ESCAN_NOT_FOUND:                "ECR_ESCAN_NOT_FOUND",
+	ENETWORK:                       "ECR_ENETWORK",
+	ENOTSUPPORTED:                  "ECR_ENOTSUPPORTED",
+	ETHROTTLED:                     "ECR_ETHROTTLED",
 }
 
 // Where an error happened.
@@ -528,6 +556,37 @@ var ScanStatusNames = map[ScanStatus]string{
 	SCAN_FAILED:      "ECR_SCAN_FAILED",
 }
 
+// What a progress report is about.
+//
+// C: ecr_copy_event
+type CopyEvent int
+
+// Values of CopyEvent.
+const (
+	// a blob starts moving
+	COPY_BLOB_START CopyEvent = C.ECR_COPY_BLOB_START
+	// bytes of a blob moved (at most every 64 KiB and 100 ms per blob)
+	COPY_BLOB_PROGRESS CopyEvent = C.ECR_COPY_BLOB_PROGRESS
+	// a blob is on the destination, verified
+	COPY_BLOB_DONE CopyEvent = C.ECR_COPY_BLOB_DONE
+	// the destination had the blob already
+	COPY_BLOB_SKIPPED CopyEvent = C.ECR_COPY_BLOB_SKIPPED
+	// the blob was mounted from the source repository (same registry)
+	COPY_BLOB_MOUNTED CopyEvent = C.ECR_COPY_BLOB_MOUNTED
+	// a manifest was put on the destination
+	COPY_MANIFEST_DONE CopyEvent = C.ECR_COPY_MANIFEST_DONE
+)
+
+// CopyEventNames maps each value of CopyEvent to its C name.
+var CopyEventNames = map[CopyEvent]string{
+	COPY_BLOB_START:    "ECR_COPY_BLOB_START",
+	COPY_BLOB_PROGRESS: "ECR_COPY_BLOB_PROGRESS",
+	COPY_BLOB_DONE:     "ECR_COPY_BLOB_DONE",
+	COPY_BLOB_SKIPPED:  "ECR_COPY_BLOB_SKIPPED",
+	COPY_BLOB_MOUNTED:  "ECR_COPY_BLOB_MOUNTED",
+	COPY_MANIFEST_DONE: "ECR_COPY_MANIFEST_DONE",
+}
+
 // Types of SQL values.
 //
 // C: ecr_sql_type
@@ -728,6 +787,8 @@ var exportedFunctions = []string{
 	"ecr_registry_set_scanning_configuration",
 	"ecr_registry_scanning_configuration",
 	"ecr_repository_scan_frequency",
+	"ecr_copy_options_init",
+	"ecr_image_copy",
 	"ecr_server_options_init",
 	"ecr_server_new",
 	"ecr_server_add_registry",
@@ -739,6 +800,11 @@ var exportedFunctions = []string{
 	"ecr_set_allocator",
 	"ecr_blob_store_init",
 	"ecr_meta_store_init",
+	"ecr_registry_open_transport",
+	"ecr_registry_transport",
+	"ecr_transport_fail",
+	"ecr_error_from_exception",
+	"ecr_error_from_oci",
 }
 
 // The C functions, one wrapper each. A function returning int (an ECR_E* code) is checked:
@@ -930,12 +996,20 @@ func ecr_registry_options_init(opts *C.ecr_registry_options, version C.uint) (C.
 // @param out receives the registry; free with ecr_registry_free().
 // @param url "file:///path/to/folder" (created if missing: blobs in files,
 //
-//	metadata in SQLite) or "memory:" (nothing kept after the last free).
+//	metadata in SQLite), "memory:" (nothing kept after the last free),
+//	or "https://host[:port]" / "http://host[:port]": a remote registry
+//	(ecrd, Amazon ECR, any OCI Distribution registry) reached through the
+//	HTTP transport (ecr/sys/transport.h). Every operation works on a
+//	remote handle as on a local one, with the same error codes, except
+//	the registry host's own maintenance (garbage collection, applying
+//	lifecycle policies, principals), which answers ECR_ENOTSUPPORTED.
 //
 // @param opts options, or NULL for defaults; read during the call only.
 // @return 0; ECR_EINVALID for a bad URL, account id, region or options
 //
-//	version; ECR_EIO when the storage cannot be opened.
+//	version; ECR_EIO when the storage cannot be opened; ECR_ENETWORK
+//	when a remote registry cannot be reached; ECR_EAUTH when it
+//	refuses the credentials.
 func ecr_registry_open(out **C.ecr_registry, url *C.char, opts *C.ecr_registry_options) (C.int, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -1115,6 +1189,9 @@ func ecr_repository_options_init(opts *C.ecr_repository_options, version C.uint)
 // int ecr_repository_create(ecr_repository ** out, ecr_registry * reg, const char * name, const ecr_repository_options * opts)
 //
 // Create a repository.
+// On a remote plain OCI registry (no ECR API), which creates repositories
+// with their first push, this only returns a handle on the name (existing or
+// not), and ECR_ENOTSUPPORTED for options other than the defaults.
 // @param out receives the new repository (free with ecr_repository_free()), or NULL.
 // @param name 2-256 characters of the OCI repository name grammar.
 // @return 0; ECR_EINVALID (name, options); ECR_EREPOSITORY_EXISTS;
@@ -1482,7 +1559,11 @@ func ecr_upload_open(out **C.ecr_upload, repo *C.ecr_repository, upload_id *C.ch
 
 // const char * ecr_upload_id(const ecr_upload * up)
 //
-// The session id (a UUID). @return borrowed.
+// The session id: a UUID for a local registry. For a remote registry it is
+// the transport's handle on the session (for HTTP, the Location the registry
+// gave), longer than ECR_UPLOAD_ID_LEN, and it changes with every
+// ecr_upload_write(): read it again before handing it to ecr_upload_open().
+// @return borrowed, valid until the next write or ecr_upload_free().
 func ecr_upload_id(up *C.ecr_upload) *C.char {
 	return C.ecr_upload_id(up)
 }
@@ -2825,6 +2906,47 @@ func ecr_repository_scan_frequency(out *C.ecr_buf, repo *C.ecr_repository) (C.in
 	return rc, nil
 }
 
+// int ecr_copy_options_init(ecr_copy_options * opts, unsigned int version)
+//
+// Initialise options to the defaults. @return 0 or ECR_EINVALID for an unknown version.
+func ecr_copy_options_init(opts *C.ecr_copy_options, version C.uint) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_copy_options_init(opts, version)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_image_copy(ecr_buf * digest_out, ecr_repository * dst, const char * dst_tag, ecr_repository * src, const char * src_reference, const ecr_copy_options * opts)
+//
+// Copy an image.
+// @param digest_out receives the digest of the top manifest put on the
+//
+//	destination (that of the source unless platforms were chosen from
+//	an index); may be NULL.
+//
+// @param dst the destination repository (it must exist).
+// @param dst_tag the tag it gets there, or NULL: none (by digest only).
+// @param src the source repository.
+// @param src_reference a tag or a digest in src.
+// @param opts options, or NULL.
+// @return 0; ECR_EIMAGE_NOT_FOUND (source); ECR_EDIGEST when bytes received
+//
+//	do not match their digest; ECR_ENETWORK; ECR_EIMMUTABLE (the tag
+//	exists and is immutable on the destination); ECR_EUSER (stopped by
+//	the callback); any code of the handles' operations.
+func ecr_image_copy(digest_out *C.ecr_buf, dst *C.ecr_repository, dst_tag *C.char, src *C.ecr_repository, src_reference *C.char, opts *C.ecr_copy_options) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_image_copy(digest_out, dst, dst_tag, src, src_reference, opts)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
 // int ecr_server_options_init(ecr_server_options * opts, unsigned int version)
 //
 // Initialise options to the defaults. @return 0 or ECR_EINVALID.
@@ -2965,6 +3087,72 @@ func ecr_meta_store_init(store *C.ecr_meta_store, version C.uint) (C.int, error)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	rc := C.ecr_meta_store_init(store, version)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_registry_open_transport(ecr_registry ** out, ecr_transport * t, const ecr_registry_options * opts)
+//
+// Open a registry handle over a transport. The handle owns t from then on
+// (also on failure: t is freed). opts as for ecr_registry_open(); account_id
+// and region default to what info() reports.
+func ecr_registry_open_transport(out **C.ecr_registry, t *C.ecr_transport, opts *C.ecr_registry_options) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_open_transport(out, t, opts)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// ecr_transport * ecr_registry_transport(const ecr_registry * reg)
+//
+// The transport of a remote registry handle, or NULL for a local one.
+func ecr_registry_transport(reg *C.ecr_registry) *C.ecr_transport {
+	return C.ecr_registry_transport(reg)
+}
+
+// int ecr_transport_fail(int code, const char * message)
+//
+// Set the calling thread's error (as ecr_error_last() reports it) and return
+// code: what a transport does when it fails. message is used as it is.
+func ecr_transport_fail(code C.int, message *C.char) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_transport_fail(code, message)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_error_from_exception(const char * type)
+//
+// The code of an ECR API error type (the __type of an error response, with
+// or without its "namespace#" prefix), e.g. ECR_EREPOSITORY_NOT_FOUND for
+// "RepositoryNotFoundException"; ECR_ERROR for a type the library does not know.
+func ecr_error_from_exception(type_ *C.char) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_error_from_exception(type_)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_error_from_oci(const char * oci_code, int http_status)
+//
+// The code of an OCI Distribution error code with its HTTP status, e.g.
+// ECR_EIMAGE_NOT_FOUND for MANIFEST_UNKNOWN (404), as the library's own
+// server answers them.
+func ecr_error_from_oci(oci_code *C.char, http_status C.int) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_error_from_oci(oci_code, http_status)
 	if rc < 0 {
 		return rc, lastError(rc)
 	}

@@ -17,6 +17,10 @@ ECR_BLOB_STORE_READER_VERSION = 1
 ECR_BLOB_STORE_VERSION = 1
 ECR_BLOB_STORE_WRITER_VERSION = 1
 ECR_BLOB_TOKEN_MAX_LIFETIME_SECONDS = 3600
+ECR_COPY_NO_MOUNT = 2
+ECR_COPY_OPTIONS_VERSION = 1
+ECR_COPY_PROGRESS_VERSION = 1
+ECR_COPY_REFERRERS = 1
 ECR_EVENT_VERSION = 1
 ECR_GC_DRY_RUN = 1
 ECR_GC_OPTIONS_VERSION = 1
@@ -34,7 +38,10 @@ ECR_POLICY_FORCE = 1
 ECR_POLICY_MAX_SIZE = 10240
 ECR_POLICY_REQUEST_VERSION = 1
 ECR_PRINCIPAL_ADMIN = 1
-ECR_REGISTRY_OPTIONS_VERSION = 2
+ECR_REGISTRY_OPTIONS_VERSION = 3
+ECR_REMOTE_INSECURE = 1
+ECR_REMOTE_NO_RETRY = 4
+ECR_REMOTE_OCI_ONLY = 2
 ECR_REPOSITORY_DELETE_FORCE = 1
 ECR_REPOSITORY_OPTIONS_VERSION = 1
 ECR_SCAN_OPTIONS_VERSION = 1
@@ -45,6 +52,10 @@ ECR_SERVER_SINGLE_THREAD = 2
 ECR_SIGV4_REQUEST_VERSION = 1
 ECR_STORAGE_NOSYNC = 1
 ECR_TOKEN_LIFETIME_SECONDS = 43200
+ECR_TRANSPORT_HAS_ECR_API = 1
+ECR_TRANSPORT_HAS_OCI = 2
+ECR_TRANSPORT_STREAM_VERSION = 1
+ECR_TRANSPORT_VERSION = 1
 ECR_UNTAG_DELETE_UNTAGGED = 1
 ECR_UPLOAD_ID_LEN = 36
 ECR_VERSION_MAJOR = 0
@@ -155,6 +166,12 @@ class ErrorCode(enum.IntEnum):
     """ImageStorageClassUpdateNotSupportedException"""
     ESCAN_NOT_FOUND = -57
     """the image was never scanned (ScanNotFoundException)"""
+    ENETWORK = -58
+    """a remote registry could not be reached: connection, TLS, timeout (after retries)"""
+    ENOTSUPPORTED = -59
+    """the registry does not offer this operation (e.g. the ECR API on a plain OCI registry)"""
+    ETHROTTLED = -60
+    """too many requests, still refused after retries (ThrottlingException)"""
 
 
 ECR_OK = 0
@@ -205,6 +222,9 @@ ECR_ELIFECYCLE_PREVIEW_IN_PROGRESS = -54
 ECR_EIMAGE_ARCHIVED = -55
 ECR_ESTORAGE_CLASS_UPDATE = -56
 ECR_ESCAN_NOT_FOUND = -57
+ECR_ENETWORK = -58
+ECR_ENOTSUPPORTED = -59
+ECR_ETHROTTLED = -60
 
 
 class ErrorClass(enum.IntEnum):
@@ -449,6 +469,33 @@ ECR_SCAN_COMPLETE = 2
 ECR_SCAN_FAILED = 3
 
 
+class CopyEvent(enum.IntEnum):
+    """What a progress report is about.
+
+    C: ecr_copy_event
+    """
+    BLOB_START = 0
+    """a blob starts moving"""
+    BLOB_PROGRESS = 1
+    """bytes of a blob moved (at most every 64 KiB and 100 ms per blob)"""
+    BLOB_DONE = 2
+    """a blob is on the destination, verified"""
+    BLOB_SKIPPED = 3
+    """the destination had the blob already"""
+    BLOB_MOUNTED = 4
+    """the blob was mounted from the source repository (same registry)"""
+    MANIFEST_DONE = 5
+    """a manifest was put on the destination"""
+
+
+ECR_COPY_BLOB_START = 0
+ECR_COPY_BLOB_PROGRESS = 1
+ECR_COPY_BLOB_DONE = 2
+ECR_COPY_BLOB_SKIPPED = 3
+ECR_COPY_BLOB_MOUNTED = 4
+ECR_COPY_MANIFEST_DONE = 5
+
+
 class SqlType(enum.IntEnum):
     """Types of SQL values.
 
@@ -564,6 +611,15 @@ class ecr_registry_options(ctypes.Structure):
         'upload_expiry_seconds': 'Upload sessions untouched for this long expire; 0: 24 hours.',
         'flags': 'ECR_STORAGE_NOSYNC, or 0.',
         'event_cb': 'Events (lifecycle actions, ...) go here; NULL: nowhere. See ecr/event.h.',
+        'username': 'Basic credentials for the data plane ("AWS" and a token from\nGetAuthorizationToken for Amazon ECR); NULL: none, or derived from the\nAWS credentials below (the library gets a token itself).',
+        'access_key_id': "AWS credentials for the ECR API (SigV4). NULL: the usual AWS sources, in\nthe AWS CLI's order: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /\nAWS_SESSION_TOKEN, then the shared credentials file\n(AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials) for profile.",
+        'profile': 'The profile of the shared credentials and config files; NULL: AWS_PROFILE, else "default".',
+        'api_endpoint': 'The ECR API\'s endpoint, e.g. "https://api.ecr.eu-west-1.amazonaws.com";\nNULL: the registry URL itself (as ecrd serves both), or api.ecr.<region>\nfor an Amazon ECR registry host.',
+        'ca_file': "CA certificates to trust for https (a PEM file, a hashed folder); NULL: the system's.",
+        'remote_flags': 'ECR_REMOTE_* flags.',
+        'timeout_ms': 'Give up on a request after this long without progress; 0: 60 s. Connecting: at most 10 s.',
+        'max_retries': 'Retries of a failed request (5xx, 429, reset connection), with jittered backoff; 0: 4 (ECR_REMOTE_NO_RETRY: none).',
+        'user_agent': 'Appended to the User-Agent header; NULL: nothing.',
     }
 
 
@@ -821,6 +877,35 @@ class ecr_scan_finding(ctypes.Structure):
     }
 
 
+class ecr_copy_progress(ctypes.Structure):
+    """A progress report (valid during the callback only).
+
+    C: struct ecr_copy_progress
+    """
+    _field_docs_ = {
+        'digest': 'the blob or manifest',
+        'media_type': 'its media type as the manifest names it',
+        'bytes_done': 'of this blob',
+        'bytes_total': 'its size',
+        'all_bytes_done': 'of every blob of the copy (skipped and mounted ones count as done)',
+        'all_bytes_total': 'the size of every blob of the copy',
+        'blobs_done': 'blobs finished (done, skipped, mounted)',
+        'blobs_total': 'blobs finished (done, skipped, mounted)',
+    }
+
+
+class ecr_copy_options(ctypes.Structure):
+    """Options for ecr_image_copy(). NULL means all defaults.
+
+    C: struct ecr_copy_options
+    """
+    _field_docs_ = {
+        'platforms': 'For an image index (manifest list): the platforms to copy, as\n"os/architecture[/variant]" (e.g. "linux/arm64/v8"); NULL: all, and the\nindex is copied unchanged (same digest). With one platform the\ndestination gets that platform\'s manifest alone; with several, a new\nindex listing only them (another digest). ECR_ENOTFOUND when a platform\nis not in the index. Ignored for a single image.',
+        'flags': 'ECR_COPY_* flags.',
+        'parallel': 'Blobs moved at once; 0: 4; at most 16.',
+    }
+
+
 class ecr_server(ctypes.Structure):
     """An opaque handle.
 
@@ -900,6 +985,45 @@ class ecr_sql_value(ctypes.Structure):
     """
 
 
+class ecr_transport(ctypes.Structure):
+    """
+
+    C: struct ecr_transport
+    """
+    _field_docs_ = {
+        'info': 'What the registry behind the transport offers (ECR_TRANSPORT_HAS_*), its\naccount id and region (each empty when unknown: a plain OCI registry),\nand the host[:port] of its data plane (the start of repository URIs).\nCalled once, when the registry handle is opened; ECR_ENETWORK or\nECR_EAUTH when the registry cannot be reached or refuses the credentials.',
+        'call': 'Run one ECR API operation, e.g. "DescribeRepositories": request is its\ninput document (a JSON object), response receives its output document.\nAn ECR error response fails with the code of its __type and its message.',
+        'manifest_get': 'Fetch a manifest by tag or digest, accepting every manifest media type the\nlibrary knows. body receives the manifest, media_type its Content-Type and\ndigest its digest (as computed from body; a server that states another is\nrefused with ECR_EDIGEST). ECR_EREPOSITORY_NOT_FOUND, ECR_EIMAGE_NOT_FOUND.',
+        'manifest_head': 'Only the digest, media type and size of a manifest (HEAD).',
+        'manifest_put': 'Store a manifest under a tag or under its digest; digest_out (may be NULL) receives its digest.',
+        'manifest_delete': 'Delete a manifest by digest, or a tag.',
+        'blob_stat': 'The size of a blob (HEAD); ECR_ENOTFOUND when the repository has no such blob.',
+        'blob_open': 'Start downloading length bytes of a blob from offset (length 0: to the\nend); *size_out receives the size of the whole blob.',
+        'blob_put': 'Upload a whole blob held in memory in one go (small blobs).',
+        'blob_mount': 'Make a blob of repository from available in repository without copying\nit. ECR_ENOTFOUND when the registry did not mount it (then copy it).',
+        'blob_delete': 'Delete a blob from a repository.',
+        'upload_begin': "Open an upload session; session_out receives the transport's handle on it:\na printable string (for HTTP, the Location the registry gave) that lets\nany later call, in this process or another, resume the session. It may\nchange with every write.",
+        'upload_status': 'The bytes a session holds so far; ECR_EUPLOAD when it is unknown or expired.',
+        'upload_write': "Append len bytes at offset (the session's size: ECR_ERANGE otherwise).\nsession is updated to the session's new handle.",
+        'upload_commit': 'Finish a session: the registry verifies digest and publishes the blob. ECR_EDIGEST on a mismatch.',
+        'upload_cancel': 'Abandon a session.',
+        'tags_list': 'One page of a repository\'s tags in lexical order, after last (NULL: from\nthe start), at most n (0: the registry\'s default): a JSON object\n{"name": ..., "tags": [...]} as the OCI tags/list route returns it;\nmore_out is set when another page follows.',
+        'referrers': 'The referrers of a digest (an OCI image index), optionally of one artifact type only (NULL: all).',
+        'free': 'Release the transport (after every handle that used it is gone).',
+    }
+
+
+class ecr_transport_stream(ctypes.Structure):
+    """A blob being downloaded, returned by blob_open().
+
+    C: struct ecr_transport_stream
+    """
+    _field_docs_ = {
+        'read': "Read up to len bytes into buf. *nread_out is 0 only at the end of the\nrange. A transport resumes an interrupted download itself (ranged\nrequest from the next byte) before it gives up with ECR_ENETWORK.\nThe bytes are the server's: the library checks the digest.",
+        'close': 'Stop and release the stream.',
+    }
+
+
 # Callback types.
 ecr_log_cb = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
 ecr_event_cb = ctypes.CFUNCTYPE(None, ctypes.POINTER(ecr_event), ctypes.c_void_p)
@@ -909,6 +1033,7 @@ ecr_repository_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_repository
 ecr_lifecycle_result_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_int, ctypes.c_uint32, ctypes.c_void_p)
 ecr_lifecycle_image_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_image), ctypes.c_int, ctypes.c_uint32, ctypes.c_void_p)
 ecr_principal_policy_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
+ecr_copy_progress_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_copy_progress), ctypes.c_void_p)
 ecr_server_registry_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.POINTER(ecr_registry)), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
 ecr_blob_store_list_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p)
 ecr_blob_store_stage_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p)
@@ -922,6 +1047,7 @@ CALLBACK_DOCS = {
     'ecr_lifecycle_result_cb': 'Receives the decision for images[index] (called once per image, in index\norder). rule_priority is the rule that decided, 0 for KEEP. A non-zero\nreturn stops the evaluation and is returned.',
     'ecr_lifecycle_image_cb': 'Receives one image of a preview or an application: img is borrowed for the\ncall; action and rule_priority say what the policy does to it. A non-zero\nreturn stops and is returned.',
     'ecr_principal_policy_cb': 'Called for each identity policy of a principal.',
+    'ecr_copy_progress_cb': 'Receives progress reports, from the thread that called ecr_image_copy()\nonly, never two at once. A non-zero return stops the copy (ECR_EUSER) and\nis returned.',
     'ecr_server_registry_cb': 'Finds (or opens) the registry of an account in a region, for requests that\nname one: the ECR API (account of the caller\'s access key, region of its\nSigV4 scope) and /v2/ requests to "<account>.dkr.ecr.<region>.<anything>".\nThe registry returned stays owned by the callback\'s owner and must live as\nlong as the server. Called from worker threads, possibly concurrently.\n@return 0, or a negative ECR_E* code (the request then fails).',
     'ecr_blob_store_list_cb': 'Called for each blob by list(): digest, size, modification time (ms since the epoch).',
     'ecr_blob_store_stage_cb': 'Called for each staging object by stage_list().',
@@ -984,6 +1110,19 @@ ecr_registry_options._fields_ = [
     ('flags', ctypes.c_uint32),
     ('event_cb', ecr_event_cb),
     ('event_payload', ctypes.c_void_p),
+    ('username', ctypes.c_char_p),
+    ('password', ctypes.c_char_p),
+    ('access_key_id', ctypes.c_char_p),
+    ('secret_access_key', ctypes.c_char_p),
+    ('session_token', ctypes.c_char_p),
+    ('profile', ctypes.c_char_p),
+    ('api_endpoint', ctypes.c_char_p),
+    ('ca_file', ctypes.c_char_p),
+    ('ca_path', ctypes.c_char_p),
+    ('remote_flags', ctypes.c_uint32),
+    ('timeout_ms', ctypes.c_uint32),
+    ('max_retries', ctypes.c_uint32),
+    ('user_agent', ctypes.c_char_p),
 ]
 ecr_gc_options._fields_ = [
     ('version', ctypes.c_uint),
@@ -1082,6 +1221,27 @@ ecr_scan_finding._fields_ = [
     ('cvss_vector', ctypes.c_char_p),
     ('cvss_score', ctypes.c_double),
 ]
+ecr_copy_progress._fields_ = [
+    ('version', ctypes.c_uint),
+    ('event', ctypes.c_int),
+    ('digest', ctypes.c_char_p),
+    ('media_type', ctypes.c_char_p),
+    ('bytes_done', ctypes.c_uint64),
+    ('bytes_total', ctypes.c_uint64),
+    ('all_bytes_done', ctypes.c_uint64),
+    ('all_bytes_total', ctypes.c_uint64),
+    ('blobs_done', ctypes.c_size_t),
+    ('blobs_total', ctypes.c_size_t),
+]
+ecr_copy_options._fields_ = [
+    ('version', ctypes.c_uint),
+    ('platforms', ctypes.POINTER(ctypes.c_char_p)),
+    ('platforms_count', ctypes.c_size_t),
+    ('flags', ctypes.c_uint32),
+    ('parallel', ctypes.c_uint),
+    ('progress_cb', ecr_copy_progress_cb),
+    ('progress_payload', ctypes.c_void_p),
+]
 ecr_server_options._fields_ = [
     ('version', ctypes.c_uint),
     ('bind_address', ctypes.c_char_p),
@@ -1126,6 +1286,33 @@ ecr_sql_value._fields_ = [
     ('s', ctypes.c_char_p),
     ('len', ctypes.c_size_t),
 ]
+ecr_transport._fields_ = [
+    ('version', ctypes.c_uint),
+    ('info', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_transport))),
+    ('call', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_transport), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t)),
+    ('manifest_get', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_transport), ctypes.c_char_p, ctypes.c_char_p)),
+    ('manifest_head', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_buf), ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ecr_transport), ctypes.c_char_p, ctypes.c_char_p)),
+    ('manifest_put', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_transport), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t)),
+    ('manifest_delete', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_transport), ctypes.c_char_p, ctypes.c_char_p)),
+    ('blob_stat', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ecr_transport), ctypes.c_char_p, ctypes.c_char_p)),
+    ('blob_open', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.POINTER(ecr_transport_stream)), ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ecr_transport), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint64, ctypes.c_uint64)),
+    ('blob_put', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_transport), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t)),
+    ('blob_mount', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_transport), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p)),
+    ('blob_delete', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_transport), ctypes.c_char_p, ctypes.c_char_p)),
+    ('upload_begin', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_transport), ctypes.c_char_p)),
+    ('upload_status', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ecr_transport), ctypes.c_char_p, ctypes.c_char_p)),
+    ('upload_write', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_transport), ctypes.c_char_p, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_size_t)),
+    ('upload_commit', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_transport), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p)),
+    ('upload_cancel', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_transport), ctypes.c_char_p, ctypes.c_char_p)),
+    ('tags_list', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_buf), ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ecr_transport), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint)),
+    ('referrers', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_transport), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p)),
+    ('free', ctypes.CFUNCTYPE(None, ctypes.POINTER(ecr_transport))),
+]
+ecr_transport_stream._fields_ = [
+    ('version', ctypes.c_uint),
+    ('read', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_transport_stream), ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t))),
+    ('close', ctypes.CFUNCTYPE(None, ctypes.POINTER(ecr_transport_stream))),
+]
 
 # Typedef names of structures.
 
@@ -1133,11 +1320,12 @@ ecr_sql_value._fields_ = [
 INITS = {
     'ECR_ALLOCATOR_INIT': (ecr_allocator, {'version': 1, 'malloc_fn': None, 'realloc_fn': None, 'free_fn': None, 'payload': None}),
     'ECR_BUF_INIT': (ecr_buf, {'ptr': None, 'size': 0, 'reserved': 0}),
+    'ECR_COPY_OPTIONS_INIT': (ecr_copy_options, {'version': 1, 'platforms': None, 'platforms_count': 0, 'flags': 0, 'parallel': 0, 'progress_cb': None, 'progress_payload': None}),
     'ECR_GC_OPTIONS_INIT': (ecr_gc_options, {'version': 1, 'grace_seconds': 0, 'flags': 0}),
     'ECR_GC_STATS_INIT': (ecr_gc_stats, {'version': 1, 'uploads_expired': 0, 'links_removed': 0, 'blobs_removed': 0, 'bytes_removed': 0, 'blobs_kept': 0}),
     'ECR_IMAGE_LIST_OPTIONS_INIT': (ecr_image_list_options, {'version': 2, 'tag_status': 0, 'subject': None, 'artifact_type': None, 'start_token': None, 'status_mask': 0}),
     'ECR_POLICY_REQUEST_INIT': (ecr_policy_request, {'version': 1, 'principal_arn': None, 'principal_account': None, 'action': None, 'resource': None, 'keys': None, 'keys_count': 0}),
-    'ECR_REGISTRY_OPTIONS_INIT': (ecr_registry_options, {'version': 2, 'account_id': None, 'region': None, 'log_cb': None, 'log_payload': None, 'log_level': 0, 'clock_cb': None, 'clock_payload': None, 'upload_expiry_seconds': 0, 'flags': 0, 'event_cb': None, 'event_payload': None}),
+    'ECR_REGISTRY_OPTIONS_INIT': (ecr_registry_options, {'version': 3, 'account_id': None, 'region': None, 'log_cb': None, 'log_payload': None, 'log_level': 0, 'clock_cb': None, 'clock_payload': None, 'upload_expiry_seconds': 0, 'flags': 0, 'event_cb': None, 'event_payload': None, 'username': None, 'password': None, 'access_key_id': None, 'secret_access_key': None, 'session_token': None, 'profile': None, 'api_endpoint': None, 'ca_file': None, 'ca_path': None, 'remote_flags': 0, 'timeout_ms': 0, 'max_retries': 0, 'user_agent': None}),
     'ECR_REPOSITORY_OPTIONS_INIT': (ecr_repository_options, {'version': 1, 'tag_mutability': 0, 'exclusions': None, 'exclusions_count': 0, 'scan_on_push': 0, 'encryption_type': 0, 'kms_key': None, 'tags': None, 'tags_count': 0}),
     'ECR_SCAN_OPTIONS_INIT': (ecr_scan_options, {'version': 1, 'max_total_bytes': 0, 'max_entries': 0, 'max_file_size': 0, 'max_path_length': 0, 'platform': None}),
     'ECR_SERVER_OPTIONS_INIT': (ecr_server_options, {'version': 1, 'bind_address': None, 'port': 0, 'tls_cert_file': None, 'tls_key_file': None, 'flags': 0, 'threads': 0, 'max_connections': 0, 'timeout_seconds': 0, 'max_header_size': 0, 'max_blob_size': 0, 'log_cb': None, 'log_payload': None, 'log_level': 0}),
@@ -1258,7 +1446,7 @@ FUNCTIONS = {
         [ctypes.POINTER(ctypes.POINTER(ecr_registry)), ctypes.c_char_p, ctypes.POINTER(ecr_registry_options)],
         ('out', 'url', 'opts'),
         'int ecr_registry_open(ecr_registry ** out, const char * url, const ecr_registry_options * opts)',
-        'Open a registry.\n@param out receives the registry; free with ecr_registry_free().\n@param url "file:///path/to/folder" (created if missing: blobs in files,\n       metadata in SQLite) or "memory:" (nothing kept after the last free).\n@param opts options, or NULL for defaults; read during the call only.\n@return 0; ECR_EINVALID for a bad URL, account id, region or options\n        version; ECR_EIO when the storage cannot be opened.'),
+        'Open a registry.\n@param out receives the registry; free with ecr_registry_free().\n@param url "file:///path/to/folder" (created if missing: blobs in files,\n       metadata in SQLite), "memory:" (nothing kept after the last free),\n       or "https://host[:port]" / "http://host[:port]": a remote registry\n       (ecrd, Amazon ECR, any OCI Distribution registry) reached through the\n       HTTP transport (ecr/sys/transport.h). Every operation works on a\n       remote handle as on a local one, with the same error codes, except\n       the registry host\'s own maintenance (garbage collection, applying\n       lifecycle policies, principals), which answers ECR_ENOTSUPPORTED.\n@param opts options, or NULL for defaults; read during the call only.\n@return 0; ECR_EINVALID for a bad URL, account id, region or options\n        version; ECR_EIO when the storage cannot be opened; ECR_ENETWORK\n        when a remote registry cannot be reached; ECR_EAUTH when it\n        refuses the credentials.'),
     'ecr_registry_open_storage': (
         ctypes.c_int,
         [ctypes.POINTER(ctypes.POINTER(ecr_registry)), ctypes.POINTER(ecr_blob_store), ctypes.POINTER(ecr_meta_store), ctypes.POINTER(ecr_registry_options)],
@@ -1348,7 +1536,7 @@ FUNCTIONS = {
         [ctypes.POINTER(ctypes.POINTER(ecr_repository)), ctypes.POINTER(ecr_registry), ctypes.c_char_p, ctypes.POINTER(ecr_repository_options)],
         ('out', 'reg', 'name', 'opts'),
         'int ecr_repository_create(ecr_repository ** out, ecr_registry * reg, const char * name, const ecr_repository_options * opts)',
-        'Create a repository.\n@param out receives the new repository (free with ecr_repository_free()), or NULL.\n@param name 2-256 characters of the OCI repository name grammar.\n@return 0; ECR_EINVALID (name, options); ECR_EREPOSITORY_EXISTS;\n        ECR_EINVALID_TAG_PARAMETER; ECR_ETOO_MANY_TAGS.'),
+        'Create a repository.\nOn a remote plain OCI registry (no ECR API), which creates repositories\nwith their first push, this only returns a handle on the name (existing or\nnot), and ECR_ENOTSUPPORTED for options other than the defaults.\n@param out receives the new repository (free with ecr_repository_free()), or NULL.\n@param name 2-256 characters of the OCI repository name grammar.\n@return 0; ECR_EINVALID (name, options); ECR_EREPOSITORY_EXISTS;\n        ECR_EINVALID_TAG_PARAMETER; ECR_ETOO_MANY_TAGS.'),
     'ecr_repository_open': (
         ctypes.c_int,
         [ctypes.POINTER(ctypes.POINTER(ecr_repository)), ctypes.POINTER(ecr_registry), ctypes.c_char_p],
@@ -1540,7 +1728,7 @@ FUNCTIONS = {
         [ctypes.POINTER(ecr_upload)],
         ('up',),
         'const char * ecr_upload_id(const ecr_upload * up)',
-        'The session id (a UUID). @return borrowed.'),
+        "The session id: a UUID for a local registry. For a remote registry it is\nthe transport's handle on the session (for HTTP, the Location the registry\ngave), longer than ECR_UPLOAD_ID_LEN, and it changes with every\necr_upload_write(): read it again before handing it to ecr_upload_open().\n@return borrowed, valid until the next write or ecr_upload_free()."),
     'ecr_upload_size': (
         ctypes.c_uint64,
         [ctypes.POINTER(ecr_upload)],
@@ -2201,6 +2389,18 @@ FUNCTIONS = {
         ('out', 'repo'),
         'int ecr_repository_scan_frequency(ecr_buf * out, ecr_repository * repo)',
         'The effective scan frequency of a repository: the first registry rule whose\nfilter matches its name, else SCAN_ON_PUSH when the repository has\nscanOnPush, else MANUAL. Writes "SCAN_ON_PUSH", "CONTINUOUS_SCAN" or "MANUAL".'),
+    'ecr_copy_options_init': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_copy_options), ctypes.c_uint],
+        ('opts', 'version'),
+        'int ecr_copy_options_init(ecr_copy_options * opts, unsigned int version)',
+        'Initialise options to the defaults. @return 0 or ECR_EINVALID for an unknown version.'),
+    'ecr_image_copy': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_repository), ctypes.c_char_p, ctypes.POINTER(ecr_repository), ctypes.c_char_p, ctypes.POINTER(ecr_copy_options)],
+        ('digest_out', 'dst', 'dst_tag', 'src', 'src_reference', 'opts'),
+        'int ecr_image_copy(ecr_buf * digest_out, ecr_repository * dst, const char * dst_tag, ecr_repository * src, const char * src_reference, const ecr_copy_options * opts)',
+        "Copy an image.\n@param digest_out receives the digest of the top manifest put on the\n       destination (that of the source unless platforms were chosen from\n       an index); may be NULL.\n@param dst the destination repository (it must exist).\n@param dst_tag the tag it gets there, or NULL: none (by digest only).\n@param src the source repository.\n@param src_reference a tag or a digest in src.\n@param opts options, or NULL.\n@return 0; ECR_EIMAGE_NOT_FOUND (source); ECR_EDIGEST when bytes received\n        do not match their digest; ECR_ENETWORK; ECR_EIMMUTABLE (the tag\n        exists and is immutable on the destination); ECR_EUSER (stopped by\n        the callback); any code of the handles' operations."),
     'ecr_server_options_init': (
         ctypes.c_int,
         [ctypes.POINTER(ecr_server_options), ctypes.c_uint],
@@ -2267,6 +2467,36 @@ FUNCTIONS = {
         ('store', 'version'),
         'int ecr_meta_store_init(ecr_meta_store * store, unsigned int version)',
         'Zero a vtable and set its version. @return 0 or ECR_EINVALID.'),
+    'ecr_registry_open_transport': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_registry)), ctypes.POINTER(ecr_transport), ctypes.POINTER(ecr_registry_options)],
+        ('out', 't', 'opts'),
+        'int ecr_registry_open_transport(ecr_registry ** out, ecr_transport * t, const ecr_registry_options * opts)',
+        'Open a registry handle over a transport. The handle owns t from then on\n(also on failure: t is freed). opts as for ecr_registry_open(); account_id\nand region default to what info() reports.'),
+    'ecr_registry_transport': (
+        ctypes.POINTER(ecr_transport),
+        [ctypes.POINTER(ecr_registry)],
+        ('reg',),
+        'ecr_transport * ecr_registry_transport(const ecr_registry * reg)',
+        'The transport of a remote registry handle, or NULL for a local one.'),
+    'ecr_transport_fail': (
+        ctypes.c_int,
+        [ctypes.c_int, ctypes.c_char_p],
+        ('code', 'message'),
+        'int ecr_transport_fail(int code, const char * message)',
+        "Set the calling thread's error (as ecr_error_last() reports it) and return\ncode: what a transport does when it fails. message is used as it is."),
+    'ecr_error_from_exception': (
+        ctypes.c_int,
+        [ctypes.c_char_p],
+        ('type',),
+        'int ecr_error_from_exception(const char * type)',
+        'The code of an ECR API error type (the __type of an error response, with\nor without its "namespace#" prefix), e.g. ECR_EREPOSITORY_NOT_FOUND for\n"RepositoryNotFoundException"; ECR_ERROR for a type the library does not know.'),
+    'ecr_error_from_oci': (
+        ctypes.c_int,
+        [ctypes.c_char_p, ctypes.c_int],
+        ('oci_code', 'http_status'),
+        'int ecr_error_from_oci(const char * oci_code, int http_status)',
+        "The code of an OCI Distribution error code with its HTTP status, e.g.\nECR_EIMAGE_NOT_FOUND for MANIFEST_UNKNOWN (404), as the library's own\nserver answers them."),
 }
 
 

@@ -1,0 +1,734 @@
+"""libecr: an embeddable, Amazon-ECR-compatible container registry, from Python.
+
+The mechanical layer, _ffi (generated from the C headers by
+bindings/gen/gen_bindings.py), declares every function, structure, enum and
+constant; ``libecr.lib`` is the loaded library with every function bound, so
+anything this module does not wrap is still callable::
+
+    import libecr
+    with libecr.Registry("memory:") as reg:
+        repo = reg.create_repository("team/app")
+        digest = repo.put_blob(b"layer bytes")
+        with libecr.Server(reg, port=0, no_auth=True) as srv:
+            print("serving on", srv.port)
+
+The library is found through LIBECR_LIBRARY (a path), else the system's
+libecr.so.0 (ctypes.util.find_library("ecr")).
+"""
+import ctypes
+import ctypes.util
+import dataclasses
+import hashlib
+import io
+import os
+import threading
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
+
+from . import _ffi
+from ._ffi import (ErrorCode, LifecycleAction, PolicyDecision, PolicyKind, StorageClass,  # noqa: F401
+                   TagMutability, TagStatus)
+
+__all__ = [
+    "lib", "version", "Registry", "Repository", "Image", "ImageInfo", "Upload", "Blob", "Policy", "Server",
+    "LifecyclePolicy", "EcrError", "NotFoundError", "RepositoryNotFoundError", "ImageNotFoundError",
+    "LifecyclePolicyNotFoundError", "PolicyNotFoundError", "AlreadyExistsError", "RepositoryAlreadyExistsError",
+    "ImageAlreadyExistsError", "ImmutableTagError", "AccessDeniedError", "AuthError", "InvalidError", "LimitError",
+    "DigestError", "UploadError", "StorageError", "NetworkError", "NotSupportedError", "BusyError",
+    "RepositoryNotEmptyError", "ImageArchivedError", "CallbackError", "ErrorCode", "LifecycleAction",
+    "PolicyDecision", "PolicyKind", "StorageClass", "TagMutability", "TagStatus",
+]
+
+
+def _load():
+    path = os.environ.get("LIBECR_LIBRARY")
+    if not path:
+        path = ctypes.util.find_library("ecr") or "libecr.so.0"
+    cdll = ctypes.CDLL(path)
+    missing = _ffi.bind(cdll)
+    # A library older than the headers lacks some functions: they stay unbound
+    # (calling one raises AttributeError) and _missing says which.
+    return cdll, missing
+
+
+lib, _missing = _load()
+
+
+def version() -> str:
+    """The library version, e.g. "0.1.0 (sha256: libcrypto)"."""
+    return lib.ecr_version().decode()
+
+
+# --- Errors ---------------------------------------------------------------
+
+class EcrError(Exception):
+    """A failure reported by libecr: .code (an ErrorCode), .name ("ECR_E..."),
+    .message (ecr_error_last()'s message) and .exception (the Amazon ECR
+    exception name, e.g. "RepositoryNotFoundException")."""
+
+    def __init__(self, code: int, message: str = ""):
+        self.code = code
+        self.name = lib.ecr_error_name(code).decode()
+        self.exception = lib.ecr_error_exception(code).decode()
+        self.message = message
+        super().__init__("%s (%s)" % (message, self.name) if message else self.name)
+
+
+class NotFoundError(EcrError, LookupError):
+    """ECR_ENOTFOUND and every code of its category."""
+
+
+class RepositoryNotFoundError(NotFoundError):
+    pass
+
+
+class ImageNotFoundError(NotFoundError):
+    pass
+
+
+class LifecyclePolicyNotFoundError(NotFoundError):
+    pass
+
+
+class PolicyNotFoundError(NotFoundError):
+    """No repository or registry policy."""
+
+
+class AlreadyExistsError(EcrError):
+    """ECR_EEXISTS and every code of its category."""
+
+
+class RepositoryAlreadyExistsError(AlreadyExistsError):
+    pass
+
+
+class ImageAlreadyExistsError(AlreadyExistsError):
+    pass
+
+
+class ImmutableTagError(EcrError):
+    """The tag exists and is immutable (ImageTagAlreadyExistsException)."""
+
+
+class AccessDeniedError(EcrError):
+    pass
+
+
+class AuthError(EcrError):
+    pass
+
+
+class InvalidError(EcrError, ValueError):
+    pass
+
+
+class LimitError(EcrError):
+    pass
+
+
+class DigestError(EcrError, ValueError):
+    pass
+
+
+class UploadError(EcrError):
+    pass
+
+
+class StorageError(EcrError, OSError):
+    pass
+
+
+class NetworkError(EcrError, ConnectionError):
+    pass
+
+
+class NotSupportedError(EcrError):
+    pass
+
+
+class BusyError(EcrError):
+    pass
+
+
+class RepositoryNotEmptyError(EcrError):
+    pass
+
+
+class ImageArchivedError(EcrError):
+    pass
+
+
+class CallbackError(EcrError):
+    """A callback stopped the operation (ECR_EUSER)."""
+
+
+_BY_CODE = {
+    "ECR_ENOTFOUND": NotFoundError, "ECR_EREPOSITORY_NOT_FOUND": RepositoryNotFoundError,
+    "ECR_EIMAGE_NOT_FOUND": ImageNotFoundError, "ECR_ELIFECYCLE_POLICY_NOT_FOUND": LifecyclePolicyNotFoundError,
+    "ECR_EREPOSITORY_POLICY_NOT_FOUND": PolicyNotFoundError, "ECR_EREGISTRY_POLICY_NOT_FOUND": PolicyNotFoundError,
+    "ECR_EEXISTS": AlreadyExistsError, "ECR_EREPOSITORY_EXISTS": RepositoryAlreadyExistsError,
+    "ECR_EIMAGE_EXISTS": ImageAlreadyExistsError, "ECR_EIMMUTABLE": ImmutableTagError,
+    "ECR_EDENIED": AccessDeniedError, "ECR_EAUTH": AuthError, "ECR_EINVALID": InvalidError,
+    "ECR_EVALIDATION": InvalidError, "ECR_ELIMIT": LimitError, "ECR_EDIGEST": DigestError,
+    "ECR_EIMAGE_DIGEST": DigestError, "ECR_EUPLOAD": UploadError, "ECR_EIO": StorageError,
+    "ECR_ENETWORK": NetworkError, "ECR_ENOTSUPPORTED": NotSupportedError, "ECR_EBUSY": BusyError,
+    "ECR_EREPOSITORY_NOT_EMPTY": RepositoryNotEmptyError, "ECR_EIMAGE_ARCHIVED": ImageArchivedError,
+    "ECR_EUSER": CallbackError, "ECR_ENOMEM": MemoryError,
+}
+_EXC = {getattr(_ffi, name): cls for name, cls in _BY_CODE.items() if hasattr(_ffi, name)}
+
+
+def error_for(code: int, message: str = "") -> Exception:
+    """The exception for an ECR_E* code: its own class, else its category's."""
+    cls = _EXC.get(code) or _EXC.get(lib.ecr_error_category(code)) or EcrError
+    if cls is MemoryError:
+        return MemoryError(message or "out of memory")
+    return cls(code, message)
+
+
+def _check(rc: int) -> int:
+    """Raise the exception of a negative return code, with the message of
+    ecr_error_last() read straight away on this thread."""
+    if rc < 0:
+        last = lib.ecr_error_last().contents
+        msg = last.message.decode(errors="replace") if last.code == rc and last.message else ""
+        raise error_for(rc, msg)
+    return rc
+
+
+def _b(s: Optional[str]) -> Optional[bytes]:
+    return None if s is None else s.encode()
+
+
+def _s(p) -> Optional[str]:
+    return None if p is None else p.decode(errors="replace")
+
+
+def _take_buf(buf: _ffi.ecr_buf) -> bytes:
+    data = ctypes.string_at(buf.ptr, buf.size) if buf.size else b""
+    lib.ecr_buf_dispose(ctypes.byref(buf))
+    return data
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class _Handle:
+    _free = None
+    _ptr = None
+
+    def close(self) -> None:
+        ptr, self._ptr = self._ptr, None
+        if ptr:
+            getattr(lib, self._free)(ptr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
+
+    def _p(self):
+        if not self._ptr:
+            raise ValueError("%s is closed" % type(self).__name__)
+        return self._ptr
+
+
+class _Callback:
+    """Runs a Python function for C: an exception inside it stops the C
+    operation (ECR_EUSER) and is raised again by reraise()."""
+
+    def __init__(self):
+        self.error = None
+
+    def guard(self, fn, *args):
+        try:
+            return fn(*args)
+        except BaseException as e:  # noqa: B902 - handed back to the caller
+            self.error = e
+            return None
+
+    def reraise(self):
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise err
+
+
+# --- Registry ---------------------------------------------------------------
+
+class Registry(_Handle):
+    """A registry: "memory:", "file:///path" or a remote "https://host".
+    Any number of threads may use one Registry at once."""
+
+    _free = "ecr_registry_free"
+
+    def __init__(self, url: str = "memory:", account_id: Optional[str] = None, region: Optional[str] = None,
+                 nosync: bool = False, log: Optional[Callable[[int, str], None]] = None,
+                 log_level: int = _ffi.ECR_LOG_INFO):
+        opts = _ffi.ecr_registry_options()
+        _check(lib.ecr_registry_options_init(ctypes.byref(opts), _ffi.ECR_REGISTRY_OPTIONS_VERSION))
+        opts.account_id = _b(account_id)
+        opts.region = _b(region)
+        if nosync:
+            opts.flags |= _ffi.ECR_STORAGE_NOSYNC
+        # Callbacks stay referenced as long as the registry: C may call them from any thread.
+        self._log_cb = None
+        if log is not None:
+            def on_log(level, msg, _payload):
+                try:
+                    log(int(level), msg.decode(errors="replace"))
+                except Exception:
+                    pass
+            self._log_cb = _ffi.ecr_log_cb(on_log)
+            opts.log_cb = self._log_cb
+            opts.log_level = log_level
+        ptr = ctypes.POINTER(_ffi.ecr_registry)()
+        _check(lib.ecr_registry_open(ctypes.byref(ptr), url.encode(), ctypes.byref(opts)))
+        self._ptr = ptr
+        self.url = url
+
+    @property
+    def account_id(self) -> str:
+        return _s(lib.ecr_registry_account_id(self._p()))
+
+    @property
+    def region(self) -> str:
+        return _s(lib.ecr_registry_region(self._p()))
+
+    @property
+    def arn(self) -> str:
+        return _s(lib.ecr_registry_arn(self._p()))
+
+    def create_repository(self, name: str, tag_mutability: int = TagMutability.MUTABLE,
+                          scan_on_push: bool = False) -> "Repository":
+        """Create a repository; raises RepositoryAlreadyExistsError, InvalidError."""
+        opts = _ffi.ecr_repository_options()
+        _check(lib.ecr_repository_options_init(ctypes.byref(opts), _ffi.ECR_REPOSITORY_OPTIONS_VERSION))
+        opts.tag_mutability = int(tag_mutability)
+        opts.scan_on_push = 1 if scan_on_push else 0
+        ptr = ctypes.POINTER(_ffi.ecr_repository)()
+        _check(lib.ecr_repository_create(ctypes.byref(ptr), self._p(), name.encode(), ctypes.byref(opts)))
+        return Repository(ptr, self)
+
+    def repository(self, name: str) -> "Repository":
+        """Open a repository; raises RepositoryNotFoundError."""
+        ptr = ctypes.POINTER(_ffi.ecr_repository)()
+        _check(lib.ecr_repository_open(ctypes.byref(ptr), self._p(), name.encode()))
+        return Repository(ptr, self)
+
+    def delete_repository(self, name: str, force: bool = False) -> None:
+        _check(lib.ecr_repository_delete(self._p(), name.encode(),
+                                         _ffi.ECR_REPOSITORY_DELETE_FORCE if force else 0))
+
+    def repositories(self, after: Optional[str] = None) -> Iterator[str]:
+        """Repository names in name order, after `after` (paginated in C)."""
+        it = ctypes.POINTER(_ffi.ecr_repository_iterator)()
+        _check(lib.ecr_repository_iterator_new_after(ctypes.byref(it), self._p(), _b(after)))
+        try:
+            repo = ctypes.POINTER(_ffi.ecr_repository)()
+            while True:
+                rc = lib.ecr_repository_iterator_next(ctypes.byref(repo), it)
+                if rc == _ffi.ECR_ITEROVER:
+                    return
+                _check(rc)
+                yield _s(lib.ecr_repository_name(repo))
+        finally:
+            lib.ecr_repository_iterator_free(it)
+
+    def set_policy(self, text: str) -> None:
+        _check(lib.ecr_registry_set_policy(self._p(), text.encode()))
+
+    def policy(self) -> str:
+        buf = _ffi.ecr_buf()
+        _check(lib.ecr_registry_policy(ctypes.byref(buf), self._p()))
+        return _take_buf(buf).decode()
+
+    def gc(self, grace_seconds: int = 0, dry_run: bool = False) -> Dict[str, int]:
+        """Collect garbage; returns the counts of ecr_gc_stats."""
+        opts = _ffi.init("ECR_GC_OPTIONS_INIT")
+        opts.grace_seconds = grace_seconds
+        opts.flags = _ffi.ECR_GC_DRY_RUN if dry_run else 0
+        stats = _ffi.init("ECR_GC_STATS_INIT")
+        _check(lib.ecr_registry_gc(self._p(), ctypes.byref(opts), ctypes.byref(stats)))
+        return {name: getattr(stats, name) for name, _ in stats._fields_ if name != "version"}
+
+
+# --- Repository ---------------------------------------------------------------
+
+@dataclasses.dataclass
+class ImageInfo:
+    """An image as a listing describes it."""
+    digest: str
+    media_type: str
+    size: int
+    pushed_at: int
+    tags: List[str]
+    storage_class: int = 0
+    status: int = 0
+
+
+def _describe(img) -> ImageInfo:
+    tags = [_s(lib.ecr_image_tag(img, i)) for i in range(lib.ecr_image_tag_count(img))]
+    return ImageInfo(_s(lib.ecr_image_digest(img)), _s(lib.ecr_image_media_type(img)), lib.ecr_image_size(img),
+                     lib.ecr_image_pushed_at(img), tags, lib.ecr_image_storage_class(img),
+                     lib.ecr_image_status_of(img))
+
+
+class Repository(_Handle):
+    """An open repository (one thread at a time; open one per thread)."""
+
+    _free = "ecr_repository_free"
+
+    def __init__(self, ptr, registry: Registry):
+        self._ptr = ptr
+        self.registry = registry  # the registry must outlive the handle
+
+    @property
+    def name(self) -> str:
+        return _s(lib.ecr_repository_name(self._p()))
+
+    @property
+    def arn(self) -> str:
+        return _s(lib.ecr_repository_arn(self._p()))
+
+    @property
+    def uri(self) -> str:
+        return _s(lib.ecr_repository_uri(self._p()))
+
+    @property
+    def tag_mutability(self) -> TagMutability:
+        return TagMutability(lib.ecr_repository_tag_mutability(self._p()))
+
+    # blobs
+    def put_blob(self, data: bytes, digest: Optional[str] = None) -> str:
+        """Store a whole blob; returns its digest."""
+        digest = digest or sha256_digest(data)
+        _check(lib.ecr_blob_put(self._p(), digest.encode(), data, len(data)))
+        return digest
+
+    def blob_size(self, digest: str) -> int:
+        """The size of a blob of the repository; raises NotFoundError."""
+        size = ctypes.c_uint64()
+        _check(lib.ecr_blob_stat(self._p(), digest.encode(), ctypes.byref(size)))
+        return size.value
+
+    def has_blob(self, digest: str) -> bool:
+        try:
+            self.blob_size(digest)
+            return True
+        except NotFoundError:
+            return False
+
+    def open_blob(self, digest: str, offset: int = 0, length: int = 0) -> "Blob":
+        ptr = ctypes.POINTER(_ffi.ecr_blob)()
+        _check(lib.ecr_blob_open(ctypes.byref(ptr), self._p(), digest.encode(), offset, length))
+        return Blob(ptr, self)
+
+    def upload(self, upload_id: Optional[str] = None) -> "Upload":
+        """Start an upload session (or reopen one by id)."""
+        ptr = ctypes.POINTER(_ffi.ecr_upload)()
+        if upload_id is None:
+            _check(lib.ecr_upload_begin(ctypes.byref(ptr), self._p()))
+        else:
+            _check(lib.ecr_upload_open(ctypes.byref(ptr), self._p(), upload_id.encode()))
+        return Upload(ptr, self)
+
+    # images
+    def put_image(self, manifest: bytes, tag: Optional[str] = None, media_type: Optional[str] = None,
+                  digest: Optional[str] = None) -> "Image":
+        ptr = ctypes.POINTER(_ffi.ecr_image)()
+        _check(lib.ecr_image_put(ctypes.byref(ptr), self._p(), _b(tag), _b(digest), _b(media_type), manifest,
+                                 len(manifest), 0))
+        return Image(ptr)
+
+    def image(self, reference: str) -> "Image":
+        """An image by tag or digest; raises ImageNotFoundError."""
+        ptr = ctypes.POINTER(_ffi.ecr_image)()
+        _check(lib.ecr_image_get(ctypes.byref(ptr), self._p(), reference.encode(), 0))
+        return Image(ptr)
+
+    def delete_image(self, digest: str) -> None:
+        _check(lib.ecr_image_delete(self._p(), digest.encode()))
+
+    def untag(self, tag: str) -> str:
+        """Remove a tag; returns the digest it pointed to."""
+        buf = _ffi.ecr_buf()
+        _check(lib.ecr_image_untag(ctypes.byref(buf), self._p(), tag.encode(), 0))
+        return _take_buf(buf).decode()
+
+    def images(self, tag_status: int = TagStatus.ANY) -> Iterator[ImageInfo]:
+        """The repository's images in digest order."""
+        opts = _ffi.init("ECR_IMAGE_LIST_OPTIONS_INIT")
+        opts.tag_status = int(tag_status)
+        it = ctypes.POINTER(_ffi.ecr_image_iterator)()
+        _check(lib.ecr_image_iterator_new(ctypes.byref(it), self._p(), ctypes.byref(opts)))
+        try:
+            img = ctypes.POINTER(_ffi.ecr_image)()
+            while True:
+                rc = lib.ecr_image_iterator_next(ctypes.byref(img), it)
+                if rc == _ffi.ECR_ITEROVER:
+                    return
+                _check(rc)
+                yield _describe(img)
+        finally:
+            lib.ecr_image_iterator_free(it)
+
+    def tags(self, after: Optional[str] = None) -> Iterator[Tuple[str, str]]:
+        """(tag, digest) pairs in lexical order."""
+        it = ctypes.POINTER(_ffi.ecr_tag_iterator)()
+        _check(lib.ecr_tag_iterator_new(ctypes.byref(it), self._p(), _b(after)))
+        try:
+            tag, digest = ctypes.c_char_p(), ctypes.c_char_p()
+            while True:
+                rc = lib.ecr_tag_iterator_next(ctypes.byref(tag), ctypes.byref(digest), it)
+                if rc == _ffi.ECR_ITEROVER:
+                    return
+                _check(rc)
+                yield _s(tag.value), _s(digest.value)
+        finally:
+            lib.ecr_tag_iterator_free(it)
+
+    # lifecycle
+    def set_lifecycle_policy(self, text: str) -> None:
+        _check(lib.ecr_repository_set_lifecycle_policy(self._p(), text.encode()))
+
+    def lifecycle_policy(self) -> str:
+        buf = _ffi.ecr_buf()
+        _check(lib.ecr_repository_lifecycle_policy(ctypes.byref(buf), None, self._p()))
+        return _take_buf(buf).decode()
+
+    def lifecycle_preview(self, text: Optional[str] = None,
+                          callback: Optional[Callable[[ImageInfo, LifecycleAction, int], Optional[bool]]] = None
+                          ) -> List[Tuple[ImageInfo, LifecycleAction, int]]:
+        """What a lifecycle policy (text, or the repository's own) would do to
+        each image, changing nothing: [(image, action, rule_priority)]. With
+        callback, it is called for each image instead (return False to stop)."""
+        out = []
+        guard = _Callback()
+
+        def on_image(img, action, prio, _payload):
+            def run():
+                info = _describe(img)
+                if callback is None:
+                    out.append((info, LifecycleAction(action), prio))
+                    return 0
+                return _ffi.ECR_EUSER if callback(info, LifecycleAction(action), prio) is False else 0
+            rc = guard.guard(run)
+            return _ffi.ECR_EUSER if rc is None else rc
+
+        cb = _ffi.ecr_lifecycle_image_cb(on_image)  # referenced until the call returns
+        rc = lib.ecr_repository_lifecycle_preview(self._p(), _b(text), cb, None)
+        guard.reraise()
+        _check(rc)
+        return out
+
+    def copy_from(self, source: "Repository", reference: str, tag: Optional[str] = None) -> str:
+        """Copy an image (and its blobs) from another repository handle, local
+        or remote (ecr_image_copy); returns the digest put here."""
+        if not hasattr(lib, "ecr_image_copy") or "ecr_image_copy" in _missing:
+            raise NotImplementedError("this libecr has no ecr_image_copy")
+        buf = _ffi.ecr_buf()
+        _check(lib.ecr_image_copy(ctypes.byref(buf), self._p(), _b(tag), source._p(), reference.encode(), None))
+        return _take_buf(buf).decode()
+
+
+class Image(_Handle):
+    """An image: immutable, readable from any thread."""
+
+    _free = "ecr_image_free"
+
+    def __init__(self, ptr):
+        self._ptr = ptr
+
+    @property
+    def digest(self) -> str:
+        return _s(lib.ecr_image_digest(self._p()))
+
+    @property
+    def media_type(self) -> str:
+        return _s(lib.ecr_image_media_type(self._p()))
+
+    @property
+    def size(self) -> int:
+        return lib.ecr_image_size(self._p())
+
+    @property
+    def pushed_at(self) -> int:
+        return lib.ecr_image_pushed_at(self._p())
+
+    @property
+    def tags(self) -> List[str]:
+        return _describe(self._p()).tags
+
+    def describe(self) -> ImageInfo:
+        return _describe(self._p())
+
+    @property
+    def manifest(self) -> bytes:
+        p, n = ctypes.c_void_p(), ctypes.c_size_t()
+        _check(lib.ecr_image_manifest(ctypes.byref(p), ctypes.byref(n), self._p()))
+        return ctypes.string_at(p, n.value)
+
+
+class Upload(_Handle):
+    """A blob upload session: write() the bytes in order, then commit(digest).
+    Leaving a with block without commit() cancels nothing: the session can be
+    reopened by id until it expires (call cancel() to discard it)."""
+
+    _free = "ecr_upload_free"
+
+    def __init__(self, ptr, repo: Repository):
+        self._ptr = ptr
+        self._repo = repo
+        self._hash = hashlib.sha256()
+
+    @property
+    def id(self) -> str:
+        return _s(lib.ecr_upload_id(self._p()))
+
+    @property
+    def size(self) -> int:
+        return lib.ecr_upload_size(self._p())
+
+    def write(self, data: bytes) -> int:
+        data = bytes(data)
+        _check(lib.ecr_upload_write(self._p(), self.size, data, len(data)))
+        self._hash.update(data)
+        return len(data)
+
+    def commit(self, digest: Optional[str] = None) -> str:
+        """Publish the blob; digest defaults to the sha256 of what this handle wrote."""
+        digest = digest or "sha256:" + self._hash.hexdigest()
+        _check(lib.ecr_upload_commit(self._p(), digest.encode()))
+        return digest
+
+    def cancel(self) -> None:
+        _check(lib.ecr_upload_cancel(self._p()))
+
+
+class Blob(io.RawIOBase):
+    """A blob opened for reading: a read-only binary file object."""
+
+    def __init__(self, ptr, repo: Repository):
+        super().__init__()
+        self._ptr = ptr
+        self._repo = repo
+
+    @property
+    def size(self) -> int:
+        """The size of the whole blob."""
+        return lib.ecr_blob_size(self._ptr)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self.closed:
+            raise ValueError("blob is closed")
+        view = memoryview(b).cast("B")
+        if len(view) == 0:
+            return 0
+        buf = (ctypes.c_char * len(view)).from_buffer(view)
+        n = ctypes.c_size_t()
+        _check(lib.ecr_blob_read(self._ptr, buf, len(view), ctypes.byref(n)))
+        return n.value
+
+    def close(self) -> None:
+        if self._ptr:
+            lib.ecr_blob_free(self._ptr)
+            self._ptr = None
+        super().close()
+
+
+# --- Policies ---------------------------------------------------------------
+
+class Policy(_Handle):
+    """A parsed IAM-style policy document (immutable; any thread)."""
+
+    _free = "ecr_policy_free"
+
+    def __init__(self, text: str, kind: int = PolicyKind.RESOURCE):
+        data = text.encode()
+        ptr = ctypes.POINTER(_ffi.ecr_policy)()
+        _check(lib.ecr_policy_parse(ctypes.byref(ptr), data, len(data), int(kind)))
+        self._ptr = ptr
+
+    def evaluate(self, action: str, resource: str, principal_arn: Optional[str] = None,
+                 principal_account: Optional[str] = None,
+                 keys: Optional[List[Tuple[str, str]]] = None) -> PolicyDecision:
+        req = _ffi.ecr_policy_request()
+        _check(lib.ecr_policy_request_init(ctypes.byref(req), _ffi.ECR_POLICY_REQUEST_VERSION))
+        req.action, req.resource = action.encode(), resource.encode()
+        req.principal_arn, req.principal_account = _b(principal_arn), _b(principal_account)
+        if keys:
+            arr = (_ffi.ecr_policy_context_key * len(keys))(*[(k.encode(), v.encode()) for k, v in keys])
+            req.keys, req.keys_count = arr, len(keys)
+        out = ctypes.c_int()
+        _check(lib.ecr_policy_evaluate(ctypes.byref(out), self._p(), ctypes.byref(req)))
+        return PolicyDecision(out.value)
+
+
+class LifecyclePolicy(_Handle):
+    """A parsed lifecycle policy, evaluated purely over image descriptions."""
+
+    _free = "ecr_lifecycle_policy_free"
+
+    def __init__(self, text: str):
+        data = text.encode()
+        ptr = ctypes.POINTER(_ffi.ecr_lifecycle_policy)()
+        _check(lib.ecr_lifecycle_policy_parse(ctypes.byref(ptr), data, len(data)))
+        self._ptr = ptr
+
+    @property
+    def rule_count(self) -> int:
+        return lib.ecr_lifecycle_policy_rule_count(self._p())
+
+
+# --- Server ---------------------------------------------------------------
+
+class Server(_Handle):
+    """The embedded HTTP server (OCI Distribution API) for a registry::
+
+        with libecr.Server(registry, port=0) as srv:
+            print(srv.port)
+    """
+
+    _free = "ecr_server_free"
+
+    def __init__(self, registry: Registry, port: int = 0, bind_address: Optional[str] = None,
+                 no_auth: bool = False, create_on_push: bool = False, threads: int = 0):
+        opts = _ffi.ecr_server_options()
+        _check(lib.ecr_server_options_init(ctypes.byref(opts), _ffi.ECR_SERVER_OPTIONS_VERSION))
+        opts.port = port
+        opts.bind_address = _b(bind_address)
+        opts.threads = threads
+        opts.flags = (_ffi.ECR_SERVER_NO_AUTH if no_auth else 0) | \
+            (_ffi.ECR_SERVER_CREATE_ON_PUSH if create_on_push else 0)
+        ptr = ctypes.POINTER(_ffi.ecr_server)()
+        _check(lib.ecr_server_new(ctypes.byref(ptr), ctypes.byref(opts)))
+        self._ptr = ptr
+        self.registry = registry  # must outlive the server
+        _check(lib.ecr_server_add_registry(ptr, registry._p(), None))
+        self._lock = threading.Lock()
+
+    def start(self) -> "Server":
+        _check(lib.ecr_server_start(self._p()))
+        return self
+
+    def stop(self) -> None:
+        _check(lib.ecr_server_stop(self._p()))
+
+    @property
+    def port(self) -> int:
+        return lib.ecr_server_port(self._p())
+
+    def __enter__(self):
+        if not self.port:
+            self.start()
+        return self
