@@ -231,6 +231,21 @@ class ThreadTest(unittest.TestCase):
             shutil.rmtree(d)
 
 
+class CopyTest(unittest.TestCase):
+    @unittest.skipIf("ecr_image_copy" not in _ffi.FUNCTIONS or "ecr_image_copy" in libecr._missing,
+                     "this libecr has no ecr_image_copy")
+    def test_copy_between_registries(self):
+        with libecr.Registry() as a, libecr.Registry("memory:", account_id="210987654321") as b, \
+                a.create_repository("src") as src, b.create_repository("dst") as dst:
+            digest = push_image(src, "v1", b"copied layer").digest
+            self.assertEqual(dst.copy_from(src, "v1", tag="copied"), digest)
+            self.assertEqual(list(dst.tags()), [("copied", digest)])
+            with dst.open_blob(libecr.sha256_digest(b"copied layer")) as blob:
+                self.assertEqual(blob.read(), b"copied layer")
+            with self.assertRaises(libecr.ImageNotFoundError):
+                dst.copy_from(src, "missing")
+
+
 class CoverageTest(unittest.TestCase):
     def test_generated_layer_covers_exports(self):
         lib = os.environ.get("LIBECR_LIBRARY")
