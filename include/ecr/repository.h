@@ -65,6 +65,9 @@ ECR_EXTERN(int) ecr_repository_options_init(ecr_repository_options *opts, unsign
 
 /**
  * Create a repository.
+ * On a remote plain OCI registry (no ECR API), which creates repositories
+ * with their first push, this only returns a handle on the name (existing or
+ * not), and ECR_ENOTSUPPORTED for options other than the defaults.
  * @param out receives the new repository (free with ecr_repository_free()), or NULL.
  * @param name 2-256 characters of the OCI repository name grammar.
  * @return 0; ECR_EINVALID (name, options); ECR_EREPOSITORY_EXISTS;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "../core/timeutil.h"
+#include "../remote/remote_repo.h"
 
 #define MAX_RESOURCE_ARN 2048
 
@@ -159,6 +160,8 @@ int ecr_authorize(ecr_registry *reg, const ecr_principal *p, const char *action,
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "context_count without context");
 	if (context_count > 1024 || strlen(action) > 256)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "too many context keys or action too long");
+	if (reg->remote)
+		return ecr__remote_unsupported(reg, "Authorization decisions", "principals live on the registry's own host");
 	if ((rc = resource_parse(&res, resource_arn)) || (rc = gather(&g, reg, p, &res)))
 		goto done;
 

@@ -2,6 +2,7 @@
 #include "auth.h"
 
 #include "../core/crypto.h"
+#include "../remote/remote_repo.h"
 
 #define MAX_ARN_LEN 2048
 #define MAX_NAME_SEGMENT 64
@@ -95,6 +96,8 @@ int ecr_principal_create(ecr_principal **out, ecr_registry *reg, const char *arn
 		*out = NULL;
 	if (!reg)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no registry");
+	if (reg->remote)
+		return ecr__remote_unsupported(reg, "Principals", "principals live on the registry's own host");
 	if ((rc = ecr__principal_arn_check(arn, account)))
 		return rc;
 	if (flags & ~ECR_PRINCIPAL_ADMIN)
@@ -132,6 +135,8 @@ int ecr_principal_open(ecr_principal **out, ecr_registry *reg, const char *arn)
 	*out = NULL;
 	if (!reg || !arn)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no registry or principal ARN");
+	if (reg->remote)
+		return ecr__remote_unsupported(reg, "Principals", "principals live on the registry's own host");
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, false)))
 		return rc;
 	rc = ecr__meta_principal_get(&t, arn, &m);
@@ -152,6 +157,8 @@ int ecr_principal_delete(ecr_registry *reg, const char *arn)
 
 	if (!reg || !arn)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no registry or principal ARN");
+	if (reg->remote)
+		return ecr__remote_unsupported(reg, "Principals", "principals live on the registry's own host");
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, true)))
 		return rc;
 	rc = ecr__meta_principal_get(&t, arn, &m);
@@ -372,6 +379,8 @@ int ecr_principal_iterator_new(ecr_principal_iterator **out, ecr_registry *reg)
 	*out = NULL;
 	if (!reg)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no registry");
+	if (reg->remote)
+		return ecr__remote_unsupported(reg, "Principals", "principals live on the registry's own host");
 	if (!(it = ecr__calloc(1, sizeof(*it))))
 		return ECR_ENOMEM;
 	it->reg = reg;

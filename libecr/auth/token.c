@@ -8,6 +8,7 @@
 #include "auth.h"
 
 #include "../core/crypto.h"
+#include "../remote/remote_repo.h"
 
 #define TOKEN_VERSION 1
 #define TOKEN_KIND_BLOB 2
@@ -141,8 +142,10 @@ done:
 
 int ecr_auth_token_create(ecr_buf *token_out, int64_t *expires_at_out, ecr_registry *reg, const ecr_principal *p)
 {
-	if (!token_out || !reg || !p)
+	if (!token_out || !reg || (!p && !reg->remote))
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "missing argument");
+	if (reg->remote) /* the caller's AWS credentials are the principal: p is not used */
+		return ecr__remote_auth_token_create(token_out, expires_at_out, reg);
 	int64_t expires = ecr_registry_now(reg) + (int64_t)ECR_TOKEN_LIFETIME_SECONDS * 1000;
 	int rc = token_issue(token_out, reg, p, TOKEN_VERSION, NULL, expires);
 	if (!rc && expires_at_out)
@@ -173,6 +176,8 @@ int ecr_auth_blob_token_create(ecr_buf *token_out, int64_t *expires_at_out, ecr_
 
 	if (!token_out || !reg || !p || !repository || !*repository || !digest || !*digest)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "missing argument");
+	if (reg->remote)
+		return ecr__remote_local_only(reg, "Issuing a blob token");
 	if (lifetime_seconds < 1 || lifetime_seconds > MAX_BLOB_LIFETIME_SECONDS)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "blob token lifetime %lld s is not within 1..%d s",
 			(long long)lifetime_seconds, MAX_BLOB_LIFETIME_SECONDS);
@@ -298,6 +303,8 @@ int ecr_auth_token_verify(ecr_principal **out, ecr_registry *reg, const char *to
 		*out = NULL;
 	if (!out || !reg)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "missing argument");
+	if (reg->remote)
+		return ecr__remote_local_only(reg, "Verifying a token");
 	if ((rc = token_open(&f, &raw, reg, token)))
 		goto done;
 	if (f.kind != TOKEN_VERSION) { /* a blob download token is good for that download only */
@@ -321,6 +328,8 @@ int ecr_auth_blob_token_verify(ecr_principal **out, ecr_registry *reg, const cha
 		*out = NULL;
 	if (!out || !reg || !repository || !digest)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "missing argument");
+	if (reg->remote)
+		return ecr__remote_local_only(reg, "Verifying a blob token");
 	if ((rc = token_open(&f, &raw, reg, token)))
 		goto done;
 	if (f.kind != TOKEN_KIND_BLOB) {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "../oci/oci.h"
+#include "../remote/remote_repo.h"
 
 /* Rounds of re-evaluation for images that changed under an application. */
 #define MAX_RECHECKS 3
@@ -36,6 +37,8 @@ int ecr_repository_set_lifecycle_policy(ecr_repository *repo, const char *text)
 	if ((rc = ecr_lifecycle_policy_parse(&policy, text, strlen(text))))
 		return rc;
 	ecr_lifecycle_policy_free(policy);
+	if (repo->reg->remote)
+		return ecr__remote_repository_set_lifecycle_policy(repo, text);
 	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, true)))
 		return rc;
 	if ((rc = ecr__repository_check(&t, repo)) || (rc = ecr__meta_lifecycle_put(&t, repo->id, text)) ||
@@ -68,6 +71,8 @@ int ecr_repository_lifecycle_policy(ecr_buf *text_out, int64_t *last_evaluated_a
 
 	if (!repo || !text_out)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no repository or output buffer");
+	if (repo->reg->remote)
+		return ecr__remote_repository_lifecycle_policy(text_out, last_evaluated_at_out, repo);
 	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, false)))
 		return rc;
 	if ((rc = policy_get(&t, repo, &doc, &last)))
@@ -92,6 +97,8 @@ int ecr_repository_delete_lifecycle_policy(ecr_buf *deleted_out, int64_t *last_e
 
 	if (!repo)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no repository");
+	if (repo->reg->remote)
+		return ecr__remote_repository_delete_lifecycle_policy(deleted_out, last_evaluated_at_out, repo);
 	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, true)))
 		return rc;
 	if ((rc = policy_get(&t, repo, &doc, &last)))
@@ -308,6 +315,8 @@ int ecr_repository_lifecycle_preview(ecr_repository *repo, const char *text, ecr
 	int rc;
 	if (!repo || !cb)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no repository or callback");
+	if (repo->reg->remote)
+		return ecr__remote_repository_lifecycle_preview(repo, text, cb, payload);
 	if ((rc = evaluate(&s, repo, text, ecr_registry_now(repo->reg))))
 		return rc;
 	for (size_t i = 0; !rc && i < s.count; i++)
@@ -496,6 +505,8 @@ int ecr_repository_apply_lifecycle(ecr_repository *repo, ecr_lifecycle_image_cb 
 
 	if (!repo)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no repository");
+	if (repo->reg->remote)
+		return ecr__remote_local_only(repo->reg, "Applying a lifecycle policy");
 	memset(&c, 0, sizeof(c));
 	c.repo = repo;
 	c.cb = cb;

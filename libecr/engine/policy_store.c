@@ -1,6 +1,7 @@
 /* Repository and registry policies (validated as resource policies, stored
  * exactly as given) and account settings. */
 #include "engine.h"
+#include "../remote/remote_repo.h"
 
 #include <stdio.h>
 
@@ -71,6 +72,8 @@ int ecr_repository_set_policy(ecr_repository *repo, const char *text, uint32_t f
 		                 (unsigned)(flags & ~ECR_POLICY_FORCE));
 	if ((rc = policy_check(text, "repository")))
 		return rc;
+	if (repo->reg->remote)
+		return ecr__remote_repository_set_policy(repo, text, flags);
 	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, true)))
 		return rc;
 	if ((rc = ecr__repository_check(&t, repo)))
@@ -92,6 +95,8 @@ int ecr_repository_policy(ecr_buf *out, ecr_repository *repo)
 
 	if (!out || !repo)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no buffer or no repository");
+	if (repo->reg->remote)
+		return ecr__remote_repository_policy(out, repo);
 	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, false)))
 		return rc;
 	if ((rc = ecr__repository_check(&t, repo)))
@@ -115,6 +120,8 @@ int ecr_repository_delete_policy(ecr_buf *deleted_out, ecr_repository *repo)
 
 	if (!repo)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no repository");
+	if (repo->reg->remote)
+		return ecr__remote_repository_delete_policy(deleted_out, repo);
 	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, true)))
 		return rc;
 	if ((rc = ecr__repository_check(&t, repo)))
@@ -142,6 +149,8 @@ int ecr_registry_set_policy(ecr_registry *reg, const char *text)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no registry");
 	if ((rc = policy_check(text, "registry")))
 		return rc;
+	if (reg->remote)
+		return ecr__remote_registry_set_policy(reg, text);
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, true)))
 		return rc;
 	if ((rc = ecr__meta_policy_put(&t, reg->id, 0, KIND_REGISTRY, text, ecr_registry_now(reg))))
@@ -160,6 +169,8 @@ int ecr_registry_policy(ecr_buf *out, ecr_registry *reg)
 
 	if (!out || !reg)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no buffer or no registry");
+	if (reg->remote)
+		return ecr__remote_registry_policy(out, reg);
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, false)))
 		return rc;
 	rc = ecr__meta_policy_get(&t, reg->id, 0, KIND_REGISTRY, &doc);
@@ -180,6 +191,8 @@ int ecr_registry_delete_policy(ecr_buf *deleted_out, ecr_registry *reg)
 
 	if (!reg)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no registry");
+	if (reg->remote)
+		return ecr__remote_registry_delete_policy(deleted_out, reg);
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, true)))
 		return rc;
 	rc = ecr__meta_policy_get(&t, reg->id, 0, KIND_REGISTRY, &doc);
@@ -240,6 +253,8 @@ int ecr_registry_setting(ecr_buf *out, ecr_registry *reg, const char *name)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no buffer or no registry");
 	if ((rc = find_setting(&s, name)))
 		return rc;
+	if (reg->remote)
+		return ecr__remote_registry_setting(out, reg, s->name);
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, false)))
 		return rc;
 	rc = ecr__meta_setting_get(&t, reg->id, s->name, &value);
@@ -269,6 +284,8 @@ int ecr_registry_set_setting(ecr_registry *reg, const char *name, const char *va
 		return ecr__fail(ECR_EVALIDATION, ECR_ERROR_INVALID,
 		                 "Invalid value '%s' for account setting '%s'. Valid values: %s, %s",
 		                 value ? value : "", s->name, s->values[0], s->values[1]);
+	if (reg->remote)
+		return ecr__remote_registry_set_setting(reg, s->name, value);
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, true)))
 		return rc;
 	if ((rc = ecr__meta_setting_set(&t, reg->id, s->name, value)))

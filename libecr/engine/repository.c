@@ -2,6 +2,7 @@
 #include "engine.h"
 
 #include "../oci/oci.h"
+#include "../remote/remote_repo.h"
 
 #define MAX_EXCLUSIONS 5
 #define MAX_EXCLUSION_LEN 128
@@ -212,6 +213,10 @@ int ecr_repository_create(ecr_repository **out, ecr_registry *reg, const char *n
 	}
 	if ((rc = resource_tags_check(opts->tags, opts->tags_count)))
 		goto done;
+	if (reg->remote) {
+		rc = ecr__remote_repository_create(out, reg, name, opts);
+		goto done;
+	}
 
 	r.registry_id = reg->id;
 	r.name = (char *)name;
@@ -256,6 +261,8 @@ int ecr_repository_open(ecr_repository **out, ecr_registry *reg, const char *nam
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no repository name");
 	if ((rc = ecr__oci_validate_name(name)))
 		return rc;
+	if (reg->remote)
+		return ecr__remote_repository_open(out, reg, name);
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, false)))
 		return rc;
 	rc = ecr__meta_repo_get(&t, reg->id, name, &r);
@@ -289,6 +296,8 @@ int ecr_repository_delete(ecr_registry *reg, const char *name, uint32_t flags)
 
 	if (!name)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no repository name");
+	if (reg->remote)
+		return ecr__remote_repository_delete(reg, name, flags);
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, true)))
 		return rc;
 	rc = ecr__meta_repo_get(&t, reg->id, name, &r);
@@ -420,7 +429,9 @@ int ecr_repository_set_tag_mutability(ecr_repository *repo, ecr_tag_mutability m
 {
 	ecr_buf joined = ECR_BUF_INIT;
 	int rc = mutability_check(&joined, mutability, exclusions, exclusions_count);
-	if (!rc)
+	if (!rc && repo->reg->remote)
+		rc = ecr__remote_repository_set_tag_mutability(repo, mutability, exclusions, exclusions_count);
+	else if (!rc)
 		rc = repository_update(repo, mutability, joined.ptr ? joined.ptr : "", repo->scan_on_push);
 	ecr_buf_dispose(&joined);
 	return rc;
@@ -430,6 +441,8 @@ int ecr_repository_set_scan_on_push(ecr_repository *repo, int scan_on_push)
 {
 	ecr_buf joined = ECR_BUF_INIT;
 	int rc = 0;
+	if (repo->reg->remote)
+		return ecr__remote_repository_set_scan_on_push(repo, scan_on_push);
 	for (size_t i = 0; i < repo->exclusions_count && !rc; i++)
 		rc = (i ? ecr__buf_put(&joined, "\n", 1) : 0) || ecr__buf_puts(&joined, repo->exclusions[i]) ? ECR_ENOMEM : 0;
 	if (!rc)
@@ -448,6 +461,8 @@ int ecr_repository_tag_resource(ecr_repository *repo, const ecr_resource_tag *ta
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no tags");
 	if ((rc = resource_tags_check(tags, count)))
 		return rc;
+	if (repo->reg->remote)
+		return ecr__remote_repository_tag_resource(repo, tags, count);
 	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, true)))
 		return rc;
 	if ((rc = ecr__repository_check(&t, repo)))
@@ -475,6 +490,8 @@ int ecr_repository_untag_resource(ecr_repository *repo, const char *const *keys,
 
 	if (count && !keys)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no keys");
+	if (repo->reg->remote)
+		return ecr__remote_repository_untag_resource(repo, keys, count);
 	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, true)))
 		return rc;
 	if ((rc = ecr__repository_check(&t, repo)))
@@ -504,6 +521,8 @@ int ecr_repository_resource_tags(ecr_repository *repo, ecr_resource_tag_cb cb, v
 	ecr__txn t = { 0 };
 	int rc;
 
+	if (repo->reg->remote)
+		return ecr__remote_repository_resource_tags(repo, cb, payload);
 	/* collected, so that the caller's callback runs with no transaction open */
 	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, false)))
 		return rc;
@@ -524,6 +543,7 @@ struct ecr_repository_iterator {
 	ecr_repository *current; /* borrowed to the caller */
 	char *last;              /* name of the last item returned */
 	bool done;
+	ecr__remote_repo_iter *remote; /* a remote registry's listing (the fields above unused) */
 };
 
 static int page_collect(const ecr__meta_repo *r, void *payload)
@@ -547,6 +567,15 @@ int ecr_repository_iterator_new(ecr_repository_iterator **out, ecr_registry *reg
 	if (!(it = ecr__calloc(1, sizeof(*it))))
 		return ECR_ENOMEM;
 	it->reg = reg;
+	if (reg->remote) {
+		int rc = ecr__remote_repository_iter_new(&it->remote, reg, start_token, NULL);
+		if (rc) {
+			ecr__free(it);
+			return rc;
+		}
+		*out = it;
+		return 0;
+	}
 	if (!(it->page = ecr__calloc(PAGE_SIZE, sizeof(*it->page)))) {
 		ecr__free(it);
 		return ECR_ENOMEM;
@@ -567,6 +596,14 @@ int ecr_repository_iterator_new_after(ecr_repository_iterator **out, ecr_registr
 	int rc = ecr_repository_iterator_new(out, reg, NULL);
 	if (rc || !after || !*after)
 		return rc;
+	if (reg->remote) {
+		ecr__remote_repository_iter_free((*out)->remote);
+		if ((rc = ecr__remote_repository_iter_new(&(*out)->remote, reg, NULL, after))) {
+			ecr_repository_iterator_free(*out);
+			*out = NULL;
+		}
+		return rc;
+	}
 	if (!((*out)->last = ecr__strdup(after))) {
 		ecr_repository_iterator_free(*out);
 		*out = NULL;
@@ -578,6 +615,8 @@ int ecr_repository_iterator_new_after(ecr_repository_iterator **out, ecr_registr
 int ecr_repository_iterator_next(ecr_repository **out, ecr_repository_iterator *it)
 {
 	int rc;
+	if (it->remote)
+		return ecr__remote_repository_iter_next(out, it->remote);
 	*out = NULL;
 	ecr_repository_free(it->current);
 	it->current = NULL;
@@ -613,6 +652,8 @@ int ecr_repository_iterator_next(ecr_repository **out, ecr_repository_iterator *
 
 int ecr_repository_iterator_token(ecr_buf *out, ecr_repository_iterator *it)
 {
+	if (it->remote)
+		return ecr__remote_repository_iter_token(out, it->remote);
 	if (!it->last)
 		return ecr__buf_grow(out, 0);
 	return ecr__token_encode(out, 'r', it->last);
@@ -622,6 +663,7 @@ void ecr_repository_iterator_free(ecr_repository_iterator *it)
 {
 	if (!it)
 		return;
+	ecr__remote_repository_iter_free(it->remote);
 	for (size_t i = it->pos; i < it->count; i++)
 		ecr_repository_free(it->page[i]);
 	ecr_repository_free(it->current);

@@ -6,6 +6,7 @@
 #include "../core/json.h"
 #include "../engine/engine.h"
 #include "scan_internal.h"
+#include "../remote/remote_repo.h"
 
 #include <errno.h>
 #include <time.h>
@@ -525,6 +526,8 @@ int ecr_scanner_attach(ecr_scanner *s, ecr_registry *reg)
 	bool added = false;
 	if (!s || !reg)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no scanner or registry");
+	if (reg->remote)
+		return ecr__remote_local_only(reg, "Attaching a scanner");
 	pthread_mutex_lock(&s->lock);
 	void *current = __atomic_load_n(&reg->scanner, __ATOMIC_ACQUIRE);
 	if (current && current != (void *)s) {
@@ -732,6 +735,8 @@ int ecr_image_scan_result(ecr_scan_status *status_out, ecr_buf *reason_out, int6
 		*report_out = NULL;
 	if (!repo || !digest)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no repository or digest");
+	if (repo->reg->remote)
+		return ecr__remote_image_scan_result(status_out, reason_out, completed_at_out, report_out, repo, digest);
 	rc = get_scan(repo, digest, report_out != NULL, &row);
 	if (rc == ECR_ENOTFOUND) {
 		ecr__error_clear();
@@ -945,6 +950,8 @@ int ecr_registry_set_scanning_configuration(ecr_registry *reg, const char *json)
 	int rc;
 	if (!reg || !json)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no registry or configuration");
+	if (reg->remote)
+		return ecr__remote_registry_set_scanning_configuration(reg, json);
 	if ((rc = config_parse(&doc, json, strlen(json))) || (rc = config_write(&norm, doc)))
 		goto done;
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, true)) ||
@@ -976,6 +983,8 @@ int ecr_registry_scanning_configuration(ecr_buf *out, ecr_registry *reg)
 	char *doc = NULL;
 	if (!out || !reg)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no output or registry");
+	if (reg->remote)
+		return ecr__remote_registry_scanning_configuration(out, reg);
 	int rc = config_load(&doc, reg);
 	if (rc == ECR_ENOTFOUND) {
 		ecr__error_clear();
@@ -1095,6 +1104,8 @@ int ecr_repository_scan_frequency(ecr_buf *out, ecr_repository *repo)
 	char *freq = NULL;
 	if (!out || !repo)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no output or repository");
+	if (repo->reg->remote)
+		return ecr__remote_repository_scan_frequency(out, repo);
 	int rc = ecr__scan_frequency_of(&freq, NULL, repo);
 	if (!rc)
 		rc = ecr__buf_puts(out, freq);

@@ -1,0 +1,220 @@
+/* Registry-wide operations of a remote registry: the registry policy, account
+ * settings, the registry's scanning configuration and authorization tokens,
+ * through the ECR API (remote_repo.h). */
+#include "remote_repo.h"
+
+#include "../core/crypto.h"
+
+int ecr__remote_local_only(ecr_registry *reg, const char *what)
+{
+	return ecr__remote_unsupported(reg, what, "it runs on the registry's own host");
+}
+
+/* A request object with up to two string members (a NULL key ends the list). */
+static int request(ecr__jw **out, const char *k1, const char *v1, const char *k2, const char *v2)
+{
+	ecr__jw *w = NULL;
+	int rc = ecr__jw_new(&w);
+	if (!rc)
+		rc = ecr__jw_object_open(w);
+	if (!rc && k1 && !(rc = ecr__jw_key(w, k1)))
+		rc = ecr__jw_string(w, v1);
+	if (!rc && k2 && !(rc = ecr__jw_key(w, k2)))
+		rc = ecr__jw_string(w, v2);
+	if (!rc)
+		rc = ecr__jw_object_close(w);
+	if (rc) {
+		ecr__jw_free(w);
+		w = NULL;
+	}
+	*out = w;
+	return rc;
+}
+
+/* Run operation with the request built by request(); *res receives the response. */
+static int call(ecr__json **res, ecr_registry *reg, const char *operation, const char *k1, const char *v1,
+	const char *k2, const char *v2)
+{
+	ecr__jw *w = NULL;
+	int rc = request(&w, k1, v1, k2, v2);
+	*res = NULL;
+	return rc ? rc : ecr__remote_call(res, reg, operation, w);
+}
+
+/* A string member of a response; a missing one is a malformed response. */
+static int response_string(const char **out, ecr_registry *reg, const ecr__json *res, const char *operation,
+	const char *key)
+{
+	*out = ecr__json_get_string(res, key);
+	if (!*out)
+		return ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT, "%s: the response of %s has no %s", reg->remote->host,
+			operation, key);
+	return 0;
+}
+
+/* Replace out's content with the string member key of res. */
+static int copy_member(ecr_buf *out, ecr_registry *reg, const ecr__json *res, const char *operation, const char *key)
+{
+	const char *s;
+	int rc = response_string(&s, reg, res, operation, key);
+	if (rc || !out)
+		return rc;
+	ecr__buf_clear(out);
+	return ecr__buf_puts(out, s);
+}
+
+int ecr__remote_registry_set_policy(ecr_registry *reg, const char *text)
+{
+	ecr__json *res = NULL;
+	int rc = call(&res, reg, "PutRegistryPolicy", "policyText", text, NULL, NULL);
+	ecr__json_free(res);
+	return rc;
+}
+
+int ecr__remote_registry_policy(ecr_buf *out, ecr_registry *reg)
+{
+	ecr__json *res = NULL;
+	int rc = call(&res, reg, "GetRegistryPolicy", NULL, NULL, NULL, NULL);
+	if (!rc)
+		rc = copy_member(out, reg, res, "GetRegistryPolicy", "policyText");
+	ecr__json_free(res);
+	return rc;
+}
+
+int ecr__remote_registry_delete_policy(ecr_buf *deleted_out, ecr_registry *reg)
+{
+	ecr__json *res = NULL;
+	int rc = call(&res, reg, "DeleteRegistryPolicy", NULL, NULL, NULL, NULL);
+	if (!rc)
+		rc = copy_member(deleted_out, reg, res, "DeleteRegistryPolicy", "policyText");
+	ecr__json_free(res);
+	return rc;
+}
+
+int ecr__remote_registry_setting(ecr_buf *out, ecr_registry *reg, const char *name)
+{
+	ecr__json *res = NULL;
+	int rc = call(&res, reg, "GetAccountSetting", "name", name, NULL, NULL);
+	if (!rc)
+		rc = copy_member(out, reg, res, "GetAccountSetting", "value");
+	ecr__json_free(res);
+	return rc;
+}
+
+int ecr__remote_registry_set_setting(ecr_registry *reg, const char *name, const char *value)
+{
+	ecr__json *res = NULL;
+	int rc = call(&res, reg, "PutAccountSetting", "name", name, "value", value);
+	ecr__json_free(res);
+	return rc;
+}
+
+/* Write a parsed JSON value back (compact, members in their order). */
+static int write_value(ecr__jw *w, const ecr__json *v, size_t depth)
+{
+	int rc = 0;
+	if (depth > 64)
+		return ecr__fail(ECR_ELIMIT, ECR_ERROR_JSON, "JSON nested too deeply");
+	switch (v->type) {
+	case ECR__JSON_NULL:
+		return ecr__jw_null(w);
+	case ECR__JSON_BOOL:
+		return ecr__jw_bool(w, v->boolean);
+	case ECR__JSON_NUMBER:
+		return v->is_integer ? ecr__jw_int(w, v->integer) : ecr__jw_double(w, v->number);
+	case ECR__JSON_STRING:
+		return ecr__jw_string_len(w, v->string, v->length);
+	case ECR__JSON_ARRAY:
+		if ((rc = ecr__jw_array_open(w)))
+			return rc;
+		for (size_t i = 0; !rc && i < v->count; i++)
+			rc = write_value(w, v->values[i], depth + 1);
+		return rc ? rc : ecr__jw_array_close(w);
+	case ECR__JSON_OBJECT:
+		if ((rc = ecr__jw_object_open(w)))
+			return rc;
+		for (size_t i = 0; !rc && i < v->count; i++)
+			if (!(rc = ecr__jw_key(w, v->keys[i])))
+				rc = write_value(w, v->values[i], depth + 1);
+		return rc ? rc : ecr__jw_object_close(w);
+	}
+	return ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "unknown JSON value type %d", (int)v->type);
+}
+
+int ecr__remote_registry_set_scanning_configuration(ecr_registry *reg, const char *json)
+{
+	ecr__json *doc = NULL, *res = NULL;
+	ecr__jw *w = NULL;
+	int rc;
+
+	/* The configuration is the request itself ({scanType, rules}): the registry validates it. */
+	if ((rc = ecr__json_parse(&doc, json, strlen(json), NULL)))
+		goto done;
+	if (doc->type != ECR__JSON_OBJECT) {
+		rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "the scanning configuration must be a JSON object");
+		goto done;
+	}
+	if ((rc = ecr__jw_new(&w)) || (rc = write_value(w, doc, 0)))
+		goto done;
+	rc = ecr__remote_call(&res, reg, "PutRegistryScanningConfiguration", w);
+	w = NULL;
+done:
+	ecr__jw_free(w);
+	ecr__json_free(doc);
+	ecr__json_free(res);
+	return rc;
+}
+
+int ecr__remote_registry_scanning_configuration(ecr_buf *out, ecr_registry *reg)
+{
+	ecr__json *res = NULL;
+	ecr__jw *w = NULL;
+	int rc = call(&res, reg, "GetRegistryScanningConfiguration", NULL, NULL, NULL, NULL);
+	if (rc)
+		goto done;
+	const ecr__json *conf = ecr__json_get(res, "scanningConfiguration");
+	if (!conf || conf->type != ECR__JSON_OBJECT) {
+		rc = ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT,
+			"%s: the response of GetRegistryScanningConfiguration has no scanningConfiguration", reg->remote->host);
+		goto done;
+	}
+	/* re-serialised compactly, members in the registry's order: the text the local function gives */
+	if ((rc = ecr__jw_new(&w)) || (rc = write_value(w, conf, 0)))
+		goto done;
+	rc = ecr__jw_finish(w, out);
+done:
+	ecr__jw_free(w);
+	ecr__json_free(res);
+	return rc;
+}
+
+int ecr__remote_auth_token_create(ecr_buf *token_out, int64_t *expires_at_out, ecr_registry *reg)
+{
+	ecr_buf login = ECR_BUF_INIT;
+	ecr__json *res = NULL;
+	const char *b64;
+	int rc = call(&res, reg, "GetAuthorizationToken", NULL, NULL, NULL, NULL);
+	if (rc)
+		goto done;
+	const ecr__json *data = ecr__json_at(ecr__json_get(res, "authorizationData"), 0);
+	if ((rc = response_string(&b64, reg, data, "GetAuthorizationToken", "authorizationToken")))
+		goto done;
+	if ((rc = ecr__base64_decode(&login, b64, strlen(b64))) || login.size < 4 || memcmp(login.ptr, "AWS:", 4) != 0 ||
+		memchr(login.ptr, '\0', login.size)) {
+		rc = ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT,
+			"%s: the authorization token of GetAuthorizationToken is not base64 of \"AWS:<password>\"",
+			reg->remote->host);
+		goto done;
+	}
+	ecr__buf_clear(token_out);
+	if ((rc = ecr__buf_put(token_out, login.ptr + 4, login.size - 4)))
+		goto done;
+	if (expires_at_out)
+		*expires_at_out = ecr__remote_time(data, "expiresAt");
+done:
+	if (login.ptr) /* wipe the secret */
+		memset(login.ptr, 0, login.size);
+	ecr_buf_dispose(&login);
+	ecr__json_free(res);
+	return rc;
+}
