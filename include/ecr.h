@@ -27,6 +27,7 @@
 #include "ecr/policy.h"
 #include "ecr/auth.h"
 #include "ecr/scan.h"
+#include "ecr/copy.h"
 #include "ecr/server.h"
 
 #endif

@@ -17,6 +17,8 @@ PACKAGES=(
 	skopeo podman buildah umoci jq containerd
 	# tests/ecr_api: the real AWS CLI and boto3 against ecrd's ECR API
 	awscli python3-boto3
+	# tests/transport: Debian's docker-registry (htpasswd Basic auth, TLS) as a remote registry
+	docker-registry apache2-utils
 	# bindings (Go via cgo) and the ABI gate (abidw/abidiff)
 	golang-go abigail-tools
 )

@@ -67,7 +67,10 @@ typedef enum ecr_error_code {
 	ECR_ELIFECYCLE_PREVIEW_IN_PROGRESS = -54,  /**< LifecyclePolicyPreviewInProgressException */
 	ECR_EIMAGE_ARCHIVED = -55,                 /**< the image is archived (ImageArchivedException) */
 	ECR_ESTORAGE_CLASS_UPDATE = -56,           /**< ImageStorageClassUpdateNotSupportedException */
-	ECR_ESCAN_NOT_FOUND = -57                  /**< the image was never scanned (ScanNotFoundException) */
+	ECR_ESCAN_NOT_FOUND = -57,                 /**< the image was never scanned (ScanNotFoundException) */
+	ECR_ENETWORK = -58,       /**< a remote registry could not be reached: connection, TLS, timeout (after retries) */
+	ECR_ENOTSUPPORTED = -59,  /**< the registry does not offer this operation (e.g. the ECR API on a plain OCI registry) */
+	ECR_ETHROTTLED = -60      /**< too many requests, still refused after retries (ThrottlingException) */
 } ecr_error_code;
 
 /** Where an error happened. */

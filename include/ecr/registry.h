@@ -50,10 +50,54 @@ typedef struct ecr_registry_options {
 	/** Events (lifecycle actions, ...) go here; NULL: nowhere. See ecr/event.h. */
 	ecr_event_cb event_cb;
 	void *event_payload;
+	/* version 3: remote registries (http://, https://); ignored by local ones */
+	/**
+	 * Basic credentials for the data plane ("AWS" and a token from
+	 * GetAuthorizationToken for Amazon ECR); NULL: none, or derived from the
+	 * AWS credentials below (the library gets a token itself).
+	 */
+	const char *username;
+	const char *password;
+	/**
+	 * AWS credentials for the ECR API (SigV4). NULL: the usual AWS sources, in
+	 * the AWS CLI's order: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+	 * AWS_SESSION_TOKEN, then the shared credentials file
+	 * (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials) for profile.
+	 */
+	const char *access_key_id;
+	const char *secret_access_key;
+	const char *session_token;
+	/** The profile of the shared credentials and config files; NULL: AWS_PROFILE, else "default". */
+	const char *profile;
+	/**
+	 * The ECR API's endpoint, e.g. "https://api.ecr.eu-west-1.amazonaws.com";
+	 * NULL: the registry URL itself (as ecrd serves both), or api.ecr.<region>
+	 * for an Amazon ECR registry host.
+	 */
+	const char *api_endpoint;
+	/** CA certificates to trust for https (a PEM file, a hashed folder); NULL: the system's. */
+	const char *ca_file;
+	const char *ca_path;
+	/** ECR_REMOTE_* flags. */
+	uint32_t remote_flags;
+	/** Give up on a request after this long without progress; 0: 60 s. Connecting: at most 10 s. */
+	uint32_t timeout_ms;
+	/** Retries of a failed request (5xx, 429, reset connection), with jittered backoff; 0: 4 (ECR_REMOTE_NO_RETRY: none). */
+	uint32_t max_retries;
+	/** Appended to the User-Agent header; NULL: nothing. */
+	const char *user_agent;
 } ecr_registry_options;
 
-#define ECR_REGISTRY_OPTIONS_VERSION 2
-#define ECR_REGISTRY_OPTIONS_INIT { ECR_REGISTRY_OPTIONS_VERSION, NULL, NULL, NULL, NULL, ECR_LOG_NONE, NULL, NULL, 0, 0, NULL, NULL }
+/** Do not verify the server's TLS certificate and host name (tests only). */
+#define ECR_REMOTE_INSECURE 1u
+/** Never ask the registry for the ECR API: treat it as a plain OCI registry. */
+#define ECR_REMOTE_OCI_ONLY 2u
+/** Never retry a failed request. */
+#define ECR_REMOTE_NO_RETRY 4u
+
+#define ECR_REGISTRY_OPTIONS_VERSION 3
+#define ECR_REGISTRY_OPTIONS_INIT { ECR_REGISTRY_OPTIONS_VERSION, NULL, NULL, NULL, NULL, ECR_LOG_NONE, NULL, NULL, 0, 0, \
+	NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL }
 
 /** Initialise options to the defaults. @return 0 or ECR_EINVALID for an unknown version. */
 ECR_EXTERN(int) ecr_registry_options_init(ecr_registry_options *opts, unsigned int version);
@@ -62,10 +106,18 @@ ECR_EXTERN(int) ecr_registry_options_init(ecr_registry_options *opts, unsigned i
  * Open a registry.
  * @param out receives the registry; free with ecr_registry_free().
  * @param url "file:///path/to/folder" (created if missing: blobs in files,
- *        metadata in SQLite) or "memory:" (nothing kept after the last free).
+ *        metadata in SQLite), "memory:" (nothing kept after the last free),
+ *        or "https://host[:port]" / "http://host[:port]": a remote registry
+ *        (ecrd, Amazon ECR, any OCI Distribution registry) reached through the
+ *        HTTP transport (ecr/sys/transport.h). Every operation works on a
+ *        remote handle as on a local one, with the same error codes, except
+ *        the registry host's own maintenance (garbage collection, applying
+ *        lifecycle policies, principals), which answers ECR_ENOTSUPPORTED.
  * @param opts options, or NULL for defaults; read during the call only.
  * @return 0; ECR_EINVALID for a bad URL, account id, region or options
- *         version; ECR_EIO when the storage cannot be opened.
+ *         version; ECR_EIO when the storage cannot be opened; ECR_ENETWORK
+ *         when a remote registry cannot be reached; ECR_EAUTH when it
+ *         refuses the credentials.
  */
 ECR_EXTERN(int) ecr_registry_open(ecr_registry **out, const char *url, const ecr_registry_options *opts);
 

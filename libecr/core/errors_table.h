@@ -52,4 +52,7 @@
 	X(ECR_ELIFECYCLE_PREVIEW_IN_PROGRESS, "LifecyclePolicyPreviewInProgressException", ECR_EBUSY, "lifecycle policy preview in progress") \
 	X(ECR_EIMAGE_ARCHIVED, "ImageArchivedException", ECR_EINVALID, "image archived") \
 	X(ECR_ESTORAGE_CLASS_UPDATE, "ImageStorageClassUpdateNotSupportedException", ECR_EINVALID, "storage class update not supported") \
-	X(ECR_ESCAN_NOT_FOUND, "ScanNotFoundException", ECR_ENOTFOUND, "scan not found")
+	X(ECR_ESCAN_NOT_FOUND, "ScanNotFoundException", ECR_ENOTFOUND, "scan not found") \
+	X(ECR_ENETWORK, "ServerException", ECR_ENETWORK, "network failure") \
+	X(ECR_ENOTSUPPORTED, "ServerException", ECR_ENOTSUPPORTED, "operation not supported by the registry") \
+	X(ECR_ETHROTTLED, "ThrottlingException", ECR_ETHROTTLED, "too many requests")

@@ -10,6 +10,7 @@
 #include "../storage/meta.h"
 
 typedef struct ecr__open_upload ecr__open_upload; /* upload.c */
+typedef struct ecr__remote ecr__remote;           /* libecr/remote/remote.h */
 
 /*
  * Storage shared by every registry handle opened on the same data folder in
@@ -46,7 +47,9 @@ void ecr__uploads_cache_free(ecr__store *s);
 typedef void (*ecr__push_hook)(void *scanner, ecr_repository *repo, const char *digest);
 
 struct ecr_registry {
+	/* The engine's storage; NULL for a remote registry (then remote is set: libecr/remote/remote.h). */
 	ecr__store *store;
+	ecr__remote *remote;
 	int64_t id; /* registries.id */
 	char *account_id;
 	char *region;

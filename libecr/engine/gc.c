@@ -8,6 +8,8 @@
  */
 #include "upload_cache.h"
 
+#include "../remote/remote.h"
+
 #define GRACE_DEFAULT_SECONDS 3600
 
 int ecr_gc_options_init(ecr_gc_options *opts, unsigned int version)
@@ -255,6 +257,9 @@ int ecr_registry_gc(ecr_registry *reg, const ecr_gc_options *opts, ecr_gc_stats 
 	uint64_t grace_ms;
 	int64_t now, before;
 	bool dry_run;
+
+	if (reg->remote)
+		return ecr__remote_unsupported(reg, "garbage collection", "it runs on the registry's own host");
 	int rc;
 
 	if (!reg)

@@ -12,6 +12,7 @@
 
 #include "../core/crypto.h"
 #include "../core/timeutil.h"
+#include "../remote/remote.h"
 
 /* file:// stores open in this process, so that several registries (accounts x
  * regions) on one folder share one blob store, one SQLite pool and one GC lock. */
@@ -195,7 +196,9 @@ int ecr_registry_options_init(ecr_registry_options *opts, unsigned int version)
 	if (rc)
 		return rc;
 	/* A caller built against version 1 has a smaller struct: clear only what it has. */
-	memset(opts, 0, version >= 2 ? sizeof(*opts) : offsetof(ecr_registry_options, event_cb));
+	memset(opts, 0, version >= 3   ? sizeof(*opts)
+		       : version >= 2 ? offsetof(ecr_registry_options, username)
+				      : offsetof(ecr_registry_options, event_cb));
 	opts->version = version;
 	return 0;
 }
@@ -313,9 +316,11 @@ int ecr_registry_open(ecr_registry **out, const char *url, const ecr_registry_op
 				"invalid registry URL '%s': file:// needs an absolute path (file:///path)", url);
 		if ((rc = store_open_folder(&store, path, flags)))
 			return rc;
+	} else if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
+		return ecr__remote_open_url(out, url, opts);
 	} else {
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-			"unsupported registry URL '%s' (expected file:///path or memory:)", url);
+			"unsupported registry URL '%s' (expected file:///path, memory:, http:// or https://)", url);
 	}
 	return registry_new(out, store, opts);
 }
@@ -353,7 +358,9 @@ void ecr_registry_free(ecr_registry *reg)
 {
 	if (!reg)
 		return;
-	store_release(reg->store);
+	if (reg->store)
+		store_release(reg->store);
+	ecr__remote_free(reg->remote);
 	ecr__free(reg->account_id);
 	ecr__free(reg->region);
 	ecr__free(reg->arn);

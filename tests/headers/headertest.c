@@ -7,6 +7,7 @@
 #include <ecr/sys/alloc.h>
 #include <ecr/sys/blob_store.h>
 #include <ecr/sys/meta_store.h>
+#include <ecr/sys/transport.h>
 
 int main(void)
 {
