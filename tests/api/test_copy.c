@@ -812,6 +812,201 @@ static void test_api_copy__corrupt_source_blob(void **state)
 	th_image_dispose(&img);
 }
 
+/* --- remote handles: two in-process servers, each on its own memory: registry --- */
+
+#define ADMIN_ARN "arn:aws:iam::123456789012:user/admin"
+
+typedef struct rfx {
+	ecr_registry *backing[2]; /* what the servers serve */
+	ecr_server *srv[2];
+	ecr_registry *remote[2];     /* http:// handles on them */
+	ecr_repository *lsrc, *ldst; /* a local memory: registry */
+	ecr_registry *local;
+	ecr_repository *back[2]; /* "r/a" on each server, through its backing registry */
+	ecr_repository *rem[2];  /* the same through the remote handles */
+	ecr_repository *rem_b0;  /* "r/b" on server 0, remote */
+	uint64_t rng;
+} rfx;
+
+static int setup_remote(void **state)
+{
+	rfx *f = calloc(1, sizeof(*f));
+	ecr_registry_options o = ECR_REGISTRY_OPTIONS_INIT;
+	ecr_repository *tmp = NULL;
+	assert_non_null(f);
+	o.account_id = "123456789012";
+	o.region = "us-east-1";
+	f->rng = 0xabcdef12u + (uint64_t)time(NULL);
+	assert_ok(ecr_registry_open(&f->local, "memory:", &o));
+	assert_ok(ecr_repository_create(&f->lsrc, f->local, "local/src", NULL));
+	assert_ok(ecr_repository_create(&f->ldst, f->local, "local/dst", NULL));
+	for (int i = 0; i < 2; i++) {
+		ecr_principal *p = NULL;
+		ecr_buf key = ECR_BUF_INIT, secret = ECR_BUF_INIT;
+		ecr_server_options so = ECR_SERVER_OPTIONS_INIT;
+		ecr_registry_options r = ECR_REGISTRY_OPTIONS_INIT;
+		char url[64];
+		assert_ok(ecr_registry_open(&f->backing[i], "memory:", &o));
+		assert_ok(ecr_principal_create(&p, f->backing[i], ADMIN_ARN, ECR_PRINCIPAL_ADMIN));
+		assert_ok(ecr_principal_access_key_create(&key, &secret, p));
+		ecr_principal_free(p);
+		assert_ok(ecr_server_new(&f->srv[i], &so));
+		assert_ok(ecr_server_add_registry(f->srv[i], f->backing[i], NULL));
+		assert_ok(ecr_server_start(f->srv[i]));
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)ecr_server_port(f->srv[i]));
+		r.access_key_id = key.ptr;
+		r.secret_access_key = secret.ptr;
+		r.region = "us-east-1";
+		r.remote_flags = ECR_REMOTE_NO_RETRY;
+		if (ecr_registry_open(&f->remote[i], url, &r)) {
+			ecr_buf_dispose(&key);
+			ecr_buf_dispose(&secret);
+			*state = f;
+			return 0; /* no HTTP transport in this build: the tests skip */
+		}
+		ecr_buf_dispose(&key);
+		ecr_buf_dispose(&secret);
+		assert_ok(ecr_repository_create(&f->back[i], f->backing[i], "r/a", NULL));
+		assert_ok(ecr_repository_open(&f->rem[i], f->remote[i], "r/a"));
+	}
+	assert_ok(ecr_repository_create(&tmp, f->backing[0], "r/b", NULL));
+	ecr_repository_free(tmp);
+	assert_ok(ecr_repository_open(&f->rem_b0, f->remote[0], "r/b"));
+	*state = f;
+	return 0;
+}
+
+static int teardown_remote(void **state)
+{
+	rfx *f = *state;
+	ecr_repository_free(f->lsrc);
+	ecr_repository_free(f->ldst);
+	ecr_repository_free(f->rem_b0);
+	for (int i = 0; i < 2; i++) {
+		ecr_repository_free(f->rem[i]);
+		ecr_repository_free(f->back[i]);
+		ecr_registry_free(f->remote[i]);
+		ecr_server_free(f->srv[i]);
+		ecr_registry_free(f->backing[i]);
+	}
+	ecr_registry_free(f->local);
+	free(f);
+	return 0;
+}
+
+static void need_remote(rfx *f)
+{
+	if (!f->rem[1]) {
+		print_message("# no HTTP transport: %s\n", ecr_error_last()->message);
+		skip();
+	}
+}
+
+static void test_api_copy__local_to_remote(void **state)
+{
+	rfx *f = *state;
+	th_image img;
+	size_t sizes[] = {1000, (20u << 20) + 5, 300000};
+	ecr_copy_options o = ECR_COPY_OPTIONS_INIT;
+	ecr_buf d = ECR_BUF_INIT;
+	struct timespec t0;
+	counts c;
+
+	need_remote(f);
+	assert_ok(th_image_random(&img, &f->rng, 3, sizes));
+	push(f->lsrc, &img, "v1");
+	counts_init(&c);
+	o.progress_cb = count_cb;
+	o.progress_payload = &c;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_ok(ecr_image_copy(&d, f->rem[0], "up", f->lsrc, "v1", &o));
+	print_message("# ~20 MiB memory: -> http://: %.3f s\n", seconds_since(&t0));
+	assert_string_equal(d.ptr, img.digest);
+	verify_exact(f->back[0], &img); /* what the server stored */
+	expect_image(f->back[0], "up", img.digest);
+	counts_check(&c);
+	assert_int_equal(c.ev[ECR_COPY_BLOB_DONE], 4);
+	assert_int_equal(c.ev[ECR_COPY_MANIFEST_DONE], 1);
+	assert_int_equal(c.all_done, c.all_total);
+
+	/* Again: the remote has every blob. */
+	counts_init(&c);
+	assert_ok(ecr_image_copy(NULL, f->rem[0], "up2", f->lsrc, "v1", &o));
+	assert_int_equal(c.ev[ECR_COPY_BLOB_SKIPPED], 4);
+	expect_image(f->back[0], "up2", img.digest);
+	ecr_buf_dispose(&d);
+	th_image_dispose(&img);
+}
+
+static void test_api_copy__remote_to_local(void **state)
+{
+	rfx *f = *state;
+	th_image img;
+	size_t sizes[] = {2000, (9u << 20) + 1};
+	ecr_buf d = ECR_BUF_INIT;
+
+	need_remote(f);
+	assert_ok(th_image_random(&img, &f->rng, 2, sizes));
+	push(f->back[1], &img, "down");
+	assert_ok(ecr_image_copy(&d, f->ldst, "down", f->rem[1], "down", NULL));
+	assert_string_equal(d.ptr, img.digest);
+	verify_exact(f->ldst, &img);
+	expect_image(f->ldst, "down", img.digest);
+	assert_int_equal(ecr_image_copy(NULL, f->ldst, "x", f->rem[1], "missing", NULL), ECR_EIMAGE_NOT_FOUND);
+	ecr_buf_dispose(&d);
+	th_image_dispose(&img);
+}
+
+static void test_api_copy__remote_to_remote(void **state)
+{
+	rfx *f = *state;
+	multi m;
+	fixture lf;
+	ecr_buf d = ECR_BUF_INIT;
+	ecr_copy_options o = ECR_COPY_OPTIONS_INIT;
+	const char *want[] = {"linux/amd64", "linux/arm/v7"};
+	counts c;
+
+	need_remote(f);
+	/* An index pushed to server 1, copied to server 0 whole, then two of its platforms. */
+	memset(&lf, 0, sizeof(lf));
+	lf.src = f->back[1];
+	lf.rng = f->rng;
+	multi_push(&lf, &m, "multi");
+	counts_init(&c);
+	o.progress_cb = count_cb;
+	o.progress_payload = &c;
+	assert_ok(ecr_image_copy(&d, f->rem[0], "multi", f->rem[1], "multi", &o));
+	assert_string_equal(d.ptr, m.digest);
+	expect_image(f->back[0], "multi", m.digest);
+	for (int i = 0; i < 3; i++)
+		verify_exact(f->back[0], &m.imgs[i]);
+	assert_int_equal(c.ev[ECR_COPY_BLOB_DONE], 9);
+	assert_int_equal(c.ev[ECR_COPY_MANIFEST_DONE], 4);
+	counts_check(&c);
+
+	/* Within server 0, from r/a to r/b: mounted. */
+	counts_init(&c);
+	o.platforms = want;
+	o.platforms_count = 2;
+	ecr_buf_dispose(&d);
+	assert_ok(ecr_image_copy(&d, f->rem_b0, "two", f->rem[0], "multi", &o));
+	assert_string_not_equal(d.ptr, m.digest);
+	assert_int_equal(c.ev[ECR_COPY_BLOB_MOUNTED], 6);
+	assert_int_equal(c.ev[ECR_COPY_BLOB_DONE], 0);
+	{
+		ecr_repository *b = NULL;
+		assert_ok(ecr_repository_open(&b, f->backing[0], "r/b"));
+		expect_image(b, "two", d.ptr);
+		verify_exact(b, &m.imgs[0]);
+		verify_exact(b, &m.imgs[2]);
+		expect_no_image(b, m.imgs[1].digest);
+		ecr_repository_free(b);
+	}
+	ecr_buf_dispose(&d);
+	multi_dispose(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -830,6 +1025,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_api_copy__parallel_1_and_8, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_api_copy__big_blob, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_api_copy__corrupt_source_blob, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_api_copy__local_to_remote, setup_remote, teardown_remote),
+	    cmocka_unit_test_setup_teardown(test_api_copy__remote_to_local, setup_remote, teardown_remote),
+	    cmocka_unit_test_setup_teardown(test_api_copy__remote_to_remote, setup_remote, teardown_remote),
 	};
 	return cmocka_run_group_tests_name("api/copy", tests, NULL, NULL);
 }
