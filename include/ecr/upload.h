@@ -39,7 +39,13 @@ ECR_EXTERN(int) ecr_upload_begin(ecr_upload **out, ecr_repository *repo);
  */
 ECR_EXTERN(int) ecr_upload_open(ecr_upload **out, ecr_repository *repo, const char *upload_id);
 
-/** The session id (a UUID). @return borrowed. */
+/**
+ * The session id: a UUID for a local registry. For a remote registry it is
+ * the transport's handle on the session (for HTTP, the Location the registry
+ * gave), longer than ECR_UPLOAD_ID_LEN, and it changes with every
+ * ecr_upload_write(): read it again before handing it to ecr_upload_open().
+ * @return borrowed, valid until the next write or ecr_upload_free().
+ */
 ECR_EXTERN(const char *) ecr_upload_id(const ecr_upload *up);
 
 /** Bytes received so far. */

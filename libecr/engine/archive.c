@@ -14,6 +14,7 @@
 
 #include "../core/crypto.h"
 #include "../oci/oci.h"
+#include "../remote/remote_image.h"
 
 #define CHUNK 65536
 
@@ -456,6 +457,8 @@ int ecr_image_set_storage_class(ecr_image **out, ecr_repository *repo, const cha
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no repository or digest");
 	if ((rc = ecr__oci_validate_digest(digest, NULL)))
 		return rc;
+	if (repo->reg->remote)
+		return ecr__remote_image_set_storage_class(out, repo, digest, storage_class);
 	if ((rc = ecr__image_set_storage_class(repo, digest, storage_class, NULL)))
 		return rc;
 	return out ? ecr_image_get(out, repo, digest, ECR_IMAGE_GET_ANY_STATUS) : 0;

@@ -3,12 +3,14 @@
 
 #include "../core/crypto.h"
 #include "../oci/oci.h"
+#include "../remote/remote_image.h"
 
 struct ecr_blob {
 	ecr_blob_store_reader *r;
 	uint64_t size;      /* the whole blob */
 	uint64_t offset;    /* first byte of the range */
 	uint64_t remaining; /* bytes of the range not read yet */
+	ecr__remote_blob *remote; /* a remote registry's download (then r is NULL) */
 };
 
 /* Write data into a fresh staging object; *w_out is open on success. */
@@ -126,6 +128,13 @@ int ecr_blob_stat(ecr_repository *repo, const char *digest, uint64_t *size_out)
 	int rc;
 	if (!repo)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_blob_stat: repository is NULL");
+	if (repo->reg->remote) {
+		if ((rc = ecr__oci_validate_digest(digest, NULL)) || (rc = ecr__remote_blob_stat(repo, digest, &size)))
+			return rc;
+		if (size_out)
+			*size_out = size;
+		return 0;
+	}
 	if ((rc = link_size(repo, digest, &size)))
 		return rc;
 	if (size_out)
@@ -143,6 +152,21 @@ int ecr_blob_open(ecr_blob **out, ecr_repository *repo, const char *digest, uint
 	if (!out || !repo)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_blob_open: NULL argument");
 	*out = NULL;
+	if (repo->reg->remote) {
+		if ((rc = ecr__oci_validate_digest(digest, NULL)))
+			return rc;
+		if (!(b = ecr__calloc(1, sizeof(*b))))
+			return ECR_ENOMEM;
+		if ((rc = ecr__remote_blob_open(&b->remote, &size, repo, digest, offset, length))) {
+			ecr__free(b);
+			return rc;
+		}
+		b->size = size;
+		b->offset = offset;
+		b->remaining = length ? length : size - offset;
+		*out = b;
+		return 0;
+	}
 	if ((rc = link_size(repo, digest, &size)))
 		return rc;
 	if (offset > size || (length && length > size - offset))
@@ -185,6 +209,15 @@ int ecr_blob_read(ecr_blob *blob, void *buf, size_t len, size_t *nread_out)
 		return 0;
 	if ((uint64_t)len > blob->remaining)
 		len = (size_t)blob->remaining;
+	if (blob->remote) {
+		if ((rc = ecr__remote_blob_read(blob->remote, buf, len, &n)))
+			return rc;
+		if (n > len)
+			n = len;
+		blob->remaining -= n;
+		*nread_out = n;
+		return 0;
+	}
 	if ((rc = blob->r->read(blob->r, buf, len, &n)))
 		return rc;
 	if (n == 0)
@@ -204,6 +237,9 @@ int ecr_blob_fd(ecr_blob *blob, int *fd_out, uint64_t *offset_out)
 
 	if (!blob || !fd_out || !offset_out)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_blob_fd: NULL argument");
+	if (blob->remote)
+		return ecr__fail(ECR_ENOTSUPPORTED, ECR_ERROR_TRANSPORT,
+			"a blob of a remote registry has no file descriptor: read it with ecr_blob_read");
 	if (!blob->r->fd)
 		return ecr__fail(ECR_ENOTFOUND, ECR_ERROR_STORAGE, "the blob storage has no file descriptors");
 	if ((rc = blob->r->fd(blob->r, &fd, &base)))
@@ -219,6 +255,7 @@ void ecr_blob_free(ecr_blob *blob)
 		return;
 	if (blob->r)
 		blob->r->close(blob->r);
+	ecr__remote_blob_free(blob->remote);
 	ecr__free(blob);
 }
 
@@ -237,6 +274,8 @@ int ecr_blob_put(ecr_repository *repo, const char *digest, const void *data, siz
 	if ((uint64_t)len > ECR__BLOB_MAX_SIZE)
 		return ecr__fail(ECR_ELIMIT, ECR_ERROR_UPLOAD, "a blob may have at most %llu bytes",
 			(unsigned long long)ECR__BLOB_MAX_SIZE);
+	if (repo->reg->remote)
+		return ecr__remote_blob_put(repo, digest, data, len);
 	s = repo->reg->store;
 	/* The bytes are written outside the GC lock; only publishing and linking need it. */
 	if ((rc = stage_write(&w, s, id, data, len)))
@@ -266,6 +305,8 @@ int ecr_blob_mount(ecr_repository *repo, ecr_repository *from, const char *diges
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_blob_mount: NULL argument");
 	if ((rc = ecr__oci_validate_digest(digest, NULL)))
 		return rc;
+	if (repo->reg->remote || from->reg->remote)
+		return ecr__remote_blob_mount(repo, from, digest);
 	s = repo->reg->store;
 	if (from->reg->store != s)
 		return ecr__fail(ECR_ENOTFOUND, ECR_ERROR_REPOSITORY,
@@ -300,6 +341,8 @@ int ecr_blob_delete(ecr_repository *repo, const char *digest)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_blob_delete: repository is NULL");
 	if ((rc = ecr__oci_validate_digest(digest, NULL)))
 		return rc;
+	if (repo->reg->remote)
+		return ecr__remote_blob_delete(repo, digest);
 	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, true)) || (rc = ecr__repository_check(&t, repo)))
 		goto done;
 	rc = ecr__meta_link_delete(&t, repo->id, digest);

@@ -5,6 +5,7 @@
 
 #include "../core/digest.h"
 #include "../oci/oci.h"
+#include "../remote/remote_image.h"
 
 #define PAGE_SIZE 100
 /* lastRecordedPullTime is refreshed at most this often per image. */
@@ -15,9 +16,11 @@ struct ecr_image {
 	ecr__meta_image rec;
 	char **tags;
 	size_t tags_count;
-	pthread_mutex_t lock; /* guards the lazy manifest load */
+	pthread_mutex_t lock; /* guards the lazy manifest load (and, remote, rec.manifest_size) */
 	ecr_buf manifest;
 	bool manifest_loaded;
+	/* Remote registries: the repository the manifest is fetched from; rec.manifest_size < 0 is unknown. */
+	char *repo_name;
 };
 
 static void tags_free(char **tags, size_t n)
@@ -34,6 +37,7 @@ void ecr_image_free(ecr_image *img)
 	ecr__meta_image_dispose(&img->rec);
 	tags_free(img->tags, img->tags_count);
 	ecr_buf_dispose(&img->manifest);
+	ecr__free(img->repo_name);
 	pthread_mutex_destroy(&img->lock);
 	ecr__free(img);
 }
@@ -97,6 +101,38 @@ int ecr__image_new(ecr_image **out, ecr_registry *reg, ecr__meta_image *rec, cha
 	img->tags = tags;
 	img->tags_count = tags_count;
 	*out = img;
+	return 0;
+}
+
+int ecr__image_set_repository(ecr_image *img, const char *repository)
+{
+	char *name = ecr__strdup(repository);
+	if (!name)
+		return ECR_ENOMEM;
+	ecr__free(img->repo_name);
+	img->repo_name = name;
+	return 0;
+}
+
+int ecr__image_new_remote(ecr_image **out, ecr_repository *repo, ecr__meta_image *rec, char **tags, size_t tags_count,
+	ecr_buf *manifest)
+{
+	char *name = ecr__strdup(repo->name);
+	if (!name)
+		return ECR_ENOMEM;
+	rec->repo_id = repo->id;
+	int rc = ecr__image_new(out, repo->reg, rec, tags, tags_count);
+	if (rc) {
+		ecr__free(name);
+		return rc;
+	}
+	(*out)->repo_name = name;
+	if (manifest && manifest->ptr) {
+		(*out)->manifest = *manifest;
+		memset(manifest, 0, sizeof(*manifest));
+		(*out)->manifest_loaded = true;
+		(*out)->rec.manifest_size = (int64_t)(*out)->manifest.size;
+	}
 	return 0;
 }
 
@@ -270,6 +306,10 @@ int ecr_image_put(ecr_image **out, ecr_repository *repo, const char *tag, const 
 	/* 1. the manifest parses and its type is supported */
 	if ((rc = ecr__manifest_parse(&m, manifest, len, media_type && *media_type ? media_type : NULL)))
 		return rc;
+	if (reg->remote) {
+		ecr__manifest_free(m);
+		return ecr__remote_image_put(out, repo, tag, digest, media_type, manifest, len, flags);
+	}
 	/* 2. the digest of the bytes as pushed */
 	if ((rc = ecr__digest_buf(computed, sizeof(computed), alg, manifest, len)))
 		goto done;
@@ -440,6 +480,8 @@ int ecr_image_get(ecr_image **out, ecr_repository *repo, const char *reference, 
 	*out = NULL;
 	if (!reference)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no image reference");
+	if (reg->remote)
+		return ecr__remote_image_get(out, repo, reference, flags);
 	int64_t now = ecr_registry_now(reg);
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, false)))
 		return rc;
@@ -480,7 +522,28 @@ const char *ecr_image_digest(const ecr_image *img) { return img->rec.digest; }
 const char *ecr_image_media_type(const ecr_image *img) { return img->rec.media_type; }
 const char *ecr_image_artifact_type(const ecr_image *img) { return img->rec.artifact_type; }
 const char *ecr_image_subject(const ecr_image *img) { return img->rec.subject; }
-uint64_t ecr_image_manifest_size(const ecr_image *img) { return (uint64_t)img->rec.manifest_size; }
+uint64_t ecr_image_manifest_size(const ecr_image *img)
+{
+	if (!img->reg->remote)
+		return (uint64_t)img->rec.manifest_size;
+	/* A remote image's record may not say: ask the registry once (HEAD), keeping the caller's error state. */
+	ecr_image *m = (ecr_image *)img;
+	int64_t size;
+	pthread_mutex_lock(&m->lock);
+	if (m->rec.manifest_size < 0 && m->manifest_loaded)
+		m->rec.manifest_size = (int64_t)m->manifest.size;
+	if (m->rec.manifest_size < 0 && m->repo_name) {
+		ecr__error_saved saved;
+		uint64_t got = 0;
+		ecr__error_save(&saved);
+		if (ecr__remote_manifest_size(&got, m->reg, m->repo_name, m->rec.digest) == 0 && got <= INT64_MAX)
+			m->rec.manifest_size = (int64_t)got;
+		ecr__error_restore(&saved);
+	}
+	size = m->rec.manifest_size;
+	pthread_mutex_unlock(&m->lock);
+	return size < 0 ? 0 : (uint64_t)size;
+}
 uint64_t ecr_image_size(const ecr_image *img) { return (uint64_t)img->rec.image_size; }
 int64_t ecr_image_pushed_at(const ecr_image *img) { return img->rec.pushed_at; }
 int64_t ecr_image_last_pulled_at(const ecr_image *img) { return img->rec.last_pulled_at; }
@@ -508,7 +571,20 @@ int ecr_image_manifest(const void **out, size_t *len_out, ecr_image *img)
 {
 	int rc = 0;
 	pthread_mutex_lock(&img->lock);
-	if (!img->manifest_loaded) {
+	if (!img->manifest_loaded && img->reg->remote) {
+		if (!img->repo_name)
+			rc = ecr__remote_unsupported(img->reg, "the manifest of this image", "its repository is unknown");
+		else
+			rc = ecr__remote_manifest_fetch(&img->manifest, img->reg, img->repo_name, img->rec.digest);
+		if (!rc && !img->manifest.ptr)
+			rc = ecr__buf_grow(&img->manifest, 0);
+		if (rc) {
+			ecr_buf_dispose(&img->manifest);
+		} else {
+			img->manifest_loaded = true;
+			img->rec.manifest_size = (int64_t)img->manifest.size;
+		}
+	} else if (!img->manifest_loaded) {
 		rc = ecr__blob_store_get(img->reg->store, img->rec.digest, ECR_MANIFEST_MAX_SIZE, &img->manifest);
 		if (!rc && img->manifest.size != (size_t)img->rec.manifest_size)
 			rc = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "manifest %s: stored %zu bytes, expected %lld",
@@ -588,6 +664,8 @@ int ecr_image_delete(ecr_repository *repo, const char *digest)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no digest");
 	if ((rc = ecr__oci_validate_digest(digest, NULL)))
 		return rc;
+	if (repo->reg->remote)
+		return ecr__remote_image_delete(repo, digest);
 	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, true)))
 		return rc;
 	if ((rc = ecr__repository_check(&t, repo)))
@@ -615,6 +693,8 @@ int ecr_image_untag(ecr_buf *digest_out, ecr_repository *repo, const char *tag, 
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no tag");
 	if ((rc = ecr__oci_validate_tag(tag)))
 		return rc;
+	if (repo->reg->remote)
+		return ecr__remote_image_untag(digest_out, repo, tag, flags);
 	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, true)))
 		return rc;
 	if ((rc = ecr__repository_check(&t, repo)))
@@ -664,6 +744,7 @@ struct ecr_image_iterator {
 	char *last;
 	bool done;
 	ecr__txn *t; /* during a page load */
+	ecr__remote_image_list *remote; /* a remote repository's listing, made at the first next() */
 };
 
 static int image_page_collect(const ecr__meta_image *img, void *payload)
@@ -725,12 +806,16 @@ fail:
 	return rc;
 }
 
+static int remote_iterator_next(ecr_image **out, ecr_image_iterator *it);
+
 int ecr_image_iterator_next(ecr_image **out, ecr_image_iterator *it)
 {
 	int rc;
 	*out = NULL;
 	ecr_image_free(it->current);
 	it->current = NULL;
+	if (it->repo->reg->remote)
+		return remote_iterator_next(out, it);
 	if (it->pos == it->count) {
 		for (size_t i = 0; i < it->count; i++)
 			ecr_image_free(it->page[i]);
@@ -767,6 +852,32 @@ int ecr_image_iterator_next(ecr_image **out, ecr_image_iterator *it)
 	return 0;
 }
 
+static int remote_iterator_next(ecr_image **out, ecr_image_iterator *it)
+{
+	ecr_image *img = NULL;
+	char *last;
+	int rc;
+	if (it->done)
+		return ECR_ITEROVER;
+	if (!it->remote && (rc = ecr__remote_image_list_new(&it->remote, it->repo, it->status, it->status_mask,
+				    it->subject, it->artifact_type, it->last)))
+		return rc;
+	if ((rc = ecr__remote_image_list_next(&img, it->remote))) {
+		if (rc == ECR_ITEROVER)
+			it->done = true;
+		return rc;
+	}
+	if (!(last = ecr__strdup(img->rec.digest))) {
+		ecr_image_free(img);
+		return ECR_ENOMEM;
+	}
+	ecr__free(it->last);
+	it->last = last;
+	it->current = img;
+	*out = img;
+	return 0;
+}
+
 int ecr_image_iterator_token(ecr_buf *out, ecr_image_iterator *it)
 {
 	if (!it->last)
@@ -782,6 +893,7 @@ void ecr_image_iterator_free(ecr_image_iterator *it)
 		for (size_t i = it->pos; i < it->count; i++)
 			ecr_image_free(it->page[i]);
 	ecr_image_free(it->current);
+	ecr__remote_image_list_free(it->remote);
 	ecr__free(it->page);
 	ecr__free(it->subject);
 	ecr__free(it->artifact_type);
@@ -791,11 +903,28 @@ void ecr_image_iterator_free(ecr_image_iterator *it)
 
 struct ecr_tag_iterator {
 	ecr_repository *repo;
-	char **tags, **digests; /* the current page */
+	char **tags, **digests; /* the current page (remote: every tag, collected at the first next()) */
 	size_t count, pos;
 	char *last;
 	bool done;
 };
+
+static int remote_tags_load(ecr_tag_iterator *it)
+{
+	char **tags = NULL, **digests = NULL;
+	size_t n = 0;
+	int rc = ecr__remote_tags_collect(&tags, &digests, &n, it->repo, it->last);
+	if (rc)
+		return rc;
+	ecr__free(it->tags);
+	ecr__free(it->digests);
+	it->tags = tags;
+	it->digests = digests;
+	it->count = n;
+	it->pos = 0;
+	it->done = true;
+	return 0;
+}
 
 static int tag_page_collect(const char *tag, const char *digest, void *payload)
 {
@@ -845,6 +974,13 @@ int ecr_tag_iterator_next(const char **tag_out, const char **digest_out, ecr_tag
 		tag_page_clear(it);
 		if (it->done)
 			return ECR_ITEROVER;
+		if (it->repo->reg->remote) {
+			if ((rc = remote_tags_load(it)))
+				return rc;
+			if (it->count == 0)
+				return ECR_ITEROVER;
+			goto have;
+		}
 		ecr__txn t;
 		if ((rc = ecr__txn_begin(&t, it->repo->reg->store->meta, false)))
 			return rc;
@@ -861,6 +997,7 @@ int ecr_tag_iterator_next(const char **tag_out, const char **digest_out, ecr_tag
 		if (it->count == 0)
 			return ECR_ITEROVER;
 	}
+have:;
 	size_t i = it->pos++;
 	char *last = ecr__strdup(it->tags[i]);
 	if (!last)

@@ -16,6 +16,7 @@
 
 #include "../core/crypto.h"
 #include "../oci/oci.h"
+#include "../remote/remote_image.h"
 
 /* Idle writers kept open per store; the least recently used are closed beyond this. */
 #define CACHE_IDLE_MAX 32
@@ -41,7 +42,13 @@ struct ecr_upload {
 	int64_t started_at;
 	uint64_t size;
 	ecr__open_upload *entry; /* held busy by this handle; NULL once the session ended */
+	/* Remote registries (store NULL): the transport's handle on the session, which is the upload's id
+	 * (it may change with every write); NULL once the session ended. */
+	char *session;
 };
+
+/* Longest remote session handle accepted by ecr_upload_open(). */
+#define REMOTE_SESSION_MAX 4096
 
 /* --- the cache of open writers --- */
 
@@ -209,8 +216,39 @@ static void upload_free(ecr_upload *up)
 {
 	if (!up)
 		return;
+	ecr__free(up->session);
 	ecr__free(up->repo.name);
 	ecr__free(up);
+}
+
+/* A handle on a session of a remote registry (session moved in). */
+static int remote_upload_new(ecr_upload **out, ecr_repository *repo, char *session, uint64_t size, int64_t started_at)
+{
+	ecr_upload *up = ecr__calloc(1, sizeof(*up));
+	if (!up || !(up->repo.name = ecr__strdup(repo->name))) {
+		ecr__free(up);
+		ecr__free(session);
+		return ECR_ENOMEM;
+	}
+	up->reg = repo->reg;
+	up->repo.reg = repo->reg;
+	up->repo.id = repo->id;
+	up->session = session;
+	up->size = size;
+	up->started_at = started_at;
+	*out = up;
+	return 0;
+}
+
+static bool remote_session_valid(const char *session)
+{
+	size_t i;
+	if (!session || !*session)
+		return false;
+	for (i = 0; session[i]; i++)
+		if (i >= REMOTE_SESSION_MAX || (unsigned char)session[i] <= 0x20 || (unsigned char)session[i] >= 0x7f)
+			return false;
+	return true;
 }
 
 /* Delete a session row in its own transaction; ENOTFOUND when it is gone already. */
@@ -250,6 +288,13 @@ int ecr_upload_begin(ecr_upload **out, ecr_repository *repo)
 	if (!out || !repo)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_upload_begin: NULL argument");
 	*out = NULL;
+	if (repo->reg->remote) {
+		char *session = NULL;
+		now = ecr_registry_now(repo->reg);
+		if ((rc = ecr__remote_upload_begin(&session, repo)))
+			return rc;
+		return remote_upload_new(out, repo, session, 0, now);
+	}
 	s = repo->reg->store;
 	if ((rc = ecr__uuid_v4(id)))
 		return rc;
@@ -299,6 +344,18 @@ int ecr_upload_open(ecr_upload **out, ecr_repository *repo, const char *upload_i
 	if (!out || !repo)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_upload_open: NULL argument");
 	*out = NULL;
+	if (repo->reg->remote) {
+		uint64_t size = 0;
+		char *session;
+		if (!remote_session_valid(upload_id))
+			return ecr__fail(ECR_EUPLOAD, ECR_ERROR_UPLOAD, "unknown upload id '%.40s'",
+				upload_id ? upload_id : "");
+		if ((rc = ecr__remote_upload_status(&size, repo, upload_id)))
+			return rc;
+		if (!(session = ecr__strdup(upload_id)))
+			return ECR_ENOMEM;
+		return remote_upload_new(out, repo, session, size, 0);
+	}
 	if (!upload_id_valid(upload_id))
 		return ecr__fail(ECR_EUPLOAD, ECR_ERROR_UPLOAD, "unknown upload id '%.40s'",
 			upload_id ? upload_id : "");
@@ -354,6 +411,8 @@ done:
 
 const char *ecr_upload_id(const ecr_upload *up)
 {
+	if (up && up->reg->remote)
+		return up->session ? up->session : "";
 	return up ? up->id : NULL;
 }
 
@@ -371,6 +430,8 @@ static int check_open(const ecr_upload *up, const char *fn)
 {
 	if (!up)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "%s: upload is NULL", fn);
+	if (up->reg->remote)
+		return up->session ? 0 : ecr__fail(ECR_EUPLOAD, ECR_ERROR_UPLOAD, "upload has ended");
 	if (!up->entry)
 		return ecr__fail(ECR_EUPLOAD, ECR_ERROR_UPLOAD, "upload %s has ended", up->id);
 	return 0;
@@ -387,6 +448,20 @@ int ecr_upload_write(ecr_upload *up, uint64_t offset, const void *data, size_t l
 		return rc;
 	if (!data && len)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_upload_write: data is NULL");
+	if (up->reg->remote) {
+		if (offset != up->size)
+			return ecr__fail(ECR_ERANGE, ECR_ERROR_UPLOAD, "chunk starts at %llu; the upload has %llu bytes",
+				(unsigned long long)offset, (unsigned long long)up->size);
+		if (len == 0)
+			return 0;
+		if ((uint64_t)len > ECR__BLOB_MAX_SIZE || up->size > ECR__BLOB_MAX_SIZE - (uint64_t)len)
+			return ecr__fail(ECR_ELIMIT, ECR_ERROR_UPLOAD, "a blob may have at most %llu bytes",
+				(unsigned long long)ECR__BLOB_MAX_SIZE);
+		if ((rc = ecr__remote_upload_write(&up->session, &up->repo, offset, data, len)))
+			return rc;
+		up->size += len;
+		return 0;
+	}
 	w = up->entry->w;
 	if (offset != w->size)
 		return ecr__fail(ECR_ERANGE, ECR_ERROR_UPLOAD, "chunk starts at %llu; the upload has %llu bytes",
@@ -429,6 +504,22 @@ int ecr_upload_commit(ecr_upload *up, const char *digest)
 
 	if ((rc = check_open(up, "ecr_upload_commit")))
 		return rc;
+	if (up->reg->remote) {
+		if ((rc = ecr__oci_validate_digest(digest, NULL))) {
+			/* the session ends, as a local one does */
+			ecr__error_saved saved;
+			ecr__error_save(&saved);
+			(void)ecr__remote_upload_cancel(&up->repo, up->session);
+			ecr__error_restore(&saved);
+		} else {
+			rc = ecr__remote_upload_commit(&up->repo, up->session, digest);
+			if (rc == ECR_EIO || rc == ECR_ENETWORK || rc == ECR_ETHROTTLED)
+				return rc; /* the caller may retry */
+		}
+		ecr__free(up->session);
+		up->session = NULL;
+		return rc;
+	}
 	s = up->store;
 	if ((rc = ecr__oci_validate_digest(digest, NULL)))
 		goto fail_end;
@@ -487,6 +578,12 @@ int ecr_upload_cancel(ecr_upload *up)
 
 	if ((rc = check_open(up, "ecr_upload_cancel")))
 		return rc;
+	if (up->reg->remote) {
+		rc = ecr__remote_upload_cancel(&up->repo, up->session);
+		ecr__free(up->session);
+		up->session = NULL;
+		return rc;
+	}
 	s = up->store;
 	rc = row_delete(s, up->id);
 	if (rc == ECR_ENOTFOUND)
@@ -503,7 +600,7 @@ void ecr_upload_free(ecr_upload *up)
 {
 	if (!up)
 		return;
-	if (up->entry)
+	if (up->entry && up->store)
 		cache_release(up->store, up->entry);
 	upload_free(up);
 }
