@@ -678,7 +678,8 @@ int ecr_auth_sigv4_verify(ecr_principal **principal_out, ecr_buf *region_out, ec
 		goto done;
 
 	/* Canonical request, string to sign, signing key, signature. */
-	if ((rc = ecr__sigv4_canonical_request(&canon, req, &auth)) || (rc = signature(sig, &canon, amz, &auth, secret)))
+	if ((rc = ecr__sigv4_canonical_request(&canon, req, &auth)) ||
+	    (rc = signature(sig, &canon, amz, &auth, secret)))
 		goto done;
 	if (ecr__memeq_ct(sig, auth.signature, 64) != 0) {
 		rc = ecr__fail(
@@ -775,7 +776,8 @@ int ecr__sigv4_sign(ecr_buf *authorization_out, const ecr_sigv4_request *req, co
 	strcpy(auth.region, region);
 	strcpy(auth.service, service);
 
-	if ((rc = ecr__sigv4_canonical_request(&canon, req, &auth)) || (rc = signature(sig, &canon, amz, &auth, secret)))
+	if ((rc = ecr__sigv4_canonical_request(&canon, req, &auth)) ||
+	    (rc = signature(sig, &canon, amz, &auth, secret)))
 		goto done;
 	ecr__buf_clear(authorization_out);
 	rc = ecr__buf_printf(authorization_out,

@@ -38,9 +38,11 @@ static bool operation_ok(const char *op)
 	size_t n = op ? strlen(op) : 0;
 	if (n == 0 || n > MAX_OPERATION)
 		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((op[i] >= 'A' && op[i] <= 'Z') || (op[i] >= 'a' && op[i] <= 'z') || (op[i] >= '0' && op[i] <= '9')))
+	for (size_t i = 0; i < n; i++) {
+		char c = op[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
 			return false;
+	}
 	return true;
 }
 
@@ -198,7 +200,8 @@ static int parse_token(ecr_buf *user, ecr_buf *password, int64_t *expires_ms, co
 	const char *tok = ecr__json_get_string(data, "authorizationToken");
 	const ecr__json *exp = ecr__json_get(data, "expiresAt");
 	if (!tok) {
-		rc = ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT, "GetAuthorizationToken: no authorizationToken in the response");
+		rc = ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT,
+			"GetAuthorizationToken: no authorizationToken in the response");
 		goto done;
 	}
 	if ((rc = ecr__base64_decode(&raw, tok, strlen(tok)))) {
@@ -207,7 +210,8 @@ static int parse_token(ecr_buf *user, ecr_buf *password, int64_t *expires_ms, co
 	}
 	const char *colon = raw.ptr ? memchr(raw.ptr, ':', raw.size) : NULL;
 	if (!colon || colon == raw.ptr || memchr(raw.ptr, '\0', raw.size)) {
-		rc = ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT, "GetAuthorizationToken: the token is not 'user:password'");
+		rc = ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT,
+			"GetAuthorizationToken: the token is not 'user:password'");
 		goto done;
 	}
 	ecr__buf_clear(user);

@@ -599,7 +599,8 @@ static void test_auth_sigv4__sign(void **state)
 	r.headers_count = 4;
 	r.service = "ecr-public";
 	assert_ok(ecr__sigv4_sign(&authz, &r, AKID, SECRET, "us-east-1"));
-	assert_non_null(strstr(authz.ptr, "/us-east-1/ecr-public/aws4_request, SignedHeaders=host;x-amz-date;x-extra, "));
+	assert_non_null(
+	    strstr(authz.ptr, "/us-east-1/ecr-public/aws4_request, SignedHeaders=host;x-amz-date;x-extra, "));
 	ecr_sigv4_request v = r;
 	ecr_http_header h3[5];
 	memcpy(h3, h2, sizeof(h2));

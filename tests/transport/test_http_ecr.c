@@ -295,8 +295,8 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *conn, cons
 	}
 	const char *t = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target");
 	snprintf(fake.target, sizeof(fake.target), "%s", t ? t : "");
-	struct MHD_Response *r =
-		MHD_create_response_from_buffer(strlen(fake.body), (void *)(uintptr_t)fake.body, MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(fake.body), (void *)(uintptr_t)fake.body,
+		MHD_RESPMEM_PERSISTENT);
 	MHD_add_response_header(r, "Content-Type", fake.content_type);
 	enum MHD_Result ret = MHD_queue_response(conn, fake.status, r);
 	MHD_destroy_response(r);
@@ -357,7 +357,8 @@ static void test_transport_http_ecr__no_api(void **state)
 
 	/* AWS's other spellings of an error: Message, a prefixed and suffixed __type */
 	fake.status = 400;
-	fake.body = "{\"__type\": \"com.amazonaws.ecr#ThrottlingException:http://internal/\", \"Message\": \"Rate exceeded\"}";
+	fake.body = "{\"__type\": \"com.amazonaws.ecr#ThrottlingException:http://internal/\", "
+		    "\"Message\": \"Rate exceeded\"}";
 	assert_int_equal(call(&out, ht, "ListImages", "{}"), ECR_ETHROTTLED);
 	assert_string_equal(ecr_error_last()->message, "ListImages: Rate exceeded");
 	fake.status = 403;
