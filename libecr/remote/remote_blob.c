@@ -26,7 +26,7 @@ int ecr__remote_upload_begin(char **session_out, ecr_repository *repo)
 		goto done;
 	if (!session.size) {
 		rc = ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT, "%s: the registry gave no upload session",
-			ECR__REMOTE_HOST(repo->reg));
+		               ECR__REMOTE_HOST(repo->reg));
 		goto done;
 	}
 	if (!(*session_out = ecr__strdup(session.ptr)))
@@ -55,7 +55,7 @@ int ecr__remote_upload_write(char **session, ecr_repository *repo, uint64_t offs
 		goto done;
 	if (!s.size) {
 		rc = ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT, "%s: the registry gave no upload session",
-			ECR__REMOTE_HOST(repo->reg));
+		               ECR__REMOTE_HOST(repo->reg));
 		goto done;
 	}
 	if (strcmp(s.ptr, *session) != 0) {
@@ -112,13 +112,12 @@ static int put_chunked(ecr_repository *repo, const char *digest, const unsigned 
 	rc = ecr__remote_upload_commit(repo, session, digest);
 	if (rc == 0 || rc == ECR_EDIGEST)
 		goto done; /* the session is over either way */
-fail:
-	{
-		ecr__error_saved saved;
-		ecr__error_save(&saved);
-		(void)ecr__remote_upload_cancel(repo, session);
-		ecr__error_restore(&saved);
-	}
+fail : {
+	ecr__error_saved saved;
+	ecr__error_save(&saved);
+	(void)ecr__remote_upload_cancel(repo, session);
+	ecr__error_restore(&saved);
+}
 done:
 	ecr__free(session);
 	return rc;
@@ -148,7 +147,8 @@ int ecr__remote_blob_mount(ecr_repository *repo, ecr_repository *from, const cha
 	/* as locally for repositories of different storages */
 	if (!same_registry(repo->reg, from->reg))
 		return ecr__fail(ECR_ENOTFOUND, ECR_ERROR_REPOSITORY,
-			"repository %s is in another storage; blob %s cannot be mounted from it", from->name, digest);
+		                 "repository %s is in another storage; blob %s cannot be mounted from it", from->name,
+		                 digest);
 	ecr_transport *t = transport(repo);
 	int rc = t->blob_mount(t, repo->name, from->name, digest);
 	if (rc == ECR_ENOTFOUND)
@@ -174,7 +174,7 @@ struct ecr__remote_blob {
 };
 
 int ecr__remote_blob_open(ecr__remote_blob **out, uint64_t *size_out, ecr_repository *repo, const char *digest,
-	uint64_t offset, uint64_t length)
+                          uint64_t offset, uint64_t length)
 {
 	ecr_transport *t = transport(repo);
 	ecr__remote_blob *b = NULL;
@@ -192,9 +192,9 @@ int ecr__remote_blob_open(ecr__remote_blob **out, uint64_t *size_out, ecr_reposi
 		if ((rc = ecr__remote_blob_stat(repo, digest, &size)))
 			return rc;
 		if (offset > size || (length && length > size - offset))
-			return ecr__fail(ECR_ERANGE, ECR_ERROR_REPOSITORY,
-				"range %llu+%llu is not within blob %s (%llu bytes)", (unsigned long long)offset,
-				(unsigned long long)length, digest, (unsigned long long)size);
+			return ecr__fail(
+			    ECR_ERANGE, ECR_ERROR_REPOSITORY, "range %llu+%llu is not within blob %s (%llu bytes)",
+			    (unsigned long long)offset, (unsigned long long)length, digest, (unsigned long long)size);
 	}
 	if (!(b = ecr__calloc(1, sizeof(*b))))
 		return ECR_ENOMEM;
@@ -212,12 +212,12 @@ int ecr__remote_blob_open(ecr__remote_blob **out, uint64_t *size_out, ecr_reposi
 		goto fail;
 	if ((offset || length) && got != size) {
 		rc = ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT, "%s: blob %s has %llu bytes, then %llu",
-			ECR__REMOTE_HOST(repo->reg), digest, (unsigned long long)size, (unsigned long long)got);
+		               ECR__REMOTE_HOST(repo->reg), digest, (unsigned long long)size, (unsigned long long)got);
 		goto fail;
 	}
 	if (offset > got) {
 		rc = ecr__fail(ECR_ERANGE, ECR_ERROR_REPOSITORY, "range %llu+%llu is not within blob %s (%llu bytes)",
-			(unsigned long long)offset, (unsigned long long)length, digest, (unsigned long long)got);
+		               (unsigned long long)offset, (unsigned long long)length, digest, (unsigned long long)got);
 		goto fail;
 	}
 	b->remaining = length ? length : got - offset;
@@ -243,7 +243,7 @@ static int check_digest(ecr__remote_blob *b)
 	if (strcmp(d, b->digest) != 0) {
 		b->failed = true;
 		return ecr__fail(ECR_EDIGEST, ECR_ERROR_TRANSPORT,
-			"the registry sent blob %s with other content (its digest is %s)", b->digest, d);
+		                 "the registry sent blob %s with other content (its digest is %s)", b->digest, d);
 	}
 	return 0;
 }
@@ -268,7 +268,7 @@ int ecr__remote_blob_read(ecr__remote_blob *b, void *buf, size_t len, size_t *nr
 		return rc;
 	if (n == 0)
 		return ecr__fail(ECR_ENETWORK, ECR_ERROR_TRANSPORT, "blob %s ended %llu bytes early", b->digest,
-			(unsigned long long)b->remaining);
+		                 (unsigned long long)b->remaining);
 	if (n > len)
 		n = len;
 	if (b->dg && (rc = ecr__digest_update(b->dg, buf, n)))

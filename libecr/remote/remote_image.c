@@ -30,20 +30,22 @@ static ecr_transport *transport(const ecr_repository *repo)
 static int image_not_found(const ecr_repository *repo, const char *tag, const char *digest)
 {
 	if (tag)
-		return ecr__fail(ECR_EIMAGE_NOT_FOUND, ECR_ERROR_IMAGE,
-			"The image with imageId {imageTag:'%s'} does not exist within the repository with name '%s' in the "
-			"registry with id '%s'",
-			tag, repo->name, repo->reg->account_id);
-	return ecr__fail(ECR_EIMAGE_NOT_FOUND, ECR_ERROR_IMAGE,
-		"The image with imageId {imageDigest:'%s'} does not exist within the repository with name '%s' in the "
-		"registry with id '%s'",
-		digest, repo->name, repo->reg->account_id);
+		return ecr__fail(
+		    ECR_EIMAGE_NOT_FOUND, ECR_ERROR_IMAGE,
+		    "The image with imageId {imageTag:'%s'} does not exist within the repository with name '%s' in the "
+		    "registry with id '%s'",
+		    tag, repo->name, repo->reg->account_id);
+	return ecr__fail(
+	    ECR_EIMAGE_NOT_FOUND, ECR_ERROR_IMAGE,
+	    "The image with imageId {imageDigest:'%s'} does not exist within the repository with name '%s' in the "
+	    "registry with id '%s'",
+	    digest, repo->name, repo->reg->account_id);
 }
 
 static int bad_response(const ecr_repository *repo, const char *operation, const char *what)
 {
 	return ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT, "%s: the response of %s %s", ECR__REMOTE_HOST(repo->reg),
-		operation, what);
+	                 operation, what);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -69,9 +71,9 @@ static int request_new(ecr__jw **out, const ecr_repository *repo)
 	if ((rc = ecr__jw_new(&w)))
 		return rc;
 	if ((rc = ecr__jw_object_open(w)) ||
-		(repo->reg->account_id && *repo->reg->account_id &&
-			((rc = ecr__jw_key(w, "registryId")) || (rc = ecr__jw_string(w, repo->reg->account_id)))) ||
-		(rc = ecr__jw_key(w, "repositoryName")) || (rc = ecr__jw_string(w, repo->name))) {
+	    (repo->reg->account_id && *repo->reg->account_id &&
+	     ((rc = ecr__jw_key(w, "registryId")) || (rc = ecr__jw_string(w, repo->reg->account_id)))) ||
+	    (rc = ecr__jw_key(w, "repositoryName")) || (rc = ecr__jw_string(w, repo->name))) {
 		ecr__jw_free(w);
 		return rc;
 	}
@@ -129,7 +131,7 @@ static int dup_opt(char **out, const char *s)
 
 /* An ImageDetail into a record and its tags (sorted). */
 static int rec_from_detail(ecr__meta_image *rec, char ***tags_out, size_t *count_out, const ecr_repository *repo,
-	const ecr__json *d)
+                           const ecr__json *d)
 {
 	char **tags = NULL;
 	size_t n = 0;
@@ -144,8 +146,8 @@ static int rec_from_detail(ecr__meta_image *rec, char ***tags_out, size_t *count
 		return bad_response(repo, "DescribeImages", "has an image without a valid imageDigest");
 	const char *mt = ecr__json_get_string(d, "imageManifestMediaType");
 	if ((rc = dup_opt(&rec->digest, digest)) || (rc = dup_opt(&rec->media_type, mt ? mt : "")) ||
-		(rc = dup_opt(&rec->artifact_type, ecr__json_get_string(d, "artifactMediaType"))) ||
-		(rc = dup_opt(&rec->subject, ecr__json_get_string(d, "subjectManifestDigest"))))
+	    (rc = dup_opt(&rec->artifact_type, ecr__json_get_string(d, "artifactMediaType"))) ||
+	    (rc = dup_opt(&rec->subject, ecr__json_get_string(d, "subjectManifestDigest"))))
 		goto fail;
 	if (ecr__json_get_int(d, "imageSizeInBytes", &size) && size > 0)
 		rec->image_size = size;
@@ -184,7 +186,7 @@ fail:
 
 /* manifest_size: the manifest's size when known (a referrer's descriptor), else -1. */
 static int image_from_detail(ecr_image **out, ecr_repository *repo, const ecr__json *d, ecr_buf *manifest,
-	int64_t manifest_size)
+                             int64_t manifest_size)
 {
 	ecr__meta_image rec;
 	char **tags;
@@ -203,19 +205,22 @@ static int image_from_detail(ecr_image **out, ecr_repository *repo, const ecr__j
 
 /* An image known from the data plane only: digest, media type, manifest. */
 static int image_minimal(ecr_image **out, ecr_repository *repo, const char *digest, const char *media_type,
-	ecr_buf *manifest, int64_t manifest_size)
+                         ecr_buf *manifest, int64_t manifest_size)
 {
-	ecr__meta_image rec = { 0 };
+	ecr__meta_image rec = {0};
 	ecr__manifest *m = NULL;
 	int rc;
 
 	if (manifest && manifest->ptr)
-		(void)ecr__manifest_parse(&m, manifest->ptr, manifest->size, media_type && *media_type ? media_type : NULL);
+		(void)ecr__manifest_parse(&m, manifest->ptr, manifest->size,
+		                          media_type && *media_type ? media_type : NULL);
 	ecr__error_clear();
 	if ((rc = dup_opt(&rec.digest, digest)) ||
-		(rc = dup_opt(&rec.media_type, media_type && *media_type ? media_type : m ? m->media_type : "")) ||
-		(m && (rc = dup_opt(&rec.artifact_type, ecr__manifest_artifact_type(m)))) ||
-		(m && m->has_subject && (rc = dup_opt(&rec.subject, m->subject.digest))))
+	    (rc = dup_opt(&rec.media_type, media_type && *media_type ? media_type
+	                                   : m                       ? m->media_type
+	                                                             : "")) ||
+	    (m && (rc = dup_opt(&rec.artifact_type, ecr__manifest_artifact_type(m)))) ||
+	    (m && m->has_subject && (rc = dup_opt(&rec.subject, m->subject.digest))))
 		goto done;
 	rec.manifest_size = manifest_size;
 	rc = ecr__image_new_remote(out, repo, &rec, NULL, 0, manifest);
@@ -226,8 +231,7 @@ done:
 }
 
 /* DescribeImages of one image id (any status). */
-static int describe_one(ecr_image **out, ecr_repository *repo, const char *tag, const char *digest,
-	ecr_buf *manifest)
+static int describe_one(ecr_image **out, ecr_repository *repo, const char *tag, const char *digest, ecr_buf *manifest)
 {
 	ecr__jw *w = NULL;
 	ecr__json *res = NULL;
@@ -237,7 +241,7 @@ static int describe_one(ecr_image **out, ecr_repository *repo, const char *tag, 
 	if ((rc = request_new(&w, repo)))
 		return rc;
 	if ((rc = ecr__jw_key(w, "imageIds")) || (rc = ecr__jw_array_open(w)) ||
-		(rc = put_image_id(w, tag ? NULL : digest, tag)) || (rc = ecr__jw_array_close(w))) {
+	    (rc = put_image_id(w, tag ? NULL : digest, tag)) || (rc = ecr__jw_array_close(w))) {
 		ecr__jw_free(w);
 		return rc;
 	}
@@ -249,8 +253,8 @@ static int describe_one(ecr_image **out, ecr_repository *repo, const char *tag, 
 	const ecr__json *details = ecr__json_get(res, "imageDetails");
 	if (!details || details->type != ECR__JSON_ARRAY || details->count != 1) {
 		rc = details && details->type == ECR__JSON_ARRAY && details->count == 0
-			     ? image_not_found(repo, tag, digest)
-			     : bad_response(repo, "DescribeImages", "has no single imageDetails");
+		         ? image_not_found(repo, tag, digest)
+		         : bad_response(repo, "DescribeImages", "has no single imageDetails");
 		goto done;
 	}
 	rc = image_from_detail(out, repo, details->values[0], manifest, -1);
@@ -268,7 +272,7 @@ int ecr__remote_manifest_fetch(ecr_buf *out, ecr_registry *reg, const char *repo
 	int rc = t->manifest_get(out, &mt, &dg, t, repository, digest);
 	if (!rc && (!dg.ptr || strcmp(dg.ptr, digest) != 0))
 		rc = ecr__fail(ECR_EDIGEST, ECR_ERROR_TRANSPORT, "%s: the manifest sent for %s has the digest %s",
-			reg->remote->host, digest, dg.ptr ? dg.ptr : "(none)");
+		               reg->remote->host, digest, dg.ptr ? dg.ptr : "(none)");
 	if (rc)
 		ecr_buf_dispose(out);
 	ecr_buf_dispose(&mt);
@@ -289,7 +293,7 @@ int ecr__remote_manifest_size(uint64_t *size_out, ecr_registry *reg, const char 
 /* --- put --- */
 
 int ecr__remote_image_put(ecr_image **out, ecr_repository *repo, const char *tag, const char *digest,
-	const char *media_type, const void *manifest, size_t len, uint32_t flags)
+                          const char *media_type, const void *manifest, size_t len, uint32_t flags)
 {
 	ecr__manifest *m = NULL;
 	ecr__digest_alg alg = ECR__DIGEST_SHA256;
@@ -304,15 +308,16 @@ int ecr__remote_image_put(ecr_image **out, ecr_repository *repo, const char *tag
 	if (digest && (rc = ecr__oci_validate_digest(digest, &alg)))
 		return rc;
 	if ((rc = ecr__manifest_parse(&m, manifest, len, media_type && *media_type ? media_type : NULL)) ||
-		(rc = ecr__digest_buf(computed, sizeof(computed), alg, manifest, len)))
+	    (rc = ecr__digest_buf(computed, sizeof(computed), alg, manifest, len)))
 		goto done;
 	const char *mt = media_type && *media_type ? media_type : m->media_type;
 	if (has_api(repo)) {
 		if ((rc = request_new(&w, repo)))
 			goto done;
 		if ((rc = ecr__jw_key(w, "imageManifest")) || (rc = ecr__jw_string_len(w, manifest, len)) ||
-			(mt && (rc = put_str(w, "imageManifestMediaType", mt))) || (tag && (rc = put_str(w, "imageTag", tag))) ||
-			(digest && (rc = put_str(w, "imageDigest", digest)))) {
+		    (mt && (rc = put_str(w, "imageManifestMediaType", mt))) ||
+		    (tag && (rc = put_str(w, "imageTag", tag))) ||
+		    (digest && (rc = put_str(w, "imageDigest", digest)))) {
 			ecr__jw_free(w);
 			goto done;
 		}
@@ -334,7 +339,7 @@ int ecr__remote_image_put(ecr_image **out, ecr_repository *repo, const char *tag
 		goto done;
 	if (dg.size && strcmp(dg.ptr, computed) != 0) {
 		rc = ecr__fail(ECR_EDIGEST, ECR_ERROR_TRANSPORT, "%s: the registry stored the manifest as %s, not %s",
-			ECR__REMOTE_HOST(repo->reg), dg.ptr, computed);
+		               ECR__REMOTE_HOST(repo->reg), dg.ptr, computed);
 		goto done;
 	}
 	if (out && !(rc = ecr__buf_put(&copy, manifest, len)))
@@ -369,8 +374,9 @@ int ecr__remote_image_get(ecr_image **out, ecr_repository *repo, const char *ref
 		if (rc == ECR_EIMAGE_NOT_FOUND)
 			rc = image_not_found(repo, by_digest ? NULL : reference, by_digest ? reference : NULL);
 		if (!rc && by_digest && strcmp(dg.ptr ? dg.ptr : "", reference) != 0)
-			rc = ecr__fail(ECR_EDIGEST, ECR_ERROR_TRANSPORT, "%s: the manifest sent for %s has the digest %s",
-				ECR__REMOTE_HOST(repo->reg), reference, dg.ptr ? dg.ptr : "(none)");
+			rc = ecr__fail(ECR_EDIGEST, ECR_ERROR_TRANSPORT,
+			               "%s: the manifest sent for %s has the digest %s", ECR__REMOTE_HOST(repo->reg),
+			               reference, dg.ptr ? dg.ptr : "(none)");
 		if (!rc)
 			rc = image_minimal(out, repo, dg.ptr, mt.ptr, &body, (int64_t)body.size);
 		goto done;
@@ -379,8 +385,9 @@ int ecr__remote_image_get(ecr_image **out, ecr_repository *repo, const char *ref
 	if (flags & ECR_IMAGE_GET_RECORD_PULL) {
 		rc = t->manifest_get(&body, &mt, &dg, t, repo->name, reference);
 		if (!rc && (!dg.ptr || !ecr__oci_is_digest(dg.ptr) || (by_digest && strcmp(dg.ptr, reference) != 0))) {
-			rc = ecr__fail(ECR_EDIGEST, ECR_ERROR_TRANSPORT, "%s: the manifest sent for %s has the digest %s",
-				ECR__REMOTE_HOST(repo->reg), reference, dg.ptr ? dg.ptr : "(none)");
+			rc = ecr__fail(ECR_EDIGEST, ECR_ERROR_TRANSPORT,
+			               "%s: the manifest sent for %s has the digest %s", ECR__REMOTE_HOST(repo->reg),
+			               reference, dg.ptr ? dg.ptr : "(none)");
 			goto done;
 		}
 		if (is_missing(rc)) { /* not there, or archived: DescribeImages says which */
@@ -401,12 +408,13 @@ int ecr__remote_image_get(ecr_image **out, ecr_repository *repo, const char *ref
 	if (st != ECR_IMAGE_ACTIVE && !(flags & ECR_IMAGE_GET_ANY_STATUS)) {
 		ecr_image_free(*out);
 		*out = NULL;
-		rc = ecr__fail(ECR_EIMAGE_ARCHIVED, ECR_ERROR_IMAGE,
-			"The image with imageId {%s:'%s'} is %s within the repository with name '%s' in the registry with "
-			"id '%s'; restore it with UpdateImageStorageClass (targetStorageClass STANDARD) first",
-			by_digest ? "imageDigest" : "imageTag", reference,
-			st == ECR_IMAGE_ACTIVATING ? "being restored from the archive" : "archived", repo->name,
-			repo->reg->account_id);
+		rc = ecr__fail(
+		    ECR_EIMAGE_ARCHIVED, ECR_ERROR_IMAGE,
+		    "The image with imageId {%s:'%s'} is %s within the repository with name '%s' in the registry with "
+		    "id '%s'; restore it with UpdateImageStorageClass (targetStorageClass STANDARD) first",
+		    by_digest ? "imageDigest" : "imageTag", reference,
+		    st == ECR_IMAGE_ACTIVATING ? "being restored from the archive" : "archived", repo->name,
+		    repo->reg->account_id);
 	}
 done:
 	ecr_buf_dispose(&body);
@@ -427,7 +435,7 @@ static int batch_delete_one(ecr_buf *digest_out, ecr_repository *repo, const cha
 	if ((rc = request_new(&w, repo)))
 		return rc;
 	if ((rc = ecr__jw_key(w, "imageIds")) || (rc = ecr__jw_array_open(w)) || (rc = put_image_id(w, digest, tag)) ||
-		(rc = ecr__jw_array_close(w))) {
+	    (rc = ecr__jw_array_close(w))) {
 		ecr__jw_free(w);
 		return rc;
 	}
@@ -442,14 +450,16 @@ static int batch_delete_one(ecr_buf *digest_out, ecr_repository *repo, const cha
 			rc = image_not_found(repo, tag, digest);
 		else if (code && strcmp(code, "ImageReferencedByManifestList") == 0)
 			rc = ecr__fail(ECR_EIMAGE_REFERENCED, ECR_ERROR_IMAGE,
-				"The image %s is referenced by a manifest list or index in the repository '%s'",
-				digest ? digest : tag, repo->name);
-		else if (code && (strcmp(code, "InvalidImageDigest") == 0 || strcmp(code, "InvalidImageTag") == 0 ||
-					 strcmp(code, "MissingDigestAndTag") == 0 || strcmp(code, "ImageTagDoesNotMatchDigest") == 0))
+			               "The image %s is referenced by a manifest list or index in the repository '%s'",
+			               digest ? digest : tag, repo->name);
+		else if (code &&
+		         (strcmp(code, "InvalidImageDigest") == 0 || strcmp(code, "InvalidImageTag") == 0 ||
+		          strcmp(code, "MissingDigestAndTag") == 0 || strcmp(code, "ImageTagDoesNotMatchDigest") == 0))
 			rc = ecr__fail(ECR_EINVALID, ECR_ERROR_IMAGE, "%s", reason ? reason : code);
 		else
 			rc = ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT, "%s: BatchDeleteImage failed: %s: %s",
-				ECR__REMOTE_HOST(repo->reg), code ? code : "(no failureCode)", reason ? reason : "");
+			               ECR__REMOTE_HOST(repo->reg), code ? code : "(no failureCode)",
+			               reason ? reason : "");
 		goto done;
 	}
 	const ecr__json *ids = ecr__json_get(res, "imageIds");
@@ -544,7 +554,7 @@ done:
 /* --- storage class --- */
 
 int ecr__remote_image_set_storage_class(ecr_image **out, ecr_repository *repo, const char *digest,
-	ecr_storage_class storage_class)
+                                        ecr_storage_class storage_class)
 {
 	ecr__jw *w = NULL;
 	ecr__json *res = NULL;
@@ -557,7 +567,8 @@ int ecr__remote_image_set_storage_class(ecr_image **out, ecr_repository *repo, c
 	if ((rc = request_new(&w, repo)))
 		return rc;
 	if ((rc = ecr__jw_key(w, "imageId")) || (rc = put_image_id(w, digest, NULL)) ||
-		(rc = put_str(w, "targetStorageClass", storage_class == ECR_STORAGE_CLASS_ARCHIVE ? "ARCHIVE" : "STANDARD"))) {
+	    (rc = put_str(w, "targetStorageClass",
+	                  storage_class == ECR_STORAGE_CLASS_ARCHIVE ? "ARCHIVE" : "STANDARD"))) {
 		ecr__jw_free(w);
 		return rc;
 	}
@@ -601,7 +612,7 @@ static int buf_add(ecr__remote_image_list *l, ecr_image *img)
 		if (cap > COLLECT_MAX * 2) {
 			ecr_image_free(img);
 			return ecr__fail(ECR_ELIMIT, ECR_ERROR_IMAGE, "repository %s: more than %d images to sort",
-				l->repo->name, COLLECT_MAX);
+			                 l->repo->name, COLLECT_MAX);
 		}
 		if (!(v = ecr__realloc(l->buf, cap * sizeof(*v)))) {
 			ecr_image_free(img);
@@ -632,7 +643,7 @@ static bool wanted(const ecr__remote_image_list *l, const ecr_image *img)
 }
 
 int ecr__remote_image_list_new(ecr__remote_image_list **out, ecr_repository *repo, ecr_tag_status tag_status,
-	uint32_t status_mask, const char *subject, const char *artifact_type, const char *after)
+                               uint32_t status_mask, const char *subject, const char *artifact_type, const char *after)
 {
 	ecr__remote_image_list *l = ecr__calloc(1, sizeof(*l));
 	*out = NULL;
@@ -688,13 +699,13 @@ static int describe_page(ecr__remote_image_list *l)
 	if ((rc = request_new(&w, l->repo)))
 		return rc;
 	if ((rc = ecr__jw_key(w, "filter")) || (rc = ecr__jw_object_open(w)) ||
-		(rc = put_str(w, "tagStatus",
-			 l->tag_status == ECR_TAG_STATUS_TAGGED     ? "TAGGED"
-			 : l->tag_status == ECR_TAG_STATUS_UNTAGGED ? "UNTAGGED"
-								    : "ANY")) ||
-		(rc = put_str(w, "imageStatus", status_filter(l->status_mask))) || (rc = ecr__jw_object_close(w)) ||
-		(rc = ecr__jw_key(w, "maxResults")) || (rc = ecr__jw_int(w, LIST_PAGE)) ||
-		(l->next_token && (rc = put_str(w, "nextToken", l->next_token)))) {
+	    (rc = put_str(w, "tagStatus",
+	                  l->tag_status == ECR_TAG_STATUS_TAGGED     ? "TAGGED"
+	                  : l->tag_status == ECR_TAG_STATUS_UNTAGGED ? "UNTAGGED"
+	                                                             : "ANY")) ||
+	    (rc = put_str(w, "imageStatus", status_filter(l->status_mask))) || (rc = ecr__jw_object_close(w)) ||
+	    (rc = ecr__jw_key(w, "maxResults")) || (rc = ecr__jw_int(w, LIST_PAGE)) ||
+	    (l->next_token && (rc = put_str(w, "nextToken", l->next_token)))) {
 		ecr__jw_free(w);
 		return rc;
 	}
@@ -800,22 +811,22 @@ static int collect_referrers(ecr__remote_image_list *l)
 
 	if ((rc = t->referrers(&index, t, l->repo->name, l->subject, l->artifact_type)))
 		goto done;
-	static const ecr__json_limits limits = { 64u << 20, 64, 2000000, 1u << 20 };
+	static const ecr__json_limits limits = {64u << 20, 64, 2000000, 1u << 20};
 	if ((rc = ecr__json_parse(&doc, index.ptr, index.size, &limits)))
 		goto done;
 	const ecr__json *ms = ecr__json_get(doc, "manifests");
 	if (!ms || ms->type != ECR__JSON_ARRAY) {
 		rc = ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT, "%s: the referrers of %s are not an image index",
-			ECR__REMOTE_HOST(l->repo->reg), l->subject);
+		               ECR__REMOTE_HOST(l->repo->reg), l->subject);
 		goto done;
 	}
 	if (ms->count > COLLECT_MAX) {
 		rc = ecr__fail(ECR_ELIMIT, ECR_ERROR_IMAGE, "%s has more than %d referrers", l->subject, COLLECT_MAX);
 		goto done;
 	}
-	if (ms->count && (!(digests = ecr__calloc(ms->count, sizeof(char *))) ||
-				 !(types = ecr__calloc(ms->count, sizeof(char *))) ||
-				 !(sizes = ecr__calloc(ms->count, sizeof(int64_t))))) {
+	if (ms->count &&
+	    (!(digests = ecr__calloc(ms->count, sizeof(char *))) || !(types = ecr__calloc(ms->count, sizeof(char *))) ||
+	     !(sizes = ecr__calloc(ms->count, sizeof(int64_t))))) {
 		rc = ECR_ENOMEM;
 		goto done;
 	}
@@ -854,8 +865,8 @@ static int collect_referrers(ecr__remote_image_list *l)
 	size_t keep = 0;
 	for (size_t i = 0; i < l->n; i++) {
 		if (!wanted(l, l->buf[i]) ||
-			(l->artifact_type && (!ecr_image_artifact_type(l->buf[i]) ||
-						     strcmp(ecr_image_artifact_type(l->buf[i]), l->artifact_type) != 0))) {
+		    (l->artifact_type && (!ecr_image_artifact_type(l->buf[i]) ||
+		                          strcmp(ecr_image_artifact_type(l->buf[i]), l->artifact_type) != 0))) {
 			ecr_image_free(l->buf[i]);
 			continue;
 		}
@@ -909,7 +920,8 @@ int ecr__remote_image_list_next(ecr_image **out, ecr__remote_image_list *l)
 		if (l->pos < l->n) {
 			ecr_image *img = l->buf[l->pos];
 			l->buf[l->pos++] = NULL;
-			if (l->after && strcmp(ecr_image_digest(img), l->after) <= 0) { /* before the resumption point */
+			if (l->after &&
+			    strcmp(ecr_image_digest(img), l->after) <= 0) { /* before the resumption point */
 				ecr_image_free(img);
 				continue;
 			}
@@ -995,9 +1007,9 @@ static int tags_by_api(tag_pairs *p, ecr_repository *repo, const char *after)
 		if ((rc = request_new(&w, repo)))
 			break;
 		if ((rc = ecr__jw_key(w, "filter")) || (rc = ecr__jw_object_open(w)) ||
-			(rc = put_str(w, "tagStatus", "TAGGED")) || (rc = put_str(w, "imageStatus", "ANY")) ||
-			(rc = ecr__jw_object_close(w)) || (rc = ecr__jw_key(w, "maxResults")) ||
-			(rc = ecr__jw_int(w, 1000)) || (token && (rc = put_str(w, "nextToken", token)))) {
+		    (rc = put_str(w, "tagStatus", "TAGGED")) || (rc = put_str(w, "imageStatus", "ANY")) ||
+		    (rc = ecr__jw_object_close(w)) || (rc = ecr__jw_key(w, "maxResults")) ||
+		    (rc = ecr__jw_int(w, 1000)) || (token && (rc = put_str(w, "nextToken", token)))) {
 			ecr__jw_free(w);
 			break;
 		}
@@ -1035,7 +1047,7 @@ static int tags_by_oci(tag_pairs *p, ecr_repository *repo, const char *after)
 		ecr__json *doc = NULL;
 		more = 0;
 		if ((rc = t->tags_list(&page, &more, t, repo->name, last, LIST_PAGE)) ||
-			(rc = ecr__json_parse(&doc, page.ptr, page.size, NULL))) {
+		    (rc = ecr__json_parse(&doc, page.ptr, page.size, NULL))) {
 			ecr_buf_dispose(&page);
 			break;
 		}
@@ -1085,9 +1097,9 @@ static int cmp_tag_order(const void *a, const void *b)
 }
 
 int ecr__remote_tags_collect(char ***tags_out, char ***digests_out, size_t *count_out, ecr_repository *repo,
-	const char *after)
+                             const char *after)
 {
-	tag_pairs p = { 0 };
+	tag_pairs p = {0};
 	tag_order *order = NULL;
 	char **tags = NULL, **digests = NULL;
 	int rc;
@@ -1099,7 +1111,7 @@ int ecr__remote_tags_collect(char ***tags_out, char ***digests_out, size_t *coun
 	if (!p.n)
 		goto done;
 	if (!(order = ecr__calloc(p.n, sizeof(*order))) || !(tags = ecr__calloc(p.n, sizeof(char *))) ||
-		!(digests = ecr__calloc(p.n, sizeof(char *)))) {
+	    !(digests = ecr__calloc(p.n, sizeof(char *)))) {
 		rc = ECR_ENOMEM;
 		goto done;
 	}

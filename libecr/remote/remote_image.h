@@ -21,7 +21,7 @@
  * manifest_size < 0 means unknown: ecr_image_manifest_size() then asks the registry (HEAD) on first use.
  */
 int ecr__image_new_remote(ecr_image **out, ecr_repository *repo, ecr__meta_image *rec, char **tags, size_t tags_count,
-	ecr_buf *manifest);
+                          ecr_buf *manifest);
 /*
  * Name the repository of an image made with ecr__image_new() for a remote registry, so that ecr_image_manifest()
  * can fetch its manifest (without it, ECR_ENOTSUPPORTED).
@@ -31,12 +31,12 @@ int ecr__image_set_repository(ecr_image *img, const char *repository);
 /* --- remote_image.c --- */
 
 int ecr__remote_image_put(ecr_image **out, ecr_repository *repo, const char *tag, const char *digest,
-	const char *media_type, const void *manifest, size_t len, uint32_t flags);
+                          const char *media_type, const void *manifest, size_t len, uint32_t flags);
 int ecr__remote_image_get(ecr_image **out, ecr_repository *repo, const char *reference, uint32_t flags);
 int ecr__remote_image_delete(ecr_repository *repo, const char *digest);
 int ecr__remote_image_untag(ecr_buf *digest_out, ecr_repository *repo, const char *tag, uint32_t flags);
 int ecr__remote_image_set_storage_class(ecr_image **out, ecr_repository *repo, const char *digest,
-	ecr_storage_class storage_class);
+                                        ecr_storage_class storage_class);
 
 /* Fetch a manifest by digest (a GET of the data plane: ecrd records it as a pull) and check its digest. */
 int ecr__remote_manifest_fetch(ecr_buf *out, ecr_registry *reg, const char *repository, const char *digest);
@@ -50,7 +50,7 @@ int ecr__remote_manifest_size(uint64_t *size_out, ecr_registry *reg, const char 
  */
 typedef struct ecr__remote_image_list ecr__remote_image_list;
 int ecr__remote_image_list_new(ecr__remote_image_list **out, ecr_repository *repo, ecr_tag_status tag_status,
-	uint32_t status_mask, const char *subject, const char *artifact_type, const char *after);
+                               uint32_t status_mask, const char *subject, const char *artifact_type, const char *after);
 int ecr__remote_image_list_next(ecr_image **out, ecr__remote_image_list *l);
 void ecr__remote_image_list_free(ecr__remote_image_list *l);
 
@@ -60,7 +60,7 @@ void ecr__remote_image_list_free(ecr__remote_image_list *l);
  * arrays). ECR_ELIMIT beyond 100000 tags.
  */
 int ecr__remote_tags_collect(char ***tags_out, char ***digests_out, size_t *count_out, ecr_repository *repo,
-	const char *after);
+                             const char *after);
 
 /* --- remote_blob.c: uploads and blobs --- */
 
@@ -86,7 +86,7 @@ typedef struct ecr__remote_blob ecr__remote_blob;
 /* Open [offset, offset+length) (length 0: to the end); *size_out receives the blob's size. Range checks as
  * ecr_blob_open's (ECR_ERANGE). */
 int ecr__remote_blob_open(ecr__remote_blob **out, uint64_t *size_out, ecr_repository *repo, const char *digest,
-	uint64_t offset, uint64_t length);
+                          uint64_t offset, uint64_t length);
 int ecr__remote_blob_read(ecr__remote_blob *b, void *buf, size_t len, size_t *nread_out);
 void ecr__remote_blob_free(ecr__remote_blob *b);
 

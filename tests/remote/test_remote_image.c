@@ -122,7 +122,7 @@ static void say(ecr_buf *log, const char *fmt, ...)
 		say(log, "%s -> %s", #expr, got__ ? ecr_error_name(got__) : "0");                                      \
 		if (got__ != (want))                                                                                   \
 			fail_msg("line %d: %s: %d (%s), wanted %d: %s", __LINE__, #expr, got__, ecr_error_name(got__), \
-				 (want), ecr_error_last()->message);                                                   \
+			         (want), ecr_error_last()->message);                                                   \
 	} while (0)
 
 static bool is_remote(const ecr_registry *reg)
@@ -138,14 +138,15 @@ static void say_image(ecr_buf *log, const ecr_image *img, bool with_msize)
 		strncat(tags, ecr_image_tag(img, i), sizeof(tags) - strlen(tags) - 2);
 		strncat(tags, ",", sizeof(tags) - strlen(tags) - 1);
 	}
-	say(log, "image %s mt=%s at=%s subject=%s tags=[%s] size=%llu msize=%llu pushed=%lld pulled=%lld status=%d sc=%d "
-		 "archived=%lld activated=%lld",
-		ecr_image_digest(img), ecr_image_media_type(img),
-		ecr_image_artifact_type(img) ? ecr_image_artifact_type(img) : "-",
-		ecr_image_subject(img) ? ecr_image_subject(img) : "-", tags, (unsigned long long)ecr_image_size(img),
-		with_msize ? (unsigned long long)ecr_image_manifest_size(img) : 0ULL, (long long)ecr_image_pushed_at(img),
-		(long long)ecr_image_last_pulled_at(img), (int)ecr_image_status_of(img), (int)ecr_image_storage_class(img),
-		(long long)ecr_image_last_archived_at(img), (long long)ecr_image_last_activated_at(img));
+	say(log,
+	    "image %s mt=%s at=%s subject=%s tags=[%s] size=%llu msize=%llu pushed=%lld pulled=%lld status=%d sc=%d "
+	    "archived=%lld activated=%lld",
+	    ecr_image_digest(img), ecr_image_media_type(img),
+	    ecr_image_artifact_type(img) ? ecr_image_artifact_type(img) : "-",
+	    ecr_image_subject(img) ? ecr_image_subject(img) : "-", tags, (unsigned long long)ecr_image_size(img),
+	    with_msize ? (unsigned long long)ecr_image_manifest_size(img) : 0ULL, (long long)ecr_image_pushed_at(img),
+	    (long long)ecr_image_last_pulled_at(img), (int)ecr_image_status_of(img), (int)ecr_image_storage_class(img),
+	    (long long)ecr_image_last_archived_at(img), (long long)ecr_image_last_activated_at(img));
 }
 
 typedef void (*scenario)(ecr_buf *log, ecr_registry *reg);
@@ -209,19 +210,20 @@ static void blob_free(blob *b)
 /* An OCI manifest of one config and one layer, with an annotation making it unique; artifact_type and
  * subject (a manifest of subject_size bytes) may be NULL. */
 static void manifest_make(blob *m, const blob *config, const blob *layer, const char *note, const char *artifact_type,
-	const char *subject, size_t subject_size)
+                          const char *subject, size_t subject_size)
 {
 	char buf[4096], at[300] = "", sub[400] = "";
 	if (artifact_type)
 		snprintf(at, sizeof(at), "\"artifactType\":\"%s\",", artifact_type);
 	if (subject)
-		snprintf(sub, sizeof(sub), "\"subject\":{\"mediaType\":\"" MT_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu},",
-			subject, subject_size);
+		snprintf(sub, sizeof(sub),
+		         "\"subject\":{\"mediaType\":\"" MT_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu},", subject,
+		         subject_size);
 	snprintf(buf, sizeof(buf),
-		"{\"schemaVersion\":2,\"mediaType\":\"" MT_MANIFEST "\",%s\"config\":{\"mediaType\":\"" MT_CONFIG
-		"\",\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"mediaType\":\"" MT_LAYER
-		"\",\"digest\":\"%s\",\"size\":%zu}],%s\"annotations\":{\"note\":\"%s\"}}",
-		at, config->digest, config->len, layer->digest, layer->len, sub, note);
+	         "{\"schemaVersion\":2,\"mediaType\":\"" MT_MANIFEST "\",%s\"config\":{\"mediaType\":\"" MT_CONFIG
+	         "\",\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"mediaType\":\"" MT_LAYER
+	         "\",\"digest\":\"%s\",\"size\":%zu}],%s\"annotations\":{\"note\":\"%s\"}}",
+	         at, config->digest, config->len, layer->digest, layer->len, sub, note);
 	blob_text(m, buf);
 }
 
@@ -229,17 +231,17 @@ static void index_make(blob *m, const blob *a, const blob *b)
 {
 	char buf[4096];
 	snprintf(buf, sizeof(buf),
-		"{\"schemaVersion\":2,\"mediaType\":\"" MT_INDEX "\",\"manifests\":[{\"mediaType\":\"" MT_MANIFEST
-		"\",\"digest\":\"%s\",\"size\":%zu,\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}},"
-		"{\"mediaType\":\"" MT_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu,\"platform\":{\"architecture\":"
-		"\"arm64\",\"os\":\"linux\"}}]}",
-		a->digest, a->len, b->digest, b->len);
+	         "{\"schemaVersion\":2,\"mediaType\":\"" MT_INDEX "\",\"manifests\":[{\"mediaType\":\"" MT_MANIFEST
+	         "\",\"digest\":\"%s\",\"size\":%zu,\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}},"
+	         "{\"mediaType\":\"" MT_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu,\"platform\":{\"architecture\":"
+	         "\"arm64\",\"os\":\"linux\"}}]}",
+	         a->digest, a->len, b->digest, b->len);
 	blob_text(m, buf);
 }
 
 /* A repository with a config and a layer blob. */
 static ecr_repository *repo_with_blobs(ecr_buf *log, ecr_registry *reg, const char *name, blob *config, blob *layer,
-	ecr_tag_mutability mut)
+                                       ecr_tag_mutability mut)
 {
 	ecr_repository_options o = ECR_REPOSITORY_OPTIONS_INIT;
 	ecr_repository *r = NULL;
@@ -283,8 +285,10 @@ static void sc_put_get(ecr_buf *log, ecr_registry *reg)
 	/* the same again: nothing changes, which is only an error when exclusive */
 	g_now += 1000;
 	EXPECT(log, 0, ecr_image_put(NULL, r, "v1", m1.digest, MT_MANIFEST, m1.data, m1.len, 0));
-	EXPECT(log, ECR_EIMAGE_EXISTS, ecr_image_put(NULL, r, "v1", NULL, NULL, m1.data, m1.len, ECR_IMAGE_PUT_EXCLUSIVE));
-	EXPECT(log, ECR_EIMAGE_EXISTS, ecr_image_put(NULL, r, NULL, NULL, NULL, m1.data, m1.len, ECR_IMAGE_PUT_EXCLUSIVE));
+	EXPECT(log, ECR_EIMAGE_EXISTS,
+	       ecr_image_put(NULL, r, "v1", NULL, NULL, m1.data, m1.len, ECR_IMAGE_PUT_EXCLUSIVE));
+	EXPECT(log, ECR_EIMAGE_EXISTS,
+	       ecr_image_put(NULL, r, NULL, NULL, NULL, m1.data, m1.len, ECR_IMAGE_PUT_EXCLUSIVE));
 	EXPECT(log, 0, ecr_image_put(&img, r, "latest", NULL, NULL, m1.data, m1.len, ECR_IMAGE_PUT_EXCLUSIVE));
 	say_image(log, img, true);
 	assert_int_equal(ecr_image_tag_count(img), 2);
@@ -333,7 +337,8 @@ static void sc_put_get(ecr_buf *log, ecr_registry *reg)
 	EXPECT(log, 0, ecr_image_put(NULL, imm, "v1", NULL, NULL, i1.data, i1.len, 0));
 	EXPECT(log, 0, ecr_image_put(NULL, imm, "v1", NULL, NULL, i1.data, i1.len, 0));
 	EXPECT(log, ECR_EIMMUTABLE, ecr_image_put(NULL, imm, "v1", NULL, NULL, i2.data, i2.len, 0));
-	EXPECT(log, ECR_EIMMUTABLE, ecr_image_put(NULL, imm, "v1", NULL, NULL, i2.data, i2.len, ECR_IMAGE_PUT_EXCLUSIVE));
+	EXPECT(log, ECR_EIMMUTABLE,
+	       ecr_image_put(NULL, imm, "v1", NULL, NULL, i2.data, i2.len, ECR_IMAGE_PUT_EXCLUSIVE));
 	EXPECT(log, 0, ecr_image_get(&img, imm, "v1", 0));
 	assert_string_equal(ecr_image_digest(img), i1.digest);
 	ecr_image_free(img);
@@ -372,7 +377,8 @@ static void sc_index_delete(ecr_buf *log, ecr_registry *reg)
 	manifest_make(&a, &config, &layer, "amd64", NULL, NULL, 0);
 	manifest_make(&b, &config, &layer, "arm64", NULL, NULL, 0);
 	index_make(&idx, &a, &b);
-	EXPECT(log, ECR_EREFERENCED_IMAGES_NOT_FOUND, ecr_image_put(NULL, r, "multi", NULL, NULL, idx.data, idx.len, 0));
+	EXPECT(log, ECR_EREFERENCED_IMAGES_NOT_FOUND,
+	       ecr_image_put(NULL, r, "multi", NULL, NULL, idx.data, idx.len, 0));
 	EXPECT(log, 0, ecr_image_put(NULL, r, NULL, NULL, NULL, a.data, a.len, 0));
 	EXPECT(log, 0, ecr_image_put(NULL, r, "b", NULL, NULL, b.data, b.len, 0));
 	EXPECT(log, 0, ecr_image_put(&img, r, "multi", NULL, NULL, idx.data, idx.len, 0));
@@ -434,7 +440,7 @@ static void sc_index_delete(ecr_buf *log, ecr_registry *reg)
 #define MANY 230
 
 static void list_all(ecr_buf *log, ecr_repository *r, const ecr_image_list_options *o, size_t stop_after,
-	ecr_buf *token, size_t *count_out, char *last_out)
+                     ecr_buf *token, size_t *count_out, char *last_out)
 {
 	ecr_image_iterator *it = NULL;
 	ecr_image *img;
@@ -599,7 +605,8 @@ static void sc_archive(ecr_buf *log, ecr_registry *reg)
 	assert_int_equal(ecr_image_storage_class(img), ECR_STORAGE_CLASS_ARCHIVE);
 	assert_int_equal(ecr_image_last_archived_at(img), g_now);
 	ecr_image_free(img);
-	EXPECT(log, ECR_ESTORAGE_CLASS_UPDATE, ecr_image_set_storage_class(NULL, r, m1.digest, ECR_STORAGE_CLASS_ARCHIVE));
+	EXPECT(log, ECR_ESTORAGE_CLASS_UPDATE,
+	       ecr_image_set_storage_class(NULL, r, m1.digest, ECR_STORAGE_CLASS_ARCHIVE));
 	EXPECT(log, ECR_EIMAGE_ARCHIVED, ecr_image_get(&img, r, "old", 0));
 	EXPECT(log, ECR_EIMAGE_ARCHIVED, ecr_image_get(&img, r, m1.digest, ECR_IMAGE_GET_RECORD_PULL));
 	EXPECT(log, 0, ecr_image_get(&img, r, "old", ECR_IMAGE_GET_ANY_STATUS));
@@ -625,8 +632,10 @@ static void sc_archive(ecr_buf *log, ecr_registry *reg)
 	say_image(log, img, true);
 	assert_int_equal(ecr_image_status_of(img), ECR_IMAGE_ACTIVE);
 	ecr_image_free(img);
-	EXPECT(log, ECR_ESTORAGE_CLASS_UPDATE, ecr_image_set_storage_class(NULL, r, m1.digest, ECR_STORAGE_CLASS_STANDARD));
-	EXPECT(log, ECR_EIMAGE_NOT_FOUND, ecr_image_set_storage_class(NULL, r, layer.digest, ECR_STORAGE_CLASS_ARCHIVE));
+	EXPECT(log, ECR_ESTORAGE_CLASS_UPDATE,
+	       ecr_image_set_storage_class(NULL, r, m1.digest, ECR_STORAGE_CLASS_STANDARD));
+	EXPECT(log, ECR_EIMAGE_NOT_FOUND,
+	       ecr_image_set_storage_class(NULL, r, layer.digest, ECR_STORAGE_CLASS_ARCHIVE));
 	EXPECT(log, ECR_EINVALID, ecr_image_set_storage_class(NULL, r, m1.digest, (ecr_storage_class)9));
 	EXPECT(log, 0, ecr_image_get(&img, r, "old", ECR_IMAGE_GET_RECORD_PULL));
 	say_image(log, img, true);
@@ -642,7 +651,7 @@ static void sc_archive(ecr_buf *log, ecr_registry *reg)
 /* --- uploads and blobs --- */
 
 static void read_range(ecr_buf *log, ecr_registry *reg, ecr_repository *r, const blob *b, uint64_t off, uint64_t len,
-	size_t piece)
+                       size_t piece)
 {
 	ecr_blob *rd = NULL;
 	char *buf = malloc(piece);
@@ -659,7 +668,7 @@ static void read_range(ecr_buf *log, ecr_registry *reg, ecr_repository *r, const
 	assert_int_equal(rc, 0);
 	assert_int_equal(got, want);
 	say(log, "read %s %llu+%llu in pieces of %zu: %zu bytes", b->digest, (unsigned long long)off,
-		(unsigned long long)len, piece, got);
+	    (unsigned long long)len, piece, got);
 	int fd;
 	uint64_t foff;
 	rc = ecr_blob_fd(rd, &fd, &foff);
@@ -754,6 +763,16 @@ static void sc_uploads_blobs(ecr_buf *log, ecr_registry *reg)
 	EXPECT(log, ECR_ENOTFOUND, ecr_blob_stat(r2, small.digest, NULL));
 	EXPECT(log, 0, ecr_blob_stat(r, small.digest, NULL));
 
+	/* a put larger than one request's worth goes through a session in chunks */
+	blob huge;
+	blob_make(&huge, "huge", (33u << 20) + 5);
+	EXPECT(log, ECR_EDIGEST, ecr_blob_put(r, small.digest, huge.data, huge.len));
+	EXPECT(log, 0, ecr_blob_put(r, huge.digest, huge.data, huge.len));
+	EXPECT(log, 0, ecr_blob_stat(r, huge.digest, &size));
+	assert_int_equal(size, huge.len);
+	read_range(log, reg, r, &huge, (32u << 20) - 3, 10, 4);
+	blob_free(&huge);
+
 	blob_free(&big);
 	blob_free(&small);
 	blob_free(&wrong);
@@ -763,12 +782,30 @@ static void sc_uploads_blobs(ecr_buf *log, ecr_registry *reg)
 
 /* --- tests --- */
 
-static void test_remote_remote_image__put_get(void **state) { both(*state, sc_put_get); }
-static void test_remote_remote_image__index_delete(void **state) { both(*state, sc_index_delete); }
-static void test_remote_remote_image__listing(void **state) { both(*state, sc_listing); }
-static void test_remote_remote_image__referrers(void **state) { both(*state, sc_referrers); }
-static void test_remote_remote_image__archive(void **state) { both(*state, sc_archive); }
-static void test_remote_remote_image__uploads_blobs(void **state) { both(*state, sc_uploads_blobs); }
+static void test_remote_remote_image__put_get(void **state)
+{
+	both(*state, sc_put_get);
+}
+static void test_remote_remote_image__index_delete(void **state)
+{
+	both(*state, sc_index_delete);
+}
+static void test_remote_remote_image__listing(void **state)
+{
+	both(*state, sc_listing);
+}
+static void test_remote_remote_image__referrers(void **state)
+{
+	both(*state, sc_referrers);
+}
+static void test_remote_remote_image__archive(void **state)
+{
+	both(*state, sc_archive);
+}
+static void test_remote_remote_image__uploads_blobs(void **state)
+{
+	both(*state, sc_uploads_blobs);
+}
 
 /* A transport that forwards to the HTTP one and flips a byte of every blob it downloads. */
 typedef struct evil {
@@ -803,7 +840,7 @@ static void es_close(ecr_transport_stream *s)
 }
 
 static int ev_blob_open(ecr_transport_stream **out, uint64_t *size, ecr_transport *t, const char *r, const char *d,
-	uint64_t off, uint64_t len)
+                        uint64_t off, uint64_t len)
 {
 	ecr_transport_stream *in = NULL;
 	int rc = IN(t)->blob_open(&in, size, IN(t), r, d, off, len);
@@ -818,24 +855,80 @@ static int ev_blob_open(ecr_transport_stream **out, uint64_t *size, ecr_transpor
 	return 0;
 }
 
-static int ev_info(uint32_t *f, ecr_buf *a, ecr_buf *r, ecr_buf *h, ecr_transport *t) { return IN(t)->info(f, a, r, h, IN(t)); }
-static int ev_call(ecr_buf *res, ecr_transport *t, const char *op, const char *req, size_t len) { return IN(t)->call(res, IN(t), op, req, len); }
-static int ev_mget(ecr_buf *b, ecr_buf *m, ecr_buf *d, ecr_transport *t, const char *r, const char *ref) { return IN(t)->manifest_get(b, m, d, IN(t), r, ref); }
-static int ev_mhead(ecr_buf *m, ecr_buf *d, uint64_t *s, ecr_transport *t, const char *r, const char *ref) { return IN(t)->manifest_head(m, d, s, IN(t), r, ref); }
-static int ev_mput(ecr_buf *d, ecr_transport *t, const char *r, const char *ref, const char *mt, const void *b, size_t l) { return IN(t)->manifest_put(d, IN(t), r, ref, mt, b, l); }
-static int ev_mdel(ecr_transport *t, const char *r, const char *ref) { return IN(t)->manifest_delete(IN(t), r, ref); }
-static int ev_bstat(uint64_t *s, ecr_transport *t, const char *r, const char *d) { return IN(t)->blob_stat(s, IN(t), r, d); }
-static int ev_bput(ecr_transport *t, const char *r, const char *d, const void *b, size_t l) { return IN(t)->blob_put(IN(t), r, d, b, l); }
-static int ev_bmount(ecr_transport *t, const char *r, const char *f, const char *d) { return IN(t)->blob_mount(IN(t), r, f, d); }
-static int ev_bdel(ecr_transport *t, const char *r, const char *d) { return IN(t)->blob_delete(IN(t), r, d); }
-static int ev_ubegin(ecr_buf *s, ecr_transport *t, const char *r) { return IN(t)->upload_begin(s, IN(t), r); }
-static int ev_ustatus(uint64_t *n, ecr_transport *t, const char *r, const char *s) { return IN(t)->upload_status(n, IN(t), r, s); }
-static int ev_uwrite(ecr_buf *s, ecr_transport *t, const char *r, uint64_t o, const void *d, size_t l) { return IN(t)->upload_write(s, IN(t), r, o, d, l); }
-static int ev_ucommit(ecr_transport *t, const char *r, const char *s, const char *d) { return IN(t)->upload_commit(IN(t), r, s, d); }
-static int ev_ucancel(ecr_transport *t, const char *r, const char *s) { return IN(t)->upload_cancel(IN(t), r, s); }
-static int ev_tags(ecr_buf *j, int *more, ecr_transport *t, const char *r, const char *last, unsigned int n) { return IN(t)->tags_list(j, more, IN(t), r, last, n); }
-static int ev_refs(ecr_buf *i, ecr_transport *t, const char *r, const char *d, const char *at) { return IN(t)->referrers(i, IN(t), r, d, at); }
-static void ev_free(ecr_transport *t) { IN(t)->free(IN(t)); free(t); }
+static int ev_info(uint32_t *f, ecr_buf *a, ecr_buf *r, ecr_buf *h, ecr_transport *t)
+{
+	return IN(t)->info(f, a, r, h, IN(t));
+}
+static int ev_call(ecr_buf *res, ecr_transport *t, const char *op, const char *req, size_t len)
+{
+	return IN(t)->call(res, IN(t), op, req, len);
+}
+static int ev_mget(ecr_buf *b, ecr_buf *m, ecr_buf *d, ecr_transport *t, const char *r, const char *ref)
+{
+	return IN(t)->manifest_get(b, m, d, IN(t), r, ref);
+}
+static int ev_mhead(ecr_buf *m, ecr_buf *d, uint64_t *s, ecr_transport *t, const char *r, const char *ref)
+{
+	return IN(t)->manifest_head(m, d, s, IN(t), r, ref);
+}
+static int ev_mput(ecr_buf *d, ecr_transport *t, const char *r, const char *ref, const char *mt, const void *b,
+                   size_t l)
+{
+	return IN(t)->manifest_put(d, IN(t), r, ref, mt, b, l);
+}
+static int ev_mdel(ecr_transport *t, const char *r, const char *ref)
+{
+	return IN(t)->manifest_delete(IN(t), r, ref);
+}
+static int ev_bstat(uint64_t *s, ecr_transport *t, const char *r, const char *d)
+{
+	return IN(t)->blob_stat(s, IN(t), r, d);
+}
+static int ev_bput(ecr_transport *t, const char *r, const char *d, const void *b, size_t l)
+{
+	return IN(t)->blob_put(IN(t), r, d, b, l);
+}
+static int ev_bmount(ecr_transport *t, const char *r, const char *f, const char *d)
+{
+	return IN(t)->blob_mount(IN(t), r, f, d);
+}
+static int ev_bdel(ecr_transport *t, const char *r, const char *d)
+{
+	return IN(t)->blob_delete(IN(t), r, d);
+}
+static int ev_ubegin(ecr_buf *s, ecr_transport *t, const char *r)
+{
+	return IN(t)->upload_begin(s, IN(t), r);
+}
+static int ev_ustatus(uint64_t *n, ecr_transport *t, const char *r, const char *s)
+{
+	return IN(t)->upload_status(n, IN(t), r, s);
+}
+static int ev_uwrite(ecr_buf *s, ecr_transport *t, const char *r, uint64_t o, const void *d, size_t l)
+{
+	return IN(t)->upload_write(s, IN(t), r, o, d, l);
+}
+static int ev_ucommit(ecr_transport *t, const char *r, const char *s, const char *d)
+{
+	return IN(t)->upload_commit(IN(t), r, s, d);
+}
+static int ev_ucancel(ecr_transport *t, const char *r, const char *s)
+{
+	return IN(t)->upload_cancel(IN(t), r, s);
+}
+static int ev_tags(ecr_buf *j, int *more, ecr_transport *t, const char *r, const char *last, unsigned int n)
+{
+	return IN(t)->tags_list(j, more, IN(t), r, last, n);
+}
+static int ev_refs(ecr_buf *i, ecr_transport *t, const char *r, const char *d, const char *at)
+{
+	return IN(t)->referrers(i, IN(t), r, d, at);
+}
+static void ev_free(ecr_transport *t)
+{
+	IN(t)->free(IN(t));
+	free(t);
+}
 
 /* A blob corrupted on the way: a whole read fails at its end with ECR_EDIGEST; a ranged one is not checked. */
 static void test_remote_remote_image__corrupt_blob(void **state)
@@ -855,9 +948,26 @@ static void test_remote_remote_image__corrupt_blob(void **state)
 	o.region = "us-east-1";
 	o.remote_flags = ECR_REMOTE_NO_RETRY;
 	assert_ok(ecr__http_transport_new(&e->in, url, &o));
-	e->base = (ecr_transport){ ECR_TRANSPORT_VERSION, ev_info, ev_call, ev_mget, ev_mhead, ev_mput, ev_mdel, ev_bstat,
-		ev_blob_open, ev_bput, ev_bmount, ev_bdel, ev_ubegin, ev_ustatus, ev_uwrite, ev_ucommit, ev_ucancel, ev_tags,
-		ev_refs, ev_free };
+	e->base = (ecr_transport){ECR_TRANSPORT_VERSION,
+	                          ev_info,
+	                          ev_call,
+	                          ev_mget,
+	                          ev_mhead,
+	                          ev_mput,
+	                          ev_mdel,
+	                          ev_bstat,
+	                          ev_blob_open,
+	                          ev_bput,
+	                          ev_bmount,
+	                          ev_bdel,
+	                          ev_ubegin,
+	                          ev_ustatus,
+	                          ev_uwrite,
+	                          ev_ucommit,
+	                          ev_ucancel,
+	                          ev_tags,
+	                          ev_refs,
+	                          ev_free};
 	assert_ok(ecr_registry_open_transport(&reg, &e->base, &o));
 
 	blob_make(&b, "good", 5000);
@@ -953,14 +1063,14 @@ static void test_remote_remote_image__oci_only(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_remote_remote_image__put_get, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remote_remote_image__index_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remote_remote_image__listing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remote_remote_image__referrers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remote_remote_image__archive, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remote_remote_image__uploads_blobs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remote_remote_image__corrupt_blob, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remote_remote_image__oci_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remote_remote_image__put_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remote_remote_image__index_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remote_remote_image__listing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remote_remote_image__referrers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remote_remote_image__archive, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remote_remote_image__uploads_blobs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remote_remote_image__corrupt_blob, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remote_remote_image__oci_only, setup, teardown),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc = cmocka_run_group_tests_name("remote/remote_image", tests, NULL, NULL);
