@@ -128,7 +128,9 @@ ECR_EXTERN(int) ecr_auth_sigv4_verify(ecr_principal **principal_out, ecr_buf *re
 /**
  * Issue a registry token for a principal (the password of "AWS:<token>").
  * It is signed with the storage's token key and can be checked without a
- * database lookup by every node that shares the key.
+ * database lookup by every node that shares the key. On a remote registry
+ * handle it is the registry's GetAuthorizationToken for the handle's own
+ * credentials: p is ignored (pass NULL).
  * @param expires_at_out receives the expiry, ms since the epoch; may be NULL.
  */
 ECR_EXTERN(int) ecr_auth_token_create(ecr_buf *token_out, int64_t *expires_at_out, ecr_registry *reg,

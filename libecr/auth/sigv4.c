@@ -9,6 +9,7 @@
 
 #include "../core/crypto.h"
 #include "../core/digest.h"
+#include "../remote/remote_repo.h"
 
 #define SKEW_MS (5 * 60 * 1000)
 #define MAX_PATH 8192
@@ -605,6 +606,8 @@ int ecr_auth_sigv4_verify(ecr_principal **principal_out, ecr_buf *region_out, ec
 		return rc;
 	if (req->headers_count && !req->headers)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "headers_count without headers");
+	if (reg->remote)
+		return ecr__remote_local_only(reg, "Verifying a SigV4 signature");
 
 	rc = single_header(&value, req, "Authorization");
 	if (rc == 1)
