@@ -275,6 +275,25 @@ run lifecycle preview --json --policy "$WORK/policy.json" "$E"
 expect "lifecycle preview --json: one decision per image, nothing tagged expires" \
 	'length >= 3 and ([.[] | select((.imageTags | length) > 0 and .action == "EXPIRE")] | length) == 0'
 
+# --- scan ---------------------------------------------------------------------------------------------
+# a Debian-like image: os-release and a dpkg status with foo 0.9, an advisory fixed in foo 1.0
+DEB=$WORK/deb-rootfs
+mkdir -p "$DEB/etc" "$DEB/var/lib/dpkg"
+printf 'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n' >"$DEB/etc/os-release"
+printf 'Package: foo\nStatus: install ok installed\nVersion: 0.9\nArchitecture: amd64\n\n' >"$DEB/var/lib/dpkg/status"
+tar -C "$DEB" --owner=0 --group=0 --mtime=@0 -cf "$WORK/deb.tar" etc var
+umoci init --layout "$WORK/deb-layout" >/dev/null 2>&1 && umoci new --image "$WORK/deb-layout:deb" >/dev/null 2>&1 &&
+	umoci raw add-layer --image "$WORK/deb-layout:deb" "$WORK/deb.tar" >/dev/null 2>&1
+printf '%s\n' '{"id":"DSA-0000-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Debian:12","name":"foo"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.0"}]}]}]}' >"$WORK/osv.json"
+run copy -q "oci:$WORK/deb-layout:deb" "$E:deb"
+run scan --json --vuln-db "$WORK/osv.json" "$E:deb"
+expect "scan --vuln-db (ecr://): the advisory matches foo 0.9" \
+	'.status == "COMPLETE" and .packages == 1 and ([.findings[] | [.name, .package, .version, .fixedVersion]] == [["DSA-0000-1","foo","0.9","1.0"]])'
+run scan --json --vuln-db "$WORK/osv.json" "oci:$WORK/deb-layout:deb"
+expect "scan --vuln-db (oci:, ecr_scan_layout)" '[.findings[].name] == ["DSA-0000-1"]'
+run scan --json "$E:deb"
+expect "scan without --vuln-db: the registry's stored result (never scanned)" '.status == "NONE"'
+
 # --- remote: ecrd with authentication -----------------------------------------------------------------
 EDATA=$WORK/ecrd-data
 if ECRD_AUTH=1 integ_start_ecrd "$ECRD" "$EDATA" "$WORK/ecrd.log" </dev/null 2>/dev/null; then
