@@ -114,6 +114,14 @@ int ecr__image_set_repository(ecr_image *img, const char *repository)
 	return 0;
 }
 
+void ecr__image_set_manifest_size(ecr_image *img, uint64_t size)
+{
+	pthread_mutex_lock(&img->lock);
+	if (size <= INT64_MAX)
+		img->rec.manifest_size = (int64_t)size;
+	pthread_mutex_unlock(&img->lock);
+}
+
 int ecr__image_new_remote(ecr_image **out, ecr_repository *repo, ecr__meta_image *rec, char **tags, size_t tags_count,
 	ecr_buf *manifest)
 {

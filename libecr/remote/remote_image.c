@@ -572,13 +572,30 @@ int ecr__remote_image_set_storage_class(ecr_image **out, ecr_repository *repo, c
 		ecr__jw_free(w);
 		return rc;
 	}
+	/*
+	 * An archived image's manifest is not served (not even to HEAD), and
+	 * DescribeImages has no manifest size: learn it while the image is still
+	 * active, so the handle returned says what a local one says.
+	 */
+	uint64_t msize = 0;
+	bool msize_known = false;
+	if (out && storage_class == ECR_STORAGE_CLASS_ARCHIVE) {
+		ecr__error_saved saved;
+		ecr__error_save(&saved);
+		msize_known = ecr__remote_manifest_size(&msize, repo->reg, repo->name, digest) == 0;
+		ecr__error_restore(&saved);
+	}
 	rc = request_run(&res, repo, "UpdateImageStorageClass", w);
 	ecr__json_free(res);
 	if (rc == ECR_EIMAGE_NOT_FOUND)
 		rc = image_not_found(repo, NULL, digest);
-	if (rc)
+	if (rc || !out)
 		return rc;
-	return out ? ecr__remote_image_get(out, repo, digest, ECR_IMAGE_GET_ANY_STATUS) : 0;
+	if ((rc = ecr__remote_image_get(out, repo, digest, ECR_IMAGE_GET_ANY_STATUS)))
+		return rc;
+	if (msize_known)
+		ecr__image_set_manifest_size(*out, msize);
+	return 0;
 }
 
 /* --- listing images --- */

@@ -27,6 +27,8 @@ int ecr__image_new_remote(ecr_image **out, ecr_repository *repo, ecr__meta_image
  * can fetch its manifest (without it, ECR_ENOTSUPPORTED).
  */
 int ecr__image_set_repository(ecr_image *img, const char *repository);
+/* Tell an image handle its manifest's size (learnt before the registry stopped serving it: archiving). */
+void ecr__image_set_manifest_size(ecr_image *img, uint64_t size);
 
 /* --- remote_image.c --- */
 

@@ -14,6 +14,7 @@
  * on such a registry (ecr__remote_call says so).
  */
 #include "remote_repo.h"
+#include "remote_image.h"
 
 #include <stdlib.h>
 #include <time.h>
@@ -991,11 +992,14 @@ int ecr__remote_repository_lifecycle_preview(ecr_repository *repo, const char *t
 	for (size_t i = 0; !rc && i < s.n; i++) {
 		ecr_image *img = NULL;
 		pv_image *p = &s.v[i];
+		p->rec.manifest_size = -1; /* unknown: ecr_image_manifest_size() asks the registry */
 		if ((rc = ecr__image_new(&img, repo->reg, &p->rec, p->tags, p->tags_count)))
 			break;
 		p->tags = NULL;
 		p->tags_count = 0;
-		rc = cb(img, p->action, p->priority, payload);
+		/* so that ecr_image_manifest() can fetch the manifest from the registry */
+		if (!(rc = ecr__image_set_repository(img, repo->name)))
+			rc = cb(img, p->action, p->priority, payload);
 		ecr_image_free(img);
 	}
 done:

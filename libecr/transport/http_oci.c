@@ -29,6 +29,29 @@ static ecr__http *data_client(ecr_transport *t)
 	return ((ecr__http_transport *)t)->data;
 }
 
+/*
+ * A session must be what upload_begin gave: a Location of this registry
+ * under /v2/<repository>/blobs/uploads/ (as a path, or a URL of the registry's
+ * own base). Anything else (another host, which would receive the
+ * credentials; a bare upload id; another repository) is not a session of this
+ * transport: ECR_EUPLOAD.
+ */
+static int check_session(ecr_transport *t, const char *repository, const char *session)
+{
+	const char *base = ecr__http_base_url(data_client(t)), *path = session;
+	size_t blen = strlen(base);
+	if (session && strncmp(session, base, blen) == 0 && session[blen] == '/')
+		path = session + blen;
+	if (path && path[0] == '/' && strncmp(path, "/v2/", 4) == 0) {
+		size_t rlen = strlen(repository);
+		if (strncmp(path + 4, repository, rlen) == 0 && strncmp(path + 4 + rlen, "/blobs/uploads/", 15) == 0 &&
+			path[4 + rlen + 15] != '\0' && !strpbrk(path, "\r\n"))
+			return 0;
+	}
+	return ecr__fail(ECR_EUPLOAD, ECR_ERROR_UPLOAD, "'%.80s' is not an upload session of %s in the registry %s",
+		session ? session : "", repository, base);
+}
+
 static const char *pull_scope(ecr_buf *b, const char *repository)
 {
 	ecr__buf_clear(b);
@@ -657,6 +680,8 @@ static int http_upload_status(uint64_t *size_out, ecr_transport *t, const char *
 	ecr__http_request req = {0};
 	int rc;
 
+	if ((rc = check_session(t, repository, session)))
+		return rc;
 	if (!push_scope(&scope, repository)) {
 		rc = ECR_ENOMEM;
 		goto done;
@@ -699,6 +724,8 @@ static int http_upload_write(ecr_buf *session, ecr_transport *t, const char *rep
 		return ecr__fail(ECR_ERANGE, ECR_ERROR_UPLOAD, "upload range %" PRIu64 "+%zu overflows", offset, len);
 	if (!session->ptr || !session->size)
 		return ecr__fail(ECR_EUPLOAD, ECR_ERROR_UPLOAD, "no upload session");
+	if ((rc = check_session(t, repository, session->ptr)))
+		return rc;
 	if (!push_scope(&scope, repository) ||
 	    ecr__buf_printf(&range, "Content-Range: %" PRIu64 "-%" PRIu64, offset, offset + (uint64_t)len - 1)) {
 		rc = ECR_ENOMEM;
@@ -752,7 +779,8 @@ done:
 
 static int http_upload_commit(ecr_transport *t, const char *repository, const char *session, const char *digest)
 {
-	return put_to_session(t, repository, session, digest, NULL, 0);
+	int rc = check_session(t, repository, session);
+	return rc ? rc : put_to_session(t, repository, session, digest, NULL, 0);
 }
 
 static int http_upload_cancel(ecr_transport *t, const char *repository, const char *session)
@@ -762,6 +790,8 @@ static int http_upload_cancel(ecr_transport *t, const char *repository, const ch
 	ecr__http_request req = {0};
 	int rc;
 
+	if ((rc = check_session(t, repository, session)))
+		return rc;
 	if (!push_scope(&scope, repository)) {
 		rc = ECR_ENOMEM;
 		goto done;
