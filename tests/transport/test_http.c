@@ -5,6 +5,7 @@
 #include "../helpers/helpers.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -735,6 +736,62 @@ static void test_transport_http__no_progress_timeout(void **state)
 	proxy_stop(&px);
 }
 
+/* ---- threads share one client ---- */
+
+struct worker {
+	ecr__http *h;
+	int failures;
+};
+
+static void *worker_main(void *p)
+{
+	struct worker *w = p;
+	unsigned char *out = malloc(BLOB_SIZE);
+	for (int i = 0; i < 10; i++) {
+		ecr__http_response res;
+		if (get(&res, w->h, "/v2/") != 0 || res.status != 200)
+			w->failures++;
+		ecr__http_response_dispose(&res);
+	}
+	ecr__http_stream *s = NULL;
+	uint64_t size = 0;
+	size_t len = 0, n = 0;
+	if (ecr__http_stream_open(&s, &size, w->h, F.blob_path, NULL, 0, 0) != 0) {
+		w->failures++;
+	} else {
+		while (ecr__http_stream_read(s, out + len, BLOB_SIZE - len < 10000 ? BLOB_SIZE - len : 10000, &n) == 0 &&
+		       n > 0)
+			len += n;
+		if (len != BLOB_SIZE || memcmp(out, F.blob, BLOB_SIZE) != 0)
+			w->failures++;
+		ecr__http_stream_close(s);
+	}
+	free(out);
+	return NULL;
+}
+
+static void test_transport_http__threads(void **state)
+{
+	(void)state;
+	ecr__http *h = client(NULL, true, 0, 0);
+	struct worker w[4];
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++) {
+		w[i].h = h;
+		w[i].failures = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(w[i].failures, 0);
+	}
+	uint64_t reqs = 0, conns = 0;
+	ecr__http_stats(h, &reqs, &conns);
+	assert_true(reqs >= 44 && reqs <= 48); /* 40 GETs + 4 streams, and at most one 401 per thread */
+	assert_true(conns >= 1 && conns <= 8); /* a pool, not a connection per request */
+	ecr__http_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -745,6 +802,7 @@ int main(void)
 		cmocka_unit_test(test_transport_http__link_location_headers),
 		cmocka_unit_test(test_transport_http__bodies),
 		cmocka_unit_test(test_transport_http__stream),
+		cmocka_unit_test(test_transport_http__threads),
 		cmocka_unit_test(test_transport_http__retry_503),
 		cmocka_unit_test(test_transport_http__throttled),
 		cmocka_unit_test(test_transport_http__stream_resumes),
