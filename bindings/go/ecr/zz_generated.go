@@ -2461,7 +2461,9 @@ func ecr_auth_sigv4_verify(principal_out **C.ecr_principal, region_out *C.ecr_bu
 //
 // Issue a registry token for a principal (the password of "AWS:<token>").
 // It is signed with the storage's token key and can be checked without a
-// database lookup by every node that shares the key.
+// database lookup by every node that shares the key. On a remote registry
+// handle it is the registry's GetAuthorizationToken for the handle's own
+// credentials: p is ignored (pass NULL).
 // @param expires_at_out receives the expiry, ms since the epoch; may be NULL.
 func ecr_auth_token_create(token_out *C.ecr_buf, expires_at_out *C.int64_t, reg *C.ecr_registry, p *C.ecr_principal) (C.int, error) {
 	runtime.LockOSThread()

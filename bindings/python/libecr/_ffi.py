@@ -2178,7 +2178,7 @@ FUNCTIONS = {
         [ctypes.POINTER(ecr_buf), ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ecr_registry), ctypes.POINTER(ecr_principal)],
         ('token_out', 'expires_at_out', 'reg', 'p'),
         'int ecr_auth_token_create(ecr_buf * token_out, int64_t * expires_at_out, ecr_registry * reg, const ecr_principal * p)',
-        'Issue a registry token for a principal (the password of "AWS:<token>").\nIt is signed with the storage\'s token key and can be checked without a\ndatabase lookup by every node that shares the key.\n@param expires_at_out receives the expiry, ms since the epoch; may be NULL.'),
+        'Issue a registry token for a principal (the password of "AWS:<token>").\nIt is signed with the storage\'s token key and can be checked without a\ndatabase lookup by every node that shares the key. On a remote registry\nhandle it is the registry\'s GetAuthorizationToken for the handle\'s own\ncredentials: p is ignored (pass NULL).\n@param expires_at_out receives the expiry, ms since the epoch; may be NULL.'),
     'ecr_auth_token_verify': (
         ctypes.c_int,
         [ctypes.POINTER(ctypes.POINTER(ecr_principal)), ctypes.POINTER(ecr_registry), ctypes.c_char_p],
