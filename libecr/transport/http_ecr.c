@@ -104,11 +104,12 @@ int ecr__http_ecr_call(ecr_buf *response, ecr_transport *t, const char *operatio
 	if (!ht->api || (ht->remote_flags & ECR_REMOTE_OCI_ONLY))
 		return ecr__fail(ECR_ENOTSUPPORTED, ECR_ERROR_TRANSPORT, "%s: the registry at %s has no ECR API",
 			operation, ht->base_url ? ht->base_url : "?");
-	if (!ht->creds.access_key_id || !ht->creds.secret_access_key)
-		return ecr__fail(ECR_EMISSING_AUTH, ECR_ERROR_TRANSPORT,
-			"%s: no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile in "
-			"~/.aws/credentials, or pass access_key_id and secret_access_key",
-			operation);
+	/*
+	 * Without credentials the request goes unsigned: a registry that serves
+	 * anonymous callers (ecrd --no-auth) answers it; any other says
+	 * MissingAuthenticationToken, reported below with where credentials come from.
+	 */
+	bool anonymous = !ht->creds.access_key_id || !ht->creds.secret_access_key;
 	const char *region = ht->region && *ht->region ? ht->region : "us-east-1";
 	const char *url = ecr__http_base_url(ht->api);
 	if (!request_len) {
@@ -140,7 +141,8 @@ int ecr__http_ecr_call(ecr_buf *response, ecr_transport *t, const char *operatio
 	sreq.headers_count = ht->creds.session_token ? 5 : 4;
 	sreq.payload_sha256 = sha + strlen("sha256:");
 	sreq.service = "ecr";
-	if ((rc = ecr__sigv4_sign(&authz, &sreq, ht->creds.access_key_id, ht->creds.secret_access_key, region)))
+	if (!anonymous &&
+		(rc = ecr__sigv4_sign(&authz, &sreq, ht->creds.access_key_id, ht->creds.secret_access_key, region)))
 		goto done;
 
 	for (size_t i = 0; i < sreq.headers_count; i++, n++) {
@@ -148,10 +150,12 @@ int ecr__http_ecr_call(ecr_buf *response, ecr_transport *t, const char *operatio
 			goto done;
 		lines[n] = hb[n].ptr;
 	}
-	if ((rc = ecr__buf_printf(&hb[n], "Authorization: %s", authz.ptr)))
-		goto done;
-	lines[n] = hb[n].ptr;
-	n++;
+	if (!anonymous) {
+		if ((rc = ecr__buf_printf(&hb[n], "Authorization: %s", authz.ptr)))
+			goto done;
+		lines[n] = hb[n].ptr;
+		n++;
+	}
 	lines[n] = NULL;
 
 	ecr__http_request req = { 0 };
@@ -169,6 +173,11 @@ int ecr__http_ecr_call(ecr_buf *response, ecr_transport *t, const char *operatio
 	} else if (rc == 0 || rc == ECR_EAUTH || rc == ECR_ETHROTTLED) {
 		if (res.status >= 400)
 			rc = error_response(&res, operation, url);
+		if (anonymous && rc == ECR_EMISSING_AUTH)
+			rc = ecr__fail(ECR_EMISSING_AUTH, ECR_ERROR_TRANSPORT,
+				"%s: %s requires AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile in "
+				"~/.aws/credentials, or pass access_key_id and secret_access_key",
+				operation, url);
 		else if (rc == 0)
 			rc = ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT, "%s: unexpected HTTP status %ld from %s",
 				operation, res.status, url);

@@ -400,7 +400,12 @@ static int http_blob_stat(uint64_t *size_out, ecr_transport *t, const char *repo
 		goto done;
 	}
 	if (!is_2xx(&res)) {
-		rc = ecr__http_status_error(&res, "blob");
+		/* a HEAD answer has no body to explain it: name the request (retries, if any, are spent) */
+		ecr_buf what = ECR_BUF_INIT;
+		rc = ecr__buf_printf(&what, "HEAD %s%s of blob %s", ecr__http_base_url(data_client(t)), path.ptr, digest);
+		if (!rc)
+			rc = ecr__http_status_error(&res, what.ptr);
+		ecr_buf_dispose(&what);
 		goto done;
 	}
 	if (!res.content_length_known) {

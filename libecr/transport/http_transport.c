@@ -162,47 +162,6 @@ static bool is_ecr_api_absent(int rc)
  *   throttled, a server error): a JSON 1.1 error came back, so the API is
  *   there; operations will fail with the same error when they are called.
  */
-/*
- * Without AWS credentials call() cannot sign, so it would not ask: send
- * DescribeRegistry unsigned instead. An ECR API answers with a JSON 1.1
- * error (MissingAuthenticationTokenException); anything else (404, 405, an
- * HTML or OCI error page) means there is none.
- */
-static int probe_unsigned(ecr__http_transport *ht, bool *has_api)
-{
-	static const char *const headers[] = {"Content-Type: application/x-amz-json-1.1",
-	                                      "X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.DescribeRegistry",
-	                                      NULL};
-	ecr__http_response res = {0};
-	ecr__http_request req = {0};
-	ecr__json *doc = NULL;
-	int rc;
-
-	*has_api = false;
-	req.method = "POST";
-	req.path = "";
-	req.headers = headers;
-	req.body = "{}";
-	req.body_len = 2;
-	req.max_body = 64 * 1024;
-	req.no_challenge = true;
-	rc = ecr__http_do(&res, ht->api, &req);
-	if (rc == ECR_EAUTH || rc == ECR_ETHROTTLED)
-		rc = 0;
-	if (rc)
-		goto done;
-	if (res.status != 404 && res.status != 405 && res.body.size &&
-	    ecr__json_parse(&doc, res.body.ptr, res.body.size, NULL) == 0) {
-		const char *type = ecr__json_get_string(doc, "__type");
-		*has_api = (type && *type) ||
-		           (res.status >= 200 && res.status < 300 && ecr__json_get_string(doc, "registryId"));
-	}
-	ecr__error_clear();
-done:
-	ecr__json_free(doc);
-	ecr__http_response_dispose(&res);
-	return rc;
-}
 
 static int probe_ecr_api(ecr__http_transport *ht, bool *has_api)
 {
@@ -211,8 +170,7 @@ static int probe_ecr_api(ecr__http_transport *ht, bool *has_api)
 	int rc;
 
 	*has_api = false;
-	if (!ht->creds.access_key_id || !ht->creds.secret_access_key)
-		return probe_unsigned(ht, has_api);
+	/* signed with the caller's credentials, or unsigned without (call() does both) */
 	rc = ht->base.call(&res, &ht->base, "DescribeRegistry", "{}", 2);
 	if (rc == 0) {
 		/* a 2xx that is no DescribeRegistry answer (docker-registry answers POST / with 200 and no body) */

@@ -44,6 +44,26 @@ static int setup(void **state)
 	return 0;
 }
 
+/* The same registry served without authentication (ecrd --no-auth). */
+static int setup_no_auth(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	ecr_registry_options ro = ECR_REGISTRY_OPTIONS_INIT;
+	ecr_server_options so = ECR_SERVER_OPTIONS_INIT;
+	ro.account_id = "111122223333";
+	ro.region = "eu-west-1";
+	assert_ok(ecr_registry_open(&f->reg, "memory:", &ro));
+	so.flags = ECR_SERVER_SINGLE_THREAD | ECR_SERVER_NO_AUTH;
+	so.bind_address = "127.0.0.1";
+	assert_ok(ecr_server_new(&f->srv, &so));
+	assert_ok(ecr_server_add_registry(f->srv, f->reg, NULL));
+	assert_ok(ecr_server_start(f->srv));
+	f->port = ecr_server_port(f->srv);
+	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%u", (unsigned)f->port);
+	*state = f;
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	fixture *f = *state;
@@ -190,10 +210,10 @@ static void test_transport_http_ecr__credentials(void **state)
 	assert_ok(call(&out, ht, "DescribeRepositories", "{}"));
 	transport_free(ht);
 
-	/* none */
+	/* none: the request goes unsigned, the server (auth on) refuses it, the message says where keys come from */
 	ht = transport(f->url, NULL, NULL, NULL);
 	assert_int_equal(call(&out, ht, "DescribeRepositories", "{}"), ECR_EMISSING_AUTH);
-	expect_message("no AWS credentials");
+	expect_message("requires AWS credentials");
 	assert_int_equal(ecr__http_ecr_refresh_token(ht), 0); /* nothing to get a token with */
 	assert_int_equal(ht->token_expires_at, 0);
 	transport_free(ht);
@@ -206,6 +226,26 @@ static void test_transport_http_ecr__credentials(void **state)
 	ecr__http_free(ht->api);
 	ht->api = NULL;
 	assert_int_equal(call(&out, ht, "DescribeRepositories", "{}"), ECR_ENOTSUPPORTED);
+	transport_free(ht);
+	ecr_buf_dispose(&out);
+}
+
+/* Without credentials requests go unsigned: a registry that serves anonymous callers answers them. */
+static void test_transport_http_ecr__anonymous(void **state)
+{
+	fixture *f = *state;
+	ecr_buf out = ECR_BUF_INIT;
+	ecr__http_transport *ht = transport(f->url, NULL, NULL, NULL);
+	assert_ok(call(&out, ht, "CreateRepository", "{\"repositoryName\":\"anon/repo\"}"));
+	assert_ok(call(&out, ht, "DescribeRepositories", "{}"));
+	ecr__json *doc = parse(&out);
+	const ecr__json *repos = ecr__json_get(doc, "repositories");
+	assert_non_null(repos);
+	assert_int_equal(repos->count, 1);
+	assert_string_equal(ecr__json_get_string(ecr__json_at(repos, 0), "repositoryName"), "anon/repo");
+	ecr__json_free(doc);
+	/* errors keep their codes */
+	assert_int_equal(call(&out, ht, "DeleteRepository", "{\"repositoryName\":\"nope\"}"), ECR_EREPOSITORY_NOT_FOUND);
 	transport_free(ht);
 	ecr_buf_dispose(&out);
 }
@@ -396,6 +436,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_transport_http_ecr__calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transport_http_ecr__credentials, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transport_http_ecr__token, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transport_http_ecr__anonymous, setup_no_auth, teardown),
 		cmocka_unit_test(test_transport_http_ecr__no_api),
 	};
 	return cmocka_run_group_tests_name("transport/http_ecr", tests, NULL, NULL);
