@@ -64,6 +64,9 @@ struct ecr__http {
 	CURL *free_easy[HTTP_FREE_EASY];
 	size_t nfree;
 
+	pthread_mutex_t fetch_lock; /* held while a Bearer token is fetched: one fetch at a time */
+	bool fetch_lock_init;
+
 	uint64_t stat_requests, stat_connects; /* __atomic */
 };
 
@@ -358,6 +361,11 @@ int ecr__http_new(ecr__http **out, const ecr__http_config *cfg)
 		goto done;
 	}
 	h->lock_init = true;
+	if (pthread_mutex_init(&h->fetch_lock, NULL) != 0) {
+		rc = ecr__fail(ECR_ERROR, ECR_ERROR_OS, "http: mutex init failed");
+		goto done;
+	}
+	h->fetch_lock_init = true;
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&h->share_locks[i], NULL);
 	h->share_locks_init = true;
@@ -395,6 +403,8 @@ void ecr__http_free(ecr__http *h)
 	tokens_clear_locked(h);
 	if (h->lock_init)
 		pthread_mutex_destroy(&h->lock);
+	if (h->fetch_lock_init)
+		pthread_mutex_destroy(&h->fetch_lock);
 	if (h->basic_header) {
 		memset(h->basic_header, 0, strlen(h->basic_header));
 		ecr__free(h->basic_header);
@@ -484,6 +494,24 @@ static char *auth_preemptive(ecr__http *h, const char *scope, int *kind)
 	pthread_mutex_unlock(&h->lock);
 	if (!res)
 		*kind = 0;
+	return res;
+}
+
+/* A copy of the valid cached token header of scope, or NULL. */
+static char *token_lookup(ecr__http *h, const char *scope)
+{
+	char *res = NULL;
+	int64_t now = ecr__time_monotonic_ms();
+	const char *key = scope ? scope : "";
+	pthread_mutex_lock(&h->lock);
+	for (size_t i = 0; i < h->ntokens; i++)
+		if (strcmp(h->tokens[i].scope, key) == 0 && h->tokens[i].valid_until > now) {
+			res = ecr__strdup(h->tokens[i].header);
+			break;
+		}
+	pthread_mutex_unlock(&h->lock);
+	if (!res)
+		ecr__error_clear();
 	return res;
 }
 
@@ -1280,12 +1308,23 @@ static int answer_challenge(char **auth_out, ecr__http *h, const char *www_auth,
 	}
 	if (bearer) {
 		int64_t valid_until = 0;
+		/*
+		 * One fetch at a time: requests that were challenged while another
+		 * fetched the scope's token take it from the cache instead of asking
+		 * the token server again (parallel blob transfers of a copy).
+		 */
+		pthread_mutex_lock(&h->fetch_lock);
 		if (sent_kind == AUTH_BEARER)
 			token_forget(h, scope);
-		ecr__log(h->log, ECR_LOG_DEBUG, "http: %s %s: Bearer challenge, fetching a token", method, url);
-		rc = fetch_token(auth_out, &valid_until, h, bearer, scope);
-		if (!rc && valid_until)
-			token_store(h, scope, *auth_out, valid_until);
+		else
+			*auth_out = token_lookup(h, scope);
+		if (!*auth_out) {
+			ecr__log(h->log, ECR_LOG_DEBUG, "http: %s %s: Bearer challenge, fetching a token", method, url);
+			rc = fetch_token(auth_out, &valid_until, h, bearer, scope);
+			if (!rc && valid_until)
+				token_store(h, scope, *auth_out, valid_until);
+		}
+		pthread_mutex_unlock(&h->fetch_lock);
 	} else if (basic) {
 		bool have;
 		pthread_mutex_lock(&h->lock);
