@@ -19,6 +19,8 @@ PACKAGES=(
 	awscli python3-boto3
 	# tests/transport: Debian's docker-registry (htpasswd Basic auth, TLS) as a remote registry
 	docker-registry apache2-utils
+	# tests/transport/tokenserver.py: the token server of docker-registry's Bearer auth (ES256 JWTs)
+	python3-cryptography
 	# bindings (Go via cgo) and the ABI gate (abidw/abidiff)
 	golang-go abigail-tools
 )

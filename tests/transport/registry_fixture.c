@@ -145,34 +145,129 @@ static int write_config(const regfix *f, const char *config)
 	                 "  addr: 127.0.0.1:%u\n"
 	                 "  secret: regfix-test-secret\n"
 	                 "%s%s%s%s%s"
-	                 "%s%s%s",
+	                 "%s%s%s"
+	                 "%s%s%s%s%s",
 	                 f->dir, (unsigned)f->port, (f->flags & REGFIX_TLS) ? "  tls:\n    certificate: " : "",
 	                 (f->flags & REGFIX_TLS) ? f->ca_file : "", (f->flags & REGFIX_TLS) ? "\n    key: " : "",
 	                 (f->flags & REGFIX_TLS) ? f->dir : "", (f->flags & REGFIX_TLS) ? "/key.pem\n" : "",
 	                 (f->flags & REGFIX_HTPASSWD) ? "auth:\n  htpasswd:\n    realm: regfix\n    path: " : "",
-	                 (f->flags & REGFIX_HTPASSWD) ? f->dir : "", (f->flags & REGFIX_HTPASSWD) ? "/htpasswd\n" : "");
+	                 (f->flags & REGFIX_HTPASSWD) ? f->dir : "", (f->flags & REGFIX_HTPASSWD) ? "/htpasswd\n" : "",
+	                 (f->flags & REGFIX_TOKEN) ? "auth:\n  token:\n    realm: " : "",
+	                 (f->flags & REGFIX_TOKEN) ? f->token_realm : "",
+	                 (f->flags & REGFIX_TOKEN) ? "\n    service: " REGFIX_TOKEN_SERVICE
+	                                             "\n    issuer: " REGFIX_TOKEN_ISSUER "\n    rootcertbundle: "
+	                                           : "",
+	                 (f->flags & REGFIX_TOKEN) ? f->dir : "", (f->flags & REGFIX_TOKEN) ? "/token-cert.pem\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return fail("config too long");
 	return write_file(config, text);
 }
 
-void regfix_stop(regfix *f)
+/* SIGTERM pid, wait for it (SIGKILL after 5 s); *pid becomes 0. */
+static void stop_pid(pid_t *pid)
 {
-	if (!f || f->pid <= 0)
+	if (*pid <= 0)
 		return;
-	kill(f->pid, SIGTERM);
+	kill(*pid, SIGTERM);
 	for (int i = 0; i < 500; i++) {
-		pid_t r = waitpid(f->pid, NULL, WNOHANG);
-		if (r == f->pid || (r < 0 && errno != EINTR)) {
-			f->pid = 0;
+		pid_t r = waitpid(*pid, NULL, WNOHANG);
+		if (r == *pid || (r < 0 && errno != EINTR)) {
+			*pid = 0;
 			return;
 		}
 		sleep_ms(10);
 	}
-	kill(f->pid, SIGKILL);
-	while (waitpid(f->pid, NULL, 0) < 0 && errno == EINTR)
+	kill(*pid, SIGKILL);
+	while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	f->pid = 0;
+	*pid = 0;
+}
+
+void regfix_token_stop(regfix *f)
+{
+	if (f)
+		stop_pid(&f->token_pid);
+}
+
+void regfix_stop(regfix *f)
+{
+	if (!f)
+		return;
+	stop_pid(&f->pid);
+	stop_pid(&f->token_pid);
+}
+
+/* Start tokenserver.py (its certificate into dir/token-cert.pem) and wait for its port (at most ~15 s). */
+static int start_token_server(regfix *f)
+{
+	char port_file[700], cert[700], log[700], expires[16];
+	const char *python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+
+	snprintf(port_file, sizeof(port_file), "%s/token-port", f->dir);
+	snprintf(cert, sizeof(cert), "%s/token-cert.pem", f->dir);
+	snprintf(log, sizeof(log), "%s/tokenserver.log", f->dir);
+	snprintf(f->token_stats, sizeof(f->token_stats), "%s/token-stats.json", f->dir);
+	snprintf(expires, sizeof(expires), "%d", (f->flags & REGFIX_TOKEN_SHORT) ? 20 : 300);
+	unlink(port_file);
+	char *argv[24];
+	int n = 0;
+	argv[n++] = (char *)python;
+	argv[n++] = REGFIX_TOKENSERVER;
+	argv[n++] = "--port-file";
+	argv[n++] = port_file;
+	argv[n++] = "--cert-file";
+	argv[n++] = cert;
+	argv[n++] = "--stats-file";
+	argv[n++] = f->token_stats;
+	argv[n++] = "--user";
+	argv[n++] = REGFIX_USER;
+	argv[n++] = "--password";
+	argv[n++] = REGFIX_PASSWORD;
+	argv[n++] = "--service";
+	argv[n++] = REGFIX_TOKEN_SERVICE;
+	argv[n++] = "--issuer";
+	argv[n++] = REGFIX_TOKEN_ISSUER;
+	argv[n++] = "--expires-in";
+	argv[n++] = expires;
+	if (f->flags & REGFIX_TOKEN_ANON_PULL)
+		argv[n++] = "--anonymous-pull";
+	argv[n] = NULL;
+
+	pid_t pid = fork();
+	if (pid < 0)
+		return fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		int null = open("/dev/null", O_RDONLY);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		if (null >= 0)
+			dup2(null, 0);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	f->token_pid = pid;
+	for (int i = 0; i < 1500; i++) {
+		FILE *fp = fopen(port_file, "r");
+		unsigned port = 0;
+		if (fp) {
+			int ok = fscanf(fp, "%u", &port) == 1;
+			fclose(fp);
+			if (ok && port > 0 && port < 65536) {
+				snprintf(f->token_realm, sizeof(f->token_realm), "http://127.0.0.1:%u/token", port);
+				return 0;
+			}
+		}
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			f->token_pid = 0;
+			return fail("tokenserver.py exited at start (python3-cryptography missing? see %s)", log);
+		}
+		sleep_ms(10);
+	}
+	stop_pid(&f->token_pid);
+	return fail("tokenserver.py did not start within 15 s (see %s)", log);
 }
 
 int regfix_start(regfix *out, const char *tmpdir, unsigned flags)
@@ -200,6 +295,12 @@ int regfix_start(regfix *out, const char *tmpdir, unsigned flags)
 		if (run(argv, out->log_file))
 			return -1;
 	}
+	if (flags & REGFIX_TOKEN) {
+		if (flags & REGFIX_HTPASSWD)
+			return fail("REGFIX_TOKEN and REGFIX_HTPASSWD exclude each other");
+		if (start_token_server(out))
+			return -1;
+	}
 	if (flags & REGFIX_TLS) {
 		char key[700];
 		snprintf(out->ca_file, sizeof(out->ca_file), "%s/cert.pem", tmpdir);
@@ -223,20 +324,26 @@ int regfix_start(regfix *out, const char *tmpdir, unsigned flags)
 		                "-out",
 		                out->ca_file,
 		                NULL};
-		if (run(argv, out->log_file))
+		if (run(argv, out->log_file)) {
+			regfix_stop(out);
 			return -1;
+		}
 	}
 
 	for (int attempt = 0; attempt < 5; attempt++) {
-		if (free_port(&out->port))
+		pid_t pid = 0;
+		if (free_port(&out->port)) {
+			regfix_stop(out);
 			return -1;
+		}
 		snprintf(out->url, sizeof(out->url), "%s://127.0.0.1:%u", (flags & REGFIX_TLS) ? "https" : "http",
 		         (unsigned)out->port);
-		if (write_config(out, config))
+		if (write_config(out, config) || (pid = fork()) < 0) {
+			if (pid < 0)
+				fail("fork: %s", strerror(errno));
+			regfix_stop(out);
 			return -1;
-		pid_t pid = fork();
-		if (pid < 0)
-			return fail("fork: %s", strerror(errno));
+		}
 		if (pid == 0) {
 			int fd = open(out->log_file, O_WRONLY | O_CREAT | O_APPEND, 0600);
 			int null = open("/dev/null", O_RDONLY);
@@ -269,5 +376,6 @@ int regfix_start(regfix *out, const char *tmpdir, unsigned flags)
 		}
 		/* it exited: most likely the port was taken in between; try another */
 	}
+	regfix_stop(out);
 	return fail("docker-registry exited at start five times (see %s)", out->log_file);
 }
