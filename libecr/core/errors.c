@@ -38,11 +38,14 @@ void ecr__error_clear(void)
 
 static int error_vset(int code, int klass, const char *suffix, const char *fmt, va_list ap)
 {
-	int n = vsnprintf(tls_error.msg, sizeof(tls_error.msg), fmt, ap);
+	/* Format into a scratch buffer first: the arguments may be the current message (a caller wrapping it). */
+	char msg[sizeof(tls_error.msg)];
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (n < 0)
-		snprintf(tls_error.msg, sizeof(tls_error.msg), "%s", ecr_error_name(code));
-	else if (suffix && (size_t)n < sizeof(tls_error.msg))
-		snprintf(tls_error.msg + n, sizeof(tls_error.msg) - (size_t)n, ": %s", suffix);
+		snprintf(msg, sizeof(msg), "%s", ecr_error_name(code));
+	else if (suffix && (size_t)n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", suffix);
+	memcpy(tls_error.msg, msg, sizeof(msg));
 	tls_error.pub.message = tls_error.msg;
 	tls_error.pub.klass = klass;
 	tls_error.pub.code = code;

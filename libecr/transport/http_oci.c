@@ -64,6 +64,13 @@ static const char *push_scope(ecr_buf *b, const char *repository)
 	return ecr__buf_printf(b, "repository:%s:pull,push", repository) ? NULL : b->ptr;
 }
 
+/* Token services grant DELETE requests under their own action (docker-registry's token auth checks "delete"). */
+static const char *delete_scope(ecr_buf *b, const char *repository)
+{
+	ecr__buf_clear(b);
+	return ecr__buf_printf(b, "repository:%s:delete", repository) ? NULL : b->ptr;
+}
+
 /* Append s percent-encoded (everything but RFC 3986 unreserved characters). */
 static int put_encoded(ecr_buf *b, const char *s)
 {
@@ -364,7 +371,7 @@ static int http_manifest_delete(ecr_transport *t, const char *repository, const 
 	ecr_buf path = ECR_BUF_INIT, scope = ECR_BUF_INIT, what = ECR_BUF_INIT;
 	int rc;
 
-	if ((rc = manifest_path(&path, repository, reference)) || !push_scope(&scope, repository) ||
+	if ((rc = manifest_path(&path, repository, reference)) || !delete_scope(&scope, repository) ||
 	    ecr__buf_printf(&what, "delete manifest %s%s%s", repository, ecr__oci_is_digest(reference) ? "@" : ":",
 	                    reference))
 		rc = rc ? rc : ECR_ENOMEM;
@@ -588,7 +595,7 @@ static int http_blob_delete(ecr_transport *t, const char *repository, const char
 	ecr_buf path = ECR_BUF_INIT, scope = ECR_BUF_INIT, what = ECR_BUF_INIT;
 	int rc;
 
-	if ((rc = blob_path(&path, repository, digest)) || !push_scope(&scope, repository) ||
+	if ((rc = blob_path(&path, repository, digest)) || !delete_scope(&scope, repository) ||
 	    ecr__buf_printf(&what, "delete blob %s of %s", digest, repository))
 		rc = rc ? rc : ECR_ENOMEM;
 	else
