@@ -70,7 +70,9 @@ typedef enum ecr_error_code {
 	ECR_ESCAN_NOT_FOUND = -57,                 /**< the image was never scanned (ScanNotFoundException) */
 	ECR_ENETWORK = -58,       /**< a remote registry could not be reached: connection, TLS, timeout (after retries) */
 	ECR_ENOTSUPPORTED = -59,  /**< the registry does not offer this operation (e.g. the ECR API on a plain OCI registry) */
-	ECR_ETHROTTLED = -60      /**< too many requests, still refused after retries (ThrottlingException) */
+	ECR_ETHROTTLED = -60,     /**< too many requests, still refused after retries (ThrottlingException) */
+	ECR_ETEMPLATE_EXISTS = -61,    /**< a repository creation template already exists (TemplateAlreadyExistsException) */
+	ECR_ETEMPLATE_NOT_FOUND = -62  /**< no repository creation template has the prefix (TemplateNotFoundException) */
 } ecr_error_code;
 
 /** Where an error happened. */

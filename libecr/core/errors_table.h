@@ -55,4 +55,6 @@
 	X(ECR_ESCAN_NOT_FOUND, "ScanNotFoundException", ECR_ENOTFOUND, "scan not found") \
 	X(ECR_ENETWORK, "ServerException", ECR_ENETWORK, "network failure") \
 	X(ECR_ENOTSUPPORTED, "ServerException", ECR_ENOTSUPPORTED, "operation not supported by the registry") \
-	X(ECR_ETHROTTLED, "ThrottlingException", ECR_ETHROTTLED, "too many requests")
+	X(ECR_ETHROTTLED, "ThrottlingException", ECR_ETHROTTLED, "too many requests") \
+	X(ECR_ETEMPLATE_EXISTS, "TemplateAlreadyExistsException", ECR_EEXISTS, "creation template already exists") \
+	X(ECR_ETEMPLATE_NOT_FOUND, "TemplateNotFoundException", ECR_ENOTFOUND, "creation template not found")
