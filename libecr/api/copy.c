@@ -348,37 +348,6 @@ static int platform_match(const ecr__json *entry, const cp_platform *p)
 	return variant && !strcmp(variant, p->variant) ? 2 : 0;
 }
 
-/* Write any JSON value back out. */
-static int jw_value(ecr__jw *w, const ecr__json *v)
-{
-	int rc = 0;
-	switch (v->type) {
-	case ECR__JSON_NULL:
-		return ecr__jw_null(w);
-	case ECR__JSON_BOOL:
-		return ecr__jw_bool(w, v->boolean);
-	case ECR__JSON_NUMBER:
-		return v->is_integer ? ecr__jw_int(w, v->integer) : ecr__jw_double(w, v->number);
-	case ECR__JSON_STRING:
-		return ecr__jw_string_len(w, v->string, v->length);
-	case ECR__JSON_ARRAY:
-		if ((rc = ecr__jw_array_open(w)))
-			return rc;
-		for (size_t i = 0; i < v->count; i++)
-			if ((rc = jw_value(w, v->values[i])))
-				return rc;
-		return ecr__jw_array_close(w);
-	case ECR__JSON_OBJECT:
-		if ((rc = ecr__jw_object_open(w)))
-			return rc;
-		for (size_t i = 0; i < v->count; i++)
-			if ((rc = ecr__jw_key(w, v->keys[i])) || (rc = jw_value(w, v->values[i])))
-				return rc;
-		return ecr__jw_object_close(w);
-	}
-	return ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "unknown JSON value type %d", (int)v->type);
-}
-
 /* The index with only the entries marked in keep, its other members as they were. */
 static int index_subset(ecr_buf *out, const ecr__json *doc, const bool *keep)
 {
@@ -391,14 +360,14 @@ static int index_subset(ecr_buf *out, const ecr__json *doc, const bool *keep)
 		if ((rc = ecr__jw_key(w, doc->keys[i])))
 			goto done;
 		if (strcmp(doc->keys[i], "manifests") || v->type != ECR__JSON_ARRAY) {
-			if ((rc = jw_value(w, v)))
+			if ((rc = ecr__jw_value(w, v)))
 				goto done;
 			continue;
 		}
 		if ((rc = ecr__jw_array_open(w)))
 			goto done;
 		for (size_t j = 0; j < v->count; j++)
-			if (keep[j] && (rc = jw_value(w, v->values[j])))
+			if (keep[j] && (rc = ecr__jw_value(w, v->values[j])))
 				goto done;
 		if ((rc = ecr__jw_array_close(w)))
 			goto done;

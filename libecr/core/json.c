@@ -873,6 +873,37 @@ int ecr__jw_null(ecr__jw *w)
 	return jw_scalar(w, yajl_gen_null(w->g), "null");
 }
 
+int ecr__jw_value(ecr__jw *w, const ecr__json *v)
+{
+	int rc = 0;
+	switch (v->type) {
+	case ECR__JSON_NULL:
+		return ecr__jw_null(w);
+	case ECR__JSON_BOOL:
+		return ecr__jw_bool(w, v->boolean);
+	case ECR__JSON_NUMBER:
+		return v->is_integer ? ecr__jw_int(w, v->integer) : ecr__jw_double(w, v->number);
+	case ECR__JSON_STRING:
+		return ecr__jw_string_len(w, v->string, v->length);
+	case ECR__JSON_ARRAY:
+		/* the writer's own depth limit (JW_MAX_DEPTH) bounds the recursion */
+		if ((rc = ecr__jw_array_open(w)))
+			return rc;
+		for (size_t i = 0; i < v->count; i++)
+			if ((rc = ecr__jw_value(w, v->values[i])))
+				return rc;
+		return ecr__jw_array_close(w);
+	case ECR__JSON_OBJECT:
+		if ((rc = ecr__jw_object_open(w)))
+			return rc;
+		for (size_t i = 0; i < v->count; i++)
+			if ((rc = ecr__jw_key(w, v->keys[i])) || (rc = ecr__jw_value(w, v->values[i])))
+				return rc;
+		return ecr__jw_object_close(w);
+	}
+	return ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "unknown JSON value type %d", (int)v->type);
+}
+
 int ecr__jw_finish(ecr__jw *w, ecr_buf *out)
 {
 	const unsigned char *buf = NULL;

@@ -64,6 +64,9 @@ int ecr__jw_int(ecr__jw *w, int64_t v);
 int ecr__jw_double(ecr__jw *w, double v);
 int ecr__jw_bool(ecr__jw *w, bool v);
 int ecr__jw_null(ecr__jw *w);
+/* Write a parsed value (any type, nested) back out: compact, object members in
+ * their order. Nesting deeper than the writer allows fails with ECR_EINVALID. */
+int ecr__jw_value(ecr__jw *w, const ecr__json *v);
 /* Append the document written so far to out. */
 int ecr__jw_finish(ecr__jw *w, ecr_buf *out);
 

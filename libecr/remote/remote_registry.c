@@ -109,38 +109,6 @@ int ecr__remote_registry_set_setting(ecr_registry *reg, const char *name, const 
 	return rc;
 }
 
-/* Write a parsed JSON value back (compact, members in their order). */
-static int write_value(ecr__jw *w, const ecr__json *v, size_t depth)
-{
-	int rc = 0;
-	if (depth > 64)
-		return ecr__fail(ECR_ELIMIT, ECR_ERROR_JSON, "JSON nested too deeply");
-	switch (v->type) {
-	case ECR__JSON_NULL:
-		return ecr__jw_null(w);
-	case ECR__JSON_BOOL:
-		return ecr__jw_bool(w, v->boolean);
-	case ECR__JSON_NUMBER:
-		return v->is_integer ? ecr__jw_int(w, v->integer) : ecr__jw_double(w, v->number);
-	case ECR__JSON_STRING:
-		return ecr__jw_string_len(w, v->string, v->length);
-	case ECR__JSON_ARRAY:
-		if ((rc = ecr__jw_array_open(w)))
-			return rc;
-		for (size_t i = 0; !rc && i < v->count; i++)
-			rc = write_value(w, v->values[i], depth + 1);
-		return rc ? rc : ecr__jw_array_close(w);
-	case ECR__JSON_OBJECT:
-		if ((rc = ecr__jw_object_open(w)))
-			return rc;
-		for (size_t i = 0; !rc && i < v->count; i++)
-			if (!(rc = ecr__jw_key(w, v->keys[i])))
-				rc = write_value(w, v->values[i], depth + 1);
-		return rc ? rc : ecr__jw_object_close(w);
-	}
-	return ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "unknown JSON value type %d", (int)v->type);
-}
-
 int ecr__remote_registry_set_scanning_configuration(ecr_registry *reg, const char *json)
 {
 	ecr__json *doc = NULL, *res = NULL;
@@ -154,7 +122,7 @@ int ecr__remote_registry_set_scanning_configuration(ecr_registry *reg, const cha
 		rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "the scanning configuration must be a JSON object");
 		goto done;
 	}
-	if ((rc = ecr__jw_new(&w)) || (rc = write_value(w, doc, 0)))
+	if ((rc = ecr__jw_new(&w)) || (rc = ecr__jw_value(w, doc)))
 		goto done;
 	rc = ecr__remote_call(&res, reg, "PutRegistryScanningConfiguration", w);
 	w = NULL;
@@ -179,7 +147,7 @@ int ecr__remote_registry_scanning_configuration(ecr_buf *out, ecr_registry *reg)
 		goto done;
 	}
 	/* re-serialised compactly, members in the registry's order: the text the local function gives */
-	if ((rc = ecr__jw_new(&w)) || (rc = write_value(w, conf, 0)))
+	if ((rc = ecr__jw_new(&w)) || (rc = ecr__jw_value(w, conf)))
 		goto done;
 	rc = ecr__jw_finish(w, out);
 done:

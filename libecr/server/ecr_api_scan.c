@@ -27,43 +27,12 @@ static int write_int(ecr__jw *w, const char *key, int64_t value)
 	return rc ? rc : ecr__jw_int(w, value);
 }
 
-/* A parsed JSON value written again (scanning configurations are echoed). */
-static int write_value(ecr__jw *w, const ecr__json *v)
-{
-	int rc = 0;
-	switch (v->type) {
-	case ECR__JSON_NULL:
-		return ecr__jw_null(w);
-	case ECR__JSON_BOOL:
-		return ecr__jw_bool(w, v->boolean);
-	case ECR__JSON_NUMBER:
-		return v->is_integer ? ecr__jw_int(w, v->integer) : ecr__jw_double(w, v->number);
-	case ECR__JSON_STRING:
-		return ecr__jw_string_len(w, v->string, v->length);
-	case ECR__JSON_ARRAY:
-		if ((rc = ecr__jw_array_open(w)))
-			return rc;
-		for (size_t i = 0; i < v->count; i++)
-			if ((rc = write_value(w, v->values[i])))
-				return rc;
-		return ecr__jw_array_close(w);
-	case ECR__JSON_OBJECT:
-		if ((rc = ecr__jw_object_open(w)))
-			return rc;
-		for (size_t i = 0; i < v->count; i++)
-			if ((rc = ecr__jw_key(w, v->keys[i])) || (rc = write_value(w, v->values[i])))
-				return rc;
-		return ecr__jw_object_close(w);
-	}
-	return ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "unknown JSON type");
-}
-
 static int write_json_text(ecr__jw *w, const char *text)
 {
 	ecr__json *v = NULL;
 	int rc = ecr__json_parse(&v, text, strlen(text), NULL);
 	if (!rc)
-		rc = write_value(w, v);
+		rc = ecr__jw_value(w, v);
 	ecr__json_free(v);
 	return rc;
 }
@@ -420,9 +389,9 @@ static int op_put_registry_scanning_configuration(ecr_api_call *call)
 		return ecr__api_type_error(call, "rules", "a list");
 	if ((rc = ecr__jw_new(&w)) || (rc = ecr__jw_object_open(w)))
 		goto done;
-	if (type && ((rc = ecr__jw_key(w, "scanType")) || (rc = write_value(w, type))))
+	if (type && ((rc = ecr__jw_key(w, "scanType")) || (rc = ecr__jw_value(w, type))))
 		goto done;
-	if (rules && ((rc = ecr__jw_key(w, "rules")) || (rc = write_value(w, rules))))
+	if (rules && ((rc = ecr__jw_key(w, "rules")) || (rc = ecr__jw_value(w, rules))))
 		goto done;
 	if ((rc = ecr__jw_object_close(w)) || (rc = ecr__jw_finish(w, &in)))
 		goto done;

@@ -484,6 +484,48 @@ static void test_core_json__writer_roundtrip(void **state)
 	ecr_buf_dispose(&out);
 }
 
+/* A parsed tree written back with ecr__jw_value: every type, members in their
+ * order, strings with NUL kept, nested inside what the caller writes around it. */
+static void test_core_json__writer_value(void **state)
+{
+	static const char doc[] = "{\"z\":null,\"a\":[true,false,-7,1.5,\"s\\u0000t\",[],{}],"
+				  "\"m\":{\"k\":\"v\",\"n\":[[1],{\"x\":9223372036854775807}]}}";
+	ecr__jw *w = NULL;
+	ecr_buf out = ECR_BUF_INIT;
+	ecr__json *v = NULL, *again = NULL;
+	ecr__json_limits lim = { 0, 300, 0, 0 };
+	char *s;
+	(void)state;
+
+	assert_ok(parse_str(&v, doc, NULL));
+	assert_ok(ecr__jw_new(&w));
+	assert_ok(ecr__jw_array_open(w));
+	assert_ok(ecr__jw_value(w, v));
+	assert_ok(ecr__jw_value(w, v->values[1]->values[4]));
+	assert_ok(ecr__jw_array_close(w));
+	assert_ok(ecr__jw_finish(w, &out));
+	assert_int_equal(out.size, strlen(doc) + 13);
+	assert_memory_equal(out.ptr, "[", 1);
+	assert_memory_equal(out.ptr + 1, doc, strlen(doc));
+	assert_memory_equal(out.ptr + 1 + strlen(doc), ",\"s\\u0000t\"]", 12);
+	assert_ok(ecr__json_parse(&again, out.ptr, out.size, NULL));
+	assert_int_equal(again->values[1]->length, 3);
+	ecr__json_free(again);
+	ecr__jw_free(w);
+	ecr_buf_dispose(&out);
+	ecr__json_free(v);
+
+	/* a tree deeper than the writer takes fails cleanly */
+	s = nested(200, '[', ']');
+	assert_ok(parse_str(&v, s, &lim));
+	free(s);
+	assert_ok(ecr__jw_new(&w));
+	assert_int_equal(ecr__jw_value(w, v), ECR_EINVALID);
+	assert_int_equal(ecr_error_last()->klass, ECR_ERROR_JSON);
+	ecr__jw_free(w);
+	ecr__json_free(v);
+}
+
 static void test_core_json__writer_errors(void **state)
 {
 	ecr__jw *w = NULL;
@@ -651,6 +693,7 @@ int main(void)
 		cmocka_unit_test(test_core_json__nodes_limit),
 		cmocka_unit_test(test_core_json__string_limit),
 		cmocka_unit_test(test_core_json__writer_roundtrip),
+		cmocka_unit_test(test_core_json__writer_value),
 		cmocka_unit_test(test_core_json__writer_errors),
 		cmocka_unit_test(test_core_json__alloc_failures),
 	};

@@ -10,35 +10,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int write_value(ecr__jw *w, const ecr__json *v)
-{
-	switch (v->type) {
-	case ECR__JSON_NULL:
-		return ecr__jw_null(w);
-	case ECR__JSON_BOOL:
-		return ecr__jw_bool(w, v->boolean);
-	case ECR__JSON_NUMBER:
-		return v->is_integer ? ecr__jw_int(w, v->integer) : ecr__jw_double(w, v->number);
-	case ECR__JSON_STRING:
-		return ecr__jw_string_len(w, v->string, v->length);
-	case ECR__JSON_ARRAY:
-		if (ecr__jw_array_open(w))
-			return -1;
-		for (size_t i = 0; i < v->count; i++)
-			if (write_value(w, v->values[i]))
-				return -1;
-		return ecr__jw_array_close(w);
-	case ECR__JSON_OBJECT:
-		if (ecr__jw_object_open(w))
-			return -1;
-		for (size_t i = 0; i < v->count; i++)
-			if (ecr__jw_key(w, v->keys[i]) || write_value(w, v->values[i]))
-				return -1;
-		return ecr__jw_object_close(w);
-	}
-	return -1;
-}
-
 static int same(const ecr__json *a, const ecr__json *b)
 {
 	if (a->type != b->type || a->count != b->count)
@@ -72,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ecr_buf out = ECR_BUF_INIT;
 	if (ecr__json_parse(&doc, data, size, &lim) != 0)
 		return 0;
-	if (ecr__jw_new(&w) || write_value(w, doc) || ecr__jw_finish(w, &out))
+	if (ecr__jw_new(&w) || ecr__jw_value(w, doc) || ecr__jw_finish(w, &out))
 		abort();
 	/* the writer's output of a parsed document always parses back to it */
 	ecr__json_limits wide = { out.size + 1, 64, 8192, 64 * 1024 };
