@@ -93,6 +93,13 @@ int ecr__repository_from_meta(ecr_repository **out, ecr_registry *reg, const ecr
 int ecr__repository_not_found(const ecr_registry *reg, const char *name);
 /* Check, inside t, that repo still exists (it may have been deleted through another handle). */
 int ecr__repository_check(ecr__txn *t, const ecr_repository *repo);
+/* The ECR API names of the repository settings (imageTagMutability, encryptionType), shared by the
+ * server and the remote registries (repository.c). A name for a value out of range is the default one
+ * (MUTABLE, AES256); parsing an unknown name (or NULL) gives false and leaves *out alone. */
+const char *ecr__repository_mutability_name(ecr_tag_mutability m);
+bool ecr__repository_mutability_parse(ecr_tag_mutability *out, const char *s);
+const char *ecr__repository_encryption_name(ecr_encryption_type t);
+bool ecr__repository_encryption_parse(ecr_encryption_type *out, const char *s);
 
 /* Store a whole blob in memory into the blob store under digest (a fresh staging id, write, commit). */
 int ecr__blob_store_put(ecr__store *s, const char *digest, const void *data, size_t len);

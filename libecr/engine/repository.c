@@ -686,3 +686,64 @@ int ecr_repository_foreach(ecr_registry *reg, ecr_repository_cb cb, void *payloa
 	ecr_repository_iterator_free(it);
 	return rc == ECR_ITEROVER ? 0 : rc;
 }
+
+/* --- ECR API names of the settings --- */
+
+static const struct {
+	ecr_tag_mutability value;
+	const char *name;
+} mutability_names[] = {
+	{ ECR_TAG_MUTABLE, "MUTABLE" },
+	{ ECR_TAG_IMMUTABLE, "IMMUTABLE" },
+	{ ECR_TAG_IMMUTABLE_WITH_EXCLUSION, "IMMUTABLE_WITH_EXCLUSION" },
+	{ ECR_TAG_MUTABLE_WITH_EXCLUSION, "MUTABLE_WITH_EXCLUSION" },
+};
+
+static const struct {
+	ecr_encryption_type value;
+	const char *name;
+} encryption_names[] = {
+	{ ECR_ENCRYPTION_AES256, "AES256" },
+	{ ECR_ENCRYPTION_KMS, "KMS" },
+	{ ECR_ENCRYPTION_KMS_DSSE, "KMS_DSSE" },
+};
+
+#define NAMES_COUNT(t) (sizeof(t) / sizeof((t)[0]))
+
+const char *ecr__repository_mutability_name(ecr_tag_mutability m)
+{
+	for (size_t i = 0; i < NAMES_COUNT(mutability_names); i++)
+		if (mutability_names[i].value == m)
+			return mutability_names[i].name;
+	return "MUTABLE";
+}
+
+bool ecr__repository_mutability_parse(ecr_tag_mutability *out, const char *s)
+{
+	for (size_t i = 0; s && i < NAMES_COUNT(mutability_names); i++) {
+		if (strcmp(s, mutability_names[i].name) == 0) {
+			*out = mutability_names[i].value;
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *ecr__repository_encryption_name(ecr_encryption_type t)
+{
+	for (size_t i = 0; i < NAMES_COUNT(encryption_names); i++)
+		if (encryption_names[i].value == t)
+			return encryption_names[i].name;
+	return "AES256";
+}
+
+bool ecr__repository_encryption_parse(ecr_encryption_type *out, const char *s)
+{
+	for (size_t i = 0; s && i < NAMES_COUNT(encryption_names); i++) {
+		if (strcmp(s, encryption_names[i].name) == 0) {
+			*out = encryption_names[i].value;
+			return true;
+		}
+	}
+	return false;
+}

@@ -83,38 +83,6 @@ static int malformed(const ecr_registry *reg, const char *operation, const char 
 
 /* --- handles --- */
 
-static const char *mutability_name(ecr_tag_mutability m)
-{
-	switch (m) {
-	case ECR_TAG_IMMUTABLE:
-		return "IMMUTABLE";
-	case ECR_TAG_IMMUTABLE_WITH_EXCLUSION:
-		return "IMMUTABLE_WITH_EXCLUSION";
-	case ECR_TAG_MUTABLE_WITH_EXCLUSION:
-		return "MUTABLE_WITH_EXCLUSION";
-	default:
-		return "MUTABLE";
-	}
-}
-
-static bool mutability_parse(ecr_tag_mutability *out, const char *s)
-{
-	static const ecr_tag_mutability all[] = { ECR_TAG_MUTABLE, ECR_TAG_IMMUTABLE, ECR_TAG_IMMUTABLE_WITH_EXCLUSION,
-		ECR_TAG_MUTABLE_WITH_EXCLUSION };
-	for (size_t i = 0; s && i < sizeof(all) / sizeof(all[0]); i++) {
-		if (strcmp(s, mutability_name(all[i])) == 0) {
-			*out = all[i];
-			return true;
-		}
-	}
-	return false;
-}
-
-static const char *encryption_name(ecr_encryption_type e)
-{
-	return e == ECR_ENCRYPTION_KMS ? "KMS" : e == ECR_ENCRYPTION_KMS_DSSE ? "KMS_DSSE" : "AES256";
-}
-
 static void strings_free(char **v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++)
@@ -170,16 +138,13 @@ static int repository_from_json(ecr_repository **out, ecr_registry *reg, const e
 	repo->reg = reg;
 	repo->created_at = ecr__remote_time(o, "createdAt");
 	repo->mutability = ECR_TAG_MUTABLE;
-	if (m && !mutability_parse(&repo->mutability, m)) {
+	if (m && !ecr__repository_mutability_parse(&repo->mutability, m)) {
 		rc = malformed(reg, operation, "imageTagMutability");
 		goto fail;
 	}
 	repo->scan_on_push = scan && scan->type == ECR__JSON_BOOL && scan->boolean;
-	repo->encryption_type = !et || strcmp(et, "AES256") == 0 ? ECR_ENCRYPTION_AES256
-		: strcmp(et, "KMS") == 0                         ? ECR_ENCRYPTION_KMS
-		: strcmp(et, "KMS_DSSE") == 0                    ? ECR_ENCRYPTION_KMS_DSSE
-								 : (ecr_encryption_type)-1;
-	if ((int)repo->encryption_type < 0) {
+	repo->encryption_type = ECR_ENCRYPTION_AES256;
+	if (et && !ecr__repository_encryption_parse(&repo->encryption_type, et)) {
 		rc = malformed(reg, operation, "encryptionType");
 		goto fail;
 	}
@@ -264,12 +229,12 @@ static int write_scanning(ecr__jw *w, int scan_on_push)
 static int create_request(ecr__jw *w, const ecr_repository_options *o)
 {
 	int rc;
-	if ((rc = key_str(w, "imageTagMutability", mutability_name(o->tag_mutability))))
+	if ((rc = key_str(w, "imageTagMutability", ecr__repository_mutability_name(o->tag_mutability))))
 		return rc;
 	if (o->exclusions_count && (rc = write_filters(w, o->exclusions, o->exclusions_count)))
 		return rc;
 	if ((rc = write_scanning(w, o->scan_on_push)) || (rc = ecr__jw_key(w, "encryptionConfiguration")) ||
-		(rc = ecr__jw_object_open(w)) || (rc = key_str(w, "encryptionType", encryption_name(o->encryption_type))))
+		(rc = ecr__jw_object_open(w)) || (rc = key_str(w, "encryptionType", ecr__repository_encryption_name(o->encryption_type))))
 		return rc;
 	if (o->kms_key && (rc = key_str(w, "kmsKey", o->kms_key)))
 		return rc;
@@ -368,7 +333,7 @@ int ecr__remote_repository_set_tag_mutability(ecr_repository *repo, ecr_tag_muta
 	int rc = begin(&w, repo->name);
 	if (rc)
 		return rc;
-	rc = key_str(w, "imageTagMutability", mutability_name(mutability));
+	rc = key_str(w, "imageTagMutability", ecr__repository_mutability_name(mutability));
 	if (!rc && exclusions_count)
 		rc = write_filters(w, exclusions, exclusions_count);
 	if ((rc = run(&res, repo->reg, "PutImageTagMutability", w, rc)))

@@ -12,6 +12,7 @@
 
 #include "../core/crypto.h"
 #include "../core/digest.h"
+#include "../engine/engine.h"
 #include "ecr/auth.h"
 
 #define TARGET_PREFIX "AmazonEC2ContainerRegistry_V20150921."
@@ -287,32 +288,6 @@ int ecr__api_write_time(ecr__jw *w, int64_t ms)
 	return ecr__jw_double(w, (double)ms / 1000.0);
 }
 
-static const char *mutability_name(ecr_tag_mutability m)
-{
-	switch (m) {
-	case ECR_TAG_IMMUTABLE:
-		return "IMMUTABLE";
-	case ECR_TAG_IMMUTABLE_WITH_EXCLUSION:
-		return "IMMUTABLE_WITH_EXCLUSION";
-	case ECR_TAG_MUTABLE_WITH_EXCLUSION:
-		return "MUTABLE_WITH_EXCLUSION";
-	default:
-		return "MUTABLE";
-	}
-}
-
-static const char *encryption_name(ecr_encryption_type t)
-{
-	switch (t) {
-	case ECR_ENCRYPTION_KMS:
-		return "KMS";
-	case ECR_ENCRYPTION_KMS_DSSE:
-		return "KMS_DSSE";
-	default:
-		return "AES256";
-	}
-}
-
 int ecr__api_write_repository(ecr__jw *w, ecr_api_call *call, const ecr_repository *repo)
 {
 	int rc;
@@ -324,7 +299,7 @@ int ecr__api_write_repository(ecr__jw *w, ecr_api_call *call, const ecr_reposito
 		(rc = ecr__jw_string(w, ecr_repository_uri(repo))) || (rc = ecr__jw_key(w, "createdAt")) ||
 		(rc = ecr__api_write_time(w, ecr_repository_created_at(repo))) ||
 		(rc = ecr__jw_key(w, "imageTagMutability")) ||
-		(rc = ecr__jw_string(w, mutability_name(ecr_repository_tag_mutability(repo)))))
+		(rc = ecr__jw_string(w, ecr__repository_mutability_name(ecr_repository_tag_mutability(repo)))))
 		return rc;
 	size_t n = ecr_repository_exclusion_count(repo);
 	if (n) {
@@ -342,7 +317,7 @@ int ecr__api_write_repository(ecr__jw *w, ecr_api_call *call, const ecr_reposito
 		(rc = ecr__jw_key(w, "scanOnPush")) || (rc = ecr__jw_bool(w, ecr_repository_scan_on_push(repo) != 0)) ||
 		(rc = ecr__jw_object_close(w)) || (rc = ecr__jw_key(w, "encryptionConfiguration")) ||
 		(rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key(w, "encryptionType")) ||
-		(rc = ecr__jw_string(w, encryption_name(ecr_repository_encryption_type(repo)))))
+		(rc = ecr__jw_string(w, ecr__repository_encryption_name(ecr_repository_encryption_type(repo)))))
 		return rc;
 	const char *kms = ecr_repository_kms_key(repo);
 	if (kms && ((rc = ecr__jw_key(w, "kmsKey")) || (rc = ecr__jw_string(w, kms))))
@@ -357,7 +332,7 @@ int ecr__api_write_repository(ecr__jw *w, ecr_api_call *call, const ecr_reposito
 static const ecr_api_op_entry *find_op(const char *name)
 {
 	const ecr_api_op_entry *tables[] = { ecr__api_ops_repositories, ecr__api_ops_images, ecr__api_ops_lifecycle,
-		ecr__api_ops_scan };
+		ecr__api_ops_scan, ecr__api_ops_replication };
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
 		for (const ecr_api_op_entry *e = tables[t]; e->name; e++)
 			if (strcmp(e->name, name) == 0)

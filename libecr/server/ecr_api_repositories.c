@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "../core/crypto.h"
+#include "../engine/engine.h"
 #include "ecr/auth.h"
 
 #define MAX_EXCLUSIONS 5
@@ -77,35 +78,6 @@ static int key_string(ecr__jw *w, const char *key, const char *value)
 	return rc ? rc : ecr__jw_string(w, value);
 }
 
-static const char *mutability_name(ecr_tag_mutability m)
-{
-	switch (m) {
-	case ECR_TAG_IMMUTABLE:
-		return "IMMUTABLE";
-	case ECR_TAG_IMMUTABLE_WITH_EXCLUSION:
-		return "IMMUTABLE_WITH_EXCLUSION";
-	case ECR_TAG_MUTABLE_WITH_EXCLUSION:
-		return "MUTABLE_WITH_EXCLUSION";
-	default:
-		return "MUTABLE";
-	}
-}
-
-static int parse_mutability(ecr_tag_mutability *out, const char *s)
-{
-	if (strcmp(s, "MUTABLE") == 0)
-		*out = ECR_TAG_MUTABLE;
-	else if (strcmp(s, "IMMUTABLE") == 0)
-		*out = ECR_TAG_IMMUTABLE;
-	else if (strcmp(s, "IMMUTABLE_WITH_EXCLUSION") == 0)
-		*out = ECR_TAG_IMMUTABLE_WITH_EXCLUSION;
-	else if (strcmp(s, "MUTABLE_WITH_EXCLUSION") == 0)
-		*out = ECR_TAG_MUTABLE_WITH_EXCLUSION;
-	else
-		return invalid("imageTagMutability", "Member must satisfy enum value set: " ENUM_MUTABILITY);
-	return 0;
-}
-
 static bool filter_char_ok(char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' ||
@@ -123,8 +95,8 @@ static int parse_mutability_input(ecr_tag_mutability *m, const char **filters, s
 	*nfilters = 0;
 	if ((rc = ecr__api_string(&s, call, "imageTagMutability", required, 0, 0)))
 		return rc;
-	if (s && (rc = parse_mutability(m, s)))
-		return rc;
+	if (s && !ecr__repository_mutability_parse(m, s))
+		return invalid("imageTagMutability", "Member must satisfy enum value set: " ENUM_MUTABILITY);
 	if ((rc = list_member(&list, call, call->input, "imageTagMutabilityExclusionFilters", 1, MAX_EXCLUSIONS)))
 		return rc;
 	for (size_t i = 0; list && i < list->count; i++) {
@@ -231,13 +203,7 @@ static int op_create_repository(ecr_api_call *call)
 			rc = invalid("encryptionConfiguration.encryptionType", "Member must not be null");
 			goto done;
 		}
-		if (strcmp(v->string, "AES256") == 0)
-			o.encryption_type = ECR_ENCRYPTION_AES256;
-		else if (strcmp(v->string, "KMS") == 0)
-			o.encryption_type = ECR_ENCRYPTION_KMS;
-		else if (strcmp(v->string, "KMS_DSSE") == 0)
-			o.encryption_type = ECR_ENCRYPTION_KMS_DSSE;
-		else {
+		if (!ecr__repository_encryption_parse(&o.encryption_type, v->string)) {
 			rc = invalid("encryptionConfiguration.encryptionType",
 				"Member must satisfy enum value set: [AES256, KMS, KMS_DSSE]");
 			goto done;
@@ -398,7 +364,7 @@ static int op_put_image_tag_mutability(ecr_api_call *call)
 		goto done;
 	if ((rc = key_string(call->out, "registryId", ecr_repository_registry_id(repo))) ||
 		(rc = key_string(call->out, "repositoryName", ecr_repository_name(repo))) ||
-		(rc = key_string(call->out, "imageTagMutability", mutability_name(ecr_repository_tag_mutability(repo)))) ||
+		(rc = key_string(call->out, "imageTagMutability", ecr__repository_mutability_name(ecr_repository_tag_mutability(repo)))) ||
 		(rc = write_filters(call->out, repo)))
 		goto done;
 done:

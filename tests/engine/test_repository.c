@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../helpers/th_image.h"
+#include "libecr/engine/engine.h"
 
 static int setup(void **state)
 {
@@ -312,6 +313,41 @@ static void test_engine_repository__delete(void **state)
 	th_image_dispose(&img);
 }
 
+/* The ECR API names of the settings, shared by the server and the remote registries. */
+static void test_engine_repository__setting_names(void **state)
+{
+	static const char *const mut[] = { "MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION" };
+	static const char *const enc[] = { "AES256", "KMS", "KMS_DSSE" };
+	ecr_tag_mutability m;
+	ecr_encryption_type e;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(mut) / sizeof(mut[0]); i++) {
+		m = (ecr_tag_mutability)-1;
+		assert_true(ecr__repository_mutability_parse(&m, mut[i]));
+		assert_string_equal(ecr__repository_mutability_name(m), mut[i]);
+	}
+	assert_string_equal(ecr__repository_mutability_name(ECR_TAG_IMMUTABLE), mut[1]);
+	for (size_t i = 0; i < sizeof(enc) / sizeof(enc[0]); i++) {
+		e = (ecr_encryption_type)-1;
+		assert_true(ecr__repository_encryption_parse(&e, enc[i]));
+		assert_string_equal(ecr__repository_encryption_name(e), enc[i]);
+	}
+	assert_string_equal(ecr__repository_encryption_name(ECR_ENCRYPTION_KMS_DSSE), enc[2]);
+	/* unknown names (case matters) and NULL leave the value alone */
+	m = ECR_TAG_IMMUTABLE;
+	assert_false(ecr__repository_mutability_parse(&m, "mutable"));
+	assert_false(ecr__repository_mutability_parse(&m, NULL));
+	assert_int_equal(m, ECR_TAG_IMMUTABLE);
+	e = ECR_ENCRYPTION_KMS;
+	assert_false(ecr__repository_encryption_parse(&e, "AES"));
+	assert_false(ecr__repository_encryption_parse(&e, NULL));
+	assert_int_equal(e, ECR_ENCRYPTION_KMS);
+	/* out of range: the defaults */
+	assert_string_equal(ecr__repository_mutability_name((ecr_tag_mutability)99), "MUTABLE");
+	assert_string_equal(ecr__repository_encryption_name((ecr_encryption_type)99), "AES256");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +359,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_engine_repository__pagination, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_repository__foreach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_repository__delete, setup, teardown),
+		cmocka_unit_test(test_engine_repository__setting_names),
 	};
 	return cmocka_run_group_tests_name("engine/repository", tests, NULL, NULL);
 }
