@@ -114,22 +114,6 @@ static bool have_manifest(const cp_ctx *c, const char *digest)
 	return false;
 }
 
-static int grow(void **v, size_t *cap, size_t n, size_t elem)
-{
-	size_t ncap, bytes;
-	void *p;
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 16;
-	if (ecr__mul_overflow(ncap, elem, &bytes))
-		return ecr__fail_oom();
-	if (!(p = ecr__realloc(*v, bytes)))
-		return ECR_ENOMEM;
-	*v = p;
-	*cap = ncap;
-	return 0;
-}
-
 static int add_blob(cp_ctx *c, const ecr__descriptor *d)
 {
 	cp_blob *b;
@@ -138,7 +122,7 @@ static int add_blob(cp_ctx *c, const ecr__descriptor *d)
 		return 0;
 	if (d->size < 0)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_OCI, "blob %s has a negative size", d->digest);
-	if ((rc = grow((void **)&c->blobs, &c->blobs_cap, c->nblobs, sizeof(*c->blobs))))
+	if ((rc = ecr__array_grow((void **)&c->blobs, &c->blobs_cap, c->nblobs, sizeof(*c->blobs))))
 		return rc;
 	b = &c->blobs[c->nblobs];
 	memset(b, 0, sizeof(*b));
@@ -157,7 +141,7 @@ static int add_manifest(cp_ctx *c, const char *digest, const char *media_type, c
 {
 	cp_manifest *m;
 	int rc;
-	if ((rc = grow((void **)&c->manifests, &c->manifests_cap, c->nmanifests, sizeof(*c->manifests))))
+	if ((rc = ecr__array_grow((void **)&c->manifests, &c->manifests_cap, c->nmanifests, sizeof(*c->manifests))))
 		return rc;
 	m = &c->manifests[c->nmanifests];
 	memset(m, 0, sizeof(*m));

@@ -66,6 +66,22 @@ void *ecr__realloc(void *ptr, size_t n)
 
 void ecr__free(void *ptr) { ecr__alloc_raw_free(ptr); }
 
+int ecr__array_grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	size_t ncap, bytes;
+	void *p;
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	if (ecr__mul_overflow(ncap, elem, &bytes))
+		return ecr__fail_oom();
+	if (!(p = ecr__realloc(*arr, bytes)))
+		return ECR_ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
 char *ecr__strndup(const char *s, size_t n)
 {
 	size_t len = strnlen(s, n);

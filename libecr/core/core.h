@@ -28,6 +28,9 @@ void *ecr__realloc(void *ptr, size_t n);
 void ecr__free(void *ptr);
 char *ecr__strdup(const char *s);
 char *ecr__strndup(const char *s, size_t n);
+/* Make room for one more element in an array *arr of n elements of size elem and capacity *cap
+ * (capacity doubled, 16 at first); nothing to do while n < *cap. ECR_ENOMEM on failure, *arr kept. */
+int ecr__array_grow(void **arr, size_t *cap, size_t n, size_t elem);
 /* The active allocator's raw functions (for handing to curl etc.). */
 void *ecr__alloc_raw_malloc(size_t n);
 void *ecr__alloc_raw_realloc(void *p, size_t n);

@@ -118,23 +118,6 @@ static bool mem_blob_find(mem_store *s, const char *digest, size_t *pos)
 	return false;
 }
 
-/* Grow an array of n elements of size elem to hold at least one more. */
-static int mem_grow(void **arr, size_t *cap, size_t n, size_t elem)
-{
-	size_t ncap, bytes;
-	void *p;
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 16;
-	if (ecr__mul_overflow(ncap, elem, &bytes))
-		return ecr__fail_oom();
-	if (!(p = ecr__realloc(*arr, bytes)))
-		return ECR_ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
 /* --- writer --- */
 
 static int mem_writer_check(mem_writer *w)
@@ -272,7 +255,7 @@ static int mem_writer_commit(ecr_blob_store_writer *base, const char *digest)
 		s->blobs[pos].mtime_ms = ecr__blob_now_ms();
 	} else {
 		/* Allocate everything before changing anything, so a failure keeps the staging object. */
-		if ((rc = mem_grow((void **)&s->blobs, &s->blobs_cap, s->nblobs, sizeof(*s->blobs))) != 0)
+		if ((rc = ecr__array_grow((void **)&s->blobs, &s->blobs_cap, s->nblobs, sizeof(*s->blobs))) != 0)
 			goto unlock;
 		if (!(data = ecr__calloc(1, sizeof(*data)))) {
 			rc = ECR_ENOMEM;
@@ -349,7 +332,7 @@ static int mem_stage_open(ecr_blob_store_writer **out, ecr_blob_store *self, con
 	if (!(st = mem_stage_find(s, stage_id, NULL))) {
 		if (!create) {
 			rc = ecr__fail(ECR_ENOTFOUND, ECR_ERROR_STORAGE, "blob store: no staging object %s", stage_id);
-		} else if ((rc = mem_grow((void **)&s->stages, &s->stages_cap, s->nstages, sizeof(*s->stages))) == 0) {
+		} else if ((rc = ecr__array_grow((void **)&s->stages, &s->stages_cap, s->nstages, sizeof(*s->stages))) == 0) {
 			st = fresh;
 			fresh = NULL;
 			memcpy(st->id, stage_id, strlen(stage_id) + 1);
