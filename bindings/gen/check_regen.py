@@ -26,7 +26,7 @@ def main():
         if rc != 0:
             print("gen_bindings.py failed (%d)" % rc)
             return 1
-        for rel in (gen_bindings.PY_OUT, gen_bindings.GO_OUT):
+        for rel in (gen_bindings.PY_OUT, gen_bindings.GO_OUT, gen_bindings.GO_API_OUT):
             committed = os.path.join(args.root, rel)
             fresh = os.path.join(tmp, rel)
             old = open(committed, encoding="utf-8").read().splitlines(True) if os.path.exists(committed) else []

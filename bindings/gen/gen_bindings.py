@@ -422,6 +422,442 @@ def gen_go(model):
     return "".join(o)
 
 
+# --- The exported Go API (zz_api.go) ------------------------------------------
+#
+# Every opaque handle of the headers becomes a Go type (GO_HANDLES names the
+# exceptions); a function whose parameters and result all have a Go form
+# (strings, []string, []byte, integers, enums, handles, ecr_buf and scalar
+# outputs) gets an exported wrapper: a method when its first handle parameter
+# names it (ecr_registry_set_policy -> (*Registry).SetPolicy), else a function
+# (ecr_repository_open -> RepositoryOpen). The others (callbacks, option
+# structures) are written by hand in bindings/go/ecr/*.go (GO_HANDWRITTEN: their
+# Go names, checked by the coverage test) or left to C (GO_EXCLUDED, with why).
+
+GO_API_OUT = os.path.join("bindings", "go", "ecr", "zz_api.go")
+
+GO_HANDLE_NAMES = {"ecr_blob": "BlobReader"}
+# Structures with fields that are used as handles (constructors return them).
+GO_HANDLE_EXTRA = ["ecr_blob_store", "ecr_meta_store"]
+# Opaque structures that are no handle of the Go API.
+GO_HANDLE_SKIP = {"ecr_meta_txn"}
+
+# C function -> the Go path written by hand (its value is in handWrittenAPI, api.go).
+GO_HANDWRITTEN = {
+    "ecr_version": "Version",
+    "ecr_error_last": "LastError",
+    "ecr_registry_options_init": "Open",
+    "ecr_registry_open": "Open",
+    "ecr_registry_open_storage": "OpenStorage",
+    "ecr_registry_account_id": "(*Registry).AccountID",
+    "ecr_registry_region": "(*Registry).Region",
+    "ecr_gc_options_init": "(*Registry).GC",
+    "ecr_registry_gc": "(*Registry).GC",
+    "ecr_repository_options_init": "(*Registry).CreateRepository",
+    "ecr_repository_create": "(*Registry).CreateRepository",
+    "ecr_repository_open": "(*Registry).Repository",
+    "ecr_repository_delete": "(*Registry).DeleteRepository",
+    "ecr_repository_name": "(*Repository).Name",
+    "ecr_repository_arn": "(*Repository).ARN",
+    "ecr_repository_uri": "(*Repository).URI",
+    "ecr_repository_tag_mutability": "(*Repository).TagMutability",
+    "ecr_repository_tag_resource": "(*Repository).TagResource",
+    "ecr_repository_resource_tags": "(*Repository).ResourceTags",
+    "ecr_repository_foreach": "(*Registry).ForeachRepository",
+    "ecr_repository_lifecycle_preview": "(*Repository).LifecyclePreviewFunc",
+    "ecr_repository_apply_lifecycle": "(*Repository).ApplyLifecycle",
+    "ecr_upload_begin": "(*Repository).BeginUpload",
+    "ecr_upload_id": "(*Upload).ID",
+    "ecr_upload_size": "(*Upload).Size",
+    "ecr_upload_write": "(*Upload).Write",
+    "ecr_upload_commit": "(*Upload).Commit",
+    "ecr_upload_cancel": "(*Upload).Cancel",
+    "ecr_blob_stat": "(*Repository).StatBlob",
+    "ecr_blob_open": "(*Repository).OpenBlob",
+    "ecr_blob_size": "(*BlobReader).Size",
+    "ecr_blob_read": "(*BlobReader).Read",
+    "ecr_blob_put": "(*Repository).PutBlob",
+    "ecr_image_put": "(*Repository).PutImage",
+    "ecr_image_get": "(*Repository).Image",
+    "ecr_image_delete": "(*Repository).DeleteImage",
+    "ecr_image_digest": "(*Image).Digest",
+    "ecr_image_manifest": "(*Image).Manifest",
+    "ecr_image_list_options_init": "(*Repository).ImagesWith",
+    "ecr_image_iterator_new": "(*Repository).ImagesWith",
+    "ecr_policy_parse": "ParsePolicy",
+    "ecr_policy_request_init": "(*Policy).Evaluate",
+    "ecr_policy_evaluate": "(*Policy).Evaluate",
+    "ecr_lifecycle_policy_evaluate": "(*LifecyclePolicy).Evaluate",
+    "ecr_principal_policies": "(*Principal).Policies",
+    "ecr_sigv4_request_init": "(*Registry).VerifySigV4",
+    "ecr_auth_sigv4_verify": "(*Registry).VerifySigV4",
+    "ecr_authorize": "(*Registry).Authorize",
+    "ecr_scan_options_init": "ScanImage",
+    "ecr_scan_image": "ScanImage",
+    "ecr_scan_layout": "ScanLayout",
+    "ecr_scan_report_finding": "(*ScanReport).Finding",
+    "ecr_copy_options_init": "CopyImage",
+    "ecr_image_copy": "CopyImage",
+    "ecr_image_replication_status": "(*Repository).ReplicationStatus",
+    "ecr_replicator_options_init": "NewReplicator",
+    "ecr_replicator_new": "NewReplicator",
+    "ecr_cache_options_init": "NewCache",
+    "ecr_cache_new": "NewCache",
+    "ecr_server_options_init": "NewServer",
+    "ecr_server_new": "NewServer",
+    "ecr_server_add_registry": "NewServer",
+    "ecr_server_start": "NewServer",
+    "ecr_server_port": "(*Server).Port",
+    "ecr_server_set_registry_cb": "(*Server).SetRegistryFunc",
+    "ecr_registry_credentials_foreach": "(*Registry).CredentialsForeach",
+}
+
+# C functions with no Go path, and why.
+GO_EXCLUDED = {
+    "ecr_buf_dispose": "results are copied into Go strings; an ecr_buf never reaches Go code",
+    "ecr_set_allocator": "sys/alloc.h: a C allocator vtable for C embedders, set before any other call",
+    "ecr_blob_store_init": "sys/blob_store.h: for C authors of blob store backends (a vtable of C functions)",
+    "ecr_meta_store_init": "sys/meta_store.h: for C authors of metadata store backends (a vtable of C functions)",
+    "ecr_registry_open_transport": "sys/transport.h: for C authors of transports (a vtable of C functions)",
+    "ecr_registry_transport": "sys/transport.h: returns the C transport vtable, for C transport authors",
+    "ecr_transport_fail": "sys/transport.h: sets the error inside a C transport callback",
+}
+
+GO_INITIALISMS = {"id": "ID", "arn": "ARN", "uri": "URI", "url": "URL", "ecr": "ECR", "sbom": "SBOM", "oci": "OCI",
+                  "fd": "FD", "sigv4": "SigV4", "ms": "Ms", "json": "JSON"}
+
+# int results that carry a value (not a 0-or-negative code only): (Go type, conversion).
+GO_INT_VALUES = {
+    "ecr_repository_scan_on_push": "bool", "ecr_principal_is_admin": "bool",
+    "ecr_repository_tag_is_mutable": "bool", "ecr_cache_covers": "bool",
+}
+
+GO_SCALAR_GO = {
+    "int": "int", "unsigned int": "uint", "unsigned": "uint", "long": "int64", "unsigned long": "uint64",
+    "long long": "int64", "unsigned long long": "uint64", "short": "int16", "unsigned short": "uint16",
+    "_Bool": "bool", "bool": "bool", "double": "float64", "float": "float32", "size_t": "int",
+    "int8_t": "int8", "int16_t": "int16", "int32_t": "int32", "int64_t": "int64",
+    "uint8_t": "uint8", "uint16_t": "uint16", "uint32_t": "uint32", "uint64_t": "uint64",
+}
+
+
+def go_camel(name):
+    return "".join(GO_INITIALISMS.get(p, p[:1].upper() + p[1:]) for p in name.split("_") if p)
+
+
+class GoApi:
+    def __init__(self, model):
+        self.m = model
+        hdr = model.hdr
+        self.handles = {}  # C struct tag -> Go type name
+        for s in hdr.structs:
+            if (s.opaque and s.name not in GO_HANDLE_SKIP) or s.name in GO_HANDLE_EXTRA:
+                self.handles[s.name] = GO_HANDLE_NAMES.get(s.name, go_camel(s.name[4:]))
+        self.frees = {}  # handle -> free function
+        for f in hdr.functions:
+            if f.restype == "void" and len(f.param_nodes) == 1:
+                h = self.handle_of(f.param_nodes[0][1])
+                if h and f.name == h + "_free":
+                    self.frees[h] = f.name
+
+    # type helpers
+    def base(self, node):
+        """(name, const) of a TypeDecl's identifier or struct, else (None, False)."""
+        if isinstance(node, c_ast.TypeDecl):
+            t = node.type
+            if isinstance(t, c_ast.IdentifierType):
+                name = " ".join(t.names)
+                td = self.m.typedefs.get(name)
+                if td is not None and td.kind == "struct":
+                    name = self.m.struct_typedef[name]
+                return name, "const" in node.quals
+            if isinstance(t, c_ast.Struct):
+                return t.name, "const" in node.quals
+        return None, False
+
+    def handle_of(self, node):
+        """The handle tag of `T *` / `const T *`, else None."""
+        if isinstance(node, c_ast.PtrDecl):
+            name, _ = self.base(node.type)
+            if name in self.handles:
+                return name
+        return None
+
+    def scalar(self, node):
+        """(go type, C cast, is_enum) of a scalar or enum TypeDecl, else None."""
+        name, _ = self.base(node)
+        if name is None:
+            return None
+        if name in self.m.enum_names:
+            return camel(name), "C." + name, True
+        if name in GO_SCALAR_GO:
+            return GO_SCALAR_GO[name], GO_SCALARS[name], False
+        td = self.m.typedefs.get(name)
+        if td is not None and td.kind == "enum":
+            return camel(name), "C." + name, True
+        return None
+
+    def plan(self, f):
+        """How f maps to Go: a dict, or a string saying why it cannot be generated."""
+        params = f.param_nodes
+        ins, outs, pre, post, args = [], [], [], [], []
+        i = 0
+        receiver = None
+        while i < len(params):
+            pname, node = params[i]
+            pn = (pname or "a%d" % i)
+            gn = re.sub(r"_(\w)", lambda m: m.group(1).upper(), pn)
+            if gn in GO_KEYWORDS or gn in ("err", "rc", "ok"):
+                gn += "_"
+            nxt = params[i + 1] if i + 1 < len(params) else None
+            nxt_t = ecr_header._type_text(nxt[1]) if nxt else ""
+            t = ecr_header._type_text(node)
+            h = self.handle_of(node)
+            if h:
+                if receiver is None and f.name.startswith(h + "_") and not h.endswith("_store"):
+                    receiver = (gn, h)
+                else:
+                    ins.append("%s *%s" % (gn, self.handles[h]))
+                args.append("%s.c()" % gn)
+                i += 1
+                continue
+            if isinstance(node, c_ast.PtrDecl) and isinstance(node.type, c_ast.PtrDecl):
+                inner = node.type
+                h = self.handle_of(inner)
+                if h and "const" not in getattr(inner.type, "quals", []):
+                    v = "o%d" % i
+                    pre.append("var %s *C.%s" % (v, h))
+                    args.append("&" + v)
+                    outs.append((self.handles[h], v, "handle", h))
+                    i += 1
+                    continue
+                if t == "const char **":
+                    v = "o%d" % i
+                    pre.append("var %s *C.char" % v)
+                    args.append("&" + v)
+                    outs.append(("string", "C.GoString(%s)" % v, "value", None))
+                    i += 1
+                    continue
+                if t == "const void **" and nxt_t == "size_t *":
+                    v, n = "o%d" % i, "n%d" % i
+                    pre.append("var %s unsafe.Pointer\n\tvar %s C.size_t" % (v, n))
+                    args += ["&" + v, "&" + n]
+                    outs.append(("[]byte", "C.GoBytes(%s, C.int(%s))" % (v, n), "value", None))
+                    i += 2
+                    continue
+                if t == "const char * const *" and nxt_t == "size_t":
+                    v = "c%d" % i
+                    ins.append("%s []string" % gn)
+                    pre.append("%s, free%d := cstrArray(%s)\n\tdefer free%d()" % (v, i, gn, i))
+                    args += [v, "C.size_t(len(%s))" % gn]
+                    i += 2
+                    continue
+                return "parameter %s: %s" % (pn, t)
+            if t == "ecr_buf *":
+                v = "b%d" % i
+                pre.append("var %s C.ecr_buf\n\tdefer C.ecr_buf_dispose(&%s)" % (v, v))
+                args.append("&" + v)
+                outs.append(("string", "bufString(&%s)" % v, "value", None))
+                i += 1
+                continue
+            if t == "const char *":
+                if nxt_t == "size_t" and nxt[0] in ("len", pn + "_len"):
+                    v = "c%d" % i
+                    ins.append("%s string" % gn)
+                    pre.append("%s := cstr(%s)\n\tdefer freeStr(%s)" % (v, gn, v))
+                    args += [v, "C.size_t(len(%s))" % gn]
+                    i += 2
+                    continue
+                v = "c%d" % i
+                ins.append("%s string" % gn)
+                pre.append("%s := cstrOrNil(%s)\n\tdefer freeStr(%s)" % (v, gn, v))
+                args.append(v)
+                i += 1
+                continue
+            if t == "const void *" and nxt_t == "size_t":
+                v = "p%d" % i
+                ins.append("%s []byte" % gn)
+                pre.append("%s, free%d := cbytes(%s)\n\tdefer free%d()" % (v, i, gn, i))
+                args += [v, "C.size_t(len(%s))" % gn]
+                i += 2
+                continue
+            if isinstance(node, c_ast.PtrDecl) and not (isinstance(node.type, c_ast.TypeDecl) and
+                                                        "const" in node.type.quals):
+                sc = self.scalar(node.type)
+                if sc:
+                    gt, ct, _ = sc
+                    v = "o%d" % i
+                    pre.append("var %s %s" % (v, ct))
+                    args.append("&" + v)
+                    outs.append((gt, "%s(%s)" % (gt, v), "value", None))
+                    i += 1
+                    continue
+                return "parameter %s: %s" % (pn, t)
+            sc = self.scalar(node)
+            if sc:
+                gt, ct, _ = sc
+                ins.append("%s %s" % (gn, gt))
+                args.append("%s(%s)" % (ct, gn))
+                i += 1
+                continue
+            return "parameter %s: %s" % (pn, t)
+        # the result
+        rt = f.restype
+        res = None
+        checked = False
+        if rt == "void":
+            res = None
+        elif rt == "int" and f.name in GO_INT_VALUES:
+            checked = True
+            res = ("bool", "rc != 0")
+        elif rt == "int" and f.name not in NOT_CODES:
+            checked = True
+        elif rt == "const char *":
+            res = ("string", "C.GoString(r)")
+        else:
+            sc = self.scalar(f.restype_node)
+            if sc is None:
+                return "result: %s" % rt
+            res = (sc[0], "%s(r)" % sc[0])
+        return {"receiver": receiver, "ins": ins, "outs": outs, "pre": pre, "args": args, "res": res,
+                "checked": checked}
+
+    def name_of(self, f, plan):
+        if plan["receiver"]:
+            h = plan["receiver"][1]
+            return "(*%s).%s" % (self.handles[h], go_camel(f.name[len(h) + 1:]))
+        return go_camel(f.name[4:])
+
+    def gen(self):
+        hdr = self.m.hdr
+        o = []
+        w = o.append
+        w("// Code generated by bindings/gen/gen_bindings.py from include/; DO NOT EDIT.\n\n")
+        w("package ecr\n\n/*\n#include <stdlib.h>\n#include <ecr.h>\n#include <ecr/sys/blob_store.h>\n"
+          "#include <ecr/sys/meta_store.h>\n#include <ecr/sys/transport.h>\n*/\nimport \"C\"\n\nimport (\n\t\"runtime\"\n\t\"unsafe\"\n)\n\n")
+        w("var _ unsafe.Pointer\n")
+        # handle types
+        for tag, gt in sorted(self.handles.items(), key=lambda kv: kv[1]):
+            s = self.m.structs[tag]
+            w("\n")
+            w(go_comment("%s is the Go handle of %s%s" % (gt, tag, (": " + s.doc.split("\n")[0]) if s.doc else ".")))
+            w("type %s struct {\n\tptr   *C.%s\n\towned bool\n\tkeep  []any // what must outlive the handle\n}\n" %
+              (gt, tag))
+            w("\n// wrap%s wraps a C handle (nil for NULL); an owned one is freed by Close or a finalizer.\n" % gt)
+            w("func wrap%s(ptr *C.%s, owned bool, keep ...any) *%s {\n\tif ptr == nil {\n\t\treturn nil\n\t}\n" %
+              (gt, tag, gt))
+            w("\th := &%s{ptr: ptr, owned: owned, keep: keep}\n" % gt)
+            if tag in self.frees:
+                w("\tif owned {\n\t\truntime.SetFinalizer(h, (*%s).Close)\n\t}\n" % gt)
+            w("\treturn h\n}\n")
+            w("\nfunc (h *%s) c() *C.%s {\n\tif h == nil {\n\t\treturn nil\n\t}\n\treturn h.ptr\n}\n" % (gt, tag))
+            w("\n// CPtr is the C pointer (%s *), for code that calls C itself.\n" % tag)
+            w("func (h *%s) CPtr() unsafe.Pointer { return unsafe.Pointer(h.c()) }\n" % gt)
+            if tag in self.frees:
+                w("\n// Close frees the handle (%s); a borrowed handle is only forgotten.\n" % self.frees[tag])
+                w("func (h *%s) Close() error {\n\tif h != nil && h.ptr != nil {\n\t\tif h.owned {\n" % gt)
+                w("\t\t\tC.%s(h.ptr)\n\t\t\truntime.SetFinalizer(h, nil)\n\t\t}\n\t\th.ptr = nil\n" % self.frees[tag])
+                w("\t\tfor _, k := range h.keep {\n\t\t\tif r, ok := k.(releaser); ok {\n\t\t\t\tr.release()\n"
+                  "\t\t\t}\n\t\t}\n\t\th.keep = nil\n\t}\n\treturn nil\n}\n")
+        # functions
+        api, skipped = [], []
+        for f in hdr.functions:
+            if f.name in self.frees.values():
+                api.append((f.name, "(*%s).Close" % self.handles[[h for h, n in self.frees.items() if n == f.name][0]]))
+                continue
+            if f.name in GO_HANDWRITTEN or f.name in GO_EXCLUDED:
+                continue
+            plan = self.plan(f)
+            if isinstance(plan, str):
+                skipped.append((f.name, plan))
+                continue
+            name = self.name_of(f, plan)
+            api.append((f.name, name))
+            self.emit(w, f, plan, name)
+        w("\n// generatedAPI maps each C function of the generated exported layer to its Go path\n"
+          "// (Close methods included).\nvar generatedAPI = map[string]any{\n")
+        for c, g in api:
+            w("\t%s: %s,\n" % (json.dumps(c), g))
+        w("}\n")
+        w("\n// handWritten names the C functions whose Go path is written by hand (handWrittenAPI, api.go).\n"
+          "var handWritten = map[string]string{\n")
+        for c in sorted(GO_HANDWRITTEN):
+            w("\t%s: %s,\n" % (json.dumps(c), json.dumps(GO_HANDWRITTEN[c])))
+        w("}\n")
+        w("\n// excludedAPI names the C functions with no Go path, and why.\nvar excludedAPI = map[string]string{\n")
+        for c in sorted(GO_EXCLUDED):
+            w("\t%s: %s,\n" % (json.dumps(c), json.dumps(GO_EXCLUDED[c])))
+        w("}\n")
+        w("\n// notGenerated: functions neither generated nor listed above (the generator's reasons).\n"
+          "var notGenerated = map[string]string{\n")
+        for c, why in skipped:
+            w("\t%s: %s,\n" % (json.dumps(c), json.dumps(why)))
+        w("}\n")
+        return "".join(o)
+
+    def emit(self, w, f, plan, name):
+        recv = plan["receiver"]
+        outs = plan["outs"]
+        results = [o[0] if o[2] == "value" else "*" + o[0] for o in outs]
+        if plan["res"]:
+            results.append(plan["res"][0])
+        if plan["checked"]:
+            results.append("error")
+        rs = ""
+        if len(results) == 1:
+            rs = " " + results[0]
+        elif results:
+            rs = " (" + ", ".join(results) + ")"
+        gname = name.split(".")[-1]
+        doc = f.signature() + (("\n\n" + f.doc) if f.doc else "")
+        w("\n" + go_comment(doc))
+        if recv:
+            w("func (%s *%s) %s(%s)%s {\n" % (recv[0], self.handles[recv[1]], gname, ", ".join(plan["ins"]), rs))
+            w("\tdefer runtime.KeepAlive(%s)\n" % recv[0])
+        else:
+            w("func %s(%s)%s {\n" % (gname, ", ".join(plan["ins"]), rs))
+        for p in plan["pre"]:
+            w("\t%s\n" % p)
+        call = "C.%s(%s)" % (f.name, ", ".join(plan["args"]))
+        keep = [a.split(".")[0] for a in plan["args"] if a.endswith(".c()")]
+        if plan["checked"]:
+            w("\truntime.LockOSThread()\n\tdefer runtime.UnlockOSThread()\n")
+            w("\trc := %s\n" % call)
+            zeros = []
+            for o in outs:
+                zeros.append("nil" if o[2] == "handle" else go_zero(o[0]))
+            if plan["res"]:
+                zeros.append(go_zero(plan["res"][0]))
+            w("\tif rc < 0 {\n\t\treturn %s\n\t}\n" % ", ".join(zeros + ["lastError(rc)"]))
+        elif plan["res"]:
+            w("\tr := %s\n" % call)
+        else:
+            w("\t%s\n" % call)
+        vals = []
+        for o in outs:
+            if o[2] == "handle":
+                owned = "false" if f.name.endswith("_iterator_next") else "true"
+                vals.append("wrap%s(%s, %s%s)" % (o[0], o[1], owned, "".join(", " + k for k in keep)))
+            else:
+                vals.append(o[1])
+        if plan["res"]:
+            vals.append(plan["res"][1])
+        if plan["checked"]:
+            vals.append("nil")
+        if vals:
+            w("\treturn %s\n" % ", ".join(vals))
+        w("}\n")
+
+
+def go_zero(t):
+    if t == "string":
+        return '""'
+    if t == "bool":
+        return "false"
+    if t.startswith("[]") or t.startswith("*"):
+        return "nil"
+    return "0"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", default=ecr_header.DEFAULT_ROOT)
@@ -432,6 +868,7 @@ def main(argv=None):
     model = Model(ecr_header.parse(root, include_sys=True))
     model.root = root
     go_text = gen_go(model)
+    api_text = GoApi(model).gen()
     gofmt = os.environ.get("GOFMT") or shutil.which("gofmt") or "/usr/lib/go/bin/gofmt"
     if not os.path.exists(gofmt):
         print("gen_bindings: gofmt not found (Debian: golang-go)", file=sys.stderr)
@@ -441,7 +878,12 @@ def main(argv=None):
         print("gen_bindings: gofmt failed:\n" + proc.stderr.decode(errors="replace"), file=sys.stderr)
         return 1
     go_text = proc.stdout.decode()
-    for rel, text in ((PY_OUT, gen_python(model)), (GO_OUT, go_text)):
+    proc = subprocess.run([gofmt], input=api_text.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        print("gen_bindings: gofmt failed on zz_api.go:\n" + proc.stderr.decode(errors="replace"), file=sys.stderr)
+        return 1
+    api_text = proc.stdout.decode()
+    for rel, text in ((PY_OUT, gen_python(model)), (GO_OUT, go_text), (GO_API_OUT, api_text)):
         path = os.path.join(out, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8") as f:

@@ -14,10 +14,6 @@ import (
 
 // Upload is a blob upload session; write the blob with Write (it is an
 // io.Writer), then Commit with its digest.
-type Upload struct {
-	ptr *C.ecr_upload
-}
-
 // BeginUpload starts an upload session.
 func (r *Repository) BeginUpload() (*Upload, error) {
 	defer runtime.KeepAlive(r)
@@ -25,9 +21,7 @@ func (r *Repository) BeginUpload() (*Upload, error) {
 	if _, err := ecr_upload_begin(&up, r.ptr); err != nil {
 		return nil, err
 	}
-	u := &Upload{ptr: up}
-	runtime.SetFinalizer(u, (*Upload).Close)
-	return u, nil
+	return wrapUpload(up, true, r), nil
 }
 
 // ID of the session (a UUID).
@@ -72,21 +66,6 @@ func (u *Upload) Cancel() error {
 	return err
 }
 
-// Close frees the handle; an unfinished session stays open.
-func (u *Upload) Close() error {
-	if u.ptr != nil {
-		ecr_upload_free(u.ptr)
-		u.ptr = nil
-		runtime.SetFinalizer(u, nil)
-	}
-	return nil
-}
-
-// BlobReader reads a blob; it is an io.ReadCloser.
-type BlobReader struct {
-	ptr *C.ecr_blob
-}
-
 var _ io.ReadCloser = (*BlobReader)(nil)
 
 // OpenBlob opens a blob for reading from offset (length 0: to the end).
@@ -98,9 +77,7 @@ func (r *Repository) OpenBlob(digest string, offset, length uint64) (*BlobReader
 	if _, err := ecr_blob_open(&b, r.ptr, cd, C.uint64_t(offset), C.uint64_t(length)); err != nil {
 		return nil, err
 	}
-	br := &BlobReader{ptr: b}
-	runtime.SetFinalizer(br, (*BlobReader).Close)
-	return br, nil
+	return wrapBlobReader(b, true, r), nil
 }
 
 // Size of the whole blob.
@@ -126,14 +103,4 @@ func (b *BlobReader) Read(p []byte) (int, error) {
 	}
 	copy(p, unsafe.Slice((*byte)(buf), int(n)))
 	return int(n), nil
-}
-
-// Close frees the reader.
-func (b *BlobReader) Close() error {
-	if b.ptr != nil {
-		ecr_blob_free(b.ptr)
-		b.ptr = nil
-		runtime.SetFinalizer(b, nil)
-	}
-	return nil
 }

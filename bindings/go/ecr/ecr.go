@@ -64,3 +64,51 @@ func takeBuf(b *C.ecr_buf) string {
 	C.ecr_buf_dispose(b)
 	return s
 }
+
+// bufString copies an ecr_buf into a Go string (the caller disposes the buffer).
+func bufString(b *C.ecr_buf) string {
+	if b.ptr == nil {
+		return ""
+	}
+	return C.GoStringN(b.ptr, C.int(b.size))
+}
+
+// cstrArray converts ss into a C array of C strings; call free when done.
+func cstrArray(ss []string) (**C.char, func()) {
+	if len(ss) == 0 {
+		return nil, func() {}
+	}
+	arr := (*[1 << 28]*C.char)(C.malloc(C.size_t(len(ss)) * C.size_t(unsafe.Sizeof((*C.char)(nil)))))[:len(ss):len(ss)]
+	for i, s := range ss {
+		arr[i] = C.CString(s)
+	}
+	return &arr[0], func() {
+		for _, p := range arr {
+			C.free(unsafe.Pointer(p))
+		}
+		C.free(unsafe.Pointer(&arr[0]))
+	}
+}
+
+// cbytes copies b to C memory; call free when done.
+func cbytes(b []byte) (unsafe.Pointer, func()) {
+	if len(b) == 0 {
+		return nil, func() {}
+	}
+	p := C.CBytes(b)
+	return p, func() { C.free(p) }
+}
+
+// releaser is kept by a handle (keep) and released when the handle is closed.
+type releaser interface{ release() }
+
+// LastError is the error of the last failed call on this OS thread (ecr_error_last), or nil.
+// Only meaningful with the goroutine locked to its thread (runtime.LockOSThread) since the
+// call that failed; every function of this package reads it for you.
+func LastError() *Error {
+	last := C.ecr_error_last()
+	if last == nil || last.code == 0 {
+		return nil
+	}
+	return &Error{Code: ErrorCode(last.code), Class: ErrorClass(last.klass), Message: C.GoString(last.message)}
+}

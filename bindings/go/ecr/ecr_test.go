@@ -328,8 +328,7 @@ func TestSixteenGoroutines(t *testing.T) {
 	}
 }
 
-// Every exported symbol of the library is wrapped by the generated layer.
-func TestGeneratedLayerCoversExports(t *testing.T) {
+func exportedSymbols(t *testing.T) []string {
 	lib := os.Getenv("LIBECR_LIBRARY")
 	if lib == "" {
 		t.Skip("LIBECR_LIBRARY not set")
@@ -345,6 +344,12 @@ func TestGeneratedLayerCoversExports(t *testing.T) {
 			exported = append(exported, strings.SplitN(f[2], "@", 2)[0])
 		}
 	}
+	return exported
+}
+
+// Every exported symbol of the library is wrapped by the generated layer.
+func TestGeneratedLayerCoversExports(t *testing.T) {
+	exported := exportedSymbols(t)
 	have := map[string]bool{}
 	for _, n := range exportedFunctions {
 		have[n] = true
@@ -358,5 +363,40 @@ func TestGeneratedLayerCoversExports(t *testing.T) {
 	sort.Strings(missing)
 	if len(missing) > 0 || len(exported) == 0 || len(exportedFunctions) != len(exported) {
 		t.Fatalf("%d exported, %d generated; not generated: %v", len(exported), len(exportedFunctions), missing)
+	}
+}
+
+// Every exported C function has a path Go users can call (a generated
+// exported wrapper or a hand-written one), or is excluded with a reason.
+func TestGoAPICoversExports(t *testing.T) {
+	exported := exportedSymbols(t)
+	var missing []string
+	generated, hand := 0, 0
+	for _, n := range exported {
+		switch {
+		case generatedAPI[n] != nil:
+			generated++
+		case handWrittenAPI[n] != nil:
+			hand++
+		case excludedAPI[n] != "":
+		default:
+			missing = append(missing, n)
+		}
+	}
+	for n := range handWritten {
+		if handWrittenAPI[n] == nil {
+			t.Errorf("%s: listed as hand-written (gen_bindings.py) but absent from handWrittenAPI", n)
+		}
+	}
+	for n := range handWrittenAPI {
+		if _, ok := handWritten[n]; !ok {
+			t.Errorf("%s: in handWrittenAPI but not in the generator's GO_HANDWRITTEN", n)
+		}
+	}
+	sort.Strings(missing)
+	t.Logf("%d exported: %d generated, %d hand-written, %d excluded (C-only): %v", len(exported), generated, hand,
+		len(exported)-generated-hand-len(missing), excludedAPI)
+	if len(missing) > 0 || len(notGenerated) > 0 {
+		t.Fatalf("no Go path for %v (generator: %v)", missing, notGenerated)
 	}
 }

@@ -79,4 +79,14 @@ var (
 	ErrLayersNotFound         = &Error{Code: ELAYERS_NOT_FOUND}
 	ErrValidation             = &Error{Code: EVALIDATION}
 	ErrLifecyclePolicyMissing = &Error{Code: ELIFECYCLE_POLICY_NOT_FOUND}
+	ErrIterOver               = &Error{Code: ITEROVER} // an iterator's Next at the end
+	ErrNetwork                = &Error{Code: ENETWORK}
+	ErrNotSupported           = &Error{Code: ENOTSUPPORTED}
+	ErrThrottled              = &Error{Code: ETHROTTLED}
+	ErrTemplateExists         = &Error{Code: ETEMPLATE_EXISTS}
+	ErrTemplateNotFound       = &Error{Code: ETEMPLATE_NOT_FOUND}
+	ErrPullThroughRuleExists  = &Error{Code: EPTC_RULE_EXISTS}
+	ErrPullThroughRuleMissing = &Error{Code: EPTC_RULE_NOT_FOUND}
+	ErrSecretNotFound         = &Error{Code: ESECRET_NOT_FOUND}
+	ErrUnsupportedUpstream    = &Error{Code: EUNSUPPORTED_UPSTREAM}
 )

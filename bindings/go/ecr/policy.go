@@ -8,11 +8,6 @@ import "C"
 
 import "runtime"
 
-// Policy is a parsed IAM-style policy document (immutable, any goroutine).
-type Policy struct {
-	ptr *C.ecr_policy
-}
-
 // ParsePolicy parses and validates a policy document.
 func ParsePolicy(text string, kind PolicyKind) (*Policy, error) {
 	ct := cstr(text)
@@ -21,19 +16,7 @@ func ParsePolicy(text string, kind PolicyKind) (*Policy, error) {
 	if _, err := ecr_policy_parse(&p, ct, C.size_t(len(text)), C.ecr_policy_kind(kind)); err != nil {
 		return nil, err
 	}
-	pol := &Policy{ptr: p}
-	runtime.SetFinalizer(pol, (*Policy).Close)
-	return pol, nil
-}
-
-// Close frees the policy.
-func (p *Policy) Close() error {
-	if p.ptr != nil {
-		ecr_policy_free(p.ptr)
-		p.ptr = nil
-		runtime.SetFinalizer(p, nil)
-	}
-	return nil
+	return wrapPolicy(p, true), nil
 }
 
 // PolicyRequest is the request a policy is evaluated against.

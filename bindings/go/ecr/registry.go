@@ -14,52 +14,81 @@ import (
 // Registry is one account in one region, opened in-process ("memory:",
 // "file:///path") or remote. A Registry may be used by any number of
 // goroutines at once (libecr locks it internally).
-type Registry struct {
-	ptr *C.ecr_registry
-}
-
-// Options of Open; the zero value means the library's defaults.
+// Options of Open; the zero value means the library's defaults. The fields
+// after NoSync are for remote registries (http://, https://) only.
 type Options struct {
 	AccountID string // 12 digits; "": 123456789012
 	Region    string // "": us-east-1
 	NoSync    bool   // skip fsync (tests only)
+
+	Username, Password string // Basic credentials of the data plane
+	// AWS credentials for the ECR API (SigV4); "": the usual AWS sources.
+	AccessKeyID, SecretAccessKey, SessionToken, Profile string
+	APIEndpoint                                         string // the ECR API's endpoint; "": the registry URL
+	CAFile, CAPath                                      string // CA certificates for https; "": the system's
+	Insecure                                            bool   // do not verify TLS certificates (tests only): REMOTE_INSECURE
+	RemoteFlags                                         uint32 // REMOTE_* flags (REMOTE_OCI_ONLY, REMOTE_NO_RETRY, ...)
+	TimeoutMs                                           uint32 // without progress; 0: 60 s
+	MaxRetries                                          uint32 // 0: 4
+	UserAgent                                           string // appended to the User-Agent
 }
 
-// Open opens a registry: "memory:", "file:///path/to/folder", or a remote URL.
+// cOptions fills C registry options from o; call free when the call is done.
+func (o *Options) cOptions() (*C.ecr_registry_options, func(), error) {
+	opts := (*C.ecr_registry_options)(C.calloc(1, C.sizeof_ecr_registry_options))
+	var strs []*C.char
+	free := func() {
+		for _, s := range strs {
+			freeStr(s)
+		}
+		C.free(unsafe.Pointer(opts))
+	}
+	if _, err := ecr_registry_options_init(opts, C.ECR_REGISTRY_OPTIONS_VERSION); err != nil {
+		free()
+		return nil, nil, err
+	}
+	if o == nil {
+		return opts, free, nil
+	}
+	str := func(s string) *C.char {
+		c := cstrOrNil(s)
+		if c != nil {
+			strs = append(strs, c)
+		}
+		return c
+	}
+	opts.account_id, opts.region = str(o.AccountID), str(o.Region)
+	if o.NoSync {
+		opts.flags |= C.ECR_STORAGE_NOSYNC
+	}
+	opts.username, opts.password = str(o.Username), str(o.Password)
+	opts.access_key_id, opts.secret_access_key = str(o.AccessKeyID), str(o.SecretAccessKey)
+	opts.session_token, opts.profile = str(o.SessionToken), str(o.Profile)
+	opts.api_endpoint, opts.ca_file, opts.ca_path = str(o.APIEndpoint), str(o.CAFile), str(o.CAPath)
+	opts.remote_flags = C.uint32_t(o.RemoteFlags)
+	if o.Insecure {
+		opts.remote_flags |= C.ECR_REMOTE_INSECURE
+	}
+	opts.timeout_ms, opts.max_retries = C.uint32_t(o.TimeoutMs), C.uint32_t(o.MaxRetries)
+	opts.user_agent = str(o.UserAgent)
+	return opts, free, nil
+}
+
+// Open opens a registry: "memory:", "file:///path/to/folder", or a remote
+// "http://host:port" / "https://host" (ecrd, Amazon ECR, any OCI registry).
 func Open(url string, o *Options) (*Registry, error) {
-	var opts C.ecr_registry_options
-	if _, err := ecr_registry_options_init(&opts, C.ECR_REGISTRY_OPTIONS_VERSION); err != nil {
+	opts, free, err := o.cOptions()
+	if err != nil {
 		return nil, err
 	}
-	var acct, region *C.char
-	if o != nil {
-		acct, region = cstrOrNil(o.AccountID), cstrOrNil(o.Region)
-		opts.account_id, opts.region = acct, region
-		if o.NoSync {
-			opts.flags |= C.ECR_STORAGE_NOSYNC
-		}
-	}
-	defer freeStr(acct)
-	defer freeStr(region)
+	defer free()
 	curl := cstr(url)
 	defer freeStr(curl)
 	var ptr *C.ecr_registry
-	if _, err := ecr_registry_open(&ptr, curl, &opts); err != nil {
+	if _, err := ecr_registry_open(&ptr, curl, opts); err != nil {
 		return nil, err
 	}
-	r := &Registry{ptr: ptr}
-	runtime.SetFinalizer(r, (*Registry).Close)
-	return r, nil
-}
-
-// Close frees the registry; repositories, images and uploads must be closed first.
-func (r *Registry) Close() error {
-	if r.ptr != nil {
-		ecr_registry_free(r.ptr)
-		r.ptr = nil
-		runtime.SetFinalizer(r, nil)
-	}
-	return nil
+	return wrapRegistry(ptr, true), nil
 }
 
 // AccountID is the registry's account id.
@@ -155,26 +184,8 @@ func (r *Registry) Repositories(after string, limit int) ([]string, error) {
 	return names, nil
 }
 
-// Repository is an open repository handle (one goroutine at a time).
-type Repository struct {
-	ptr *C.ecr_repository
-	reg *Registry
-}
-
 func newRepository(ptr *C.ecr_repository, reg *Registry) *Repository {
-	repo := &Repository{ptr: ptr, reg: reg}
-	runtime.SetFinalizer(repo, (*Repository).Close)
-	return repo
-}
-
-// Close frees the handle (not the repository).
-func (r *Repository) Close() error {
-	if r.ptr != nil {
-		ecr_repository_free(r.ptr)
-		r.ptr = nil
-		runtime.SetFinalizer(r, nil)
-	}
-	return nil
+	return wrapRepository(ptr, true, reg)
 }
 
 // Name of the repository.
@@ -336,26 +347,7 @@ func (r *Repository) Tags() ([]Tag, error) {
 	}
 }
 
-// Image is an image (immutable; may be read from any goroutine).
-type Image struct {
-	ptr *C.ecr_image
-}
-
-func newImage(ptr *C.ecr_image) *Image {
-	img := &Image{ptr: ptr}
-	runtime.SetFinalizer(img, (*Image).Close)
-	return img
-}
-
-// Close frees the image.
-func (i *Image) Close() error {
-	if i.ptr != nil {
-		ecr_image_free(i.ptr)
-		i.ptr = nil
-		runtime.SetFinalizer(i, nil)
-	}
-	return nil
-}
+func newImage(ptr *C.ecr_image) *Image { return wrapImage(ptr, true) }
 
 // Describe returns the image's digest, media type, size, push time and tags.
 func (i *Image) Describe() ImageInfo {

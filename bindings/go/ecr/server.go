@@ -15,12 +15,6 @@ type ServerOptions struct {
 	Flags       uint32 // SERVER_* flags, e.g. SERVER_NO_AUTH | SERVER_CREATE_ON_PUSH
 }
 
-// Server serves registries over the OCI Distribution API.
-type Server struct {
-	ptr *C.ecr_server
-	reg *Registry
-}
-
 // NewServer creates a server for reg and starts it.
 func NewServer(reg *Registry, o ServerOptions) (*Server, error) {
 	var opts C.ecr_server_options
@@ -36,8 +30,7 @@ func NewServer(reg *Registry, o ServerOptions) (*Server, error) {
 	if _, err := ecr_server_new(&srv, &opts); err != nil {
 		return nil, err
 	}
-	s := &Server{ptr: srv, reg: reg}
-	runtime.SetFinalizer(s, (*Server).Close)
+	s := wrapServer(srv, true, reg)
 	if _, err := ecr_server_add_registry(srv, reg.ptr, nil); err != nil {
 		s.Close()
 		return nil, err
@@ -53,15 +46,4 @@ func NewServer(reg *Registry, o ServerOptions) (*Server, error) {
 func (s *Server) Port() int {
 	defer runtime.KeepAlive(s)
 	return int(ecr_server_port(s.ptr))
-}
-
-// Close stops and frees the server.
-func (s *Server) Close() error {
-	if s.ptr != nil {
-		ecr_server_free(s.ptr)
-		s.ptr = nil
-		runtime.SetFinalizer(s, nil)
-		runtime.KeepAlive(s.reg)
-	}
-	return nil
 }

@@ -27,12 +27,15 @@ const (
 	BLOB_STORE_WRITER_VERSION = C.ECR_BLOB_STORE_WRITER_VERSION
 	// Longest lifetime of a blob download token: 1 hour, as ECR's presigned download URLs.
 	BLOB_TOKEN_MAX_LIFETIME_SECONDS = C.ECR_BLOB_TOKEN_MAX_LIFETIME_SECONDS
+	CACHE_OPTIONS_VERSION           = C.ECR_CACHE_OPTIONS_VERSION
 	// Never mount, even within one registry.
 	COPY_NO_MOUNT         = C.ECR_COPY_NO_MOUNT
 	COPY_OPTIONS_VERSION  = C.ECR_COPY_OPTIONS_VERSION
 	COPY_PROGRESS_VERSION = C.ECR_COPY_PROGRESS_VERSION
 	// Copy the referrers (signatures, SBOMs, attestations: OCI 1.1 subject) of every manifest copied, recursively.
-	COPY_REFERRERS     = C.ECR_COPY_REFERRERS
+	COPY_REFERRERS = C.ECR_COPY_REFERRERS
+	// Put the manifests with ECR_IMAGE_PUT_REPLICA (the replicator's copies).
+	COPY_REPLICA       = C.ECR_COPY_REPLICA
 	EVENT_VERSION      = C.ECR_EVENT_VERSION
 	GC_DRY_RUN         = C.ECR_GC_DRY_RUN
 	GC_OPTIONS_VERSION = C.ECR_GC_OPTIONS_VERSION
@@ -43,7 +46,10 @@ const (
 	IMAGE_GET_RECORD_PULL      = C.ECR_IMAGE_GET_RECORD_PULL
 	IMAGE_LIST_OPTIONS_VERSION = C.ECR_IMAGE_LIST_OPTIONS_VERSION
 	// Flag for ecr_image_put(): fail with ECR_EIMAGE_EXISTS when nothing would change (ECR PutImage).
-	IMAGE_PUT_EXCLUSIVE       = C.ECR_IMAGE_PUT_EXCLUSIVE
+	IMAGE_PUT_EXCLUSIVE = C.ECR_IMAGE_PUT_EXCLUSIVE
+	// Flag for ecr_image_put(): the image arrives by replication (ecr/replication.h):
+	// it is not queued for replication again. Ignored by remote registries.
+	IMAGE_PUT_REPLICA         = C.ECR_IMAGE_PUT_REPLICA
 	LIFECYCLE_MAX_RULES       = C.ECR_LIFECYCLE_MAX_RULES
 	LIFECYCLE_POLICY_MAX_SIZE = C.ECR_LIFECYCLE_POLICY_MAX_SIZE
 	// Bounds of lifecyclePolicyText (characters) and of its rules.
@@ -64,7 +70,8 @@ const (
 	// Never retry a failed request.
 	REMOTE_NO_RETRY = C.ECR_REMOTE_NO_RETRY
 	// Never ask the registry for the ECR API: treat it as a plain OCI registry.
-	REMOTE_OCI_ONLY = C.ECR_REMOTE_OCI_ONLY
+	REMOTE_OCI_ONLY            = C.ECR_REMOTE_OCI_ONLY
+	REPLICATOR_OPTIONS_VERSION = C.ECR_REPLICATOR_OPTIONS_VERSION
 	// Flag for ecr_repository_delete(): delete the images too.
 	REPOSITORY_DELETE_FORCE    = C.ECR_REPOSITORY_DELETE_FORCE
 	REPOSITORY_OPTIONS_VERSION = C.ECR_REPOSITORY_OPTIONS_VERSION
@@ -78,7 +85,11 @@ const (
 	SERVER_SINGLE_THREAD  = C.ECR_SERVER_SINGLE_THREAD
 	SIGV4_REQUEST_VERSION = C.ECR_SIGV4_REQUEST_VERSION
 	// Flag: do not fsync. Data can be lost on a crash; for tests only.
-	STORAGE_NOSYNC = C.ECR_STORAGE_NOSYNC
+	STORAGE_NOSYNC              = C.ECR_STORAGE_NOSYNC
+	TEMPLATE_CREATE_ON_PUSH     = C.ECR_TEMPLATE_CREATE_ON_PUSH
+	TEMPLATE_PULL_THROUGH_CACHE = C.ECR_TEMPLATE_PULL_THROUGH_CACHE
+	// What created a repository, for templates' appliedFor.
+	TEMPLATE_REPLICATION = C.ECR_TEMPLATE_REPLICATION
 	// Lifetime of registry tokens: 12 hours, as ECR's.
 	TOKEN_LIFETIME_SECONDS = C.ECR_TOKEN_LIFETIME_SECONDS
 	// the ECR control plane: call() works
@@ -205,6 +216,18 @@ const (
 	ENOTSUPPORTED ErrorCode = C.ECR_ENOTSUPPORTED
 	// too many requests, still refused after retries (ThrottlingException)
 	ETHROTTLED ErrorCode = C.ECR_ETHROTTLED
+	// a repository creation template already exists (TemplateAlreadyExistsException)
+	ETEMPLATE_EXISTS ErrorCode = C.ECR_ETEMPLATE_EXISTS
+	// no repository creation template has the prefix (TemplateNotFoundException)
+	ETEMPLATE_NOT_FOUND ErrorCode = C.ECR_ETEMPLATE_NOT_FOUND
+	// PullThroughCacheRuleAlreadyExistsException
+	EPTC_RULE_EXISTS ErrorCode = C.ECR_EPTC_RULE_EXISTS
+	// PullThroughCacheRuleNotFoundException
+	EPTC_RULE_NOT_FOUND ErrorCode = C.ECR_EPTC_RULE_NOT_FOUND
+	// no upstream credential under that ARN (SecretNotFoundException)
+	ESECRET_NOT_FOUND ErrorCode = C.ECR_ESECRET_NOT_FOUND
+	// not an http(s) registry URL (UnsupportedUpstreamRegistryException)
+	EUNSUPPORTED_UPSTREAM ErrorCode = C.ECR_EUNSUPPORTED_UPSTREAM
 )
 
 // ErrorCodeNames maps each value of ErrorCode to its C name.
@@ -260,6 +283,12 @@ var ErrorCodeNames = map[ErrorCode]string{
 	ENETWORK:                       "ECR_ENETWORK",
 	ENOTSUPPORTED:                  "ECR_ENOTSUPPORTED",
 	ETHROTTLED:                     "ECR_ETHROTTLED",
+	ETEMPLATE_EXISTS:               "ECR_ETEMPLATE_EXISTS",
+	ETEMPLATE_NOT_FOUND:            "ECR_ETEMPLATE_NOT_FOUND",
+	EPTC_RULE_EXISTS:               "ECR_EPTC_RULE_EXISTS",
+	EPTC_RULE_NOT_FOUND:            "ECR_EPTC_RULE_NOT_FOUND",
+	ESECRET_NOT_FOUND:              "ECR_ESECRET_NOT_FOUND",
+	EUNSUPPORTED_UPSTREAM:          "ECR_EUNSUPPORTED_UPSTREAM",
 }
 
 // Where an error happened.
@@ -587,6 +616,28 @@ var CopyEventNames = map[CopyEvent]string{
 	COPY_MANIFEST_DONE: "ECR_COPY_MANIFEST_DONE",
 }
 
+// Where an image stands at one destination.
+//
+// C: ecr_replication_status
+type ReplicationStatus int
+
+// Values of ReplicationStatus.
+const (
+	// queued or being copied (also between retries)
+	REPLICATION_IN_PROGRESS ReplicationStatus = C.ECR_REPLICATION_IN_PROGRESS
+	// queued or being copied (also between retries)
+	REPLICATION_COMPLETE ReplicationStatus = C.ECR_REPLICATION_COMPLETE
+	// gave up; failure_reason says why
+	REPLICATION_FAILED ReplicationStatus = C.ECR_REPLICATION_FAILED
+)
+
+// ReplicationStatusNames maps each value of ReplicationStatus to its C name.
+var ReplicationStatusNames = map[ReplicationStatus]string{
+	REPLICATION_IN_PROGRESS: "ECR_REPLICATION_IN_PROGRESS",
+	REPLICATION_COMPLETE:    "ECR_REPLICATION_COMPLETE",
+	REPLICATION_FAILED:      "ECR_REPLICATION_FAILED",
+}
+
 // Types of SQL values.
 //
 // C: ecr_sql_type
@@ -789,9 +840,36 @@ var exportedFunctions = []string{
 	"ecr_repository_scan_frequency",
 	"ecr_copy_options_init",
 	"ecr_image_copy",
+	"ecr_registry_set_replication_configuration",
+	"ecr_registry_replication_configuration",
+	"ecr_image_replication_status",
+	"ecr_replicator_options_init",
+	"ecr_replicator_new",
+	"ecr_replicator_attach",
+	"ecr_replicator_detach",
+	"ecr_replicator_drain",
+	"ecr_replicator_free",
+	"ecr_registry_put_creation_template",
+	"ecr_registry_delete_creation_template",
+	"ecr_registry_creation_templates",
+	"ecr_repository_create_templated",
+	"ecr_registry_put_pull_through_cache_rule",
+	"ecr_registry_delete_pull_through_cache_rule",
+	"ecr_registry_pull_through_cache_rules",
+	"ecr_registry_put_credential",
+	"ecr_registry_delete_credential",
+	"ecr_registry_credentials_foreach",
+	"ecr_cache_options_init",
+	"ecr_cache_new",
+	"ecr_cache_free",
+	"ecr_cache_covers",
+	"ecr_cache_image_get",
+	"ecr_cache_blob_open",
+	"ecr_cache_blob_stat",
 	"ecr_server_options_init",
 	"ecr_server_new",
 	"ecr_server_add_registry",
+	"ecr_server_set_cache",
 	"ecr_server_set_registry_cb",
 	"ecr_server_start",
 	"ecr_server_port",
@@ -2949,6 +3027,376 @@ func ecr_image_copy(digest_out *C.ecr_buf, dst *C.ecr_repository, dst_tag *C.cha
 	return rc, nil
 }
 
+// int ecr_registry_set_replication_configuration(ecr_registry * reg, const char * json)
+//
+// Replace the registry's replication configuration, ECR's JSON:
+// {"rules": [{"destinations": [{"region": "eu-west-1", "registryId":
+// "123456789012"}], "repositoryFilters": [{"filter": "prod",
+// "filterType": "PREFIX_MATCH"}]}]}: 0-10 rules, 1-25 destinations in all,
+// 0-100 filters per rule (none: every repository); a destination that is
+// the registry itself is refused.
+// @return 0; ECR_EVALIDATION / ECR_EINVALID with ECR's messages.
+func ecr_registry_set_replication_configuration(reg *C.ecr_registry, json *C.char) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_set_replication_configuration(reg, json)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_registry_replication_configuration(ecr_buf * out, ecr_registry * reg)
+//
+// The replication configuration as ECR's JSON; {"rules":[]} when never set.
+func ecr_registry_replication_configuration(out *C.ecr_buf, reg *C.ecr_registry) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_replication_configuration(out, reg)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_image_replication_status(ecr_repository * repo, const char * digest, ecr_replication_status_cb cb, void * payload)
+//
+// The replication status of an image, one callback per destination it was
+// queued for (none when it never was), in (region, registry id) order.
+// @return 0; ECR_EIMAGE_NOT_FOUND; ECR_EREPOSITORY_NOT_FOUND.
+func ecr_image_replication_status(repo *C.ecr_repository, digest *C.char, cb C.ecr_replication_status_cb, payload unsafe.Pointer) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_image_replication_status(repo, digest, cb, payload)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_replicator_options_init(ecr_replicator_options * opts, unsigned int version)
+func ecr_replicator_options_init(opts *C.ecr_replicator_options, version C.uint) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_replicator_options_init(opts, version)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_replicator_new(ecr_replicator ** out, const ecr_replicator_options * opts)
+//
+// Create a replicator; its threads start with the first ecr_replicator_attach().
+func ecr_replicator_new(out **C.ecr_replicator, opts *C.ecr_replicator_options) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_replicator_new(out, opts)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_replicator_attach(ecr_replicator * r, ecr_registry * reg)
+//
+// Work the queue of a (local) registry: jobs left by an earlier process
+// (interrupted ones included) are picked up too. The registry must outlive
+// the attachment. ECR_ENOTSUPPORTED for a remote registry.
+func ecr_replicator_attach(r *C.ecr_replicator, reg *C.ecr_registry) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_replicator_attach(r, reg)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_replicator_detach(ecr_replicator * r, ecr_registry * reg)
+func ecr_replicator_detach(r *C.ecr_replicator, reg *C.ecr_registry) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_replicator_detach(r, reg)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_replicator_drain(ecr_replicator * r, int64_t timeout_ms)
+//
+// Wait until no job of the attached registries is queued or running
+// (failed ones waiting for a retry count as queued), at most timeout_ms
+// (-1: no limit). @return 0, or ECR_EBUSY on the timeout.
+func ecr_replicator_drain(r *C.ecr_replicator, timeout_ms C.int64_t) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_replicator_drain(r, timeout_ms)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// void ecr_replicator_free(ecr_replicator * r)
+//
+// Stop the threads (running copies finish their current blob and stop; their jobs stay queued) and free.
+func ecr_replicator_free(r *C.ecr_replicator) {
+	C.ecr_replicator_free(r)
+}
+
+// int ecr_registry_put_creation_template(ecr_buf * out, ecr_registry * reg, const char * json, int create)
+//
+// Create (create != 0) or update a repository creation template, ECR's JSON
+// (CreateRepositoryCreationTemplate's input without registryId: prefix,
+// description, encryptionConfiguration, resourceTags, imageTagMutability,
+// imageTagMutabilityExclusionFilters, repositoryPolicy, lifecyclePolicy,
+// appliedFor, customRoleArn). out (may be NULL) receives the stored template
+// as ECR returns it (with createdAt/updatedAt).
+// @return 0; ECR_EVALIDATION / ECR_EINVALID; ECR_EEXISTS
+//
+//	(TemplateAlreadyExistsException) on create; ECR_ENOTFOUND
+//	(TemplateNotFoundException) on update; ECR_ELIMIT.
+func ecr_registry_put_creation_template(out *C.ecr_buf, reg *C.ecr_registry, json *C.char, create C.int) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_put_creation_template(out, reg, json, create)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_registry_delete_creation_template(ecr_buf * deleted_out, ecr_registry * reg, const char * prefix)
+//
+// Delete a template; deleted_out (may be NULL) receives it. @return 0; ECR_ENOTFOUND.
+func ecr_registry_delete_creation_template(deleted_out *C.ecr_buf, reg *C.ecr_registry, prefix *C.char) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_delete_creation_template(deleted_out, reg, prefix)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_registry_creation_templates(ecr_buf * out, ecr_registry * reg, const char * const * prefixes, size_t prefixes_count)
+//
+// Templates as a JSON array in prefix order: all, or those whose prefix is
+// in prefixes (ECR_ENOTFOUND for one that does not exist).
+func ecr_registry_creation_templates(out *C.ecr_buf, reg *C.ecr_registry, prefixes **C.char, prefixes_count C.size_t) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_creation_templates(out, reg, prefixes, prefixes_count)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_repository_create_templated(ecr_repository ** out, ecr_registry * reg, const char * name, uint32_t applied_for)
+//
+// Create a repository with the settings of the template that applies to its
+// name and to applied_for (one ECR_TEMPLATE_* value): the longest prefix
+// that is a whole leading part of the name ("prod" matches "prod/x", not
+// "production"), else "ROOT"; default settings when none applies. The
+// template's repository policy, lifecycle policy and resource tags are set
+// with the repository.
+// @return as ecr_repository_create().
+func ecr_repository_create_templated(out **C.ecr_repository, reg *C.ecr_registry, name *C.char, applied_for C.uint32_t) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_repository_create_templated(out, reg, name, applied_for)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_registry_put_pull_through_cache_rule(ecr_buf * out, ecr_registry * reg, const char * json, int create)
+//
+// Create (create != 0) or update a pull-through cache rule, ECR's JSON
+// (CreatePullThroughCacheRule's input without registryId:
+// ecrRepositoryPrefix, upstreamRegistryUrl, upstreamRegistry, credentialArn,
+// customRoleArn, upstreamRepositoryPrefix; UpdatePullThroughCacheRule's for
+// an update). out (may be NULL) receives the rule as ECR returns it.
+// @return 0; ECR_EVALIDATION / ECR_EINVALID; ECR_EUNSUPPORTED_UPSTREAM (a URL
+//
+//	that is not http(s)://host[:port] or host[:port]); ECR_EPTC_RULE_EXISTS;
+//	ECR_EPTC_RULE_NOT_FOUND on update; ECR_ELIMIT (50 rules);
+//	ECR_ESECRET_NOT_FOUND for an unknown credentialArn. (The specific
+//	codes belong to ECR_EEXISTS, ECR_ENOTFOUND, ECR_EINVALID.)
+func ecr_registry_put_pull_through_cache_rule(out *C.ecr_buf, reg *C.ecr_registry, json *C.char, create C.int) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_put_pull_through_cache_rule(out, reg, json, create)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_registry_delete_pull_through_cache_rule(ecr_buf * deleted_out, ecr_registry * reg, const char * prefix)
+//
+// Delete a rule (the cached repositories stay); deleted_out (may be NULL) receives it.
+// @return 0; ECR_EPTC_RULE_NOT_FOUND.
+func ecr_registry_delete_pull_through_cache_rule(deleted_out *C.ecr_buf, reg *C.ecr_registry, prefix *C.char) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_delete_pull_through_cache_rule(deleted_out, reg, prefix)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_registry_pull_through_cache_rules(ecr_buf * out, ecr_registry * reg, const char * const * prefixes, size_t prefixes_count)
+//
+// Rules as a JSON array in prefix order: all, or those named (ECR_EPTC_RULE_NOT_FOUND for one that does not exist).
+func ecr_registry_pull_through_cache_rules(out *C.ecr_buf, reg *C.ecr_registry, prefixes **C.char, prefixes_count C.size_t) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_pull_through_cache_rules(out, reg, prefixes, prefixes_count)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_registry_put_credential(ecr_registry * reg, const char * arn, const char * username, const char * password)
+//
+// Store upstream credentials under an ARN ("arn:aws:secretsmanager:REGION:
+// ACCOUNT:secret:ecr-pullthroughcache/NAME"), replacing any.
+func ecr_registry_put_credential(reg *C.ecr_registry, arn *C.char, username *C.char, password *C.char) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_put_credential(reg, arn, username, password)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_registry_delete_credential(ecr_registry * reg, const char * arn)
+//
+// @return 0; ECR_ENOTFOUND.
+func ecr_registry_delete_credential(reg *C.ecr_registry, arn *C.char) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_delete_credential(reg, arn)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_registry_credentials_foreach(ecr_registry * reg, ecr_credential_cb cb, void * payload)
+//
+// Call cb for each stored credential, in ARN order; a non-zero return stops
+// and is returned. ECR_ENOTSUPPORTED on a remote registry (as for put and delete).
+func ecr_registry_credentials_foreach(reg *C.ecr_registry, cb C.ecr_credential_cb, payload unsafe.Pointer) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_credentials_foreach(reg, cb, payload)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_cache_options_init(ecr_cache_options * opts, unsigned int version)
+func ecr_cache_options_init(opts *C.ecr_cache_options, version C.uint) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_cache_options_init(opts, version)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_cache_new(ecr_cache ** out, const ecr_cache_options * opts)
+func ecr_cache_new(out **C.ecr_cache, opts *C.ecr_cache_options) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_cache_new(out, opts)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// void ecr_cache_free(ecr_cache * cache)
+//
+// Free the cache: upstream fetches in flight are stopped (their partial blobs are not published).
+func ecr_cache_free(cache *C.ecr_cache) {
+	C.ecr_cache_free(cache)
+}
+
+// int ecr_cache_covers(ecr_cache * cache, ecr_registry * reg, const char * repository)
+//
+// Whether a repository name falls under a rule of reg (1), or not (0); negative on errors.
+func ecr_cache_covers(cache *C.ecr_cache, reg *C.ecr_registry, repository *C.char) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_cache_covers(cache, reg, repository)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_cache_image_get(ecr_image ** out, ecr_cache * cache, ecr_registry * reg, const char * repository, const char * reference, uint32_t flags)
+//
+// An image through the cache: from the registry when it has it and (for a
+// tag) checked upstream within the freshness window; else from upstream,
+// stored first (the repository created when missing). Flags as for
+// ecr_image_get(). A tag that moved upstream moves here too.
+// @return 0; ECR_EIMAGE_NOT_FOUND / ECR_EREPOSITORY_NOT_FOUND when neither
+//
+//	has it; ECR_ENOTFOUND when no rule covers the repository; upstream
+//	errors when the registry has no copy to fall back on.
+func ecr_cache_image_get(out **C.ecr_image, cache *C.ecr_cache, reg *C.ecr_registry, repository *C.char, reference *C.char, flags C.uint32_t) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_cache_image_get(out, cache, reg, repository, reference, flags)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_cache_blob_open(ecr_blob ** out, ecr_cache * cache, ecr_registry * reg, const char * repository, const char * digest, uint64_t offset, uint64_t length)
+//
+// A blob through the cache: from the registry when stored, else streamed
+// from upstream while it is stored (the first reader does not wait for the
+// whole blob; every concurrent reader shares one upstream fetch). Reading
+// fails with ECR_EDIGEST at the end when upstream's bytes do not match the
+// digest (then nothing is stored). offset/length as for ecr_blob_open().
+func ecr_cache_blob_open(out **C.ecr_blob, cache *C.ecr_cache, reg *C.ecr_registry, repository *C.char, digest *C.char, offset C.uint64_t, length C.uint64_t) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_cache_blob_open(out, cache, reg, repository, digest, offset, length)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_cache_blob_stat(ecr_cache * cache, ecr_registry * reg, const char * repository, const char * digest, uint64_t * size_out)
+//
+// The size of a blob through the cache (from upstream when not stored yet, without fetching it).
+func ecr_cache_blob_stat(cache *C.ecr_cache, reg *C.ecr_registry, repository *C.char, digest *C.char, size_out *C.uint64_t) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_cache_blob_stat(cache, reg, repository, digest, size_out)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
 // int ecr_server_options_init(ecr_server_options * opts, unsigned int version)
 //
 // Initialise options to the defaults. @return 0 or ECR_EINVALID.
@@ -2988,6 +3436,22 @@ func ecr_server_add_registry(srv *C.ecr_server, reg *C.ecr_registry, host *C.cha
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	rc := C.ecr_server_add_registry(srv, reg, host)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_server_set_cache(ecr_server * srv, ecr_cache * cache)
+//
+// Serve pulls of repositories that pull-through cache rules cover through a
+// cache (ecr/cache.h): manifests and blobs the registry lacks come from
+// upstream. The cache must outlive the server. Set before ecr_server_start().
+// @return 0; ECR_EBUSY (server running).
+func ecr_server_set_cache(srv *C.ecr_server, cache *C.ecr_cache) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_server_set_cache(srv, cache)
 	if rc < 0 {
 		return rc, lastError(rc)
 	}

@@ -17,10 +17,12 @@ ECR_BLOB_STORE_READER_VERSION = 1
 ECR_BLOB_STORE_VERSION = 1
 ECR_BLOB_STORE_WRITER_VERSION = 1
 ECR_BLOB_TOKEN_MAX_LIFETIME_SECONDS = 3600
+ECR_CACHE_OPTIONS_VERSION = 1
 ECR_COPY_NO_MOUNT = 2
 ECR_COPY_OPTIONS_VERSION = 1
 ECR_COPY_PROGRESS_VERSION = 1
 ECR_COPY_REFERRERS = 1
+ECR_COPY_REPLICA = 4
 ECR_EVENT_VERSION = 1
 ECR_GC_DRY_RUN = 1
 ECR_GC_OPTIONS_VERSION = 1
@@ -29,6 +31,7 @@ ECR_IMAGE_GET_ANY_STATUS = 2
 ECR_IMAGE_GET_RECORD_PULL = 1
 ECR_IMAGE_LIST_OPTIONS_VERSION = 2
 ECR_IMAGE_PUT_EXCLUSIVE = 1
+ECR_IMAGE_PUT_REPLICA = 2
 ECR_LIFECYCLE_MAX_RULES = 50
 ECR_LIFECYCLE_POLICY_MAX_SIZE = 30720
 ECR_LIFECYCLE_POLICY_MIN_SIZE = 100
@@ -42,6 +45,7 @@ ECR_REGISTRY_OPTIONS_VERSION = 3
 ECR_REMOTE_INSECURE = 1
 ECR_REMOTE_NO_RETRY = 4
 ECR_REMOTE_OCI_ONLY = 2
+ECR_REPLICATOR_OPTIONS_VERSION = 1
 ECR_REPOSITORY_DELETE_FORCE = 1
 ECR_REPOSITORY_OPTIONS_VERSION = 1
 ECR_SCAN_OPTIONS_VERSION = 1
@@ -51,6 +55,9 @@ ECR_SERVER_OPTIONS_VERSION = 1
 ECR_SERVER_SINGLE_THREAD = 2
 ECR_SIGV4_REQUEST_VERSION = 1
 ECR_STORAGE_NOSYNC = 1
+ECR_TEMPLATE_CREATE_ON_PUSH = 4
+ECR_TEMPLATE_PULL_THROUGH_CACHE = 2
+ECR_TEMPLATE_REPLICATION = 1
 ECR_TOKEN_LIFETIME_SECONDS = 43200
 ECR_TRANSPORT_HAS_ECR_API = 1
 ECR_TRANSPORT_HAS_OCI = 2
@@ -172,6 +179,18 @@ class ErrorCode(enum.IntEnum):
     """the registry does not offer this operation (e.g. the ECR API on a plain OCI registry)"""
     ETHROTTLED = -60
     """too many requests, still refused after retries (ThrottlingException)"""
+    ETEMPLATE_EXISTS = -61
+    """a repository creation template already exists (TemplateAlreadyExistsException)"""
+    ETEMPLATE_NOT_FOUND = -62
+    """no repository creation template has the prefix (TemplateNotFoundException)"""
+    EPTC_RULE_EXISTS = -63
+    """PullThroughCacheRuleAlreadyExistsException"""
+    EPTC_RULE_NOT_FOUND = -64
+    """PullThroughCacheRuleNotFoundException"""
+    ESECRET_NOT_FOUND = -65
+    """no upstream credential under that ARN (SecretNotFoundException)"""
+    EUNSUPPORTED_UPSTREAM = -66
+    """not an http(s) registry URL (UnsupportedUpstreamRegistryException)"""
 
 
 ECR_OK = 0
@@ -225,6 +244,12 @@ ECR_ESCAN_NOT_FOUND = -57
 ECR_ENETWORK = -58
 ECR_ENOTSUPPORTED = -59
 ECR_ETHROTTLED = -60
+ECR_ETEMPLATE_EXISTS = -61
+ECR_ETEMPLATE_NOT_FOUND = -62
+ECR_EPTC_RULE_EXISTS = -63
+ECR_EPTC_RULE_NOT_FOUND = -64
+ECR_ESECRET_NOT_FOUND = -65
+ECR_EUNSUPPORTED_UPSTREAM = -66
 
 
 class ErrorClass(enum.IntEnum):
@@ -494,6 +519,24 @@ ECR_COPY_BLOB_DONE = 2
 ECR_COPY_BLOB_SKIPPED = 3
 ECR_COPY_BLOB_MOUNTED = 4
 ECR_COPY_MANIFEST_DONE = 5
+
+
+class ReplicationStatus(enum.IntEnum):
+    """Where an image stands at one destination.
+
+    C: ecr_replication_status
+    """
+    IN_PROGRESS = 0
+    """queued or being copied (also between retries)"""
+    COMPLETE = 1
+    """queued or being copied (also between retries)"""
+    FAILED = 2
+    """gave up; failure_reason says why"""
+
+
+ECR_REPLICATION_IN_PROGRESS = 0
+ECR_REPLICATION_COMPLETE = 1
+ECR_REPLICATION_FAILED = 2
 
 
 class SqlType(enum.IntEnum):
@@ -906,6 +949,45 @@ class ecr_copy_options(ctypes.Structure):
     }
 
 
+class ecr_replicator(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_replicator (opaque)
+    """
+
+
+class ecr_replicator_options(ctypes.Structure):
+    """
+
+    C: struct ecr_replicator_options
+    """
+    _field_docs_ = {
+        'threads': 'Jobs copied at once; 0: 2.',
+        'max_attempts': 'Attempts before a job is FAILED; 0: 8.',
+        'retry_base_ms': "The first retry's delay, doubled each time (jittered), at most 10 minutes; 0: 2 s.",
+        'poll_ms': 'Look for due jobs at least this often (new jobs of attached registries wake it at once); 0: 1000 ms.',
+    }
+
+
+class ecr_cache(ctypes.Structure):
+    """An opaque handle.
+
+    C: struct ecr_cache (opaque)
+    """
+
+
+class ecr_cache_options(ctypes.Structure):
+    """
+
+    C: struct ecr_cache_options
+    """
+    _field_docs_ = {
+        'freshness_seconds': "A cached tag is checked upstream again when older than this; 0: 24 hours (ECR's).",
+        'upstream_options': 'Options for the upstream registry handles (timeouts, CA files, ECR_REMOTE_* flags); NULL: defaults.',
+        'log_cb': 'Log messages (upstream failures) go here; NULL: nowhere.',
+    }
+
+
 class ecr_server(ctypes.Structure):
     """An opaque handle.
 
@@ -1034,6 +1116,9 @@ ecr_lifecycle_result_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes
 ecr_lifecycle_image_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_image), ctypes.c_int, ctypes.c_uint32, ctypes.c_void_p)
 ecr_principal_policy_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
 ecr_copy_progress_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_copy_progress), ctypes.c_void_p)
+ecr_replication_status_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+ecr_replication_destination_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.POINTER(ecr_registry)), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
+ecr_credential_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
 ecr_server_registry_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.POINTER(ecr_registry)), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
 ecr_blob_store_list_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p)
 ecr_blob_store_stage_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p)
@@ -1048,6 +1133,9 @@ CALLBACK_DOCS = {
     'ecr_lifecycle_image_cb': 'Receives one image of a preview or an application: img is borrowed for the\ncall; action and rule_priority say what the policy does to it. A non-zero\nreturn stops and is returned.',
     'ecr_principal_policy_cb': 'Called for each identity policy of a principal.',
     'ecr_copy_progress_cb': 'Receives progress reports, from the thread that called ecr_image_copy()\nonly, never two at once. A non-zero return stops the copy (ECR_EUSER) and\nis returned.',
+    'ecr_replication_status_cb': "One destination's status; strings are borrowed for the call. A non-zero return stops and is returned.",
+    'ecr_replication_destination_cb': 'Give the replicator the registry of a destination: a local registry of the\nsame deployment (another region or account) or a remote one\n(ecr_registry_open("https://...")). *out is borrowed: it must stay valid\nuntil ecr_replicator_free(). ECR_ENOTFOUND when the destination is unknown\n(the job fails with that reason; it is retried).',
+    'ecr_credential_cb': "Called with each stored credential's ARN and username (never its password).",
     'ecr_server_registry_cb': 'Finds (or opens) the registry of an account in a region, for requests that\nname one: the ECR API (account of the caller\'s access key, region of its\nSigV4 scope) and /v2/ requests to "<account>.dkr.ecr.<region>.<anything>".\nThe registry returned stays owned by the callback\'s owner and must live as\nlong as the server. Called from worker threads, possibly concurrently.\n@return 0, or a negative ECR_E* code (the request then fails).',
     'ecr_blob_store_list_cb': 'Called for each blob by list(): digest, size, modification time (ms since the epoch).',
     'ecr_blob_store_stage_cb': 'Called for each staging object by stage_list().',
@@ -1242,6 +1330,23 @@ ecr_copy_options._fields_ = [
     ('progress_cb', ecr_copy_progress_cb),
     ('progress_payload', ctypes.c_void_p),
 ]
+ecr_replicator_options._fields_ = [
+    ('version', ctypes.c_uint),
+    ('threads', ctypes.c_uint),
+    ('destination_cb', ecr_replication_destination_cb),
+    ('destination_payload', ctypes.c_void_p),
+    ('max_attempts', ctypes.c_uint),
+    ('retry_base_ms', ctypes.c_uint32),
+    ('poll_ms', ctypes.c_uint32),
+]
+ecr_cache_options._fields_ = [
+    ('version', ctypes.c_uint),
+    ('freshness_seconds', ctypes.c_uint64),
+    ('upstream_options', ctypes.POINTER(ecr_registry_options)),
+    ('log_cb', ecr_log_cb),
+    ('log_payload', ctypes.c_void_p),
+    ('log_level', ctypes.c_int),
+]
 ecr_server_options._fields_ = [
     ('version', ctypes.c_uint),
     ('bind_address', ctypes.c_char_p),
@@ -1320,12 +1425,14 @@ ecr_transport_stream._fields_ = [
 INITS = {
     'ECR_ALLOCATOR_INIT': (ecr_allocator, {'version': 1, 'malloc_fn': None, 'realloc_fn': None, 'free_fn': None, 'payload': None}),
     'ECR_BUF_INIT': (ecr_buf, {'ptr': None, 'size': 0, 'reserved': 0}),
+    'ECR_CACHE_OPTIONS_INIT': (ecr_cache_options, {'version': 1, 'freshness_seconds': 0, 'upstream_options': None, 'log_cb': None, 'log_payload': None, 'log_level': 0}),
     'ECR_COPY_OPTIONS_INIT': (ecr_copy_options, {'version': 1, 'platforms': None, 'platforms_count': 0, 'flags': 0, 'parallel': 0, 'progress_cb': None, 'progress_payload': None}),
     'ECR_GC_OPTIONS_INIT': (ecr_gc_options, {'version': 1, 'grace_seconds': 0, 'flags': 0}),
     'ECR_GC_STATS_INIT': (ecr_gc_stats, {'version': 1, 'uploads_expired': 0, 'links_removed': 0, 'blobs_removed': 0, 'bytes_removed': 0, 'blobs_kept': 0}),
     'ECR_IMAGE_LIST_OPTIONS_INIT': (ecr_image_list_options, {'version': 2, 'tag_status': 0, 'subject': None, 'artifact_type': None, 'start_token': None, 'status_mask': 0}),
     'ECR_POLICY_REQUEST_INIT': (ecr_policy_request, {'version': 1, 'principal_arn': None, 'principal_account': None, 'action': None, 'resource': None, 'keys': None, 'keys_count': 0}),
     'ECR_REGISTRY_OPTIONS_INIT': (ecr_registry_options, {'version': 3, 'account_id': None, 'region': None, 'log_cb': None, 'log_payload': None, 'log_level': 0, 'clock_cb': None, 'clock_payload': None, 'upload_expiry_seconds': 0, 'flags': 0, 'event_cb': None, 'event_payload': None, 'username': None, 'password': None, 'access_key_id': None, 'secret_access_key': None, 'session_token': None, 'profile': None, 'api_endpoint': None, 'ca_file': None, 'ca_path': None, 'remote_flags': 0, 'timeout_ms': 0, 'max_retries': 0, 'user_agent': None}),
+    'ECR_REPLICATOR_OPTIONS_INIT': (ecr_replicator_options, {'version': 1, 'threads': 0, 'destination_cb': None, 'destination_payload': None, 'max_attempts': 0, 'retry_base_ms': 0, 'poll_ms': 0}),
     'ECR_REPOSITORY_OPTIONS_INIT': (ecr_repository_options, {'version': 1, 'tag_mutability': 0, 'exclusions': None, 'exclusions_count': 0, 'scan_on_push': 0, 'encryption_type': 0, 'kms_key': None, 'tags': None, 'tags_count': 0}),
     'ECR_SCAN_OPTIONS_INIT': (ecr_scan_options, {'version': 1, 'max_total_bytes': 0, 'max_entries': 0, 'max_file_size': 0, 'max_path_length': 0, 'platform': None}),
     'ECR_SERVER_OPTIONS_INIT': (ecr_server_options, {'version': 1, 'bind_address': None, 'port': 0, 'tls_cert_file': None, 'tls_key_file': None, 'flags': 0, 'threads': 0, 'max_connections': 0, 'timeout_seconds': 0, 'max_header_size': 0, 'max_blob_size': 0, 'log_cb': None, 'log_payload': None, 'log_level': 0}),
@@ -2401,6 +2508,162 @@ FUNCTIONS = {
         ('digest_out', 'dst', 'dst_tag', 'src', 'src_reference', 'opts'),
         'int ecr_image_copy(ecr_buf * digest_out, ecr_repository * dst, const char * dst_tag, ecr_repository * src, const char * src_reference, const ecr_copy_options * opts)',
         "Copy an image.\n@param digest_out receives the digest of the top manifest put on the\n       destination (that of the source unless platforms were chosen from\n       an index); may be NULL.\n@param dst the destination repository (it must exist).\n@param dst_tag the tag it gets there, or NULL: none (by digest only).\n@param src the source repository.\n@param src_reference a tag or a digest in src.\n@param opts options, or NULL.\n@return 0; ECR_EIMAGE_NOT_FOUND (source); ECR_EDIGEST when bytes received\n        do not match their digest; ECR_ENETWORK; ECR_EIMMUTABLE (the tag\n        exists and is immutable on the destination); ECR_EUSER (stopped by\n        the callback); any code of the handles' operations."),
+    'ecr_registry_set_replication_configuration': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('reg', 'json'),
+        'int ecr_registry_set_replication_configuration(ecr_registry * reg, const char * json)',
+        'Replace the registry\'s replication configuration, ECR\'s JSON:\n{"rules": [{"destinations": [{"region": "eu-west-1", "registryId":\n"123456789012"}], "repositoryFilters": [{"filter": "prod",\n"filterType": "PREFIX_MATCH"}]}]}: 0-10 rules, 1-25 destinations in all,\n0-100 filters per rule (none: every repository); a destination that is\nthe registry itself is refused.\n@return 0; ECR_EVALIDATION / ECR_EINVALID with ECR\'s messages.'),
+    'ecr_registry_replication_configuration': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_registry)],
+        ('out', 'reg'),
+        'int ecr_registry_replication_configuration(ecr_buf * out, ecr_registry * reg)',
+        'The replication configuration as ECR\'s JSON; {"rules":[]} when never set.'),
+    'ecr_image_replication_status': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository), ctypes.c_char_p, ecr_replication_status_cb, ctypes.c_void_p],
+        ('repo', 'digest', 'cb', 'payload'),
+        'int ecr_image_replication_status(ecr_repository * repo, const char * digest, ecr_replication_status_cb cb, void * payload)',
+        'The replication status of an image, one callback per destination it was\nqueued for (none when it never was), in (region, registry id) order.\n@return 0; ECR_EIMAGE_NOT_FOUND; ECR_EREPOSITORY_NOT_FOUND.'),
+    'ecr_replicator_options_init': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_replicator_options), ctypes.c_uint],
+        ('opts', 'version'),
+        'int ecr_replicator_options_init(ecr_replicator_options * opts, unsigned int version)',
+        ''),
+    'ecr_replicator_new': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_replicator)), ctypes.POINTER(ecr_replicator_options)],
+        ('out', 'opts'),
+        'int ecr_replicator_new(ecr_replicator ** out, const ecr_replicator_options * opts)',
+        'Create a replicator; its threads start with the first ecr_replicator_attach().'),
+    'ecr_replicator_attach': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_replicator), ctypes.POINTER(ecr_registry)],
+        ('r', 'reg'),
+        'int ecr_replicator_attach(ecr_replicator * r, ecr_registry * reg)',
+        'Work the queue of a (local) registry: jobs left by an earlier process\n(interrupted ones included) are picked up too. The registry must outlive\nthe attachment. ECR_ENOTSUPPORTED for a remote registry.'),
+    'ecr_replicator_detach': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_replicator), ctypes.POINTER(ecr_registry)],
+        ('r', 'reg'),
+        'int ecr_replicator_detach(ecr_replicator * r, ecr_registry * reg)',
+        ''),
+    'ecr_replicator_drain': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_replicator), ctypes.c_int64],
+        ('r', 'timeout_ms'),
+        'int ecr_replicator_drain(ecr_replicator * r, int64_t timeout_ms)',
+        'Wait until no job of the attached registries is queued or running\n(failed ones waiting for a retry count as queued), at most timeout_ms\n(-1: no limit). @return 0, or ECR_EBUSY on the timeout.'),
+    'ecr_replicator_free': (
+        None,
+        [ctypes.POINTER(ecr_replicator)],
+        ('r',),
+        'void ecr_replicator_free(ecr_replicator * r)',
+        'Stop the threads (running copies finish their current blob and stop; their jobs stay queued) and free.'),
+    'ecr_registry_put_creation_template': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_registry), ctypes.c_char_p, ctypes.c_int],
+        ('out', 'reg', 'json', 'create'),
+        'int ecr_registry_put_creation_template(ecr_buf * out, ecr_registry * reg, const char * json, int create)',
+        "Create (create != 0) or update a repository creation template, ECR's JSON\n(CreateRepositoryCreationTemplate's input without registryId: prefix,\ndescription, encryptionConfiguration, resourceTags, imageTagMutability,\nimageTagMutabilityExclusionFilters, repositoryPolicy, lifecyclePolicy,\nappliedFor, customRoleArn). out (may be NULL) receives the stored template\nas ECR returns it (with createdAt/updatedAt).\n@return 0; ECR_EVALIDATION / ECR_EINVALID; ECR_EEXISTS\n        (TemplateAlreadyExistsException) on create; ECR_ENOTFOUND\n        (TemplateNotFoundException) on update; ECR_ELIMIT."),
+    'ecr_registry_delete_creation_template': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('deleted_out', 'reg', 'prefix'),
+        'int ecr_registry_delete_creation_template(ecr_buf * deleted_out, ecr_registry * reg, const char * prefix)',
+        'Delete a template; deleted_out (may be NULL) receives it. @return 0; ECR_ENOTFOUND.'),
+    'ecr_registry_creation_templates': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_registry), ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t],
+        ('out', 'reg', 'prefixes', 'prefixes_count'),
+        'int ecr_registry_creation_templates(ecr_buf * out, ecr_registry * reg, const char * const * prefixes, size_t prefixes_count)',
+        'Templates as a JSON array in prefix order: all, or those whose prefix is\nin prefixes (ECR_ENOTFOUND for one that does not exist).'),
+    'ecr_repository_create_templated': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_repository)), ctypes.POINTER(ecr_registry), ctypes.c_char_p, ctypes.c_uint32],
+        ('out', 'reg', 'name', 'applied_for'),
+        'int ecr_repository_create_templated(ecr_repository ** out, ecr_registry * reg, const char * name, uint32_t applied_for)',
+        'Create a repository with the settings of the template that applies to its\nname and to applied_for (one ECR_TEMPLATE_* value): the longest prefix\nthat is a whole leading part of the name ("prod" matches "prod/x", not\n"production"), else "ROOT"; default settings when none applies. The\ntemplate\'s repository policy, lifecycle policy and resource tags are set\nwith the repository.\n@return as ecr_repository_create().'),
+    'ecr_registry_put_pull_through_cache_rule': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_registry), ctypes.c_char_p, ctypes.c_int],
+        ('out', 'reg', 'json', 'create'),
+        'int ecr_registry_put_pull_through_cache_rule(ecr_buf * out, ecr_registry * reg, const char * json, int create)',
+        "Create (create != 0) or update a pull-through cache rule, ECR's JSON\n(CreatePullThroughCacheRule's input without registryId:\necrRepositoryPrefix, upstreamRegistryUrl, upstreamRegistry, credentialArn,\ncustomRoleArn, upstreamRepositoryPrefix; UpdatePullThroughCacheRule's for\nan update). out (may be NULL) receives the rule as ECR returns it.\n@return 0; ECR_EVALIDATION / ECR_EINVALID; ECR_EUNSUPPORTED_UPSTREAM (a URL\n        that is not http(s)://host[:port] or host[:port]); ECR_EPTC_RULE_EXISTS;\n        ECR_EPTC_RULE_NOT_FOUND on update; ECR_ELIMIT (50 rules);\n        ECR_ESECRET_NOT_FOUND for an unknown credentialArn. (The specific\n        codes belong to ECR_EEXISTS, ECR_ENOTFOUND, ECR_EINVALID.)"),
+    'ecr_registry_delete_pull_through_cache_rule': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('deleted_out', 'reg', 'prefix'),
+        'int ecr_registry_delete_pull_through_cache_rule(ecr_buf * deleted_out, ecr_registry * reg, const char * prefix)',
+        'Delete a rule (the cached repositories stay); deleted_out (may be NULL) receives it.\n@return 0; ECR_EPTC_RULE_NOT_FOUND.'),
+    'ecr_registry_pull_through_cache_rules': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_registry), ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t],
+        ('out', 'reg', 'prefixes', 'prefixes_count'),
+        'int ecr_registry_pull_through_cache_rules(ecr_buf * out, ecr_registry * reg, const char * const * prefixes, size_t prefixes_count)',
+        'Rules as a JSON array in prefix order: all, or those named (ECR_EPTC_RULE_NOT_FOUND for one that does not exist).'),
+    'ecr_registry_put_credential': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p],
+        ('reg', 'arn', 'username', 'password'),
+        'int ecr_registry_put_credential(ecr_registry * reg, const char * arn, const char * username, const char * password)',
+        'Store upstream credentials under an ARN ("arn:aws:secretsmanager:REGION:\nACCOUNT:secret:ecr-pullthroughcache/NAME"), replacing any.'),
+    'ecr_registry_delete_credential': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('reg', 'arn'),
+        'int ecr_registry_delete_credential(ecr_registry * reg, const char * arn)',
+        '@return 0; ECR_ENOTFOUND.'),
+    'ecr_registry_credentials_foreach': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ecr_credential_cb, ctypes.c_void_p],
+        ('reg', 'cb', 'payload'),
+        'int ecr_registry_credentials_foreach(ecr_registry * reg, ecr_credential_cb cb, void * payload)',
+        'Call cb for each stored credential, in ARN order; a non-zero return stops\nand is returned. ECR_ENOTSUPPORTED on a remote registry (as for put and delete).'),
+    'ecr_cache_options_init': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_cache_options), ctypes.c_uint],
+        ('opts', 'version'),
+        'int ecr_cache_options_init(ecr_cache_options * opts, unsigned int version)',
+        ''),
+    'ecr_cache_new': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_cache)), ctypes.POINTER(ecr_cache_options)],
+        ('out', 'opts'),
+        'int ecr_cache_new(ecr_cache ** out, const ecr_cache_options * opts)',
+        ''),
+    'ecr_cache_free': (
+        None,
+        [ctypes.POINTER(ecr_cache)],
+        ('cache',),
+        'void ecr_cache_free(ecr_cache * cache)',
+        'Free the cache: upstream fetches in flight are stopped (their partial blobs are not published).'),
+    'ecr_cache_covers': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_cache), ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('cache', 'reg', 'repository'),
+        'int ecr_cache_covers(ecr_cache * cache, ecr_registry * reg, const char * repository)',
+        'Whether a repository name falls under a rule of reg (1), or not (0); negative on errors.'),
+    'ecr_cache_image_get': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_image)), ctypes.POINTER(ecr_cache), ctypes.POINTER(ecr_registry), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint32],
+        ('out', 'cache', 'reg', 'repository', 'reference', 'flags'),
+        'int ecr_cache_image_get(ecr_image ** out, ecr_cache * cache, ecr_registry * reg, const char * repository, const char * reference, uint32_t flags)',
+        'An image through the cache: from the registry when it has it and (for a\ntag) checked upstream within the freshness window; else from upstream,\nstored first (the repository created when missing). Flags as for\necr_image_get(). A tag that moved upstream moves here too.\n@return 0; ECR_EIMAGE_NOT_FOUND / ECR_EREPOSITORY_NOT_FOUND when neither\n        has it; ECR_ENOTFOUND when no rule covers the repository; upstream\n        errors when the registry has no copy to fall back on.'),
+    'ecr_cache_blob_open': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_blob)), ctypes.POINTER(ecr_cache), ctypes.POINTER(ecr_registry), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint64, ctypes.c_uint64],
+        ('out', 'cache', 'reg', 'repository', 'digest', 'offset', 'length'),
+        'int ecr_cache_blob_open(ecr_blob ** out, ecr_cache * cache, ecr_registry * reg, const char * repository, const char * digest, uint64_t offset, uint64_t length)',
+        "A blob through the cache: from the registry when stored, else streamed\nfrom upstream while it is stored (the first reader does not wait for the\nwhole blob; every concurrent reader shares one upstream fetch). Reading\nfails with ECR_EDIGEST at the end when upstream's bytes do not match the\ndigest (then nothing is stored). offset/length as for ecr_blob_open()."),
+    'ecr_cache_blob_stat': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_cache), ctypes.POINTER(ecr_registry), ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64)],
+        ('cache', 'reg', 'repository', 'digest', 'size_out'),
+        'int ecr_cache_blob_stat(ecr_cache * cache, ecr_registry * reg, const char * repository, const char * digest, uint64_t * size_out)',
+        'The size of a blob through the cache (from upstream when not stored yet, without fetching it).'),
     'ecr_server_options_init': (
         ctypes.c_int,
         [ctypes.POINTER(ecr_server_options), ctypes.c_uint],
@@ -2419,6 +2682,12 @@ FUNCTIONS = {
         ('srv', 'reg', 'host'),
         'int ecr_server_add_registry(ecr_server * srv, ecr_registry * reg, const char * host)',
         'Serve a registry. The first one added is the default; others are chosen by\nthe request\'s Host header (without port), e.g.\n"111122223333.dkr.ecr.eu-west-1.localhost". The registry must outlive the server.\n@param host the host name that selects it, or NULL for the default.\n@return 0; ECR_EEXISTS (host already served); ECR_EBUSY (server running).'),
+    'ecr_server_set_cache': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_server), ctypes.POINTER(ecr_cache)],
+        ('srv', 'cache'),
+        'int ecr_server_set_cache(ecr_server * srv, ecr_cache * cache)',
+        'Serve pulls of repositories that pull-through cache rules cover through a\ncache (ecr/cache.h): manifests and blobs the registry lacks come from\nupstream. The cache must outlive the server. Set before ecr_server_start().\n@return 0; ECR_EBUSY (server running).'),
     'ecr_server_set_registry_cb': (
         ctypes.c_int,
         [ctypes.POINTER(ecr_server), ecr_server_registry_cb, ctypes.c_void_p],
