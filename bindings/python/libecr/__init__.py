@@ -20,6 +20,7 @@ import ctypes.util
 import dataclasses
 import hashlib
 import io
+import json
 import os
 import threading
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
@@ -34,7 +35,10 @@ __all__ = [
     "LifecyclePolicyNotFoundError", "PolicyNotFoundError", "AlreadyExistsError", "RepositoryAlreadyExistsError",
     "ImageAlreadyExistsError", "ImmutableTagError", "AccessDeniedError", "AuthError", "InvalidError", "LimitError",
     "DigestError", "UploadError", "StorageError", "NetworkError", "NotSupportedError", "BusyError",
-    "RepositoryNotEmptyError", "ImageArchivedError", "CallbackError", "ErrorCode", "LifecycleAction",
+    "RepositoryNotEmptyError", "ImageArchivedError", "CallbackError", "ThrottledError", "TemplateAlreadyExistsError",
+    "TemplateNotFoundError", "PullThroughCacheRuleAlreadyExistsError", "PullThroughCacheRuleNotFoundError",
+    "SecretNotFoundError", "UnsupportedUpstreamError", "CopyProgress", "copy", "ReplicationStatus", "Replicator",
+    "Cache", "has_function", "ErrorCode", "LifecycleAction",
     "PolicyDecision", "PolicyKind", "StorageClass", "TagMutability", "TagStatus",
 ]
 
@@ -142,6 +146,34 @@ class NetworkError(EcrError, ConnectionError):
 
 
 class NotSupportedError(EcrError):
+    """The registry does not offer the operation (e.g. maintenance of a remote registry)."""
+
+
+class ThrottledError(EcrError):
+    """Too many requests, still refused after retries (ThrottlingException)."""
+
+
+class TemplateAlreadyExistsError(AlreadyExistsError):
+    pass
+
+
+class TemplateNotFoundError(NotFoundError):
+    pass
+
+
+class PullThroughCacheRuleAlreadyExistsError(AlreadyExistsError):
+    pass
+
+
+class PullThroughCacheRuleNotFoundError(NotFoundError):
+    pass
+
+
+class SecretNotFoundError(NotFoundError):
+    pass
+
+
+class UnsupportedUpstreamError(InvalidError):
     pass
 
 
@@ -172,7 +204,11 @@ _BY_CODE = {
     "ECR_EIMAGE_DIGEST": DigestError, "ECR_EUPLOAD": UploadError, "ECR_EIO": StorageError,
     "ECR_ENETWORK": NetworkError, "ECR_ENOTSUPPORTED": NotSupportedError, "ECR_EBUSY": BusyError,
     "ECR_EREPOSITORY_NOT_EMPTY": RepositoryNotEmptyError, "ECR_EIMAGE_ARCHIVED": ImageArchivedError,
-    "ECR_EUSER": CallbackError, "ECR_ENOMEM": MemoryError,
+    "ECR_EUSER": CallbackError, "ECR_ENOMEM": MemoryError, "ECR_ETHROTTLED": ThrottledError,
+    "ECR_ETEMPLATE_EXISTS": TemplateAlreadyExistsError, "ECR_ETEMPLATE_NOT_FOUND": TemplateNotFoundError,
+    "ECR_EPTC_RULE_EXISTS": PullThroughCacheRuleAlreadyExistsError,
+    "ECR_EPTC_RULE_NOT_FOUND": PullThroughCacheRuleNotFoundError, "ECR_ESECRET_NOT_FOUND": SecretNotFoundError,
+    "ECR_EUNSUPPORTED_UPSTREAM": UnsupportedUpstreamError,
 }
 _EXC = {getattr(_ffi, name): cls for name, cls in _BY_CODE.items() if hasattr(_ffi, name)}
 
@@ -193,6 +229,20 @@ def _check(rc: int) -> int:
         msg = last.message.decode(errors="replace") if last.code == rc and last.message else ""
         raise error_for(rc, msg)
     return rc
+
+
+def has_function(name: str) -> bool:
+    """Whether the loaded libecr exports a function of the headers."""
+    return name in _ffi.FUNCTIONS and name not in _missing
+
+
+def _strings(items):
+    """A C array of C strings (kept alive by the returned tuple) and its length."""
+    if not items:
+        return None, 0, None
+    enc = [i.encode() for i in items]
+    arr = (ctypes.c_char_p * len(enc))(*enc)
+    return arr, len(enc), enc
 
 
 def _b(s: Optional[str]) -> Optional[bytes]:
@@ -262,21 +312,55 @@ class _Callback:
 
 # --- Registry ---------------------------------------------------------------
 
+_REMOTE_STRINGS = ("username", "password", "access_key_id", "secret_access_key", "session_token", "profile",
+                   "api_endpoint", "ca_file", "ca_path", "user_agent")
+
+
+def _registry_options(account_id=None, region=None, nosync=False, insecure=False, oci_only=False,
+                      no_retry=False, remote_flags=0, timeout_ms=0, max_retries=0, **strings):
+    """An ecr_registry_options (version 3) and the bytes it points to (keep both alive)."""
+    opts = _ffi.ecr_registry_options()
+    _check(lib.ecr_registry_options_init(ctypes.byref(opts), _ffi.ECR_REGISTRY_OPTIONS_VERSION))
+    keep = []
+    opts.account_id = _b(account_id)
+    opts.region = _b(region)
+    if nosync:
+        opts.flags |= _ffi.ECR_STORAGE_NOSYNC
+    for name, value in strings.items():
+        if name not in _REMOTE_STRINGS:
+            raise TypeError("unknown registry option %r" % name)
+        if value is not None:
+            keep.append(value.encode())
+            setattr(opts, name, keep[-1])
+    opts.remote_flags = remote_flags | (_ffi.ECR_REMOTE_INSECURE if insecure else 0) | \
+        (_ffi.ECR_REMOTE_OCI_ONLY if oci_only else 0) | (_ffi.ECR_REMOTE_NO_RETRY if no_retry else 0)
+    opts.timeout_ms = timeout_ms
+    opts.max_retries = max_retries
+    return opts, keep
+
+
 class Registry(_Handle):
-    """A registry: "memory:", "file:///path" or a remote "https://host".
-    Any number of threads may use one Registry at once."""
+    """A registry: "memory:", "file:///path" or a remote "http(s)://host[:port]"
+    (ecrd, Amazon ECR, any OCI registry). Any number of threads may use one
+    Registry at once.
+
+    Remote options (ignored by local registries): username, password (Basic,
+    data plane), access_key_id, secret_access_key, session_token, profile (AWS
+    credentials for the ECR API; None: the usual AWS sources), api_endpoint,
+    ca_file, ca_path, insecure (no TLS verification, tests only), oci_only,
+    no_retry, remote_flags (ECR_REMOTE_*), timeout_ms, max_retries, user_agent."""
 
     _free = "ecr_registry_free"
 
+    @classmethod
+    def open(cls, url: str, **kwargs) -> "Registry":
+        """Registry(url, **kwargs), e.g. Registry.open("https://host", username=..., password=...)."""
+        return cls(url, **kwargs)
+
     def __init__(self, url: str = "memory:", account_id: Optional[str] = None, region: Optional[str] = None,
                  nosync: bool = False, log: Optional[Callable[[int, str], None]] = None,
-                 log_level: int = _ffi.ECR_LOG_INFO):
-        opts = _ffi.ecr_registry_options()
-        _check(lib.ecr_registry_options_init(ctypes.byref(opts), _ffi.ECR_REGISTRY_OPTIONS_VERSION))
-        opts.account_id = _b(account_id)
-        opts.region = _b(region)
-        if nosync:
-            opts.flags |= _ffi.ECR_STORAGE_NOSYNC
+                 log_level: int = _ffi.ECR_LOG_INFO, **remote):
+        opts, _keep = _registry_options(account_id, region, nosync, **remote)
         # Callbacks stay referenced as long as the registry: C may call them from any thread.
         self._log_cb = None
         if log is not None:
@@ -357,6 +441,84 @@ class Registry(_Handle):
         stats = _ffi.init("ECR_GC_STATS_INIT")
         _check(lib.ecr_registry_gc(self._p(), ctypes.byref(opts), ctypes.byref(stats)))
         return {name: getattr(stats, name) for name, _ in stats._fields_ if name != "version"}
+
+    # replication
+    def set_replication_configuration(self, config) -> None:
+        """ECR's replication configuration: a dict or its JSON text."""
+        text = config if isinstance(config, str) else json.dumps(config)
+        _check(lib.ecr_registry_set_replication_configuration(self._p(), text.encode()))
+
+    def replication_configuration(self) -> dict:
+        buf = _ffi.ecr_buf()
+        _check(lib.ecr_registry_replication_configuration(ctypes.byref(buf), self._p()))
+        return json.loads(_take_buf(buf))
+
+    # repository creation templates
+    def put_creation_template(self, template, create: bool = True) -> dict:
+        """Create (or with create=False update) a creation template; returns it as stored."""
+        text = template if isinstance(template, str) else json.dumps(template)
+        buf = _ffi.ecr_buf()
+        _check(lib.ecr_registry_put_creation_template(ctypes.byref(buf), self._p(), text.encode(), 1 if create else 0))
+        return json.loads(_take_buf(buf))
+
+    def delete_creation_template(self, prefix: str) -> dict:
+        buf = _ffi.ecr_buf()
+        _check(lib.ecr_registry_delete_creation_template(ctypes.byref(buf), self._p(), prefix.encode()))
+        return json.loads(_take_buf(buf))
+
+    def creation_templates(self, prefixes: Optional[List[str]] = None) -> List[dict]:
+        arr, n, _keep = _strings(prefixes)
+        buf = _ffi.ecr_buf()
+        _check(lib.ecr_registry_creation_templates(ctypes.byref(buf), self._p(), arr, n))
+        return json.loads(_take_buf(buf))
+
+    def create_repository_templated(self, name: str, applied_for: int = _ffi.ECR_TEMPLATE_CREATE_ON_PUSH
+                                    ) -> "Repository":
+        """Create a repository with the creation template that applies (ECR_TEMPLATE_* applied_for)."""
+        ptr = ctypes.POINTER(_ffi.ecr_repository)()
+        _check(lib.ecr_repository_create_templated(ctypes.byref(ptr), self._p(), name.encode(), applied_for))
+        return Repository(ptr, self)
+
+    # pull-through cache rules and upstream credentials
+    def put_pull_through_cache_rule(self, rule, create: bool = True) -> dict:
+        text = rule if isinstance(rule, str) else json.dumps(rule)
+        buf = _ffi.ecr_buf()
+        _check(lib.ecr_registry_put_pull_through_cache_rule(ctypes.byref(buf), self._p(), text.encode(),
+                                                            1 if create else 0))
+        return json.loads(_take_buf(buf))
+
+    def delete_pull_through_cache_rule(self, prefix: str) -> dict:
+        buf = _ffi.ecr_buf()
+        _check(lib.ecr_registry_delete_pull_through_cache_rule(ctypes.byref(buf), self._p(), prefix.encode()))
+        return json.loads(_take_buf(buf))
+
+    def pull_through_cache_rules(self, prefixes: Optional[List[str]] = None) -> List[dict]:
+        arr, n, _keep = _strings(prefixes)
+        buf = _ffi.ecr_buf()
+        _check(lib.ecr_registry_pull_through_cache_rules(ctypes.byref(buf), self._p(), arr, n))
+        return json.loads(_take_buf(buf))
+
+    def put_credential(self, arn: str, username: str, password: str) -> None:
+        """Store upstream credentials under a secretsmanager ARN (never returned)."""
+        _check(lib.ecr_registry_put_credential(self._p(), arn.encode(), username.encode(), password.encode()))
+
+    def delete_credential(self, arn: str) -> None:
+        _check(lib.ecr_registry_delete_credential(self._p(), arn.encode()))
+
+    def credentials(self) -> List[Tuple[str, str]]:
+        """[(arn, username)] in ARN order (never the passwords)."""
+        out = []
+        guard = _Callback()
+
+        def on_cred(arn, user, _payload):
+            rc = guard.guard(lambda: out.append((_s(arn), _s(user))) or 0)
+            return _ffi.ECR_EUSER if rc is None else rc
+
+        cb = _ffi.ecr_credential_cb(on_cred)
+        rc = lib.ecr_registry_credentials_foreach(self._p(), cb, None)
+        guard.reraise()
+        _check(rc)
+        return out
 
 
 # --- Repository ---------------------------------------------------------------
@@ -528,14 +690,138 @@ class Repository(_Handle):
         _check(rc)
         return out
 
-    def copy_from(self, source: "Repository", reference: str, tag: Optional[str] = None) -> str:
+    def copy_from(self, source: "Repository", reference: str, tag: Optional[str] = None, **kwargs) -> str:
         """Copy an image (and its blobs) from another repository handle, local
-        or remote (ecr_image_copy); returns the digest put here."""
-        if not hasattr(lib, "ecr_image_copy") or "ecr_image_copy" in _missing:
-            raise NotImplementedError("this libecr has no ecr_image_copy")
-        buf = _ffi.ecr_buf()
-        _check(lib.ecr_image_copy(ctypes.byref(buf), self._p(), _b(tag), source._p(), reference.encode(), None))
-        return _take_buf(buf).decode()
+        or remote (ecr_image_copy); returns the digest put here. kwargs as
+        for copy()."""
+        return copy(self, tag, source, reference, **kwargs)
+
+    def replication_status(self, digest: str) -> List[Tuple[str, str, "ReplicationStatus", Optional[str]]]:
+        """[(region, registry_id, status, failure_reason)] of an image, one per destination."""
+        out = []
+        guard = _Callback()
+
+        def on_status(region, rid, status, reason, _payload):
+            rc = guard.guard(lambda: out.append((_s(region), _s(rid), ReplicationStatus(status), _s(reason))) or 0)
+            return _ffi.ECR_EUSER if rc is None else rc
+
+        cb = _ffi.ecr_replication_status_cb(on_status)
+        rc = lib.ecr_image_replication_status(self._p(), digest.encode(), cb, None)
+        guard.reraise()
+        _check(rc)
+        return out
+
+
+ReplicationStatus = _ffi.ReplicationStatus
+CopyEvent = _ffi.CopyEvent
+
+
+@dataclasses.dataclass
+class CopyProgress:
+    """A progress report of copy()."""
+    event: "CopyEvent"
+    digest: str
+    media_type: Optional[str]
+    bytes_done: int
+    bytes_total: int
+    all_bytes_done: int
+    all_bytes_total: int
+    blobs_done: int
+    blobs_total: int
+
+
+def copy(dst: Repository, dst_tag: Optional[str], src: Repository, src_ref: str,
+         platforms: Optional[List[str]] = None, referrers: bool = False, parallel: int = 0, flags: int = 0,
+         progress: Optional[Callable[[CopyProgress], Optional[bool]]] = None) -> str:
+    """Copy an image from src (tag or digest src_ref) to dst, tagged dst_tag
+    there (None: by digest); local or remote handles. platforms picks
+    "os/arch[/variant]" from an index; referrers copies signatures and SBOMs
+    too; progress(CopyProgress) is called on this thread (return False to
+    stop: CallbackError; an exception it raises comes back). Returns the
+    digest put on dst."""
+    opts = _ffi.ecr_copy_options()
+    _check(lib.ecr_copy_options_init(ctypes.byref(opts), _ffi.ECR_COPY_OPTIONS_VERSION))
+    arr, n, _keep = _strings(platforms)
+    opts.platforms, opts.platforms_count = ctypes.cast(arr, ctypes.POINTER(ctypes.c_char_p)), n
+    opts.flags = flags | (_ffi.ECR_COPY_REFERRERS if referrers else 0)
+    opts.parallel = parallel
+    guard = _Callback()
+    if progress is not None:
+        def on_progress(p, _payload):
+            def run():
+                c = p.contents
+                r = progress(CopyProgress(CopyEvent(c.event), _s(c.digest), _s(c.media_type), c.bytes_done,
+                                          c.bytes_total, c.all_bytes_done, c.all_bytes_total, c.blobs_done,
+                                          c.blobs_total))
+                return _ffi.ECR_EUSER if r is False else 0
+            rc = guard.guard(run)
+            return _ffi.ECR_EUSER if rc is None else rc
+        cb = _ffi.ecr_copy_progress_cb(on_progress)  # referenced until the call returns
+        opts.progress_cb = cb
+    buf = _ffi.ecr_buf()
+    rc = lib.ecr_image_copy(ctypes.byref(buf), dst._p(), _b(dst_tag), src._p(), src_ref.encode(), ctypes.byref(opts))
+    digest = _take_buf(buf).decode()
+    guard.reraise()
+    _check(rc)
+    return digest
+
+
+class Replicator(_Handle):
+    """Works the replication queues of attached registries::
+
+        with libecr.Replicator(destination=lambda region, registry_id: regs[registry_id]) as r:
+            r.attach(source)
+            ... push ...
+            r.drain(10000)
+
+    destination(region, registry_id) returns the Registry of a destination
+    (None: unknown); those registries must stay open while the replicator
+    runs (it keeps the ones it was given referenced). It is called from the
+    replicator's threads."""
+
+    _free = "ecr_replicator_free"
+
+    def __init__(self, destination: Callable[[str, str], Optional[Registry]], threads: int = 0,
+                 max_attempts: int = 0, retry_base_ms: int = 0, poll_ms: int = 0):
+        opts = _ffi.ecr_replicator_options()
+        _check(lib.ecr_replicator_options_init(ctypes.byref(opts), _ffi.ECR_REPLICATOR_OPTIONS_VERSION))
+        opts.threads, opts.max_attempts = threads, max_attempts
+        opts.retry_base_ms, opts.poll_ms = retry_base_ms, poll_ms
+        self._given = []       # registries handed to C: kept open as long as the replicator
+        self._attached = []
+
+        def on_destination(out, region, rid, _payload):
+            try:
+                reg = destination(_s(region), _s(rid))
+                if reg is None:
+                    return _ffi.ECR_ENOTFOUND
+                self._given.append(reg)
+                out[0] = reg._p()
+                return 0
+            except Exception:  # the job fails and is retried
+                return _ffi.ECR_EUSER
+
+        self._dest_cb = _ffi.ecr_replication_destination_cb(on_destination)  # alive as long as the replicator
+        opts.destination_cb = self._dest_cb
+        ptr = ctypes.POINTER(_ffi.ecr_replicator)()
+        _check(lib.ecr_replicator_new(ctypes.byref(ptr), ctypes.byref(opts)))
+        self._ptr = ptr
+
+    def attach(self, registry: Registry) -> None:
+        _check(lib.ecr_replicator_attach(self._p(), registry._p()))
+        self._attached.append(registry)
+
+    def detach(self, registry: Registry) -> None:
+        _check(lib.ecr_replicator_detach(self._p(), registry._p()))
+        self._attached.remove(registry)
+
+    def drain(self, timeout_ms: int = -1) -> None:
+        """Wait until no job is queued or running; BusyError on the timeout."""
+        _check(lib.ecr_replicator_drain(self._p(), timeout_ms))
+
+    def close(self) -> None:
+        super().close()
+        self._given, self._attached = [], []
 
 
 class Image(_Handle):
@@ -717,6 +1003,11 @@ class Server(_Handle):
         _check(lib.ecr_server_add_registry(ptr, registry._p(), None))
         self._lock = threading.Lock()
 
+    def set_cache(self, cache: "Cache") -> None:
+        """Serve pulls that pull-through cache rules cover through cache (before start())."""
+        _check(lib.ecr_server_set_cache(self._p(), cache._p()))
+        self._cache = cache  # must outlive the server
+
     def start(self) -> "Server":
         _check(lib.ecr_server_start(self._p()))
         return self
@@ -732,3 +1023,59 @@ class Server(_Handle):
         if not self.port:
             self.start()
         return self
+
+
+# --- Pull-through cache ---------------------------------------------------------
+
+class Cache(_Handle):
+    """The pull-through cache: images and blobs of repositories under a
+    registry's pull-through cache rules, fetched from upstream when missing.
+    upstream: keyword options for the upstream registry handles (as for
+    Registry: timeout_ms, ca_file, insecure, ...)."""
+
+    _free = "ecr_cache_free"
+
+    def __init__(self, freshness_seconds: int = 0, log: Optional[Callable[[int, str], None]] = None,
+                 log_level: int = _ffi.ECR_LOG_INFO, **upstream):
+        opts = _ffi.ecr_cache_options()
+        _check(lib.ecr_cache_options_init(ctypes.byref(opts), _ffi.ECR_CACHE_OPTIONS_VERSION))
+        opts.freshness_seconds = freshness_seconds
+        keep = None
+        if upstream:
+            up, keep = _registry_options(**upstream)
+            opts.upstream_options = ctypes.pointer(up)
+        self._log_cb = None
+        if log is not None:
+            def on_log(level, msg, _payload):
+                try:
+                    log(int(level), msg.decode(errors="replace"))
+                except Exception:
+                    pass
+            self._log_cb = _ffi.ecr_log_cb(on_log)
+            opts.log_cb = self._log_cb
+            opts.log_level = log_level
+        ptr = ctypes.POINTER(_ffi.ecr_cache)()
+        _check(lib.ecr_cache_new(ctypes.byref(ptr), ctypes.byref(opts)))
+        del keep
+        self._ptr = ptr
+
+    def covers(self, registry: Registry, repository: str) -> bool:
+        return _check(lib.ecr_cache_covers(self._p(), registry._p(), repository.encode())) == 1
+
+    def image(self, registry: Registry, repository: str, reference: str) -> Image:
+        ptr = ctypes.POINTER(_ffi.ecr_image)()
+        _check(lib.ecr_cache_image_get(ctypes.byref(ptr), self._p(), registry._p(), repository.encode(),
+                                       reference.encode(), 0))
+        return Image(ptr)
+
+    def blob_size(self, registry: Registry, repository: str, digest: str) -> int:
+        size = ctypes.c_uint64()
+        _check(lib.ecr_cache_blob_stat(self._p(), registry._p(), repository.encode(), digest.encode(),
+                                       ctypes.byref(size)))
+        return size.value
+
+    def open_blob(self, registry: Registry, repository: str, digest: str, offset: int = 0, length: int = 0) -> Blob:
+        ptr = ctypes.POINTER(_ffi.ecr_blob)()
+        _check(lib.ecr_cache_blob_open(ctypes.byref(ptr), self._p(), registry._p(), repository.encode(),
+                                       digest.encode(), offset, length))
+        return Blob(ptr, self)
