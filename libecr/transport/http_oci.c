@@ -685,30 +685,37 @@ static int upload_status_error(const ecr__http_response *res, const char *reposi
 	return ecr__http_status_error(res, "blob upload session");
 }
 
-static int http_upload_status(uint64_t *size_out, ecr_transport *t, const char *repository, const char *session)
+/* A body-less request on an upload session (GET: its status, DELETE: cancel it), 2xx expected, otherwise the
+ * session's error; *res is the caller's to dispose in every case. */
+static int session_request(ecr__http_response *res, ecr_transport *t, const char *method, const char *repository,
+                           const char *session)
 {
 	ecr_buf scope = ECR_BUF_INIT;
-	ecr__http_response res = {0};
 	ecr__http_request req = {0};
 	int rc;
 
 	if ((rc = check_session(t, repository, session)))
 		return rc;
-	if (!push_scope(&scope, repository)) {
-		rc = ECR_ENOMEM;
-		goto done;
-	}
-	req.method = "GET";
+	if (!push_scope(&scope, repository))
+		return ECR_ENOMEM;
+	req.method = method;
 	req.path = session;
 	req.scope = scope.ptr;
 	req.max_body = 64 * 1024;
-	if ((rc = ecr__http_do(&res, data_client(t), &req)))
-		goto done;
-	if (!is_2xx(&res)) {
-		rc = upload_status_error(&res, repository);
-		goto done;
-	}
+	if (!(rc = ecr__http_do(res, data_client(t), &req)) && !is_2xx(res))
+		rc = upload_status_error(res, repository);
+	ecr_buf_dispose(&scope);
+	return rc;
+}
+
+static int http_upload_status(uint64_t *size_out, ecr_transport *t, const char *repository, const char *session)
+{
+	ecr__http_response res = {0};
 	uint64_t size;
+	int rc;
+
+	if ((rc = session_request(&res, t, "GET", repository, session)))
+		goto done;
 	if (parse_range(&size, res.range)) {
 		rc = ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT, "upload session of %s: malformed Range %.64s",
 		               repository, res.range);
@@ -718,7 +725,6 @@ static int http_upload_status(uint64_t *size_out, ecr_transport *t, const char *
 		*size_out = size;
 done:
 	ecr__http_response_dispose(&res);
-	ecr_buf_dispose(&scope);
 	return rc;
 }
 
@@ -797,28 +803,9 @@ static int http_upload_commit(ecr_transport *t, const char *repository, const ch
 
 static int http_upload_cancel(ecr_transport *t, const char *repository, const char *session)
 {
-	ecr_buf scope = ECR_BUF_INIT;
 	ecr__http_response res = {0};
-	ecr__http_request req = {0};
-	int rc;
-
-	if ((rc = check_session(t, repository, session)))
-		return rc;
-	if (!push_scope(&scope, repository)) {
-		rc = ECR_ENOMEM;
-		goto done;
-	}
-	req.method = "DELETE";
-	req.path = session;
-	req.scope = scope.ptr;
-	req.max_body = 64 * 1024;
-	if ((rc = ecr__http_do(&res, data_client(t), &req)))
-		goto done;
-	if (!is_2xx(&res))
-		rc = upload_status_error(&res, repository);
-done:
+	int rc = session_request(&res, t, "DELETE", repository, session);
 	ecr__http_response_dispose(&res);
-	ecr_buf_dispose(&scope);
 	return rc;
 }
 
@@ -946,42 +933,6 @@ done:
 	return rc;
 }
 
-/* Write a parsed JSON value back (numbers as their text's value). */
-static int write_json(ecr__jw *w, const ecr__json *v, int depth)
-{
-	if (depth > 64)
-		return ecr__fail(ECR_ELIMIT, ECR_ERROR_JSON, "referrers: JSON nested too deeply");
-	switch (v->type) {
-	case ECR__JSON_NULL:
-		return ecr__jw_null(w) ? ECR_ENOMEM : 0;
-	case ECR__JSON_BOOL:
-		return ecr__jw_bool(w, v->boolean) ? ECR_ENOMEM : 0;
-	case ECR__JSON_NUMBER:
-		return (v->is_integer ? ecr__jw_int(w, v->integer) : ecr__jw_double(w, v->number)) ? ECR_ENOMEM : 0;
-	case ECR__JSON_STRING:
-		return ecr__jw_string_len(w, v->string, v->length) ? ECR_ENOMEM : 0;
-	case ECR__JSON_ARRAY:
-		if (ecr__jw_array_open(w))
-			return ECR_ENOMEM;
-		for (size_t i = 0; i < v->count; i++) {
-			int rc = write_json(w, v->values[i], depth + 1);
-			if (rc)
-				return rc;
-		}
-		return ecr__jw_array_close(w) ? ECR_ENOMEM : 0;
-	case ECR__JSON_OBJECT:
-		if (ecr__jw_object_open(w))
-			return ECR_ENOMEM;
-		for (size_t i = 0; i < v->count; i++) {
-			int rc = ecr__jw_key(w, v->keys[i]) ? ECR_ENOMEM : write_json(w, v->values[i], depth + 1);
-			if (rc)
-				return rc;
-		}
-		return ecr__jw_object_close(w) ? ECR_ENOMEM : 0;
-	}
-	return 0;
-}
-
 static bool is_oci_error_body(const ecr_buf *body)
 {
 	ecr__json *doc = NULL;
@@ -1082,7 +1033,7 @@ static int http_referrers(ecr_buf *index_out, ecr_transport *t, const char *repo
 				if (!at || strcmp(at, artifact_type) != 0)
 					continue;
 			}
-			if ((rc = write_json(w, d, 0)))
+			if ((rc = ecr__jw_value(w, d)))
 				goto done;
 		}
 	}
