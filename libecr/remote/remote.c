@@ -37,6 +37,38 @@ done:
 	return rc;
 }
 
+int ecr__remote_run(ecr__json **out, ecr_registry *reg, const char *operation, ecr__jw *w, int rc)
+{
+	*out = NULL;
+	if (!rc)
+		rc = ecr__jw_object_close(w);
+	if (rc) {
+		ecr__jw_free(w);
+		return rc;
+	}
+	return ecr__remote_call(out, reg, operation, w);
+}
+
+int ecr__remote_key_string(ecr__jw *w, const char *key, const char *value)
+{
+	int rc = ecr__jw_key(w, key);
+	return rc ? rc : ecr__jw_string(w, value);
+}
+
+int ecr__remote_copy_string(ecr_buf *out, bool replace, const ecr_registry *reg, const ecr__json *res,
+	const char *operation, const char *key)
+{
+	const char *s = ecr__json_get_string(res, key);
+	if (!s)
+		return ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT, "%s: the response of %s has no valid %s",
+			reg->remote->host, operation, key);
+	if (!out)
+		return 0;
+	if (replace)
+		ecr__buf_clear(out);
+	return ecr__buf_puts(out, s);
+}
+
 int ecr__remote_unsupported(const ecr_registry *reg, const char *what, const char *why)
 {
 	return ecr__fail(ECR_ENOTSUPPORTED, ECR_ERROR_TRANSPORT, "%s is not available on the remote registry %s: %s",

@@ -81,32 +81,14 @@ static int request_new(ecr__jw **out, const ecr_repository *repo)
 	return 0;
 }
 
-static int put_str(ecr__jw *w, const char *key, const char *value)
-{
-	int rc = ecr__jw_key(w, key);
-	return rc ? rc : ecr__jw_string(w, value);
-}
-
-/* Close the request object and run it (w is consumed). */
-static int request_run(ecr__json **out, ecr_repository *repo, const char *operation, ecr__jw *w)
-{
-	int rc = ecr__jw_object_close(w);
-	if (rc) {
-		ecr__jw_free(w);
-		*out = NULL;
-		return rc;
-	}
-	return ecr__remote_call(out, repo->reg, operation, w);
-}
-
 /* An imageIds list of one id. */
 static int put_image_id(ecr__jw *w, const char *digest, const char *tag)
 {
 	int rc = ecr__jw_object_open(w);
 	if (!rc && digest)
-		rc = put_str(w, "imageDigest", digest);
+		rc = ecr__remote_key_string(w, "imageDigest", digest);
 	if (!rc && tag)
-		rc = put_str(w, "imageTag", tag);
+		rc = ecr__remote_key_string(w, "imageTag", tag);
 	return rc ? rc : ecr__jw_object_close(w);
 }
 
@@ -245,7 +227,7 @@ static int describe_one(ecr_image **out, ecr_repository *repo, const char *tag, 
 		ecr__jw_free(w);
 		return rc;
 	}
-	rc = request_run(&res, repo, "DescribeImages", w);
+	rc = ecr__remote_run(&res, repo->reg, "DescribeImages", w, 0);
 	if (rc == ECR_EIMAGE_NOT_FOUND)
 		rc = image_not_found(repo, tag, digest);
 	if (rc)
@@ -315,13 +297,13 @@ int ecr__remote_image_put(ecr_image **out, ecr_repository *repo, const char *tag
 		if ((rc = request_new(&w, repo)))
 			goto done;
 		if ((rc = ecr__jw_key(w, "imageManifest")) || (rc = ecr__jw_string_len(w, manifest, len)) ||
-		    (mt && (rc = put_str(w, "imageManifestMediaType", mt))) ||
-		    (tag && (rc = put_str(w, "imageTag", tag))) ||
-		    (digest && (rc = put_str(w, "imageDigest", digest)))) {
+		    (mt && (rc = ecr__remote_key_string(w, "imageManifestMediaType", mt))) ||
+		    (tag && (rc = ecr__remote_key_string(w, "imageTag", tag))) ||
+		    (digest && (rc = ecr__remote_key_string(w, "imageDigest", digest)))) {
 			ecr__jw_free(w);
 			goto done;
 		}
-		rc = request_run(&res, repo, "PutImage", w);
+		rc = ecr__remote_run(&res, repo->reg, "PutImage", w, 0);
 		/* PutImage is always exclusive: nothing to change is a success without ECR_IMAGE_PUT_EXCLUSIVE */
 		if (rc == ECR_EIMAGE_EXISTS && !(flags & ECR_IMAGE_PUT_EXCLUSIVE)) {
 			ecr__error_clear();
@@ -439,7 +421,7 @@ static int batch_delete_one(ecr_buf *digest_out, ecr_repository *repo, const cha
 		ecr__jw_free(w);
 		return rc;
 	}
-	if ((rc = request_run(&res, repo, "BatchDeleteImage", w)))
+	if ((rc = ecr__remote_run(&res, repo->reg, "BatchDeleteImage", w, 0)))
 		goto done;
 	const ecr__json *failures = ecr__json_get(res, "failures");
 	const ecr__json *f = failures && failures->type == ECR__JSON_ARRAY ? ecr__json_at(failures, 0) : NULL;
@@ -567,7 +549,7 @@ int ecr__remote_image_set_storage_class(ecr_image **out, ecr_repository *repo, c
 	if ((rc = request_new(&w, repo)))
 		return rc;
 	if ((rc = ecr__jw_key(w, "imageId")) || (rc = put_image_id(w, digest, NULL)) ||
-	    (rc = put_str(w, "targetStorageClass",
+	    (rc = ecr__remote_key_string(w, "targetStorageClass",
 	                  storage_class == ECR_STORAGE_CLASS_ARCHIVE ? "ARCHIVE" : "STANDARD"))) {
 		ecr__jw_free(w);
 		return rc;
@@ -585,7 +567,7 @@ int ecr__remote_image_set_storage_class(ecr_image **out, ecr_repository *repo, c
 		msize_known = ecr__remote_manifest_size(&msize, repo->reg, repo->name, digest) == 0;
 		ecr__error_restore(&saved);
 	}
-	rc = request_run(&res, repo, "UpdateImageStorageClass", w);
+	rc = ecr__remote_run(&res, repo->reg, "UpdateImageStorageClass", w, 0);
 	ecr__json_free(res);
 	if (rc == ECR_EIMAGE_NOT_FOUND)
 		rc = image_not_found(repo, NULL, digest);
@@ -716,17 +698,18 @@ static int describe_page(ecr__remote_image_list *l)
 	if ((rc = request_new(&w, l->repo)))
 		return rc;
 	if ((rc = ecr__jw_key(w, "filter")) || (rc = ecr__jw_object_open(w)) ||
-	    (rc = put_str(w, "tagStatus",
+	    (rc = ecr__remote_key_string(w, "tagStatus",
 	                  l->tag_status == ECR_TAG_STATUS_TAGGED     ? "TAGGED"
 	                  : l->tag_status == ECR_TAG_STATUS_UNTAGGED ? "UNTAGGED"
 	                                                             : "ANY")) ||
-	    (rc = put_str(w, "imageStatus", status_filter(l->status_mask))) || (rc = ecr__jw_object_close(w)) ||
+	    (rc = ecr__remote_key_string(w, "imageStatus", status_filter(l->status_mask))) ||
+	    (rc = ecr__jw_object_close(w)) ||
 	    (rc = ecr__jw_key(w, "maxResults")) || (rc = ecr__jw_int(w, LIST_PAGE)) ||
-	    (l->next_token && (rc = put_str(w, "nextToken", l->next_token)))) {
+	    (l->next_token && (rc = ecr__remote_key_string(w, "nextToken", l->next_token)))) {
 		ecr__jw_free(w);
 		return rc;
 	}
-	if ((rc = request_run(&res, l->repo, "DescribeImages", w)))
+	if ((rc = ecr__remote_run(&res, l->repo->reg, "DescribeImages", w, 0)))
 		return rc;
 	const ecr__json *details = ecr__json_get(res, "imageDetails");
 	if (!details || details->type != ECR__JSON_ARRAY) {
@@ -781,7 +764,7 @@ static int describe_digests(ecr__remote_image_list *l, char **digests, int64_t *
 			ecr__jw_free(w);
 			break;
 		}
-		rc = request_run(&res, l->repo, "DescribeImages", w);
+		rc = ecr__remote_run(&res, l->repo->reg, "DescribeImages", w, 0);
 		if (rc == ECR_EIMAGE_NOT_FOUND) { /* one went meanwhile: one by one */
 			ecr__error_clear();
 			rc = 0;
@@ -1024,13 +1007,14 @@ static int tags_by_api(tag_pairs *p, ecr_repository *repo, const char *after)
 		if ((rc = request_new(&w, repo)))
 			break;
 		if ((rc = ecr__jw_key(w, "filter")) || (rc = ecr__jw_object_open(w)) ||
-		    (rc = put_str(w, "tagStatus", "TAGGED")) || (rc = put_str(w, "imageStatus", "ANY")) ||
+		    (rc = ecr__remote_key_string(w, "tagStatus", "TAGGED")) ||
+		    (rc = ecr__remote_key_string(w, "imageStatus", "ANY")) ||
 		    (rc = ecr__jw_object_close(w)) || (rc = ecr__jw_key(w, "maxResults")) ||
-		    (rc = ecr__jw_int(w, 1000)) || (token && (rc = put_str(w, "nextToken", token)))) {
+		    (rc = ecr__jw_int(w, 1000)) || (token && (rc = ecr__remote_key_string(w, "nextToken", token)))) {
 			ecr__jw_free(w);
 			break;
 		}
-		if ((rc = request_run(&res, repo, "ListImages", w)))
+		if ((rc = ecr__remote_run(&res, repo->reg, "ListImages", w, 0)))
 			break;
 		const ecr__json *ids = ecr__json_get(res, "imageIds");
 		for (size_t i = 0; !rc && ids && ids->type == ECR__JSON_ARRAY && i < ids->count; i++) {

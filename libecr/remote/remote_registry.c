@@ -10,37 +10,23 @@ int ecr__remote_local_only(ecr_registry *reg, const char *what)
 	return ecr__remote_unsupported(reg, what, "it runs on the registry's own host");
 }
 
-/* A request object with up to two string members (a NULL key ends the list). */
-static int request(ecr__jw **out, const char *k1, const char *v1, const char *k2, const char *v2)
-{
-	ecr__jw *w = NULL;
-	int rc = ecr__jw_new(&w);
-	if (!rc)
-		rc = ecr__jw_object_open(w);
-	if (!rc && k1 && !(rc = ecr__jw_key(w, k1)))
-		rc = ecr__jw_string(w, v1);
-	if (!rc && k2 && !(rc = ecr__jw_key(w, k2)))
-		rc = ecr__jw_string(w, v2);
-	if (!rc)
-		rc = ecr__jw_object_close(w);
-	if (rc) {
-		ecr__jw_free(w);
-		w = NULL;
-	}
-	*out = w;
-	return rc;
-}
-
-/* Run operation with the request built by request(); *res receives the response. */
+/* Run operation with a request object of up to two string members (a NULL key ends the list); *res receives
+ * the response. */
 static int call(ecr__json **res, ecr_registry *reg, const char *operation, const char *k1, const char *v1,
 	const char *k2, const char *v2)
 {
 	ecr__jw *w = NULL;
-	int rc = request(&w, k1, v1, k2, v2);
+	int rc = ecr__jw_new(&w);
 	*res = NULL;
-	return rc ? rc : ecr__remote_call(res, reg, operation, w);
+	if (rc)
+		return rc;
+	rc = ecr__jw_object_open(w);
+	if (!rc && k1)
+		rc = ecr__remote_key_string(w, k1, v1);
+	if (!rc && k2)
+		rc = ecr__remote_key_string(w, k2, v2);
+	return ecr__remote_run(res, reg, operation, w, rc);
 }
-
 /* A string member of a response; a missing one is a malformed response. */
 static int response_string(const char **out, ecr_registry *reg, const ecr__json *res, const char *operation,
 	const char *key)
@@ -50,17 +36,6 @@ static int response_string(const char **out, ecr_registry *reg, const ecr__json 
 		return ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT, "%s: the response of %s has no %s", reg->remote->host,
 			operation, key);
 	return 0;
-}
-
-/* Replace out's content with the string member key of res. */
-static int copy_member(ecr_buf *out, ecr_registry *reg, const ecr__json *res, const char *operation, const char *key)
-{
-	const char *s;
-	int rc = response_string(&s, reg, res, operation, key);
-	if (rc || !out)
-		return rc;
-	ecr__buf_clear(out);
-	return ecr__buf_puts(out, s);
 }
 
 int ecr__remote_registry_set_policy(ecr_registry *reg, const char *text)
@@ -76,7 +51,7 @@ int ecr__remote_registry_policy(ecr_buf *out, ecr_registry *reg)
 	ecr__json *res = NULL;
 	int rc = call(&res, reg, "GetRegistryPolicy", NULL, NULL, NULL, NULL);
 	if (!rc)
-		rc = copy_member(out, reg, res, "GetRegistryPolicy", "policyText");
+		rc = ecr__remote_copy_string(out, true, reg, res, "GetRegistryPolicy", "policyText");
 	ecr__json_free(res);
 	return rc;
 }
@@ -86,7 +61,7 @@ int ecr__remote_registry_delete_policy(ecr_buf *deleted_out, ecr_registry *reg)
 	ecr__json *res = NULL;
 	int rc = call(&res, reg, "DeleteRegistryPolicy", NULL, NULL, NULL, NULL);
 	if (!rc)
-		rc = copy_member(deleted_out, reg, res, "DeleteRegistryPolicy", "policyText");
+		rc = ecr__remote_copy_string(deleted_out, true, reg, res, "DeleteRegistryPolicy", "policyText");
 	ecr__json_free(res);
 	return rc;
 }
@@ -96,7 +71,7 @@ int ecr__remote_registry_setting(ecr_buf *out, ecr_registry *reg, const char *na
 	ecr__json *res = NULL;
 	int rc = call(&res, reg, "GetAccountSetting", "name", name, NULL, NULL);
 	if (!rc)
-		rc = copy_member(out, reg, res, "GetAccountSetting", "value");
+		rc = ecr__remote_copy_string(out, true, reg, res, "GetAccountSetting", "value");
 	ecr__json_free(res);
 	return rc;
 }

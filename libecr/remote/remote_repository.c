@@ -29,36 +29,17 @@
 
 /* --- requests and responses --- */
 
-static int key_str(ecr__jw *w, const char *key, const char *value)
-{
-	int rc = ecr__jw_key(w, key);
-	return rc ? rc : ecr__jw_string(w, value);
-}
-
 /* Start a request object with repositoryName. */
 static int begin(ecr__jw **out, const char *name)
 {
 	int rc = ecr__jw_new(out);
 	if (!rc && !(rc = ecr__jw_object_open(*out)) && name)
-		rc = key_str(*out, "repositoryName", name);
+		rc = ecr__remote_key_string(*out, "repositoryName", name);
 	if (rc) {
 		ecr__jw_free(*out);
 		*out = NULL;
 	}
 	return rc;
-}
-
-/* Close the request w (rc: how building it went) and run it; w is freed in every case. */
-static int run(ecr__json **res, ecr_registry *reg, const char *operation, ecr__jw *w, int rc)
-{
-	*res = NULL;
-	if (!rc)
-		rc = ecr__jw_object_close(w);
-	if (rc) {
-		ecr__jw_free(w);
-		return rc;
-	}
-	return ecr__remote_call(res, reg, operation, w);
 }
 
 /* A request with only repositoryName; the response is dropped unless res is given. */
@@ -67,7 +48,7 @@ static int simple(ecr__json **res, ecr_repository *repo, const char *operation)
 	ecr__json *tmp = NULL;
 	ecr__jw *w = NULL;
 	int rc = begin(&w, repo->name);
-	rc = rc ? rc : run(&tmp, repo->reg, operation, w, 0);
+	rc = rc ? rc : ecr__remote_run(&tmp, repo->reg, operation, w, 0);
 	if (res)
 		*res = tmp;
 	else
@@ -211,8 +192,8 @@ static int write_filters(ecr__jw *w, const char *const *filters, size_t n)
 	if ((rc = ecr__jw_key(w, "imageTagMutabilityExclusionFilters")) || (rc = ecr__jw_array_open(w)))
 		return rc;
 	for (size_t i = 0; i < n; i++)
-		if ((rc = ecr__jw_object_open(w)) || (rc = key_str(w, "filter", filters[i])) ||
-			(rc = key_str(w, "filterType", "WILDCARD")) || (rc = ecr__jw_object_close(w)))
+		if ((rc = ecr__jw_object_open(w)) || (rc = ecr__remote_key_string(w, "filter", filters[i])) ||
+			(rc = ecr__remote_key_string(w, "filterType", "WILDCARD")) || (rc = ecr__jw_object_close(w)))
 			return rc;
 	return ecr__jw_array_close(w);
 }
@@ -229,14 +210,15 @@ static int write_scanning(ecr__jw *w, int scan_on_push)
 static int create_request(ecr__jw *w, const ecr_repository_options *o)
 {
 	int rc;
-	if ((rc = key_str(w, "imageTagMutability", ecr__repository_mutability_name(o->tag_mutability))))
+	if ((rc = ecr__remote_key_string(w, "imageTagMutability", ecr__repository_mutability_name(o->tag_mutability))))
 		return rc;
 	if (o->exclusions_count && (rc = write_filters(w, o->exclusions, o->exclusions_count)))
 		return rc;
 	if ((rc = write_scanning(w, o->scan_on_push)) || (rc = ecr__jw_key(w, "encryptionConfiguration")) ||
-		(rc = ecr__jw_object_open(w)) || (rc = key_str(w, "encryptionType", ecr__repository_encryption_name(o->encryption_type))))
+		(rc = ecr__jw_object_open(w)) ||
+		(rc = ecr__remote_key_string(w, "encryptionType", ecr__repository_encryption_name(o->encryption_type))))
 		return rc;
-	if (o->kms_key && (rc = key_str(w, "kmsKey", o->kms_key)))
+	if (o->kms_key && (rc = ecr__remote_key_string(w, "kmsKey", o->kms_key)))
 		return rc;
 	if ((rc = ecr__jw_object_close(w)))
 		return rc;
@@ -245,8 +227,8 @@ static int create_request(ecr__jw *w, const ecr_repository_options *o)
 	if ((rc = ecr__jw_key(w, "tags")) || (rc = ecr__jw_array_open(w)))
 		return rc;
 	for (size_t i = 0; i < o->tags_count; i++)
-		if ((rc = ecr__jw_object_open(w)) || (rc = key_str(w, "Key", o->tags[i].key)) ||
-			(rc = key_str(w, "Value", o->tags[i].value)) || (rc = ecr__jw_object_close(w)))
+		if ((rc = ecr__jw_object_open(w)) || (rc = ecr__remote_key_string(w, "Key", o->tags[i].key)) ||
+			(rc = ecr__remote_key_string(w, "Value", o->tags[i].value)) || (rc = ecr__jw_object_close(w)))
 			return rc;
 	return ecr__jw_array_close(w);
 }
@@ -270,7 +252,7 @@ int ecr__remote_repository_create(ecr_repository **out, ecr_registry *reg, const
 	}
 	if ((rc = begin(&w, name)))
 		return rc;
-	if ((rc = run(&res, reg, "CreateRepository", w, create_request(w, opts))))
+	if ((rc = ecr__remote_run(&res, reg, "CreateRepository", w, create_request(w, opts))))
 		goto done;
 	if (out) {
 		const ecr__json *r = ecr__json_get(res, "repository");
@@ -297,7 +279,7 @@ int ecr__remote_repository_open(ecr_repository **out, ecr_registry *reg, const c
 	rc = ecr__jw_key(w, "repositoryNames");
 	if (!rc && !(rc = ecr__jw_array_open(w)) && !(rc = ecr__jw_string(w, name)))
 		rc = ecr__jw_array_close(w);
-	if ((rc = run(&res, reg, "DescribeRepositories", w, rc)))
+	if ((rc = ecr__remote_run(&res, reg, "DescribeRepositories", w, rc)))
 		goto done;
 	const ecr__json *r = ecr__json_at(ecr__json_get(res, "repositories"), 0);
 	rc = repository_from_json(out, reg, r, "DescribeRepositories");
@@ -316,7 +298,7 @@ int ecr__remote_repository_delete(ecr_registry *reg, const char *name, uint32_t 
 	rc = ecr__jw_key(w, "force");
 	if (!rc)
 		rc = ecr__jw_bool(w, (flags & ECR_REPOSITORY_DELETE_FORCE) != 0);
-	rc = run(&res, reg, "DeleteRepository", w, rc);
+	rc = ecr__remote_run(&res, reg, "DeleteRepository", w, rc);
 	ecr__json_free(res);
 	return rc;
 }
@@ -333,10 +315,10 @@ int ecr__remote_repository_set_tag_mutability(ecr_repository *repo, ecr_tag_muta
 	int rc = begin(&w, repo->name);
 	if (rc)
 		return rc;
-	rc = key_str(w, "imageTagMutability", ecr__repository_mutability_name(mutability));
+	rc = ecr__remote_key_string(w, "imageTagMutability", ecr__repository_mutability_name(mutability));
 	if (!rc && exclusions_count)
 		rc = write_filters(w, exclusions, exclusions_count);
-	if ((rc = run(&res, repo->reg, "PutImageTagMutability", w, rc)))
+	if ((rc = ecr__remote_run(&res, repo->reg, "PutImageTagMutability", w, rc)))
 		goto done;
 	/* the handle takes the new settings, as a local one does */
 	if (exclusions_count && !(v = ecr__calloc(exclusions_count, sizeof(char *)))) {
@@ -367,7 +349,7 @@ int ecr__remote_repository_set_scan_on_push(ecr_repository *repo, int scan_on_pu
 	int rc = begin(&w, repo->name);
 	if (rc)
 		return rc;
-	rc = run(&res, repo->reg, "PutImageScanningConfiguration", w, write_scanning(w, scan_on_push));
+	rc = ecr__remote_run(&res, repo->reg, "PutImageScanningConfiguration", w, write_scanning(w, scan_on_push));
 	ecr__json_free(res);
 	if (!rc)
 		repo->scan_on_push = scan_on_push ? 1 : 0;
@@ -379,7 +361,7 @@ int ecr__remote_repository_set_scan_on_push(ecr_repository *repo, int scan_on_pu
 static int begin_arn(ecr__jw **w, const ecr_repository *repo)
 {
 	int rc = begin(w, NULL);
-	if (!rc && (rc = key_str(*w, "resourceArn", repo->arn))) {
+	if (!rc && (rc = ecr__remote_key_string(*w, "resourceArn", repo->arn))) {
 		ecr__jw_free(*w);
 		*w = NULL;
 	}
@@ -395,13 +377,13 @@ int ecr__remote_repository_tag_resource(ecr_repository *repo, const ecr_resource
 		return rc;
 	if (!(rc = ecr__jw_key(w, "tags")) && !(rc = ecr__jw_array_open(w))) {
 		for (size_t i = 0; !rc && i < count; i++)
-			if (!(rc = ecr__jw_object_open(w)) && !(rc = key_str(w, "Key", tags[i].key)) &&
-				!(rc = key_str(w, "Value", tags[i].value)))
+			if (!(rc = ecr__jw_object_open(w)) && !(rc = ecr__remote_key_string(w, "Key", tags[i].key)) &&
+				!(rc = ecr__remote_key_string(w, "Value", tags[i].value)))
 				rc = ecr__jw_object_close(w);
 		if (!rc)
 			rc = ecr__jw_array_close(w);
 	}
-	rc = run(&res, repo->reg, "TagResource", w, rc);
+	rc = ecr__remote_run(&res, repo->reg, "TagResource", w, rc);
 	ecr__json_free(res);
 	return rc;
 }
@@ -419,7 +401,7 @@ int ecr__remote_repository_untag_resource(ecr_repository *repo, const char *cons
 		if (!rc)
 			rc = ecr__jw_array_close(w);
 	}
-	rc = run(&res, repo->reg, "UntagResource", w, rc);
+	rc = ecr__remote_run(&res, repo->reg, "UntagResource", w, rc);
 	ecr__json_free(res);
 	return rc;
 }
@@ -429,7 +411,7 @@ int ecr__remote_repository_resource_tags(ecr_repository *repo, ecr_resource_tag_
 	ecr__json *res = NULL;
 	ecr__jw *w = NULL;
 	int rc = begin_arn(&w, repo);
-	if (rc || (rc = run(&res, repo->reg, "ListTagsForResource", w, 0)))
+	if (rc || (rc = ecr__remote_run(&res, repo->reg, "ListTagsForResource", w, 0)))
 		goto done;
 	const ecr__json *tags = ecr__json_get(res, "tags");
 	for (size_t i = 0; tags && tags->type == ECR__JSON_ARRAY && i < tags->count; i++) {
@@ -452,19 +434,6 @@ done:
 
 /* --- repository policies --- */
 
-static int copy_text(ecr_buf *out, bool replace, const ecr_repository *repo, const ecr__json *res,
-	const char *operation, const char *key)
-{
-	const char *s = ecr__json_get_string(res, key);
-	if (!s)
-		return malformed(repo->reg, operation, key);
-	if (!out)
-		return 0;
-	if (replace)
-		ecr__buf_clear(out);
-	return ecr__buf_puts(out, s);
-}
-
 int ecr__remote_repository_set_policy(ecr_repository *repo, const char *text, uint32_t flags)
 {
 	ecr__json *res = NULL;
@@ -472,9 +441,9 @@ int ecr__remote_repository_set_policy(ecr_repository *repo, const char *text, ui
 	int rc = begin(&w, repo->name);
 	if (rc)
 		return rc;
-	if (!(rc = key_str(w, "policyText", text)) && !(rc = ecr__jw_key(w, "force")))
+	if (!(rc = ecr__remote_key_string(w, "policyText", text)) && !(rc = ecr__jw_key(w, "force")))
 		rc = ecr__jw_bool(w, (flags & ECR_POLICY_FORCE) != 0);
-	rc = run(&res, repo->reg, "SetRepositoryPolicy", w, rc);
+	rc = ecr__remote_run(&res, repo->reg, "SetRepositoryPolicy", w, rc);
 	ecr__json_free(res);
 	return rc;
 }
@@ -484,7 +453,7 @@ int ecr__remote_repository_policy(ecr_buf *out, ecr_repository *repo)
 	ecr__json *res = NULL;
 	int rc = simple(&res, repo, "GetRepositoryPolicy");
 	if (!rc)
-		rc = copy_text(out, true, repo, res, "GetRepositoryPolicy", "policyText");
+		rc = ecr__remote_copy_string(out, true, repo->reg, res, "GetRepositoryPolicy", "policyText");
 	ecr__json_free(res);
 	return rc;
 }
@@ -494,7 +463,7 @@ int ecr__remote_repository_delete_policy(ecr_buf *deleted_out, ecr_repository *r
 	ecr__json *res = NULL;
 	int rc = simple(&res, repo, "DeleteRepositoryPolicy");
 	if (!rc)
-		rc = copy_text(deleted_out, true, repo, res, "DeleteRepositoryPolicy", "policyText");
+		rc = ecr__remote_copy_string(deleted_out, true, repo->reg, res, "DeleteRepositoryPolicy", "policyText");
 	ecr__json_free(res);
 	return rc;
 }
@@ -588,8 +557,8 @@ static int iter_fetch(ecr__remote_repo_iter *it)
 	if (rc)
 		return rc;
 	if (!(rc = ecr__jw_key(w, "maxResults")) && !(rc = ecr__jw_int(w, PAGE_SIZE)) && it->page_token)
-		rc = key_str(w, "nextToken", it->page_token);
-	if ((rc = run(&res, it->reg, "DescribeRepositories", w, rc)))
+		rc = ecr__remote_key_string(w, "nextToken", it->page_token);
+	if ((rc = ecr__remote_run(&res, it->reg, "DescribeRepositories", w, rc)))
 		goto done;
 	const ecr__json *list = ecr__json_get(res, "repositories");
 	const char *next = ecr__json_get_string(res, "nextToken");
@@ -685,7 +654,8 @@ int ecr__remote_repository_set_lifecycle_policy(ecr_repository *repo, const char
 	int rc = begin(&w, repo->name);
 	if (rc)
 		return rc;
-	rc = run(&res, repo->reg, "PutLifecyclePolicy", w, key_str(w, "lifecyclePolicyText", text));
+	rc = ecr__remote_key_string(w, "lifecyclePolicyText", text);
+	rc = ecr__remote_run(&res, repo->reg, "PutLifecyclePolicy", w, rc);
 	ecr__json_free(res);
 	return rc;
 }
@@ -695,7 +665,7 @@ static int lifecycle_get(ecr_buf *text_out, int64_t *last_out, ecr_repository *r
 	ecr__json *res = NULL;
 	int rc = simple(&res, repo, operation);
 	if (!rc)
-		rc = copy_text(text_out, false, repo, res, operation, "lifecyclePolicyText");
+		rc = ecr__remote_copy_string(text_out, false, repo->reg, res, operation, "lifecyclePolicyText");
 	if (!rc && last_out)
 		*last_out = ecr__remote_time(res, "lastEvaluatedAt");
 	ecr__json_free(res);
@@ -839,11 +809,11 @@ static int list_images(pv_set *s, ecr_repository *repo)
 		if ((rc = begin(&w, repo->name)))
 			break;
 		rc = ecr__jw_key(w, "filter");
-		if (!rc && !(rc = ecr__jw_object_open(w)) && !(rc = key_str(w, "tagStatus", "ANY")) &&
-			!(rc = key_str(w, "imageStatus", "ANY")) && !(rc = ecr__jw_object_close(w)) &&
+		if (!rc && !(rc = ecr__jw_object_open(w)) && !(rc = ecr__remote_key_string(w, "tagStatus", "ANY")) &&
+			!(rc = ecr__remote_key_string(w, "imageStatus", "ANY")) && !(rc = ecr__jw_object_close(w)) &&
 			!(rc = ecr__jw_key(w, "maxResults")) && !(rc = ecr__jw_int(w, IMAGES_PAGE_SIZE)) && token)
-			rc = key_str(w, "nextToken", token);
-		if (!(rc = run(&res, repo->reg, "DescribeImages", w, rc))) {
+			rc = ecr__remote_key_string(w, "nextToken", token);
+		if (!(rc = ecr__remote_run(&res, repo->reg, "DescribeImages", w, rc))) {
 			const ecr__json *list = ecr__json_get(res, "imageDetails");
 			for (size_t i = 0; !rc && list && list->type == ECR__JSON_ARRAY && i < list->count; i++)
 				rc = pv_add(s, repo->reg, list->values[i]);
@@ -885,8 +855,8 @@ static int preview_results(pv_set *s, ecr_repository *repo)
 		if ((rc = begin(&w, repo->name)))
 			break;
 		if (!(rc = ecr__jw_key(w, "maxResults")) && !(rc = ecr__jw_int(w, PREVIEW_PAGE_SIZE)) && token)
-			rc = key_str(w, "nextToken", token);
-		if ((rc = run(&res, repo->reg, "GetLifecyclePolicyPreview", w, rc))) {
+			rc = ecr__remote_key_string(w, "nextToken", token);
+		if ((rc = ecr__remote_run(&res, repo->reg, "GetLifecyclePolicyPreview", w, rc))) {
 			ecr__json_free(res);
 			break;
 		}
@@ -944,8 +914,8 @@ int ecr__remote_repository_lifecycle_preview(ecr_repository *repo, const char *t
 	int rc = begin(&w, repo->name);
 	if (rc)
 		return rc;
-	if ((rc = run(&res, repo->reg, "StartLifecyclePolicyPreview", w,
-		     text ? key_str(w, "lifecyclePolicyText", text) : 0)))
+	if ((rc = ecr__remote_run(&res, repo->reg, "StartLifecyclePolicyPreview", w,
+		     text ? ecr__remote_key_string(w, "lifecyclePolicyText", text) : 0)))
 		goto done;
 	/*
 	 * The registry reports the images it acts on; the local preview reports
@@ -985,7 +955,7 @@ int ecr__remote_repository_scan_frequency(ecr_buf *out, ecr_repository *repo)
 	if (!(rc = ecr__jw_key(w, "repositoryNames")) && !(rc = ecr__jw_array_open(w)) &&
 		!(rc = ecr__jw_string(w, repo->name)))
 		rc = ecr__jw_array_close(w);
-	if ((rc = run(&res, repo->reg, "BatchGetRepositoryScanningConfiguration", w, rc)))
+	if ((rc = ecr__remote_run(&res, repo->reg, "BatchGetRepositoryScanningConfiguration", w, rc)))
 		goto done;
 	const ecr__json *conf = ecr__json_at(ecr__json_get(res, "scanningConfigurations"), 0);
 	const char *freq = ecr__json_get_string(conf, "scanFrequency");
@@ -1014,10 +984,10 @@ int ecr__remote_image_scan_result(ecr_scan_status *status_out, ecr_buf *reason_o
 	if ((rc = begin(&w, repo->name)))
 		return rc;
 	if (!(rc = ecr__jw_key(w, "imageId")) && !(rc = ecr__jw_object_open(w)) &&
-		!(rc = key_str(w, "imageDigest", digest)) && !(rc = ecr__jw_object_close(w)) &&
+		!(rc = ecr__remote_key_string(w, "imageDigest", digest)) && !(rc = ecr__jw_object_close(w)) &&
 		!(rc = ecr__jw_key(w, "maxResults")))
 		rc = ecr__jw_int(w, 1);
-	rc = run(&res, repo->reg, "DescribeImageScanFindings", w, rc);
+	rc = ecr__remote_run(&res, repo->reg, "DescribeImageScanFindings", w, rc);
 	if (rc == ECR_ESCAN_NOT_FOUND || rc == ECR_EIMAGE_NOT_FOUND) {
 		/* the local function reports an image never scanned (or not there) as ECR_SCAN_NONE */
 		ecr__error_clear();
