@@ -28,6 +28,8 @@
 #include "ecr/auth.h"
 #include "ecr/scan.h"
 #include "ecr/copy.h"
+#include "ecr/replication.h"
+#include "ecr/cache.h"
 #include "ecr/server.h"
 
 #endif

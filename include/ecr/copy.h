@@ -59,6 +59,8 @@ typedef int (*ecr_copy_progress_cb)(const ecr_copy_progress *progress, void *pay
 #define ECR_COPY_REFERRERS 1u
 /** Never mount, even within one registry. */
 #define ECR_COPY_NO_MOUNT 2u
+/** Put the manifests with ECR_IMAGE_PUT_REPLICA (the replicator's copies). */
+#define ECR_COPY_REPLICA 4u
 
 /** Options for ecr_image_copy(). NULL means all defaults. */
 typedef struct ecr_copy_options {

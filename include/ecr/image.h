@@ -41,6 +41,11 @@ typedef struct ecr_tag_iterator ecr_tag_iterator;
 
 /** Flag for ecr_image_put(): fail with ECR_EIMAGE_EXISTS when nothing would change (ECR PutImage). */
 #define ECR_IMAGE_PUT_EXCLUSIVE 1u
+/**
+ * Flag for ecr_image_put(): the image arrives by replication (ecr/replication.h):
+ * it is not queued for replication again. Ignored by remote registries.
+ */
+#define ECR_IMAGE_PUT_REPLICA 2u
 
 /**
  * Put a manifest into a repository.

@@ -18,6 +18,7 @@
 #include "common.h"
 #include "log.h"
 #include "registry.h"
+#include "cache.h"
 
 ECR_BEGIN_DECL
 
@@ -78,6 +79,14 @@ ECR_EXTERN(int) ecr_server_new(ecr_server **out, const ecr_server_options *opts)
  * @return 0; ECR_EEXISTS (host already served); ECR_EBUSY (server running).
  */
 ECR_EXTERN(int) ecr_server_add_registry(ecr_server *srv, ecr_registry *reg, const char *host);
+
+/**
+ * Serve pulls of repositories that pull-through cache rules cover through a
+ * cache (ecr/cache.h): manifests and blobs the registry lacks come from
+ * upstream. The cache must outlive the server. Set before ecr_server_start().
+ * @return 0; ECR_EBUSY (server running).
+ */
+ECR_EXTERN(int) ecr_server_set_cache(ecr_server *srv, ecr_cache *cache);
 
 /**
  * Finds (or opens) the registry of an account in a region, for requests that

@@ -63,6 +63,10 @@ struct ecr_registry {
 	/* The scanner attached to this registry (libecr/scan/scanner.c), or NULL; set by ecr_scanner_attach. */
 	ecr__push_hook push_hook;
 	void *scanner;
+	/* The replicator working this registry's queue (libecr/replication/replicator.c), or NULL: woken (outside
+	 * any lock) after a push queued replication jobs. Set by ecr_replicator_attach. */
+	void (*repl_wake)(void *replicator);
+	void *replicator;
 };
 
 /* The scanner attached to a registry (an ecr_scanner *), or NULL. */

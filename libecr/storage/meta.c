@@ -193,6 +193,56 @@ static const char *const migrations[ECR__META_SCHEMA_VERSION] = {
 	"CREATE TABLE scanning_configuration ("
 	" registry_id INTEGER PRIMARY KEY REFERENCES registries(id),"
 	" document TEXT NOT NULL);",
+	/* 1 -> 2: replication (configuration, the durable job queue), creation templates, pull-through cache */
+	"CREATE TABLE replication_configuration ("
+	" registry_id INTEGER PRIMARY KEY REFERENCES registries(id),"
+	" document TEXT NOT NULL,"
+	" updated_at BIGINT NOT NULL);"
+	/* One job per (image, destination): a later push of the image (a new tag) re-queues it. */
+	"CREATE TABLE replication_jobs ("
+	" id INTEGER PRIMARY KEY,"
+	" registry_id INTEGER NOT NULL REFERENCES registries(id),"
+	" repository TEXT NOT NULL,"
+	" digest TEXT NOT NULL,"
+	" tags TEXT NOT NULL,"              /* JSON array: the tags to set at the destination */
+	" dest_region TEXT NOT NULL,"
+	" dest_registry_id TEXT NOT NULL,"
+	" status INTEGER NOT NULL,"         /* 0 queued, 1 running, 2 complete, 3 failed */
+	" attempts INTEGER NOT NULL,"
+	" next_attempt_at BIGINT NOT NULL,"
+	" lease_until BIGINT NOT NULL,"     /* a running job whose lease passed was interrupted: queued again */
+	" failure_reason TEXT,"
+	" created_at BIGINT NOT NULL,"
+	" updated_at BIGINT NOT NULL,"
+	" UNIQUE (registry_id, repository, digest, dest_region, dest_registry_id));"
+	"CREATE INDEX replication_jobs_due ON replication_jobs (status, next_attempt_at);"
+	"CREATE TABLE creation_templates ("
+	" registry_id INTEGER NOT NULL REFERENCES registries(id),"
+	" prefix TEXT NOT NULL,"
+	" document TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL,"
+	" updated_at BIGINT NOT NULL,"
+	" PRIMARY KEY (registry_id, prefix));"
+	"CREATE TABLE pull_through_cache_rules ("
+	" registry_id INTEGER NOT NULL REFERENCES registries(id),"
+	" prefix TEXT NOT NULL,"
+	" document TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL,"
+	" updated_at BIGINT NOT NULL,"
+	" PRIMARY KEY (registry_id, prefix));"
+	"CREATE TABLE credentials ("
+	" registry_id INTEGER NOT NULL REFERENCES registries(id),"
+	" arn TEXT NOT NULL,"
+	" username TEXT NOT NULL,"
+	" secret TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL,"
+	" PRIMARY KEY (registry_id, arn));"
+	/* When a cached tag was last checked upstream. */
+	"CREATE TABLE cache_tags ("
+	" repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+	" tag TEXT NOT NULL,"
+	" checked_at BIGINT NOT NULL,"
+	" PRIMARY KEY (repository_id, tag));",
 };
 
 int ecr__meta_migrate(ecr_meta_store *store)

@@ -36,7 +36,7 @@ int ecr__sql_col_str(const ecr_sql_value *cols, size_t n, void *payload);  /* pa
 
 /* Schema: create or migrate to the latest version. ECR_EINVALID when the
  * database was made by a newer libecr. */
-#define ECR__META_SCHEMA_VERSION 1
+#define ECR__META_SCHEMA_VERSION 2
 int ecr__meta_migrate(ecr_meta_store *store);
 
 /* Registries (account x region). */
