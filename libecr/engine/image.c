@@ -6,6 +6,7 @@
 #include "../core/digest.h"
 #include "../oci/oci.h"
 #include "../remote/remote_image.h"
+#include "replication_queue.h"
 
 #define PAGE_SIZE 100
 /* lastRecordedPullTime is refreshed at most this often per image. */
@@ -300,7 +301,8 @@ int ecr_image_put(ecr_image **out, ecr_repository *repo, const char *tag, const 
 	char computed[ECR__DIGEST_STRLEN_MAX];
 	char *tagged = NULL;
 	ecr__txn t = { 0 };
-	bool locked = false, notify_scanner = false;
+	bool locked = false, notify_scanner = false, tag_changed = false;
+	size_t repl_queued = 0;
 	int rc;
 
 	if (out)
@@ -374,9 +376,9 @@ int ecr_image_put(ecr_image **out, ecr_repository *repo, const char *tag, const 
 					tag, repo->name);
 				goto done;
 			}
-			changes = true;
+			changes = tag_changed = true;
 		} else if (rc == ECR_ENOTFOUND) {
-			changes = true;
+			changes = tag_changed = true;
 		}
 	}
 	if (!changes) {
@@ -402,6 +404,10 @@ int ecr_image_put(ecr_image **out, ecr_repository *repo, const char *tag, const 
 				goto done;
 		}
 		if (tag && (rc = ecr__meta_tag_set(&t, repo->id, tag, computed, now)))
+			goto done;
+		/* a new image, or a tag added or moved: queued for replication in this transaction (replication_queue.h) */
+		if ((!image_exists || tag_changed) &&
+			(rc = ecr__repl_enqueue_in(&t, reg, repo, computed, tag_changed ? tag : NULL, flags, &repl_queued)))
 			goto done;
 	}
 	if (out) {
@@ -444,6 +450,12 @@ done:
 	ecr__meta_image_dispose(&existing);
 	ecr__free(tagged);
 	ecr__manifest_free(m);
+	if (!rc && repl_queued) {
+		/* set and cleared by ecr_replicator_attach/_detach on other threads */
+		void (*wake)(void *) = __atomic_load_n(&reg->repl_wake, __ATOMIC_ACQUIRE);
+		if (wake)
+			wake(__atomic_load_n(&reg->replicator, __ATOMIC_ACQUIRE));
+	}
 	if (!rc && notify_scanner) {
 		/* set and cleared by ecr_scanner_attach/_detach on other threads */
 		ecr__push_hook hook = __atomic_load_n(&reg->push_hook, __ATOMIC_ACQUIRE);

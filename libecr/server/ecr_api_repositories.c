@@ -517,14 +517,18 @@ static int op_delete_registry_policy(ecr_api_call *call)
 
 static int op_describe_registry(ecr_api_call *call)
 {
+	ecr_buf conf = ECR_BUF_INIT;
+	ecr__json *v = NULL;
 	int rc;
-	if ((rc = registry_authorize(call, "DescribeRegistry")) ||
-		(rc = key_string(call->out, "registryId", ecr_registry_account_id(call->reg))) ||
-		(rc = ecr__jw_key(call->out, "replicationConfiguration")) || (rc = ecr__jw_object_open(call->out)) ||
-		(rc = ecr__jw_key(call->out, "rules")) || (rc = ecr__jw_array_open(call->out)) ||
-		(rc = ecr__jw_array_close(call->out)))
-		return rc;
-	return ecr__jw_object_close(call->out);
+	if (!(rc = registry_authorize(call, "DescribeRegistry")) &&
+		!(rc = ecr_registry_replication_configuration(&conf, call->reg)) &&
+		!(rc = ecr__json_parse(&v, conf.ptr, conf.size, NULL)) &&
+		!(rc = key_string(call->out, "registryId", ecr_registry_account_id(call->reg))) &&
+		!(rc = ecr__jw_key(call->out, "replicationConfiguration")))
+		rc = ecr__jw_value(call->out, v);
+	ecr__json_free(v);
+	ecr_buf_dispose(&conf);
+	return rc;
 }
 
 static int op_get_account_setting(ecr_api_call *call)

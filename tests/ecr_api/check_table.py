@@ -32,10 +32,12 @@ OPERATIONS = [
     # issue 6
     "StartImageScan", "DescribeImageScanFindings", "PutRegistryScanningConfiguration",
     "GetRegistryScanningConfiguration", "BatchGetRepositoryScanningConfiguration",
+    # issue 8: replication
+    "PutReplicationConfiguration", "DescribeImageReplicationStatus",
 ]
 UNIT_TESTS = [os.path.join("tests", "server", "test_ecr_api_lifecycle.c"),
               os.path.join("tests", "server", "test_ecr_api_scan.c")]
-PY_TESTS = ["test_boto3.py", "test_auth_attacks.py"]
+PY_TESTS = ["test_boto3.py", "test_auth_attacks.py", "test_replication.py"]
 
 
 def python_tests(path):

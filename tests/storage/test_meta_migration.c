@@ -1,0 +1,253 @@
+/* The metadata store's migration from schema v1 to v2 (libecr/storage/meta.c): a v1 database made by hand
+ * with sqlite3, opened by the library, migrates and keeps its rows. */
+#include "../helpers/helpers.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The v1 schema as libecr 1 released it (meta.c's migrations[0], frozen). */
+static const char v1_schema[] =
+	"CREATE TABLE registries ("
+	" id INTEGER PRIMARY KEY,"
+	" account_id TEXT NOT NULL,"
+	" region TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL,"
+	" UNIQUE (account_id, region));"
+	"CREATE TABLE repositories ("
+	" id INTEGER PRIMARY KEY,"
+	" registry_id INTEGER NOT NULL REFERENCES registries(id),"
+	" name TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL,"
+	" tag_mutability INTEGER NOT NULL,"
+	" exclusions TEXT NOT NULL,"
+	" scan_on_push INTEGER NOT NULL,"
+	" encryption_type INTEGER NOT NULL,"
+	" kms_key TEXT,"
+	" UNIQUE (registry_id, name));"
+	"CREATE TABLE resource_tags ("
+	" repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+	" key TEXT NOT NULL,"
+	" value TEXT NOT NULL,"
+	" PRIMARY KEY (repository_id, key));"
+	"CREATE TABLE policies ("
+	" registry_id INTEGER NOT NULL REFERENCES registries(id),"
+	" repository_id INTEGER NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" document TEXT NOT NULL,"
+	" updated_at BIGINT NOT NULL,"
+	" PRIMARY KEY (registry_id, repository_id, kind));"
+	"CREATE TABLE images ("
+	" repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+	" digest TEXT NOT NULL,"
+	" media_type TEXT NOT NULL,"
+	" artifact_type TEXT,"
+	" subject TEXT,"
+	" manifest_size BIGINT NOT NULL,"
+	" image_size BIGINT NOT NULL,"
+	" pushed_at BIGINT NOT NULL,"
+	" last_pulled_at BIGINT NOT NULL,"
+	" storage_class INTEGER NOT NULL DEFAULT 0,"
+	" status INTEGER NOT NULL DEFAULT 0,"
+	" last_archived_at BIGINT NOT NULL DEFAULT 0,"
+	" last_activated_at BIGINT NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (repository_id, digest));"
+	"CREATE INDEX images_subject ON images (repository_id, subject);"
+	"CREATE TABLE image_refs ("
+	" repository_id INTEGER NOT NULL,"
+	" parent TEXT NOT NULL,"
+	" child TEXT NOT NULL,"
+	" kind INTEGER NOT NULL,"
+	" size BIGINT NOT NULL,"
+	" PRIMARY KEY (repository_id, parent, child),"
+	" FOREIGN KEY (repository_id, parent) REFERENCES images(repository_id, digest) ON DELETE CASCADE);"
+	"CREATE INDEX image_refs_child ON image_refs (repository_id, child);"
+	"CREATE INDEX image_refs_child_any ON image_refs (child);"
+	"CREATE INDEX images_digest ON images (digest);"
+	"CREATE TABLE tags ("
+	" repository_id INTEGER NOT NULL,"
+	" name TEXT NOT NULL,"
+	" digest TEXT NOT NULL,"
+	" updated_at BIGINT NOT NULL,"
+	" PRIMARY KEY (repository_id, name),"
+	" FOREIGN KEY (repository_id, digest) REFERENCES images(repository_id, digest) ON DELETE CASCADE);"
+	"CREATE INDEX tags_digest ON tags (repository_id, digest, name);"
+	"CREATE TABLE blob_links ("
+	" repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+	" digest TEXT NOT NULL,"
+	" size BIGINT NOT NULL,"
+	" created_at BIGINT NOT NULL,"
+	" PRIMARY KEY (repository_id, digest));"
+	"CREATE INDEX blob_links_digest ON blob_links (digest);"
+	"CREATE TABLE uploads ("
+	" id TEXT PRIMARY KEY,"
+	" repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+	" started_at BIGINT NOT NULL,"
+	" updated_at BIGINT NOT NULL,"
+	" size BIGINT NOT NULL);"
+	"CREATE INDEX uploads_updated ON uploads (updated_at);"
+	"CREATE TABLE principals ("
+	" id INTEGER PRIMARY KEY,"
+	" uid TEXT NOT NULL UNIQUE,"
+	" arn TEXT NOT NULL UNIQUE,"
+	" account_id TEXT NOT NULL,"
+	" admin INTEGER NOT NULL,"
+	" created_at BIGINT NOT NULL);"
+	"CREATE TABLE access_keys ("
+	" key_id TEXT PRIMARY KEY,"
+	" principal_id INTEGER NOT NULL REFERENCES principals(id) ON DELETE CASCADE,"
+	" secret TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL);"
+	"CREATE INDEX access_keys_principal ON access_keys (principal_id);"
+	"CREATE TABLE identity_policies ("
+	" principal_id INTEGER NOT NULL REFERENCES principals(id) ON DELETE CASCADE,"
+	" name TEXT NOT NULL,"
+	" document TEXT NOT NULL,"
+	" PRIMARY KEY (principal_id, name));"
+	"CREATE TABLE account_settings ("
+	" registry_id INTEGER NOT NULL REFERENCES registries(id),"
+	" name TEXT NOT NULL,"
+	" value TEXT NOT NULL,"
+	" PRIMARY KEY (registry_id, name));"
+	"CREATE TABLE store_keys ("
+	" name TEXT PRIMARY KEY,"
+	" value BLOB NOT NULL,"
+	" created_at BIGINT NOT NULL);"
+	"CREATE TABLE lifecycle_policies ("
+	" repository_id INTEGER PRIMARY KEY REFERENCES repositories(id) ON DELETE CASCADE,"
+	" document TEXT NOT NULL,"
+	" last_evaluated_at BIGINT NOT NULL);"
+	"CREATE TABLE archived_blobs ("
+	" digest TEXT PRIMARY KEY,"
+	" compressed_digest TEXT NOT NULL,"
+	" size BIGINT NOT NULL,"
+	" compressed_size BIGINT NOT NULL,"
+	" archived_at BIGINT NOT NULL);"
+	"CREATE INDEX archived_blobs_compressed ON archived_blobs (compressed_digest);"
+	"CREATE TABLE image_scans ("
+	" repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+	" digest TEXT NOT NULL,"
+	" status INTEGER NOT NULL,"
+	" reason TEXT,"
+	" report TEXT,"
+	" started_at BIGINT NOT NULL,"
+	" completed_at BIGINT NOT NULL,"
+	" vulndb_at BIGINT NOT NULL,"
+	" PRIMARY KEY (repository_id, digest));"
+	"CREATE TABLE scanning_configuration ("
+	" registry_id INTEGER PRIMARY KEY REFERENCES registries(id),"
+	" document TEXT NOT NULL);";
+
+static void exec_ok(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("sqlite3: %s\n(in: %.200s)", err ? err : "?", sql);
+}
+
+static int64_t query_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static int tag_cb(const char *key, const char *value, void *payload)
+{
+	char *s = payload;
+	size_t n = strlen(s);
+	snprintf(s + n, 64 - n, "%s=%s;", key, value);
+	return 0;
+}
+
+static void test_storage_meta_migration__v1_to_v2(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir();
+	char path[600], url[600];
+	snprintf(path, sizeof(path), "%s/metadata.db", dir);
+	snprintf(url, sizeof(url), "file://%s", dir);
+
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	exec_ok(db, v1_schema);
+	exec_ok(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
+		    "INSERT INTO schema_version (version) VALUES (1);"
+		    "INSERT INTO registries (id, account_id, region, created_at) VALUES (1, '123456789012', 'us-east-1', "
+		    "1700000000000);"
+		    "INSERT INTO repositories (id, registry_id, name, created_at, tag_mutability, exclusions, scan_on_push, "
+		    "encryption_type, kms_key) VALUES (1, 1, 'team/old', 1700000000001, 1, '', 1, 0, NULL);"
+		    "INSERT INTO repositories (id, registry_id, name, created_at, tag_mutability, exclusions, scan_on_push, "
+		    "encryption_type, kms_key) VALUES (2, 1, 'team/older', 1700000000002, 0, '', 0, 0, NULL);"
+		    "INSERT INTO resource_tags (repository_id, key, value) VALUES (1, 'team', 'blue');");
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 1);
+
+	ecr_registry *reg;
+	assert_ok(ecr_registry_open(&reg, url, NULL));
+	/* migrated */
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+					 "('replication_configuration', 'replication_jobs', 'creation_templates', "
+					 "'pull_through_cache_rules', 'credentials', 'cache_tags')"),
+		6);
+	/* the rows survived */
+	ecr_repository *repo;
+	assert_ok(ecr_repository_open(&repo, reg, "team/old"));
+	assert_int_equal(ecr_repository_created_at(repo), 1700000000001LL);
+	assert_int_equal(ecr_repository_tag_mutability(repo), ECR_TAG_IMMUTABLE);
+	assert_int_equal(ecr_repository_scan_on_push(repo), 1);
+	char tags[64] = "";
+	assert_ok(ecr_repository_resource_tags(repo, tag_cb, tags));
+	assert_string_equal(tags, "team=blue;");
+	ecr_repository_free(repo);
+	assert_ok(ecr_repository_open(&repo, reg, "team/older"));
+	ecr_repository_free(repo);
+	/* and the new tables work */
+	assert_ok(ecr_registry_set_replication_configuration(reg,
+		"{\"rules\":[{\"destinations\":[{\"region\":\"eu-west-1\",\"registryId\":\"123456789012\"}]}]}"));
+	ecr_registry_free(reg);
+	assert_int_equal(query_int(path, "SELECT count(*) FROM replication_configuration"), 1);
+
+	/* opening again: no second migration */
+	assert_ok(ecr_registry_open(&reg, url, NULL));
+	assert_ok(ecr_repository_open(&repo, reg, "team/old"));
+	ecr_repository_free(repo);
+	ecr_registry_free(reg);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 2);
+	th_rmtree(dir);
+}
+
+static void test_storage_meta_migration__newer_schema_refused(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir();
+	char path[600], url[600];
+	snprintf(path, sizeof(path), "%s/metadata.db", dir);
+	snprintf(url, sizeof(url), "file://%s", dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	exec_ok(db, "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (3);");
+	sqlite3_close(db);
+	ecr_registry *reg = NULL;
+	assert_int_equal(ecr_registry_open(&reg, url, NULL), ECR_EINVALID);
+	assert_non_null(strstr(ecr_error_last()->message, "schema version 3"));
+	th_rmtree(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_storage_meta_migration__v1_to_v2),
+		cmocka_unit_test(test_storage_meta_migration__newer_schema_refused),
+	};
+	return cmocka_run_group_tests_name("storage/meta_migration", tests, NULL, NULL);
+}
