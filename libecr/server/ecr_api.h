@@ -38,6 +38,7 @@ extern const ecr_api_op_entry ecr__api_ops_images[];       /* ecr_api_images.c *
 extern const ecr_api_op_entry ecr__api_ops_lifecycle[];    /* ecr_api_lifecycle.c */
 extern const ecr_api_op_entry ecr__api_ops_scan[];         /* ecr_api_scan.c */
 extern const ecr_api_op_entry ecr__api_ops_replication[];  /* ecr_api_replication.c */
+extern const ecr_api_op_entry ecr__api_ops_templates[];    /* ecr_api_templates.c */
 
 /* Authorize "ecr:<action>" on a resource ARN for the caller (no-op without
  * auth); ECR_EDENIED with ECR's AccessDeniedException message. */

@@ -27,7 +27,7 @@ static int open_repo(http_request *r, bool create)
 	if (rc == ECR_EREPOSITORY_NOT_FOUND && create && (r->srv->flags & ECR_SERVER_CREATE_ON_PUSH)) {
 		if ((rc = ecr__v2_may_create(r))) /* create-on-push needs ecr:CreateRepository */
 			return rc;
-		rc = ecr_repository_create(&r->repo, r->reg, r->target.name, NULL);
+		rc = ecr_repository_create_templated(&r->repo, r->reg, r->target.name, ECR_TEMPLATE_CREATE_ON_PUSH);
 		if (rc == ECR_EREPOSITORY_EXISTS) /* created meanwhile by another request */
 			rc = ecr_repository_open(&r->repo, r->reg, r->target.name);
 	}

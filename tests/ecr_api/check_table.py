@@ -34,10 +34,13 @@ OPERATIONS = [
     "GetRegistryScanningConfiguration", "BatchGetRepositoryScanningConfiguration",
     # issue 8: replication
     "PutReplicationConfiguration", "DescribeImageReplicationStatus",
+    # issue 8: repository creation templates
+    "CreateRepositoryCreationTemplate", "UpdateRepositoryCreationTemplate", "DeleteRepositoryCreationTemplate",
+    "DescribeRepositoryCreationTemplates",
 ]
 UNIT_TESTS = [os.path.join("tests", "server", "test_ecr_api_lifecycle.c"),
               os.path.join("tests", "server", "test_ecr_api_scan.c")]
-PY_TESTS = ["test_boto3.py", "test_auth_attacks.py", "test_replication.py"]
+PY_TESTS = ["test_boto3.py", "test_auth_attacks.py", "test_replication.py", "test_templates.py"]
 
 
 def python_tests(path):
