@@ -641,6 +641,78 @@ static void test_replication_templates__create_on_push(void **state)
 	ecr_registry_free(reg);
 }
 
+/* A remote registry handle (the HTTP transport to an ecr_server): the four operations go over the ECR API with the
+ * same codes; ecr_repository_create_templated is a plain CreateRepository there. */
+static void test_replication_templates__remote(void **state)
+{
+	(void)state;
+	ecr_registry *reg = open_mem(), *remote = NULL;
+	ecr_server_options o = ECR_SERVER_OPTIONS_INIT;
+	o.flags = ECR_SERVER_NO_AUTH;
+	ecr_server *srv = NULL;
+	assert_ok(ecr_server_new(&srv, &o));
+	assert_ok(ecr_server_add_registry(srv, reg, NULL));
+	assert_ok(ecr_server_start(srv));
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", ecr_server_port(srv));
+	assert_ok(ecr_registry_open(&remote, url, NULL));
+
+	ecr_buf out = ECR_BUF_INIT;
+	assert_ok(
+	    put(&out, remote, "{'prefix':'rem','appliedFor':['CREATE_ON_PUSH'],'imageTagMutability':'IMMUTABLE'}", 1));
+	ecr__json *t = parse(&out);
+	assert_string_equal(ecr__json_get_string(t, "prefix"), "rem");
+	assert_non_null(ecr__json_get(t, "createdAt"));
+	ecr__json_free(t);
+	assert_int_equal(put(NULL, remote, "{'prefix':'rem','appliedFor':['CREATE_ON_PUSH']}", 1),
+	                 ECR_ETEMPLATE_EXISTS);
+	assert_int_equal(put(NULL, remote, "{'prefix':'none','description':'x'}", 0), ECR_ETEMPLATE_NOT_FOUND);
+	assert_int_equal(put(NULL, remote, "{'prefix':'x','appliedFor':['NOPE']}", 1), ECR_EVALIDATION);
+	assert_ok(put(&out, remote, "{'prefix':'rem','description':'over http'}", 0));
+	t = parse(&out);
+	assert_string_equal(ecr__json_get_string(t, "description"), "over http");
+	assert_string_equal(ecr__json_get_string(t, "imageTagMutability"), "IMMUTABLE");
+	ecr__json_free(t);
+	char json[64];
+	for (int i = 0; i < 5; i++) {
+		snprintf(json, sizeof(json), "{'prefix':'more%d','appliedFor':['REPLICATION']}", i);
+		assert_ok(put(NULL, remote, json, 1));
+	}
+	/* the local registry sees them */
+	assert_ok(ecr_registry_creation_templates(&out, reg, NULL, 0));
+	t = parse(&out);
+	assert_int_equal(t->count, 6);
+	ecr__json_free(t);
+	assert_ok(ecr_registry_creation_templates(&out, remote, NULL, 0));
+	t = parse(&out);
+	assert_int_equal(t->count, 6);
+	assert_string_equal(ecr__json_get_string(t->values[5], "prefix"), "rem");
+	ecr__json_free(t);
+	const char *some[] = {"rem", "more3"};
+	assert_ok(ecr_registry_creation_templates(&out, remote, some, 2));
+	t = parse(&out);
+	assert_int_equal(t->count, 2);
+	ecr__json_free(t);
+	const char *missing[] = {"rem", "nope"};
+	assert_int_equal(ecr_registry_creation_templates(&out, remote, missing, 2), ECR_ETEMPLATE_NOT_FOUND);
+	/* a remote CreateRepository applies no template */
+	ecr_repository *repo = NULL;
+	assert_ok(ecr_repository_create_templated(&repo, remote, "rem/app", ECR_TEMPLATE_CREATE_ON_PUSH));
+	assert_int_equal(ecr_repository_tag_mutability(repo), ECR_TAG_MUTABLE);
+	ecr_repository_free(repo);
+	assert_ok(ecr_registry_delete_creation_template(&out, remote, "rem"));
+	t = parse(&out);
+	assert_string_equal(ecr__json_get_string(t, "description"), "over http");
+	ecr__json_free(t);
+	assert_int_equal(ecr_registry_delete_creation_template(NULL, remote, "rem"), ECR_ETEMPLATE_NOT_FOUND);
+
+	ecr_buf_dispose(&out);
+	ecr_registry_free(remote);
+	ecr_server_stop(srv);
+	ecr_server_free(srv);
+	ecr_registry_free(reg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -651,6 +723,7 @@ int main(void)
 	    cmocka_unit_test(test_replication_templates__applies_every_setting),
 	    cmocka_unit_test(test_replication_templates__all_or_nothing),
 	    cmocka_unit_test(test_replication_templates__create_on_push),
+	    cmocka_unit_test(test_replication_templates__remote),
 	};
 	return cmocka_run_group_tests_name("replication/templates", tests, NULL, NULL);
 }
