@@ -25,7 +25,8 @@ ECR_BEGIN_DECL
 typedef struct ecr_server ecr_server;
 
 /** Server flags. */
-#define ECR_SERVER_CREATE_ON_PUSH 1u /**< a push to a missing repository creates it (with defaults) */
+/** A push to a missing repository creates it (with its CREATE_ON_PUSH creation template, else defaults). */
+#define ECR_SERVER_CREATE_ON_PUSH 1u
 #define ECR_SERVER_SINGLE_THREAD 2u  /**< one epoll thread instead of a pool (lowest memory) */
 #define ECR_SERVER_NO_AUTH 4u        /**< serve without authentication (throwaway local use only) */
 
