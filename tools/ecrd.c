@@ -108,6 +108,9 @@ static const char usage_text[] =
 	"  --vuln-db PATH        OSV vulnerability database for image scanning: an advisory\n"
 	"                        file, a folder of them or an osv.dev .zip (repeatable)\n"
 	"  --scan-threads N      image scanning worker threads (default 2)\n"
+	"  --cache-freshness SECONDS\n"
+	"                        pull-through cache: a cached tag is checked upstream again\n"
+	"                        when older than this (default 86400, as ECR)\n"
 	"  --help                print this help and exit\n"
 	"  --version             print the version and exit\n"
 	"\n"
@@ -136,6 +139,7 @@ struct settings {
 	char *vuln_db[MAX_VULN_DBS]; /* --vuln-db, in order */
 	size_t vuln_db_count;
 	unsigned int scan_threads;
+	unsigned long cache_freshness; /* --cache-freshness, seconds; 0: the default (24 h) */
 };
 
 /* A parsed --listen value. */
@@ -170,6 +174,7 @@ static const struct opt_def opt_defs[] = {
 	{"lifecycle-interval", OPT_VALUE, true},
 	{"vuln-db", OPT_VALUE, true},
 	{"scan-threads", OPT_VALUE, true},
+	{"cache-freshness", OPT_VALUE, true},
 	{"help", OPT_FLAG, false},
 	{"version", OPT_FLAG, false},
 };
@@ -430,6 +435,15 @@ static int apply_option(struct settings *s, const struct opt_def *def, const cha
 			return -1;
 		}
 		s->vuln_db_count++;
+		return 0;
+	}
+	if (strcmp(name, "cache-freshness") == 0) {
+		if (parse_uint(value, MAX_LIFECYCLE_INTERVAL, &n) < 0 || n == 0) {
+			usage_error("%s: --cache-freshness '%s': expected seconds from 1 to %lu", where, value,
+				MAX_LIFECYCLE_INTERVAL);
+			return -1;
+		}
+		s->cache_freshness = n;
 		return 0;
 	}
 	if (strcmp(name, "scan-threads") == 0) {
@@ -1320,6 +1334,7 @@ int main(int argc, char **argv)
 	ecr_server_options sopts = ECR_SERVER_OPTIONS_INIT;
 	ecr_registry *reg = NULL;
 	ecr_server *srv = NULL;
+	ecr_cache *cache = NULL;
 	ecr_scanner *scanner = NULL;
 	char *url = NULL, *cred_path = NULL;
 	bool initialised = false, no_auth, created = false;
@@ -1435,6 +1450,16 @@ int main(int argc, char **argv)
 		status = fail_ecr(rc, "ecr_server_add_registry");
 		goto done;
 	}
+	{ /* pulls of repositories under pull-through cache rules (CreatePullThroughCacheRule) */
+		ecr_cache_options copts = ECR_CACHE_OPTIONS_INIT;
+		copts.freshness_seconds = s.cache_freshness;
+		copts.log_cb = log_to_stderr;
+		copts.log_level = s.log_level;
+		if ((rc = ecr_cache_new(&cache, &copts)) < 0 || (rc = ecr_server_set_cache(srv, cache)) < 0) {
+			status = fail_ecr(rc, "the pull-through cache");
+			goto done;
+		}
+	}
 	if ((rc = ecr_server_set_registry_cb(srv, provide_registry, &pv)) < 0) {
 		status = fail_ecr(rc, "ecr_server_set_registry_cb");
 		goto done;
@@ -1498,6 +1523,7 @@ int main(int argc, char **argv)
 done:
 	lifecycle_stop(&lr);
 	ecr_server_free(srv);
+	ecr_cache_free(cache); /* after the server, before the registries its fetches write to */
 	ecr_scanner_free(scanner); /* before the registries it is attached to */
 	provider_free(&pv);
 	ecr_registry_free(reg);

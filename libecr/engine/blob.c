@@ -1,6 +1,8 @@
 /* Blobs of a repository: a link row (repository, digest) over the shared blob store. */
 #include "upload_cache.h"
 
+#include "cache_support.h"
+
 #include "../core/crypto.h"
 #include "../oci/oci.h"
 #include "../remote/remote_image.h"
@@ -11,7 +13,33 @@ struct ecr_blob {
 	uint64_t offset;    /* first byte of the range */
 	uint64_t remaining; /* bytes of the range not read yet */
 	ecr__remote_blob *remote; /* a remote registry's download (then r is NULL) */
+	/* A stream the pull-through cache feeds (cache_support.h; then r and remote are NULL). */
+	ecr__blob_stream_read_fn stream_read;
+	ecr__blob_stream_close_fn stream_close;
+	void *stream_ctx;
+	uint64_t stream_pos; /* position in the whole blob */
 };
+
+int ecr__blob_new_stream(ecr_blob **out, uint64_t size, uint64_t offset, uint64_t length,
+	ecr__blob_stream_read_fn read_fn, ecr__blob_stream_close_fn close_fn, void *ctx)
+{
+	ecr_blob *b;
+	*out = NULL;
+	if (offset > size || (length && length > size - offset))
+		return ecr__fail(ECR_ERANGE, ECR_ERROR_REPOSITORY, "range %llu+%llu is not within the blob (%llu bytes)",
+			(unsigned long long)offset, (unsigned long long)length, (unsigned long long)size);
+	if (!(b = ecr__calloc(1, sizeof(*b))))
+		return ECR_ENOMEM;
+	b->size = size;
+	b->offset = offset;
+	b->remaining = length ? length : size - offset;
+	b->stream_read = read_fn;
+	b->stream_close = close_fn;
+	b->stream_ctx = ctx;
+	b->stream_pos = offset;
+	*out = b;
+	return 0;
+}
 
 /* Write data into a fresh staging object; *w_out is open on success. */
 static int stage_write(ecr_blob_store_writer **w_out, ecr__store *s, char id[ECR_UPLOAD_ID_LEN + 1],
@@ -209,6 +237,19 @@ int ecr_blob_read(ecr_blob *blob, void *buf, size_t len, size_t *nread_out)
 		return 0;
 	if ((uint64_t)len > blob->remaining)
 		len = (size_t)blob->remaining;
+	if (blob->stream_read) {
+		if ((rc = blob->stream_read(blob->stream_ctx, blob->stream_pos, buf, len, &n)))
+			return rc;
+		if (n == 0)
+			return ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "blob stream ended %llu bytes early",
+				(unsigned long long)blob->remaining);
+		if (n > len)
+			n = len;
+		blob->remaining -= n;
+		blob->stream_pos += n;
+		*nread_out = n;
+		return 0;
+	}
 	if (blob->remote) {
 		if ((rc = ecr__remote_blob_read(blob->remote, buf, len, &n)))
 			return rc;
@@ -240,6 +281,9 @@ int ecr_blob_fd(ecr_blob *blob, int *fd_out, uint64_t *offset_out)
 	if (blob->remote)
 		return ecr__fail(ECR_ENOTSUPPORTED, ECR_ERROR_TRANSPORT,
 			"a blob of a remote registry has no file descriptor: read it with ecr_blob_read");
+	if (blob->stream_read)
+		return ecr__fail(ECR_ENOTFOUND, ECR_ERROR_STORAGE,
+			"a blob streamed through the pull-through cache has no file descriptor");
 	if (!blob->r->fd)
 		return ecr__fail(ECR_ENOTFOUND, ECR_ERROR_STORAGE, "the blob storage has no file descriptors");
 	if ((rc = blob->r->fd(blob->r, &fd, &base)))
@@ -255,6 +299,8 @@ void ecr_blob_free(ecr_blob *blob)
 		return;
 	if (blob->r)
 		blob->r->close(blob->r);
+	if (blob->stream_close)
+		blob->stream_close(blob->stream_ctx);
 	ecr__remote_blob_free(blob->remote);
 	ecr__free(blob);
 }

@@ -1,5 +1,5 @@
 /* Images: put (ECR's ordered checks), get, delete, untag, listing. */
-#include "engine.h"
+#include "cache_support.h"
 
 #include <stddef.h>
 
@@ -291,7 +291,25 @@ static int insert_refs(ecr__txn *t, const ecr_repository *repo, const char *dige
 	return rc;
 }
 
+/* A manifest put with ECR__IMAGE_PUT_LAZY_BLOBS (cache_support.h): imageSizeInBytes from the manifest's layer sizes. */
+static int lazy_size(const ecr__manifest *m, int64_t *size_out)
+{
+	int64_t total = 0;
+	for (size_t i = 0; i < m->layers_count; i++) {
+		if (m->layers[i].size < 0 || __builtin_add_overflow(total, m->layers[i].size, &total))
+			return ecr__fail(ECR_EINVALID, ECR_ERROR_IMAGE, "manifest: layer sizes out of range");
+	}
+	*size_out = total;
+	return 0;
+}
+
 int ecr_image_put(ecr_image **out, ecr_repository *repo, const char *tag, const char *digest, const char *media_type,
+	const void *manifest, size_t len, uint32_t flags)
+{
+	return ecr__image_put(out, repo, tag, digest, media_type, manifest, len, flags & ~ECR__IMAGE_PUT_LAZY_BLOBS);
+}
+
+int ecr__image_put(ecr_image **out, ecr_repository *repo, const char *tag, const char *digest, const char *media_type,
 	const void *manifest, size_t len, uint32_t flags)
 {
 	ecr_registry *reg = repo->reg;
@@ -348,6 +366,8 @@ int ecr_image_put(ecr_image **out, ecr_repository *repo, const char *tag, const 
 	int64_t image_size = 0;
 	if (ecr__oci_kind_is_index(m->kind))
 		rc = check_children(&t, repo, m, &image_size);
+	else if (flags & ECR__IMAGE_PUT_LAZY_BLOBS)
+		rc = lazy_size(m, &image_size);
 	else
 		rc = check_blobs(&t, repo, m, &image_size);
 	if (rc)

@@ -43,6 +43,8 @@ struct ecr_server {
 	_Atomic int64_t last_activity_ms;
 	/* StartLifecyclePolicyPreview's results, created on first use */
 	ecr__lifecycle_previews *_Atomic lifecycle_previews;
+	/* pulls of repositories under pull-through cache rules go through it (ecr_server_set_cache), or NULL */
+	ecr_cache *cache;
 };
 
 /* What a request is for. */

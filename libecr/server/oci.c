@@ -39,6 +39,35 @@ static enum MHD_Result fail_repo(http_request *r, int rc)
 	return ecr__http_fail(r, rc, "name");
 }
 
+/* Whether pulls of the request's repository go through the pull-through cache (a rule covers its name). */
+static bool cache_covers(http_request *r)
+{
+	if (!r->srv->cache)
+		return false;
+	int rc = ecr_cache_covers(r->srv->cache, r->reg, r->target.name);
+	if (rc < 0)
+		ecr_error_clear();
+	return rc == 1;
+}
+
+/*
+ * The first pull of a cached repository creates it and imports from upstream:
+ * as ECR, that needs ecr:CreateRepository and ecr:BatchImportUpstreamImage on
+ * the repository besides the pull's own action.
+ */
+static int cache_may_import(http_request *r)
+{
+	ecr_buf arn = ECR_BUF_INIT;
+	int rc;
+	if (r->srv->flags & ECR_SERVER_NO_AUTH)
+		return 0;
+	if ((rc = ecr__v2_may_create(r)) || (rc = ecr__v2_repository_arn(&arn, r->reg, r->target.name)))
+		return rc;
+	rc = ecr_authorize(r->reg, r->principal, "ecr:BatchImportUpstreamImage", arn.ptr, NULL, 0);
+	ecr_buf_dispose(&arn);
+	return rc;
+}
+
 static bool is_digest(const char *s) { return strchr(s, ':') != NULL; }
 
 static void add_header(struct MHD_Response *resp, const char *name, const char *value)
@@ -281,11 +310,21 @@ static enum MHD_Result blob_get(http_request *r, bool head)
 {
 	const char *digest = r->target.ref;
 	uint64_t size = 0, off = 0, len = 0;
+	bool cached = false;
 	int rc = open_repo(r, false);
+	if (rc == 0)
+		rc = ecr_blob_stat(r->repo, digest, &size);
+	/* a blob the registry lacks, of a repository a pull-through cache rule covers: through the cache */
+	if ((rc == ECR_ENOTFOUND || rc == ECR_EREPOSITORY_NOT_FOUND) && cache_covers(r)) {
+		int rc2 = r->repo ? 0 : cache_may_import(r);
+		if (rc2)
+			return fail_repo(r, rc2);
+		ecr_error_clear();
+		cached = true;
+		rc = ecr_cache_blob_stat(r->srv->cache, r->reg, r->target.name, digest, &size);
+	}
 	if (rc)
-		return fail_repo(r, rc);
-	if ((rc = ecr_blob_stat(r->repo, digest, &size)))
-		return ecr__http_fail(r, rc, "blob");
+		return r->repo || cached ? ecr__http_fail(r, rc, "blob") : fail_repo(r, rc);
 	int ranged = parse_range(ecr__http_header(r, MHD_HTTP_HEADER_RANGE), size, &off, &len);
 	if (ranged < 0) {
 		char cr[64];
@@ -305,7 +344,11 @@ static enum MHD_Result blob_get(http_request *r, bool head)
 		ecr_blob *b = NULL;
 		int fd;
 		uint64_t foff;
-		if ((rc = ecr_blob_open(&b, r->repo, digest, off, len)))
+		if (cached)
+			rc = ecr_cache_blob_open(&b, r->srv->cache, r->reg, r->target.name, digest, off, len);
+		else
+			rc = ecr_blob_open(&b, r->repo, digest, off, len);
+		if (rc)
 			return ecr__http_fail(r, rc, "blob");
 		if (len == 0) {
 			ecr_blob_free(b);
@@ -489,10 +532,25 @@ static enum MHD_Result manifest_get(http_request *r, bool head)
 {
 	const char *ref = r->target.ref;
 	ecr_image *img = NULL;
+	uint32_t flags = head ? 0 : ECR_IMAGE_GET_RECORD_PULL;
 	int rc = open_repo(r, false);
-	if (rc)
+	/* Repositories under a pull-through cache rule: a tag always through the cache (it decides whether to
+	 * check upstream), a digest when the registry lacks it. */
+	bool cached = (rc == 0 || rc == ECR_EREPOSITORY_NOT_FOUND) && cache_covers(r);
+	if (rc && !cached)
 		return fail_repo(r, rc);
-	rc = ecr_image_get(&img, r->repo, ref, head ? 0 : ECR_IMAGE_GET_RECORD_PULL);
+	if (rc && (rc = cache_may_import(r)))
+		return fail_repo(r, rc);
+	ecr_error_clear();
+	if (cached && (!r->repo || !is_digest(ref))) {
+		rc = ecr_cache_image_get(&img, r->srv->cache, r->reg, r->target.name, ref, flags);
+	} else {
+		rc = ecr_image_get(&img, r->repo, ref, flags);
+		if (rc == ECR_EIMAGE_NOT_FOUND && cached) {
+			ecr_error_clear();
+			rc = ecr_cache_image_get(&img, r->srv->cache, r->reg, r->target.name, ref, flags);
+		}
+	}
 	if (rc)
 		return ecr__http_fail(r, rc, is_digest(ref) ? "digest" : "manifest");
 	struct MHD_Response *resp;

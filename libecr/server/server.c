@@ -83,6 +83,16 @@ int ecr_server_new(ecr_server **out, const ecr_server_options *opts)
 	return 0;
 }
 
+int ecr_server_set_cache(ecr_server *srv, ecr_cache *cache)
+{
+	if (!srv)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_server_set_cache: server is NULL");
+	if (srv->daemon)
+		return ecr__fail(ECR_EBUSY, ECR_ERROR_INVALID, "the server is running");
+	srv->cache = cache;
+	return 0;
+}
+
 int ecr_server_add_registry(ecr_server *srv, ecr_registry *reg, const char *host)
 {
 	if (srv->daemon)

@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# The pull-through cache through ecrd with real clients: a rule made with the
+# AWS CLI (create-pull-through-cache-rule --endpoint-url) to Debian's
+# docker-registry, then `skopeo copy docker://ECRD/<prefix>/<path>:<tag> oci:`
+# cold (fetched, stored, streamed) and warm (served from ecrd), a tag moved
+# upstream (not picked up within --cache-freshness, picked up after it), the
+# upstream stopped (the cached copy is still served), podman pull (when it
+# works here), and a second ecrd as the upstream. Then the figures for the
+# closing note: a 256 MiB image pulled cold through the cache, directly from
+# docker-registry, and warm (skopeo copy to an oci: folder, wall time), printed
+# as "figures: ..." lines. FIGURES=0 skips them; KEEP=1 keeps the work folder.
+#   pull_through.sh ECRD
+# shellcheck disable=SC2016 # check() evaluates its condition (single-quoted on purpose)
+set -uo pipefail
+ECRD=${1:?usage: pull_through.sh ECRD}
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=common.sh
+. "$HERE/common.sh"
+AWS=${AWS:-$(command -v aws || echo /usr/bin/aws)}
+
+for p in skopeo docker-registry python3 jq curl; do
+	command -v "$p" >/dev/null || { echo "ok - SKIP: $p is needed"; exit 77; }
+done
+[ -x "$AWS" ] || { echo "ok - SKIP: the AWS CLI is needed"; exit 77; }
+
+WORK=$(mktemp -d /tmp/ecr-ptc.XXXXXX)
+PIDS=()
+cleanup() {
+	local p
+	for p in ${PIDS[@]+"${PIDS[@]}"}; do
+		kill -0 "$p" 2>/dev/null && integ_stop "$p"
+	done
+	if [ "${KEEP:-0}" = 1 ]; then echo "# kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+export HOME=$WORK/home REGISTRY_AUTH_FILE=$WORK/auth.json AWS_CONFIG_FILE=$WORK/aws-config
+export AWS_SHARED_CREDENTIALS_FILE=$WORK/aws-credentials AWS_DEFAULT_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=AKIDPULLTHROUGHTEST AWS_SECRET_ACCESS_KEY=secret AWS_PAGER="" AWS_MAX_ATTEMPTS=1
+unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_ECR XDG_RUNTIME_DIR
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+mkdir -p "$HOME" "$WORK/logs"
+# (AWS CLI v1 would fetch an http:// parameter value: --upstream-registry-url is a value, not a URL to read)
+printf '[default]\ncli_follow_urlparam = false\n' >"$AWS_CONFIG_FILE"
+: >"$AWS_SHARED_CREDENTIALS_FILE"
+echo "{}" >"$REGISTRY_AUTH_FILE"
+
+pass=0 fail=0
+ok() { echo "ok - $*"; pass=$((pass + 1)); }
+notok() { echo "not ok - $*"; fail=$((fail + 1)); }
+check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
+now_ms() { date +%s%3N; }
+finish() {
+	echo "# $pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+	exit $?
+}
+
+# --- fixtures ----------------------------------------------------------------
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# upstream_start: docker-registry on a free port, data in $WORK/upstream; sets UP_PID, UP_PORT.
+upstream_start() {
+	UP_PORT=$(free_port)
+	mkdir -p "$WORK/upstream/data"
+	cat >"$WORK/upstream/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $WORK/upstream/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$UP_PORT
+EOF
+	# (REGISTRY_* variables configure docker-registry: not the clients' auth file)
+	env -u REGISTRY_AUTH_FILE docker-registry serve "$WORK/upstream/config.yml" >>"$WORK/logs/upstream.log" 2>&1 &
+	UP_PID=$!
+	PIDS+=("$UP_PID")
+	for _ in $(seq 200); do
+		curl -fsS -o /dev/null "http://127.0.0.1:$UP_PORT/v2/" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "# docker-registry did not start: $(tail -n 5 "$WORK/logs/upstream.log")"
+	return 1
+}
+
+# make_layout DIR TAG LAYER_KIB... : an OCI layout with random layers and a config; prints the manifest digest.
+# (skopeo compresses the layers when it pushes: the digests to expect are the upstream's, see raw_digest.)
+make_layout() {
+	python3 - "$@" <<'EOF'
+import hashlib, io, json, os, sys, tarfile
+d, tag, sizes = sys.argv[1], sys.argv[2], [int(x) for x in sys.argv[3:]]
+def layer(i, n):  # a tar of one file of n KiB of random bytes (so that podman can apply it)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        info = tarfile.TarInfo("data%d" % i)
+        info.size = n << 10
+        info.mtime = 0
+        t.addfile(info, io.BytesIO(os.urandom(n << 10)))
+    return buf.getvalue()
+os.makedirs(os.path.join(d, "blobs", "sha256"), exist_ok=True)
+def put(b):
+    h = hashlib.sha256(b).hexdigest()
+    with open(os.path.join(d, "blobs", "sha256", h), "wb") as f:
+        f.write(b)
+    return {"digest": "sha256:" + h, "size": len(b)}
+layers = [dict(put(layer(i, n)), mediaType="application/vnd.oci.image.layer.v1.tar") for i, n in enumerate(sizes)]
+cfg = json.dumps({"architecture": "amd64", "os": "linux",
+                  "rootfs": {"type": "layers", "diff_ids": [l["digest"] for l in layers]}}).encode()
+m = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": dict(put(cfg), mediaType="application/vnd.oci.image.config.v1+json"),
+                "layers": layers}).encode()
+entry = dict(put(m), mediaType="application/vnd.oci.image.manifest.v1+json",
+             annotations={"org.opencontainers.image.ref.name": tag})
+with open(os.path.join(d, "index.json"), "w") as f:
+    json.dump({"schemaVersion": 2, "manifests": [entry]}, f)
+with open(os.path.join(d, "oci-layout"), "w") as f:
+    f.write('{"imageLayoutVersion":"1.0.0"}')
+print(entry["digest"])
+EOF
+}
+
+sko() { skopeo --insecure-policy "$@"; }
+# push LAYOUT TAG HOSTPORT/REPO:TAG
+push() { sko copy -q "oci:$1:$2" "docker://$3" --dest-tls-verify=false >>"$WORK/logs/skopeo.log" 2>&1; }
+# pull HOSTPORT/REPO:TAG DIR: skopeo copy into a fresh oci: folder; sets ELAPSED_MS, RC.
+pull() {
+	local t0
+	rm -rf "$2"
+	t0=$(now_ms)
+	sko copy -q "docker://$1" "oci:$2:x" --src-tls-verify=false >>"$WORK/logs/skopeo.log" 2>&1
+	RC=$?
+	ELAPSED_MS=$(($(now_ms) - t0))
+}
+# the manifest digest of an oci: folder's only image
+layout_digest() { jq -r '.manifests[0].digest' "$1/index.json" 2>/dev/null; }
+# every blob of an oci: folder hashes to its name
+layout_ok() {
+	local f n=0
+	for f in "$1"/blobs/sha256/*; do
+		[ "sha256:$(sha256sum <"$f" | cut -d' ' -f1)" = "sha256:$(basename "$f")" ] || return 1
+		n=$((n + 1))
+	done
+	[ "$n" -ge 2 ]
+}
+
+ecrd_start() { # NAME [OPTIONS...]: sets <NAME>_PORT, <NAME>_PID
+	local name=$1
+	shift
+	ECRD_AUTH=0 integ_start_ecrd "$ECRD" "$WORK/$name" "$WORK/logs/$name.log" "$@" || return 1
+	PIDS+=("$ECRD_PID")
+	printf -v "${name}_PORT" '%s' "$ECRD_PORT"
+	printf -v "${name}_PID" '%s' "$ECRD_PID"
+}
+ecr_api() { "$AWS" ecr --endpoint-url "http://127.0.0.1:$1" --output json "${@:2}"; }
+
+# --- docker-registry as upstream -----------------------------------------------
+
+upstream_start || { notok "docker-registry starts"; finish; }
+make_layout "$WORK/img1" v1 512 2048 64 >/dev/null
+make_layout "$WORK/img2" v1 300 700 >/dev/null
+raw_digest() { echo "sha256:$(sko inspect --raw --tls-verify=false "docker://$1" 2>>"$WORK/logs/skopeo.log" | sha256sum | cut -d' ' -f1)"; }
+push "$WORK/img1" v1 "127.0.0.1:$UP_PORT/lib/app:v1"
+D1=$(raw_digest "127.0.0.1:$UP_PORT/lib/app:v1")
+check "image pushed to docker-registry" '[ ${#D1} -eq 71 ]'
+
+ecrd_start A --cache-freshness 3600 || { notok "ecrd starts"; finish; }
+ecr_api "$A_PORT" create-pull-through-cache-rule --ecr-repository-prefix up \
+	--upstream-registry-url "http://127.0.0.1:$UP_PORT" >"$WORK/rule.json" 2>"$WORK/logs/aws.err"
+check "create-pull-through-cache-rule" '[ "$(jq -r .ecrRepositoryPrefix "$WORK/rule.json")" = up ]'
+
+pull "127.0.0.1:$A_PORT/up/lib/app:v1" "$WORK/cold"
+check "cold pull through the cache (skopeo)" '[ $RC -eq 0 ] && [ "$(layout_digest "$WORK/cold")" = "$D1" ] && layout_ok "$WORK/cold"'
+ecr_api "$A_PORT" describe-repositories --repository-names up/lib/app >"$WORK/repo.json" 2>>"$WORK/logs/aws.err"
+check "the cached repository exists (describe-repositories)" '[ "$(jq -r ".repositories[0].repositoryName" "$WORK/repo.json")" = up/lib/app ]'
+ecr_api "$A_PORT" describe-images --repository-name up/lib/app >"$WORK/images.json" 2>>"$WORK/logs/aws.err"
+check "the cached image is tagged v1 (describe-images)" '[ "$(jq -r ".imageDetails[0].imageDigest" "$WORK/images.json")" = "$D1" ]'
+pull "127.0.0.1:$A_PORT/up/lib/app:v1" "$WORK/warm"
+check "warm pull" '[ $RC -eq 0 ] && [ "$(layout_digest "$WORK/warm")" = "$D1" ] && layout_ok "$WORK/warm"'
+
+# a tag moved upstream: not picked up within the window
+push "$WORK/img2" v1 "127.0.0.1:$UP_PORT/lib/app:v1"
+D2=$(raw_digest "127.0.0.1:$UP_PORT/lib/app:v1")
+pull "127.0.0.1:$A_PORT/up/lib/app:v1" "$WORK/within"
+check "tag moved upstream: the cached one within --cache-freshness" '[ $RC -eq 0 ] && [ "$(layout_digest "$WORK/within")" = "$D1" ]'
+# ... picked up after it (same data folder, a 1 s window)
+integ_stop "$A_PID"
+ecrd_start A --cache-freshness 1 || { notok "ecrd restarts"; finish; }
+sleep 1.2
+pull "127.0.0.1:$A_PORT/up/lib/app:v1" "$WORK/after"
+check "tag moved upstream: picked up after the window" '[ $RC -eq 0 ] && [ "$(layout_digest "$WORK/after")" = "$D2" ] && layout_ok "$WORK/after"'
+
+# podman (when it runs here)
+if command -v podman >/dev/null && [ "$(id -u)" -eq 0 ]; then
+	PR=/tmp/ptc-pod.$$
+	mkdir -p "$PR/root" "$PR/run" "$PR/tmp"
+	printf '[storage]\ndriver = "vfs"\nrunroot = "%s"\ngraphroot = "%s"\n' "$PR/run" "$PR/root" >"$PR/storage.conf"
+	if CONTAINERS_STORAGE_CONF=$PR/storage.conf timeout 120 podman --root "$PR/root" --runroot "$PR/run" \
+		--storage-driver vfs --cgroup-manager cgroupfs --events-backend file --tmpdir "$PR/tmp" \
+		pull --tls-verify=false "127.0.0.1:$A_PORT/up/lib/app:v1" >"$WORK/logs/podman.log" 2>&1; then
+		ok "podman pull through the cache"
+	else
+		notok "podman pull through the cache: $(tail -n 2 "$WORK/logs/podman.log")"
+	fi
+	rm -rf "$PR"
+else
+	echo "ok - SKIP podman (not installed or not root)"
+fi
+
+# upstream stopped: the cached copy is still served (and the failure logged)
+integ_stop "$UP_PID"
+sleep 1.2
+pull "127.0.0.1:$A_PORT/up/lib/app:v1" "$WORK/offline"
+check "upstream stopped: warm pull still works" '[ $RC -eq 0 ] && [ "$(layout_digest "$WORK/offline")" = "$D2" ] && layout_ok "$WORK/offline"'
+check "upstream stopped: the failure is logged" 'grep -q "serving the cached" "$WORK/logs/A.log"'
+pull "127.0.0.1:$A_PORT/up/lib/other:v1" "$WORK/none"
+check "upstream stopped: an image never cached fails" '[ $RC -ne 0 ]'
+
+# --- a second ecrd as upstream -------------------------------------------------
+
+ecrd_start B || { notok "upstream ecrd starts"; finish; }
+push "$WORK/img1" v1 "127.0.0.1:$B_PORT/team/svc:v1"
+DB1=$(raw_digest "127.0.0.1:$B_PORT/team/svc:v1")
+ecr_api "$A_PORT" create-pull-through-cache-rule --ecr-repository-prefix eb \
+	--upstream-registry-url "http://127.0.0.1:$B_PORT" >"$WORK/rule2.json" 2>>"$WORK/logs/aws.err"
+pull "127.0.0.1:$A_PORT/eb/team/svc:v1" "$WORK/fromb"
+check "ecrd as upstream: cold pull" '[ $RC -eq 0 ] && [ "$(layout_digest "$WORK/fromb")" = "$DB1" ] && layout_ok "$WORK/fromb"'
+integ_stop "$B_PID"
+pull "127.0.0.1:$A_PORT/eb/team/svc:v1" "$WORK/fromb2"
+check "ecrd as upstream, stopped: warm pull" '[ $RC -eq 0 ] && [ "$(layout_digest "$WORK/fromb2")" = "$DB1" ]'
+
+# --- figures: 256 MiB image, cold through the cache vs direct vs warm ------------
+
+if [ "${FIGURES:-1}" = 1 ]; then
+	upstream_start || { notok "docker-registry restarts"; finish; }
+	integ_stop "$A_PID"
+	ecrd_start A --cache-freshness 3600 || { notok "ecrd restarts"; finish; }
+	make_layout "$WORK/big" v1 65536 65536 65536 65536 >/dev/null
+	push "$WORK/big" v1 "127.0.0.1:$UP_PORT/lib/big:v1"
+	DB=$(raw_digest "127.0.0.1:$UP_PORT/lib/big:v1")
+	rm -rf "$WORK/big"
+	for round in 1 2 3; do
+		pull "127.0.0.1:$UP_PORT/lib/big:v1" "$WORK/p-direct"
+		direct=$ELAPSED_MS
+		[ $RC -eq 0 ] || notok "direct pull of 256 MiB (round $round)"
+		ecr_api "$A_PORT" delete-repository --force --repository-name up/lib/big >/dev/null 2>&1
+		pull "127.0.0.1:$A_PORT/up/lib/big:v1" "$WORK/p-cold"
+		cold=$ELAPSED_MS
+		check "cold pull of 256 MiB through the cache (round $round)" '[ $RC -eq 0 ] && [ "$(layout_digest "$WORK/p-cold")" = "$DB" ]'
+		pull "127.0.0.1:$A_PORT/up/lib/big:v1" "$WORK/p-warm"
+		warm=$ELAPSED_MS
+		check "warm pull of 256 MiB (round $round)" '[ $RC -eq 0 ] && [ "$(layout_digest "$WORK/p-warm")" = "$DB" ]'
+		echo "figures: 256 MiB image, skopeo copy to oci: (round $round): cold through the cache ${cold} ms, direct from docker-registry ${direct} ms, warm from the cache ${warm} ms"
+		rm -rf "$WORK/p-direct" "$WORK/p-cold" "$WORK/p-warm"
+	done
+fi
+
+finish
