@@ -6,6 +6,7 @@
  *        [--tls-cert FILE --tls-key FILE] [--config FILE] [--threads N]
  *        [--no-create-on-push] [--no-auth] [--insecure-no-auth] [--log-level LEVEL]
  *        [--lifecycle-interval SECONDS] [--vuln-db PATH]... [--scan-threads N]
+ *        [--replication-destination REGION:ACCOUNT=URL]... [--replication-profile NAME]
  *   ecrd principal add ARN [--admin] [--policy FILE] [--data DIR]
  *   ecrd principal list [--data DIR]
  *   ecrd principal remove ARN [--data DIR]
@@ -34,6 +35,13 @@
  * (files, folders or .zip files; repeatable). SIGHUP loads the database again
  * and hands it to the scanner (CONTINUOUS_SCAN repositories are re-matched).
  *
+ * Replication: a replicator (ecr_replicator, 2 workers) is attached to every
+ * registry ecrd serves and works their replication queues. A destination
+ * (region, account) is a --replication-destination remote deployment when one
+ * names it (opened on first use with the AWS credentials of
+ * --replication-profile, else the default AWS chain), else a registry of this
+ * ecrd (opened through the registry provider, as for requests).
+ *
  * Signals: SIGINT and SIGTERM stop the server gracefully (requests in flight
  * finish) and ecrd exits 0. SIGHUP reloads the vulnerability database.
  * They are blocked in every thread and taken with sigwait() in the main thread.
@@ -43,6 +51,7 @@
  */
 #include <ecr.h>
 #include <ecr/auth.h>
+#include <ecr/replication.h>
 #include <ecr/scan.h>
 #include <ecr/server.h>
 
@@ -78,6 +87,7 @@
 #define DEFAULT_SCAN_THREADS 2
 #define MAX_SCAN_THREADS 64
 #define MAX_VULN_DBS 64
+#define MAX_REPL_DESTS 25 /* ECR's limit of destinations per configuration */
 
 static const char usage_text[] =
 	"Usage: ecrd [OPTION]...\n"
@@ -108,6 +118,13 @@ static const char usage_text[] =
 	"  --vuln-db PATH        OSV vulnerability database for image scanning: an advisory\n"
 	"                        file, a folder of them or an osv.dev .zip (repeatable)\n"
 	"  --scan-threads N      image scanning worker threads (default 2)\n"
+	"  --replication-destination REGION:ACCOUNT=URL\n"
+	"                        replicate to the ecrd (or ECR) at URL for that region and\n"
+	"                        account (repeatable); other destinations are registries\n"
+	"                        of this ecrd\n"
+	"  --replication-profile NAME\n"
+	"                        AWS profile of the credentials for --replication-destination\n"
+	"                        (default: AWS_ACCESS_KEY_ID..., AWS_PROFILE, then \"default\")\n"
 	"  --cache-freshness SECONDS\n"
 	"                        pull-through cache: a cached tag is checked upstream again\n"
 	"                        when older than this (default 86400, as ECR)\n"
@@ -139,6 +156,9 @@ struct settings {
 	char *vuln_db[MAX_VULN_DBS]; /* --vuln-db, in order */
 	size_t vuln_db_count;
 	unsigned int scan_threads;
+	char *repl_dest[MAX_REPL_DESTS]; /* --replication-destination, REGION:ACCOUNT=URL */
+	size_t repl_dest_count;
+	char *repl_profile;
 	unsigned long cache_freshness; /* --cache-freshness, seconds; 0: the default (24 h) */
 };
 
@@ -174,6 +194,8 @@ static const struct opt_def opt_defs[] = {
 	{"lifecycle-interval", OPT_VALUE, true},
 	{"vuln-db", OPT_VALUE, true},
 	{"scan-threads", OPT_VALUE, true},
+	{"replication-destination", OPT_VALUE, true},
+	{"replication-profile", OPT_VALUE, true},
 	{"cache-freshness", OPT_VALUE, true},
 	{"help", OPT_FLAG, false},
 	{"version", OPT_FLAG, false},
@@ -437,6 +459,30 @@ static int apply_option(struct settings *s, const struct opt_def *def, const cha
 		s->vuln_db_count++;
 		return 0;
 	}
+	if (strcmp(name, "replication-destination") == 0) {
+		const char *colon = strchr(value, ':'), *eq = strchr(value, '=');
+		size_t rlen = colon != NULL ? (size_t)(colon - value) : 0;
+		bool ok = colon != NULL && eq != NULL && eq > colon && rlen > 0 && rlen <= 32 && eq - colon - 1 == 12 &&
+			(strncmp(eq + 1, "http://", 7) == 0 || strncmp(eq + 1, "https://", 8) == 0);
+
+		for (size_t i = 0; ok && i < rlen; i++)
+			ok = islower((unsigned char)value[i]) || isdigit((unsigned char)value[i]) || value[i] == '-';
+		for (const char *c = colon + 1; ok && c < eq; c++)
+			ok = isdigit((unsigned char)*c) != 0;
+		if (!ok || s->repl_dest_count == MAX_REPL_DESTS) {
+			usage_error("%s: --replication-destination '%s': expected REGION:ACCOUNT=http[s]://HOST[:PORT] "
+				    "(at most %d of them)", where, value, MAX_REPL_DESTS);
+			return -1;
+		}
+		if ((s->repl_dest[s->repl_dest_count] = strdup(value)) == NULL) {
+			fprintf(stderr, "ecrd: out of memory\n");
+			return -1;
+		}
+		s->repl_dest_count++;
+		return 0;
+	}
+	if (strcmp(name, "replication-profile") == 0)
+		return replace_string(&s->repl_profile, value);
 	if (strcmp(name, "cache-freshness") == 0) {
 		if (parse_uint(value, MAX_LIFECYCLE_INTERVAL, &n) < 0 || n == 0) {
 			usage_error("%s: --cache-freshness '%s': expected seconds from 1 to %lu", where, value,
@@ -691,6 +737,10 @@ static void settings_free(struct settings *s)
 	for (size_t i = 0; i < s->vuln_db_count; i++)
 		free(s->vuln_db[i]);
 	s->vuln_db_count = 0;
+	for (size_t i = 0; i < s->repl_dest_count; i++)
+		free(s->repl_dest[i]);
+	s->repl_dest_count = 0;
+	free(s->repl_profile);
 }
 
 /* "file:///absolute/path" for the data folder, creating the folder if needed. */
@@ -746,6 +796,7 @@ struct provider {
 	const char *url;
 	const struct settings *s;
 	ecr_scanner *scanner; /* attached to every registry opened */
+	ecr_replicator *replicator; /* likewise */
 	struct provider_entry entries[MAX_REGISTRIES];
 	size_t count;
 };
@@ -779,6 +830,9 @@ static int provide_registry(ecr_registry **out, const char *account_id, const ch
 	if (pv->scanner != NULL && ecr_scanner_attach(pv->scanner, *out) < 0)
 		say(ECR_LOG_WARN, pv->s, "image scanning is off for account %s in %s: %s", account_id, region,
 			ecr_error_last()->message);
+	if (pv->replicator != NULL && ecr_replicator_attach(pv->replicator, *out) < 0)
+		say(ECR_LOG_WARN, pv->s, "replication is off for account %s in %s: %s", account_id, region,
+			ecr_error_last()->message);
 	strcpy(pv->entries[pv->count].account, account_id);
 	strcpy(pv->entries[pv->count].region, region);
 	pv->entries[pv->count].reg = *out;
@@ -787,6 +841,77 @@ static int provide_registry(ecr_registry **out, const char *account_id, const ch
 done:
 	pthread_mutex_unlock(&pv->lock);
 	return rc;
+}
+
+/*
+ * Replication destinations: the --replication-destination remotes (opened on
+ * first use, kept until exit), else a registry of this ecrd (the provider).
+ */
+struct repl_remote {
+	char region[33];
+	char account[13];
+	const char *url;
+	ecr_registry *reg;
+};
+
+struct repl_dests {
+	pthread_mutex_t lock;
+	struct provider *pv;
+	const struct settings *s;
+	struct repl_remote remotes[MAX_REPL_DESTS];
+	size_t count;
+};
+
+static void repl_dests_init(struct repl_dests *rd, struct provider *pv, const struct settings *s)
+{
+	pthread_mutex_init(&rd->lock, NULL);
+	rd->pv = pv;
+	rd->s = s;
+	for (size_t i = 0; i < s->repl_dest_count; i++) {
+		const char *v = s->repl_dest[i], *colon = strchr(v, ':'), *eq = strchr(v, '=');
+		struct repl_remote *rr = &rd->remotes[rd->count++];
+
+		snprintf(rr->region, sizeof(rr->region), "%.*s", (int)(colon - v), v);
+		snprintf(rr->account, sizeof(rr->account), "%.*s", (int)(eq - colon - 1), colon + 1);
+		rr->url = eq + 1;
+	}
+}
+
+static void repl_dests_free(struct repl_dests *rd)
+{
+	for (size_t i = 0; i < rd->count; i++)
+		ecr_registry_free(rd->remotes[i].reg);
+	rd->count = 0;
+	pthread_mutex_destroy(&rd->lock);
+}
+
+static int replication_destination(ecr_registry **out, const char *region, const char *registry_id, void *payload)
+{
+	struct repl_dests *rd = payload;
+	int rc = 0;
+
+	for (size_t i = 0; i < rd->count; i++) {
+		struct repl_remote *rr = &rd->remotes[i];
+		ecr_registry_options ropts = ECR_REGISTRY_OPTIONS_INIT;
+
+		if (strcmp(rr->region, region) != 0 || strcmp(rr->account, registry_id) != 0)
+			continue;
+		pthread_mutex_lock(&rd->lock);
+		if (rr->reg == NULL) {
+			ropts.account_id = rr->account;
+			ropts.region = rr->region;
+			ropts.profile = rd->s->repl_profile;
+			ropts.log_cb = log_to_stderr;
+			ropts.log_level = rd->s->log_level;
+			if ((rc = ecr_registry_open(&rr->reg, rr->url, &ropts)) == 0)
+				say(ECR_LOG_INFO, rd->s, "replication: account %s in %s is %s", rr->account, rr->region,
+					rr->url);
+		}
+		*out = rr->reg;
+		pthread_mutex_unlock(&rd->lock);
+		return rc;
+	}
+	return provide_registry(out, registry_id, region, rd->pv);
 }
 
 /* Load the --vuln-db database and hand it to the scanner (at start and on SIGHUP). */
@@ -1336,6 +1461,9 @@ int main(int argc, char **argv)
 	ecr_server *srv = NULL;
 	ecr_cache *cache = NULL;
 	ecr_scanner *scanner = NULL;
+	ecr_replicator *replicator = NULL;
+	ecr_replicator_options repl_opts = ECR_REPLICATOR_OPTIONS_INIT;
+	static struct repl_dests rd;
 	char *url = NULL, *cred_path = NULL;
 	bool initialised = false, no_auth, created = false;
 	static struct provider pv;
@@ -1419,6 +1547,14 @@ int main(int argc, char **argv)
 	if (s.vuln_db_count == 0)
 		say(ECR_LOG_INFO, &s, "no --vuln-db: image scans list packages but find no vulnerabilities");
 	pv.scanner = scanner;
+	repl_dests_init(&rd, &pv, &s);
+	repl_opts.destination_cb = replication_destination;
+	repl_opts.destination_payload = &rd;
+	if ((rc = ecr_replicator_new(&replicator, &repl_opts)) < 0 || (rc = ecr_replicator_attach(replicator, reg)) < 0) {
+		status = fail_ecr(rc, "replicator");
+		goto done;
+	}
+	pv.replicator = replicator;
 	if (!no_auth) {
 		if ((cred_path = credentials_path(url)) == NULL) {
 			fprintf(stderr, "ecrd: out of memory\n");
@@ -1525,6 +1661,9 @@ done:
 	ecr_server_free(srv);
 	ecr_cache_free(cache); /* after the server, before the registries its fetches write to */
 	ecr_scanner_free(scanner); /* before the registries it is attached to */
+	ecr_replicator_free(replicator); /* likewise, and before its remote destinations */
+	if (rd.s != NULL)
+		repl_dests_free(&rd);
 	provider_free(&pv);
 	ecr_registry_free(reg);
 	if (initialised && (rc = ecr_shutdown()) < 0 && status == 0)

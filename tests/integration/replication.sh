@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# Replication between two ecrd processes, and to another region of the same
+# ecrd, surviving a kill -9 of the source in the middle of a copy.
+#
+#   replication.sh path/to/ecrd
+#
+# ecrd A (account 111111111111, us-east-1) replicates, by its replication
+# configuration (put with the AWS CLI), to ecrd B (account 222222222222,
+# eu-west-1, a --replication-destination) and to us-west-2 of its own account
+# (a registry of A itself). B's registry policy allows A's account. Several
+# images are pushed to A with skopeo, then a big one; A is killed (-9) while
+# that one is on its way to B, and started again: every job completes exactly
+# once (B has each image once, with the digest A has: skopeo inspect --raw |
+# sha256sum), and describe-image-replication-status says COMPLETE for both
+# destinations of every image. Both ecrd run with --no-auth (the AWS CLI
+# signs with dummy credentials).
+#
+# Env: BIG_MB (default 256) size of the big image's layer; INTEG_SANITIZE.
+set -uo pipefail
+
+ECRD=${1:?usage: replication.sh path/to/ecrd}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=common.sh
+. "$HERE/common.sh"
+
+BIG_MB=${BIG_MB:-256}
+ACCT_A=111111111111
+ACCT_B=222222222222
+AWS=${AWS:-$(command -v aws || echo /usr/bin/aws)}
+
+PASS=0
+FAIL=0
+ok() { PASS=$((PASS + 1)); echo "ok $((PASS + FAIL)) - $1"; }
+notok() {
+	FAIL=$((FAIL + 1))
+	echo "not ok $((PASS + FAIL)) - $1"
+	shift
+	[ $# -gt 0 ] && printf '%s\n' "$@" | sed 's/^/#   /' | head -n 20
+}
+finish() { echo "$PASS passed, $FAIL failed"; [ "$FAIL" -eq 0 ]; exit $?; }
+
+for tool in skopeo jq python3 "$AWS"; do
+	command -v "$tool" >/dev/null 2>&1 || { echo "$tool is missing"; echo "0 passed, 1 failed"; exit 1; }
+done
+
+WORK=$(mktemp -d /tmp/integ-repl.XXXXXX)
+PID_A= PID_B=
+cleanup() {
+	integ_stop "$PID_A"
+	integ_stop "$PID_B"
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+export HOME=$WORK/home AWS_CONFIG_FILE=$WORK/aws-config AWS_SHARED_CREDENTIALS_FILE=$WORK/aws-credentials
+mkdir -p "$HOME"
+: >"$AWS_CONFIG_FILE"
+: >"$AWS_SHARED_CREDENTIALS_FILE"
+export AWS_ACCESS_KEY_ID=AKIDREPLICATIONTEST AWS_SECRET_ACCESS_KEY=secret AWS_PAGER="" AWS_MAX_ATTEMPTS=1
+unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_DATA_PATH
+
+# ecr ENDPOINT REGION ARGS...: the AWS CLI; stdout in $RES, status in $RC
+ecr() {
+	local ep=$1 region=$2
+	shift 2
+	RES=$("$AWS" --endpoint-url "$ep" --region "$region" --output json ecr "$@" 2>"$WORK/err")
+	RC=$?
+}
+
+start_a() {
+	ECRD_AUTH=0 integ_start_ecrd "$ECRD" "$WORK/a" "$WORK/a.$1.log" --account "$ACCT_A" --region us-east-1 \
+		--replication-destination "eu-west-1:$ACCT_B=http://127.0.0.1:$PORT_B" --log-level info || return 1
+	PID_A=$ECRD_PID
+	PORT_A=$ECRD_PORT
+	EP_A=http://127.0.0.1:$PORT_A
+}
+
+mkdir -p "$WORK/a" "$WORK/b"
+ECRD_AUTH=0 integ_start_ecrd "$ECRD" "$WORK/b" "$WORK/b.log" --account "$ACCT_B" --region eu-west-1 || finish
+PID_B=$ECRD_PID
+PORT_B=$ECRD_PORT
+EP_B=http://127.0.0.1:$PORT_B
+start_a 1 || finish
+echo "# A: $EP_A (pid $PID_A), B: $EP_B (pid $PID_B)"
+
+# --- configuration -------------------------------------------------------------------
+cat >"$WORK/policy.json" <<EOF
+{"Version":"2012-10-17","Statement":[{"Sid":"ReplicationFromA","Effect":"Allow",
+ "Principal":{"AWS":"arn:aws:iam::$ACCT_A:root"},"Action":["ecr:CreateRepository","ecr:ReplicateImage"],
+ "Resource":"arn:aws:ecr:eu-west-1:$ACCT_B:repository/*"}]}
+EOF
+ecr "$EP_B" eu-west-1 put-registry-policy --policy-text "file://$WORK/policy.json"
+[ "$RC" -eq 0 ] && ok "put-registry-policy on B" || notok "put-registry-policy on B" "$(cat "$WORK/err")"
+
+cat >"$WORK/repl.json" <<EOF
+{"rules":[{"destinations":[{"region":"eu-west-1","registryId":"$ACCT_B"},{"region":"us-west-2","registryId":"$ACCT_A"}],
+ "repositoryFilters":[{"filter":"rep","filterType":"PREFIX_MATCH"}]}]}
+EOF
+ecr "$EP_A" us-east-1 put-replication-configuration --replication-configuration "file://$WORK/repl.json"
+if [ "$RC" -eq 0 ] && printf '%s' "$RES" | jq -e '.replicationConfiguration.rules[0].destinations | length == 2' >/dev/null; then
+	ok "put-replication-configuration on A"
+else
+	notok "put-replication-configuration on A" "$RES" "$(cat "$WORK/err")"
+fi
+
+# --- images: OCI layouts of random layers ----------------------------------------------
+# make_image DIR TAG LAYER_BYTES...
+make_image() {
+	python3 - "$@" <<'PY'
+import hashlib, json, os, sys
+d, tag, sizes = sys.argv[1], sys.argv[2], [int(x) for x in sys.argv[3:]]
+os.makedirs(os.path.join(d, "blobs", "sha256"), exist_ok=True)
+def put(data):
+    h = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(d, "blobs", "sha256", h), "wb") as f:
+        f.write(data)
+    return "sha256:" + h, len(data)
+layers, diffs = [], []
+for n in sizes:
+    path = os.path.join(d, "blobs", "sha256", "tmp")
+    h = hashlib.sha256()
+    with open(path, "wb") as f:  # uncompressed random bytes: a layer's digest is its diff id
+        left = n
+        while left:
+            chunk = os.urandom(min(left, 1 << 20))
+            h.update(chunk)
+            f.write(chunk)
+            left -= len(chunk)
+    dg = "sha256:" + h.hexdigest()
+    os.rename(path, os.path.join(d, "blobs", "sha256", h.hexdigest()))
+    layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": dg, "size": n})
+    diffs.append(dg)
+cfg = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diffs},
+                  "config": {"Labels": {"t": tag}}}).encode()
+cd, cs = put(cfg)
+man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+                  "layers": layers}).encode()
+md, ms = put(man)
+with open(os.path.join(d, "oci-layout"), "w") as f:
+    f.write('{"imageLayoutVersion":"1.0.0"}')
+with open(os.path.join(d, "index.json"), "w") as f:
+    json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+               "digest": md, "size": ms, "annotations": {"org.opencontainers.image.ref.name": tag}}]}, f)
+print(md)
+PY
+}
+
+declare -A DIGEST # repo:tag -> digest
+IMAGES=()
+push() { # push REPO TAG LAYER_BYTES...
+	local repo=$1 tag=$2 d
+	shift 2
+	d=$(make_image "$WORK/img-$repo-$tag" "$tag" "$@") || return 1
+	if skopeo copy -q --dest-tls-verify=false "oci:$WORK/img-$repo-$tag:$tag" \
+		"docker://127.0.0.1:$PORT_A/$repo:$tag" 2>"$WORK/skopeo.err"; then
+		# skopeo may rewrite the manifest on the way: the digest is what A stores
+		d=sha256:$(skopeo inspect --raw --tls-verify=false "docker://127.0.0.1:$PORT_A/$repo:$tag" | sha256sum |
+			cut -d' ' -f1)
+		DIGEST[$repo:$tag]=$d
+		IMAGES+=("$repo:$tag")
+		return 0
+	fi
+	cat "$WORK/skopeo.err" >&2
+	return 1
+}
+
+small_ok=1
+for i in 1 2 3 4; do
+	push "rep/app$((i % 2))" "v$i" 2000 $((30000 + i * 1000)) || small_ok=0
+done
+push "other/skip" v1 1000 || small_ok=0 # not selected by the filter
+[ "$small_ok" = 1 ] && ok "push 5 small images to A with skopeo" || notok "push small images"
+
+# the big one, then kill -9 A while it is being copied to B
+push rep/big v1 $((BIG_MB * 1024 * 1024)) 1000 && ok "push a ${BIG_MB} MiB image to A" || notok "push the big image"
+killed=0
+for _ in $(seq 600); do
+	# B logs one line per request: an upload to rep/big has started
+	if grep -q 'rep/big/blobs/uploads' "$WORK/b.log" 2>/dev/null; then
+		kill -KILL "$PID_A" 2>/dev/null && killed=1
+		break
+	fi
+	sleep 0.02
+done
+wait "$PID_A" 2>/dev/null
+PID_A=
+ecr "$EP_B" eu-west-1 describe-images --repository-name rep/big
+at_kill=$(printf '%s' "$RES" | jq '.imageDetails | length' 2>/dev/null)
+if [ "$killed" = 1 ] && [ "${at_kill:-0}" = 0 ]; then
+	ok "kill -9 A while rep/big is on its way to B (not there yet)"
+else
+	notok "kill -9 A mid-copy" "killed: $killed; images of rep/big at B then: ${at_kill:-?}"
+fi
+
+start_a 2 || finish
+echo "# A restarted (pid $PID_A on $EP_A)"
+
+# --- every job completes (the interrupted one after its 60 s lease) ------------------------
+status_of() { # status_of REPO TAG: "region/account=STATUS ..." sorted
+	ecr "$EP_A" us-east-1 describe-image-replication-status --repository-name "$1" --image-id "imageTag=$2"
+	[ "$RC" -eq 0 ] || return 1
+	printf '%s' "$RES" | jq -r '[.replicationStatuses[] | "\(.region)/\(.registryId)=\(.status)"] | sort | join(" ")'
+}
+want="eu-west-1/$ACCT_B=COMPLETE us-west-2/$ACCT_A=COMPLETE"
+deadline=$((SECONDS + 240))
+pending=("${IMAGES[@]}")
+while [ ${#pending[@]} -gt 0 ] && [ $SECONDS -lt $deadline ]; do
+	left=()
+	for img in "${pending[@]}"; do
+		[ "${img%%/*}" = other ] && continue
+		s=$(status_of "${img%%:*}" "${img#*:}") || s=
+		[ "$s" = "$want" ] || left+=("$img")
+	done
+	pending=(${left[@]+"${left[@]}"})
+	[ ${#pending[@]} -gt 0 ] && sleep 1
+done
+if [ ${#pending[@]} -eq 0 ]; then
+	ok "describe-image-replication-status: COMPLETE for both destinations of every image ($((SECONDS)) s)"
+else
+	detail=()
+	for img in "${pending[@]}"; do detail+=("$img: $(status_of "${img%%:*}" "${img#*:}")"); done
+	notok "replication status" "${detail[@]}"
+fi
+s=$(status_of other/skip v1)
+[ -z "$s" ] && ok "a repository the filter does not select is not replicated" || notok "other/skip replicated" "$s"
+
+# --- B has each image once, with A's digest ----------------------------------------------
+bad=()
+for img in "${IMAGES[@]}"; do
+	repo=${img%%:*} tag=${img#*:}
+	[ "${repo%%/*}" = other ] && continue
+	d=sha256:$(skopeo inspect --raw --tls-verify=false "docker://127.0.0.1:$PORT_B/$img" 2>/dev/null | sha256sum | cut -d' ' -f1)
+	[ "$d" = "${DIGEST[$img]}" ] || bad+=("$img at B: $d, want ${DIGEST[$img]}")
+	a=sha256:$(skopeo inspect --raw --tls-verify=false "docker://127.0.0.1:$PORT_A/$img" 2>/dev/null | sha256sum | cut -d' ' -f1)
+	[ "$a" = "${DIGEST[$img]}" ] || bad+=("$img at A: $a")
+done
+[ ${#bad[@]} -eq 0 ] && ok "B serves every image with the digest A has (skopeo inspect --raw | sha256sum)" ||
+	notok "digests at B" "${bad[@]}"
+
+bad=()
+for repo in rep/app0 rep/app1 rep/big; do
+	want_n=0
+	for img in "${IMAGES[@]}"; do [ "${img%%:*}" = "$repo" ] && want_n=$((want_n + 1)); done
+	ecr "$EP_B" eu-west-1 describe-images --repository-name "$repo"
+	n=$(printf '%s' "$RES" | jq '.imageDetails | length' 2>/dev/null)
+	tags=$(printf '%s' "$RES" | jq '[.imageDetails[].imageTags | length] | add' 2>/dev/null)
+	[ "$RC" -eq 0 ] && [ "$n" = "$want_n" ] && [ "$tags" = "$want_n" ] ||
+		bad+=("$repo: $n images, $tags tags at B, want $want_n $(cat "$WORK/err")")
+	# the other region of A itself
+	ecr "$EP_A" us-west-2 describe-images --repository-name "$repo"
+	n=$(printf '%s' "$RES" | jq '.imageDetails | length' 2>/dev/null)
+	[ "$RC" -eq 0 ] && [ "$n" = "$want_n" ] || bad+=("$repo: $n images in us-west-2 of A, want $want_n $(cat "$WORK/err")")
+done
+ecr "$EP_B" eu-west-1 describe-repositories --repository-names other/skip
+[ "$RC" -ne 0 ] || bad+=("other/skip exists at B")
+[ ${#bad[@]} -eq 0 ] && ok "each image exactly once at B and in us-west-2 of A" || notok "images at the destinations" "${bad[@]}"
+
+# the copies at the destinations do not replicate again: B has no configuration, and A's
+# us-west-2 registry none either; every digest pulled from us-west-2 of A matches
+bad=()
+for img in "${IMAGES[@]}"; do
+	[ "${img%%/*}" = other ] && continue
+	ecr "$EP_A" us-west-2 batch-get-image --repository-name "${img%%:*}" --image-ids "imageTag=${img#*:}"
+	d=$(printf '%s' "$RES" | jq -r '.images[0].imageId.imageDigest' 2>/dev/null)
+	[ "$d" = "${DIGEST[$img]}" ] || bad+=("$img in us-west-2: $d")
+done
+[ ${#bad[@]} -eq 0 ] && ok "us-west-2 of A has every image with the same digest" || notok "us-west-2 digests" "${bad[@]}"
+
+integ_stop "$PID_A"
+rc_a=$?
+PID_A=
+integ_stop "$PID_B"
+rc_b=$?
+PID_B=
+[ "$rc_a" -eq 0 ] && [ "$rc_b" -eq 0 ] && ok "both ecrd stop cleanly" || notok "ecrd exit status: A $rc_a, B $rc_b"
+
+if [ "${INTEG_SANITIZE:-none}" != none ]; then
+	if grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK"/*.log >/dev/null 2>&1; then
+		notok "no sanitizer report" "$(grep -h -E -A5 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK"/*.log | head -n 20)"
+	else
+		ok "no sanitizer report"
+	fi
+fi
+finish
