@@ -531,11 +531,13 @@ static const char *ref_tag(const char *ref)
 /* "skopeo/app:v2" names "docker.io/skopeo/app:v2" too, "app:v2" "docker.io/library/app:v2" (docker's normalisation). */
 static bool repo_tag_matches(const char *entry, const char *ref)
 {
-	if (!strcmp(entry, ref))
-		return true;
-	if (!strncmp(entry, "docker.io/", 10) && !strcmp(entry + 10, ref))
-		return true;
-	return !strncmp(entry, "docker.io/library/", 18) && !strcmp(entry + 18, ref);
+	static const char *const prefixes[] = { "", "docker.io/", "docker.io/library/" };
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t n = strlen(prefixes[i]);
+		if (strlen(entry) >= n && memcmp(entry, prefixes[i], n) == 0 && strcmp(entry + n, ref) == 0)
+			return true;
+	}
+	return false;
 }
 
 static int add_blob(da_src *s, const member *m, const char *what)
