@@ -240,6 +240,9 @@ if [ "${FIGURES:-1}" = 1 ]; then
 	upstream_start || { notok "docker-registry restarts"; finish; }
 	integ_stop "$A_PID"
 	ecrd_start A --cache-freshness 3600 || { notok "ecrd restarts"; finish; }
+	# the restarted docker-registry has another port: a rule of its own
+	ecr_api "$A_PORT" create-pull-through-cache-rule --ecr-repository-prefix fig \
+		--upstream-registry-url "http://127.0.0.1:$UP_PORT" >/dev/null 2>>"$WORK/logs/aws.err"
 	make_layout "$WORK/big" v1 65536 65536 65536 65536 >/dev/null
 	push "$WORK/big" v1 "127.0.0.1:$UP_PORT/lib/big:v1"
 	DB=$(raw_digest "127.0.0.1:$UP_PORT/lib/big:v1")
@@ -248,11 +251,11 @@ if [ "${FIGURES:-1}" = 1 ]; then
 		pull "127.0.0.1:$UP_PORT/lib/big:v1" "$WORK/p-direct"
 		direct=$ELAPSED_MS
 		[ $RC -eq 0 ] || notok "direct pull of 256 MiB (round $round)"
-		ecr_api "$A_PORT" delete-repository --force --repository-name up/lib/big >/dev/null 2>&1
-		pull "127.0.0.1:$A_PORT/up/lib/big:v1" "$WORK/p-cold"
+		ecr_api "$A_PORT" delete-repository --force --repository-name fig/lib/big >/dev/null 2>&1
+		pull "127.0.0.1:$A_PORT/fig/lib/big:v1" "$WORK/p-cold"
 		cold=$ELAPSED_MS
 		check "cold pull of 256 MiB through the cache (round $round)" '[ $RC -eq 0 ] && [ "$(layout_digest "$WORK/p-cold")" = "$DB" ]'
-		pull "127.0.0.1:$A_PORT/up/lib/big:v1" "$WORK/p-warm"
+		pull "127.0.0.1:$A_PORT/fig/lib/big:v1" "$WORK/p-warm"
 		warm=$ELAPSED_MS
 		check "warm pull of 256 MiB (round $round)" '[ $RC -eq 0 ] && [ "$(layout_digest "$WORK/p-warm")" = "$DB" ]'
 		echo "figures: 256 MiB image, skopeo copy to oci: (round $round): cold through the cache ${cold} ms, direct from docker-registry ${direct} ms, warm from the cache ${warm} ms"
