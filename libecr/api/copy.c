@@ -764,7 +764,8 @@ static bool same_host(const char *a, const char *b)
 
 static int put_manifest(cp_ctx *c, const cp_manifest *m, const char *tag)
 {
-	return ecr_image_put(NULL, c->dst, tag, m->digest, m->media_type, m->bytes, m->len, 0);
+	return ecr_image_put(NULL, c->dst, tag, m->digest, m->media_type, m->bytes, m->len,
+		(c->flags & ECR_COPY_REPLICA) ? ECR_IMAGE_PUT_REPLICA : 0);
 }
 
 static void ctx_dispose(cp_ctx *c)
