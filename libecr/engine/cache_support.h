@@ -23,7 +23,7 @@
 
 /* ecr_image_put() with the internal flags above honoured. */
 int ecr__image_put(ecr_image **out, ecr_repository *repo, const char *tag, const char *digest, const char *media_type,
-	const void *manifest, size_t len, uint32_t flags);
+                   const void *manifest, size_t len, uint32_t flags);
 
 /*
  * A blob reader over a stream: read_fn(ctx, pos, ...) reads bytes at pos (a
@@ -35,6 +35,6 @@ int ecr__image_put(ecr_image **out, ecr_repository *repo, const char *tag, const
 typedef int (*ecr__blob_stream_read_fn)(void *ctx, uint64_t pos, void *buf, size_t len, size_t *nread_out);
 typedef void (*ecr__blob_stream_close_fn)(void *ctx);
 int ecr__blob_new_stream(ecr_blob **out, uint64_t size, uint64_t offset, uint64_t length,
-	ecr__blob_stream_read_fn read_fn, ecr__blob_stream_close_fn close_fn, void *ctx);
+                         ecr__blob_stream_read_fn read_fn, ecr__blob_stream_close_fn close_fn, void *ctx);
 
 #endif

@@ -65,7 +65,8 @@ int ecr_cache_new(ecr_cache **out, const ecr_cache_options *opts)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_cache_new: freshness window too long");
 	if (opts->upstream_options && opts->upstream_options->version != ECR_REGISTRY_OPTIONS_VERSION)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-			"ecr_cache_new: upstream_options must be ecr_registry_options version %d", ECR_REGISTRY_OPTIONS_VERSION);
+		                 "ecr_cache_new: upstream_options must be ecr_registry_options version %d",
+		                 ECR_REGISTRY_OPTIONS_VERSION);
 	if (!(c = ecr__calloc(1, sizeof(*c))))
 		return ECR_ENOMEM;
 	c->freshness_ms = (opts->freshness_seconds ? opts->freshness_seconds : DEFAULT_FRESHNESS_SECONDS) * 1000;
@@ -82,8 +83,8 @@ int ecr_cache_new(ecr_cache **out, const ecr_cache_options *opts)
 	c->upstream_opts.remote_flags |= ECR_REMOTE_OCI_ONLY; /* an upstream is used through the OCI API only */
 	const ecr_registry_options *u = opts->upstream_options;
 	if ((rc = dup_opt(&c->upstream_opts.ca_file, u ? u->ca_file : NULL)) ||
-		(rc = dup_opt(&c->upstream_opts.ca_path, u ? u->ca_path : NULL)) ||
-		(rc = dup_opt(&c->upstream_opts.user_agent, u ? u->user_agent : NULL))) {
+	    (rc = dup_opt(&c->upstream_opts.ca_path, u ? u->ca_path : NULL)) ||
+	    (rc = dup_opt(&c->upstream_opts.user_agent, u ? u->user_agent : NULL))) {
 		ecr__free((char *)c->upstream_opts.ca_file);
 		ecr__free((char *)c->upstream_opts.ca_path);
 		ecr__free(c);
@@ -146,14 +147,15 @@ int ecr__cache_rule(ecr__ptc_rule *rule, ecr_buf *upstream_path, ecr_registry *r
 	rc = ecr__ptc_rule_match(rule, upstream_path, reg, repository);
 	if (rc == ECR_ENOTFOUND)
 		return ecr__fail(ECR_ENOTFOUND, ECR_ERROR_REPOSITORY,
-			"no pull through cache rule covers the repository '%s' in the registry with id '%s'", repository,
-			ecr_registry_account_id(reg));
+		                 "no pull through cache rule covers the repository '%s' in the registry with id '%s'",
+		                 repository, ecr_registry_account_id(reg));
 	if (rc)
 		return rc;
 	if (!upstream_path->ptr || !*upstream_path->ptr) {
 		ecr__ptc_rule_dispose(rule);
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_REPOSITORY,
-			"the repository '%s' names no upstream repository under its rule's prefix", repository);
+		                 "the repository '%s' names no upstream repository under its rule's prefix",
+		                 repository);
 	}
 	if (is_docker_hub(rule->upstream_url) && !strchr(upstream_path->ptr, '/')) {
 		ecr_buf p = ECR_BUF_INIT;
@@ -176,7 +178,7 @@ static ecr__cache_upstream *upstream_find(ecr_cache *cache, const ecr__ptc_rule 
 {
 	for (ecr__cache_upstream *u = cache->upstreams; u; u = u->next)
 		if (strcmp(u->url, rule->upstream_url) == 0 && str_eq(u->username, rule->username) &&
-			str_eq(u->password, rule->password))
+		    str_eq(u->password, rule->password))
 			return u;
 	return NULL;
 }
@@ -203,8 +205,8 @@ int ecr__cache_upstream_get(ecr_registry **out, ecr_cache *cache, const ecr__ptc
 	if ((rc = ecr_registry_open(&reg, rule->upstream_url, &o)))
 		return rc;
 	if (!(u = ecr__calloc(1, sizeof(*u))) || !(u->url = ecr__strdup(rule->upstream_url)) ||
-		(rule->username && !(u->username = ecr__strdup(rule->username))) ||
-		(rule->password && !(u->password = ecr__strdup(rule->password)))) {
+	    (rule->username && !(u->username = ecr__strdup(rule->username))) ||
+	    (rule->password && !(u->password = ecr__strdup(rule->password)))) {
 		if (u) {
 			ecr__free(u->url);
 			ecr__free(u->username);
@@ -277,7 +279,7 @@ int ecr_cache_covers(ecr_cache *cache, ecr_registry *reg, const char *repository
 /* When a cached tag was last checked upstream; 0 when never. */
 static int tag_checked_at(ecr_repository *repo, const char *tag, int64_t *at_out)
 {
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc;
 	*at_out = 0;
 	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, false)))
@@ -293,11 +295,11 @@ static int tag_checked_at(ecr_repository *repo, const char *tag, int64_t *at_out
 
 static int tag_touch(ecr_repository *repo, const char *tag)
 {
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc;
 	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, true)) ||
-		(rc = ecr__meta_cache_tag_set(&t, repo->id, tag, ecr_registry_now(repo->reg))) ||
-		(rc = ecr__txn_commit(&t)))
+	    (rc = ecr__meta_cache_tag_set(&t, repo->id, tag, ecr_registry_now(repo->reg))) ||
+	    (rc = ecr__txn_commit(&t)))
 		ecr__txn_rollback(&t);
 	return rc;
 }
@@ -306,9 +308,9 @@ typedef struct fetch_ctx {
 	ecr_registry *reg;
 	const char *repository;
 	ecr_repository **repo; /* local; created (templates apply) once upstream has the manifest */
-	ecr_transport *t;     /* upstream */
-	const char *upath;    /* upstream repository */
-	const char *url;      /* for messages */
+	ecr_transport *t;      /* upstream */
+	const char *upath;     /* upstream repository */
+	const char *url;       /* for messages */
 } fetch_ctx;
 
 static const uint32_t PUT_FLAGS = ECR__IMAGE_PUT_LAZY_BLOBS | ECR_IMAGE_PUT_REPLICA;
@@ -326,15 +328,15 @@ static int put_from_upstream(fetch_ctx *f, const char *reference, ecr_buf *diges
 	int rc;
 
 	if (depth > MAX_INDEX_DEPTH) {
-		rc = ecr__fail(ECR_EUNSUPPORTED, ECR_ERROR_IMAGE, "%s/%s: indexes nested deeper than %d", f->url, f->upath,
-			MAX_INDEX_DEPTH);
+		rc = ecr__fail(ECR_EUNSUPPORTED, ECR_ERROR_IMAGE, "%s/%s: indexes nested deeper than %d", f->url,
+		               f->upath, MAX_INDEX_DEPTH);
 		goto done;
 	}
 	if ((rc = f->t->manifest_get(&body, &mt, &dg, f->t, f->upath, reference)))
 		goto done;
 	if (!dg.ptr || (by_digest && strcmp(dg.ptr, reference) != 0)) {
 		rc = ecr__fail(ECR_EDIGEST, ECR_ERROR_TRANSPORT, "%s/%s: the manifest sent for %s has the digest %s",
-			f->url, f->upath, reference, dg.ptr ? dg.ptr : "(none)");
+		               f->url, f->upath, reference, dg.ptr ? dg.ptr : "(none)");
 		goto done;
 	}
 	if ((rc = ecr__manifest_parse(&m, body.ptr, body.size, mt.ptr && *mt.ptr ? mt.ptr : NULL)))
@@ -355,7 +357,8 @@ static int put_from_upstream(fetch_ctx *f, const char *reference, ecr_buf *diges
 				goto done;
 		}
 	}
-	rc = ecr__image_put(NULL, *f->repo, by_digest ? NULL : reference, dg.ptr, mt.ptr, body.ptr, body.size, PUT_FLAGS);
+	rc = ecr__image_put(NULL, *f->repo, by_digest ? NULL : reference, dg.ptr, mt.ptr, body.ptr, body.size,
+	                    PUT_FLAGS);
 	if (!rc && digest_out)
 		rc = ecr__buf_put(digest_out, dg.ptr, dg.size);
 done:
@@ -372,7 +375,7 @@ done:
  * missing here, the manifest is fetched and stored. *repo is created when NULL.
  */
 static int refresh(ecr_cache *cache, ecr_registry *reg, ecr_repository **repo, const char *repository,
-	const char *reference, const char *have)
+                   const char *reference, const char *have)
 {
 	ecr__ptc_rule rule;
 	ecr_buf upath = ECR_BUF_INIT, mt = ECR_BUF_INIT, dg = ECR_BUF_INIT;
@@ -393,14 +396,14 @@ static int refresh(ecr_cache *cache, ecr_registry *reg, ecr_repository **repo, c
 			goto done;
 		}
 	}
-	fetch_ctx f = { reg, repository, repo, t, upath.ptr, rule.upstream_url };
+	fetch_ctx f = {reg, repository, repo, t, upath.ptr, rule.upstream_url};
 	ecr_buf digest = ECR_BUF_INIT;
 	rc = put_from_upstream(&f, reference, &digest, 0);
 	if (!rc) {
 		if (!by_digest)
 			rc = tag_touch(*repo, reference);
-		ecr__log(&cache->log, ECR_LOG_INFO, "pull through cache: %s:%s is %s from %s/%s", repository,
-			reference, digest.ptr, rule.upstream_url, upath.ptr);
+		ecr__log(&cache->log, ECR_LOG_INFO, "pull through cache: %s:%s is %s from %s/%s", repository, reference,
+		         digest.ptr, rule.upstream_url, upath.ptr);
 	}
 	ecr_buf_dispose(&digest);
 done:
@@ -412,7 +415,7 @@ done:
 }
 
 int ecr_cache_image_get(ecr_image **out, ecr_cache *cache, ecr_registry *reg, const char *repository,
-	const char *reference, uint32_t flags)
+                        const char *reference, uint32_t flags)
 {
 	ecr_repository *repo = NULL;
 	ecr_image *img = NULL;
@@ -424,7 +427,7 @@ int ecr_cache_image_get(ecr_image **out, ecr_cache *cache, ecr_registry *reg, co
 	*out = NULL;
 	if (reg->remote)
 		return ecr__fail(ECR_ENOTSUPPORTED, ECR_ERROR_INVALID,
-			"the pull through cache serves registries of this process, not remote ones");
+		                 "the pull through cache serves registries of this process, not remote ones");
 	by_digest = ecr__oci_is_digest(reference);
 	if ((rc = by_digest ? ecr__oci_validate_digest(reference, NULL) : ecr__oci_validate_tag(reference)))
 		return rc;
@@ -460,8 +463,9 @@ int ecr_cache_image_get(ecr_image **out, ecr_cache *cache, ecr_registry *reg, co
 			/* upstream unreachable (or refusing): the cached copy is served */
 			const ecr_error *e = ecr_error_last();
 			ecr__log(&cache->log, ECR_LOG_WARN,
-				"pull through cache: cannot check %s:%s upstream (%s); serving the cached %s", repository,
-				reference, e && e->message ? e->message : "unknown error", ecr_image_digest(img));
+			         "pull through cache: cannot check %s:%s upstream (%s); serving the cached %s",
+			         repository, reference, e && e->message ? e->message : "unknown error",
+			         ecr_image_digest(img));
 			ecr__error_clear();
 			rc = 0;
 		}

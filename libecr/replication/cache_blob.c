@@ -38,13 +38,13 @@ struct ecr__cache_flight {
 	ecr_cache *cache;
 	ecr_registry *reg;
 	char *digest;
-	char *repository;         /* the repository the blob is stored into */
-	char *upath;              /* upstream repository */
-	char *url;                /* upstream URL, for messages */
-	ecr_registry *upstream;   /* borrowed from the cache */
-	int fd;                   /* the unlinked temporary file */
-	ecr__cache_flight *next;  /* in cache->flights, guarded by cache->lock */
-	bool in_table;            /* guarded by cache->lock */
+	char *repository;        /* the repository the blob is stored into */
+	char *upath;             /* upstream repository */
+	char *url;               /* upstream URL, for messages */
+	ecr_registry *upstream;  /* borrowed from the cache */
+	int fd;                  /* the unlinked temporary file */
+	ecr__cache_flight *next; /* in cache->flights, guarded by cache->lock */
+	bool in_table;           /* guarded by cache->lock */
 	/* guarded by lock */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -93,7 +93,8 @@ static void flight_end_locked(ecr__cache_flight *f, int rc)
 		f->state = FLIGHT_FAILED;
 		f->err_code = rc;
 		f->err_class = e && e->code == rc ? e->klass : ECR_ERROR_TRANSPORT;
-		snprintf(f->err_msg, sizeof(f->err_msg), "%s", e && e->code == rc && e->message ? e->message : "failed");
+		snprintf(f->err_msg, sizeof(f->err_msg), "%s",
+		         e && e->code == rc && e->message ? e->message : "failed");
 	} else {
 		f->state = FLIGHT_DONE;
 	}
@@ -134,7 +135,7 @@ static int fetch(ecr__cache_flight *f)
 	if ((rc = t->blob_open(&s, &size, t, f->upath, f->digest, 0, 0))) {
 		if (rc == ECR_ENOTFOUND || rc == ECR_EIMAGE_NOT_FOUND)
 			rc = ecr__fail(ECR_ENOTFOUND, ECR_ERROR_REPOSITORY, "%s/%s has no blob %s", f->url, f->upath,
-				f->digest);
+			               f->digest);
 		goto done;
 	}
 	/* created only now that upstream has the blob (templates apply) */
@@ -158,8 +159,8 @@ static int fetch(ecr__cache_flight *f)
 		bool stop = f->cache->stopping;
 		pthread_mutex_unlock(&f->cache->lock);
 		if (stop) {
-			rc = ecr__fail(ECR_ENETWORK, ECR_ERROR_TRANSPORT, "pull through cache: the fetch of %s was stopped",
-				f->digest);
+			rc = ecr__fail(ECR_ENETWORK, ECR_ERROR_TRANSPORT,
+			               "pull through cache: the fetch of %s was stopped", f->digest);
 			goto done;
 		}
 		if ((rc = s->read(s, buf, FETCH_CHUNK, &n)))
@@ -168,7 +169,7 @@ static int fetch(ecr__cache_flight *f)
 			break;
 		if (n > size - got) {
 			rc = ecr__fail(ECR_EDIGEST, ECR_ERROR_TRANSPORT, "%s/%s: blob %s is longer than its %llu bytes",
-				f->url, f->upath, f->digest, (unsigned long long)size);
+			               f->url, f->upath, f->digest, (unsigned long long)size);
 			goto done;
 		}
 		if ((rc = write_all(f->fd, buf, n, got)) || (rc = ecr_upload_write(up, got, buf, n)))
@@ -180,8 +181,8 @@ static int fetch(ecr__cache_flight *f)
 		pthread_mutex_unlock(&f->lock);
 	}
 	if (got != size) {
-		rc = ecr__fail(ECR_ENETWORK, ECR_ERROR_TRANSPORT, "%s/%s: blob %s ended after %llu of %llu bytes", f->url,
-			f->upath, f->digest, (unsigned long long)got, (unsigned long long)size);
+		rc = ecr__fail(ECR_ENETWORK, ECR_ERROR_TRANSPORT, "%s/%s: blob %s ended after %llu of %llu bytes",
+		               f->url, f->upath, f->digest, (unsigned long long)got, (unsigned long long)size);
 		goto done;
 	}
 	rc = ecr_upload_commit(up, f->digest);
@@ -199,15 +200,15 @@ static int fetch(ecr__cache_flight *f)
 	for (size_t i = 0; i < also_count; i++) {
 		ecr_repository *other = NULL;
 		if (ecr__cache_repository(&other, f->reg, also[i]) != 0 || ecr_blob_mount(other, repo, f->digest) != 0)
-			ecr__log(&f->cache->log, ECR_LOG_WARN, "pull through cache: cannot link %s into %s: %s", f->digest,
-				also[i], ecr_error_last()->message);
+			ecr__log(&f->cache->log, ECR_LOG_WARN, "pull through cache: cannot link %s into %s: %s",
+			         f->digest, also[i], ecr_error_last()->message);
 		ecr__error_clear();
 		ecr_repository_free(other);
 		ecr__free(also[i]);
 	}
 	ecr__free(also);
 	ecr__log(&f->cache->log, ECR_LOG_INFO, "pull through cache: stored %s (%llu bytes) from %s/%s in %s", f->digest,
-		(unsigned long long)size, f->url, f->upath, f->repository);
+	         (unsigned long long)size, f->url, f->upath, f->repository);
 done:
 	if (up) {
 		(void)ecr_upload_cancel(up);
@@ -218,8 +219,8 @@ done:
 		pthread_mutex_lock(&f->lock);
 		flight_end_locked(f, rc);
 		pthread_mutex_unlock(&f->lock);
-		ecr__log(&f->cache->log, ECR_LOG_WARN, "pull through cache: fetching %s from %s/%s failed: %s", f->digest,
-			f->url, f->upath, f->err_msg);
+		ecr__log(&f->cache->log, ECR_LOG_WARN, "pull through cache: fetching %s from %s/%s failed: %s",
+		         f->digest, f->url, f->upath, f->err_msg);
 	}
 	ecr__free(buf);
 	if (s)
@@ -292,7 +293,7 @@ static int temp_file(int *fd_out)
 
 /* A new flight for (reg, digest) into repository, with one reference for the table and one for the thread. */
 static int flight_new(ecr__cache_flight **out, ecr_cache *cache, ecr_registry *reg, const char *repository,
-	const char *digest, const char *upath, const char *url, ecr_registry *upstream)
+                      const char *digest, const char *upath, const char *url, ecr_registry *upstream)
 {
 	ecr__cache_flight *f = ecr__calloc(1, sizeof(*f));
 	int rc;
@@ -306,7 +307,7 @@ static int flight_new(ecr__cache_flight **out, ecr_cache *cache, ecr_registry *r
 	f->reg = reg;
 	f->upstream = upstream;
 	if (!(f->digest = ecr__strdup(digest)) || !(f->repository = ecr__strdup(repository)) ||
-		!(f->upath = ecr__strdup(upath)) || !(f->url = ecr__strdup(url))) {
+	    !(f->upath = ecr__strdup(upath)) || !(f->url = ecr__strdup(url))) {
 		flight_free(f);
 		return ECR_ENOMEM;
 	}
@@ -374,7 +375,7 @@ static int reader_read(void *ctx, uint64_t pos, void *buf, size_t len, size_t *n
 			continue;
 		if (r <= 0)
 			return ecr__fail_os(ECR_EIO, r < 0 ? errno : EIO,
-				"pull through cache: cannot read the temporary copy of %s", f->digest);
+			                    "pull through cache: cannot read the temporary copy of %s", f->digest);
 		done += (size_t)r;
 	}
 	*nread_out = done;
@@ -387,8 +388,8 @@ static void reader_close(void *ctx)
 }
 
 /* Whether the repository (if it exists) holds the blob: 1 with the reader opened, 0 not, negative on errors. */
-static int open_stored(ecr_blob **out, ecr_registry *reg, const char *repository, const char *digest,
-	uint64_t offset, uint64_t length)
+static int open_stored(ecr_blob **out, ecr_registry *reg, const char *repository, const char *digest, uint64_t offset,
+                       uint64_t length)
 {
 	ecr_repository *repo = NULL;
 	int rc = ecr_repository_open(&repo, reg, repository);
@@ -407,8 +408,8 @@ static int open_stored(ecr_blob **out, ecr_registry *reg, const char *repository
 	return rc ? rc : 1;
 }
 
-int ecr_cache_blob_open(ecr_blob **out, ecr_cache *cache, ecr_registry *reg, const char *repository,
-	const char *digest, uint64_t offset, uint64_t length)
+int ecr_cache_blob_open(ecr_blob **out, ecr_cache *cache, ecr_registry *reg, const char *repository, const char *digest,
+                        uint64_t offset, uint64_t length)
 {
 	ecr__ptc_rule rule;
 	ecr_buf upath = ECR_BUF_INIT;
@@ -423,14 +424,14 @@ int ecr_cache_blob_open(ecr_blob **out, ecr_cache *cache, ecr_registry *reg, con
 	*out = NULL;
 	if (reg->remote)
 		return ecr__fail(ECR_ENOTSUPPORTED, ECR_ERROR_INVALID,
-			"the pull through cache serves registries of this process, not remote ones");
+		                 "the pull through cache serves registries of this process, not remote ones");
 	if ((rc = ecr__oci_validate_digest(digest, NULL)))
 		return rc;
 	if ((rc = open_stored(out, reg, repository, digest, offset, length)))
 		return rc < 0 ? rc : 0;
 
 	if ((rc = ecr__cache_rule(&rule, &upath, reg, repository)) ||
-		(rc = ecr__cache_upstream_get(&upstream, cache, &rule)))
+	    (rc = ecr__cache_upstream_get(&upstream, cache, &rule)))
 		goto done;
 
 	pthread_mutex_lock(&cache->lock);
@@ -522,7 +523,7 @@ done:
 }
 
 int ecr_cache_blob_stat(ecr_cache *cache, ecr_registry *reg, const char *repository, const char *digest,
-	uint64_t *size_out)
+                        uint64_t *size_out)
 {
 	ecr__ptc_rule rule;
 	ecr_buf upath = ECR_BUF_INIT;
@@ -536,7 +537,7 @@ int ecr_cache_blob_stat(ecr_cache *cache, ecr_registry *reg, const char *reposit
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_cache_blob_stat: NULL argument");
 	if (reg->remote)
 		return ecr__fail(ECR_ENOTSUPPORTED, ECR_ERROR_INVALID,
-			"the pull through cache serves registries of this process, not remote ones");
+		                 "the pull through cache serves registries of this process, not remote ones");
 	if ((rc = ecr__oci_validate_digest(digest, NULL)))
 		return rc;
 	rc = ecr_repository_open(&repo, reg, repository);
@@ -550,7 +551,7 @@ int ecr_cache_blob_stat(ecr_cache *cache, ecr_registry *reg, const char *reposit
 		goto done;
 	ecr__error_clear();
 	if ((rc = ecr__cache_rule(&rule, &upath, reg, repository)) ||
-		(rc = ecr__cache_upstream_get(&upstream, cache, &rule)))
+	    (rc = ecr__cache_upstream_get(&upstream, cache, &rule)))
 		goto done;
 	ecr_transport *t = upstream->remote->t;
 	rc = t->blob_stat(&size, t, upath.ptr, digest);

@@ -16,12 +16,12 @@ struct ecr_cache {
 	uint64_t freshness_ms;
 	ecr_registry_options upstream_opts; /* copied; its strings owned (ca_file, ca_path, user_agent) */
 	ecr__logger log;
-	pthread_mutex_t lock;          /* guards upstreams, flights, running, stopping */
-	pthread_cond_t idle;           /* signalled when a fetch thread ends */
+	pthread_mutex_t lock;           /* guards upstreams, flights, running, stopping */
+	pthread_cond_t idle;            /* signalled when a fetch thread ends */
 	ecr__cache_upstream *upstreams; /* open upstream handles, one per (url, credential) */
-	ecr__cache_flight *flights;    /* blob fetches in flight, one per (registry, digest) */
-	unsigned running;              /* fetch threads alive */
-	bool stopping;                 /* ecr_cache_free() is waiting: fetches stop */
+	ecr__cache_flight *flights;     /* blob fetches in flight, one per (registry, digest) */
+	unsigned running;               /* fetch threads alive */
+	bool stopping;                  /* ecr_cache_free() is waiting: fetches stop */
 };
 
 /* The rule covering a local repository and the upstream path (Docker Hub's "library/" added). ECR_ENOTFOUND

@@ -18,10 +18,10 @@ static int checked_row_cb(const ecr_sql_value *c, size_t n, void *payload)
 
 int ecr__meta_cache_tag_get(ecr__txn *t, int64_t repo_id, const char *tag, int64_t *checked_at_out)
 {
-	ecr_sql_value p[] = { ECR__SQL_I(repo_id), ECR__SQL_S(tag) };
-	struct checked_row r = { 0, false };
+	ecr_sql_value p[] = {ECR__SQL_I(repo_id), ECR__SQL_S(tag)};
+	struct checked_row r = {0, false};
 	int rc = ecr__sql(t, "SELECT checked_at FROM cache_tags WHERE repository_id = ? AND tag = ?", p,
-		ECR__NPARAMS(p), checked_row_cb, &r, NULL);
+	                  ECR__NPARAMS(p), checked_row_cb, &r, NULL);
 	if (rc)
 		return rc;
 	if (!r.found)
@@ -32,16 +32,16 @@ int ecr__meta_cache_tag_get(ecr__txn *t, int64_t repo_id, const char *tag, int64
 
 int ecr__meta_cache_tag_set(ecr__txn *t, int64_t repo_id, const char *tag, int64_t checked_at)
 {
-	ecr_sql_value p[] = { ECR__SQL_I(repo_id), ECR__SQL_S(tag), ECR__SQL_I(checked_at) };
+	ecr_sql_value p[] = {ECR__SQL_I(repo_id), ECR__SQL_S(tag), ECR__SQL_I(checked_at)};
 	return ecr__sql(t,
-		"INSERT INTO cache_tags (repository_id, tag, checked_at) VALUES (?, ?, ?) "
-		"ON CONFLICT (repository_id, tag) DO UPDATE SET checked_at = excluded.checked_at",
-		p, ECR__NPARAMS(p), NULL, NULL, NULL);
+	                "INSERT INTO cache_tags (repository_id, tag, checked_at) VALUES (?, ?, ?) "
+	                "ON CONFLICT (repository_id, tag) DO UPDATE SET checked_at = excluded.checked_at",
+	                p, ECR__NPARAMS(p), NULL, NULL, NULL);
 }
 
 int ecr__meta_cache_tag_delete(ecr__txn *t, int64_t repo_id, const char *tag)
 {
-	ecr_sql_value p[] = { ECR__SQL_I(repo_id), ECR__SQL_S(tag) };
-	return ecr__sql(t, "DELETE FROM cache_tags WHERE repository_id = ? AND tag = ?", p, ECR__NPARAMS(p), NULL,
-		NULL, NULL);
+	ecr_sql_value p[] = {ECR__SQL_I(repo_id), ECR__SQL_S(tag)};
+	return ecr__sql(t, "DELETE FROM cache_tags WHERE repository_id = ? AND tag = ?", p, ECR__NPARAMS(p), NULL, NULL,
+	                NULL);
 }

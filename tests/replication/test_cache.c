@@ -52,8 +52,8 @@ static void log_cb(ecr_log_level level, const char *msg, void *payload)
 typedef struct fx {
 	char *dir;
 	regfix rf;
-	ecr_registry *reg;      /* local (memory:) */
-	ecr_registry *up;       /* the upstream through the public API, for pushing */
+	ecr_registry *reg; /* local (memory:) */
+	ecr_registry *up;  /* the upstream through the public API, for pushing */
 	ecr_cache *cache;
 	uint64_t rng;
 } fx;
@@ -62,7 +62,7 @@ static void expect_code(int rc, int code)
 {
 	if (rc != code)
 		fail_msg("expected %d (%s), got %d (%s): %s", code, ecr_error_name(code), rc, ecr_error_name(rc),
-			rc ? ecr_error_last()->message : "");
+		         rc ? ecr_error_last()->message : "");
 }
 
 static ecr_registry *open_upstream(const char *url, const char *user, const char *pw)
@@ -127,11 +127,11 @@ static void put_rule(ecr_registry *reg, const char *prefix, const char *url, con
 	char json[1024];
 	if (cred)
 		snprintf(json, sizeof(json),
-			"{\"ecrRepositoryPrefix\":\"%s\",\"upstreamRegistryUrl\":\"%s\",\"credentialArn\":\"%s\"}", prefix,
-			url, cred);
+		         "{\"ecrRepositoryPrefix\":\"%s\",\"upstreamRegistryUrl\":\"%s\",\"credentialArn\":\"%s\"}",
+		         prefix, url, cred);
 	else
 		snprintf(json, sizeof(json), "{\"ecrRepositoryPrefix\":\"%s\",\"upstreamRegistryUrl\":\"%s\"}", prefix,
-			url);
+		         url);
 	int rc = ecr_registry_put_pull_through_cache_rule(NULL, reg, json, 1);
 	if (rc)
 		fail_msg("rule %s: %s", prefix, ecr_error_last()->message);
@@ -197,12 +197,12 @@ static void push_index(ecr_repository *repo, const th_image *a, const th_image *
 	push_image(repo, a, NULL);
 	push_image(repo, b, NULL);
 	snprintf(json, sizeof(json),
-		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":["
-		"{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":%zu,"
-		"\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}},"
-		"{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":%zu,"
-		"\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\"}}]}",
-		a->digest, a->manifest_len, b->digest, b->manifest_len);
+	         "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":["
+	         "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":%zu,"
+	         "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}},"
+	         "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":%zu,"
+	         "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\"}}]}",
+	         a->digest, a->manifest_len, b->digest, b->manifest_len);
 	ecr_image *out = NULL;
 	assert_ok(ecr_image_put(&out, repo, tag, NULL, NULL, json, strlen(json), 0));
 	snprintf(digest_out, TH_DIGEST_MAX, "%s", ecr_image_digest(out));
@@ -256,7 +256,7 @@ static void test_replication_cache__first_pull_then_offline(void **state)
 	fx *f = fx_start(0);
 	th_image a, b, c;
 	char index_digest[TH_DIGEST_MAX];
-	size_t sizes[2] = { 300000, 5000 };
+	size_t sizes[2] = {300000, 5000};
 	assert_ok(th_image_random(&a, &f->rng, 2, sizes));
 	assert_ok(th_image_random(&b, &f->rng, 1, NULL));
 	assert_ok(th_image_random(&c, &f->rng, 1, NULL));
@@ -360,7 +360,7 @@ static void test_replication_cache__tag_moved_after_window(void **state)
 	expect_cached_digest(f, "mirror/team/svc", "latest", a.digest); /* within the window: not checked */
 	atomic_store(&clock_offset_ms, 601 * 1000);
 	expect_cached_digest(f, "mirror/team/svc", "latest", b.digest); /* after it: picked up */
-	expect_local_image(f, "mirror/team/svc", a.digest);            /* the old image stays, untagged */
+	expect_local_image(f, "mirror/team/svc", a.digest);             /* the old image stays, untagged */
 	/* checked just now: unchanged upstream, the window starts again */
 	push_image(ur, &a, "latest");
 	atomic_store(&clock_offset_ms, 900 * 1000);
@@ -395,7 +395,7 @@ static void test_replication_cache__basic_auth_credential(void **state)
 	assert_null(img);
 
 	snprintf(arn, sizeof(arn), "arn:aws:secretsmanager:%s:%s:secret:ecr-pullthroughcache/regfix",
-		ecr_registry_region(f->reg), ecr_registry_account_id(f->reg));
+	         ecr_registry_region(f->reg), ecr_registry_account_id(f->reg));
 	assert_ok(ecr_registry_put_credential(f->reg, arn, REGFIX_USER, REGFIX_PASSWORD));
 	put_rule(f->reg, "auth", f->rf.url, arn);
 	expect_cached_digest(f, "auth/private/app", "v1", a.digest);
@@ -422,8 +422,8 @@ static void proxy_start(proxy *px, const char *dir, uint16_t target_port)
 	snprintf(px->port_file, sizeof(px->port_file), "%s/proxy.port", dir);
 	snprintf(px->stats_file, sizeof(px->stats_file), "%s/proxy.stats", dir);
 	snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)target_port);
-	const char *argv[] = { "/usr/bin/python3", FAULTPROXY, "--listen", "127.0.0.1:0", "--target", target,
-		"--port-file", px->port_file, "--stats-file", px->stats_file, NULL };
+	const char *argv[] = {"/usr/bin/python3", FAULTPROXY,    "--listen",     "127.0.0.1:0",  "--target", target,
+	                      "--port-file",      px->port_file, "--stats-file", px->stats_file, NULL};
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
@@ -547,7 +547,7 @@ static void test_replication_cache__single_flight_20_readers(void **state)
 	pthread_barrier_t start;
 	pthread_barrier_init(&start, NULL, READERS);
 	for (int i = 0; i < READERS; i++) {
-		args[i] = (reader_arg){ f, &big, &start, 0, "" };
+		args[i] = (reader_arg){f, &big, &start, 0, ""};
 		assert_int_equal(pthread_create(&th[i], NULL, reader_thread, &args[i]), 0);
 	}
 	for (int i = 0; i < READERS; i++)
@@ -559,7 +559,7 @@ static void test_replication_cache__single_flight_20_readers(void **state)
 	/* one download: the upstream sent the blob's bytes once (plus headers and the /v2/ probe) */
 	uint64_t sent = proxy_bytes(&px);
 	print_message("# upstream sent %llu bytes for %d readers of a %u-byte blob\n", (unsigned long long)sent,
-		READERS, BIG);
+	              READERS, BIG);
 	assert_true(sent >= BIG);
 	assert_true(sent < BIG + 64 * 1024);
 	int rc;
@@ -656,12 +656,12 @@ static void test_replication_cache__free_mid_fetch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_replication_cache__first_pull_then_offline),
-		cmocka_unit_test(test_replication_cache__tag_moved_after_window),
-		cmocka_unit_test(test_replication_cache__basic_auth_credential),
-		cmocka_unit_test(test_replication_cache__single_flight_20_readers),
-		cmocka_unit_test(test_replication_cache__reader_leaves_blob_still_stored),
-		cmocka_unit_test(test_replication_cache__free_mid_fetch),
+	    cmocka_unit_test(test_replication_cache__first_pull_then_offline),
+	    cmocka_unit_test(test_replication_cache__tag_moved_after_window),
+	    cmocka_unit_test(test_replication_cache__basic_auth_credential),
+	    cmocka_unit_test(test_replication_cache__single_flight_20_readers),
+	    cmocka_unit_test(test_replication_cache__reader_leaves_blob_still_stored),
+	    cmocka_unit_test(test_replication_cache__free_mid_fetch),
 	};
 	return cmocka_run_group_tests_name("replication/cache", tests, NULL, NULL);
 }
