@@ -11,6 +11,9 @@
  *   ecrd principal list [--data DIR]
  *   ecrd principal remove ARN [--data DIR]
  *   ecrd principal policy ARN NAME FILE [--data DIR]
+ *   ecrd credential add ARN USERNAME [--data DIR]   (password on stdin)
+ *   ecrd credential list [--account ID] [--region NAME] [--data DIR]
+ *   ecrd credential remove ARN [--data DIR]
  *
  * Built against the shared library, public API only (ecr.h, ecr/server.h).
  * Options come from the command line and from a `key = value` config file;
@@ -69,6 +72,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -93,6 +97,7 @@ static const char usage_text[] =
 	"Usage: ecrd [OPTION]...\n"
 	"   or: ecrd principal add ARN [--admin] [--policy FILE] [--data DIR]\n"
 	"   or: ecrd principal list|remove ARN|policy ARN NAME FILE [--data DIR]\n"
+	"   or: ecrd credential add ARN USERNAME|list|remove ARN [--data DIR] (see ecrd credential --help)\n"
 	"Serve libecr container registries over HTTP (the OCI Distribution API, /v2/,\n"
 	"and the ECR API), or manage the principals (users) of a data folder.\n"
 	"\n"
@@ -1451,6 +1456,188 @@ done:
 	return status;
 }
 
+/* --- ecrd credential ... --- */
+
+static const char credential_usage[] =
+	"Usage: ecrd credential add ARN USERNAME [--data DIR]   (the password is read from stdin)\n"
+	"       ecrd credential list [--account ID] [--region NAME] [--data DIR]\n"
+	"       ecrd credential remove ARN [--data DIR]\n"
+	"Manage the upstream credentials of pull-through cache rules (their credentialArn)\n"
+	"in a data folder (ecrd must not be running on it). ARN:\n"
+	"arn:aws:secretsmanager:REGION:ACCOUNT:secret:ecr-pullthroughcache/NAME; the\n"
+	"credential belongs to the registry of that region and account. 'add' reads the\n"
+	"password (or token) from the first line of stdin, never from the command line,\n"
+	"and replaces any credential of that ARN; 'list' prints ARNs and usernames only.\n";
+
+/* The region and account of a Secrets Manager ARN (arn:P:secretsmanager:REGION:ACCOUNT:...), else the defaults. */
+static void credential_registry(const char *arn, char *region, size_t rsize, char *account, size_t asize)
+{
+	const char *f[6];
+	size_t n = 0;
+
+	snprintf(region, rsize, "%s", DEFAULT_REGION);
+	snprintf(account, asize, "%s", DEFAULT_ACCOUNT);
+	for (const char *p = arn; p != NULL && n < 6; p = strchr(p, ':')) {
+		if (n > 0)
+			p++;
+		f[n++] = p;
+	}
+	if (n < 6 || strncmp(f[2], "secretsmanager:", 15) != 0)
+		return;
+	if ((size_t)(f[4] - f[3] - 1) < rsize && f[4] - f[3] > 1)
+		snprintf(region, rsize, "%.*s", (int)(f[4] - f[3] - 1), f[3]);
+	if ((size_t)(f[5] - f[4] - 1) < asize && f[5] - f[4] > 1)
+		snprintf(account, asize, "%.*s", (int)(f[5] - f[4] - 1), f[4]);
+}
+
+/* The first line of stdin (without its end of line), echo off on a terminal. NULL on failure (said). */
+static char *read_password(void)
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (tty) {
+		fputs("Password: ", stderr);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	n = getline(&line, &cap, stdin);
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (n < 0) {
+		fprintf(stderr, "ecrd: credential add: no password on stdin\n");
+		free(line);
+		return NULL;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (n == 0 || n > 65536) {
+		fprintf(stderr, "ecrd: credential add: the password on stdin must be 1 to 65536 bytes\n");
+		explicit_bzero(line, cap);
+		free(line);
+		return NULL;
+	}
+	return line;
+}
+
+static int print_credential(const char *arn, const char *username, void *payload)
+{
+	(void)payload;
+	printf("%s %s\n", arn, username);
+	return 0;
+}
+
+static int credential_command(int argc, char **argv)
+{
+	const char *data = DEFAULT_DATA, *account = NULL, *region = NULL, *args[3] = {NULL, NULL, NULL};
+	ecr_registry_options ropts = ECR_REGISTRY_OPTIONS_INIT;
+	ecr_registry *reg = NULL;
+	char *url = NULL, *password = NULL, arn_region[64], arn_account[32];
+	bool initialised = false;
+	size_t nargs = 0, want;
+	int status = EXIT_USAGE, rc;
+
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(credential_usage, stdout);
+			return 0;
+		} else if (strcmp(a, "--data") == 0 || strcmp(a, "--account") == 0 || strcmp(a, "--region") == 0) {
+			if (i + 1 >= argc) {
+				usage_error("option '%s' needs a value", a);
+				return EXIT_USAGE;
+			}
+			if (a[2] == 'd')
+				data = argv[++i];
+			else if (a[2] == 'a')
+				account = argv[++i];
+			else
+				region = argv[++i];
+		} else if (strncmp(a, "--data=", 7) == 0) {
+			data = a + 7;
+		} else if (strncmp(a, "--account=", 10) == 0) {
+			account = a + 10;
+		} else if (strncmp(a, "--region=", 9) == 0) {
+			region = a + 9;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			usage_error("credential: unknown option '%s'", a);
+			return EXIT_USAGE;
+		} else if (nargs < 3) {
+			args[nargs++] = a;
+		} else {
+			usage_error("credential: unexpected argument '%s'", a);
+			return EXIT_USAGE;
+		}
+	}
+	if (nargs == 0) {
+		fputs(credential_usage, stderr);
+		return EXIT_USAGE;
+	}
+	want = strcmp(args[0], "add") == 0 ? 3 : strcmp(args[0], "remove") == 0 ? 2 : strcmp(args[0], "list") == 0 ? 1 : 0;
+	if (want == 0 || nargs != want || ((account || region) && strcmp(args[0], "list") != 0)) {
+		usage_error("credential: expected add ARN USERNAME, list [--account ID] [--region NAME] or remove ARN");
+		return EXIT_USAGE;
+	}
+	if (strcmp(args[0], "add") == 0 && (password = read_password()) == NULL)
+		return EXIT_USAGE;
+	status = EXIT_RUNTIME;
+	if (want > 1) {
+		credential_registry(args[1], arn_region, sizeof(arn_region), arn_account, sizeof(arn_account));
+		ropts.region = arn_region;
+		ropts.account_id = arn_account;
+	} else {
+		ropts.region = region != NULL ? region : DEFAULT_REGION;
+		ropts.account_id = account != NULL ? account : DEFAULT_ACCOUNT;
+	}
+	if ((url = data_url(data)) == NULL)
+		goto done;
+	if ((rc = ecr_init()) < 0) {
+		status = fail_ecr(rc, "ecr_init");
+		goto done;
+	}
+	initialised = true;
+	if ((rc = ecr_registry_open(&reg, url, &ropts)) < 0) {
+		status = fail_ecr(rc, rc == ECR_EBUSY ? "the data folder is in use (stop ecrd first)" : url);
+		goto done;
+	}
+	if (strcmp(args[0], "list") == 0) {
+		if ((rc = ecr_registry_credentials_foreach(reg, print_credential, NULL)) < 0) {
+			status = fail_ecr(rc, "cannot list the credentials");
+			goto done;
+		}
+	} else if (strcmp(args[0], "remove") == 0) {
+		if ((rc = ecr_registry_delete_credential(reg, args[1])) < 0) {
+			status = fail_ecr(rc, args[1]);
+			goto done;
+		}
+		printf("removed %s\n", args[1]);
+	} else {
+		if ((rc = ecr_registry_put_credential(reg, args[1], args[2], password)) < 0) {
+			status = fail_ecr(rc, args[1]);
+			goto done;
+		}
+		printf("stored %s (username %s)\n", args[1], args[2]);
+	}
+	status = 0;
+done:
+	ecr_registry_free(reg);
+	if (initialised)
+		ecr_shutdown();
+	if (password != NULL) {
+		explicit_bzero(password, strlen(password));
+		free(password);
+	}
+	free(url);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct settings s = {0};
@@ -1473,6 +1660,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "principal") == 0)
 		return principal_command(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "credential") == 0)
+		return credential_command(argc, argv);
 	pthread_mutex_init(&pv.lock, NULL);
 	s.log_level = ECR_LOG_INFO;
 	s.lifecycle_interval = DEFAULT_LIFECYCLE_INTERVAL;

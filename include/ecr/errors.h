@@ -72,7 +72,11 @@ typedef enum ecr_error_code {
 	ECR_ENOTSUPPORTED = -59,  /**< the registry does not offer this operation (e.g. the ECR API on a plain OCI registry) */
 	ECR_ETHROTTLED = -60,     /**< too many requests, still refused after retries (ThrottlingException) */
 	ECR_ETEMPLATE_EXISTS = -61,    /**< a repository creation template already exists (TemplateAlreadyExistsException) */
-	ECR_ETEMPLATE_NOT_FOUND = -62  /**< no repository creation template has the prefix (TemplateNotFoundException) */
+	ECR_ETEMPLATE_NOT_FOUND = -62, /**< no repository creation template has the prefix (TemplateNotFoundException) */
+	ECR_EPTC_RULE_EXISTS = -63,     /**< PullThroughCacheRuleAlreadyExistsException */
+	ECR_EPTC_RULE_NOT_FOUND = -64,  /**< PullThroughCacheRuleNotFoundException */
+	ECR_ESECRET_NOT_FOUND = -65,    /**< no upstream credential under that ARN (SecretNotFoundException) */
+	ECR_EUNSUPPORTED_UPSTREAM = -66 /**< not an http(s) registry URL (UnsupportedUpstreamRegistryException) */
 } ecr_error_code;
 
 /** Where an error happened. */

@@ -57,4 +57,8 @@
 	X(ECR_ENOTSUPPORTED, "ServerException", ECR_ENOTSUPPORTED, "operation not supported by the registry") \
 	X(ECR_ETHROTTLED, "ThrottlingException", ECR_ETHROTTLED, "too many requests") \
 	X(ECR_ETEMPLATE_EXISTS, "TemplateAlreadyExistsException", ECR_EEXISTS, "creation template already exists") \
-	X(ECR_ETEMPLATE_NOT_FOUND, "TemplateNotFoundException", ECR_ENOTFOUND, "creation template not found")
+	X(ECR_ETEMPLATE_NOT_FOUND, "TemplateNotFoundException", ECR_ENOTFOUND, "creation template not found") \
+	X(ECR_EPTC_RULE_EXISTS, "PullThroughCacheRuleAlreadyExistsException", ECR_EEXISTS, "pull through cache rule already exists") \
+	X(ECR_EPTC_RULE_NOT_FOUND, "PullThroughCacheRuleNotFoundException", ECR_ENOTFOUND, "pull through cache rule not found") \
+	X(ECR_ESECRET_NOT_FOUND, "SecretNotFoundException", ECR_ENOTFOUND, "upstream credential not found") \
+	X(ECR_EUNSUPPORTED_UPSTREAM, "UnsupportedUpstreamRegistryException", ECR_EINVALID, "unsupported upstream registry")

@@ -37,10 +37,13 @@ OPERATIONS = [
     # issue 8: repository creation templates
     "CreateRepositoryCreationTemplate", "UpdateRepositoryCreationTemplate", "DeleteRepositoryCreationTemplate",
     "DescribeRepositoryCreationTemplates",
+    # issue 8: pull-through cache rules
+    "CreatePullThroughCacheRule", "DescribePullThroughCacheRules", "UpdatePullThroughCacheRule",
+    "DeletePullThroughCacheRule", "ValidatePullThroughCacheRule",
 ]
 UNIT_TESTS = [os.path.join("tests", "server", "test_ecr_api_lifecycle.c"),
               os.path.join("tests", "server", "test_ecr_api_scan.c")]
-PY_TESTS = ["test_boto3.py", "test_auth_attacks.py", "test_replication.py", "test_templates.py"]
+PY_TESTS = ["test_boto3.py", "test_auth_attacks.py", "test_replication.py", "test_templates.py", "test_ptc.py"]
 
 
 def python_tests(path):
