@@ -76,7 +76,7 @@ const (
 	REPOSITORY_DELETE_FORCE    = C.ECR_REPOSITORY_DELETE_FORCE
 	REPOSITORY_OPTIONS_VERSION = C.ECR_REPOSITORY_OPTIONS_VERSION
 	SCAN_OPTIONS_VERSION       = C.ECR_SCAN_OPTIONS_VERSION
-	// a push to a missing repository creates it (with defaults)
+	// A push to a missing repository creates it (with its CREATE_ON_PUSH creation template, else defaults).
 	SERVER_CREATE_ON_PUSH = C.ECR_SERVER_CREATE_ON_PUSH
 	// serve without authentication (throwaway local use only)
 	SERVER_NO_AUTH         = C.ECR_SERVER_NO_AUTH
