@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define SQ_MAX_CONNS 4
@@ -212,6 +213,11 @@ static int conn_open(sq_conn **out, sq_store *st, int first)
 					st->path, mode);
 				goto done;
 			}
+			/*
+			 * The database holds secrets (access key secrets, upstream credentials): owner-only. SQLite gives
+			 * its -wal and -shm files the database's mode. Best effort: a file of another owner stays as is.
+			 */
+			(void)chmod(st->path, 0600);
 		}
 		const char *sync = (st->flags & ECR_STORAGE_NOSYNC) ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=FULL";
 		if ((error = conn_setup(c, sync, NULL, 0)) < 0)

@@ -352,6 +352,10 @@ static void test_storage_meta_sqlite__wal_file_present(void **state)
 	struct stat sb;
 	assert_int_equal(stat(wal, &sb), 0);
 	assert_true(sb.st_size > 0);
+	/* the database and its WAL hold secrets: owner-only, whatever the umask */
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
 	free(wal);
 }
 
