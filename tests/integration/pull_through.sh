@@ -190,6 +190,7 @@ pull "127.0.0.1:$A_PORT/up/lib/app:v1" "$WORK/within"
 check "tag moved upstream: the cached one within --cache-freshness" '[ $RC -eq 0 ] && [ "$(layout_digest "$WORK/within")" = "$D1" ]'
 # ... picked up after it (same data folder, a 1 s window)
 integ_stop "$A_PID"
+A_RC=$?
 ecrd_start A --cache-freshness 1 || { notok "ecrd restarts"; finish; }
 sleep 1.2
 pull "127.0.0.1:$A_PORT/up/lib/app:v1" "$WORK/after"
@@ -262,5 +263,9 @@ if [ "${FIGURES:-1}" = 1 ]; then
 		rm -rf "$WORK/p-direct" "$WORK/p-cold" "$WORK/p-warm"
 	done
 fi
+
+integ_stop "$A_PID"
+A_RC=$?
+check "ecrd stops cleanly, no sanitizer report" '[ "$A_RC" -eq 0 ] && ! grep -q "Sanitizer\|runtime error" "$WORK"/logs/*.log'
 
 finish
