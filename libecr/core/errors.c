@@ -291,6 +291,9 @@ int ecr_error_from_oci(const char *oci_code, int http_status)
 		return ECR_ERANGE;
 	case 429:
 		return ECR_ETHROTTLED;
+	case 502: /* a registry in front of another (a pull-through cache) that could not reach it */
+	case 504:
+		return ECR_ENETWORK;
 	default:
 		return ECR_ERROR;
 	}

@@ -333,6 +333,14 @@ void ecr__http_error_map(int rc, const char *what, unsigned int *status, const c
 		*status = 401;
 		*code = "UNAUTHORIZED";
 		return;
+	case ECR_ETHROTTLED:
+		*status = 429;
+		*code = "TOOMANYREQUESTS";
+		return;
+	case ECR_ENETWORK: /* an upstream (pull-through cache) could not be reached */
+		*status = 502;
+		*code = "UNKNOWN";
+		return;
 	case ECR_EINVALID:
 		*code = strcmp(what, "manifest") == 0 ? "MANIFEST_INVALID"
 			: strcmp(what, "name") == 0   ? "NAME_INVALID"

@@ -302,6 +302,8 @@ static void test_core_errors__from_oci(void **state)
 	assert_int_equal(ecr_error_from_oci("", 403), ECR_EDENIED);
 	assert_int_equal(ecr_error_from_oci("WHATEVER", 429), ECR_ETHROTTLED);
 	assert_int_equal(ecr_error_from_oci("UNKNOWN", 500), ECR_ERROR);
+	assert_int_equal(ecr_error_from_oci("UNKNOWN", 502), ECR_ENETWORK); /* a cache whose upstream failed */
+	assert_int_equal(ecr_error_from_oci(NULL, 504), ECR_ENETWORK);
 	assert_int_equal(ecr_error_from_oci("blob_unknown", 400), ECR_ERROR);
 
 	/* The inverse of the server's mapping: every code the server sends comes back as the code the engine
