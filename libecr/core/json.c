@@ -904,6 +904,28 @@ int ecr__jw_value(ecr__jw *w, const ecr__json *v)
 	return ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "unknown JSON value type %d", (int)v->type);
 }
 
+int ecr__jw_key_string(ecr__jw *w, const char *key, const char *value)
+{
+	int rc = ecr__jw_key(w, key);
+	return rc ? rc : ecr__jw_string(w, value);
+}
+
+int ecr__jw_key_int(ecr__jw *w, const char *key, int64_t value)
+{
+	int rc = ecr__jw_key(w, key);
+	return rc ? rc : ecr__jw_int(w, value);
+}
+
+int ecr__jw_json_text(ecr__jw *w, const char *text)
+{
+	ecr__json *v = NULL;
+	int rc = ecr__json_parse(&v, text, strlen(text), NULL);
+	if (!rc)
+		rc = ecr__jw_value(w, v);
+	ecr__json_free(v);
+	return rc;
+}
+
 int ecr__jw_finish(ecr__jw *w, ecr_buf *out)
 {
 	const unsigned char *buf = NULL;

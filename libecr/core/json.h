@@ -67,6 +67,11 @@ int ecr__jw_null(ecr__jw *w);
 /* Write a parsed value (any type, nested) back out: compact, object members in
  * their order. Nesting deeper than the writer allows fails with ECR_EINVALID. */
 int ecr__jw_value(ecr__jw *w, const ecr__json *v);
+/* An object member: the key, then its value. */
+int ecr__jw_key_string(ecr__jw *w, const char *key, const char *value);
+int ecr__jw_key_int(ecr__jw *w, const char *key, int64_t value);
+/* Parse a JSON document (text, NUL-terminated, default limits) and write its value. */
+int ecr__jw_json_text(ecr__jw *w, const char *text);
 /* Append the document written so far to out. */
 int ecr__jw_finish(ecr__jw *w, ecr_buf *out);
 

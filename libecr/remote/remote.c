@@ -49,12 +49,6 @@ int ecr__remote_run(ecr__json **out, ecr_registry *reg, const char *operation, e
 	return ecr__remote_call(out, reg, operation, w);
 }
 
-int ecr__remote_key_string(ecr__jw *w, const char *key, const char *value)
-{
-	int rc = ecr__jw_key(w, key);
-	return rc ? rc : ecr__jw_string(w, value);
-}
-
 int ecr__remote_copy_string(ecr_buf *out, bool replace, const ecr_registry *reg, const ecr__json *res,
 	const char *operation, const char *key)
 {

@@ -86,9 +86,9 @@ static int put_image_id(ecr__jw *w, const char *digest, const char *tag)
 {
 	int rc = ecr__jw_object_open(w);
 	if (!rc && digest)
-		rc = ecr__remote_key_string(w, "imageDigest", digest);
+		rc = ecr__jw_key_string(w, "imageDigest", digest);
 	if (!rc && tag)
-		rc = ecr__remote_key_string(w, "imageTag", tag);
+		rc = ecr__jw_key_string(w, "imageTag", tag);
 	return rc ? rc : ecr__jw_object_close(w);
 }
 
@@ -297,9 +297,9 @@ int ecr__remote_image_put(ecr_image **out, ecr_repository *repo, const char *tag
 		if ((rc = request_new(&w, repo)))
 			goto done;
 		if ((rc = ecr__jw_key(w, "imageManifest")) || (rc = ecr__jw_string_len(w, manifest, len)) ||
-		    (mt && (rc = ecr__remote_key_string(w, "imageManifestMediaType", mt))) ||
-		    (tag && (rc = ecr__remote_key_string(w, "imageTag", tag))) ||
-		    (digest && (rc = ecr__remote_key_string(w, "imageDigest", digest)))) {
+		    (mt && (rc = ecr__jw_key_string(w, "imageManifestMediaType", mt))) ||
+		    (tag && (rc = ecr__jw_key_string(w, "imageTag", tag))) ||
+		    (digest && (rc = ecr__jw_key_string(w, "imageDigest", digest)))) {
 			ecr__jw_free(w);
 			goto done;
 		}
@@ -549,8 +549,8 @@ int ecr__remote_image_set_storage_class(ecr_image **out, ecr_repository *repo, c
 	if ((rc = request_new(&w, repo)))
 		return rc;
 	if ((rc = ecr__jw_key(w, "imageId")) || (rc = put_image_id(w, digest, NULL)) ||
-	    (rc = ecr__remote_key_string(w, "targetStorageClass",
-	                  storage_class == ECR_STORAGE_CLASS_ARCHIVE ? "ARCHIVE" : "STANDARD"))) {
+	    (rc = ecr__jw_key_string(w, "targetStorageClass",
+	                             storage_class == ECR_STORAGE_CLASS_ARCHIVE ? "ARCHIVE" : "STANDARD"))) {
 		ecr__jw_free(w);
 		return rc;
 	}
@@ -698,14 +698,13 @@ static int describe_page(ecr__remote_image_list *l)
 	if ((rc = request_new(&w, l->repo)))
 		return rc;
 	if ((rc = ecr__jw_key(w, "filter")) || (rc = ecr__jw_object_open(w)) ||
-	    (rc = ecr__remote_key_string(w, "tagStatus",
-	                  l->tag_status == ECR_TAG_STATUS_TAGGED     ? "TAGGED"
-	                  : l->tag_status == ECR_TAG_STATUS_UNTAGGED ? "UNTAGGED"
-	                                                             : "ANY")) ||
-	    (rc = ecr__remote_key_string(w, "imageStatus", status_filter(l->status_mask))) ||
-	    (rc = ecr__jw_object_close(w)) ||
-	    (rc = ecr__jw_key(w, "maxResults")) || (rc = ecr__jw_int(w, LIST_PAGE)) ||
-	    (l->next_token && (rc = ecr__remote_key_string(w, "nextToken", l->next_token)))) {
+	    (rc = ecr__jw_key_string(w, "tagStatus",
+	                             l->tag_status == ECR_TAG_STATUS_TAGGED     ? "TAGGED"
+	                             : l->tag_status == ECR_TAG_STATUS_UNTAGGED ? "UNTAGGED"
+	                                                                        : "ANY")) ||
+	    (rc = ecr__jw_key_string(w, "imageStatus", status_filter(l->status_mask))) ||
+	    (rc = ecr__jw_object_close(w)) || (rc = ecr__jw_key(w, "maxResults")) || (rc = ecr__jw_int(w, LIST_PAGE)) ||
+	    (l->next_token && (rc = ecr__jw_key_string(w, "nextToken", l->next_token)))) {
 		ecr__jw_free(w);
 		return rc;
 	}
@@ -1007,10 +1006,10 @@ static int tags_by_api(tag_pairs *p, ecr_repository *repo, const char *after)
 		if ((rc = request_new(&w, repo)))
 			break;
 		if ((rc = ecr__jw_key(w, "filter")) || (rc = ecr__jw_object_open(w)) ||
-		    (rc = ecr__remote_key_string(w, "tagStatus", "TAGGED")) ||
-		    (rc = ecr__remote_key_string(w, "imageStatus", "ANY")) ||
-		    (rc = ecr__jw_object_close(w)) || (rc = ecr__jw_key(w, "maxResults")) ||
-		    (rc = ecr__jw_int(w, 1000)) || (token && (rc = ecr__remote_key_string(w, "nextToken", token)))) {
+		    (rc = ecr__jw_key_string(w, "tagStatus", "TAGGED")) ||
+		    (rc = ecr__jw_key_string(w, "imageStatus", "ANY")) || (rc = ecr__jw_object_close(w)) ||
+		    (rc = ecr__jw_key(w, "maxResults")) || (rc = ecr__jw_int(w, 1000)) ||
+		    (token && (rc = ecr__jw_key_string(w, "nextToken", token)))) {
 			ecr__jw_free(w);
 			break;
 		}

@@ -22,9 +22,9 @@ static int call(ecr__json **res, ecr_registry *reg, const char *operation, const
 		return rc;
 	rc = ecr__jw_object_open(w);
 	if (!rc && k1)
-		rc = ecr__remote_key_string(w, k1, v1);
+		rc = ecr__jw_key_string(w, k1, v1);
 	if (!rc && k2)
-		rc = ecr__remote_key_string(w, k2, v2);
+		rc = ecr__jw_key_string(w, k2, v2);
 	return ecr__remote_run(res, reg, operation, w, rc);
 }
 /* A string member of a response; a missing one is a malformed response. */

@@ -34,7 +34,7 @@ static int begin(ecr__jw **out, const char *name)
 {
 	int rc = ecr__jw_new(out);
 	if (!rc && !(rc = ecr__jw_object_open(*out)) && name)
-		rc = ecr__remote_key_string(*out, "repositoryName", name);
+		rc = ecr__jw_key_string(*out, "repositoryName", name);
 	if (rc) {
 		ecr__jw_free(*out);
 		*out = NULL;
@@ -192,8 +192,8 @@ static int write_filters(ecr__jw *w, const char *const *filters, size_t n)
 	if ((rc = ecr__jw_key(w, "imageTagMutabilityExclusionFilters")) || (rc = ecr__jw_array_open(w)))
 		return rc;
 	for (size_t i = 0; i < n; i++)
-		if ((rc = ecr__jw_object_open(w)) || (rc = ecr__remote_key_string(w, "filter", filters[i])) ||
-			(rc = ecr__remote_key_string(w, "filterType", "WILDCARD")) || (rc = ecr__jw_object_close(w)))
+		if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key_string(w, "filter", filters[i])) ||
+		    (rc = ecr__jw_key_string(w, "filterType", "WILDCARD")) || (rc = ecr__jw_object_close(w)))
 			return rc;
 	return ecr__jw_array_close(w);
 }
@@ -210,15 +210,15 @@ static int write_scanning(ecr__jw *w, int scan_on_push)
 static int create_request(ecr__jw *w, const ecr_repository_options *o)
 {
 	int rc;
-	if ((rc = ecr__remote_key_string(w, "imageTagMutability", ecr__repository_mutability_name(o->tag_mutability))))
+	if ((rc = ecr__jw_key_string(w, "imageTagMutability", ecr__repository_mutability_name(o->tag_mutability))))
 		return rc;
 	if (o->exclusions_count && (rc = write_filters(w, o->exclusions, o->exclusions_count)))
 		return rc;
 	if ((rc = write_scanning(w, o->scan_on_push)) || (rc = ecr__jw_key(w, "encryptionConfiguration")) ||
-		(rc = ecr__jw_object_open(w)) ||
-		(rc = ecr__remote_key_string(w, "encryptionType", ecr__repository_encryption_name(o->encryption_type))))
+	    (rc = ecr__jw_object_open(w)) ||
+	    (rc = ecr__jw_key_string(w, "encryptionType", ecr__repository_encryption_name(o->encryption_type))))
 		return rc;
-	if (o->kms_key && (rc = ecr__remote_key_string(w, "kmsKey", o->kms_key)))
+	if (o->kms_key && (rc = ecr__jw_key_string(w, "kmsKey", o->kms_key)))
 		return rc;
 	if ((rc = ecr__jw_object_close(w)))
 		return rc;
@@ -227,8 +227,8 @@ static int create_request(ecr__jw *w, const ecr_repository_options *o)
 	if ((rc = ecr__jw_key(w, "tags")) || (rc = ecr__jw_array_open(w)))
 		return rc;
 	for (size_t i = 0; i < o->tags_count; i++)
-		if ((rc = ecr__jw_object_open(w)) || (rc = ecr__remote_key_string(w, "Key", o->tags[i].key)) ||
-			(rc = ecr__remote_key_string(w, "Value", o->tags[i].value)) || (rc = ecr__jw_object_close(w)))
+		if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key_string(w, "Key", o->tags[i].key)) ||
+		    (rc = ecr__jw_key_string(w, "Value", o->tags[i].value)) || (rc = ecr__jw_object_close(w)))
 			return rc;
 	return ecr__jw_array_close(w);
 }
@@ -315,7 +315,7 @@ int ecr__remote_repository_set_tag_mutability(ecr_repository *repo, ecr_tag_muta
 	int rc = begin(&w, repo->name);
 	if (rc)
 		return rc;
-	rc = ecr__remote_key_string(w, "imageTagMutability", ecr__repository_mutability_name(mutability));
+	rc = ecr__jw_key_string(w, "imageTagMutability", ecr__repository_mutability_name(mutability));
 	if (!rc && exclusions_count)
 		rc = write_filters(w, exclusions, exclusions_count);
 	if ((rc = ecr__remote_run(&res, repo->reg, "PutImageTagMutability", w, rc)))
@@ -361,7 +361,7 @@ int ecr__remote_repository_set_scan_on_push(ecr_repository *repo, int scan_on_pu
 static int begin_arn(ecr__jw **w, const ecr_repository *repo)
 {
 	int rc = begin(w, NULL);
-	if (!rc && (rc = ecr__remote_key_string(*w, "resourceArn", repo->arn))) {
+	if (!rc && (rc = ecr__jw_key_string(*w, "resourceArn", repo->arn))) {
 		ecr__jw_free(*w);
 		*w = NULL;
 	}
@@ -377,8 +377,8 @@ int ecr__remote_repository_tag_resource(ecr_repository *repo, const ecr_resource
 		return rc;
 	if (!(rc = ecr__jw_key(w, "tags")) && !(rc = ecr__jw_array_open(w))) {
 		for (size_t i = 0; !rc && i < count; i++)
-			if (!(rc = ecr__jw_object_open(w)) && !(rc = ecr__remote_key_string(w, "Key", tags[i].key)) &&
-				!(rc = ecr__remote_key_string(w, "Value", tags[i].value)))
+			if (!(rc = ecr__jw_object_open(w)) && !(rc = ecr__jw_key_string(w, "Key", tags[i].key)) &&
+			    !(rc = ecr__jw_key_string(w, "Value", tags[i].value)))
 				rc = ecr__jw_object_close(w);
 		if (!rc)
 			rc = ecr__jw_array_close(w);
@@ -441,7 +441,7 @@ int ecr__remote_repository_set_policy(ecr_repository *repo, const char *text, ui
 	int rc = begin(&w, repo->name);
 	if (rc)
 		return rc;
-	if (!(rc = ecr__remote_key_string(w, "policyText", text)) && !(rc = ecr__jw_key(w, "force")))
+	if (!(rc = ecr__jw_key_string(w, "policyText", text)) && !(rc = ecr__jw_key(w, "force")))
 		rc = ecr__jw_bool(w, (flags & ECR_POLICY_FORCE) != 0);
 	rc = ecr__remote_run(&res, repo->reg, "SetRepositoryPolicy", w, rc);
 	ecr__json_free(res);
@@ -557,7 +557,7 @@ static int iter_fetch(ecr__remote_repo_iter *it)
 	if (rc)
 		return rc;
 	if (!(rc = ecr__jw_key(w, "maxResults")) && !(rc = ecr__jw_int(w, PAGE_SIZE)) && it->page_token)
-		rc = ecr__remote_key_string(w, "nextToken", it->page_token);
+		rc = ecr__jw_key_string(w, "nextToken", it->page_token);
 	if ((rc = ecr__remote_run(&res, it->reg, "DescribeRepositories", w, rc)))
 		goto done;
 	const ecr__json *list = ecr__json_get(res, "repositories");
@@ -654,7 +654,7 @@ int ecr__remote_repository_set_lifecycle_policy(ecr_repository *repo, const char
 	int rc = begin(&w, repo->name);
 	if (rc)
 		return rc;
-	rc = ecr__remote_key_string(w, "lifecyclePolicyText", text);
+	rc = ecr__jw_key_string(w, "lifecyclePolicyText", text);
 	rc = ecr__remote_run(&res, repo->reg, "PutLifecyclePolicy", w, rc);
 	ecr__json_free(res);
 	return rc;
@@ -809,10 +809,10 @@ static int list_images(pv_set *s, ecr_repository *repo)
 		if ((rc = begin(&w, repo->name)))
 			break;
 		rc = ecr__jw_key(w, "filter");
-		if (!rc && !(rc = ecr__jw_object_open(w)) && !(rc = ecr__remote_key_string(w, "tagStatus", "ANY")) &&
-			!(rc = ecr__remote_key_string(w, "imageStatus", "ANY")) && !(rc = ecr__jw_object_close(w)) &&
-			!(rc = ecr__jw_key(w, "maxResults")) && !(rc = ecr__jw_int(w, IMAGES_PAGE_SIZE)) && token)
-			rc = ecr__remote_key_string(w, "nextToken", token);
+		if (!rc && !(rc = ecr__jw_object_open(w)) && !(rc = ecr__jw_key_string(w, "tagStatus", "ANY")) &&
+		    !(rc = ecr__jw_key_string(w, "imageStatus", "ANY")) && !(rc = ecr__jw_object_close(w)) &&
+		    !(rc = ecr__jw_key(w, "maxResults")) && !(rc = ecr__jw_int(w, IMAGES_PAGE_SIZE)) && token)
+			rc = ecr__jw_key_string(w, "nextToken", token);
 		if (!(rc = ecr__remote_run(&res, repo->reg, "DescribeImages", w, rc))) {
 			const ecr__json *list = ecr__json_get(res, "imageDetails");
 			for (size_t i = 0; !rc && list && list->type == ECR__JSON_ARRAY && i < list->count; i++)
@@ -855,7 +855,7 @@ static int preview_results(pv_set *s, ecr_repository *repo)
 		if ((rc = begin(&w, repo->name)))
 			break;
 		if (!(rc = ecr__jw_key(w, "maxResults")) && !(rc = ecr__jw_int(w, PREVIEW_PAGE_SIZE)) && token)
-			rc = ecr__remote_key_string(w, "nextToken", token);
+			rc = ecr__jw_key_string(w, "nextToken", token);
 		if ((rc = ecr__remote_run(&res, repo->reg, "GetLifecyclePolicyPreview", w, rc))) {
 			ecr__json_free(res);
 			break;
@@ -915,7 +915,7 @@ int ecr__remote_repository_lifecycle_preview(ecr_repository *repo, const char *t
 	if (rc)
 		return rc;
 	if ((rc = ecr__remote_run(&res, repo->reg, "StartLifecyclePolicyPreview", w,
-		     text ? ecr__remote_key_string(w, "lifecyclePolicyText", text) : 0)))
+	                          text ? ecr__jw_key_string(w, "lifecyclePolicyText", text) : 0)))
 		goto done;
 	/*
 	 * The registry reports the images it acts on; the local preview reports
@@ -984,8 +984,8 @@ int ecr__remote_image_scan_result(ecr_scan_status *status_out, ecr_buf *reason_o
 	if ((rc = begin(&w, repo->name)))
 		return rc;
 	if (!(rc = ecr__jw_key(w, "imageId")) && !(rc = ecr__jw_object_open(w)) &&
-		!(rc = ecr__remote_key_string(w, "imageDigest", digest)) && !(rc = ecr__jw_object_close(w)) &&
-		!(rc = ecr__jw_key(w, "maxResults")))
+	    !(rc = ecr__jw_key_string(w, "imageDigest", digest)) && !(rc = ecr__jw_object_close(w)) &&
+	    !(rc = ecr__jw_key(w, "maxResults")))
 		rc = ecr__jw_int(w, 1);
 	rc = ecr__remote_run(&res, repo->reg, "DescribeImageScanFindings", w, rc);
 	if (rc == ECR_ESCAN_NOT_FOUND || rc == ECR_EIMAGE_NOT_FOUND) {

@@ -311,18 +311,6 @@ static int iterator_next(ecr_image **out, ecr_image_iterator *it, bool resumed)
 
 /* --- output --- */
 
-static int write_str(ecr__jw *w, const char *key, const char *value)
-{
-	int rc = ecr__jw_key(w, key);
-	return rc ? rc : ecr__jw_string(w, value);
-}
-
-static int write_int(ecr__jw *w, const char *key, int64_t value)
-{
-	int rc = ecr__jw_key(w, key);
-	return rc ? rc : ecr__jw_int(w, value);
-}
-
 static const char *status_name(ecr_image_status st)
 {
 	return st == ECR_IMAGE_ARCHIVED ? "ARCHIVED" : st == ECR_IMAGE_ACTIVATING ? "ACTIVATING" : "ACTIVE";
@@ -333,18 +321,19 @@ static int write_image_id(ecr__jw *w, const char *digest, const char *tag)
 {
 	int rc = ecr__jw_object_open(w);
 	if (!rc && digest)
-		rc = write_str(w, "imageDigest", digest);
+		rc = ecr__jw_key_string(w, "imageDigest", digest);
 	if (!rc && tag)
-		rc = write_str(w, "imageTag", tag);
+		rc = ecr__jw_key_string(w, "imageTag", tag);
 	return rc ? rc : ecr__jw_object_close(w);
 }
 
 static int write_image_detail(ecr__jw *w, ecr_repository *repo, const ecr_image *img)
 {
 	int rc;
-	if ((rc = ecr__jw_object_open(w)) || (rc = write_str(w, "registryId", ecr_repository_registry_id(repo))) ||
-	    (rc = write_str(w, "repositoryName", ecr_repository_name(repo))) ||
-	    (rc = write_str(w, "imageDigest", ecr_image_digest(img))))
+	if ((rc = ecr__jw_object_open(w)) ||
+	    (rc = ecr__jw_key_string(w, "registryId", ecr_repository_registry_id(repo))) ||
+	    (rc = ecr__jw_key_string(w, "repositoryName", ecr_repository_name(repo))) ||
+	    (rc = ecr__jw_key_string(w, "imageDigest", ecr_image_digest(img))))
 		return rc;
 	size_t n = ecr_image_tag_count(img);
 	if (n) {
@@ -356,18 +345,19 @@ static int write_image_detail(ecr__jw *w, ecr_repository *repo, const ecr_image 
 		if ((rc = ecr__jw_array_close(w)))
 			return rc;
 	}
-	if ((rc = write_int(w, "imageSizeInBytes", (int64_t)ecr_image_size(img))) ||
+	if ((rc = ecr__jw_key_int(w, "imageSizeInBytes", (int64_t)ecr_image_size(img))) ||
 	    (rc = ecr__jw_key(w, "imagePushedAt")) || (rc = ecr__api_write_time(w, ecr_image_pushed_at(img))) ||
-	    (rc = write_str(w, "imageManifestMediaType", ecr_image_media_type(img))))
+	    (rc = ecr__jw_key_string(w, "imageManifestMediaType", ecr_image_media_type(img))))
 		return rc;
-	if (ecr_image_artifact_type(img) && (rc = write_str(w, "artifactMediaType", ecr_image_artifact_type(img))))
+	if (ecr_image_artifact_type(img) &&
+	    (rc = ecr__jw_key_string(w, "artifactMediaType", ecr_image_artifact_type(img))))
 		return rc;
 	if (ecr_image_last_pulled_at(img) > 0 && ((rc = ecr__jw_key(w, "lastRecordedPullTime")) ||
 	                                          (rc = ecr__api_write_time(w, ecr_image_last_pulled_at(img)))))
 		return rc;
-	if (ecr_image_subject(img) && (rc = write_str(w, "subjectManifestDigest", ecr_image_subject(img))))
+	if (ecr_image_subject(img) && (rc = ecr__jw_key_string(w, "subjectManifestDigest", ecr_image_subject(img))))
 		return rc;
-	if ((rc = write_str(w, "imageStatus", status_name(ecr_image_status_of(img)))))
+	if ((rc = ecr__jw_key_string(w, "imageStatus", status_name(ecr_image_status_of(img)))))
 		return rc;
 	if (ecr_image_last_archived_at(img) > 0 && ((rc = ecr__jw_key(w, "lastArchivedAt")) ||
 	                                            (rc = ecr__api_write_time(w, ecr_image_last_archived_at(img)))))
@@ -388,11 +378,12 @@ static int write_image(ecr__jw *w, ecr_repository *repo, ecr_image *img, const c
 	int rc = ecr_image_manifest(&bytes, &len, img);
 	if (rc)
 		return rc;
-	if ((rc = ecr__jw_object_open(w)) || (rc = write_str(w, "registryId", ecr_repository_registry_id(repo))) ||
-	    (rc = write_str(w, "repositoryName", ecr_repository_name(repo))) || (rc = ecr__jw_key(w, "imageId")) ||
-	    (rc = write_image_id(w, ecr_image_digest(img), tag)) || (rc = ecr__jw_key(w, "imageManifest")) ||
-	    (rc = ecr__jw_string_len(w, bytes, len)) ||
-	    (rc = write_str(w, "imageManifestMediaType", ecr_image_media_type(img))))
+	if ((rc = ecr__jw_object_open(w)) ||
+	    (rc = ecr__jw_key_string(w, "registryId", ecr_repository_registry_id(repo))) ||
+	    (rc = ecr__jw_key_string(w, "repositoryName", ecr_repository_name(repo))) ||
+	    (rc = ecr__jw_key(w, "imageId")) || (rc = write_image_id(w, ecr_image_digest(img), tag)) ||
+	    (rc = ecr__jw_key(w, "imageManifest")) || (rc = ecr__jw_string_len(w, bytes, len)) ||
+	    (rc = ecr__jw_key_string(w, "imageManifestMediaType", ecr_image_media_type(img))))
 		return rc;
 	return ecr__jw_object_close(w);
 }
@@ -478,8 +469,8 @@ static int write_failure(ecr__jw *w, const image_id *id, const id_failure *f)
 {
 	int rc;
 	if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key(w, "imageId")) ||
-	    (rc = write_image_id(w, id->digest, id->tag)) || (rc = write_str(w, "failureCode", f->code)) ||
-	    (rc = write_str(w, "failureReason", f->reason)))
+	    (rc = write_image_id(w, id->digest, id->tag)) || (rc = ecr__jw_key_string(w, "failureCode", f->code)) ||
+	    (rc = ecr__jw_key_string(w, "failureReason", f->reason)))
 		return rc;
 	return ecr__jw_object_close(w);
 }
@@ -587,7 +578,7 @@ static int op_list_images(ecr_api_call *call)
 	if ((rc = ecr__jw_array_close(call->out)))
 		goto done;
 	if (next.size)
-		rc = write_str(call->out, "nextToken", next.ptr);
+		rc = ecr__jw_key_string(call->out, "nextToken", next.ptr);
 done:
 	page_token_dispose(&tok);
 	ecr_image_iterator_free(it);
@@ -709,7 +700,7 @@ static int op_describe_images(ecr_api_call *call)
 	if ((rc = ecr__jw_array_close(call->out)))
 		goto done;
 	if (next.size)
-		rc = write_str(call->out, "nextToken", next.ptr);
+		rc = ecr__jw_key_string(call->out, "nextToken", next.ptr);
 done:
 	page_token_dispose(&tok);
 	ecr_image_iterator_free(it);
@@ -988,9 +979,10 @@ static int op_batch_check_layer_availability(ecr_api_call *call)
 		bool available = rc == 0;
 		if (!available)
 			ecr_error_clear();
-		if ((rc = ecr__jw_object_open(call->out)) || (rc = write_str(call->out, "layerDigest", d)) ||
-		    (rc = write_str(call->out, "layerAvailability", available ? "AVAILABLE" : "UNAVAILABLE")) ||
-		    (available && (rc = write_int(call->out, "layerSize", (int64_t)size))) ||
+		if ((rc = ecr__jw_object_open(call->out)) || (rc = ecr__jw_key_string(call->out, "layerDigest", d)) ||
+		    (rc =
+		         ecr__jw_key_string(call->out, "layerAvailability", available ? "AVAILABLE" : "UNAVAILABLE")) ||
+		    (available && (rc = ecr__jw_key_int(call->out, "layerSize", (int64_t)size))) ||
 		    (rc = ecr__jw_object_close(call->out)))
 			goto done;
 	}
@@ -1001,10 +993,11 @@ static int op_batch_check_layer_availability(ecr_api_call *call)
 		if (!failed[i])
 			continue;
 		const char *d = digests->values[i]->string;
-		if ((rc = ecr__jw_object_open(call->out)) || (rc = write_str(call->out, "layerDigest", d)) ||
-		    (rc = write_str(call->out, "failureCode", *d ? "InvalidLayerDigest" : "MissingLayerDigest")) ||
-		    (rc =
-		         write_str(call->out, "failureReason", *d ? "Invalid layer digest" : "Missing layer digest")) ||
+		if ((rc = ecr__jw_object_open(call->out)) || (rc = ecr__jw_key_string(call->out, "layerDigest", d)) ||
+		    (rc = ecr__jw_key_string(call->out, "failureCode",
+		                             *d ? "InvalidLayerDigest" : "MissingLayerDigest")) ||
+		    (rc = ecr__jw_key_string(call->out, "failureReason",
+		                             *d ? "Invalid layer digest" : "Missing layer digest")) ||
 		    (rc = ecr__jw_object_close(call->out)))
 			goto done;
 	}
@@ -1074,8 +1067,8 @@ static int op_initiate_layer_upload(ecr_api_call *call)
 	if ((rc = open_repo(&repo, call)) || (rc = ecr_upload_begin(&up, repo)))
 		goto done;
 	part_forget(ecr_upload_id(up));
-	if (!(rc = write_str(call->out, "uploadId", ecr_upload_id(up))))
-		rc = write_int(call->out, "partSize", PART_SIZE);
+	if (!(rc = ecr__jw_key_string(call->out, "uploadId", ecr_upload_id(up))))
+		rc = ecr__jw_key_int(call->out, "partSize", PART_SIZE);
 done:
 	ecr_upload_free(up);
 	ecr_repository_free(repo);
@@ -1106,10 +1099,10 @@ static int open_upload(ecr_upload **out, ecr_api_call *call, ecr_repository *rep
 static int write_upload_head(ecr__jw *w, ecr_repository *repo, const ecr_upload *up)
 {
 	int rc;
-	if ((rc = write_str(w, "registryId", ecr_repository_registry_id(repo))) ||
-	    (rc = write_str(w, "repositoryName", ecr_repository_name(repo))))
+	if ((rc = ecr__jw_key_string(w, "registryId", ecr_repository_registry_id(repo))) ||
+	    (rc = ecr__jw_key_string(w, "repositoryName", ecr_repository_name(repo))))
 		return rc;
-	return write_str(w, "uploadId", ecr_upload_id(up));
+	return ecr__jw_key_string(w, "uploadId", ecr_upload_id(up));
 }
 
 /* --- UploadLayerPart --- */
@@ -1199,7 +1192,7 @@ static int op_upload_layer_part(ecr_api_call *call)
 	ps->parts++;
 	pthread_mutex_unlock(&part_lock);
 	if (!(rc = write_upload_head(call->out, repo, up)))
-		rc = write_int(call->out, "lastByteReceived", last);
+		rc = ecr__jw_key_int(call->out, "lastByteReceived", last);
 done:
 	ecr_buf_dispose(&data);
 	ecr_upload_free(up);
@@ -1276,7 +1269,7 @@ static int op_complete_layer_upload(ecr_api_call *call)
 		               "The calculated digest of the upload with id '%s' does not match the layer digest '%s'",
 		               id, digest);
 	if (!rc && !(rc = write_upload_head(call->out, repo, up)))
-		rc = write_str(call->out, "layerDigest", digest);
+		rc = ecr__jw_key_string(call->out, "layerDigest", digest);
 forget:
 	part_forget(id);
 done:
@@ -1398,8 +1391,8 @@ static int op_get_download_url_for_layer(ecr_api_call *call)
 		    (rc = ecr__buf_puts(&url, "&X-Ecr-Token=")) || (rc = url_escape(&url, token.ptr)))
 			goto done;
 	}
-	if (!(rc = write_str(call->out, "downloadUrl", url.ptr)))
-		rc = write_str(call->out, "layerDigest", digest);
+	if (!(rc = ecr__jw_key_string(call->out, "downloadUrl", url.ptr)))
+		rc = ecr__jw_key_string(call->out, "layerDigest", digest);
 done:
 	ecr_buf_dispose(&url);
 	ecr_buf_dispose(&token);
@@ -1441,13 +1434,14 @@ static int write_annotations(ecr__jw *w, ecr_image *img)
 static int write_referrer(ecr__jw *w, ecr_image *img)
 {
 	int rc;
-	if ((rc = ecr__jw_object_open(w)) || (rc = write_str(w, "digest", ecr_image_digest(img))) ||
-	    (rc = write_str(w, "mediaType", ecr_image_media_type(img))))
+	if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key_string(w, "digest", ecr_image_digest(img))) ||
+	    (rc = ecr__jw_key_string(w, "mediaType", ecr_image_media_type(img))))
 		return rc;
-	if (ecr_image_artifact_type(img) && (rc = write_str(w, "artifactType", ecr_image_artifact_type(img))))
+	if (ecr_image_artifact_type(img) && (rc = ecr__jw_key_string(w, "artifactType", ecr_image_artifact_type(img))))
 		return rc;
-	if ((rc = write_int(w, "size", (int64_t)ecr_image_manifest_size(img))) || (rc = write_annotations(w, img)) ||
-	    (rc = write_str(w, "artifactStatus", status_name(ecr_image_status_of(img)))))
+	if ((rc = ecr__jw_key_int(w, "size", (int64_t)ecr_image_manifest_size(img))) ||
+	    (rc = write_annotations(w, img)) ||
+	    (rc = ecr__jw_key_string(w, "artifactStatus", status_name(ecr_image_status_of(img)))))
 		return rc;
 	return ecr__jw_object_close(w);
 }
@@ -1569,7 +1563,7 @@ static int op_list_image_referrers(ecr_api_call *call)
 	if ((rc = ecr__jw_array_close(call->out)))
 		goto done;
 	if (next.size)
-		rc = write_str(call->out, "nextToken", next.ptr);
+		rc = ecr__jw_key_string(call->out, "nextToken", next.ptr);
 done:
 	page_token_dispose(&tok);
 	ecr_image_iterator_free(it);

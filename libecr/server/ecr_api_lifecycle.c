@@ -168,18 +168,6 @@ static int invalid_param(const char *field, const char *reason)
 	                 "Invalid parameter at '%s' failed to satisfy constraint: '%s'", field, reason);
 }
 
-static int write_str(ecr__jw *w, const char *key, const char *value)
-{
-	int rc = ecr__jw_key(w, key);
-	return rc ? rc : ecr__jw_string(w, value);
-}
-
-static int write_int(ecr__jw *w, const char *key, int64_t value)
-{
-	int rc = ecr__jw_key(w, key);
-	return rc ? rc : ecr__jw_int(w, value);
-}
-
 /* Authorize "ecr:<operation>" on the repository's ARN, then open it. */
 static int open_repo(ecr_repository **out, ecr_api_call *call)
 {
@@ -198,8 +186,8 @@ static int open_repo(ecr_repository **out, ecr_api_call *call)
 
 static int write_head(ecr_api_call *call, ecr_repository *repo)
 {
-	int rc = write_str(call->out, "registryId", ecr_repository_registry_id(repo));
-	return rc ? rc : write_str(call->out, "repositoryName", ecr_repository_name(repo));
+	int rc = ecr__jw_key_string(call->out, "registryId", ecr_repository_registry_id(repo));
+	return rc ? rc : ecr__jw_key_string(call->out, "repositoryName", ecr_repository_name(repo));
 }
 
 /* lifecyclePolicyText: 100..30720 characters. */
@@ -237,7 +225,7 @@ static int op_put_lifecycle_policy(ecr_api_call *call)
 		goto done;
 	if ((rc = write_head(call, repo)))
 		goto done;
-	rc = write_str(call->out, "lifecyclePolicyText", text);
+	rc = ecr__jw_key_string(call->out, "lifecyclePolicyText", text);
 done:
 	ecr_repository_free(repo);
 	return rc;
@@ -264,7 +252,7 @@ static int op_get_or_delete_lifecycle_policy(ecr_api_call *call, bool delete)
 	if (rc == ECR_ELIFECYCLE_POLICY_NOT_FOUND)
 		rc = policy_not_found(repo);
 	if (rc || (rc = write_head(call, repo)) ||
-	    (rc = write_str(call->out, "lifecyclePolicyText", text.ptr ? text.ptr : "")))
+	    (rc = ecr__jw_key_string(call->out, "lifecyclePolicyText", text.ptr ? text.ptr : "")))
 		goto done;
 	if (evaluated > 0 &&
 	    ((rc = ecr__jw_key(call->out, "lastEvaluatedAt")) || (rc = ecr__api_write_time(call->out, evaluated))))
@@ -339,9 +327,9 @@ static int op_start_lifecycle_policy_preview(ecr_api_call *call)
 	p->generation = ++t->generation;
 	p->used = ++t->clock;
 	pthread_mutex_unlock(&t->lock);
-	if ((rc = write_head(call, repo)) || (rc = write_str(call->out, "lifecyclePolicyText", text)))
+	if ((rc = write_head(call, repo)) || (rc = ecr__jw_key_string(call->out, "lifecyclePolicyText", text)))
 		goto done;
-	rc = write_str(call->out, "status", "IN_PROGRESS");
+	rc = ecr__jw_key_string(call->out, "status", "IN_PROGRESS");
 done:
 	preview_dispose(&fresh);
 	ecr_buf_dispose(&key);
@@ -429,16 +417,16 @@ static int write_result(ecr__jw *w, const preview_image *img)
 		if ((rc = ecr__jw_array_close(w)))
 			return rc;
 	}
-	if ((rc = write_str(w, "imageDigest", img->digest)) || (rc = ecr__jw_key(w, "imagePushedAt")) ||
+	if ((rc = ecr__jw_key_string(w, "imageDigest", img->digest)) || (rc = ecr__jw_key(w, "imagePushedAt")) ||
 	    (rc = ecr__api_write_time(w, img->pushed_at)) || (rc = ecr__jw_key(w, "action")) ||
 	    (rc = ecr__jw_object_open(w)) ||
-	    (rc = write_str(w, "type", img->action == ECR_LIFECYCLE_TRANSITION ? "TRANSITION" : "EXPIRE")))
+	    (rc = ecr__jw_key_string(w, "type", img->action == ECR_LIFECYCLE_TRANSITION ? "TRANSITION" : "EXPIRE")))
 		return rc;
-	if (img->action == ECR_LIFECYCLE_TRANSITION && (rc = write_str(w, "targetStorageClass", "ARCHIVE")))
+	if (img->action == ECR_LIFECYCLE_TRANSITION && (rc = ecr__jw_key_string(w, "targetStorageClass", "ARCHIVE")))
 		return rc;
-	if ((rc = ecr__jw_object_close(w)) || (rc = write_int(w, "appliedRulePriority", img->rule_priority)) ||
-	    (rc = write_str(w, "storageClass",
-	                    img->storage_class == ECR_STORAGE_CLASS_ARCHIVE ? "ARCHIVE" : "STANDARD")))
+	if ((rc = ecr__jw_object_close(w)) || (rc = ecr__jw_key_int(w, "appliedRulePriority", img->rule_priority)) ||
+	    (rc = ecr__jw_key_string(w, "storageClass",
+	                             img->storage_class == ECR_STORAGE_CLASS_ARCHIVE ? "ARCHIVE" : "STANDARD")))
 		return rc;
 	return ecr__jw_object_close(w);
 }
@@ -454,12 +442,13 @@ static int write_summary(ecr__jw *w, const preview *p)
 			expiring++;
 	}
 	if ((rc = ecr__jw_key(w, "summary")) || (rc = ecr__jw_object_open(w)) ||
-	    (rc = write_int(w, "expiringImageTotalCount", expiring)))
+	    (rc = ecr__jw_key_int(w, "expiringImageTotalCount", expiring)))
 		return rc;
-	if (transitioning && ((rc = ecr__jw_key(w, "transitioningImageTotalCounts")) || (rc = ecr__jw_array_open(w)) ||
-	                      (rc = ecr__jw_object_open(w)) || (rc = write_str(w, "targetStorageClass", "ARCHIVE")) ||
-	                      (rc = write_int(w, "imageTotalCount", transitioning)) || (rc = ecr__jw_object_close(w)) ||
-	                      (rc = ecr__jw_array_close(w))))
+	if (transitioning &&
+	    ((rc = ecr__jw_key(w, "transitioningImageTotalCounts")) || (rc = ecr__jw_array_open(w)) ||
+	     (rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key_string(w, "targetStorageClass", "ARCHIVE")) ||
+	     (rc = ecr__jw_key_int(w, "imageTotalCount", transitioning)) || (rc = ecr__jw_object_close(w)) ||
+	     (rc = ecr__jw_array_close(w))))
 		return rc;
 	return ecr__jw_object_close(w);
 }
@@ -557,14 +546,14 @@ static int op_get_lifecycle_policy_preview(ecr_api_call *call)
 	p->used = ++t->clock;
 	if (token && *token && (rc = token_decode(&start, p->generation, query, token)))
 		goto done;
-	if ((rc = write_head(call, repo)) || (rc = write_str(call->out, "lifecyclePolicyText", p->text)))
+	if ((rc = write_head(call, repo)) || (rc = ecr__jw_key_string(call->out, "lifecyclePolicyText", p->text)))
 		goto done;
 	if (p->polls++ == 0) {
-		rc = write_str(call->out, "status", "IN_PROGRESS");
+		rc = ecr__jw_key_string(call->out, "status", "IN_PROGRESS");
 		goto done;
 	}
-	if ((rc = write_str(call->out, "status", "COMPLETE")) || (rc = ecr__jw_key(call->out, "previewResults")) ||
-	    (rc = ecr__jw_array_open(call->out)))
+	if ((rc = ecr__jw_key_string(call->out, "status", "COMPLETE")) ||
+	    (rc = ecr__jw_key(call->out, "previewResults")) || (rc = ecr__jw_array_open(call->out)))
 		goto done;
 	int64_t written = 0;
 	for (size_t i = start; i < p->count; i++) {
@@ -581,7 +570,7 @@ static int op_get_lifecycle_policy_preview(ecr_api_call *call)
 	}
 	if ((rc = ecr__jw_array_close(call->out)))
 		goto done;
-	if (next.size && (rc = write_str(call->out, "nextToken", next.ptr)))
+	if (next.size && (rc = ecr__jw_key_string(call->out, "nextToken", next.ptr)))
 		goto done;
 	rc = write_summary(call->out, p);
 done:
@@ -649,13 +638,14 @@ static int op_update_image_storage_class(ecr_api_call *call)
 	ecr_image_status st = ecr_image_status_of(after);
 	if ((rc = write_head(call, repo)) || (rc = ecr__jw_key(call->out, "imageId")) ||
 	    (rc = ecr__jw_object_open(call->out)) ||
-	    (rc = write_str(call->out, "imageDigest", ecr_image_digest(after))) ||
-	    (t && (rc = write_str(call->out, "imageTag", t->string))) || (rc = ecr__jw_object_close(call->out)))
+	    (rc = ecr__jw_key_string(call->out, "imageDigest", ecr_image_digest(after))) ||
+	    (t && (rc = ecr__jw_key_string(call->out, "imageTag", t->string))) ||
+	    (rc = ecr__jw_object_close(call->out)))
 		goto done;
-	rc = write_str(call->out, "imageStatus",
-	               st == ECR_IMAGE_ARCHIVED     ? "ARCHIVED"
-	               : st == ECR_IMAGE_ACTIVATING ? "ACTIVATING"
-	                                            : "ACTIVE");
+	rc = ecr__jw_key_string(call->out, "imageStatus",
+	                        st == ECR_IMAGE_ARCHIVED     ? "ARCHIVED"
+	                        : st == ECR_IMAGE_ACTIVATING ? "ACTIVATING"
+	                                                     : "ACTIVE");
 done:
 	ecr_image_free(img);
 	ecr_image_free(after);

@@ -8,28 +8,12 @@
 
 #define IMAGE_TAG_MAX_LEN 300
 
-static int write_str(ecr__jw *w, const char *key, const char *value)
-{
-	int rc = ecr__jw_key(w, key);
-	return rc ? rc : ecr__jw_string(w, value);
-}
-
-static int write_json_text(ecr__jw *w, const char *text)
-{
-	ecr__json *v = NULL;
-	int rc = ecr__json_parse(&v, text, strlen(text), NULL);
-	if (!rc)
-		rc = ecr__jw_value(w, v);
-	ecr__json_free(v);
-	return rc;
-}
-
 static int write_replication_configuration(ecr__jw *w, ecr_registry *reg)
 {
 	ecr_buf stored = ECR_BUF_INIT;
 	int rc = ecr_registry_replication_configuration(&stored, reg);
 	if (!rc)
-		rc = write_json_text(w, stored.ptr);
+		rc = ecr__jw_json_text(w, stored.ptr);
 	ecr_buf_dispose(&stored);
 	return rc;
 }
@@ -72,10 +56,10 @@ static int write_status(const char *region, const char *registry_id, ecr_replica
 		: status == ECR_REPLICATION_FAILED              ? "FAILED"
 								: "IN_PROGRESS";
 	int rc;
-	if ((rc = ecr__jw_object_open(w)) || (rc = write_str(w, "region", region)) ||
-		(rc = write_str(w, "registryId", registry_id)) || (rc = write_str(w, "status", name)))
+	if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key_string(w, "region", region)) ||
+	    (rc = ecr__jw_key_string(w, "registryId", registry_id)) || (rc = ecr__jw_key_string(w, "status", name)))
 		return rc;
-	if (failure_reason && (rc = write_str(w, "failureCode", failure_reason)))
+	if (failure_reason && (rc = ecr__jw_key_string(w, "failureCode", failure_reason)))
 		return rc;
 	return ecr__jw_object_close(w);
 }
@@ -133,11 +117,11 @@ static int op_describe_image_replication_status(ecr_api_call *call)
 		rc = image_not_found(repo, digest, tag);
 		goto done;
 	}
-	if ((rc = write_str(call->out, "repositoryName", ecr_repository_name(repo))) ||
-		(rc = ecr__jw_key(call->out, "imageId")) || (rc = ecr__jw_object_open(call->out)) ||
-		(rc = write_str(call->out, "imageDigest", ecr_image_digest(img))))
+	if ((rc = ecr__jw_key_string(call->out, "repositoryName", ecr_repository_name(repo))) ||
+	    (rc = ecr__jw_key(call->out, "imageId")) || (rc = ecr__jw_object_open(call->out)) ||
+	    (rc = ecr__jw_key_string(call->out, "imageDigest", ecr_image_digest(img))))
 		goto done;
-	if (tag && (rc = write_str(call->out, "imageTag", tag)))
+	if (tag && (rc = ecr__jw_key_string(call->out, "imageTag", tag)))
 		goto done;
 	if ((rc = ecr__jw_object_close(call->out)) || (rc = ecr__jw_key(call->out, "replicationStatuses")) ||
 		(rc = ecr__jw_array_open(call->out)))

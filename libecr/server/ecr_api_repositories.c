@@ -72,12 +72,6 @@ static int open_repo(ecr_repository **out, ecr_api_call *call, const char *actio
 	return rc;
 }
 
-static int key_string(ecr__jw *w, const char *key, const char *value)
-{
-	int rc = ecr__jw_key(w, key);
-	return rc ? rc : ecr__jw_string(w, value);
-}
-
 static bool filter_char_ok(char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' ||
@@ -130,8 +124,9 @@ static int write_filters(ecr__jw *w, const ecr_repository *repo)
 	if ((rc = ecr__jw_key(w, "imageTagMutabilityExclusionFilters")) || (rc = ecr__jw_array_open(w)))
 		return rc;
 	for (size_t i = 0; i < n; i++)
-		if ((rc = ecr__jw_object_open(w)) || (rc = key_string(w, "filterType", "WILDCARD")) ||
-			(rc = key_string(w, "filter", ecr_repository_exclusion(repo, i))) || (rc = ecr__jw_object_close(w)))
+		if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key_string(w, "filterType", "WILDCARD")) ||
+		    (rc = ecr__jw_key_string(w, "filter", ecr_repository_exclusion(repo, i))) ||
+		    (rc = ecr__jw_object_close(w)))
 			return rc;
 	return ecr__jw_array_close(w);
 }
@@ -325,7 +320,7 @@ static int op_describe_repositories(ecr_api_call *call)
 	if ((rc = ecr__jw_array_close(call->out)))
 		goto done;
 	if (more && next.size)
-		rc = key_string(call->out, "nextToken", next.ptr);
+		rc = ecr__jw_key_string(call->out, "nextToken", next.ptr);
 done:
 	ecr_repository_iterator_free(it);
 	ecr_buf_dispose(&arn);
@@ -362,10 +357,11 @@ static int op_put_image_tag_mutability(ecr_api_call *call)
 		(rc = open_repo(&repo, call, "PutImageTagMutability")) ||
 		(rc = ecr_repository_set_tag_mutability(repo, m, filters, n)))
 		goto done;
-	if ((rc = key_string(call->out, "registryId", ecr_repository_registry_id(repo))) ||
-		(rc = key_string(call->out, "repositoryName", ecr_repository_name(repo))) ||
-		(rc = key_string(call->out, "imageTagMutability", ecr__repository_mutability_name(ecr_repository_tag_mutability(repo)))) ||
-		(rc = write_filters(call->out, repo)))
+	if ((rc = ecr__jw_key_string(call->out, "registryId", ecr_repository_registry_id(repo))) ||
+	    (rc = ecr__jw_key_string(call->out, "repositoryName", ecr_repository_name(repo))) ||
+	    (rc = ecr__jw_key_string(call->out, "imageTagMutability",
+	                             ecr__repository_mutability_name(ecr_repository_tag_mutability(repo)))) ||
+	    (rc = write_filters(call->out, repo)))
 		goto done;
 done:
 	ecr_repository_free(repo);
@@ -389,12 +385,12 @@ static int op_put_image_scanning_configuration(ecr_api_call *call)
 		(rc = open_repo(&repo, call, "PutImageScanningConfiguration")) ||
 		(rc = ecr_repository_set_scan_on_push(repo, v && v->boolean)))
 		goto done;
-	if ((rc = key_string(call->out, "registryId", ecr_repository_registry_id(repo))) ||
-		(rc = key_string(call->out, "repositoryName", ecr_repository_name(repo))) ||
-		(rc = ecr__jw_key(call->out, "imageScanningConfiguration")) || (rc = ecr__jw_object_open(call->out)) ||
-		(rc = ecr__jw_key(call->out, "scanOnPush")) ||
-		(rc = ecr__jw_bool(call->out, ecr_repository_scan_on_push(repo) != 0)) ||
-		(rc = ecr__jw_object_close(call->out)))
+	if ((rc = ecr__jw_key_string(call->out, "registryId", ecr_repository_registry_id(repo))) ||
+	    (rc = ecr__jw_key_string(call->out, "repositoryName", ecr_repository_name(repo))) ||
+	    (rc = ecr__jw_key(call->out, "imageScanningConfiguration")) || (rc = ecr__jw_object_open(call->out)) ||
+	    (rc = ecr__jw_key(call->out, "scanOnPush")) ||
+	    (rc = ecr__jw_bool(call->out, ecr_repository_scan_on_push(repo) != 0)) ||
+	    (rc = ecr__jw_object_close(call->out)))
 		goto done;
 done:
 	ecr_repository_free(repo);
@@ -406,10 +402,10 @@ done:
 static int policy_output(ecr_api_call *call, ecr_repository *repo, const char *text)
 {
 	int rc;
-	if ((rc = key_string(call->out, "registryId", ecr_repository_registry_id(repo))) ||
-		(rc = key_string(call->out, "repositoryName", ecr_repository_name(repo))))
+	if ((rc = ecr__jw_key_string(call->out, "registryId", ecr_repository_registry_id(repo))) ||
+	    (rc = ecr__jw_key_string(call->out, "repositoryName", ecr_repository_name(repo))))
 		return rc;
-	return text ? key_string(call->out, "policyText", text) : 0;
+	return text ? ecr__jw_key_string(call->out, "policyText", text) : 0;
 }
 
 static int policy_invalid(ecr_api_call *call, int rc, const char *field, const char *what)
@@ -478,8 +474,8 @@ static int registry_authorize(ecr_api_call *call, const char *action)
 
 static int registry_policy_output(ecr_api_call *call, const char *text)
 {
-	int rc = key_string(call->out, "registryId", ecr_registry_account_id(call->reg));
-	return rc ? rc : key_string(call->out, "policyText", text ? text : "");
+	int rc = ecr__jw_key_string(call->out, "registryId", ecr_registry_account_id(call->reg));
+	return rc ? rc : ecr__jw_key_string(call->out, "policyText", text ? text : "");
 }
 
 static int op_put_registry_policy(ecr_api_call *call)
@@ -521,10 +517,10 @@ static int op_describe_registry(ecr_api_call *call)
 	ecr__json *v = NULL;
 	int rc;
 	if (!(rc = registry_authorize(call, "DescribeRegistry")) &&
-		!(rc = ecr_registry_replication_configuration(&conf, call->reg)) &&
-		!(rc = ecr__json_parse(&v, conf.ptr, conf.size, NULL)) &&
-		!(rc = key_string(call->out, "registryId", ecr_registry_account_id(call->reg))) &&
-		!(rc = ecr__jw_key(call->out, "replicationConfiguration")))
+	    !(rc = ecr_registry_replication_configuration(&conf, call->reg)) &&
+	    !(rc = ecr__json_parse(&v, conf.ptr, conf.size, NULL)) &&
+	    !(rc = ecr__jw_key_string(call->out, "registryId", ecr_registry_account_id(call->reg))) &&
+	    !(rc = ecr__jw_key(call->out, "replicationConfiguration")))
 		rc = ecr__jw_value(call->out, v);
 	ecr__json_free(v);
 	ecr_buf_dispose(&conf);
@@ -537,9 +533,10 @@ static int op_get_account_setting(ecr_api_call *call)
 	ecr_buf value = ECR_BUF_INIT;
 	int rc;
 	if (!(rc = ecr__api_string(&name, call, "name", true, 1, 64)) &&
-		!(rc = registry_authorize(call, "GetAccountSetting")) &&
-		!(rc = ecr_registry_setting(&value, call->reg, name)) && !(rc = key_string(call->out, "name", name)))
-		rc = key_string(call->out, "value", value.ptr ? value.ptr : "");
+	    !(rc = registry_authorize(call, "GetAccountSetting")) &&
+	    !(rc = ecr_registry_setting(&value, call->reg, name)) &&
+	    !(rc = ecr__jw_key_string(call->out, "name", name)))
+		rc = ecr__jw_key_string(call->out, "value", value.ptr ? value.ptr : "");
 	ecr_buf_dispose(&value);
 	return rc;
 }
@@ -549,11 +546,12 @@ static int op_put_account_setting(ecr_api_call *call)
 	const char *name, *value;
 	int rc;
 	if ((rc = ecr__api_string(&name, call, "name", true, 1, 64)) ||
-		(rc = ecr__api_string(&value, call, "value", true, 0, 0)) ||
-		(rc = registry_authorize(call, "PutAccountSetting")) ||
-		(rc = ecr_registry_set_setting(call->reg, name, value)) || (rc = key_string(call->out, "name", name)))
+	    (rc = ecr__api_string(&value, call, "value", true, 0, 0)) ||
+	    (rc = registry_authorize(call, "PutAccountSetting")) ||
+	    (rc = ecr_registry_set_setting(call->reg, name, value)) ||
+	    (rc = ecr__jw_key_string(call->out, "name", name)))
 		return rc;
-	return key_string(call->out, "value", value);
+	return ecr__jw_key_string(call->out, "value", value);
 }
 
 /* --- resource tags --- */
@@ -670,7 +668,8 @@ static int write_tag(const char *key, const char *value, void *payload)
 {
 	ecr__jw *w = payload;
 	int rc;
-	if ((rc = ecr__jw_object_open(w)) || (rc = key_string(w, "Key", key)) || (rc = key_string(w, "Value", value)))
+	if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key_string(w, "Key", key)) ||
+	    (rc = ecr__jw_key_string(w, "Value", value)))
 		return rc;
 	return ecr__jw_object_close(w);
 }
@@ -730,9 +729,11 @@ static int op_get_authorization_token(ecr_api_call *call)
 		goto done;
 	size_t n = ids ? ids->count : 1;
 	for (size_t i = 0; i < n; i++)
-		if ((rc = ecr__jw_object_open(call->out)) || (rc = key_string(call->out, "authorizationToken", b64.ptr)) ||
-			(rc = ecr__jw_key(call->out, "expiresAt")) || (rc = ecr__api_write_time(call->out, expires)) ||
-			(rc = key_string(call->out, "proxyEndpoint", call->endpoint)) || (rc = ecr__jw_object_close(call->out)))
+		if ((rc = ecr__jw_object_open(call->out)) ||
+		    (rc = ecr__jw_key_string(call->out, "authorizationToken", b64.ptr)) ||
+		    (rc = ecr__jw_key(call->out, "expiresAt")) || (rc = ecr__api_write_time(call->out, expires)) ||
+		    (rc = ecr__jw_key_string(call->out, "proxyEndpoint", call->endpoint)) ||
+		    (rc = ecr__jw_object_close(call->out)))
 			goto done;
 	rc = ecr__jw_array_close(call->out);
 done:

@@ -15,28 +15,6 @@
 #define SCAN_CONFIG_REPOS_MAX 25
 #define IMAGE_TAG_MAX_LEN 300
 
-static int write_str(ecr__jw *w, const char *key, const char *value)
-{
-	int rc = ecr__jw_key(w, key);
-	return rc ? rc : ecr__jw_string(w, value);
-}
-
-static int write_int(ecr__jw *w, const char *key, int64_t value)
-{
-	int rc = ecr__jw_key(w, key);
-	return rc ? rc : ecr__jw_int(w, value);
-}
-
-static int write_json_text(ecr__jw *w, const char *text)
-{
-	ecr__json *v = NULL;
-	int rc = ecr__json_parse(&v, text, strlen(text), NULL);
-	if (!rc)
-		rc = ecr__jw_value(w, v);
-	ecr__json_free(v);
-	return rc;
-}
-
 static const char *status_name(ecr_scan_status st)
 {
 	switch (st) {
@@ -60,7 +38,7 @@ static int write_severity_counts(ecr__jw *w, const ecr_scan_report *report)
 		return rc;
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		size_t n = ecr_scan_report_severity_count(report, order[i]);
-		if (n && (rc = write_int(w, ecr_severity_name(order[i]), (int64_t)n)))
+		if (n && (rc = ecr__jw_key_int(w, ecr_severity_name(order[i]), (int64_t)n)))
 			return rc;
 	}
 	return ecr__jw_object_close(w);
@@ -100,9 +78,9 @@ static int write_scan_status(ecr__jw *w, const scan_state *s)
 	if (!desc && s->status == ECR_SCAN_IN_PROGRESS)
 		desc = "The scan is in progress.";
 	if ((rc = ecr__jw_key(w, "imageScanStatus")) || (rc = ecr__jw_object_open(w)) ||
-	    (rc = write_str(w, "status", status_name(s->status))))
+	    (rc = ecr__jw_key_string(w, "status", status_name(s->status))))
 		return rc;
-	if (desc && (rc = write_str(w, "description", desc)))
+	if (desc && (rc = ecr__jw_key_string(w, "description", desc)))
 		return rc;
 	return ecr__jw_object_close(w);
 }
@@ -209,9 +187,9 @@ static int write_image_id(ecr__jw *w, const char *digest, const char *tag)
 {
 	int rc;
 	if ((rc = ecr__jw_key(w, "imageId")) || (rc = ecr__jw_object_open(w)) ||
-	    (rc = write_str(w, "imageDigest", digest)))
+	    (rc = ecr__jw_key_string(w, "imageDigest", digest)))
 		return rc;
-	if (tag && (rc = write_str(w, "imageTag", tag)))
+	if (tag && (rc = ecr__jw_key_string(w, "imageTag", tag)))
 		return rc;
 	return ecr__jw_object_close(w);
 }
@@ -234,11 +212,11 @@ static int op_start_image_scan(ecr_api_call *call)
 	}
 	if ((rc = ecr_scanner_start(scanner, repo, ecr_image_digest(img))))
 		goto done;
-	if ((rc = write_str(call->out, "registryId", ecr_repository_registry_id(repo))) ||
-	    (rc = write_str(call->out, "repositoryName", ecr_repository_name(repo))) ||
+	if ((rc = ecr__jw_key_string(call->out, "registryId", ecr_repository_registry_id(repo))) ||
+	    (rc = ecr__jw_key_string(call->out, "repositoryName", ecr_repository_name(repo))) ||
 	    (rc = write_image_id(call->out, ecr_image_digest(img), id.tag)) ||
 	    (rc = ecr__jw_key(call->out, "imageScanStatus")) || (rc = ecr__jw_object_open(call->out)) ||
-	    (rc = write_str(call->out, "status", "IN_PROGRESS")))
+	    (rc = ecr__jw_key_string(call->out, "status", "IN_PROGRESS")))
 		goto done;
 	rc = ecr__jw_object_close(call->out);
 done:
@@ -254,7 +232,8 @@ static int write_attribute(ecr__jw *w, const char *key, const char *value)
 	int rc;
 	if (!value)
 		return 0;
-	if ((rc = ecr__jw_object_open(w)) || (rc = write_str(w, "key", key)) || (rc = write_str(w, "value", value)))
+	if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key_string(w, "key", key)) ||
+	    (rc = ecr__jw_key_string(w, "value", value)))
 		return rc;
 	return ecr__jw_object_close(w);
 }
@@ -263,14 +242,15 @@ static int write_finding(ecr__jw *w, const ecr_scan_finding *f)
 {
 	int rc;
 	char score[32];
-	if ((rc = ecr__jw_object_open(w)) || (rc = write_str(w, "name", f->name)))
+	if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key_string(w, "name", f->name)))
 		return rc;
-	if (f->description && (rc = write_str(w, "description", f->description)))
+	if (f->description && (rc = ecr__jw_key_string(w, "description", f->description)))
 		return rc;
-	if (f->uri && (rc = write_str(w, "uri", f->uri)))
+	if (f->uri && (rc = ecr__jw_key_string(w, "uri", f->uri)))
 		return rc;
-	if ((rc = write_str(w, "severity", ecr_severity_name(f->severity))) || (rc = ecr__jw_key(w, "attributes")) ||
-	    (rc = ecr__jw_array_open(w)) || (rc = write_attribute(w, "package_name", f->package_name)) ||
+	if ((rc = ecr__jw_key_string(w, "severity", ecr_severity_name(f->severity))) ||
+	    (rc = ecr__jw_key(w, "attributes")) || (rc = ecr__jw_array_open(w)) ||
+	    (rc = write_attribute(w, "package_name", f->package_name)) ||
 	    (rc = write_attribute(w, "package_version", f->package_version)))
 		return rc;
 	if (f->cvss_version == 2 || f->cvss_version == 3) {
@@ -330,8 +310,8 @@ static int op_describe_image_scan_findings(ecr_api_call *call)
 	}
 	if (token && *token && (rc = findings_token_decode(&offset, token, s.completed_at)))
 		goto done;
-	if ((rc = write_str(call->out, "registryId", ecr_repository_registry_id(repo))) ||
-	    (rc = write_str(call->out, "repositoryName", ecr_repository_name(repo))) ||
+	if ((rc = ecr__jw_key_string(call->out, "registryId", ecr_repository_registry_id(repo))) ||
+	    (rc = ecr__jw_key_string(call->out, "repositoryName", ecr_repository_name(repo))) ||
 	    (rc = write_image_id(call->out, ecr_image_digest(img), id.tag)) || (rc = write_scan_status(call->out, &s)))
 		goto done;
 	if (s.status == ECR_SCAN_COMPLETE && s.report) {
@@ -357,7 +337,7 @@ static int op_describe_image_scan_findings(ecr_api_call *call)
 		if (end < n) {
 			char next[64];
 			snprintf(next, sizeof(next), "%zu.%" PRId64, end, s.completed_at);
-			rc = write_str(w, "nextToken", next);
+			rc = ecr__jw_key_string(w, "nextToken", next);
 		}
 	}
 done:
@@ -400,7 +380,7 @@ static int op_put_registry_scanning_configuration(ecr_api_call *call)
 		goto done;
 	if ((rc = ecr__jw_key(call->out, "registryScanningConfiguration")))
 		goto done;
-	rc = write_json_text(call->out, stored.ptr);
+	rc = ecr__jw_json_text(call->out, stored.ptr);
 done:
 	ecr__jw_free(w);
 	ecr_buf_dispose(&in);
@@ -414,10 +394,10 @@ static int op_get_registry_scanning_configuration(ecr_api_call *call)
 	int rc;
 	if ((rc = registry_authorize(call)) || (rc = ecr_registry_scanning_configuration(&stored, call->reg)))
 		goto done;
-	if ((rc = write_str(call->out, "registryId", ecr_registry_account_id(call->reg))) ||
+	if ((rc = ecr__jw_key_string(call->out, "registryId", ecr_registry_account_id(call->reg))) ||
 	    (rc = ecr__jw_key(call->out, "scanningConfiguration")))
 		goto done;
-	rc = write_json_text(call->out, stored.ptr);
+	rc = ecr__jw_json_text(call->out, stored.ptr);
 done:
 	ecr_buf_dispose(&stored);
 	return rc;
@@ -474,11 +454,12 @@ static int op_batch_get_repository_scanning_configuration(ecr_api_call *call)
 		if (!rc)
 			rc = ecr__scan_frequency_of(&freq, &applied, repo);
 		if (!rc &&
-		    !((rc = ecr__jw_object_open(w)) || (rc = write_str(w, "repositoryArn", ecr_repository_arn(repo))) ||
-		      (rc = write_str(w, "repositoryName", ecr_repository_name(repo))) ||
+		    !((rc = ecr__jw_object_open(w)) ||
+		      (rc = ecr__jw_key_string(w, "repositoryArn", ecr_repository_arn(repo))) ||
+		      (rc = ecr__jw_key_string(w, "repositoryName", ecr_repository_name(repo))) ||
 		      (rc = ecr__jw_key(w, "scanOnPush")) || (rc = ecr__jw_bool(w, strcmp(freq, "MANUAL") != 0)) ||
-		      (rc = write_str(w, "scanFrequency", freq)) || (rc = ecr__jw_key(w, "appliedScanFilters")) ||
-		      (rc = write_json_text(w, applied.ptr))))
+		      (rc = ecr__jw_key_string(w, "scanFrequency", freq)) ||
+		      (rc = ecr__jw_key(w, "appliedScanFilters")) || (rc = ecr__jw_json_text(w, applied.ptr))))
 			rc = ecr__jw_object_close(w);
 		ecr__free(freq);
 		ecr_buf_dispose(&applied);
@@ -491,9 +472,10 @@ static int op_batch_get_repository_scanning_configuration(ecr_api_call *call)
 	for (size_t i = 0, off = 0; i < nfail; i++) {
 		const char *name = failures.ptr + off;
 		off += strlen(name) + 1;
-		if ((rc = ecr__jw_object_open(w)) || (rc = write_str(w, "repositoryName", name)) ||
-		    (rc = write_str(w, "failureCode", "REPOSITORY_NOT_FOUND")) ||
-		    (rc = write_str(w, "failureReason", "REPOSITORY_NOT_FOUND")) || (rc = ecr__jw_object_close(w)))
+		if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key_string(w, "repositoryName", name)) ||
+		    (rc = ecr__jw_key_string(w, "failureCode", "REPOSITORY_NOT_FOUND")) ||
+		    (rc = ecr__jw_key_string(w, "failureReason", "REPOSITORY_NOT_FOUND")) ||
+		    (rc = ecr__jw_object_close(w)))
 			goto done;
 	}
 	rc = ecr__jw_array_close(w);
