@@ -8,6 +8,7 @@
  * progress.c       copy progress (terminal, quiet, JSON lines)
  * authfile.c       the containers auth file (podman/skopeo's auth.json)
  * util.c           files, digests, JSON, base64
+ * transport_common.c what the file transports (oci:, docker-archive:) share
  *
  * The CLI uses the library's public API only (ecr.h, ecr/sys/transport.h).
  */
@@ -76,6 +77,40 @@ yajl_gen cli_gen_new(bool beautify);
 
 /* ISO 8601 UTC of ms since the epoch into out (at least 32 bytes). */
 void cli_iso8601(char *out, size_t n, int64_t ms);
+
+/* --- transport_common.c --- */
+/* Set a library buffer to a copy of data[0..len) (NUL-terminated). */
+int cli_buf_set(ecr_buf *b, const char *data, size_t len);
+/* A reference that is a digest ("alg:hex") rather than a tag. */
+bool cli_is_digest_ref(const char *reference);
+/* The digest of data with the algorithm of digest ("alg:..."), into out (at least 140 bytes). */
+int cli_digest_like(char *out, const char *digest, const void *data, size_t len);
+/* A stream of fd's bytes [pos, end) (own: fd is closed with the stream, or here on failure); read errors name
+ * what ("the archive"). */
+int cli_range_stream_new(ecr_transport_stream **out, int fd, bool own, const char *what, uint64_t pos, uint64_t end);
+/* A stream of a blob file (fd, owned: closed on failure too), its range [offset, offset+length) (length 0: to the
+ * end), and the file's size. */
+int cli_file_stream_new(ecr_transport_stream **out, uint64_t *size_out, int fd, const char *digest, uint64_t offset,
+	uint64_t length);
+/* A tags/list answer {"name","tags"} of the tags after last (NULL: all), sorted and unique, at most n (0: all;
+ * *more_out 1 when some were left). tags is reordered. */
+int cli_tags_json(ecr_buf *json_out, int *more_out, const char *repository, const char **tags, size_t count,
+	const char *last, unsigned int n);
+
+/* Blob uploads as temporary files "<prefix>XXXXXX" in a folder; the session is the file's name. */
+typedef struct cli_upload_dir {
+	const char *dir;
+	const char *prefix;
+	int mode;     /* of a new upload file (0: mkstemp's 0600) */
+	bool durable; /* commit: fsync the file, create the destination's folder, fsync it after the rename */
+} cli_upload_dir;
+int cli_upload_begin(ecr_buf *session_out, const cli_upload_dir *u);
+int cli_upload_status(uint64_t *size_out, const cli_upload_dir *u, const char *session);
+/* Append data at offset (the upload's current size, else ECR_ERANGE). */
+int cli_upload_write(const cli_upload_dir *u, const char *session, uint64_t offset, const void *data, size_t len);
+/* Check the upload's digest (a mismatch removes it), then rename it to dst. */
+int cli_upload_commit(const cli_upload_dir *u, const char *session, const char *dst, const char *digest);
+int cli_upload_cancel(const cli_upload_dir *u, const char *session);
 
 /* --- oci_layout.c --- */
 /* A transport on an OCI image layout folder (created with create). */

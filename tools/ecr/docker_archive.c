@@ -35,25 +35,6 @@
 #define MAX_LAYERS 1000
 #define MANIFEST_MAX (4u << 20)
 
-static int buf_set(ecr_buf *b, const char *data, size_t len)
-{
-	char *p = malloc(len + 1);
-	if (!p)
-		return cli_fail(ECR_ENOMEM, "out of memory");
-	memcpy(p, data, len);
-	p[len] = '\0';
-	ecr_buf_dispose(b);
-	b->ptr = p;
-	b->size = len;
-	b->reserved = len + 1;
-	return 0;
-}
-
-static bool is_digest_ref(const char *reference)
-{
-	return strchr(reference, ':') != NULL;
-}
-
 /* --- a bounded ustar reader --- */
 
 typedef struct member {
@@ -276,7 +257,7 @@ static int s_info(uint32_t *features_out, ecr_buf *account_id_out, ecr_buf *regi
 	(void)region_out;
 	(void)t;
 	*features_out = ECR_TRANSPORT_HAS_OCI;
-	return buf_set(host_out, "docker-archive", 14);
+	return cli_buf_set(host_out, "docker-archive", 14);
 }
 
 static int s_call(ecr_buf *response, ecr_transport *t, const char *operation, const char *request, size_t len)
@@ -290,7 +271,7 @@ static int s_call(ecr_buf *response, ecr_transport *t, const char *operation, co
 
 static int s_match(const da_src *s, const char *reference)
 {
-	if (is_digest_ref(reference) ? !strcmp(reference, s->digest) : !strcmp(reference, s->tag))
+	if (cli_is_digest_ref(reference) ? !strcmp(reference, s->digest) : !strcmp(reference, s->tag))
 		return 0;
 	return cli_fail(ECR_EIMAGE_NOT_FOUND, "no image %s in the docker archive %s", reference, s->file);
 }
@@ -301,10 +282,10 @@ static int s_manifest_get(ecr_buf *body, ecr_buf *media_type, ecr_buf *digest, e
 	da_src *s = (da_src *)t;
 	int rc;
 	(void)repository;
-	if ((rc = s_match(s, reference)) || (rc = buf_set(body, s->manifest, s->manifest_len)) ||
-		(rc = buf_set(media_type, MT_DOCKER_MANIFEST, strlen(MT_DOCKER_MANIFEST))))
+	if ((rc = s_match(s, reference)) || (rc = cli_buf_set(body, s->manifest, s->manifest_len)) ||
+		(rc = cli_buf_set(media_type, MT_DOCKER_MANIFEST, strlen(MT_DOCKER_MANIFEST))))
 		return rc;
-	return buf_set(digest, s->digest, strlen(s->digest));
+	return cli_buf_set(digest, s->digest, strlen(s->digest));
 }
 
 static int s_manifest_head(ecr_buf *media_type, ecr_buf *digest, uint64_t *size_out, ecr_transport *t,
@@ -313,10 +294,10 @@ static int s_manifest_head(ecr_buf *media_type, ecr_buf *digest, uint64_t *size_
 	da_src *s = (da_src *)t;
 	int rc;
 	(void)repository;
-	if ((rc = s_match(s, reference)) || (rc = buf_set(media_type, MT_DOCKER_MANIFEST, strlen(MT_DOCKER_MANIFEST))))
+	if ((rc = s_match(s, reference)) || (rc = cli_buf_set(media_type, MT_DOCKER_MANIFEST, strlen(MT_DOCKER_MANIFEST))))
 		return rc;
 	*size_out = s->manifest_len;
-	return buf_set(digest, s->digest, strlen(s->digest));
+	return cli_buf_set(digest, s->digest, strlen(s->digest));
 }
 
 static int read_only(ecr_transport *t)
@@ -347,60 +328,22 @@ static int s_blob_stat(uint64_t *size_out, ecr_transport *t, const char *reposit
 	return 0;
 }
 
-typedef struct range_stream {
-	ecr_transport_stream base;
-	int fd; /* borrowed */
-	uint64_t pos, end;
-} range_stream;
-
-static int rs_read(ecr_transport_stream *st, void *buf, size_t len, size_t *nread_out)
-{
-	range_stream *r = (range_stream *)st;
-	*nread_out = 0;
-	if (r->pos >= r->end)
-		return 0;
-	if (len > r->end - r->pos)
-		len = (size_t)(r->end - r->pos);
-	for (;;) {
-		ssize_t n = pread(r->fd, buf, len, (off_t)r->pos);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? cli_fail_os(ECR_EIO, errno, "cannot read the archive") :
-				       cli_fail(ECR_EIO, "the archive ended early");
-		r->pos += (uint64_t)n;
-		*nread_out = (size_t)n;
-		return 0;
-	}
-}
-
-static void rs_close(ecr_transport_stream *st)
-{
-	free(st);
-}
-
 static int s_blob_open(ecr_transport_stream **out, uint64_t *size_out, ecr_transport *t, const char *repository,
 	const char *digest, uint64_t offset, uint64_t length)
 {
 	da_src *s = (da_src *)t;
 	const blob_ref *b = src_blob(s, digest);
-	range_stream *r;
+	int rc;
 	(void)repository;
 	*out = NULL;
 	if (!b)
 		return cli_fail(ECR_ENOTFOUND, "no blob %s in the docker archive %s", digest, s->file);
 	if (offset > b->size || (length && length > b->size - offset))
 		return cli_fail(ECR_ERANGE, "range outside the blob %s", digest);
-	if (!(r = calloc(1, sizeof(*r))))
-		return cli_fail(ECR_ENOMEM, "out of memory");
-	r->base.version = ECR_TRANSPORT_STREAM_VERSION;
-	r->base.read = rs_read;
-	r->base.close = rs_close;
-	r->fd = s->fd;
-	r->pos = b->offset + offset;
-	r->end = length ? r->pos + length : b->offset + b->size;
+	if ((rc = cli_range_stream_new(out, s->fd, false, "the archive", b->offset + offset,
+		     length ? b->offset + offset + length : b->offset + b->size)))
+		return rc;
 	*size_out = b->size;
-	*out = &r->base;
 	return 0;
 }
 
@@ -455,28 +398,8 @@ static int s_upload_cancel(ecr_transport *t, const char *repository, const char 
 
 static int tags_json(ecr_buf *json_out, int *more_out, const char *repository, const char *tag, const char *last)
 {
-	yajl_gen g = cli_gen_new(false);
-	char *text;
-	size_t len;
-	int rc;
-	*more_out = 0;
-	if (!g)
-		return cli_fail(ECR_ENOMEM, "out of memory");
-	yajl_gen_map_open(g);
-	cli_gen_kv(g, "name", repository);
-	cli_gen_str(g, "tags");
-	yajl_gen_array_open(g);
-	if (tag && (!last || strcmp(tag, last) > 0))
-		cli_gen_str(g, tag);
-	yajl_gen_array_close(g);
-	yajl_gen_map_close(g);
-	if (!(text = cli_gen_take(g, &len)))
-		rc = cli_fail(ECR_ENOMEM, "out of memory");
-	else
-		rc = buf_set(json_out, text, len);
-	free(text);
-	yajl_gen_free(g);
-	return rc;
+	const char *tags[1] = { tag };
+	return cli_tags_json(json_out, more_out, repository, tags, tag ? 1 : 0, last, 0);
 }
 
 static int s_tags_list(ecr_buf *json_out, int *more_out, ecr_transport *t, const char *repository, const char *last,
@@ -492,7 +415,7 @@ static int s_referrers(ecr_buf *index_out, ecr_transport *t, const char *reposit
 	(void)t, (void)repository, (void)digest, (void)artifact_type;
 	static const char empty[] =
 		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[]}";
-	return buf_set(index_out, empty, sizeof(empty) - 1);
+	return cli_buf_set(index_out, empty, sizeof(empty) - 1);
 }
 
 static void s_free(ecr_transport *t)
@@ -764,7 +687,7 @@ static int d_info(uint32_t *features_out, ecr_buf *account_id_out, ecr_buf *regi
 {
 	(void)account_id_out, (void)region_out, (void)t;
 	*features_out = ECR_TRANSPORT_HAS_OCI;
-	return buf_set(host_out, "docker-archive", 14);
+	return cli_buf_set(host_out, "docker-archive", 14);
 }
 
 static int d_call(ecr_buf *response, ecr_transport *t, const char *operation, const char *request, size_t len)
@@ -776,7 +699,7 @@ static int d_call(ecr_buf *response, ecr_transport *t, const char *operation, co
 
 static int d_match(da_dst *d, const char *reference)
 {
-	if (d->manifest && (!is_digest_ref(reference) || !strcmp(reference, d->digest)))
+	if (d->manifest && (!cli_is_digest_ref(reference) || !strcmp(reference, d->digest)))
 		return 0;
 	return cli_fail(ECR_EIMAGE_NOT_FOUND, "no image %s in the docker archive being written", reference);
 }
@@ -788,9 +711,9 @@ static int d_manifest_get(ecr_buf *body, ecr_buf *media_type, ecr_buf *digest, e
 	int rc;
 	(void)repository;
 	pthread_mutex_lock(&d->mu);
-	if (!(rc = d_match(d, reference)) && !(rc = buf_set(body, d->manifest, d->manifest_len)) &&
-		!(rc = buf_set(media_type, d->media_type, strlen(d->media_type))))
-		rc = buf_set(digest, d->digest, strlen(d->digest));
+	if (!(rc = d_match(d, reference)) && !(rc = cli_buf_set(body, d->manifest, d->manifest_len)) &&
+		!(rc = cli_buf_set(media_type, d->media_type, strlen(d->media_type))))
+		rc = cli_buf_set(digest, d->digest, strlen(d->digest));
 	pthread_mutex_unlock(&d->mu);
 	return rc;
 }
@@ -802,9 +725,9 @@ static int d_manifest_head(ecr_buf *media_type, ecr_buf *digest, uint64_t *size_
 	int rc;
 	(void)repository;
 	pthread_mutex_lock(&d->mu);
-	if (!(rc = d_match(d, reference)) && !(rc = buf_set(media_type, d->media_type, strlen(d->media_type)))) {
+	if (!(rc = d_match(d, reference)) && !(rc = cli_buf_set(media_type, d->media_type, strlen(d->media_type)))) {
 		*size_out = d->manifest_len;
-		rc = buf_set(digest, d->digest, strlen(d->digest));
+		rc = cli_buf_set(digest, d->digest, strlen(d->digest));
 	}
 	pthread_mutex_unlock(&d->mu);
 	return rc;
@@ -835,7 +758,7 @@ static int d_manifest_put(ecr_buf *digest_out, ecr_transport *t, const char *rep
 		rc = 0; /* a referrer: a docker archive cannot hold it; skipped */
 		free(text);
 		yajl_tree_free(v);
-		return digest_out ? buf_set(digest_out, digest, strlen(digest)) : 0;
+		return digest_out ? cli_buf_set(digest_out, digest, strlen(digest)) : 0;
 	} else if (!cli_json_str(cli_json_get(v, "config"), "digest") || !YAJL_IS_ARRAY(cli_json_get(v, "layers"))) {
 		rc = cli_fail(ECR_EUNSUPPORTED, "a docker archive holds images with a config and layers only");
 	} else if (!(mt = strdup(media_type && *media_type ? media_type : MT_DOCKER_MANIFEST))) {
@@ -854,7 +777,7 @@ static int d_manifest_put(ecr_buf *digest_out, ecr_transport *t, const char *rep
 	d->media_type = mt;
 	snprintf(d->digest, sizeof(d->digest), "%s", digest);
 	pthread_mutex_unlock(&d->mu);
-	return digest_out ? buf_set(digest_out, digest, strlen(digest)) : 0;
+	return digest_out ? cli_buf_set(digest_out, digest, strlen(digest)) : 0;
 }
 
 static int d_manifest_delete(ecr_transport *t, const char *repository, const char *reference)
@@ -877,24 +800,10 @@ static int d_blob_stat(uint64_t *size_out, ecr_transport *t, const char *reposit
 	return 0;
 }
 
-typedef struct own_stream {
-	range_stream r;
-	int fd;
-} own_stream;
-
-static void os_close(ecr_transport_stream *st)
-{
-	own_stream *o = (own_stream *)st;
-	close(o->fd);
-	free(o);
-}
-
 static int d_blob_open(ecr_transport_stream **out, uint64_t *size_out, ecr_transport *t, const char *repository,
 	const char *digest, uint64_t offset, uint64_t length)
 {
 	char path[PATH_MAX];
-	struct stat st;
-	own_stream *o;
 	int fd, rc;
 	(void)repository;
 	*out = NULL;
@@ -902,39 +811,17 @@ static int d_blob_open(ecr_transport_stream **out, uint64_t *size_out, ecr_trans
 		return rc;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return cli_fail(ECR_ENOTFOUND, "no blob %s yet", digest);
-	if (fstat(fd, &st) < 0 || offset > (uint64_t)st.st_size || (length && length > (uint64_t)st.st_size - offset)) {
-		close(fd);
-		return cli_fail(ECR_ERANGE, "range outside the blob %s", digest);
-	}
-	if (!(o = calloc(1, sizeof(*o)))) {
-		close(fd);
-		return cli_fail(ECR_ENOMEM, "out of memory");
-	}
-	o->r.base.version = ECR_TRANSPORT_STREAM_VERSION;
-	o->r.base.read = rs_read;
-	o->r.base.close = os_close;
-	o->r.fd = o->fd = fd;
-	o->r.pos = offset;
-	o->r.end = length ? offset + length : (uint64_t)st.st_size;
-	*size_out = (uint64_t)st.st_size;
-	*out = &o->r.base;
-	return 0;
+	return cli_file_stream_new(out, size_out, fd, digest, offset, length);
 }
 
 static int d_blob_put(ecr_transport *t, const char *repository, const char *digest, const void *data, size_t len)
 {
 	char path[PATH_MAX], check[140];
-	cli_hash *h;
 	int rc;
 	(void)repository;
-	if ((rc = d_blob_path(path, sizeof(path), (da_dst *)t, digest)))
+	if ((rc = d_blob_path(path, sizeof(path), (da_dst *)t, digest)) ||
+	    (rc = cli_digest_like(check, digest, data, len)))
 		return rc;
-	char alg[8];
-	snprintf(alg, sizeof(alg), "%.*s", (int)(strchr(digest, ':') - digest), digest);
-	if ((rc = cli_hash_new(&h, alg)))
-		return rc;
-	cli_hash_update(h, data, len);
-	cli_hash_finish(h, check);
 	if (strcmp(check, digest))
 		return cli_fail(ECR_EDIGEST, "the content's digest is %s, not %s", check, digest);
 	return cli_write_file_atomic(path, data, len, 0600);
@@ -956,115 +843,48 @@ static int d_blob_delete(ecr_transport *t, const char *repository, const char *d
 	return unlink(path) < 0 ? cli_fail(ECR_ENOTFOUND, "no blob %s", digest) : 0;
 }
 
-static int d_session_path(char *out, size_t n, const da_dst *d, const char *session)
+static cli_upload_dir uploads(const da_dst *d)
 {
-	if (strncmp(session, "up-", 3) || strlen(session) != 9)
-		return cli_fail(ECR_EUPLOAD, "unknown upload session %s", session);
-	for (const char *p = session + 3; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
-			return cli_fail(ECR_EUPLOAD, "unknown upload session %s", session);
-	if ((size_t)snprintf(out, n, "%s/%s", d->tmpdir, session) >= n)
-		return cli_fail(ECR_EINVALID, "path too long");
-	return 0;
+	return (cli_upload_dir){ d->tmpdir, "up-", 0, false };
 }
 
 static int d_upload_begin(ecr_buf *session_out, ecr_transport *t, const char *repository)
 {
-	da_dst *d = (da_dst *)t;
-	char path[PATH_MAX];
-	int fd;
+	cli_upload_dir u = uploads((da_dst *)t);
 	(void)repository;
-	if ((size_t)snprintf(path, sizeof(path), "%s/up-XXXXXX", d->tmpdir) >= sizeof(path))
-		return cli_fail(ECR_EINVALID, "path too long");
-	if ((fd = mkstemp(path)) < 0)
-		return cli_fail_os(ECR_EIO, errno, "cannot create an upload file in %s", d->tmpdir);
-	close(fd);
-	const char *name = strrchr(path, '/') + 1;
-	return buf_set(session_out, name, strlen(name));
+	return cli_upload_begin(session_out, &u);
 }
 
 static int d_upload_status(uint64_t *size_out, ecr_transport *t, const char *repository, const char *session)
 {
-	char path[PATH_MAX];
-	struct stat st;
-	int rc;
+	cli_upload_dir u = uploads((da_dst *)t);
 	(void)repository;
-	if ((rc = d_session_path(path, sizeof(path), (da_dst *)t, session)))
-		return rc;
-	if (stat(path, &st) < 0)
-		return cli_fail(ECR_EUPLOAD, "unknown upload session %s", session);
-	*size_out = (uint64_t)st.st_size;
-	return 0;
+	return cli_upload_status(size_out, &u, session);
 }
 
 static int d_upload_write(ecr_buf *session, ecr_transport *t, const char *repository, uint64_t offset,
 	const void *data, size_t len)
 {
-	char path[PATH_MAX];
-	struct stat st;
-	const char *p = data;
-	int fd, rc;
+	cli_upload_dir u = uploads((da_dst *)t);
 	(void)repository;
-	if ((rc = d_session_path(path, sizeof(path), (da_dst *)t, session->ptr ? session->ptr : "")))
-		return rc;
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-		return cli_fail(ECR_EUPLOAD, "unknown upload session %s", session->ptr);
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != offset) {
-		close(fd);
-		return cli_fail(ECR_ERANGE, "the upload does not end at %llu", (unsigned long long)offset);
-	}
-	while (len) {
-		ssize_t w = pwrite(fd, p, len, (off_t)offset);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			rc = cli_fail_os(ECR_EIO, errno, "cannot write %s", path);
-			break;
-		}
-		p += w;
-		len -= (size_t)w;
-		offset += (uint64_t)w;
-	}
-	close(fd);
-	return rc;
+	return cli_upload_write(&u, session->ptr, offset, data, len);
 }
 
 static int d_upload_commit(ecr_transport *t, const char *repository, const char *session, const char *digest)
 {
 	da_dst *d = (da_dst *)t;
-	char path[PATH_MAX], dst[PATH_MAX], check[140], alg[8];
-	struct stat st;
-	int fd, rc;
+	cli_upload_dir u = uploads(d);
+	char dst[PATH_MAX];
+	int rc;
 	(void)repository;
-	if ((rc = d_session_path(path, sizeof(path), d, session)) || (rc = d_blob_path(dst, sizeof(dst), d, digest)))
-		return rc;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return cli_fail(ECR_EUPLOAD, "unknown upload session %s", session);
-	snprintf(alg, sizeof(alg), "%.*s", (int)(strchr(digest, ':') - digest), digest);
-	if (fstat(fd, &st) < 0)
-		rc = cli_fail_os(ECR_EIO, errno, "cannot stat %s", path);
-	else
-		rc = cli_digest_fd(check, fd, 0, (uint64_t)st.st_size, alg);
-	close(fd);
-	if (!rc && strcmp(check, digest))
-		rc = cli_fail(ECR_EDIGEST, "the uploaded content's digest is %s, not %s", check, digest);
-	if (rc) {
-		unlink(path);
-		return rc;
-	}
-	if (rename(path, dst) < 0)
-		return cli_fail_os(ECR_EIO, errno, "cannot rename %s", path);
-	return 0;
+	return (rc = d_blob_path(dst, sizeof(dst), d, digest)) ? rc : cli_upload_commit(&u, session, dst, digest);
 }
 
 static int d_upload_cancel(ecr_transport *t, const char *repository, const char *session)
 {
-	char path[PATH_MAX];
-	int rc;
+	cli_upload_dir u = uploads((da_dst *)t);
 	(void)repository;
-	if ((rc = d_session_path(path, sizeof(path), (da_dst *)t, session)))
-		return rc;
-	return unlink(path) < 0 ? cli_fail(ECR_EUPLOAD, "unknown upload session %s", session) : 0;
+	return cli_upload_cancel(&u, session);
 }
 
 static int d_tags_list(ecr_buf *json_out, int *more_out, ecr_transport *t, const char *repository, const char *last,

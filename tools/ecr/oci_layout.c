@@ -230,11 +230,6 @@ static int index_save(const oci_index *idx, const oci_t *o)
 	return rc;
 }
 
-static bool is_digest_ref(const char *reference)
-{
-	return strchr(reference, ':') != NULL;
-}
-
 /* The digest an index.json entry names for a tag (the last entry with that name). */
 static const entry *find_tag(const oci_index *idx, const char *tag)
 {
@@ -273,7 +268,7 @@ static int resolve(char *digest, size_t n, char **mt_out, const oci_t *o, const 
 	*mt_out = NULL;
 	if ((rc = index_load(&idx, o)))
 		return rc;
-	if (is_digest_ref(reference)) {
+	if (cli_is_digest_ref(reference)) {
 		snprintf(digest, n, "%s", reference);
 		e = find_digest(&idx, reference);
 	} else {
@@ -288,22 +283,6 @@ static int resolve(char *digest, size_t n, char **mt_out, const oci_t *o, const 
 done:
 	index_dispose(&idx);
 	return rc;
-}
-
-static int buf_set(ecr_buf *b, const char *data, size_t len)
-{
-	/* ecr_buf is filled by the library's allocator elsewhere; a transport hands its own malloc'd memory and the
-	 * library releases it with ecr_buf_dispose(), which uses the library allocator (default: free). */
-	char *p = malloc(len + 1);
-	if (!p)
-		return cli_fail(ECR_ENOMEM, "out of memory");
-	memcpy(p, data, len);
-	p[len] = '\0';
-	ecr_buf_dispose(b);
-	b->ptr = p;
-	b->size = len;
-	b->reserved = len + 1;
-	return 0;
 }
 
 static int read_manifest(char **body, size_t *len, char **mt, char *digest, size_t dn, oci_t *o,
@@ -325,13 +304,8 @@ static int read_manifest(char **body, size_t *len, char **mt, char *digest, size
 			rc = cli_fail(ECR_EIMAGE_NOT_FOUND, "no manifest %s in the OCI layout %s", digest, o->dir);
 		goto done;
 	}
-	cli_hash *h;
-	char alg[8];
-	snprintf(alg, sizeof(alg), "%.*s", (int)(strchr(digest, ':') - digest), digest);
-	if ((rc = cli_hash_new(&h, alg)))
+	if ((rc = cli_digest_like(check, digest, *body, *len)))
 		goto done;
-	cli_hash_update(h, *body, *len);
-	cli_hash_finish(h, check);
 	if (strcmp(check, digest)) {
 		rc = cli_fail(ECR_EDIGEST, "%s in the OCI layout %s does not match its digest", digest, o->dir);
 		goto done;
@@ -357,7 +331,7 @@ static int m_info(uint32_t *features_out, ecr_buf *account_id_out, ecr_buf *regi
 	(void)region_out;
 	(void)t;
 	*features_out = ECR_TRANSPORT_HAS_OCI;
-	return buf_set(host_out, "oci-layout", 10);
+	return cli_buf_set(host_out, "oci-layout", 10);
 }
 
 static int m_call(ecr_buf *response, ecr_transport *t, const char *operation, const char *request, size_t len)
@@ -378,8 +352,8 @@ static int m_manifest_get(ecr_buf *body, ecr_buf *media_type, ecr_buf *digest, e
 	(void)repository;
 	if ((rc = read_manifest(&b, &len, &mt, d, sizeof(d), o, reference)))
 		return rc;
-	if (!(rc = buf_set(body, b, len)) && !(rc = buf_set(media_type, mt, strlen(mt))))
-		rc = buf_set(digest, d, strlen(d));
+	if (!(rc = cli_buf_set(body, b, len)) && !(rc = cli_buf_set(media_type, mt, strlen(mt))))
+		rc = cli_buf_set(digest, d, strlen(d));
 	free(b);
 	free(mt);
 	return rc;
@@ -396,8 +370,8 @@ static int m_manifest_head(ecr_buf *media_type, ecr_buf *digest, uint64_t *size_
 	if ((rc = read_manifest(&b, &len, &mt, d, sizeof(d), o, reference)))
 		return rc;
 	*size_out = len;
-	if (!(rc = buf_set(media_type, mt, strlen(mt))))
-		rc = buf_set(digest, d, strlen(d));
+	if (!(rc = cli_buf_set(media_type, mt, strlen(mt))))
+		rc = cli_buf_set(digest, d, strlen(d));
 	free(b);
 	free(mt);
 	return rc;
@@ -406,18 +380,12 @@ static int m_manifest_head(ecr_buf *media_type, ecr_buf *digest, uint64_t *size_
 /* Write a blob from memory (digest checked). */
 static int put_blob(oci_t *o, const char *digest, const void *data, size_t len)
 {
-	char path[PATH_MAX], check[140], alg[8];
-	cli_hash *h;
+	char path[PATH_MAX], check[140];
 	struct stat st;
 	int rc;
 
-	if ((rc = blob_path(path, sizeof(path), o, digest)))
+	if ((rc = blob_path(path, sizeof(path), o, digest)) || (rc = cli_digest_like(check, digest, data, len)))
 		return rc;
-	snprintf(alg, sizeof(alg), "%.*s", (int)(strchr(digest, ':') - digest), digest);
-	if ((rc = cli_hash_new(&h, alg)))
-		return rc;
-	cli_hash_update(h, data, len);
-	cli_hash_finish(h, check);
 	if (strcmp(check, digest))
 		return cli_fail(ECR_EDIGEST, "the content's digest is %s, not %s", check, digest);
 	if (stat(path, &st) == 0 && (uint64_t)st.st_size == len)
@@ -444,9 +412,9 @@ static int m_manifest_put(ecr_buf *digest_out, ecr_transport *t, const char *rep
 		return cli_fail(ECR_ELIMIT, "manifest larger than %u bytes", MANIFEST_MAX);
 	if ((rc = cli_sha256(digest, body, len)))
 		return rc;
-	if (is_digest_ref(reference) && strcmp(reference, digest) && strncmp(reference, "sha512:", 7))
+	if (cli_is_digest_ref(reference) && strcmp(reference, digest) && strncmp(reference, "sha512:", 7))
 		return cli_fail(ECR_EIMAGE_DIGEST, "the manifest's digest is %s, not %s", digest, reference);
-	if (is_digest_ref(reference))
+	if (cli_is_digest_ref(reference))
 		snprintf(digest, sizeof(digest), "%.79s", reference);
 	if ((rc = put_blob(o, digest, body, len)))
 		return rc;
@@ -462,7 +430,7 @@ static int m_manifest_put(ecr_buf *digest_out, ecr_transport *t, const char *rep
 	pthread_mutex_lock(&o->mu);
 	if ((rc = index_load(&idx, o)))
 		goto unlock;
-	if (!is_digest_ref(reference)) {
+	if (!cli_is_digest_ref(reference)) {
 		for (size_t i = 0; i < idx.n; i++)
 			if (idx.e[i].ref && !strcmp(idx.e[i].ref, reference))
 				idx.e[i].removed = true; /* the name moves */
@@ -479,7 +447,7 @@ dispose:
 unlock:
 	pthread_mutex_unlock(&o->mu);
 	if (!rc && digest_out)
-		rc = buf_set(digest_out, digest, strlen(digest));
+		rc = cli_buf_set(digest_out, digest, strlen(digest));
 	return rc;
 }
 
@@ -521,7 +489,7 @@ static int m_manifest_delete(ecr_transport *t, const char *repository, const cha
 		entry *e = &idx.e[i];
 		if (e->removed)
 			continue;
-		if (is_digest_ref(reference) ? !strcmp(e->digest, reference) : (e->ref && !strcmp(e->ref, reference))) {
+		if (cli_is_digest_ref(reference) ? !strcmp(e->digest, reference) : (e->ref && !strcmp(e->ref, reference))) {
 			e->removed = true;
 			found = true;
 		}
@@ -531,7 +499,7 @@ static int m_manifest_delete(ecr_transport *t, const char *repository, const cha
 	else
 		rc = index_save(&idx, o);
 	index_dispose(&idx);
-	if (!rc && is_digest_ref(reference)) {
+	if (!rc && cli_is_digest_ref(reference)) {
 		char path[PATH_MAX];
 		if (!blob_path(path, sizeof(path), o, reference))
 			unlink(path);
@@ -555,48 +523,10 @@ static int m_blob_stat(uint64_t *size_out, ecr_transport *t, const char *reposit
 	return 0;
 }
 
-/* A file range stream (shared with docker_archive.c through the same shape). */
-typedef struct file_stream {
-	ecr_transport_stream base;
-	int fd;
-	uint64_t pos, end;
-} file_stream;
-
-static int fs_read(ecr_transport_stream *s, void *buf, size_t len, size_t *nread_out)
-{
-	file_stream *f = (file_stream *)s;
-	*nread_out = 0;
-	if (f->pos >= f->end)
-		return 0;
-	if (len > f->end - f->pos)
-		len = (size_t)(f->end - f->pos);
-	for (;;) {
-		ssize_t r = pread(f->fd, buf, len, (off_t)f->pos);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return cli_fail_os(ECR_EIO, errno, "cannot read a blob");
-		if (r == 0)
-			return cli_fail(ECR_EIO, "a blob file ended early");
-		f->pos += (uint64_t)r;
-		*nread_out = (size_t)r;
-		return 0;
-	}
-}
-
-static void fs_close(ecr_transport_stream *s)
-{
-	file_stream *f = (file_stream *)s;
-	close(f->fd);
-	free(f);
-}
-
 static int m_blob_open(ecr_transport_stream **out, uint64_t *size_out, ecr_transport *t, const char *repository,
 	const char *digest, uint64_t offset, uint64_t length)
 {
 	char path[PATH_MAX];
-	struct stat st;
-	file_stream *f;
 	int fd, rc;
 	(void)repository;
 
@@ -605,24 +535,7 @@ static int m_blob_open(ecr_transport_stream **out, uint64_t *size_out, ecr_trans
 		return rc;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return cli_fail(ECR_ENOTFOUND, "no blob %s in the OCI layout %s", digest, ((oci_t *)t)->dir);
-	if (fstat(fd, &st) < 0 || offset > (uint64_t)st.st_size ||
-		(length && length > (uint64_t)st.st_size - offset)) {
-		close(fd);
-		return cli_fail(ECR_ERANGE, "range outside the blob %s", digest);
-	}
-	if (!(f = calloc(1, sizeof(*f)))) {
-		close(fd);
-		return cli_fail(ECR_ENOMEM, "out of memory");
-	}
-	f->base.version = ECR_TRANSPORT_STREAM_VERSION;
-	f->base.read = fs_read;
-	f->base.close = fs_close;
-	f->fd = fd;
-	f->pos = offset;
-	f->end = length ? offset + length : (uint64_t)st.st_size;
-	*size_out = (uint64_t)st.st_size;
-	*out = &f->base;
-	return 0;
+	return cli_file_stream_new(out, size_out, fd, digest, offset, length);
 }
 
 static int m_blob_put(ecr_transport *t, const char *repository, const char *digest, const void *data, size_t len)
@@ -651,138 +564,50 @@ static int m_blob_delete(ecr_transport *t, const char *repository, const char *d
 	return 0;
 }
 
-static int session_path(char *out, size_t n, const oci_t *o, const char *session)
+static cli_upload_dir uploads(const oci_t *o)
 {
-	size_t pl = strlen(UPLOAD_PREFIX);
-	if (strncmp(session, UPLOAD_PREFIX, pl) || strlen(session) != pl + 6)
-		return cli_fail(ECR_EUPLOAD, "unknown upload session %s", session);
-	for (const char *p = session + pl; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
-			return cli_fail(ECR_EUPLOAD, "unknown upload session %s", session);
-	return path_of(out, n, o, session);
+	return (cli_upload_dir){ o->dir, UPLOAD_PREFIX, 0644, true };
 }
 
 static int m_upload_begin(ecr_buf *session_out, ecr_transport *t, const char *repository)
 {
 	oci_t *o = (oci_t *)t;
-	char path[PATH_MAX];
-	int fd, rc;
+	cli_upload_dir u = uploads(o);
+	int rc;
 	(void)repository;
-	if ((rc = ensure_layout(o)) || (rc = path_of(path, sizeof(path), o, UPLOAD_PREFIX "XXXXXX")))
-		return rc;
-	if ((fd = mkstemp(path)) < 0)
-		return cli_fail_os(ECR_EIO, errno, "cannot create an upload file in %s", o->dir);
-	fchmod(fd, 0644);
-	close(fd);
-	const char *name = strrchr(path, '/') + 1;
-	return buf_set(session_out, name, strlen(name));
+	return (rc = ensure_layout(o)) ? rc : cli_upload_begin(session_out, &u);
 }
 
 static int m_upload_status(uint64_t *size_out, ecr_transport *t, const char *repository, const char *session)
 {
-	char path[PATH_MAX];
-	struct stat st;
-	int rc;
+	cli_upload_dir u = uploads((oci_t *)t);
 	(void)repository;
-	if ((rc = session_path(path, sizeof(path), (oci_t *)t, session)))
-		return rc;
-	if (stat(path, &st) < 0)
-		return cli_fail(ECR_EUPLOAD, "unknown upload session %s", session);
-	*size_out = (uint64_t)st.st_size;
-	return 0;
+	return cli_upload_status(size_out, &u, session);
 }
 
 static int m_upload_write(ecr_buf *session, ecr_transport *t, const char *repository, uint64_t offset,
 	const void *data, size_t len)
 {
-	char path[PATH_MAX];
-	struct stat st;
-	const char *p = data;
-	int fd, rc;
+	cli_upload_dir u = uploads((oci_t *)t);
 	(void)repository;
-	if ((rc = session_path(path, sizeof(path), (oci_t *)t, session->ptr ? session->ptr : "")))
-		return rc;
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-		return cli_fail(ECR_EUPLOAD, "unknown upload session %s", session->ptr);
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != offset) {
-		close(fd);
-		return cli_fail(ECR_ERANGE, "the upload holds %lld bytes, not %llu", (long long)st.st_size,
-			(unsigned long long)offset);
-	}
-	while (len) {
-		ssize_t w = pwrite(fd, p, len, (off_t)offset);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			rc = cli_fail_os(ECR_EIO, errno, "cannot write %s", path);
-			break;
-		}
-		p += w;
-		len -= (size_t)w;
-		offset += (uint64_t)w;
-	}
-	close(fd);
-	return rc;
+	return cli_upload_write(&u, session->ptr, offset, data, len);
 }
 
 static int m_upload_commit(ecr_transport *t, const char *repository, const char *session, const char *digest)
 {
 	oci_t *o = (oci_t *)t;
-	char path[PATH_MAX], dst[PATH_MAX], check[140], alg[8];
-	struct stat st;
-	int fd, rc;
+	cli_upload_dir u = uploads(o);
+	char dst[PATH_MAX];
+	int rc;
 	(void)repository;
-	if ((rc = session_path(path, sizeof(path), o, session)) || (rc = blob_path(dst, sizeof(dst), o, digest)))
-		return rc;
-	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
-		return cli_fail(ECR_EUPLOAD, "unknown upload session %s", session);
-	snprintf(alg, sizeof(alg), "%.*s", (int)(strchr(digest, ':') - digest), digest);
-	if (fstat(fd, &st) < 0 || (rc = cli_digest_fd(check, fd, 0, (uint64_t)st.st_size, alg))) {
-		rc = rc ? rc : cli_fail_os(ECR_EIO, errno, "cannot stat %s", path);
-		close(fd);
-		unlink(path);
-		return rc;
-	}
-	if (strcmp(check, digest)) {
-		close(fd);
-		unlink(path);
-		return cli_fail(ECR_EDIGEST, "the uploaded content's digest is %s, not %s", check, digest);
-	}
-	if (fsync(fd) < 0) {
-		rc = cli_fail_os(ECR_EIO, errno, "cannot sync %s", path);
-		close(fd);
-		return rc;
-	}
-	close(fd);
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", dst);
-	*strrchr(dir, '/') = '\0';
-	if ((rc = cli_mkdirs(dir, 0755)))
-		return rc;
-	if (rename(path, dst) < 0)
-		return cli_fail_os(ECR_EIO, errno, "cannot rename %s", path);
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-	return 0;
+	return (rc = blob_path(dst, sizeof(dst), o, digest)) ? rc : cli_upload_commit(&u, session, dst, digest);
 }
 
 static int m_upload_cancel(ecr_transport *t, const char *repository, const char *session)
 {
-	char path[PATH_MAX];
-	int rc;
+	cli_upload_dir u = uploads((oci_t *)t);
 	(void)repository;
-	if ((rc = session_path(path, sizeof(path), (oci_t *)t, session)))
-		return rc;
-	if (unlink(path) < 0)
-		return cli_fail(ECR_EUPLOAD, "unknown upload session %s", session);
-	return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	return cli_upload_cancel(&u, session);
 }
 
 static int m_tags_list(ecr_buf *json_out, int *more_out, ecr_transport *t, const char *repository, const char *last,
@@ -791,11 +616,8 @@ static int m_tags_list(ecr_buf *json_out, int *more_out, ecr_transport *t, const
 	oci_t *o = (oci_t *)t;
 	oci_index idx;
 	const char **tags = NULL;
-	size_t count = 0, emitted = 0;
-	char *text = NULL;
-	size_t len = 0;
+	size_t count = 0;
 	int rc;
-	yajl_gen g = NULL;
 
 	*more_out = 0;
 	pthread_mutex_lock(&o->mu);
@@ -808,39 +630,11 @@ static int m_tags_list(ecr_buf *json_out, int *more_out, ecr_transport *t, const
 		goto done;
 	}
 	for (size_t i = 0; i < idx.n; i++)
-		if (!idx.e[i].removed && idx.e[i].ref && (!last || strcmp(idx.e[i].ref, last) > 0))
+		if (!idx.e[i].removed && idx.e[i].ref)
 			tags[count++] = idx.e[i].ref;
-	if (count)
-		qsort(tags, count, sizeof(*tags), cmp_str);
-	if (!(g = cli_gen_new(false))) {
-		rc = cli_fail(ECR_ENOMEM, "out of memory");
-		goto done;
-	}
-	yajl_gen_map_open(g);
-	cli_gen_kv(g, "name", repository);
-	cli_gen_str(g, "tags");
-	yajl_gen_array_open(g);
-	for (size_t i = 0; i < count; i++) {
-		if (i && !strcmp(tags[i], tags[i - 1]))
-			continue;
-		if (n && emitted == n) {
-			*more_out = 1;
-			break;
-		}
-		cli_gen_str(g, tags[i]);
-		emitted++;
-	}
-	yajl_gen_array_close(g);
-	yajl_gen_map_close(g);
-	if (!(text = cli_gen_take(g, &len)))
-		rc = cli_fail(ECR_ENOMEM, "out of memory");
-	else
-		rc = buf_set(json_out, text, len);
+	rc = cli_tags_json(json_out, more_out, repository, tags, count, last, n);
 done:
-	free(text);
 	free(tags);
-	if (g)
-		yajl_gen_free(g);
 	index_dispose(&idx);
 	return rc;
 }
@@ -905,7 +699,7 @@ static int m_referrers(ecr_buf *index_out, ecr_transport *t, const char *reposit
 	if (!(text = cli_gen_take(g, &len)))
 		rc = cli_fail(ECR_ENOMEM, "out of memory");
 	else
-		rc = buf_set(index_out, text, len);
+		rc = cli_buf_set(index_out, text, len);
 	free(text);
 	yajl_gen_free(g);
 	index_dispose(&idx);
