@@ -982,6 +982,45 @@ static int create_with(ecr_repository **out, ecr_registry *reg, const char *name
 	return 0;
 }
 
+/* The remote's templates (every page) through pick_cb, each without the members ECR adds to a stored one. */
+static int remote_pick(struct pick *p, ecr_registry *reg)
+{
+	ecr_buf list = ECR_BUF_INIT, doc = ECR_BUF_INIT;
+	ecr__json *arr = NULL;
+	ecr__jw *w = NULL;
+	int rc = remote_list(&list, reg, NULL, 0);
+	if (!rc)
+		rc = ecr__json_parse(&arr, list.ptr ? list.ptr : "[]", list.ptr ? list.size : 2, NULL);
+	for (size_t i = 0; !rc && i < arr->count; i++) {
+		const ecr__json *e = arr->values[i];
+		const char *prefix = ecr__json_get_string(e, "prefix");
+		if (e->type != ECR__JSON_OBJECT || !prefix) {
+			rc = ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT,
+			               "%s: a repository creation template without a prefix", ECR__REMOTE_HOST(reg));
+			break;
+		}
+		if ((rc = ecr__jw_new(&w)) || (rc = ecr__jw_object_open(w)))
+			break;
+		for (size_t k = 0; !rc && k < e->count; k++)
+			if (strcmp(e->keys[k], "createdAt") != 0 && strcmp(e->keys[k], "updatedAt") != 0 &&
+			    !(rc = ecr__jw_key(w, e->keys[k])))
+				rc = ecr__jw_value(w, e->values[k]);
+		if (rc || (rc = ecr__jw_object_close(w)))
+			break;
+		ecr__buf_clear(&doc);
+		rc = ecr__jw_finish(w, &doc);
+		ecr__jw_free(w);
+		w = NULL;
+		if (!rc)
+			rc = pick_cb(prefix, doc.ptr, 0, 0, p);
+	}
+	ecr__jw_free(w);
+	ecr__json_free(arr);
+	ecr_buf_dispose(&list);
+	ecr_buf_dispose(&doc);
+	return rc;
+}
+
 int ecr_repository_create_templated(ecr_repository **out, ecr_registry *reg, const char *name, uint32_t applied_for)
 {
 	struct pick p = {name, applied_for, 0, NULL};
@@ -999,13 +1038,20 @@ int ecr_repository_create_templated(ecr_repository **out, ecr_registry *reg, con
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid template use %u: one ECR_TEMPLATE_* value",
 		                 (unsigned)applied_for);
 	/* A remote registry's CreateRepository does not apply its templates (ECR applies them only when it
-	 * creates a repository itself: replication, pull-through cache, create-on-push). */
-	if (reg->remote)
-		return ecr_repository_create(out, reg, name, NULL);
-	if ((rc = ecr__txn_begin(&t, reg->store->meta, false)))
-		return rc;
-	rc = ecr__meta_template_list(&t, reg->id, NULL, pick_cb, &p);
-	ecr__txn_rollback(&t);
+	 * creates a repository itself: replication, pull-through cache, create-on-push): pick one from its
+	 * DescribeRepositoryCreationTemplates here. Without the template operations there (a plain OCI registry,
+	 * or credentials that may not list them) the repository gets the default settings, as before. */
+	if (reg->remote) {
+		rc = remote_pick(&p, reg);
+		if (rc == ECR_ENOTSUPPORTED || rc == ECR_EDENIED) {
+			ecr__log(&reg->log, ECR_LOG_WARN, "repository %s: the creation templates of %s were not read (%s): "
+			         "default settings", name, ECR__REMOTE_HOST(reg), ecr_error_last()->message);
+			rc = 0;
+		}
+	} else if (!(rc = ecr__txn_begin(&t, reg->store->meta, false))) {
+		rc = ecr__meta_template_list(&t, reg->id, NULL, pick_cb, &p);
+		ecr__txn_rollback(&t);
+	}
 	if (rc)
 		goto done;
 	if (!p.best_doc) {

@@ -642,7 +642,7 @@ static void test_replication_templates__create_on_push(void **state)
 }
 
 /* A remote registry handle (the HTTP transport to an ecr_server): the four operations go over the ECR API with the
- * same codes; ecr_repository_create_templated is a plain CreateRepository there. */
+ * same codes; ecr_repository_create_templated applies the remote's templates. */
 static void test_replication_templates__remote(void **state)
 {
 	(void)state;
@@ -695,9 +695,14 @@ static void test_replication_templates__remote(void **state)
 	ecr__json_free(t);
 	const char *missing[] = {"rem", "nope"};
 	assert_int_equal(ecr_registry_creation_templates(&out, remote, missing, 2), ECR_ETEMPLATE_NOT_FOUND);
-	/* a remote CreateRepository applies no template */
+	/* the remote's template applies (read with DescribeRepositoryCreationTemplates: a remote CreateRepository
+	 * applies none by itself), only for its appliedFor */
 	ecr_repository *repo = NULL;
 	assert_ok(ecr_repository_create_templated(&repo, remote, "rem/app", ECR_TEMPLATE_CREATE_ON_PUSH));
+	assert_int_equal(ecr_repository_tag_mutability(repo), ECR_TAG_IMMUTABLE);
+	ecr_repository_free(repo);
+	repo = NULL;
+	assert_ok(ecr_repository_create_templated(&repo, remote, "rem/other", ECR_TEMPLATE_REPLICATION));
 	assert_int_equal(ecr_repository_tag_mutability(repo), ECR_TAG_MUTABLE);
 	ecr_repository_free(repo);
 	assert_ok(ecr_registry_delete_creation_template(&out, remote, "rem"));
