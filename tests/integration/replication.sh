@@ -13,7 +13,18 @@
 # once (B has each image once, with the digest A has: skopeo inspect --raw |
 # sha256sum), and describe-image-replication-status says COMPLETE for both
 # destinations of every image. Both ecrd run with --no-auth (the AWS CLI
-# signs with dummy credentials).
+# signs with dummy credentials). B has a REPLICATION creation template (resource
+# tags, a lifecycle policy) that the repositories replication creates there get.
+#
+# Two accounts of one ecrd: ecrd C (authentication on, so that the AWS CLI
+# reaches account 333333333333's registry with that account's key) replicates
+# from account 111111111111 to account 333333333333 in the same region. Without
+# a registry policy on the destination the image's status is FAILED with the
+# reason; after put-registry-policy (the source account's root may
+# ecr:ReplicateImage and ecr:CreateRepository) a new push replicates (COMPLETE,
+# the same digest), into a repository made with the destination's REPLICATION
+# creation template (IMMUTABLE, resource tags, a lifecycle policy). This part
+# runs while the restarted A waits for the interrupted job's lease.
 #
 # Env: BIG_MB (default 256) size of the big image's layer; INTEG_SANITIZE.
 set -uo pipefail
@@ -26,6 +37,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BIG_MB=${BIG_MB:-256}
 ACCT_A=111111111111
 ACCT_B=222222222222
+ACCT_D=333333333333
 AWS=${AWS:-$(command -v aws || echo /usr/bin/aws)}
 
 PASS=0
@@ -44,10 +56,11 @@ for tool in skopeo jq python3 "$AWS"; do
 done
 
 WORK=$(mktemp -d /tmp/integ-repl.XXXXXX)
-PID_A= PID_B=
+PID_A= PID_B= PID_C=
 cleanup() {
 	integ_stop "$PID_A"
 	integ_stop "$PID_B"
+	integ_stop "$PID_C"
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -92,6 +105,16 @@ cat >"$WORK/policy.json" <<EOF
 EOF
 ecr "$EP_B" eu-west-1 put-registry-policy --policy-text "file://$WORK/policy.json"
 [ "$RC" -eq 0 ] && ok "put-registry-policy on B" || notok "put-registry-policy on B" "$(cat "$WORK/err")"
+
+# B's creation template for the repositories replication creates there (over the HTTP transport)
+cat >"$WORK/lifecycle.json" <<'EOF'
+{"rules":[{"rulePriority":1,"description":"from the template","selection":{"tagStatus":"untagged",
+ "countType":"sinceImagePushed","countUnit":"days","countNumber":3650},"action":{"type":"expire"}}]}
+EOF
+ecr "$EP_B" eu-west-1 create-repository-creation-template --prefix rep --applied-for REPLICATION \
+	--resource-tags Key=origin,Value=replication Key=team,Value=b --lifecycle-policy "file://$WORK/lifecycle.json"
+[ "$RC" -eq 0 ] && ok "create-repository-creation-template (REPLICATION) on B" ||
+	notok "create-repository-creation-template on B" "$(cat "$WORK/err")"
 
 cat >"$WORK/repl.json" <<EOF
 {"rules":[{"destinations":[{"region":"eu-west-1","registryId":"$ACCT_B"},{"region":"us-west-2","registryId":"$ACCT_A"}],
@@ -197,6 +220,134 @@ fi
 start_a 2 || finish
 echo "# A restarted (pid $PID_A on $EP_A)"
 
+# --- two accounts of one ecrd (C), while A waits for the lease ---------------------------
+# ecr_as KEYFILE ENDPOINT REGION ARGS...: the AWS CLI with the key of KEYFILE (id, secret)
+ecr_as() {
+	local kf=$1
+	shift
+	AWS_ACCESS_KEY_ID=$(sed -n 1p "$kf") AWS_SECRET_ACCESS_KEY=$(sed -n 2p "$kf") ecr "$@"
+}
+# principal ARN KEYFILE: ecrd principal add ARN --admin in C's data folder, its key into KEYFILE
+principal() {
+	"$ECRD" principal add "$1" --admin --data "$WORK/c" >"$WORK/principal.out" 2>&1 &&
+		sed -n 's/^aws_access_key_id = //p; s/^aws_secret_access_key = //p' "$WORK/principal.out" >"$2" &&
+		[ "$(wc -l <"$2")" = 2 ]
+}
+# xstatus TAG: the replication status of xacct/app:TAG at C ("STATUS|reason")
+xstatus() {
+	ecr_as "$WORK/key1" "$EP_C" us-east-1 describe-image-replication-status --repository-name xacct/app \
+		--image-id "imageTag=$1"
+	printf '%s' "$RES" | jq -r '.replicationStatuses[] | select(.registryId == "'"$ACCT_D"'") |
+		"\(.status)|\(.failureCode // "")"' 2>/dev/null
+}
+# xwait TAG STATUS: until xacct/app:TAG has STATUS at the destination (30 s at most); sets XS
+xwait() {
+	local t=$((SECONDS + 30))
+	while :; do
+		XS=$(xstatus "$1")
+		[ "${XS%%|*}" = "$2" ] && return 0
+		[ $SECONDS -ge $t ] && return 1
+		sleep 0.3
+	done
+}
+# xpush TAG: an image pushed to xacct/app:TAG of account 1 at C (skopeo, logged in the ECR way); sets XD
+xpush() {
+	local pass
+	make_image "$WORK/img-x-$1" "$1" 3000 >/dev/null || return 1
+	ecr_as "$WORK/key1" "$EP_C" us-east-1 get-authorization-token
+	pass=$(printf '%s' "$RES" | jq -r '.authorizationData[0].authorizationToken' | base64 -d | cut -d: -f2-)
+	skopeo copy -q --dest-tls-verify=false --dest-creds "AWS:$pass" "oci:$WORK/img-x-$1:$1" \
+		"docker://127.0.0.1:$PORT_C/xacct/app:$1" 2>"$WORK/skopeo.err" || { cat "$WORK/skopeo.err" >&2; return 1; }
+	XD=sha256:$(skopeo inspect --raw --tls-verify=false --creds "AWS:$pass" "docker://127.0.0.1:$PORT_C/xacct/app:$1" |
+		sha256sum | cut -d' ' -f1)
+}
+cross_account() {
+	mkdir -p "$WORK/c"
+	if ! principal "arn:aws:iam::$ACCT_A:user/admin" "$WORK/key1" ||
+		! principal "arn:aws:iam::$ACCT_D:user/admin" "$WORK/keyd"; then
+		notok "ecrd principal add (C)" "$(cat "$WORK/principal.out")"
+		return
+	fi
+	ECRD_AUTH=1 integ_start_ecrd "$ECRD" "$WORK/c" "$WORK/c.log" --account "$ACCT_A" --region us-east-1 \
+		--log-level info || { notok "ecrd C starts"; return; }
+	PID_C=$ECRD_PID PORT_C=$ECRD_PORT EP_C=http://127.0.0.1:$ECRD_PORT
+	echo "# C: $EP_C (pid $PID_C): accounts $ACCT_A and $ACCT_D"
+
+	# the destination account's REPLICATION template; the source account's configuration
+	ecr_as "$WORK/keyd" "$EP_C" us-east-1 create-repository-creation-template --prefix xacct \
+		--applied-for REPLICATION --image-tag-mutability IMMUTABLE \
+		--resource-tags Key=origin,Value=cross-account --lifecycle-policy "file://$WORK/lifecycle.json"
+	local rc1=$RC
+	cat >"$WORK/repl-c.json" <<EOF
+{"rules":[{"destinations":[{"region":"us-east-1","registryId":"$ACCT_D"}],
+ "repositoryFilters":[{"filter":"xacct","filterType":"PREFIX_MATCH"}]}]}
+EOF
+	ecr_as "$WORK/key1" "$EP_C" us-east-1 put-replication-configuration \
+		--replication-configuration "file://$WORK/repl-c.json"
+	[ "$rc1" -eq 0 ] && [ "$RC" -eq 0 ] && ok "C: a REPLICATION template in account $ACCT_D, replication from $ACCT_A to it" ||
+		notok "C: template/configuration" "$(cat "$WORK/err")"
+
+	# no registry policy at the destination: FAILED, with the reason
+	xpush v1 || { notok "push xacct/app:v1 to C"; return; }
+	if xwait v1 FAILED && [[ "${XS#*|}" == *ecr:ReplicateImage* ]]; then
+		ok "no registry policy on the destination account: FAILED (${XS#*|})"
+	else
+		notok "cross-account without a registry policy" "status: $XS"
+	fi
+	ecr_as "$WORK/keyd" "$EP_C" us-east-1 describe-repositories --repository-names xacct/app
+	[ "$RC" -ne 0 ] && grep -q RepositoryNotFoundException "$WORK/err" &&
+		ok "... and nothing was created in account $ACCT_D" || notok "xacct/app exists in $ACCT_D after a denial" "$RES"
+
+	# the destination allows the source account's root: a new push replicates
+	cat >"$WORK/policy-d.json" <<EOF
+{"Version":"2012-10-17","Statement":[{"Sid":"ReplicationFromA","Effect":"Allow",
+ "Principal":{"AWS":"arn:aws:iam::$ACCT_A:root"},"Action":["ecr:CreateRepository","ecr:ReplicateImage"],
+ "Resource":"arn:aws:ecr:us-east-1:$ACCT_D:repository/*"}]}
+EOF
+	ecr_as "$WORK/keyd" "$EP_C" us-east-1 put-registry-policy --policy-text "file://$WORK/policy-d.json"
+	[ "$RC" -eq 0 ] && ok "put-registry-policy in account $ACCT_D (key of that account)" ||
+		notok "put-registry-policy in $ACCT_D" "$(cat "$WORK/err")"
+	local t0=$SECONDS
+	xpush v2 || { notok "push xacct/app:v2 to C"; return; }
+	if xwait v2 COMPLETE; then
+		ok "with the registry policy a new push replicates to account $ACCT_D: COMPLETE ($((SECONDS - t0)) s)"
+	else
+		notok "cross-account with the registry policy" "status: $XS" "$(grep -i repl "$WORK/c.log" | tail -n 5)"
+	fi
+	ecr_as "$WORK/keyd" "$EP_C" us-east-1 batch-get-image --repository-name xacct/app --image-ids imageTag=v2
+	local d m
+	d=$(printf '%s' "$RES" | jq -r '.images[0].imageId.imageDigest' 2>/dev/null)
+	m=sha256:$(printf '%s' "$RES" | jq -j '.images[0].imageManifest' 2>/dev/null | sha256sum | cut -d' ' -f1)
+	[ "$d" = "$XD" ] && [ "$m" = "$XD" ] && ok "account $ACCT_D has xacct/app:v2 with the source's digest" ||
+		notok "digest in $ACCT_D" "got $d (manifest $m), want $XD $(cat "$WORK/err")"
+	ecr_as "$WORK/keyd" "$EP_C" us-east-1 describe-images --repository-name xacct/app
+	local n
+	n=$(printf '%s' "$RES" | jq '.imageDetails | length' 2>/dev/null)
+	[ "$n" = 1 ] && ok "only the image pushed after the policy is in $ACCT_D" || notok "images in $ACCT_D: $n" "$RES"
+
+	# the repository replication created has the destination's template
+	local bad=() mut t lc
+	ecr_as "$WORK/keyd" "$EP_C" us-east-1 describe-repositories --repository-names xacct/app
+	mut=$(printf '%s' "$RES" | jq -r '.repositories[0].imageTagMutability' 2>/dev/null)
+	[ "$mut" = IMMUTABLE ] || bad+=("imageTagMutability $mut $(cat "$WORK/err")")
+	ecr_as "$WORK/keyd" "$EP_C" us-east-1 list-tags-for-resource \
+		--resource-arn "arn:aws:ecr:us-east-1:$ACCT_D:repository/xacct/app"
+	t=$(printf '%s' "$RES" | jq -r '[.tags[] | "\(.Key)=\(.Value)"] | sort | join(",")' 2>/dev/null)
+	[ "$t" = origin=cross-account ] || bad+=("tags '$t' $(cat "$WORK/err")")
+	ecr_as "$WORK/keyd" "$EP_C" us-east-1 get-lifecycle-policy --repository-name xacct/app
+	lc=$(printf '%s' "$RES" | jq -r .lifecyclePolicyText 2>/dev/null | jq -cS . 2>/dev/null)
+	[ "$lc" = "$(jq -cS . "$WORK/lifecycle.json")" ] || bad+=("lifecycle policy '$lc' $(cat "$WORK/err")")
+	[ ${#bad[@]} -eq 0 ] &&
+		ok "the REPLICATION template of $ACCT_D applied to xacct/app (IMMUTABLE, tags, lifecycle policy)" ||
+		notok "template on the cross-account replica" "${bad[@]}"
+
+	integ_stop "$PID_C"
+	local rc=$?
+	PID_C=
+	[ "$rc" -eq 0 ] && ok "C stops cleanly" || notok "C exit status $rc"
+}
+cross_account
+
 # --- every job completes (the interrupted one after its 60 s lease) ------------------------
 status_of() { # status_of REPO TAG: "region/account=STATUS ..." sorted
 	ecr "$EP_A" us-east-1 describe-image-replication-status --repository-name "$1" --image-id "imageTag=$2"
@@ -256,6 +407,20 @@ done
 ecr "$EP_B" eu-west-1 describe-repositories --repository-names other/skip
 [ "$RC" -ne 0 ] || bad+=("other/skip exists at B")
 [ ${#bad[@]} -eq 0 ] && ok "each image exactly once at B and in us-west-2 of A" || notok "images at the destinations" "${bad[@]}"
+
+# the repositories replication created at B got B's REPLICATION template
+bad=()
+want_lc=$(jq -cS . "$WORK/lifecycle.json")
+for repo in rep/app0 rep/big; do
+	ecr "$EP_B" eu-west-1 list-tags-for-resource --resource-arn "arn:aws:ecr:eu-west-1:$ACCT_B:repository/$repo"
+	t=$(printf '%s' "$RES" | jq -r '[.tags[] | "\(.Key)=\(.Value)"] | sort | join(",")' 2>/dev/null)
+	[ "$t" = "origin=replication,team=b" ] || bad+=("$repo at B: tags '$t' $(cat "$WORK/err")")
+	ecr "$EP_B" eu-west-1 get-lifecycle-policy --repository-name "$repo"
+	lc=$(printf '%s' "$RES" | jq -r .lifecyclePolicyText 2>/dev/null | jq -cS . 2>/dev/null)
+	[ "$lc" = "$want_lc" ] || bad+=("$repo at B: lifecycle policy '$lc' $(cat "$WORK/err")")
+done
+[ ${#bad[@]} -eq 0 ] && ok "B's REPLICATION template applied to the repositories replication created (tags, lifecycle policy)" ||
+	notok "B's template on replicated repositories" "${bad[@]}"
 
 # the copies at the destinations do not replicate again: B has no configuration, and A's
 # us-west-2 registry none either; every digest pulled from us-west-2 of A matches
