@@ -68,7 +68,7 @@ version: 0.1
 log:
   level: warn
   accesslog:
-    disabled: true
+    disabled: false
 storage:
   filesystem:
     rootdirectory: $WORK/upstream/data
@@ -173,11 +173,26 @@ ecrd_start A --cache-freshness 3600 || { notok "ecrd starts"; finish; }
 ecr_api "$A_PORT" create-pull-through-cache-rule --ecr-repository-prefix up \
 	--upstream-registry-url "http://127.0.0.1:$UP_PORT" >"$WORK/rule.json" 2>"$WORK/logs/aws.err"
 check "create-pull-through-cache-rule" '[ "$(jq -r .ecrRepositoryPrefix "$WORK/rule.json")" = up ]'
+# a PULL_THROUGH_CACHE creation template for the repositories the cache creates under up/
+cat >"$WORK/lifecycle.json" <<'EOF'
+{"rules":[{"rulePriority":1,"description":"from the template","selection":{"tagStatus":"untagged",
+ "countType":"sinceImagePushed","countUnit":"days","countNumber":3650},"action":{"type":"expire"}}]}
+EOF
+ecr_api "$A_PORT" create-repository-creation-template --prefix up --applied-for PULL_THROUGH_CACHE \
+	--resource-tags Key=origin,Value=cache --lifecycle-policy "file://$WORK/lifecycle.json" \
+	>"$WORK/template.json" 2>>"$WORK/logs/aws.err"
+check "create-repository-creation-template (PULL_THROUGH_CACHE)" '[ "$(jq -r .repositoryCreationTemplate.prefix "$WORK/template.json")" = up ]'
 
 pull "127.0.0.1:$A_PORT/up/lib/app:v1" "$WORK/cold"
 check "cold pull through the cache (skopeo)" '[ $RC -eq 0 ] && [ "$(layout_digest "$WORK/cold")" = "$D1" ] && layout_ok "$WORK/cold"'
 ecr_api "$A_PORT" describe-repositories --repository-names up/lib/app >"$WORK/repo.json" 2>>"$WORK/logs/aws.err"
 check "the cached repository exists (describe-repositories)" '[ "$(jq -r ".repositories[0].repositoryName" "$WORK/repo.json")" = up/lib/app ]'
+ecr_api "$A_PORT" list-tags-for-resource --resource-arn "$(jq -r ".repositories[0].repositoryArn" "$WORK/repo.json")" \
+	>"$WORK/tags.json" 2>>"$WORK/logs/aws.err"
+ecr_api "$A_PORT" get-lifecycle-policy --repository-name up/lib/app >"$WORK/lc.json" 2>>"$WORK/logs/aws.err"
+check "the PULL_THROUGH_CACHE template applied to the repository the cache created (tags, lifecycle policy)" \
+	'[ "$(jq -c .tags "$WORK/tags.json")" = "[{\"Key\":\"origin\",\"Value\":\"cache\"}]" ] &&
+	[ "$(jq -r .lifecyclePolicyText "$WORK/lc.json" | jq -cS .)" = "$(jq -cS . "$WORK/lifecycle.json")" ]'
 ecr_api "$A_PORT" describe-images --repository-name up/lib/app >"$WORK/images.json" 2>>"$WORK/logs/aws.err"
 check "the cached image is tagged v1 (describe-images)" '[ "$(jq -r ".imageDetails[0].imageDigest" "$WORK/images.json")" = "$D1" ]'
 pull "127.0.0.1:$A_PORT/up/lib/app:v1" "$WORK/warm"
@@ -195,6 +210,58 @@ ecrd_start A --cache-freshness 1 || { notok "ecrd restarts"; finish; }
 sleep 1.2
 pull "127.0.0.1:$A_PORT/up/lib/app:v1" "$WORK/after"
 check "tag moved upstream: picked up after the window" '[ $RC -eq 0 ] && [ "$(layout_digest "$WORK/after")" = "$D2" ] && layout_ok "$WORK/after"'
+
+# --- one large blob: 20 concurrent first pulls, a client leaving mid-stream ----------
+# (curl straight at /v2/: the manifest first (it creates the cached repository), then the blob)
+MT='application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json'
+# big_layer REPO: push a 48 MiB image to docker-registry; prints its largest layer's digest
+big_layer() {
+	rm -rf "$WORK/lay-$1"
+	make_layout "$WORK/lay-$1" v1 49152 16 >/dev/null && push "$WORK/lay-$1" v1 "127.0.0.1:$UP_PORT/lib/$1:v1" &&
+		rm -rf "$WORK/lay-$1" &&
+		sko inspect --raw --tls-verify=false "docker://127.0.0.1:$UP_PORT/lib/$1:v1" | jq -r '.layers | max_by(.size) | .digest'
+}
+# upstream_gets REPO DIGEST: docker-registry's access log lines for GET /v2/lib/REPO/blobs/DIGEST
+upstream_gets() { grep -c "\"GET /v2/lib/$1/blobs/$2 " "$WORK/logs/upstream.log"; }
+manifest_via_ecrd() {
+	curl -s -f -o /dev/null -H "Accept: $MT" "http://127.0.0.1:$A_PORT/v2/up/lib/$1/manifests/v1"
+}
+blob_url() { echo "http://127.0.0.1:$A_PORT/v2/up/lib/$1/blobs/$2"; }
+file_digest() { echo "sha256:$(sha256sum <"$1" | cut -d' ' -f1)"; }
+
+CD=$(big_layer conc)
+check "a 48 MiB image in docker-registry" '[ ${#CD} -eq 71 ] && [ "$(upstream_gets conc "$CD")" = 0 ]'
+check "its manifest through ecrd" 'manifest_via_ecrd conc'
+mkdir -p "$WORK/conc"
+t0=$(now_ms)
+cpids=()
+for i in $(seq 20); do
+	curl -s -f -o "$WORK/conc/$i" "$(blob_url conc "$CD")" &
+	cpids+=($!)
+done
+cfail=0
+for p in "${cpids[@]}"; do wait "$p" || cfail=$((cfail + 1)); done
+echo "# 20 concurrent first pulls of the 48 MiB blob: $(($(now_ms) - t0)) ms"
+cbad=0
+for i in $(seq 20); do [ "$(file_digest "$WORK/conc/$i")" = "$CD" ] || cbad=$((cbad + 1)); done
+rm -rf "$WORK/conc"
+check "20 concurrent first pulls of one blob: all 20 complete with the right digest (failed: $cfail, wrong: $cbad)" \
+	'[ $cfail -eq 0 ] && [ $cbad -eq 0 ]'
+n=$(upstream_gets conc "$CD")
+check "... and exactly one upstream fetch of it (docker-registry's access log: $n GET)" '[ "$n" = 1 ]'
+
+# a client that leaves after 1 MiB of a blob not cached yet
+DD=$(big_layer drop)
+manifest_via_ecrd drop
+curl -s -N "$(blob_url drop "$DD")" 2>/dev/null | head -c 1048576 >"$WORK/part"
+check "a client leaves after 1 MiB of a blob being fetched" '[ "$(stat -c %s "$WORK/part")" = 1048576 ]'
+curl -s -f -o "$WORK/drop1" "$(blob_url drop "$DD")"
+check "right after: a full pull of that blob has its digest" '[ "$(file_digest "$WORK/drop1")" = "$DD" ]'
+sleep 1
+curl -s -f -o "$WORK/drop2" "$(blob_url drop "$DD")"
+check "later: a full pull of that blob has its digest" '[ "$(file_digest "$WORK/drop2")" = "$DD" ]'
+rm -f "$WORK/part" "$WORK/drop1" "$WORK/drop2"
+echo "# upstream fetches of the blob whose first client left: $(upstream_gets drop "$DD")"
 
 # podman (when it runs here)
 if command -v podman >/dev/null && [ "$(id -u)" -eq 0 ]; then
@@ -219,6 +286,12 @@ sleep 1.2
 pull "127.0.0.1:$A_PORT/up/lib/app:v1" "$WORK/offline"
 check "upstream stopped: warm pull still works" '[ $RC -eq 0 ] && [ "$(layout_digest "$WORK/offline")" = "$D2" ] && layout_ok "$WORK/offline"'
 check "upstream stopped: the failure is logged" 'grep -q "serving the cached" "$WORK/logs/A.log"'
+curl -s -f -o "$WORK/drop3" "$(blob_url drop "$DD")"
+check "upstream stopped: the blob whose first client left is stored (served, right digest)" \
+	'[ "$(file_digest "$WORK/drop3")" = "$DD" ]'
+curl -s -f -o "$WORK/conc3" "$(blob_url conc "$CD")"
+check "upstream stopped: the blob pulled 20 times at once is stored" '[ "$(file_digest "$WORK/conc3")" = "$CD" ]'
+rm -f "$WORK/drop3" "$WORK/conc3"
 pull "127.0.0.1:$A_PORT/up/lib/other:v1" "$WORK/none"
 check "upstream stopped: an image never cached fails" '[ $RC -ne 0 ]'
 
