@@ -18,6 +18,11 @@
  *   [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*
  * and ECR's length 2..256. ECR_EINVALID with a message naming the rule. */
 int ecr__oci_validate_name(const char *name);
+/* Whether name[0..len) matches that grammar (no length rule, no message). */
+bool ecr__oci_name_grammar_ok(const char *name, size_t len);
+/* ECR's repository prefix (creation templates, pull-through cache rules): "ROOT", or the name grammar with an
+ * optional trailing '/' (no length rule, no message). */
+bool ecr__oci_prefix_ok(const char *prefix);
 /* Tag: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}. */
 int ecr__oci_validate_tag(const char *tag);
 /* Digest: "sha256:" + 64 lowercase hex or "sha512:" + 128 lowercase hex.

@@ -153,6 +153,22 @@ static int validate_name_len(const char *name, size_t len)
 	return 0;
 }
 
+bool ecr__oci_name_grammar_ok(const char *name, size_t len)
+{
+	const char *reason = NULL;
+	return name_grammar(name, len, &reason);
+}
+
+bool ecr__oci_prefix_ok(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	if (strcmp(prefix, "ROOT") == 0)
+		return true;
+	if (n && prefix[n - 1] == '/')
+		n--;
+	return ecr__oci_name_grammar_ok(prefix, n);
+}
+
 int ecr__oci_validate_name(const char *name)
 {
 	if (!name)

@@ -20,6 +20,7 @@
 #include <ctype.h>
 
 #include "../core/json.h"
+#include "../oci/oci.h"
 #include "../remote/remote.h"
 #include "../storage/meta_ptc.h"
 #include "ptc.h"
@@ -62,59 +63,6 @@ static void wipe_free(char *s)
 
 /* --- validation --- */
 
-static bool is_lower_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-/* One component of [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* of s[0..n). */
-static bool component_valid(const char *s, size_t n)
-{
-	size_t i = 0;
-	if (n == 0 || !is_lower_alnum(s[0]))
-		return false;
-	while (i < n) {
-		while (i < n && is_lower_alnum(s[i]))
-			i++;
-		if (i == n)
-			return true;
-		/* a separator: ".", "_", "__" or "-+", then alnum */
-		if (s[i] == '.')
-			i++;
-		else if (s[i] == '_')
-			i += (i + 1 < n && s[i + 1] == '_') ? 2 : 1;
-		else if (s[i] == '-')
-			while (i < n && s[i] == '-')
-				i++;
-		else
-			return false;
-		if (i == n || !is_lower_alnum(s[i]))
-			return false;
-	}
-	return true;
-}
-
-/* ECR's PullThroughCacheRuleRepositoryPrefix pattern (without the length). */
-static bool prefix_pattern_ok(const char *s)
-{
-	if (strcmp(s, "ROOT") == 0)
-		return true;
-	size_t n = strlen(s);
-	if (n && s[n - 1] == '/')
-		n--;
-	if (n == 0)
-		return false;
-	size_t start = 0;
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n || s[i] == '/') {
-			if (!component_valid(s + start, i - start))
-				return false;
-			start = i + 1;
-		}
-	}
-	return true;
-}
-
 static int validation_pattern(const char *field, const char *value, const char *pattern)
 {
 	return ecr__fail(ECR_EVALIDATION, ECR_ERROR_INVALID,
@@ -143,7 +91,7 @@ static int prefix_normalise(char **out, const char *field, const char *s)
 	*out = NULL;
 	if (n < PREFIX_MIN || n > PREFIX_MAX)
 		return validation_length(field, s, PREFIX_MIN, PREFIX_MAX);
-	if (!prefix_pattern_ok(s))
+	if (!ecr__oci_prefix_ok(s))
 		return validation_pattern(field, s, PREFIX_PATTERN);
 	if (s[n - 1] == '/')
 		n--;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "../core/json.h"
+#include "../oci/oci.h"
 #include "../remote/remote.h"
 #include "../storage/meta_template.h"
 #include "ecr/lifecycle.h"
@@ -93,55 +94,10 @@ static int get_string(const char **out, const ecr__json *v, const char *field, s
 	return 0;
 }
 
-static bool lower_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-/* One path component of the prefix grammar: [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* over s[0..n). */
-static bool component_ok(const char *s, size_t n)
-{
-	size_t i = 0;
-	if (n == 0 || !lower_alnum(s[0]))
-		return false;
-	while (i < n) {
-		while (i < n && lower_alnum(s[i]))
-			i++;
-		if (i == n)
-			return true;
-		size_t sep = i;
-		if (s[i] == '.')
-			i++;
-		else if (s[i] == '_')
-			i += (i + 1 < n && s[i + 1] == '_') ? 2 : 1;
-		else if (s[i] == '-')
-			while (i < n && s[i] == '-')
-				i++;
-		if (i == sep || i == n || !lower_alnum(s[i]))
-			return false;
-	}
-	return true;
-}
-
 static bool prefix_ok(const char *p)
 {
 	size_t n = strlen(p);
-	if (n < 1 || n > MAX_PREFIX)
-		return false;
-	if (strcmp(p, "ROOT") == 0)
-		return true;
-	if (p[n - 1] == '/')
-		n--;
-	for (size_t start = 0; start <= n;) {
-		const char *slash = memchr(p + start, '/', n - start);
-		size_t end = slash ? (size_t)(slash - p) : n;
-		if (!component_ok(p + start, end - start))
-			return false;
-		if (!slash)
-			break;
-		start = end + 1;
-	}
-	return true;
+	return n >= 1 && n <= MAX_PREFIX && ecr__oci_prefix_ok(p);
 }
 
 static int check_prefix(const char *p)
