@@ -34,6 +34,30 @@ int ecr__sql(ecr__txn *t, const char *sql, const ecr_sql_value *params, size_t n
 	return t->store->exec(t->txn, sql, params, nparams, cb, payload, changes_out);
 }
 
+int ecr__sql_change(ecr__txn *t, const char *sql, const ecr_sql_value *params, size_t nparams, int none_code)
+{
+	int64_t changes = 0;
+	int rc = ecr__sql(t, sql, params, nparams, NULL, NULL, &changes);
+	if (rc)
+		return rc;
+	return changes ? 0 : none_code;
+}
+
+int64_t ecr__sql_int(const ecr_sql_value *v)
+{
+	return v->type == ECR_SQL_INT ? v->i : 0;
+}
+
+int ecr__sql_dup(char **out, const ecr_sql_value *v)
+{
+	ecr__free(*out);
+	*out = NULL;
+	if (v->type != ECR_SQL_TEXT && v->type != ECR_SQL_BLOB)
+		return 0;
+	*out = ecr__strndup(v->s, v->len);
+	return *out ? 0 : ECR_ENOMEM;
+}
+
 int ecr__sql_col_int(const ecr_sql_value *cols, size_t n, void *payload)
 {
 	if (n < 1)

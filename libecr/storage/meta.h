@@ -24,6 +24,8 @@ void ecr__txn_rollback(ecr__txn *t);
 /* Run one statement. */
 int ecr__sql(ecr__txn *t, const char *sql, const ecr_sql_value *params, size_t nparams, ecr_sql_row_cb cb,
 	void *payload, int64_t *changes_out);
+/* Run one statement that changes rows; none_code (e.g. ECR_ENOTFOUND, ECR_EEXISTS) when it changed none. */
+int ecr__sql_change(ecr__txn *t, const char *sql, const ecr_sql_value *params, size_t nparams, int none_code);
 
 #define ECR__SQL_I(v) ((ecr_sql_value){ ECR_SQL_INT, (int64_t)(v), NULL, 0 })
 #define ECR__SQL_S(v) ((ecr_sql_value){ (v) ? ECR_SQL_TEXT : ECR_SQL_NULL, 0, (v), (v) ? strlen(v) : 0 })
@@ -33,6 +35,10 @@ int ecr__sql(ecr__txn *t, const char *sql, const ecr_sql_value *params, size_t n
 /* Row callbacks that read one column. */
 int ecr__sql_col_int(const ecr_sql_value *cols, size_t n, void *payload);  /* payload: int64_t*, sets it */
 int ecr__sql_col_str(const ecr_sql_value *cols, size_t n, void *payload);  /* payload: char**, strdup (frees old) */
+/* A column's value: an integer (0 unless ECR_SQL_INT); a copy of text or a blob into *out (its old value freed;
+ * NULL for other types). */
+int64_t ecr__sql_int(const ecr_sql_value *v);
+int ecr__sql_dup(char **out, const ecr_sql_value *v);
 
 /* Schema: create or migrate to the latest version. ECR_EINVALID when the
  * database was made by a newer libecr. */

@@ -197,12 +197,8 @@ int ecr__meta_identity_policy_put(ecr__txn *t, int64_t principal_id, const char 
 int ecr__meta_identity_policy_delete(ecr__txn *t, int64_t principal_id, const char *name)
 {
 	ecr_sql_value v[] = {ECR__SQL_I(principal_id), ECR__SQL_S(name)};
-	int64_t changes = 0;
-	int rc = ecr__sql(t, "DELETE FROM identity_policies WHERE principal_id = ? AND name = ?", v, 2, NULL, NULL,
-	                  &changes);
-	if (rc)
-		return rc;
-	return changes ? 0 : ECR_ENOTFOUND;
+	return ecr__sql_change(t, "DELETE FROM identity_policies WHERE principal_id = ? AND name = ?", v, 2,
+	                       ECR_ENOTFOUND);
 }
 
 struct ipol_ctx {

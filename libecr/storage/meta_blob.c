@@ -5,11 +5,6 @@
 #define DIGEST_BUF 160
 
 /* Read an INT column, accepting NULL as 0. */
-static int64_t col_int(const ecr_sql_value *v)
-{
-	return v->type == ECR_SQL_INT ? v->i : 0;
-}
-
 int ecr__meta_link_set(ecr__txn *t, int64_t repo_id, const char *digest, int64_t size, int64_t now)
 {
 	const ecr_sql_value p[] = { ECR__SQL_I(repo_id), ECR__SQL_S(digest), ECR__SQL_I(size), ECR__SQL_I(now) };
@@ -29,7 +24,7 @@ static int row_found_int(const ecr_sql_value *cols, size_t n, void *payload)
 {
 	found_int *f = payload;
 	f->found = true;
-	f->value = n > 0 ? col_int(&cols[0]) : 0;
+	f->value = n > 0 ? ecr__sql_int(&cols[0]) : 0;
 	return 0;
 }
 
@@ -77,10 +72,10 @@ static int upload_from_row(ecr__meta_upload *u, const ecr_sql_value *cols, size_
 	memset(u, 0, sizeof(*u));
 	memcpy(u->id, cols[0].s, cols[0].len);
 	u->id[cols[0].len] = '\0';
-	u->repo_id = col_int(&cols[1]);
-	u->started_at = col_int(&cols[2]);
-	u->updated_at = col_int(&cols[3]);
-	u->size = col_int(&cols[4]);
+	u->repo_id = ecr__sql_int(&cols[1]);
+	u->started_at = ecr__sql_int(&cols[2]);
+	u->updated_at = ecr__sql_int(&cols[3]);
+	u->size = ecr__sql_int(&cols[4]);
 	return 0;
 }
 
@@ -173,7 +168,7 @@ static int row_link_list(const ecr_sql_value *cols, size_t n, void *payload)
 		return ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "malformed blob link row");
 	memcpy(digest, cols[1].s, cols[1].len);
 	digest[cols[1].len] = '\0';
-	return c->cb(col_int(&cols[0]), digest, c->payload);
+	return c->cb(ecr__sql_int(&cols[0]), digest, c->payload);
 }
 
 int ecr__meta_gc_stale_links(ecr__txn *t, int64_t before, ecr__meta_link_cb cb, void *payload)

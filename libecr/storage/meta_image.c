@@ -79,17 +79,14 @@ int ecr__meta_image_get(ecr__txn *t, int64_t repo_id, const char *digest, ecr__m
 int ecr__meta_image_delete(ecr__txn *t, int64_t repo_id, const char *digest)
 {
 	ecr_sql_value p[] = { ECR__SQL_I(repo_id), ECR__SQL_S(digest) };
-	int64_t changes = 0;
 	int rc = ecr__sql(t, "DELETE FROM tags WHERE repository_id = ? AND digest = ?", p, 2, NULL, NULL, NULL);
 	if (!rc)
 		rc = ecr__sql(t, "DELETE FROM image_refs WHERE repository_id = ? AND parent = ?", p, 2, NULL, NULL, NULL);
 	if (!rc)
 		rc = ecr__sql(t, "DELETE FROM image_scans WHERE repository_id = ? AND digest = ?", p, 2, NULL, NULL, NULL);
-	if (!rc)
-		rc = ecr__sql(t, "DELETE FROM images WHERE repository_id = ? AND digest = ?", p, 2, NULL, NULL, &changes);
 	if (rc)
 		return rc;
-	return changes ? 0 : ECR_ENOTFOUND;
+	return ecr__sql_change(t, "DELETE FROM images WHERE repository_id = ? AND digest = ?", p, 2, ECR_ENOTFOUND);
 }
 
 int ecr__meta_image_touch_pull(ecr__txn *t, int64_t repo_id, const char *digest, int64_t now)
@@ -103,13 +100,11 @@ int ecr__meta_image_set_state(ecr__txn *t, const ecr__meta_image *img)
 {
 	ecr_sql_value p[] = { ECR__SQL_I(img->storage_class), ECR__SQL_I(img->status), ECR__SQL_I(img->last_archived_at),
 		ECR__SQL_I(img->last_activated_at), ECR__SQL_I(img->repo_id), ECR__SQL_S(img->digest) };
-	int64_t changes = 0;
-	int rc = ecr__sql(t, "UPDATE images SET storage_class = ?, status = ?, last_archived_at = ?, last_activated_at = ? "
-			     "WHERE repository_id = ? AND digest = ?",
-		p, ECR__NPARAMS(p), NULL, NULL, &changes);
-	if (rc)
-		return rc;
-	return changes ? 0 : ECR_ENOTFOUND;
+	return ecr__sql_change(
+	    t,
+	    "UPDATE images SET storage_class = ?, status = ?, last_archived_at = ?, last_activated_at = ? "
+	    "WHERE repository_id = ? AND digest = ?",
+	    p, ECR__NPARAMS(p), ECR_ENOTFOUND);
 }
 
 struct image_list_ctx {
@@ -196,11 +191,7 @@ int ecr__meta_tag_set(ecr__txn *t, int64_t repo_id, const char *tag, const char 
 int ecr__meta_tag_delete(ecr__txn *t, int64_t repo_id, const char *tag)
 {
 	ecr_sql_value p[] = { ECR__SQL_I(repo_id), ECR__SQL_S(tag) };
-	int64_t changes = 0;
-	int rc = ecr__sql(t, "DELETE FROM tags WHERE repository_id = ? AND name = ?", p, 2, NULL, NULL, &changes);
-	if (rc)
-		return rc;
-	return changes ? 0 : ECR_ENOTFOUND;
+	return ecr__sql_change(t, "DELETE FROM tags WHERE repository_id = ? AND name = ?", p, 2, ECR_ENOTFOUND);
 }
 
 struct tag_ctx {

@@ -1,11 +1,6 @@
 /* Lifecycle policies, archived blobs, and the reference queries that lifecycle and archiving need. */
 #include "meta.h"
 
-static int64_t col_int(const ecr_sql_value *v)
-{
-	return v->type == ECR_SQL_INT ? v->i : 0;
-}
-
 struct policy_row {
 	char *doc;
 	int64_t last_evaluated_at;
@@ -16,7 +11,7 @@ static int policy_row_cb(const ecr_sql_value *c, size_t n, void *payload)
 	struct policy_row *r = payload;
 	if (n < 2)
 		return ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "lifecycle policy row has %zu columns", n);
-	r->last_evaluated_at = col_int(&c[1]);
+	r->last_evaluated_at = ecr__sql_int(&c[1]);
 	return ecr__sql_col_str(c, n, &r->doc);
 }
 
@@ -51,23 +46,15 @@ int ecr__meta_lifecycle_put(ecr__txn *t, int64_t repo_id, const char *document)
 int ecr__meta_lifecycle_delete(ecr__txn *t, int64_t repo_id)
 {
 	ecr_sql_value p[] = {ECR__SQL_I(repo_id)};
-	int64_t changes = 0;
-	int rc = ecr__sql(t, "DELETE FROM lifecycle_policies WHERE repository_id = ?", p, ECR__NPARAMS(p), NULL, NULL,
-	                  &changes);
-	if (rc)
-		return rc;
-	return changes ? 0 : ECR_ENOTFOUND;
+	return ecr__sql_change(t, "DELETE FROM lifecycle_policies WHERE repository_id = ?", p, ECR__NPARAMS(p),
+	                       ECR_ENOTFOUND);
 }
 
 int ecr__meta_lifecycle_evaluated(ecr__txn *t, int64_t repo_id, int64_t now)
 {
 	ecr_sql_value p[] = {ECR__SQL_I(now), ECR__SQL_I(repo_id)};
-	int64_t changes = 0;
-	int rc = ecr__sql(t, "UPDATE lifecycle_policies SET last_evaluated_at = ? WHERE repository_id = ?", p,
-	                  ECR__NPARAMS(p), NULL, NULL, &changes);
-	if (rc)
-		return rc;
-	return changes ? 0 : ECR_ENOTFOUND;
+	return ecr__sql_change(t, "UPDATE lifecycle_policies SET last_evaluated_at = ? WHERE repository_id = ?", p,
+	                       ECR__NPARAMS(p), ECR_ENOTFOUND);
 }
 
 struct pair_ctx {
@@ -160,9 +147,9 @@ static int archived_from_row(ecr__meta_archived_blob *b, const ecr_sql_value *c,
 	if ((rc = copy_text(b->digest, sizeof(b->digest), &c[0])) ||
 	    (rc = copy_text(b->compressed_digest, sizeof(b->compressed_digest), &c[1])))
 		return rc;
-	b->size = col_int(&c[2]);
-	b->compressed_size = col_int(&c[3]);
-	b->archived_at = col_int(&c[4]);
+	b->size = ecr__sql_int(&c[2]);
+	b->compressed_size = ecr__sql_int(&c[3]);
+	b->archived_at = ecr__sql_int(&c[4]);
 	return 0;
 }
 

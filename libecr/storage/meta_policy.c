@@ -30,12 +30,8 @@ int ecr__meta_policy_put(ecr__txn *t, int64_t registry_id, int64_t repository_id
 int ecr__meta_policy_delete(ecr__txn *t, int64_t registry_id, int64_t repository_id, const char *kind)
 {
 	ecr_sql_value p[] = {ECR__SQL_I(registry_id), ECR__SQL_I(repository_id), ECR__SQL_S(kind)};
-	int64_t changes = 0;
-	int rc = ecr__sql(t, "DELETE FROM policies WHERE registry_id = ? AND repository_id = ? AND kind = ?", p,
-	                  ECR__NPARAMS(p), NULL, NULL, &changes);
-	if (rc)
-		return rc;
-	return changes ? 0 : ECR_ENOTFOUND;
+	return ecr__sql_change(t, "DELETE FROM policies WHERE registry_id = ? AND repository_id = ? AND kind = ?", p,
+	                       ECR__NPARAMS(p), ECR_ENOTFOUND);
 }
 
 int ecr__meta_setting_get(ecr__txn *t, int64_t registry_id, const char *name, char **value_out)

@@ -1,21 +1,6 @@
 /* Pull-through cache rules and upstream credentials (see meta_ptc.h). */
 #include "meta_ptc.h"
 
-static int64_t col_int(const ecr_sql_value *v)
-{
-	return v->type == ECR_SQL_INT ? v->i : 0;
-}
-
-static int col_dup(char **out, const ecr_sql_value *v)
-{
-	ecr__free(*out);
-	*out = NULL;
-	if (v->type != ECR_SQL_TEXT && v->type != ECR_SQL_BLOB)
-		return 0;
-	*out = ecr__strndup(v->s, v->len);
-	return *out ? 0 : ECR_ENOMEM;
-}
-
 void ecr__meta_ptc_rule_dispose(ecr__meta_ptc_rule *r)
 {
 	if (!r)
@@ -31,12 +16,12 @@ static int rule_from_row(ecr__meta_ptc_rule *r, const ecr_sql_value *c, size_t n
 	int rc;
 	if (n < 4)
 		return ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "pull through cache rule row has %zu columns", n);
-	if ((rc = col_dup(&r->prefix, &c[0])) || (rc = col_dup(&r->document, &c[1])))
+	if ((rc = ecr__sql_dup(&r->prefix, &c[0])) || (rc = ecr__sql_dup(&r->document, &c[1])))
 		return rc;
 	if (!r->prefix || !r->document)
 		return ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "pull through cache rule row without prefix or document");
-	r->created_at = col_int(&c[2]);
-	r->updated_at = col_int(&c[3]);
+	r->created_at = ecr__sql_int(&c[2]);
+	r->updated_at = ecr__sql_int(&c[3]);
 	return 0;
 }
 
@@ -73,39 +58,28 @@ int ecr__meta_ptc_rule_insert(ecr__txn *t, int64_t registry_id, const char *pref
 {
 	ecr_sql_value p[] = {ECR__SQL_I(registry_id), ECR__SQL_S(prefix), ECR__SQL_S(document), ECR__SQL_I(now),
 	                     ECR__SQL_I(now)};
-	int64_t changes = 0;
-	int rc = ecr__sql(t,
-	                  "INSERT INTO pull_through_cache_rules (registry_id, prefix, document, created_at, updated_at) "
-	                  "VALUES (?, ?, ?, ?, ?) ON CONFLICT (registry_id, prefix) DO NOTHING",
-	                  p, ECR__NPARAMS(p), NULL, NULL, &changes);
-	if (rc)
-		return rc;
-	return changes ? 0 : ECR_EEXISTS;
+	return ecr__sql_change(
+	    t,
+	    "INSERT INTO pull_through_cache_rules (registry_id, prefix, document, created_at, updated_at) "
+	    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (registry_id, prefix) DO NOTHING",
+	    p, ECR__NPARAMS(p), ECR_EEXISTS);
 }
 
 int ecr__meta_ptc_rule_update(ecr__txn *t, int64_t registry_id, const char *prefix, const char *document,
 	int64_t now)
 {
 	ecr_sql_value p[] = {ECR__SQL_S(document), ECR__SQL_I(now), ECR__SQL_I(registry_id), ECR__SQL_S(prefix)};
-	int64_t changes = 0;
-	int rc = ecr__sql(t,
-	                  "UPDATE pull_through_cache_rules SET document = ?, updated_at = ? "
-	                  "WHERE registry_id = ? AND prefix = ?",
-	                  p, ECR__NPARAMS(p), NULL, NULL, &changes);
-	if (rc)
-		return rc;
-	return changes ? 0 : ECR_ENOTFOUND;
+	return ecr__sql_change(t,
+	                       "UPDATE pull_through_cache_rules SET document = ?, updated_at = ? "
+	                       "WHERE registry_id = ? AND prefix = ?",
+	                       p, ECR__NPARAMS(p), ECR_ENOTFOUND);
 }
 
 int ecr__meta_ptc_rule_delete(ecr__txn *t, int64_t registry_id, const char *prefix)
 {
 	ecr_sql_value p[] = {ECR__SQL_I(registry_id), ECR__SQL_S(prefix)};
-	int64_t changes = 0;
-	int rc = ecr__sql(t, "DELETE FROM pull_through_cache_rules WHERE registry_id = ? AND prefix = ?", p,
-	                  ECR__NPARAMS(p), NULL, NULL, &changes);
-	if (rc)
-		return rc;
-	return changes ? 0 : ECR_ENOTFOUND;
+	return ecr__sql_change(t, "DELETE FROM pull_through_cache_rules WHERE registry_id = ? AND prefix = ?", p,
+	                       ECR__NPARAMS(p), ECR_ENOTFOUND);
 }
 
 int ecr__meta_ptc_rule_count(ecr__txn *t, int64_t registry_id, int64_t *count_out)
@@ -166,7 +140,7 @@ static int cred_row_cb(const ecr_sql_value *c, size_t n, void *payload)
 	if (n < 2)
 		return ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "credential row has %zu columns", n);
 	r->found = true;
-	if ((rc = col_dup(&r->username, &c[0])) || (rc = col_dup(&r->secret, &c[1])))
+	if ((rc = ecr__sql_dup(&r->username, &c[0])) || (rc = ecr__sql_dup(&r->secret, &c[1])))
 		return rc;
 	return 0;
 }
@@ -199,12 +173,8 @@ int ecr__meta_credential_get(ecr__txn *t, int64_t registry_id, const char *arn, 
 int ecr__meta_credential_delete(ecr__txn *t, int64_t registry_id, const char *arn)
 {
 	ecr_sql_value p[] = {ECR__SQL_I(registry_id), ECR__SQL_S(arn)};
-	int64_t changes = 0;
-	int rc = ecr__sql(t, "DELETE FROM credentials WHERE registry_id = ? AND arn = ?", p, ECR__NPARAMS(p), NULL, NULL,
-	                  &changes);
-	if (rc)
-		return rc;
-	return changes ? 0 : ECR_ENOTFOUND;
+	return ecr__sql_change(t, "DELETE FROM credentials WHERE registry_id = ? AND arn = ?", p, ECR__NPARAMS(p),
+	                       ECR_ENOTFOUND);
 }
 
 struct cred_list {
@@ -219,7 +189,7 @@ static int cred_list_cb(const ecr_sql_value *c, size_t n, void *payload)
 	int rc;
 	if (n < 2)
 		return ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "credential row has %zu columns", n);
-	if (!(rc = col_dup(&arn, &c[0])) && !(rc = col_dup(&user, &c[1])) && arn && user)
+	if (!(rc = ecr__sql_dup(&arn, &c[0])) && !(rc = ecr__sql_dup(&user, &c[1])) && arn && user)
 		rc = l->cb(arn, user, l->payload);
 	ecr__free(arn);
 	ecr__free(user);

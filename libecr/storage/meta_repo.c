@@ -146,11 +146,7 @@ int ecr__meta_repo_delete(ecr__txn *t, int64_t repo_id)
 		if (rc)
 			return rc;
 	}
-	int64_t changes = 0;
-	int rc = ecr__sql(t, "DELETE FROM repositories WHERE id = ?", p, 1, NULL, NULL, &changes);
-	if (rc)
-		return rc;
-	return changes ? 0 : ECR_ENOTFOUND;
+	return ecr__sql_change(t, "DELETE FROM repositories WHERE id = ?", p, 1, ECR_ENOTFOUND);
 }
 
 int ecr__meta_repo_image_count(ecr__txn *t, int64_t repo_id, int64_t *count_out)

@@ -10,20 +10,6 @@ void ecr__meta_scan_dispose(ecr__meta_scan *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static int64_t col_int(const ecr_sql_value *v)
-{
-	return v->type == ECR_SQL_INT ? v->i : 0;
-}
-
-static int col_dup(char **out, const ecr_sql_value *v)
-{
-	*out = NULL;
-	if (v->type != ECR_SQL_TEXT && v->type != ECR_SQL_BLOB)
-		return 0;
-	*out = ecr__strndup(v->s, v->len);
-	return *out ? 0 : ECR_ENOMEM;
-}
-
 struct scan_row {
 	ecr__meta_scan *s;
 	bool found;
@@ -36,13 +22,13 @@ static int scan_row_cb(const ecr_sql_value *c, size_t n, void *payload)
 		return ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "image scan row has %zu columns", n);
 	ecr__meta_scan_dispose(r->s);
 	r->found = true;
-	r->s->status = (int)col_int(&c[0]);
-	r->s->started_at = col_int(&c[3]);
-	r->s->completed_at = col_int(&c[4]);
-	r->s->vulndb_at = col_int(&c[5]);
-	int rc = col_dup(&r->s->reason, &c[1]);
+	r->s->status = (int)ecr__sql_int(&c[0]);
+	r->s->started_at = ecr__sql_int(&c[3]);
+	r->s->completed_at = ecr__sql_int(&c[4]);
+	r->s->vulndb_at = ecr__sql_int(&c[5]);
+	int rc = ecr__sql_dup(&r->s->reason, &c[1]);
 	if (!rc)
-		rc = col_dup(&r->s->report, &c[2]);
+		rc = ecr__sql_dup(&r->s->report, &c[2]);
 	return rc;
 }
 
@@ -90,11 +76,11 @@ static int key_row_cb(const ecr_sql_value *c, size_t n, void *payload)
 	char *name = NULL, *digest = NULL;
 	if (n < 3)
 		return ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "image scan key row has %zu columns", n);
-	int rc = col_dup(&name, &c[1]);
+	int rc = ecr__sql_dup(&name, &c[1]);
 	if (!rc)
-		rc = col_dup(&digest, &c[2]);
+		rc = ecr__sql_dup(&digest, &c[2]);
 	if (!rc && name && digest)
-		rc = k->cb(col_int(&c[0]), name, digest, k->payload);
+		rc = k->cb(ecr__sql_int(&c[0]), name, digest, k->payload);
 	ecr__free(name);
 	ecr__free(digest);
 	return rc;

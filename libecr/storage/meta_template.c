@@ -5,37 +5,25 @@ int ecr__meta_template_insert(ecr__txn *t, int64_t registry_id, const char *pref
 {
 	ecr_sql_value p[] = {ECR__SQL_I(registry_id), ECR__SQL_S(prefix), ECR__SQL_S(document), ECR__SQL_I(now),
 	                     ECR__SQL_I(now)};
-	int64_t changes = 0;
-	int rc = ecr__sql(t,
-	                  "INSERT INTO creation_templates (registry_id, prefix, document, created_at, updated_at) "
-	                  "VALUES (?, ?, ?, ?, ?) ON CONFLICT (registry_id, prefix) DO NOTHING",
-	                  p, ECR__NPARAMS(p), NULL, NULL, &changes);
-	if (rc)
-		return rc;
-	return changes ? 0 : ECR_EEXISTS;
+	return ecr__sql_change(t,
+	                       "INSERT INTO creation_templates (registry_id, prefix, document, created_at, updated_at) "
+	                       "VALUES (?, ?, ?, ?, ?) ON CONFLICT (registry_id, prefix) DO NOTHING",
+	                       p, ECR__NPARAMS(p), ECR_EEXISTS);
 }
 
 int ecr__meta_template_update(ecr__txn *t, int64_t registry_id, const char *prefix, const char *document, int64_t now)
 {
 	ecr_sql_value p[] = {ECR__SQL_S(document), ECR__SQL_I(now), ECR__SQL_I(registry_id), ECR__SQL_S(prefix)};
-	int64_t changes = 0;
-	int rc = ecr__sql(
+	return ecr__sql_change(
 	    t, "UPDATE creation_templates SET document = ?, updated_at = ? WHERE registry_id = ? AND prefix = ?", p,
-	    ECR__NPARAMS(p), NULL, NULL, &changes);
-	if (rc)
-		return rc;
-	return changes ? 0 : ECR_ENOTFOUND;
+	    ECR__NPARAMS(p), ECR_ENOTFOUND);
 }
 
 int ecr__meta_template_delete(ecr__txn *t, int64_t registry_id, const char *prefix)
 {
 	ecr_sql_value p[] = {ECR__SQL_I(registry_id), ECR__SQL_S(prefix)};
-	int64_t changes = 0;
-	int rc = ecr__sql(t, "DELETE FROM creation_templates WHERE registry_id = ? AND prefix = ?", p, ECR__NPARAMS(p),
-	                  NULL, NULL, &changes);
-	if (rc)
-		return rc;
-	return changes ? 0 : ECR_ENOTFOUND;
+	return ecr__sql_change(t, "DELETE FROM creation_templates WHERE registry_id = ? AND prefix = ?", p,
+	                       ECR__NPARAMS(p), ECR_ENOTFOUND);
 }
 
 int ecr__meta_template_count(ecr__txn *t, int64_t registry_id, int64_t *count_out)
