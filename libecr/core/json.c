@@ -926,6 +926,16 @@ int ecr__jw_json_text(ecr__jw *w, const char *text)
 	return rc;
 }
 
+int ecr__json_to_buf(ecr_buf *out, const ecr__json *v)
+{
+	ecr__jw *w = NULL;
+	int rc = ecr__jw_new(&w);
+	if (!rc && !(rc = ecr__jw_value(w, v)))
+		rc = ecr__jw_finish(w, out);
+	ecr__jw_free(w);
+	return rc;
+}
+
 int ecr__jw_finish(ecr__jw *w, ecr_buf *out)
 {
 	const unsigned char *buf = NULL;

@@ -72,6 +72,8 @@ int ecr__jw_key_string(ecr__jw *w, const char *key, const char *value);
 int ecr__jw_key_int(ecr__jw *w, const char *key, int64_t value);
 /* Parse a JSON document (text, NUL-terminated, default limits) and write its value. */
 int ecr__jw_json_text(ecr__jw *w, const char *text);
+/* A parsed value written compactly (object members in their order), appended to out. */
+int ecr__json_to_buf(ecr_buf *out, const ecr__json *v);
 /* Append the document written so far to out. */
 int ecr__jw_finish(ecr__jw *w, ecr_buf *out);
 

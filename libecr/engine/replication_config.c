@@ -335,24 +335,9 @@ done:
 
 static int remote_set(ecr_registry *reg, const char *json)
 {
-	ecr__json *doc = NULL, *res = NULL;
-	ecr__jw *w = NULL;
-	int rc;
-	if ((rc = ecr__json_parse(&doc, json, strlen(json), NULL)))
-		goto done;
-	if (doc->type != ECR__JSON_OBJECT) {
-		rc = type_fail("replicationConfiguration", "a structure");
-		goto done;
-	}
-	if ((rc = ecr__jw_new(&w)) || (rc = ecr__jw_object_open(w)) ||
-		(rc = ecr__jw_key(w, "replicationConfiguration")) || (rc = ecr__jw_value(w, doc)) ||
-		(rc = ecr__jw_object_close(w)))
-		goto done;
-	rc = ecr__remote_call(&res, reg, "PutReplicationConfiguration", w);
-	w = NULL;
-done:
-	ecr__jw_free(w);
-	ecr__json_free(doc);
+	ecr__json *res = NULL;
+	int rc = ecr__remote_call_json(&res, reg, "PutReplicationConfiguration", "replicationConfiguration", json,
+		"Invalid replication configuration: 'replicationConfiguration' must be a structure");
 	ecr__json_free(res);
 	return rc;
 }
@@ -360,7 +345,7 @@ done:
 static int remote_get(ecr_buf *out, ecr_registry *reg)
 {
 	ecr__json *res = NULL;
-	ecr__jw *w = NULL, *req = NULL;
+	ecr__jw *req = NULL;
 	int rc;
 	if ((rc = ecr__jw_new(&req)) || (rc = ecr__jw_object_open(req)) || (rc = ecr__jw_object_close(req)))
 		goto done;
@@ -379,12 +364,9 @@ static int remote_get(ecr_buf *out, ecr_registry *reg)
 			ECR__REMOTE_HOST(reg));
 		goto done;
 	}
-	if ((rc = ecr__jw_new(&w)) || (rc = ecr__jw_value(w, conf)))
-		goto done;
-	rc = ecr__jw_finish(w, out);
+	rc = ecr__json_to_buf(out, conf);
 done:
 	ecr__jw_free(req);
-	ecr__jw_free(w);
 	ecr__json_free(res);
 	return rc;
 }

@@ -49,6 +49,33 @@ int ecr__remote_run(ecr__json **out, ecr_registry *reg, const char *operation, e
 	return ecr__remote_call(out, reg, operation, w);
 }
 
+int ecr__remote_call_json(ecr__json **out, ecr_registry *reg, const char *operation, const char *member,
+	const char *json, const char *not_object)
+{
+	ecr__json *doc = NULL;
+	ecr__jw *w = NULL;
+	int rc;
+	*out = NULL;
+	if ((rc = ecr__json_parse(&doc, json, strlen(json), NULL)))
+		goto done;
+	if (doc->type != ECR__JSON_OBJECT) {
+		rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "%s", not_object);
+		goto done;
+	}
+	if ((rc = ecr__jw_new(&w)))
+		goto done;
+	if (member && ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key(w, member))))
+		goto done;
+	if ((rc = ecr__jw_value(w, doc)) || (member && (rc = ecr__jw_object_close(w))))
+		goto done;
+	rc = ecr__remote_call(out, reg, operation, w);
+	w = NULL;
+done:
+	ecr__jw_free(w);
+	ecr__json_free(doc);
+	return rc;
+}
+
 int ecr__remote_copy_string(ecr_buf *out, bool replace, const ecr_registry *reg, const ecr__json *res,
 	const char *operation, const char *key)
 {

@@ -42,6 +42,10 @@ int ecr__remote_call(ecr__json **out, ecr_registry *reg, const char *operation, 
 /* Close the request object w (rc: how building it went) and, when all went well, run it with
  * ecr__remote_call(); w is freed and *out set (NULL on failure) in every case. */
 int ecr__remote_run(ecr__json **out, ecr_registry *reg, const char *operation, ecr__jw *w, int rc);
+/* Run an operation whose request is the JSON object text json (as it is, or as the member `member` of the request
+ * when member is not NULL); json not an object: ECR_EINVALID with not_object as the message. *out as above. */
+int ecr__remote_call_json(ecr__json **out, ecr_registry *reg, const char *operation, const char *member,
+	const char *json, const char *not_object);
 /* Put the string member key of the response res of operation into out (its content replaced when replace,
  * appended to otherwise; out NULL: only checked). A missing one: ECR_ERROR, a malformed response. */
 int ecr__remote_copy_string(ecr_buf *out, bool replace, const ecr_registry *reg, const ecr__json *res,

@@ -86,24 +86,10 @@ int ecr__remote_registry_set_setting(ecr_registry *reg, const char *name, const 
 
 int ecr__remote_registry_set_scanning_configuration(ecr_registry *reg, const char *json)
 {
-	ecr__json *doc = NULL, *res = NULL;
-	ecr__jw *w = NULL;
-	int rc;
-
+	ecr__json *res = NULL;
 	/* The configuration is the request itself ({scanType, rules}): the registry validates it. */
-	if ((rc = ecr__json_parse(&doc, json, strlen(json), NULL)))
-		goto done;
-	if (doc->type != ECR__JSON_OBJECT) {
-		rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "the scanning configuration must be a JSON object");
-		goto done;
-	}
-	if ((rc = ecr__jw_new(&w)) || (rc = ecr__jw_value(w, doc)))
-		goto done;
-	rc = ecr__remote_call(&res, reg, "PutRegistryScanningConfiguration", w);
-	w = NULL;
-done:
-	ecr__jw_free(w);
-	ecr__json_free(doc);
+	int rc = ecr__remote_call_json(&res, reg, "PutRegistryScanningConfiguration", NULL, json,
+		"the scanning configuration must be a JSON object");
 	ecr__json_free(res);
 	return rc;
 }
@@ -111,7 +97,6 @@ done:
 int ecr__remote_registry_scanning_configuration(ecr_buf *out, ecr_registry *reg)
 {
 	ecr__json *res = NULL;
-	ecr__jw *w = NULL;
 	int rc = call(&res, reg, "GetRegistryScanningConfiguration", NULL, NULL, NULL, NULL);
 	if (rc)
 		goto done;
@@ -122,11 +107,8 @@ int ecr__remote_registry_scanning_configuration(ecr_buf *out, ecr_registry *reg)
 		goto done;
 	}
 	/* re-serialised compactly, members in the registry's order: the text the local function gives */
-	if ((rc = ecr__jw_new(&w)) || (rc = ecr__jw_value(w, conf)))
-		goto done;
-	rc = ecr__jw_finish(w, out);
+	rc = ecr__json_to_buf(out, conf);
 done:
-	ecr__jw_free(w);
 	ecr__json_free(res);
 	return rc;
 }

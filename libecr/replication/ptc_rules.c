@@ -466,36 +466,16 @@ static int rule_not_found(const ecr_registry *reg, const char *prefix)
 
 static int remote_reserialise(ecr_buf *out, const ecr__json *v)
 {
-	ecr__jw *w = NULL;
-	int rc;
-	if (!out)
-		return 0;
-	if (!(rc = ecr__jw_new(&w)) && !(rc = ecr__jw_value(w, v)))
-		rc = ecr__jw_finish(w, out);
-	ecr__jw_free(w);
-	return rc;
+	return out ? ecr__json_to_buf(out, v) : 0;
 }
 
 static int remote_put(ecr_buf *out, ecr_registry *reg, const char *json, int create)
 {
-	ecr__json *doc = NULL, *res = NULL;
-	ecr__jw *w = NULL;
-	int rc;
-	if ((rc = ecr__json_parse(&doc, json, strlen(json), NULL)))
-		goto done;
-	if (doc->type != ECR__JSON_OBJECT) {
-		rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "a pull through cache rule must be a JSON object");
-		goto done;
-	}
-	if ((rc = ecr__jw_new(&w)) || (rc = ecr__jw_value(w, doc)))
-		goto done;
-	rc = ecr__remote_call(&res, reg, create ? "CreatePullThroughCacheRule" : "UpdatePullThroughCacheRule", w);
-	w = NULL;
+	ecr__json *res = NULL;
+	int rc = ecr__remote_call_json(&res, reg, create ? "CreatePullThroughCacheRule" : "UpdatePullThroughCacheRule",
+		NULL, json, "a pull through cache rule must be a JSON object");
 	if (!rc)
 		rc = remote_reserialise(out, res);
-done:
-	ecr__jw_free(w);
-	ecr__json_free(doc);
 	ecr__json_free(res);
 	return rc;
 }

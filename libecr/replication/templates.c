@@ -529,8 +529,6 @@ static int remote_request(ecr__jw **out, const ecr__json *in)
 static int remote_template_out(ecr_buf *out, ecr_registry *reg, const ecr__json *res, const char *operation)
 {
 	const ecr__json *t = ecr__json_get(res, "repositoryCreationTemplate");
-	ecr__jw *w = NULL;
-	int rc;
 	if (!t || t->type != ECR__JSON_OBJECT)
 		return ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT,
 		                 "%s: the response of %s has no repositoryCreationTemplate", ECR__REMOTE_HOST(reg),
@@ -538,10 +536,7 @@ static int remote_template_out(ecr_buf *out, ecr_registry *reg, const ecr__json 
 	if (!out)
 		return 0;
 	ecr__buf_clear(out);
-	if (!(rc = ecr__jw_new(&w)) && !(rc = ecr__jw_value(w, t)))
-		rc = ecr__jw_finish(w, out);
-	ecr__jw_free(w);
-	return rc;
+	return ecr__json_to_buf(out, t);
 }
 
 static int remote_put(ecr_buf *out, ecr_registry *reg, const ecr__json *in, int create)

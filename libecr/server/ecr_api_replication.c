@@ -22,7 +22,6 @@ static int write_replication_configuration(ecr__jw *w, ecr_registry *reg)
 
 static int op_put_replication_configuration(ecr_api_call *call)
 {
-	ecr__jw *w = NULL;
 	ecr_buf in = ECR_BUF_INIT;
 	int rc;
 	if ((rc = ecr__api_authorize(call, call->operation, ecr_registry_arn(call->reg))))
@@ -34,14 +33,12 @@ static int op_put_replication_configuration(ecr_api_call *call)
 			"Member must not be null");
 	if (conf->type != ECR__JSON_OBJECT)
 		return ecr__api_type_error(call, "replicationConfiguration", "a structure");
-	if ((rc = ecr__jw_new(&w)) || (rc = ecr__jw_value(w, conf)) || (rc = ecr__jw_finish(w, &in)))
-		goto done;
-	if ((rc = ecr_registry_set_replication_configuration(call->reg, in.ptr)) ||
-		(rc = ecr__jw_key(call->out, "replicationConfiguration")))
+	if ((rc = ecr__json_to_buf(&in, conf)) ||
+	    (rc = ecr_registry_set_replication_configuration(call->reg, in.ptr)) ||
+	    (rc = ecr__jw_key(call->out, "replicationConfiguration")))
 		goto done;
 	rc = write_replication_configuration(call->out, call->reg);
 done:
-	ecr__jw_free(w);
 	ecr_buf_dispose(&in);
 	return rc;
 }
