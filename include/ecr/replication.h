@@ -66,11 +66,17 @@ ECR_EXTERN(int) ecr_image_replication_status(ecr_repository *repo, const char *d
 typedef struct ecr_replicator ecr_replicator;
 
 /**
- * Give the replicator the registry of a destination: a local registry of the
- * same deployment (another region or account) or a remote one
- * (ecr_registry_open("https://...")). *out is borrowed: it must stay valid
- * until ecr_replicator_free(). ECR_ENOTFOUND when the destination is unknown
- * (the job fails with that reason; it is retried).
+ * The replicator's registry resolver: give it the registry of (region,
+ * registry_id) in the deployment. It is asked for:
+ * - a job's destination: a local registry of the same deployment (another
+ *   region or account) or a remote one (ecr_registry_open("https://..."));
+ * - a job's source, when the job belongs to a registry of an attached
+ *   registry's storage other than that registry itself (the replicator works
+ *   the jobs of every account and region of the storage): this must be the
+ *   local registry of that account and region on the same storage.
+ * *out is borrowed: it must stay valid until ecr_replicator_free().
+ * ECR_ENOTFOUND when the registry is unknown (the job fails with that
+ * reason; it is retried, and fails for good after max_attempts).
  */
 typedef int (*ecr_replication_destination_cb)(ecr_registry **out, const char *region, const char *registry_id,
 	void *payload);
@@ -98,15 +104,21 @@ ECR_EXTERN(int) ecr_replicator_options_init(ecr_replicator_options *opts, unsign
 ECR_EXTERN(int) ecr_replicator_new(ecr_replicator **out, const ecr_replicator_options *opts);
 
 /**
- * Work the queue of a (local) registry: jobs left by an earlier process
- * (interrupted ones included) are picked up too. The registry must outlive
- * the attachment. ECR_ENOTSUPPORTED for a remote registry.
+ * Work the replication queue of a (local) registry's storage: the jobs of
+ * every registry of that storage (all accounts and regions of its data
+ * folder), whether or not they are attached or even open, their sources
+ * resolved through destination_cb; jobs left by an earlier process
+ * (interrupted ones included) are picked up too. Attaching another registry
+ * of the same storage adds no queue (each job is claimed once); it makes its
+ * pushes wake the replicator at once (others' are seen within poll_ms). The
+ * registry must outlive the attachment. ECR_ENOTSUPPORTED for a remote
+ * registry.
  */
 ECR_EXTERN(int) ecr_replicator_attach(ecr_replicator *r, ecr_registry *reg);
 ECR_EXTERN(int) ecr_replicator_detach(ecr_replicator *r, ecr_registry *reg);
 
 /**
- * Wait until no job of the attached registries is queued or running
+ * Wait until no job of the attached registries' storages is queued or running
  * (failed ones waiting for a retry count as queued), at most timeout_ms
  * (-1: no limit). @return 0, or ECR_EBUSY on the timeout.
  */

@@ -16,6 +16,8 @@ void ecr__repl_job_dispose(ecr__repl_job *job)
 	ecr__free(job->tags);
 	ecr__free(job->dest_region);
 	ecr__free(job->dest_registry_id);
+	ecr__free(job->src_account_id);
+	ecr__free(job->src_region);
 	memset(job, 0, sizeof(*job));
 }
 
@@ -183,10 +185,12 @@ done:
 	return rc;
 }
 
-int ecr__repl_claim(ecr__repl_job *out, int64_t *next_due_out, ecr_registry *reg, int64_t lease_ms)
+/* Claim for reg (store_wide: for any registry of its store). */
+static int claim(ecr__repl_job *out, int64_t *next_due_out, ecr_registry *reg, int64_t lease_ms, bool store_wide)
 {
 	ecr__meta_repl_job m = { 0 };
 	ecr__txn t = { 0 };
+	char *account = NULL, *region = NULL;
 	int rc;
 	memset(out, 0, sizeof(*out));
 	if (next_due_out)
@@ -194,20 +198,44 @@ int ecr__repl_claim(ecr__repl_job *out, int64_t *next_due_out, ecr_registry *reg
 	if ((rc = local_only(reg)))
 		return rc;
 	int64_t now = ecr_registry_now(reg);
+	int64_t until = now + (lease_ms > 0 ? lease_ms : 0);
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, true)))
 		return rc;
-	rc = ecr__meta_repl_job_claim(&t, reg->id, now, now + (lease_ms > 0 ? lease_ms : 0), &m, next_due_out);
+	if (store_wide)
+		rc = ecr__meta_repl_job_claim_store(&t, now, until, &m, next_due_out, &account, &region);
+	else
+		rc = ecr__meta_repl_job_claim(&t, reg->id, now, until, &m, next_due_out);
 	if (rc == ECR_ENOTFOUND) {
 		rc = ECR_ITEROVER;
 		goto done;
 	}
 	if (rc || (rc = ecr__txn_commit(&t)))
 		goto done;
-	rc = job_from_meta(out, &m);
+	if (!store_wide && (!(account = ecr__strdup(reg->account_id)) || !(region = ecr__strdup(reg->region)))) {
+		rc = ECR_ENOMEM;
+		goto done;
+	}
+	if ((rc = job_from_meta(out, &m)))
+		goto done;
+	out->src_account_id = account;
+	out->src_region = region;
+	account = region = NULL;
 done:
 	ecr__txn_rollback(&t);
 	ecr__meta_repl_job_dispose(&m);
+	ecr__free(account);
+	ecr__free(region);
 	return rc;
+}
+
+int ecr__repl_claim(ecr__repl_job *out, int64_t *next_due_out, ecr_registry *reg, int64_t lease_ms)
+{
+	return claim(out, next_due_out, reg, lease_ms, false);
+}
+
+int ecr__repl_claim_store(ecr__repl_job *out, int64_t *next_due_out, ecr_registry *reg, int64_t lease_ms)
+{
+	return claim(out, next_due_out, reg, lease_ms, true);
 }
 
 int ecr__repl_renew(ecr_registry *reg, const ecr__repl_job *job, int64_t lease_ms)
@@ -261,7 +289,7 @@ int ecr__repl_fail(ecr_registry *reg, const ecr__repl_job *job, const char *reas
 		final ? 0 : next_attempt_at);
 }
 
-int ecr__repl_pending(int64_t *count_out, ecr_registry *reg)
+static int pending(int64_t *count_out, ecr_registry *reg, bool store_wide)
 {
 	ecr__txn t = { 0 };
 	int rc;
@@ -270,7 +298,20 @@ int ecr__repl_pending(int64_t *count_out, ecr_registry *reg)
 		return rc;
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, false)))
 		return rc;
-	rc = ecr__meta_repl_job_pending(&t, reg->id, count_out);
+	if (store_wide)
+		rc = ecr__meta_repl_job_pending_store(&t, count_out);
+	else
+		rc = ecr__meta_repl_job_pending(&t, reg->id, count_out);
 	ecr__txn_rollback(&t);
 	return rc;
+}
+
+int ecr__repl_pending(int64_t *count_out, ecr_registry *reg)
+{
+	return pending(count_out, reg, false);
+}
+
+int ecr__repl_pending_store(int64_t *count_out, ecr_registry *reg)
+{
+	return pending(count_out, reg, true);
 }

@@ -30,6 +30,8 @@ typedef struct ecr__repl_job {
 	char *dest_registry_id; /* the destination account */
 	int attempts;           /* attempts made before this one */
 	int64_t claim;          /* the claim's stamp: complete/retry apply only to the same claim */
+	char *src_account_id;   /* the source registry (the job's registries row): its account ... */
+	char *src_region;       /* ... and region */
 } ecr__repl_job;
 
 void ecr__repl_job_dispose(ecr__repl_job *job);
@@ -51,6 +53,13 @@ int ecr__repl_enqueue_in(ecr__txn *t, ecr_registry *reg, const ecr_repository *r
  * (may be NULL) then receives when the next one will be (0: none queued).
  */
 int ecr__repl_claim(ecr__repl_job *out, int64_t *next_due_out, ecr_registry *reg, int64_t lease_ms);
+/*
+ * The same over the queues of every registry of reg's store (every account
+ * and region of its data folder): the job's src_account_id / src_region name
+ * its source registry, which may be another than reg. The other functions
+ * take any registry of the job's store.
+ */
+int ecr__repl_claim_store(ecr__repl_job *out, int64_t *next_due_out, ecr_registry *reg, int64_t lease_ms);
 /* Extend a claimed job's lease; ECR_ENOTFOUND when the claim is no longer current. */
 int ecr__repl_renew(ecr_registry *reg, const ecr__repl_job *job, int64_t lease_ms);
 /* The claimed job succeeded (a job queued again meanwhile stays queued). */
@@ -63,5 +72,7 @@ int ecr__repl_fail(ecr_registry *reg, const ecr__repl_job *job, const char *reas
 	bool final);
 /* How many jobs of reg are queued or running. */
 int ecr__repl_pending(int64_t *count_out, ecr_registry *reg);
+/* How many jobs of every registry of reg's store are queued or running. */
+int ecr__repl_pending_store(int64_t *count_out, ecr_registry *reg);
 
 #endif

@@ -4,10 +4,16 @@
  * attached to it, copying each queued image to its destination registry with
  * ecr_image_copy() (manifests, index children, blobs, referrers).
  *
- * A worker claims the next due job of each attached registry in turn (a
+ * A worker claims the next due job of each attached registry's store in turn
+ * (every registry of the store: all accounts and regions of its data folder,
+ * attached or not; several attached registries of one store are one queue; a
  * 60 s lease, renewed every 20 s from the copy's progress reports), and
- * sleeps until the earliest next due job, poll_ms, or a push that queued jobs
- * (reg->repl_wake) when none is due.
+ * sleeps until the earliest next due job, poll_ms, or a push to an attached
+ * registry that queued jobs (reg->repl_wake) when none is due.
+ *
+ * A job's source is the registry of its row (account, region): the attached
+ * registry when it is that one, else the registry destination_cb gives for
+ * (region, account), which must be a local registry of the same store.
  *
  * Outcomes: success completes the job; a failure that may pass (destination
  * unknown or unreachable, storage) queues it again after a jittered backoff
@@ -18,8 +24,8 @@
  * Stopping: ecr_replicator_free() stops a running copy at its next progress
  * report and queues its job again at once (not final; the interrupted
  * attempt counts as one). A process that dies instead leaves the job running
- * with its lease: whoever attaches the registry next claims it again once
- * the lease has run out. Copies are idempotent (blobs present are skipped,
+ * with its lease: whoever attaches a registry of the store next claims it
+ * again once the lease has run out. Copies are idempotent (blobs present are skipped,
  * putting the same manifest again changes nothing), so a job done twice
  * leaves one image.
  */
@@ -132,7 +138,7 @@ static void denied(char *reason, const char *account, const char *action, const 
 
 typedef struct copy_ctx {
 	ecr_replicator *r;
-	ecr_registry *reg;
+	ecr_registry *reg; /* the attached registry whose store holds the job */
 	const ecr__repl_job *job;
 	int64_t last_renew;
 	bool lost;
@@ -180,9 +186,43 @@ static enum outcome open_destination(ecr_repository **out, ecr_registry *dest, c
 	return JOB_DONE;
 }
 
+/*
+ * The job's source registry (borrowed): reg itself when the job is its, else
+ * the one destination_cb resolves, a local registry of reg's store.
+ */
+static int resolve_source(ecr_registry **out, ecr_replicator *r, ecr_registry *reg, const ecr__repl_job *job,
+                          char *reason)
+{
+	ecr_registry *src = NULL;
+	*out = NULL;
+	if (!job->src_account_id || !job->src_region ||
+	    (strcmp(job->src_account_id, reg->account_id) == 0 && strcmp(job->src_region, reg->region) == 0)) {
+		*out = reg;
+		return 0;
+	}
+	ecr__error_clear();
+	int rc = r->destination_cb(&src, job->src_region, job->src_account_id, r->destination_payload);
+	if (rc || !src) {
+		char fallback[160];
+		snprintf(fallback, sizeof(fallback), "no registry is known for the source account %s in %s",
+		         job->src_account_id, job->src_region);
+		reason_from_error(reason, fallback);
+		return rc ? rc : ECR_ENOTFOUND;
+	}
+	if (src->store != reg->store || strcmp(src->account_id, job->src_account_id) != 0 ||
+	    strcmp(src->region, job->src_region) != 0) {
+		snprintf(reason, REASON_MAX,
+		         "the registry given for the source account %s in %s is not that registry of this storage",
+		         job->src_account_id, job->src_region);
+		return ECR_EINVALID;
+	}
+	*out = src;
+	return 0;
+}
+
 static enum outcome run_job(ecr_replicator *r, ecr_registry *reg, const ecr__repl_job *job, char *reason)
 {
-	ecr_registry *dest = NULL;
+	ecr_registry *src = NULL, *dest = NULL;
 	ecr_repository *src_repo = NULL, *dst_repo = NULL;
 	ecr_image *img = NULL;
 	ecr_policy *pol = NULL;
@@ -190,12 +230,15 @@ static enum outcome run_job(ecr_replicator *r, ecr_registry *reg, const ecr__rep
 	const char **live = NULL;
 	size_t nlive = 0;
 	char arn[ARN_MAX];
-	const char *src_account = ecr_registry_account_id(reg);
+	const char *src_account = NULL;
 	enum outcome res = JOB_RETRY;
 	int rc;
 
+	if (resolve_source(&src, r, reg, job, reason))
+		goto done;
+	src_account = ecr_registry_account_id(src);
 	/* The source: deletes do not replicate, so an image gone before it was copied fails for good. */
-	rc = ecr_repository_open(&src_repo, reg, job->repository);
+	rc = ecr_repository_open(&src_repo, src, job->repository);
 	if (rc == ECR_EREPOSITORY_NOT_FOUND) {
 		snprintf(reason, REASON_MAX, "The source repository %s was deleted before the image was replicated",
 		         job->repository);
@@ -358,6 +401,15 @@ static void process(ecr_replicator *r, ecr_registry *reg, const ecr__repl_job *j
 	ecr__error_clear();
 }
 
+/* Whether a is the first attachment of its store (lock held): the one that works the store's queue. */
+static bool store_first(const ecr_replicator *r, const attachment *a)
+{
+	for (size_t i = 0; i < r->natts && r->atts[i] != a; i++)
+		if (r->atts[i]->reg->store == a->reg->store)
+			return false;
+	return true;
+}
+
 static void *worker(void *arg)
 {
 	ecr_replicator *r = arg;
@@ -371,10 +423,12 @@ static void *worker(void *arg)
 			attachment *a = r->atts[(start + k) % r->natts];
 			ecr__repl_job job;
 			int64_t next_due = 0;
+			if (!store_first(r, a))
+				continue; /* the queue of the store of an earlier attachment */
 			a->users++;
 			pthread_mutex_unlock(&r->lock);
 			memset(&job, 0, sizeof(job));
-			int rc = ecr__repl_claim(&job, &next_due, a->reg, LEASE_MS);
+			int rc = ecr__repl_claim_store(&job, &next_due, a->reg, LEASE_MS);
 			if (rc == 0) {
 				process(r, a->reg, &job);
 				did = true;
@@ -554,15 +608,17 @@ int ecr_replicator_drain(ecr_replicator *r, int64_t timeout_ms)
 			pthread_mutex_unlock(&r->lock);
 			return ECR_ENOMEM;
 		}
-		nheld = r->natts;
-		for (size_t i = 0; i < nheld; i++) {
-			held[i] = r->atts[i];
-			held[i]->users++;
+		nheld = 0;
+		for (size_t i = 0; i < r->natts; i++) {
+			if (!store_first(r, r->atts[i]))
+				continue; /* counted with the store's first attachment */
+			held[nheld] = r->atts[i];
+			held[nheld++]->users++;
 		}
 		pthread_mutex_unlock(&r->lock);
 		for (size_t i = 0; i < nheld && !rc; i++) {
 			int64_t n = 0;
-			rc = ecr__repl_pending(&n, held[i]->reg);
+			rc = ecr__repl_pending_store(&n, held[i]->reg);
 			total += n;
 		}
 		pthread_mutex_lock(&r->lock);

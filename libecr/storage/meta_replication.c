@@ -122,8 +122,9 @@ int ecr__meta_repl_job_queue(ecr__txn *t, int64_t registry_id, const char *repos
 		p, ECR__NPARAMS(p), NULL, NULL, NULL);
 }
 
-int ecr__meta_repl_job_claim(ecr__txn *t, int64_t registry_id, int64_t now, int64_t lease_until,
-	ecr__meta_repl_job *out, int64_t *next_due_out)
+/* The claim of ecr__meta_repl_job_claim (registry_id > 0) or ecr__meta_repl_job_claim_store (0: any registry). */
+static int job_claim(ecr__txn *t, int64_t registry_id, int64_t now, int64_t lease_until, ecr__meta_repl_job *out,
+	int64_t *next_due_out)
 {
 	int64_t id = 0, next = 0;
 	int rc;
@@ -131,9 +132,9 @@ int ecr__meta_repl_job_claim(ecr__txn *t, int64_t registry_id, int64_t now, int6
 	if (next_due_out)
 		*next_due_out = 0;
 	{
-		ecr_sql_value p[] = { ECR__SQL_I(registry_id), ECR__SQL_I(now), ECR__SQL_I(now) };
+		ecr_sql_value p[] = { ECR__SQL_I(registry_id), ECR__SQL_I(registry_id), ECR__SQL_I(now), ECR__SQL_I(now) };
 		rc = ecr__sql(t,
-			"SELECT id FROM replication_jobs WHERE registry_id = ? AND "
+			"SELECT id FROM replication_jobs WHERE (? = 0 OR registry_id = ?) AND "
 			"((status = 0 AND next_attempt_at <= ?) OR (status = 1 AND lease_until < ?)) "
 			"ORDER BY CASE WHEN status = 0 THEN next_attempt_at ELSE lease_until END, id LIMIT 1",
 			p, ECR__NPARAMS(p), ecr__sql_col_int, &id, NULL);
@@ -141,10 +142,10 @@ int ecr__meta_repl_job_claim(ecr__txn *t, int64_t registry_id, int64_t now, int6
 			return rc;
 	}
 	if (!id) {
-		ecr_sql_value p[] = { ECR__SQL_I(registry_id) };
+		ecr_sql_value p[] = { ECR__SQL_I(registry_id), ECR__SQL_I(registry_id) };
 		rc = ecr__sql(t,
 			"SELECT MIN(CASE WHEN status = 0 THEN next_attempt_at ELSE lease_until + 1 END) "
-			"FROM replication_jobs WHERE registry_id = ? AND status IN (0, 1)",
+			"FROM replication_jobs WHERE (? = 0 OR registry_id = ?) AND status IN (0, 1)",
 			p, ECR__NPARAMS(p), ecr__sql_col_int, &next, NULL);
 		if (rc)
 			return rc;
@@ -166,6 +167,62 @@ int ecr__meta_repl_job_claim(ecr__txn *t, int64_t registry_id, int64_t now, int6
 		&o, NULL);
 	if (!rc && !o.found)
 		rc = ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "replication job %lld vanished while claimed", (long long)id);
+	return rc;
+}
+
+int ecr__meta_repl_job_claim(ecr__txn *t, int64_t registry_id, int64_t now, int64_t lease_until,
+	ecr__meta_repl_job *out, int64_t *next_due_out)
+{
+	if (registry_id <= 0) {
+		memset(out, 0, sizeof(*out));
+		if (next_due_out)
+			*next_due_out = 0;
+		return ECR_ENOTFOUND;
+	}
+	return job_claim(t, registry_id, now, lease_until, out, next_due_out);
+}
+
+struct job_source {
+	char **account;
+	char **region;
+};
+
+static int job_source_cb(const ecr_sql_value *c, size_t n, void *payload)
+{
+	struct job_source *s = payload;
+	int rc;
+	if (n < 2)
+		return ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "registry row has %zu columns", n);
+	ecr__free(*s->account);
+	ecr__free(*s->region);
+	*s->account = *s->region = NULL;
+	if ((rc = col_dup(s->account, &c[0])) || (rc = col_dup(s->region, &c[1])))
+		return rc;
+	return 0;
+}
+
+int ecr__meta_repl_job_claim_store(ecr__txn *t, int64_t now, int64_t lease_until, ecr__meta_repl_job *out,
+	int64_t *next_due_out, char **account_out, char **region_out)
+{
+	*account_out = *region_out = NULL;
+	int rc = job_claim(t, 0, now, lease_until, out, next_due_out);
+	if (rc)
+		return rc;
+	ecr_sql_value p[] = { ECR__SQL_I(out->id) };
+	struct job_source s = { account_out, region_out };
+	rc = ecr__sql(t,
+		"SELECT r.account_id, r.region FROM replication_jobs j JOIN registries r ON r.id = j.registry_id "
+		"WHERE j.id = ?",
+		p, ECR__NPARAMS(p), job_source_cb, &s, NULL);
+	if (!rc && (!*account_out || !*region_out))
+		rc = ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "replication job %lld has no source registry",
+			(long long)out->id);
+	if (rc) {
+		ecr__free(*account_out);
+		ecr__free(*region_out);
+		*account_out = *region_out = NULL;
+		ecr__meta_repl_job_dispose(out);
+	}
 	return rc;
 }
 
@@ -199,6 +256,13 @@ int ecr__meta_repl_job_pending(ecr__txn *t, int64_t registry_id, int64_t *count_
 	*count_out = 0;
 	return ecr__sql(t, "SELECT COUNT(*) FROM replication_jobs WHERE registry_id = ? AND status IN (0, 1)", p,
 		ECR__NPARAMS(p), ecr__sql_col_int, count_out, NULL);
+}
+
+int ecr__meta_repl_job_pending_store(ecr__txn *t, int64_t *count_out)
+{
+	*count_out = 0;
+	return ecr__sql(t, "SELECT COUNT(*) FROM replication_jobs WHERE status IN (0, 1)", NULL, 0, ecr__sql_col_int,
+		count_out, NULL);
 }
 
 struct job_list {

@@ -39,6 +39,10 @@ int ecr__meta_repl_job_queue(ecr__txn *t, int64_t registry_id, const char *repos
  * *next_due_out then receives the earliest next_attempt_at / lease_until of the queued and running jobs (0: none). */
 int ecr__meta_repl_job_claim(ecr__txn *t, int64_t registry_id, int64_t now, int64_t lease_until,
 	ecr__meta_repl_job *out, int64_t *next_due_out);
+/* The same over every registry of the store; *account_out and *region_out (ecr__free) receive the job's source
+ * registry (registries.account_id, region). */
+int ecr__meta_repl_job_claim_store(ecr__txn *t, int64_t now, int64_t lease_until, ecr__meta_repl_job *out,
+	int64_t *next_due_out, char **account_out, char **region_out);
 /* Set lease_until of a running job whose stamp is still claim; *changed_out: whether it was. */
 int ecr__meta_repl_job_renew(ecr__txn *t, int64_t id, int64_t claim, int64_t lease_until, bool *changed_out);
 /* End a running job whose stamp is still claim: status (COMPLETE, FAILED or QUEUED again with next_attempt_at),
@@ -47,6 +51,8 @@ int ecr__meta_repl_job_end(ecr__txn *t, int64_t id, int64_t claim, int status, c
 	int64_t next_attempt_at, int64_t now, bool *changed_out);
 /* Jobs of the registry that are queued or running. */
 int ecr__meta_repl_job_pending(ecr__txn *t, int64_t registry_id, int64_t *count_out);
+/* Jobs of every registry of the store that are queued or running. */
+int ecr__meta_repl_job_pending_store(ecr__txn *t, int64_t *count_out);
 typedef int (*ecr__meta_repl_job_cb)(const ecr__meta_repl_job *j, void *payload);
 /* The jobs of an image, in (dest_region, dest_registry_id) order. */
 int ecr__meta_repl_job_list_image(ecr__txn *t, int64_t registry_id, const char *repository, const char *digest,

@@ -464,6 +464,114 @@ static void test_engine_replication_queue__status_order_and_errors(void **state)
 	th_image_dispose(&a);
 }
 
+/*
+ * Two registries (accounts) of one file:// store: the store-wide claim takes
+ * the jobs of both, oldest first, with their source (account, region);
+ * the store-wide pending count covers both while the per-registry one does
+ * not; complete/fail through either registry's handle.
+ */
+static void test_engine_replication_queue__store_wide(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir(), url[600];
+	ecr_registry *r1 = NULL, *r2 = NULL;
+	ecr_repository *p1 = NULL, *p2 = NULL;
+	ecr_registry_options o1 = ECR_REGISTRY_OPTIONS_INIT, o2 = ECR_REGISTRY_OPTIONS_INIT;
+	fixture f = { 0 };
+	th_image a, b;
+	ecr__repl_job j1, j2, j3, none;
+	int64_t n = -1, next = -1;
+	int64_t t0 = test_now;
+	f.rng = 4242;
+	snprintf(url, sizeof(url), "file://%s", dir);
+	o1.clock_cb = o2.clock_cb = test_clock;
+	o1.account_id = "111111111111";
+	o1.region = "us-east-1";
+	o2.account_id = "222222222222";
+	o2.region = "ap-south-1";
+	assert_ok(ecr_registry_open(&r1, url, &o1));
+	assert_ok(ecr_registry_open(&r2, url, &o2));
+	assert_ok(ecr_registry_set_replication_configuration(r1, CONFIG));
+	assert_ok(ecr_registry_set_replication_configuration(r2, CONFIG));
+	assert_ok(ecr_repository_create(&p1, r1, "prod/app", NULL));
+	assert_ok(ecr_repository_create(&p2, r2, "prod/app", NULL));
+
+	push(&f, p2, &b, "b"); /* r2's two jobs, due at t0 */
+	test_now += 10;
+	push(&f, p1, &a, "a"); /* r1's two jobs, due at t0 + 10 */
+
+	assert_int_equal(pending(r1), 2);
+	assert_ok(ecr__repl_pending_store(&n, r1));
+	assert_int_equal(n, 4);
+	assert_ok(ecr__repl_pending_store(&n, r2));
+	assert_int_equal(n, 4);
+
+	/* through r1's handle: r2's jobs come first (older), with their source */
+	assert_ok(ecr__repl_claim_store(&j1, NULL, r1, LEASE));
+	assert_string_equal(j1.digest, b.digest);
+	assert_string_equal(j1.src_account_id, "222222222222");
+	assert_string_equal(j1.src_region, "ap-south-1");
+	/* the per-registry claim fills the source with the registry itself */
+	assert_ok(ecr__repl_claim(&j2, NULL, r1, LEASE));
+	assert_string_equal(j2.digest, a.digest);
+	assert_string_equal(j2.src_account_id, "111111111111");
+	assert_string_equal(j2.src_region, "us-east-1");
+	assert_ok(ecr__repl_complete(r1, &j2));
+	ecr__repl_job_dispose(&j2);
+	/* the second of r2 through r2's handle, then r1's last through r2's handle: each claimed once */
+	assert_ok(ecr__repl_claim_store(&j2, NULL, r2, LEASE));
+	assert_string_equal(j2.digest, b.digest);
+	assert_true(j2.id != j1.id);
+	assert_ok(ecr__repl_claim_store(&j3, NULL, r2, LEASE));
+	assert_string_equal(j3.digest, a.digest);
+	assert_string_equal(j3.src_account_id, "111111111111");
+	assert_int_equal(ecr__repl_claim_store(&none, &next, r1, LEASE), ECR_ITEROVER); /* all running, leased */
+	assert_null(none.digest);
+	assert_int_equal(next, test_now + LEASE + 1);
+
+	/* outcomes through the other registry's handle */
+	assert_ok(ecr__repl_complete(r2, &j1));
+	assert_ok(ecr__repl_fail(r1, &j2, "connection refused", test_now + 100, false));
+	assert_ok(ecr__repl_pending_store(&n, r1));
+	assert_int_equal(n, 2); /* j2 waiting for its retry; r1's last one running */
+	assert_ok(ecr__repl_pending(&n, r2));
+	assert_int_equal(n, 1);
+	assert_ok(ecr__repl_pending(&n, r1));
+	assert_int_equal(n, 1);
+	test_now += 100;
+	ecr__repl_job_dispose(&j3);
+	assert_ok(ecr__repl_claim_store(&j3, NULL, r1, LEASE));
+	assert_int_equal(j3.id, j2.id);
+	assert_int_equal(j3.attempts, 1);
+	assert_string_equal(j3.src_account_id, "222222222222");
+	assert_ok(ecr__repl_complete(r1, &j3));
+	ecr__repl_job_dispose(&j3);
+	assert_ok(ecr__repl_pending(&n, r2));
+	assert_int_equal(n, 0);
+
+	/* a lease that ran out is claimed again store-wide (r1's last job) */
+	test_now += LEASE + 1;
+	assert_ok(ecr__repl_claim_store(&j3, NULL, r2, LEASE));
+	assert_string_equal(j3.digest, a.digest);
+	assert_ok(ecr__repl_complete(r2, &j3));
+	assert_ok(ecr__repl_pending_store(&n, r1));
+	assert_int_equal(n, 0);
+	assert_int_equal(ecr__repl_claim_store(&none, &next, r1, LEASE), ECR_ITEROVER);
+	assert_int_equal(next, 0);
+
+	test_now = t0;
+	ecr__repl_job_dispose(&j1);
+	ecr__repl_job_dispose(&j2);
+	ecr__repl_job_dispose(&j3);
+	th_image_dispose(&a);
+	th_image_dispose(&b);
+	ecr_repository_free(p1);
+	ecr_repository_free(p2);
+	ecr_registry_free(r1);
+	ecr_registry_free(r2);
+	th_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -475,6 +583,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_engine_replication_queue__complete_vs_requeue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_replication_queue__fail_retry_final, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_replication_queue__status_order_and_errors, setup, teardown),
+		cmocka_unit_test(test_engine_replication_queue__store_wide),
 	};
 	return cmocka_run_group_tests_name("engine/replication_queue", tests, NULL, NULL);
 }

@@ -485,6 +485,160 @@ static void test_replication_replicator__attach_errors(void **state)
 	assert_ok(ecr_replicator_attach(f->rep, f->b));
 }
 
+/* --- one storage, several accounts: the queue of the whole storage --- */
+
+typedef struct store_fixture {
+	char url[600];
+	ecr_registry *s1;  /* ACCT_A in REGION_A of the store: the attached one */
+	ecr_registry *s2;  /* ACCT_B in REGION_A of the store: opened by the resolver when asked */
+	ecr_registry *dst; /* ACCT_B in REGION_B: memory */
+	ecr_registry *foreign; /* ACCT_B in REGION_A of ANOTHER storage, returned when wrong is set */
+	bool wrong;
+	pthread_mutex_t lock;
+	int source_calls; /* asked for (REGION_A, ACCT_B): a source (nothing replicates to it) */
+} store_fixture;
+
+static ecr_registry *open_store(const char *url, const char *account, const char *region)
+{
+	ecr_registry_options o = ECR_REGISTRY_OPTIONS_INIT;
+	ecr_registry *r = NULL;
+	o.account_id = account;
+	o.region = region;
+	if (ecr_registry_open(&r, url, &o))
+		fail_msg("open %s %s %s: %s", url, account, region, ecr_error_last()->message);
+	return r;
+}
+
+static int store_resolver(ecr_registry **out, const char *region, const char *registry_id, void *payload)
+{
+	store_fixture *f = payload;
+	int rc = 0;
+	*out = NULL;
+	pthread_mutex_lock(&f->lock);
+	if (strcmp(registry_id, ACCT_A) == 0 && strcmp(region, REGION_A) == 0) {
+		*out = f->s1;
+	} else if (strcmp(registry_id, ACCT_B) == 0 && strcmp(region, REGION_A) == 0) {
+		f->source_calls++;
+		if (f->wrong) {
+			*out = f->foreign;
+		} else {
+			ecr_registry_options o = ECR_REGISTRY_OPTIONS_INIT;
+			o.account_id = ACCT_B;
+			o.region = REGION_A;
+			if (!f->s2)
+				rc = ecr_registry_open(&f->s2, f->url, &o);
+			*out = f->s2;
+		}
+	} else if (strcmp(registry_id, ACCT_B) == 0 && strcmp(region, REGION_B) == 0) {
+		*out = f->dst;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return rc ? rc : *out ? 0 : ECR_ENOTFOUND;
+}
+
+/*
+ * Jobs queued in a registry of the storage that is not attached (not even
+ * open: pushed by an earlier process) are completed by a replicator attached
+ * to another account's registry of the storage, their source resolved through
+ * the callback; attaching the second registry too is harmless; a resolver
+ * that gives a registry of another storage for the source fails the job.
+ */
+static void test_replication_replicator__store_wide_queue(void **state)
+{
+	(void)state;
+	store_fixture f;
+	th_image img, img2, img3;
+	uint64_t rng = 0x5703e0u + (uint64_t)time(NULL);
+	size_t sizes[] = {4000, 50000};
+	ecr_replicator *rep = NULL;
+	ecr_replicator_options o;
+	char *dir = th_tmpdir(), *dir2 = th_tmpdir(), url2[600];
+	memset(&f, 0, sizeof(f));
+	pthread_mutex_init(&f.lock, NULL);
+	snprintf(f.url, sizeof(f.url), "file://%s", dir);
+	snprintf(url2, sizeof(url2), "file://%s", dir2);
+
+	/* an earlier process: ACCT_B's registry replicates to ACCT_B in REGION_B; a push queues a job; closed */
+	ecr_registry *b = open_store(f.url, ACCT_B, REGION_A);
+	configure(b, REGION_B, ACCT_B, NULL);
+	ecr_repository *src = repo_create(b, "svc/api");
+	assert_ok(th_image_random(&img, &rng, 2, sizes));
+	if (th_image_push(src, &img, "v1", 1 << 20))
+		fail_msg("push: %s", th_problem());
+	ecr_repository_free(src);
+	ecr_registry_free(b);
+
+	/* this process: only ACCT_A's registry is open and attached */
+	f.s1 = open_store(f.url, ACCT_A, REGION_A);
+	f.dst = open_mem(ACCT_B, REGION_B);
+	f.foreign = open_store(url2, ACCT_B, REGION_A);
+	assert_ok(ecr_replicator_options_init(&o, ECR_REPLICATOR_OPTIONS_VERSION));
+	o.destination_cb = store_resolver;
+	o.destination_payload = &f;
+	o.retry_base_ms = 5;
+	o.poll_ms = 50;
+	o.max_attempts = 1;
+	assert_ok(ecr_replicator_new(&rep, &o));
+	assert_ok(ecr_replicator_attach(rep, f.s1));
+	int rc = ecr_replicator_drain(rep, DRAIN_MS); /* counts the whole storage's jobs */
+	if (rc)
+		fail_msg("drain: %s", ecr_error_last()->message);
+	assert_true(f.source_calls >= 1);
+	assert_non_null(f.s2);
+	ecr_repository *dst = open_repo(f.dst, "svc/api");
+	if (th_image_verify_exact(dst, &img))
+		fail_msg("verify: %s", th_problem());
+	expect_tag(dst, "v1", img.digest);
+	src = open_repo(f.s2, "svc/api");
+	expect_complete(src, img.digest, REGION_B, ACCT_B);
+	/* ACCT_A's registry queued nothing and has no such repository */
+	expect_no_repo(f.s1, "svc/api");
+
+	/* the second registry attached too: harmless, its pushes replicate once */
+	assert_ok(ecr_replicator_attach(rep, f.s2));
+	assert_ok(th_image_random(&img2, &rng, 2, sizes));
+	if (th_image_push(src, &img2, "v2", 1 << 20))
+		fail_msg("push: %s", th_problem());
+	rc = ecr_replicator_drain(rep, DRAIN_MS);
+	if (rc)
+		fail_msg("drain: %s", ecr_error_last()->message);
+	if (th_image_verify_exact(dst, &img2))
+		fail_msg("verify: %s", th_problem());
+	expect_tag(dst, "v2", img2.digest);
+	expect_complete(src, img2.digest, REGION_B, ACCT_B);
+	assert_ok(ecr_replicator_detach(rep, f.s2));
+
+	/* a resolver giving a registry of another storage for the source: the job fails, nothing is copied */
+	pthread_mutex_lock(&f.lock);
+	f.wrong = true;
+	pthread_mutex_unlock(&f.lock);
+	assert_ok(th_image_random(&img3, &rng, 1, NULL));
+	if (th_image_push(src, &img3, "v3", 0))
+		fail_msg("push: %s", th_problem());
+	rc = ecr_replicator_drain(rep, DRAIN_MS);
+	if (rc)
+		fail_msg("drain: %s", ecr_error_last()->message);
+	status_rec st = status_of(src, img3.digest);
+	assert_int_equal(st.n, 1);
+	assert_int_equal(st.status, ECR_REPLICATION_FAILED);
+	assert_non_null(strstr(st.reason, "not that registry of this storage"));
+	expect_no_image(dst, img3.digest);
+
+	ecr_replicator_free(rep);
+	ecr_repository_free(dst);
+	ecr_repository_free(src);
+	ecr_registry_free(f.s2);
+	ecr_registry_free(f.s1);
+	ecr_registry_free(f.foreign);
+	ecr_registry_free(f.dst);
+	pthread_mutex_destroy(&f.lock);
+	th_image_dispose(&img);
+	th_image_dispose(&img2);
+	th_image_dispose(&img3);
+	th_rmtree(dir);
+	th_rmtree(dir2);
+}
+
 /* --- a remote destination: an in-process server serving ACCT_B's registry --- */
 
 #define ADMIN_ARN "arn:aws:iam::" ACCT_B ":user/admin"
@@ -558,6 +712,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_replication_replicator__deletes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replication_replicator__attach_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replication_replicator__remote_destination, setup, teardown),
+	    cmocka_unit_test(test_replication_replicator__store_wide_queue),
 	};
 	return cmocka_run_group_tests_name("replication/replicator", tests, NULL, NULL);
 }

@@ -3100,9 +3100,15 @@ func ecr_replicator_new(out **C.ecr_replicator, opts *C.ecr_replicator_options) 
 
 // int ecr_replicator_attach(ecr_replicator * r, ecr_registry * reg)
 //
-// Work the queue of a (local) registry: jobs left by an earlier process
-// (interrupted ones included) are picked up too. The registry must outlive
-// the attachment. ECR_ENOTSUPPORTED for a remote registry.
+// Work the replication queue of a (local) registry's storage: the jobs of
+// every registry of that storage (all accounts and regions of its data
+// folder), whether or not they are attached or even open, their sources
+// resolved through destination_cb; jobs left by an earlier process
+// (interrupted ones included) are picked up too. Attaching another registry
+// of the same storage adds no queue (each job is claimed once); it makes its
+// pushes wake the replicator at once (others' are seen within poll_ms). The
+// registry must outlive the attachment. ECR_ENOTSUPPORTED for a remote
+// registry.
 func ecr_replicator_attach(r *C.ecr_replicator, reg *C.ecr_registry) (C.int, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -3126,7 +3132,7 @@ func ecr_replicator_detach(r *C.ecr_replicator, reg *C.ecr_registry) (C.int, err
 
 // int ecr_replicator_drain(ecr_replicator * r, int64_t timeout_ms)
 //
-// Wait until no job of the attached registries is queued or running
+// Wait until no job of the attached registries' storages is queued or running
 // (failed ones waiting for a retry count as queued), at most timeout_ms
 // (-1: no limit). @return 0, or ECR_EBUSY on the timeout.
 func ecr_replicator_drain(r *C.ecr_replicator, timeout_ms C.int64_t) (C.int, error) {

@@ -1134,7 +1134,7 @@ CALLBACK_DOCS = {
     'ecr_principal_policy_cb': 'Called for each identity policy of a principal.',
     'ecr_copy_progress_cb': 'Receives progress reports, from the thread that called ecr_image_copy()\nonly, never two at once. A non-zero return stops the copy (ECR_EUSER) and\nis returned.',
     'ecr_replication_status_cb': "One destination's status; strings are borrowed for the call. A non-zero return stops and is returned.",
-    'ecr_replication_destination_cb': 'Give the replicator the registry of a destination: a local registry of the\nsame deployment (another region or account) or a remote one\n(ecr_registry_open("https://...")). *out is borrowed: it must stay valid\nuntil ecr_replicator_free(). ECR_ENOTFOUND when the destination is unknown\n(the job fails with that reason; it is retried).',
+    'ecr_replication_destination_cb': 'The replicator\'s registry resolver: give it the registry of (region,\nregistry_id) in the deployment. It is asked for:\n- a job\'s destination: a local registry of the same deployment (another\n  region or account) or a remote one (ecr_registry_open("https://..."));\n- a job\'s source, when the job belongs to a registry of an attached\n  registry\'s storage other than that registry itself (the replicator works\n  the jobs of every account and region of the storage): this must be the\n  local registry of that account and region on the same storage.\n*out is borrowed: it must stay valid until ecr_replicator_free().\nECR_ENOTFOUND when the registry is unknown (the job fails with that\nreason; it is retried, and fails for good after max_attempts).',
     'ecr_credential_cb': "Called with each stored credential's ARN and username (never its password).",
     'ecr_server_registry_cb': 'Finds (or opens) the registry of an account in a region, for requests that\nname one: the ECR API (account of the caller\'s access key, region of its\nSigV4 scope) and /v2/ requests to "<account>.dkr.ecr.<region>.<anything>".\nThe registry returned stays owned by the callback\'s owner and must live as\nlong as the server. Called from worker threads, possibly concurrently.\n@return 0, or a negative ECR_E* code (the request then fails).',
     'ecr_blob_store_list_cb': 'Called for each blob by list(): digest, size, modification time (ms since the epoch).',
@@ -2543,7 +2543,7 @@ FUNCTIONS = {
         [ctypes.POINTER(ecr_replicator), ctypes.POINTER(ecr_registry)],
         ('r', 'reg'),
         'int ecr_replicator_attach(ecr_replicator * r, ecr_registry * reg)',
-        'Work the queue of a (local) registry: jobs left by an earlier process\n(interrupted ones included) are picked up too. The registry must outlive\nthe attachment. ECR_ENOTSUPPORTED for a remote registry.'),
+        "Work the replication queue of a (local) registry's storage: the jobs of\nevery registry of that storage (all accounts and regions of its data\nfolder), whether or not they are attached or even open, their sources\nresolved through destination_cb; jobs left by an earlier process\n(interrupted ones included) are picked up too. Attaching another registry\nof the same storage adds no queue (each job is claimed once); it makes its\npushes wake the replicator at once (others' are seen within poll_ms). The\nregistry must outlive the attachment. ECR_ENOTSUPPORTED for a remote\nregistry."),
     'ecr_replicator_detach': (
         ctypes.c_int,
         [ctypes.POINTER(ecr_replicator), ctypes.POINTER(ecr_registry)],
@@ -2555,7 +2555,7 @@ FUNCTIONS = {
         [ctypes.POINTER(ecr_replicator), ctypes.c_int64],
         ('r', 'timeout_ms'),
         'int ecr_replicator_drain(ecr_replicator * r, int64_t timeout_ms)',
-        'Wait until no job of the attached registries is queued or running\n(failed ones waiting for a retry count as queued), at most timeout_ms\n(-1: no limit). @return 0, or ECR_EBUSY on the timeout.'),
+        "Wait until no job of the attached registries' storages is queued or running\n(failed ones waiting for a retry count as queued), at most timeout_ms\n(-1: no limit). @return 0, or ECR_EBUSY on the timeout."),
     'ecr_replicator_free': (
         None,
         [ctypes.POINTER(ecr_replicator)],
