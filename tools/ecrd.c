@@ -38,8 +38,12 @@
  * (files, folders or .zip files; repeatable). SIGHUP loads the database again
  * and hands it to the scanner (CONTINUOUS_SCAN repositories are re-matched).
  *
- * Replication: a replicator (ecr_replicator, 2 workers) is attached to every
- * registry ecrd serves and works their replication queues. A destination
+ * Replication: a replicator (ecr_replicator, 2 workers) works the replication
+ * queue of the whole data folder: the jobs of every account and region in it,
+ * from the start (jobs a killed ecrd left, in any account, are picked up
+ * without a request to that account; their source registry is opened through
+ * the registry provider). It is attached to every registry ecrd opens, so that
+ * their pushes wake it at once. A destination
  * (region, account) is a --replication-destination remote deployment when one
  * names it (opened on first use with the AWS credentials of
  * --replication-profile, else the default AWS chain), else a registry of this
