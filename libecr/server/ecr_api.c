@@ -144,6 +144,27 @@ int ecr__api_type_error(ecr_api_call *call, const char *field, const char *expec
 		expected);
 }
 
+int ecr__api_input_object(ecr_buf *out, ecr_api_call *call, const ecr__api_member *members, size_t n)
+{
+	ecr__jw *w = NULL;
+	int rc = ecr__jw_new(&w);
+	if (!rc)
+		rc = ecr__jw_object_open(w);
+	for (size_t i = 0; !rc && i < n; i++) {
+		const ecr__json *v = ecr__json_get(call->input, members[i].name);
+		if (!v || v->type == ECR__JSON_NULL)
+			continue;
+		if (v->type != members[i].type)
+			rc = ecr__api_type_error(call, members[i].name, members[i].expected);
+		else if (!(rc = ecr__jw_key(w, members[i].name)))
+			rc = ecr__jw_value(w, v);
+	}
+	if (!rc && !(rc = ecr__jw_object_close(w)))
+		rc = ecr__jw_finish(w, out);
+	ecr__jw_free(w);
+	return rc;
+}
+
 static bool is_alnum_lower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
 /* The model's repositoryName pattern:
@@ -279,6 +300,11 @@ int ecr__api_authorize(ecr_api_call *call, const char *action, const char *resou
 		ctx[n++] = (ecr_policy_context_key){ "aws:SourceIp", call->source_ip };
 	ctx[n++] = (ecr_policy_context_key){ "aws:SecureTransport", call->r->srv->tls_cert ? "true" : "false" };
 	return ecr_authorize(call->reg, call->principal, full, resource_arn, ctx, n);
+}
+
+int ecr__api_authorize_registry(ecr_api_call *call)
+{
+	return ecr__api_authorize(call, call->operation, ecr_registry_arn(call->reg));
 }
 
 /* --- output helpers --- */

@@ -44,6 +44,8 @@ extern const ecr_api_op_entry ecr__api_ops_cache[];        /* ecr_api_cache.c */
 /* Authorize "ecr:<action>" on a resource ARN for the caller (no-op without
  * auth); ECR_EDENIED with ECR's AccessDeniedException message. */
 int ecr__api_authorize(ecr_api_call *call, const char *action, const char *resource_arn);
+/* ecr__api_authorize() of the call's operation on its registry (registry-level operations). */
+int ecr__api_authorize_registry(ecr_api_call *call);
 
 /* Input helpers: each fails with ECR_EINVALID and ECR's message style
  * ("Invalid parameter at '<field>' failed to satisfy constraint: '...'"),
@@ -57,6 +59,15 @@ int ecr__api_int(int64_t *out, bool *present_out, ecr_api_call *call, const char
 int ecr__api_bool(bool *out, ecr_api_call *call, const char *field, bool dflt);
 /* A member of the wrong JSON type: ECR_EINVALID answered as SerializationException. */
 int ecr__api_type_error(ecr_api_call *call, const char *field, const char *expected);
+/* A member of a request that is handed to the library as JSON. */
+typedef struct ecr__api_member {
+	const char *name;
+	ecr__json_type type;
+	const char *expected; /* for the type error: "a string", "a list", "a structure" */
+} ecr__api_member;
+/* The members[0..n) present in the input and not null, as a JSON object (in that order) appended to out; a member
+ * of another type: ecr__api_type_error(). */
+int ecr__api_input_object(ecr_buf *out, ecr_api_call *call, const ecr__api_member *members, size_t n);
 /* The registry of an account in a region (the server's registry provider, else the
  * registries it serves); ECR_EINVALID when none is reachable. */
 int ecr__api_registry(ecr_registry **out, ecr_api_call *call, const char *account_id, const char *region);

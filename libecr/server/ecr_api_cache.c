@@ -13,10 +13,19 @@
 #define PREFIXES_MAX 100
 #define VALIDATE_TIMEOUT_MS 10000
 
-static const char *const create_members[] = {"ecrRepositoryPrefix", "upstreamRegistryUrl", "upstreamRegistry",
-                                             "credentialArn", "customRoleArn", "upstreamRepositoryPrefix", NULL};
-static const char *const update_members[] = {"ecrRepositoryPrefix", "credentialArn", "customRoleArn",
-                                             "upstreamRepositoryPrefix", NULL};
+/* Request members (all strings), handed to the library as its JSON. */
+static const ecr__api_member create_members[] = {
+    {"ecrRepositoryPrefix", ECR__JSON_STRING, "a string"}, {"upstreamRegistryUrl", ECR__JSON_STRING, "a string"},
+    {"upstreamRegistry", ECR__JSON_STRING, "a string"},    {"credentialArn", ECR__JSON_STRING, "a string"},
+    {"customRoleArn", ECR__JSON_STRING, "a string"},       {"upstreamRepositoryPrefix", ECR__JSON_STRING, "a string"},
+};
+static const ecr__api_member update_members[] = {
+    {"ecrRepositoryPrefix", ECR__JSON_STRING, "a string"},
+    {"credentialArn", ECR__JSON_STRING, "a string"},
+    {"customRoleArn", ECR__JSON_STRING, "a string"},
+    {"upstreamRepositoryPrefix", ECR__JSON_STRING, "a string"},
+};
+#define NMEMBERS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Response members, in ECR's order. */
 static const char *const create_out[] = {"ecrRepositoryPrefix", "upstreamRegistryUrl", "createdAt",
@@ -28,35 +37,6 @@ static const char *const delete_out[] = {"ecrRepositoryPrefix", "upstreamRegistr
                                          "credentialArn", "customRoleArn", "upstreamRepositoryPrefix", NULL};
 static const char *const validate_out[] = {"ecrRepositoryPrefix", "registryId", "upstreamRegistryUrl",
                                            "credentialArn", "customRoleArn", "upstreamRepositoryPrefix", NULL};
-
-static int authorize(ecr_api_call *call)
-{
-	return ecr__api_authorize(call, call->operation, ecr_registry_arn(call->reg));
-}
-
-/* The request's members of `members` (strings) as a JSON object: the library's input. */
-static int input_json(ecr_buf *out, ecr_api_call *call, const char *const *members)
-{
-	ecr__jw *w = NULL;
-	int rc;
-	for (size_t i = 0; members[i]; i++) {
-		const ecr__json *v = ecr__json_get(call->input, members[i]);
-		if (v && v->type != ECR__JSON_NULL && v->type != ECR__JSON_STRING)
-			return ecr__api_type_error(call, members[i], "a string");
-	}
-	if ((rc = ecr__jw_new(&w)) || (rc = ecr__jw_object_open(w)))
-		goto done;
-	for (size_t i = 0; members[i]; i++) {
-		const ecr__json *v = ecr__json_get(call->input, members[i]);
-		if (v && v->type == ECR__JSON_STRING && ((rc = ecr__jw_key(w, members[i])) || (rc = ecr__jw_value(w, v))))
-			goto done;
-	}
-	if (!(rc = ecr__jw_object_close(w)))
-		rc = ecr__jw_finish(w, out);
-done:
-	ecr__jw_free(w);
-	return rc;
-}
 
 /* Write the members `keys` of a rule object (those it has) into the response. */
 static int write_members(ecr_api_call *call, const ecr__json *rule, const char *const *keys)
@@ -83,8 +63,10 @@ static int write_rule_text(ecr_api_call *call, const ecr_buf *text, const char *
 static int op_put(ecr_api_call *call, int create)
 {
 	ecr_buf in = ECR_BUF_INIT, out = ECR_BUF_INIT;
+	const ecr__api_member *members = create ? create_members : update_members;
+	size_t n = create ? NMEMBERS(create_members) : NMEMBERS(update_members);
 	int rc;
-	if ((rc = authorize(call)) || (rc = input_json(&in, call, create ? create_members : update_members)) ||
+	if ((rc = ecr__api_authorize_registry(call)) || (rc = ecr__api_input_object(&in, call, members, n)) ||
 	    (rc = ecr_registry_put_pull_through_cache_rule(&out, call->reg, in.ptr, create)))
 		goto done;
 	rc = write_rule_text(call, &out, create ? create_out : update_out);
@@ -109,7 +91,8 @@ static int op_delete_pull_through_cache_rule(ecr_api_call *call)
 	ecr_buf out = ECR_BUF_INIT;
 	const char *prefix;
 	int rc;
-	if ((rc = authorize(call)) || (rc = ecr__api_string(&prefix, call, "ecrRepositoryPrefix", true, 0, 0)) ||
+	if ((rc = ecr__api_authorize_registry(call)) ||
+	    (rc = ecr__api_string(&prefix, call, "ecrRepositoryPrefix", true, 0, 0)) ||
 	    (rc = ecr_registry_delete_pull_through_cache_rule(&out, call->reg, prefix)))
 		goto done;
 	rc = write_rule_text(call, &out, delete_out);
@@ -136,7 +119,7 @@ static int op_describe_pull_through_cache_rules(ecr_api_call *call)
 	int64_t max = 0;
 	int rc;
 
-	if ((rc = authorize(call)) ||
+	if ((rc = ecr__api_authorize_registry(call)) ||
 	    (rc = ecr__api_int(&max, NULL, call, "maxResults", 1, DESCRIBE_MAX_RESULTS, DESCRIBE_DEFAULT_RESULTS)) ||
 	    (rc = ecr__api_string(&token_text, call, "nextToken", false, 0, 0)))
 		goto done;
@@ -210,7 +193,8 @@ static int op_validate_pull_through_cache_rule(ecr_api_call *call)
 	ecr_buf rule = ECR_BUF_INIT, failure = ECR_BUF_INIT;
 	const char *prefix;
 	int valid = 0, rc;
-	if ((rc = authorize(call)) || (rc = ecr__api_string(&prefix, call, "ecrRepositoryPrefix", true, 0, 0)) ||
+	if ((rc = ecr__api_authorize_registry(call)) ||
+	    (rc = ecr__api_string(&prefix, call, "ecrRepositoryPrefix", true, 0, 0)) ||
 	    (rc = ecr__ptc_rule_validate(&rule, &valid, &failure, call->reg, prefix, NULL, VALIDATE_TIMEOUT_MS)) ||
 	    (rc = write_rule_text(call, &rule, validate_out)) || (rc = ecr__jw_key(call->out, "isValid")) ||
 	    (rc = ecr__jw_bool(call->out, valid != 0)))

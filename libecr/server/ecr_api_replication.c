@@ -24,7 +24,7 @@ static int op_put_replication_configuration(ecr_api_call *call)
 {
 	ecr_buf in = ECR_BUF_INIT;
 	int rc;
-	if ((rc = ecr__api_authorize(call, call->operation, ecr_registry_arn(call->reg))))
+	if ((rc = ecr__api_authorize_registry(call)))
 		return rc;
 	const ecr__json *conf = ecr__json_get(call->input, "replicationConfiguration");
 	if (!conf || conf->type == ECR__JSON_NULL)

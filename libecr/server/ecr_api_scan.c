@@ -349,17 +349,12 @@ done:
 
 /* --- registry scanning configuration --- */
 
-static int registry_authorize(ecr_api_call *call)
-{
-	return ecr__api_authorize(call, call->operation, ecr_registry_arn(call->reg));
-}
-
 static int op_put_registry_scanning_configuration(ecr_api_call *call)
 {
 	ecr__jw *w = NULL;
 	ecr_buf in = ECR_BUF_INIT, stored = ECR_BUF_INIT;
 	int rc;
-	if ((rc = registry_authorize(call)))
+	if ((rc = ecr__api_authorize_registry(call)))
 		return rc;
 	const ecr__json *type = ecr__json_get(call->input, "scanType");
 	const ecr__json *rules = ecr__json_get(call->input, "rules");
@@ -392,7 +387,7 @@ static int op_get_registry_scanning_configuration(ecr_api_call *call)
 {
 	ecr_buf stored = ECR_BUF_INIT;
 	int rc;
-	if ((rc = registry_authorize(call)) || (rc = ecr_registry_scanning_configuration(&stored, call->reg)))
+	if ((rc = ecr__api_authorize_registry(call)) || (rc = ecr_registry_scanning_configuration(&stored, call->reg)))
 		goto done;
 	if ((rc = ecr__jw_key_string(call->out, "registryId", ecr_registry_account_id(call->reg))) ||
 	    (rc = ecr__jw_key(call->out, "scanningConfiguration")))

@@ -12,11 +12,7 @@
 #define DESCRIBE_DEFAULT_RESULTS 100
 
 /* The members of a template in a request, with their JSON types. */
-static const struct {
-	const char *name;
-	ecr__json_type type;
-	const char *expected;
-} template_members[] = {
+static const ecr__api_member template_members[] = {
     {"prefix", ECR__JSON_STRING, "a string"},
     {"description", ECR__JSON_STRING, "a string"},
     {"encryptionConfiguration", ECR__JSON_OBJECT, "a structure"},
@@ -29,33 +25,6 @@ static const struct {
     {"customRoleArn", ECR__JSON_STRING, "a string"},
 };
 #define TEMPLATE_MEMBERS (sizeof(template_members) / sizeof(template_members[0]))
-
-static int registry_authorize(ecr_api_call *call)
-{
-	return ecr__api_authorize(call, call->operation, ecr_registry_arn(call->reg));
-}
-
-/* The template of the request as the library's JSON (the template's members only). */
-static int request_template(ecr_buf *out, ecr_api_call *call)
-{
-	ecr__jw *w = NULL;
-	int rc = ecr__jw_new(&w);
-	if (!rc)
-		rc = ecr__jw_object_open(w);
-	for (size_t i = 0; !rc && i < TEMPLATE_MEMBERS; i++) {
-		const ecr__json *v = ecr__json_get(call->input, template_members[i].name);
-		if (!v || v->type == ECR__JSON_NULL)
-			continue;
-		if (v->type != template_members[i].type)
-			rc = ecr__api_type_error(call, template_members[i].name, template_members[i].expected);
-		else if (!(rc = ecr__jw_key(w, template_members[i].name)))
-			rc = ecr__jw_value(w, v);
-	}
-	if (!rc && !(rc = ecr__jw_object_close(w)))
-		rc = ecr__jw_finish(w, out);
-	ecr__jw_free(w);
-	return rc;
-}
 
 /* registryId and repositoryCreationTemplate (the library's JSON of one template). */
 static int template_output(ecr_api_call *call, const ecr_buf *tpl)
@@ -88,8 +57,9 @@ static int put_template(ecr_api_call *call, int create)
 	ecr_buf in = ECR_BUF_INIT, out = ECR_BUF_INIT;
 	const char *prefix;
 	int rc;
-	if (!(rc = prefix_of(&prefix, call)) && !(rc = request_template(&in, call)) &&
-	    !(rc = registry_authorize(call)) &&
+	if (!(rc = prefix_of(&prefix, call)) &&
+	    !(rc = ecr__api_input_object(&in, call, template_members, TEMPLATE_MEMBERS)) &&
+	    !(rc = ecr__api_authorize_registry(call)) &&
 	    !(rc = ecr_registry_put_creation_template(&out, call->reg, in.ptr, create)))
 		rc = template_output(call, &out);
 	ecr_buf_dispose(&in);
@@ -112,7 +82,7 @@ static int op_delete_template(ecr_api_call *call)
 	ecr_buf out = ECR_BUF_INIT;
 	const char *prefix;
 	int rc;
-	if (!(rc = prefix_of(&prefix, call)) && !(rc = registry_authorize(call)) &&
+	if (!(rc = prefix_of(&prefix, call)) && !(rc = ecr__api_authorize_registry(call)) &&
 	    !(rc = ecr_registry_delete_creation_template(&out, call->reg, prefix)))
 		rc = template_output(call, &out);
 	ecr_buf_dispose(&out);
@@ -166,7 +136,7 @@ static int op_describe_templates(ecr_api_call *call)
 		    "Invalid parameter at 'nextToken' failed to satisfy constraint: 'Invalid pagination token'");
 		goto done;
 	}
-	if ((rc = registry_authorize(call)))
+	if ((rc = ecr__api_authorize_registry(call)))
 		goto done;
 	/* the library validates the prefixes; one without a template is then filtered out */
 	rc = ecr_registry_creation_templates(&all, call->reg, prefixes, prefixes_count);
