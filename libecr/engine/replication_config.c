@@ -253,9 +253,8 @@ static int config_normalise(ecr_buf *out, const ecr_registry *reg, const char *j
 				unique[unique_count].id = id;
 				unique_count++;
 			}
-			if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key(w, "region")) ||
-				(rc = ecr__jw_string(w, region)) || (rc = ecr__jw_key(w, "registryId")) ||
-				(rc = ecr__jw_string(w, id)) || (rc = ecr__jw_object_close(w)))
+			if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key_string(w, "region", region)) ||
+			    (rc = ecr__jw_key_string(w, "registryId", id)) || (rc = ecr__jw_object_close(w)))
 				goto done;
 		}
 		if ((rc = ecr__jw_array_close(w)))
@@ -303,9 +302,8 @@ static int config_normalise(ecr_buf *out, const ecr_registry *reg, const char *j
 					rc = vfail(p4, type, "must satisfy enum value set: [PREFIX_MATCH]");
 					goto done;
 				}
-				if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key(w, "filter")) ||
-					(rc = ecr__jw_string(w, value)) || (rc = ecr__jw_key(w, "filterType")) ||
-					(rc = ecr__jw_string(w, type)) || (rc = ecr__jw_object_close(w)))
+				if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key_string(w, "filter", value)) ||
+				    (rc = ecr__jw_key_string(w, "filterType", type)) || (rc = ecr__jw_object_close(w)))
 					goto done;
 			}
 			if ((rc = ecr__jw_array_close(w)))
@@ -392,10 +390,10 @@ static int remote_status(ecr_repository *repo, const char *digest, ecr_replicati
 	ecr__json *res = NULL;
 	ecr__jw *w = NULL;
 	int rc;
-	if ((rc = ecr__jw_new(&w)) || (rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key(w, "repositoryName")) ||
-		(rc = ecr__jw_string(w, repo->name)) || (rc = ecr__jw_key(w, "imageId")) ||
-		(rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key(w, "imageDigest")) || (rc = ecr__jw_string(w, digest)) ||
-		(rc = ecr__jw_object_close(w)) || (rc = ecr__jw_object_close(w)))
+	if ((rc = ecr__jw_new(&w)) || (rc = ecr__jw_object_open(w)) ||
+	    (rc = ecr__jw_key_string(w, "repositoryName", repo->name)) || (rc = ecr__jw_key(w, "imageId")) ||
+	    (rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key_string(w, "imageDigest", digest)) ||
+	    (rc = ecr__jw_object_close(w)) || (rc = ecr__jw_object_close(w)))
 		goto done;
 	rc = ecr__remote_call(&res, reg, "DescribeImageReplicationStatus", w);
 	w = NULL;

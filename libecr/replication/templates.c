@@ -400,45 +400,41 @@ static int check_whole(const tpl *t)
 static int write_template(ecr__jw *w, const tpl *t, bool with_times, int64_t created_at, int64_t updated_at)
 {
 	int rc;
-	if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key(w, "prefix")) || (rc = ecr__jw_string(w, t->prefix)))
+	if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key_string(w, "prefix", t->prefix)))
 		return rc;
-	if (t->description && ((rc = ecr__jw_key(w, "description")) || (rc = ecr__jw_string(w, t->description))))
+	if (t->description && (rc = ecr__jw_key_string(w, "description", t->description)))
 		return rc;
 	if ((rc = ecr__jw_key(w, "encryptionConfiguration")) || (rc = ecr__jw_object_open(w)) ||
-	    (rc = ecr__jw_key(w, "encryptionType")) ||
-	    (rc = ecr__jw_string(w, ecr__repository_encryption_name(t->encryption))))
+	    (rc = ecr__jw_key_string(w, "encryptionType", ecr__repository_encryption_name(t->encryption))))
 		return rc;
-	if (t->kms_key && ((rc = ecr__jw_key(w, "kmsKey")) || (rc = ecr__jw_string(w, t->kms_key))))
+	if (t->kms_key && (rc = ecr__jw_key_string(w, "kmsKey", t->kms_key)))
 		return rc;
 	if ((rc = ecr__jw_object_close(w)) || (rc = ecr__jw_key(w, "resourceTags")) || (rc = ecr__jw_array_open(w)))
 		return rc;
 	for (size_t i = 0; t->tags && i < t->tags->count; i++)
-		if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key(w, "Key")) ||
-		    (rc = ecr__jw_string(w, ecr__json_get_string(t->tags->values[i], "Key"))) ||
-		    (rc = ecr__jw_key(w, "Value")) ||
-		    (rc = ecr__jw_string(w, ecr__json_get_string(t->tags->values[i], "Value"))) ||
+		if ((rc = ecr__jw_object_open(w)) ||
+		    (rc = ecr__jw_key_string(w, "Key", ecr__json_get_string(t->tags->values[i], "Key"))) ||
+		    (rc = ecr__jw_key_string(w, "Value", ecr__json_get_string(t->tags->values[i], "Value"))) ||
 		    (rc = ecr__jw_object_close(w)))
 			return rc;
-	if ((rc = ecr__jw_array_close(w)) || (rc = ecr__jw_key(w, "imageTagMutability")) ||
-	    (rc = ecr__jw_string(w, ecr__repository_mutability_name(t->mutability))))
+	if ((rc = ecr__jw_array_close(w)) ||
+	    (rc = ecr__jw_key_string(w, "imageTagMutability", ecr__repository_mutability_name(t->mutability))))
 		return rc;
 	if (t->exclusions) {
 		if ((rc = ecr__jw_key(w, "imageTagMutabilityExclusionFilters")) || (rc = ecr__jw_array_open(w)))
 			return rc;
 		for (size_t i = 0; i < t->exclusions->count; i++)
-			if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key(w, "filterType")) ||
-			    (rc = ecr__jw_string(w, "WILDCARD")) || (rc = ecr__jw_key(w, "filter")) ||
-			    (rc = ecr__jw_string(w, ecr__json_get_string(t->exclusions->values[i], "filter"))) ||
+			if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key_string(w, "filterType", "WILDCARD")) ||
+			    (rc = ecr__jw_key_string(w, "filter",
+			                             ecr__json_get_string(t->exclusions->values[i], "filter"))) ||
 			    (rc = ecr__jw_object_close(w)))
 				return rc;
 		if ((rc = ecr__jw_array_close(w)))
 			return rc;
 	}
-	if (t->repository_policy &&
-	    ((rc = ecr__jw_key(w, "repositoryPolicy")) || (rc = ecr__jw_string(w, t->repository_policy))))
+	if (t->repository_policy && (rc = ecr__jw_key_string(w, "repositoryPolicy", t->repository_policy)))
 		return rc;
-	if (t->lifecycle_policy &&
-	    ((rc = ecr__jw_key(w, "lifecyclePolicy")) || (rc = ecr__jw_string(w, t->lifecycle_policy))))
+	if (t->lifecycle_policy && (rc = ecr__jw_key_string(w, "lifecyclePolicy", t->lifecycle_policy)))
 		return rc;
 	if ((rc = ecr__jw_key(w, "appliedFor")) || (rc = ecr__jw_array_open(w)))
 		return rc;
@@ -447,8 +443,7 @@ static int write_template(ecr__jw *w, const tpl *t, bool with_times, int64_t cre
 			return rc;
 	if ((rc = ecr__jw_array_close(w)))
 		return rc;
-	if (t->custom_role_arn &&
-	    ((rc = ecr__jw_key(w, "customRoleArn")) || (rc = ecr__jw_string(w, t->custom_role_arn))))
+	if (t->custom_role_arn && (rc = ecr__jw_key_string(w, "customRoleArn", t->custom_role_arn)))
 		return rc;
 	if (with_times &&
 	    ((rc = ecr__jw_key(w, "createdAt")) || (rc = ecr__jw_double(w, (double)created_at / 1000.0)) ||
@@ -556,8 +551,8 @@ static int remote_delete(ecr_buf *out, ecr_registry *reg, const char *prefix)
 	ecr__jw *w = NULL;
 	ecr__json *res = NULL;
 	int rc = ecr__jw_new(&w);
-	if (!rc && !(rc = ecr__jw_object_open(w)) && !(rc = ecr__jw_key(w, "prefix")) &&
-	    !(rc = ecr__jw_string(w, prefix)) && !(rc = ecr__jw_object_close(w))) {
+	if (!rc && !(rc = ecr__jw_object_open(w)) && !(rc = ecr__jw_key_string(w, "prefix", prefix)) &&
+	    !(rc = ecr__jw_object_close(w))) {
 		rc = ecr__remote_call(&res, reg, "DeleteRepositoryCreationTemplate", w);
 		w = NULL;
 		if (!rc)
@@ -594,7 +589,7 @@ static int remote_list(ecr_buf *out, ecr_registry *reg, const char *const *prefi
 			if (rc || (rc = ecr__jw_array_close(w)))
 				break;
 		}
-		if (token && ((rc = ecr__jw_key(w, "nextToken")) || (rc = ecr__jw_string(w, token))))
+		if (token && (rc = ecr__jw_key_string(w, "nextToken", token)))
 			break;
 		if ((rc = ecr__jw_object_close(w)))
 			break;

@@ -175,8 +175,8 @@ static int op_describe_pull_through_cache_rules(ecr_api_call *call)
 	if ((rc = ecr__jw_array_close(call->out)))
 		goto done;
 	if (more && last) {
-		if ((rc = ecr__token_encode(&next, 'p', last)) || (rc = ecr__jw_key(call->out, "nextToken")) ||
-		    (rc = ecr__jw_string(call->out, next.ptr)))
+		if ((rc = ecr__token_encode(&next, 'p', last)) ||
+		    (rc = ecr__jw_key_string(call->out, "nextToken", next.ptr)))
 			goto done;
 	}
 done:
@@ -199,8 +199,8 @@ static int op_validate_pull_through_cache_rule(ecr_api_call *call)
 	    (rc = write_rule_text(call, &rule, validate_out)) || (rc = ecr__jw_key(call->out, "isValid")) ||
 	    (rc = ecr__jw_bool(call->out, valid != 0)))
 		goto done;
-	if (!valid && ((rc = ecr__jw_key(call->out, "failure")) ||
-	               (rc = ecr__jw_string(call->out, failure.size ? failure.ptr : "the upstream registry failed"))))
+	if (!valid && (rc = ecr__jw_key_string(call->out, "failure",
+	                                       failure.size ? failure.ptr : "the upstream registry failed")))
 		goto done;
 done:
 	ecr_buf_dispose(&rule);

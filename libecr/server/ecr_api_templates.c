@@ -31,8 +31,7 @@ static int template_output(ecr_api_call *call, const ecr_buf *tpl)
 {
 	ecr__json *v = NULL;
 	int rc = ecr__json_parse(&v, tpl->ptr, tpl->size, NULL);
-	if (!rc && !(rc = ecr__jw_key(call->out, "registryId")) &&
-	    !(rc = ecr__jw_string(call->out, ecr_registry_account_id(call->reg))) &&
+	if (!rc && !(rc = ecr__jw_key_string(call->out, "registryId", ecr_registry_account_id(call->reg))) &&
 	    !(rc = ecr__jw_key(call->out, "repositoryCreationTemplate")))
 		rc = ecr__jw_value(call->out, v);
 	ecr__json_free(v);
@@ -146,8 +145,7 @@ static int op_describe_templates(ecr_api_call *call)
 	}
 	if (rc || (rc = ecr__json_parse(&list, all.ptr, all.size, NULL)))
 		goto done;
-	if ((rc = ecr__jw_key(call->out, "registryId")) ||
-	    (rc = ecr__jw_string(call->out, ecr_registry_account_id(call->reg))) ||
+	if ((rc = ecr__jw_key_string(call->out, "registryId", ecr_registry_account_id(call->reg))) ||
 	    (rc = ecr__jw_key(call->out, "repositoryCreationTemplates")) || (rc = ecr__jw_array_open(call->out)))
 		goto done;
 	int64_t written = 0;
