@@ -40,35 +40,21 @@ void ecr__meta_repl_job_dispose(ecr__meta_repl_job *j)
 	memset(j, 0, sizeof(*j));
 }
 
-static int64_t col_int(const ecr_sql_value *v)
-{
-	return v->type == ECR_SQL_INT ? v->i : 0;
-}
-
-static int col_dup(char **out, const ecr_sql_value *v)
-{
-	*out = NULL;
-	if (v->type != ECR_SQL_TEXT && v->type != ECR_SQL_BLOB)
-		return 0;
-	*out = ecr__strndup(v->s, v->len);
-	return *out ? 0 : ECR_ENOMEM;
-}
-
 static int job_from_row(ecr__meta_repl_job *j, const ecr_sql_value *c, size_t n)
 {
 	int rc;
 	memset(j, 0, sizeof(*j));
 	if (n < 12)
 		return ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "replication job row has %zu columns", n);
-	j->id = col_int(&c[0]);
-	j->status = (int)col_int(&c[6]);
-	j->attempts = (int)col_int(&c[7]);
-	j->next_attempt_at = col_int(&c[8]);
-	j->lease_until = col_int(&c[9]);
-	j->updated_at = col_int(&c[11]);
-	if ((rc = col_dup(&j->repository, &c[1])) || (rc = col_dup(&j->digest, &c[2])) ||
-		(rc = col_dup(&j->tags, &c[3])) || (rc = col_dup(&j->dest_region, &c[4])) ||
-		(rc = col_dup(&j->dest_registry_id, &c[5])) || (rc = col_dup(&j->failure_reason, &c[10]))) {
+	j->id = ecr__sql_int(&c[0]);
+	j->status = (int)ecr__sql_int(&c[6]);
+	j->attempts = (int)ecr__sql_int(&c[7]);
+	j->next_attempt_at = ecr__sql_int(&c[8]);
+	j->lease_until = ecr__sql_int(&c[9]);
+	j->updated_at = ecr__sql_int(&c[11]);
+	if ((rc = ecr__sql_dup(&j->repository, &c[1])) || (rc = ecr__sql_dup(&j->digest, &c[2])) ||
+		(rc = ecr__sql_dup(&j->tags, &c[3])) || (rc = ecr__sql_dup(&j->dest_region, &c[4])) ||
+		(rc = ecr__sql_dup(&j->dest_registry_id, &c[5])) || (rc = ecr__sql_dup(&j->failure_reason, &c[10]))) {
 		ecr__meta_repl_job_dispose(j);
 		return rc;
 	}
@@ -196,7 +182,7 @@ static int job_source_cb(const ecr_sql_value *c, size_t n, void *payload)
 	ecr__free(*s->account);
 	ecr__free(*s->region);
 	*s->account = *s->region = NULL;
-	if ((rc = col_dup(s->account, &c[0])) || (rc = col_dup(s->region, &c[1])))
+	if ((rc = ecr__sql_dup(s->account, &c[0])) || (rc = ecr__sql_dup(s->region, &c[1])))
 		return rc;
 	return 0;
 }
