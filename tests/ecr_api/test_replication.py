@@ -18,6 +18,7 @@ The last output line is "N passed, M failed".
 import json
 import os
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -196,16 +197,29 @@ class Replication(unittest.TestCase):
         # pushed before the configuration: no status
         out = self.ok("describe_image_replication_status", repositoryName=prod, imageId={"imageDigest": before})
         self.assertEqual(out, {"repositoryName": prod, "imageId": {"imageDigest": before}, "replicationStatuses": []})
-        # pushed after: queued for both destinations, IN_PROGRESS (no replicator runs here), by digest or tag
+        # pushed after: queued for both destinations; ecrd's replicator works them at once, so the status is
+        # IN_PROGRESS until each ends: the other region of this account COMPLETE, the other account (its registry
+        # policy does not allow this account) FAILED with the reason; by digest or by tag alike
         after = self.push(prod, "v1", "after")
-        want = [{"region": "eu-west-1", "registryId": fx.DEFAULT_ACCOUNT, "status": "IN_PROGRESS"},
-                {"region": "us-east-1", "registryId": fx.OTHER_ACCOUNT, "status": "IN_PROGRESS"}]
         out = self.ok("describe_image_replication_status", repositoryName=prod, imageId={"imageDigest": after})
-        self.assertEqual(out, {"repositoryName": prod, "imageId": {"imageDigest": after},
-                               "replicationStatuses": want})
-        out = self.ok("describe_image_replication_status", repositoryName=prod, imageId={"imageTag": "v1"})
-        self.assertEqual(out, {"repositoryName": prod, "imageId": {"imageDigest": after, "imageTag": "v1"},
-                               "replicationStatuses": want})
+        self.assertEqual([(s["region"], s["registryId"]) for s in out["replicationStatuses"]],
+                         [("eu-west-1", fx.DEFAULT_ACCOUNT), ("us-east-1", fx.OTHER_ACCOUNT)])
+        for s in out["replicationStatuses"]:
+            self.assertIn(s["status"], ("IN_PROGRESS", "COMPLETE", "FAILED"))
+        deadline = time.time() + 60
+        while True:
+            out = self.ok("describe_image_replication_status", repositoryName=prod, imageId={"imageDigest": after})
+            if all(s["status"] != "IN_PROGRESS" for s in out["replicationStatuses"]) or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        got = [(s["region"], s["registryId"], s["status"]) for s in out["replicationStatuses"]]
+        self.assertEqual(got, [("eu-west-1", fx.DEFAULT_ACCOUNT, "COMPLETE"),
+                               ("us-east-1", fx.OTHER_ACCOUNT, "FAILED")])
+        self.assertNotIn("failureCode", out["replicationStatuses"][0])
+        self.assertIn("failureCode", out["replicationStatuses"][1])
+        by_tag = self.ok("describe_image_replication_status", repositoryName=prod, imageId={"imageTag": "v1"})
+        self.assertEqual(by_tag, {"repositoryName": prod, "imageId": {"imageDigest": after, "imageTag": "v1"},
+                                  "replicationStatuses": out["replicationStatuses"]})
         # a repository no filter selects
         other = self.push(dev, "v1", "dev")
         out = self.ok("describe_image_replication_status", repositoryName=dev, imageId={"imageDigest": other})
