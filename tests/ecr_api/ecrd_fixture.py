@@ -195,6 +195,104 @@ def parse_key_output(text):
     return kid, secret
 
 
+
+def start_ecrd(exe, principals=(), extra_args=(), while_stopped=None):
+    """An Ecrd started once (to write the administrator's credentials), stopped
+    for `ecrd principal add` of each (arn, policy) in principals and for
+    while_stopped(srv) if given, then started again. Returns (srv, admin key,
+    [key of each principal]); srv.first_start_stdout is the first start's
+    stdout. On failure the Ecrd is cleaned up."""
+    srv = Ecrd(exe, extra_args=extra_args)
+    try:
+        srv.start()
+        admin = srv.admin_credentials()
+        srv.stop()
+        srv.first_start_stdout = srv.stdout.decode(errors="replace")
+        keys = [srv.principal_add(arn, policy=policy) for arn, policy in principals]
+        if while_stopped is not None:
+            while_stopped(srv)
+        srv.start()
+    except Exception:
+        srv.cleanup()
+        raise
+    return srv, admin, keys
+
+
+def stop_ecrd(srv, tail=100):
+    """Stop and clean up srv (may be None); print its log tail if it did not exit cleanly."""
+    if srv is None:
+        return
+    rc = srv.stop()
+    log = srv.log_tail(tail)
+    srv.cleanup()
+    if rc not in (0, None):
+        print("ecrd exited with %s; log tail:\n%s" % (rc, log))
+
+
+def make_client(srv, key, config, region="us-east-1", reference_model=True):
+    """A botocore "ecr" client of srv signed with key (id, secret), built from
+    the reference model (or the stock one). After each call c._raw holds the raw
+    response: status, lowercased headers, body bytes and the operation name."""
+    import botocore.session
+    s = botocore.session.Session()
+    if reference_model:
+        s.get_component("data_loader").search_paths.insert(0, model_dir())
+    c = s.create_client("ecr", endpoint_url=srv.endpoint, region_name=region, aws_access_key_id=key[0],
+                        aws_secret_access_key=key[1], config=config)
+    c._raw = {}
+
+    def after_call(http_response=None, model=None, **kw):
+        c._raw = {"status": http_response.status_code, "body": http_response.content, "op": model.name,
+                  "headers": {k.lower(): v for k, v in http_response.headers.items()}}
+    c.meta.events.register("after-call.ecr", after_call)
+    return c
+
+
+class ApiTestCase(unittest.TestCase):
+    """ok()/err() on clients from make_client (self.c unless c= is given)."""
+
+    maxDiff = None
+    err_msg_regex = False         # err(msg=M): message == M (False) or re.search(M) when M is non-empty (True)
+    err_checks_errortype = False  # err(): also x-amzn-ErrorType == code
+
+    def ok(self, op, c=None, **kw):
+        """Call op (snake_case); HTTP 200 and raw JSON of the output shape; returns the JSON."""
+        from botocore.exceptions import ClientError
+        c = c or self.c
+        try:
+            getattr(c, op)(**kw)
+        except ClientError as e:
+            self.fail("%s: unexpected %s: %s" % (op, e.response["Error"]["Code"], e.response["Error"]["Message"]))
+        raw = c._raw
+        self.assertEqual(raw["status"], 200)
+        body = json.loads(raw["body"])
+        self.assertEqual(check_shape(body, output_shape(raw["op"])), [], body)
+        return body
+
+    def err(self, code, op, c=None, status=400, msg=None, **kw):
+        """Call op, expect error code with HTTP status and a message; returns the message."""
+        from botocore.exceptions import ClientError
+        c = c or self.c
+        try:
+            getattr(c, op)(**kw)
+        except ClientError as e:
+            got = e.response["Error"]["Code"]
+            message = e.response["Error"].get("Message") or ""
+            self.assertEqual(got, code, message)
+            self.assertEqual(c._raw["status"], status)
+            self.assertEqual(json.loads(c._raw["body"])["__type"], code)
+            if self.err_checks_errortype:
+                self.assertEqual(c._raw["headers"].get("x-amzn-errortype"), code)
+            self.assertTrue(message)
+            if self.err_msg_regex:
+                if msg:
+                    self.assertRegex(message, msg)
+            elif msg is not None:
+                self.assertEqual(message, msg)
+            return message
+        self.fail("%s: expected %s, got success %s" % (op, code, c._raw.get("body")))
+
+
 # --- the reference model -------------------------------------------------------------------
 
 _MODEL = None

@@ -44,17 +44,8 @@ ACCT = fx.DEFAULT_ACCOUNT
 
 def setUpModule():
     global SRV, ADMIN, CAROL
-    SRV = fx.Ecrd(ECRD)
-    SRV.start()
-    try:
-        ADMIN = SRV.admin_credentials()
-        SRV.stop()
-        CAROL = SRV.principal_add(CAROL_ARN, policy={"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]})
-        SRV.start()
-    except Exception:
-        SRV.cleanup()
-        raise
+    SRV, ADMIN, (CAROL,) = fx.start_ecrd(ECRD, principals=[(CAROL_ARN, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]})])
 
 
 def tearDownModule():

@@ -37,7 +37,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ecrd_fixture as fx  # noqa: E402
 
 import botocore.config  # noqa: E402
-import botocore.session  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 ECRD = None
@@ -57,44 +56,18 @@ def uniq(prefix):
 
 
 def make_client(key, region="us-east-1", reference_model=False):
-    s = botocore.session.Session()
-    if reference_model:
-        s.get_component("data_loader").search_paths.insert(0, fx.model_dir())
-    c = s.create_client("ecr", endpoint_url=SRV.endpoint, region_name=region, aws_access_key_id=key[0],
-                        aws_secret_access_key=key[1], config=CONFIG)
-    c._raw = {}
-
-    def after_call(http_response=None, parsed=None, model=None, **kw):
-        c._raw = {"status": http_response.status_code, "headers": {k.lower(): v for k, v in
-                  http_response.headers.items()}, "body": http_response.content, "op": model.name}
-    c.meta.events.register("after-call.ecr", after_call)
-    return c
+    return fx.make_client(SRV, key, CONFIG, region=region, reference_model=reference_model)
 
 
 def setUpModule():
     global SRV, ADMIN, BOB
-    SRV = fx.Ecrd(ECRD)
-    SRV.start()
-    try:
-        ADMIN = SRV.admin_credentials()
-        SRV.stop()
-        SRV.first_start_stdout = SRV.stdout.decode(errors="replace")
-        bob_policy = {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]}
-        BOB = SRV.principal_add(BOB_ARN, policy=bob_policy)
-        SRV.start()
-    except Exception:
-        SRV.cleanup()
-        raise
+    bob_policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]}
+    SRV, ADMIN, (BOB,) = fx.start_ecrd(ECRD, principals=[(BOB_ARN, bob_policy)])
 
 
 def tearDownModule():
-    if SRV is not None:
-        rc = SRV.stop()
-        log = SRV.log_tail(200)
-        SRV.cleanup()
-        if rc not in (0, None):
-            print("ecrd exited with %s; log tail:\n%s" % (rc, log))
+    fx.stop_ecrd(SRV, tail=200)
 
 
 class Base(unittest.TestCase):

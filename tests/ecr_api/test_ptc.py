@@ -28,7 +28,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ecrd_fixture as fx  # noqa: E402
 
 import botocore.config  # noqa: E402
-import botocore.session  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 ECRD = None
@@ -132,10 +131,7 @@ def credential(*args, stdin=None, check=True):
 
 
 def make_client():
-    s = botocore.session.Session()
-    s.get_component("data_loader").search_paths.insert(0, fx.model_dir())
-    c = s.create_client("ecr", endpoint_url=SRV.endpoint, region_name=REGION, aws_access_key_id=ADMIN[0],
-                        aws_secret_access_key=ADMIN[1], config=CONFIG)
+    c = fx.make_client(SRV, ADMIN, CONFIG, region=REGION)
 
     def after_call(http_response=None, **kw):
         RESPONSES.append(http_response.content)
@@ -147,18 +143,18 @@ def setUpModule():
     global SRV, ADMIN, REG_ANON, REG_AUTH
     if not os.access(REGISTRY_BIN, os.X_OK) or shutil.which("htpasswd") is None:
         raise unittest.SkipTest("docker-registry or htpasswd missing (scripts/deps.sh)")
-    SRV = fx.Ecrd(ECRD, extra_args=["--log-level", "debug"])
-    try:
-        SRV.start()
-        ADMIN = SRV.admin_credentials()
-        SRV.stop()
+
+    def add_credentials(srv):
+        global SRV
+        SRV = srv  # credential() runs `ecrd credential` on SRV's data
         credential("add", ARN_GOOD, USER, stdin=(PW_GOOD + "\n").encode())
         credential("add", ARN_BAD, USER, stdin=(PW_BAD + "\r\n").encode())
+    try:
+        SRV, ADMIN, _ = fx.start_ecrd(ECRD, extra_args=["--log-level", "debug"], while_stopped=add_credentials)
         REG_ANON = DockerRegistry()
         REG_ANON.start()
         REG_AUTH = DockerRegistry(PW_GOOD)
         REG_AUTH.start()
-        SRV.start()
     except Exception:
         tearDownModule()
         raise

@@ -19,13 +19,11 @@ import json
 import os
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ecrd_fixture as fx  # noqa: E402
 
 import botocore.config  # noqa: E402
-import botocore.session  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 ECRD = None
@@ -40,46 +38,20 @@ OTHER = {"region": "us-east-1", "registryId": fx.OTHER_ACCOUNT}
 
 
 def client(key):
-    s = botocore.session.Session()
-    s.get_component("data_loader").search_paths.insert(0, fx.model_dir())
-    c = s.create_client("ecr", endpoint_url=SRV.endpoint, region_name="us-east-1", aws_access_key_id=key[0],
-                        aws_secret_access_key=key[1], config=CONFIG)
-    c._raw = {}
-
-    def after_call(http_response=None, model=None, **kw):
-        c._raw = {"status": http_response.status_code, "body": http_response.content, "op": model.name,
-                  "headers": {k.lower(): v for k, v in http_response.headers.items()}}
-    c.meta.events.register("after-call.ecr", after_call)
-    return c
+    return fx.make_client(SRV, key, CONFIG)
 
 
 def setUpModule():
     global SRV, ADMIN, DAVE
-    SRV = fx.Ecrd(ECRD)
-    SRV.start()
-    try:
-        ADMIN = SRV.admin_credentials()
-        SRV.stop()
-        DAVE = SRV.principal_add(DAVE_ARN, policy={"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "ecr:DescribeRegistry", "Resource": "*"}]})
-        SRV.start()
-    except Exception:
-        SRV.cleanup()
-        raise
+    SRV, ADMIN, (DAVE,) = fx.start_ecrd(ECRD, principals=[(DAVE_ARN, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ecr:DescribeRegistry", "Resource": "*"}]})])
 
 
 def tearDownModule():
-    if SRV is not None:
-        rc = SRV.stop()
-        log = SRV.log_tail(100)
-        SRV.cleanup()
-        if rc not in (0, None):
-            print("ecrd exited with %s; log tail:\n%s" % (rc, log))
+    fx.stop_ecrd(SRV)
 
 
-class Replication(unittest.TestCase):
-    maxDiff = None
-
+class Replication(fx.ApiTestCase):
     @classmethod
     def setUpClass(cls):
         cls.c = client(ADMIN)
@@ -88,34 +60,6 @@ class Replication(unittest.TestCase):
 
     def setUp(self):
         self.c.put_replication_configuration(replicationConfiguration={"rules": []})
-
-    def ok(self, op, c=None, **kw):
-        c = c or self.c
-        try:
-            getattr(c, op)(**kw)
-        except ClientError as e:
-            self.fail("%s: unexpected %s: %s" % (op, e.response["Error"]["Code"], e.response["Error"]["Message"]))
-        raw = c._raw
-        self.assertEqual(raw["status"], 200)
-        body = json.loads(raw["body"])
-        self.assertEqual(fx.check_shape(body, fx.output_shape(raw["op"])), [], body)
-        return body
-
-    def err(self, code, op, c=None, status=400, msg=None, **kw):
-        c = c or self.c
-        try:
-            getattr(c, op)(**kw)
-        except ClientError as e:
-            got = e.response["Error"]["Code"]
-            message = e.response["Error"].get("Message") or ""
-            self.assertEqual(got, code, message)
-            self.assertEqual(c._raw["status"], status)
-            self.assertEqual(json.loads(c._raw["body"])["__type"], code)
-            self.assertTrue(message)
-            if msg is not None:
-                self.assertEqual(message, msg)
-            return message
-        self.fail("%s: expected %s, got success %s" % (op, code, c._raw.get("body")))
 
     def upload(self, repo, data):
         up = self.c.initiate_layer_upload(repositoryName=repo)

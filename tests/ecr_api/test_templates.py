@@ -19,14 +19,11 @@ The last output line is "N passed, M failed".
 import json
 import os
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ecrd_fixture as fx  # noqa: E402
 
 import botocore.config  # noqa: E402
-import botocore.session  # noqa: E402
-from botocore.exceptions import ClientError  # noqa: E402
 
 ECRD = None
 SRV = None
@@ -41,45 +38,22 @@ LIFECYCLE = json.dumps({"rules": [{"rulePriority": 1, "selection": {"tagStatus":
 
 
 def client(key):
-    s = botocore.session.Session()
-    s.get_component("data_loader").search_paths.insert(0, fx.model_dir())
-    c = s.create_client("ecr", endpoint_url=SRV.endpoint, region_name="us-east-1", aws_access_key_id=key[0],
-                        aws_secret_access_key=key[1], config=CONFIG)
-    c._raw = {}
-
-    def after_call(http_response=None, model=None, **kw):
-        c._raw = {"status": http_response.status_code, "body": http_response.content, "op": model.name,
-                  "headers": {k.lower(): v for k, v in http_response.headers.items()}}
-    c.meta.events.register("after-call.ecr", after_call)
-    return c
+    return fx.make_client(SRV, key, CONFIG)
 
 
 def setUpModule():
     global SRV, ADMIN, CAROL
-    SRV = fx.Ecrd(ECRD)
-    SRV.start()
-    try:
-        ADMIN = SRV.admin_credentials()
-        SRV.stop()
-        CAROL = SRV.principal_add(CAROL_ARN, policy={"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "ecr:DescribeRepositoryCreationTemplates", "Resource": "*"}]})
-        SRV.start()
-    except Exception:
-        SRV.cleanup()
-        raise
+    SRV, ADMIN, (CAROL,) = fx.start_ecrd(ECRD, principals=[(CAROL_ARN, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ecr:DescribeRepositoryCreationTemplates", "Resource": "*"}]})])
 
 
 def tearDownModule():
-    if SRV is not None:
-        rc = SRV.stop()
-        log = SRV.log_tail(100)
-        SRV.cleanup()
-        if rc not in (0, None):
-            print("ecrd exited with %s; log tail:\n%s" % (rc, log))
+    fx.stop_ecrd(SRV)
 
 
-class Templates(unittest.TestCase):
-    maxDiff = None
+class Templates(fx.ApiTestCase):
+    err_msg_regex = True
+    err_checks_errortype = True
 
     @classmethod
     def setUpClass(cls):
@@ -89,35 +63,6 @@ class Templates(unittest.TestCase):
         # each test starts without templates
         for t in self.c.describe_repository_creation_templates()["repositoryCreationTemplates"]:
             self.c.delete_repository_creation_template(prefix=t["prefix"])
-
-    def ok(self, op, c=None, **kw):
-        c = c or self.c
-        try:
-            getattr(c, op)(**kw)
-        except ClientError as e:
-            self.fail("%s: unexpected %s: %s" % (op, e.response["Error"]["Code"], e.response["Error"]["Message"]))
-        raw = c._raw
-        self.assertEqual(raw["status"], 200)
-        body = json.loads(raw["body"])
-        self.assertEqual(fx.check_shape(body, fx.output_shape(raw["op"])), [], body)
-        return body
-
-    def err(self, code, op, c=None, status=400, msg=None, **kw):
-        c = c or self.c
-        try:
-            getattr(c, op)(**kw)
-        except ClientError as e:
-            got = e.response["Error"]["Code"]
-            message = e.response["Error"].get("Message") or ""
-            self.assertEqual(got, code, message)
-            self.assertEqual(c._raw["status"], status)
-            self.assertEqual(json.loads(c._raw["body"])["__type"], code)
-            self.assertEqual(c._raw["headers"].get("x-amzn-errortype"), code)
-            self.assertTrue(message)
-            if msg:
-                self.assertRegex(message, msg)
-            return message
-        self.fail("%s: expected %s, got success %s" % (op, code, c._raw.get("body")))
 
     def test_create_describe_update_delete(self):
         out = self.ok("create_repository_creation_template", prefix="prod", description="production",
