@@ -8,6 +8,7 @@
  */
 #include "../helpers/helpers.h"
 #include "../server/api_client.h"
+#include "remote_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,112 +19,28 @@
 #include "libecr/core/digest.h"
 #include "libecr/transport/http_transport.h"
 
-#define ADMIN_ARN "arn:aws:iam::123456789012:user/admin"
 #define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_CONFIG "application/vnd.oci.image.config.v1+json"
 #define MT_LAYER "application/vnd.oci.image.layer.v1.tar"
 
-static int64_t g_now;
-
-static int64_t test_clock(void *payload)
-{
-	(void)payload;
-	return g_now;
-}
-
-typedef struct fx {
-	ecr_registry *local;   /* run 1 */
-	ecr_registry *backing; /* what the server serves */
-	ecr_server *srv;
-	ecr_registry *remote; /* run 2 */
-	ecr_registry *oci;    /* the same server, ECR_REMOTE_OCI_ONLY */
-	uint16_t port;
-	ecr_buf key_id, secret;
-} fx;
-
-static void open_remote(ecr_registry **out, fx *f, uint32_t flags)
-{
-	char url[64];
-	ecr_registry_options r = ECR_REGISTRY_OPTIONS_INIT;
-	ecr_principal *p = NULL;
-	ecr_buf tok = ECR_BUF_INIT;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)f->port);
-	if (flags & ECR_REMOTE_OCI_ONLY) { /* the data plane only: Basic with a token */
-		assert_ok(ecr_principal_open(&p, f->backing, ADMIN_ARN));
-		assert_ok(ecr_auth_token_create(&tok, NULL, f->backing, p));
-		ecr_principal_free(p);
-		r.username = "AWS";
-		r.password = tok.ptr;
-	}
-	r.access_key_id = f->key_id.ptr;
-	r.secret_access_key = f->secret.ptr;
-	r.region = "us-east-1";
-	r.remote_flags = ECR_REMOTE_NO_RETRY | flags;
-	r.clock_cb = test_clock;
-	assert_ok(ecr_registry_open(out, url, &r));
-	ecr_buf_dispose(&tok);
-}
+typedef remote_fixture fx;
 
 static int setup(void **state)
 {
-	fx *f = calloc(1, sizeof(*f));
-	ecr_principal *p = NULL;
-	ecr_registry_options o = ECR_REGISTRY_OPTIONS_INIT;
-	o.clock_cb = test_clock;
-	o.account_id = "123456789012";
-	o.region = "us-east-1";
-	g_now = (int64_t)time(NULL) * 1000;
-	assert_ok(ecr_registry_open(&f->local, "memory:", &o));
-	assert_ok(ecr_registry_open(&f->backing, "memory:", &o));
-	assert_ok(ecr_principal_create(&p, f->backing, ADMIN_ARN, ECR_PRINCIPAL_ADMIN));
-	assert_ok(ecr_principal_access_key_create(&f->key_id, &f->secret, p));
-	ecr_principal_free(p);
-	f->port = api_server_start(&f->srv, f->backing, 0);
-	open_remote(&f->remote, f, 0);
-	*state = f;
+	remote_fixture_opts o = {
+		.account_id = "123456789012", .region = "us-east-1", .clock_cb = rf_clock, .remote_clock = true};
+	*state = remote_fixture_new(&o);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	fx *f = *state;
-	ecr_registry_free(f->oci);
-	ecr_registry_free(f->remote);
-	ecr_server_free(f->srv);
-	ecr_registry_free(f->backing);
-	ecr_registry_free(f->local);
-	ecr_buf_dispose(&f->key_id);
-	ecr_buf_dispose(&f->secret);
-	free(f);
+	remote_fixture_free(*state);
 	return 0;
 }
 
 /* --- transcripts --- */
-
-static void say(ecr_buf *log, const char *fmt, ...)
-{
-	char line[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	size_t n = strlen(line);
-	log->ptr = realloc(log->ptr, log->size + n + 2);
-	memcpy(log->ptr + log->size, line, n);
-	log->size += n;
-	log->ptr[log->size++] = '\n';
-	log->ptr[log->size] = '\0';
-}
-
-#define EXPECT(log, want, expr)                                                                                        \
-	do {                                                                                                           \
-		int got__ = (expr);                                                                                    \
-		say(log, "%s -> %s", #expr, got__ ? ecr_error_name(got__) : "0");                                      \
-		if (got__ != (want))                                                                                   \
-			fail_msg("line %d: %s: %d (%s), wanted %d: %s", __LINE__, #expr, got__, ecr_error_name(got__), \
-			         (want), ecr_error_last()->message);                                                   \
-	} while (0)
 
 static bool is_remote(const ecr_registry *reg)
 {
@@ -138,7 +55,7 @@ static void say_image(ecr_buf *log, const ecr_image *img, bool with_msize)
 		strncat(tags, ecr_image_tag(img, i), sizeof(tags) - strlen(tags) - 2);
 		strncat(tags, ",", sizeof(tags) - strlen(tags) - 1);
 	}
-	say(log,
+	rf_say(log,
 	    "image %s mt=%s at=%s subject=%s tags=[%s] size=%llu msize=%llu pushed=%lld pulled=%lld status=%d sc=%d "
 	    "archived=%lld activated=%lld",
 	    ecr_image_digest(img), ecr_image_media_type(img),
@@ -154,9 +71,9 @@ typedef void (*scenario)(ecr_buf *log, ecr_registry *reg);
 static void both(fx *f, scenario s)
 {
 	ecr_buf a = ECR_BUF_INIT, b = ECR_BUF_INIT;
-	int64_t start = g_now;
+	int64_t start = rf_now;
 	s(&a, f->local);
-	g_now = start;
+	rf_now = start;
 	s(&b, f->remote);
 	assert_non_null(a.ptr);
 	assert_non_null(b.ptr);
@@ -276,14 +193,14 @@ static void sc_put_get(ecr_buf *log, ecr_registry *reg)
 	assert_int_equal(ecr_image_tag_count(img), 1);
 	assert_int_equal(ecr_image_size(img), 3000);
 	assert_int_equal(ecr_image_manifest_size(img), m1.len);
-	assert_int_equal(ecr_image_pushed_at(img), g_now);
+	assert_int_equal(ecr_image_pushed_at(img), rf_now);
 	assert_ok(ecr_image_manifest(&bytes, &len, img));
 	assert_int_equal(len, m1.len);
 	assert_memory_equal(bytes, m1.data, len);
 	ecr_image_free(img);
 
 	/* the same again: nothing changes, which is only an error when exclusive */
-	g_now += 1000;
+	rf_now += 1000;
 	EXPECT(log, 0, ecr_image_put(NULL, r, "v1", m1.digest, MT_MANIFEST, m1.data, m1.len, 0));
 	EXPECT(log, ECR_EIMAGE_EXISTS,
 	       ecr_image_put(NULL, r, "v1", NULL, NULL, m1.data, m1.len, ECR_IMAGE_PUT_EXCLUSIVE));
@@ -306,7 +223,7 @@ static void sc_put_get(ecr_buf *log, ecr_registry *reg)
 	EXPECT(log, 0, ecr_image_put(NULL, r, "latest", NULL, NULL, m2.data, m2.len, 0));
 
 	/* get by tag and by digest; a pull is recorded when asked for */
-	g_now += 120000;
+	rf_now += 120000;
 	EXPECT(log, 0, ecr_image_get(&img, r, "v1", 0));
 	say_image(log, img, true);
 	assert_int_equal(ecr_image_last_pulled_at(img), 0);
@@ -314,13 +231,13 @@ static void sc_put_get(ecr_buf *log, ecr_registry *reg)
 	EXPECT(log, 0, ecr_image_get(&img, r, "latest", ECR_IMAGE_GET_RECORD_PULL));
 	say_image(log, img, true);
 	assert_string_equal(ecr_image_digest(img), m2.digest);
-	assert_int_equal(ecr_image_last_pulled_at(img), g_now);
+	assert_int_equal(ecr_image_last_pulled_at(img), rf_now);
 	assert_ok(ecr_image_manifest(&bytes, &len, img));
 	assert_memory_equal(bytes, m2.data, m2.len);
 	ecr_image_free(img);
 	EXPECT(log, 0, ecr_image_get(&img, r, m2.digest, 0));
 	say_image(log, img, true);
-	assert_int_equal(ecr_image_last_pulled_at(img), g_now);
+	assert_int_equal(ecr_image_last_pulled_at(img), rf_now);
 	ecr_image_free(img);
 	EXPECT(log, ECR_EIMAGE_NOT_FOUND, ecr_image_get(&img, r, "nope", 0));
 	EXPECT(log, ECR_EIMAGE_NOT_FOUND, ecr_image_get(&img, r, missing.digest, ECR_IMAGE_GET_RECORD_PULL));
@@ -392,7 +309,7 @@ static void sc_index_delete(ecr_buf *log, ecr_registry *reg)
 	EXPECT(log, ECR_EINVALID, ecr_image_delete(r, "sha256:zz"));
 	/* untagging a child's last tag keeps it: the index needs it */
 	EXPECT(log, 0, ecr_image_untag(&d, r, "b", ECR_UNTAG_DELETE_UNTAGGED));
-	say(log, "untagged b -> %s", d.ptr);
+	rf_say(log, "untagged b -> %s", d.ptr);
 	assert_string_equal(d.ptr, b.digest);
 	EXPECT(log, 0, ecr_image_get(&img, r, b.digest, 0));
 	say_image(log, img, true);
@@ -449,7 +366,7 @@ static void list_all(ecr_buf *log, ecr_repository *r, const ecr_image_list_optio
 	char prev[ECR__DIGEST_STRLEN_MAX] = "";
 	EXPECT(log, 0, ecr_image_iterator_new(&it, r, o));
 	while ((rc = ecr_image_iterator_next(&img, it)) == 0) {
-		say(log, "  %s tags=%zu", ecr_image_digest(img), ecr_image_tag_count(img));
+		rf_say(log, "  %s tags=%zu", ecr_image_digest(img), ecr_image_tag_count(img));
 		assert_true(strcmp(prev, ecr_image_digest(img)) < 0);
 		snprintf(prev, sizeof(prev), "%s", ecr_image_digest(img));
 		if (++n == stop_after)
@@ -481,7 +398,7 @@ static void sc_listing(ecr_buf *log, ecr_registry *reg)
 		snprintf(note, sizeof(note), "n%d", i);
 		snprintf(tag, sizeof(tag), "t%03d", i);
 		manifest_make(&m, &config, &layer, note, NULL, NULL, 0);
-		g_now += 7;
+		rf_now += 7;
 		EXPECT(log, 0, ecr_image_put(NULL, r, i % 3 == 0 ? tag : NULL, NULL, NULL, m.data, m.len, 0));
 		blob_free(&m);
 	}
@@ -498,7 +415,7 @@ static void sc_listing(ecr_buf *log, ecr_registry *reg)
 	o.tag_status = ECR_TAG_STATUS_ANY;
 	list_all(log, r, &o, 117, &token, &n, last);
 	assert_int_equal(n, 117);
-	say(log, "token after %s", last);
+	rf_say(log, "token after %s", last);
 	o.start_token = token.ptr;
 	list_all(log, r, &o, SIZE_MAX, NULL, &n2, NULL);
 	assert_int_equal(n2, MANY - 117);
@@ -516,7 +433,7 @@ static void sc_listing(ecr_buf *log, ecr_registry *reg)
 	n = 0;
 	EXPECT(log, 0, ecr_tag_iterator_new(&ti, r, "t100"));
 	while ((rc = ecr_tag_iterator_next(&tag, &digest, ti)) == 0) {
-		say(log, "  tag %s %s", tag, digest);
+		rf_say(log, "  tag %s %s", tag, digest);
 		n++;
 	}
 	assert_int_equal(rc, ECR_ITEROVER);
@@ -598,12 +515,12 @@ static void sc_archive(ecr_buf *log, ecr_registry *reg)
 	manifest_make(&m2, &config, &layer, "new", NULL, NULL, 0);
 	EXPECT(log, 0, ecr_image_put(NULL, r, "old", NULL, NULL, m1.data, m1.len, 0));
 	EXPECT(log, 0, ecr_image_put(NULL, r, "new", NULL, NULL, m2.data, m2.len, 0));
-	g_now += 5000;
+	rf_now += 5000;
 	EXPECT(log, 0, ecr_image_set_storage_class(&img, r, m1.digest, ECR_STORAGE_CLASS_ARCHIVE));
 	say_image(log, img, false);
 	assert_int_equal(ecr_image_status_of(img), ECR_IMAGE_ARCHIVED);
 	assert_int_equal(ecr_image_storage_class(img), ECR_STORAGE_CLASS_ARCHIVE);
-	assert_int_equal(ecr_image_last_archived_at(img), g_now);
+	assert_int_equal(ecr_image_last_archived_at(img), rf_now);
 	ecr_image_free(img);
 	EXPECT(log, ECR_ESTORAGE_CLASS_UPDATE,
 	       ecr_image_set_storage_class(NULL, r, m1.digest, ECR_STORAGE_CLASS_ARCHIVE));
@@ -627,7 +544,7 @@ static void sc_archive(ecr_buf *log, ecr_registry *reg)
 	/* the layer is still readable: the other image needs it */
 	uint64_t size = 0;
 	EXPECT(log, 0, ecr_blob_stat(r, layer.digest, &size));
-	g_now += 5000;
+	rf_now += 5000;
 	EXPECT(log, 0, ecr_image_set_storage_class(&img, r, m1.digest, ECR_STORAGE_CLASS_STANDARD));
 	say_image(log, img, true);
 	assert_int_equal(ecr_image_status_of(img), ECR_IMAGE_ACTIVE);
@@ -667,7 +584,7 @@ static void read_range(ecr_buf *log, ecr_registry *reg, ecr_repository *r, const
 	}
 	assert_int_equal(rc, 0);
 	assert_int_equal(got, want);
-	say(log, "read %s %llu+%llu in pieces of %zu: %zu bytes", b->digest, (unsigned long long)off,
+	rf_say(log, "read %s %llu+%llu in pieces of %zu: %zu bytes", b->digest, (unsigned long long)off,
 	    (unsigned long long)len, piece, got);
 	int fd;
 	uint64_t foff;
@@ -693,7 +610,7 @@ static void sc_uploads_blobs(ecr_buf *log, ecr_registry *reg)
 
 	/* an upload in chunks, resumed through another handle */
 	EXPECT(log, 0, ecr_upload_begin(&up, r));
-	assert_int_equal(ecr_upload_started_at(up), g_now);
+	assert_int_equal(ecr_upload_started_at(up), rf_now);
 	EXPECT(log, 0, ecr_upload_write(up, 0, big.data, 30000));
 	EXPECT(log, 0, ecr_upload_write(up, 30000, big.data + 30000, 20000));
 	assert_int_equal(ecr_upload_size(up), 50000);
@@ -702,7 +619,7 @@ static void sc_uploads_blobs(ecr_buf *log, ecr_registry *reg)
 	ecr_upload_free(up);
 	up = NULL;
 	EXPECT(log, 0, ecr_upload_open(&up2, r, id));
-	say(log, "resumed at %llu", (unsigned long long)ecr_upload_size(up2));
+	rf_say(log, "resumed at %llu", (unsigned long long)ecr_upload_size(up2));
 	assert_int_equal(ecr_upload_size(up2), 50000);
 	EXPECT(log, ECR_ERANGE, ecr_upload_write(up2, 60000, big.data, 10));
 	EXPECT(log, 0, ecr_upload_write(up2, 50000, big.data + 50000, 50000));
@@ -1022,7 +939,7 @@ static void test_remote_remote_image__oci_only(void **state)
 	size_t len;
 
 	r = repo_with_blobs(&log, f->remote, "plain", &config, &layer, ECR_TAG_MUTABLE);
-	open_remote(&f->oci, f, ECR_REMOTE_OCI_ONLY);
+	remote_fixture_open_remote(&f->oci, f, ECR_REMOTE_OCI_ONLY);
 	EXPECT(&log, 0, ecr_repository_open(&ro, f->oci, "plain"));
 	manifest_make(&m, &config, &layer, "oci", NULL, NULL, 0);
 	EXPECT(&log, 0, ecr_image_put(&img, ro, "v1", NULL, NULL, m.data, m.len, 0));

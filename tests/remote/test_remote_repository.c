@@ -9,6 +9,7 @@
 #include "../helpers/helpers.h"
 #include "../helpers/th_image.h"
 #include "../server/api_client.h"
+#include "remote_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,6 @@
 #include <time.h>
 
 #include "ecr/sys/transport.h"
-
-#define ADMIN_ARN "arn:aws:iam::123456789012:user/admin"
 
 #define POLICY                                                                                                         \
 	"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"pull\",\"Effect\":\"Allow\",\"Principal\":{\"AWS\":"    \
@@ -37,108 +36,38 @@
 	"\"tagStatus\":\"any\",\"countType\":\"imageCountMoreThan\",\"countNumber\":3},"                               \
 	"\"action\":{\"type\":\"transition\",\"targetStorageClass\":\"archive\"}}]}"
 
-static int64_t g_now;
+typedef remote_fixture fx;
 
-static int64_t test_clock(void *payload)
-{
-	(void)payload;
-	return g_now;
-}
-
-typedef struct fx {
-	ecr_registry *local;   /* run 1 */
-	ecr_registry *backing; /* what the server serves */
-	ecr_server *srv;
-	ecr_registry *remote; /* run 2 */
-	uint16_t port;
-	ecr_buf key_id, secret;
-} fx;
-
-static ecr_registry_options reg_opts(void)
-{
-	ecr_registry_options o = ECR_REGISTRY_OPTIONS_INIT;
-	o.clock_cb = test_clock;
-	return o;
-}
-
+/* libecr's default account and region; the remote handle keeps the real clock. */
 static int setup(void **state)
 {
-	fx *f = calloc(1, sizeof(*f));
-	ecr_principal *p = NULL;
-	ecr_registry_options o = reg_opts();
-	char url[64];
-	g_now = (int64_t)time(NULL) * 1000;
-	assert_ok(ecr_registry_open(&f->local, "memory:", &o));
-	assert_ok(ecr_registry_open(&f->backing, "memory:", &o));
-	assert_ok(ecr_principal_create(&p, f->backing, ADMIN_ARN, ECR_PRINCIPAL_ADMIN));
-	assert_ok(ecr_principal_access_key_create(&f->key_id, &f->secret, p));
-	ecr_principal_free(p);
-	f->port = api_server_start(&f->srv, f->backing, 0);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)f->port);
-	ecr_registry_options r = ECR_REGISTRY_OPTIONS_INIT;
-	r.access_key_id = f->key_id.ptr;
-	r.secret_access_key = f->secret.ptr;
-	r.region = "us-east-1";
-	r.remote_flags = ECR_REMOTE_NO_RETRY;
-	assert_ok(ecr_registry_open(&f->remote, url, &r));
-	*state = f;
+	remote_fixture_opts o = {.clock_cb = rf_clock};
+	*state = remote_fixture_new(&o);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	fx *f = *state;
-	ecr_registry_free(f->remote);
-	ecr_server_free(f->srv);
-	ecr_registry_free(f->backing);
-	ecr_registry_free(f->local);
-	ecr_buf_dispose(&f->key_id);
-	ecr_buf_dispose(&f->secret);
-	free(f);
+	remote_fixture_free(*state);
 	return 0;
 }
 
 /* --- transcripts --- */
 
-static void say(ecr_buf *log, const char *fmt, ...)
-{
-	char line[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	size_t n = strlen(line);
-	log->ptr = realloc(log->ptr, log->size + n + 2);
-	memcpy(log->ptr + log->size, line, n);
-	log->size += n;
-	log->ptr[log->size++] = '\n';
-	log->ptr[log->size] = '\0';
-}
-
-/* Log a call's code and assert it is the one expected. */
-#define EXPECT(log, want, expr)                                                                                        \
-	do {                                                                                                           \
-		int got__ = (expr);                                                                                    \
-		say(log, "%s -> %s", #expr, got__ ? ecr_error_name(got__) : "0");                                      \
-		if (got__ != (want))                                                                                   \
-			fail_msg("%s: %d (%s), wanted %d: %s", #expr, got__, ecr_error_name(got__), (want),            \
-				 ecr_error_last()->message);                                                           \
-	} while (0)
-
 static void say_repo(ecr_buf *log, const ecr_repository *r)
 {
-	say(log, "repo %s arn=%s uri=%s id=%s created=%lld mut=%d scan=%d enc=%d kms=%s excl=%zu", ecr_repository_name(r),
-		ecr_repository_arn(r), ecr_repository_uri(r), ecr_repository_registry_id(r),
-		(long long)ecr_repository_created_at(r), (int)ecr_repository_tag_mutability(r), ecr_repository_scan_on_push(r),
-		(int)ecr_repository_encryption_type(r), ecr_repository_kms_key(r) ? ecr_repository_kms_key(r) : "-",
-		ecr_repository_exclusion_count(r));
+	rf_say(log, "repo %s arn=%s uri=%s id=%s created=%lld mut=%d scan=%d enc=%d kms=%s excl=%zu",
+	       ecr_repository_name(r), ecr_repository_arn(r), ecr_repository_uri(r), ecr_repository_registry_id(r),
+	       (long long)ecr_repository_created_at(r), (int)ecr_repository_tag_mutability(r),
+	       ecr_repository_scan_on_push(r), (int)ecr_repository_encryption_type(r),
+	       ecr_repository_kms_key(r) ? ecr_repository_kms_key(r) : "-", ecr_repository_exclusion_count(r));
 	for (size_t i = 0; i < ecr_repository_exclusion_count(r); i++)
-		say(log, "  excl %s", ecr_repository_exclusion(r, i));
+		rf_say(log, "  excl %s", ecr_repository_exclusion(r, i));
 }
 
 static int tag_cb(const char *key, const char *value, void *payload)
 {
-	say(payload, "  tag %s=%s", key, value);
+	rf_say(payload, "  tag %s=%s", key, value);
 	return 0;
 }
 
@@ -148,9 +77,9 @@ typedef void (*scenario)(ecr_buf *log, ecr_registry *reg, ecr_registry *store);
 static void both(fx *f, scenario s)
 {
 	ecr_buf a = ECR_BUF_INIT, b = ECR_BUF_INIT;
-	int64_t base = g_now; /* both runs see the same times */
+	int64_t base = rf_now; /* both runs see the same times */
 	s(&a, f->local, f->local);
-	g_now = base;
+	rf_now = base;
 	s(&b, f->remote, f->backing);
 	assert_non_null(a.ptr);
 	assert_non_null(b.ptr);
@@ -250,28 +179,28 @@ static void sc_policies(ecr_buf *log, ecr_registry *reg, ecr_registry *store)
 	EXPECT(log, ECR_EINVALID, ecr_repository_set_policy(r, "{}", 0));
 	EXPECT(log, 0, ecr_repository_set_policy(r, POLICY, ECR_POLICY_FORCE));
 	EXPECT(log, 0, ecr_repository_policy(&out, r));
-	say(log, "policy %s", out.ptr);
+	rf_say(log, "policy %s", out.ptr);
 	assert_string_equal(out.ptr, POLICY);
 	EXPECT(log, 0, ecr_repository_delete_policy(&out, r));
-	say(log, "deleted %s", out.ptr);
+	rf_say(log, "deleted %s", out.ptr);
 	EXPECT(log, ECR_EREPOSITORY_POLICY_NOT_FOUND, ecr_repository_policy(&out, r));
 
 	EXPECT(log, ECR_EREGISTRY_POLICY_NOT_FOUND, ecr_registry_policy(&out, reg));
 	EXPECT(log, ECR_EINVALID, ecr_registry_set_policy(reg, "{}"));
 	EXPECT(log, 0, ecr_registry_set_policy(reg, REG_POLICY));
 	EXPECT(log, 0, ecr_registry_policy(&out, reg));
-	say(log, "registry policy %s", out.ptr);
+	rf_say(log, "registry policy %s", out.ptr);
 	assert_string_equal(out.ptr, REG_POLICY);
 	EXPECT(log, 0, ecr_registry_delete_policy(&out, reg));
-	say(log, "deleted %s", out.ptr);
+	rf_say(log, "deleted %s", out.ptr);
 	EXPECT(log, ECR_EREGISTRY_POLICY_NOT_FOUND, ecr_registry_delete_policy(NULL, reg));
 
 	EXPECT(log, 0, ecr_registry_setting(&out, reg, "BLOB_MOUNTING"));
-	say(log, "setting %s", out.ptr);
+	rf_say(log, "setting %s", out.ptr);
 	assert_string_equal(out.ptr, "DISABLED");
 	EXPECT(log, 0, ecr_registry_set_setting(reg, "BLOB_MOUNTING", "ENABLED"));
 	EXPECT(log, 0, ecr_registry_setting(&out, reg, "BLOB_MOUNTING"));
-	say(log, "setting %s", out.ptr);
+	rf_say(log, "setting %s", out.ptr);
 	assert_string_equal(out.ptr, "ENABLED");
 	EXPECT(log, ECR_EVALIDATION, ecr_registry_setting(&out, reg, "NOPE"));
 	EXPECT(log, ECR_EVALIDATION, ecr_registry_set_setting(reg, "BLOB_MOUNTING", "MAYBE"));
@@ -296,7 +225,7 @@ static void say_names(ecr_buf *log, ecr_repository_iterator *it, size_t max, siz
 	ecr_repository *r;
 	int rc = 0;
 	for (size_t i = 0; i < max && (rc = ecr_repository_iterator_next(&r, it)) == 0; i++) {
-		say(log, "  %s", ecr_repository_name(r));
+		rf_say(log, "  %s", ecr_repository_name(r));
 		(*count)++;
 	}
 	if (rc && rc != ECR_ITEROVER)
@@ -335,7 +264,7 @@ static void sc_listing(ecr_buf *log, ecr_registry *reg, ecr_registry *store)
 	tok.size = 0;
 	for (size_t k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
 		EXPECT(log, 0, ecr_repository_iterator_new(&it, reg, tok.size ? tok.ptr : NULL));
-		say(log, "piece %zu", k);
+		rf_say(log, "piece %zu", k);
 		say_names(log, it, pieces[k], &total);
 		tok.size = 0;
 		EXPECT(log, 0, ecr_repository_iterator_token(&tok, it));
@@ -358,7 +287,7 @@ static void sc_listing(ecr_buf *log, ecr_registry *reg, ecr_registry *store)
 	EXPECT(log, ECR_EINVALID, ecr_repository_iterator_new(&it, reg, "!!not a token!!"));
 	n = 0;
 	EXPECT(log, 0, ecr_repository_foreach(reg, count_cb, &n));
-	say(log, "foreach %zu", n);
+	rf_say(log, "foreach %zu", n);
 	assert_int_equal(n, 250);
 	ecr_buf_dispose(&tok);
 }
@@ -373,7 +302,7 @@ static void test_remote_remote_repository__listing(void **state)
 static int decision_cb(ecr_image *img, ecr_lifecycle_action action, uint32_t rule, void *payload)
 {
 	size_t n = ecr_image_tag_count(img);
-	say(payload, "  %s tags=%zu %s action=%d rule=%u pushed=%lld", ecr_image_digest(img), n,
+	rf_say(payload, "  %s tags=%zu %s action=%d rule=%u pushed=%lld", ecr_image_digest(img), n,
 		n ? ecr_image_tag(img, 0) : "-", (int)action, (unsigned)rule, (long long)ecr_image_pushed_at(img));
 	return 0;
 }
@@ -385,7 +314,7 @@ static void sc_lifecycle(ecr_buf *log, ecr_registry *reg, ecr_registry *store)
 	ecr_buf out = ECR_BUF_INIT;
 	uint64_t rng = 42;
 	int64_t last = -1;
-	int64_t t0 = g_now;
+	int64_t t0 = rf_now;
 
 	EXPECT(log, 0, ecr_repository_create(&r, reg, "lc/app", NULL));
 	EXPECT(log, ECR_ELIFECYCLE_POLICY_NOT_FOUND, ecr_repository_lifecycle_policy(&out, &last, r));
@@ -395,25 +324,25 @@ static void sc_lifecycle(ecr_buf *log, ecr_registry *reg, ecr_registry *store)
 	assert_ok(ecr_repository_open(&sr, store, "lc/app"));
 	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
 		th_image img;
-		g_now = t0 + 1000 * (int64_t)(i + 1);
+		rf_now = t0 + 1000 * (int64_t)(i + 1);
 		assert_ok(th_image_random(&img, &rng, 1, NULL));
 		assert_ok(th_image_push(sr, &img, tags[i], 0));
 		th_image_dispose(&img);
 	}
-	g_now = t0 + 60000;
+	rf_now = t0 + 60000;
 	ecr_repository_free(sr);
 
 	EXPECT(log, 0, ecr_repository_set_lifecycle_policy(r, LC_POLICY));
 	EXPECT(log, 0, ecr_repository_lifecycle_policy(&out, &last, r));
-	say(log, "policy %s last=%lld", out.ptr, (long long)last);
+	rf_say(log, "policy %s last=%lld", out.ptr, (long long)last);
 	assert_string_equal(out.ptr, LC_POLICY);
-	say(log, "preview (own policy)");
+	rf_say(log, "preview (own policy)");
 	EXPECT(log, 0, ecr_repository_lifecycle_preview(r, NULL, decision_cb, log));
-	say(log, "preview (archive)");
+	rf_say(log, "preview (archive)");
 	EXPECT(log, 0, ecr_repository_lifecycle_preview(r, LC_ARCHIVE, decision_cb, log));
 	out.size = 0;
 	EXPECT(log, 0, ecr_repository_delete_lifecycle_policy(&out, &last, r));
-	say(log, "deleted %s last=%lld", out.ptr, (long long)last);
+	rf_say(log, "deleted %s last=%lld", out.ptr, (long long)last);
 	EXPECT(log, ECR_ELIFECYCLE_POLICY_NOT_FOUND, ecr_repository_delete_lifecycle_policy(NULL, NULL, r));
 	EXPECT(log, 0, ecr_repository_delete(reg, "lc/app", ECR_REPOSITORY_DELETE_FORCE));
 	EXPECT(log, ECR_EREPOSITORY_NOT_FOUND, ecr_repository_set_lifecycle_policy(r, LC_POLICY));
@@ -439,30 +368,30 @@ static void sc_scanning(ecr_buf *log, ecr_registry *reg, ecr_registry *store)
 	th_image img;
 
 	EXPECT(log, 0, ecr_registry_scanning_configuration(&out, reg));
-	say(log, "config %s", out.ptr);
+	rf_say(log, "config %s", out.ptr);
 	EXPECT(log, 0,
 		ecr_registry_set_scanning_configuration(reg,
 			"{\"scanType\":\"BASIC\",\"rules\":[{\"scanFrequency\":\"SCAN_ON_PUSH\",\"repositoryFilters\":"
 			"[{\"filter\":\"prod\",\"filterType\":\"WILDCARD\"}]}]}"));
 	out.size = 0;
 	EXPECT(log, 0, ecr_registry_scanning_configuration(&out, reg));
-	say(log, "config %s", out.ptr);
+	rf_say(log, "config %s", out.ptr);
 	EXPECT(log, 0, ecr_repository_create(&r, reg, "prod-app", NULL));
 	EXPECT(log, 0, ecr_repository_create(&r2, reg, "dev-app", NULL));
 	out.size = 0;
 	EXPECT(log, 0, ecr_repository_scan_frequency(&out, r));
-	say(log, "freq %s", out.ptr);
+	rf_say(log, "freq %s", out.ptr);
 	assert_string_equal(out.ptr, "SCAN_ON_PUSH");
 	out.size = 0;
 	EXPECT(log, 0, ecr_repository_scan_frequency(&out, r2));
-	say(log, "freq %s", out.ptr);
+	rf_say(log, "freq %s", out.ptr);
 	assert_string_equal(out.ptr, "MANUAL");
 
 	assert_ok(ecr_repository_open(&sr, store, "dev-app"));
 	assert_ok(th_image_random(&img, &rng, 1, NULL));
 	assert_ok(th_image_push(sr, &img, "t", 0));
 	EXPECT(log, 0, ecr_image_scan_result(&st, &out, &at, &rep, r2, img.digest));
-	say(log, "scan %d at=%lld report=%s", (int)st, (long long)at, rep ? "yes" : "no");
+	rf_say(log, "scan %d at=%lld report=%s", (int)st, (long long)at, rep ? "yes" : "no");
 	assert_int_equal(st, ECR_SCAN_NONE);
 	th_image_dispose(&img);
 	ecr_repository_free(sr);
@@ -491,11 +420,11 @@ static void test_remote_remote_repository__local_only(void **state)
 	int64_t exp = 0;
 
 	assert_int_equal(ecr_principal_create(&p, f->remote, "arn:aws:iam::123456789012:user/x", 0), ECR_ENOTSUPPORTED);
-	assert_int_equal(ecr_principal_open(&p, f->remote, ADMIN_ARN), ECR_ENOTSUPPORTED);
-	assert_int_equal(ecr_principal_delete(f->remote, ADMIN_ARN), ECR_ENOTSUPPORTED);
+	assert_int_equal(ecr_principal_open(&p, f->remote, RF_ADMIN_ARN), ECR_ENOTSUPPORTED);
+	assert_int_equal(ecr_principal_delete(f->remote, RF_ADMIN_ARN), ECR_ENOTSUPPORTED);
 	assert_int_equal(ecr_principal_iterator_new(&pit, f->remote), ECR_ENOTSUPPORTED);
 	assert_int_equal(ecr_auth_token_verify(&p, f->remote, "x"), ECR_ENOTSUPPORTED);
-	assert_ok(ecr_principal_open(&p, f->backing, ADMIN_ARN));
+	assert_ok(ecr_principal_open(&p, f->backing, RF_ADMIN_ARN));
 	assert_int_equal(ecr_authorize(f->remote, p, "ecr:BatchGetImage", "arn:aws:ecr:us-east-1:123456789012:repository/x",
 				 NULL, 0),
 		ECR_ENOTSUPPORTED);
@@ -514,9 +443,9 @@ static void test_remote_remote_repository__local_only(void **state)
 	/* a registry token of the caller: the server's registry knows it as the admin's */
 	assert_ok(ecr_auth_token_create(&tok, &exp, f->remote, NULL));
 	assert_true(tok.size > 10);
-	assert_true(exp > g_now);
+	assert_true(exp > rf_now);
 	assert_ok(ecr_auth_token_verify(&p, f->backing, tok.ptr));
-	assert_string_equal(ecr_principal_arn(p), ADMIN_ARN);
+	assert_string_equal(ecr_principal_arn(p), RF_ADMIN_ARN);
 	ecr_principal_free(p);
 	ecr_buf_dispose(&tok);
 }
@@ -535,7 +464,7 @@ static void test_remote_remote_repository__oci_only(void **state)
 	uint64_t rng = 9;
 	th_image img;
 
-	assert_ok(ecr_principal_open(&p, f->backing, ADMIN_ARN));
+	assert_ok(ecr_principal_open(&p, f->backing, RF_ADMIN_ARN));
 	assert_ok(ecr_auth_token_create(&tok, NULL, f->backing, p));
 	ecr_principal_free(p);
 	ecr_registry_options o = ECR_REGISTRY_OPTIONS_INIT;
