@@ -19,14 +19,7 @@ PROXY=$HERE/../transport/faultproxy.py
 
 WORK=$(mktemp -d /tmp/ecr-copy-faults.XXXXXX)
 PIDS=()
-cleanup() {
-	local p
-	for p in ${PIDS[@]+"${PIDS[@]}"}; do
-		kill -0 "$p" 2>/dev/null && integ_stop "$p"
-	done
-	if [ "${KEEP:-0}" = 1 ]; then echo "# kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+trap integ_cleanup_work EXIT
 # A clean client environment: no auth file, no AWS credentials.
 export HOME=$WORK/home REGISTRY_AUTH_FILE=$WORK/auth.json AWS_CONFIG_FILE=$WORK/aws-config
 export AWS_SHARED_CREDENTIALS_FILE=$WORK/aws-credentials AWS_DEFAULT_REGION=us-east-1
@@ -36,13 +29,8 @@ mkdir -p "$HOME" "$WORK/logs"
 : >"$AWS_CONFIG_FILE"
 : >"$AWS_SHARED_CREDENTIALS_FILE"
 
-pass=0 fail=0 skip=0
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-notok() { echo "not ok - $*"; fail=$((fail + 1)); }
-check() { # DESCRIPTION CONDITION (a shell expression, evaluated)
-	if eval "$2"; then ok "$1"; else notok "$1"; fi
-}
-now_ms() { date +%s%3N; }
+integ_tap_plain
+skip=0
 
 if ! command -v python3 >/dev/null || ! command -v jq >/dev/null || ! command -v curl >/dev/null; then
 	echo "ok - SKIP: python3, jq and curl are needed"
@@ -52,31 +40,7 @@ fi
 # --- fixtures ----------------------------------------------------------------
 
 # make_layout DIR TAG LAYER_MIB... : an OCI layout with random layers and a config.
-make_layout() {
-	python3 - "$@" <<'EOF'
-import hashlib, json, os, sys
-d, tag, sizes = sys.argv[1], sys.argv[2], [int(x) for x in sys.argv[3:]]
-os.makedirs(os.path.join(d, "blobs", "sha256"), exist_ok=True)
-def put(b):
-    h = hashlib.sha256(b).hexdigest()
-    with open(os.path.join(d, "blobs", "sha256", h), "wb") as f:
-        f.write(b)
-    return {"digest": "sha256:" + h, "size": len(b)}
-layers = [dict(put(os.urandom(n << 20)), mediaType="application/vnd.oci.image.layer.v1.tar") for n in sizes]
-cfg = json.dumps({"architecture": "amd64", "os": "linux",
-                  "rootfs": {"type": "layers", "diff_ids": [l["digest"] for l in layers]}}).encode()
-m = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": dict(put(cfg), mediaType="application/vnd.oci.image.config.v1+json"),
-                "layers": layers}).encode()
-entry = dict(put(m), mediaType="application/vnd.oci.image.manifest.v1+json",
-             annotations={"org.opencontainers.image.ref.name": tag})
-with open(os.path.join(d, "index.json"), "w") as f:
-    json.dump({"schemaVersion": 2, "manifests": [entry]}, f)
-with open(os.path.join(d, "oci-layout"), "w") as f:
-    f.write('{"imageLayoutVersion":"1.0.0"}')
-print(entry["digest"])
-EOF
-}
+make_layout() { integ_make_layout raw-mib "$@"; }
 
 # proxy_start NAME TARGET_PORT [FAULTPROXY FLAGS...]: sets PROXY_PID, PROXY_PORT;
 # the stats are in $WORK/NAME.stats. PROXY_LISTEN=HOST:PORT listens there.

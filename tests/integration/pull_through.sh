@@ -25,14 +25,7 @@ done
 
 WORK=$(mktemp -d /tmp/ecr-ptc.XXXXXX)
 PIDS=()
-cleanup() {
-	local p
-	for p in ${PIDS[@]+"${PIDS[@]}"}; do
-		kill -0 "$p" 2>/dev/null && integ_stop "$p"
-	done
-	if [ "${KEEP:-0}" = 1 ]; then echo "# kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+trap integ_cleanup_work EXIT
 export HOME=$WORK/home REGISTRY_AUTH_FILE=$WORK/auth.json AWS_CONFIG_FILE=$WORK/aws-config
 export AWS_SHARED_CREDENTIALS_FILE=$WORK/aws-credentials AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=AKIDPULLTHROUGHTEST AWS_SECRET_ACCESS_KEY=secret AWS_PAGER="" AWS_MAX_ATTEMPTS=1
@@ -44,11 +37,7 @@ printf '[default]\ncli_follow_urlparam = false\n' >"$AWS_CONFIG_FILE"
 : >"$AWS_SHARED_CREDENTIALS_FILE"
 echo "{}" >"$REGISTRY_AUTH_FILE"
 
-pass=0 fail=0
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-notok() { echo "not ok - $*"; fail=$((fail + 1)); }
-check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
-now_ms() { date +%s%3N; }
+integ_tap_plain
 finish() {
 	echo "# $pass passed, $fail failed"
 	[ "$fail" -eq 0 ]
@@ -91,39 +80,7 @@ EOF
 
 # make_layout DIR TAG LAYER_KIB... : an OCI layout with random layers and a config; prints the manifest digest.
 # (skopeo compresses the layers when it pushes: the digests to expect are the upstream's, see raw_digest.)
-make_layout() {
-	python3 - "$@" <<'EOF'
-import hashlib, io, json, os, sys, tarfile
-d, tag, sizes = sys.argv[1], sys.argv[2], [int(x) for x in sys.argv[3:]]
-def layer(i, n):  # a tar of one file of n KiB of random bytes (so that podman can apply it)
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        info = tarfile.TarInfo("data%d" % i)
-        info.size = n << 10
-        info.mtime = 0
-        t.addfile(info, io.BytesIO(os.urandom(n << 10)))
-    return buf.getvalue()
-os.makedirs(os.path.join(d, "blobs", "sha256"), exist_ok=True)
-def put(b):
-    h = hashlib.sha256(b).hexdigest()
-    with open(os.path.join(d, "blobs", "sha256", h), "wb") as f:
-        f.write(b)
-    return {"digest": "sha256:" + h, "size": len(b)}
-layers = [dict(put(layer(i, n)), mediaType="application/vnd.oci.image.layer.v1.tar") for i, n in enumerate(sizes)]
-cfg = json.dumps({"architecture": "amd64", "os": "linux",
-                  "rootfs": {"type": "layers", "diff_ids": [l["digest"] for l in layers]}}).encode()
-m = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": dict(put(cfg), mediaType="application/vnd.oci.image.config.v1+json"),
-                "layers": layers}).encode()
-entry = dict(put(m), mediaType="application/vnd.oci.image.manifest.v1+json",
-             annotations={"org.opencontainers.image.ref.name": tag})
-with open(os.path.join(d, "index.json"), "w") as f:
-    json.dump({"schemaVersion": 2, "manifests": [entry]}, f)
-with open(os.path.join(d, "oci-layout"), "w") as f:
-    f.write('{"imageLayoutVersion":"1.0.0"}')
-print(entry["digest"])
-EOF
-}
+make_layout() { integ_make_layout tar-kib "$@"; }
 
 sko() { skopeo --insecure-policy "$@"; }
 # push LAYOUT TAG HOSTPORT/REPO:TAG

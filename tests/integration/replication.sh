@@ -40,20 +40,8 @@ ACCT_B=222222222222
 ACCT_D=333333333333
 AWS=${AWS:-$(command -v aws || echo /usr/bin/aws)}
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok $((PASS + FAIL)) - $1"; }
-notok() {
-	FAIL=$((FAIL + 1))
-	echo "not ok $((PASS + FAIL)) - $1"
-	shift
-	[ $# -gt 0 ] && printf '%s\n' "$@" | sed 's/^/#   /' | head -n 20
-}
-finish() { echo "$PASS passed, $FAIL failed"; [ "$FAIL" -eq 0 ]; exit $?; }
-
-for tool in skopeo jq python3 "$AWS"; do
-	command -v "$tool" >/dev/null 2>&1 || { echo "$tool is missing"; echo "0 passed, 1 failed"; exit 1; }
-done
+integ_tap_numbered
+integ_need_tools skopeo jq python3 "$AWS" || exit 1
 
 WORK=$(mktemp -d /tmp/integ-repl.XXXXXX)
 PID_A= PID_B= PID_C=
@@ -441,11 +429,5 @@ rc_b=$?
 PID_B=
 [ "$rc_a" -eq 0 ] && [ "$rc_b" -eq 0 ] && ok "both ecrd stop cleanly" || notok "ecrd exit status: A $rc_a, B $rc_b"
 
-if [ "${INTEG_SANITIZE:-none}" != none ]; then
-	if grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK"/*.log >/dev/null 2>&1; then
-		notok "no sanitizer report" "$(grep -h -E -A5 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK"/*.log | head -n 20)"
-	else
-		ok "no sanitizer report"
-	fi
-fi
+integ_check_sanitizer "$WORK"/*.log
 finish

@@ -29,20 +29,8 @@ ACCT_S=111111111111
 ACCT_X=444444444444
 AWS=${AWS:-$(command -v aws || echo /usr/bin/aws)}
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok $((PASS + FAIL)) - $1"; }
-notok() {
-	FAIL=$((FAIL + 1))
-	echo "not ok $((PASS + FAIL)) - $1"
-	shift
-	[ $# -gt 0 ] && printf '%s\n' "$@" | sed 's/^/#   /' | head -n 20
-}
-finish() { echo "$PASS passed, $FAIL failed"; [ "$FAIL" -eq 0 ]; exit $?; }
-
-for tool in skopeo jq python3 "$AWS"; do
-	command -v "$tool" >/dev/null 2>&1 || { echo "$tool is missing"; echo "0 passed, 1 failed"; exit 1; }
-done
+integ_tap_numbered
+integ_need_tools skopeo jq python3 "$AWS" || exit 1
 
 WORK=$(mktemp -d /tmp/integ-repl-restart.XXXXXX)
 PID_S= PID_D=
@@ -235,12 +223,6 @@ integ_stop "$PID_D"
 rc_d=$?
 PID_D=
 [ "$rc_s" -eq 0 ] && [ "$rc_d" -eq 0 ] && ok "both ecrd stop cleanly" || notok "ecrd exit status: S $rc_s, D $rc_d"
-if [ "${INTEG_SANITIZE:-none}" != none ]; then
-	if grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK"/*.log >/dev/null 2>&1; then
-		notok "no sanitizer report" "$(grep -h -E -A5 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK"/*.log | head -n 20)"
-	else
-		ok "no sanitizer report"
-	fi
-fi
+integ_check_sanitizer "$WORK"/*.log
 echo "# $((SECONDS - T0)) s"
 finish
