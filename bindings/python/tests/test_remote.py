@@ -12,28 +12,6 @@ import libecr  # noqa: E402
 from test_libecr import push_image  # noqa: E402
 
 
-def implemented(name, probe=None):
-    """Whether libecr exports name and (probe, a callable) does not raise NotSupportedError."""
-    if not libecr.has_function(name):
-        return False
-    if probe is None:
-        return True
-    try:
-        probe()
-    except libecr.NotSupportedError:
-        return False
-    except libecr.EcrError:
-        pass
-    return True
-
-
-def _probe(method, *args):
-    def run():
-        with libecr.Registry() as reg:
-            getattr(reg, method)(*args)
-    return run
-
-
 def closed_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -95,9 +73,6 @@ REPLICATION = {"rules": [{"destinations": [{"region": "eu-west-1", "registryId":
                           "repositoryFilters": [{"filter": "prod", "filterType": "PREFIX_MATCH"}]}]}
 
 
-@unittest.skipUnless(implemented("ecr_registry_set_replication_configuration",
-                                 _probe("set_replication_configuration", REPLICATION)),
-                     "replication not implemented in this libecr")
 class ReplicationTest(unittest.TestCase):
     def test_configuration(self):
         with libecr.Registry() as reg:
@@ -108,7 +83,6 @@ class ReplicationTest(unittest.TestCase):
             with self.assertRaises(libecr.InvalidError):
                 reg.set_replication_configuration({"rules": "nope"})
 
-    @unittest.skipUnless(implemented("ecr_replicator_new"), "no replicator in this libecr")
     def test_replicator(self):
         with libecr.Registry(account_id="111122223333", region="us-east-1") as src, \
                 libecr.Registry(account_id="111122223333", region="eu-west-1") as dst:
@@ -118,11 +92,7 @@ class ReplicationTest(unittest.TestCase):
             def destination(region, registry_id):
                 asked.append((region, registry_id))
                 return dst if (region, registry_id) == ("eu-west-1", "111122223333") else None
-            try:
-                rep = libecr.Replicator(destination, retry_base_ms=50, poll_ms=50)
-            except libecr.NotSupportedError:
-                self.skipTest("replicator not implemented")
-            with rep:
+            with libecr.Replicator(destination, retry_base_ms=50, poll_ms=50) as rep:
                 rep.attach(src)
                 with src.create_repository("prod/app") as repo:
                     digest = push_image(repo, "v1", b"replicated layer").digest
@@ -134,8 +104,6 @@ class ReplicationTest(unittest.TestCase):
                     self.assertEqual(copy.image("v1").digest, digest)
 
 
-@unittest.skipUnless(implemented("ecr_registry_put_creation_template",
-                                 _probe("creation_templates")), "creation templates not implemented in this libecr")
 class TemplateTest(unittest.TestCase):
     def test_templates(self):
         with libecr.Registry() as reg:
@@ -158,8 +126,6 @@ RULE = {"ecrRepositoryPrefix": "hub", "upstreamRegistryUrl": "http://127.0.0.1:1
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/hub"
 
 
-@unittest.skipUnless(implemented("ecr_registry_put_pull_through_cache_rule", _probe("pull_through_cache_rules")),
-                     "pull-through cache not implemented in this libecr")
 class PullThroughCacheTest(unittest.TestCase):
     def test_rules_and_credentials(self):
         with libecr.Registry() as reg:
@@ -177,18 +143,13 @@ class PullThroughCacheTest(unittest.TestCase):
             with self.assertRaises(libecr.PullThroughCacheRuleNotFoundError):
                 reg.delete_pull_through_cache_rule("hub")
 
-    @unittest.skipUnless(implemented("ecr_cache_new"), "no cache in this libecr")
     def test_cache_from_upstream(self):
         with libecr.Registry() as upstream, upstream.create_repository("library/app") as up, \
                 libecr.Server(upstream, port=0, no_auth=True) as usrv, libecr.Registry() as reg:
             digest = push_image(up, "v1", b"upstream layer").digest
             reg.put_pull_through_cache_rule({"ecrRepositoryPrefix": "hub",
                                              "upstreamRegistryUrl": "http://127.0.0.1:%d" % usrv.port})
-            try:
-                cache = libecr.Cache(timeout_ms=10000)
-            except libecr.NotSupportedError:
-                self.skipTest("cache not implemented")
-            with cache:
+            with libecr.Cache(timeout_ms=10000) as cache:
                 self.assertTrue(cache.covers(reg, "hub/library/app"))
                 self.assertFalse(cache.covers(reg, "other/app"))
                 with cache.image(reg, "hub/library/app", "v1") as img:
