@@ -8,11 +8,13 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +43,24 @@ static void sleep_ms(long ms)
 		;
 }
 
+/*
+ * In a child before exec: output to log (appended), no input; a server (daemon) also dies with the test process,
+ * so a test that aborts half-way leaves no registry or token server running.
+ */
+static void child_setup(const char *log, bool daemon)
+{
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	int null = open("/dev/null", O_RDONLY);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	if (null >= 0)
+		dup2(null, 0);
+	if (daemon)
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
 /* Run argv (PATH lookup), output to log (appended); 0 when it exits 0. */
 static int run(char *const argv[], const char *log)
 {
@@ -48,14 +68,7 @@ static int run(char *const argv[], const char *log)
 	if (pid < 0)
 		return fail("fork: %s", strerror(errno));
 	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		int null = open("/dev/null", O_RDONLY);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		if (null >= 0)
-			dup2(null, 0);
+		child_setup(log, false);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -237,14 +250,7 @@ static int start_token_server(regfix *f)
 	if (pid < 0)
 		return fail("fork: %s", strerror(errno));
 	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		int null = open("/dev/null", O_RDONLY);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		if (null >= 0)
-			dup2(null, 0);
+		child_setup(log, true); /* the token server */
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -345,14 +351,7 @@ int regfix_start(regfix *out, const char *tmpdir, unsigned flags)
 			return -1;
 		}
 		if (pid == 0) {
-			int fd = open(out->log_file, O_WRONLY | O_CREAT | O_APPEND, 0600);
-			int null = open("/dev/null", O_RDONLY);
-			if (fd >= 0) {
-				dup2(fd, 1);
-				dup2(fd, 2);
-			}
-			if (null >= 0)
-				dup2(null, 0);
+			child_setup(out->log_file, true);
 			execl(REGFIX_BINARY, "docker-registry", "serve", config, (char *)NULL);
 			_exit(127);
 		}
