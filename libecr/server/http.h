@@ -41,6 +41,8 @@ struct ecr_server {
 	 * waiting for requests that no longer move (a client that went away
 	 * without closing, a body that never comes) */
 	_Atomic int64_t last_activity_ms;
+	/* set by ecr_server_stop: new requests are refused while those in flight finish */
+	_Atomic bool stopping;
 	/* StartLifecyclePolicyPreview's results, created on first use */
 	ecr__lifecycle_previews *_Atomic lifecycle_previews;
 	/* pulls of repositories under pull-through cache rules go through it (ecr_server_set_cache), or NULL */
@@ -99,6 +101,7 @@ typedef struct http_request {
 	uint64_t received;
 	bool in_first_call; /* the first call of the access handler is running */
 	bool expects_body;  /* Content-Length > 0 or a chunked body */
+	bool refused;       /* arrived while the server stops: answered 503, not counted in flight */
 	/* an answer decided early, sent on the next call so that keep-alive works
 	 * and the body (if any) is drained */
 	struct MHD_Response *pending;

@@ -241,6 +241,95 @@ static void test_server_server__graceful_stop(void **state)
 	ecr_registry_free(reg);
 }
 
+static void *stop_thread(void *arg)
+{
+	ecr_server_stop(arg);
+	return NULL;
+}
+
+/* While a stop waits for a request in flight, a new request is answered 503
+ * UNAVAILABLE with Connection: close, and does not hold the stop up. */
+static void test_server_server__refused_while_stopping(void **state)
+{
+	(void)state;
+	ecr_registry *reg;
+	ecr_server *srv;
+	ecr_server_options o = ECR_SERVER_OPTIONS_INIT;
+	o.flags = ECR_SERVER_CREATE_ON_PUSH | ECR_SERVER_NO_AUTH;
+	assert_ok(ecr_registry_open(&reg, "memory:", NULL));
+	assert_ok(ecr_server_new(&srv, &o));
+	assert_ok(ecr_server_add_registry(srv, reg, NULL));
+	assert_ok(ecr_server_start(srv));
+	uint16_t port = ecr_server_port(srv);
+	struct slow_client sc = { .port = port };
+	pthread_t t, st;
+	pthread_create(&t, NULL, slow_upload, &sc);
+	usleep(50000); /* the upload is under way */
+	pthread_create(&st, NULL, stop_thread, srv);
+	usleep(50000); /* the stop is waiting for it */
+	struct reply r;
+	assert_int_equal(fetch(&r, "GET", port, "/v2/", NULL), 0);
+	assert_int_equal(r.status, 503);
+	assert_non_null(strstr(r.body, "UNAVAILABLE"));
+	assert_non_null(strcasestr(r.headers, "Connection: close"));
+	pthread_join(st, NULL);
+	pthread_join(t, NULL);
+	assert_int_equal(sc.rc, 0);
+	assert_int_equal(sc.r.status, 400); /* the upload in flight still completed */
+	assert_int_equal(ecr_server_port(srv), 0);
+	ecr_server_free(srv);
+	ecr_registry_free(reg);
+}
+
+struct hammer_state {
+	uint16_t port;
+	_Atomic int over;
+};
+
+static void *hammer(void *arg)
+{
+	struct hammer_state *h = arg;
+	struct reply r;
+	while (!h->over)
+		(void)fetch(&r, "GET", h->port, "/v2/", NULL);
+	return NULL;
+}
+
+/* Starting and stopping under a steady stream of requests, many times (a
+ * libmicrohttpd quiescing race once aborted the process here). */
+static void test_server_server__stop_under_load(void **state)
+{
+	(void)state;
+	ecr_registry *reg;
+	ecr_server *srv;
+	ecr_server_options o = ECR_SERVER_OPTIONS_INIT;
+	o.flags = ECR_SERVER_NO_AUTH;
+	o.port = 0;
+	assert_ok(ecr_registry_open(&reg, "memory:", NULL));
+	assert_ok(ecr_server_new(&srv, &o));
+	assert_ok(ecr_server_add_registry(srv, reg, NULL));
+	assert_ok(ecr_server_start(srv));
+	/* restart on the same port, so the clients keep finding it */
+	struct hammer_state h = { .port = ecr_server_port(srv) };
+	ecr_server_free(srv);
+	o.port = h.port;
+	assert_ok(ecr_server_new(&srv, &o));
+	assert_ok(ecr_server_add_registry(srv, reg, NULL));
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, hammer, &h);
+	for (int round = 0; round < 40; round++) {
+		assert_ok(ecr_server_start(srv));
+		usleep(5000);
+		assert_ok(ecr_server_stop(srv));
+	}
+	h.over = 1;
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	ecr_server_free(srv);
+	ecr_registry_free(reg);
+}
+
 static void test_server_server__parse_path(void **state)
 {
 	(void)state;
@@ -330,6 +419,8 @@ int main(void)
 		cmocka_unit_test(test_server_server__start_stop_port),
 		cmocka_unit_test(test_server_server__virtual_hosts),
 		cmocka_unit_test(test_server_server__graceful_stop),
+		cmocka_unit_test(test_server_server__refused_while_stopping),
+		cmocka_unit_test(test_server_server__stop_under_load),
 		cmocka_unit_test(test_server_server__parse_path),
 		cmocka_unit_test(test_server_server__error_map),
 	};
