@@ -30,6 +30,7 @@
 #include "ecr/copy.h"
 #include "ecr/replication.h"
 #include "ecr/cache.h"
+#include "ecr/public.h"
 #include "ecr/server.h"
 
 #endif

@@ -143,6 +143,25 @@ ECR_EXTERN(int) ecr_auth_token_create(ecr_buf *token_out, int64_t *expires_at_ou
  */
 ECR_EXTERN(int) ecr_auth_token_verify(ecr_principal **out, ecr_registry *reg, const char *token);
 
+/** Lifetime of anonymous tokens: 1 hour. */
+#define ECR_ANONYMOUS_TOKEN_LIFETIME_SECONDS 3600
+
+/**
+ * Issue an anonymous token: the bearer token an anonymous client gets to
+ * pull public repositories (ecr/public.h) with, signed with the storage's
+ * token key. It names no principal and grants nothing else;
+ * ecr_auth_token_verify() rejects it.
+ * @param expires_at_out receives the expiry, ms since the epoch; may be NULL.
+ */
+ECR_EXTERN(int) ecr_auth_anonymous_token_create(ecr_buf *token_out, int64_t *expires_at_out, ecr_registry *reg);
+
+/**
+ * Check an anonymous token.
+ * @return 0; ECR_EAUTH (forged, truncated, malformed, or another kind of
+ *         token); ECR_EEXPIRED_TOKEN.
+ */
+ECR_EXTERN(int) ecr_auth_anonymous_token_verify(ecr_registry *reg, const char *token);
+
 /** Longest lifetime of a blob download token: 1 hour, as ECR's presigned download URLs. */
 #define ECR_BLOB_TOKEN_MAX_LIFETIME_SECONDS 3600
 

@@ -76,7 +76,10 @@ typedef enum ecr_error_code {
 	ECR_EPTC_RULE_EXISTS = -63,     /**< PullThroughCacheRuleAlreadyExistsException */
 	ECR_EPTC_RULE_NOT_FOUND = -64,  /**< PullThroughCacheRuleNotFoundException */
 	ECR_ESECRET_NOT_FOUND = -65,    /**< no upstream credential under that ARN (SecretNotFoundException) */
-	ECR_EUNSUPPORTED_UPSTREAM = -66 /**< not an http(s) registry URL (UnsupportedUpstreamRegistryException) */
+	ECR_EUNSUPPORTED_UPSTREAM = -66, /**< not an http(s) registry URL (UnsupportedUpstreamRegistryException) */
+	ECR_ECATALOG_DATA_NOT_FOUND = -67, /**< a public repository has no catalog data (RepositoryCatalogDataNotFoundException) */
+	ECR_EREGISTRY_NOT_FOUND = -68,     /**< no such registry (RegistryNotFoundException) */
+	ECR_EUNSUPPORTED_COMMAND = -69     /**< the operation is not available here (UnsupportedCommandException) */
 } ecr_error_code;
 
 /** Where an error happened. */

@@ -107,6 +107,22 @@ typedef int (*ecr_server_registry_cb)(ecr_registry **out, const char *account_id
 ECR_EXTERN(int) ecr_server_set_registry_cb(ecr_server *srv, ecr_server_registry_cb cb, void *payload);
 
 /**
+ * Public registries (ecr/public.h) are served too: "/v2/<alias>/<repository>"
+ * names a repository of the public registry with that alias (the registry
+ * provider is asked for the account's ECR_REGION_PUBLIC registry). Anyone may
+ * pull from them: a request without credentials is answered 401 with a
+ * Bearer challenge whose realm ("/token") issues an anonymous token, as
+ * public.ecr.aws does, and with that token pulls of public repositories
+ * succeed; everything else answers as for a repository that does not exist.
+ * Anonymous pulls (manifest requests) are limited per client address: a
+ * token bucket of per_second pulls a second, up to burst at once; over it,
+ * 429 TOOMANYREQUESTS with Retry-After. Defaults: 1 a second, burst 10 (ECR
+ * Public's one unauthenticated pull a second). per_second 0: no limit.
+ * @return 0; ECR_EINVALID (burst 0 with a limit).
+ */
+ECR_EXTERN(int) ecr_server_set_anonymous_limit(ecr_server *srv, uint32_t per_second, uint32_t burst);
+
+/**
  * Start listening and serving.
  * @return 0; ECR_EINVALID (no registry, bad address); ECR_EIO (cannot bind,
  *         cannot read the TLS files); ECR_EBUSY (already running).

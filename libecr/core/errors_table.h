@@ -61,4 +61,7 @@
 	X(ECR_EPTC_RULE_EXISTS, "PullThroughCacheRuleAlreadyExistsException", ECR_EEXISTS, "pull through cache rule already exists") \
 	X(ECR_EPTC_RULE_NOT_FOUND, "PullThroughCacheRuleNotFoundException", ECR_ENOTFOUND, "pull through cache rule not found") \
 	X(ECR_ESECRET_NOT_FOUND, "SecretNotFoundException", ECR_ENOTFOUND, "upstream credential not found") \
-	X(ECR_EUNSUPPORTED_UPSTREAM, "UnsupportedUpstreamRegistryException", ECR_EINVALID, "unsupported upstream registry")
+	X(ECR_EUNSUPPORTED_UPSTREAM, "UnsupportedUpstreamRegistryException", ECR_EINVALID, "unsupported upstream registry") \
+	X(ECR_ECATALOG_DATA_NOT_FOUND, "RepositoryCatalogDataNotFoundException", ECR_ENOTFOUND, "repository catalog data not found") \
+	X(ECR_EREGISTRY_NOT_FOUND, "RegistryNotFoundException", ECR_ENOTFOUND, "registry not found") \
+	X(ECR_EUNSUPPORTED_COMMAND, "UnsupportedCommandException", ECR_EINVALID, "unsupported command")

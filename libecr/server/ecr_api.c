@@ -437,33 +437,9 @@ static int scope_region(char *out, size_t outlen, const char *auth)
 	return 0;
 }
 
-static int registry_for(ecr_registry **out, ecr_server *srv, ecr_registry *dflt, const char *account,
-	const char *region)
-{
-	*out = NULL;
-	if (strcmp(ecr_registry_account_id(dflt), account) == 0 && strcmp(ecr_registry_region(dflt), region) == 0) {
-		*out = dflt;
-		return 0;
-	}
-	if (srv->registry_cb) {
-		int rc = srv->registry_cb(out, account, region, srv->registry_payload);
-		if (rc == 0 && !*out)
-			rc = ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "the registry provider returned no registry");
-		return rc;
-	}
-	for (size_t i = 0; i < srv->vhosts_count; i++) {
-		ecr_registry *reg = srv->vhosts[i].reg;
-		if (strcmp(ecr_registry_account_id(reg), account) == 0 && strcmp(ecr_registry_region(reg), region) == 0) {
-			*out = reg;
-			return 0;
-		}
-	}
-	return ECR_ENOTFOUND;
-}
-
 int ecr__api_registry(ecr_registry **out, ecr_api_call *call, const char *account_id, const char *region)
 {
-	int rc = registry_for(out, call->r->srv, call->r->reg, account_id, region);
+	int rc = ecr__server_registry(out, call->r->srv, call->r->reg, account_id, region);
 	if (rc == ECR_ENOTFOUND)
 		rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "The registry with id '%s' in region '%s' is not served here",
 			account_id, region);
@@ -564,7 +540,7 @@ static enum MHD_Result run(http_request *r, const ecr_api_op_entry *op)
 	const char *account = call.principal ? ecr_principal_account_id(call.principal) : ecr_registry_account_id(r->reg);
 	if (!r->srv->registry_cb) /* without a provider, everything goes to the registry of the Host */
 		call.reg = r->reg;
-	else if ((rc = registry_for(&call.reg, r->srv, r->reg, account, call.region)))
+	else if ((rc = ecr__server_registry(&call.reg, r->srv, r->reg, account, call.region)))
 		goto fail;
 	const char *registry_id;
 	if ((rc = ecr__api_string(&registry_id, &call, "registryId", false, 0, 0)))

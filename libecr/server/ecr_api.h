@@ -40,6 +40,7 @@ extern const ecr_api_op_entry ecr__api_ops_scan[];         /* ecr_api_scan.c */
 extern const ecr_api_op_entry ecr__api_ops_replication[];  /* ecr_api_replication.c */
 extern const ecr_api_op_entry ecr__api_ops_templates[];    /* ecr_api_templates.c */
 extern const ecr_api_op_entry ecr__api_ops_cache[];        /* ecr_api_cache.c */
+extern const ecr_api_op_entry ecr__api_ops_public[];       /* ecr_public_api.c: ECR Public (SpencerFrontendService) */
 
 /* Authorize "ecr:<action>" on a resource ARN for the caller (no-op without
  * auth); ECR_EDENIED with ECR's AccessDeniedException message. */

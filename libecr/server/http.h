@@ -60,7 +60,9 @@ typedef enum http_route {
 	ROUTE_UPLOADS,     /* /v2/<name>/blobs/uploads/ */
 	ROUTE_UPLOAD,      /* /v2/<name>/blobs/uploads/<id> */
 	ROUTE_REFERRERS,   /* /v2/<name>/referrers/<digest> */
-	ROUTE_ECR_API      /* POST / with X-Amz-Target: the ECR control plane (ecr_api.c) */
+	ROUTE_ECR_API,     /* POST / with X-Amz-Target: the ECR and ECR Public control planes (ecr_api.c) */
+	ROUTE_GALLERY,     /* /gallery and /gallery/...: the web gallery (gallery.c) */
+	ROUTE_TOKEN        /* GET /token: bearer tokens, anonymous or for registry credentials (v2_auth.c) */
 } http_route;
 
 typedef struct http_target {
@@ -154,5 +156,22 @@ bool ecr__v2_authorize(http_request *r, enum MHD_Result *ret);
 int ecr__v2_may_create(http_request *r);
 /* "arn:aws:ecr:<region>:<account>:repository/<name>" of reg, into out. */
 int ecr__v2_repository_arn(ecr_buf *out, ecr_registry *reg, const char *name);
+/* GET /token (v2_auth.c): the realm of the Bearer challenge. Without
+ * credentials an anonymous token; with Basic "AWS:<registry token>" that
+ * token, checked. Answers {"token", "access_token", "expires_in", "issued_at"}. */
+enum MHD_Result ecr__token_begin(http_request *r);
+
+/* The web gallery (gallery.c): /gallery and everything under it. begin runs
+ * on the first call (GET/HEAD answer at once; POST bodies, the login form, are
+ * buffered up to a small limit and handled by finish). */
+enum MHD_Result ecr__gallery_begin(http_request *r);
+enum MHD_Result ecr__gallery_body(http_request *r, const char *data, size_t len);
+enum MHD_Result ecr__gallery_finish(http_request *r);
+
+/* The registry of an account in a region: the one the request came to when it
+ * matches, else the server's registry provider, else the registries added to
+ * the server. ECR_ENOTFOUND when none serves it. */
+int ecr__server_registry(ecr_registry **out, ecr_server *srv, ecr_registry *dflt, const char *account,
+	const char *region);
 
 #endif

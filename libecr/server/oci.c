@@ -769,6 +769,8 @@ enum MHD_Result ecr__oci_begin(http_request *r)
 		return referrers(r);
 	case ROUTE_NONE:
 	case ROUTE_ECR_API: /* never routed here */
+	case ROUTE_GALLERY:
+	case ROUTE_TOKEN:
 		break;
 	}
 	return ecr__http_error(r, 404, "NOT_FOUND", "no such route");

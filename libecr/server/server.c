@@ -186,6 +186,30 @@ static int pick_registry(ecr_registry **out, ecr_server *srv, const char *host, 
 	return 0;
 }
 
+int ecr__server_registry(ecr_registry **out, ecr_server *srv, ecr_registry *dflt, const char *account,
+	const char *region)
+{
+	*out = NULL;
+	if (strcmp(ecr_registry_account_id(dflt), account) == 0 && strcmp(ecr_registry_region(dflt), region) == 0) {
+		*out = dflt;
+		return 0;
+	}
+	if (srv->registry_cb) {
+		int rc = srv->registry_cb(out, account, region, srv->registry_payload);
+		if (rc == 0 && !*out)
+			rc = ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "the registry provider returned no registry");
+		return rc;
+	}
+	for (size_t i = 0; i < srv->vhosts_count; i++) {
+		ecr_registry *reg = srv->vhosts[i].reg;
+		if (strcmp(ecr_registry_account_id(reg), account) == 0 && strcmp(ecr_registry_region(reg), region) == 0) {
+			*out = reg;
+			return 0;
+		}
+	}
+	return ECR_ENOTFOUND;
+}
+
 /* --- responses --- */
 
 /*
@@ -499,6 +523,14 @@ static enum MHD_Result first_call(http_request *r, const char *url)
 		r->target.route = ROUTE_ECR_API;
 		return ecr__api_begin(r);
 	}
+	if (strncmp(url, "/gallery", 8) == 0 && (url[8] == '\0' || url[8] == '/')) {
+		r->target.route = ROUTE_GALLERY;
+		return ecr__gallery_begin(r);
+	}
+	if (strcmp(url, "/token") == 0 || strcmp(url, "/token/") == 0) {
+		r->target.route = ROUTE_TOKEN;
+		return ecr__token_begin(r);
+	}
 	int rc = ecr__http_parse_path(&r->target, url);
 	if (rc == ECR_ENOMEM)
 		return MHD_NO;
@@ -589,6 +621,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_YES;
 		if (r->target.route == ROUTE_ECR_API)
 			return ecr__api_body(r, upload_data, n);
+		if (r->target.route == ROUTE_GALLERY)
+			return ecr__gallery_body(r, upload_data, n);
 		return ecr__oci_body(r, upload_data, n);
 	}
 	/* the whole body has arrived (or there was none) */
@@ -603,6 +637,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return r->status ? MHD_YES : ecr__http_error(r, 500, "UNKNOWN", "no response");
 	if (r->target.route == ROUTE_ECR_API)
 		return ecr__api_finish(r);
+	if (r->target.route == ROUTE_GALLERY)
+		return ecr__gallery_finish(r);
 	return ecr__oci_finish(r);
 }
 

@@ -233,3 +233,6 @@ done:
 	ecr_buf_dispose(&tok);
 	return ok;
 }
+
+/* placeholder (helper C replaces it) */
+enum MHD_Result ecr__token_begin(http_request *r) { return ecr__http_error(r, 404, "NOT_FOUND", "no such route"); }

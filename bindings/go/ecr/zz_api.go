@@ -2074,6 +2074,44 @@ func AuthTokenVerify(reg *Registry, token string) (*Principal, error) {
 	return wrapPrincipal(o0, true, reg), nil
 }
 
+// int ecr_auth_anonymous_token_create(ecr_buf * token_out, int64_t * expires_at_out, ecr_registry * reg)
+//
+// Issue an anonymous token: the bearer token an anonymous client gets to
+// pull public repositories (ecr/public.h) with, signed with the storage's
+// token key. It names no principal and grants nothing else;
+// ecr_auth_token_verify() rejects it.
+// @param expires_at_out receives the expiry, ms since the epoch; may be NULL.
+func AuthAnonymousTokenCreate(reg *Registry) (string, int64, error) {
+	var b0 C.ecr_buf
+	defer C.ecr_buf_dispose(&b0)
+	var o1 C.int64_t
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_auth_anonymous_token_create(&b0, &o1, reg.c())
+	if rc < 0 {
+		return "", 0, lastError(rc)
+	}
+	return bufString(&b0), int64(o1), nil
+}
+
+// int ecr_auth_anonymous_token_verify(ecr_registry * reg, const char * token)
+//
+// Check an anonymous token.
+// @return 0; ECR_EAUTH (forged, truncated, malformed, or another kind of
+//
+//	token); ECR_EEXPIRED_TOKEN.
+func AuthAnonymousTokenVerify(reg *Registry, token string) error {
+	c1 := cstrOrNil(token)
+	defer freeStr(c1)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_auth_anonymous_token_verify(reg.c(), c1)
+	if rc < 0 {
+		return lastError(rc)
+	}
+	return nil
+}
+
 // int ecr_auth_blob_token_create(ecr_buf * token_out, int64_t * expires_at_out, ecr_registry * reg, const ecr_principal * p, const char * repository, const char * digest, int64_t lifetime_seconds)
 //
 // Issue a blob download token (the X-Ecr-Token of a GetDownloadUrlForLayer
@@ -2819,6 +2857,167 @@ func (cache *Cache) BlobStat(reg *Registry, repository string, digest string) (u
 	return uint64(o4), nil
 }
 
+// int ecr_registry_is_public(const ecr_registry * reg)
+//
+// Whether reg is an account's public registry (opened with ECR_REGION_PUBLIC).
+func (reg *Registry) IsPublic() error {
+	defer runtime.KeepAlive(reg)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_is_public(reg.c())
+	if rc < 0 {
+		return lastError(rc)
+	}
+	return nil
+}
+
+// int ecr_public_alias(ecr_buf * out, ecr_registry * reg)
+//
+// The public registry's alias; one is assigned (8 random characters, a
+// letter first) and stored if it has none yet.
+// @return 0; ECR_EINVALID (not a public registry).
+func PublicAlias(reg *Registry) (string, error) {
+	var b0 C.ecr_buf
+	defer C.ecr_buf_dispose(&b0)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_public_alias(&b0, reg.c())
+	if rc < 0 {
+		return "", lastError(rc)
+	}
+	return bufString(&b0), nil
+}
+
+// int ecr_public_set_alias(ecr_registry * reg, const char * alias)
+//
+// Set the public registry's alias (2 to 50 characters,
+// [a-z][a-z0-9]+([._-][a-z0-9]+)*). Images are then pulled under the new
+// alias only.
+// @return 0; ECR_EINVALID (not public, or a bad alias); ECR_EEXISTS (another
+//
+//	account's public registry has it).
+func PublicSetAlias(reg *Registry, alias string) error {
+	c1 := cstrOrNil(alias)
+	defer freeStr(c1)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_public_set_alias(reg.c(), c1)
+	if rc < 0 {
+		return lastError(rc)
+	}
+	return nil
+}
+
+// int ecr_public_alias_lookup(ecr_buf * account_out, ecr_registry * any, const char * alias)
+//
+// The account whose public registry has alias, found through any registry
+// handle of the same storage.
+// @param account_out receives the 12-digit account id.
+// @return 0; ECR_ENOTFOUND (no such alias); ECR_EINVALID (a bad alias).
+func PublicAliasLookup(any *Registry, alias string) (string, error) {
+	var b0 C.ecr_buf
+	defer C.ecr_buf_dispose(&b0)
+	c2 := cstrOrNil(alias)
+	defer freeStr(c2)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_public_alias_lookup(&b0, any.c(), c2)
+	if rc < 0 {
+		return "", lastError(rc)
+	}
+	return bufString(&b0), nil
+}
+
+// int ecr_public_display_name(ecr_buf * out, ecr_registry * reg)
+//
+// The registry's display name (RegistryCatalogData.displayName); "" when unset. @return 0; ECR_EINVALID.
+func PublicDisplayName(reg *Registry) (string, error) {
+	var b0 C.ecr_buf
+	defer C.ecr_buf_dispose(&b0)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_public_display_name(&b0, reg.c())
+	if rc < 0 {
+		return "", lastError(rc)
+	}
+	return bufString(&b0), nil
+}
+
+// int ecr_public_set_display_name(ecr_registry * reg, const char * name)
+//
+// Set the display name (0 to 100 characters). @return 0; ECR_EINVALID.
+func PublicSetDisplayName(reg *Registry, name string) error {
+	c1 := cstrOrNil(name)
+	defer freeStr(c1)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_public_set_display_name(reg.c(), c1)
+	if rc < 0 {
+		return lastError(rc)
+	}
+	return nil
+}
+
+// int ecr_repository_set_catalog_data(ecr_repository * repo, const char * json)
+//
+// Replace a public repository's catalog data with json, an object in ECR
+// Public's RepositoryCatalogDataInput shape: "description" (up to 1024
+// characters), "architectures" and "operatingSystems" (up to 50 strings of 1
+// to 50 characters each), "logoImageBlob" (base64 of a PNG or JPEG image of up
+// to 512000 bytes), "aboutText" and "usageText" (Markdown, up to 25600
+// characters each). Members left out are cleared; unknown members are an
+// error.
+// @return 0; ECR_EINVALID (the message names the member and the limit).
+func (repo *Repository) SetCatalogData(json string) error {
+	defer runtime.KeepAlive(repo)
+	c1 := cstrOrNil(json)
+	defer freeStr(c1)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_repository_set_catalog_data(repo.c(), c1)
+	if rc < 0 {
+		return lastError(rc)
+	}
+	return nil
+}
+
+// int ecr_repository_catalog_data(ecr_buf * out, ecr_repository * repo)
+//
+// The repository's catalog data as JSON, ECR Public's RepositoryCatalogData
+// shape without logoUrl: description, architectures, operatingSystems,
+// aboutText, usageText (members that are empty are left out) and
+// "marketplaceCertified": false.
+// @return 0; ECR_ECATALOG_DATA_NOT_FOUND (never set); ECR_EINVALID.
+func (repo *Repository) CatalogData() (string, error) {
+	defer runtime.KeepAlive(repo)
+	var b0 C.ecr_buf
+	defer C.ecr_buf_dispose(&b0)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_repository_catalog_data(&b0, repo.c())
+	if rc < 0 {
+		return "", lastError(rc)
+	}
+	return bufString(&b0), nil
+}
+
+// int ecr_repository_catalog_logo(ecr_buf * out, ecr_repository * repo)
+//
+// The repository's logo image (the bytes given as logoImageBlob).
+// @return 0; ECR_ENOTFOUND (no logo); ECR_EINVALID.
+func (repo *Repository) CatalogLogo() (string, error) {
+	defer runtime.KeepAlive(repo)
+	var b0 C.ecr_buf
+	defer C.ecr_buf_dispose(&b0)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_repository_catalog_logo(&b0, repo.c())
+	if rc < 0 {
+		return "", lastError(rc)
+	}
+	return bufString(&b0), nil
+}
+
 // int ecr_server_set_cache(ecr_server * srv, ecr_cache * cache)
 //
 // Serve pulls of repositories that pull-through cache rules cover through a
@@ -2830,6 +3029,31 @@ func (srv *Server) SetCache(cache *Cache) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	rc := C.ecr_server_set_cache(srv.c(), cache.c())
+	if rc < 0 {
+		return lastError(rc)
+	}
+	return nil
+}
+
+// int ecr_server_set_anonymous_limit(ecr_server * srv, uint32_t per_second, uint32_t burst)
+//
+// Public registries (ecr/public.h) are served too: "/v2/<alias>/<repository>"
+// names a repository of the public registry with that alias (the registry
+// provider is asked for the account's ECR_REGION_PUBLIC registry). Anyone may
+// pull from them: a request without credentials is answered 401 with a
+// Bearer challenge whose realm ("/token") issues an anonymous token, as
+// public.ecr.aws does, and with that token pulls of public repositories
+// succeed; everything else answers as for a repository that does not exist.
+// Anonymous pulls (manifest requests) are limited per client address: a
+// token bucket of per_second pulls a second, up to burst at once; over it,
+// 429 TOOMANYREQUESTS with Retry-After. Defaults: 1 a second, burst 10 (ECR
+// Public's one unauthenticated pull a second). per_second 0: no limit.
+// @return 0; ECR_EINVALID (burst 0 with a limit).
+func (srv *Server) SetAnonymousLimit(perSecond uint32, burst uint32) error {
+	defer runtime.KeepAlive(srv)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_server_set_anonymous_limit(srv.c(), C.uint32_t(perSecond), C.uint32_t(burst))
 	if rc < 0 {
 		return lastError(rc)
 	}
@@ -2980,6 +3204,8 @@ var generatedAPI = map[string]any{
 	"ecr_principal_iterator_free":                 (*PrincipalIterator).Close,
 	"ecr_auth_token_create":                       AuthTokenCreate,
 	"ecr_auth_token_verify":                       AuthTokenVerify,
+	"ecr_auth_anonymous_token_create":             AuthAnonymousTokenCreate,
+	"ecr_auth_anonymous_token_verify":             AuthAnonymousTokenVerify,
 	"ecr_auth_blob_token_create":                  AuthBlobTokenCreate,
 	"ecr_auth_blob_token_verify":                  AuthBlobTokenVerify,
 	"ecr_severity_name":                           SeverityName,
@@ -3029,7 +3255,17 @@ var generatedAPI = map[string]any{
 	"ecr_cache_image_get":                         (*Cache).ImageGet,
 	"ecr_cache_blob_open":                         (*Cache).BlobOpen,
 	"ecr_cache_blob_stat":                         (*Cache).BlobStat,
+	"ecr_registry_is_public":                      (*Registry).IsPublic,
+	"ecr_public_alias":                            PublicAlias,
+	"ecr_public_set_alias":                        PublicSetAlias,
+	"ecr_public_alias_lookup":                     PublicAliasLookup,
+	"ecr_public_display_name":                     PublicDisplayName,
+	"ecr_public_set_display_name":                 PublicSetDisplayName,
+	"ecr_repository_set_catalog_data":             (*Repository).SetCatalogData,
+	"ecr_repository_catalog_data":                 (*Repository).CatalogData,
+	"ecr_repository_catalog_logo":                 (*Repository).CatalogLogo,
 	"ecr_server_set_cache":                        (*Server).SetCache,
+	"ecr_server_set_anonymous_limit":              (*Server).SetAnonymousLimit,
 	"ecr_server_stop":                             (*Server).Stop,
 	"ecr_server_free":                             (*Server).Close,
 	"ecr_error_from_exception":                    ErrorFromException,
@@ -3118,4 +3354,6 @@ var excludedAPI = map[string]string{
 }
 
 // notGenerated: functions neither generated nor listed above (the generator's reasons).
-var notGenerated = map[string]string{}
+var notGenerated = map[string]string{
+	"ecr_public_registries_foreach": "parameter cb: ecr_public_registry_cb",
+}

@@ -21,10 +21,12 @@ var _ unsafe.Pointer
 
 // Integer #defines of the public headers (the compiler checks each against the header).
 const (
-	ALLOCATOR_VERSION         = C.ECR_ALLOCATOR_VERSION
-	BLOB_STORE_READER_VERSION = C.ECR_BLOB_STORE_READER_VERSION
-	BLOB_STORE_VERSION        = C.ECR_BLOB_STORE_VERSION
-	BLOB_STORE_WRITER_VERSION = C.ECR_BLOB_STORE_WRITER_VERSION
+	ALLOCATOR_VERSION = C.ECR_ALLOCATOR_VERSION
+	// Lifetime of anonymous tokens: 1 hour.
+	ANONYMOUS_TOKEN_LIFETIME_SECONDS = C.ECR_ANONYMOUS_TOKEN_LIFETIME_SECONDS
+	BLOB_STORE_READER_VERSION        = C.ECR_BLOB_STORE_READER_VERSION
+	BLOB_STORE_VERSION               = C.ECR_BLOB_STORE_VERSION
+	BLOB_STORE_WRITER_VERSION        = C.ECR_BLOB_STORE_WRITER_VERSION
 	// Longest lifetime of a blob download token: 1 hour, as ECR's presigned download URLs.
 	BLOB_TOKEN_MAX_LIFETIME_SECONDS = C.ECR_BLOB_TOKEN_MAX_LIFETIME_SECONDS
 	CACHE_OPTIONS_VERSION           = C.ECR_CACHE_OPTIONS_VERSION
@@ -63,7 +65,17 @@ const (
 	POLICY_MAX_SIZE        = C.ECR_POLICY_MAX_SIZE
 	POLICY_REQUEST_VERSION = C.ECR_POLICY_REQUEST_VERSION
 	// Flag: the principal administers its own account (full rights there).
-	PRINCIPAL_ADMIN          = C.ECR_PRINCIPAL_ADMIN
+	PRINCIPAL_ADMIN = C.ECR_PRINCIPAL_ADMIN
+	// Limits of ECR Public's catalog data.
+	PUBLIC_ALIAS_MAX        = C.ECR_PUBLIC_ALIAS_MAX
+	PUBLIC_DESCRIPTION_MAX  = C.ECR_PUBLIC_DESCRIPTION_MAX
+	PUBLIC_DISPLAY_NAME_MAX = C.ECR_PUBLIC_DISPLAY_NAME_MAX
+	// architectures, operating systems
+	PUBLIC_LIST_MAX = C.ECR_PUBLIC_LIST_MAX
+	// bytes of the logo image
+	PUBLIC_LOGO_MAX = C.ECR_PUBLIC_LOGO_MAX
+	// aboutText, usageText
+	PUBLIC_TEXT_MAX          = C.ECR_PUBLIC_TEXT_MAX
 	REGISTRY_OPTIONS_VERSION = C.ECR_REGISTRY_OPTIONS_VERSION
 	// Do not verify the server's TLS certificate and host name (tests only).
 	REMOTE_INSECURE = C.ECR_REMOTE_INSECURE
@@ -228,6 +240,12 @@ const (
 	ESECRET_NOT_FOUND ErrorCode = C.ECR_ESECRET_NOT_FOUND
 	// not an http(s) registry URL (UnsupportedUpstreamRegistryException)
 	EUNSUPPORTED_UPSTREAM ErrorCode = C.ECR_EUNSUPPORTED_UPSTREAM
+	// a public repository has no catalog data (RepositoryCatalogDataNotFoundException)
+	ECATALOG_DATA_NOT_FOUND ErrorCode = C.ECR_ECATALOG_DATA_NOT_FOUND
+	// no such registry (RegistryNotFoundException)
+	EREGISTRY_NOT_FOUND ErrorCode = C.ECR_EREGISTRY_NOT_FOUND
+	// the operation is not available here (UnsupportedCommandException)
+	EUNSUPPORTED_COMMAND ErrorCode = C.ECR_EUNSUPPORTED_COMMAND
 )
 
 // ErrorCodeNames maps each value of ErrorCode to its C name.
@@ -289,6 +307,9 @@ var ErrorCodeNames = map[ErrorCode]string{
 	EPTC_RULE_NOT_FOUND:            "ECR_EPTC_RULE_NOT_FOUND",
 	ESECRET_NOT_FOUND:              "ECR_ESECRET_NOT_FOUND",
 	EUNSUPPORTED_UPSTREAM:          "ECR_EUNSUPPORTED_UPSTREAM",
+	ECATALOG_DATA_NOT_FOUND:        "ECR_ECATALOG_DATA_NOT_FOUND",
+	EREGISTRY_NOT_FOUND:            "ECR_EREGISTRY_NOT_FOUND",
+	EUNSUPPORTED_COMMAND:           "ECR_EUNSUPPORTED_COMMAND",
 }
 
 // Where an error happened.
@@ -804,6 +825,8 @@ var exportedFunctions = []string{
 	"ecr_auth_sigv4_verify",
 	"ecr_auth_token_create",
 	"ecr_auth_token_verify",
+	"ecr_auth_anonymous_token_create",
+	"ecr_auth_anonymous_token_verify",
 	"ecr_auth_blob_token_create",
 	"ecr_auth_blob_token_verify",
 	"ecr_authorize",
@@ -866,11 +889,22 @@ var exportedFunctions = []string{
 	"ecr_cache_image_get",
 	"ecr_cache_blob_open",
 	"ecr_cache_blob_stat",
+	"ecr_registry_is_public",
+	"ecr_public_alias",
+	"ecr_public_set_alias",
+	"ecr_public_alias_lookup",
+	"ecr_public_registries_foreach",
+	"ecr_public_display_name",
+	"ecr_public_set_display_name",
+	"ecr_repository_set_catalog_data",
+	"ecr_repository_catalog_data",
+	"ecr_repository_catalog_logo",
 	"ecr_server_options_init",
 	"ecr_server_new",
 	"ecr_server_add_registry",
 	"ecr_server_set_cache",
 	"ecr_server_set_registry_cb",
+	"ecr_server_set_anonymous_limit",
 	"ecr_server_start",
 	"ecr_server_port",
 	"ecr_server_stop",
@@ -2569,6 +2603,39 @@ func ecr_auth_token_verify(out **C.ecr_principal, reg *C.ecr_registry, token *C.
 	return rc, nil
 }
 
+// int ecr_auth_anonymous_token_create(ecr_buf * token_out, int64_t * expires_at_out, ecr_registry * reg)
+//
+// Issue an anonymous token: the bearer token an anonymous client gets to
+// pull public repositories (ecr/public.h) with, signed with the storage's
+// token key. It names no principal and grants nothing else;
+// ecr_auth_token_verify() rejects it.
+// @param expires_at_out receives the expiry, ms since the epoch; may be NULL.
+func ecr_auth_anonymous_token_create(token_out *C.ecr_buf, expires_at_out *C.int64_t, reg *C.ecr_registry) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_auth_anonymous_token_create(token_out, expires_at_out, reg)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_auth_anonymous_token_verify(ecr_registry * reg, const char * token)
+//
+// Check an anonymous token.
+// @return 0; ECR_EAUTH (forged, truncated, malformed, or another kind of
+//
+//	token); ECR_EEXPIRED_TOKEN.
+func ecr_auth_anonymous_token_verify(reg *C.ecr_registry, token *C.char) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_auth_anonymous_token_verify(reg, token)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
 // int ecr_auth_blob_token_create(ecr_buf * token_out, int64_t * expires_at_out, ecr_registry * reg, const ecr_principal * p, const char * repository, const char * digest, int64_t lifetime_seconds)
 //
 // Issue a blob download token (the X-Ecr-Token of a GetDownloadUrlForLayer
@@ -3403,6 +3470,160 @@ func ecr_cache_blob_stat(cache *C.ecr_cache, reg *C.ecr_registry, repository *C.
 	return rc, nil
 }
 
+// int ecr_registry_is_public(const ecr_registry * reg)
+//
+// Whether reg is an account's public registry (opened with ECR_REGION_PUBLIC).
+func ecr_registry_is_public(reg *C.ecr_registry) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_is_public(reg)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_public_alias(ecr_buf * out, ecr_registry * reg)
+//
+// The public registry's alias; one is assigned (8 random characters, a
+// letter first) and stored if it has none yet.
+// @return 0; ECR_EINVALID (not a public registry).
+func ecr_public_alias(out *C.ecr_buf, reg *C.ecr_registry) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_public_alias(out, reg)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_public_set_alias(ecr_registry * reg, const char * alias)
+//
+// Set the public registry's alias (2 to 50 characters,
+// [a-z][a-z0-9]+([._-][a-z0-9]+)*). Images are then pulled under the new
+// alias only.
+// @return 0; ECR_EINVALID (not public, or a bad alias); ECR_EEXISTS (another
+//
+//	account's public registry has it).
+func ecr_public_set_alias(reg *C.ecr_registry, alias *C.char) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_public_set_alias(reg, alias)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_public_alias_lookup(ecr_buf * account_out, ecr_registry * any, const char * alias)
+//
+// The account whose public registry has alias, found through any registry
+// handle of the same storage.
+// @param account_out receives the 12-digit account id.
+// @return 0; ECR_ENOTFOUND (no such alias); ECR_EINVALID (a bad alias).
+func ecr_public_alias_lookup(account_out *C.ecr_buf, any *C.ecr_registry, alias *C.char) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_public_alias_lookup(account_out, any, alias)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_public_registries_foreach(ecr_registry * any, ecr_public_registry_cb cb, void * payload)
+//
+// Every public registry that has an alias, in the storage of any (any
+// registry handle of it), by alias.
+// @return 0, or what cb returned.
+func ecr_public_registries_foreach(any *C.ecr_registry, cb C.ecr_public_registry_cb, payload unsafe.Pointer) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_public_registries_foreach(any, cb, payload)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_public_display_name(ecr_buf * out, ecr_registry * reg)
+//
+// The registry's display name (RegistryCatalogData.displayName); "" when unset. @return 0; ECR_EINVALID.
+func ecr_public_display_name(out *C.ecr_buf, reg *C.ecr_registry) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_public_display_name(out, reg)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_public_set_display_name(ecr_registry * reg, const char * name)
+//
+// Set the display name (0 to 100 characters). @return 0; ECR_EINVALID.
+func ecr_public_set_display_name(reg *C.ecr_registry, name *C.char) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_public_set_display_name(reg, name)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_repository_set_catalog_data(ecr_repository * repo, const char * json)
+//
+// Replace a public repository's catalog data with json, an object in ECR
+// Public's RepositoryCatalogDataInput shape: "description" (up to 1024
+// characters), "architectures" and "operatingSystems" (up to 50 strings of 1
+// to 50 characters each), "logoImageBlob" (base64 of a PNG or JPEG image of up
+// to 512000 bytes), "aboutText" and "usageText" (Markdown, up to 25600
+// characters each). Members left out are cleared; unknown members are an
+// error.
+// @return 0; ECR_EINVALID (the message names the member and the limit).
+func ecr_repository_set_catalog_data(repo *C.ecr_repository, json *C.char) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_repository_set_catalog_data(repo, json)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_repository_catalog_data(ecr_buf * out, ecr_repository * repo)
+//
+// The repository's catalog data as JSON, ECR Public's RepositoryCatalogData
+// shape without logoUrl: description, architectures, operatingSystems,
+// aboutText, usageText (members that are empty are left out) and
+// "marketplaceCertified": false.
+// @return 0; ECR_ECATALOG_DATA_NOT_FOUND (never set); ECR_EINVALID.
+func ecr_repository_catalog_data(out *C.ecr_buf, repo *C.ecr_repository) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_repository_catalog_data(out, repo)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_repository_catalog_logo(ecr_buf * out, ecr_repository * repo)
+//
+// The repository's logo image (the bytes given as logoImageBlob).
+// @return 0; ECR_ENOTFOUND (no logo); ECR_EINVALID.
+func ecr_repository_catalog_logo(out *C.ecr_buf, repo *C.ecr_repository) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_repository_catalog_logo(out, repo)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
 // int ecr_server_options_init(ecr_server_options * opts, unsigned int version)
 //
 // Initialise options to the defaults. @return 0 or ECR_EINVALID.
@@ -3473,6 +3694,30 @@ func ecr_server_set_registry_cb(srv *C.ecr_server, cb C.ecr_server_registry_cb, 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	rc := C.ecr_server_set_registry_cb(srv, cb, payload)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_server_set_anonymous_limit(ecr_server * srv, uint32_t per_second, uint32_t burst)
+//
+// Public registries (ecr/public.h) are served too: "/v2/<alias>/<repository>"
+// names a repository of the public registry with that alias (the registry
+// provider is asked for the account's ECR_REGION_PUBLIC registry). Anyone may
+// pull from them: a request without credentials is answered 401 with a
+// Bearer challenge whose realm ("/token") issues an anonymous token, as
+// public.ecr.aws does, and with that token pulls of public repositories
+// succeed; everything else answers as for a repository that does not exist.
+// Anonymous pulls (manifest requests) are limited per client address: a
+// token bucket of per_second pulls a second, up to burst at once; over it,
+// 429 TOOMANYREQUESTS with Retry-After. Defaults: 1 a second, burst 10 (ECR
+// Public's one unauthenticated pull a second). per_second 0: no limit.
+// @return 0; ECR_EINVALID (burst 0 with a limit).
+func ecr_server_set_anonymous_limit(srv *C.ecr_server, per_second C.uint32_t, burst C.uint32_t) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_server_set_anonymous_limit(srv, per_second, burst)
 	if rc < 0 {
 		return rc, lastError(rc)
 	}

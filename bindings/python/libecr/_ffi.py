@@ -13,6 +13,7 @@ import enum
 
 # Integer #defines.
 ECR_ALLOCATOR_VERSION = 1
+ECR_ANONYMOUS_TOKEN_LIFETIME_SECONDS = 3600
 ECR_BLOB_STORE_READER_VERSION = 1
 ECR_BLOB_STORE_VERSION = 1
 ECR_BLOB_STORE_WRITER_VERSION = 1
@@ -41,6 +42,12 @@ ECR_POLICY_FORCE = 1
 ECR_POLICY_MAX_SIZE = 10240
 ECR_POLICY_REQUEST_VERSION = 1
 ECR_PRINCIPAL_ADMIN = 1
+ECR_PUBLIC_ALIAS_MAX = 50
+ECR_PUBLIC_DESCRIPTION_MAX = 1024
+ECR_PUBLIC_DISPLAY_NAME_MAX = 100
+ECR_PUBLIC_LIST_MAX = 50
+ECR_PUBLIC_LOGO_MAX = 512000
+ECR_PUBLIC_TEXT_MAX = 25600
 ECR_REGISTRY_OPTIONS_VERSION = 3
 ECR_REMOTE_INSECURE = 1
 ECR_REMOTE_NO_RETRY = 4
@@ -191,6 +198,12 @@ class ErrorCode(enum.IntEnum):
     """no upstream credential under that ARN (SecretNotFoundException)"""
     EUNSUPPORTED_UPSTREAM = -66
     """not an http(s) registry URL (UnsupportedUpstreamRegistryException)"""
+    ECATALOG_DATA_NOT_FOUND = -67
+    """a public repository has no catalog data (RepositoryCatalogDataNotFoundException)"""
+    EREGISTRY_NOT_FOUND = -68
+    """no such registry (RegistryNotFoundException)"""
+    EUNSUPPORTED_COMMAND = -69
+    """the operation is not available here (UnsupportedCommandException)"""
 
 
 ECR_OK = 0
@@ -250,6 +263,9 @@ ECR_EPTC_RULE_EXISTS = -63
 ECR_EPTC_RULE_NOT_FOUND = -64
 ECR_ESECRET_NOT_FOUND = -65
 ECR_EUNSUPPORTED_UPSTREAM = -66
+ECR_ECATALOG_DATA_NOT_FOUND = -67
+ECR_EREGISTRY_NOT_FOUND = -68
+ECR_EUNSUPPORTED_COMMAND = -69
 
 
 class ErrorClass(enum.IntEnum):
@@ -1119,6 +1135,7 @@ ecr_copy_progress_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_copy_pr
 ecr_replication_status_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
 ecr_replication_destination_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.POINTER(ecr_registry)), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
 ecr_credential_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
+ecr_public_registry_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
 ecr_server_registry_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.POINTER(ecr_registry)), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
 ecr_blob_store_list_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p)
 ecr_blob_store_stage_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p)
@@ -1136,6 +1153,7 @@ CALLBACK_DOCS = {
     'ecr_replication_status_cb': "One destination's status; strings are borrowed for the call. A non-zero return stops and is returned.",
     'ecr_replication_destination_cb': 'The replicator\'s registry resolver: give it the registry of (region,\nregistry_id) in the deployment. It is asked for:\n- a job\'s destination: a local registry of the same deployment (another\n  region or account) or a remote one (ecr_registry_open("https://..."));\n- a job\'s source, when the job belongs to a registry of an attached\n  registry\'s storage other than that registry itself (the replicator works\n  the jobs of every account and region of the storage): this must be the\n  local registry of that account and region on the same storage.\n*out is borrowed: it must stay valid until ecr_replicator_free().\nECR_ENOTFOUND when the registry is unknown (the job fails with that\nreason; it is retried, and fails for good after max_attempts).',
     'ecr_credential_cb': "Called with each stored credential's ARN and username (never its password).",
+    'ecr_public_registry_cb': 'Called with each public registry of a storage; non-zero stops and is returned.',
     'ecr_server_registry_cb': 'Finds (or opens) the registry of an account in a region, for requests that\nname one: the ECR API (account of the caller\'s access key, region of its\nSigV4 scope) and /v2/ requests to "<account>.dkr.ecr.<region>.<anything>".\nThe registry returned stays owned by the callback\'s owner and must live as\nlong as the server. Called from worker threads, possibly concurrently.\n@return 0, or a negative ECR_E* code (the request then fails).',
     'ecr_blob_store_list_cb': 'Called for each blob by list(): digest, size, modification time (ms since the epoch).',
     'ecr_blob_store_stage_cb': 'Called for each staging object by stage_list().',
@@ -2292,6 +2310,18 @@ FUNCTIONS = {
         ('out', 'reg', 'token'),
         'int ecr_auth_token_verify(ecr_principal ** out, ecr_registry * reg, const char * token)',
         'Check a registry token and return its principal.\n@return 0; ECR_EAUTH (forged, truncated or malformed); ECR_EEXPIRED_TOKEN;\n        ECR_EUNRECOGNIZED_CLIENT (the principal was deleted).'),
+    'ecr_auth_anonymous_token_create': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ecr_registry)],
+        ('token_out', 'expires_at_out', 'reg'),
+        'int ecr_auth_anonymous_token_create(ecr_buf * token_out, int64_t * expires_at_out, ecr_registry * reg)',
+        "Issue an anonymous token: the bearer token an anonymous client gets to\npull public repositories (ecr/public.h) with, signed with the storage's\ntoken key. It names no principal and grants nothing else;\necr_auth_token_verify() rejects it.\n@param expires_at_out receives the expiry, ms since the epoch; may be NULL."),
+    'ecr_auth_anonymous_token_verify': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('reg', 'token'),
+        'int ecr_auth_anonymous_token_verify(ecr_registry * reg, const char * token)',
+        'Check an anonymous token.\n@return 0; ECR_EAUTH (forged, truncated, malformed, or another kind of\n        token); ECR_EEXPIRED_TOKEN.'),
     'ecr_auth_blob_token_create': (
         ctypes.c_int,
         [ctypes.POINTER(ecr_buf), ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ecr_registry), ctypes.POINTER(ecr_principal), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64],
@@ -2664,6 +2694,66 @@ FUNCTIONS = {
         ('cache', 'reg', 'repository', 'digest', 'size_out'),
         'int ecr_cache_blob_stat(ecr_cache * cache, ecr_registry * reg, const char * repository, const char * digest, uint64_t * size_out)',
         'The size of a blob through the cache (from upstream when not stored yet, without fetching it).'),
+    'ecr_registry_is_public': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry)],
+        ('reg',),
+        'int ecr_registry_is_public(const ecr_registry * reg)',
+        "Whether reg is an account's public registry (opened with ECR_REGION_PUBLIC)."),
+    'ecr_public_alias': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_registry)],
+        ('out', 'reg'),
+        'int ecr_public_alias(ecr_buf * out, ecr_registry * reg)',
+        "The public registry's alias; one is assigned (8 random characters, a\nletter first) and stored if it has none yet.\n@return 0; ECR_EINVALID (not a public registry)."),
+    'ecr_public_set_alias': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('reg', 'alias'),
+        'int ecr_public_set_alias(ecr_registry * reg, const char * alias)',
+        "Set the public registry's alias (2 to 50 characters,\n[a-z][a-z0-9]+([._-][a-z0-9]+)*). Images are then pulled under the new\nalias only.\n@return 0; ECR_EINVALID (not public, or a bad alias); ECR_EEXISTS (another\n        account's public registry has it)."),
+    'ecr_public_alias_lookup': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('account_out', 'any', 'alias'),
+        'int ecr_public_alias_lookup(ecr_buf * account_out, ecr_registry * any, const char * alias)',
+        'The account whose public registry has alias, found through any registry\nhandle of the same storage.\n@param account_out receives the 12-digit account id.\n@return 0; ECR_ENOTFOUND (no such alias); ECR_EINVALID (a bad alias).'),
+    'ecr_public_registries_foreach': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ecr_public_registry_cb, ctypes.c_void_p],
+        ('any', 'cb', 'payload'),
+        'int ecr_public_registries_foreach(ecr_registry * any, ecr_public_registry_cb cb, void * payload)',
+        'Every public registry that has an alias, in the storage of any (any\nregistry handle of it), by alias.\n@return 0, or what cb returned.'),
+    'ecr_public_display_name': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_registry)],
+        ('out', 'reg'),
+        'int ecr_public_display_name(ecr_buf * out, ecr_registry * reg)',
+        'The registry\'s display name (RegistryCatalogData.displayName); "" when unset. @return 0; ECR_EINVALID.'),
+    'ecr_public_set_display_name': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ctypes.c_char_p],
+        ('reg', 'name'),
+        'int ecr_public_set_display_name(ecr_registry * reg, const char * name)',
+        'Set the display name (0 to 100 characters). @return 0; ECR_EINVALID.'),
+    'ecr_repository_set_catalog_data': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_repository), ctypes.c_char_p],
+        ('repo', 'json'),
+        'int ecr_repository_set_catalog_data(ecr_repository * repo, const char * json)',
+        'Replace a public repository\'s catalog data with json, an object in ECR\nPublic\'s RepositoryCatalogDataInput shape: "description" (up to 1024\ncharacters), "architectures" and "operatingSystems" (up to 50 strings of 1\nto 50 characters each), "logoImageBlob" (base64 of a PNG or JPEG image of up\nto 512000 bytes), "aboutText" and "usageText" (Markdown, up to 25600\ncharacters each). Members left out are cleared; unknown members are an\nerror.\n@return 0; ECR_EINVALID (the message names the member and the limit).'),
+    'ecr_repository_catalog_data': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_repository)],
+        ('out', 'repo'),
+        'int ecr_repository_catalog_data(ecr_buf * out, ecr_repository * repo)',
+        'The repository\'s catalog data as JSON, ECR Public\'s RepositoryCatalogData\nshape without logoUrl: description, architectures, operatingSystems,\naboutText, usageText (members that are empty are left out) and\n"marketplaceCertified": false.\n@return 0; ECR_ECATALOG_DATA_NOT_FOUND (never set); ECR_EINVALID.'),
+    'ecr_repository_catalog_logo': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_repository)],
+        ('out', 'repo'),
+        'int ecr_repository_catalog_logo(ecr_buf * out, ecr_repository * repo)',
+        "The repository's logo image (the bytes given as logoImageBlob).\n@return 0; ECR_ENOTFOUND (no logo); ECR_EINVALID."),
     'ecr_server_options_init': (
         ctypes.c_int,
         [ctypes.POINTER(ecr_server_options), ctypes.c_uint],
@@ -2694,6 +2784,12 @@ FUNCTIONS = {
         ('srv', 'cb', 'payload'),
         'int ecr_server_set_registry_cb(ecr_server * srv, ecr_server_registry_cb cb, void * payload)',
         'Set the registry provider. Without one, only the registries added with\necr_server_add_registry() are served.\n@return 0; ECR_EBUSY (server running).'),
+    'ecr_server_set_anonymous_limit': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_server), ctypes.c_uint32, ctypes.c_uint32],
+        ('srv', 'per_second', 'burst'),
+        'int ecr_server_set_anonymous_limit(ecr_server * srv, uint32_t per_second, uint32_t burst)',
+        'Public registries (ecr/public.h) are served too: "/v2/<alias>/<repository>"\nnames a repository of the public registry with that alias (the registry\nprovider is asked for the account\'s ECR_REGION_PUBLIC registry). Anyone may\npull from them: a request without credentials is answered 401 with a\nBearer challenge whose realm ("/token") issues an anonymous token, as\npublic.ecr.aws does, and with that token pulls of public repositories\nsucceed; everything else answers as for a repository that does not exist.\nAnonymous pulls (manifest requests) are limited per client address: a\ntoken bucket of per_second pulls a second, up to burst at once; over it,\n429 TOOMANYREQUESTS with Retry-After. Defaults: 1 a second, burst 10 (ECR\nPublic\'s one unauthenticated pull a second). per_second 0: no limit.\n@return 0; ECR_EINVALID (burst 0 with a limit).'),
     'ecr_server_start': (
         ctypes.c_int,
         [ctypes.POINTER(ecr_server)],
