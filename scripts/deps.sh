@@ -23,6 +23,9 @@ PACKAGES=(
 	python3-cryptography
 	# bindings (Go via cgo) and the ABI gate (abidw/abidiff)
 	golang-go abigail-tools
+	# the gallery: Markdown of catalog data (md4c); its browser tests run Debian's Chromium
+	# through playwright-core from npm (nodejs, npm), with a font to render text
+	libmd4c-dev chromium fonts-dejavu-core nodejs npm
 )
 
 missing=()
