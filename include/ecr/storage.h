@@ -47,6 +47,32 @@ ECR_EXTERN(int) ecr_blob_store_memory_new(ecr_blob_store **out);
  */
 ECR_EXTERN(int) ecr_meta_store_sqlite_new(ecr_meta_store **out, const char *path, uint32_t flags);
 
+/**
+ * A PostgreSQL metadata store (libpq): the same schema and migrations as the
+ * SQLite store, migrated on open; a pool of connections shared by threads;
+ * reconnects after the server restarts. Several processes (ecrd nodes) may
+ * share one database.
+ * @param conninfo "postgres://user[:password]@host[:port]/dbname[?...]",
+ *        "postgresql://...", or a libpq "key=value ..." string.
+ * @param flags 0 (ECR_STORAGE_NOSYNC is accepted and ignored: durability is the server's).
+ * @return 0, ECR_EINVALID (conninfo; a newer schema than this library
+ *         knows), ECR_ENETWORK (the server cannot be reached), ECR_EIO, ECR_ENOMEM.
+ */
+ECR_EXTERN(int) ecr_meta_store_postgres_new(ecr_meta_store **out, const char *conninfo, uint32_t flags);
+
+/**
+ * A blob store in an S3 bucket (libcurl, SigV4): blobs under
+ * "<prefix>/blobs/sha256/<hex>", uploads staged as multipart uploads and
+ * published only when their digest matches.
+ * @param url "s3://bucket[/prefix][?endpoint=http://host:port][&region=R]
+ *        [&path_style=1]"; without endpoint, AWS's for the region.
+ *        Credentials: the usual AWS environment variables and shared files.
+ * @param flags 0.
+ * @return 0, ECR_EINVALID (url), ECR_EAUTH (no credentials), ECR_ENETWORK
+ *         (the bucket cannot be reached), ECR_ENOMEM.
+ */
+ECR_EXTERN(int) ecr_blob_store_s3_new(ecr_blob_store **out, const char *url, uint32_t flags);
+
 /** Flag: do not fsync. Data can be lost on a crash; for tests only. */
 #define ECR_STORAGE_NOSYNC 1u
 

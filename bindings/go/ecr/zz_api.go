@@ -1094,6 +1094,60 @@ func MetaStoreSqliteNew(path string, flags uint32) (*MetaStore, error) {
 	return wrapMetaStore(o0, true), nil
 }
 
+// int ecr_meta_store_postgres_new(ecr_meta_store ** out, const char * conninfo, uint32_t flags)
+//
+// A PostgreSQL metadata store (libpq): the same schema and migrations as the
+// SQLite store, migrated on open; a pool of connections shared by threads;
+// reconnects after the server restarts. Several processes (ecrd nodes) may
+// share one database.
+// @param conninfo "postgres://user[:password]@host[:port]/dbname[?...]",
+//
+//	"postgresql://...", or a libpq "key=value ..." string.
+//
+// @param flags 0 (ECR_STORAGE_NOSYNC is accepted and ignored: durability is the server's).
+// @return 0, ECR_EINVALID (conninfo; a newer schema than this library
+//
+//	knows), ECR_ENETWORK (the server cannot be reached), ECR_EIO, ECR_ENOMEM.
+func MetaStorePostgresNew(conninfo string, flags uint32) (*MetaStore, error) {
+	var o0 *C.ecr_meta_store
+	c1 := cstrOrNil(conninfo)
+	defer freeStr(c1)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_meta_store_postgres_new(&o0, c1, C.uint32_t(flags))
+	if rc < 0 {
+		return nil, lastError(rc)
+	}
+	return wrapMetaStore(o0, true), nil
+}
+
+// int ecr_blob_store_s3_new(ecr_blob_store ** out, const char * url, uint32_t flags)
+//
+// A blob store in an S3 bucket (libcurl, SigV4): blobs under
+// "<prefix>/blobs/sha256/<hex>", uploads staged as multipart uploads and
+// published only when their digest matches.
+// @param url "s3://bucket[/prefix][?endpoint=http://host:port][&region=R]
+//
+//	[&path_style=1]"; without endpoint, AWS's for the region.
+//	Credentials: the usual AWS environment variables and shared files.
+//
+// @param flags 0.
+// @return 0, ECR_EINVALID (url), ECR_EAUTH (no credentials), ECR_ENETWORK
+//
+//	(the bucket cannot be reached), ECR_ENOMEM.
+func BlobStoreS3New(url string, flags uint32) (*BlobStore, error) {
+	var o0 *C.ecr_blob_store
+	c1 := cstrOrNil(url)
+	defer freeStr(c1)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_blob_store_s3_new(&o0, c1, C.uint32_t(flags))
+	if rc < 0 {
+		return nil, lastError(rc)
+	}
+	return wrapBlobStore(o0, true), nil
+}
+
 // int64_t ecr_registry_now(const ecr_registry * reg)
 //
 // The registry's clock, in milliseconds since the epoch.
@@ -3122,6 +3176,8 @@ var generatedAPI = map[string]any{
 	"ecr_blob_store_fs_new":                       BlobStoreFsNew,
 	"ecr_blob_store_memory_new":                   BlobStoreMemoryNew,
 	"ecr_meta_store_sqlite_new":                   MetaStoreSqliteNew,
+	"ecr_meta_store_postgres_new":                 MetaStorePostgresNew,
+	"ecr_blob_store_s3_new":                       BlobStoreS3New,
 	"ecr_blob_store_free":                         (*BlobStore).Close,
 	"ecr_meta_store_free":                         (*MetaStore).Close,
 	"ecr_registry_free":                           (*Registry).Close,

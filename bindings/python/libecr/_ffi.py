@@ -1548,6 +1548,18 @@ FUNCTIONS = {
         ('out', 'path', 'flags'),
         'int ecr_meta_store_sqlite_new(ecr_meta_store ** out, const char * path, uint32_t flags)',
         'A SQLite metadata store (WAL mode, versioned schema, migrated on open).\n@param path a file name, or ":memory:" for a private in-memory database.\n@param flags 0, or ECR_STORAGE_NOSYNC (synchronous=OFF; tests only).\n@return 0, ECR_EIO, ECR_ENOMEM, ECR_EINVALID (a newer schema than this\n        library knows).'),
+    'ecr_meta_store_postgres_new': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_meta_store)), ctypes.c_char_p, ctypes.c_uint32],
+        ('out', 'conninfo', 'flags'),
+        'int ecr_meta_store_postgres_new(ecr_meta_store ** out, const char * conninfo, uint32_t flags)',
+        'A PostgreSQL metadata store (libpq): the same schema and migrations as the\nSQLite store, migrated on open; a pool of connections shared by threads;\nreconnects after the server restarts. Several processes (ecrd nodes) may\nshare one database.\n@param conninfo "postgres://user[:password]@host[:port]/dbname[?...]",\n       "postgresql://...", or a libpq "key=value ..." string.\n@param flags 0 (ECR_STORAGE_NOSYNC is accepted and ignored: durability is the server\'s).\n@return 0, ECR_EINVALID (conninfo; a newer schema than this library\n        knows), ECR_ENETWORK (the server cannot be reached), ECR_EIO, ECR_ENOMEM.'),
+    'ecr_blob_store_s3_new': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_blob_store)), ctypes.c_char_p, ctypes.c_uint32],
+        ('out', 'url', 'flags'),
+        'int ecr_blob_store_s3_new(ecr_blob_store ** out, const char * url, uint32_t flags)',
+        'A blob store in an S3 bucket (libcurl, SigV4): blobs under\n"<prefix>/blobs/sha256/<hex>", uploads staged as multipart uploads and\npublished only when their digest matches.\n@param url "s3://bucket[/prefix][?endpoint=http://host:port][&region=R]\n       [&path_style=1]"; without endpoint, AWS\'s for the region.\n       Credentials: the usual AWS environment variables and shared files.\n@param flags 0.\n@return 0, ECR_EINVALID (url), ECR_EAUTH (no credentials), ECR_ENETWORK\n        (the bucket cannot be reached), ECR_ENOMEM.'),
     'ecr_blob_store_free': (
         None,
         [ctypes.POINTER(ecr_blob_store)],
