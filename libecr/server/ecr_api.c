@@ -14,8 +14,10 @@
 #include "../core/digest.h"
 #include "../engine/engine.h"
 #include "ecr/auth.h"
+#include "ecr/public.h"
 
 #define TARGET_PREFIX "AmazonEC2ContainerRegistry_V20150921."
+#define TARGET_PREFIX_PUBLIC "SpencerFrontendService."
 /* UploadLayerPart carries up to 20 MiB of data, base64: 28 MiB is enough for it and its envelope. */
 #define API_MAX_BODY (28u * 1024 * 1024)
 #define CONTENT_TYPE "application/x-amz-json-1.1"
@@ -282,10 +284,25 @@ int ecr__api_repository(ecr_repository **out, ecr_api_call *call)
 {
 	const char *name;
 	*out = NULL;
-	int rc = ecr__api_string(&name, call, "repositoryName", true, 2, 256);
+	int rc = ecr__api_string(&name, call, "repositoryName", true, 2, ecr__api_is_public(call) ? 205 : 256);
 	if (rc)
 		return rc;
 	return ecr_repository_open(out, call->reg, name);
+}
+
+bool ecr__api_is_public(const ecr_api_call *call)
+{
+	return call->service && strcmp(call->service, "ecr-public") == 0;
+}
+
+int ecr__api_repository_arn(ecr_buf *out, ecr_api_call *call, const char *name)
+{
+	ecr__buf_clear(out);
+	if (ecr__api_is_public(call) || ecr_registry_is_public(call->reg))
+		return ecr__buf_printf(out, "arn:aws:ecr-public::%s:repository/%s", ecr_registry_account_id(call->reg),
+			name);
+	return ecr__buf_printf(out, "arn:aws:ecr:%s:%s:repository/%s", ecr_registry_region(call->reg),
+		ecr_registry_account_id(call->reg), name);
 }
 
 int ecr__api_authorize(ecr_api_call *call, const char *action, const char *resource_arn)
@@ -293,7 +310,7 @@ int ecr__api_authorize(ecr_api_call *call, const char *action, const char *resou
 	char full[128];
 	if (!call->principal)
 		return 0;
-	snprintf(full, sizeof(full), "ecr:%s", action);
+	snprintf(full, sizeof(full), "%s:%s", call->service ? call->service : "ecr", action);
 	ecr_policy_context_key ctx[2];
 	size_t n = 0;
 	if (call->source_ip)
@@ -355,7 +372,7 @@ int ecr__api_write_repository(ecr__jw *w, ecr_api_call *call, const ecr_reposito
 
 /* --- dispatch --- */
 
-static const ecr_api_op_entry *find_op(const char *name)
+const ecr_api_op_entry *ecr__api_find_op(const char *name)
 {
 	const ecr_api_op_entry *tables[] = { ecr__api_ops_repositories, ecr__api_ops_images, ecr__api_ops_lifecycle,
 		ecr__api_ops_scan, ecr__api_ops_replication,
@@ -491,14 +508,37 @@ static int authenticate(ecr_api_call *call, ecr_buf *region_buf)
 	req.headers = h->items;
 	req.headers_count = h->count;
 	req.payload_sha256 = sha + strlen("sha256:");
-	req.service = "ecr";
+	req.service = call->service ? call->service : "ecr";
 	rc = ecr_auth_sigv4_verify(&call->principal, region_buf, r->reg, &req);
 done:
 	ecr__free(h);
 	return rc;
 }
 
-static enum MHD_Result run(http_request *r, const ecr_api_op_entry *op)
+/* The registry of a registryId of ECR Public: an account id or a registry alias. */
+static int public_registry(ecr_registry **out, ecr_api_call *call, const char *id)
+{
+	ecr_buf account = ECR_BUF_INIT;
+	int rc = 0;
+	if (!registry_id_ok(id)) {
+		rc = ecr_public_alias_lookup(&account, call->r->reg, id);
+		if (rc == ECR_ENOTFOUND || rc == ECR_EINVALID)
+			rc = ecr__fail(ECR_EREGISTRY_NOT_FOUND, ECR_ERROR_INVALID,
+				"The specified registry '%s' does not exist", id);
+		if (rc)
+			goto done;
+		id = account.ptr;
+	}
+	rc = ecr__server_registry(out, call->r->srv, call->r->reg, id, ECR_REGION_PUBLIC);
+	if (rc == ECR_ENOTFOUND || rc == ECR_EINVALID)
+		rc = ecr__fail(ECR_EREGISTRY_NOT_FOUND, ECR_ERROR_INVALID,
+			"The public registry of account '%s' is not served here", id);
+done:
+	ecr_buf_dispose(&account);
+	return rc;
+}
+
+static enum MHD_Result run(http_request *r, const ecr_api_op_entry *op, const char *service)
 {
 	ecr_api_call call;
 	ecr_buf region = ECR_BUF_INIT, out = ECR_BUF_INIT, endpoint = ECR_BUF_INIT;
@@ -511,6 +551,7 @@ static enum MHD_Result run(http_request *r, const ecr_api_op_entry *op)
 	memset(&call, 0, sizeof(call));
 	call.r = r;
 	call.operation = op->name;
+	call.service = service;
 	peer_address(ip, sizeof(ip), r->conn);
 	call.source_ip = ip[0] ? ip : NULL;
 
@@ -538,12 +579,27 @@ static enum MHD_Result run(http_request *r, const ecr_api_op_entry *op)
 
 	/* the caller's registry: the account of the key (or the default), the region of the scope */
 	const char *account = call.principal ? ecr_principal_account_id(call.principal) : ecr_registry_account_id(r->reg);
-	if (!r->srv->registry_cb) /* without a provider, everything goes to the registry of the Host */
+	if (ecr__api_is_public(&call)) {
+		/* ECR Public: the public registry of the caller's account (the region of the scope does not matter), or
+		 * the one registryId names (an account id, or an alias where the model allows one) */
+		const ecr__json *id = ecr__json_get(input, "registryId");
+		if (id && id->type != ECR__JSON_NULL && id->type != ECR__JSON_STRING) {
+			rc = ecr__api_type_error(&call, "registryId", "a string");
+			goto fail;
+		}
+		if (id && id->type == ECR__JSON_STRING && (id->length < 2 || id->length > 50 ||
+			strlen(id->string) != id->length)) {
+			rc = invalid_param("registryId", "Member must have length between 2 and 50");
+			goto fail;
+		}
+		if ((rc = public_registry(&call.reg, &call, id && id->type == ECR__JSON_STRING ? id->string : account)))
+			goto fail;
+	} else if (!r->srv->registry_cb) /* without a provider, everything goes to the registry of the Host */
 		call.reg = r->reg;
 	else if ((rc = ecr__server_registry(&call.reg, r->srv, r->reg, account, call.region)))
 		goto fail;
-	const char *registry_id;
-	if ((rc = ecr__api_string(&registry_id, &call, "registryId", false, 0, 0)))
+	const char *registry_id = NULL;
+	if (!ecr__api_is_public(&call) && (rc = ecr__api_string(&registry_id, &call, "registryId", false, 0, 0)))
 		goto fail;
 	if (registry_id && strcmp(registry_id, ecr_registry_account_id(call.reg)) != 0) {
 		if ((rc = ecr__api_registry(&call.reg, &call, registry_id, call.region)))
@@ -579,11 +635,19 @@ enum MHD_Result ecr__api_finish(http_request *r)
 {
 	r->mode = BODY_NONE;
 	const char *target = ecr__http_header(r, "X-Amz-Target");
-	size_t plen = strlen(TARGET_PREFIX);
+	size_t plen = strlen(TARGET_PREFIX), pplen = strlen(TARGET_PREFIX_PUBLIC);
 	const ecr_api_op_entry *op = NULL;
-	if (target && strncmp(target, TARGET_PREFIX, plen) == 0)
-		op = find_op(target + plen);
+	const char *service = "ecr";
+	if (target && strncmp(target, TARGET_PREFIX, plen) == 0) {
+		op = ecr__api_find_op(target + plen);
+	} else if (target && strncmp(target, TARGET_PREFIX_PUBLIC, pplen) == 0) {
+		/* ECR Public: its own table only (ECR-only operations are not reachable this way) */
+		service = "ecr-public";
+		for (const ecr_api_op_entry *e = ecr__api_ops_public; e->name && !op; e++)
+			if (strcmp(e->name, target + pplen) == 0)
+				op = e;
+	}
 	if (!op)
 		return api_error(r, 400, "UnknownOperationException", "The operation is not known to this service");
-	return run(r, op);
+	return run(r, op, service);
 }

@@ -22,6 +22,7 @@ typedef struct ecr_api_call {
 	const char *region;       /* the request's region */
 	const char *source_ip;    /* for aws:SourceIp */
 	char *endpoint;           /* "http://host:port" as the client reached us (proxyEndpoint, URLs) */
+	const char *service;      /* the signing name and action prefix: "ecr", or "ecr-public" (ECR Public API) */
 } ecr_api_call;
 
 typedef int (*ecr_api_op)(ecr_api_call *call);
@@ -42,8 +43,16 @@ extern const ecr_api_op_entry ecr__api_ops_templates[];    /* ecr_api_templates.
 extern const ecr_api_op_entry ecr__api_ops_cache[];        /* ecr_api_cache.c */
 extern const ecr_api_op_entry ecr__api_ops_public[];       /* ecr_public_api.c: ECR Public (SpencerFrontendService) */
 
-/* Authorize "ecr:<action>" on a resource ARN for the caller (no-op without
- * auth); ECR_EDENIED with ECR's AccessDeniedException message. */
+/* An operation of the ECR tables (not ECR Public's) by name, or NULL. */
+const ecr_api_op_entry *ecr__api_find_op(const char *name);
+/* Whether the call came through the ECR Public API (SpencerFrontendService, call->reg is a public registry). */
+bool ecr__api_is_public(const ecr_api_call *call);
+/* The ARN of repository name in call->reg: ECR's, or ECR Public's for a public registry (replaces out). */
+int ecr__api_repository_arn(ecr_buf *out, ecr_api_call *call, const char *name);
+
+/* Authorize "<service>:<action>" (service "ecr" or "ecr-public") on a resource
+ * ARN for the caller (no-op without auth); ECR_EDENIED with ECR's
+ * AccessDeniedException message. */
 int ecr__api_authorize(ecr_api_call *call, const char *action, const char *resource_arn);
 /* ecr__api_authorize() of the call's operation on its registry (registry-level operations). */
 int ecr__api_authorize_registry(ecr_api_call *call);
@@ -72,7 +81,8 @@ int ecr__api_input_object(ecr_buf *out, ecr_api_call *call, const ecr__api_membe
 /* The registry of an account in a region (the server's registry provider, else the
  * registries it serves); ECR_EINVALID when none is reachable. */
 int ecr__api_registry(ecr_registry **out, ecr_api_call *call, const char *account_id, const char *region);
-/* Open the repository named by input "repositoryName" in call->reg (RepositoryNotFoundException as ECR words it). */
+/* Open the repository named by input "repositoryName" in call->reg (RepositoryNotFoundException as ECR words it);
+ * names of 2 to 256 characters (ECR Public: 2 to 205). */
 int ecr__api_repository(ecr_repository **out, ecr_api_call *call);
 
 /* Members of the error body beyond __type and message, for exceptions that

@@ -74,16 +74,14 @@ static bool upload_id_ok(const char *s)
 static int open_repo(ecr_repository **out, ecr_api_call *call)
 {
 	const char *name;
-	char arn[400];
+	ecr_buf arn = ECR_BUF_INIT;
 	*out = NULL;
 	int rc = ecr__api_string(&name, call, "repositoryName", true, 2, 256);
-	if (rc)
-		return rc;
-	snprintf(arn, sizeof(arn), "arn:aws:ecr:%s:%s:repository/%s", ecr_registry_region(call->reg),
-	         ecr_registry_account_id(call->reg), name);
-	if ((rc = ecr__api_authorize(call, call->operation, arn)))
-		return rc;
-	return ecr__api_repository(out, call);
+	if (!rc && !(rc = ecr__api_repository_arn(&arn, call, name)) &&
+	    !(rc = ecr__api_authorize(call, call->operation, arn.ptr)))
+		rc = ecr__api_repository(out, call);
+	ecr_buf_dispose(&arn);
+	return rc;
 }
 
 /* An optional array member with min..max items; *out is NULL when absent. */
@@ -327,7 +325,8 @@ static int write_image_id(ecr__jw *w, const char *digest, const char *tag)
 	return rc ? rc : ecr__jw_object_close(w);
 }
 
-static int write_image_detail(ecr__jw *w, ecr_repository *repo, const ecr_image *img)
+/* An ImageDetail; ECR Public's (public) ends after artifactMediaType. */
+static int write_image_detail(ecr__jw *w, ecr_repository *repo, const ecr_image *img, bool public)
 {
 	int rc;
 	if ((rc = ecr__jw_object_open(w)) ||
@@ -352,6 +351,8 @@ static int write_image_detail(ecr__jw *w, ecr_repository *repo, const ecr_image 
 	if (ecr_image_artifact_type(img) &&
 	    (rc = ecr__jw_key_string(w, "artifactMediaType", ecr_image_artifact_type(img))))
 		return rc;
+	if (public)
+		return ecr__jw_object_close(w);
 	if (ecr_image_last_pulled_at(img) > 0 && ((rc = ecr__jw_key(w, "lastRecordedPullTime")) ||
 	                                          (rc = ecr__api_write_time(w, ecr_image_last_pulled_at(img)))))
 		return rc;
@@ -629,7 +630,7 @@ static int describe_by_ids(ecr_api_call *call, ecr_repository *repo, const ecr__
 	if ((rc = ecr__jw_key(call->out, "imageDetails")) || (rc = ecr__jw_array_open(call->out)))
 		goto done;
 	for (size_t i = 0; i < n; i++)
-		if ((rc = write_image_detail(call->out, repo, imgs[i])))
+		if ((rc = write_image_detail(call->out, repo, imgs[i], ecr__api_is_public(call))))
 			goto done;
 	rc = ecr__jw_array_close(call->out);
 done:
@@ -691,7 +692,7 @@ static int op_describe_images(ecr_api_call *call)
 			ecr_buf_dispose(&prev);
 			if (rc == ECR_ITEROVER || count == max)
 				break;
-			if (rc || (rc = write_image_detail(call->out, repo, img)))
+			if (rc || (rc = write_image_detail(call->out, repo, img, ecr__api_is_public(call))))
 				goto done;
 		}
 		if (rc && rc != ECR_ITEROVER)

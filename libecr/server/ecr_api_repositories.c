@@ -7,6 +7,7 @@
 #include "../core/crypto.h"
 #include "../engine/engine.h"
 #include "ecr/auth.h"
+#include "ecr/public.h"
 
 #define MAX_EXCLUSIONS 5
 #define MAX_TAGS_INPUT 200
@@ -52,12 +53,6 @@ static int list_member(const ecr__json **out, ecr_api_call *call, const ecr__jso
 	return 0;
 }
 
-static int repo_arn(ecr_buf *out, ecr_registry *reg, const char *name)
-{
-	ecr__buf_clear(out);
-	return ecr__buf_printf(out, "arn:aws:ecr:%s:%s:repository/%s", ecr_registry_region(reg),
-		ecr_registry_account_id(reg), name);
-}
 
 /* Validate repositoryName, authorize the action on its ARN, open it. */
 static int open_repo(ecr_repository **out, ecr_api_call *call, const char *action)
@@ -66,7 +61,7 @@ static int open_repo(ecr_repository **out, ecr_api_call *call, const char *actio
 	ecr_buf arn = ECR_BUF_INIT;
 	*out = NULL;
 	int rc = ecr__api_string(&name, call, "repositoryName", true, 2, 256);
-	if (!rc && !(rc = repo_arn(&arn, call->reg, name)) && !(rc = ecr__api_authorize(call, action, arn.ptr)))
+	if (!rc && !(rc = ecr__api_repository_arn(&arn, call, name)) && !(rc = ecr__api_authorize(call, action, arn.ptr)))
 		rc = ecr__api_repository(out, call);
 	ecr_buf_dispose(&arn);
 	return rc;
@@ -223,7 +218,7 @@ static int op_create_repository(ecr_api_call *call)
 			o.kms_key = kms.ptr;
 		}
 	}
-	if ((rc = repo_arn(&arn, call->reg, name)) || (rc = ecr__api_authorize(call, "CreateRepository", arn.ptr)))
+	if ((rc = ecr__api_repository_arn(&arn, call, name)) || (rc = ecr__api_authorize(call, "CreateRepository", arn.ptr)))
 		goto done;
 	if ((rc = ecr_repository_create(&repo, call->reg, name, &o)))
 		goto done;
@@ -277,7 +272,7 @@ static int op_describe_repositories(ecr_api_call *call)
 					"Member must satisfy constraint: [Member must have length between 2 and 256]");
 				goto done;
 			}
-			if ((rc = repo_arn(&arn, call->reg, name)) ||
+			if ((rc = ecr__api_repository_arn(&arn, call, name)) ||
 				(rc = ecr__api_authorize(call, "DescribeRepositories", arn.ptr)) ||
 				(rc = ecr_repository_open(&r, call->reg, name)))
 				goto done;
@@ -289,7 +284,7 @@ static int op_describe_repositories(ecr_api_call *call)
 		rc = ecr__jw_array_close(call->out);
 		goto done;
 	}
-	if ((rc = repo_arn(&arn, call->reg, "*")) || (rc = ecr__api_authorize(call, "DescribeRepositories", arn.ptr)))
+	if ((rc = ecr__api_repository_arn(&arn, call, "*")) || (rc = ecr__api_authorize(call, "DescribeRepositories", arn.ptr)))
 		goto done;
 	if ((rc = ecr_repository_iterator_new(&it, call->reg, token && *token ? token : NULL))) {
 		if (rc == ECR_EINVALID)
@@ -577,9 +572,13 @@ static int open_arn(ecr_repository **out, ecr_api_call *call, const char *action
 		p = c + 1;
 	}
 	fields[5] = p;
-	bool ok = lens[0] == 3 && strncmp(fields[0], "arn", 3) == 0 && lens[1] > 0 && lens[2] == 3 &&
-		strncmp(fields[2], "ecr", 3) == 0 && lens[3] > 0 && lens[3] < sizeof(region) && lens[4] == 12 &&
-		strncmp(fields[5], "repository/", 11) == 0 && fields[5][11] != '\0';
+	/* ECR Public's repositories: arn:<partition>:ecr-public::<account>:repository/<name> */
+	bool pub = ecr__api_is_public(call);
+	const char *service = pub ? "ecr-public" : "ecr";
+	bool ok = lens[0] == 3 && strncmp(fields[0], "arn", 3) == 0 && lens[1] > 0 && lens[2] == strlen(service) &&
+		strncmp(fields[2], service, lens[2]) == 0 && (pub ? lens[3] == 0 : lens[3] > 0) &&
+		lens[3] < sizeof(region) && lens[4] == 12 && strncmp(fields[5], "repository/", 11) == 0 &&
+		fields[5][11] != '\0';
 	for (size_t i = 0; ok && i < 12; i++)
 		ok = fields[4][i] >= '0' && fields[4][i] <= '9';
 	for (size_t i = 0; ok && i < lens[3]; i++)
@@ -589,6 +588,8 @@ static int open_arn(ecr_repository **out, ecr_api_call *call, const char *action
 		return invalid("resourceArn", "Invalid ARN");
 	memcpy(region, fields[3], lens[3]);
 	region[lens[3]] = '\0';
+	if (pub)
+		snprintf(region, sizeof(region), "%s", ECR_REGION_PUBLIC);
 	memcpy(account, fields[4], 12);
 	account[12] = '\0';
 	if ((rc = ecr__api_registry(&reg, call, account, region)))
