@@ -26,6 +26,8 @@ PACKAGES=(
 	# the gallery: Markdown of catalog data (md4c); its browser tests run Debian's Chromium
 	# through playwright-core from npm (nodejs, npm), with a font to render text
 	libmd4c-dev chromium fonts-dejavu-core nodejs npm
+	# the PostgreSQL metadata store (libpq) and its tests (a throwaway server: ../shared/services/postgres-test-server.sh)
+	libpq-dev postgresql-15
 )
 
 missing=()
