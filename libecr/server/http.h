@@ -9,6 +9,7 @@
 #include "../core/logging.h"
 #include "ecr/auth.h"
 #include "ecr/server.h"
+#include "ratelimit.h"
 
 /* The lifecycle policy previews of a server (ecr_api_lifecycle.c). */
 typedef struct ecr__lifecycle_previews ecr__lifecycle_previews;
@@ -47,6 +48,13 @@ struct ecr_server {
 	ecr__lifecycle_previews *_Atomic lifecycle_previews;
 	/* pulls of repositories under pull-through cache rules go through it (ecr_server_set_cache), or NULL */
 	ecr_cache *cache;
+	/* anonymous pulls per client address (ecr_server_set_anonymous_limit) */
+	ecr__ratelimit *anon_limit;
+	/* whether the storage has a public registry with an alias (the challenge
+	 * of requests without credentials), and when that was last checked
+	 * (monotonic ms; 0: never) */
+	_Atomic int public_exists;
+	_Atomic int64_t public_checked_ms;
 };
 
 /* What a request is for. */
@@ -104,6 +112,12 @@ typedef struct http_request {
 	bool in_first_call; /* the first call of the access handler is running */
 	bool expects_body;  /* Content-Length > 0 or a chunked body */
 	bool refused;       /* arrived while the server stops: answered 503, not counted in flight */
+	/* public repositories (v2_auth.c): the request names "<alias>/<repository>"
+	 * of a public registry; r->reg is then that registry, target.name the
+	 * repository in it and client_name the name as the client sent it */
+	bool anonymous;     /* credentials: an anonymous token */
+	bool public_repo;   /* r->reg is the public registry of the alias */
+	char *client_name;  /* the name as sent, when it differs from target.name, else NULL */
 	/* an answer decided early, sent on the next call so that keep-alive works
 	 * and the body (if any) is drained */
 	struct MHD_Response *pending;
@@ -156,6 +170,8 @@ bool ecr__v2_authorize(http_request *r, enum MHD_Result *ret);
 int ecr__v2_may_create(http_request *r);
 /* "arn:aws:ecr:<region>:<account>:repository/<name>" of reg, into out. */
 int ecr__v2_repository_arn(ecr_buf *out, ecr_registry *reg, const char *name);
+/* The repository name as the client sent it (Location and Link headers, messages). */
+const char *ecr__v2_client_name(const http_request *r);
 /* GET /token (v2_auth.c): the realm of the Bearer challenge. Without
  * credentials an anonymous token; with Basic "AWS:<registry token>" that
  * token, checked. Answers {"token", "access_token", "expires_in", "issued_at"}. */

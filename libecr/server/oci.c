@@ -20,9 +20,46 @@ static enum MHD_Result unsupported(http_request *r)
 	return ecr__http_error(r, 405, "UNSUPPORTED", "the operation is unsupported");
 }
 
+/*
+ * ecr__http_fail, with the repository named as the client named it: a public
+ * repository is "<alias>/<repository>" to the client but "<repository>" in
+ * the library's messages.
+ */
+static enum MHD_Result oci_fail(http_request *r, int rc, const char *what)
+{
+	const ecr_error *e = ecr_error_last();
+	if (!r->public_repo || !r->client_name || e->code != rc || !e->message)
+		return ecr__http_fail(r, rc, what);
+	ecr_buf quoted = ECR_BUF_INIT, msg = ECR_BUF_INIT;
+	unsigned int status;
+	const char *code, *at;
+	enum MHD_Result ret;
+	if (ecr__buf_printf(&quoted, "'%s'", r->target.name)) {
+		ret = MHD_NO;
+		goto done;
+	}
+	ecr__http_error_map(rc, what, &status, &code);
+	if ((at = strstr(e->message, quoted.ptr)) == NULL) {
+		ret = ecr__http_fail(r, rc, what);
+		goto done;
+	}
+	if (ecr__buf_put(&msg, e->message, (size_t)(at - e->message)) ||
+		ecr__buf_printf(&msg, "'%s'%s", r->client_name, at + quoted.size)) {
+		ret = MHD_NO;
+		goto done;
+	}
+	ret = ecr__http_error(r, status, code, msg.ptr);
+done:
+	ecr_buf_dispose(&quoted);
+	ecr_buf_dispose(&msg);
+	return ret;
+}
+
 /* Open the request's repository; with create, a missing one is created when the server allows create-on-push. */
 static int open_repo(http_request *r, bool create)
 {
+	if (r->repo) /* opened already while the name was resolved (v2_auth.c) */
+		return 0;
 	int rc = ecr_repository_open(&r->repo, r->reg, r->target.name);
 	if (rc == ECR_EREPOSITORY_NOT_FOUND && create && (r->srv->flags & ECR_SERVER_CREATE_ON_PUSH)) {
 		if ((rc = ecr__v2_may_create(r))) /* create-on-push needs ecr:CreateRepository */
@@ -36,7 +73,7 @@ static int open_repo(http_request *r, bool create)
 
 static enum MHD_Result fail_repo(http_request *r, int rc)
 {
-	return ecr__http_fail(r, rc, "name");
+	return oci_fail(r, rc, "name");
 }
 
 /* Whether pulls of the request's repository go through the pull-through cache (a rule covers its name). */
@@ -89,7 +126,7 @@ static enum MHD_Result upload_response(http_request *r, unsigned int status)
 {
 	char location[1024], range[64];
 	uint64_t size = ecr_upload_size(r->upload);
-	snprintf(location, sizeof(location), "/v2/%s/blobs/uploads/%s", r->target.name, ecr_upload_id(r->upload));
+	snprintf(location, sizeof(location), "/v2/%s/blobs/uploads/%s", ecr__v2_client_name(r), ecr_upload_id(r->upload));
 	snprintf(range, sizeof(range), "0-%" PRIu64, size ? size - 1 : 0);
 	struct MHD_Response *resp = ecr__http_response_buf(NULL, 0, NULL);
 	add_header(resp, MHD_HTTP_HEADER_LOCATION, location);
@@ -102,7 +139,7 @@ static enum MHD_Result upload_response(http_request *r, unsigned int status)
 static enum MHD_Result blob_created(http_request *r, const char *digest)
 {
 	char location[1024];
-	snprintf(location, sizeof(location), "/v2/%s/blobs/%s", r->target.name, digest);
+	snprintf(location, sizeof(location), "/v2/%s/blobs/%s", ecr__v2_client_name(r), digest);
 	struct MHD_Response *resp = ecr__http_response_buf(NULL, 0, NULL);
 	add_header(resp, MHD_HTTP_HEADER_LOCATION, location);
 	add_header(resp, "Docker-Content-Digest", digest);
@@ -138,7 +175,7 @@ static enum MHD_Result list_response(http_request *r, ecr__jw *w, bool more, lon
 	ecr_buf out = ECR_BUF_INIT;
 	if (ecr__jw_array_close(w) || ecr__jw_object_close(w) || ecr__jw_finish(w, &out)) {
 		ecr__jw_free(w);
-		return ecr__http_fail(r, ECR_ENOMEM, "");
+		return oci_fail(r, ECR_ENOMEM, "");
 	}
 	ecr__jw_free(w);
 	struct MHD_Response *resp = ecr__http_response_buf(out.ptr, out.size, "application/json");
@@ -190,7 +227,7 @@ static enum MHD_Result catalog(http_request *r)
 	if (rc && rc != ECR_ITEROVER) {
 		ecr__jw_free(w);
 		ecr__free(last);
-		return ecr__http_fail(r, rc, "");
+		return oci_fail(r, rc, "");
 	}
 	enum MHD_Result ret = list_response(r, w, more, n, last, "/v2/_catalog");
 	ecr__free(last);
@@ -216,7 +253,7 @@ static enum MHD_Result tags_list(http_request *r)
 	rc = ecr_tag_iterator_new(&it, r->repo, ecr__http_query(r, "last"));
 	if (!rc)
 		rc = ecr__jw_new(&w);
-	if (!rc && (ecr__jw_object_open(w) || ecr__jw_key(w, "name") || ecr__jw_string(w, r->target.name) ||
+	if (!rc && (ecr__jw_object_open(w) || ecr__jw_key(w, "name") || ecr__jw_string(w, ecr__v2_client_name(r)) ||
 			   ecr__jw_key(w, "tags") || ecr__jw_array_open(w)))
 		rc = ECR_ENOMEM;
 	while (!rc) {
@@ -239,10 +276,10 @@ static enum MHD_Result tags_list(http_request *r)
 	if (rc && rc != ECR_ITEROVER) {
 		ecr__jw_free(w);
 		ecr__free(last);
-		return ecr__http_fail(r, rc, "");
+		return oci_fail(r, rc, "");
 	}
 	ecr_buf path = ECR_BUF_INIT;
-	ecr__buf_printf(&path, "/v2/%s/tags/list", r->target.name);
+	ecr__buf_printf(&path, "/v2/%s/tags/list", ecr__v2_client_name(r));
 	enum MHD_Result ret = list_response(r, w, more, n, last, path.ptr ? path.ptr : "");
 	ecr_buf_dispose(&path);
 	ecr__free(last);
@@ -324,7 +361,7 @@ static enum MHD_Result blob_get(http_request *r, bool head)
 		rc = ecr_cache_blob_stat(r->srv->cache, r->reg, r->target.name, digest, &size);
 	}
 	if (rc)
-		return r->repo || cached ? ecr__http_fail(r, rc, "blob") : fail_repo(r, rc);
+		return r->repo || cached ? oci_fail(r, rc, "blob") : fail_repo(r, rc);
 	int ranged = parse_range(ecr__http_header(r, MHD_HTTP_HEADER_RANGE), size, &off, &len);
 	if (ranged < 0) {
 		char cr[64];
@@ -349,7 +386,7 @@ static enum MHD_Result blob_get(http_request *r, bool head)
 		else
 			rc = ecr_blob_open(&b, r->repo, digest, off, len);
 		if (rc)
-			return ecr__http_fail(r, rc, "blob");
+			return oci_fail(r, rc, "blob");
 		if (len == 0) {
 			ecr_blob_free(b);
 			resp = ecr__http_response_buf(NULL, 0, NULL);
@@ -394,7 +431,7 @@ static enum MHD_Result blob_delete(http_request *r)
 	if (rc)
 		return fail_repo(r, rc);
 	if ((rc = ecr_blob_delete(r->repo, r->target.ref)))
-		return ecr__http_fail(r, rc, "blob");
+		return oci_fail(r, rc, "blob");
 	return ecr__http_queue(r, 202, ecr__http_response_buf(NULL, 0, NULL));
 }
 
@@ -434,6 +471,11 @@ static enum MHD_Result uploads_post(http_request *r)
 		return ecr__http_error(r, 400, "DIGEST_INVALID", "unsupported digest algorithm (sha256 and sha512 are)");
 	const char *mount = ecr__http_query(r, "mount");
 	const char *from = ecr__http_query(r, "from");
+	if (mount && from && r->public_repo) {
+		/* "<alias>/<repository>" of the same public registry, else no mount (an upload session) */
+		size_t alias_len = strlen(r->client_name) - strlen(r->target.name);
+		from = strncmp(from, r->client_name, alias_len) == 0 ? from + alias_len : NULL;
+	}
 	if (mount && from) {
 		ecr_repository *src = NULL;
 		rc = ecr_repository_open(&src, r->reg, from);
@@ -443,11 +485,11 @@ static enum MHD_Result uploads_post(http_request *r)
 		if (!rc)
 			return blob_created(r, mount);
 		if (rc == ECR_EINVALID && ecr_error_last()->klass == ECR_ERROR_OCI && strchr(mount, ':') == NULL)
-			return ecr__http_fail(r, rc, "digest");
+			return oci_fail(r, rc, "digest");
 		ecr_error_clear(); /* not there: fall back to an upload session */
 	}
 	if ((rc = ecr_upload_begin(&r->upload, r->repo)))
-		return ecr__http_fail(r, rc, "upload");
+		return oci_fail(r, rc, "upload");
 	return start_body(r, BODY_UPLOAD);
 }
 
@@ -457,7 +499,7 @@ static enum MHD_Result upload_open(http_request *r)
 	if (rc)
 		return fail_repo(r, rc);
 	if ((rc = ecr_upload_open(&r->upload, r->repo, r->target.ref)))
-		return ecr__http_fail(r, rc == ECR_EINVALID ? ECR_EUPLOAD : rc, "upload");
+		return oci_fail(r, rc == ECR_EINVALID ? ECR_EUPLOAD : rc, "upload");
 	return MHD_YES;
 }
 
@@ -513,7 +555,7 @@ static enum MHD_Result upload_route(http_request *r)
 		int rc = ecr_upload_cancel(r->upload);
 		release_upload(r);
 		if (rc)
-			return ecr__http_fail(r, rc, "upload");
+			return oci_fail(r, rc, "upload");
 		return ecr__http_queue(r, 204, ecr__http_response_buf(NULL, 0, NULL));
 	}
 	if (method_is(r, "PATCH") || method_is(r, "PUT")) {
@@ -552,7 +594,7 @@ static enum MHD_Result manifest_get(http_request *r, bool head)
 		}
 	}
 	if (rc)
-		return ecr__http_fail(r, rc, is_digest(ref) ? "digest" : "manifest");
+		return oci_fail(r, rc, is_digest(ref) ? "digest" : "manifest");
 	struct MHD_Response *resp;
 	if (head) {
 		resp = ecr__http_response_head(ecr_image_manifest_size(img));
@@ -561,7 +603,7 @@ static enum MHD_Result manifest_get(http_request *r, bool head)
 		size_t len;
 		if ((rc = ecr_image_manifest(&bytes, &len, img))) {
 			ecr_image_free(img);
-			return ecr__http_fail(r, rc, "manifest");
+			return oci_fail(r, rc, "manifest");
 		}
 		resp = ecr__http_response_buf(bytes, len, NULL);
 	}
@@ -603,7 +645,7 @@ static enum MHD_Result manifest_put(http_request *r)
 	int rc = ecr_image_put(&img, r->repo, by_digest ? NULL : ref, by_digest ? ref : NULL,
 		ecr__http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE), r->body.ptr, r->body.size, 0);
 	if (rc)
-		return ecr__http_fail(r, rc,
+		return oci_fail(r, rc,
 			rc == ECR_EINVALID && ecr_error_last()->klass == ECR_ERROR_OCI && by_digest &&
 					strstr(ecr_error_last()->message, "digest")
 				? "digest"
@@ -614,11 +656,11 @@ static enum MHD_Result manifest_put(http_request *r)
 		MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, put_extra_tag, &x);
 		if (x.rc) {
 			ecr_image_free(img);
-			return ecr__http_fail(r, x.rc, "tag");
+			return oci_fail(r, x.rc, "tag");
 		}
 	}
 	char location[1024];
-	snprintf(location, sizeof(location), "/v2/%s/manifests/%s", r->target.name, ecr_image_digest(img));
+	snprintf(location, sizeof(location), "/v2/%s/manifests/%s", ecr__v2_client_name(r), ecr_image_digest(img));
 	struct MHD_Response *resp = ecr__http_response_buf(NULL, 0, NULL);
 	add_header(resp, MHD_HTTP_HEADER_LOCATION, location);
 	add_header(resp, "Docker-Content-Digest", ecr_image_digest(img));
@@ -636,7 +678,7 @@ static enum MHD_Result manifest_delete(http_request *r)
 		return fail_repo(r, rc);
 	rc = is_digest(ref) ? ecr_image_delete(r->repo, ref) : ecr_image_untag(NULL, r->repo, ref, 0);
 	if (rc)
-		return ecr__http_fail(r, rc, is_digest(ref) ? "digest" : "manifest");
+		return oci_fail(r, rc, is_digest(ref) ? "digest" : "manifest");
 	return ecr__http_queue(r, 202, ecr__http_response_buf(NULL, 0, NULL));
 }
 
@@ -688,7 +730,7 @@ static enum MHD_Result referrers(http_request *r)
 	ecr__jw *w = NULL;
 	ecr_buf out = ECR_BUF_INIT;
 	if ((rc = ecr_image_iterator_new(&it, r->repo, &lo)))
-		return ecr__http_fail(r, rc, "digest");
+		return oci_fail(r, rc, "digest");
 	if ((rc = ecr__jw_new(&w)) || ecr__jw_object_open(w) || ecr__jw_key(w, "schemaVersion") || ecr__jw_int(w, 2) ||
 		ecr__jw_key(w, "mediaType") || ecr__jw_string(w, "application/vnd.oci.image.index.v1+json") ||
 		ecr__jw_key(w, "manifests") || ecr__jw_array_open(w))
@@ -716,7 +758,7 @@ static enum MHD_Result referrers(http_request *r)
 	ecr__jw_free(w);
 	if (rc) {
 		ecr_buf_dispose(&out);
-		return ecr__http_fail(r, rc, "digest");
+		return oci_fail(r, rc, "digest");
 	}
 	struct MHD_Response *resp =
 		ecr__http_response_buf(out.ptr, out.size, "application/vnd.oci.image.index.v1+json");
@@ -784,7 +826,7 @@ enum MHD_Result ecr__oci_body(http_request *r, const char *data, size_t len)
 		if (r->body.size + len > r->buffer_limit)
 			return ecr__http_error(r, 413, "SIZE_INVALID", "the manifest is larger than 4 MiB");
 		if ((rc = ecr__buf_put(&r->body, data, len)))
-			return ecr__http_fail(r, rc, "");
+			return oci_fail(r, rc, "");
 		return MHD_YES;
 	}
 	/* BODY_UPLOAD: hashed and written as it streams */
@@ -792,7 +834,7 @@ enum MHD_Result ecr__oci_body(http_request *r, const char *data, size_t len)
 	if (size + len > r->srv->max_blob_size)
 		return ecr__http_error(r, 413, "SIZE_INVALID", "the blob is larger than this registry accepts");
 	if ((rc = ecr_upload_write(r->upload, size, data, len))) {
-		enum MHD_Result ret = ecr__http_fail(r, rc, "upload");
+		enum MHD_Result ret = oci_fail(r, rc, "upload");
 		release_upload(r);
 		return ret;
 	}
@@ -813,7 +855,7 @@ enum MHD_Result ecr__oci_finish(http_request *r)
 		int rc = ecr_upload_commit(r->upload, digest);
 		release_upload(r);
 		if (rc)
-			return ecr__http_fail(r, rc, "digest");
+			return oci_fail(r, rc, "digest");
 		return blob_created(r, digest);
 	}
 	default:

@@ -79,6 +79,11 @@ int ecr_server_new(ecr_server **out, const ecr_server_options *opts)
 	srv->log.cb = opts->log_cb;
 	srv->log.payload = opts->log_payload;
 	srv->log.level = opts->log_level ? opts->log_level : ECR_LOG_INFO;
+	/* ECR Public's one unauthenticated pull a second, with a burst of 10 */
+	if ((rc = ecr__ratelimit_new(&srv->anon_limit, 1, 10, 0, NULL, NULL))) {
+		ecr_server_free(srv);
+		return rc;
+	}
 	*out = srv;
 	return 0;
 }
@@ -489,6 +494,7 @@ static void request_free(http_request *r)
 		ecr_principal_free(r->principal);
 	ecr_buf_dispose(&r->body);
 	ecr__http_target_dispose(&r->target);
+	ecr__free(r->client_name);
 	ecr__free(r->path);
 	ecr__free(r);
 }
@@ -842,5 +848,6 @@ void ecr_server_free(ecr_server *srv)
 	ecr__free(srv->tls_cert_file);
 	ecr__free(srv->tls_key_file);
 	ecr__api_lifecycle_previews_free(srv->lifecycle_previews);
+	ecr__ratelimit_free(srv->anon_limit);
 	ecr__free(srv);
 }
