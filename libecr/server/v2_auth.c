@@ -363,19 +363,12 @@ static int route_authenticated(http_request *r)
 	return rc ? rc : switch_to_public(r, pub, rest);
 }
 
-/* What an anonymous caller gets for any name but a public repository's: the same whatever the name. */
+/* What an anonymous caller gets for any name but a public repository's: one
+ * answer whatever the name (the distribution specification's own words), so
+ * that nothing in it tells a private name from a missing one. */
 static enum MHD_Result anonymous_unknown(http_request *r)
 {
-	ecr_buf msg = ECR_BUF_INIT;
-	const char *name = ecr__v2_client_name(r);
-	if (name && strlen(name) <= 512 &&
-		ecr__buf_printf(&msg, "The repository with name '%s' does not exist in the registry", name) == 0)
-		name = msg.ptr;
-	else
-		name = "The repository does not exist in the registry";
-	enum MHD_Result ret = ecr__http_error(r, 404, "NAME_UNKNOWN", name);
-	ecr_buf_dispose(&msg);
-	return ret;
+	return ecr__http_error(r, 404, "NAME_UNKNOWN", "repository name not known to registry");
 }
 
 /* 429 TOOMANYREQUESTS when the client's address has pulled too much. true: answered. */
