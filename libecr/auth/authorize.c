@@ -16,19 +16,32 @@ typedef struct resource {
 	const char *repo_name; /* into the ARN; NULL for the registry */
 } resource;
 
+/* "arn:aws:ecr:<region>:<account>:registry", "arn:aws:ecr:<region>:<account>:repository/<name>", and ECR
+ * Public's "arn:aws:ecr-public::<account>:registry/<account>", "arn:aws:ecr-public::<account>:repository/<name>"
+ * (no region: the account's public registry, region ECR_REGION_PUBLIC). */
 static int resource_parse(resource *r, const char *arn)
 {
-	static const char prefix[] = "arn:aws:ecr:";
-	const size_t pl = sizeof(prefix) - 1;
+	static const char prefix[] = "arn:aws:ecr:", public_prefix[] = "arn:aws:ecr-public::";
 	memset(r, 0, sizeof(*r));
 	size_t n = strnlen(arn, MAX_RESOURCE_ARN + 1);
-	if (n > MAX_RESOURCE_ARN || strncmp(arn, prefix, pl) != 0)
+	bool pub = false;
+	const char *s;
+	if (n > MAX_RESOURCE_ARN)
 		goto bad;
-	const char *s = arn + pl, *c = strchr(s, ':');
-	if (!c || c == s || (size_t)(c - s) > 32)
+	if (strncmp(arn, public_prefix, sizeof(public_prefix) - 1) == 0) {
+		pub = true;
+		s = arn + sizeof(public_prefix) - 1;
+		memcpy(r->region, ECR_REGION_PUBLIC, sizeof(ECR_REGION_PUBLIC));
+	} else if (strncmp(arn, prefix, sizeof(prefix) - 1) == 0) {
+		s = arn + sizeof(prefix) - 1;
+		const char *c = strchr(s, ':');
+		if (!c || c == s || (size_t)(c - s) > 32)
+			goto bad;
+		memcpy(r->region, s, (size_t)(c - s));
+		s = c + 1;
+	} else {
 		goto bad;
-	memcpy(r->region, s, (size_t)(c - s));
-	s = c + 1;
+	}
 	if (strlen(s) < 13 || s[12] != ':')
 		goto bad;
 	for (int i = 0; i < 12; i++)
@@ -36,7 +49,9 @@ static int resource_parse(resource *r, const char *arn)
 			goto bad;
 	memcpy(r->account, s, 12);
 	s += 13;
-	if (strcmp(s, "registry") == 0)
+	if (!pub && strcmp(s, "registry") == 0)
+		return 0;
+	if (pub && strncmp(s, "registry/", 9) == 0 && strcmp(s + 9, r->account) == 0)
 		return 0;
 	if (strncmp(s, "repository/", 11) == 0 && s[11]) {
 		r->repo_name = s + 11;

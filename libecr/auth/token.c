@@ -3,7 +3,9 @@
  * [scope length (2, big-endian) | scope] | expiry in ms since the epoch (8, big-endian).
  * Kind 1 is a registry token (no scope); kind 2 a blob download token, whose
  * scope "<account>\0<region>\0<repository>\0<digest>" names the one blob it
- * may read. Each verifier accepts its own kind only. The token key is 32
+ * may read; kind 3 an anonymous token (uid "anonymous", an empty ARN, no scope:
+ * ecr_auth_anonymous_token_create) that names no principal. Each verifier accepts
+ * its own kind only. The token key is 32
  * random bytes kept in store_keys ("token-hmac") and cached per store. */
 #include "auth.h"
 
@@ -12,6 +14,8 @@
 
 #define TOKEN_VERSION 1
 #define TOKEN_KIND_BLOB 2
+#define TOKEN_KIND_ANONYMOUS 3
+#define ANONYMOUS_UID "anonymous"
 #define TOKEN_KEY_NAME "token-hmac"
 #define TOKEN_KEY_LEN 32
 #define MAC_LEN 32
@@ -103,24 +107,24 @@ typedef struct token_fields {
 } token_fields;
 
 /* Sign a payload of the given kind (scope NULL for registry tokens) into token_out. */
-static int token_issue(ecr_buf *token_out, ecr_registry *reg, const ecr_principal *p, int kind,
+static int token_issue(ecr_buf *token_out, ecr_registry *reg, const char *uid, const char *arn, int kind,
 	const ecr_buf *scope, int64_t expires)
 {
 	unsigned char key[TOKEN_KEY_LEN], mac[MAC_LEN], hdr[8];
 	ecr_buf raw = ECR_BUF_INIT;
 	int rc;
 
-	size_t uid_len = strlen(p->uid), arn_len = strlen(p->arn);
+	size_t uid_len = strlen(uid), arn_len = strlen(arn);
 	if (uid_len == 0 || uid_len > MAX_UID || arn_len > MAX_ARN)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "principal too long for a token");
 	if ((rc = token_key(reg, key)))
 		goto done;
 	hdr[0] = (unsigned char)kind;
 	hdr[1] = (unsigned char)uid_len;
-	if ((rc = ecr__buf_put(&raw, hdr, 2)) || (rc = ecr__buf_put(&raw, p->uid, uid_len)))
+	if ((rc = ecr__buf_put(&raw, hdr, 2)) || (rc = ecr__buf_put(&raw, uid, uid_len)))
 		goto done;
 	put_be(hdr, arn_len, 2);
-	if ((rc = ecr__buf_put(&raw, hdr, 2)) || (rc = ecr__buf_put(&raw, p->arn, arn_len)))
+	if ((rc = ecr__buf_put(&raw, hdr, 2)) || (rc = ecr__buf_put(&raw, arn, arn_len)))
 		goto done;
 	if (scope) {
 		put_be(hdr, scope->size, 2);
@@ -147,7 +151,7 @@ int ecr_auth_token_create(ecr_buf *token_out, int64_t *expires_at_out, ecr_regis
 	if (reg->remote) /* the caller's AWS credentials are the principal: p is not used */
 		return ecr__remote_auth_token_create(token_out, expires_at_out, reg);
 	int64_t expires = ecr_registry_now(reg) + (int64_t)ECR_TOKEN_LIFETIME_SECONDS * 1000;
-	int rc = token_issue(token_out, reg, p, TOKEN_VERSION, NULL, expires);
+	int rc = token_issue(token_out, reg, p->uid, p->arn, TOKEN_VERSION, NULL, expires);
 	if (!rc && expires_at_out)
 		*expires_at_out = expires;
 	return rc;
@@ -183,7 +187,7 @@ int ecr_auth_blob_token_create(ecr_buf *token_out, int64_t *expires_at_out, ecr_
 			(long long)lifetime_seconds, MAX_BLOB_LIFETIME_SECONDS);
 	int64_t expires = ecr_registry_now(reg) + lifetime_seconds * 1000;
 	if ((rc = blob_scope(&scope, reg, repository, digest)) ||
-	    (rc = token_issue(token_out, reg, p, TOKEN_KIND_BLOB, &scope, expires)))
+	    (rc = token_issue(token_out, reg, p->uid, p->arn, TOKEN_KIND_BLOB, &scope, expires)))
 		goto done;
 	if (expires_at_out)
 		*expires_at_out = expires;
@@ -235,7 +239,7 @@ static int token_open(token_fields *f, ecr_buf *raw, ecr_registry *reg, const ch
 	f->uid_len = b[1];
 	f->uid = b + 2;
 	size_t pos = 2 + f->uid_len;
-	if ((f->kind != TOKEN_VERSION && f->kind != TOKEN_KIND_BLOB) || f->uid_len == 0 || f->uid_len > MAX_UID ||
+	if ((f->kind != TOKEN_VERSION && f->kind != TOKEN_KIND_BLOB && f->kind != TOKEN_KIND_ANONYMOUS) || f->uid_len == 0 || f->uid_len > MAX_UID ||
 	    pos + 2 > plen || memchr(f->uid, '\0', f->uid_len)) {
 		rc = token_invalid();
 		goto done;
@@ -349,5 +353,43 @@ int ecr_auth_blob_token_verify(ecr_principal **out, ecr_registry *reg, const cha
 done:
 	ecr_buf_dispose(&raw);
 	ecr_buf_dispose(&scope);
+	return rc;
+}
+
+int ecr_auth_anonymous_token_create(ecr_buf *token_out, int64_t *expires_at_out, ecr_registry *reg)
+{
+	if (!token_out || !reg)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "missing argument");
+	if (reg->remote)
+		return ecr__remote_local_only(reg, "Issuing an anonymous token");
+	int64_t expires = ecr_registry_now(reg) + (int64_t)ECR_ANONYMOUS_TOKEN_LIFETIME_SECONDS * 1000;
+	int rc = token_issue(token_out, reg, ANONYMOUS_UID, "", TOKEN_KIND_ANONYMOUS, NULL, expires);
+	if (!rc && expires_at_out)
+		*expires_at_out = expires;
+	return rc;
+}
+
+int ecr_auth_anonymous_token_verify(ecr_registry *reg, const char *token)
+{
+	ecr_buf raw = ECR_BUF_INIT;
+	token_fields f;
+	int rc;
+
+	if (!reg)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "missing argument");
+	if (reg->remote)
+		return ecr__remote_local_only(reg, "Verifying an anonymous token");
+	if ((rc = token_open(&f, &raw, reg, token)))
+		goto done;
+	if (f.kind != TOKEN_KIND_ANONYMOUS || f.uid_len != strlen(ANONYMOUS_UID) ||
+	    memcmp(f.uid, ANONYMOUS_UID, f.uid_len) != 0 || f.arn_len != 0) {
+		rc = token_invalid();
+		goto done;
+	}
+	if (ecr_registry_now(reg) >= f.expires)
+		rc = ecr__fail(ECR_EEXPIRED_TOKEN, ECR_ERROR_POLICY,
+			"Your authorization token has expired. Reauthenticate and try again.");
+done:
+	ecr_buf_dispose(&raw);
 	return rc;
 }

@@ -53,7 +53,8 @@ struct ecr_registry {
 	int64_t id; /* registries.id */
 	char *account_id;
 	char *region;
-	char *arn; /* arn:aws:ecr:<region>:<account>:registry */
+	char *arn; /* arn:aws:ecr:<region>:<account>:registry; arn:aws:ecr-public::<account>:registry/<account> */
+	bool is_public; /* region ECR_REGION_PUBLIC: the account's public registry (ecr/public.h, public.c) */
 	ecr__logger log;
 	ecr_clock_cb clock_cb;
 	void *clock_payload;
@@ -91,8 +92,14 @@ struct ecr_repository {
 	char *kms_key;
 };
 
-/* Build a repository handle from its record (repository.c). */
-int ecr__repository_from_meta(ecr_repository **out, ecr_registry *reg, const ecr__meta_repo *r);
+/* Build a repository handle from its record (repository.c). alias: the alias of a public registry (its
+ * repository URI is public.ecr.aws/<alias>/<name>), NULL for a private one. */
+int ecr__repository_from_meta(ecr_repository **out, ecr_registry *reg, const ecr__meta_repo *r, const char *alias);
+
+/* Public registries (public.c). */
+/* *alias_out (ecr__free): the alias of the public registry reg, assigned (at random) and stored when it has
+ * none yet. Opens its own transactions: call it outside any. ECR_EINVALID for a private registry. */
+int ecr__public_alias_ensure(ecr_registry *reg, char **alias_out);
 /* Fail with ECR_EREPOSITORY_NOT_FOUND and ECR's message. */
 int ecr__repository_not_found(const ecr_registry *reg, const char *name);
 /* Check, inside t, that repo still exists (it may have been deleted through another handle). */

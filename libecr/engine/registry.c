@@ -264,8 +264,12 @@ static int registry_new(ecr_registry **out, ecr__store *store, const ecr_registr
 		rc = ECR_ENOMEM;
 		goto fail;
 	}
+	reg->is_public = strcmp(region, ECR_REGION_PUBLIC) == 0;
 	ecr_buf arn = ECR_BUF_INIT;
-	rc = ecr__buf_printf(&arn, "arn:aws:ecr:%s:%s:registry", region, account);
+	if (reg->is_public)
+		rc = ecr__buf_printf(&arn, "arn:aws:ecr-public::%s:registry/%s", account, account);
+	else
+		rc = ecr__buf_printf(&arn, "arn:aws:ecr:%s:%s:registry", region, account);
 	reg->arn = rc ? NULL : ecr__buf_detach(&arn);
 	ecr_buf_dispose(&arn);
 	if (!rc && !reg->arn)

@@ -125,7 +125,7 @@ static int split_lines(char ***out, size_t *count_out, const char *s)
 	return 0;
 }
 
-int ecr__repository_from_meta(ecr_repository **out, ecr_registry *reg, const ecr__meta_repo *r)
+int ecr__repository_from_meta(ecr_repository **out, ecr_registry *reg, const ecr__meta_repo *r, const char *alias)
 {
 	ecr_buf b = ECR_BUF_INIT;
 	ecr_repository *repo = ecr__calloc(1, sizeof(*repo));
@@ -142,13 +142,21 @@ int ecr__repository_from_meta(ecr_repository **out, ecr_registry *reg, const ecr
 		goto fail;
 	if (r->kms_key && !(repo->kms_key = ecr__strdup(r->kms_key)))
 		goto fail;
-	if ((rc = ecr__buf_printf(&b, "arn:aws:ecr:%s:%s:repository/%s", reg->region, reg->account_id, r->name)))
+	if (reg->is_public)
+		rc = ecr__buf_printf(&b, "arn:aws:ecr-public::%s:repository/%s", reg->account_id, r->name);
+	else
+		rc = ecr__buf_printf(&b, "arn:aws:ecr:%s:%s:repository/%s", reg->region, reg->account_id, r->name);
+	if (rc)
 		goto fail;
 	if (!(repo->arn = ecr__buf_detach(&b))) {
 		rc = ECR_ENOMEM;
 		goto fail;
 	}
-	if ((rc = ecr__buf_printf(&b, "%s.dkr.ecr.%s.amazonaws.com/%s", reg->account_id, reg->region, r->name)))
+	if (reg->is_public)
+		rc = ecr__buf_printf(&b, "public.ecr.aws/%s/%s", alias ? alias : "", r->name);
+	else
+		rc = ecr__buf_printf(&b, "%s.dkr.ecr.%s.amazonaws.com/%s", reg->account_id, reg->region, r->name);
+	if (rc)
 		goto fail;
 	if (!(repo->uri = ecr__buf_detach(&b))) {
 		rc = ECR_ENOMEM;
@@ -181,6 +189,7 @@ int ecr_repository_create(ecr_repository **out, ecr_registry *reg, const char *n
 	ecr_buf excl = ECR_BUF_INIT;
 	ecr__meta_repo r = { 0 };
 	ecr__txn t = { 0 };
+	char *alias = NULL;
 	int rc;
 
 	if (out)
@@ -242,11 +251,12 @@ int ecr_repository_create(ecr_repository **out, ecr_registry *reg, const char *n
 	if ((rc = ecr__txn_commit(&t)))
 		goto done;
 	ecr__log(&reg->log, ECR_LOG_INFO, "created repository %s", name);
-	if (out)
-		rc = ecr__repository_from_meta(out, reg, &r);
+	if (out && (!reg->is_public || !(rc = ecr__public_alias_ensure(reg, &alias))))
+		rc = ecr__repository_from_meta(out, reg, &r, alias);
 done:
 	ecr__txn_rollback(&t);
 	ecr_buf_dispose(&excl);
+	ecr__free(alias);
 	return rc;
 }
 
@@ -269,8 +279,12 @@ int ecr_repository_open(ecr_repository **out, ecr_registry *reg, const char *nam
 	ecr__txn_rollback(&t);
 	if (rc == ECR_ENOTFOUND)
 		return ecr__repository_not_found(reg, name);
+	char *alias = NULL;
+	if (!rc && reg->is_public)
+		rc = ecr__public_alias_ensure(reg, &alias);
 	if (!rc)
-		rc = ecr__repository_from_meta(out, reg, &r);
+		rc = ecr__repository_from_meta(out, reg, &r, alias);
+	ecr__free(alias);
 	ecr__meta_repo_dispose(&r);
 	return rc;
 }
@@ -314,7 +328,7 @@ int ecr_repository_delete(ecr_registry *reg, const char *name, uint32_t flags)
 			name, reg->account_id);
 		goto done;
 	}
-	if ((rc = ecr__meta_repo_delete(&t, r.id)))
+	if ((rc = ecr__meta_catalog_delete(&t, r.id)) || (rc = ecr__meta_repo_delete(&t, r.id)))
 		goto done;
 	rc = ecr__txn_commit(&t);
 	if (!rc)
@@ -544,12 +558,13 @@ struct ecr_repository_iterator {
 	char *last;              /* name of the last item returned */
 	bool done;
 	ecr__remote_repo_iter *remote; /* a remote registry's listing (the fields above unused) */
+	char *alias;                   /* a public registry's alias (repository URIs), read before each page */
 };
 
 static int page_collect(const ecr__meta_repo *r, void *payload)
 {
 	ecr_repository_iterator *it = payload;
-	return ecr__repository_from_meta(&it->page[it->count++], it->reg, r);
+	return ecr__repository_from_meta(&it->page[it->count++], it->reg, r, it->alias);
 }
 
 static void page_clear(ecr_repository_iterator *it)
@@ -624,6 +639,12 @@ int ecr_repository_iterator_next(ecr_repository **out, ecr_repository_iterator *
 		page_clear(it);
 		if (it->done)
 			return ECR_ITEROVER;
+		if (it->reg->is_public) {
+			ecr__free(it->alias);
+			it->alias = NULL;
+			if ((rc = ecr__public_alias_ensure(it->reg, &it->alias)))
+				return rc;
+		}
 		ecr__txn t;
 		if ((rc = ecr__txn_begin(&t, it->reg->store->meta, false)))
 			return rc;
@@ -669,6 +690,7 @@ void ecr_repository_iterator_free(ecr_repository_iterator *it)
 	ecr_repository_free(it->current);
 	ecr__free(it->page);
 	ecr__free(it->last);
+	ecr__free(it->alias);
 	ecr__free(it);
 }
 

@@ -267,6 +267,18 @@ static const char *const migrations[ECR__META_SCHEMA_VERSION] = {
 	" tag TEXT NOT NULL,"
 	" checked_at BIGINT NOT NULL,"
 	" PRIMARY KEY (repository_id, tag));",
+	/* 2 -> 3: public registries (ECR Public): aliases, display names, repository catalog data */
+	"CREATE TABLE public_registries ("
+	" registry_id INTEGER PRIMARY KEY REFERENCES registries(id),"
+	" alias TEXT NOT NULL UNIQUE,"
+	" display_name TEXT NOT NULL DEFAULT '',"
+	" created_at BIGINT NOT NULL);"
+	/* document: the normalised catalog JSON without the logo */
+	"CREATE TABLE repository_catalog ("
+	" repository_id INTEGER PRIMARY KEY REFERENCES repositories(id) ON DELETE CASCADE,"
+	" document TEXT NOT NULL,"
+	" logo BLOB,"
+	" updated_at BIGINT NOT NULL);",
 };
 
 int ecr__meta_migrate(ecr_meta_store *store)

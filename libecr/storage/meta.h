@@ -42,7 +42,7 @@ int ecr__sql_dup(char **out, const ecr_sql_value *v);
 
 /* Schema: create or migrate to the latest version. ECR_EINVALID when the
  * database was made by a newer libecr. */
-#define ECR__META_SCHEMA_VERSION 2
+#define ECR__META_SCHEMA_VERSION 3
 int ecr__meta_migrate(ecr_meta_store *store);
 
 /* Registries (account x region). */
@@ -281,5 +281,29 @@ int ecr__meta_scan_list_status(ecr__txn *t, int64_t registry_id, int status, ecr
 int ecr__meta_scan_config_get(ecr__txn *t, int64_t registry_id, char **doc_out);
 /* Insert or replace. */
 int ecr__meta_scan_config_put(ecr__txn *t, int64_t registry_id, const char *document);
+
+/* Public registries and repository catalog data (meta_public.c). */
+/* *alias_out (ecr__free): the registry's alias. ECR_ENOTFOUND (no error set). */
+int ecr__meta_public_alias_get(ecr__txn *t, int64_t registry_id, char **alias_out);
+/* Give the registry alias (insert or update). ECR_EEXISTS (no error set) when another registry has it. */
+int ecr__meta_public_alias_set(ecr__txn *t, int64_t registry_id, const char *alias, int64_t now);
+/* *account_out (ecr__free): the account of the public registry with alias. ECR_ENOTFOUND (no error set). */
+int ecr__meta_public_alias_lookup(ecr__txn *t, const char *alias, char **account_out);
+/* cb(account, alias) for every public registry with an alias, by alias. */
+int ecr__meta_public_list(ecr__txn *t, int (*cb)(const char *account, const char *alias, void *payload),
+	void *payload);
+/* *name_out (ecr__free): the display name ("" when unset). ECR_ENOTFOUND (no error set) without an alias row. */
+int ecr__meta_public_display_name_get(ecr__txn *t, int64_t registry_id, char **name_out);
+/* ECR_ENOTFOUND (no error set) without an alias row. */
+int ecr__meta_public_display_name_set(ecr__txn *t, int64_t registry_id, const char *name);
+/* Insert or replace a repository's catalog data (logo may be NULL). */
+int ecr__meta_catalog_put(ecr__txn *t, int64_t repo_id, const char *document, const void *logo, size_t logo_len,
+	int64_t now);
+/* *doc_out (ecr__free). ECR_ENOTFOUND (no error set). */
+int ecr__meta_catalog_get(ecr__txn *t, int64_t repo_id, char **doc_out);
+/* The logo appended to out. ECR_ENOTFOUND (no error set) without catalog data or a logo. */
+int ecr__meta_catalog_logo(ecr__txn *t, int64_t repo_id, ecr_buf *out);
+/* Remove a repository's catalog data (none is fine). */
+int ecr__meta_catalog_delete(ecr__txn *t, int64_t repo_id);
 
 #endif

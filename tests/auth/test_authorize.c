@@ -1,5 +1,5 @@
 /* ecr_authorize end to end on a memory registry: administrators, identity and
- * resource policies, cross-account, explicit denies, conditions. */
+ * resource policies, cross-account, explicit denies, conditions; ECR Public's ARNs and actions. */
 #include "libecr/auth/auth.h"
 
 #include "../helpers/helpers.h"
@@ -82,6 +82,18 @@ static void expect_denied(fixture *f, ecr_principal *p, const char *action, cons
 {
 	char msg[1024];
 	int rc = authz(f, p, action, res);
+	if (rc != ECR_EDENIED)
+		fail_msg("%s %s on %s: expected a denial, got %d", ecr_principal_arn(p), action, res, rc);
+	snprintf(msg, sizeof(msg), "User: %s is not authorized to perform: %s on resource: %s %s", ecr_principal_arn(p),
+	         action, res, why);
+	assert_string_equal(ecr_error_last()->message, msg);
+}
+
+static void expect_denied_reg(ecr_registry *reg, ecr_principal *p, const char *action, const char *res,
+                              const char *why)
+{
+	char msg[1024];
+	int rc = ecr_authorize(reg, p, action, res, NULL, 0);
 	if (rc != ECR_EDENIED)
 		fail_msg("%s %s on %s: expected a denial, got %d", ecr_principal_arn(p), action, res, rc);
 	snprintf(msg, sizeof(msg), "User: %s is not authorized to perform: %s on resource: %s %s", ecr_principal_arn(p),
@@ -231,6 +243,80 @@ static void test_auth_authorize__conditions(void **state)
 	ecr_principal_free(erin);
 }
 
+#define PUB_REPO_ARN "arn:aws:ecr-public::" ACCT ":repository/team/app"
+#define PUB_REG_ARN "arn:aws:ecr-public::" ACCT ":registry/" ACCT
+
+static void test_auth_authorize__public(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir();
+	char url[600];
+	snprintf(url, sizeof(url), "file://%s", dir);
+	ecr_registry_options opts = ECR_REGISTRY_OPTIONS_INIT;
+	opts.account_id = ACCT;
+	opts.region = ECR_REGION_PUBLIC;
+	ecr_registry *pub, *priv;
+	ecr_repository *repo;
+	assert_ok(ecr_registry_open(&pub, url, &opts));
+	opts.region = NULL;
+	assert_ok(ecr_registry_open(&priv, url, &opts));
+	assert_ok(ecr_repository_create(&repo, pub, "team/app", NULL));
+	assert_string_equal(ecr_repository_arn(repo), PUB_REPO_ARN);
+	assert_string_equal(ecr_registry_arn(pub), PUB_REG_ARN);
+
+	/* an identity policy allowing ecr-public:PutImage allows it on the public repository; ecr:PutImage does not */
+	ecr_principal *bob, *dave;
+	assert_ok(ecr_principal_create(&bob, pub, "arn:aws:iam::" ACCT ":user/bob", 0));
+	assert_ok(ecr_principal_put_policy(
+	    bob, "push", POLICY("{\"Effect\":\"Allow\",\"Action\":\"ecr-public:PutImage\",\"Resource\":\"*\"}")));
+	assert_ok(ecr_authorize(pub, bob, "ecr-public:PutImage", PUB_REPO_ARN, NULL, 0));
+	assert_int_equal(ecr_authorize(pub, bob, "ecr:PutImage", PUB_REPO_ARN, NULL, 0), ECR_EDENIED);
+	assert_int_equal(ecr_authorize(pub, bob, "ecr-public:BatchDeleteImage", PUB_REPO_ARN, NULL, 0), ECR_EDENIED);
+	/* the registry ARN too, and the same principal seen through the private registry of the storage */
+	assert_ok(ecr_authorize(pub, bob, "ecr-public:PutImage", PUB_REG_ARN, NULL, 0));
+	assert_ok(ecr_authorize(priv, bob, "ecr-public:PutImage", PUB_REPO_ARN, NULL, 0));
+	/* a private repository's ARN is not matched by an ecr-public action */
+	assert_int_equal(ecr_authorize(priv, bob, "ecr:PutImage", "arn:aws:ecr:us-east-1:" ACCT ":repository/team/app",
+	                               NULL, 0),
+	                 ECR_EDENIED);
+	/* malformed public ARNs */
+	assert_int_equal(ecr_authorize(pub, bob, "ecr-public:PutImage", "arn:aws:ecr-public::" ACCT ":registry", NULL, 0),
+	                 ECR_EINVALID);
+	assert_int_equal(ecr_authorize(pub, bob, "ecr-public:PutImage",
+	                               "arn:aws:ecr-public::" ACCT ":registry/" OTHER, NULL, 0),
+	                 ECR_EINVALID);
+	assert_int_equal(ecr_authorize(pub, bob, "ecr-public:PutImage",
+	                               "arn:aws:ecr-public:us-east-1:" ACCT ":repository/team/app", NULL, 0),
+	                 ECR_EINVALID);
+	assert_int_equal(ecr_authorize(pub, bob, "ecr-public:PutImage", "arn:aws:ecr-public::" ACCT ":repository/", NULL,
+	                               0),
+	                 ECR_EINVALID);
+
+	/* cross-account: the public repository's policy grants another account ecr-public:* */
+	assert_ok(ecr_principal_create(&dave, pub, "arn:aws:iam::" OTHER ":user/dave", 0));
+	assert_ok(ecr_principal_put_policy(
+	    dave, "all", POLICY("{\"Effect\":\"Allow\",\"Action\":\"ecr-public:*\",\"Resource\":\"*\"}")));
+	expect_denied_reg(pub, dave, "ecr-public:PutImage", PUB_REPO_ARN,
+	                  "because no resource-based policy allows the ecr-public:PutImage action");
+	assert_ok(ecr_repository_set_policy(
+	    repo, POLICY("{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::" OTHER ":root\"},"
+	                 "\"Action\":\"ecr-public:*\"}"),
+	    0));
+	assert_ok(ecr_authorize(pub, dave, "ecr-public:PutImage", PUB_REPO_ARN, NULL, 0));
+	assert_ok(ecr_authorize(pub, dave, "ecr-public:BatchCheckLayerAvailability", PUB_REPO_ARN, NULL, 0));
+	/* the grant is for ecr-public actions, and for this repository only */
+	assert_int_equal(ecr_authorize(pub, dave, "ecr:PutImage", PUB_REPO_ARN, NULL, 0), ECR_EDENIED);
+	assert_int_equal(ecr_authorize(pub, dave, "ecr-public:PutImage", "arn:aws:ecr-public::" ACCT ":repository/other",
+	                               NULL, 0),
+	                 ECR_EDENIED);
+	ecr_principal_free(bob);
+	ecr_principal_free(dave);
+	ecr_repository_free(repo);
+	ecr_registry_free(priv);
+	ecr_registry_free(pub);
+	th_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +324,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_auth_authorize__same_account, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auth_authorize__cross_account, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auth_authorize__conditions, setup, teardown),
+	    cmocka_unit_test(test_auth_authorize__public),
 	};
 	return cmocka_run_group_tests_name("auth/authorize", tests, NULL, NULL);
 }

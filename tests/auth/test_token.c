@@ -1,5 +1,6 @@
 /* Registry tokens: round trip, expiry, forgery, truncation, bit flips, revocation, key per storage;
- * blob download tokens: bound to one registry, repository and blob, and no registry tokens. */
+ * blob download tokens: bound to one registry, repository and blob, and no registry tokens;
+ * anonymous tokens: verified by their own verifier only. */
 #include "libecr/auth/auth.h"
 #include "libecr/core/crypto.h"
 
@@ -361,6 +362,100 @@ static void test_auth_token__blob_other_registry(void **state)
 	th_rmtree(dir);
 }
 
+static void test_auth_token__anonymous_round_trip_and_expiry(void **state)
+{
+	fixture *f = *state;
+	ecr_buf tok = ECR_BUF_INIT;
+	int64_t exp = 0;
+	assert_ok(ecr_auth_anonymous_token_create(&tok, &exp, f->reg));
+	assert_true(exp == f->now + (int64_t)ECR_ANONYMOUS_TOKEN_LIFETIME_SECONDS * 1000);
+	for (size_t i = 0; i < tok.size; i++)
+		assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", tok.ptr[i]));
+	assert_ok(ecr_auth_anonymous_token_verify(f->reg, tok.ptr));
+	/* the same storage through another handle (a public one) accepts it too */
+	ecr_buf tok2 = ECR_BUF_INIT;
+	assert_ok(ecr_auth_anonymous_token_create(&tok2, NULL, f->reg));
+	assert_ok(ecr_auth_anonymous_token_verify(f->reg, tok2.ptr));
+	f->now = exp - 1;
+	assert_ok(ecr_auth_anonymous_token_verify(f->reg, tok.ptr));
+	f->now = exp;
+	assert_int_equal(ecr_auth_anonymous_token_verify(f->reg, tok.ptr), ECR_EEXPIRED_TOKEN);
+	assert_int_equal(ecr_error_last()->code, ECR_EEXPIRED_TOKEN);
+	assert_int_equal(ecr_auth_anonymous_token_verify(f->reg, NULL), ECR_EAUTH);
+	assert_int_equal(ecr_auth_anonymous_token_verify(f->reg, ""), ECR_EAUTH);
+	assert_int_equal(ecr_auth_anonymous_token_create(NULL, NULL, f->reg), ECR_EINVALID);
+	ecr_buf_dispose(&tok);
+	ecr_buf_dispose(&tok2);
+}
+
+static void test_auth_token__anonymous_forged_truncated(void **state)
+{
+	fixture *f = *state;
+	ecr_buf tok = ECR_BUF_INIT, raw = ECR_BUF_INIT, forged = ECR_BUF_INIT;
+	assert_ok(ecr_auth_anonymous_token_create(&tok, NULL, f->reg));
+	assert_ok(ecr__base64url_decode(&raw, tok.ptr, tok.size));
+	/* every byte flipped in turn (kind, uid, ARN length, expiry, MAC) */
+	for (size_t i = 0; i < raw.size; i++) {
+		raw.ptr[i] ^= 0x01;
+		ecr__buf_clear(&forged);
+		assert_ok(ecr__base64url_encode(&forged, raw.ptr, raw.size));
+		assert_int_equal(ecr_auth_anonymous_token_verify(f->reg, forged.ptr), ECR_EAUTH);
+		raw.ptr[i] ^= 0x01;
+	}
+	/* truncated by characters, and by whole bytes */
+	for (size_t n = 1; n < tok.size; n += 3) {
+		char *cut = strndup(tok.ptr, tok.size - n);
+		assert_int_equal(ecr_auth_anonymous_token_verify(f->reg, cut), ECR_EAUTH);
+		free(cut);
+	}
+	ecr__buf_clear(&forged);
+	assert_ok(ecr__base64url_encode(&forged, raw.ptr, raw.size - 1));
+	assert_int_equal(ecr_auth_anonymous_token_verify(f->reg, forged.ptr), ECR_EAUTH);
+	/* a later expiry with the old MAC */
+	raw.ptr[raw.size - 32 - 1] ^= 0x80;
+	ecr__buf_clear(&forged);
+	assert_ok(ecr__base64url_encode(&forged, raw.ptr, raw.size));
+	assert_int_equal(ecr_auth_anonymous_token_verify(f->reg, forged.ptr), ECR_EAUTH);
+	/* trailing garbage */
+	ecr__buf_clear(&forged);
+	assert_ok(ecr__buf_printf(&forged, "%sAA", tok.ptr));
+	assert_int_equal(ecr_auth_anonymous_token_verify(f->reg, forged.ptr), ECR_EAUTH);
+	assert_ok(ecr_auth_anonymous_token_verify(f->reg, tok.ptr));
+	ecr_buf_dispose(&tok);
+	ecr_buf_dispose(&raw);
+	ecr_buf_dispose(&forged);
+}
+
+static void test_auth_token__anonymous_cross_kind(void **state)
+{
+	fixture *f = *state;
+	ecr_buf anon = ECR_BUF_INIT, reg_tok = ECR_BUF_INIT, blob_tok = ECR_BUF_INIT, other = ECR_BUF_INIT;
+	ecr_principal *q = (ecr_principal *)1;
+	assert_ok(ecr_auth_anonymous_token_create(&anon, NULL, f->reg));
+	assert_ok(ecr_auth_token_create(&reg_tok, NULL, f->reg, f->p));
+	assert_ok(ecr_auth_blob_token_create(&blob_tok, NULL, f->reg, f->p, "team/app", BLOB_DIGEST, 60));
+	/* an anonymous token is neither a registry nor a blob token */
+	assert_int_equal(ecr_auth_token_verify(&q, f->reg, anon.ptr), ECR_EAUTH);
+	assert_null(q);
+	assert_int_equal(ecr_auth_blob_token_verify(&q, f->reg, anon.ptr, "team/app", BLOB_DIGEST), ECR_EAUTH);
+	assert_null(q);
+	/* and theirs are no anonymous tokens */
+	assert_int_equal(ecr_auth_anonymous_token_verify(f->reg, reg_tok.ptr), ECR_EAUTH);
+	assert_int_equal(ecr_auth_anonymous_token_verify(f->reg, blob_tok.ptr), ECR_EAUTH);
+	/* another storage's anonymous token */
+	ecr_registry *r2;
+	assert_ok(ecr_registry_open(&r2, "memory:", NULL));
+	assert_ok(ecr_auth_anonymous_token_create(&other, NULL, r2));
+	assert_ok(ecr_auth_anonymous_token_verify(r2, other.ptr));
+	assert_int_equal(ecr_auth_anonymous_token_verify(f->reg, other.ptr), ECR_EAUTH);
+	assert_int_equal(ecr_auth_anonymous_token_verify(r2, anon.ptr), ECR_EAUTH);
+	ecr_registry_free(r2);
+	ecr_buf_dispose(&anon);
+	ecr_buf_dispose(&reg_tok);
+	ecr_buf_dispose(&blob_tok);
+	ecr_buf_dispose(&other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -371,6 +466,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_auth_token__blob_round_trip_and_scope, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auth_token__blob_flipped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auth_token__blob_other_registry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_token__anonymous_round_trip_and_expiry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_token__anonymous_forged_truncated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_token__anonymous_cross_kind, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("auth/token", tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
-/* The metadata store's migration from schema v1 to v2 (libecr/storage/meta.c): a v1 database made by hand
- * with sqlite3, opened by the library, migrates and keeps its rows. */
+/* The metadata store's migrations (libecr/storage/meta.c): a v1 database and a v2 database made by hand
+ * with sqlite3, opened by the library, migrate to the latest version (3) and keep their rows. */
 #include "../helpers/helpers.h"
 
 #include <sqlite3.h>
@@ -193,8 +193,8 @@ static void test_storage_meta_migration__v1_to_v2(void **state)
 
 	ecr_registry *reg;
 	assert_ok(ecr_registry_open(&reg, url, NULL));
-	/* migrated */
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 2);
+	/* migrated (through v2 to the latest) */
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 3);
 	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
 					 "('replication_configuration', 'replication_jobs', 'creation_templates', "
 					 "'pull_through_cache_rules', 'credentials', 'cache_tags')"),
@@ -222,7 +222,119 @@ static void test_storage_meta_migration__v1_to_v2(void **state)
 	assert_ok(ecr_repository_open(&repo, reg, "team/old"));
 	ecr_repository_free(repo);
 	ecr_registry_free(reg);
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 3);
+	th_rmtree(dir);
+}
+
+/* What migration 1 -> 2 added, as libecr released it (meta.c's migrations[1], frozen). */
+static const char v2_additions[] =
+	"CREATE TABLE replication_configuration ("
+	" registry_id INTEGER PRIMARY KEY REFERENCES registries(id),"
+	" document TEXT NOT NULL,"
+	" updated_at BIGINT NOT NULL);"
+	"CREATE TABLE replication_jobs ("
+	" id INTEGER PRIMARY KEY,"
+	" registry_id INTEGER NOT NULL REFERENCES registries(id),"
+	" repository TEXT NOT NULL,"
+	" digest TEXT NOT NULL,"
+	" tags TEXT NOT NULL,"
+	" dest_region TEXT NOT NULL,"
+	" dest_registry_id TEXT NOT NULL,"
+	" status INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL,"
+	" next_attempt_at BIGINT NOT NULL,"
+	" lease_until BIGINT NOT NULL,"
+	" failure_reason TEXT,"
+	" created_at BIGINT NOT NULL,"
+	" updated_at BIGINT NOT NULL,"
+	" UNIQUE (registry_id, repository, digest, dest_region, dest_registry_id));"
+	"CREATE INDEX replication_jobs_due ON replication_jobs (status, next_attempt_at);"
+	"CREATE TABLE creation_templates ("
+	" registry_id INTEGER NOT NULL REFERENCES registries(id),"
+	" prefix TEXT NOT NULL,"
+	" document TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL,"
+	" updated_at BIGINT NOT NULL,"
+	" PRIMARY KEY (registry_id, prefix));"
+	"CREATE TABLE pull_through_cache_rules ("
+	" registry_id INTEGER NOT NULL REFERENCES registries(id),"
+	" prefix TEXT NOT NULL,"
+	" document TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL,"
+	" updated_at BIGINT NOT NULL,"
+	" PRIMARY KEY (registry_id, prefix));"
+	"CREATE TABLE credentials ("
+	" registry_id INTEGER NOT NULL REFERENCES registries(id),"
+	" arn TEXT NOT NULL,"
+	" username TEXT NOT NULL,"
+	" secret TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL,"
+	" PRIMARY KEY (registry_id, arn));"
+	"CREATE TABLE cache_tags ("
+	" repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+	" tag TEXT NOT NULL,"
+	" checked_at BIGINT NOT NULL,"
+	" PRIMARY KEY (repository_id, tag));";
+
+static void test_storage_meta_migration__v2_to_v3(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir();
+	char path[600], url[600];
+	snprintf(path, sizeof(path), "%s/metadata.db", dir);
+	snprintf(url, sizeof(url), "file://%s", dir);
+
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	exec_ok(db, v1_schema);
+	exec_ok(db, v2_additions);
+	exec_ok(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
+		    "INSERT INTO schema_version (version) VALUES (2);"
+		    "INSERT INTO registries (id, account_id, region, created_at) VALUES (1, '123456789012', 'us-east-1', "
+		    "1700000000000);"
+		    "INSERT INTO registries (id, account_id, region, created_at) VALUES (2, '123456789012', 'public', "
+		    "1700000000000);"
+		    "INSERT INTO repositories (id, registry_id, name, created_at, tag_mutability, exclusions, scan_on_push, "
+		    "encryption_type, kms_key) VALUES (1, 1, 'team/app', 1700000000001, 1, '', 0, 0, NULL);"
+		    "INSERT INTO repositories (id, registry_id, name, created_at, tag_mutability, exclusions, scan_on_push, "
+		    "encryption_type, kms_key) VALUES (2, 2, 'team/app', 1700000000002, 0, '', 0, 0, NULL);"
+		    "INSERT INTO resource_tags (repository_id, key, value) VALUES (2, 'team', 'green');"
+		    "INSERT INTO replication_configuration (registry_id, document, updated_at) VALUES (1, "
+		    "'{\"rules\":[]}', 1700000000003);");
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+
+	ecr_registry_options opts = ECR_REGISTRY_OPTIONS_INIT;
+	opts.region = ECR_REGION_PUBLIC;
+	ecr_registry *reg;
+	assert_ok(ecr_registry_open(&reg, url, &opts));
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 3);
+	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+					 "('public_registries', 'repository_catalog')"),
+		2);
+	/* the v2 rows survived */
+	assert_int_equal(query_int(path, "SELECT count(*) FROM replication_configuration"), 1);
+	ecr_repository *repo;
+	assert_ok(ecr_repository_open(&repo, reg, "team/app"));
+	assert_int_equal(ecr_repository_created_at(repo), 1700000000002LL);
+	char tags[64] = "";
+	assert_ok(ecr_repository_resource_tags(repo, tag_cb, tags));
+	assert_string_equal(tags, "team=green;");
+	/* the registry that existed before v3 got an alias on first use; the new tables work */
+	assert_int_equal(query_int(path, "SELECT count(*) FROM public_registries WHERE registry_id = 2"), 1);
+	assert_ok(ecr_public_set_alias(reg, "old-team"));
+	assert_ok(ecr_repository_set_catalog_data(repo, "{\"description\":\"kept\"}"));
+	ecr_repository_free(repo);
+	ecr_registry_free(reg);
+	assert_int_equal(query_int(path, "SELECT count(*) FROM repository_catalog WHERE repository_id = 2"), 1);
+
+	/* opening again: no second migration, the data is there */
+	assert_ok(ecr_registry_open(&reg, url, &opts));
+	ecr_buf b = ECR_BUF_INIT;
+	assert_ok(ecr_public_alias(&b, reg));
+	assert_string_equal(b.ptr, "old-team");
+	ecr_buf_dispose(&b);
+	ecr_registry_free(reg);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 3);
 	th_rmtree(dir);
 }
 
@@ -235,11 +347,11 @@ static void test_storage_meta_migration__newer_schema_refused(void **state)
 	snprintf(url, sizeof(url), "file://%s", dir);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_ok(db, "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (3);");
+	exec_ok(db, "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (4);");
 	sqlite3_close(db);
 	ecr_registry *reg = NULL;
 	assert_int_equal(ecr_registry_open(&reg, url, NULL), ECR_EINVALID);
-	assert_non_null(strstr(ecr_error_last()->message, "schema version 3"));
+	assert_non_null(strstr(ecr_error_last()->message, "schema version 4"));
 	th_rmtree(dir);
 }
 
@@ -247,6 +359,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_storage_meta_migration__v1_to_v2),
+		cmocka_unit_test(test_storage_meta_migration__v2_to_v3),
 		cmocka_unit_test(test_storage_meta_migration__newer_schema_refused),
 	};
 	return cmocka_run_group_tests_name("storage/meta_migration", tests, NULL, NULL);
