@@ -19,6 +19,7 @@ set -u
 ecr_api_init "${ECRD:-${1:-}}" jq python3 sha256sum base64
 ecr_api_workdir ecr-public-cli
 ecr_api_aws_env
+printf "[default]\nparameter_validation = false\n" >"$AWS_CONFIG_FILE" # ecrd checks the limits
 start_ecrd
 HOST=127.0.0.1:$PORT
 
@@ -65,8 +66,9 @@ expect_error "describe-repositories: no such repository" RepositoryNotFoundExcep
 # catalog data with a logo
 printf 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==' |
 	base64 -d >"$WORK/logo.png"
-pub put-repository-catalog-data --repository-name "$REPO" \
-	--catalog-data "description=with a logo,logoImageBlob=fileb://$WORK/logo.png"
+# the CLI reads fileb:// for top-level parameters only: the logo goes in a catalog file (file://) as base64
+printf '{"description":"with a logo","logoImageBlob":"%s"}' "$(base64 -w0 "$WORK/logo.png")" >"$WORK/catalog.json"
+pub put-repository-catalog-data --repository-name "$REPO" --catalog-data "file://$WORK/catalog.json"
 expect "put-repository-catalog-data with a logo file" \
 	'.catalogData.description == "with a logo" and .catalogData.logoUrl == "http://'"$HOST/gallery/logo/$ALIAS/$REPO"'"'
 pub get-repository-catalog-data --repository-name "$REPO"
@@ -115,7 +117,7 @@ MD=sha256:$(printf '%s' "$MANIFEST" | sha256sum | cut -d' ' -f1)
 pub put-image --repository-name "$REPO" --image-tag v1 --image-manifest "$MANIFEST"
 expect "put-image" '.image.imageId.imageDigest == "'"$MD"'"'
 pub put-image --repository-name "$REPO" --image-tag v2 \
-	--image-manifest '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:'"$(printf '1%.0s' $(seq 64))"'","size":3},"layers":[]}'
+	--image-manifest '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:'"$(printf '1%.0s' $(seq 64))"'","size":3},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:'"$(printf '2%.0s' $(seq 64))"'","size":5}]}'
 expect_error "put-image: missing layers" LayersNotFoundException
 pub describe-images --repository-name "$REPO"
 expect "describe-images" '(.imageDetails | length) == 1 and .imageDetails[0].imageDigest == "'"$MD"'" and .imageDetails[0].imageTags == ["v1"]'
