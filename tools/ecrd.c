@@ -7,6 +7,7 @@
  *        [--no-create-on-push] [--no-auth] [--insecure-no-auth] [--log-level LEVEL]
  *        [--lifecycle-interval SECONDS] [--vuln-db PATH]... [--scan-threads N]
  *        [--replication-destination REGION:ACCOUNT=URL]... [--replication-profile NAME]
+ *        [--anonymous-pull-rate N] [--anonymous-pull-burst N] [--public-alias ACCOUNT=ALIAS]...
  *   ecrd principal add ARN [--admin] [--policy FILE] [--data DIR]
  *   ecrd principal list [--data DIR]
  *   ecrd principal remove ARN [--data DIR]
@@ -49,6 +50,14 @@
  * --replication-profile, else the default AWS chain), else a registry of this
  * ecrd (opened through the registry provider, as for requests).
  *
+ * Public registries: "<host>/<alias>/<repository>" names a repository of the
+ * public registry with that alias; anyone may pull it (an anonymous Bearer
+ * token from /token), at most --anonymous-pull-rate manifest requests a
+ * second per client address (IPv4 /32, IPv6 /64) with bursts of
+ * --anonymous-pull-burst (defaults 1 and 10; rate 0: no limit).
+ * --public-alias ACCOUNT=ALIAS sets the alias of an account's public registry
+ * at start-up.
+ *
  * Signals: SIGINT and SIGTERM stop the server gracefully (requests in flight
  * finish) and ecrd exits 0. SIGHUP reloads the vulnerability database.
  * They are blocked in every thread and taken with sigwait() in the main thread.
@@ -58,6 +67,7 @@
  */
 #include <ecr.h>
 #include <ecr/auth.h>
+#include <ecr/public.h>
 #include <ecr/replication.h>
 #include <ecr/scan.h>
 #include <ecr/server.h>
@@ -87,6 +97,9 @@
 #define DEFAULT_DATA "./ecr-data"
 #define DEFAULT_ACCOUNT "123456789012"
 #define DEFAULT_REGION "us-east-1"
+#define MAX_PUBLIC_ALIASES 64
+#define MAX_ANON_RATE 1000000ul
+#define DEFAULT_ANON_BURST 10
 #define MAX_REGISTRIES 256 /* registries the provider keeps open at most */
 #define MAX_THREADS 1024
 #define CONFIG_LINE_MAX 4096
@@ -137,6 +150,16 @@ static const char usage_text[] =
 	"  --cache-freshness SECONDS\n"
 	"                        pull-through cache: a cached tag is checked upstream again\n"
 	"                        when older than this (default 86400, as ECR)\n"
+	"  --anonymous-pull-rate N\n"
+	"                        anonymous pulls of public repositories: manifest requests a\n"
+	"                        second per client address (IPv4 /32, IPv6 /64; default 1;\n"
+	"                        0: no limit); over it, 429 TOOMANYREQUESTS\n"
+	"  --anonymous-pull-burst N\n"
+	"                        anonymous manifest requests at once before the rate applies\n"
+	"                        (default 10)\n"
+	"  --public-alias ACCOUNT=ALIAS\n"
+	"                        set the alias of ACCOUNT's public registry at start-up: its\n"
+	"                        images are pulled as HOST/ALIAS/REPOSITORY (repeatable)\n"
 	"  --help                print this help and exit\n"
 	"  --version             print the version and exit\n"
 	"\n"
@@ -169,6 +192,9 @@ struct settings {
 	size_t repl_dest_count;
 	char *repl_profile;
 	unsigned long cache_freshness; /* --cache-freshness, seconds; 0: the default (24 h) */
+	long anon_rate, anon_burst;     /* --anonymous-pull-rate/-burst; -1: the server's default */
+	char *public_alias[MAX_PUBLIC_ALIASES]; /* --public-alias, ACCOUNT=ALIAS */
+	size_t public_alias_count;
 };
 
 /* A parsed --listen value. */
@@ -206,6 +232,9 @@ static const struct opt_def opt_defs[] = {
 	{"replication-destination", OPT_VALUE, true},
 	{"replication-profile", OPT_VALUE, true},
 	{"cache-freshness", OPT_VALUE, true},
+	{"anonymous-pull-rate", OPT_VALUE, true},
+	{"anonymous-pull-burst", OPT_VALUE, true},
+	{"public-alias", OPT_VALUE, true},
 	{"help", OPT_FLAG, false},
 	{"version", OPT_FLAG, false},
 };
@@ -501,6 +530,36 @@ static int apply_option(struct settings *s, const struct opt_def *def, const cha
 		s->cache_freshness = n;
 		return 0;
 	}
+	if (strcmp(name, "anonymous-pull-rate") == 0 || strcmp(name, "anonymous-pull-burst") == 0) {
+		bool rate = name[15] == 'r';
+		if (parse_uint(value, MAX_ANON_RATE, &n) < 0 || (!rate && n == 0)) {
+			usage_error("%s: --%s '%s': expected a number from %d to %lu", where, name, value, rate ? 0 : 1,
+				MAX_ANON_RATE);
+			return -1;
+		}
+		if (rate)
+			s->anon_rate = (long)n;
+		else
+			s->anon_burst = (long)n;
+		return 0;
+	}
+	if (strcmp(name, "public-alias") == 0) {
+		const char *eq = strchr(value, '=');
+		bool ok = eq != NULL && eq - value == 12 && eq[1] != '\0';
+		for (const char *c = value; ok && c < eq; c++)
+			ok = isdigit((unsigned char)*c) != 0;
+		if (!ok || s->public_alias_count == MAX_PUBLIC_ALIASES) {
+			usage_error("%s: --public-alias '%s': expected ACCOUNT=ALIAS, e.g. 123456789012=my-team "
+				    "(at most %d of them)", where, value, MAX_PUBLIC_ALIASES);
+			return -1;
+		}
+		if ((s->public_alias[s->public_alias_count] = strdup(value)) == NULL) {
+			fprintf(stderr, "ecrd: out of memory\n");
+			return -1;
+		}
+		s->public_alias_count++;
+		return 0;
+	}
 	if (strcmp(name, "scan-threads") == 0) {
 		if (parse_uint(value, MAX_SCAN_THREADS, &n) < 0 || n == 0) {
 			usage_error("%s: --scan-threads '%s': expected a number from 1 to %d", where, value,
@@ -750,6 +809,9 @@ static void settings_free(struct settings *s)
 		free(s->repl_dest[i]);
 	s->repl_dest_count = 0;
 	free(s->repl_profile);
+	for (size_t i = 0; i < s->public_alias_count; i++)
+		free(s->public_alias[i]);
+	s->public_alias_count = 0;
 }
 
 /* "file:///absolute/path" for the data folder, creating the folder if needed. */
@@ -1670,6 +1732,7 @@ int main(int argc, char **argv)
 	s.log_level = ECR_LOG_INFO;
 	s.lifecycle_interval = DEFAULT_LIFECYCLE_INTERVAL;
 	s.scan_threads = DEFAULT_SCAN_THREADS;
+	s.anon_rate = s.anon_burst = -1;
 	rc = parse_command_line(argc, argv, &s);
 	if (rc != 0) {
 		status = rc > 0 ? 0 : EXIT_USAGE;
@@ -1792,6 +1855,34 @@ int main(int argc, char **argv)
 	if ((rc = ecr_server_set_registry_cb(srv, provide_registry, &pv)) < 0) {
 		status = fail_ecr(rc, "ecr_server_set_registry_cb");
 		goto done;
+	}
+	if (s.anon_rate >= 0 || s.anon_burst >= 0) {
+		uint32_t rate = s.anon_rate >= 0 ? (uint32_t)s.anon_rate : 1;
+		uint32_t burst = s.anon_burst >= 0 ? (uint32_t)s.anon_burst : DEFAULT_ANON_BURST;
+		if ((rc = ecr_server_set_anonymous_limit(srv, rate, burst)) < 0) {
+			status = fail_ecr(rc, "--anonymous-pull-rate/--anonymous-pull-burst");
+			goto done;
+		}
+		if (rate)
+			say(ECR_LOG_INFO, &s, "anonymous pulls: %u manifest requests a second per address, bursts of %u",
+				rate, burst);
+		else
+			say(ECR_LOG_INFO, &s, "anonymous pulls: no rate limit (--anonymous-pull-rate 0)");
+	}
+	for (size_t i = 0; i < s.public_alias_count; i++) { /* --public-alias ACCOUNT=ALIAS */
+		char account[13];
+		const char *alias = strchr(s.public_alias[i], '=') + 1;
+		ecr_registry *preg = NULL;
+		memcpy(account, s.public_alias[i], 12);
+		account[12] = '\0';
+		if ((rc = provide_registry(&preg, account, ECR_REGION_PUBLIC, &pv)) < 0 ||
+			(rc = ecr_public_set_alias(preg, alias)) < 0) {
+			status = fail_ecr(rc, s.public_alias[i]);
+			if (rc == ECR_EINVALID || rc == ECR_EEXISTS)
+				status = EXIT_USAGE;
+			goto done;
+		}
+		say(ECR_LOG_INFO, &s, "the public registry of account %s has the alias %s", account, alias);
 	}
 	if (no_auth) /* loud, whatever --log-level says */
 		log_to_stderr(ECR_LOG_WARN,
