@@ -253,9 +253,7 @@ static int list_registry(list_ctx *l, ecr_registry *reg, const char *alias, cons
 	int rc = ecr_repository_iterator_new(&it, reg, NULL);
 	while (!rc && (rc = ecr_repository_iterator_next(&repo, it)) == 0) {
 		if (alias || may_read(l->r, who, repo))
-			rc = list_card(l, repo, alias);
-		ecr_repository_free(repo);
-		repo = NULL;
+			rc = list_card(l, repo, alias); /* repo is borrowed from the iterator */
 	}
 	if (rc == ECR_ITEROVER)
 		rc = 0;
