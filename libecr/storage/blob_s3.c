@@ -101,6 +101,7 @@ typedef struct s3_writer {
 	size_t nparts;
 	uint64_t parts_bytes;
 	mbedtls_sha256_context sha; /* over every byte: the parts, then buf */
+	uint32_t mid[8];            /* the SHA-256 state right after the last part */
 	unsigned char *buf;         /* S3_PART_SIZE bytes once written to */
 	size_t buflen;
 	bool tail_dirty;            /* buf differs from the saved tail */
@@ -820,7 +821,7 @@ static int s3_state_store(s3_writer *w, int64_t gen, bool release, bool create, 
 	int rc;
 
 	for (i = 0; i < 8; i++)
-		snprintf(mid + i * 8, 9, "%08x", (unsigned)w->sha.state[i]);
+		snprintf(mid + i * 8, 9, "%08x", (unsigned)w->mid[i]);
 	if (w->parts_bytes == 0)
 		memset(mid, '0', 64), mid[64] = '\0';
 	if ((rc = ecr__digest_buf(tail_sha, sizeof(tail_sha), ECR__DIGEST_SHA256, w->buf ? (void *)w->buf : "",
@@ -966,6 +967,9 @@ static int s3_writer_flush_part(s3_writer *w)
 		goto done;
 	}
 	w->parts = np;
+	/* The hash has seen exactly the parts now (buf holds all bytes after the
+	 * previous part, a multiple of 64): its state is the midstate to save. */
+	memcpy(w->mid, w->sha.state, sizeof(w->mid));
 	memset(&np[w->nparts], 0, sizeof(*np));
 	np[w->nparts].n = n;
 	np[w->nparts].size = w->buflen;
@@ -1416,6 +1420,7 @@ static int s3_stage_open(ecr_blob_store_writer **out, ecr_blob_store *self, cons
 		}
 		if (w->parts_bytes) {
 			memcpy(w->sha.state, st.mid, sizeof(st.mid));
+			memcpy(w->mid, st.mid, sizeof(st.mid));
 			w->sha.total[0] = (uint32_t)w->parts_bytes;
 			w->sha.total[1] = (uint32_t)(w->parts_bytes >> 32);
 		}
@@ -1452,8 +1457,9 @@ static int s3_stage_open(ecr_blob_store_writer **out, ecr_blob_store *self, cons
 			}
 		}
 		w->gen = st.gen;
-		/* Claim it (a contended writer leaves the other writer's claim alone). */
-		if (!w->contended && (rc = s3_state_store(w, st.gen + 1, false, false, NULL)))
+		/* Claim it: a writer that had it open fails at commit from now on
+		 * (and so does this one when that writer's claim was live). */
+		if ((rc = s3_state_store(w, st.gen + 1, false, false, NULL)))
 			goto done;
 		break;
 	}
