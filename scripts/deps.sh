@@ -28,6 +28,8 @@ PACKAGES=(
 	libmd4c-dev chromium fonts-dejavu-core nodejs npm
 	# the PostgreSQL metadata store (libpq) and its tests (a throwaway server: ../shared/services/postgres-test-server.sh)
 	libpq-dev postgresql-15
+	# tests/storage/test_blob_s3: the S3 blob store against a throwaway Ceph radosgw (../shared/services/s3-test-server.sh)
+	radosgw ceph-mon ceph-osd
 )
 
 missing=()
