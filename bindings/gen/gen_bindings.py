@@ -509,6 +509,7 @@ GO_HANDWRITTEN = {
     "ecr_server_port": "(*Server).Port",
     "ecr_server_set_registry_cb": "(*Server).SetRegistryFunc",
     "ecr_registry_credentials_foreach": "(*Registry).CredentialsForeach",
+    "ecr_public_registries_foreach": "(*Registry).PublicRegistriesForeach",
 }
 
 # C functions with no Go path, and why.
@@ -527,7 +528,7 @@ GO_INITIALISMS = {"id": "ID", "arn": "ARN", "uri": "URI", "url": "URL", "ecr": "
 
 # int results that carry a value (not a 0-or-negative code only): (Go type, conversion).
 GO_INT_VALUES = {
-    "ecr_repository_scan_on_push": "bool", "ecr_principal_is_admin": "bool",
+    "ecr_repository_scan_on_push": "bool", "ecr_principal_is_admin": "bool", "ecr_registry_is_public": "bool",
     "ecr_repository_tag_is_mutable": "bool", "ecr_cache_covers": "bool",
 }
 

@@ -20,6 +20,14 @@ int ecrgo_replication_status(ecr_repository *repo, const char *digest, uintptr_t
 void ecrgo_replicator_set_destination(ecr_replicator_options *o, uintptr_t h);
 int ecrgo_credentials_foreach(ecr_registry *reg, uintptr_t h);
 int ecrgo_server_set_registry_cb(ecr_server *srv, uintptr_t h);
+
+// ecr_public_registry_cb has ecr_credential_cb's shape (two strings and the payload): the
+// trampoline ecrgoCredential (api_callbacks.go) serves both.
+extern int ecrgoCredential(char *arn, char *username, void *payload);
+static int ecrgo_public_registries_foreach(ecr_registry *any, uintptr_t h)
+{
+	return ecr_public_registries_foreach(any, (ecr_public_registry_cb)ecrgoCredential, (void *)h);
+}
 */
 import "C"
 
@@ -98,6 +106,7 @@ var handWrittenAPI = map[string]any{
 	"ecr_server_port":                  (*Server).Port,
 	"ecr_server_set_registry_cb":       (*Server).SetRegistryFunc,
 	"ecr_registry_credentials_foreach": (*Registry).CredentialsForeach,
+	"ecr_public_registries_foreach":    (*Registry).PublicRegistriesForeach,
 }
 
 // cbError: the error of a call whose callback may have stopped it.
@@ -634,6 +643,16 @@ func (r *Registry) CredentialsForeach(fn func(arn, username string) bool) error 
 	defer runtime.KeepAlive(r)
 	return locked(func() error {
 		rc, cb := withCallback(fn, func(h C.uintptr_t) C.int { return C.ecrgo_credentials_foreach(r.c(), h) })
+		return cbError(rc, cb)
+	})
+}
+
+// PublicRegistriesForeach calls fn with the account and alias of each public
+// registry of r's storage that has an alias, by alias; fn returns false to stop.
+func (r *Registry) PublicRegistriesForeach(fn func(accountID, alias string) bool) error {
+	defer runtime.KeepAlive(r)
+	return locked(func() error {
+		rc, cb := withCallback(fn, func(h C.uintptr_t) C.int { return C.ecrgo_public_registries_foreach(r.c(), h) })
 		return cbError(rc, cb)
 	})
 }

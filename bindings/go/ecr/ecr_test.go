@@ -400,3 +400,54 @@ func TestGoAPICoversExports(t *testing.T) {
 		t.Fatalf("no Go path for %v (generator: %v)", missing, notGenerated)
 	}
 }
+
+// Public registries: the generated calls and the hand-written PublicRegistriesForeach.
+func TestPublicRegistries(t *testing.T) {
+	url := "file://" + t.TempDir() + "/data"
+	open := func(account, region string) *Registry {
+		r, err := Open(url, &Options{AccountID: account, Region: region})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	a, b, priv := open("111111111111", "public"), open("222222222222", "public"), open("111111111111", "")
+	defer a.Close()
+	defer b.Close()
+	defer priv.Close()
+	if pub, err := a.IsPublic(); err != nil || !pub {
+		t.Fatalf("IsPublic = %v, %v", pub, err)
+	}
+	if pub, err := priv.IsPublic(); err != nil || pub {
+		t.Fatalf("private IsPublic = %v, %v", pub, err)
+	}
+	var seen []string
+	if err := priv.PublicRegistriesForeach(func(acct, alias string) bool { seen = append(seen, alias); return true }); err != nil || len(seen) != 0 {
+		t.Fatalf("before any alias: %v, %v", seen, err)
+	}
+	if err := PublicSetAlias(a, "zulu"); err != nil {
+		t.Fatal(err)
+	}
+	if err := PublicSetAlias(b, "alpha"); err != nil {
+		t.Fatal(err)
+	}
+	if err := PublicSetAlias(b, "zulu"); !errors.Is(err, ErrExists) {
+		t.Fatalf("taken alias: %v", err)
+	}
+	if acct, err := PublicAliasLookup(priv, "alpha"); err != nil || acct != "222222222222" {
+		t.Fatalf("lookup = %q, %v", acct, err)
+	}
+	if err := priv.PublicRegistriesForeach(func(acct, alias string) bool {
+		seen = append(seen, alias+"="+acct)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(seen, ";") != "alpha=222222222222;zulu=111111111111" {
+		t.Fatalf("listed %v", seen)
+	}
+	seen = nil
+	if err := a.PublicRegistriesForeach(func(acct, alias string) bool { seen = append(seen, alias); return false }); err == nil || len(seen) != 1 {
+		t.Fatalf("a stop: %v, %v", seen, err)
+	}
+}

@@ -2914,15 +2914,15 @@ func (cache *Cache) BlobStat(reg *Registry, repository string, digest string) (u
 // int ecr_registry_is_public(const ecr_registry * reg)
 //
 // Whether reg is an account's public registry (opened with ECR_REGION_PUBLIC).
-func (reg *Registry) IsPublic() error {
+func (reg *Registry) IsPublic() (bool, error) {
 	defer runtime.KeepAlive(reg)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	rc := C.ecr_registry_is_public(reg.c())
 	if rc < 0 {
-		return lastError(rc)
+		return false, lastError(rc)
 	}
-	return nil
+	return rc != 0, nil
 }
 
 // int ecr_public_alias(ecr_buf * out, ecr_registry * reg)
@@ -3356,6 +3356,7 @@ var handWritten = map[string]string{
 	"ecr_policy_parse":                 "ParsePolicy",
 	"ecr_policy_request_init":          "(*Policy).Evaluate",
 	"ecr_principal_policies":           "(*Principal).Policies",
+	"ecr_public_registries_foreach":    "(*Registry).PublicRegistriesForeach",
 	"ecr_registry_account_id":          "(*Registry).AccountID",
 	"ecr_registry_credentials_foreach": "(*Registry).CredentialsForeach",
 	"ecr_registry_gc":                  "(*Registry).GC",
@@ -3410,6 +3411,4 @@ var excludedAPI = map[string]string{
 }
 
 // notGenerated: functions neither generated nor listed above (the generator's reasons).
-var notGenerated = map[string]string{
-	"ecr_public_registries_foreach": "parameter cb: ecr_public_registry_cb",
-}
+var notGenerated = map[string]string{}

@@ -15,6 +15,7 @@ anything this module does not wrap is still callable::
 The library is found through LIBECR_LIBRARY (a path), else the system's
 libecr.so.0 (ctypes.util.find_library("ecr")).
 """
+import base64
 import ctypes
 import ctypes.util
 import dataclasses
@@ -428,6 +429,38 @@ class Registry(_Handle):
     def set_policy(self, text: str) -> None:
         _check(lib.ecr_registry_set_policy(self._p(), text.encode()))
 
+    # public registries (ecr/public.h)
+    @property
+    def is_public(self) -> bool:
+        """Whether this is an account's public registry (region "public")."""
+        return lib.ecr_registry_is_public(self._p()) != 0
+
+    def public_alias(self) -> str:
+        """The public registry's alias (assigned at random on first use)."""
+        buf = _ffi.ecr_buf()
+        _check(lib.ecr_public_alias(ctypes.byref(buf), self._p()))
+        return _take_buf(buf).decode()
+
+    def set_public_alias(self, alias: str) -> None:
+        """Choose the alias; raises InvalidError, AlreadyExistsError (another account has it)."""
+        _check(lib.ecr_public_set_alias(self._p(), alias.encode()))
+
+    def public_alias_lookup(self, alias: str) -> str:
+        """The account whose public registry has alias (any handle of the storage); raises NotFoundError."""
+        buf = _ffi.ecr_buf()
+        _check(lib.ecr_public_alias_lookup(ctypes.byref(buf), self._p(), alias.encode()))
+        return _take_buf(buf).decode()
+
+    @property
+    def display_name(self) -> str:
+        buf = _ffi.ecr_buf()
+        _check(lib.ecr_public_display_name(ctypes.byref(buf), self._p()))
+        return _take_buf(buf).decode()
+
+    @display_name.setter
+    def display_name(self, name: str) -> None:
+        _check(lib.ecr_public_set_display_name(self._p(), name.encode()))
+
     def policy(self) -> str:
         buf = _ffi.ecr_buf()
         _check(lib.ecr_registry_policy(ctypes.byref(buf), self._p()))
@@ -566,6 +599,30 @@ class Repository(_Handle):
     @property
     def tag_mutability(self) -> TagMutability:
         return TagMutability(lib.ecr_repository_tag_mutability(self._p()))
+
+    # catalog data of a public repository (ecr/public.h)
+    def set_catalog_data(self, data) -> None:
+        """Replace the catalog data: a dict (RepositoryCatalogDataInput) or its JSON text. A logo may be
+        given as bytes under "logoImageBlob" (it is base64-encoded here)."""
+        if not isinstance(data, str):
+            data = dict(data)
+            if isinstance(data.get("logoImageBlob"), (bytes, bytearray)):
+                data["logoImageBlob"] = base64.b64encode(bytes(data["logoImageBlob"])).decode()
+            data = json.dumps(data)
+        _check(lib.ecr_repository_set_catalog_data(self._p(), data.encode()))
+
+    def catalog_data(self) -> dict:
+        """The catalog data (RepositoryCatalogData without logoUrl); raises EcrError
+        (ECR_ECATALOG_DATA_NOT_FOUND) when never set."""
+        buf = _ffi.ecr_buf()
+        _check(lib.ecr_repository_catalog_data(ctypes.byref(buf), self._p()))
+        return json.loads(_take_buf(buf))
+
+    def catalog_logo(self) -> bytes:
+        """The logo image; raises NotFoundError when there is none."""
+        buf = _ffi.ecr_buf()
+        _check(lib.ecr_repository_catalog_logo(ctypes.byref(buf), self._p()))
+        return _take_buf(buf)
 
     # blobs
     def put_blob(self, data: bytes, digest: Optional[str] = None) -> str:
