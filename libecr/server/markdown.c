@@ -202,12 +202,16 @@ static int attr_decode(ecr_buf *out, const MD_ATTRIBUTE *a, int *rc)
 
 /* --- rendering --- */
 
+#define MD_SLACK 64 /* zero bytes after the input given to md4c */
+
 typedef struct md_ctx {
 	ecr_buf *out;
 	size_t start;  /* out->size on entry */
 	int rc;        /* the first failure */
 	uint8_t *opened; /* per enclosing link or image: whether an <a> was written */
 	size_t depth, cap;
+	const char *base; /* the input md4c parses, and its length */
+	size_t len;
 	int a_open;    /* <a> elements open */
 	int in_img;    /* images open: their content is alt text, no tags */
 } md_ctx;
@@ -436,6 +440,10 @@ static int leave_span(MD_SPANTYPE type, void *detail, void *userdata)
 static int text(MD_TEXTTYPE type, const MD_CHAR *s, MD_SIZE size, void *userdata)
 {
 	md_ctx *c = userdata;
+	/* md4c 0.4.8 can report a text range that runs past the end of the input
+	 * (seen with permissive autolinks at the very end): only the input is used */
+	if (s >= c->base && s <= c->base + c->len && size > (size_t)(c->base + c->len - s))
+		size = (MD_SIZE)(c->base + c->len - s);
 	switch (type) {
 	case MD_TEXT_NULLCHAR: put(c, "\xEF\xBF\xBD"); break;
 	case MD_TEXT_BR: put(c, c->in_img ? " " : "<br>\n"); break;
@@ -461,10 +469,18 @@ int ecr__markdown_html(ecr_buf *out, const char *md, size_t len)
 {
 	md_ctx c = { 0 };
 	MD_PARSER parser = { 0 };
+	char *copy = NULL;
 	int rc = 0;
 	if (len > ECR__MARKDOWN_IN_MAX)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "Markdown text of %zu bytes (at most %d)", len,
 			ECR__MARKDOWN_IN_MAX);
+	/* a copy with zeroed slack: md4c's own reads past the end stay in it */
+	if (!(copy = ecr__calloc(1, len + MD_SLACK)))
+		return ECR_ENOMEM;
+	if (len)
+		memcpy(copy, md, len);
+	c.base = copy;
+	c.len = len;
 	c.out = out;
 	c.start = out->size;
 	parser.abi_version = 0;
@@ -474,7 +490,7 @@ int ecr__markdown_html(ecr_buf *out, const char *md, size_t len)
 	parser.enter_span = enter_span;
 	parser.leave_span = leave_span;
 	parser.text = text;
-	int prc = md_parse(md ? md : "", (MD_SIZE)len, &parser, &c);
+	int prc = md_parse(copy, (MD_SIZE)len, &parser, &c);
 	if (c.rc) {
 		rc = c.rc;
 		goto done;
@@ -489,5 +505,6 @@ done:
 		out->ptr[out->size] = '\0';
 	}
 	ecr__free(c.opened);
+	ecr__free(copy);
 	return rc;
 }
