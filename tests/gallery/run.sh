@@ -112,5 +112,17 @@ if ! (cd "$NPM" && npm ci --no-audit --no-fund --cache "$NPM/.cache" >"$NPM/npm.
 	tail -n 20 "$NPM/npm.log"
 	exit 1
 fi
-NODE_PATH=$NPM/node_modules GALLERY_BASE=$BASE GALLERY_ARTIFACTS=$ARTIFACTS \
-	node "$HERE/gallery.test.mjs" "$NPM/node_modules/playwright-core/index.mjs"
+rc=0
+GALLERY_BASE=$BASE GALLERY_ARTIFACTS=$ARTIFACTS node "$HERE/gallery.test.mjs" \
+	"$NPM/node_modules/playwright-core/index.mjs" || rc=1
+# ecrd stops cleanly, with no sanitizer report (ASan builds)
+kill -TERM "$ECRD_PID"
+if ! wait "$ECRD_PID"; then
+	echo "not ok - ecrd exited with a failure: $(tail -n 20 "$WORK/ecrd.log")"
+	rc=1
+elif grep -q 'Sanitizer' "$WORK/ecrd.log"; then
+	echo "not ok - sanitizer report from ecrd: $(grep -A 20 Sanitizer "$WORK/ecrd.log" | head -n 40)"
+	rc=1
+fi
+ECRD_PID=
+exit $rc
