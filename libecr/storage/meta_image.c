@@ -132,14 +132,17 @@ int ecr__meta_image_list(ecr__txn *t, int64_t repo_id, const char *after, ecr_ta
 	/* One statement per filter combination keeps the SQL static (and cacheable). */
 	static const char *const by_status[3] = {
 		"SELECT " IMAGE_COLS " FROM images i WHERE repository_id = ? AND digest > ? "
-		"AND (? IS NULL OR subject = ?) AND (? IS NULL OR artifact_type = ?) AND (? = 0 OR ((1 << status) & ?) <> 0) "
+		"AND (CAST(? AS TEXT) IS NULL OR subject = ?) AND (CAST(? AS TEXT) IS NULL OR artifact_type = ?) "
+		"AND (? = 0 OR ((1 << CAST(status AS INTEGER)) & ?) <> 0) "
 		"ORDER BY digest LIMIT ?",
 		"SELECT " IMAGE_COLS " FROM images i WHERE repository_id = ? AND digest > ? "
-		"AND (? IS NULL OR subject = ?) AND (? IS NULL OR artifact_type = ?) AND (? = 0 OR ((1 << status) & ?) <> 0) "
+		"AND (CAST(? AS TEXT) IS NULL OR subject = ?) AND (CAST(? AS TEXT) IS NULL OR artifact_type = ?) "
+		"AND (? = 0 OR ((1 << CAST(status AS INTEGER)) & ?) <> 0) "
 		"AND EXISTS (SELECT 1 FROM tags g WHERE g.repository_id = i.repository_id AND g.digest = i.digest) "
 		"ORDER BY digest LIMIT ?",
 		"SELECT " IMAGE_COLS " FROM images i WHERE repository_id = ? AND digest > ? "
-		"AND (? IS NULL OR subject = ?) AND (? IS NULL OR artifact_type = ?) AND (? = 0 OR ((1 << status) & ?) <> 0) "
+		"AND (CAST(? AS TEXT) IS NULL OR subject = ?) AND (CAST(? AS TEXT) IS NULL OR artifact_type = ?) "
+		"AND (? = 0 OR ((1 << CAST(status AS INTEGER)) & ?) <> 0) "
 		"AND NOT EXISTS (SELECT 1 FROM tags g WHERE g.repository_id = i.repository_id AND g.digest = i.digest) "
 		"ORDER BY digest LIMIT ?",
 	};

@@ -6,12 +6,15 @@
  *
  * Transactions keep the SQLite store's semantics, which the engine relies on:
  * - a write transaction (SQLite's BEGIN IMMEDIATE: one writer at a time, so a
- *   read-then-write transaction cannot lose an update) is READ COMMITTED plus
- *   a transaction-scoped advisory lock taken in BEGIN: writers of every
- *   process sharing the database run one after the other, and each statement
- *   sees the latest committed state. No serialization failure (40001) can
- *   abort a caller's read-modify-write half-way, which the engine could not
- *   retry (its logic runs between the statements);
+ *   read-then-write transaction cannot lose an update) takes a session
+ *   advisory lock first, then begins REPEATABLE READ: the writers of every
+ *   process sharing the database run one after the other, each on a snapshot
+ *   taken after the previous writer committed, so among libecr writers no
+ *   serialization failure (40001) can abort a read-modify-write half-way
+ *   (the engine could not retry it: its logic runs between the statements).
+ *   A conflicting write by an outside client is not lost either: it fails
+ *   with ECR_EBUSY (40001). The lock is released at commit/rollback, and by
+ *   the server when a connection dies;
  * - a read transaction is REPEATABLE READ READ ONLY: one snapshot, never
  *   blocked by the writer (SQLite's WAL readers);
  * - a failed statement is undone and the transaction goes on (SQLite's
@@ -110,7 +113,7 @@ static int pg_fail_msg(int code, const char *msg, const char *sql)
 static int pg_fail_res(PGconn *db, PGresult *res, const char *sql)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	const char *msg = res ? PQresultErrorMessage(res) : NULL;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	if (!msg || !*msg)
 		msg = PQerrorMessage(db);
 	if (!res && !conn_broken(db))
@@ -637,7 +640,7 @@ static int pg_exec(ecr_meta_txn *txn, const char *sql, const ecr_sql_value *para
 done:
 	PQclear(res);
 	ecr__free(text);
-	if (error < 0 && (!txn->write || conn_broken(db)))
+	if (error < 0 && (conn_broken(db) || PQtransactionStatus(db) != PQTRANS_INTRANS))
 		txn->aborted = 1; /* PostgreSQL has ended the transaction */
 	else if (error == 0 && changes_out)
 		*changes_out = changes;
@@ -646,8 +649,24 @@ done:
 
 /* --- transactions --- */
 
+/* Drop the writer lock of a connection; a connection that cannot is closed (which drops it). */
+static void unlock_writer(pg_conn *c)
+{
+	if (conn_broken(c->db))
+		return;
+	PGresult *res = PQexec(c->db, "SELECT pg_advisory_unlock(" PG_WRITER_LOCK ")");
+	int ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+	PQclear(res);
+	if (!ok) {
+		PQfinish(c->db);
+		c->db = NULL;
+	}
+}
+
 static void txn_end(ecr_meta_txn *txn)
 {
+	if (txn->write)
+		unlock_writer(txn->conn);
 	pool_release(txn->store, txn->conn);
 	ecr__free(txn);
 }
@@ -657,19 +676,23 @@ static int pg_begin(ecr_meta_txn **out, ecr_meta_store *self, int write)
 	if (!out || !self)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_STORAGE, "postgres: invalid arguments to begin");
 	pg_store *st = (pg_store *)self;
-	const char *begin = write ? "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" PG_WRITER_LOCK ")"
-				  : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+	const char *begin = write ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 	int error = 0;
 	/* idle connections may all be dead after a server restart: try fresh ones */
 	for (size_t attempt = 0; attempt <= st->max_conns; attempt++) {
 		pg_conn *c = NULL;
 		if ((error = pool_acquire(&c, st)) < 0)
 			return error;
-		error = simple(c->db, begin);
+		/* the writer lock before BEGIN: the snapshot is taken after the previous writer committed */
+		error = write ? simple(c->db, "SELECT pg_advisory_lock(" PG_WRITER_LOCK ")") : 0;
+		if (error == 0)
+			error = simple(c->db, begin);
 		if (error == 0) {
 			ecr_meta_txn *txn = ecr__calloc(1, sizeof(*txn));
 			if (!txn) {
 				simple(c->db, "ROLLBACK");
+				if (write)
+					unlock_writer(c);
 				pool_release(st, c);
 				return ECR_ENOMEM;
 			}
@@ -680,8 +703,10 @@ static int pg_begin(ecr_meta_txn **out, ecr_meta_store *self, int write)
 			return 0;
 		}
 		int broken = conn_broken(c->db);
-		if (!broken)
+		if (!broken && PQtransactionStatus(c->db) != PQTRANS_IDLE)
 			simple(c->db, "ROLLBACK");
+		if (write)
+			unlock_writer(c);
 		pool_release(st, c);
 		if (!broken)
 			break;

@@ -1,0 +1,506 @@
+/* Tests for the PostgreSQL metadata store (libecr/storage/meta_pg.c): the shared
+ * conformance cases (meta_store_cases.h) on a real server, plus migrations from
+ * an empty database, concurrent opens, writers against an outside session, a
+ * server restart mid-run and an engine smoke test (push, list, delete).
+ *
+ * The server: ../shared/services/postgres-test-server.sh (path in PG_TEST_SERVER)
+ * started in a temporary folder on a free port. A guard process stops it when
+ * this process ends, however it ends. Without the script or the server binaries
+ * the tests are skipped. */
+#define _GNU_SOURCE 1
+#include "../helpers/helpers.h"
+#include "../helpers/th_image.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ecr.h"
+#include "ecr/sys/meta_store.h"
+
+typedef struct fixture {
+	ecr_meta_store *ms;
+} fixture;
+
+static char g_dir[256];
+static char g_url[512];
+static char g_script[1024];
+static int g_port;
+static int g_up;
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* pg_ctl on the test cluster (as the postgres user when root, like the script). */
+static int pg_ctl(const char *action)
+{
+	const char *bindir = getenv("PG_BINDIR") ? getenv("PG_BINDIR") : "/usr/lib/postgresql/15/bin";
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "%s %s/pg_ctl -D %s/pgdata -l %s/postgres.log -m fast -w -t 60 %s >/dev/null 2>&1",
+		getuid() == 0 ? "runuser -u postgres --" : "", bindir, g_dir, g_dir, action);
+	return system(cmd);
+}
+
+static void stop_server(void)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "bash '%s' stop '%s' >/dev/null 2>&1 && rm -rf '%s'", g_script, g_dir, g_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "# stopping the PostgreSQL test server in %s failed\n", g_dir);
+}
+
+/* A child that waits for this process to end (its pipe closes), then stops the server. */
+static pid_t g_guard = -1;
+static int g_guard_fd = -1;
+
+static void start_guard(void)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[1]);
+		prctl(PR_SET_PDEATHSIG, 0);
+		char c;
+		while (read(fds[0], &c, 1) > 0)
+			;
+		stop_server();
+		_exit(0);
+	}
+	close(fds[0]);
+	if (pid < 0) {
+		close(fds[1]);
+		return;
+	}
+	g_guard = pid;
+	g_guard_fd = fds[1];
+}
+
+/* Start the server; 0 when it runs. */
+static int start_server(void)
+{
+	const char *script = getenv("PG_TEST_SERVER");
+	if (!script || access(script, R_OK) != 0)
+		return -1;
+	snprintf(g_script, sizeof(g_script), "%s", script);
+	snprintf(g_dir, sizeof(g_dir), "/tmp/ecr-pg-XXXXXX");
+	if (!mkdtemp(g_dir))
+		return -1;
+	start_guard();
+	for (int attempt = 0; attempt < 3; attempt++) {
+		g_port = 20000 + (int)((getpid() * 7 + attempt * 997) % 30000);
+		char cmd[2048];
+		snprintf(cmd, sizeof(cmd), "bash '%s' start '%s' %d 2>&1", g_script, g_dir, g_port);
+		double t0 = now_s();
+		FILE *fp = popen(cmd, "r");
+		if (!fp)
+			return -1;
+		char line[512];
+		g_url[0] = '\0';
+		while (fgets(line, sizeof(line), fp)) {
+			if (strncmp(line, "DATABASE_URL=", 13) == 0) {
+				line[strcspn(line, "\n")] = '\0';
+				snprintf(g_url, sizeof(g_url), "%s", line + 13);
+			} else if (!strstr(line, "=")) {
+				fprintf(stderr, "# %s", line);
+			}
+		}
+		int st = pclose(fp);
+		if (st == 0 && g_url[0]) {
+			fprintf(stderr, "# PostgreSQL started on port %d in %.2f s\n", g_port, now_s() - t0);
+			return 0;
+		}
+		stop_server(); /* a half-started cluster (port taken?): clean and try another port */
+		mkdir(g_dir, 0700);
+	}
+	return -1;
+}
+
+/* A raw connection to the test database (for the tests' own checks). */
+static PGconn *raw_conn(void)
+{
+	PGconn *c = PQconnectdb(g_url);
+	assert_non_null(c);
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connect: %s", PQerrorMessage(c));
+	return c;
+}
+
+static void raw_exec(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+/* An empty database: the public schema dropped and created again. */
+static void reset_db(void)
+{
+	PGconn *c = raw_conn();
+	/* a failed test may have left a transaction open (its store was not rolled back) */
+	raw_exec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		    "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+	raw_exec(c, "SET lock_timeout = 20000; SET client_min_messages = warning; "
+		    "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+	PQfinish(c);
+}
+
+static int setup(void **state)
+{
+	if (!g_up)
+		skip();
+	fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	reset_db();
+	assert_ok(ecr_meta_store_postgres_new(&f->ms, g_url, 0));
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+	if (f) {
+		ecr_meta_store_free(f->ms);
+		free(f);
+	}
+	return 0;
+}
+
+static int mc_open_other(fixture *f, ecr_meta_store **out)
+{
+	(void)f;
+	return ecr_meta_store_postgres_new(out, g_url, 0);
+}
+
+#define MC_PREFIX test_storage_meta_pg__
+#include "meta_store_cases.h"
+
+static void test_storage_meta_pg__dialect_and_open_errors(void **state)
+{
+	fixture *f = *state;
+	assert_string_equal(f->ms->dialect, "postgres");
+	assert_int_equal(f->ms->version, ECR_META_STORE_VERSION);
+	ecr_meta_store *ms = NULL;
+	assert_int_equal(ecr_meta_store_postgres_new(&ms, "", 0), ECR_EINVALID);
+	assert_int_equal(ecr_meta_store_postgres_new(&ms, g_url, 0x80), ECR_EINVALID);
+	assert_int_equal(ecr_meta_store_postgres_new(&ms, "nosuchkey=1", 0), ECR_EINVALID);
+	assert_non_null(strstr(ecr_error_last()->message, "postgres:"));
+	assert_int_equal(ecr_meta_store_postgres_new(&ms, "postgres://[::1", 0), ECR_EINVALID);
+	/* nothing listens on port 1 */
+	assert_int_equal(ecr_meta_store_postgres_new(&ms, "postgresql://postgres@127.0.0.1:1/x", 0), ECR_ENETWORK);
+	assert_int_equal(ecr_error_last()->klass, ECR_ERROR_STORAGE);
+	/* a database that does not exist */
+	char url[600];
+	snprintf(url, sizeof(url), "postgresql://postgres@127.0.0.1:%d/no_such_db", g_port);
+	assert_int_equal(ecr_meta_store_postgres_new(&ms, url, 0), ECR_ENETWORK);
+	assert_non_null(strstr(ecr_error_last()->message, "no_such_db"));
+	assert_null(ms);
+	/* key=value conninfo and NOSYNC (accepted, ignored) */
+	snprintf(url, sizeof(url), "host=127.0.0.1 port=%d user=postgres dbname=libecr_test", g_port);
+	assert_ok(ecr_meta_store_postgres_new(&ms, url, ECR_STORAGE_NOSYNC));
+	assert_int_equal(query_int(ms, "SELECT count(*) FROM schema_version"), 1);
+	ecr_meta_store_free(ms);
+}
+
+static const char *const schema_tables[] = { "registries", "repositories", "images", "image_refs", "tags",
+	"blob_links", "uploads", "principals", "access_keys", "store_keys", "replication_jobs", "cache_tags",
+	"public_registries", "repository_catalog" };
+
+static void test_storage_meta_pg__migrations_from_empty(void **state)
+{
+	fixture *f = *state; /* setup opened the store on an empty database: migrated */
+	ecr_meta_store *ms = f->ms;
+	assert_int_equal(query_int(ms, "SELECT version FROM schema_version"), 3);
+	for (size_t i = 0; i < sizeof(schema_tables) / sizeof(schema_tables[0]); i++) {
+		char q[200];
+		snprintf(q, sizeof(q), "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = '%s'",
+			schema_tables[i]);
+		if (query_int(ms, q) != 1)
+			fail_msg("table %s missing", schema_tables[i]);
+	}
+	/* INTEGER PRIMARY KEY became an identity: ids are given by the database, 64-bit */
+	assert_ok(exec1(ms, "INSERT INTO registries (account_id, region, created_at) VALUES ('1', 'r', 0);"
+			    "INSERT INTO registries (account_id, region, created_at) VALUES ('2', 'r', 0);",
+		NULL, 0, NULL, NULL, NULL));
+	assert_int_equal(query_int(ms, "SELECT max(id) - min(id) FROM registries"), 1);
+	assert_int_equal(query_int(ms, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'images' "
+				       "AND column_name = 'pushed_at' AND data_type = 'bigint'"),
+		1);
+	assert_int_equal(query_int(ms, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'store_keys' "
+				       "AND column_name = 'value' AND data_type = 'bytea'"),
+		1);
+	/* opening again changes nothing */
+	ecr_meta_store *again = NULL;
+	assert_ok(ecr_meta_store_postgres_new(&again, g_url, 0));
+	assert_int_equal(query_int(again, "SELECT count(*) FROM registries"), 2);
+	ecr_meta_store_free(again);
+	/* a newer schema is refused */
+	assert_ok(exec1(ms, "UPDATE schema_version SET version = 999", NULL, 0, NULL, NULL, NULL));
+	assert_int_equal(ecr_meta_store_postgres_new(&again, g_url, 0), ECR_EINVALID);
+	assert_non_null(strstr(ecr_error_last()->message, "schema version 999"));
+	assert_null(again);
+}
+
+static void *open_thread(void *p)
+{
+	ecr_meta_store *ms = NULL;
+	intptr_t rc = ecr_meta_store_postgres_new(&ms, g_url, 0);
+	if (rc == 0)
+		rc = query_int(ms, "SELECT version FROM schema_version") == 3 ? 0 : -1;
+	ecr_meta_store_free(ms);
+	return (void *)rc;
+}
+
+static void test_storage_meta_pg__concurrent_opens_migrate_once(void **state)
+{
+	(void)state;
+	reset_db(); /* empty again: the threads race to migrate it */
+	pthread_t th[6];
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, open_thread, NULL), 0);
+	for (int i = 0; i < 6; i++) {
+		void *rc = NULL;
+		pthread_join(th[i], &rc);
+		if (rc)
+			fail_msg("open %d: %d %s", i, (int)(intptr_t)rc, ecr_error_last()->message);
+	}
+	fixture *f = *state;
+	assert_int_equal(query_int(f->ms, "SELECT count(*) FROM schema_version"), 1);
+}
+
+static void *late_commit_thread(void *p)
+{
+	PGconn *c = p;
+	usleep(300 * 1000);
+	PGresult *r = PQexec(c, "COMMIT");
+	PQclear(r);
+	return NULL;
+}
+
+static void test_storage_meta_pg__writers_wait_for_outside_session(void **state)
+{
+	/* another client (another node, a DBA) holds the row the writers update: they wait
+	 * for it, none fails, no update is lost */
+	fixture *f = *state;
+	ecr_meta_store *ms = f->ms;
+	assert_ok(exec1(ms, "CREATE TABLE counter(id INTEGER PRIMARY KEY, v INTEGER NOT NULL);"
+			    "INSERT INTO counter VALUES (1, 0);",
+		NULL, 0, NULL, NULL, NULL));
+	PGconn *outside = raw_conn();
+	raw_exec(outside, "BEGIN ISOLATION LEVEL SERIALIZABLE");
+	raw_exec(outside, "UPDATE counter SET v = v + 1000 WHERE id = 1");
+	pthread_t late;
+	assert_int_equal(pthread_create(&late, NULL, late_commit_thread, outside), 0);
+	counter_arg args[8];
+	pthread_t th[8];
+	for (int i = 0; i < 8; i++) {
+		memset(&args[i], 0, sizeof(args[i]));
+		args[i].ms = ms;
+		args[i].iterations = 25;
+		assert_int_equal(pthread_create(&th[i], NULL, counter_thread, &args[i]), 0);
+	}
+	int64_t done = 0;
+	int failures = 0;
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		done += args[i].iterations - args[i].failures;
+		failures += args[i].failures;
+		/* the writer whose snapshot the outside commit made stale: a clean, retryable error */
+		if (args[i].failures && !(strstr(args[i].msg, "-20: postgres: could not serialize") == args[i].msg))
+			fail_msg("thread %d: %d failures, first %s", i, args[i].failures, args[i].msg);
+	}
+	pthread_join(late, NULL);
+	PQfinish(outside);
+	fprintf(stderr, "# %d of %d increments failed with ECR_EBUSY (serialization)\n", failures, 8 * 25);
+	assert_true(failures <= 1);
+	/* nothing lost, neither the outside update nor a committed increment */
+	assert_int_equal(query_int(ms, "SELECT v FROM counter WHERE id = 1"), 1000 + done);
+}
+
+static void test_storage_meta_pg__read_only_and_failed_statement(void **state)
+{
+	fixture *f = *state;
+	ecr_meta_store *ms = f->ms;
+	assert_ok(exec1(ms, "CREATE TABLE ro(x INTEGER)", NULL, 0, NULL, NULL, NULL));
+	/* a read transaction cannot write */
+	ecr_meta_txn *txn = NULL;
+	assert_ok(ms->begin(&txn, ms, 0));
+	assert_int_equal(ms->exec(txn, "INSERT INTO ro VALUES (1)", NULL, 0, NULL, NULL, NULL), ECR_EIO);
+	assert_non_null(strstr(ecr_error_last()->message, "read-only"));
+	/* PostgreSQL ended it: later statements and the commit say so */
+	assert_int_equal(ms->exec(txn, "SELECT 1", NULL, 0, NULL, NULL, NULL), ECR_EIO);
+	assert_int_equal(ms->commit(txn), ECR_EIO);
+	assert_int_equal(query_int(ms, "SELECT count(*) FROM ro"), 0);
+	/* '?' inside literals, identifiers and comments is not a placeholder */
+	int64_t n = -1;
+	ecr_sql_value p = { ECR_SQL_INT, 5, NULL, 0 };
+	assert_ok(ms->begin(&txn, ms, 0));
+	assert_ok(ms->exec(txn, "SELECT length('a?b''?') + ? /* ? */ -- ?\n", &p, 1, get_int_cb, &n, NULL));
+	assert_int_equal(n, 5 + 5);
+	ms->rollback(txn);
+}
+
+static void test_storage_meta_pg__server_restart(void **state)
+{
+	fixture *f = *state;
+	ecr_meta_store *ms = f->ms;
+	assert_ok(exec1(ms, "CREATE TABLE keep(x INTEGER); INSERT INTO keep VALUES (41);", NULL, 0, NULL, NULL, NULL));
+	/* several pooled connections, all of which the restart breaks */
+	assert_ok(exec1(ms, "UPDATE keep SET x = x + 1", NULL, 0, NULL, NULL, NULL));
+	run_counter(ms, 4, 5);
+
+	double t0 = now_s();
+	assert_int_equal(pg_ctl("stop"), 0);
+	double t_stop = now_s() - t0;
+	/* the server is down: requests fail cleanly, and fast */
+	for (int i = 0; i < 3; i++) {
+		ecr_meta_txn *txn = NULL;
+		t0 = now_s();
+		int rc = ms->begin(&txn, ms, i % 2);
+		if (rc == 0) {
+			rc = ms->exec(txn, "SELECT x FROM keep", NULL, 0, NULL, NULL, NULL);
+			ms->rollback(txn);
+		}
+		assert_int_equal(rc, ECR_ENETWORK);
+		assert_int_equal(ecr_error_last()->klass, ECR_ERROR_STORAGE);
+		assert_non_null(strstr(ecr_error_last()->message, "postgres: "));
+		assert_true(now_s() - t0 < 5.0);
+	}
+	t0 = now_s();
+	assert_int_equal(pg_ctl("start"), 0);
+	double t_start = now_s() - t0;
+	fprintf(stderr, "# restart: pg_ctl stop %.2f s, start %.2f s\n", t_stop, t_start);
+	/* back: the store reconnects by itself; the data is there */
+	assert_int_equal(query_int(ms, "SELECT x FROM keep"), 42);
+	assert_ok(exec1(ms, "UPDATE keep SET x = x + 1", NULL, 0, NULL, NULL, NULL));
+	assert_int_equal(query_int(ms, "SELECT x FROM keep"), 43);
+	/* every pooled connection works again */
+	assert_ok(exec1(ms, "DROP TABLE counter", NULL, 0, NULL, NULL, NULL));
+	run_counter(ms, 8, 10);
+}
+
+/* --- the engine on PostgreSQL --- */
+
+typedef struct smoke_step {
+	const char *what;
+	int rc;
+	char msg[300];
+} smoke_step;
+
+static int g_smoke_fail;
+
+static int note(const char *what, int rc)
+{
+	if (rc != 0) {
+		fprintf(stderr, "# engine on postgres: %s failed: %d %s\n", what, rc,
+			rc == TH_EBROKEN ? th_problem() : ecr_error_last()->message);
+		g_smoke_fail++;
+	}
+	return rc;
+}
+
+static void test_storage_meta_pg__engine_smoke(void **state)
+{
+	fixture *f = *state;
+	ecr_blob_store *blobs = NULL;
+	ecr_registry *reg = NULL;
+	ecr_repository *repo = NULL;
+	assert_ok(ecr_blob_store_memory_new(&blobs));
+	assert_ok(ecr_registry_open_storage(&reg, blobs, f->ms, NULL));
+	f->ms = NULL; /* the registry owns it */
+	g_smoke_fail = 0;
+
+	uint64_t rng = 0x5eed;
+	th_image img, img2;
+	assert_ok(th_image_random(&img, &rng, 2, NULL));
+	assert_ok(th_image_random(&img2, &rng, 1, NULL));
+	if (note("repository create", ecr_repository_create(&repo, reg, "smoke/app", NULL)) == 0) {
+		note("push", th_image_push(repo, &img, "v1", 0));
+		note("push 2", th_image_push(repo, &img2, "v2", 0));
+		note("verify by tag", th_image_verify(repo, "v1", img.digest, NULL));
+		note("verify exact", th_image_verify_exact(repo, &img2));
+		th_check_stats stats;
+		memset(&stats, 0, sizeof(stats));
+		if (note("registry check (lists)", th_registry_check(reg, &stats)) == 0) {
+			if (stats.repositories != 1 || stats.images != 2 || stats.tags != 2) {
+				fprintf(stderr, "# engine on postgres: listed %zu repositories, %zu images, %zu tags\n",
+					stats.repositories, stats.images, stats.tags);
+				g_smoke_fail++;
+			}
+		}
+		note("image delete", ecr_image_delete(repo, img.digest));
+		ecr_image *gone = NULL;
+		if (ecr_image_get(&gone, repo, img.digest, 0) != ECR_EIMAGE_NOT_FOUND) {
+			fprintf(stderr, "# engine on postgres: the deleted image is still found\n");
+			g_smoke_fail++;
+		}
+		ecr_image_free(gone);
+		ecr_repository_free(repo);
+		note("repository delete (force)", ecr_repository_delete(reg, "smoke/app", ECR_REPOSITORY_DELETE_FORCE));
+		if (ecr_repository_open(&repo, reg, "smoke/app") != ECR_EREPOSITORY_NOT_FOUND) {
+			fprintf(stderr, "# engine on postgres: the deleted repository is still found\n");
+			g_smoke_fail++;
+		}
+		ecr_repository_free(repo);
+	}
+	th_image_dispose(&img);
+	th_image_dispose(&img2);
+	ecr_registry_free(reg);
+	assert_int_equal(g_smoke_fail, 0);
+}
+
+int main(void)
+{
+	g_up = start_server() == 0;
+	if (!g_up)
+		fprintf(stderr, "# no PostgreSQL test server (PG_TEST_SERVER unset or the server did not start): skipped\n");
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_storage_meta_pg__dialect_and_open_errors, setup, teardown),
+		MC_TEST(types_roundtrip, setup, teardown),
+		MC_TEST(changes, setup, teardown),
+		MC_TEST(constraint_is_eexists, setup, teardown),
+		MC_TEST(bad_sql_and_params, setup, teardown),
+		MC_TEST(rollback_undoes, setup, teardown),
+		MC_TEST(callback_stop_propagates, setup, teardown),
+		MC_TEST(nested_exec, setup, teardown),
+		MC_TEST(statement_cache, setup, teardown),
+		MC_TEST(multi_statement_script, setup, teardown),
+		MC_TEST(failed_commit_rolls_back, setup, teardown),
+		MC_TEST(threads_counter, setup, teardown),
+		MC_TEST(threads_counter_two_handles, setup, teardown),
+		MC_TEST(readers_during_write, setup, teardown),
+		MC_TEST(second_store_on_same_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_meta_pg__migrations_from_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_meta_pg__concurrent_opens_migrate_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_meta_pg__writers_wait_for_outside_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_meta_pg__read_only_and_failed_statement, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_meta_pg__server_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_meta_pg__engine_smoke, setup, teardown),
+	};
+	int rc = cmocka_run_group_tests_name("storage/meta_pg", tests, NULL, NULL);
+	if (g_guard > 0) {
+		/* the guard stops the server now; wait for it */
+		double t0 = now_s();
+		close(g_guard_fd);
+		waitpid(g_guard, NULL, 0);
+		fprintf(stderr, "# PostgreSQL stopped in %.2f s\n", now_s() - t0);
+	}
+	return rc;
+}
