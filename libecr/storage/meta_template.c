@@ -57,7 +57,7 @@ int ecr__meta_template_list(ecr__txn *t, int64_t registry_id, const char *prefix
 	ecr_sql_value p[] = {ECR__SQL_I(registry_id), ECR__SQL_S(prefix), ECR__SQL_S(prefix)};
 	int rc = ecr__sql(t,
 	                  "SELECT prefix, document, created_at, updated_at FROM creation_templates "
-	                  "WHERE registry_id = ? AND (? IS NULL OR prefix = ?) ORDER BY prefix",
+	                  "WHERE registry_id = ? AND (CAST(? AS TEXT) IS NULL OR prefix = ?) ORDER BY prefix",
 	                  p, ECR__NPARAMS(p), list_row, &ctx, NULL);
 	if (rc)
 		return rc;
