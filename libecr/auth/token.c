@@ -239,7 +239,8 @@ static int token_open(token_fields *f, ecr_buf *raw, ecr_registry *reg, const ch
 	f->uid_len = b[1];
 	f->uid = b + 2;
 	size_t pos = 2 + f->uid_len;
-	if ((f->kind != TOKEN_VERSION && f->kind != TOKEN_KIND_BLOB && f->kind != TOKEN_KIND_ANONYMOUS) || f->uid_len == 0 || f->uid_len > MAX_UID ||
+	bool known_kind = f->kind == TOKEN_VERSION || f->kind == TOKEN_KIND_BLOB || f->kind == TOKEN_KIND_ANONYMOUS;
+	if (!known_kind || f->uid_len == 0 || f->uid_len > MAX_UID ||
 	    pos + 2 > plen || memchr(f->uid, '\0', f->uid_len)) {
 		rc = token_invalid();
 		goto done;

@@ -28,8 +28,8 @@ static int public_check(ecr_registry *reg, const char *what)
 		return ecr__remote_local_only(reg, what);
 	if (!reg->is_public)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-			"%s needs a public registry (region '%s'); registry %s/%s is private", what, ECR_REGION_PUBLIC,
-			reg->account_id, reg->region);
+		                 "%s needs a public registry (region '%s'); registry %s/%s is private", what,
+		                 ECR_REGION_PUBLIC, reg->account_id, reg->region);
 	return 0;
 }
 
@@ -50,8 +50,14 @@ static int local_check(ecr_registry *any, const char *what)
 	return 0;
 }
 
-static bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
-static bool is_alnum(char c) { return is_lower(c) || (c >= '0' && c <= '9'); }
+static bool is_lower(char c)
+{
+	return c >= 'a' && c <= 'z';
+}
+static bool is_alnum(char c)
+{
+	return is_lower(c) || (c >= '0' && c <= '9');
+}
 
 /* [a-z][a-z0-9]+([._-][a-z0-9]+)*, 2 to 50 characters. */
 static int alias_check(const char *alias)
@@ -68,10 +74,11 @@ static int alias_check(const char *alias)
 			ok = is_alnum(c);
 	}
 	if (!ok)
-		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-			"Invalid parameter at 'alias' failed to satisfy constraint: 'Member must have length between 2 and "
-			"%d and match the pattern [a-z][a-z0-9]+(?:[._-][a-z0-9]+)*' (alias '%.*s')",
-			ECR_PUBLIC_ALIAS_MAX, n > 64 ? 64 : (int)n, alias);
+		return ecr__fail(
+		    ECR_EINVALID, ECR_ERROR_INVALID,
+		    "Invalid parameter at 'alias' failed to satisfy constraint: 'Member must have length between 2 and "
+		    "%d and match the pattern [a-z][a-z0-9]+(?:[._-][a-z0-9]+)*' (alias '%.*s')",
+		    ECR_PUBLIC_ALIAS_MAX, n > 64 ? 64 : (int)n, alias);
 	return 0;
 }
 
@@ -103,7 +110,7 @@ static int alias_random(char out[ALIAS_RANDOM_LEN + 1])
 
 int ecr__public_alias_ensure(ecr_registry *reg, char **alias_out)
 {
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	char fresh[ALIAS_RANDOM_LEN + 1];
 	int rc;
 
@@ -163,7 +170,7 @@ int ecr_public_alias(ecr_buf *out, ecr_registry *reg)
 
 int ecr_public_set_alias(ecr_registry *reg, const char *alias)
 {
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc;
 
 	if ((rc = public_check(reg, "Setting a public registry alias")) || (rc = alias_check(alias)))
@@ -183,7 +190,7 @@ int ecr_public_set_alias(ecr_registry *reg, const char *alias)
 
 int ecr_public_alias_lookup(ecr_buf *account_out, ecr_registry *any, const char *alias)
 {
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	char *account = NULL;
 	int rc;
 
@@ -206,7 +213,7 @@ int ecr_public_alias_lookup(ecr_buf *account_out, ecr_registry *any, const char 
 int ecr_public_registries_foreach(ecr_registry *any, ecr_public_registry_cb cb, void *payload)
 {
 	ecr__pairs l = ECR__PAIRS_INIT;
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc;
 
 	if (!cb)
@@ -258,7 +265,7 @@ static long utf8_chars(const char *s, size_t len)
 			cp = (cp << 6) | (p[i + j] & 0x3f);
 		}
 		if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-			(cp >= 0xd800 && cp <= 0xdfff))
+		    (cp >= 0xd800 && cp <= 0xdfff))
 			return -1;
 		i += k + 1;
 	}
@@ -267,7 +274,7 @@ static long utf8_chars(const char *s, size_t len)
 
 int ecr_public_display_name(ecr_buf *out, ecr_registry *reg)
 {
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	char *name = NULL;
 	int rc;
 
@@ -289,7 +296,7 @@ int ecr_public_display_name(ecr_buf *out, ecr_registry *reg)
 
 int ecr_public_set_display_name(ecr_registry *reg, const char *name)
 {
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	char *alias = NULL;
 	int rc;
 
@@ -300,10 +307,11 @@ int ecr_public_set_display_name(ecr_registry *reg, const char *name)
 	size_t len = strnlen(name, 4 * ECR_PUBLIC_DISPLAY_NAME_MAX + 1);
 	long chars = utf8_chars(name, len);
 	if (len > 4 * ECR_PUBLIC_DISPLAY_NAME_MAX || chars < 0 || chars > ECR_PUBLIC_DISPLAY_NAME_MAX)
-		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-			"Invalid parameter at 'displayName' failed to satisfy constraint: 'Member must be valid UTF-8 of "
-			"length less than or equal to %d'",
-			ECR_PUBLIC_DISPLAY_NAME_MAX);
+		return ecr__fail(
+		    ECR_EINVALID, ECR_ERROR_INVALID,
+		    "Invalid parameter at 'displayName' failed to satisfy constraint: 'Member must be valid UTF-8 of "
+		    "length less than or equal to %d'",
+		    ECR_PUBLIC_DISPLAY_NAME_MAX);
 	/* The row holding the display name is the alias's: make sure there is one. */
 	if ((rc = ecr__public_alias_ensure(reg, &alias)))
 		return rc;
@@ -325,7 +333,8 @@ done:
 static int member_invalid(const char *member, const char *constraint)
 {
 	return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-		"Invalid parameter at 'catalogData.%s' failed to satisfy constraint: '%s'", member, constraint);
+	                 "Invalid parameter at 'catalogData.%s' failed to satisfy constraint: '%s'", member,
+	                 constraint);
 }
 
 /* A string member of at most max characters (min .. max); written to w under key unless empty. */
@@ -356,7 +365,7 @@ static int list_member(ecr__jw *w, const char *key, const ecr__json *v)
 		return member_invalid(key, "Member must be a list of strings");
 	if (v->count > ECR_PUBLIC_LIST_MAX) {
 		snprintf(constraint, sizeof(constraint), "Member must have length less than or equal to %d",
-			ECR_PUBLIC_LIST_MAX);
+		         ECR_PUBLIC_LIST_MAX);
 		return member_invalid(key, constraint);
 	}
 	for (size_t i = 0; i < v->count; i++) {
@@ -383,15 +392,15 @@ static int list_member(ecr__jw *w, const char *key, const ecr__json *v)
 /* logoImageBlob: base64 of a PNG or JPEG image of at most ECR_PUBLIC_LOGO_MAX bytes, decoded into logo. */
 static int logo_member(ecr_buf *logo, const ecr__json *v)
 {
-	static const unsigned char png[8] = { 0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a };
-	static const unsigned char jpeg[3] = { 0xff, 0xd8, 0xff };
+	static const unsigned char png[8] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
+	static const unsigned char jpeg[3] = {0xff, 0xd8, 0xff};
 	char constraint[128];
 	if (v->type != ECR__JSON_STRING)
 		return member_invalid("logoImageBlob", "Member must be a base64-encoded string");
 	/* 4 characters per 3 bytes: anything longer is too big before decoding. */
 	if (v->length > ((size_t)ECR_PUBLIC_LOGO_MAX + 2) / 3 * 4 + 4) {
 		snprintf(constraint, sizeof(constraint), "Member must have length less than or equal to %d",
-			ECR_PUBLIC_LOGO_MAX);
+		         ECR_PUBLIC_LOGO_MAX);
 		return member_invalid("logoImageBlob", constraint);
 	}
 	if (!v->length)
@@ -403,23 +412,23 @@ static int logo_member(ecr_buf *logo, const ecr__json *v)
 		return member_invalid("logoImageBlob", "Member must be valid base64");
 	if (logo->size > ECR_PUBLIC_LOGO_MAX) {
 		snprintf(constraint, sizeof(constraint), "Member must have length less than or equal to %d",
-			ECR_PUBLIC_LOGO_MAX);
+		         ECR_PUBLIC_LOGO_MAX);
 		return member_invalid("logoImageBlob", constraint);
 	}
 	if (!((logo->size >= sizeof(png) && memcmp(logo->ptr, png, sizeof(png)) == 0) ||
-		    (logo->size >= sizeof(jpeg) && memcmp(logo->ptr, jpeg, sizeof(jpeg)) == 0)))
+	      (logo->size >= sizeof(jpeg) && memcmp(logo->ptr, jpeg, sizeof(jpeg)) == 0)))
 		return member_invalid("logoImageBlob", "Member must be a PNG or JPEG image");
 	return 0;
 }
 
-static const char *const catalog_members[] = { "description", "architectures", "operatingSystems", "aboutText",
-	"usageText" };
+static const char *const catalog_members[] = {"description", "architectures", "operatingSystems", "aboutText",
+                                              "usageText"};
 
 /* Validate json and write its normalised form (no logo, members in a fixed order, empty ones left out) to doc
  * and the decoded logo to logo. */
 static int catalog_parse(ecr_buf *doc, ecr_buf *logo, const char *json)
 {
-	ecr__json_limits lim = { CATALOG_MAX_BYTES, 8, 1000, 1024 * 1024 };
+	ecr__json_limits lim = {CATALOG_MAX_BYTES, 8, 1000, 1024 * 1024};
 	ecr__json *root = NULL;
 	ecr__jw *w = NULL;
 	int rc;
@@ -430,12 +439,14 @@ static int catalog_parse(ecr_buf *doc, ecr_buf *logo, const char *json)
 		if (rc != ECR_ENOMEM) {
 			char reason[256];
 			snprintf(reason, sizeof(reason), "%s", ecr_error_last()->message);
-			rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "Invalid parameter at 'catalogData': %s", reason);
+			rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "Invalid parameter at 'catalogData': %s",
+			               reason);
 		}
 		goto done;
 	}
 	if (root->type != ECR__JSON_OBJECT) {
-		rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "Invalid parameter at 'catalogData': not a JSON object");
+		rc =
+		    ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "Invalid parameter at 'catalogData': not a JSON object");
 		goto done;
 	}
 	for (size_t i = 0; i < root->count; i++) {
@@ -444,7 +455,7 @@ static int catalog_parse(ecr_buf *doc, ecr_buf *logo, const char *json)
 			known = strcmp(root->keys[i], catalog_members[k]) == 0;
 		if (!known) {
 			rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-				"Invalid parameter at 'catalogData': unknown member '%.64s'", root->keys[i]);
+			               "Invalid parameter at 'catalogData': unknown member '%.64s'", root->keys[i]);
 			goto done;
 		}
 	}
@@ -452,19 +463,19 @@ static int catalog_parse(ecr_buf *doc, ecr_buf *logo, const char *json)
 		goto done;
 	const ecr__json *v;
 	if ((v = ecr__json_get(root, "description")) && v->type != ECR__JSON_NULL &&
-		(rc = text_member(w, "description", v, ECR_PUBLIC_DESCRIPTION_MAX, "description")))
+	    (rc = text_member(w, "description", v, ECR_PUBLIC_DESCRIPTION_MAX, "description")))
 		goto done;
 	if ((v = ecr__json_get(root, "architectures")) && v->type != ECR__JSON_NULL &&
-		(rc = list_member(w, "architectures", v)))
+	    (rc = list_member(w, "architectures", v)))
 		goto done;
 	if ((v = ecr__json_get(root, "operatingSystems")) && v->type != ECR__JSON_NULL &&
-		(rc = list_member(w, "operatingSystems", v)))
+	    (rc = list_member(w, "operatingSystems", v)))
 		goto done;
 	if ((v = ecr__json_get(root, "aboutText")) && v->type != ECR__JSON_NULL &&
-		(rc = text_member(w, "aboutText", v, ECR_PUBLIC_TEXT_MAX, "aboutText")))
+	    (rc = text_member(w, "aboutText", v, ECR_PUBLIC_TEXT_MAX, "aboutText")))
 		goto done;
 	if ((v = ecr__json_get(root, "usageText")) && v->type != ECR__JSON_NULL &&
-		(rc = text_member(w, "usageText", v, ECR_PUBLIC_TEXT_MAX, "usageText")))
+	    (rc = text_member(w, "usageText", v, ECR_PUBLIC_TEXT_MAX, "usageText")))
 		goto done;
 	if ((v = ecr__json_get(root, "logoImageBlob")) && v->type != ECR__JSON_NULL && (rc = logo_member(logo, v)))
 		goto done;
@@ -480,7 +491,7 @@ done:
 int ecr_repository_set_catalog_data(ecr_repository *repo, const char *json)
 {
 	ecr_buf doc = ECR_BUF_INIT, logo = ECR_BUF_INIT;
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc;
 
 	if ((rc = repo_public_check(repo, "Repository catalog data")) || (rc = catalog_parse(&doc, &logo, json)))
@@ -489,8 +500,8 @@ int ecr_repository_set_catalog_data(ecr_repository *repo, const char *json)
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, true)) || (rc = ecr__repository_check(&t, repo)))
 		goto done;
 	if ((rc = ecr__meta_catalog_put(&t, repo->id, doc.ptr, logo.size ? logo.ptr : NULL, logo.size,
-		     ecr_registry_now(reg))) ||
-		(rc = ecr__txn_commit(&t)))
+	                                ecr_registry_now(reg))) ||
+	    (rc = ecr__txn_commit(&t)))
 		goto done;
 	ecr__log(&reg->log, ECR_LOG_INFO, "public repository %s: catalog data set", repo->name);
 done:
@@ -502,10 +513,11 @@ done:
 
 static int catalog_not_found(const ecr_repository *repo)
 {
-	return ecr__fail(ECR_ECATALOG_DATA_NOT_FOUND, ECR_ERROR_REPOSITORY,
-		"The repository catalog data for the repository with name '%s' in the registry with id '%s' does not "
-		"exist",
-		repo->name, repo->reg->account_id);
+	return ecr__fail(
+	    ECR_ECATALOG_DATA_NOT_FOUND, ECR_ERROR_REPOSITORY,
+	    "The repository catalog data for the repository with name '%s' in the registry with id '%s' does not "
+	    "exist",
+	    repo->name, repo->reg->account_id);
 }
 
 int ecr_repository_catalog_data(ecr_buf *out, ecr_repository *repo)
@@ -513,7 +525,7 @@ int ecr_repository_catalog_data(ecr_buf *out, ecr_repository *repo)
 	ecr__json *root = NULL;
 	ecr__jw *w = NULL;
 	char *doc = NULL;
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc;
 
 	if (!out)
@@ -543,7 +555,7 @@ int ecr_repository_catalog_data(ecr_buf *out, ecr_repository *repo)
 			goto done;
 	}
 	if ((rc = ecr__jw_key(w, "marketplaceCertified")) || (rc = ecr__jw_bool(w, false)) ||
-		(rc = ecr__jw_object_close(w)))
+	    (rc = ecr__jw_object_close(w)))
 		goto done;
 	ecr__buf_clear(out);
 	rc = ecr__jw_finish(w, out);
@@ -558,7 +570,7 @@ done:
 int ecr_repository_catalog_logo(ecr_buf *out, ecr_repository *repo)
 {
 	ecr_buf logo = ECR_BUF_INIT;
-	ecr__txn t = { 0 };
+	ecr__txn t = {0};
 	int rc;
 
 	if (!out)

@@ -109,17 +109,29 @@ static void test_engine_public__alias_file_store(void **state)
 	assert_string_equal(b.ptr, ACCT);
 
 	/* chosen aliases: validation */
-	static const char *const bad[] = { "", "a", "1abc", "Abc", "ab-", "a-b", "ab..cd", "ab_", "-ab", "ab cd",
-		"ab/cd", "ab.-cd", "abc\xc3\xa9",
-		"a12345678901234567890123456789012345678901234567890" /* 51 */ };
+	static const char *const bad[] = {"",
+	                                  "a",
+	                                  "1abc",
+	                                  "Abc",
+	                                  "ab-",
+	                                  "a-b",
+	                                  "ab..cd",
+	                                  "ab_",
+	                                  "-ab",
+	                                  "ab cd",
+	                                  "ab/cd",
+	                                  "ab.-cd",
+	                                  "abc\xc3\xa9",
+	                                  "a12345678901234567890123456789012345678901234567890" /* 51 */};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (ecr_public_set_alias(pub, bad[i]) != ECR_EINVALID)
 			fail_msg("alias '%s' was accepted", bad[i]);
 		assert_int_equal(ecr_public_alias_lookup(&b, priv, bad[i]), ECR_EINVALID);
 	}
 	assert_int_equal(ecr_public_set_alias(pub, NULL), ECR_EINVALID);
-	static const char *const good[] = { "ab", "a1", "team-x", "my.org_2", "a1-b2.c3_d4",
-		"a1234567890123456789012345678901234567890123456789" /* 50 */ };
+	static const char *const good[] = {
+	    "ab",       "a1",          "team-x",
+	    "my.org_2", "a1-b2.c3_d4", "a1234567890123456789012345678901234567890123456789" /* 50 */};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		assert_ok(ecr_public_set_alias(pub, good[i]));
 		assert_ok(ecr_public_alias(&b, pub));
@@ -268,22 +280,24 @@ static void test_engine_public__catalog_round_trip(void **state)
 
 	char *png = image_b64(PNG_SIG, 8, 300);
 	ecr_buf json = ECR_BUF_INIT;
-	assert_ok(ecr__buf_printf(&json,
-		"{\"usageText\":\"docker pull it\",\"logoImageBlob\":\"%s\",\"aboutText\":\"# About\\n\\u00e9t\\u00e9\","
-		"\"operatingSystems\":[\"Linux\"],\"architectures\":[\"x86-64\",\"ARM 64\"],\"description\":\"An app\"}",
-		png));
+	assert_ok(ecr__buf_printf(
+	    &json,
+	    "{\"usageText\":\"docker pull it\",\"logoImageBlob\":\"%s\",\"aboutText\":\"# About\\n\\u00e9t\\u00e9\","
+	    "\"operatingSystems\":[\"Linux\"],\"architectures\":[\"x86-64\",\"ARM 64\"],\"description\":\"An app\"}",
+	    png));
 	assert_ok(ecr_repository_set_catalog_data(repo, json.ptr));
 	assert_ok(ecr_repository_catalog_data(&b, repo));
 	assert_string_equal(b.ptr, "{\"description\":\"An app\",\"architectures\":[\"x86-64\",\"ARM 64\"],"
-				   "\"operatingSystems\":[\"Linux\"],\"aboutText\":\"# About\\n\xc3\xa9t\xc3\xa9\","
-				   "\"usageText\":\"docker pull it\",\"marketplaceCertified\":false}");
+	                           "\"operatingSystems\":[\"Linux\"],\"aboutText\":\"# About\\n\xc3\xa9t\xc3\xa9\","
+	                           "\"usageText\":\"docker pull it\",\"marketplaceCertified\":false}");
 	assert_ok(ecr_repository_catalog_logo(&b, repo));
 	assert_int_equal(b.size, 300);
 	assert_memory_equal(b.ptr, PNG_SIG, 8);
 	assert_int_equal((unsigned char)b.ptr[299], (unsigned char)(299 * 7));
 
 	/* replaced: members left out are cleared, the logo too; empty members are left out */
-	assert_ok(ecr_repository_set_catalog_data(repo, "{\"description\":\"Only\",\"architectures\":[],\"usageText\":\"\"}"));
+	assert_ok(ecr_repository_set_catalog_data(
+	    repo, "{\"description\":\"Only\",\"architectures\":[],\"usageText\":\"\"}"));
 	assert_ok(ecr_repository_catalog_data(&b, repo));
 	assert_string_equal(b.ptr, "{\"description\":\"Only\",\"marketplaceCertified\":false}");
 	assert_int_equal(ecr_repository_catalog_logo(&b, repo), ECR_ENOTFOUND);
@@ -347,7 +361,7 @@ static void test_engine_public__catalog_limits(void **state)
 	assert_int_equal(set_text(repo, "description", b.ptr), ECR_EINVALID);
 
 	/* aboutText, usageText: 25600 */
-	static const char *const texts[] = { "aboutText", "usageText" };
+	static const char *const texts[] = {"aboutText", "usageText"};
 	for (int i = 0; i < 2; i++) {
 		s = repeat('t', 25600);
 		assert_ok(set_text(repo, texts[i], s));
@@ -360,7 +374,7 @@ static void test_engine_public__catalog_limits(void **state)
 	}
 
 	/* architectures, operatingSystems: 50 items of 1 to 50 characters */
-	static const char *const lists[] = { "architectures", "operatingSystems" };
+	static const char *const lists[] = {"architectures", "operatingSystems"};
 	for (int i = 0; i < 2; i++) {
 		assert_ok(set_list(repo, lists[i], 50, 50));
 		assert_ok(set_list(repo, lists[i], 1, 1));
@@ -447,18 +461,20 @@ static int count_files(const char *path)
 static void push(ecr_repository *repo, const char *layer, const char *tag)
 {
 	char ld[ECR__DIGEST_STRLEN_MAX], cd[ECR__DIGEST_STRLEN_MAX];
-	const char *config = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}";
+	const char *config =
+	    "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}";
 	assert_ok(ecr__digest_buf(ld, sizeof(ld), ECR__DIGEST_SHA256, layer, strlen(layer)));
 	assert_ok(ecr__digest_buf(cd, sizeof(cd), ECR__DIGEST_SHA256, config, strlen(config)));
 	assert_ok(ecr_blob_put(repo, ld, layer, strlen(layer)));
 	assert_ok(ecr_blob_put(repo, cd, config, strlen(config)));
 	char manifest[1024];
-	snprintf(manifest, sizeof(manifest),
-		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-		"\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\",\"size\":%zu},"
-		"\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"%s\","
-		"\"size\":%zu}]}",
-		cd, strlen(config), ld, strlen(layer));
+	snprintf(
+	    manifest, sizeof(manifest),
+	    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+	    "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\",\"size\":%zu},"
+	    "\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"%s\","
+	    "\"size\":%zu}]}",
+	    cd, strlen(config), ld, strlen(layer));
 	assert_ok(ecr_image_put(NULL, repo, tag, NULL, NULL, manifest, strlen(manifest), 0));
 }
 
@@ -570,13 +586,13 @@ static void test_engine_public__private_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_engine_public__flag_and_alias_memory),
-		cmocka_unit_test(test_engine_public__alias_file_store),
-		cmocka_unit_test(test_engine_public__display_name),
-		cmocka_unit_test(test_engine_public__catalog_round_trip),
-		cmocka_unit_test(test_engine_public__catalog_limits),
-		cmocka_unit_test(test_engine_public__arns_uris_and_shared_storage),
-		cmocka_unit_test(test_engine_public__private_refused),
+	    cmocka_unit_test(test_engine_public__flag_and_alias_memory),
+	    cmocka_unit_test(test_engine_public__alias_file_store),
+	    cmocka_unit_test(test_engine_public__display_name),
+	    cmocka_unit_test(test_engine_public__catalog_round_trip),
+	    cmocka_unit_test(test_engine_public__catalog_limits),
+	    cmocka_unit_test(test_engine_public__arns_uris_and_shared_storage),
+	    cmocka_unit_test(test_engine_public__private_refused),
 	};
 	return cmocka_run_group_tests_name("engine/public", tests, NULL, NULL);
 }
