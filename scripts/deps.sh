@@ -24,8 +24,8 @@ PACKAGES=(
 	# bindings (Go via cgo) and the ABI gate (abidw/abidiff)
 	golang-go abigail-tools
 	# the gallery: Markdown of catalog data (md4c); its browser tests run Debian's Chromium
-	# through playwright-core from npm (nodejs, npm), with a font to render text
-	libmd4c-dev chromium fonts-dejavu-core nodejs npm
+	# through playwright-core from npm (nodejs; npm below), with a font to render text
+	libmd4c-dev chromium fonts-dejavu-core nodejs
 	# the PostgreSQL metadata store (libpq) and its tests (a throwaway server: ../shared/services/postgres-test-server.sh)
 	libpq-dev postgresql-15
 	# tests/storage/test_blob_s3: the S3 blob store against a throwaway Ceph radosgw (../shared/services/s3-test-server.sh)
@@ -39,6 +39,12 @@ for p in "${PACKAGES[@]}"; do
 		missing+=("$p")
 	fi
 done
+
+# npm: Debian's nodejs ships it as a separate package; a nodejs from elsewhere bundles
+# it (and conflicts with Debian's npm), so only ask for it when there is none
+if ! command -v npm >/dev/null 2>&1; then
+	missing+=(npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
