@@ -2,15 +2,46 @@
  * Garbage collection of a store: (a) abandoned upload sessions and orphaned
  * staging objects, (b) blob links that no image of their repository needs,
  * (c) blobs nothing references. Nothing younger than the grace period goes.
- * Step (c) runs under the store's gc_lock taken exclusively; everything that
- * makes a blob reachable (commit + link, mount, manifest put) holds it
- * shared, so a blob cannot be removed between a check and a link.
+ *
+ * Several processes (nodes) may share the stores (PostgreSQL + S3, or one
+ * SQLite file + one folder), so (c) is mark / claim / sweep, coordinated
+ * through the metadata store with no stop-the-world:
+ * - One node at a time: GC takes the store-wide lease "gc" (leases.c); a node
+ *   that finds it held skips the run (nothing done). A dead node's lease
+ *   expires (GC_LEASE_TTL_MS).
+ * - Mark: blobs older than the grace period (by the store's mtime) that nothing
+ *   references are recorded in gc_candidates with that time. Triggers on
+ *   blob_links (insert, update) and images (insert) delete a digest's
+ *   candidate row in the very transaction that references it (every way of
+ *   referencing a blob, on any node, goes through those tables).
+ * - Claim: in one write transaction (writers are serialised across nodes by
+ *   both dialects) a candidate still present, marked before now - grace and
+ *   still unreferenced becomes a tombstone (deleted_at, guard_until = now +
+ *   the guard, min(grace, GUARD_MAX_MS); 0 for a file:// folder, which one
+ *   process holds with flock: its gc_lock is enough).
+ * - Sweep: the claimed blobs are removed from the blob store.
+ * The race this closes: another node publishes a blob that already exists
+ * (a no-op on S3 with If-None-Match) and links it afterwards. Its link made
+ * before the claim deletes the candidate (the claim skips it); its link made
+ * after the claim meets the tombstone: the triggers fail that transaction
+ * (ECR_EEXISTS, "the blob was just garbage-collected; upload it again") for
+ * links dated before guard_until, so a publish that came before the removal
+ * is never linked to a missing blob; the client's retry uploads it again.
+ * Tombstones are pruned once their guard has passed. In this process the
+ * store's gc_lock still excludes publishers while blobs are removed.
  */
 #include "upload_cache.h"
 
 #include "../remote/remote.h"
+#include "../storage/meta_lease.h"
+#include "leases.h"
 
 #define GRACE_DEFAULT_SECONDS 3600
+/* A tombstone refuses links for min(grace, this) after the claim: longer than a publish + link takes. */
+#define GUARD_MAX_MS (60 * 1000)
+/* The "gc" lease: longer than a run; renewed between the steps. */
+#define GC_LEASE_NAME "gc"
+#define GC_LEASE_TTL_MS (15 * 60 * 1000)
 
 int ecr_gc_options_init(ecr_gc_options *opts, unsigned int version)
 {
@@ -118,6 +149,7 @@ static int remove_unneeded_archives(ecr__store *s, ecr__txn *t)
 typedef struct blob_item {
 	char *digest;
 	uint64_t size;
+	int64_t mtime_ms;
 } blob_item;
 
 typedef struct blob_list {
@@ -155,6 +187,7 @@ static int collect_blob(const char *digest, uint64_t size, int64_t mtime_ms, voi
 	if (!(l->items[l->count].digest = ecr__strdup(digest)))
 		return ECR_ENOMEM;
 	l->items[l->count].size = size;
+	l->items[l->count].mtime_ms = mtime_ms;
 	l->count++;
 	return 0;
 }
@@ -179,13 +212,58 @@ static int keep_unreferenced(ecr__txn *t, blob_list *l)
 	return rc;
 }
 
+/* Record the blobs of l as candidates (mark), in one write transaction. */
+static int mark_blobs(ecr__store *s, blob_list *l, int64_t now)
+{
+	ecr__txn t = { 0 };
+	int rc;
+
+	if ((rc = ecr__txn_begin(&t, s->meta, true)) || (rc = ecr__meta_gc_guard_install(&t)) ||
+		(rc = ecr__meta_gc_prune(&t, now)))
+		goto done;
+	for (size_t i = 0; i < l->count; i++)
+		if ((rc = ecr__meta_gc_mark(&t, l->items[i].digest, l->items[i].mtime_ms < now ? l->items[i].mtime_ms : now)))
+			goto done;
+	rc = ecr__txn_commit(&t);
+done:
+	ecr__txn_rollback(&t);
+	return rc;
+}
+
+/* Keep in l the candidates that are still unreferenced and marked before `before`, and make them tombstones, in
+ * one write transaction. */
+static int claim_blobs(ecr__store *s, blob_list *l, int64_t before, int64_t now, int64_t guard_until)
+{
+	ecr__txn t = { 0 };
+	size_t kept = 0;
+	int rc;
+
+	if ((rc = ecr__txn_begin(&t, s->meta, true)) || (rc = keep_unreferenced(&t, l)))
+		goto done;
+	for (size_t i = 0; i < l->count; i++) {
+		bool claimed = false;
+		if (rc == 0)
+			rc = ecr__meta_gc_claim(&t, l->items[i].digest, before, now, guard_until, &claimed);
+		if (rc || !claimed) {
+			ecr__free(l->items[i].digest);
+			continue;
+		}
+		l->items[kept++] = l->items[i];
+	}
+	l->count = kept;
+	if (rc == 0)
+		rc = ecr__txn_commit(&t);
+done:
+	ecr__txn_rollback(&t);
+	return rc;
+}
+
 /*
- * Remove old blobs that nothing references. The candidates are found
- * without the lock; under gc_lock, taken exclusively, they are checked again
- * (in a short read transaction) and removed. No transaction stays open
- * while blobs are removed: with the lock held nothing can link them.
+ * Remove old blobs that nothing references: mark, claim, sweep (see the top
+ * of the file). The first check runs in a read transaction to keep the write
+ * transactions short; the claim checks again.
  */
-static int remove_blobs(ecr__store *s, int64_t before, ecr_gc_stats *st)
+static int remove_blobs(ecr__store *s, int64_t before, int64_t now, int64_t guard_ms, ecr_gc_stats *st)
 {
 	blob_list blobs = { 0 };
 	ecr__txn t = { 0 };
@@ -203,12 +281,13 @@ static int remove_blobs(ecr__store *s, int64_t before, ecr_gc_stats *st)
 	ecr__txn_rollback(&t);
 	if (blobs.count == 0)
 		goto done;
+	if ((rc = mark_blobs(s, &blobs, now)))
+		goto done;
 
 	pthread_rwlock_wrlock(&s->gc_lock);
 	locked = true;
-	if ((rc = ecr__txn_begin(&t, s->meta, false)) || (rc = keep_unreferenced(&t, &blobs)))
+	if ((rc = claim_blobs(s, &blobs, before, now, now + guard_ms)))
 		goto done;
-	ecr__txn_rollback(&t);
 	for (size_t i = 0; i < blobs.count; i++) {
 		rc = s->blobs->remove(s->blobs, blobs.items[i].digest);
 		if (rc == ECR_ENOTFOUND) {
@@ -255,15 +334,16 @@ int ecr_registry_gc(ecr_registry *reg, const ecr_gc_options *opts, ecr_gc_stats 
 	ecr__store *s;
 	ecr__txn t = { 0 };
 	uint64_t grace_ms;
-	int64_t now, before;
-	bool dry_run;
+	int64_t now, before, guard_ms;
+	bool dry_run, leased = false;
+	char holder[ECR__LEASE_HOLDER_MAX];
 
-	if (reg->remote)
-		return ecr__remote_unsupported(reg, "garbage collection", "it runs on the registry's own host");
 	int rc;
 
 	if (!reg)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_registry_gc: registry is NULL");
+	if (reg->remote)
+		return ecr__remote_unsupported(reg, "garbage collection", "it runs on the registry's own host");
 	if (!opts)
 		opts = &defaults;
 	if ((rc = ecr__check_version(opts->version, ECR_GC_OPTIONS_VERSION, "ecr_gc_options")))
@@ -281,6 +361,22 @@ int ecr_registry_gc(ecr_registry *reg, const ecr_gc_options *opts, ecr_gc_stats 
 	grace_ms = (opts->grace_seconds ? opts->grace_seconds : GRACE_DEFAULT_SECONDS) * 1000;
 	now = ecr_registry_now(reg);
 	before = now - (int64_t)grace_ms;
+	/* a file:// folder is flock'ed by one process (its gc_lock suffices); other stores may be shared */
+	guard_ms = s->key ? 0 : (int64_t)grace_ms < GUARD_MAX_MS ? (int64_t)grace_ms : GUARD_MAX_MS;
+	ecr__lease_holder(s, holder);
+
+	/* one node at a time; a dry run changes nothing and needs no lease */
+	if (!dry_run) {
+		rc = ecr__lease_acquire(s, GC_LEASE_NAME, holder, now, GC_LEASE_TTL_MS);
+		if (rc == ECR_EBUSY) {
+			ecr__log(&reg->log, ECR_LOG_INFO, "gc: skipped, another node holds the gc lease");
+			rc = 0;
+			goto out;
+		}
+		if (rc)
+			goto out;
+		leased = true;
+	}
 
 	/* (a) uploads */
 	if ((rc = ecr__uploads_gc(reg, now - (int64_t)reg->upload_expiry_ms, before, dry_run, &st.uploads_expired)))
@@ -292,8 +388,11 @@ int ecr_registry_gc(ecr_registry *reg, const ecr_gc_options *opts, ecr_gc_stats 
 			(rc = remove_stale_links(&t, before, &st.links_removed)) ||
 			(rc = remove_unneeded_archives(s, &t)) || (rc = ecr__txn_commit(&t)))
 			goto done;
-		/* (c) blobs */
-		if ((rc = remove_blobs(s, before, &st)))
+		/* (c) blobs, under a renewed lease */
+		rc = ecr__lease_renew(s, GC_LEASE_NAME, holder, ecr_registry_now(reg), GC_LEASE_TTL_MS);
+		if (rc == ECR_EBUSY)
+			rc = ecr__fail(ECR_EBUSY, ECR_ERROR_STORAGE, "gc: the gc lease expired during the run");
+		if (rc || (rc = remove_blobs(s, before, now, guard_ms, &st)))
 			goto done;
 	} else {
 		/* Count what would go: remove the links in a transaction that is rolled back, and
@@ -306,12 +405,18 @@ int ecr_registry_gc(ecr_registry *reg, const ecr_gc_options *opts, ecr_gc_stats 
 	rc = 0;
 done:
 	ecr__txn_rollback(&t);
+	if (leased) {
+		int rl = ecr__lease_release(s, GC_LEASE_NAME, holder);
+		if (rl && rc == 0)
+			rc = rl;
+	}
 	if (rc == 0)
 		ecr__log(&reg->log, ECR_LOG_INFO,
 			"gc%s: %llu uploads expired, %llu links removed, %llu blobs removed (%llu bytes), %llu kept",
 			dry_run ? " (dry run)" : "", (unsigned long long)st.uploads_expired,
 			(unsigned long long)st.links_removed, (unsigned long long)st.blobs_removed,
 			(unsigned long long)st.bytes_removed, (unsigned long long)st.blobs_kept);
+out:
 	if (stats_out) {
 		unsigned int version = stats_out->version;
 		*stats_out = st;

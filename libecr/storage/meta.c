@@ -279,6 +279,17 @@ static const char *const migrations[ECR__META_SCHEMA_VERSION] = {
 	" document TEXT NOT NULL,"
 	" logo BLOB,"
 	" updated_at BIGINT NOT NULL);",
+	/* 3 -> 4: background work across nodes: leases (libecr/engine/leases.c) and GC candidates and tombstones
+	 * (libecr/engine/gc.c; their triggers are created per dialect by meta_lease.c) */
+	"CREATE TABLE leases ("
+	" name TEXT PRIMARY KEY,"
+	" holder TEXT NOT NULL,"
+	" expires_at BIGINT NOT NULL);"
+	"CREATE TABLE gc_candidates ("
+	" digest TEXT PRIMARY KEY,"
+	" marked_at BIGINT NOT NULL,"
+	" deleted_at BIGINT NOT NULL DEFAULT 0,"
+	" guard_until BIGINT NOT NULL DEFAULT 0);",
 };
 
 int ecr__meta_migrate(ecr_meta_store *store)

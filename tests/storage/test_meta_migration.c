@@ -194,7 +194,7 @@ static void test_storage_meta_migration__v1_to_v2(void **state)
 	ecr_registry *reg;
 	assert_ok(ecr_registry_open(&reg, url, NULL));
 	/* migrated (through v2 to the latest) */
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 3);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 4);
 	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
 					 "('replication_configuration', 'replication_jobs', 'creation_templates', "
 					 "'pull_through_cache_rules', 'credentials', 'cache_tags')"),
@@ -222,7 +222,7 @@ static void test_storage_meta_migration__v1_to_v2(void **state)
 	assert_ok(ecr_repository_open(&repo, reg, "team/old"));
 	ecr_repository_free(repo);
 	ecr_registry_free(reg);
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 3);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 4);
 	th_rmtree(dir);
 }
 
@@ -307,7 +307,7 @@ static void test_storage_meta_migration__v2_to_v3(void **state)
 	opts.region = ECR_REGION_PUBLIC;
 	ecr_registry *reg;
 	assert_ok(ecr_registry_open(&reg, url, &opts));
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 3);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 4);
 	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
 					 "('public_registries', 'repository_catalog')"),
 		2);
@@ -334,7 +334,45 @@ static void test_storage_meta_migration__v2_to_v3(void **state)
 	assert_string_equal(b.ptr, "old-team");
 	ecr_buf_dispose(&b);
 	ecr_registry_free(reg);
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 3);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 4);
+	th_rmtree(dir);
+}
+
+/* A version 3 database (made by this libecr, then the v4 tables dropped) gets the leases and the GC candidates;
+ * its data stays and garbage collection (which uses both) works on it. */
+static void test_storage_meta_migration__v3_to_v4(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir();
+	char path[600], url[600];
+	snprintf(path, sizeof(path), "%s/metadata.db", dir);
+	snprintf(url, sizeof(url), "file://%s", dir);
+	ecr_registry *reg;
+	ecr_repository *repo;
+	assert_ok(ecr_registry_open(&reg, url, NULL));
+	assert_ok(ecr_repository_create(&repo, reg, "team/v3", NULL));
+	ecr_repository_free(repo);
+	ecr_registry_free(reg);
+
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	exec_ok(db, "DROP TABLE leases; DROP TABLE gc_candidates; UPDATE schema_version SET version = 3;");
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('leases', 'gc_candidates')"),
+		0);
+
+	assert_ok(ecr_registry_open(&reg, url, NULL));
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 4);
+	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+					 "('leases', 'gc_candidates')"),
+		2);
+	assert_ok(ecr_repository_open(&repo, reg, "team/v3"));
+	ecr_repository_free(repo);
+	ecr_gc_stats st = ECR_GC_STATS_INIT;
+	assert_ok(ecr_registry_gc(reg, NULL, &st));
+	ecr_registry_free(reg);
+	/* GC took its lease and released it */
+	assert_int_equal(query_int(path, "SELECT count(*) FROM leases"), 0);
 	th_rmtree(dir);
 }
 
@@ -347,11 +385,11 @@ static void test_storage_meta_migration__newer_schema_refused(void **state)
 	snprintf(url, sizeof(url), "file://%s", dir);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_ok(db, "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (4);");
+	exec_ok(db, "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (5);");
 	sqlite3_close(db);
 	ecr_registry *reg = NULL;
 	assert_int_equal(ecr_registry_open(&reg, url, NULL), ECR_EINVALID);
-	assert_non_null(strstr(ecr_error_last()->message, "schema version 4"));
+	assert_non_null(strstr(ecr_error_last()->message, "schema version 5"));
 	th_rmtree(dir);
 }
 
@@ -360,6 +398,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_storage_meta_migration__v1_to_v2),
 		cmocka_unit_test(test_storage_meta_migration__v2_to_v3),
+		cmocka_unit_test(test_storage_meta_migration__v3_to_v4),
 		cmocka_unit_test(test_storage_meta_migration__newer_schema_refused),
 	};
 	return cmocka_run_group_tests_name("storage/meta_migration", tests, NULL, NULL);
