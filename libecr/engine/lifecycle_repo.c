@@ -10,10 +10,16 @@
  */
 #include "engine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "../oci/oci.h"
 #include "../remote/remote_repo.h"
+#include "leases.h"
+
+/* A repository's lifecycle run holds the lease "lifecycle/<repository id>", so that the lifecycle timers of
+ * several nodes do not act on one repository together; a dead node's lease expires after this. */
+#define LIFECYCLE_LEASE_TTL_MS (10 * 60 * 1000)
 
 /* Rounds of re-evaluation for images that changed under an application. */
 #define MAX_RECHECKS 3
@@ -501,6 +507,8 @@ int ecr_repository_apply_lifecycle(ecr_repository *repo, ecr_lifecycle_image_cb 
 	ecr__strvec recheck = {0};
 	ecr__txn t = {0};
 	int64_t now;
+	char holder[ECR__LEASE_HOLDER_MAX], lease[64];
+	bool leased = false;
 	int rc;
 
 	if (!repo)
@@ -512,6 +520,17 @@ int ecr_repository_apply_lifecycle(ecr_repository *repo, ecr_lifecycle_image_cb 
 	c.cb = cb;
 	c.payload = payload;
 	now = ecr_registry_now(repo->reg);
+	ecr__lease_holder(repo->reg->store, holder);
+	snprintf(lease, sizeof(lease), "lifecycle/%lld", (long long)repo->id);
+	rc = ecr__lease_acquire(repo->reg->store, lease, holder, now, LIFECYCLE_LEASE_TTL_MS);
+	if (rc == ECR_EBUSY) { /* another node is applying it: nothing done here */
+		ecr__log(&repo->reg->log, ECR_LOG_INFO, "lifecycle policy of %s: skipped, another node applies it",
+		         repo->name);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	leased = true;
 	if ((rc = evaluate(&s, repo, NULL, now)) || (rc = act_all(&c, &s, NULL)))
 		goto done;
 	/* Images that changed since their evaluation: evaluate again (the others keep their first decision). */
@@ -536,6 +555,11 @@ int ecr_repository_apply_lifecycle(ecr_repository *repo, ecr_lifecycle_image_cb 
 	         c.expired, c.transitioned);
 done:
 	ecr__txn_rollback(&t);
+	if (leased) {
+		int rl = ecr__lease_release(repo->reg->store, lease, holder);
+		if (rl && rc == 0)
+			rc = rl;
+	}
 	snapshot_dispose(&s);
 	ecr__strvec_dispose(&recheck);
 	ecr__strvec_dispose(&c.done);
