@@ -122,6 +122,30 @@ ECR_EXTERN(int) ecr_registry_options_init(ecr_registry_options *opts, unsigned i
 ECR_EXTERN(int) ecr_registry_open(ecr_registry **out, const char *url, const ecr_registry_options *opts);
 
 /**
+ * Open a registry on a metadata store and a blob store named by URLs: the
+ * storage of several ecrd nodes (processes, machines) serving one registry.
+ * Registries opened with the same pair of URLs in one process (accounts x
+ * regions) share one store, as those of one file:// folder do. No lock file
+ * is taken: any number of processes may open the same pair.
+ * @param out receives the registry; free with ecr_registry_free().
+ * @param meta_url "postgres://user[:password]@host[:port]/db[?...]" or
+ *        "postgresql://..." (ecr_meta_store_postgres_new()), or
+ *        "sqlite:///abs/path.db" (ecr_meta_store_sqlite_new(); one machine).
+ * @param blob_url "s3://bucket[/prefix][?endpoint=...&region=...&path_style=1]"
+ *        (ecr_blob_store_s3_new()), "file:///abs/dir" (ecr_blob_store_fs_new())
+ *        or "memory:". With s3:// and file:// an upload session keeps no
+ *        staging writer open between its handles, so it can continue in
+ *        another process.
+ * @param opts options, or NULL for defaults; read during the call only.
+ * @return 0; ECR_EINVALID for a bad URL, account id, region or options
+ *         version; ECR_ENETWORK when a server cannot be reached; ECR_EAUTH
+ *         when no S3 credentials are found; ECR_EIO when the storage cannot
+ *         be opened.
+ */
+ECR_EXTERN(int) ecr_registry_open_urls(ecr_registry **out, const char *meta_url, const char *blob_url,
+	const ecr_registry_options *opts);
+
+/**
  * Open a registry on storage backends of the caller's (see ecr/storage.h).
  * The registry takes ownership of both stores, also when it fails.
  */

@@ -34,6 +34,9 @@ typedef struct ecr__store {
 	pthread_rwlock_t gc_lock;
 	pthread_mutex_t lock;           /* guards open_uploads */
 	ecr__open_upload *open_uploads; /* upload.c's cache of open staging writers */
+	/* The blob store is shared with other processes (s3://): upload.c closes a session's writer when its handle
+	 * ends instead of keeping it idle in open_uploads, so that another node can reopen the stage. */
+	bool no_writer_cache;
 	/* The token signing key (libecr/auth/token.c), loaded once from store_keys. */
 	pthread_mutex_t auth_lock; /* guards token_key_loaded and token_key */
 	bool token_key_loaded;

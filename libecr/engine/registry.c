@@ -165,6 +165,108 @@ done:
 	return rc;
 }
 
+/* The metadata store of a URL: postgres://, postgresql:// or sqlite:///abs/path.db. */
+static int meta_open_url(ecr_meta_store **out, const char *url, uint32_t flags)
+{
+	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+		return ecr_meta_store_postgres_new(out, url, flags);
+	if (strncmp(url, "sqlite://", 9) == 0) {
+		if (url[9] != '/')
+			return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
+				"invalid metadata URL '%s': sqlite:// needs an absolute path (sqlite:///path.db)", url);
+		return ecr_meta_store_sqlite_new(out, url + 9, flags);
+	}
+	return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
+		"unsupported metadata URL '%s' (expected postgres://..., postgresql://... or sqlite:///path.db)", url);
+}
+
+/*
+ * The blob store of a URL: s3://..., file:///abs/dir or memory:. *shared_out: other processes may use it too
+ * (s3://, and file:// here since no lock file keeps a second process out).
+ */
+static int blobs_open_url(ecr_blob_store **out, bool *shared_out, const char *url, uint32_t flags)
+{
+	*shared_out = false;
+	if (strncmp(url, "s3://", 5) == 0) {
+		*shared_out = true;
+		return ecr_blob_store_s3_new(out, url, 0);
+	}
+	if (strncmp(url, "file://", 7) == 0) {
+		if (url[7] != '/')
+			return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
+				"invalid blob store URL '%s': file:// needs an absolute path (file:///path)", url);
+		*shared_out = true;
+		return ecr_blob_store_fs_new(out, url + 7, flags);
+	}
+	if (strcmp(url, "memory:") == 0)
+		return ecr_blob_store_memory_new(out);
+	return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
+		"unsupported blob store URL '%s' (expected s3://bucket[/prefix]?..., file:///path or memory:)", url);
+}
+
+/*
+ * Open (or share) the store of a (metadata URL, blob URL) pair. Its key is
+ * "urls:" META "\n" BLOBS, which no canonical folder path (they start with
+ * '/') can equal. No lock file: these stores are made for several processes.
+ */
+static int store_open_urls(ecr__store **out, const char *meta_url, const char *blob_url, uint32_t flags)
+{
+	ecr_buf key = ECR_BUF_INIT;
+	ecr_blob_store *blobs = NULL;
+	ecr_meta_store *meta = NULL;
+	ecr__store *s = NULL;
+	store_node *node = NULL;
+	bool shared = false;
+	int rc;
+
+	if ((rc = ecr__buf_printf(&key, "urls:%s\n%s", meta_url, blob_url)))
+		return rc;
+	pthread_mutex_lock(&stores_lock);
+	for (store_node *n = open_stores; n; n = n->next) {
+		if (strcmp(n->store->key, key.ptr) == 0 && n->store->pid == getpid()) {
+			n->store->refs++;
+			*out = n->store;
+			rc = 0;
+			goto done;
+		}
+	}
+	if ((rc = meta_open_url(&meta, meta_url, flags)) || (rc = blobs_open_url(&blobs, &shared, blob_url, flags)))
+		goto done;
+	if ((rc = store_new(&s, blobs, meta)))
+		goto done;
+	blobs = NULL;
+	meta = NULL;
+	s->refs = 1;
+	s->pid = getpid();
+	s->no_writer_cache = shared;
+	if ((rc = ecr__meta_migrate(s->meta)))
+		goto done;
+	if (!(node = ecr__malloc(sizeof(*node)))) {
+		rc = ECR_ENOMEM;
+		goto done;
+	}
+	if (!(s->key = ecr__buf_detach(&key))) {
+		rc = ECR_ENOMEM;
+		goto done;
+	}
+	node->store = s;
+	node->next = open_stores;
+	open_stores = node;
+	node = NULL;
+	*out = s;
+	s = NULL;
+done:
+	pthread_mutex_unlock(&stores_lock);
+	ecr_buf_dispose(&key);
+	ecr__free(node);
+	store_free(s);
+	if (blobs)
+		blobs->free(blobs);
+	if (meta)
+		meta->free(meta);
+	return rc;
+}
+
 static void store_release(ecr__store *s)
 {
 	if (!s)
@@ -326,6 +428,24 @@ int ecr_registry_open(ecr_registry **out, const char *url, const ecr_registry_op
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
 			"unsupported registry URL '%s' (expected file:///path, memory:, http:// or https://)", url);
 	}
+	return registry_new(out, store, opts);
+}
+
+int ecr_registry_open_urls(ecr_registry **out, const char *meta_url, const char *blob_url,
+	const ecr_registry_options *opts)
+{
+	ecr__store *store = NULL;
+	int rc;
+
+	if (!out)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_registry_open_urls: NULL argument");
+	*out = NULL;
+	if (opts && (rc = ecr__check_version(opts->version, ECR_REGISTRY_OPTIONS_VERSION, "ecr_registry_options")))
+		return rc;
+	if (!meta_url || !blob_url)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "a registry needs a metadata URL and a blob store URL");
+	if ((rc = store_open_urls(&store, meta_url, blob_url, opts ? opts->flags : 0)))
+		return rc;
 	return registry_new(out, store, opts);
 }
 

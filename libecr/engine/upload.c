@@ -10,7 +10,9 @@
  * opens one per PATCH request) does not rehash its staging object. A cache
  * entry in use by a handle is busy; a second handle on it gets ECR_EBUSY.
  * Garbage collection claims entries the same way, so it never removes a
- * session under a handle.
+ * session under a handle. Stores shared between processes (s3://, see
+ * no_writer_cache) keep no idle writer: each handle closes its writer when it
+ * ends, which saves the stage, so the session can continue on another node.
  */
 #include "upload_cache.h"
 
@@ -124,7 +126,11 @@ static void cache_drop(ecr__store *s, ecr__open_upload *e)
 	ecr__free(e);
 }
 
-/* Hand an entry back to the cache; close the least recently used idle writers beyond CACHE_IDLE_MAX. */
+/*
+ * Hand an entry back to the cache; close the least recently used idle writers beyond CACHE_IDLE_MAX. A store
+ * whose blobs are shared with other processes (no_writer_cache, set for s3://) keeps no idle writer: the next
+ * request may come to another node, which must be able to reopen the stage.
+ */
 static void cache_release(ecr__store *s, ecr__open_upload *e)
 {
 	ecr__open_upload **pp, *evict = NULL;
@@ -132,7 +138,7 @@ static void cache_release(ecr__store *s, ecr__open_upload *e)
 
 	if (!e)
 		return;
-	if (!e->w) {
+	if (!e->w || s->no_writer_cache) { /* a shared blob store: close() saves the stage for other processes */
 		cache_drop(s, e);
 		return;
 	}
