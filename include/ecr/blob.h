@@ -12,6 +12,7 @@
 #ifndef ECR_BLOB_H
 #define ECR_BLOB_H
 
+#include "buffer.h"
 #include "common.h"
 #include "repository.h"
 
@@ -50,6 +51,19 @@ ECR_EXTERN(int) ecr_blob_read(ecr_blob *blob, void *buf, size_t len, size_t *nre
  * @return 0; ECR_ENOTFOUND when the storage has no file descriptors.
  */
 ECR_EXTERN(int) ecr_blob_fd(ecr_blob *blob, int *fd_out, uint64_t *offset_out);
+
+/**
+ * A URL from which the blob's bytes can be fetched directly from the blob
+ * store without other credentials, valid for lifetime_seconds (ECR's
+ * GetDownloadUrlForLayer; an S3 presigned URL). Anyone holding the URL can
+ * read the blob until it expires.
+ * @param out receives the URL (its content is replaced).
+ * @param lifetime_seconds 1 to 604800 (7 days).
+ * @return 0; ECR_ENOTFOUND (the repository has no such blob);
+ *         ECR_ENOTSUPPORTED (the blob store cannot presign, or a remote
+ *         registry); ECR_EINVALID.
+ */
+ECR_EXTERN(int) ecr_blob_download_url(ecr_buf *out, ecr_repository *repo, const char *digest, int64_t lifetime_seconds);
 
 /** Free a blob reader. NULL is a no-op. */
 ECR_EXTERN(void) ecr_blob_free(ecr_blob *blob);

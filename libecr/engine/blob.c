@@ -220,6 +220,29 @@ done:
 	return rc;
 }
 
+int ecr_blob_download_url(ecr_buf *out, ecr_repository *repo, const char *digest, int64_t lifetime_seconds)
+{
+	ecr_blob_store *bs;
+	uint64_t size;
+	int rc;
+
+	if (!out || !repo)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_blob_download_url: NULL argument");
+	if (lifetime_seconds < 1 || lifetime_seconds > 604800)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
+			"ecr_blob_download_url: lifetime %lld s is not within 1 s to 7 days", (long long)lifetime_seconds);
+	if (repo->reg->remote)
+		return ecr__fail(ECR_ENOTSUPPORTED, ECR_ERROR_REPOSITORY,
+			"download URLs are offered by registries on local storage only");
+	if ((rc = link_size(repo, digest, &size)))
+		return rc;
+	bs = repo->reg->store->blobs;
+	/* presign is a version 2 member: a version 1 backend's struct ends before it */
+	if (bs->version < 2 || !bs->presign)
+		return ecr__fail(ECR_ENOTSUPPORTED, ECR_ERROR_STORAGE, "the blob store cannot presign download URLs");
+	return bs->presign(bs, digest, lifetime_seconds, out);
+}
+
 uint64_t ecr_blob_size(const ecr_blob *blob)
 {
 	return blob ? blob->size : 0;

@@ -35,4 +35,12 @@ int ecr__blob_fail_mismatch(const char *expected, const char *actual);
 /* Wall clock in ms since the epoch. */
 int64_t ecr__blob_now_ms(void);
 
+/* blob_s3.c: append to out a presigned GET URL, base + path + "?" + SigV4 in the query string
+ * (UNSIGNED-PAYLOAD, host the only signed header; X-Amz-Security-Token when session_token is not NULL).
+ * base: "http://host:port" (path style) or "https://bucket.host" (virtual hosted); host: the Host header;
+ * path: the encoded path ("/bucket/key" or "/key"); signed at now_s (seconds since the epoch), valid
+ * lifetime_s seconds (1 to 7 days). ECR_EINVALID. */
+int ecr__s3_presign(ecr_buf *out, const char *base, const char *host, const char *path, const char *access_key,
+	const char *secret, const char *session_token, const char *region, int64_t lifetime_s, int64_t now_s);
+
 #endif

@@ -302,6 +302,16 @@ static void s3_backoff(int attempt)
 /* Perform a signed request with retries. Returns 0 whatever the final status
  * (res->status); ECR_EIO when the server cannot be reached (or a body is too
  * large). */
+/* The encoded request path of key (NULL: the bucket): "/bucket/key" (path style) or "/key". */
+static int s3_path(ecr_buf *path, s3_store *s, const char *key)
+{
+	int rc;
+	if ((rc = ecr__buf_puts(path, "/")) || (s->path_style && ((rc = s3_uri_encode(path, s->bucket, false)) ||
+		(key && (rc = ecr__buf_puts(path, "/"))))) || (key && (rc = s3_uri_encode(path, key, true))))
+		return rc;
+	return 0;
+}
+
 static int s3_do(s3_store *s, const s3_req *q, s3_res *res)
 {
 	ecr_buf url = ECR_BUF_INIT, path = ECR_BUF_INIT, authz = ECR_BUF_INIT, line = ECR_BUF_INIT;
@@ -317,8 +327,7 @@ static int s3_do(s3_store *s, const s3_req *q, s3_res *res)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "s3: too many headers");
 	if (!res->max_body)
 		res->max_body = S3_MAX_SMALL_BODY;
-	if ((rc = ecr__buf_puts(&path, "/")) || (s->path_style && ((rc = s3_uri_encode(&path, s->bucket, false)) ||
-		(q->key && (rc = ecr__buf_puts(&path, "/"))))) || (q->key && (rc = s3_uri_encode(&path, q->key, true))))
+	if ((rc = s3_path(&path, s, q->key)))
 		goto done;
 	if ((rc = ecr__buf_printf(&url, "%s%s%s%s", s->scheme_host, path.ptr, q->query ? "?" : "",
 		q->query ? q->query : "")))
@@ -1733,6 +1742,89 @@ static int s3_list(ecr_blob_store *self, ecr_blob_store_list_cb cb, void *payloa
 	return s3_list_prefix((s3_store *)self, "blobs/", s3_list_one, &walk);
 }
 
+/* --- presigned URLs (SigV4 query-string authentication) --- */
+
+#define S3_PRESIGN_MAX_SECONDS ((int64_t)7 * 24 * 3600)
+
+int ecr__s3_presign(ecr_buf *out, const char *base, const char *host, const char *path, const char *access_key,
+	const char *secret, const char *session_token, const char *region, int64_t lifetime_s, int64_t now_s)
+{
+	ecr_buf cred = ECR_BUF_INIT, query = ECR_BUF_INIT, canon = ECR_BUF_INIT, sts = ECR_BUF_INIT,
+		ksecret = ECR_BUF_INIT;
+	char amz[20], scope[96], hash[ECR__DIGEST_STRLEN_MAX], sig[65];
+	unsigned char k[32], k2[32];
+	time_t t = (time_t)now_s;
+	struct tm tm;
+	int rc;
+
+	if (!out || !base || !host || !path || path[0] != '/' || !access_key || !*access_key || !secret || !region ||
+		!*region || strlen(region) > 32 || strchr(region, '/'))
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "s3 presign: missing or invalid argument");
+	if (lifetime_s < 1 || lifetime_s > S3_PRESIGN_MAX_SECONDS)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
+			"s3 presign: lifetime %lld s is not within 1 s to 7 days", (long long)lifetime_s);
+	if (now_s < 0 || !gmtime_r(&t, &tm) || strftime(amz, sizeof(amz), "%Y%m%dT%H%M%SZ", &tm) != 16)
+		return ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "s3 presign: cannot format the date");
+	snprintf(scope, sizeof(scope), "%.8s/%s/s3/aws4_request", amz, region);
+
+	/* The canonical query: its parameters in byte order, values encoded as SigV4 wants. */
+	if ((rc = ecr__buf_printf(&cred, "%s/%s", access_key, scope)) ||
+		(rc = ecr__buf_puts(&query, "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=")) ||
+		(rc = s3_uri_encode(&query, cred.ptr, false)) ||
+		(rc = ecr__buf_printf(&query, "&X-Amz-Date=%s&X-Amz-Expires=%lld", amz, (long long)lifetime_s)) ||
+		(session_token && ((rc = ecr__buf_puts(&query, "&X-Amz-Security-Token=")) ||
+			(rc = s3_uri_encode(&query, session_token, false)))) ||
+		(rc = ecr__buf_puts(&query, "&X-Amz-SignedHeaders=host")))
+		goto done;
+	if ((rc = ecr__buf_printf(&canon, "GET\n%s\n%s\nhost:%s\n\nhost\nUNSIGNED-PAYLOAD", path, query.ptr, host)) ||
+		(rc = ecr__digest_buf(hash, sizeof(hash), ECR__DIGEST_SHA256, canon.ptr, canon.size)) ||
+		(rc = ecr__buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s\n%s", amz, scope, hash + 7)) ||
+		(rc = ecr__buf_printf(&ksecret, "AWS4%s", secret)))
+		goto done;
+	if ((rc = ecr__hmac_sha256(k, ksecret.ptr, ksecret.size, amz, 8)) ||
+		(rc = ecr__hmac_sha256(k2, k, 32, region, strlen(region))) ||
+		(rc = ecr__hmac_sha256(k, k2, 32, "s3", 2)) ||
+		(rc = ecr__hmac_sha256(k2, k, 32, "aws4_request", 12)) ||
+		(rc = ecr__hmac_sha256(k, k2, 32, sts.ptr, sts.size)))
+		goto done;
+	ecr__hex_encode(sig, k, 32);
+	sig[64] = '\0';
+	rc = ecr__buf_printf(out, "%s%s?%s&X-Amz-Signature=%s", base, path, query.ptr, sig);
+done:
+	memset(k, 0, sizeof(k));
+	memset(k2, 0, sizeof(k2));
+	if (ksecret.ptr)
+		memset(ksecret.ptr, 0, ksecret.size);
+	ecr_buf_dispose(&ksecret);
+	ecr_buf_dispose(&cred);
+	ecr_buf_dispose(&query);
+	ecr_buf_dispose(&canon);
+	ecr_buf_dispose(&sts);
+	return rc;
+}
+
+static int s3_presign(ecr_blob_store *self, const char *digest, int64_t lifetime_seconds, ecr_buf *url_out)
+{
+	s3_store *s = (s3_store *)self;
+	ecr_buf key = ECR_BUF_INIT, path = ECR_BUF_INIT, url = ECR_BUF_INIT;
+	int rc;
+
+	if (!url_out)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "s3 presign: url_out is NULL");
+	if ((rc = s3_blob_key(&key, s, digest)) || (rc = s3_path(&path, s, key.ptr)) ||
+		(rc = ecr__s3_presign(&url, s->scheme_host, s->host, path.ptr, s->creds.access_key_id,
+			s->creds.secret_access_key, s->creds.session_token, s->region, lifetime_seconds,
+			ecr__time_now_ms() / 1000)))
+		goto done;
+	ecr__buf_clear(url_out);
+	rc = ecr__buf_put(url_out, url.ptr, url.size);
+done:
+	ecr_buf_dispose(&key);
+	ecr_buf_dispose(&path);
+	ecr_buf_dispose(&url);
+	return rc;
+}
+
 static void s3_free(ecr_blob_store *self)
 {
 	s3_store *s = (s3_store *)self;
@@ -1983,6 +2075,7 @@ int ecr_blob_store_s3_new(ecr_blob_store **out, const char *url, uint32_t flags)
 	s->base.remove = s3_remove;
 	s->base.list = s3_list;
 	s->base.free = s3_free;
+	s->base.presign = s3_presign;
 	*out = &s->base;
 	s = NULL;
 done:

@@ -2,6 +2,7 @@
 #include "../core/core.h"
 #include "blob_common.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -12,7 +13,8 @@ int ecr_blob_store_init(ecr_blob_store *store, unsigned int version)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_blob_store_init: store is NULL");
 	if ((rc = ecr__check_version(version, ECR_BLOB_STORE_VERSION, "ecr_blob_store")) != 0)
 		return rc;
-	memset(store, 0, sizeof(*store));
+	/* a version-1 backend's struct ends before presign */
+	memset(store, 0, version >= 2 ? sizeof(*store) : offsetof(ecr_blob_store, presign));
 	store->version = version;
 	return 0;
 }

@@ -7,6 +7,8 @@
 #define BSC_NAME(c) test_storage_blob_s3__##c
 #include "blob_store_contract.h"
 
+#include "libecr/storage/blob_common.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
@@ -533,6 +535,185 @@ static void test_storage_blob_s3__new_errors(void **state)
 	ecr_blob_store_free(s);
 }
 
+/* --- presigned URLs --- */
+
+/* A GET with no credentials at all (plain curl, as a client redirected there would). Returns the status. */
+static long s3t_plain_get(const char *url, ecr_buf *body)
+{
+	CURL *c = curl_easy_init();
+	long status = 0;
+	assert_non_null(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s3t_sink);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	return status;
+}
+
+static void s3t_body_free(ecr_buf *b)
+{
+	free(b->ptr);
+	b->ptr = NULL;
+	b->size = 0;
+}
+
+/* The example of AWS's documentation ("Authenticating Requests: Using Query Parameters", SigV4):
+ * virtual-hosted examplebucket, GET /test.txt on 2013-05-24 for 86400 s. */
+static void test_storage_blob_s3__presign_documented_example(void **state)
+{
+	ecr_buf url = ECR_BUF_INIT;
+	(void)state;
+
+	assert_ok(ecr__s3_presign(&url, "https://examplebucket.s3.amazonaws.com", "examplebucket.s3.amazonaws.com",
+		"/test.txt", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", NULL, "us-east-1", 86400,
+		1369353600));
+	assert_string_equal(url.ptr,
+		"https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+		"&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+		"&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+		"&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+
+	/* A session token is signed too: in the query, before SignedHeaders, and it changes the signature. */
+	ecr__buf_clear(&url);
+	assert_ok(ecr__s3_presign(&url, "https://examplebucket.s3.amazonaws.com", "examplebucket.s3.amazonaws.com",
+		"/test.txt", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "tok/en+=", "us-east-1",
+		86400, 1369353600));
+	assert_non_null(strstr(url.ptr, "&X-Amz-Expires=86400&X-Amz-Security-Token=tok%2Fen%2B%3D&X-Amz-SignedHeaders=host"
+					 "&X-Amz-Signature="));
+	assert_null(strstr(url.ptr, "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"));
+
+	/* Lifetimes: 1 s to 7 days. */
+	ecr__buf_clear(&url);
+	assert_int_equal(ecr__s3_presign(&url, "http://h", "h", "/k", "A", "S", NULL, "r", 0, 1369353600), ECR_EINVALID);
+	assert_int_equal(ecr__s3_presign(&url, "http://h", "h", "/k", "A", "S", NULL, "r", 604801, 1369353600),
+		ECR_EINVALID);
+	assert_int_equal(ecr__s3_presign(&url, "http://h", "h", "k", "A", "S", NULL, "r", 60, 1369353600), ECR_EINVALID);
+	assert_int_equal(url.size, 0);
+	assert_ok(ecr__s3_presign(&url, "http://h", "h", "/k", "A", "S", NULL, "r", 604800, 1369353600));
+	ecr_buf_dispose(&url);
+}
+
+static void test_storage_blob_s3__presign_fetch(void **state)
+{
+	bsc_fixture *fx = *state;
+	ecr_blob_store *s = fx->store;
+	ecr_buf url = ECR_BUF_INIT, body = { NULL, 0, 0 }, bad = ECR_BUF_INIT;
+	char digest[ECR__DIGEST_STRLEN_MAX], other[ECR__DIGEST_STRLEN_MAX], *sig;
+	unsigned char data[5000];
+	size_t i;
+
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 7 + 3);
+	bsc_digest(digest, ECR__DIGEST_SHA256, data, sizeof(data));
+	bsc_digest(other, ECR__DIGEST_SHA256, "other", 5);
+	assert_ok(bsc_put(s, "presign", data, sizeof(data), 1000, digest));
+	assert_ok(bsc_put(s, "presign2", "other", 5, 5, other));
+	assert_int_equal(s->version, 2);
+	assert_non_null(s->presign);
+
+	/* The URL alone (no credentials) gets the bytes, path style against radosgw. */
+	assert_ok(s->presign(s, digest, 60, &url));
+	assert_int_equal(strncmp(url.ptr, s3t_endpoint, strlen(s3t_endpoint)), 0);
+	assert_non_null(strstr(url.ptr, "/" S3T_BUCKET "/"));
+	assert_non_null(strstr(url.ptr, "X-Amz-Expires=60&"));
+	assert_int_equal(s3t_plain_get(url.ptr, &body), 200);
+	assert_int_equal(body.size, sizeof(data));
+	assert_memory_equal(body.ptr, data, sizeof(data));
+	s3t_body_free(&body);
+
+	/* Tampered: one digit of the signature, the lifetime, the object (another blob's key). */
+	assert_ok(ecr__buf_puts(&bad, url.ptr));
+	sig = strstr(bad.ptr, "X-Amz-Signature=") + 16;
+	sig[10] = sig[10] == '0' ? '1' : '0';
+	assert_int_equal(s3t_plain_get(bad.ptr, &body), 403);
+	s3t_body_free(&body);
+	ecr__buf_clear(&bad);
+	assert_ok(ecr__buf_puts(&bad, url.ptr));
+	memcpy(strstr(bad.ptr, "X-Amz-Expires=60&") + 14, "90", 2);
+	assert_int_equal(s3t_plain_get(bad.ptr, &body), 403);
+	s3t_body_free(&body);
+	ecr__buf_clear(&bad);
+	assert_ok(ecr__buf_puts(&bad, url.ptr));
+	memcpy(strstr(bad.ptr, digest + 7), other + 7, 64);
+	assert_int_equal(s3t_plain_get(bad.ptr, &body), 403);
+	s3t_body_free(&body);
+	/* Without the signature it is an anonymous request: refused too. */
+	*strstr(bad.ptr, "?") = '\0';
+	assert_int_equal(s3t_plain_get(bad.ptr, &body), 403);
+	s3t_body_free(&body);
+
+	/* Expired: 1 s, fetched 3 s later; and one signed an hour ago for a minute. */
+	assert_ok(s->presign(s, other, 1, &url));
+	sleep(3);
+	assert_int_equal(s3t_plain_get(url.ptr, &body), 403);
+	s3t_body_free(&body);
+	{
+		ecr_buf path = ECR_BUF_INIT;
+		const char *q = strchr(url.ptr, '?');
+		size_t base = strlen(s3t_endpoint);
+		assert_ok(ecr__buf_put(&path, url.ptr + base, (size_t)(q - url.ptr) - base));
+		ecr__buf_clear(&bad);
+		assert_ok(ecr__s3_presign(&bad, s3t_endpoint, s3t_endpoint + 7, path.ptr, s3t_key, s3t_secret, NULL,
+			"us-east-1", 60, (int64_t)time(NULL) - 3600));
+		assert_int_equal(s3t_plain_get(bad.ptr, &body), 403);
+		s3t_body_free(&body);
+		/* the same, signed now: accepted (so the refusal above is the expiry) */
+		ecr__buf_clear(&bad);
+		assert_ok(ecr__s3_presign(&bad, s3t_endpoint, s3t_endpoint + 7, path.ptr, s3t_key, s3t_secret, NULL,
+			"us-east-1", 60, (int64_t)time(NULL)));
+		assert_int_equal(s3t_plain_get(bad.ptr, &body), 200);
+		assert_int_equal(body.size, 5);
+		assert_memory_equal(body.ptr, "other", 5);
+		s3t_body_free(&body);
+		ecr_buf_dispose(&path);
+	}
+
+	/* Bad arguments. */
+	assert_int_equal(s->presign(s, "sha256:nothex", 60, &url), ECR_EINVALID);
+	assert_int_equal(s->presign(s, digest, 0, &url), ECR_EINVALID);
+	assert_int_equal(s->presign(s, digest, 604801, &url), ECR_EINVALID);
+	assert_int_equal(s->presign(s, digest, 60, NULL), ECR_EINVALID);
+	ecr_buf_dispose(&url);
+	ecr_buf_dispose(&bad);
+}
+
+/* Through the engine: a registry on the S3 store hands out download URLs of its repositories' blobs only. */
+static void test_storage_blob_s3__download_url_through_registry(void **state)
+{
+	bsc_fixture *fx = *state;
+	ecr_meta_store *meta = NULL;
+	ecr_registry *reg = NULL;
+	ecr_repository *repo = NULL;
+	ecr_buf url = ECR_BUF_INIT, body = { NULL, 0, 0 };
+	char digest[ECR__DIGEST_STRLEN_MAX], absent[ECR__DIGEST_STRLEN_MAX];
+	static const char content[] = "layer bytes through a presigned URL";
+
+	bsc_digest(digest, ECR__DIGEST_SHA256, content, sizeof(content) - 1);
+	bsc_digest(absent, ECR__DIGEST_SHA256, "absent", 6);
+	assert_ok(ecr_meta_store_sqlite_new(&meta, ":memory:", ECR_STORAGE_NOSYNC));
+	assert_ok(ecr_registry_open_storage(&reg, fx->store, meta, NULL));
+	fx->store = NULL; /* the registry owns it */
+	assert_ok(ecr_repository_create(&repo, reg, "dl/url", NULL));
+	assert_ok(ecr_blob_put(repo, digest, content, sizeof(content) - 1));
+
+	assert_ok(ecr_blob_download_url(&url, repo, digest, 1200));
+	assert_non_null(strstr(url.ptr, "X-Amz-Expires=1200&"));
+	assert_int_equal(s3t_plain_get(url.ptr, &body), 200);
+	assert_int_equal(body.size, sizeof(content) - 1);
+	assert_memory_equal(body.ptr, content, sizeof(content) - 1);
+	s3t_body_free(&body);
+
+	assert_int_equal(ecr_blob_download_url(&url, repo, absent, 1200), ECR_ENOTFOUND);
+	assert_int_equal(ecr_blob_download_url(&url, repo, "sha256:xyz", 1200), ECR_EINVALID);
+	assert_int_equal(ecr_blob_download_url(&url, repo, digest, 0), ECR_EINVALID);
+	assert_int_equal(ecr_blob_download_url(NULL, repo, digest, 60), ECR_EINVALID);
+	ecr_buf_dispose(&url);
+	ecr_repository_free(repo);
+	ecr_registry_free(reg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -543,6 +724,9 @@ int main(void)
 		BSC_TEST(concurrent_publish_multipart),
 		BSC_TEST(gc_listing_pages),
 		BSC_TEST(reader_has_no_fd),
+		cmocka_unit_test(test_storage_blob_s3__presign_documented_example),
+		BSC_TEST(presign_fetch),
+		BSC_TEST(download_url_through_registry),
 		cmocka_unit_test(test_storage_blob_s3__new_errors),
 	};
 	if (!s3t_find_script() || system("command -v radosgw >/dev/null 2>&1") != 0) {

@@ -21,6 +21,7 @@
 #ifndef ECR_SYS_BLOB_STORE_H
 #define ECR_SYS_BLOB_STORE_H
 
+#include "../buffer.h"
 #include "../common.h"
 #include "../storage.h"
 
@@ -93,13 +94,31 @@ struct ecr_blob_store {
 	int (*list)(ecr_blob_store *self, ecr_blob_store_list_cb cb, void *payload);
 	/** Release the store. */
 	void (*free)(ecr_blob_store *self);
+
+	/* version 2 */
+	/**
+	 * Optional (may be NULL): a URL from which anyone holding it can GET the
+	 * blob's bytes without other credentials for lifetime_seconds (1 to
+	 * 604800), e.g. an S3 presigned URL, written into url_out (replacing its
+	 * content). The blob's existence is not checked. ECR_EINVALID (digest,
+	 * lifetime); ECR_ENOTSUPPORTED when this store cannot presign after all.
+	 * Read by the library only when version >= 2.
+	 */
+	int (*presign)(ecr_blob_store *self, const char *digest, int64_t lifetime_seconds, ecr_buf *url_out);
 };
 
-#define ECR_BLOB_STORE_VERSION 1
+/* Version 1: stage_open ... free. Version 2 (0.2): presign appended. A
+ * backend built against an older header keeps its version and smaller
+ * struct; the library never reads past the members of the version set. */
+#define ECR_BLOB_STORE_VERSION 2
 #define ECR_BLOB_STORE_WRITER_VERSION 1
 #define ECR_BLOB_STORE_READER_VERSION 1
 
-/** Zero a vtable and set its version. @return 0 or ECR_EINVALID. */
+/**
+ * Zero a vtable and set its version: only the members that version has are
+ * written, so a backend built against an older header may call it.
+ * @return 0 or ECR_EINVALID.
+ */
 ECR_EXTERN(int) ecr_blob_store_init(ecr_blob_store *store, unsigned int version);
 
 ECR_END_DECL
