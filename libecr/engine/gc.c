@@ -389,9 +389,10 @@ int ecr_registry_gc(ecr_registry *reg, const ecr_gc_options *opts, ecr_gc_stats 
 			(rc = remove_unneeded_archives(s, &t)) || (rc = ecr__txn_commit(&t)))
 			goto done;
 		/* (c) blobs, under a renewed lease */
-		rc = ecr__lease_renew(s, GC_LEASE_NAME, holder, ecr_registry_now(reg), GC_LEASE_TTL_MS);
+		/* (acquire, not renew: another thread of this process, same holder, may have released it) */
+		rc = ecr__lease_acquire(s, GC_LEASE_NAME, holder, ecr_registry_now(reg), GC_LEASE_TTL_MS);
 		if (rc == ECR_EBUSY)
-			rc = ecr__fail(ECR_EBUSY, ECR_ERROR_STORAGE, "gc: the gc lease expired during the run");
+			rc = ecr__fail(ECR_EBUSY, ECR_ERROR_STORAGE, "gc: another node took the gc lease during the run");
 		if (rc || (rc = remove_blobs(s, before, now, guard_ms, &st)))
 			goto done;
 	} else {
