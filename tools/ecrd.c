@@ -2,13 +2,13 @@
  * ecrd: serve libecr registries over HTTP (the OCI Distribution API, /v2/,
  * and the ECR API), and manage the principals of a data folder.
  *
- *   ecrd [--listen ADDR:PORT] [--data DIR] [--account ID] [--region NAME]
+ *   ecrd [--listen ADDR:PORT] [--data DIR | --meta URL --blobs URL] [--account ID] [--region NAME]
  *        [--tls-cert FILE --tls-key FILE] [--config FILE] [--threads N]
  *        [--no-create-on-push] [--no-auth] [--insecure-no-auth] [--log-level LEVEL]
  *        [--lifecycle-interval SECONDS] [--vuln-db PATH]... [--scan-threads N]
  *        [--replication-destination REGION:ACCOUNT=URL]... [--replication-profile NAME]
  *        [--anonymous-pull-rate N] [--anonymous-pull-burst N] [--public-alias ACCOUNT=ALIAS]...
- *   ecrd principal add ARN [--admin] [--policy FILE] [--data DIR]
+ *   ecrd principal add ARN [--admin] [--policy FILE] [--data DIR | --meta URL --blobs URL]
  *   ecrd principal list [--data DIR]
  *   ecrd principal remove ARN [--data DIR]
  *   ecrd principal policy ARN NAME FILE [--data DIR]
@@ -22,6 +22,14 @@
  * an empty data folder ecrd creates an administrator and writes its access
  * key to <data>/credentials. --no-auth serves without it (loopback addresses
  * only, unless --insecure-no-auth).
+ *
+ * Cluster mode: --meta URL --blobs URL instead of --data put the registries
+ * on a shared metadata store (postgres://...) and blob store (s3://...), so
+ * that several ecrd nodes serve the same registries (ecr_registry_open_urls).
+ * Nothing is kept in a local folder then: no lock file, and no administrator
+ * is created (with authentication on, the store must have a principal:
+ * `ecrd principal add ARN --admin --meta URL --blobs URL` prints its key).
+ * See docs/cluster.md.
  *
  * Registries: the one of --account/--region is the default; others (other
  * accounts and regions, in the same data folder) are opened on demand by the
@@ -112,7 +120,7 @@
 
 static const char usage_text[] =
 	"Usage: ecrd [OPTION]...\n"
-	"   or: ecrd principal add ARN [--admin] [--policy FILE] [--data DIR]\n"
+	"   or: ecrd principal add ARN [--admin] [--policy FILE] [--data DIR | --meta URL --blobs URL]\n"
 	"   or: ecrd principal list|remove ARN|policy ARN NAME FILE [--data DIR]\n"
 	"   or: ecrd credential add ARN USERNAME|list|remove ARN [--data DIR] (see ecrd credential --help)\n"
 	"Serve libecr container registries over HTTP (the OCI Distribution API, /v2/,\n"
@@ -121,6 +129,12 @@ static const char usage_text[] =
 	"  --listen ADDR:PORT    address and port to listen on (default " DEFAULT_LISTEN ");\n"
 	"                        IPv6 as [::1]:5000; port 0 picks a free port\n"
 	"  --data DIR            registry data folder, created if missing (default " DEFAULT_DATA ")\n"
+	"  --meta URL            cluster mode, with --blobs instead of --data: the shared\n"
+	"                        metadata store, postgres://USER[:PASSWORD]@HOST[:PORT]/DB\n"
+	"                        (or sqlite:///PATH.db on one machine)\n"
+	"  --blobs URL           cluster mode: the shared blob store,\n"
+	"                        s3://BUCKET[/PREFIX][?endpoint=URL&region=R&path_style=1]\n"
+	"                        (or file:///DIR); any number of ecrd nodes may share both\n"
 	"  --account ID          12-digit account id (default " DEFAULT_ACCOUNT ")\n"
 	"  --region NAME         region (default " DEFAULT_REGION ")\n"
 	"  --tls-cert FILE       PEM certificate (chain) for HTTPS; needs --tls-key\n"
@@ -175,6 +189,8 @@ static const char usage_text[] =
 struct settings {
 	char *listen;
 	char *data;
+	char *meta;  /* --meta URL (cluster mode, with blobs) */
+	char *blobs; /* --blobs URL */
 	char *account;
 	char *region;
 	char *tls_cert;
@@ -216,6 +232,8 @@ struct opt_def {
 static const struct opt_def opt_defs[] = {
 	{"listen", OPT_VALUE, true},
 	{"data", OPT_VALUE, true},
+	{"meta", OPT_VALUE, true},
+	{"blobs", OPT_VALUE, true},
 	{"account", OPT_VALUE, true},
 	{"region", OPT_VALUE, true},
 	{"tls-cert", OPT_VALUE, true},
@@ -449,6 +467,13 @@ static int apply_option(struct settings *s, const struct opt_def *def, const cha
 		}
 		return replace_string(&s->data, value);
 	}
+	if (strcmp(name, "meta") == 0 || strcmp(name, "blobs") == 0) {
+		if (value[0] == '\0') {
+			usage_error("%s: --%s needs a URL", where, name);
+			return -1;
+		}
+		return replace_string(name[0] == 'm' ? &s->meta : &s->blobs, value);
+	}
 	if (strcmp(name, "account") == 0) {
 		size_t len = strlen(value);
 		bool ok = len == 12;
@@ -671,8 +696,9 @@ static int load_config(struct settings *s, const char *path)
 		}
 		def = find_opt(key, strlen(key));
 		if (def == NULL || !def->in_config) {
-			usage_error("%s: unknown key '%s' (keys: listen, data, account, region, tls-cert, tls-key, "
-				    "threads, no-create-on-push, no-auth, insecure-no-auth, log-level, lifecycle-interval, "
+			usage_error("%s: unknown key '%s' (keys: listen, data, meta, blobs, account, region, tls-cert, "
+				    "tls-key, threads, no-create-on-push, no-auth, insecure-no-auth, log-level, "
+				    "lifecycle-interval, "
 				    "vuln-db, scan-threads)",
 				where, key);
 			rc = -1;
@@ -788,6 +814,12 @@ static int parse_command_line(int argc, char **argv, struct settings *s)
 	if ((s->tls_cert == NULL) != (s->tls_key == NULL)) {
 		usage_error("--tls-cert and --tls-key go together");
 		rc = -1;
+	} else if ((s->meta == NULL) != (s->blobs == NULL)) {
+		usage_error("--meta and --blobs go together (cluster mode: a shared metadata store and blob store)");
+		rc = -1;
+	} else if (s->meta != NULL && s->data != NULL) {
+		usage_error("--data cannot be used with --meta and --blobs: they replace the data folder");
+		rc = -1;
 	}
 done:
 	free(opts);
@@ -798,6 +830,8 @@ static void settings_free(struct settings *s)
 {
 	free(s->listen);
 	free(s->data);
+	free(s->meta);
+	free(s->blobs);
 	free(s->account);
 	free(s->region);
 	free(s->tls_cert);
@@ -842,6 +876,47 @@ static char *data_url(const char *dir)
 	return url;
 }
 
+/* Where the registries live: the data folder's file:// URL, or the cluster's --meta and --blobs URLs. */
+struct storage_urls {
+	const char *url;   /* "file:///..." of --data; NULL in cluster mode */
+	const char *meta;  /* --meta, or NULL */
+	const char *blobs; /* --blobs, or NULL */
+};
+
+static int open_storage(ecr_registry **out, const struct storage_urls *st, const ecr_registry_options *opts)
+{
+	if (st->meta != NULL)
+		return ecr_registry_open_urls(out, st->meta, st->blobs, opts);
+	return ecr_registry_open(out, st->url, opts);
+}
+
+/* Copy url into buf with the password of "scheme://user:password@host..." replaced by "***" (for logs). */
+static void redact_url(char *buf, size_t size, const char *url)
+{
+	const char *scheme = strstr(url, "://"), *at, *colon;
+
+	if (scheme == NULL || (at = strchr(scheme + 3, '@')) == NULL || (colon = strchr(scheme + 3, ':')) == NULL ||
+		colon > at || memchr(scheme + 3, '/', (size_t)(at - scheme - 3)) != NULL) {
+		snprintf(buf, size, "%s", url);
+		return;
+	}
+	snprintf(buf, size, "%.*s***%s", (int)(colon + 1 - url), url, at);
+}
+
+/* The storage for messages: the data folder's URL, or "meta URL, blobs URL" (passwords redacted). */
+static void describe_storage(char *buf, size_t size, const struct storage_urls *st)
+{
+	char meta[512], blobs[512];
+
+	if (st->meta == NULL) {
+		snprintf(buf, size, "%s", st->url);
+		return;
+	}
+	redact_url(meta, sizeof(meta), st->meta);
+	redact_url(blobs, sizeof(blobs), st->blobs);
+	snprintf(buf, size, "meta %s, blobs %s", meta, blobs);
+}
+
 static int fail_ecr(int rc, const char *what)
 {
 	const ecr_error *e = ecr_error_last();
@@ -864,7 +939,7 @@ struct provider_entry {
 
 struct provider {
 	pthread_mutex_t lock;
-	const char *url;
+	struct storage_urls st;
 	const struct settings *s;
 	ecr_scanner *scanner; /* attached to every registry opened */
 	ecr_replicator *replicator; /* likewise */
@@ -896,7 +971,7 @@ static int provide_registry(ecr_registry **out, const char *account_id, const ch
 	ropts.region = region;
 	ropts.log_cb = log_to_stderr;
 	ropts.log_level = pv->s->log_level;
-	if ((rc = ecr_registry_open(out, pv->url, &ropts)) < 0)
+	if ((rc = open_storage(out, &pv->st, &ropts)) < 0)
 		goto done;
 	if (pv->scanner != NULL && ecr_scanner_attach(pv->scanner, *out) < 0)
 		say(ECR_LOG_WARN, pv->s, "image scanning is off for account %s in %s: %s", account_id, region,
@@ -1318,6 +1393,14 @@ static void print_hints(const char *cred_path, bool created, const struct listen
 		host = "::1";
 	snprintf(hostport, sizeof(hostport), "%s%s%s:%u", la->ipv6 ? "[" : "", host, la->ipv6 ? "]" : "",
 		(unsigned int)port);
+	if (cred_path == NULL) { /* cluster mode: the keys were printed by 'ecrd principal add' */
+		printf("ecrd: authentication is on (principals and tokens are shared by every node)\n");
+		printf("export AWS_ENDPOINT_URL=%s://%s AWS_DEFAULT_REGION=%s\n", tls ? "https" : "http", hostport,
+			region);
+		printf("aws ecr get-login-password | docker login --username AWS --password-stdin %s\n", hostport);
+		fflush(stdout);
+		return;
+	}
 	if (created)
 		printf("ecrd: created the administrator's access key in %s (keep it secret)\n", cred_path);
 	else
@@ -1389,7 +1472,8 @@ static const char principal_usage[] =
 	"       ecrd principal list [--data DIR]\n"
 	"       ecrd principal remove ARN [--data DIR]\n"
 	"       ecrd principal policy ARN NAME FILE [--data DIR]\n"
-	"Manage the principals of a data folder (ecrd must not be running on it).\n"
+	"Manage the principals of a data folder (ecrd must not be running on it), or with\n"
+	"--meta URL --blobs URL those of a cluster's shared stores (nodes may be running).\n"
 	"ARN: arn:aws:iam::ACCOUNT:user/NAME, :role/NAME or :root. 'add' prints the new\n"
 	"access key id and secret; --admin gives the principal full rights in its own\n"
 	"account; --policy FILE (and 'policy') attaches an IAM identity policy document.\n";
@@ -1397,6 +1481,7 @@ static const char principal_usage[] =
 static int principal_command(int argc, char **argv)
 {
 	const char *data = DEFAULT_DATA, *policy_file = NULL, *args[4] = {NULL, NULL, NULL, NULL};
+	struct storage_urls st = {NULL, NULL, NULL};
 	ecr_registry *reg = NULL;
 	ecr_principal *p = NULL;
 	ecr_principal_iterator *it = NULL;
@@ -1423,6 +1508,16 @@ static int principal_command(int argc, char **argv)
 				data = argv[++i];
 			else
 				policy_file = argv[++i];
+		} else if (strcmp(a, "--meta") == 0 || strcmp(a, "--blobs") == 0) {
+			if (i + 1 >= argc) {
+				usage_error("option '%s' needs a value", a);
+				return EXIT_USAGE;
+			}
+			*(a[2] == 'm' ? &st.meta : &st.blobs) = argv[++i];
+		} else if (strncmp(a, "--meta=", 7) == 0) {
+			st.meta = a + 7;
+		} else if (strncmp(a, "--blobs=", 8) == 0) {
+			st.blobs = a + 8;
 		} else if (strncmp(a, "--data=", 7) == 0) {
 			data = a + 7;
 		} else if (strncmp(a, "--policy=", 9) == 0) {
@@ -1450,20 +1545,26 @@ static int principal_command(int argc, char **argv)
 			    "policy ARN NAME FILE");
 		return EXIT_USAGE;
 	}
+	if ((st.meta == NULL) != (st.blobs == NULL)) {
+		usage_error("principal: --meta and --blobs go together");
+		return EXIT_USAGE;
+	}
 	if (policy_file != NULL && read_file(policy_file, &doc) < 0)
 		return EXIT_USAGE;
 	if (strcmp(args[0], "policy") == 0 && read_file(args[3], &doc) < 0)
 		return EXIT_USAGE;
 	status = EXIT_RUNTIME;
-	if ((url = data_url(data)) == NULL)
+	if (st.meta == NULL && (url = data_url(data)) == NULL)
 		goto done;
+	st.url = url;
 	if ((rc = ecr_init()) < 0) {
 		status = fail_ecr(rc, "ecr_init");
 		goto done;
 	}
 	initialised = true;
-	if ((rc = ecr_registry_open(&reg, url, NULL)) < 0) {
-		status = fail_ecr(rc, rc == ECR_EBUSY ? "the data folder is in use (stop ecrd first)" : url);
+	if ((rc = open_storage(&reg, &st, NULL)) < 0) {
+		status = fail_ecr(rc, rc == ECR_EBUSY ? "the data folder is in use (stop ecrd first)"
+						      : st.meta != NULL ? "cannot open --meta/--blobs" : url);
 		goto done;
 	}
 	if (strcmp(args[0], "list") == 0) {
@@ -1529,7 +1630,8 @@ static const char credential_usage[] =
 	"       ecrd credential list [--account ID] [--region NAME] [--data DIR]\n"
 	"       ecrd credential remove ARN [--data DIR]\n"
 	"Manage the upstream credentials of pull-through cache rules (their credentialArn)\n"
-	"in a data folder (ecrd must not be running on it). ARN:\n"
+	"in a data folder (ecrd must not be running on it), or with --meta URL --blobs URL\n"
+	"in a cluster's shared stores (nodes may be running). ARN:\n"
 	"arn:aws:secretsmanager:REGION:ACCOUNT:secret:ecr-pullthroughcache/NAME; the\n"
 	"credential belongs to the registry of that region and account. 'add' reads the\n"
 	"password (or token) from the first line of stdin, never from the command line,\n"
@@ -1602,6 +1704,7 @@ static int print_credential(const char *arn, const char *username, void *payload
 static int credential_command(int argc, char **argv)
 {
 	const char *data = DEFAULT_DATA, *account = NULL, *region = NULL, *args[3] = {NULL, NULL, NULL};
+	struct storage_urls st = {NULL, NULL, NULL};
 	ecr_registry_options ropts = ECR_REGISTRY_OPTIONS_INIT;
 	ecr_registry *reg = NULL;
 	char *url = NULL, *password = NULL, arn_region[64], arn_account[32];
@@ -1626,6 +1729,16 @@ static int credential_command(int argc, char **argv)
 				account = argv[++i];
 			else
 				region = argv[++i];
+		} else if (strcmp(a, "--meta") == 0 || strcmp(a, "--blobs") == 0) {
+			if (i + 1 >= argc) {
+				usage_error("option '%s' needs a value", a);
+				return EXIT_USAGE;
+			}
+			*(a[2] == 'm' ? &st.meta : &st.blobs) = argv[++i];
+		} else if (strncmp(a, "--meta=", 7) == 0) {
+			st.meta = a + 7;
+		} else if (strncmp(a, "--blobs=", 8) == 0) {
+			st.blobs = a + 8;
 		} else if (strncmp(a, "--data=", 7) == 0) {
 			data = a + 7;
 		} else if (strncmp(a, "--account=", 10) == 0) {
@@ -1651,6 +1764,10 @@ static int credential_command(int argc, char **argv)
 		usage_error("credential: expected add ARN USERNAME, list [--account ID] [--region NAME] or remove ARN");
 		return EXIT_USAGE;
 	}
+	if ((st.meta == NULL) != (st.blobs == NULL)) {
+		usage_error("credential: --meta and --blobs go together");
+		return EXIT_USAGE;
+	}
 	if (strcmp(args[0], "add") == 0 && (password = read_password()) == NULL)
 		return EXIT_USAGE;
 	status = EXIT_RUNTIME;
@@ -1662,15 +1779,17 @@ static int credential_command(int argc, char **argv)
 		ropts.region = region != NULL ? region : DEFAULT_REGION;
 		ropts.account_id = account != NULL ? account : DEFAULT_ACCOUNT;
 	}
-	if ((url = data_url(data)) == NULL)
+	if (st.meta == NULL && (url = data_url(data)) == NULL)
 		goto done;
+	st.url = url;
 	if ((rc = ecr_init()) < 0) {
 		status = fail_ecr(rc, "ecr_init");
 		goto done;
 	}
 	initialised = true;
-	if ((rc = ecr_registry_open(&reg, url, &ropts)) < 0) {
-		status = fail_ecr(rc, rc == ECR_EBUSY ? "the data folder is in use (stop ecrd first)" : url);
+	if ((rc = open_storage(&reg, &st, &ropts)) < 0) {
+		status = fail_ecr(rc, rc == ECR_EBUSY ? "the data folder is in use (stop ecrd first)"
+						      : st.meta != NULL ? "cannot open --meta/--blobs" : url);
 		goto done;
 	}
 	if (strcmp(args[0], "list") == 0) {
@@ -1718,6 +1837,7 @@ int main(int argc, char **argv)
 	ecr_replicator_options repl_opts = ECR_REPLICATOR_OPTIONS_INIT;
 	static struct repl_dests rd;
 	char *url = NULL, *cred_path = NULL;
+	char where[1100];
 	bool initialised = false, no_auth, created = false;
 	static struct provider pv;
 	struct lifecycle_runner lr = {0};
@@ -1768,9 +1888,15 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
-	url = data_url(s.data != NULL ? s.data : DEFAULT_DATA);
-	if (url == NULL)
-		goto done;
+	if (s.meta == NULL) {
+		url = data_url(s.data != NULL ? s.data : DEFAULT_DATA);
+		if (url == NULL)
+			goto done;
+	}
+	pv.st.url = url;
+	pv.st.meta = s.meta;
+	pv.st.blobs = s.blobs;
+	describe_storage(where, sizeof(where), &pv.st);
 
 	if ((rc = ecr_init()) < 0) {
 		status = fail_ecr(rc, "ecr_init");
@@ -1782,11 +1908,10 @@ int main(int argc, char **argv)
 	ropts.region = s.region != NULL ? s.region : DEFAULT_REGION;
 	ropts.log_cb = log_to_stderr;
 	ropts.log_level = s.log_level;
-	if ((rc = ecr_registry_open(&reg, url, &ropts)) < 0) {
-		status = fail_ecr(rc, url);
+	if ((rc = open_storage(&reg, &pv.st, &ropts)) < 0) {
+		status = fail_ecr(rc, where);
 		goto done;
 	}
-	pv.url = url;
 	pv.s = &s;
 	strcpy(pv.entries[0].account, ecr_registry_account_id(reg));
 	snprintf(pv.entries[0].region, sizeof(pv.entries[0].region), "%s", ecr_registry_region(reg));
@@ -1811,7 +1936,24 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	pv.replicator = replicator;
-	if (!no_auth) {
+	if (!no_auth && s.meta != NULL) {
+		/* Cluster mode: no local folder for the administrator's key, and nodes starting at once must not each
+		 * create one. The first principal is made with 'ecrd principal add'. */
+		if ((rc = no_principals(reg)) != 0) {
+			if (rc < 0)
+				status = fail_ecr(rc, "cannot list the principals");
+			else
+				fprintf(stderr,
+					"ecrd: the metadata store has no principals, and with --meta/--blobs ecrd\n"
+					"ecrd: does not create the administrator itself (it has no data folder to\n"
+					"ecrd: write the key to). Create it once, from any node:\n"
+					"ecrd:   ecrd principal add arn:aws:iam::%s:user/admin --admin \\\n"
+					"ecrd:     --meta URL --blobs URL\n"
+					"ecrd: (it prints the access key), or start with --no-auth.\n",
+					ropts.account_id);
+			goto done;
+		}
+	} else if (!no_auth) {
 		if ((cred_path = credentials_path(url)) == NULL) {
 			fprintf(stderr, "ecrd: out of memory\n");
 			goto done;
@@ -1911,7 +2053,7 @@ int main(int argc, char **argv)
 	if (!no_auth)
 		print_hints(cred_path, created, &la, ecr_server_port(srv), s.tls_cert != NULL, ropts.region);
 	say(ECR_LOG_INFO, &s, "ecrd %s: registry %s (account %s, region %s), create-on-push %s, authentication %s",
-		ecr_version(), url, ropts.account_id, ropts.region, s.no_create_on_push ? "off" : "on",
+		ecr_version(), where, ropts.account_id, ropts.region, s.no_create_on_push ? "off" : "on",
 		no_auth ? "OFF" : "on");
 	if (s.lifecycle_interval)
 		say(ECR_LOG_INFO, &s, "lifecycle policies are applied every %lu s", s.lifecycle_interval);
