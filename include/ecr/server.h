@@ -123,6 +123,23 @@ ECR_EXTERN(int) ecr_server_set_registry_cb(ecr_server *srv, ecr_server_registry_
 ECR_EXTERN(int) ecr_server_set_anonymous_limit(ecr_server *srv, uint32_t per_second, uint32_t burst);
 
 /**
+ * Blob GETs answered with a redirect: when enabled and the registry's blob
+ * store can presign (the S3 store), an authorized GET of a whole blob (not
+ * HEAD, not a Range request, not a pull-through cache download) is answered
+ * 307 Temporary Redirect with Location set to a download URL valid for
+ * ECR_SERVER_BLOB_REDIRECT_SECONDS (see ecr_blob_download_url()), as ECR
+ * answers layer downloads; clients then fetch the bytes from the store.
+ * Otherwise, and by default, the server streams the blob itself. Set before
+ * ecr_server_start().
+ * @param enabled 1 to redirect, 0 to stream.
+ * @return 0; ECR_EINVALID; ECR_EBUSY (server running).
+ */
+ECR_EXTERN(int) ecr_server_set_blob_redirect(ecr_server *srv, int enabled);
+
+/** Lifetime of the download URLs of blob redirects: 20 minutes. */
+#define ECR_SERVER_BLOB_REDIRECT_SECONDS 1200
+
+/**
  * Start listening and serving.
  * @return 0; ECR_EINVALID (no registry, bad address); ECR_EIO (cannot bind,
  *         cannot read the TLS files); ECR_EBUSY (already running).

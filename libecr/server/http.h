@@ -48,6 +48,8 @@ struct ecr_server {
 	ecr__lifecycle_previews *_Atomic lifecycle_previews;
 	/* pulls of repositories under pull-through cache rules go through it (ecr_server_set_cache), or NULL */
 	ecr_cache *cache;
+	/* blob GETs answered 307 to a presigned URL when the store can (ecr_server_set_blob_redirect) */
+	bool blob_redirect;
 	/* anonymous pulls per client address (ecr_server_set_anonymous_limit) */
 	ecr__ratelimit *anon_limit;
 	/* whether the storage has a public registry with an alias (the challenge

@@ -343,6 +343,31 @@ static ssize_t blob_reader(void *cls, uint64_t pos, char *buf, size_t max)
 
 static void blob_reader_free(void *cls) { ecr_blob_free(cls); }
 
+/* A whole-blob GET answered 307 to the blob's download URL: true when answered (*ret), false to stream it
+ * (the store cannot presign). */
+static bool blob_redirect(http_request *r, const char *digest, enum MHD_Result *ret)
+{
+	ecr_buf url = ECR_BUF_INIT;
+	struct MHD_Response *resp;
+	int rc = ecr_blob_download_url(&url, r->repo, digest, ECR_SERVER_BLOB_REDIRECT_SECONDS);
+	if (rc == ECR_ENOTSUPPORTED) {
+		ecr_error_clear();
+		return false;
+	}
+	if (rc) {
+		ecr_buf_dispose(&url);
+		*ret = oci_fail(r, rc, "blob");
+		return true;
+	}
+	if ((resp = ecr__http_response_buf(NULL, 0, NULL))) {
+		add_header(resp, MHD_HTTP_HEADER_LOCATION, url.ptr);
+		add_header(resp, "Docker-Content-Digest", digest);
+	}
+	ecr_buf_dispose(&url);
+	*ret = resp ? ecr__http_queue(r, 307, resp) : MHD_NO;
+	return true;
+}
+
 static enum MHD_Result blob_get(http_request *r, bool head)
 {
 	const char *digest = r->target.ref;
@@ -374,6 +399,11 @@ static enum MHD_Result blob_get(http_request *r, bool head)
 		off = 0;
 		len = size;
 	}
+	/* a whole-blob GET: to the store's presigned URL when configured and the store can presign */
+	enum MHD_Result ret;
+	if (!head && !cached && r->srv->blob_redirect && !ecr__http_header(r, MHD_HTTP_HEADER_RANGE) &&
+		blob_redirect(r, digest, &ret))
+		return ret;
 	struct MHD_Response *resp = NULL;
 	if (head) {
 		resp = ecr__http_response_head(len);

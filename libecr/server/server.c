@@ -98,6 +98,16 @@ int ecr_server_set_cache(ecr_server *srv, ecr_cache *cache)
 	return 0;
 }
 
+int ecr_server_set_blob_redirect(ecr_server *srv, int enabled)
+{
+	if (!srv)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_server_set_blob_redirect: server is NULL");
+	if (srv->daemon)
+		return ecr__fail(ECR_EBUSY, ECR_ERROR_INVALID, "the server is running");
+	srv->blob_redirect = enabled != 0;
+	return 0;
+}
+
 int ecr_server_add_registry(ecr_server *srv, ecr_registry *reg, const char *host)
 {
 	if (srv->daemon)

@@ -1559,6 +1559,32 @@ func (blob *BlobReader) FD() (int, uint64, error) {
 	return int(o1), uint64(o2), nil
 }
 
+// int ecr_blob_download_url(ecr_buf * out, ecr_repository * repo, const char * digest, int64_t lifetime_seconds)
+//
+// A URL from which the blob's bytes can be fetched directly from the blob
+// store without other credentials, valid for lifetime_seconds (ECR's
+// GetDownloadUrlForLayer; an S3 presigned URL). Anyone holding the URL can
+// read the blob until it expires.
+// @param out receives the URL (its content is replaced).
+// @param lifetime_seconds 1 to 604800 (7 days).
+// @return 0; ECR_ENOTFOUND (the repository has no such blob);
+//
+//	ECR_ENOTSUPPORTED (the blob store cannot presign, or a remote
+//	registry); ECR_EINVALID.
+func BlobDownloadURL(repo *Repository, digest string, lifetimeSeconds int64) (string, error) {
+	var b0 C.ecr_buf
+	defer C.ecr_buf_dispose(&b0)
+	c2 := cstrOrNil(digest)
+	defer freeStr(c2)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_blob_download_url(&b0, repo.c(), c2, C.int64_t(lifetimeSeconds))
+	if rc < 0 {
+		return "", lastError(rc)
+	}
+	return bufString(&b0), nil
+}
+
 // int ecr_blob_mount(ecr_repository * repo, ecr_repository * from, const char * digest)
 //
 // Make a blob of another repository of the same registry available in repo
@@ -3114,6 +3140,29 @@ func (srv *Server) SetAnonymousLimit(perSecond uint32, burst uint32) error {
 	return nil
 }
 
+// int ecr_server_set_blob_redirect(ecr_server * srv, int enabled)
+//
+// Blob GETs answered with a redirect: when enabled and the registry's blob
+// store can presign (the S3 store), an authorized GET of a whole blob (not
+// HEAD, not a Range request, not a pull-through cache download) is answered
+// 307 Temporary Redirect with Location set to a download URL valid for
+// ECR_SERVER_BLOB_REDIRECT_SECONDS (see ecr_blob_download_url()), as ECR
+// answers layer downloads; clients then fetch the bytes from the store.
+// Otherwise, and by default, the server streams the blob itself. Set before
+// ecr_server_start().
+// @param enabled 1 to redirect, 0 to stream.
+// @return 0; ECR_EINVALID; ECR_EBUSY (server running).
+func (srv *Server) SetBlobRedirect(enabled int) error {
+	defer runtime.KeepAlive(srv)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_server_set_blob_redirect(srv.c(), C.int(enabled))
+	if rc < 0 {
+		return lastError(rc)
+	}
+	return nil
+}
+
 // int ecr_server_stop(ecr_server * srv)
 //
 // Stop: stop accepting, let requests in flight finish (up to the timeout),
@@ -3212,6 +3261,7 @@ var generatedAPI = map[string]any{
 	"ecr_upload_started_at":                       (*Upload).StartedAt,
 	"ecr_upload_free":                             (*Upload).Close,
 	"ecr_blob_fd":                                 (*BlobReader).FD,
+	"ecr_blob_download_url":                       BlobDownloadURL,
 	"ecr_blob_free":                               (*BlobReader).Close,
 	"ecr_blob_mount":                              BlobMount,
 	"ecr_blob_delete":                             BlobDelete,
@@ -3322,6 +3372,7 @@ var generatedAPI = map[string]any{
 	"ecr_repository_catalog_logo":                 (*Repository).CatalogLogo,
 	"ecr_server_set_cache":                        (*Server).SetCache,
 	"ecr_server_set_anonymous_limit":              (*Server).SetAnonymousLimit,
+	"ecr_server_set_blob_redirect":                (*Server).SetBlobRedirect,
 	"ecr_server_stop":                             (*Server).Stop,
 	"ecr_server_free":                             (*Server).Close,
 	"ecr_error_from_exception":                    ErrorFromException,

@@ -88,6 +88,8 @@ const (
 	REPOSITORY_DELETE_FORCE    = C.ECR_REPOSITORY_DELETE_FORCE
 	REPOSITORY_OPTIONS_VERSION = C.ECR_REPOSITORY_OPTIONS_VERSION
 	SCAN_OPTIONS_VERSION       = C.ECR_SCAN_OPTIONS_VERSION
+	// Lifetime of the download URLs of blob redirects: 20 minutes.
+	SERVER_BLOB_REDIRECT_SECONDS = C.ECR_SERVER_BLOB_REDIRECT_SECONDS
 	// A push to a missing repository creates it (with its CREATE_ON_PUSH creation template, else defaults).
 	SERVER_CREATE_ON_PUSH = C.ECR_SERVER_CREATE_ON_PUSH
 	// serve without authentication (throwaway local use only)
@@ -762,6 +764,7 @@ var exportedFunctions = []string{
 	"ecr_blob_size",
 	"ecr_blob_read",
 	"ecr_blob_fd",
+	"ecr_blob_download_url",
 	"ecr_blob_free",
 	"ecr_blob_put",
 	"ecr_blob_mount",
@@ -907,6 +910,7 @@ var exportedFunctions = []string{
 	"ecr_server_set_cache",
 	"ecr_server_set_registry_cb",
 	"ecr_server_set_anonymous_limit",
+	"ecr_server_set_blob_redirect",
 	"ecr_server_start",
 	"ecr_server_port",
 	"ecr_server_stop",
@@ -1861,6 +1865,28 @@ func ecr_blob_fd(blob *C.ecr_blob, fd_out *C.int, offset_out *C.uint64_t) (C.int
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	rc := C.ecr_blob_fd(blob, fd_out, offset_out)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_blob_download_url(ecr_buf * out, ecr_repository * repo, const char * digest, int64_t lifetime_seconds)
+//
+// A URL from which the blob's bytes can be fetched directly from the blob
+// store without other credentials, valid for lifetime_seconds (ECR's
+// GetDownloadUrlForLayer; an S3 presigned URL). Anyone holding the URL can
+// read the blob until it expires.
+// @param out receives the URL (its content is replaced).
+// @param lifetime_seconds 1 to 604800 (7 days).
+// @return 0; ECR_ENOTFOUND (the repository has no such blob);
+//
+//	ECR_ENOTSUPPORTED (the blob store cannot presign, or a remote
+//	registry); ECR_EINVALID.
+func ecr_blob_download_url(out *C.ecr_buf, repo *C.ecr_repository, digest *C.char, lifetime_seconds C.int64_t) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_blob_download_url(out, repo, digest, lifetime_seconds)
 	if rc < 0 {
 		return rc, lastError(rc)
 	}
@@ -3774,6 +3800,28 @@ func ecr_server_set_anonymous_limit(srv *C.ecr_server, per_second C.uint32_t, bu
 	return rc, nil
 }
 
+// int ecr_server_set_blob_redirect(ecr_server * srv, int enabled)
+//
+// Blob GETs answered with a redirect: when enabled and the registry's blob
+// store can presign (the S3 store), an authorized GET of a whole blob (not
+// HEAD, not a Range request, not a pull-through cache download) is answered
+// 307 Temporary Redirect with Location set to a download URL valid for
+// ECR_SERVER_BLOB_REDIRECT_SECONDS (see ecr_blob_download_url()), as ECR
+// answers layer downloads; clients then fetch the bytes from the store.
+// Otherwise, and by default, the server streams the blob itself. Set before
+// ecr_server_start().
+// @param enabled 1 to redirect, 0 to stream.
+// @return 0; ECR_EINVALID; ECR_EBUSY (server running).
+func ecr_server_set_blob_redirect(srv *C.ecr_server, enabled C.int) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_server_set_blob_redirect(srv, enabled)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
 // int ecr_server_start(ecr_server * srv)
 //
 // Start listening and serving.
@@ -3836,7 +3884,9 @@ func ecr_set_allocator(allocator *C.ecr_allocator) (C.int, error) {
 
 // int ecr_blob_store_init(ecr_blob_store * store, unsigned int version)
 //
-// Zero a vtable and set its version. @return 0 or ECR_EINVALID.
+// Zero a vtable and set its version: only the members that version has are
+// written, so a backend built against an older header may call it.
+// @return 0 or ECR_EINVALID.
 func ecr_blob_store_init(store *C.ecr_blob_store, version C.uint) (C.int, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

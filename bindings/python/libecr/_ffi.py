@@ -15,7 +15,7 @@ import enum
 ECR_ALLOCATOR_VERSION = 1
 ECR_ANONYMOUS_TOKEN_LIFETIME_SECONDS = 3600
 ECR_BLOB_STORE_READER_VERSION = 1
-ECR_BLOB_STORE_VERSION = 1
+ECR_BLOB_STORE_VERSION = 2
 ECR_BLOB_STORE_WRITER_VERSION = 1
 ECR_BLOB_TOKEN_MAX_LIFETIME_SECONDS = 3600
 ECR_CACHE_OPTIONS_VERSION = 1
@@ -56,6 +56,7 @@ ECR_REPLICATOR_OPTIONS_VERSION = 1
 ECR_REPOSITORY_DELETE_FORCE = 1
 ECR_REPOSITORY_OPTIONS_VERSION = 1
 ECR_SCAN_OPTIONS_VERSION = 1
+ECR_SERVER_BLOB_REDIRECT_SECONDS = 1200
 ECR_SERVER_CREATE_ON_PUSH = 1
 ECR_SERVER_NO_AUTH = 4
 ECR_SERVER_OPTIONS_VERSION = 1
@@ -618,6 +619,7 @@ class ecr_blob_store(ctypes.Structure):
         'remove': 'Remove a blob. ECR_ENOTFOUND.',
         'list': 'List every published blob.',
         'free': 'Release the store.',
+        'presign': "Optional (may be NULL): a URL from which anyone holding it can GET the\nblob's bytes without other credentials for lifetime_seconds (1 to\n604800), e.g. an S3 presigned URL, written into url_out (replacing its\ncontent). The blob's existence is not checked. ECR_EINVALID (digest,\nlifetime); ECR_ENOTSUPPORTED when this store cannot presign after all.\nRead by the library only when version >= 2.",
     }
 
 
@@ -1181,6 +1183,7 @@ ecr_blob_store._fields_ = [
     ('remove', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_blob_store), ctypes.c_char_p)),
     ('list', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_blob_store), ecr_blob_store_list_cb, ctypes.c_void_p)),
     ('free', ctypes.CFUNCTYPE(None, ctypes.POINTER(ecr_blob_store))),
+    ('presign', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_blob_store), ctypes.c_char_p, ctypes.c_int64, ctypes.POINTER(ecr_buf))),
 ]
 ecr_meta_store._fields_ = [
     ('version', ctypes.c_uint),
@@ -1932,6 +1935,12 @@ FUNCTIONS = {
         ('blob', 'fd_out', 'offset_out'),
         'int ecr_blob_fd(ecr_blob * blob, int * fd_out, uint64_t * offset_out)',
         "A file descriptor holding the blob and the file offset of the requested\nrange's first byte, for sendfile(2). The descriptor belongs to the blob.\n@return 0; ECR_ENOTFOUND when the storage has no file descriptors."),
+    'ecr_blob_download_url': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_repository), ctypes.c_char_p, ctypes.c_int64],
+        ('out', 'repo', 'digest', 'lifetime_seconds'),
+        'int ecr_blob_download_url(ecr_buf * out, ecr_repository * repo, const char * digest, int64_t lifetime_seconds)',
+        "A URL from which the blob's bytes can be fetched directly from the blob\nstore without other credentials, valid for lifetime_seconds (ECR's\nGetDownloadUrlForLayer; an S3 presigned URL). Anyone holding the URL can\nread the blob until it expires.\n@param out receives the URL (its content is replaced).\n@param lifetime_seconds 1 to 604800 (7 days).\n@return 0; ECR_ENOTFOUND (the repository has no such blob);\n        ECR_ENOTSUPPORTED (the blob store cannot presign, or a remote\n        registry); ECR_EINVALID."),
     'ecr_blob_free': (
         None,
         [ctypes.POINTER(ecr_blob)],
@@ -2802,6 +2811,12 @@ FUNCTIONS = {
         ('srv', 'per_second', 'burst'),
         'int ecr_server_set_anonymous_limit(ecr_server * srv, uint32_t per_second, uint32_t burst)',
         'Public registries (ecr/public.h) are served too: "/v2/<alias>/<repository>"\nnames a repository of the public registry with that alias (the registry\nprovider is asked for the account\'s ECR_REGION_PUBLIC registry). Anyone may\npull from them: a request without credentials is answered 401 with a\nBearer challenge whose realm ("/token") issues an anonymous token, as\npublic.ecr.aws does, and with that token pulls of public repositories\nsucceed; everything else answers as for a repository that does not exist.\nAnonymous pulls (manifest requests) are limited per client address: a\ntoken bucket of per_second pulls a second, up to burst at once; over it,\n429 TOOMANYREQUESTS with Retry-After. Defaults: 1 a second, burst 10 (ECR\nPublic\'s one unauthenticated pull a second). per_second 0: no limit.\n@return 0; ECR_EINVALID (burst 0 with a limit).'),
+    'ecr_server_set_blob_redirect': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_server), ctypes.c_int],
+        ('srv', 'enabled'),
+        'int ecr_server_set_blob_redirect(ecr_server * srv, int enabled)',
+        "Blob GETs answered with a redirect: when enabled and the registry's blob\nstore can presign (the S3 store), an authorized GET of a whole blob (not\nHEAD, not a Range request, not a pull-through cache download) is answered\n307 Temporary Redirect with Location set to a download URL valid for\nECR_SERVER_BLOB_REDIRECT_SECONDS (see ecr_blob_download_url()), as ECR\nanswers layer downloads; clients then fetch the bytes from the store.\nOtherwise, and by default, the server streams the blob itself. Set before\necr_server_start().\n@param enabled 1 to redirect, 0 to stream.\n@return 0; ECR_EINVALID; ECR_EBUSY (server running)."),
     'ecr_server_start': (
         ctypes.c_int,
         [ctypes.POINTER(ecr_server)],
@@ -2837,7 +2852,7 @@ FUNCTIONS = {
         [ctypes.POINTER(ecr_blob_store), ctypes.c_uint],
         ('store', 'version'),
         'int ecr_blob_store_init(ecr_blob_store * store, unsigned int version)',
-        'Zero a vtable and set its version. @return 0 or ECR_EINVALID.'),
+        'Zero a vtable and set its version: only the members that version has are\nwritten, so a backend built against an older header may call it.\n@return 0 or ECR_EINVALID.'),
     'ecr_meta_store_init': (
         ctypes.c_int,
         [ctypes.POINTER(ecr_meta_store), ctypes.c_uint],
