@@ -164,6 +164,8 @@ static const char usage_text[] =
 	"  --cache-freshness SECONDS\n"
 	"                        pull-through cache: a cached tag is checked upstream again\n"
 	"                        when older than this (default 86400, as ECR)\n"
+	"  --blob-redirect       blob GETs answered 307 to a presigned URL of the blob store\n"
+	"                        (S3; 20 minutes) instead of streamed through ecrd\n"
 	"  --anonymous-pull-rate N\n"
 	"                        anonymous pulls of public repositories: manifest requests a\n"
 	"                        second per client address (IPv4 /32, IPv6 /64; default 1;\n"
@@ -209,6 +211,7 @@ struct settings {
 	char *repl_profile;
 	unsigned long cache_freshness; /* --cache-freshness, seconds; 0: the default (24 h) */
 	long anon_rate, anon_burst;     /* --anonymous-pull-rate/-burst; -1: the server's default */
+	bool blob_redirect;             /* --blob-redirect */
 	char *public_alias[MAX_PUBLIC_ALIASES]; /* --public-alias, ACCOUNT=ALIAS */
 	size_t public_alias_count;
 };
@@ -250,6 +253,7 @@ static const struct opt_def opt_defs[] = {
 	{"replication-destination", OPT_VALUE, true},
 	{"replication-profile", OPT_VALUE, true},
 	{"cache-freshness", OPT_VALUE, true},
+	{"blob-redirect", OPT_FLAG, true},
 	{"anonymous-pull-rate", OPT_VALUE, true},
 	{"anonymous-pull-burst", OPT_VALUE, true},
 	{"public-alias", OPT_VALUE, true},
@@ -620,7 +624,7 @@ static int apply_option(struct settings *s, const struct opt_def *def, const cha
 		return -1;
 	}
 	if (strcmp(name, "no-create-on-push") == 0 || strcmp(name, "insecure-no-auth") == 0 ||
-		strcmp(name, "no-auth") == 0) {
+		strcmp(name, "no-auth") == 0 || strcmp(name, "blob-redirect") == 0) {
 		bool b = true;
 
 		if (value != NULL && parse_bool(value, &b) < 0) {
@@ -629,6 +633,8 @@ static int apply_option(struct settings *s, const struct opt_def *def, const cha
 		}
 		if (strcmp(name, "no-auth") == 0)
 			s->no_auth = b;
+		else if (strcmp(name, "blob-redirect") == 0)
+			s->blob_redirect = b;
 		else if (name[0] == 'n')
 			s->no_create_on_push = b;
 		else
@@ -1996,6 +2002,10 @@ int main(int argc, char **argv)
 	}
 	if ((rc = ecr_server_set_registry_cb(srv, provide_registry, &pv)) < 0) {
 		status = fail_ecr(rc, "ecr_server_set_registry_cb");
+		goto done;
+	}
+	if (s.blob_redirect && (rc = ecr_server_set_blob_redirect(srv, 1)) < 0) {
+		status = fail_ecr(rc, "--blob-redirect");
 		goto done;
 	}
 	if (s.anon_rate >= 0 || s.anon_burst >= 0) {
