@@ -303,7 +303,8 @@ static int is_ddl(const char *p)
  * SQLite's SQL to PostgreSQL's: '?' -> '$n' outside literals, identifiers and
  * comments; in CREATE/ALTER TABLE: "INTEGER PRIMARY KEY" (SQLite's rowid alias)
  * -> an identity column (BIGINT, unless the key also REFERENCES another table),
- * INTEGER -> BIGINT (SQLite's integers are 64-bit), BLOB -> BYTEA.
+ * INTEGER -> BIGINT (SQLite's integers are 64-bit), BLOB -> BYTEA, TEXT -> TEXT COLLATE "C" (byte order, as
+ * SQLite's BINARY collation, whatever the database's default collation).
  * *nph gets the number of placeholders, *script 1 when there are several statements.
  */
 static int translate(const char *sql, char **out, size_t *nph, int *script)
@@ -367,6 +368,10 @@ static int translate(const char *sql, char **out, size_t *nph, int *script)
 				}
 			} else if (ddl && word_is(p, "BLOB")) {
 				w += sprintf(w, "BYTEA");
+			} else if (ddl && word_is(p, "TEXT")) {
+				/* SQLite compares text byte by byte (BINARY); the database's default collation may
+				 * not (en_US, ICU), which would change ORDER BY and the "name > ?" pagination */
+				w += sprintf(w, "TEXT COLLATE \"C\"");
 			} else {
 				memcpy(w, p, (size_t)(e - p));
 				w += e - p;

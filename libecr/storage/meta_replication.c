@@ -3,6 +3,9 @@
 
 /* A new stamp for a row: now, or one past the row's last stamp when the clock has not moved past it. */
 #define NEXT_STAMP "CASE WHEN ? > updated_at THEN ? ELSE updated_at + 1 END"
+/* The same in an upsert's DO UPDATE: PostgreSQL finds a bare updated_at ambiguous there (the row or excluded) */
+#define NEXT_STAMP_UPSERT                                                                                      \
+	"CASE WHEN ? > replication_jobs.updated_at THEN ? ELSE replication_jobs.updated_at + 1 END"
 #define JOB_COLUMNS                                                                                              \
 	"id, repository, digest, tags, dest_region, dest_registry_id, status, attempts, next_attempt_at, "       \
 	"lease_until, failure_reason, updated_at"
@@ -104,7 +107,7 @@ int ecr__meta_repl_job_queue(ecr__txn *t, int64_t registry_id, const char *repos
 		"VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?, 0, NULL, ?, ?) "
 		"ON CONFLICT (registry_id, repository, digest, dest_region, dest_registry_id) DO UPDATE SET "
 		"tags = excluded.tags, status = 0, attempts = 0, next_attempt_at = excluded.next_attempt_at, "
-		"lease_until = 0, failure_reason = NULL, updated_at = " NEXT_STAMP,
+		"lease_until = 0, failure_reason = NULL, updated_at = " NEXT_STAMP_UPSERT,
 		p, ECR__NPARAMS(p), NULL, NULL, NULL);
 }
 

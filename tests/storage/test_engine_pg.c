@@ -1,0 +1,1211 @@
+/* The whole engine on PostgreSQL (libecr/storage/meta_pg.c under every engine module): each case runs one
+ * scenario through the public API twice, on a SQLite store and on a fresh PostgreSQL database, and the two
+ * transcripts (every result, list and return code, in order) must be identical. The PostgreSQL databases are
+ * created with an ICU en-US default collation where the server has ICU, so text ordering that depends on the
+ * database's collation (rather than byte order, as SQLite's) shows up as a difference.
+ *
+ * The server: ../shared/services/postgres-test-server.sh (path in PG_TEST_SERVER), started once for the file
+ * on a free port; a guard process stops it when this process ends, however it ends. Without the script or the
+ * server binaries the tests are skipped. */
+#define _GNU_SOURCE 1
+#include "../helpers/helpers.h"
+#include "../helpers/th_image.h"
+
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ecr.h"
+#include "libecr/engine/replication_queue.h"
+
+static char g_dir[256];
+static char g_url[512];
+static char g_script[1024];
+static int g_port;
+static int g_up;
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void stop_server(void)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "bash '%s' stop '%s' >/dev/null 2>&1 && rm -rf '%s'", g_script, g_dir, g_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "# stopping the PostgreSQL test server in %s failed\n", g_dir);
+}
+
+/* A child that waits for this process to end (its pipe closes), then stops the server. */
+static pid_t g_guard = -1;
+static int g_guard_fd = -1;
+
+static void start_guard(void)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[1]);
+		/* its own session: a test runner that kills the test's process group (timeout) spares the guard */
+		setsid();
+		prctl(PR_SET_PDEATHSIG, 0);
+		char c;
+		while (read(fds[0], &c, 1) > 0)
+			;
+		stop_server();
+		_exit(0);
+	}
+	close(fds[0]);
+	if (pid < 0) {
+		close(fds[1]);
+		return;
+	}
+	g_guard = pid;
+	g_guard_fd = fds[1];
+}
+
+/* Start the server; 0 when it runs. */
+static int start_server(void)
+{
+	const char *script = getenv("PG_TEST_SERVER");
+	if (!script || access(script, R_OK) != 0)
+		return -1;
+	snprintf(g_script, sizeof(g_script), "%s", script);
+	snprintf(g_dir, sizeof(g_dir), "/tmp/ecr-pg-XXXXXX");
+	if (!mkdtemp(g_dir))
+		return -1;
+	start_guard();
+	for (int attempt = 0; attempt < 3; attempt++) {
+		g_port = 20000 + (int)((getpid() * 7 + attempt * 997) % 30000);
+		char cmd[2048];
+		snprintf(cmd, sizeof(cmd), "bash '%s' start '%s' %d 2>&1", g_script, g_dir, g_port);
+		double t0 = now_s();
+		FILE *fp = popen(cmd, "r");
+		if (!fp)
+			return -1;
+		char line[512];
+		g_url[0] = '\0';
+		while (fgets(line, sizeof(line), fp)) {
+			if (strncmp(line, "DATABASE_URL=", 13) == 0) {
+				line[strcspn(line, "\n")] = '\0';
+				snprintf(g_url, sizeof(g_url), "%s", line + 13);
+			} else if (!strstr(line, "=")) {
+				fprintf(stderr, "# %s", line);
+			}
+		}
+		int st = pclose(fp);
+		if (st == 0 && g_url[0]) {
+			fprintf(stderr, "# PostgreSQL started on port %d in %.2f s\n", g_port, now_s() - t0);
+			return 0;
+		}
+		stop_server(); /* a half-started cluster (port taken?): clean and try another port */
+		mkdir(g_dir, 0700);
+	}
+	return -1;
+}
+
+
+/* --- the transcript --- */
+
+static char *g_log;
+static size_t g_log_len, g_log_cap;
+static const char *g_backend;
+
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void out(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0);
+	if (g_log_len + (size_t)n + 2 > g_log_cap) {
+		g_log_cap = (g_log_len + (size_t)n + 2) * 2;
+		g_log = realloc(g_log, g_log_cap);
+		assert_non_null(g_log);
+	}
+	va_start(ap, fmt);
+	vsnprintf(g_log + g_log_len, g_log_cap - g_log_len, fmt, ap);
+	va_end(ap);
+	g_log_len += (size_t)n;
+	g_log[g_log_len++] = '\n';
+	g_log[g_log_len] = '\0';
+}
+
+/* Log a call's code; with its message on failure. */
+static int rc_log(const char *what, int rc)
+{
+	if (rc < 0)
+		out("%s -> %d (%s)", what, rc, ecr_error_last()->message);
+	else
+		out("%s -> %d", what, rc);
+	return rc;
+}
+#define R(expr) rc_log(#expr, (expr))
+/* Only the code (the message names a random id). */
+#define RC(expr) out("%s -> %d", #expr, (expr))
+/* A call that must succeed on both backends. */
+#define OK(expr)                                                                                                  \
+	do {                                                                                                      \
+		int ok_rc_ = (expr);                                                                              \
+		if (ok_rc_ != 0)                                                                                  \
+			fail_msg("%s: %s failed: %d %s", g_backend, #expr, ok_rc_,                                \
+				ok_rc_ == TH_EBROKEN ? th_problem() : ecr_error_last()->message);                  \
+		out("%s ok", #expr);                                                                              \
+	} while (0)
+
+static int64_t g_now;
+static const char *g_region; /* of the registries opened; NULL: the default */
+static int64_t test_clock(void *payload)
+{
+	(void)payload;
+	return g_now;
+}
+
+/* --- backends --- */
+
+static int g_dbseq;
+static int g_icu = -1; /* whether CREATE DATABASE ... ICU works (probed once) */
+
+static PGconn *admin_conn(void)
+{
+	PGconn *c = PQconnectdb(g_url);
+	assert_non_null(c);
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connect: %s", PQerrorMessage(c));
+	return c;
+}
+
+static int admin_exec(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+	if (!ok)
+		fprintf(stderr, "# %s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/* A new empty database; its URL into url. */
+static void new_database(char *url, size_t cap)
+{
+	char name[64], sql[512];
+	snprintf(name, sizeof(name), "engine_%d_%d", (int)getpid(), ++g_dbseq);
+	PGconn *c = admin_conn();
+	if (g_icu != 0) {
+		snprintf(sql, sizeof(sql),
+			"CREATE DATABASE %s TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US'",
+			name);
+		int rc = admin_exec(c, sql);
+		if (g_icu < 0) {
+			g_icu = rc == 0;
+			fprintf(stderr, "# databases with %s\n", g_icu ? "an ICU en-US collation" : "the default collation");
+		}
+		if (rc != 0)
+			g_icu = 0;
+	}
+	if (g_icu == 0) {
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+		assert_int_equal(admin_exec(c, sql), 0);
+	}
+	PQfinish(c);
+	/* g_url ends with /<database> */
+	const char *slash = strrchr(g_url, '/');
+	assert_non_null(slash);
+	snprintf(url, cap, "%.*s/%s", (int)(slash - g_url), g_url, name);
+}
+
+typedef void (*scenario_fn)(ecr_registry *reg);
+
+static char *run_on(scenario_fn fn, int pg)
+{
+	ecr_blob_store *blobs = NULL;
+	ecr_meta_store *meta = NULL;
+	ecr_registry *reg = NULL;
+	char *dir = NULL, path[512];
+	g_backend = pg ? "postgres" : "sqlite";
+	if (pg) {
+		char url[600];
+		new_database(url, sizeof(url));
+		assert_ok(ecr_meta_store_postgres_new(&meta, url, 0));
+	} else {
+		dir = th_tmpdir();
+		assert_non_null(dir);
+		snprintf(path, sizeof(path), "%s/meta.db", dir);
+		assert_ok(ecr_meta_store_sqlite_new(&meta, path, 0));
+	}
+	assert_ok(ecr_blob_store_memory_new(&blobs));
+	ecr_registry_options opts = ECR_REGISTRY_OPTIONS_INIT;
+	opts.clock_cb = test_clock;
+	opts.region = g_region;
+	g_now = 1760000000000LL;
+	assert_ok(ecr_registry_open_storage(&reg, blobs, meta, &opts));
+	g_log = NULL;
+	g_log_len = g_log_cap = 0;
+	out("backend-independent transcript");
+	double t0 = now_s();
+	fn(reg);
+	fprintf(stderr, "# %s: %.2f s\n", g_backend, now_s() - t0);
+	ecr_registry_free(reg);
+	if (dir)
+		th_rmtree(dir); /* frees dir */
+	char *log = g_log;
+	g_log = NULL;
+	return log;
+}
+
+/* Run on both and compare, line by line for a readable failure. */
+static void run_case(scenario_fn fn)
+{
+	if (!g_up)
+		skip();
+	char *a = run_on(fn, 0);
+	char *b = run_on(fn, 1);
+	if (getenv("ENGINE_PG_DUMP")) {
+		/* ENGINE_PG_DUMP=folder: both transcripts, to read */
+		char path[512];
+		for (int i = 0; i < 2; i++) {
+			snprintf(path, sizeof(path), "%s/%d-%s.txt", getenv("ENGINE_PG_DUMP"), g_dbseq, i ? "pg" : "sqlite");
+			FILE *fp = fopen(path, "w");
+			if (fp) {
+				fputs(i ? b : a, fp);
+				fclose(fp);
+			}
+		}
+	}
+	if (strcmp(a, b) != 0) {
+		const char *p = a, *q = b;
+		int line = 1;
+		while (*p && *p == *q) {
+			if (*p == '\n')
+				line++;
+			p++;
+			q++;
+		}
+		while (p > a && p[-1] != '\n')
+			p--, q--;
+		fprintf(stderr, "# transcripts differ at line %d\n# sqlite:   %.*s\n# postgres: %.*s\n", line,
+			(int)strcspn(p, "\n"), p, (int)strcspn(q, "\n"), q);
+		free(a);
+		free(b);
+		fail_msg("the PostgreSQL transcript differs from SQLite's");
+	}
+	free(a);
+	free(b);
+}
+
+/* --- helpers for the scenarios --- */
+
+#define OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define EMPTY_DIGEST "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+
+static void log_repos(ecr_registry *reg, size_t page)
+{
+	/* paginated through tokens, page repositories at a time */
+	char *token = NULL;
+	size_t pages = 0;
+	for (;;) {
+		ecr_repository_iterator *it = NULL;
+		OK(ecr_repository_iterator_new(&it, reg, token));
+		free(token);
+		token = NULL;
+		ecr_repository *r;
+		size_t n = 0;
+		int rc;
+		while (n < page && (rc = ecr_repository_iterator_next(&r, it)) == 0) {
+			out("  repo %s mut=%d scan=%d excl=%zu created=%lld", ecr_repository_name(r),
+				(int)ecr_repository_tag_mutability(r), ecr_repository_scan_on_push(r),
+				ecr_repository_exclusion_count(r), (long long)ecr_repository_created_at(r));
+			n++;
+		}
+		pages++;
+		if (n < page) {
+			ecr_repository_iterator_free(it);
+			break;
+		}
+		ecr_buf tok = ECR_BUF_INIT;
+		OK(ecr_repository_iterator_token(&tok, it));
+		ecr_repository_iterator_free(it);
+		if (!tok.ptr)
+			break;
+		token = strdup(tok.ptr);
+		ecr_buf_dispose(&tok);
+	}
+	out("  (%zu pages)", pages);
+}
+
+static void log_image(ecr_image *img)
+{
+	char tags[512] = "";
+	size_t len = 0;
+	for (size_t i = 0; i < ecr_image_tag_count(img) && len < sizeof(tags) - 130; i++)
+		len += (size_t)snprintf(tags + len, sizeof(tags) - len, "%s%s", i ? "," : "", ecr_image_tag(img, i));
+	out("  image %s %s size=%llu/%llu pushed=%lld pulled=%lld class=%d status=%d subject=%s type=%s tags=[%s]",
+		ecr_image_digest(img), ecr_image_media_type(img), (unsigned long long)ecr_image_manifest_size(img),
+		(unsigned long long)ecr_image_size(img), (long long)ecr_image_pushed_at(img),
+		(long long)ecr_image_last_pulled_at(img), (int)ecr_image_storage_class(img),
+		(int)ecr_image_status_of(img), ecr_image_subject(img) ? ecr_image_subject(img) : "-",
+		ecr_image_artifact_type(img) ? ecr_image_artifact_type(img) : "-", tags);
+}
+
+/* List images with options, page images at a time through tokens. */
+static void log_images(ecr_repository *repo, ecr_tag_status status, const char *subject, const char *type,
+	uint32_t mask, size_t page)
+{
+	char *token = NULL;
+	size_t pages = 0, total = 0;
+	for (;;) {
+		ecr_image_list_options lo = ECR_IMAGE_LIST_OPTIONS_INIT;
+		lo.tag_status = status;
+		lo.subject = subject;
+		lo.artifact_type = type;
+		lo.status_mask = mask;
+		lo.start_token = token;
+		ecr_image_iterator *it = NULL;
+		OK(ecr_image_iterator_new(&it, repo, &lo));
+		free(token);
+		token = NULL;
+		ecr_image *img;
+		size_t n = 0;
+		while (n < page && ecr_image_iterator_next(&img, it) == 0) {
+			log_image(img);
+			n++;
+		}
+		total += n;
+		pages++;
+		if (n < page) {
+			ecr_image_iterator_free(it);
+			break;
+		}
+		ecr_buf tok = ECR_BUF_INIT;
+		OK(ecr_image_iterator_token(&tok, it));
+		ecr_image_iterator_free(it);
+		if (!tok.ptr)
+			break;
+		token = strdup(tok.ptr);
+		ecr_buf_dispose(&tok);
+	}
+	out("  (%zu images, %zu pages)", total, pages);
+}
+
+static void log_tags(ecr_repository *repo, const char *after)
+{
+	ecr_tag_iterator *it = NULL;
+	OK(ecr_tag_iterator_new(&it, repo, after));
+	const char *tag, *digest;
+	while (ecr_tag_iterator_next(&tag, &digest, it) == 0)
+		out("  tag %s -> %s", tag, digest);
+	ecr_tag_iterator_free(it);
+}
+
+static int rtag_cb(const char *key, const char *value, void *payload)
+{
+	(void)payload;
+	out("  rtag %s=%s", key, value);
+	return 0;
+}
+
+static void log_buf(const char *what, int rc, ecr_buf *b)
+{
+	out("%s -> %d %s", what, rc, rc == 0 && b->ptr ? b->ptr : "");
+	ecr_buf_dispose(b);
+}
+#define B(call, buf) log_buf(#call, (call), (buf))
+
+static char *make_referrer(const char *artifact_type, const char *subject)
+{
+	char *s = malloc(1024);
+	assert_non_null(s);
+	snprintf(s, 1024,
+		"{\"schemaVersion\":2,\"mediaType\":\"" OCI_MANIFEST "\",\"artifactType\":\"%s\",\"config\":{\"mediaType\":"
+		"\"application/vnd.oci.empty.v1+json\",\"digest\":\"" EMPTY_DIGEST "\",\"size\":2},\"layers\":[],"
+		"\"subject\":{\"mediaType\":\"" OCI_MANIFEST "\",\"digest\":\"%s\",\"size\":100}}",
+		artifact_type, subject);
+	return s;
+}
+
+static char *make_index(const th_image *children, size_t n)
+{
+	size_t cap = 256 + n * 400;
+	char *s = malloc(cap);
+	assert_non_null(s);
+	size_t len = (size_t)snprintf(s, cap, "{\"schemaVersion\":2,\"mediaType\":\"" OCI_INDEX "\",\"manifests\":[");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(s + len, cap - len,
+			"%s{\"mediaType\":\"" OCI_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu,\"platform\":{\"os\":\"linux\","
+			"\"architecture\":\"arch%zu\"}}",
+			i ? "," : "", children[i].digest, children[i].manifest_len, i);
+	snprintf(s + len, cap - len, "]}");
+	return s;
+}
+
+/* Names whose byte order differs from a natural-language collation's (case, punctuation, digits). */
+static const char *const REPO_NAMES[] = { "zeta", "alpha/b", "alpha-b", "alpha_b", "alpha.b", "alphab", "alpha/a-z",
+	"a1", "a10", "a2", "bb", "alpha__c", "ab/c", "a-b/c" };
+static const char *const TAG_NAMES[] = { "latest", "Latest", "LATEST", "v1.0", "v1-0", "v1_0", "v10", "v9", "_x",
+	"a.b", "A-b", "ab", "1", "10", "9", "Z", "z" };
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* --- scenarios --- */
+
+static void scenario_repositories(ecr_registry *reg)
+{
+	for (size_t i = 0; i < NELEM(REPO_NAMES); i++) {
+		ecr_repository *r = NULL;
+		g_now += 1000;
+		OK(ecr_repository_create(&r, reg, REPO_NAMES[i], NULL));
+		ecr_repository_free(r);
+	}
+	ecr_repository *r = NULL;
+	R(ecr_repository_create(&r, reg, "alpha/b", NULL));
+	log_repos(reg, 1000);
+	log_repos(reg, 3);
+	/* iterator after a name */
+	ecr_repository_iterator *it = NULL;
+	OK(ecr_repository_iterator_new_after(&it, reg, "alpha"));
+	while (ecr_repository_iterator_next(&r, it) == 0) {
+		out("  after alpha: %s", ecr_repository_name(r));
+	}
+	ecr_repository_iterator_free(it);
+
+	/* settings and resource tags */
+	const char *excl[] = { "rel-*", "Keep*" };
+	ecr_repository_options ro = ECR_REPOSITORY_OPTIONS_INIT;
+	ecr_resource_tag rt[] = { { "team", "x" }, { "Team", "y" }, { "a-b", "1" }, { "a_b", "2" }, { "ab", "3" } };
+	ro.tags = rt;
+	ro.tags_count = NELEM(rt);
+	ro.scan_on_push = 1;
+	OK(ecr_repository_create(&r, reg, "with/options", &ro));
+	OK(ecr_repository_set_tag_mutability(r, ECR_TAG_IMMUTABLE_WITH_EXCLUSION, excl, 2));
+	OK(ecr_repository_set_scan_on_push(r, 0));
+	ecr_repository_free(r);
+	OK(ecr_repository_open(&r, reg, "with/options"));
+	out("  mut=%d excl=%zu %s %s scan=%d enc=%d", (int)ecr_repository_tag_mutability(r),
+		ecr_repository_exclusion_count(r), ecr_repository_exclusion(r, 0), ecr_repository_exclusion(r, 1),
+		ecr_repository_scan_on_push(r), (int)ecr_repository_encryption_type(r));
+	out("  mutable rel-1=%d keepme=%d Keepme=%d other=%d", ecr_repository_tag_is_mutable(r, "rel-1"),
+		ecr_repository_tag_is_mutable(r, "keepme"), ecr_repository_tag_is_mutable(r, "Keepme"),
+		ecr_repository_tag_is_mutable(r, "other"));
+	OK(ecr_repository_resource_tags(r, rtag_cb, NULL));
+	const char *untag[] = { "Team", "missing" };
+	OK(ecr_repository_untag_resource(r, untag, 2));
+	ecr_resource_tag more[] = { { "team", "changed" }, { "B", "" } };
+	OK(ecr_repository_tag_resource(r, more, 2));
+	OK(ecr_repository_resource_tags(r, rtag_cb, NULL));
+
+	/* repository policy */
+	ecr_buf b = ECR_BUF_INIT;
+	B(ecr_repository_policy(&b, r), &b);
+	OK(ecr_repository_set_policy(r,
+		"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"pull\",\"Effect\":\"Allow\",\"Principal\":\"*\","
+		"\"Action\":\"ecr:BatchGetImage\"}]}",
+		0));
+	B(ecr_repository_policy(&b, r), &b);
+	B(ecr_repository_delete_policy(&b, r), &b);
+	B(ecr_repository_delete_policy(&b, r), &b);
+	ecr_repository_free(r);
+
+	/* delete: empty, non-empty without and with force, missing */
+	OK(ecr_repository_delete(reg, "bb", 0));
+	R(ecr_repository_delete(reg, "bb", 0));
+	OK(ecr_repository_open(&r, reg, "a1"));
+	uint64_t rng = 11;
+	th_image img;
+	OK(th_image_random(&img, &rng, 1, NULL));
+	OK(th_image_push(r, &img, "t", 0));
+	ecr_repository_free(r);
+	R(ecr_repository_delete(reg, "a1", 0));
+	OK(ecr_repository_delete(reg, "a1", ECR_REPOSITORY_DELETE_FORCE));
+	R(ecr_repository_open(&r, reg, "a1"));
+	th_image_dispose(&img);
+	log_repos(reg, 4);
+}
+
+static void scenario_images(ecr_registry *reg)
+{
+	ecr_repository *repo = NULL;
+	OK(ecr_repository_create(&repo, reg, "img/app", NULL));
+	uint64_t rng = 42;
+	th_image imgs[8];
+	for (size_t i = 0; i < NELEM(imgs); i++) {
+		OK(th_image_random(&imgs[i], &rng, 1 + i % 3, NULL));
+		g_now += 60000;
+		OK(th_image_push(repo, &imgs[i], NULL, i % 2 ? 1500 : 0));
+	}
+	/* tags: many names on a few images, moved, duplicated */
+	for (size_t i = 0; i < NELEM(TAG_NAMES); i++) {
+		ecr_image *out_img = NULL;
+		g_now += 10;
+		const th_image *t = &imgs[i % 5];
+		OK(ecr_image_put(&out_img, repo, TAG_NAMES[i], NULL, OCI_MANIFEST, t->manifest, t->manifest_len, 0));
+		ecr_image_free(out_img);
+	}
+	/* move "latest" */
+	ecr_image *x = NULL;
+	OK(ecr_image_put(&x, repo, "latest", NULL, OCI_MANIFEST, imgs[6].manifest, imgs[6].manifest_len, 0));
+	ecr_image_free(x);
+	log_tags(repo, NULL);
+	log_tags(repo, "V");
+	log_tags(repo, "a");
+
+	/* an index of three children, and referrers */
+	char *index = make_index(imgs, 3);
+	OK(ecr_image_put(&x, repo, "multi", NULL, OCI_INDEX, index, strlen(index), 0));
+	log_image(x);
+	ecr_image_free(x);
+	free(index);
+	OK(ecr_blob_put(repo, EMPTY_DIGEST, "{}", 2));
+	const char *types[] = { "application/vnd.dev.cosign.signature", "application/spdx+json", "Application/B",
+		"application/a" };
+	for (size_t i = 0; i < NELEM(types); i++) {
+		char *ref = make_referrer(types[i], imgs[i % 2].digest);
+		OK(ecr_image_put(NULL, repo, NULL, NULL, NULL, ref, strlen(ref), 0));
+		free(ref);
+	}
+	out("referrers of 0");
+	log_images(repo, ECR_TAG_STATUS_ANY, imgs[0].digest, NULL, 0, 100);
+	out("referrers of 1, spdx");
+	log_images(repo, ECR_TAG_STATUS_ANY, imgs[1].digest, "application/spdx+json", 0, 100);
+
+	/* lists: all, tagged, untagged, by status, paginated */
+	out("all");
+	log_images(repo, ECR_TAG_STATUS_ANY, NULL, NULL, 0, 100);
+	out("all, pages of 3");
+	log_images(repo, ECR_TAG_STATUS_ANY, NULL, NULL, 0, 3);
+	out("tagged, pages of 2");
+	log_images(repo, ECR_TAG_STATUS_TAGGED, NULL, NULL, 0, 2);
+	out("untagged");
+	log_images(repo, ECR_TAG_STATUS_UNTAGGED, NULL, NULL, 0, 100);
+	out("active only");
+	log_images(repo, ECR_TAG_STATUS_ANY, NULL, NULL, 1u << ECR_IMAGE_ACTIVE, 4);
+	out("archived only");
+	log_images(repo, ECR_TAG_STATUS_ANY, NULL, NULL, 1u << ECR_IMAGE_ARCHIVED, 4);
+
+	/* get by tag and digest, recording a pull */
+	g_now += 5;
+	OK(ecr_image_get(&x, repo, "Latest", ECR_IMAGE_GET_RECORD_PULL));
+	log_image(x);
+	ecr_image_free(x);
+	R(ecr_image_get(&x, repo, "nope", 0));
+
+	/* untag, untag deleting the image, delete */
+	ecr_buf d = ECR_BUF_INIT;
+	B(ecr_image_untag(&d, repo, "v9", 0), &d);
+	B(ecr_image_untag(&d, repo, "v9", 0), &d);
+	B(ecr_image_untag(&d, repo, "Z", ECR_UNTAG_DELETE_UNTAGGED), &d);
+	R(ecr_image_delete(repo, imgs[7].digest));
+	R(ecr_image_delete(repo, imgs[7].digest));
+	/* a child of an index cannot go while the index holds it */
+	R(ecr_image_delete(repo, imgs[0].digest));
+
+	/* immutability */
+	const char *excl[] = { "dev-*" };
+	OK(ecr_repository_set_tag_mutability(repo, ECR_TAG_IMMUTABLE_WITH_EXCLUSION, excl, 1));
+	R(ecr_image_put(NULL, repo, "latest", NULL, OCI_MANIFEST, imgs[1].manifest, imgs[1].manifest_len, 0));
+	R(ecr_image_put(NULL, repo, "dev-1", NULL, OCI_MANIFEST, imgs[1].manifest, imgs[1].manifest_len, 0));
+	R(ecr_image_put(NULL, repo, "dev-1", NULL, OCI_MANIFEST, imgs[2].manifest, imgs[2].manifest_len, 0));
+	R(ecr_image_put(NULL, repo, "fresh", NULL, OCI_MANIFEST, imgs[2].manifest, imgs[2].manifest_len,
+		ECR_IMAGE_PUT_EXCLUSIVE));
+	R(ecr_image_put(NULL, repo, "fresh", NULL, OCI_MANIFEST, imgs[2].manifest, imgs[2].manifest_len, 0));
+
+	th_check_stats st;
+	memset(&st, 0, sizeof(st));
+	OK(th_registry_check(reg, &st));
+	out("check: %zu repositories %zu images %zu tags %zu blobs", st.repositories, st.images, st.tags,
+		st.blobs_verified);
+
+	/* storage class */
+	OK(ecr_image_set_storage_class(&x, repo, imgs[3].digest, ECR_STORAGE_CLASS_ARCHIVE));
+	log_image(x);
+	ecr_image_free(x);
+	out("archived only, after archiving");
+	log_images(repo, ECR_TAG_STATUS_ANY, NULL, NULL, 1u << ECR_IMAGE_ARCHIVED, 4);
+	out("final");
+	log_images(repo, ECR_TAG_STATUS_ANY, NULL, NULL, 0, 5);
+	log_tags(repo, NULL);
+	ecr_repository_free(repo);
+	for (size_t i = 0; i < NELEM(imgs); i++)
+		th_image_dispose(&imgs[i]);
+}
+
+static void scenario_uploads_gc(ecr_registry *reg)
+{
+	ecr_repository *repo = NULL;
+	OK(ecr_repository_create(&repo, reg, "up/app", NULL));
+	uint64_t rng = 7;
+	th_blob blob;
+	OK(th_blob_random(&blob, &rng, 5000));
+	/* chunked, resumed through a new handle */
+	ecr_upload *up = NULL;
+	OK(ecr_upload_begin(&up, repo));
+	char id[ECR_UPLOAD_ID_LEN + 1];
+	snprintf(id, sizeof(id), "%s", ecr_upload_id(up));
+	OK(ecr_upload_write(up, 0, blob.data, 2000));
+	ecr_upload_free(up);
+	g_now += 1000;
+	OK(ecr_upload_open(&up, repo, id));
+	out("  resumed at %llu started %lld", (unsigned long long)ecr_upload_size(up), (long long)ecr_upload_started_at(up));
+	R(ecr_upload_write(up, 1000, blob.data + 1000, 10));
+	OK(ecr_upload_write(up, 2000, blob.data + 2000, 3000));
+	R(ecr_upload_commit(up, "sha256:0000000000000000000000000000000000000000000000000000000000000000"));
+	ecr_upload_free(up);
+	up = NULL;
+	RC(ecr_upload_open(&up, repo, id));
+	ecr_upload_free(up);
+	up = NULL;
+	OK(ecr_upload_begin(&up, repo));
+	snprintf(id, sizeof(id), "%s", ecr_upload_id(up));
+	OK(ecr_upload_write(up, 0, blob.data, 4000));
+	ecr_upload_free(up);
+	OK(ecr_upload_open(&up, repo, id));
+	OK(ecr_upload_write(up, 4000, blob.data + 4000, 1000));
+	OK(ecr_upload_commit(up, blob.digest));
+	ecr_upload_free(up);
+	up = NULL;
+	RC(ecr_upload_open(&up, repo, id));
+	uint64_t size = 0;
+	R(ecr_blob_stat(repo, blob.digest, &size));
+	out("  blob size %llu", (unsigned long long)size);
+	/* cancelled */
+	OK(ecr_upload_begin(&up, repo));
+	snprintf(id, sizeof(id), "%s", ecr_upload_id(up));
+	OK(ecr_upload_write(up, 0, "abc", 3));
+	OK(ecr_upload_cancel(up));
+	ecr_upload_free(up);
+	RC(ecr_upload_open(&up, repo, id));
+	/* abandoned: expires */
+	OK(ecr_upload_begin(&up, repo));
+	OK(ecr_upload_write(up, 0, "abcdef", 6));
+	ecr_upload_free(up);
+
+	/* images sharing layers; one deleted; GC */
+	th_image a, b2;
+	OK(th_image_random(&a, &rng, 2, NULL));
+	OK(th_image_with_layers(&b2, &rng, a.layers, 1, 1));
+	OK(th_image_push(repo, &a, "a", 0));
+	OK(th_image_push(repo, &b2, "b", 0));
+	ecr_repository *other = NULL;
+	OK(ecr_repository_create(&other, reg, "up/other", NULL));
+	OK(th_image_push(other, &a, "a", 0));
+	OK(ecr_image_delete(repo, a.digest));
+	ecr_gc_options go = ECR_GC_OPTIONS_INIT;
+	go.grace_seconds = 1;
+	ecr_gc_stats gs;
+	memset(&gs, 0, sizeof(gs));
+	gs.version = 1;
+	OK(ecr_registry_gc(reg, &go, &gs));
+	out("  gc now: uploads %llu links %llu blobs %llu", (unsigned long long)gs.uploads_expired,
+		(unsigned long long)gs.links_removed, (unsigned long long)gs.blobs_removed);
+	g_now += 2LL * 24 * 3600 * 1000;
+	memset(&gs, 0, sizeof(gs));
+	gs.version = 1;
+	OK(ecr_registry_gc(reg, &go, &gs));
+	out("  gc later: uploads %llu links %llu blobs %llu", (unsigned long long)gs.uploads_expired,
+		(unsigned long long)gs.links_removed, (unsigned long long)gs.blobs_removed);
+	R(ecr_blob_stat(repo, a.layers[1].digest, &size));
+	R(ecr_blob_stat(repo, a.layers[0].digest, &size));
+	R(ecr_blob_stat(other, a.layers[1].digest, &size));
+	OK(ecr_repository_delete(reg, "up/other", ECR_REPOSITORY_DELETE_FORCE));
+	g_now += 2LL * 24 * 3600 * 1000;
+	memset(&gs, 0, sizeof(gs));
+	gs.version = 1;
+	OK(ecr_registry_gc(reg, &go, &gs));
+	out("  gc after delete: uploads %llu links %llu blobs %llu", (unsigned long long)gs.uploads_expired,
+		(unsigned long long)gs.links_removed, (unsigned long long)gs.blobs_removed);
+	th_check_stats st;
+	memset(&st, 0, sizeof(st));
+	OK(th_registry_check(reg, &st));
+	out("check: %zu repositories %zu images %zu tags %zu blobs", st.repositories, st.images, st.tags,
+		st.blobs_verified);
+	th_image_dispose(&a);
+	th_image_dispose(&b2);
+	th_blob_dispose(&blob);
+	ecr_repository_free(repo);
+	ecr_repository_free(other);
+}
+
+static int lc_cb(ecr_image *img, ecr_lifecycle_action action, uint32_t prio, void *payload)
+{
+	(void)payload;
+	out("  lifecycle %s action=%d rule=%u", ecr_image_digest(img), (int)action, prio);
+	return 0;
+}
+
+static void scenario_lifecycle(ecr_registry *reg)
+{
+	static const char policy[] =
+		"{\"rules\":["
+		"{\"rulePriority\":1,\"description\":\"archive old\",\"selection\":{\"tagStatus\":\"tagged\","
+		"\"tagPrefixList\":[\"old\"],\"countType\":\"sinceImagePushed\",\"countUnit\":\"days\",\"countNumber\":5},"
+		"\"action\":{\"type\":\"transition\",\"targetStorageClass\":\"archive\"}},"
+		"{\"rulePriority\":2,\"description\":\"keep two prod\",\"selection\":{\"tagStatus\":\"tagged\","
+		"\"tagPrefixList\":[\"prod\"],\"countType\":\"imageCountMoreThan\",\"countNumber\":2},"
+		"\"action\":{\"type\":\"expire\"}},"
+		"{\"rulePriority\":3,\"description\":\"untagged\",\"selection\":{\"tagStatus\":\"untagged\","
+		"\"countType\":\"sinceImagePushed\",\"countUnit\":\"days\",\"countNumber\":3},\"action\":{\"type\":\"expire\"}}"
+		"]}";
+	ecr_repository *repo = NULL;
+	OK(ecr_repository_create(&repo, reg, "lc/app", NULL));
+	uint64_t rng = 99;
+	th_image imgs[9];
+	const char *tags[] = { "old-1", "old-2", "prod-a", "prod-B", "prod-c", "prod-d", NULL, NULL, "keep" };
+	for (size_t i = 0; i < NELEM(imgs); i++) {
+		OK(th_image_random(&imgs[i], &rng, 1, NULL));
+		g_now += 24LL * 3600 * 1000;
+		OK(th_image_push(repo, &imgs[i], tags[i], 0));
+	}
+	g_now += 10LL * 24 * 3600 * 1000;
+	out("preview");
+	OK(ecr_repository_lifecycle_preview(repo, policy, lc_cb, NULL));
+	OK(ecr_repository_set_lifecycle_policy(repo, policy));
+	ecr_buf b = ECR_BUF_INIT;
+	int64_t at = -1;
+	int rc = ecr_repository_lifecycle_policy(&b, &at, repo);
+	out("policy -> %d len %zu at %lld", rc, b.size, (long long)at);
+	ecr_buf_dispose(&b);
+	out("apply");
+	OK(ecr_repository_apply_lifecycle(repo, lc_cb, NULL));
+	rc = ecr_repository_lifecycle_policy(&b, &at, repo);
+	out("policy -> %d at %lld", rc, (long long)at);
+	ecr_buf_dispose(&b);
+	out("after");
+	log_images(repo, ECR_TAG_STATUS_ANY, NULL, NULL, 0, 100);
+	rc = ecr_repository_delete_lifecycle_policy(NULL, &at, repo);
+	out("delete policy -> %d at %lld", rc, (long long)at);
+	R(ecr_repository_lifecycle_policy(&b, &at, repo));
+	ecr_buf_dispose(&b);
+	ecr_repository_free(repo);
+	for (size_t i = 0; i < NELEM(imgs); i++)
+		th_image_dispose(&imgs[i]);
+}
+
+static int pol_cb(const char *name, const char *doc, void *payload)
+{
+	(void)payload;
+	out("  policy %s %zu", name, strlen(doc));
+	return 0;
+}
+
+static void scenario_auth(ecr_registry *reg)
+{
+	ecr_buf b = ECR_BUF_INIT;
+	B(ecr_registry_policy(&b, reg), &b);
+	OK(ecr_registry_set_policy(reg,
+		"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"r\",\"Effect\":\"Allow\",\"Principal\":{\"AWS\":"
+		"\"arn:aws:iam::123456789012:root\"},\"Action\":[\"ecr:ReplicateImage\"],\"Resource\":"
+		"\"arn:aws:ecr:us-east-1:123456789012:repository/*\"}]}"));
+	B(ecr_registry_policy(&b, reg), &b);
+	B(ecr_registry_setting(&b, reg, "BASIC_SCAN_TYPE_VERSION"), &b);
+	B(ecr_registry_setting(&b, reg, "REGISTRY_POLICY_SCOPE"), &b);
+	OK(ecr_registry_set_setting(reg, "BASIC_SCAN_TYPE_VERSION", "CLAIR"));
+	R(ecr_registry_set_setting(reg, "BASIC_SCAN_TYPE_VERSION", "NOPE"));
+	B(ecr_registry_setting(&b, reg, "BASIC_SCAN_TYPE_VERSION"), &b);
+
+	const char *arns[] = { "arn:aws:iam::123456789012:user/zed", "arn:aws:iam::123456789012:user/Bob",
+		"arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:user/al-ice",
+		"arn:aws:iam::123456789012:role/Admin", "arn:aws:iam::123456789012:user/al_ice" };
+	for (size_t i = 0; i < NELEM(arns); i++) {
+		ecr_principal *p = NULL;
+		OK(ecr_principal_create(&p, reg, arns[i], i == 4 ? ECR_PRINCIPAL_ADMIN : 0));
+		ecr_principal_free(p);
+	}
+	ecr_principal *p = NULL;
+	R(ecr_principal_create(&p, reg, arns[0], 0));
+	ecr_principal_iterator *it = NULL;
+	OK(ecr_principal_iterator_new(&it, reg));
+	while (ecr_principal_iterator_next(&p, it) == 0) {
+		out("  principal %s %s admin=%d", ecr_principal_arn(p), ecr_principal_account_id(p),
+			ecr_principal_is_admin(p));
+	}
+	ecr_principal_iterator_free(it);
+
+	OK(ecr_principal_open(&p, reg, arns[2]));
+	OK(ecr_principal_put_policy(p, "pull", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+		"\"Action\":[\"ecr:BatchGetImage\",\"ecr:DescribeImages\"],\"Resource\":\"*\"}]}"));
+	OK(ecr_principal_put_policy(p, "Deny-delete", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
+		"\"Deny\",\"Action\":\"ecr:DeleteRepository\",\"Resource\":\"*\"}]}"));
+	OK(ecr_principal_put_policy(p, "deny_x", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
+		"\"Deny\",\"Action\":\"ecr:PutImage\",\"Resource\":\"*\"}]}"));
+	OK(ecr_principal_policies(p, pol_cb, NULL));
+	OK(ecr_principal_delete_policy(p, "deny_x"));
+	R(ecr_principal_delete_policy(p, "deny_x"));
+	OK(ecr_principal_policies(p, pol_cb, NULL));
+	const char *repo_arn = "arn:aws:ecr:us-east-1:123456789012:repository/app";
+	R(ecr_authorize(reg, p, "ecr:BatchGetImage", repo_arn, NULL, 0));
+	R(ecr_authorize(reg, p, "ecr:DeleteRepository", repo_arn, NULL, 0));
+	R(ecr_authorize(reg, p, "ecr:PutImage", repo_arn, NULL, 0));
+
+	/* access keys and tokens (their values are random: only their behaviour is logged) */
+	ecr_buf kid = ECR_BUF_INIT, secret = ECR_BUF_INIT, tok = ECR_BUF_INIT;
+	OK(ecr_principal_access_key_create(&kid, &secret, p));
+	out("  key id %zu chars, secret %zu chars", kid.size, secret.size);
+	int64_t exp = 0;
+	OK(ecr_auth_token_create(&tok, &exp, reg, p));
+	out("  token expires %lld", (long long)exp);
+	ecr_principal *who = NULL;
+	OK(ecr_auth_token_verify(&who, reg, tok.ptr));
+	out("  token is %s", ecr_principal_arn(who));
+	ecr_principal_free(who);
+	R(ecr_auth_token_verify(&who, reg, "bm90IGEgdG9rZW4="));
+	ecr_buf_dispose(&tok);
+	OK(ecr_auth_anonymous_token_create(&tok, &exp, reg));
+	R(ecr_auth_anonymous_token_verify(reg, tok.ptr));
+	ecr_buf_dispose(&tok);
+	OK(ecr_principal_access_key_delete(p, kid.ptr));
+	RC(ecr_principal_access_key_delete(p, kid.ptr));
+	ecr_buf_dispose(&kid);
+	ecr_buf_dispose(&secret);
+	ecr_principal_free(p);
+
+	OK(ecr_principal_delete(reg, arns[2]));
+	R(ecr_principal_delete(reg, arns[2]));
+	R(ecr_principal_open(&p, reg, arns[2]));
+	OK(ecr_principal_iterator_new(&it, reg));
+	while (ecr_principal_iterator_next(&p, it) == 0) {
+		out("  principal %s", ecr_principal_arn(p));
+	}
+	ecr_principal_iterator_free(it);
+	B(ecr_registry_delete_policy(&b, reg), &b);
+	B(ecr_registry_delete_policy(&b, reg), &b);
+}
+
+static int repl_cb(const char *region, const char *registry_id, ecr_replication_status status, const char *reason,
+	void *payload)
+{
+	(void)payload;
+	out("  replication %s %s %d %s", region, registry_id, (int)status, reason ? reason : "-");
+	return 0;
+}
+
+static void log_job(const char *what, int rc, const ecr__repl_job *j, int64_t next_due)
+{
+	if (rc == 0)
+		out("%s -> %s@%s %s/%s attempts %d", what, j->repository, j->digest, j->dest_region,
+			j->dest_registry_id, (int)j->attempts);
+	else
+		out("%s -> %d next due %lld", what, rc, (long long)next_due);
+}
+
+static void scenario_replication(ecr_registry *reg)
+{
+	ecr_buf b = ECR_BUF_INIT;
+	B(ecr_registry_replication_configuration(&b, reg), &b);
+	OK(ecr_registry_set_replication_configuration(reg,
+		"{\"rules\":[{\"destinations\":[{\"region\":\"us-west-2\",\"registryId\":\"123456789012\"},"
+		"{\"region\":\"eu-west-1\",\"registryId\":\"210987654321\"}],"
+		"\"repositoryFilters\":[{\"filter\":\"prod\",\"filterType\":\"PREFIX_MATCH\"}]}]}"));
+	B(ecr_registry_replication_configuration(&b, reg), &b);
+	const char *names[] = { "prod/b", "prod/a-x", "prod/a", "dev/app" };
+	uint64_t rng = 5;
+	th_image imgs[NELEM(names)];
+	for (size_t i = 0; i < NELEM(names); i++) {
+		ecr_repository *r = NULL;
+		OK(ecr_repository_create(&r, reg, names[i], NULL));
+		OK(th_image_random(&imgs[i], &rng, 1, NULL));
+		g_now += 1000;
+		OK(th_image_push(r, &imgs[i], "v1", 0));
+		OK(ecr_image_replication_status(r, imgs[i].digest, repl_cb, NULL));
+		ecr_repository_free(r);
+	}
+	int64_t n = -1;
+	OK(ecr__repl_pending(&n, reg));
+	out("  pending %lld", (long long)n);
+	/* claim all, fail one (retry later), complete the others */
+	for (int i = 0;; i++) {
+		ecr__repl_job j;
+		int64_t due = 0;
+		memset(&j, 0, sizeof(j));
+		int rc = ecr__repl_claim(&j, &due, reg, 30000);
+		log_job("claim", rc, &j, due);
+		if (rc)
+			break;
+		if (i == 1)
+			OK(ecr__repl_fail(reg, &j, "unreachable", g_now + 60000, 0));
+		else
+			OK(ecr__repl_complete(reg, &j));
+		ecr__repl_job_dispose(&j);
+	}
+	OK(ecr__repl_pending(&n, reg));
+	out("  pending %lld", (long long)n);
+	/* an expired lease: claimed again */
+	g_now += 61000;
+	ecr__repl_job j;
+	int64_t due = 0;
+	memset(&j, 0, sizeof(j));
+	int rc = ecr__repl_claim(&j, &due, reg, 30000);
+	log_job("claim retry", rc, &j, due);
+	if (rc == 0)
+		ecr__repl_job_dispose(&j);
+	g_now += 31000;
+	memset(&j, 0, sizeof(j));
+	rc = ecr__repl_claim(&j, &due, reg, 30000);
+	log_job("claim after lease", rc, &j, due);
+	if (rc == 0) {
+		OK(ecr__repl_fail(reg, &j, "gone", 0, 1));
+		ecr__repl_job_dispose(&j);
+	}
+	/* a completed job queued again by a new tag (the upsert), claimed with its tags */
+	{
+		ecr_repository *r = NULL;
+		OK(ecr_repository_open(&r, reg, names[0]));
+		g_now += 10;
+		OK(ecr_image_put(NULL, r, "v2", NULL, OCI_MANIFEST, imgs[0].manifest, imgs[0].manifest_len, 0));
+		ecr_repository_free(r);
+		OK(ecr__repl_pending(&n, reg));
+		out("  pending %lld", (long long)n);
+		for (;;) {
+			memset(&j, 0, sizeof(j));
+			rc = ecr__repl_claim(&j, &due, reg, 30000);
+			log_job("claim requeued", rc, &j, due);
+			if (rc)
+				break;
+			for (size_t k = 0; k < j.tags_count; k++)
+				out("    tag %s", j.tags[k]);
+			OK(ecr__repl_complete(reg, &j));
+			ecr__repl_job_dispose(&j);
+		}
+	}
+	for (size_t i = 0; i < NELEM(names); i++) {
+		ecr_repository *r = NULL;
+		OK(ecr_repository_open(&r, reg, names[i]));
+		OK(ecr_image_replication_status(r, imgs[i].digest, repl_cb, NULL));
+		ecr_repository_free(r);
+		th_image_dispose(&imgs[i]);
+	}
+	memset(&j, 0, sizeof(j));
+	rc = ecr__repl_claim_store(&j, &due, reg, 30000);
+	log_job("claim store", rc, &j, due);
+	if (rc == 0)
+		ecr__repl_job_dispose(&j);
+
+	/* creation templates */
+	const char *tpl[] = { "{\"prefix\":\"prod\",\"appliedFor\":[\"REPLICATION\"],\"imageTagMutability\":\"IMMUTABLE\"}",
+		"{\"prefix\":\"ROOT\",\"appliedFor\":[\"CREATE_ON_PUSH\",\"PULL_THROUGH_CACHE\"]}",
+		"{\"prefix\":\"a-b\",\"appliedFor\":[\"REPLICATION\"]}", "{\"prefix\":\"a_b\",\"appliedFor\":[\"REPLICATION\"]}",
+		"{\"prefix\":\"ab\",\"appliedFor\":[\"REPLICATION\"]}", "{\"prefix\":\"a/b\",\"appliedFor\":[\"REPLICATION\"]}" };
+	for (size_t i = 0; i < NELEM(tpl); i++) {
+		g_now += 1;
+		B(ecr_registry_put_creation_template(&b, reg, tpl[i], 1), &b);
+	}
+	B(ecr_registry_put_creation_template(&b, reg, tpl[0], 1), &b);
+	B(ecr_registry_put_creation_template(&b, reg, "{\"prefix\":\"prod\",\"appliedFor\":[\"REPLICATION\"]}", 0), &b);
+	B(ecr_registry_creation_templates(&b, reg, NULL, 0), &b);
+	const char *pick[] = { "ab", "prod", "missing" };
+	B(ecr_registry_creation_templates(&b, reg, pick, 2), &b);
+	B(ecr_registry_creation_templates(&b, reg, pick + 2, 1), &b);
+	ecr_repository *r = NULL;
+	OK(ecr_repository_create_templated(&r, reg, "prod/new", ECR_TEMPLATE_REPLICATION));
+	out("  templated mut=%d", (int)ecr_repository_tag_mutability(r));
+	ecr_repository_free(r);
+	B(ecr_registry_delete_creation_template(&b, reg, "ab"), &b);
+	B(ecr_registry_delete_creation_template(&b, reg, "ab"), &b);
+	B(ecr_registry_creation_templates(&b, reg, NULL, 0), &b);
+}
+
+static int cred_cb(const char *arn, const char *username, void *payload)
+{
+	(void)payload;
+	out("  credential %s %s", arn, username);
+	return 0;
+}
+
+static int pubreg_cb(const char *account, const char *alias, void *payload)
+{
+	(void)payload;
+	out("  public %s %s", account, alias);
+	return 0;
+}
+
+static void scenario_public(ecr_registry *reg)
+{
+	ecr_buf b = ECR_BUF_INIT;
+	/* a public registry: alias, display name, catalog data */
+	out("is public %d", ecr_registry_is_public(reg));
+	int rc = ecr_public_alias(&b, reg); /* a random default */
+	out("default alias -> %d, %zu chars", rc, b.size);
+	ecr_buf_dispose(&b);
+	R(ecr_public_set_alias(reg, "My-alias"));
+	R(ecr_public_set_alias(reg, "my-alias"));
+	B(ecr_public_alias(&b, reg), &b);
+	B(ecr_public_alias_lookup(&b, reg, "my-alias"), &b);
+	R(ecr_public_set_display_name(reg, "Display"));
+	B(ecr_public_display_name(&b, reg), &b);
+	R(ecr_public_registries_foreach(reg, pubreg_cb, NULL));
+	ecr_repository *repo = NULL;
+	OK(ecr_repository_create(&repo, reg, "pub/app", NULL));
+	ecr_repository *repo2 = NULL;
+	OK(ecr_repository_create(&repo2, reg, "pub/other", NULL));
+	R(ecr_repository_set_catalog_data(repo, "{\"description\":\"d\",\"aboutText\":\"# About\",\"architectures\":[\"x86-64\",\"ARM 64\"],\"operatingSystems\":[\"Linux\"]}"));
+	R(ecr_repository_set_catalog_data(repo2, "{\"description\":\"other\"}"));
+	B(ecr_repository_catalog_data(&b, repo), &b);
+	B(ecr_repository_catalog_logo(&b, repo), &b);
+
+	B(ecr_repository_catalog_data(&b, repo2), &b);
+	R(ecr_repository_set_catalog_data(repo2, "{\"description\":\"changed\"}"));
+	B(ecr_repository_catalog_data(&b, repo2), &b);
+	uint64_t rng = 21;
+	th_image img;
+	OK(th_image_random(&img, &rng, 1, NULL));
+	OK(th_image_push(repo, &img, "v1", 0));
+	OK(th_image_verify(repo, "v1", img.digest, NULL));
+	th_image_dispose(&img);
+	OK(ecr_repository_delete(reg, "pub/other", 0));
+	log_repos(reg, 10);
+	ecr_repository_free(repo);
+	ecr_repository_free(repo2);
+}
+
+static void scenario_cache_scan(ecr_registry *reg)
+{
+	ecr_buf b = ECR_BUF_INIT;
+	const char *cred[] = { "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/zz",
+		"arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/A",
+		"arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/a-b",
+		"arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/ab" };
+	for (size_t i = 0; i < NELEM(cred); i++)
+		OK(ecr_registry_put_credential(reg, cred[i], i % 2 ? "User" : "user", "s3cret"));
+	OK(ecr_registry_put_credential(reg, cred[0], "changed", "x"));
+	OK(ecr_registry_credentials_foreach(reg, cred_cb, NULL));
+	OK(ecr_registry_delete_credential(reg, cred[1]));
+	R(ecr_registry_delete_credential(reg, cred[1]));
+	OK(ecr_registry_credentials_foreach(reg, cred_cb, NULL));
+
+	const char *prefixes[] = { "quay", "Docker-hub", "a-b", "ab", "a_b", "k8s" };
+	for (size_t i = 0; i < NELEM(prefixes); i++) {
+		char json[256];
+		snprintf(json, sizeof(json), "{\"ecrRepositoryPrefix\":\"%s\",\"upstreamRegistryUrl\":\"quay.io\"}",
+			prefixes[i]);
+		g_now += 1;
+		B(ecr_registry_put_pull_through_cache_rule(&b, reg, json, 1), &b);
+	}
+	B(ecr_registry_put_pull_through_cache_rule(&b, reg,
+		  "{\"ecrRepositoryPrefix\":\"quay\",\"upstreamRegistryUrl\":\"quay.io\"}", 1),
+		&b);
+	B(ecr_registry_pull_through_cache_rules(&b, reg, NULL, 0), &b);
+	const char *some[] = { "ab", "quay" };
+	B(ecr_registry_pull_through_cache_rules(&b, reg, some, 2), &b);
+	B(ecr_registry_delete_pull_through_cache_rule(&b, reg, "ab"), &b);
+	B(ecr_registry_delete_pull_through_cache_rule(&b, reg, "ab"), &b);
+	B(ecr_registry_pull_through_cache_rules(&b, reg, NULL, 0), &b);
+
+	ecr_repository *repo = NULL;
+	OK(ecr_repository_create(&repo, reg, "pub/app", NULL));
+	/* scanning configuration, and a scan without a vulnerability database (its result is stored) */
+	B(ecr_registry_scanning_configuration(&b, reg), &b);
+	OK(ecr_registry_set_scanning_configuration(reg,
+		"{\"scanType\":\"ENHANCED\",\"rules\":[{\"scanFrequency\":\"CONTINUOUS_SCAN\",\"repositoryFilters\":"
+		"[{\"filter\":\"pub-*\",\"filterType\":\"WILDCARD\"}]}]}"));
+	B(ecr_registry_scanning_configuration(&b, reg), &b);
+	B(ecr_repository_scan_frequency(&b, repo), &b);
+	uint64_t rng = 3;
+	th_image img;
+	OK(th_image_random(&img, &rng, 1, NULL));
+	OK(th_image_push(repo, &img, "v1", 0));
+	ecr_scanner *sc = NULL;
+	OK(ecr_scanner_new(&sc, 1));
+	OK(ecr_scanner_attach(sc, reg));
+	R(ecr_scanner_start(sc, repo, img.digest));
+	R(ecr_scanner_drain(sc, 60000));
+	ecr_scan_status st = 0;
+	int64_t done = -1;
+	int rc = ecr_image_scan_result(&st, &b, &done, NULL, repo, img.digest);
+	out("scan result -> %d status %d reason %s completed %lld", rc, (int)st, b.ptr ? b.ptr : "-", (long long)done);
+	ecr_buf_dispose(&b);
+	OK(ecr_scanner_detach(sc, reg));
+	ecr_scanner_free(sc);
+	th_image_dispose(&img);
+	ecr_repository_free(repo);
+}
+
+/* --- the cases --- */
+
+static void test_storage_engine_pg__repositories(void **state)
+{
+	(void)state;
+	run_case(scenario_repositories);
+}
+
+static void test_storage_engine_pg__images(void **state)
+{
+	(void)state;
+	run_case(scenario_images);
+}
+
+static void test_storage_engine_pg__uploads_gc(void **state)
+{
+	(void)state;
+	run_case(scenario_uploads_gc);
+}
+
+static void test_storage_engine_pg__lifecycle(void **state)
+{
+	(void)state;
+	run_case(scenario_lifecycle);
+}
+
+static void test_storage_engine_pg__auth(void **state)
+{
+	(void)state;
+	run_case(scenario_auth);
+}
+
+static void test_storage_engine_pg__replication_templates(void **state)
+{
+	(void)state;
+	run_case(scenario_replication);
+}
+
+static void test_storage_engine_pg__public(void **state)
+{
+	(void)state;
+	g_region = "public";
+	run_case(scenario_public);
+	g_region = NULL;
+}
+
+static void test_storage_engine_pg__cache_scan(void **state)
+{
+	(void)state;
+	run_case(scenario_cache_scan);
+}
+
+int main(void)
+{
+	g_up = start_server() == 0;
+	if (!g_up)
+		fprintf(stderr, "# no PostgreSQL test server (PG_TEST_SERVER unset or the server did not start): skipped\n");
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_storage_engine_pg__repositories),
+		cmocka_unit_test(test_storage_engine_pg__images),
+		cmocka_unit_test(test_storage_engine_pg__uploads_gc),
+		cmocka_unit_test(test_storage_engine_pg__lifecycle),
+		cmocka_unit_test(test_storage_engine_pg__auth),
+		cmocka_unit_test(test_storage_engine_pg__replication_templates),
+		cmocka_unit_test(test_storage_engine_pg__cache_scan),
+		cmocka_unit_test(test_storage_engine_pg__public),
+	};
+	int rc = cmocka_run_group_tests_name("storage/engine_pg", tests, NULL, NULL);
+	if (g_guard > 0) {
+		double t0 = now_s();
+		close(g_guard_fd);
+		waitpid(g_guard, NULL, 0);
+		fprintf(stderr, "# PostgreSQL stopped in %.2f s\n", now_s() - t0);
+	}
+	return rc;
+}
