@@ -448,6 +448,7 @@ GO_HANDWRITTEN = {
     "ecr_registry_options_init": "Open",
     "ecr_registry_open": "Open",
     "ecr_registry_open_storage": "OpenStorage",
+    "ecr_registry_open_urls": "OpenURLs",
     "ecr_registry_account_id": "(*Registry).AccountID",
     "ecr_registry_region": "(*Registry).Region",
     "ecr_gc_options_init": "(*Registry).GC",

@@ -45,6 +45,7 @@ var handWrittenAPI = map[string]any{
 	"ecr_registry_options_init":        Open,
 	"ecr_registry_open":                Open,
 	"ecr_registry_open_storage":        OpenStorage,
+	"ecr_registry_open_urls":           OpenURLs,
 	"ecr_registry_account_id":          (*Registry).AccountID,
 	"ecr_registry_region":              (*Registry).Region,
 	"ecr_gc_options_init":              (*Registry).GC,
@@ -125,6 +126,25 @@ func locked(f func() error) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	return f()
+}
+
+// OpenURLs opens a registry on a metadata store and a blob store named by URLs
+// ("postgres://..." or "sqlite:///path.db"; "s3://bucket?endpoint=...",
+// "file:///dir" or "memory:"): the shared storage of several ecrd nodes.
+func OpenURLs(metaURL, blobURL string, o *Options) (*Registry, error) {
+	opts, free, err := o.cOptions()
+	if err != nil {
+		return nil, err
+	}
+	defer free()
+	cm, cb := cstr(metaURL), cstr(blobURL)
+	defer freeStr(cm)
+	defer freeStr(cb)
+	var ptr *C.ecr_registry
+	if _, err := ecr_registry_open_urls(&ptr, cm, cb, opts); err != nil {
+		return nil, err
+	}
+	return wrapRegistry(ptr, true), nil
 }
 
 // OpenStorage opens a registry on stores (BlobStoreFsNew, MetaStoreSqliteNew, ...);

@@ -3413,6 +3413,7 @@ var handWritten = map[string]string{
 	"ecr_registry_gc":                  "(*Registry).GC",
 	"ecr_registry_open":                "Open",
 	"ecr_registry_open_storage":        "OpenStorage",
+	"ecr_registry_open_urls":           "OpenURLs",
 	"ecr_registry_options_init":        "Open",
 	"ecr_registry_region":              "(*Registry).Region",
 	"ecr_replicator_new":               "NewReplicator",

@@ -706,6 +706,7 @@ var exportedFunctions = []string{
 	"ecr_meta_store_free",
 	"ecr_registry_options_init",
 	"ecr_registry_open",
+	"ecr_registry_open_urls",
 	"ecr_registry_open_storage",
 	"ecr_registry_free",
 	"ecr_registry_account_id",
@@ -1180,6 +1181,42 @@ func ecr_registry_open(out **C.ecr_registry, url *C.char, opts *C.ecr_registry_o
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	rc := C.ecr_registry_open(out, url, opts)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_registry_open_urls(ecr_registry ** out, const char * meta_url, const char * blob_url, const ecr_registry_options * opts)
+//
+// Open a registry on a metadata store and a blob store named by URLs: the
+// storage of several ecrd nodes (processes, machines) serving one registry.
+// Registries opened with the same pair of URLs in one process (accounts x
+// regions) share one store, as those of one file:// folder do. No lock file
+// is taken: any number of processes may open the same pair.
+// @param out receives the registry; free with ecr_registry_free().
+// @param meta_url "postgres://user[:password]@host[:port]/db[?...]" or
+//
+//	"postgresql://..." (ecr_meta_store_postgres_new()), or
+//	"sqlite:///abs/path.db" (ecr_meta_store_sqlite_new(); one machine).
+//
+// @param blob_url "s3://bucket[/prefix][?endpoint=...&region=...&path_style=1]"
+//
+//	(ecr_blob_store_s3_new()), "file:///abs/dir" (ecr_blob_store_fs_new())
+//	or "memory:". With s3:// and file:// an upload session keeps no
+//	staging writer open between its handles, so it can continue in
+//	another process.
+//
+// @param opts options, or NULL for defaults; read during the call only.
+// @return 0; ECR_EINVALID for a bad URL, account id, region or options
+//
+//	version; ECR_ENETWORK when a server cannot be reached; ECR_EAUTH
+//	when no S3 credentials are found; ECR_EIO when the storage cannot
+//	be opened.
+func ecr_registry_open_urls(out **C.ecr_registry, meta_url *C.char, blob_url *C.char, opts *C.ecr_registry_options) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_open_urls(out, meta_url, blob_url, opts)
 	if rc < 0 {
 		return rc, lastError(rc)
 	}
