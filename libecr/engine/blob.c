@@ -230,7 +230,8 @@ int ecr_blob_download_url(ecr_buf *out, ecr_repository *repo, const char *digest
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_blob_download_url: NULL argument");
 	if (lifetime_seconds < 1 || lifetime_seconds > 604800)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-			"ecr_blob_download_url: lifetime %lld s is not within 1 s to 7 days", (long long)lifetime_seconds);
+			"ecr_blob_download_url: lifetime %lld s is not within 1 s to 7 days",
+			(long long)lifetime_seconds);
 	if (repo->reg->remote)
 		return ecr__fail(ECR_ENOTSUPPORTED, ECR_ERROR_REPOSITORY,
 			"download URLs are offered by registries on local storage only");

@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #define S3T_BUCKET "libecr-test"
+/* AWS's documented example credentials */
+#define EX_KEY "AKIAIOSFODNN7EXAMPLE"
+#define EX_SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 static char s3t_dir[PATH_MAX];
 static char s3t_script[PATH_MAX];
@@ -567,7 +570,7 @@ static void test_storage_blob_s3__presign_documented_example(void **state)
 	(void)state;
 
 	assert_ok(ecr__s3_presign(&url, "https://examplebucket.s3.amazonaws.com", "examplebucket.s3.amazonaws.com",
-		"/test.txt", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", NULL, "us-east-1", 86400,
+		"/test.txt", EX_KEY, EX_SECRET, NULL, "us-east-1", 86400,
 		1369353600));
 	assert_string_equal(url.ptr,
 		"https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256"
@@ -578,18 +581,20 @@ static void test_storage_blob_s3__presign_documented_example(void **state)
 	/* A session token is signed too: in the query, before SignedHeaders, and it changes the signature. */
 	ecr__buf_clear(&url);
 	assert_ok(ecr__s3_presign(&url, "https://examplebucket.s3.amazonaws.com", "examplebucket.s3.amazonaws.com",
-		"/test.txt", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "tok/en+=", "us-east-1",
+		"/test.txt", EX_KEY, EX_SECRET, "tok/en+=", "us-east-1",
 		86400, 1369353600));
-	assert_non_null(strstr(url.ptr, "&X-Amz-Expires=86400&X-Amz-Security-Token=tok%2Fen%2B%3D&X-Amz-SignedHeaders=host"
-					 "&X-Amz-Signature="));
+	assert_non_null(strstr(url.ptr,
+		"&X-Amz-Expires=86400&X-Amz-Security-Token=tok%2Fen%2B%3D&X-Amz-SignedHeaders=host&X-Amz-Signature="));
 	assert_null(strstr(url.ptr, "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"));
 
 	/* Lifetimes: 1 s to 7 days. */
 	ecr__buf_clear(&url);
-	assert_int_equal(ecr__s3_presign(&url, "http://h", "h", "/k", "A", "S", NULL, "r", 0, 1369353600), ECR_EINVALID);
+	assert_int_equal(ecr__s3_presign(&url, "http://h", "h", "/k", "A", "S", NULL, "r", 0, 1369353600),
+		ECR_EINVALID);
 	assert_int_equal(ecr__s3_presign(&url, "http://h", "h", "/k", "A", "S", NULL, "r", 604801, 1369353600),
 		ECR_EINVALID);
-	assert_int_equal(ecr__s3_presign(&url, "http://h", "h", "k", "A", "S", NULL, "r", 60, 1369353600), ECR_EINVALID);
+	assert_int_equal(ecr__s3_presign(&url, "http://h", "h", "k", "A", "S", NULL, "r", 60, 1369353600),
+		ECR_EINVALID);
 	assert_int_equal(url.size, 0);
 	assert_ok(ecr__s3_presign(&url, "http://h", "h", "/k", "A", "S", NULL, "r", 604800, 1369353600));
 	ecr_buf_dispose(&url);
