@@ -30,6 +30,9 @@ int ecr__sql_change(ecr__txn *t, const char *sql, const ecr_sql_value *params, s
 #define ECR__SQL_I(v) ((ecr_sql_value){ ECR_SQL_INT, (int64_t)(v), NULL, 0 })
 #define ECR__SQL_S(v) ((ecr_sql_value){ (v) ? ECR_SQL_TEXT : ECR_SQL_NULL, 0, (v), (v) ? strlen(v) : 0 })
 #define ECR__SQL_NULL ((ecr_sql_value){ ECR_SQL_NULL, 0, NULL, 0 })
+/* A LIMIT: a size_t above INT64_MAX (SIZE_MAX for "all") would become negative, which SQLite reads as no limit
+ * and PostgreSQL refuses. */
+#define ECR__SQL_LIMIT(n) ECR__SQL_I((uint64_t)(n) > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)(n))
 #define ECR__NPARAMS(arr) (sizeof(arr) / sizeof((arr)[0]))
 
 /* Row callbacks that read one column. */

@@ -150,7 +150,7 @@ int ecr__meta_image_list(ecr__txn *t, int64_t repo_id, const char *after, ecr_ta
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "invalid tag status %d", (int)status);
 	ecr_sql_value p[] = { ECR__SQL_I(repo_id), ECR__SQL_S(after ? after : ""), ECR__SQL_S(subject),
 		ECR__SQL_S(subject), ECR__SQL_S(artifact_type), ECR__SQL_S(artifact_type), ECR__SQL_I(status_mask),
-		ECR__SQL_I(status_mask), ECR__SQL_I(limit) };
+		ECR__SQL_I(status_mask), ECR__SQL_LIMIT(limit) };
 	return ecr__sql(t, by_status[status], p, ECR__NPARAMS(p), image_row_cb, &ctx, NULL);
 }
 
@@ -214,7 +214,7 @@ int ecr__meta_tag_list(ecr__txn *t, int64_t repo_id, const char *after, size_t l
 	void *payload)
 {
 	struct tag_ctx ctx = { cb, payload };
-	ecr_sql_value p[] = { ECR__SQL_I(repo_id), ECR__SQL_S(after ? after : ""), ECR__SQL_I(limit) };
+	ecr_sql_value p[] = { ECR__SQL_I(repo_id), ECR__SQL_S(after ? after : ""), ECR__SQL_LIMIT(limit) };
 	return ecr__sql(t, "SELECT name, digest FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?", p,
 		3, tag_row_cb, &ctx, NULL);
 }

@@ -115,7 +115,7 @@ int ecr__meta_repl_job_queue(ecr__txn *t, int64_t registry_id, const char *repos
 static int job_claim(ecr__txn *t, int64_t registry_id, int64_t now, int64_t lease_until, ecr__meta_repl_job *out,
 	int64_t *next_due_out)
 {
-	int64_t id = 0, next = 0;
+	int64_t id = 0, next = 0, changes = 0;
 	int rc;
 	memset(out, 0, sizeof(*out));
 	if (next_due_out)
@@ -143,13 +143,20 @@ static int job_claim(ecr__txn *t, int64_t registry_id, int64_t now, int64_t leas
 		return ECR_ENOTFOUND;
 	}
 	{
-		ecr_sql_value p[] = { ECR__SQL_I(lease_until), ECR__SQL_I(now), ECR__SQL_I(now), ECR__SQL_I(id) };
+		ecr_sql_value p[] = { ECR__SQL_I(lease_until), ECR__SQL_I(now), ECR__SQL_I(now), ECR__SQL_I(id),
+			ECR__SQL_I(now), ECR__SQL_I(now) };
 		rc = ecr__sql(t, "UPDATE replication_jobs SET status = 1, lease_until = ?, updated_at = " NEXT_STAMP
-				 " WHERE id = ?",
-			p, ECR__NPARAMS(p), NULL, NULL, NULL);
+				 " WHERE id = ? AND ((status = 0 AND next_attempt_at <= ?) OR (status = 1 AND lease_until < ?))",
+			p, ECR__NPARAMS(p), NULL, NULL, &changes);
 		if (rc)
 			return rc;
 	}
+	/* The pick and the claim are two statements; the claim checks again that the job is due, so a job that
+	 * another writer claimed in between (not possible while the stores serialise their writers) is not claimed
+	 * twice: the caller tries again in a new transaction. */
+	if (changes != 1)
+		return ecr__fail(ECR_EBUSY, ECR_ERROR_STORAGE, "replication job %lld was claimed meanwhile: try again",
+			(long long)id);
 	ecr_sql_value p[] = { ECR__SQL_I(id) };
 	struct job_one o = { out, false };
 	rc = ecr__sql(t, "SELECT " JOB_COLUMNS " FROM replication_jobs WHERE id = ?", p, ECR__NPARAMS(p), job_one_cb,

@@ -108,7 +108,7 @@ int ecr__meta_repo_list(ecr__txn *t, int64_t registry_id, const char *after, siz
 	void *payload)
 {
 	struct list_ctx ctx = { cb, payload };
-	ecr_sql_value p[] = { ECR__SQL_I(registry_id), ECR__SQL_S(after ? after : ""), ECR__SQL_I(limit) };
+	ecr_sql_value p[] = { ECR__SQL_I(registry_id), ECR__SQL_S(after ? after : ""), ECR__SQL_LIMIT(limit) };
 	return ecr__sql(t, "SELECT " REPO_COLS " FROM repositories WHERE registry_id = ? AND name > ? "
 			   "ORDER BY name LIMIT ?",
 		p, 3, list_row_cb, &ctx, NULL);

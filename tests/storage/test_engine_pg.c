@@ -26,6 +26,7 @@
 
 #include "ecr.h"
 #include "libecr/engine/replication_queue.h"
+#include "libecr/storage/meta.h"
 
 static char g_dir[256];
 static char g_url[512];
@@ -168,6 +169,7 @@ static int rc_log(const char *what, int rc)
 		out("%s ok", #expr);                                                                              \
 	} while (0)
 
+static ecr_meta_store *g_meta; /* the registry's (it owns it) */
 static int64_t g_now;
 static const char *g_region; /* of the registries opened; NULL: the default */
 static int64_t test_clock(void *payload)
@@ -255,6 +257,7 @@ static char *run_on(scenario_fn fn, int pg)
 	opts.region = g_region;
 	g_now = 1760000000000LL;
 	assert_ok(ecr_registry_open_storage(&reg, blobs, meta, &opts));
+	g_meta = meta;
 	g_log = NULL;
 	g_log_len = g_log_cap = 0;
 	out("backend-independent transcript");
@@ -464,6 +467,13 @@ static const char *const TAG_NAMES[] = { "latest", "Latest", "LATEST", "v1.0", "
 
 /* --- scenarios --- */
 
+static int meta_repo_cb(const ecr__meta_repo *r, void *payload)
+{
+	(void)payload;
+	out("  store list: %s", r->name);
+	return 0;
+}
+
 static void scenario_repositories(ecr_registry *reg)
 {
 	for (size_t i = 0; i < NELEM(REPO_NAMES); i++) {
@@ -483,6 +493,16 @@ static void scenario_repositories(ecr_registry *reg)
 		out("  after alpha: %s", ecr_repository_name(r));
 	}
 	ecr_repository_iterator_free(it);
+
+	/* the store's list with no limit (SIZE_MAX: not a negative LIMIT, which PostgreSQL refuses) */
+	{
+		ecr__txn t = { 0 };
+		int64_t reg_id = 0;
+		OK(ecr__txn_begin(&t, g_meta, false));
+		OK(ecr__sql(&t, "SELECT id FROM registries", NULL, 0, ecr__sql_col_int, &reg_id, NULL));
+		OK(ecr__meta_repo_list(&t, reg_id, "alpha/", SIZE_MAX, meta_repo_cb, NULL));
+		ecr__txn_rollback(&t);
+	}
 
 	/* settings and resource tags */
 	const char *excl[] = { "rel-*", "Keep*" };
