@@ -11,13 +11,13 @@
 #include "../helpers/helpers.h"
 #include "../helpers/th_image.h"
 
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -119,7 +119,6 @@ static int start_server(void)
 	return -1;
 }
 
-
 /* --- the transcript --- */
 
 static char *g_log;
@@ -160,13 +159,13 @@ static int rc_log(const char *what, int rc)
 /* Only the code (the message names a random id). */
 #define RC(expr) out("%s -> %d", #expr, (expr))
 /* A call that must succeed on both backends. */
-#define OK(expr)                                                                                                  \
-	do {                                                                                                      \
-		int ok_rc_ = (expr);                                                                              \
-		if (ok_rc_ != 0)                                                                                  \
-			fail_msg("%s: %s failed: %d %s", g_backend, #expr, ok_rc_,                                \
-				ok_rc_ == TH_EBROKEN ? th_problem() : ecr_error_last()->message);                  \
-		out("%s ok", #expr);                                                                              \
+#define OK(expr)                                                                                                       \
+	do {                                                                                                           \
+		int ok_rc_ = (expr);                                                                                   \
+		if (ok_rc_ != 0)                                                                                       \
+			fail_msg("%s: %s failed: %d %s", g_backend, #expr, ok_rc_,                                     \
+			         ok_rc_ == TH_EBROKEN ? th_problem() : ecr_error_last()->message);                     \
+		out("%s ok", #expr);                                                                                   \
 	} while (0)
 
 static ecr_meta_store *g_meta; /* the registry's (it owns it) */
@@ -211,12 +210,13 @@ static void new_database(char *url, size_t cap)
 	PGconn *c = admin_conn();
 	if (g_icu != 0) {
 		snprintf(sql, sizeof(sql),
-			"CREATE DATABASE %s TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US'",
-			name);
+		         "CREATE DATABASE %s TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US'",
+		         name);
 		int rc = admin_exec(c, sql);
 		if (g_icu < 0) {
 			g_icu = rc == 0;
-			fprintf(stderr, "# databases with %s\n", g_icu ? "an ICU en-US collation" : "the default collation");
+			fprintf(stderr, "# databases with %s\n",
+			        g_icu ? "an ICU en-US collation" : "the default collation");
 		}
 		if (rc != 0)
 			g_icu = 0;
@@ -283,7 +283,8 @@ static void run_case(scenario_fn fn)
 		/* ENGINE_PG_DUMP=folder: both transcripts, to read */
 		char path[512];
 		for (int i = 0; i < 2; i++) {
-			snprintf(path, sizeof(path), "%s/%d-%s.txt", getenv("ENGINE_PG_DUMP"), g_dbseq, i ? "pg" : "sqlite");
+			snprintf(path, sizeof(path), "%s/%d-%s.txt", getenv("ENGINE_PG_DUMP"), g_dbseq,
+			         i ? "pg" : "sqlite");
 			FILE *fp = fopen(path, "w");
 			if (fp) {
 				fputs(i ? b : a, fp);
@@ -303,7 +304,7 @@ static void run_case(scenario_fn fn)
 		while (p > a && p[-1] != '\n')
 			p--, q--;
 		fprintf(stderr, "# transcripts differ at line %d\n# sqlite:   %.*s\n# postgres: %.*s\n", line,
-			(int)strcspn(p, "\n"), p, (int)strcspn(q, "\n"), q);
+		        (int)strcspn(p, "\n"), p, (int)strcspn(q, "\n"), q);
 		free(a);
 		free(b);
 		fail_msg("the PostgreSQL transcript differs from SQLite's");
@@ -333,8 +334,8 @@ static void log_repos(ecr_registry *reg, size_t page)
 		int rc;
 		while (n < page && (rc = ecr_repository_iterator_next(&r, it)) == 0) {
 			out("  repo %s mut=%d scan=%d excl=%zu created=%lld", ecr_repository_name(r),
-				(int)ecr_repository_tag_mutability(r), ecr_repository_scan_on_push(r),
-				ecr_repository_exclusion_count(r), (long long)ecr_repository_created_at(r));
+			    (int)ecr_repository_tag_mutability(r), ecr_repository_scan_on_push(r),
+			    ecr_repository_exclusion_count(r), (long long)ecr_repository_created_at(r));
 			n++;
 		}
 		pages++;
@@ -360,16 +361,16 @@ static void log_image(ecr_image *img)
 	for (size_t i = 0; i < ecr_image_tag_count(img) && len < sizeof(tags) - 130; i++)
 		len += (size_t)snprintf(tags + len, sizeof(tags) - len, "%s%s", i ? "," : "", ecr_image_tag(img, i));
 	out("  image %s %s size=%llu/%llu pushed=%lld pulled=%lld class=%d status=%d subject=%s type=%s tags=[%s]",
-		ecr_image_digest(img), ecr_image_media_type(img), (unsigned long long)ecr_image_manifest_size(img),
-		(unsigned long long)ecr_image_size(img), (long long)ecr_image_pushed_at(img),
-		(long long)ecr_image_last_pulled_at(img), (int)ecr_image_storage_class(img),
-		(int)ecr_image_status_of(img), ecr_image_subject(img) ? ecr_image_subject(img) : "-",
-		ecr_image_artifact_type(img) ? ecr_image_artifact_type(img) : "-", tags);
+	    ecr_image_digest(img), ecr_image_media_type(img), (unsigned long long)ecr_image_manifest_size(img),
+	    (unsigned long long)ecr_image_size(img), (long long)ecr_image_pushed_at(img),
+	    (long long)ecr_image_last_pulled_at(img), (int)ecr_image_storage_class(img), (int)ecr_image_status_of(img),
+	    ecr_image_subject(img) ? ecr_image_subject(img) : "-",
+	    ecr_image_artifact_type(img) ? ecr_image_artifact_type(img) : "-", tags);
 }
 
 /* List images with options, page images at a time through tokens. */
 static void log_images(ecr_repository *repo, ecr_tag_status status, const char *subject, const char *type,
-	uint32_t mask, size_t page)
+                       uint32_t mask, size_t page)
 {
 	char *token = NULL;
 	size_t pages = 0, total = 0;
@@ -436,10 +437,11 @@ static char *make_referrer(const char *artifact_type, const char *subject)
 	char *s = malloc(1024);
 	assert_non_null(s);
 	snprintf(s, 1024,
-		"{\"schemaVersion\":2,\"mediaType\":\"" OCI_MANIFEST "\",\"artifactType\":\"%s\",\"config\":{\"mediaType\":"
-		"\"application/vnd.oci.empty.v1+json\",\"digest\":\"" EMPTY_DIGEST "\",\"size\":2},\"layers\":[],"
-		"\"subject\":{\"mediaType\":\"" OCI_MANIFEST "\",\"digest\":\"%s\",\"size\":100}}",
-		artifact_type, subject);
+	         "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MANIFEST
+	         "\",\"artifactType\":\"%s\",\"config\":{\"mediaType\":"
+	         "\"application/vnd.oci.empty.v1+json\",\"digest\":\"" EMPTY_DIGEST "\",\"size\":2},\"layers\":[],"
+	         "\"subject\":{\"mediaType\":\"" OCI_MANIFEST "\",\"digest\":\"%s\",\"size\":100}}",
+	         artifact_type, subject);
 	return s;
 }
 
@@ -451,18 +453,19 @@ static char *make_index(const th_image *children, size_t n)
 	size_t len = (size_t)snprintf(s, cap, "{\"schemaVersion\":2,\"mediaType\":\"" OCI_INDEX "\",\"manifests\":[");
 	for (size_t i = 0; i < n; i++)
 		len += (size_t)snprintf(s + len, cap - len,
-			"%s{\"mediaType\":\"" OCI_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu,\"platform\":{\"os\":\"linux\","
-			"\"architecture\":\"arch%zu\"}}",
-			i ? "," : "", children[i].digest, children[i].manifest_len, i);
+		                        "%s{\"mediaType\":\"" OCI_MANIFEST
+		                        "\",\"digest\":\"%s\",\"size\":%zu,\"platform\":{\"os\":\"linux\","
+		                        "\"architecture\":\"arch%zu\"}}",
+		                        i ? "," : "", children[i].digest, children[i].manifest_len, i);
 	snprintf(s + len, cap - len, "]}");
 	return s;
 }
 
 /* Names whose byte order differs from a natural-language collation's (case, punctuation, digits). */
-static const char *const REPO_NAMES[] = { "zeta", "alpha/b", "alpha-b", "alpha_b", "alpha.b", "alphab", "alpha/a-z",
-	"a1", "a10", "a2", "bb", "alpha__c", "ab/c", "a-b/c" };
-static const char *const TAG_NAMES[] = { "latest", "Latest", "LATEST", "v1.0", "v1-0", "v1_0", "v10", "v9", "_x",
-	"a.b", "A-b", "ab", "1", "10", "9", "Z", "z" };
+static const char *const REPO_NAMES[] = {"zeta", "alpha/b", "alpha-b", "alpha_b", "alpha.b",  "alphab", "alpha/a-z",
+                                         "a1",   "a10",     "a2",      "bb",      "alpha__c", "ab/c",   "a-b/c"};
+static const char *const TAG_NAMES[] = {"latest", "Latest", "LATEST", "v1.0", "v1-0", "v1_0", "v10", "v9", "_x",
+                                        "a.b",    "A-b",    "ab",     "1",    "10",   "9",    "Z",   "z"};
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* --- scenarios --- */
@@ -496,7 +499,7 @@ static void scenario_repositories(ecr_registry *reg)
 
 	/* the store's list with no limit (SIZE_MAX: not a negative LIMIT, which PostgreSQL refuses) */
 	{
-		ecr__txn t = { 0 };
+		ecr__txn t = {0};
 		int64_t reg_id = 0;
 		OK(ecr__txn_begin(&t, g_meta, false));
 		OK(ecr__sql(&t, "SELECT id FROM registries", NULL, 0, ecr__sql_col_int, &reg_id, NULL));
@@ -505,9 +508,9 @@ static void scenario_repositories(ecr_registry *reg)
 	}
 
 	/* settings and resource tags */
-	const char *excl[] = { "rel-*", "Keep*" };
+	const char *excl[] = {"rel-*", "Keep*"};
 	ecr_repository_options ro = ECR_REPOSITORY_OPTIONS_INIT;
-	ecr_resource_tag rt[] = { { "team", "x" }, { "Team", "y" }, { "a-b", "1" }, { "a_b", "2" }, { "ab", "3" } };
+	ecr_resource_tag rt[] = {{"team", "x"}, {"Team", "y"}, {"a-b", "1"}, {"a_b", "2"}, {"ab", "3"}};
 	ro.tags = rt;
 	ro.tags_count = NELEM(rt);
 	ro.scan_on_push = 1;
@@ -517,25 +520,26 @@ static void scenario_repositories(ecr_registry *reg)
 	ecr_repository_free(r);
 	OK(ecr_repository_open(&r, reg, "with/options"));
 	out("  mut=%d excl=%zu %s %s scan=%d enc=%d", (int)ecr_repository_tag_mutability(r),
-		ecr_repository_exclusion_count(r), ecr_repository_exclusion(r, 0), ecr_repository_exclusion(r, 1),
-		ecr_repository_scan_on_push(r), (int)ecr_repository_encryption_type(r));
+	    ecr_repository_exclusion_count(r), ecr_repository_exclusion(r, 0), ecr_repository_exclusion(r, 1),
+	    ecr_repository_scan_on_push(r), (int)ecr_repository_encryption_type(r));
 	out("  mutable rel-1=%d keepme=%d Keepme=%d other=%d", ecr_repository_tag_is_mutable(r, "rel-1"),
-		ecr_repository_tag_is_mutable(r, "keepme"), ecr_repository_tag_is_mutable(r, "Keepme"),
-		ecr_repository_tag_is_mutable(r, "other"));
+	    ecr_repository_tag_is_mutable(r, "keepme"), ecr_repository_tag_is_mutable(r, "Keepme"),
+	    ecr_repository_tag_is_mutable(r, "other"));
 	OK(ecr_repository_resource_tags(r, rtag_cb, NULL));
-	const char *untag[] = { "Team", "missing" };
+	const char *untag[] = {"Team", "missing"};
 	OK(ecr_repository_untag_resource(r, untag, 2));
-	ecr_resource_tag more[] = { { "team", "changed" }, { "B", "" } };
+	ecr_resource_tag more[] = {{"team", "changed"}, {"B", ""}};
 	OK(ecr_repository_tag_resource(r, more, 2));
 	OK(ecr_repository_resource_tags(r, rtag_cb, NULL));
 
 	/* repository policy */
 	ecr_buf b = ECR_BUF_INIT;
 	B(ecr_repository_policy(&b, r), &b);
-	OK(ecr_repository_set_policy(r,
-		"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"pull\",\"Effect\":\"Allow\",\"Principal\":\"*\","
-		"\"Action\":\"ecr:BatchGetImage\"}]}",
-		0));
+	OK(ecr_repository_set_policy(
+	    r,
+	    "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"pull\",\"Effect\":\"Allow\",\"Principal\":\"*\","
+	    "\"Action\":\"ecr:BatchGetImage\"}]}",
+	    0));
 	B(ecr_repository_policy(&b, r), &b);
 	B(ecr_repository_delete_policy(&b, r), &b);
 	B(ecr_repository_delete_policy(&b, r), &b);
@@ -591,8 +595,8 @@ static void scenario_images(ecr_registry *reg)
 	ecr_image_free(x);
 	free(index);
 	OK(ecr_blob_put(repo, EMPTY_DIGEST, "{}", 2));
-	const char *types[] = { "application/vnd.dev.cosign.signature", "application/spdx+json", "Application/B",
-		"application/a" };
+	const char *types[] = {"application/vnd.dev.cosign.signature", "application/spdx+json", "Application/B",
+	                       "application/a"};
 	for (size_t i = 0; i < NELEM(types); i++) {
 		char *ref = make_referrer(types[i], imgs[i % 2].digest);
 		OK(ecr_image_put(NULL, repo, NULL, NULL, NULL, ref, strlen(ref), 0));
@@ -635,20 +639,20 @@ static void scenario_images(ecr_registry *reg)
 	R(ecr_image_delete(repo, imgs[0].digest));
 
 	/* immutability */
-	const char *excl[] = { "dev-*" };
+	const char *excl[] = {"dev-*"};
 	OK(ecr_repository_set_tag_mutability(repo, ECR_TAG_IMMUTABLE_WITH_EXCLUSION, excl, 1));
 	R(ecr_image_put(NULL, repo, "latest", NULL, OCI_MANIFEST, imgs[1].manifest, imgs[1].manifest_len, 0));
 	R(ecr_image_put(NULL, repo, "dev-1", NULL, OCI_MANIFEST, imgs[1].manifest, imgs[1].manifest_len, 0));
 	R(ecr_image_put(NULL, repo, "dev-1", NULL, OCI_MANIFEST, imgs[2].manifest, imgs[2].manifest_len, 0));
 	R(ecr_image_put(NULL, repo, "fresh", NULL, OCI_MANIFEST, imgs[2].manifest, imgs[2].manifest_len,
-		ECR_IMAGE_PUT_EXCLUSIVE));
+	                ECR_IMAGE_PUT_EXCLUSIVE));
 	R(ecr_image_put(NULL, repo, "fresh", NULL, OCI_MANIFEST, imgs[2].manifest, imgs[2].manifest_len, 0));
 
 	th_check_stats st;
 	memset(&st, 0, sizeof(st));
 	OK(th_registry_check(reg, &st));
 	out("check: %zu repositories %zu images %zu tags %zu blobs", st.repositories, st.images, st.tags,
-		st.blobs_verified);
+	    st.blobs_verified);
 
 	/* storage class */
 	OK(ecr_image_set_storage_class(&x, repo, imgs[3].digest, ECR_STORAGE_CLASS_ARCHIVE));
@@ -680,7 +684,8 @@ static void scenario_uploads_gc(ecr_registry *reg)
 	ecr_upload_free(up);
 	g_now += 1000;
 	OK(ecr_upload_open(&up, repo, id));
-	out("  resumed at %llu started %lld", (unsigned long long)ecr_upload_size(up), (long long)ecr_upload_started_at(up));
+	out("  resumed at %llu started %lld", (unsigned long long)ecr_upload_size(up),
+	    (long long)ecr_upload_started_at(up));
 	R(ecr_upload_write(up, 1000, blob.data + 1000, 10));
 	OK(ecr_upload_write(up, 2000, blob.data + 2000, 3000));
 	R(ecr_upload_commit(up, "sha256:0000000000000000000000000000000000000000000000000000000000000000"));
@@ -731,13 +736,13 @@ static void scenario_uploads_gc(ecr_registry *reg)
 	gs.version = 1;
 	OK(ecr_registry_gc(reg, &go, &gs));
 	out("  gc now: uploads %llu links %llu blobs %llu", (unsigned long long)gs.uploads_expired,
-		(unsigned long long)gs.links_removed, (unsigned long long)gs.blobs_removed);
+	    (unsigned long long)gs.links_removed, (unsigned long long)gs.blobs_removed);
 	g_now += 2LL * 24 * 3600 * 1000;
 	memset(&gs, 0, sizeof(gs));
 	gs.version = 1;
 	OK(ecr_registry_gc(reg, &go, &gs));
 	out("  gc later: uploads %llu links %llu blobs %llu", (unsigned long long)gs.uploads_expired,
-		(unsigned long long)gs.links_removed, (unsigned long long)gs.blobs_removed);
+	    (unsigned long long)gs.links_removed, (unsigned long long)gs.blobs_removed);
 	R(ecr_blob_stat(repo, a.layers[1].digest, &size));
 	R(ecr_blob_stat(repo, a.layers[0].digest, &size));
 	R(ecr_blob_stat(other, a.layers[1].digest, &size));
@@ -747,12 +752,12 @@ static void scenario_uploads_gc(ecr_registry *reg)
 	gs.version = 1;
 	OK(ecr_registry_gc(reg, &go, &gs));
 	out("  gc after delete: uploads %llu links %llu blobs %llu", (unsigned long long)gs.uploads_expired,
-		(unsigned long long)gs.links_removed, (unsigned long long)gs.blobs_removed);
+	    (unsigned long long)gs.links_removed, (unsigned long long)gs.blobs_removed);
 	th_check_stats st;
 	memset(&st, 0, sizeof(st));
 	OK(th_registry_check(reg, &st));
 	out("check: %zu repositories %zu images %zu tags %zu blobs", st.repositories, st.images, st.tags,
-		st.blobs_verified);
+	    st.blobs_verified);
 	th_image_dispose(&a);
 	th_image_dispose(&b2);
 	th_blob_dispose(&blob);
@@ -770,21 +775,22 @@ static int lc_cb(ecr_image *img, ecr_lifecycle_action action, uint32_t prio, voi
 static void scenario_lifecycle(ecr_registry *reg)
 {
 	static const char policy[] =
-		"{\"rules\":["
-		"{\"rulePriority\":1,\"description\":\"archive old\",\"selection\":{\"tagStatus\":\"tagged\","
-		"\"tagPrefixList\":[\"old\"],\"countType\":\"sinceImagePushed\",\"countUnit\":\"days\",\"countNumber\":5},"
-		"\"action\":{\"type\":\"transition\",\"targetStorageClass\":\"archive\"}},"
-		"{\"rulePriority\":2,\"description\":\"keep two prod\",\"selection\":{\"tagStatus\":\"tagged\","
-		"\"tagPrefixList\":[\"prod\"],\"countType\":\"imageCountMoreThan\",\"countNumber\":2},"
-		"\"action\":{\"type\":\"expire\"}},"
-		"{\"rulePriority\":3,\"description\":\"untagged\",\"selection\":{\"tagStatus\":\"untagged\","
-		"\"countType\":\"sinceImagePushed\",\"countUnit\":\"days\",\"countNumber\":3},\"action\":{\"type\":\"expire\"}}"
-		"]}";
+	    "{\"rules\":["
+	    "{\"rulePriority\":1,\"description\":\"archive old\",\"selection\":{\"tagStatus\":\"tagged\","
+	    "\"tagPrefixList\":[\"old\"],\"countType\":\"sinceImagePushed\",\"countUnit\":\"days\",\"countNumber\":5},"
+	    "\"action\":{\"type\":\"transition\",\"targetStorageClass\":\"archive\"}},"
+	    "{\"rulePriority\":2,\"description\":\"keep two prod\",\"selection\":{\"tagStatus\":\"tagged\","
+	    "\"tagPrefixList\":[\"prod\"],\"countType\":\"imageCountMoreThan\",\"countNumber\":2},"
+	    "\"action\":{\"type\":\"expire\"}},"
+	    "{\"rulePriority\":3,\"description\":\"untagged\",\"selection\":{\"tagStatus\":\"untagged\","
+	    "\"countType\":\"sinceImagePushed\",\"countUnit\":\"days\",\"countNumber\":3},\"action\":{\"type\":"
+	    "\"expire\"}}"
+	    "]}";
 	ecr_repository *repo = NULL;
 	OK(ecr_repository_create(&repo, reg, "lc/app", NULL));
 	uint64_t rng = 99;
 	th_image imgs[9];
-	const char *tags[] = { "old-1", "old-2", "prod-a", "prod-B", "prod-c", "prod-d", NULL, NULL, "keep" };
+	const char *tags[] = {"old-1", "old-2", "prod-a", "prod-B", "prod-c", "prod-d", NULL, NULL, "keep"};
 	for (size_t i = 0; i < NELEM(imgs); i++) {
 		OK(th_image_random(&imgs[i], &rng, 1, NULL));
 		g_now += 24LL * 3600 * 1000;
@@ -826,10 +832,11 @@ static void scenario_auth(ecr_registry *reg)
 {
 	ecr_buf b = ECR_BUF_INIT;
 	B(ecr_registry_policy(&b, reg), &b);
-	OK(ecr_registry_set_policy(reg,
-		"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"r\",\"Effect\":\"Allow\",\"Principal\":{\"AWS\":"
-		"\"arn:aws:iam::123456789012:root\"},\"Action\":[\"ecr:ReplicateImage\"],\"Resource\":"
-		"\"arn:aws:ecr:us-east-1:123456789012:repository/*\"}]}"));
+	OK(ecr_registry_set_policy(
+	    reg,
+	    "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"r\",\"Effect\":\"Allow\",\"Principal\":{\"AWS\":"
+	    "\"arn:aws:iam::123456789012:root\"},\"Action\":[\"ecr:ReplicateImage\"],\"Resource\":"
+	    "\"arn:aws:ecr:us-east-1:123456789012:repository/*\"}]}"));
 	B(ecr_registry_policy(&b, reg), &b);
 	B(ecr_registry_setting(&b, reg, "BASIC_SCAN_TYPE_VERSION"), &b);
 	B(ecr_registry_setting(&b, reg, "REGISTRY_POLICY_SCOPE"), &b);
@@ -837,9 +844,9 @@ static void scenario_auth(ecr_registry *reg)
 	R(ecr_registry_set_setting(reg, "BASIC_SCAN_TYPE_VERSION", "NOPE"));
 	B(ecr_registry_setting(&b, reg, "BASIC_SCAN_TYPE_VERSION"), &b);
 
-	const char *arns[] = { "arn:aws:iam::123456789012:user/zed", "arn:aws:iam::123456789012:user/Bob",
-		"arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:user/al-ice",
-		"arn:aws:iam::123456789012:role/Admin", "arn:aws:iam::123456789012:user/al_ice" };
+	const char *arns[] = {"arn:aws:iam::123456789012:user/zed",   "arn:aws:iam::123456789012:user/Bob",
+	                      "arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:user/al-ice",
+	                      "arn:aws:iam::123456789012:role/Admin", "arn:aws:iam::123456789012:user/al_ice"};
 	for (size_t i = 0; i < NELEM(arns); i++) {
 		ecr_principal *p = NULL;
 		OK(ecr_principal_create(&p, reg, arns[i], i == 4 ? ECR_PRINCIPAL_ADMIN : 0));
@@ -851,17 +858,20 @@ static void scenario_auth(ecr_registry *reg)
 	OK(ecr_principal_iterator_new(&it, reg));
 	while (ecr_principal_iterator_next(&p, it) == 0) {
 		out("  principal %s %s admin=%d", ecr_principal_arn(p), ecr_principal_account_id(p),
-			ecr_principal_is_admin(p));
+		    ecr_principal_is_admin(p));
 	}
 	ecr_principal_iterator_free(it);
 
 	OK(ecr_principal_open(&p, reg, arns[2]));
-	OK(ecr_principal_put_policy(p, "pull", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
-		"\"Action\":[\"ecr:BatchGetImage\",\"ecr:DescribeImages\"],\"Resource\":\"*\"}]}"));
-	OK(ecr_principal_put_policy(p, "Deny-delete", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
-		"\"Deny\",\"Action\":\"ecr:DeleteRepository\",\"Resource\":\"*\"}]}"));
-	OK(ecr_principal_put_policy(p, "deny_x", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
-		"\"Deny\",\"Action\":\"ecr:PutImage\",\"Resource\":\"*\"}]}"));
+	OK(ecr_principal_put_policy(p, "pull",
+	                            "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+	                            "\"Action\":[\"ecr:BatchGetImage\",\"ecr:DescribeImages\"],\"Resource\":\"*\"}]}"));
+	OK(ecr_principal_put_policy(p, "Deny-delete",
+	                            "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
+	                            "\"Deny\",\"Action\":\"ecr:DeleteRepository\",\"Resource\":\"*\"}]}"));
+	OK(ecr_principal_put_policy(p, "deny_x",
+	                            "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
+	                            "\"Deny\",\"Action\":\"ecr:PutImage\",\"Resource\":\"*\"}]}"));
 	OK(ecr_principal_policies(p, pol_cb, NULL));
 	OK(ecr_principal_delete_policy(p, "deny_x"));
 	R(ecr_principal_delete_policy(p, "deny_x"));
@@ -906,7 +916,7 @@ static void scenario_auth(ecr_registry *reg)
 }
 
 static int repl_cb(const char *region, const char *registry_id, ecr_replication_status status, const char *reason,
-	void *payload)
+                   void *payload)
 {
 	(void)payload;
 	out("  replication %s %s %d %s", region, registry_id, (int)status, reason ? reason : "-");
@@ -917,7 +927,7 @@ static void log_job(const char *what, int rc, const ecr__repl_job *j, int64_t ne
 {
 	if (rc == 0)
 		out("%s -> %s@%s %s/%s attempts %d", what, j->repository, j->digest, j->dest_region,
-			j->dest_registry_id, (int)j->attempts);
+		    j->dest_registry_id, (int)j->attempts);
 	else
 		out("%s -> %d next due %lld", what, rc, (long long)next_due);
 }
@@ -926,12 +936,12 @@ static void scenario_replication(ecr_registry *reg)
 {
 	ecr_buf b = ECR_BUF_INIT;
 	B(ecr_registry_replication_configuration(&b, reg), &b);
-	OK(ecr_registry_set_replication_configuration(reg,
-		"{\"rules\":[{\"destinations\":[{\"region\":\"us-west-2\",\"registryId\":\"123456789012\"},"
-		"{\"region\":\"eu-west-1\",\"registryId\":\"210987654321\"}],"
-		"\"repositoryFilters\":[{\"filter\":\"prod\",\"filterType\":\"PREFIX_MATCH\"}]}]}"));
+	OK(ecr_registry_set_replication_configuration(
+	    reg, "{\"rules\":[{\"destinations\":[{\"region\":\"us-west-2\",\"registryId\":\"123456789012\"},"
+	         "{\"region\":\"eu-west-1\",\"registryId\":\"210987654321\"}],"
+	         "\"repositoryFilters\":[{\"filter\":\"prod\",\"filterType\":\"PREFIX_MATCH\"}]}]}"));
 	B(ecr_registry_replication_configuration(&b, reg), &b);
-	const char *names[] = { "prod/b", "prod/a-x", "prod/a", "dev/app" };
+	const char *names[] = {"prod/b", "prod/a-x", "prod/a", "dev/app"};
 	uint64_t rng = 5;
 	th_image imgs[NELEM(names)];
 	for (size_t i = 0; i < NELEM(names); i++) {
@@ -1015,10 +1025,13 @@ static void scenario_replication(ecr_registry *reg)
 		ecr__repl_job_dispose(&j);
 
 	/* creation templates */
-	const char *tpl[] = { "{\"prefix\":\"prod\",\"appliedFor\":[\"REPLICATION\"],\"imageTagMutability\":\"IMMUTABLE\"}",
-		"{\"prefix\":\"ROOT\",\"appliedFor\":[\"CREATE_ON_PUSH\",\"PULL_THROUGH_CACHE\"]}",
-		"{\"prefix\":\"a-b\",\"appliedFor\":[\"REPLICATION\"]}", "{\"prefix\":\"a_b\",\"appliedFor\":[\"REPLICATION\"]}",
-		"{\"prefix\":\"ab\",\"appliedFor\":[\"REPLICATION\"]}", "{\"prefix\":\"a/b\",\"appliedFor\":[\"REPLICATION\"]}" };
+	const char *tpl[] = {
+	    "{\"prefix\":\"prod\",\"appliedFor\":[\"REPLICATION\"],\"imageTagMutability\":\"IMMUTABLE\"}",
+	    "{\"prefix\":\"ROOT\",\"appliedFor\":[\"CREATE_ON_PUSH\",\"PULL_THROUGH_CACHE\"]}",
+	    "{\"prefix\":\"a-b\",\"appliedFor\":[\"REPLICATION\"]}",
+	    "{\"prefix\":\"a_b\",\"appliedFor\":[\"REPLICATION\"]}",
+	    "{\"prefix\":\"ab\",\"appliedFor\":[\"REPLICATION\"]}",
+	    "{\"prefix\":\"a/b\",\"appliedFor\":[\"REPLICATION\"]}"};
 	for (size_t i = 0; i < NELEM(tpl); i++) {
 		g_now += 1;
 		B(ecr_registry_put_creation_template(&b, reg, tpl[i], 1), &b);
@@ -1026,7 +1039,7 @@ static void scenario_replication(ecr_registry *reg)
 	B(ecr_registry_put_creation_template(&b, reg, tpl[0], 1), &b);
 	B(ecr_registry_put_creation_template(&b, reg, "{\"prefix\":\"prod\",\"appliedFor\":[\"REPLICATION\"]}", 0), &b);
 	B(ecr_registry_creation_templates(&b, reg, NULL, 0), &b);
-	const char *pick[] = { "ab", "prod", "missing" };
+	const char *pick[] = {"ab", "prod", "missing"};
 	B(ecr_registry_creation_templates(&b, reg, pick, 2), &b);
 	B(ecr_registry_creation_templates(&b, reg, pick + 2, 1), &b);
 	ecr_repository *r = NULL;
@@ -1071,7 +1084,9 @@ static void scenario_public(ecr_registry *reg)
 	OK(ecr_repository_create(&repo, reg, "pub/app", NULL));
 	ecr_repository *repo2 = NULL;
 	OK(ecr_repository_create(&repo2, reg, "pub/other", NULL));
-	R(ecr_repository_set_catalog_data(repo, "{\"description\":\"d\",\"aboutText\":\"# About\",\"architectures\":[\"x86-64\",\"ARM 64\"],\"operatingSystems\":[\"Linux\"]}"));
+	R(ecr_repository_set_catalog_data(
+	    repo, "{\"description\":\"d\",\"aboutText\":\"# About\",\"architectures\":[\"x86-64\",\"ARM "
+	          "64\"],\"operatingSystems\":[\"Linux\"]}"));
 	R(ecr_repository_set_catalog_data(repo2, "{\"description\":\"other\"}"));
 	B(ecr_repository_catalog_data(&b, repo), &b);
 	B(ecr_repository_catalog_logo(&b, repo), &b);
@@ -1094,10 +1109,10 @@ static void scenario_public(ecr_registry *reg)
 static void scenario_cache_scan(ecr_registry *reg)
 {
 	ecr_buf b = ECR_BUF_INIT;
-	const char *cred[] = { "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/zz",
-		"arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/A",
-		"arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/a-b",
-		"arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/ab" };
+	const char *cred[] = {"arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/zz",
+	                      "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/A",
+	                      "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/a-b",
+	                      "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/ab"};
 	for (size_t i = 0; i < NELEM(cred); i++)
 		OK(ecr_registry_put_credential(reg, cred[i], i % 2 ? "User" : "user", "s3cret"));
 	OK(ecr_registry_put_credential(reg, cred[0], "changed", "x"));
@@ -1106,19 +1121,19 @@ static void scenario_cache_scan(ecr_registry *reg)
 	R(ecr_registry_delete_credential(reg, cred[1]));
 	OK(ecr_registry_credentials_foreach(reg, cred_cb, NULL));
 
-	const char *prefixes[] = { "quay", "Docker-hub", "a-b", "ab", "a_b", "k8s" };
+	const char *prefixes[] = {"quay", "Docker-hub", "a-b", "ab", "a_b", "k8s"};
 	for (size_t i = 0; i < NELEM(prefixes); i++) {
 		char json[256];
 		snprintf(json, sizeof(json), "{\"ecrRepositoryPrefix\":\"%s\",\"upstreamRegistryUrl\":\"quay.io\"}",
-			prefixes[i]);
+		         prefixes[i]);
 		g_now += 1;
 		B(ecr_registry_put_pull_through_cache_rule(&b, reg, json, 1), &b);
 	}
-	B(ecr_registry_put_pull_through_cache_rule(&b, reg,
-		  "{\"ecrRepositoryPrefix\":\"quay\",\"upstreamRegistryUrl\":\"quay.io\"}", 1),
-		&b);
+	B(ecr_registry_put_pull_through_cache_rule(
+	      &b, reg, "{\"ecrRepositoryPrefix\":\"quay\",\"upstreamRegistryUrl\":\"quay.io\"}", 1),
+	  &b);
 	B(ecr_registry_pull_through_cache_rules(&b, reg, NULL, 0), &b);
-	const char *some[] = { "ab", "quay" };
+	const char *some[] = {"ab", "quay"};
 	B(ecr_registry_pull_through_cache_rules(&b, reg, some, 2), &b);
 	B(ecr_registry_delete_pull_through_cache_rule(&b, reg, "ab"), &b);
 	B(ecr_registry_delete_pull_through_cache_rule(&b, reg, "ab"), &b);
@@ -1128,9 +1143,9 @@ static void scenario_cache_scan(ecr_registry *reg)
 	OK(ecr_repository_create(&repo, reg, "pub/app", NULL));
 	/* scanning configuration, and a scan without a vulnerability database (its result is stored) */
 	B(ecr_registry_scanning_configuration(&b, reg), &b);
-	OK(ecr_registry_set_scanning_configuration(reg,
-		"{\"scanType\":\"ENHANCED\",\"rules\":[{\"scanFrequency\":\"CONTINUOUS_SCAN\",\"repositoryFilters\":"
-		"[{\"filter\":\"pub-*\",\"filterType\":\"WILDCARD\"}]}]}"));
+	OK(ecr_registry_set_scanning_configuration(
+	    reg, "{\"scanType\":\"ENHANCED\",\"rules\":[{\"scanFrequency\":\"CONTINUOUS_SCAN\",\"repositoryFilters\":"
+	         "[{\"filter\":\"pub-*\",\"filterType\":\"WILDCARD\"}]}]}"));
 	B(ecr_registry_scanning_configuration(&b, reg), &b);
 	B(ecr_repository_scan_frequency(&b, repo), &b);
 	uint64_t rng = 3;
@@ -1209,16 +1224,17 @@ int main(void)
 {
 	g_up = start_server() == 0;
 	if (!g_up)
-		fprintf(stderr, "# no PostgreSQL test server (PG_TEST_SERVER unset or the server did not start): skipped\n");
+		fprintf(stderr,
+		        "# no PostgreSQL test server (PG_TEST_SERVER unset or the server did not start): skipped\n");
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_storage_engine_pg__repositories),
-		cmocka_unit_test(test_storage_engine_pg__images),
-		cmocka_unit_test(test_storage_engine_pg__uploads_gc),
-		cmocka_unit_test(test_storage_engine_pg__lifecycle),
-		cmocka_unit_test(test_storage_engine_pg__auth),
-		cmocka_unit_test(test_storage_engine_pg__replication_templates),
-		cmocka_unit_test(test_storage_engine_pg__cache_scan),
-		cmocka_unit_test(test_storage_engine_pg__public),
+	    cmocka_unit_test(test_storage_engine_pg__repositories),
+	    cmocka_unit_test(test_storage_engine_pg__images),
+	    cmocka_unit_test(test_storage_engine_pg__uploads_gc),
+	    cmocka_unit_test(test_storage_engine_pg__lifecycle),
+	    cmocka_unit_test(test_storage_engine_pg__auth),
+	    cmocka_unit_test(test_storage_engine_pg__replication_templates),
+	    cmocka_unit_test(test_storage_engine_pg__cache_scan),
+	    cmocka_unit_test(test_storage_engine_pg__public),
 	};
 	int rc = cmocka_run_group_tests_name("storage/engine_pg", tests, NULL, NULL);
 	if (g_guard > 0) {
