@@ -10,6 +10,7 @@
 #define _GNU_SOURCE 1
 #include "../helpers/helpers.h"
 #include "../helpers/th_image.h"
+#include "libecr/storage/meta.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -223,13 +224,13 @@ static void test_storage_meta_pg__dialect_and_open_errors(void **state)
 
 static const char *const schema_tables[] = { "registries", "repositories", "images", "image_refs", "tags",
 	"blob_links", "uploads", "principals", "access_keys", "store_keys", "replication_jobs", "cache_tags",
-	"public_registries", "repository_catalog" };
+	"public_registries", "repository_catalog", "leases", "gc_candidates" };
 
 static void test_storage_meta_pg__migrations_from_empty(void **state)
 {
 	fixture *f = *state; /* setup opened the store on an empty database: migrated */
 	ecr_meta_store *ms = f->ms;
-	assert_int_equal(query_int(ms, "SELECT version FROM schema_version"), 3);
+	assert_int_equal(query_int(ms, "SELECT version FROM schema_version"), ECR__META_SCHEMA_VERSION);
 	for (size_t i = 0; i < sizeof(schema_tables) / sizeof(schema_tables[0]); i++) {
 		char q[200];
 		snprintf(q, sizeof(q), "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = '%s'",
@@ -265,7 +266,7 @@ static void *open_thread(void *p)
 	ecr_meta_store *ms = NULL;
 	intptr_t rc = ecr_meta_store_postgres_new(&ms, g_url, 0);
 	if (rc == 0)
-		rc = query_int(ms, "SELECT version FROM schema_version") == 3 ? 0 : -1;
+		rc = query_int(ms, "SELECT version FROM schema_version") == ECR__META_SCHEMA_VERSION ? 0 : -1;
 	ecr_meta_store_free(ms);
 	return (void *)rc;
 }
