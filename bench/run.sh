@@ -93,8 +93,8 @@ echo "ref:  docker-registry $(dpkg-query -W -f='${Version}' docker-registry) on 
 echo "ecrd: $("$ECRD" --version 2>&1 | head -n 1) (release build) on 127.0.0.1:$ECRD_PORT"
 # shellcheck disable=SC2206
 ECRD_EXTRA=(${ECRD_ARGS:---log-level warn})
-# docker-registry runs without authentication: so does ecrd, where it has it.
-if "$ECRD" --help 2>&1 | grep -q -- '--no-auth'; then ECRD_EXTRA+=(--no-auth); fi
+# docker-registry runs without authentication: so does ecrd.
+ECRD_EXTRA+=(--no-auth)
 "$BENCH" "$@" \
 	--url "http://127.0.0.1:$REF_PORT" --name ref \
 	--start-cmd "docker-registry serve $WORK/ref.yml" \

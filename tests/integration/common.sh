@@ -41,7 +41,7 @@ integ_start_ecrd() {
 	# No credentials: the shared client check runs without them (--no-auth
 	# where this ecrd has authentication, i.e. knows the option).
 	local -a noauth=()
-	[ "${ECRD_AUTH:-0}" = 1 ] || { "$ecrd" --help 2>&1 | grep -q -- '--no-auth' && noauth=(--no-auth); }
+	[ "${ECRD_AUTH:-0}" = 1 ] || noauth=(--no-auth)
 	"$ecrd" --listen 127.0.0.1:0 ${noauth[@]+"${noauth[@]}"} --data "$data" "$@" >"$log.out" 2>"$log" &
 	ECRD_PID=$!
 	for _ in $(seq 200); do

@@ -195,6 +195,7 @@ for _ in $(seq 600); do
 	fi
 	sleep 0.02
 done
+[ "$killed" = 1 ] || kill -KILL "$PID_A" 2>/dev/null # never wait for a live A
 wait "$PID_A" 2>/dev/null
 PID_A=
 ecr "$EP_B" eu-west-1 describe-images --repository-name rep/big
