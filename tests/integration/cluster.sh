@@ -115,11 +115,14 @@ else
 	finish
 fi
 
-start_node() { # NAME: start an ecrd on a free loopback port over the shared stores
-	local name=$1 line=
-	"${s3env[@]}" "$ECRD" --listen 127.0.0.1:0 --meta "$META" --blobs "$BLOBS" --lifecycle-interval 0 \
+launch_node() { # NAME [LIFECYCLE_INTERVAL]: start an ecrd on a free loopback port over the shared stores
+	local name=$1 interval=${2:-0}
+	"${s3env[@]}" "$ECRD" --listen 127.0.0.1:0 --meta "$META" --blobs "$BLOBS" --lifecycle-interval "$interval" \
 		--log-level info >"$WORK/$name.out" 2>>"$WORK/$name.log" &
 	NODE_PID[$name]=$!
+}
+wait_node() { # NAME: until the node launched listens; its port in NODE_PORT
+	local name=$1 line=
 	for _ in $(seq 300); do
 		line=$(grep -m1 '^ecrd: listening on ' "$WORK/$name.out" 2>/dev/null || true)
 		[ -n "$line" ] && break
@@ -130,10 +133,12 @@ start_node() { # NAME: start an ecrd on a free loopback port over the shared sto
 		NODE_PORT[$name]=${BASH_REMATCH[1]}
 		return 0
 	fi
+	kill -KILL "${NODE_PID[$name]}" 2>/dev/null && wait "${NODE_PID[$name]}" 2>/dev/null
 	NODE_PID[$name]=
 	echo "# ecrd $name did not start: $(tail -n 10 "$WORK/$name.log")"
 	return 1
 }
+start_node() { launch_node "$@" && wait_node "$1"; }
 
 t0=$(now_ms)
 for n in A B C; do
@@ -338,6 +343,193 @@ for n in A B; do
 	NODE_PID[$n]=
 	[ "$rc" -eq 0 ] && ok "node $n stops cleanly on SIGTERM" || notok "node $n exit status $rc after SIGTERM"
 done
-integ_check_sanitizer "$WORK"/A.log "$WORK"/B.log
+
+# --- background jobs exactly once: two nodes D and E, lifecycle timers of 2 s, both replicators ---
+ACCOUNT=123456789012
+LC_INTERVAL=2
+t0=$(now_ms)
+# launched together, so that their lifecycle timers fire at about the same times and race for the lease
+for n in D E; do launch_node "$n" "$LC_INTERVAL"; done
+for n in D E; do
+	if wait_node "$n"; then
+		ok "node $n serves on 127.0.0.1:${NODE_PORT[$n]} (--lifecycle-interval $LC_INTERVAL)"
+	else
+		notok "node $n starts"
+		finish
+	fi
+done
+D=127.0.0.1:${NODE_PORT[D]} E=127.0.0.1:${NODE_PORT[E]}
+timing "nodes D and E start" "$t0"
+# shellcheck disable=SC2016 # a JMESPath query (its backquotes are JSON literals)
+DIGEST_TAGS='imageDetails[].[imageDigest,join(`,`,imageTags || `[]`)]' # "digest tag,tag" per image
+ecr_at() { # NODE REGION ARGS...: aws ecr against a node; the output in $RES, the status in $RC
+	local addr=127.0.0.1:${NODE_PORT[$1]} region=$2
+	shift 2
+	RES=$("${awsenv[@]}" aws ecr --endpoint-url "http://$addr" --region "$region" "$@" 2>"$WORK/ecr.err")
+	RC=$?
+}
+push_small() { # DIR NODE REPO:TAG: a new image of one random 16 KiB layer, pushed; prints its digest
+	local want
+	want=$(integ_make_layout tar-kib "$1" v1 16) || return 1
+	"${SK[@]}" copy --preserve-digests --dest-tls-verify=false --dest-creds "$CREDS" "oci:$1:v1" \
+		"docker://127.0.0.1:${NODE_PORT[$2]}/$3" >"$1.push.out" 2>&1 || return 1
+	echo "$want"
+}
+log_lines() { # NODE FROM_LINE: the lines of the node's log from line FROM_LINE on
+	tail -n +"$2" "$WORK/$1.log"
+}
+
+# Lifecycle: N images in cluster/lc (pushed through D before the policy exists), then a policy that keeps
+# the newest one (imageCountMoreThan 1, tagStatus any). Both timers fire every 2 s; each run takes the
+# repository's lease: a node that finds it held logs "skipped, another node applies it".
+t0=$(now_ms)
+LC_N=4
+lc_digests=() bad=()
+for i in $(seq 0 $((LC_N - 1))); do
+	d=$(push_small "$WORK/lc$i" D "cluster/lc:t$i") && lc_digests+=("$d") || bad+=("push t$i: $(tail -n 3 "$WORK/lc$i.push.out")")
+	sleep 1.1 # distinct push times (imageCountMoreThan orders by pushedAt)
+done
+[ ${#bad[@]} -eq 0 ] && ok "lifecycle: $LC_N images pushed to cluster/lc through D" || notok "lifecycle pushes" "${bad[@]}"
+kept=${lc_digests[$((LC_N - 1))]}
+cat >"$WORK/lc-policy.json" <<'EOF'
+{"rules":[{"rulePriority":1,"description":"keep the newest image","selection":{"tagStatus":"any",
+ "countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}
+EOF
+declare -A MARK
+for n in D E; do MARK[$n]=$(($(wc -l <"$WORK/$n.log") + 1)); done
+ecr_at D us-east-1 put-lifecycle-policy --repository-name cluster/lc --lifecycle-policy-text "file://$WORK/lc-policy.json"
+[ "$RC" -eq 0 ] && ok "put-lifecycle-policy on cluster/lc through D" || notok "put-lifecycle-policy" "$(cat "$WORK/ecr.err")"
+# until each node has run the policy twice (applied or skipped) since it was set: each timer fired at least once
+# after the other node's first run
+lc_runs() { log_lines "$1" "${MARK[$1]}" | grep -c -e 'lifecycle policy of cluster/lc applied: ' \
+	-e 'lifecycle policy of cluster/lc: skipped, another node applies it'; }
+deadline=$((SECONDS + 60))
+while [ $SECONDS -lt $deadline ]; do
+	[ "$(lc_runs D)" -ge 2 ] && [ "$(lc_runs E)" -ge 2 ] && break
+	sleep 0.5
+done
+runs_d=$(lc_runs D) runs_e=$(lc_runs E)
+if [ "$runs_d" -ge 2 ] && [ "$runs_e" -ge 2 ]; then
+	ok "lifecycle: both timers ran the policy (D $runs_d, E $runs_e runs)"
+else
+	notok "lifecycle timers" "runs since the policy was set: D $runs_d, E $runs_e"
+fi
+ecr_at E us-east-1 describe-images --repository-name cluster/lc --query "$DIGEST_TAGS" \
+	--output text
+left=$(tr '\t' ' ' <<<"$RES")
+if [ "$RC" -eq 0 ] && [ "$left" = "$kept t$((LC_N - 1))" ]; then
+	ok "lifecycle: through E, cluster/lc keeps only the newest image (t$((LC_N - 1)))"
+else
+	notok "lifecycle result" "describe-images through E: '$left' (rc $RC), want '$kept t$((LC_N - 1))'" "$(cat "$WORK/ecr.err")"
+fi
+got=$("${SK[@]}" inspect --tls-verify=false --creds "$CREDS" --format '{{.Digest}}' "docker://$E/cluster/lc:t$((LC_N - 1))" 2>&1)
+rm -rf "$WORK/lc-pulled"
+if [ "$got" = "$kept" ] && "${SK[@]}" copy --src-tls-verify=false --src-creds "$CREDS" "docker://$D/cluster/lc:t$((LC_N - 1))" \
+	"oci:$WORK/lc-pulled:v1" >"$WORK/lc-pull.out" 2>&1; then
+	ok "lifecycle: the kept image is intact (inspect through E, pull through D)"
+else
+	notok "the kept image" "inspect: '$got' want $kept" "$(tail -n 3 "$WORK/lc-pull.out")"
+fi
+cat "$WORK/D.log" "$WORK/E.log" >"$WORK/DE.log"
+bad=()
+for i in $(seq 0 $((LC_N - 2))); do
+	c=$(grep -c -F "lifecycle: expired cluster/lc@${lc_digests[$i]} " "$WORK/DE.log")
+	[ "$c" = 1 ] || bad+=("t$i (${lc_digests[$i]}) expired $c times")
+done
+c=$(grep -c 'lifecycle: expired cluster/lc@' "$WORK/DE.log")
+[ "$c" = $((LC_N - 1)) ] || bad+=("$c expirations logged in cluster/lc, want $((LC_N - 1))")
+sum=$(grep -o 'lifecycle policy of cluster/lc applied: [0-9]* expired' "$WORK/DE.log" | awk '{ s += $6 } END { print s + 0 }')
+[ "$sum" = $((LC_N - 1)) ] || bad+=("the applied runs report $sum expired, want $((LC_N - 1))")
+errs=$(grep -e 'lifecycle: cluster/lc (account' -e 'lifecycle: cannot list' "$WORK/DE.log")
+[ -z "$errs" ] || bad+=("$errs")
+applying=$(grep -c 'lifecycle policy of cluster/lc applied: [1-9][0-9]* expired' "$WORK/DE.log")
+[ "$applying" = 1 ] || bad+=("$applying runs expired images, want 1")
+n_applied=$(grep -c 'lifecycle policy of cluster/lc applied: ' "$WORK/DE.log")
+n_skipped=$(grep -c 'lifecycle policy of cluster/lc: skipped, another node applies it' "$WORK/DE.log")
+if [ ${#bad[@]} -eq 0 ]; then
+	ok "lifecycle exactly once: each of the $((LC_N - 1)) images expired once, by one run; no error"
+else
+	notok "lifecycle exactly once" "${bad[@]}"
+fi
+echo "# lifecycle: $n_applied runs applied the policy (1 of them expired images), $n_skipped skipped (lease held by the other node)"
+timing "lifecycle on two nodes" "$t0"
+
+# Replication: cluster/rep* of us-east-1 to eu-west-1 of the same account (a registry of the same cluster).
+# M images pushed through D while D's and E's replicators (2 workers each) claim jobs from the shared queue.
+t0=$(now_ms)
+REPL_M=6
+cat >"$WORK/repl.json" <<EOF
+{"rules":[{"destinations":[{"region":"eu-west-1","registryId":"$ACCOUNT"}],
+ "repositoryFilters":[{"filter":"cluster/rep","filterType":"PREFIX_MATCH"}]}]}
+EOF
+ecr_at D us-east-1 put-replication-configuration --replication-configuration "file://$WORK/repl.json"
+[ "$RC" -eq 0 ] && ok "put-replication-configuration through D (to eu-west-1 of $ACCOUNT)" ||
+	notok "put-replication-configuration" "$(cat "$WORK/ecr.err")"
+rep_digests=() bad=() rep_pids=()
+for i in $(seq 0 $((REPL_M - 1))); do # in parallel: more jobs at once than D's two workers take
+	push_small "$WORK/rep$i" D "cluster/rep:r$i" >"$WORK/rep$i.digest" &
+	rep_pids+=($!)
+done
+for i in $(seq 0 $((REPL_M - 1))); do
+	if wait "${rep_pids[$i]}"; then
+		rep_digests+=("$(cat "$WORK/rep$i.digest")")
+	else
+		rep_digests+=(none)
+		bad+=("push r$i: $(tail -n 3 "$WORK/rep$i.push.out")")
+	fi
+done
+[ ${#bad[@]} -eq 0 ] && ok "replication: $REPL_M images pushed to cluster/rep through D" || notok "replication pushes" "${bad[@]}"
+repl_status() { # TAG: "region/registry=STATUS" of cluster/rep:TAG, through E
+	ecr_at E us-east-1 describe-image-replication-status --repository-name cluster/rep --image-id "imageTag=$1" \
+		--query 'replicationStatuses[].[region,registryId,status]' --output text
+	[ "$RC" -eq 0 ] && awk '{ printf "%s/%s=%s", $1, $2, $3 }' <<<"$RES"
+}
+deadline=$((SECONDS + 90))
+mapfile -t pending < <(seq 0 $((REPL_M - 1)))
+while [ ${#pending[@]} -gt 0 ] && [ $SECONDS -lt $deadline ]; do
+	still=()
+	for i in "${pending[@]}"; do [ "$(repl_status "r$i")" = "eu-west-1/$ACCOUNT=COMPLETE" ] || still+=("$i"); done
+	pending=(${still[@]+"${still[@]}"})
+	[ ${#pending[@]} -gt 0 ] && sleep 0.5
+done
+if [ ${#pending[@]} -eq 0 ]; then
+	ok "replication: describe-image-replication-status COMPLETE for the $REPL_M images (through E)"
+else
+	detail=()
+	for i in "${pending[@]}"; do detail+=("r$i: '$(repl_status "r$i")'"); done
+	notok "replication status" "${detail[@]}"
+fi
+ecr_at E eu-west-1 describe-images --repository-name cluster/rep --query "$DIGEST_TAGS" \
+	--output text
+got=$(tr '\t' ' ' <<<"$RES" | sort)
+want=$(for i in $(seq 0 $((REPL_M - 1))); do echo "${rep_digests[$i]} r$i"; done | sort)
+if [ "$RC" -eq 0 ] && [ "$got" = "$want" ]; then
+	ok "replication: eu-west-1 (through E) has exactly the $REPL_M images, with their tags"
+else
+	notok "replicas in eu-west-1" "got:" "$got" "want:" "$want" "$(cat "$WORK/ecr.err")"
+fi
+bad=() by_d=0 by_e=0
+for d in "${rep_digests[@]}"; do
+	line="replication: cluster/rep@$d to account $ACCOUNT in eu-west-1: complete"
+	cd_=$(grep -c -F "$line" "$WORK/D.log") ce=$(grep -c -F "$line" "$WORK/E.log")
+	[ $((cd_ + ce)) = 1 ] || bad+=("$d copied $cd_ times by D, $ce by E")
+	by_d=$((by_d + cd_)) by_e=$((by_e + ce))
+done
+fails=$(grep -h 'replication: cluster/rep@.* failed' "$WORK/D.log" "$WORK/E.log")
+[ -z "$fails" ] || bad+=("$fails")
+if [ ${#bad[@]} -eq 0 ]; then
+	ok "replication exactly once: each job completed by one node (D $by_d, E $by_e), no failed attempt"
+else
+	notok "replication exactly once" "${bad[@]}"
+fi
+echo "# replication: claims that lost a race: $(cat "$WORK/D.log" "$WORK/E.log" | grep -c 'replication: cannot claim a job')"
+timing "replication on two nodes" "$t0"
+for n in D E; do
+	integ_stop "${NODE_PID[$n]}"
+	rc=$?
+	NODE_PID[$n]=
+	[ "$rc" -eq 0 ] && ok "node $n stops cleanly on SIGTERM" || notok "node $n exit status $rc after SIGTERM"
+done
+integ_check_sanitizer "$WORK"/A.log "$WORK"/B.log "$WORK"/D.log "$WORK"/E.log
 timing "whole run" "$T_START"
 finish
