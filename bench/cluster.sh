@@ -23,6 +23,10 @@
 # the path of registry-bench, ECRD_ARGS adds ecrd options (default
 # "--log-level warn"), KEEP=1 keeps the temporary folders. The JSON results
 # are saved as build-bench/cluster-{single,nodeA,nodeB}.json.
+# S3_TCP_NODELAY=1 starts radosgw with "tcp_nodelay=1" on its beast frontend
+# (from a copy of the shared script): without it, radosgw 16 answers every
+# request after the first on a kept-alive connection about 40 ms late (Nagle
+# against the client's delayed ACK), and ecrd keeps its S3 connections alive.
 #
 # Caveats: the test servers are tuned for tests (PostgreSQL with fsync=off,
 # radosgw keeping objects in RAM by default: S3_TEST_OSD_STORE=bluestore
@@ -68,6 +72,13 @@ ECRD=$B/tools/ecrd
 WORK=$(mktemp -d /tmp/bench-cluster.XXXXXX)
 PGDIR=$(mktemp -d /tmp/bench-cluster-pg.XXXXXX) # its own mktemp -d: the postgres user must reach it
 S3DIR=$WORK/s3
+if [ "${S3_TCP_NODELAY:-0}" = 1 ]; then # a copy of the shared script with radosgw's beast frontend in TCP_NODELAY
+	# shellcheck disable=SC2016 # a literal $port in the script
+	sed 's/^\(rgw_frontends = beast endpoint=127\.0\.0\.1:\$port\)$/\1 tcp_nodelay=1/' "$S3_SCRIPT" >"$WORK/s3-test-server.sh"
+	grep -q '^rgw_frontends = .* tcp_nodelay=1$' "$WORK/s3-test-server.sh" ||
+		{ rm -rf "$WORK" "$PGDIR"; die "S3_TCP_NODELAY=1: no rgw_frontends line to change in $S3_SCRIPT"; }
+	S3_SCRIPT=$WORK/s3-test-server.sh
+fi
 PG_UP=0 S3_UP=0 GUARD=
 PIDS=() # ecrd nodes and registry-bench processes started in the background
 cleanup() {
@@ -123,7 +134,7 @@ aws s3api create-bucket --bucket ecr-bench --endpoint-url "$S3_ENDPOINT" >"$WORK
 BLOBS1="s3://ecr-bench/one?endpoint=$S3_ENDPOINT&path_style=1&region=us-east-1"
 BLOBS2="s3://ecr-bench/two?endpoint=$S3_ENDPOINT&path_style=1&region=us-east-1"
 echo "servers:        PostgreSQL on 127.0.0.1:$PG_PORT (fsync=off), radosgw on $S3_ENDPOINT" \
-	"(OSD store ${S3_TEST_OSD_STORE:-memstore})"
+	"(OSD store ${S3_TEST_OSD_STORE:-memstore}, beast tcp_nodelay ${S3_TCP_NODELAY:-0})"
 
 # shellcheck disable=SC2206
 ECRD_EXTRA=(${ECRD_ARGS:---log-level warn} --lifecycle-interval 0 --no-auth)
