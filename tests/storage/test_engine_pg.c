@@ -10,6 +10,7 @@
 #define _GNU_SOURCE 1
 #include "../helpers/helpers.h"
 #include "../helpers/th_image.h"
+#include "../helpers/th_pg.h"
 
 #include <fcntl.h>
 #include <libpq-fe.h>
@@ -28,96 +29,7 @@
 #include "libecr/engine/replication_queue.h"
 #include "libecr/storage/meta.h"
 
-static char g_dir[256];
-static char g_url[512];
-static char g_script[1024];
-static int g_port;
 static int g_up;
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void stop_server(void)
-{
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd), "bash '%s' stop '%s' >/dev/null 2>&1 && rm -rf '%s'", g_script, g_dir, g_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "# stopping the PostgreSQL test server in %s failed\n", g_dir);
-}
-
-/* A child that waits for this process to end (its pipe closes), then stops the server. */
-static pid_t g_guard = -1;
-static int g_guard_fd = -1;
-
-static void start_guard(void)
-{
-	int fds[2];
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		return;
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(fds[1]);
-		/* its own session: a test runner that kills the test's process group (timeout) spares the guard */
-		setsid();
-		prctl(PR_SET_PDEATHSIG, 0);
-		char c;
-		while (read(fds[0], &c, 1) > 0)
-			;
-		stop_server();
-		_exit(0);
-	}
-	close(fds[0]);
-	if (pid < 0) {
-		close(fds[1]);
-		return;
-	}
-	g_guard = pid;
-	g_guard_fd = fds[1];
-}
-
-/* Start the server; 0 when it runs. */
-static int start_server(void)
-{
-	const char *script = getenv("PG_TEST_SERVER");
-	if (!script || access(script, R_OK) != 0)
-		return -1;
-	snprintf(g_script, sizeof(g_script), "%s", script);
-	snprintf(g_dir, sizeof(g_dir), "/tmp/ecr-pg-XXXXXX");
-	if (!mkdtemp(g_dir))
-		return -1;
-	start_guard();
-	for (int attempt = 0; attempt < 3; attempt++) {
-		g_port = 20000 + (int)((getpid() * 7 + attempt * 997) % 30000);
-		char cmd[2048];
-		snprintf(cmd, sizeof(cmd), "bash '%s' start '%s' %d 2>&1", g_script, g_dir, g_port);
-		double t0 = now_s();
-		FILE *fp = popen(cmd, "r");
-		if (!fp)
-			return -1;
-		char line[512];
-		g_url[0] = '\0';
-		while (fgets(line, sizeof(line), fp)) {
-			if (strncmp(line, "DATABASE_URL=", 13) == 0) {
-				line[strcspn(line, "\n")] = '\0';
-				snprintf(g_url, sizeof(g_url), "%s", line + 13);
-			} else if (!strstr(line, "=")) {
-				fprintf(stderr, "# %s", line);
-			}
-		}
-		int st = pclose(fp);
-		if (st == 0 && g_url[0]) {
-			fprintf(stderr, "# PostgreSQL started on port %d in %.2f s\n", g_port, now_s() - t0);
-			return 0;
-		}
-		stop_server(); /* a half-started cluster (port taken?): clean and try another port */
-		mkdir(g_dir, 0700);
-	}
-	return -1;
-}
 
 /* --- the transcript --- */
 
@@ -184,7 +96,7 @@ static int g_icu = -1; /* whether CREATE DATABASE ... ICU works (probed once) */
 
 static PGconn *admin_conn(void)
 {
-	PGconn *c = PQconnectdb(g_url);
+	PGconn *c = PQconnectdb(th_pg_url());
 	assert_non_null(c);
 	if (PQstatus(c) != CONNECTION_OK)
 		fail_msg("connect: %s", PQerrorMessage(c));
@@ -226,10 +138,10 @@ static void new_database(char *url, size_t cap)
 		assert_int_equal(admin_exec(c, sql), 0);
 	}
 	PQfinish(c);
-	/* g_url ends with /<database> */
-	const char *slash = strrchr(g_url, '/');
+	/* th_pg_url() ends with /<database> */
+	const char *slash = strrchr(th_pg_url(), '/');
 	assert_non_null(slash);
-	snprintf(url, cap, "%.*s/%s", (int)(slash - g_url), g_url, name);
+	snprintf(url, cap, "%.*s/%s", (int)(slash - th_pg_url()), th_pg_url(), name);
 }
 
 typedef void (*scenario_fn)(ecr_registry *reg);
@@ -261,9 +173,9 @@ static char *run_on(scenario_fn fn, int pg)
 	g_log = NULL;
 	g_log_len = g_log_cap = 0;
 	out("backend-independent transcript");
-	double t0 = now_s();
+	double t0 = th_now_s();
 	fn(reg);
-	fprintf(stderr, "# %s: %.2f s\n", g_backend, now_s() - t0);
+	fprintf(stderr, "# %s: %.2f s\n", g_backend, th_now_s() - t0);
 	ecr_registry_free(reg);
 	if (dir)
 		th_rmtree(dir); /* frees dir */
@@ -1222,7 +1134,7 @@ static void test_storage_engine_pg__cache_scan(void **state)
 
 int main(void)
 {
-	g_up = start_server() == 0;
+	g_up = th_pg_start() == 0;
 	if (!g_up)
 		fprintf(stderr,
 		        "# no PostgreSQL test server (PG_TEST_SERVER unset or the server did not start): skipped\n");
@@ -1237,11 +1149,6 @@ int main(void)
 	    cmocka_unit_test(test_storage_engine_pg__public),
 	};
 	int rc = cmocka_run_group_tests_name("storage/engine_pg", tests, NULL, NULL);
-	if (g_guard > 0) {
-		double t0 = now_s();
-		close(g_guard_fd);
-		waitpid(g_guard, NULL, 0);
-		fprintf(stderr, "# PostgreSQL stopped in %.2f s\n", now_s() - t0);
-	}
+	th_pg_finish();
 	return rc;
 }

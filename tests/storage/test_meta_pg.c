@@ -10,6 +10,7 @@
 #define _GNU_SOURCE 1
 #include "../helpers/helpers.h"
 #include "../helpers/th_image.h"
+#include "../helpers/th_pg.h"
 #include "libecr/storage/meta.h"
 
 #include <libpq-fe.h>
@@ -32,111 +33,12 @@ typedef struct fixture {
 	ecr_meta_store *ms;
 } fixture;
 
-static char g_dir[256];
-static char g_url[512];
-static char g_script[1024];
-static int g_port;
 static int g_up;
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* pg_ctl on the test cluster (as the postgres user when root, like the script). */
-static int pg_ctl(const char *action)
-{
-	const char *bindir = getenv("PG_BINDIR") ? getenv("PG_BINDIR") : "/usr/lib/postgresql/15/bin";
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd), "%s %s/pg_ctl -D %s/pgdata -l %s/postgres.log -m fast -w -t 60 %s >/dev/null 2>&1",
-		getuid() == 0 ? "runuser -u postgres --" : "", bindir, g_dir, g_dir, action);
-	return system(cmd);
-}
-
-static void stop_server(void)
-{
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd), "bash '%s' stop '%s' >/dev/null 2>&1 && rm -rf '%s'", g_script, g_dir, g_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "# stopping the PostgreSQL test server in %s failed\n", g_dir);
-}
-
-/* A child that waits for this process to end (its pipe closes), then stops the server. */
-static pid_t g_guard = -1;
-static int g_guard_fd = -1;
-
-static void start_guard(void)
-{
-	int fds[2];
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		return;
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(fds[1]);
-		/* its own session: a test runner that kills the test's process group (timeout) spares the guard */
-		setsid();
-		prctl(PR_SET_PDEATHSIG, 0);
-		char c;
-		while (read(fds[0], &c, 1) > 0)
-			;
-		stop_server();
-		_exit(0);
-	}
-	close(fds[0]);
-	if (pid < 0) {
-		close(fds[1]);
-		return;
-	}
-	g_guard = pid;
-	g_guard_fd = fds[1];
-}
-
-/* Start the server; 0 when it runs. */
-static int start_server(void)
-{
-	const char *script = getenv("PG_TEST_SERVER");
-	if (!script || access(script, R_OK) != 0)
-		return -1;
-	snprintf(g_script, sizeof(g_script), "%s", script);
-	snprintf(g_dir, sizeof(g_dir), "/tmp/ecr-pg-XXXXXX");
-	if (!mkdtemp(g_dir))
-		return -1;
-	start_guard();
-	for (int attempt = 0; attempt < 3; attempt++) {
-		g_port = 20000 + (int)((getpid() * 7 + attempt * 997) % 30000);
-		char cmd[2048];
-		snprintf(cmd, sizeof(cmd), "bash '%s' start '%s' %d 2>&1", g_script, g_dir, g_port);
-		double t0 = now_s();
-		FILE *fp = popen(cmd, "r");
-		if (!fp)
-			return -1;
-		char line[512];
-		g_url[0] = '\0';
-		while (fgets(line, sizeof(line), fp)) {
-			if (strncmp(line, "DATABASE_URL=", 13) == 0) {
-				line[strcspn(line, "\n")] = '\0';
-				snprintf(g_url, sizeof(g_url), "%s", line + 13);
-			} else if (!strstr(line, "=")) {
-				fprintf(stderr, "# %s", line);
-			}
-		}
-		int st = pclose(fp);
-		if (st == 0 && g_url[0]) {
-			fprintf(stderr, "# PostgreSQL started on port %d in %.2f s\n", g_port, now_s() - t0);
-			return 0;
-		}
-		stop_server(); /* a half-started cluster (port taken?): clean and try another port */
-		mkdir(g_dir, 0700);
-	}
-	return -1;
-}
 
 /* A raw connection to the test database (for the tests' own checks). */
 static PGconn *raw_conn(void)
 {
-	PGconn *c = PQconnectdb(g_url);
+	PGconn *c = PQconnectdb(th_pg_url());
 	assert_non_null(c);
 	if (PQstatus(c) != CONNECTION_OK)
 		fail_msg("connect: %s", PQerrorMessage(c));
@@ -171,7 +73,7 @@ static int setup(void **state)
 	fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
 	reset_db();
-	assert_ok(ecr_meta_store_postgres_new(&f->ms, g_url, 0));
+	assert_ok(ecr_meta_store_postgres_new(&f->ms, th_pg_url(), 0));
 	*state = f;
 	return 0;
 }
@@ -189,7 +91,7 @@ static int teardown(void **state)
 static int mc_open_other(fixture *f, ecr_meta_store **out)
 {
 	(void)f;
-	return ecr_meta_store_postgres_new(out, g_url, 0);
+	return ecr_meta_store_postgres_new(out, th_pg_url(), 0);
 }
 
 #define MC_PREFIX test_storage_meta_pg__
@@ -202,7 +104,7 @@ static void test_storage_meta_pg__dialect_and_open_errors(void **state)
 	assert_int_equal(f->ms->version, ECR_META_STORE_VERSION);
 	ecr_meta_store *ms = NULL;
 	assert_int_equal(ecr_meta_store_postgres_new(&ms, "", 0), ECR_EINVALID);
-	assert_int_equal(ecr_meta_store_postgres_new(&ms, g_url, 0x80), ECR_EINVALID);
+	assert_int_equal(ecr_meta_store_postgres_new(&ms, th_pg_url(), 0x80), ECR_EINVALID);
 	assert_int_equal(ecr_meta_store_postgres_new(&ms, "nosuchkey=1", 0), ECR_EINVALID);
 	assert_non_null(strstr(ecr_error_last()->message, "postgres:"));
 	assert_int_equal(ecr_meta_store_postgres_new(&ms, "postgres://[::1", 0), ECR_EINVALID);
@@ -211,12 +113,12 @@ static void test_storage_meta_pg__dialect_and_open_errors(void **state)
 	assert_int_equal(ecr_error_last()->klass, ECR_ERROR_STORAGE);
 	/* a database that does not exist */
 	char url[600];
-	snprintf(url, sizeof(url), "postgresql://postgres@127.0.0.1:%d/no_such_db", g_port);
+	snprintf(url, sizeof(url), "postgresql://postgres@127.0.0.1:%d/no_such_db", th_pg_port());
 	assert_int_equal(ecr_meta_store_postgres_new(&ms, url, 0), ECR_ENETWORK);
 	assert_non_null(strstr(ecr_error_last()->message, "no_such_db"));
 	assert_null(ms);
 	/* key=value conninfo and NOSYNC (accepted, ignored) */
-	snprintf(url, sizeof(url), "host=127.0.0.1 port=%d user=postgres dbname=libecr_test", g_port);
+	snprintf(url, sizeof(url), "host=127.0.0.1 port=%d user=postgres dbname=libecr_test", th_pg_port());
 	assert_ok(ecr_meta_store_postgres_new(&ms, url, ECR_STORAGE_NOSYNC));
 	assert_int_equal(query_int(ms, "SELECT count(*) FROM schema_version"), 1);
 	ecr_meta_store_free(ms);
@@ -251,12 +153,12 @@ static void test_storage_meta_pg__migrations_from_empty(void **state)
 		1);
 	/* opening again changes nothing */
 	ecr_meta_store *again = NULL;
-	assert_ok(ecr_meta_store_postgres_new(&again, g_url, 0));
+	assert_ok(ecr_meta_store_postgres_new(&again, th_pg_url(), 0));
 	assert_int_equal(query_int(again, "SELECT count(*) FROM registries"), 2);
 	ecr_meta_store_free(again);
 	/* a newer schema is refused */
 	assert_ok(exec1(ms, "UPDATE schema_version SET version = 999", NULL, 0, NULL, NULL, NULL));
-	assert_int_equal(ecr_meta_store_postgres_new(&again, g_url, 0), ECR_EINVALID);
+	assert_int_equal(ecr_meta_store_postgres_new(&again, th_pg_url(), 0), ECR_EINVALID);
 	assert_non_null(strstr(ecr_error_last()->message, "schema version 999"));
 	assert_null(again);
 }
@@ -264,7 +166,7 @@ static void test_storage_meta_pg__migrations_from_empty(void **state)
 static void *open_thread(void *p)
 {
 	ecr_meta_store *ms = NULL;
-	intptr_t rc = ecr_meta_store_postgres_new(&ms, g_url, 0);
+	intptr_t rc = ecr_meta_store_postgres_new(&ms, th_pg_url(), 0);
 	if (rc == 0)
 		rc = query_int(ms, "SELECT version FROM schema_version") == ECR__META_SCHEMA_VERSION ? 0 : -1;
 	ecr_meta_store_free(ms);
@@ -369,13 +271,13 @@ static void test_storage_meta_pg__server_restart(void **state)
 	assert_ok(exec1(ms, "UPDATE keep SET x = x + 1", NULL, 0, NULL, NULL, NULL));
 	run_counter(ms, 4, 5);
 
-	double t0 = now_s();
-	assert_int_equal(pg_ctl("stop"), 0);
-	double t_stop = now_s() - t0;
+	double t0 = th_now_s();
+	assert_int_equal(th_pg_ctl("stop"), 0);
+	double t_stop = th_now_s() - t0;
 	/* the server is down: requests fail cleanly, and fast */
 	for (int i = 0; i < 3; i++) {
 		ecr_meta_txn *txn = NULL;
-		t0 = now_s();
+		t0 = th_now_s();
 		int rc = ms->begin(&txn, ms, i % 2);
 		if (rc == 0) {
 			rc = ms->exec(txn, "SELECT x FROM keep", NULL, 0, NULL, NULL, NULL);
@@ -384,11 +286,11 @@ static void test_storage_meta_pg__server_restart(void **state)
 		assert_int_equal(rc, ECR_ENETWORK);
 		assert_int_equal(ecr_error_last()->klass, ECR_ERROR_STORAGE);
 		assert_non_null(strstr(ecr_error_last()->message, "postgres: "));
-		assert_true(now_s() - t0 < 5.0);
+		assert_true(th_now_s() - t0 < 5.0);
 	}
-	t0 = now_s();
-	assert_int_equal(pg_ctl("start"), 0);
-	double t_start = now_s() - t0;
+	t0 = th_now_s();
+	assert_int_equal(th_pg_ctl("start"), 0);
+	double t_start = th_now_s() - t0;
 	fprintf(stderr, "# restart: pg_ctl stop %.2f s, start %.2f s\n", t_stop, t_start);
 	/* back: the store reconnects by itself; the data is there */
 	assert_int_equal(query_int(ms, "SELECT x FROM keep"), 42);
@@ -471,7 +373,7 @@ static void test_storage_meta_pg__engine_smoke(void **state)
 
 int main(void)
 {
-	g_up = start_server() == 0;
+	g_up = th_pg_start() == 0;
 	if (!g_up)
 		fprintf(stderr, "# no PostgreSQL test server (PG_TEST_SERVER unset or the server did not start): skipped\n");
 	const struct CMUnitTest tests[] = {
@@ -498,12 +400,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_storage_meta_pg__engine_smoke, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests_name("storage/meta_pg", tests, NULL, NULL);
-	if (g_guard > 0) {
-		/* the guard stops the server now; wait for it */
-		double t0 = now_s();
-		close(g_guard_fd);
-		waitpid(g_guard, NULL, 0);
-		fprintf(stderr, "# PostgreSQL stopped in %.2f s\n", now_s() - t0);
-	}
+	th_pg_finish();
 	return rc;
 }
