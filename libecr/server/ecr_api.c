@@ -284,7 +284,7 @@ int ecr__api_repository(ecr_repository **out, ecr_api_call *call)
 {
 	const char *name;
 	*out = NULL;
-	int rc = ecr__api_string(&name, call, "repositoryName", true, 2, ecr__api_is_public(call) ? 205 : 256);
+	int rc = ecr__api_string(&name, call, "repositoryName", true, 2, ecr__api_name_max(call));
 	if (rc)
 		return rc;
 	return ecr_repository_open(out, call->reg, name);
@@ -294,6 +294,8 @@ bool ecr__api_is_public(const ecr_api_call *call)
 {
 	return call->service && strcmp(call->service, "ecr-public") == 0;
 }
+
+size_t ecr__api_name_max(const ecr_api_call *call) { return ecr__api_is_public(call) ? 205 : 256; }
 
 int ecr__api_repository_arn(ecr_buf *out, ecr_api_call *call, const char *name)
 {
@@ -334,7 +336,8 @@ int ecr__api_write_time(ecr__jw *w, int64_t ms)
 int ecr__api_write_repository(ecr__jw *w, ecr_api_call *call, const ecr_repository *repo)
 {
 	int rc;
-	(void)call;
+	if (ecr__api_is_public(call))
+		return ecr__api_write_public_repository(w, call, repo);
 	if ((rc = ecr__jw_object_open(w)) || (rc = ecr__jw_key(w, "repositoryArn")) ||
 		(rc = ecr__jw_string(w, ecr_repository_arn(repo))) || (rc = ecr__jw_key(w, "registryId")) ||
 		(rc = ecr__jw_string(w, ecr_repository_registry_id(repo))) || (rc = ecr__jw_key(w, "repositoryName")) ||

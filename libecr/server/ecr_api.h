@@ -47,6 +47,8 @@ extern const ecr_api_op_entry ecr__api_ops_public[];       /* ecr_public_api.c: 
 const ecr_api_op_entry *ecr__api_find_op(const char *name);
 /* Whether the call came through the ECR Public API (SpencerFrontendService, call->reg is a public registry). */
 bool ecr__api_is_public(const ecr_api_call *call);
+/* The longest repository name of the call's service: 256 for ECR, 205 for ECR Public. */
+size_t ecr__api_name_max(const ecr_api_call *call);
 /* The ARN of repository name in call->reg: ECR's, or ECR Public's for a public registry (replaces out). */
 int ecr__api_repository_arn(ecr_buf *out, ecr_api_call *call, const char *name);
 
@@ -94,6 +96,8 @@ void ecr__api_error_int(ecr_api_call *call, const char *key, int64_t value);
 /* Output helpers. */
 /* Write a Repository object (as every repository operation returns it). */
 int ecr__api_write_repository(ecr__jw *w, ecr_api_call *call, const ecr_repository *repo);
+/* ECR Public's Repository (ecr_public_api.c): what ecr__api_write_repository() writes for ECR Public calls. */
+int ecr__api_write_public_repository(ecr__jw *w, ecr_api_call *call, const ecr_repository *repo);
 /* imageScanStatus and imageScanFindingsSummary of an image, when it was scanned (ecr_api_scan.c). */
 int ecr__api_write_scan_summary(ecr__jw *w, ecr_repository *repo, const char *digest);
 /* Epoch seconds as a JSON number with milliseconds, e.g. 1448875853.241. */

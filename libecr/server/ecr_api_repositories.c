@@ -60,7 +60,7 @@ static int open_repo(ecr_repository **out, ecr_api_call *call, const char *actio
 	const char *name;
 	ecr_buf arn = ECR_BUF_INIT;
 	*out = NULL;
-	int rc = ecr__api_string(&name, call, "repositoryName", true, 2, 256);
+	int rc = ecr__api_string(&name, call, "repositoryName", true, 2, ecr__api_name_max(call));
 	if (!rc && !(rc = ecr__api_repository_arn(&arn, call, name)) && !(rc = ecr__api_authorize(call, action, arn.ptr)))
 		rc = ecr__api_repository(out, call);
 	ecr_buf_dispose(&arn);
@@ -267,9 +267,12 @@ static int op_describe_repositories(ecr_api_call *call)
 			const char *name = names->values[i]->string;
 			ecr_repository *r = NULL;
 			size_t len = names->values[i]->length;
-			if (len < 2 || len > 256 || strlen(name) != len) {
-				rc = invalid("repositoryNames",
-					"Member must satisfy constraint: [Member must have length between 2 and 256]");
+			if (len < 2 || len > ecr__api_name_max(call) || strlen(name) != len) {
+				char reason[96];
+				snprintf(reason, sizeof(reason),
+					"Member must satisfy constraint: [Member must have length between 2 and %zu]",
+					ecr__api_name_max(call));
+				rc = invalid("repositoryNames", reason);
 				goto done;
 			}
 			if ((rc = ecr__api_repository_arn(&arn, call, name)) ||

@@ -48,10 +48,9 @@ static int alias_of(ecr_buf *out, ecr_api_call *call)
 }
 
 /* A Repository of ECR Public: repositoryArn, registryId, repositoryName, repositoryUri, createdAt. */
-static int write_repository(ecr_api_call *call, const ecr_repository *repo)
+int ecr__api_write_public_repository(ecr__jw *w, ecr_api_call *call, const ecr_repository *repo)
 {
 	ecr_buf arn = ECR_BUF_INIT, alias = ECR_BUF_INIT, uri = ECR_BUF_INIT;
-	ecr__jw *w = call->out;
 	int rc;
 	if ((rc = ecr__api_repository_arn(&arn, call, ecr_repository_name(repo))) || (rc = alias_of(&alias, call)) ||
 		(rc = ecr__buf_printf(&uri, "%s/%s/%s", host_of(call), alias.ptr, ecr_repository_name(repo))))
@@ -223,7 +222,7 @@ static int op_create_repository(ecr_api_call *call)
 		ecr__error_restore(&saved);
 		goto done;
 	}
-	if ((rc = ecr__jw_key(call->out, "repository")) || (rc = write_repository(call, repo)))
+	if ((rc = ecr__jw_key(call->out, "repository")) || (rc = ecr__api_write_public_repository(call->out, call, repo)))
 		goto done;
 	rc = write_catalog_data(call, repo, true);
 done:
@@ -231,120 +230,6 @@ done:
 	ecr__free(tags);
 	ecr_buf_dispose(&arn);
 	ecr_buf_dispose(&catalog);
-	return rc;
-}
-
-static int op_describe_repositories(ecr_api_call *call)
-{
-	const ecr__json *names;
-	const char *token;
-	int64_t max;
-	bool max_given, more = false;
-	ecr_repository_iterator *it = NULL;
-	ecr_repository *repo = NULL;
-	ecr_buf arn = ECR_BUF_INIT, next = ECR_BUF_INIT;
-	int rc;
-
-	names = ecr__json_get(call->input, "repositoryNames");
-	if (names && names->type == ECR__JSON_NULL)
-		names = NULL;
-	if (names && names->type != ECR__JSON_ARRAY) {
-		rc = ecr__api_type_error(call, "repositoryNames", "a list");
-		goto done;
-	}
-	if (names && (names->count < 1 || names->count > 100)) {
-		rc = invalid("repositoryNames", "Member must have length between 1 and 100");
-		goto done;
-	}
-	if ((rc = ecr__api_string(&token, call, "nextToken", false, 0, 0)) ||
-		(rc = ecr__api_int(&max, &max_given, call, "maxResults", 1, 1000, 100)))
-		goto done;
-	if (names && (token || max_given)) {
-		rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
-			"Invalid parameter at 'repositoryNames' failed to satisfy constraint: 'repositoryNames cannot be "
-			"used together with nextToken or maxResults'");
-		goto done;
-	}
-	if ((rc = ecr__jw_key(call->out, "repositories")) || (rc = ecr__jw_array_open(call->out)))
-		goto done;
-	if (names) {
-		for (size_t i = 0; i < names->count; i++) {
-			const ecr__json *n = names->values[i];
-			if (n->type != ECR__JSON_STRING) {
-				rc = ecr__api_type_error(call, "repositoryNames", "a string");
-				goto done;
-			}
-			if (n->length < 2 || n->length > PUBLIC_NAME_MAX || strlen(n->string) != n->length) {
-				rc = invalid("repositoryNames",
-					"Member must satisfy constraint: [Member must have length between 2 and 205]");
-				goto done;
-			}
-		}
-		for (size_t i = 0; i < names->count; i++) {
-			ecr_repository *r = NULL;
-			if ((rc = ecr__api_repository_arn(&arn, call, names->values[i]->string)) ||
-				(rc = ecr__api_authorize(call, "DescribeRepositories", arn.ptr)) ||
-				(rc = ecr_repository_open(&r, call->reg, names->values[i]->string)))
-				goto done;
-			rc = write_repository(call, r);
-			ecr_repository_free(r);
-			if (rc)
-				goto done;
-		}
-		rc = ecr__jw_array_close(call->out);
-		goto done;
-	}
-	if ((rc = ecr__api_repository_arn(&arn, call, "*")) ||
-		(rc = ecr__api_authorize(call, "DescribeRepositories", arn.ptr)))
-		goto done;
-	if ((rc = ecr_repository_iterator_new(&it, call->reg, token && *token ? token : NULL))) {
-		if (rc == ECR_EINVALID)
-			rc = invalid("nextToken", "Invalid NextToken");
-		goto done;
-	}
-	for (int64_t n = 0;; n++) {
-		rc = ecr_repository_iterator_next(&repo, it);
-		if (rc == ECR_ITEROVER) {
-			rc = 0;
-			break;
-		}
-		if (rc)
-			goto done;
-		if (n == max) {
-			more = true;
-			break;
-		}
-		if ((rc = write_repository(call, repo)))
-			goto done;
-		ecr__buf_clear(&next);
-		if ((rc = ecr_repository_iterator_token(&next, it)))
-			goto done;
-	}
-	if ((rc = ecr__jw_array_close(call->out)))
-		goto done;
-	if (more && next.size)
-		rc = ecr__jw_key_string(call->out, "nextToken", next.ptr);
-done:
-	ecr_repository_iterator_free(it);
-	ecr_buf_dispose(&arn);
-	ecr_buf_dispose(&next);
-	return rc;
-}
-
-static int op_delete_repository(ecr_api_call *call)
-{
-	ecr_repository *repo = NULL;
-	bool force;
-	int rc;
-	if ((rc = ecr__api_bool(&force, call, "force", false)) || (rc = open_repo(&repo, call, "DeleteRepository")))
-		goto done;
-	if ((rc = ecr_repository_delete(call->reg, ecr_repository_name(repo), force ? ECR_REPOSITORY_DELETE_FORCE : 0)))
-		goto done;
-	if ((rc = ecr__jw_key(call->out, "repository")))
-		goto done;
-	rc = write_repository(call, repo);
-done:
-	ecr_repository_free(repo);
 	return rc;
 }
 
@@ -562,8 +447,8 @@ done:
 
 const ecr_api_op_entry ecr__api_ops_public[] = {
 	{ "CreateRepository", op_create_repository },
-	{ "DescribeRepositories", op_describe_repositories },
-	{ "DeleteRepository", op_delete_repository },
+	{ "DescribeRepositories", shared_op },
+	{ "DeleteRepository", shared_op },
 	{ "DescribeImages", shared_op },
 	{ "DescribeImageTags", op_describe_image_tags },
 	{ "BatchDeleteImage", shared_op },
