@@ -367,6 +367,22 @@ static int64_t backoff_ms(const ecr_replicator *r, int attempts)
 	return half + (half > 0 ? (int64_t)(rnd % (uint64_t)(half + 1)) : 0);
 }
 
+/* The "ECR Replication Action" event (events.c): in the destination's account and region, after the outcome was
+ * recorded, outside any lock. */
+static void raise_replication(ecr_registry *reg, const ecr__repl_job *job, bool ok, const char *reason)
+{
+	ecr_event ev = { .type = ECR_EVENT_REPLICATION, .repository = job->repository, .digest = job->digest };
+	ev.account_id = job->dest_registry_id;
+	ev.region = job->dest_region;
+	ev.source_account_id = job->src_account_id ? job->src_account_id : reg->account_id;
+	ev.source_region = job->src_region ? job->src_region : reg->region;
+	ev.tags = (const char *const *)job->tags;
+	ev.tags_count = job->tags_count;
+	ev.result = ok ? ECR_EVENT_SUCCESS : ECR_EVENT_FAILURE;
+	ev.reason = ok ? NULL : reason;
+	ecr__event_emit(reg, &ev);
+}
+
 static void process(ecr_replicator *r, ecr_registry *reg, const ecr__repl_job *job)
 {
 	char reason[REASON_MAX] = "";
@@ -375,22 +391,38 @@ static void process(ecr_replicator *r, ecr_registry *reg, const ecr__repl_job *j
 	switch (res) {
 	case JOB_DONE:
 		rc = ecr__repl_complete(reg, job);
-		ecr__log(&reg->log, ECR_LOG_INFO, "replication: %s@%s to account %s in %s: complete", job->repository,
-		         job->digest, job->dest_registry_id, job->dest_region);
+		if (rc == 0)
+			raise_replication(reg, job, true, NULL);
+		if (rc == 0)
+			ecr__log(&reg->log, ECR_LOG_INFO, "replication: %s@%s to account %s in %s: complete",
+			         job->repository, job->digest, job->dest_registry_id, job->dest_region);
+		else if (rc == ECR_ENOTFOUND) /* copied, but the claim is someone else's now: its outcome counts */
+			ecr__log(&reg->log, ECR_LOG_WARN,
+			         "replication: %s@%s to account %s in %s: copied, but the claim was lost (the lease ran out "
+			         "and another worker claimed the job, or the image was queued again): outcome not recorded",
+			         job->repository, job->digest, job->dest_registry_id, job->dest_region);
 		break;
 	case JOB_STOPPED:
 		rc = ecr__repl_fail(reg, job, reason, ecr_registry_now(reg), false);
 		break;
 	case JOB_LOST:
+		ecr__log(&reg->log, ECR_LOG_WARN,
+		         "replication: %s@%s to account %s in %s: stopped, the claim was lost (the lease ran out and "
+		         "another worker claimed the job)",
+		         job->repository, job->digest, job->dest_registry_id, job->dest_region);
 		break;
 	case JOB_RETRY:
 	case JOB_FINAL: {
 		bool final = res == JOB_FINAL || (unsigned int)job->attempts + 1 >= r->max_attempts;
 		int64_t next = ecr_registry_now(reg) + (final ? 0 : backoff_ms(r, job->attempts));
 		rc = ecr__repl_fail(reg, job, reason, next, final);
+		if (rc == 0 && final)
+			raise_replication(reg, job, false, reason);
 		ecr__log(&reg->log, final ? ECR_LOG_ERROR : ECR_LOG_WARN,
 		         "replication: %s@%s to account %s in %s: attempt %d failed%s: %s", job->repository, job->digest,
-		         job->dest_registry_id, job->dest_region, job->attempts + 1, final ? " for good" : ", will retry",
+		         job->dest_registry_id, job->dest_region, job->attempts + 1,
+		         rc == ECR_ENOTFOUND ? " (not recorded: the claim was lost)"
+		                             : final ? " for good" : ", will retry",
 		         reason);
 		break;
 	}
