@@ -22,6 +22,7 @@
 #include "ecr/upload.h"
 #include "ecr/blob.h"
 #include "ecr/event.h"
+#include "ecr/webhook.h"
 #include "ecr/image.h"
 #include "ecr/lifecycle.h"
 #include "ecr/policy.h"

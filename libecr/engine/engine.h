@@ -79,6 +79,9 @@ struct ecr_registry {
 /* Call the registry's event callback, if any (after the change was committed, no lock held). */
 void ecr__event_raise(ecr_registry *reg, ecr_event_type type, const char *repository, const char *digest,
 	const char *const *tags, size_t tags_count, uint32_t rule_priority, int64_t time_ms);
+/* events.c: call the registry's event callback with ev, if there is one (after the change was committed, no lock
+ * held). Fills version, and account_id, region and time_ms when they are unset. Keeps the thread's error. */
+void ecr__event_emit(ecr_registry *reg, ecr_event *ev);
 
 struct ecr_repository {
 	ecr_registry *reg;

@@ -319,7 +319,7 @@ int ecr__image_put(ecr_image **out, ecr_repository *repo, const char *tag, const
 	char computed[ECR__DIGEST_STRLEN_MAX];
 	char *tagged = NULL;
 	ecr__txn t = { 0 };
-	bool locked = false, notify_scanner = false, tag_changed = false;
+	bool locked = false, notify_scanner = false, tag_changed = false, pushed = false;
 	size_t repl_queued = 0;
 	int rc;
 
@@ -445,6 +445,7 @@ int ecr__image_put(ecr_image **out, ecr_repository *repo, const char *tag, const
 		ecr__log(&reg->log, ECR_LOG_INFO, "pushed %s@%s%s%s", repo->name, computed, tag ? " as " : "",
 			tag ? tag : "");
 	notify_scanner = !image_exists;
+	pushed = changes;
 	if (restore) {
 		pthread_rwlock_unlock(&reg->store->gc_lock);
 		locked = false;
@@ -482,6 +483,10 @@ done:
 		if (hook)
 			hook(__atomic_load_n(&reg->scanner, __ATOMIC_ACQUIRE), repo, computed);
 	}
+	if (!rc && pushed) { /* events.c: after the commit, no lock held; an identical re-push raises nothing */
+		ecr_event ev = { .type = ECR_EVENT_IMAGE_PUSH, .repository = repo->name, .digest = computed, .tag = tag };
+		ecr__event_emit(reg, &ev);
+	}
 	return rc;
 }
 
@@ -507,24 +512,6 @@ static int resolve(ecr__txn *t, ecr_repository *repo, const char *reference, ecr
 	if (rc == ECR_ENOTFOUND)
 		rc = image_not_found(repo, by_digest ? NULL : reference, by_digest ? reference : NULL);
 	ecr__free(digest);
-	return rc;
-}
-
-/* lastRecordedPullTime of an image, in its own write transaction. A failure is logged, not returned. */
-static int record_pull(ecr_repository *repo, const char *digest, int64_t now)
-{
-	ecr__txn t = { 0 };
-	int rc;
-
-	if (!(rc = ecr__txn_begin(&t, repo->reg->store->meta, true)) &&
-		!(rc = ecr__meta_image_touch_pull(&t, repo->id, digest, now)))
-		rc = ecr__txn_commit(&t);
-	ecr__txn_rollback(&t);
-	if (rc) {
-		ecr__log(&repo->reg->log, ECR_LOG_WARN, "cannot record the pull of %s@%s (served anyway): %s", repo->name,
-			digest, ecr_error_last()->message);
-		ecr_error_clear();
-	}
 	return rc;
 }
 
@@ -556,13 +543,13 @@ int ecr_image_get(ecr_image **out, ecr_repository *repo, const char *reference, 
 		goto done;
 	}
 	if ((flags & ECR_IMAGE_GET_RECORD_PULL) && now - rec.last_pulled_at >= PULL_RECORD_INTERVAL_MS) {
-		/* A write transaction only when the record is stale, and on its own: recording the pull is best
-		 * effort, the image is served even when the metadata store cannot be written (disk full, I/O). */
+		/* A write transaction only when the record is stale. */
 		ecr__txn_rollback(&t);
-		if (record_pull(repo, rec.digest, now) == 0)
-			rec.last_pulled_at = now;
-		if ((rc = ecr__txn_begin(&t, reg->store->meta, false)))
+		if ((rc = ecr__txn_begin(&t, reg->store->meta, true)))
 			goto done;
+		if ((rc = ecr__meta_image_touch_pull(&t, repo->id, rec.digest, now)))
+			goto done;
+		rec.last_pulled_at = now;
 	}
 	if ((rc = image_build(out, &t, reg, &rec)))
 		goto done;
@@ -712,10 +699,28 @@ done:
 	return rc;
 }
 
+/* After a delete committed: one DELETE event per image deleted (the image's tags as they were: tags). */
+static void raise_deleted(ecr_repository *repo, const ecr__strvec *deleted, const char *digest,
+	const struct tag_vec *tags, const char *tag)
+{
+	for (size_t i = 0; i < deleted->n; i++) {
+		bool main = strcmp(deleted->v[i], digest) == 0;
+		ecr_event ev = { .type = ECR_EVENT_IMAGE_DELETE, .repository = repo->name, .digest = deleted->v[i] };
+		if (main) {
+			ev.tag = tag;
+			ev.tags = (const char *const *)tags->v;
+			ev.tags_count = tags->n;
+		}
+		ecr__event_emit(repo->reg, &ev);
+	}
+}
+
 int ecr_image_delete(ecr_repository *repo, const char *digest)
 {
 	ecr__meta_image rec = { 0 };
 	ecr__txn t = { 0 };
+	ecr__strvec deleted = { 0 };
+	struct tag_vec tags = { 0 };
 	int rc;
 
 	if (!digest)
@@ -728,13 +733,19 @@ int ecr_image_delete(ecr_repository *repo, const char *digest)
 		return rc;
 	if ((rc = ecr__repository_check(&t, repo)))
 		goto done;
-	if ((rc = ecr__image_delete_in(&t, repo, digest, NULL)))
+	if (repo->reg->event_cb && (rc = ecr__meta_tags_of_image(&t, repo->id, digest, tag_vec_add, &tags)))
+		goto done;
+	if ((rc = ecr__image_delete_in(&t, repo, digest, &deleted)))
 		goto done;
 	rc = ecr__txn_commit(&t);
 	if (!rc)
 		ecr__log(&repo->reg->log, ECR_LOG_INFO, "deleted %s@%s", repo->name, digest);
 done:
 	ecr__txn_rollback(&t);
+	if (!rc)
+		raise_deleted(repo, &deleted, digest, &tags, NULL);
+	ecr__strvec_dispose(&deleted);
+	tags_free(tags.v, tags.n);
 	ecr__meta_image_dispose(&rec);
 	return rc;
 }
@@ -744,6 +755,7 @@ int ecr_image_untag(ecr_buf *digest_out, ecr_repository *repo, const char *tag, 
 	ecr__txn t = { 0 };
 	char *digest = NULL;
 	struct tag_vec left = { 0 };
+	ecr__strvec deleted = { 0 };
 	int64_t parents = 0;
 	int rc;
 
@@ -766,15 +778,22 @@ int ecr_image_untag(ecr_buf *digest_out, ecr_repository *repo, const char *tag, 
 		if ((rc = ecr__meta_tags_of_image(&t, repo->id, digest, tag_vec_add, &left)) ||
 			(rc = ecr__meta_ref_parent_count(&t, repo->id, digest, ECR__REF_MANIFEST, &parents)))
 			goto done;
-		if (left.n == 0 && parents == 0 && (rc = delete_with_referrers(&t, repo, digest, NULL)))
+		if (left.n == 0 && parents == 0 && (rc = delete_with_referrers(&t, repo, digest, &deleted)))
 			goto done;
 	}
 	if ((rc = ecr__txn_commit(&t)))
 		goto done;
 	if (digest_out)
 		rc = ecr__buf_puts(digest_out, digest);
+	if (!deleted.n) /* only the tag went: one DELETE event naming it */
+		rc = rc ? rc : ecr__strvec_add(&deleted, digest);
 done:
 	ecr__txn_rollback(&t);
+	if (!rc) {
+		struct tag_vec none = { 0 };
+		raise_deleted(repo, &deleted, digest, &none, tag);
+	}
+	ecr__strvec_dispose(&deleted);
 	tags_free(left.v, left.n);
 	ecr__free(digest);
 	return rc;

@@ -501,29 +501,6 @@ int64_t ecr_registry_now(const ecr_registry *reg)
 	return ecr__time_now_ms();
 }
 
-void ecr__event_raise(ecr_registry *reg, ecr_event_type type, const char *repository, const char *digest,
-	const char *const *tags, size_t tags_count, uint32_t rule_priority, int64_t time_ms)
-{
-	if (!reg->event_cb)
-		return;
-	ecr_event ev;
-	memset(&ev, 0, sizeof(ev));
-	ev.version = ECR_EVENT_VERSION;
-	ev.type = type;
-	ev.account_id = reg->account_id;
-	ev.region = reg->region;
-	ev.repository = repository;
-	ev.digest = digest;
-	ev.tags = tags;
-	ev.tags_count = tags_count;
-	ev.rule_priority = rule_priority;
-	ev.time_ms = time_ms;
-	ecr__error_saved saved;
-	ecr__error_save(&saved);
-	reg->event_cb(&ev, reg->event_payload);
-	ecr__error_restore(&saved);
-}
-
 int ecr__token_encode(ecr_buf *out, char kind, const char *value)
 {
 	ecr_buf raw = ECR_BUF_INIT;
