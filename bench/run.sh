@@ -17,6 +17,11 @@
 # the path of registry-bench. ECRD_ARGS adds ecrd options (default
 # "--log-level warn"). KEEP=1 keeps the temporary folder. The JSON result
 # (registry-bench's last line) is saved as build-bench/bench-last.json.
+#
+# Before the servers start, bench/limits.py measures the machine's limits in the
+# same run (openssl dgst -sha256 of a 512 MiB file, nginx with sendfile serving it
+# to curl, and a small file to wrk; LIMITS=0 skips it); at the end bench/targets.py
+# prints issue 12's targets table (measured, wanted, PASS/MISS) from both JSONs.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,7 +35,7 @@ fi
 
 # --- packages --------------------------------------------------------------------------
 missing=()
-for p in docker-registry wrk python3 meson ninja-build; do
+for p in docker-registry wrk nginx curl openssl python3 meson ninja-build; do
 	[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" = installed ] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -89,6 +94,17 @@ http:
   addr: 127.0.0.1:$REF_PORT
 EOF
 
+# --- the machine's limits, in the same run (targets are relative to them) -------------------
+# LIMITS=0 skips them (the targets table then shows "-" for the relative targets).
+LIMITS_JSON=$WORK/limits.json
+echo '{}' >"$LIMITS_JSON"
+if [ "${LIMITS:-1}" != 0 ]; then
+	lim_size=512
+	for a in "$@"; do [ "$a" = --quick ] && lim_size=128; done
+	"$HERE/limits.py" --work-dir "$WORK" --size-mib "$lim_size" --json "$LIMITS_JSON" ||
+		echo "run.sh: limits.py failed: the relative targets will show '-'" >&2
+fi
+
 echo "ref:  docker-registry $(dpkg-query -W -f='${Version}' docker-registry) on 127.0.0.1:$REF_PORT"
 echo "ecrd: $("$ECRD" --version 2>&1 | head -n 1) (release build) on 127.0.0.1:$ECRD_PORT"
 # shellcheck disable=SC2206
@@ -105,7 +121,8 @@ rc=${PIPESTATUS[0]}
 
 # The ratios (ecrd/ref) once more, one per line, from the JSON on the last line.
 tail -n 1 "$WORK/bench.out" >"$B/bench-last.json"
-echo "(registry-bench's JSON: $B/bench-last.json)"
+cp "$LIMITS_JSON" "$B/limits-last.json"
+echo "(registry-bench's JSON: $B/bench-last.json; the limits': $B/limits-last.json)"
 python3 - "$B/bench-last.json" <<'PY' || true
 import json, sys
 try:
@@ -123,4 +140,5 @@ for r in doc.get("results", []):
     verdict = "ecrd better" if better else ("same" if ratio == 1 else "ecrd WORSE")
     print(f"  {r['label']:<40} {ratio:6.2f}  ({'higher' if hib else 'lower'} is better: {verdict})")
 PY
+python3 "$HERE/targets.py" "$B/bench-last.json" "$B/limits-last.json" || true
 exit "$rc"

@@ -515,6 +515,24 @@ static int resolve(ecr__txn *t, ecr_repository *repo, const char *reference, ecr
 	return rc;
 }
 
+/* lastRecordedPullTime of an image, in its own write transaction. A failure is logged, not returned. */
+static int record_pull(ecr_repository *repo, const char *digest, int64_t now)
+{
+	ecr__txn t = { 0 };
+	int rc;
+
+	if (!(rc = ecr__txn_begin(&t, repo->reg->store->meta, true)) &&
+		!(rc = ecr__meta_image_touch_pull(&t, repo->id, digest, now)))
+		rc = ecr__txn_commit(&t);
+	ecr__txn_rollback(&t);
+	if (rc) {
+		ecr__log(&repo->reg->log, ECR_LOG_WARN, "cannot record the pull of %s@%s (served anyway): %s", repo->name,
+			digest, ecr_error_last()->message);
+		ecr_error_clear();
+	}
+	return rc;
+}
+
 int ecr_image_get(ecr_image **out, ecr_repository *repo, const char *reference, uint32_t flags)
 {
 	ecr_registry *reg = repo->reg;
@@ -543,13 +561,13 @@ int ecr_image_get(ecr_image **out, ecr_repository *repo, const char *reference, 
 		goto done;
 	}
 	if ((flags & ECR_IMAGE_GET_RECORD_PULL) && now - rec.last_pulled_at >= PULL_RECORD_INTERVAL_MS) {
-		/* A write transaction only when the record is stale. */
+		/* A write transaction only when the record is stale, and on its own: recording the pull is best
+		 * effort, the image is served even when the metadata store cannot be written (disk full, I/O). */
 		ecr__txn_rollback(&t);
-		if ((rc = ecr__txn_begin(&t, reg->store->meta, true)))
+		if (record_pull(repo, rec.digest, now) == 0)
+			rec.last_pulled_at = now;
+		if ((rc = ecr__txn_begin(&t, reg->store->meta, false)))
 			goto done;
-		if ((rc = ecr__meta_image_touch_pull(&t, repo->id, rec.digest, now)))
-			goto done;
-		rec.last_pulled_at = now;
 	}
 	if ((rc = image_build(out, &t, reg, &rec)))
 		goto done;

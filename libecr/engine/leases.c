@@ -42,7 +42,7 @@ static int lease_run(ecr__store *s, lease_op op, const char *name, const char *h
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "lease: NULL name or holder");
 	if (op != LEASE_RELEASE && ttl_ms <= 0)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "lease %s: the time-to-live must be positive", name);
-	if ((rc = ecr__txn_begin(&t, s->meta, true)))
+	if ((rc = ecr__txn_begin_atomic(&t, s->meta)))
 		return rc;
 	switch (op) {
 	case LEASE_ACQUIRE:

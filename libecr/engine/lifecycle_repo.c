@@ -371,7 +371,26 @@ typedef struct apply_ctx {
 	ecr__strvec done;    /* digests expired or archived by this run (directly or as followers) */
 	ecr__strvec changed; /* digests that changed since their evaluation: evaluated again */
 	size_t expired, transitioned;
+	const char *lease, *holder; /* the run's lease, renewed as the run goes on */
+	int64_t renewed_at;         /* registry time of its last renewal */
 } apply_ctx;
+
+/* Renew the run's lease when a third of its time has passed since the last renewal: a long run keeps it (a
+ * lease lost to another node stops the run: ECR_EBUSY). */
+static int lease_keep(apply_ctx *c)
+{
+	int64_t now = ecr_registry_now(c->repo->reg);
+	if (!c->lease || now - c->renewed_at < LIFECYCLE_LEASE_TTL_MS / 3)
+		return 0;
+	int rc = ecr__lease_renew(c->repo->reg->store, c->lease, c->holder, now, LIFECYCLE_LEASE_TTL_MS);
+	if (rc == ECR_EBUSY)
+		return ecr__fail(ECR_EBUSY, ECR_ERROR_REPOSITORY,
+		                 "lifecycle policy of %s: the run's lease expired and another node took it; stopped",
+		                 c->repo->name);
+	if (rc == 0)
+		c->renewed_at = now;
+	return rc;
+}
 
 /* Log, raise and report an action that happened to img (as evaluated). */
 static int report(apply_ctx *c, ecr_image *img, ecr_lifecycle_action action, uint32_t priority)
@@ -485,7 +504,7 @@ static int act_all(apply_ctx *c, snapshot *s, const ecr__strvec *only)
 			bool deferred = false;
 			if (!pending[i])
 				continue;
-			if ((rc = act(c, s, i, &deferred)))
+			if ((rc = lease_keep(c)) || (rc = act(c, s, i, &deferred)))
 				break;
 			if (!deferred) {
 				pending[i] = false;
@@ -519,6 +538,17 @@ int ecr_repository_apply_lifecycle(ecr_repository *repo, ecr_lifecycle_image_cb 
 	c.repo = repo;
 	c.cb = cb;
 	c.payload = payload;
+	/* a repository without a policy takes no lease (one read, no write in the store) */
+	if ((rc = ecr__txn_begin(&t, repo->reg->store->meta, false)))
+		return rc;
+	{
+		char *doc = NULL;
+		rc = policy_get(&t, repo, &doc, NULL);
+		ecr__free(doc);
+		ecr__txn_rollback(&t);
+		if (rc)
+			return rc;
+	}
 	now = ecr_registry_now(repo->reg);
 	ecr__lease_holder(repo->reg->store, holder);
 	snprintf(lease, sizeof(lease), "lifecycle/%lld", (long long)repo->id);
@@ -531,6 +561,9 @@ int ecr_repository_apply_lifecycle(ecr_repository *repo, ecr_lifecycle_image_cb 
 	if (rc)
 		return rc;
 	leased = true;
+	c.lease = lease;
+	c.holder = holder;
+	c.renewed_at = now;
 	if ((rc = evaluate(&s, repo, NULL, now)) || (rc = act_all(&c, &s, NULL)))
 		goto done;
 	/* Images that changed since their evaluation: evaluate again (the others keep their first decision). */

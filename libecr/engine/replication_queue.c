@@ -4,6 +4,7 @@
 #include "ecr/replication.h"
 #include "../core/json.h"
 #include "../storage/meta_replication.h"
+#include "../storage/meta_lease.h"
 
 void ecr__repl_job_dispose(ecr__repl_job *job)
 {
@@ -199,7 +200,7 @@ static int claim(ecr__repl_job *out, int64_t *next_due_out, ecr_registry *reg, i
 		return rc;
 	int64_t now = ecr_registry_now(reg);
 	int64_t until = now + (lease_ms > 0 ? lease_ms : 0);
-	if ((rc = ecr__txn_begin(&t, reg->store->meta, true)))
+	if ((rc = ecr__txn_begin_atomic(&t, reg->store->meta)))
 		return rc;
 	if (store_wide)
 		rc = ecr__meta_repl_job_claim_store(&t, now, until, &m, next_due_out, &account, &region);
@@ -246,7 +247,7 @@ int ecr__repl_renew(ecr_registry *reg, const ecr__repl_job *job, int64_t lease_m
 	if ((rc = local_only(reg)))
 		return rc;
 	int64_t now = ecr_registry_now(reg);
-	if ((rc = ecr__txn_begin(&t, reg->store->meta, true)))
+	if ((rc = ecr__txn_begin_atomic(&t, reg->store->meta)))
 		return rc;
 	if ((rc = ecr__meta_repl_job_renew(&t, job->id, job->claim, now + (lease_ms > 0 ? lease_ms : 0), &changed)) ||
 		(rc = ecr__txn_commit(&t)))
@@ -268,12 +269,17 @@ static int job_end(ecr_registry *reg, const ecr__repl_job *job, int status, cons
 	if ((rc = local_only(reg)))
 		return rc;
 	int64_t now = ecr_registry_now(reg);
-	if ((rc = ecr__txn_begin(&t, reg->store->meta, true)))
+	if ((rc = ecr__txn_begin_atomic(&t, reg->store->meta)))
 		return rc;
 	/* no change: the job was queued again (or claimed by another worker after our lease) meanwhile: it stays so */
 	if (!(rc = ecr__meta_repl_job_end(&t, job->id, job->claim, status, reason, next, now, &changed)))
 		rc = ecr__txn_commit(&t);
 	ecr__txn_rollback(&t);
+	if (rc == 0 && !changed)
+		rc = ecr__fail(ECR_ENOTFOUND, ECR_ERROR_STORAGE,
+			"the replication job of %s@%s to %s/%s is no longer claimed by this worker (its lease ran out and "
+			"another worker claimed it, or the image was queued again): its outcome was not recorded",
+			job->repository, job->digest, job->dest_registry_id, job->dest_region);
 	return rc;
 }
 

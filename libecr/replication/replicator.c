@@ -393,13 +393,23 @@ static void process(ecr_replicator *r, ecr_registry *reg, const ecr__repl_job *j
 		rc = ecr__repl_complete(reg, job);
 		if (rc == 0)
 			raise_replication(reg, job, true, NULL);
-		ecr__log(&reg->log, ECR_LOG_INFO, "replication: %s@%s to account %s in %s: complete", job->repository,
-		         job->digest, job->dest_registry_id, job->dest_region);
+		if (rc == 0)
+			ecr__log(&reg->log, ECR_LOG_INFO, "replication: %s@%s to account %s in %s: complete",
+			         job->repository, job->digest, job->dest_registry_id, job->dest_region);
+		else if (rc == ECR_ENOTFOUND) /* copied, but the claim is someone else's now: its outcome counts */
+			ecr__log(&reg->log, ECR_LOG_WARN,
+			         "replication: %s@%s to account %s in %s: copied, but the claim was lost (the lease ran out "
+			         "and another worker claimed the job, or the image was queued again): outcome not recorded",
+			         job->repository, job->digest, job->dest_registry_id, job->dest_region);
 		break;
 	case JOB_STOPPED:
 		rc = ecr__repl_fail(reg, job, reason, ecr_registry_now(reg), false);
 		break;
 	case JOB_LOST:
+		ecr__log(&reg->log, ECR_LOG_WARN,
+		         "replication: %s@%s to account %s in %s: stopped, the claim was lost (the lease ran out and "
+		         "another worker claimed the job)",
+		         job->repository, job->digest, job->dest_registry_id, job->dest_region);
 		break;
 	case JOB_RETRY:
 	case JOB_FINAL: {
@@ -410,7 +420,9 @@ static void process(ecr_replicator *r, ecr_registry *reg, const ecr__repl_job *j
 			raise_replication(reg, job, false, reason);
 		ecr__log(&reg->log, final ? ECR_LOG_ERROR : ECR_LOG_WARN,
 		         "replication: %s@%s to account %s in %s: attempt %d failed%s: %s", job->repository, job->digest,
-		         job->dest_registry_id, job->dest_region, job->attempts + 1, final ? " for good" : ", will retry",
+		         job->dest_registry_id, job->dest_region, job->attempts + 1,
+		         rc == ECR_ENOTFOUND ? " (not recorded: the claim was lost)"
+		                             : final ? " for good" : ", will retry",
 		         reason);
 		break;
 	}

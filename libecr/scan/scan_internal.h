@@ -178,6 +178,9 @@ ecr_scanner *ecr__scanner_of(ecr_registry *reg);
 /* Tests: the queue's cap (default 1024), and workers that take no job while paused. */
 void ecr__scanner_set_queue_cap(ecr_scanner *s, size_t cap);
 void ecr__scanner_pause(ecr_scanner *s, bool paused);
+/* Tests: the orphan sweep every interval_ms (0: none; default 30 s) of scans IN_PROGRESS for grace_ms (registry
+ * time; default 60 s) that no node holds a lease on. */
+void ecr__scanner_set_sweep(ecr_scanner *s, int64_t interval_ms, int64_t grace_ms);
 /* vulnerabilitySourceUpdatedAt of an image's stored scan (0 when none). */
 int ecr__image_scan_vulndb_at(int64_t *out, ecr_repository *repo, const char *digest);
 /* A registry scanning filter against a repository name: substring without '*', else an anchored glob. */

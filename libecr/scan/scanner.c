@@ -7,15 +7,26 @@
 #include "../engine/engine.h"
 #include "scan_internal.h"
 #include "../remote/remote_repo.h"
+#include "../core/digest.h"
+#include "../core/timeutil.h"
+#include "../engine/leases.h"
+#include "../storage/meta_lease.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <time.h>
 
 #define DAY_MS (24LL * 60 * 60 * 1000)
 #define QUEUE_CAP_DEFAULT 1024
 #define MAX_THREADS 64
+/* Cluster coordination: a scan runs under the lease "scan/<repository id>/<digest>" (one node at a time; a
+ * dead node's lease expires); every SWEEP_MS an idle worker queues the registry's orphaned scans (IN_PROGRESS
+ * for SWEEP_GRACE_MS with no live lease: their node died or stopped before running them). */
+#define SCAN_LEASE_TTL_MS (10 * 60 * 1000)
+#define SWEEP_MS_DEFAULT (30 * 1000)
+#define SWEEP_GRACE_MS_DEFAULT (60 * 1000)
 
-enum job_kind { JOB_SCAN = 1, JOB_REMATCH = 2 };
+enum job_kind { JOB_SCAN = 1, JOB_REMATCH = 2, JOB_SWEEP = 3 };
 
 struct job {
 	struct job *next;
@@ -39,6 +50,8 @@ struct ecr_scanner {
 	ecr_vulndb *db;
 	ecr_registry **regs;
 	size_t nregs, regs_cap;
+	int64_t sweep_ms, sweep_grace_ms; /* the orphan sweep (0: none) */
+	int64_t next_sweep;               /* monotonic ms */
 };
 
 static void job_free(struct job *j)
@@ -219,6 +232,8 @@ static void run_scan(ecr_scanner *s, struct job *j)
 	ecr_vulndb *db = NULL;
 	ecr_buf json = ECR_BUF_INIT;
 	ecr__meta_scan prev = {0}, row = {0};
+	char holder[ECR__LEASE_HOLDER_MAX], lease[64 + ECR__DIGEST_STRLEN_MAX];
+	bool leased = false;
 	int rc;
 
 	if ((rc = ecr_repository_open(&repo, j->reg, j->repo_name)))
@@ -228,11 +243,26 @@ static void run_scan(ecr_scanner *s, struct job *j)
 		db = ecr__vulndb_ref(s->db);
 	pthread_mutex_unlock(&s->lock);
 
+	/* one node scans it: the lease first, then the row (another node may have completed it meanwhile) */
+	ecr__lease_holder(j->reg->store, holder);
+	snprintf(lease, sizeof(lease), "scan/%lld/%s", (long long)repo->id, j->digest);
+	rc = ecr__lease_acquire(j->reg->store, lease, holder, ecr_registry_now(j->reg), SCAN_LEASE_TTL_MS);
+	if (rc == ECR_EBUSY) {
+		ecr__log(&j->reg->log, ECR_LOG_INFO, "scan of %s@%s: skipped, another node scans it", j->repo_name,
+		         j->digest);
+		rc = 0;
+		goto done;
+	}
+	if (rc)
+		goto done; /* stays IN_PROGRESS: a later sweep queues it again */
+	leased = true;
 	rc = get_scan(repo, j->digest, false, &prev);
 	if (rc == ECR_ENOTFOUND)
 		goto done; /* the image was deleted */
 	if (rc)
 		goto done;
+	if (prev.status != ECR_SCAN_IN_PROGRESS)
+		goto done; /* scanned meanwhile (by another node, or an earlier copy of this job) */
 	row.started_at = prev.started_at;
 	rc = ecr_scan_image(&report, repo, j->digest, db, NULL);
 	row.completed_at = ecr_registry_now(j->reg);
@@ -253,7 +283,18 @@ static void run_scan(ecr_scanner *s, struct job *j)
 			goto done;
 		row.report = json.ptr;
 	}
-	rc = store_scan(repo, j->digest, &row);
+	/* still ours? A scan that outlived its lease leaves the outcome to the node that took it over */
+	rc = ecr__lease_renew(j->reg->store, lease, holder, ecr_registry_now(j->reg), SCAN_LEASE_TTL_MS);
+	if (rc == ECR_EBUSY) {
+		leased = false;
+		ecr__log(&j->reg->log, ECR_LOG_WARN,
+		         "scan of %s@%s: the lease ran out and another node took the scan over: result not stored",
+		         j->repo_name, j->digest);
+		rc = 0;
+		goto done;
+	}
+	if (rc || (rc = store_scan(repo, j->digest, &row)))
+		goto done;
 	if (rc)
 		goto done;
 	ecr__log(&j->reg->log, ECR_LOG_INFO, "scanned %s@%s: %s%s%s", j->repo_name, j->digest,
@@ -263,6 +304,9 @@ static void run_scan(ecr_scanner *s, struct job *j)
 done:
 	if (rc && rc != ECR_ENOTFOUND && rc != ECR_EIMAGE_NOT_FOUND && rc != ECR_EREPOSITORY_NOT_FOUND)
 		ecr__log(&j->reg->log, ECR_LOG_WARN, "scan of %s@%s: %s", j->repo_name, j->digest, last_message());
+	if (leased && ecr__lease_release(j->reg->store, lease, holder))
+		ecr__log(&j->reg->log, ECR_LOG_WARN, "scan of %s@%s: cannot release its lease: %s", j->repo_name,
+		         j->digest, last_message());
 	row.report = NULL; /* json's */
 	ecr__meta_scan_dispose(&row);
 	ecr__meta_scan_dispose(&prev);
@@ -411,6 +455,105 @@ done:
 	ecr__error_clear();
 }
 
+/* Whether a scan of (reg, repo_name, digest) is queued (lock held). */
+static bool scan_queued_locked(const ecr_scanner *s, const ecr_registry *reg, const char *repo_name,
+                               const char *digest)
+{
+	for (const struct job *q = s->head; q; q = q->next)
+		if (q->kind == JOB_SCAN && q->reg == reg && strcmp(q->repo_name, repo_name) == 0 &&
+		    strcmp(q->digest, digest) == 0)
+			return true;
+	return false;
+}
+
+/* Queue the orphaned scans of reg (IN_PROGRESS since grace_ms or longer, no live lease), unless queued here
+ * already; force: not limited by the queue's cap. */
+static int queue_orphans(ecr_scanner *s, ecr_registry *reg, int64_t grace_ms, bool force)
+{
+	struct key_vec kv = {0};
+	ecr__txn t = {0};
+	size_t queued = 0;
+	int64_t now = ecr_registry_now(reg);
+	int rc = ecr__txn_begin(&t, reg->store->meta, false);
+	if (rc)
+		return rc;
+	rc = ecr__meta_scan_list_orphans(&t, reg->id, now - grace_ms, now, key_add, &kv);
+	ecr__txn_rollback(&t);
+	for (size_t i = 0; !rc && i < kv.n; i++) {
+		struct job *j = ecr__calloc(1, sizeof(*j));
+		if (!j) {
+			rc = ECR_ENOMEM;
+			break;
+		}
+		j->kind = JOB_SCAN;
+		j->reg = reg;
+		j->repo_name = kv.v[i].repo_name;
+		j->digest = kv.v[i].digest;
+		kv.v[i].repo_name = kv.v[i].digest = NULL;
+		pthread_mutex_lock(&s->lock);
+		bool dup = scan_queued_locked(s, reg, j->repo_name, j->digest);
+		pthread_mutex_unlock(&s->lock);
+		if (dup || enqueue(s, j, force))
+			job_free(j);
+		else
+			queued++;
+	}
+	key_vec_dispose(&kv);
+	if (queued)
+		ecr__log(&reg->log, ECR_LOG_INFO, "scans: %zu scan(s) left in progress by a stopped node queued again",
+		         queued);
+	ecr__error_clear();
+	return rc;
+}
+
+static void run_sweep(ecr_scanner *s, struct job *j)
+{
+	pthread_mutex_lock(&s->lock);
+	int64_t grace = s->sweep_grace_ms;
+	pthread_mutex_unlock(&s->lock);
+	if (queue_orphans(s, j->reg, grace, false))
+		ecr__log(&j->reg->log, ECR_LOG_WARN, "scans: cannot look for orphaned scans: %s", last_message());
+	ecr__error_clear();
+}
+
+/* Queue a sweep job per attached registry (lock held) when one is due; otherwise wait for work until then. */
+static void wait_or_sweep_locked(ecr_scanner *s)
+{
+	if (s->sweep_ms <= 0 || s->paused) {
+		pthread_cond_wait(&s->work, &s->lock);
+		return;
+	}
+	int64_t now = ecr__time_monotonic_ms();
+	if (now < s->next_sweep) {
+		struct timespec ts;
+		int64_t left = s->next_sweep - now;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)(left / 1000);
+		ts.tv_nsec += (long)(left % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->work, &s->lock, &ts);
+		return;
+	}
+	s->next_sweep = now + s->sweep_ms;
+	for (size_t i = 0; i < s->nregs; i++) {
+		struct job *j = ecr__calloc(1, sizeof(*j));
+		if (!j)
+			break; /* the next sweep */
+		j->kind = JOB_SWEEP;
+		j->reg = s->regs[i];
+		if (s->tail)
+			s->tail->next = j;
+		else
+			s->head = j;
+		s->tail = j;
+		s->queued++;
+	}
+	pthread_cond_broadcast(&s->work);
+}
+
 static void *worker(void *arg)
 {
 	ecr_scanner *s = arg;
@@ -419,7 +562,7 @@ static void *worker(void *arg)
 	self = s->started++;
 	for (;;) {
 		while (!s->stopping && (s->paused || !s->head))
-			pthread_cond_wait(&s->work, &s->lock);
+			wait_or_sweep_locked(s);
 		if (s->stopping)
 			break;
 		struct job *j = s->head;
@@ -433,6 +576,8 @@ static void *worker(void *arg)
 
 		if (j->kind == JOB_SCAN)
 			run_scan(s, j);
+		else if (j->kind == JOB_SWEEP)
+			run_sweep(s, j);
 		else
 			run_rematch(s, j);
 		job_free(j);
@@ -468,6 +613,9 @@ int ecr_scanner_new(ecr_scanner **out, unsigned int threads)
 		return ECR_ENOMEM;
 	s->cap = QUEUE_CAP_DEFAULT;
 	s->nthreads = threads;
+	s->sweep_ms = SWEEP_MS_DEFAULT;
+	s->sweep_grace_ms = SWEEP_GRACE_MS_DEFAULT;
+	s->next_sweep = ecr__time_monotonic_ms() + SWEEP_MS_DEFAULT;
 	if (!(s->threads = ecr__calloc(threads, sizeof(*s->threads))) ||
 	    !(s->current = ecr__calloc(threads, sizeof(*s->current)))) {
 		ecr__free(s->threads);
@@ -499,6 +647,16 @@ void ecr__scanner_set_queue_cap(ecr_scanner *s, size_t cap)
 {
 	pthread_mutex_lock(&s->lock);
 	s->cap = cap;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void ecr__scanner_set_sweep(ecr_scanner *s, int64_t interval_ms, int64_t grace_ms)
+{
+	pthread_mutex_lock(&s->lock);
+	s->sweep_ms = interval_ms;
+	s->sweep_grace_ms = grace_ms;
+	s->next_sweep = ecr__time_monotonic_ms() + interval_ms;
+	pthread_cond_broadcast(&s->work);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -546,8 +704,6 @@ int ecr_scanner_set_db(ecr_scanner *s, ecr_vulndb *db)
 
 int ecr_scanner_attach(ecr_scanner *s, ecr_registry *reg)
 {
-	struct key_vec kv = {0};
-	ecr__txn t = {0};
 	int rc = 0;
 	bool added = false;
 	if (!s || !reg)
@@ -580,26 +736,10 @@ int ecr_scanner_attach(ecr_scanner *s, ecr_registry *reg)
 	if (rc || !added)
 		return rc;
 
-	/* Scans left IN_PROGRESS by a scanner that stopped before running them are queued again. */
-	if (ecr__txn_begin(&t, reg->store->meta, false) == 0) {
-		rc = ecr__meta_scan_list_status(&t, reg->id, ECR_SCAN_IN_PROGRESS, key_add, &kv);
-		ecr__txn_rollback(&t);
-	}
-	for (size_t i = 0; !rc && i < kv.n; i++) {
-		struct job *j = ecr__calloc(1, sizeof(*j));
-		if (!j) {
-			rc = ECR_ENOMEM;
-			break;
-		}
-		j->kind = JOB_SCAN;
-		j->reg = reg;
-		j->repo_name = kv.v[i].repo_name;
-		j->digest = kv.v[i].digest;
-		kv.v[i].repo_name = kv.v[i].digest = NULL;
-		if (enqueue(s, j, true))
-			job_free(j);
-	}
-	key_vec_dispose(&kv);
+	/* Scans left IN_PROGRESS by a scanner that stopped before running them are queued again: only those no
+	 * node holds a lease on (a scan running on another node, live, is its business; the periodic sweep
+	 * catches the ones of a node that dies later). */
+	queue_orphans(s, reg, 0, true);
 	ecr__error_clear();
 	return 0;
 }

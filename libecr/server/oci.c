@@ -121,6 +121,22 @@ static void release_upload(http_request *r)
 	r->upload = NULL;
 }
 
+/* A failed request that created its session (POST .../blobs/uploads/, e.g. a
+ * monolithic ?digest= push): the client never learnt the session's id, so end
+ * it now rather than leave its staged bytes until the session expires (under
+ * a full disk those bytes are what the next push needs). The error of the
+ * failure is kept. */
+static void abandon_upload(http_request *r)
+{
+	if (r->upload && r->target.route == ROUTE_UPLOADS) {
+		ecr__error_saved saved;
+		ecr__error_save(&saved);
+		(void)ecr_upload_cancel(r->upload);
+		ecr__error_restore(&saved);
+	}
+	release_upload(r);
+}
+
 /* Location, Range and Docker-Upload-UUID of an upload session. */
 static enum MHD_Result upload_response(http_request *r, unsigned int status)
 {
@@ -865,7 +881,7 @@ enum MHD_Result ecr__oci_body(http_request *r, const char *data, size_t len)
 		return ecr__http_error(r, 413, "SIZE_INVALID", "the blob is larger than this registry accepts");
 	if ((rc = ecr_upload_write(r->upload, size, data, len))) {
 		enum MHD_Result ret = oci_fail(r, rc, "upload");
-		release_upload(r);
+		abandon_upload(r);
 		return ret;
 	}
 	return MHD_YES;
@@ -883,7 +899,10 @@ enum MHD_Result ecr__oci_finish(http_request *r)
 		if (method_is(r, "PATCH") || !digest)
 			return upload_response(r, 202);
 		int rc = ecr_upload_commit(r->upload, digest);
-		release_upload(r);
+		if (rc)
+			abandon_upload(r);
+		else
+			release_upload(r);
 		if (rc)
 			return oci_fail(r, rc, "digest");
 		return blob_created(r, digest);

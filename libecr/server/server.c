@@ -498,6 +498,10 @@ static void request_free(http_request *r)
 	if (r->pending)
 		MHD_destroy_response(r->pending);
 	ecr__api_request_free(r);
+	/* A POST's session still held here was never handed to the client (the body
+	 * was refused or the connection dropped): end it, its staged bytes with it. */
+	if (r->upload && r->target.route == ROUTE_UPLOADS)
+		(void)ecr_upload_cancel(r->upload);
 	ecr_upload_free(r->upload);
 	ecr_repository_free(r->repo);
 	if (r->principal)

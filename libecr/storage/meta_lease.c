@@ -1,6 +1,18 @@
 /* Leases and the GC's candidates and tombstones (schema version 4). */
 #include "meta_lease.h"
 
+int ecr__txn_begin_atomic(ecr__txn *t, ecr_meta_store *store)
+{
+	t->store = store;
+	t->txn = NULL;
+	return store->begin(&t->txn, store, ECR__TXN_ATOMIC);
+}
+
+bool ecr__meta_is_postgres(const ecr__txn *t)
+{
+	return t->store && t->store->dialect && strcmp(t->store->dialect, "postgres") == 0;
+}
+
 int ecr__meta_lease_acquire(ecr__txn *t, const char *name, const char *holder, int64_t now, int64_t ttl_ms,
 	bool *acquired)
 {

@@ -5,6 +5,23 @@
 
 #include "meta.h"
 
+/* The write mode of ecr_meta_store.begin() for an atomic write transaction: its statements are single
+ * conditional changes that re-check their conditions on the rows they change (leases, job claims with
+ * FOR UPDATE SKIP LOCKED on PostgreSQL, renewals, outcomes), so it needs no cluster-wide writer lock: on
+ * PostgreSQL it runs READ COMMITTED beside other atomic transactions; a store that knows no such mode treats it
+ * as an ordinary write transaction (SQLite: BEGIN IMMEDIATE). */
+#define ECR__TXN_ATOMIC 2
+/* Begin an atomic write transaction (above) on store. */
+int ecr__txn_begin_atomic(ecr__txn *t, ecr_meta_store *store);
+/* Whether the store's dialect is PostgreSQL (claims use FOR UPDATE SKIP LOCKED there). */
+bool ecr__meta_is_postgres(const ecr__txn *t);
+
+/* Scans (image_scans rows) of a registry IN_PROGRESS since started_before or earlier whose lease
+ * "scan/<repository id>/<digest>" no node holds at now (none, or expired): the scans of a node that died or
+ * stopped before running them. Oldest first. */
+int ecr__meta_scan_list_orphans(ecr__txn *t, int64_t registry_id, int64_t started_before, int64_t now,
+	ecr__meta_scan_key_cb cb, void *payload);
+
 /* Take the lease name for holder until now + ttl_ms when it is free, expired (expires_at <= now) or already
  * holder's (then it is extended). *acquired false when another holder has it. Run in a write transaction. */
 int ecr__meta_lease_acquire(ecr__txn *t, const char *name, const char *holder, int64_t now, int64_t ttl_ms,

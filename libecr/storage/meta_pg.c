@@ -15,6 +15,14 @@
  *   A conflicting write by an outside client is not lost either: it fails
  *   with ECR_EBUSY (40001). The lock is released at commit/rollback, and by
  *   the server when a connection dies;
+ * - an atomic write transaction (write == ECR__TXN_ATOMIC: leases, job
+ *   claims, renewals and outcomes; statements whose conditions are re-checked
+ *   on the row they change) runs READ COMMITTED under the SHARED form of the
+ *   same advisory lock, taken for the transaction only: atomic transactions
+ *   run side by side on every node (job claims pick rows with FOR UPDATE SKIP
+ *   LOCKED), while an ordinary writer still starts only after the atomic
+ *   transactions in flight have committed, and none starts while it runs, so
+ *   its REPEATABLE READ snapshot never meets a row changed after it was taken;
  * - a read transaction is REPEATABLE READ READ ONLY: one snapshot, never
  *   blocked by the writer (SQLite's WAL readers);
  * - a failed statement is undone and the transaction goes on (SQLite's
@@ -27,6 +35,7 @@
  * fail with ECR_ENETWORK while the server is down and succeed once it is back. */
 #include "../core/core.h"
 #include "meta.h"
+#include "meta_lease.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -71,7 +80,8 @@ typedef struct pg_store {
 struct ecr_meta_txn {
 	pg_store *store;
 	pg_conn *conn;
-	int write;
+	int write;  /* statements run in savepoints */
+	int locked; /* holds the session writer lock (ordinary write transactions) */
 	int aborted;
 };
 
@@ -670,7 +680,7 @@ static void unlock_writer(pg_conn *c)
 
 static void txn_end(ecr_meta_txn *txn)
 {
-	if (txn->write)
+	if (txn->locked)
 		unlock_writer(txn->conn);
 	pool_release(txn->store, txn->conn);
 	ecr__free(txn);
@@ -681,7 +691,11 @@ static int pg_begin(ecr_meta_txn **out, ecr_meta_store *self, int write)
 	if (!out || !self)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_STORAGE, "postgres: invalid arguments to begin");
 	pg_store *st = (pg_store *)self;
-	const char *begin = write ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+	int atomic = write == ECR__TXN_ATOMIC;
+	const char *begin = atomic ? "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock_shared(" PG_WRITER_LOCK ")"
+			    : write ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
+				    : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+	int locked = write && !atomic;
 	int error = 0;
 	/* idle connections may all be dead after a server restart: try fresh ones */
 	for (size_t attempt = 0; attempt <= st->max_conns; attempt++) {
@@ -689,14 +703,14 @@ static int pg_begin(ecr_meta_txn **out, ecr_meta_store *self, int write)
 		if ((error = pool_acquire(&c, st)) < 0)
 			return error;
 		/* the writer lock before BEGIN: the snapshot is taken after the previous writer committed */
-		error = write ? simple(c->db, "SELECT pg_advisory_lock(" PG_WRITER_LOCK ")") : 0;
+		error = locked ? simple(c->db, "SELECT pg_advisory_lock(" PG_WRITER_LOCK ")") : 0;
 		if (error == 0)
 			error = simple(c->db, begin);
 		if (error == 0) {
 			ecr_meta_txn *txn = ecr__calloc(1, sizeof(*txn));
 			if (!txn) {
 				simple(c->db, "ROLLBACK");
-				if (write)
+				if (locked)
 					unlock_writer(c);
 				pool_release(st, c);
 				return ECR_ENOMEM;
@@ -704,13 +718,14 @@ static int pg_begin(ecr_meta_txn **out, ecr_meta_store *self, int write)
 			txn->store = st;
 			txn->conn = c;
 			txn->write = write ? 1 : 0;
+			txn->locked = locked;
 			*out = txn;
 			return 0;
 		}
 		int broken = conn_broken(c->db);
 		if (!broken && PQtransactionStatus(c->db) != PQTRANS_IDLE)
 			simple(c->db, "ROLLBACK");
-		if (write)
+		if (locked)
 			unlock_writer(c);
 		pool_release(st, c);
 		if (!broken)

@@ -1,5 +1,6 @@
 /* The replication configuration and the replication job queue (meta_replication.h). */
 #include "meta_replication.h"
+#include "meta_lease.h"
 
 /* A new stamp for a row: now, or one past the row's last stamp when the clock has not moved past it. */
 #define NEXT_STAMP "CASE WHEN ? > updated_at THEN ? ELSE updated_at + 1 END"
@@ -122,10 +123,17 @@ static int job_claim(ecr__txn *t, int64_t registry_id, int64_t now, int64_t leas
 		*next_due_out = 0;
 	{
 		ecr_sql_value p[] = { ECR__SQL_I(registry_id), ECR__SQL_I(registry_id), ECR__SQL_I(now), ECR__SQL_I(now) };
+		/* PostgreSQL: the row is locked as it is picked and rows other claimers hold are skipped, so claimers
+		 * on several nodes (atomic transactions, READ COMMITTED) each take a different job at once */
 		rc = ecr__sql(t,
-			"SELECT id FROM replication_jobs WHERE (? = 0 OR registry_id = ?) AND "
-			"((status = 0 AND next_attempt_at <= ?) OR (status = 1 AND lease_until < ?)) "
-			"ORDER BY CASE WHEN status = 0 THEN next_attempt_at ELSE lease_until END, id LIMIT 1",
+			ecr__meta_is_postgres(t)
+				? "SELECT id FROM replication_jobs WHERE (? = 0 OR registry_id = ?) AND "
+				  "((status = 0 AND next_attempt_at <= ?) OR (status = 1 AND lease_until < ?)) "
+				  "ORDER BY CASE WHEN status = 0 THEN next_attempt_at ELSE lease_until END, id LIMIT 1 "
+				  "FOR UPDATE SKIP LOCKED"
+				: "SELECT id FROM replication_jobs WHERE (? = 0 OR registry_id = ?) AND "
+				  "((status = 0 AND next_attempt_at <= ?) OR (status = 1 AND lease_until < ?)) "
+				  "ORDER BY CASE WHEN status = 0 THEN next_attempt_at ELSE lease_until END, id LIMIT 1",
 			p, ECR__NPARAMS(p), ecr__sql_col_int, &id, NULL);
 		if (rc)
 			return rc;
@@ -152,8 +160,8 @@ static int job_claim(ecr__txn *t, int64_t registry_id, int64_t now, int64_t leas
 			return rc;
 	}
 	/* The pick and the claim are two statements; the claim checks again that the job is due, so a job that
-	 * another writer claimed in between (not possible while the stores serialise their writers) is not claimed
-	 * twice: the caller tries again in a new transaction. */
+	 * another claimer took in between (SQLite serialises writers; PostgreSQL locked the row at the pick) is
+	 * never claimed twice: the caller tries again in a new transaction. */
 	if (changes != 1)
 		return ecr__fail(ECR_EBUSY, ECR_ERROR_STORAGE, "replication job %lld was claimed meanwhile: try again",
 			(long long)id);

@@ -1,5 +1,7 @@
 /* Image scan results and the registry scanning configuration. */
 #include "meta.h"
+#include "meta_lease.h"
+#include "ecr/scan.h"
 
 void ecr__meta_scan_dispose(ecr__meta_scan *s)
 {
@@ -94,6 +96,22 @@ int ecr__meta_scan_list_status(ecr__txn *t, int64_t registry_id, int status, ecr
 	    t,
 	    "SELECT s.repository_id, r.name, s.digest FROM image_scans s JOIN repositories r ON r.id = s.repository_id "
 	    "WHERE r.registry_id = ? AND s.status = ? ORDER BY r.name, s.digest",
+	    p, ECR__NPARAMS(p), key_row_cb, &k, NULL);
+}
+
+int ecr__meta_scan_list_orphans(ecr__txn *t, int64_t registry_id, int64_t started_before, int64_t now,
+                                ecr__meta_scan_key_cb cb, void *payload)
+{
+	ecr_sql_value p[] = {ECR__SQL_I(registry_id), ECR__SQL_I(ECR_SCAN_IN_PROGRESS), ECR__SQL_I(started_before),
+	                     ECR__SQL_I(now)};
+	struct key_list k = {cb, payload};
+	/* the lease name is ecr__scan_lease_name()'s: "scan/<repository id>/<digest>" */
+	return ecr__sql(
+	    t,
+	    "SELECT s.repository_id, r.name, s.digest FROM image_scans s JOIN repositories r ON r.id = s.repository_id "
+	    "WHERE r.registry_id = ? AND s.status = ? AND s.started_at <= ? AND NOT EXISTS (SELECT 1 FROM leases l "
+	    "WHERE l.name = 'scan/' || CAST(s.repository_id AS TEXT) || '/' || s.digest AND l.expires_at > ?) "
+	    "ORDER BY s.started_at, r.name, s.digest",
 	    p, ECR__NPARAMS(p), key_row_cb, &k, NULL);
 }
 

@@ -1256,6 +1256,40 @@ static void test_engine_faults__apply_lifecycle(void **state) { (void)state; swe
 static void test_engine_faults__create_principal(void **state) { (void)state; sweep(&scenarios[9]); }
 static void test_engine_faults__delete_principal(void **state) { (void)state; sweep(&scenarios[10]); }
 
+/* A pull (ecr_image_get with ECR_IMAGE_GET_RECORD_PULL) is served even when its record of the pull time
+ * cannot be written (disk full, I/O errors): the record is best effort. Calls to meta.begin: 1 the read
+ * transaction, 2 the write transaction of the record (failed here), 3 the read transaction that builds the
+ * image. Found by tests/survival/eio.sh (manifest GETs answered 500 while writes failed). */
+static void test_engine_faults__pull_when_unwritable(void **state)
+{
+	(void)state;
+	fx x;
+	fx_init(&x);
+	fx_open_faulty(&x);
+	push_setup(&x);
+	ecr_repository *repo = open_repo(x.reg, REPO);
+	ecr_image *img = NULL;
+	x.f.only = TH_FAULT_META_BEGIN;
+	th_faults_arm(&x.f, 2, 0);
+	int rc = ecr_image_get(&img, repo, "latest", ECR_IMAGE_GET_RECORD_PULL);
+	if (rc)
+		fail_msg("pull while the record cannot be written: %d %s", rc, ecr_error_last()->message);
+	assert_int_equal(x.f.failures, 1);
+	assert_int_equal(x.f.calls, 3);
+	assert_string_equal(ecr_image_digest(img), x.a.digest);
+	assert_int_equal(ecr_image_last_pulled_at(img), 0); /* not recorded */
+	ecr_image_free(img);
+	img = NULL;
+
+	/* writable again: the next pull records its time */
+	th_faults_arm(&x.f, 0, 0);
+	assert_ok(ecr_image_get(&img, repo, x.a.digest, ECR_IMAGE_GET_RECORD_PULL));
+	assert_true(ecr_image_last_pulled_at(img) > 0);
+	ecr_image_free(img);
+	ecr_repository_free(repo);
+	fx_dispose(&x);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -1283,6 +1317,7 @@ int main(void)
 		cmocka_unit_test(test_engine_faults__apply_lifecycle),
 		cmocka_unit_test(test_engine_faults__create_principal),
 		cmocka_unit_test(test_engine_faults__delete_principal),
+		cmocka_unit_test(test_engine_faults__pull_when_unwritable),
 	};
 	return cmocka_run_group_tests_name("engine/faults", tests, setup, teardown);
 }
