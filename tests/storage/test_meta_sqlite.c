@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ecr/sys/meta_store.h"
 
@@ -93,7 +95,64 @@ static void test_storage_meta_sqlite__commit_persists_across_reopen(void **state
 	assert_ok(ecr_meta_store_sqlite_new(&f->ms, f->path, 0));
 	assert_int_equal(query_int(f->ms, "SELECT v FROM p WHERE k = 'answer'"), 42);
 	assert_int_equal(query_int(f->ms, "PRAGMA foreign_keys"), 1);
-	assert_int_equal(query_int(f->ms, "PRAGMA synchronous"), 2); /* FULL */
+	/* NORMAL: commit() syncs the WAL itself, once for a group of committers */
+	assert_int_equal(query_int(f->ms, "PRAGMA synchronous"), 1);
+}
+
+typedef struct gc_arg {
+	ecr_meta_store *ms;
+	int id, n, failed;
+} gc_arg;
+
+static void *group_commit_thread(void *p)
+{
+	gc_arg *a = p;
+	for (int i = 0; i < a->n; i++) {
+		ecr_sql_value v[] = { { ECR_SQL_INT, a->id, NULL, 0 }, { ECR_SQL_INT, i, NULL, 0 } };
+		if (exec1(a->ms, "INSERT INTO g VALUES (?, ?)", v, 2, NULL, NULL, NULL) != 0)
+			a->failed++;
+	}
+	return NULL;
+}
+
+/* Concurrent committers share WAL syncs; every commit that returned 0 is there after the process that made
+ * it died without closing anything (no checkpoint, no clean shutdown: like kill -9). */
+static void test_storage_meta_sqlite__group_commit_survives_exit(void **state)
+{
+	fixture *f = *state;
+	enum { THREADS = 8, EACH = 40 };
+	assert_ok(exec1(f->ms, "CREATE TABLE g(t INTEGER, i INTEGER, PRIMARY KEY (t, i))", NULL, 0, NULL, NULL, NULL));
+	ecr_meta_store_free(f->ms);
+	f->ms = NULL;
+
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		ecr_meta_store *ms = NULL;
+		if (ecr_meta_store_sqlite_new(&ms, f->path, 0) != 0)
+			_exit(3);
+		pthread_t th[THREADS];
+		gc_arg args[THREADS];
+		for (int t = 0; t < THREADS; t++) {
+			args[t] = (gc_arg){ ms, t, EACH, 0 };
+			if (pthread_create(&th[t], NULL, group_commit_thread, &args[t]) != 0)
+				_exit(4);
+		}
+		int failed = 0;
+		for (int t = 0; t < THREADS; t++) {
+			pthread_join(th[t], NULL);
+			failed += args[t].failed;
+		}
+		_exit(failed ? 5 : 0); /* no ecr_meta_store_free: the WAL is left as it is */
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	assert_ok(ecr_meta_store_sqlite_new(&f->ms, f->path, 0));
+	assert_int_equal(query_int(f->ms, "SELECT count(*) FROM g"), THREADS * EACH);
+	assert_int_equal(query_int(f->ms, "SELECT count(DISTINCT t) FROM g WHERE i = 39"), THREADS);
 }
 
 static int get_text_cb(const ecr_sql_value *cols, size_t ncols, void *payload)
@@ -192,6 +251,8 @@ int main(void)
 		MC_TEST(bad_sql_and_params, setup_memory, teardown),
 		MC_TEST(rollback_undoes, setup_file, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__commit_persists_across_reopen, setup_file,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__group_commit_survives_exit, setup_file,
 			teardown),
 		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__wal_file_present, setup_file, teardown),
 		cmocka_unit_test(test_storage_meta_sqlite__nosync_flag),
