@@ -26,8 +26,14 @@
 #include <unistd.h>
 
 #include "ecr.h"
+#include "libecr/engine/engine.h"
+#include "libecr/engine/leases.h"
 #include "libecr/engine/replication_queue.h"
 #include "libecr/storage/meta.h"
+#include "libecr/storage/meta_lease.h"
+#include "libecr/storage/meta_replication.h"
+
+#include <pthread.h>
 
 static int g_up;
 
@@ -1080,6 +1086,353 @@ static void scenario_cache_scan(ecr_registry *reg)
 	ecr_repository_free(repo);
 }
 
+/* --- several nodes at once (PostgreSQL only): each "node" is a registry on a store of its own --- */
+
+#define NODES 3
+#define THREADS_PER_NODE 2
+
+/* A registry on its own PostgreSQL store (url) and, when blob_dir is not NULL, a file store on blob_dir. */
+static ecr_registry *node_open(const char *url, const char *blob_dir)
+{
+	ecr_blob_store *blobs = NULL;
+	ecr_meta_store *meta = NULL;
+	ecr_registry *reg = NULL;
+	assert_ok(ecr_meta_store_postgres_new(&meta, url, 0));
+	if (blob_dir)
+		assert_ok(ecr_blob_store_fs_new(&blobs, blob_dir, ECR_STORAGE_NOSYNC));
+	else
+		assert_ok(ecr_blob_store_memory_new(&blobs));
+	ecr_registry_options opts = ECR_REGISTRY_OPTIONS_INIT;
+	assert_ok(ecr_registry_open_storage(&reg, blobs, meta, &opts));
+	return reg;
+}
+
+typedef struct claim_worker {
+	ecr_registry *reg;
+	pthread_barrier_t *start;
+	int64_t ids[256];
+	size_t n;
+	int rc;
+} claim_worker;
+
+static void *claim_thread(void *arg)
+{
+	claim_worker *w = arg;
+	pthread_barrier_wait(w->start);
+	for (;;) {
+		ecr__repl_job job;
+		int64_t next = 0;
+		int rc = ecr__repl_claim_store(&job, &next, w->reg, 60000);
+		if (rc == ECR_ITEROVER)
+			break;
+		if (rc == ECR_EBUSY) { /* the row was claimed between pick and claim: try again */
+			ecr__error_clear();
+			continue;
+		}
+		if (rc) {
+			w->rc = rc;
+			break;
+		}
+		if (w->n < NELEM(w->ids))
+			w->ids[w->n++] = job.id;
+		rc = ecr__repl_complete(w->reg, &job);
+		ecr__repl_job_dispose(&job);
+		if (rc) {
+			w->rc = rc;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Replication jobs claimed on three nodes by two threads each: every job once; and a claim on one node while
+ * another node's claim transaction is still open takes another job at once (FOR UPDATE SKIP LOCKED, no
+ * cluster-wide writer lock for claims). */
+static void test_storage_engine_pg__claims_across_nodes(void **state)
+{
+	(void)state;
+	if (!g_up)
+		skip();
+	char url[600];
+	new_database(url, sizeof(url));
+	ecr_registry *nodes[NODES];
+	for (int i = 0; i < NODES; i++)
+		nodes[i] = node_open(url, NULL);
+
+	enum { JOBS = 60 };
+	ecr_meta_store *meta;
+	{
+		/* a store of its own, for the jobs and the held claim */
+		assert_ok(ecr_meta_store_postgres_new(&meta, url, 0));
+		ecr__txn t = {0};
+		int64_t reg_id = 0;
+		assert_ok(ecr__txn_begin(&t, meta, true));
+		assert_ok(ecr__meta_registry_ensure(&t, ecr_registry_account_id(nodes[0]), ecr_registry_region(nodes[0]),
+		                                    1, &reg_id));
+		for (int i = 0; i < JOBS; i++) {
+			char digest[80];
+			snprintf(digest, sizeof(digest), "sha256:%064d", i);
+			assert_ok(ecr__meta_repl_job_queue(&t, reg_id, "app", digest, "[\"v1\"]", "eu-west-1",
+			                                   "123456789012", 1));
+		}
+		assert_ok(ecr__txn_commit(&t));
+	}
+
+	/* a claim held open on one node ... */
+	ecr__txn held = {0};
+	ecr__meta_repl_job m = {0};
+	char *acct = NULL, *region = NULL;
+	int64_t next = 0;
+	assert_ok(ecr__txn_begin_atomic(&held, meta));
+	assert_ok(ecr__meta_repl_job_claim_store(&held, ecr_registry_now(nodes[0]), ecr_registry_now(nodes[0]) + 60000,
+	                                         &m, &next, &acct, &region));
+	/* ... does not hold up another node's claim, which gets another job */
+	double t0 = th_now_s();
+	ecr__repl_job other;
+	assert_ok(ecr__repl_claim_store(&other, &next, nodes[1], 60000));
+	double waited = th_now_s() - t0;
+	fprintf(stderr, "# a claim beside an open claim transaction: %.1f ms\n", waited * 1000);
+	assert_true(waited < 2.0);
+	assert_true(other.id != m.id);
+	assert_ok(ecr__repl_complete(nodes[1], &other));
+	ecr__repl_job_dispose(&other);
+	/* an ordinary write waits for the open claim (then its snapshot sees it) */
+	assert_ok(ecr__txn_commit(&held));
+	int64_t held_id = m.id;
+	ecr__meta_repl_job_dispose(&m);
+	free(acct);
+	free(region);
+
+	/* the rest, claimed by six threads on three nodes at once */
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, NODES * THREADS_PER_NODE);
+	claim_worker w[NODES * THREADS_PER_NODE];
+	pthread_t th[NODES * THREADS_PER_NODE];
+	memset(w, 0, sizeof(w));
+	t0 = th_now_s();
+	for (int i = 0; i < NODES * THREADS_PER_NODE; i++) {
+		w[i].reg = nodes[i % NODES];
+		w[i].start = &start;
+		assert_int_equal(pthread_create(&th[i], NULL, claim_thread, &w[i]), 0);
+	}
+	for (int i = 0; i < NODES * THREADS_PER_NODE; i++)
+		pthread_join(th[i], NULL);
+	double took = th_now_s() - t0;
+	pthread_barrier_destroy(&start);
+	int seen[JOBS + 8];
+	memset(seen, 0, sizeof(seen));
+	size_t total = 0;
+	for (int i = 0; i < NODES * THREADS_PER_NODE; i++) {
+		assert_int_equal(w[i].rc, 0);
+		for (size_t k = 0; k < w[i].n; k++) {
+			assert_true(w[i].ids[k] >= 1 && w[i].ids[k] <= JOBS);
+			seen[w[i].ids[k]]++;
+			total++;
+		}
+	}
+	fprintf(stderr, "# %zu claims by %d threads on %d nodes in %.2f s\n", total, NODES * THREADS_PER_NODE, NODES,
+	        took);
+	/* the held one was completed... no: it was claimed (status 1) and is still leased: not claimed again */
+	assert_int_equal(seen[held_id], 0);
+	for (int64_t id = 1; id <= JOBS; id++)
+		if (id != held_id)
+			assert_true(seen[id] <= 1); /* never twice */
+	assert_int_equal(total, JOBS - 2); /* all but the held one and the one claimed beside it */
+	int64_t pending = -1;
+	assert_ok(ecr__repl_pending_store(&pending, nodes[0]));
+	assert_int_equal(pending, 1); /* the held claim, leased for a minute */
+
+	meta->free(meta);
+	for (int i = 0; i < NODES; i++)
+		ecr_registry_free(nodes[i]);
+}
+
+typedef struct lease_worker {
+	ecr_registry *reg;
+	pthread_barrier_t *start;
+	int rc;
+} lease_worker;
+
+static void *lease_thread(void *arg)
+{
+	lease_worker *w = arg;
+	char holder[ECR__LEASE_HOLDER_MAX];
+	ecr__lease_holder(w->reg->store, holder);
+	pthread_barrier_wait(w->start);
+	w->rc = ecr__lease_acquire(w->reg->store, "race", holder, ecr_registry_now(w->reg), 60000);
+	return NULL;
+}
+
+/* Six nodes take one lease at the same moment: exactly one gets it. */
+static void test_storage_engine_pg__lease_race(void **state)
+{
+	(void)state;
+	if (!g_up)
+		skip();
+	char url[600];
+	new_database(url, sizeof(url));
+	enum { N = 6 };
+	for (int round = 0; round < 5; round++) {
+		ecr_registry *nodes[N];
+		lease_worker w[N];
+		pthread_t th[N];
+		pthread_barrier_t start;
+		for (int i = 0; i < N; i++)
+			nodes[i] = node_open(url, NULL);
+		pthread_barrier_init(&start, NULL, N);
+		for (int i = 0; i < N; i++) {
+			w[i] = (lease_worker){nodes[i], &start, -1};
+			assert_int_equal(pthread_create(&th[i], NULL, lease_thread, &w[i]), 0);
+		}
+		int won = 0;
+		for (int i = 0; i < N; i++) {
+			pthread_join(th[i], NULL);
+			if (w[i].rc == 0)
+				won++;
+			else
+				assert_int_equal(w[i].rc, ECR_EBUSY);
+		}
+		assert_int_equal(won, 1);
+		pthread_barrier_destroy(&start);
+		/* the winner gives it back for the next round */
+		for (int i = 0; i < N; i++) {
+			char holder[ECR__LEASE_HOLDER_MAX];
+			ecr__lease_holder(nodes[i]->store, holder);
+			assert_ok(ecr__lease_release(nodes[i]->store, "race", holder));
+			ecr_registry_free(nodes[i]);
+		}
+	}
+}
+
+typedef struct tag_worker {
+	ecr_registry *reg;
+	int index;
+	pthread_barrier_t *start;
+	char last_digest[TH_DIGEST_MAX];
+	int rc;
+} tag_worker;
+
+#define TAG_ROUNDS 8
+
+static void *tag_thread(void *arg)
+{
+	tag_worker *w = arg;
+	ecr_repository *repo = NULL;
+	uint64_t rng = 1000 + (uint64_t)w->index;
+	char prev[TH_DIGEST_MAX] = "";
+	int rc = 0;
+	pthread_barrier_wait(w->start);
+	if ((rc = ecr_repository_open(&repo, w->reg, "race")))
+		goto done;
+	for (int i = 0; i < TAG_ROUNDS && !rc; i++) {
+		th_image img;
+		char tag[32];
+		if ((rc = th_image_random(&img, &rng, 1, NULL)))
+			break;
+		snprintf(tag, sizeof(tag), "n%d-%d", w->index, i);
+		/* its own tag, then the shared one moved onto it, then the previous image deleted */
+		if (!(rc = th_image_push(repo, &img, tag, 0)))
+			rc = ecr_image_put(NULL, repo, "latest", img.digest, OCI_MANIFEST, img.manifest, img.manifest_len, 0);
+		if (!rc && prev[0])
+			rc = ecr_image_delete(repo, prev);
+		snprintf(prev, sizeof(prev), "%s", img.digest);
+		th_image_dispose(&img);
+	}
+	snprintf(w->last_digest, sizeof(w->last_digest), "%s", prev);
+done:
+	if (rc)
+		fprintf(stderr, "# node %d: %d %s\n", w->index, rc, ecr_error_last()->message);
+	w->rc = rc;
+	ecr_repository_free(repo);
+	return NULL;
+}
+
+static int count_images(ecr_image *img, void *payload)
+{
+	(void)img;
+	(*(size_t *)payload)++;
+	return 0;
+}
+
+/* Three nodes push, tag, move one tag and delete images of one repository at once: nothing is lost (every
+ * image kept has its tag, every deleted image is gone, the moved tag names a live image). */
+static void test_storage_engine_pg__tags_across_nodes(void **state)
+{
+	(void)state;
+	if (!g_up)
+		skip();
+	char url[600];
+	new_database(url, sizeof(url));
+	char *dir = th_tmpdir();
+	assert_non_null(dir);
+	ecr_registry *nodes[NODES];
+	for (int i = 0; i < NODES; i++)
+		nodes[i] = node_open(url, dir);
+	ecr_repository *repo = NULL;
+	assert_ok(ecr_repository_create(&repo, nodes[0], "race", NULL));
+	ecr_repository_free(repo);
+
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, NODES);
+	tag_worker w[NODES];
+	pthread_t th[NODES];
+	double t0 = th_now_s();
+	for (int i = 0; i < NODES; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].reg = nodes[i];
+		w[i].index = i;
+		w[i].start = &start;
+		assert_int_equal(pthread_create(&th[i], NULL, tag_thread, &w[i]), 0);
+	}
+	for (int i = 0; i < NODES; i++)
+		pthread_join(th[i], NULL);
+	fprintf(stderr, "# %d nodes x %d pushes, tag moves and deletes: %.2f s\n", NODES, TAG_ROUNDS,
+	        th_now_s() - t0);
+	pthread_barrier_destroy(&start);
+
+	/* read through a fourth node */
+	ecr_registry *check = node_open(url, dir);
+	assert_ok(ecr_repository_open(&repo, check, "race"));
+	size_t count = 0;
+	{
+		ecr_image_iterator *it = NULL;
+		ecr_image *img = NULL;
+		assert_ok(ecr_image_iterator_new(&it, repo, NULL));
+		while (ecr_image_iterator_next(&img, it) == 0) {
+			count_images(img, &count); /* borrowed */
+		}
+		ecr__error_clear();
+		ecr_image_iterator_free(it);
+	}
+	assert_int_equal(count, NODES);
+	for (int i = 0; i < NODES; i++) {
+		assert_int_equal(w[i].rc, 0);
+		char tag[32];
+		snprintf(tag, sizeof(tag), "n%d-%d", i, TAG_ROUNDS - 1);
+		ecr_image *img = NULL;
+		assert_ok(ecr_image_get(&img, repo, tag, 0));
+		assert_string_equal(ecr_image_digest(img), w[i].last_digest);
+		ecr_image_free(img);
+		snprintf(tag, sizeof(tag), "n%d-%d", i, TAG_ROUNDS - 2);
+		assert_int_not_equal(ecr_image_get(&img, repo, tag, 0), 0); /* went with its image */
+		ecr__error_clear();
+	}
+	ecr_image *latest = NULL;
+	int rc = ecr_image_get(&latest, repo, "latest", 0);
+	if (rc == 0) {
+		const char *d = ecr_image_digest(latest);
+		assert_true(strcmp(d, w[0].last_digest) == 0 || strcmp(d, w[1].last_digest) == 0 ||
+		            strcmp(d, w[2].last_digest) == 0);
+		ecr_image_free(latest);
+	}
+	ecr__error_clear();
+	ecr_repository_free(repo);
+	ecr_registry_free(check);
+	for (int i = 0; i < NODES; i++)
+		ecr_registry_free(nodes[i]);
+	th_rmtree(dir);
+}
+
 /* --- the cases --- */
 
 static void test_storage_engine_pg__repositories(void **state)
@@ -1147,6 +1500,9 @@ int main(void)
 	    cmocka_unit_test(test_storage_engine_pg__replication_templates),
 	    cmocka_unit_test(test_storage_engine_pg__cache_scan),
 	    cmocka_unit_test(test_storage_engine_pg__public),
+	    cmocka_unit_test(test_storage_engine_pg__claims_across_nodes),
+	    cmocka_unit_test(test_storage_engine_pg__lease_race),
+	    cmocka_unit_test(test_storage_engine_pg__tags_across_nodes),
 	};
 	int rc = cmocka_run_group_tests_name("storage/engine_pg", tests, NULL, NULL);
 	th_pg_finish();
