@@ -435,7 +435,9 @@ static int resolve_image_id(ecr_image **img_out, id_failure *fail, ecr_repositor
 		return 0;
 	}
 	rc = ecr_image_get(img_out, repo, id->tag ? id->tag : id->digest, flags);
-	if (rc == ECR_EIMAGE_NOT_FOUND) {
+	/* a well-formed digest of an algorithm the registry does not use (md5:...) names no image here: a
+	 * per-item failure as ECR gives, not an error of the whole request */
+	if (rc == ECR_EIMAGE_NOT_FOUND || (rc == ECR_EUNSUPPORTED && !id->tag)) {
 		fail->code = "ImageNotFound";
 		fail->reason = "Requested image not found";
 		ecr_error_clear();
@@ -1364,7 +1366,8 @@ static int op_get_download_url_for_layer(ecr_api_call *call)
 		goto done;
 	}
 	rc = ecr_blob_stat(repo, digest, NULL);
-	if (rc == ECR_ENOTFOUND || rc == ECR_EINVALID) {
+	/* ECR_EUNSUPPORTED: a well-formed digest of another algorithm (md5:...): no such layer either */
+	if (rc == ECR_ENOTFOUND || rc == ECR_EINVALID || rc == ECR_EUNSUPPORTED) {
 		rc = ecr__fail(ECR_ELAYERS_NOT_FOUND, ECR_ERROR_IMAGE,
 		               "The layer with digest '%s' does not exist in the repository with name '%s' in the "
 		               "registry with id "
