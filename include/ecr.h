@@ -33,5 +33,6 @@
 #include "ecr/cache.h"
 #include "ecr/public.h"
 #include "ecr/server.h"
+#include "ecr/fsck.h"
 
 #endif

@@ -15,6 +15,7 @@
  *   ecrd credential add ARN USERNAME [--data DIR]   (password on stdin)
  *   ecrd credential list [--account ID] [--region NAME] [--data DIR]
  *   ecrd credential remove ARN [--data DIR]
+ *   ecrd fsck [--data DIR | --meta URL --blobs URL] [--no-hash] [--quiet]
  *
  * Built against the shared library, public API only (ecr.h, ecr/server.h).
  * Options come from the command line and from a `key = value` config file;
@@ -75,6 +76,7 @@
  */
 #include <ecr.h>
 #include <ecr/auth.h>
+#include <ecr/fsck.h>
 #include <ecr/public.h>
 #include <ecr/replication.h>
 #include <ecr/scan.h>
@@ -151,6 +153,10 @@ static const char usage_text[] =
 	"  --lifecycle-interval SECONDS\n"
 	"                        apply every repository's lifecycle policy this often\n"
 	"                        (default 86400; 0: never)\n"
+	"  --gc-interval SECONDS collect garbage (ecr_registry_gc) in a background thread\n"
+	"                        this often (default 0: never; run it by hand instead)\n"
+	"  --gc-grace SECONDS    what GC keeps: blobs, links and uploads younger than this\n"
+	"                        (default 3600)\n"
 	"  --vuln-db PATH        OSV vulnerability database for image scanning: an advisory\n"
 	"                        file, a folder of them or an osv.dev .zip (repeatable)\n"
 	"  --scan-threads N      image scanning worker threads (default 2)\n"
@@ -203,6 +209,7 @@ struct settings {
 	bool no_auth;
 	ecr_log_level log_level;
 	unsigned long lifecycle_interval;
+	unsigned long gc_interval, gc_grace; /* --gc-interval (0: never), --gc-grace (0: the library's 1 hour) */
 	char *vuln_db[MAX_VULN_DBS]; /* --vuln-db, in order */
 	size_t vuln_db_count;
 	unsigned int scan_threads;
@@ -248,6 +255,8 @@ static const struct opt_def opt_defs[] = {
 	{"no-auth", OPT_FLAG, true},
 	{"log-level", OPT_VALUE, true},
 	{"lifecycle-interval", OPT_VALUE, true},
+	{"gc-interval", OPT_VALUE, true},
+	{"gc-grace", OPT_VALUE, true},
 	{"vuln-db", OPT_VALUE, true},
 	{"scan-threads", OPT_VALUE, true},
 	{"replication-destination", OPT_VALUE, true},
@@ -605,6 +614,16 @@ static int apply_option(struct settings *s, const struct opt_def *def, const cha
 			return -1;
 		}
 		s->lifecycle_interval = n;
+		return 0;
+	}
+	if (strcmp(name, "gc-interval") == 0 || strcmp(name, "gc-grace") == 0) {
+		bool grace = name[3] == 'g';
+		if (parse_uint(value, MAX_LIFECYCLE_INTERVAL, &n) < 0 || (grace && n == 0)) {
+			usage_error("%s: --%s '%s': expected seconds from %d to %lu", where, name, value, grace ? 1 : 0,
+				MAX_LIFECYCLE_INTERVAL);
+			return -1;
+		}
+		*(grace ? &s->gc_grace : &s->gc_interval) = n;
 		return 0;
 	}
 	if (strcmp(name, "log-level") == 0) {
@@ -1108,6 +1127,8 @@ struct lifecycle_runner {
 	const struct settings *s;
 	pthread_t thread;
 	bool started;
+	/* The work of each interval: NULL for lifecycle_pass; gc_pass for the --gc-interval runner. */
+	void (*pass)(struct lifecycle_runner *lr);
 };
 
 struct lifecycle_pass {
@@ -1220,6 +1241,32 @@ static void lifecycle_pass(struct lifecycle_runner *lr)
 		(long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
 }
 
+/* --gc-interval: one garbage collection of the storage (every registry in it: GC is store-wide). */
+static void gc_pass(struct lifecycle_runner *lr)
+{
+	ecr_gc_options o = ECR_GC_OPTIONS_INIT;
+	ecr_gc_stats st = ECR_GC_STATS_INIT;
+	ecr_registry *reg;
+	int rc;
+
+	pthread_mutex_lock(&lr->pv->lock);
+	reg = lr->pv->count > 0 ? lr->pv->entries[0].reg : NULL;
+	pthread_mutex_unlock(&lr->pv->lock);
+	if (reg == NULL)
+		return;
+	o.grace_seconds = lr->s->gc_grace;
+	if ((rc = ecr_registry_gc(reg, &o, &st)) < 0) {
+		const ecr_error *e = ecr_error_last();
+		say(ECR_LOG_ERROR, lr->s, "gc: %s", e != NULL && e->message != NULL ? e->message : ecr_error_name(rc));
+		return;
+	}
+	say(st.blobs_removed || st.links_removed || st.uploads_expired ? ECR_LOG_INFO : ECR_LOG_DEBUG, lr->s,
+		"gc: %llu uploads expired, %llu links removed, %llu blobs removed (%llu bytes), %llu blobs kept",
+		(unsigned long long)st.uploads_expired, (unsigned long long)st.links_removed,
+		(unsigned long long)st.blobs_removed, (unsigned long long)st.bytes_removed,
+		(unsigned long long)st.blobs_kept);
+}
+
 static void *lifecycle_main(void *arg)
 {
 	struct lifecycle_runner *lr = arg;
@@ -1235,7 +1282,10 @@ static void *lifecycle_main(void *arg)
 		pthread_mutex_unlock(&lr->lock);
 		if (stop)
 			break;
-		lifecycle_pass(lr);
+		if (lr->pass != NULL)
+			lr->pass(lr);
+		else
+			lifecycle_pass(lr);
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (deadline.tv_sec < now.tv_sec) /* a pass longer than the interval: the next one an interval from now */
@@ -1629,6 +1679,144 @@ done:
 	return status;
 }
 
+/* --- ecrd fsck --- */
+
+static const char fsck_usage[] =
+	"Usage: ecrd fsck [--data DIR | --meta URL --blobs URL] [--no-hash] [--quiet]\n"
+	"Check the consistency of every registry (account x region) of a data folder (ecrd\n"
+	"must not be running on it) or of a cluster's shared stores: every blob the metadata\n"
+	"needs is present and re-hashed against its digest, every tag, index child and layer\n"
+	"reference resolves. Prints one line per problem (\"error: ...\"; blobs nothing\n"
+	"references and orphaned staging objects as \"notice: ...\", which garbage collection\n"
+	"removes) and a summary. --no-hash: check presence and sizes only. --quiet: no\n"
+	"notices. Exit status: 0 no error found, 1 errors found (or the check could not\n"
+	"run), 2 usage error. See docs/fsck.md.\n";
+
+static const char *fsck_kind_name(ecr_fsck_kind kind)
+{
+	switch (kind) {
+	case ECR_FSCK_BLOB_MISSING:
+		return "blob-missing";
+	case ECR_FSCK_BLOB_CORRUPT:
+		return "blob-corrupt";
+	case ECR_FSCK_BLOB_SIZE:
+		return "blob-size";
+	case ECR_FSCK_TAG_DANGLING:
+		return "tag-dangling";
+	case ECR_FSCK_CHILD_MISSING:
+		return "child-missing";
+	case ECR_FSCK_BLOB_UNLINKED:
+		return "blob-unlinked";
+	case ECR_FSCK_ARCHIVE_MISSING:
+		return "archive-missing";
+	case ECR_FSCK_IO:
+		return "io";
+	case ECR_FSCK_UNREFERENCED:
+		return "unreferenced";
+	case ECR_FSCK_STAGE_ORPHAN:
+		return "stage-orphan";
+	}
+	return "problem";
+}
+
+static int fsck_print(const ecr_fsck_problem *p, void *payload)
+{
+	bool quiet = *(const bool *)payload;
+
+	if (p->severity == ECR_FSCK_NOTICE && quiet)
+		return 0;
+	printf("%s: %s", p->severity == ECR_FSCK_ERROR ? "error" : "notice", fsck_kind_name(p->kind));
+	if (p->account_id != NULL)
+		printf(" %s/%s", p->account_id, p->region != NULL ? p->region : "-");
+	if (p->repository != NULL)
+		printf(" %s", p->repository);
+	printf(": %s\n", p->message);
+	return 0;
+}
+
+static int fsck_command(int argc, char **argv)
+{
+	const char *data = DEFAULT_DATA;
+	struct storage_urls st = {NULL, NULL, NULL};
+	ecr_registry *reg = NULL;
+	ecr_fsck_options o = ECR_FSCK_OPTIONS_INIT;
+	ecr_fsck_stats stats = ECR_FSCK_STATS_INIT;
+	char *url = NULL;
+	bool initialised = false, quiet = false;
+	int status = EXIT_USAGE, rc;
+	struct timespec t0, t1;
+
+	o.flags = ECR_FSCK_ALL_REGISTRIES;
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(fsck_usage, stdout);
+			return 0;
+		} else if (strcmp(a, "--no-hash") == 0) {
+			o.flags |= ECR_FSCK_NO_HASH;
+		} else if (strcmp(a, "--quiet") == 0) {
+			quiet = true;
+		} else if (strcmp(a, "--data") == 0 || strcmp(a, "--meta") == 0 || strcmp(a, "--blobs") == 0) {
+			if (i + 1 >= argc) {
+				usage_error("option '%s' needs a value", a);
+				return EXIT_USAGE;
+			}
+			if (a[2] == 'd')
+				data = argv[++i];
+			else
+				*(a[2] == 'm' ? &st.meta : &st.blobs) = argv[++i];
+		} else if (strncmp(a, "--data=", 7) == 0) {
+			data = a + 7;
+		} else if (strncmp(a, "--meta=", 7) == 0) {
+			st.meta = a + 7;
+		} else if (strncmp(a, "--blobs=", 8) == 0) {
+			st.blobs = a + 8;
+		} else {
+			usage_error("fsck: unexpected argument '%s'", a);
+			return EXIT_USAGE;
+		}
+	}
+	if ((st.meta == NULL) != (st.blobs == NULL)) {
+		usage_error("fsck: --meta and --blobs go together");
+		return EXIT_USAGE;
+	}
+	status = EXIT_RUNTIME;
+	if (st.meta == NULL && (url = data_url(data)) == NULL)
+		goto done;
+	st.url = url;
+	if ((rc = ecr_init()) < 0) {
+		status = fail_ecr(rc, "ecr_init");
+		goto done;
+	}
+	initialised = true;
+	if ((rc = open_storage(&reg, &st, NULL)) < 0) {
+		status = fail_ecr(rc, rc == ECR_EBUSY ? "the data folder is in use (stop ecrd first)"
+						      : st.meta != NULL ? "cannot open --meta/--blobs" : url);
+		goto done;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if ((rc = ecr_registry_fsck(reg, &o, fsck_print, &quiet, &stats)) < 0) {
+		status = fail_ecr(rc, "fsck");
+		goto done;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("fsck: %llu registries, %llu repositories, %llu images, %llu tags; %llu blobs checked, %llu bytes "
+	       "hashed, %llu blobs stored; %llu problems, %llu notices (%ld ms)\n",
+		(unsigned long long)stats.registries, (unsigned long long)stats.repositories,
+		(unsigned long long)stats.images, (unsigned long long)stats.tags, (unsigned long long)stats.blobs_checked,
+		(unsigned long long)stats.bytes_hashed, (unsigned long long)stats.blobs_stored,
+		(unsigned long long)stats.errors, (unsigned long long)stats.notices,
+		(long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	status = stats.errors ? EXIT_RUNTIME : 0;
+done:
+	ecr_registry_free(reg);
+	if (initialised)
+		ecr_shutdown();
+	free(url);
+	return status;
+}
+
 /* --- ecrd credential ... --- */
 
 static const char credential_usage[] =
@@ -1847,6 +2035,7 @@ int main(int argc, char **argv)
 	bool initialised = false, no_auth, created = false;
 	static struct provider pv;
 	struct lifecycle_runner lr = {0};
+	struct lifecycle_runner gr = {0}; /* --gc-interval */
 	sigset_t sigs;
 	int status = EXIT_RUNTIME, rc;
 
@@ -1854,6 +2043,8 @@ int main(int argc, char **argv)
 		return principal_command(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "credential") == 0)
 		return credential_command(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "fsck") == 0)
+		return fsck_command(argc, argv);
 	pthread_mutex_init(&pv.lock, NULL);
 	s.log_level = ECR_LOG_INFO;
 	s.lifecycle_interval = DEFAULT_LIFECYCLE_INTERVAL;
@@ -2056,6 +2247,15 @@ int main(int argc, char **argv)
 	lr.s = &s;
 	if (lifecycle_start(&lr) < 0)
 		goto done;
+	gr.interval = s.gc_interval;
+	gr.pv = &pv;
+	gr.s = &s;
+	gr.pass = gc_pass;
+	if (lifecycle_start(&gr) < 0)
+		goto done;
+	if (s.gc_interval)
+		say(ECR_LOG_INFO, &s, "garbage is collected every %lu s (grace %lu s)", s.gc_interval,
+			s.gc_grace ? s.gc_grace : 3600UL);
 
 	printf("ecrd: listening on %s://%s%s%s:%u\n", s.tls_cert != NULL ? "https" : "http", la.ipv6 ? "[" : "",
 		la.host, la.ipv6 ? "]" : "", (unsigned int)ecr_server_port(srv));
@@ -2086,6 +2286,7 @@ int main(int argc, char **argv)
 		break;
 	}
 	lifecycle_stop(&lr);
+	lifecycle_stop(&gr);
 	if ((rc = ecr_server_stop(srv)) < 0) {
 		status = fail_ecr(rc, "ecr_server_stop");
 		goto done;
@@ -2094,6 +2295,7 @@ int main(int argc, char **argv)
 
 done:
 	lifecycle_stop(&lr);
+	lifecycle_stop(&gr);
 	ecr_server_free(srv);
 	ecr_cache_free(cache); /* after the server, before the registries its fetches write to */
 	ecr_scanner_free(scanner); /* before the registries it is attached to */
