@@ -126,6 +126,32 @@ run_client "reads while full: manifests, blobs, catalog, tags, DescribeRepositor
 run_client "every acknowledged push pulls back while full" verify "$BASE" --state "$WORK/acked" --tags
 alive && ok "ecrd still runs after the reads" || notok "ecrd still runs after the reads"
 
+# --- not one byte left: metadata-only writes -------------------------------------------------
+# A filler file takes every free block, then existing images are tagged again (a manifest PUT whose blobs
+# are all there writes only metadata) and one image is deleted: each succeeds or fails cleanly.
+dd if=/dev/zero of="$MNT/filler" bs=64k status=none 2>/dev/null
+echo "# filler: $(du -k "$MNT/filler" | cut -f1) KiB; $(free_kib) KiB free"
+run_client "tagging with no byte free: metadata writes succeed or fail cleanly, failed tags invisible" retag "$BASE" \
+	--state "$WORK/acked" --count 40 --tag-prefix full
+victim=$(head -n 1 "$WORK/acked")
+vrepo=$(printf '%s' "$victim" | python3 -c 'import json,sys; print(json.load(sys.stdin)["repo"])')
+vdig=$(printf '%s' "$victim" | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])')
+code=$(curl -sS -m 30 -o "$WORK/del.body" -w '%{http_code}' -X DELETE "$BASE/v2/$vrepo/manifests/$vdig")
+if [ "$code" = 202 ]; then
+	ok "DELETE with no byte free: 202"
+	grep -v -F "\"$vdig\"" "$WORK/acked" >"$WORK/acked.new"; mv "$WORK/acked.new" "$WORK/acked"
+elif [ "${code:-0}" -ge 500 ] && python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if j["errors"][0]["code"] else 1)' \
+	"$WORK/del.body" 2>/dev/null; then
+	ok "DELETE with no byte free: a clean $code"
+else
+	notok "DELETE with no byte free: HTTP $code" "$(head -c 300 "$WORK/del.body")"
+fi
+run_client "reads with no byte free" reads "$BASE" --state "$WORK/acked" --sample 10
+alive && ok "ecrd still runs with no byte free" || notok "ecrd still runs with no byte free"
+rm -f "$MNT/filler"
+run_client "tagging works again once the filler is deleted" retag "$BASE" --state "$WORK/acked" --count 3 \
+	--tag-prefix freed --expect ok
+
 # --- space returns --------------------------------------------------------------------------
 if mount -o remount,size=256m "$MNT"; then ok "space returns (tmpfs remounted at 256 MiB, $(free_kib) KiB free)"; else
 	notok "tmpfs remount"; fi

@@ -10,6 +10,9 @@ Standard library only. Subcommands (BASE is http://127.0.0.1:PORT):
       with an OCI error body ({"errors":[{"code":...}]}), and nothing of the failed
       push may be visible (the tag answers 404; a failed blob is not served).
       --until-fail K: stop after K failed pushes in a row. Prints a JSON summary.
+  retag BASE --state FILE [--count N]
+      PUT existing manifests under new tags (only metadata written): each 201 is
+      recorded; each failure must be clean, its tag invisible.
   reads BASE --state FILE
       manifest GET/HEAD by tag and digest, blob GETs (digests verified), catalog,
       tags list, ECR DescribeRepositories and DescribeImages: all must succeed.
@@ -330,6 +333,44 @@ def cmd_verify(a):
     return 1 if problems else 0
 
 
+def cmd_retag(a):
+    """Tag existing images again (a manifest PUT whose blobs are all there: only metadata is written)."""
+    c = Client(a.base)
+    imgs = load_state(a.state)
+    problems, ok, failed = [], 0, 0
+    with open(a.state, "a") as st:
+        for i in range(a.count):
+            if not imgs:
+                problems.append("no image to tag")
+                break
+            im = imgs[i % len(imgs)]
+            tag = "re%s-%d-%d" % (a.tag_prefix, os.getpid(), i)
+            try:
+                s1, h, body = c.request("GET", "/v2/%s/manifests/%s" % (im["repo"], im["digest"]), None,
+                                        {"Accept": MT_MANIFEST})
+                if s1 != 200 or sha(body) != im["digest"]:
+                    problems.append("GET %s@%s: HTTP %d" % (im["repo"], im["digest"], s1))
+                    continue
+                s2, h, b = c.put_manifest(im["repo"], tag, body)
+                if s2 == 201:
+                    ok += 1
+                    st.write(json.dumps(dict(im, tag=tag)) + "\n")
+                    st.flush()
+                else:
+                    failed += 1
+                    p = clean_error(s2, b, "manifest put %s:%s" % (im["repo"], tag)) or check_invisible(c, im["repo"], tag)
+                    if p:
+                        problems.append(p)
+            except Problem as e:
+                problems.append(str(e))
+    print(json.dumps({"acknowledged": ok, "failed": failed, "problems": problems[:20]}))
+    if a.expect == "ok" and failed:
+        problems.append("expected every tag to succeed")
+    for p in problems[:20]:
+        print("problem: " + p, file=sys.stderr)
+    return 1 if problems else 0
+
+
 # --- load -------------------------------------------------------------------------------
 
 def proc_sample(pid):
@@ -500,6 +541,12 @@ def main():
     s.add_argument("--chunked", action="store_true")
     s.add_argument("--seed", type=int)
     s.add_argument("--expect", choices=["ok", "fail", "any"], default="any")
+    s = sub.add_parser("retag")
+    s.add_argument("base")
+    s.add_argument("--state", required=True)
+    s.add_argument("--count", type=int, default=4)
+    s.add_argument("--tag-prefix", default="")
+    s.add_argument("--expect", choices=["ok", "any"], default="any")
     s = sub.add_parser("reads")
     s.add_argument("base")
     s.add_argument("--state", required=True)
@@ -517,7 +564,7 @@ def main():
     s.add_argument("--sample", type=float, default=5)
     s.add_argument("--out")
     a = p.parse_args()
-    return {"push": cmd_push, "reads": cmd_reads, "verify": cmd_verify, "load": cmd_load}[a.cmd](a)
+    return {"push": cmd_push, "retag": cmd_retag, "reads": cmd_reads, "verify": cmd_verify, "load": cmd_load}[a.cmd](a)
 
 
 if __name__ == "__main__":
