@@ -33,6 +33,7 @@
 #include "ecr/cache.h"
 #include "ecr/public.h"
 #include "ecr/server.h"
+#include "ecr/stats.h"
 #include "ecr/fsck.h"
 
 #endif

@@ -41,7 +41,12 @@ typedef struct ecr__store {
 	pthread_mutex_t auth_lock; /* guards token_key_loaded and token_key */
 	bool token_key_loaded;
 	unsigned char token_key[32];
+	/* Statistics (stats.c, ecr_registry_stats): garbage collections of this store in this process. */
+	_Atomic uint64_t gc_runs, gc_failures, gc_blobs_deleted, gc_bytes_freed;
 } ecr__store;
+
+/* Count a garbage collection that ended with rc (dry runs are not counted) (stats.c). */
+void ecr__stats_gc(ecr__store *s, int rc, uint64_t blobs_deleted, uint64_t bytes_freed);
 
 /* Release the upload writer cache (upload.c); called when the store is freed. */
 void ecr__uploads_cache_free(ecr__store *s);

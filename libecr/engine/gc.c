@@ -418,6 +418,9 @@ done:
 			(unsigned long long)st.links_removed, (unsigned long long)st.blobs_removed,
 			(unsigned long long)st.bytes_removed, (unsigned long long)st.blobs_kept);
 out:
+	/* runs and failures for ecr_registry_stats (not dry runs, nor runs skipped for another node's lease) */
+	if (!dry_run && (rc || leased))
+		ecr__stats_gc(s, rc, st.blobs_removed, st.bytes_removed);
 	if (stats_out) {
 		unsigned int version = stats_out->version;
 		*stats_out = st;

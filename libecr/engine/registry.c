@@ -13,6 +13,7 @@
 #include "../core/crypto.h"
 #include "../core/timeutil.h"
 #include "../remote/remote.h"
+#include "../storage/blob_common.h"
 
 /* file:// stores open in this process, so that several registries (accounts x
  * regions) on one folder share one blob store, one SQLite pool and one GC lock. */
@@ -28,8 +29,12 @@ static int store_new(ecr__store **out, ecr_blob_store *blobs, ecr_meta_store *me
 	ecr__store *s = ecr__calloc(1, sizeof(*s));
 	if (!s)
 		return ECR_ENOMEM;
+	/* every failed blob store call is counted (ecr_registry_stats); on failure the caller keeps blobs */
+	if (blobs && ecr__blob_store_counting(&s->blobs, blobs)) {
+		ecr__free(s);
+		return ECR_ENOMEM;
+	}
 	s->lock_fd = -1;
-	s->blobs = blobs;
 	s->meta = meta;
 	pthread_rwlock_init(&s->gc_lock, NULL);
 	pthread_mutex_init(&s->lock, NULL);
@@ -137,7 +142,10 @@ static int store_open_folder(ecr__store **out, const char *path, uint32_t flags)
 	}
 	if ((rc = ecr_blob_store_fs_new(&blobs, canon, flags)))
 		goto done;
-	s->blobs = blobs;
+	if ((rc = ecr__blob_store_counting(&s->blobs, blobs))) { /* counts failed calls (ecr_registry_stats) */
+		blobs->free(blobs);
+		goto done;
+	}
 	blobs = NULL;
 	if ((rc = ecr_meta_store_sqlite_new(&meta, dbpath, flags)))
 		goto done;

@@ -13,6 +13,8 @@
 
 /* The lifecycle policy previews of a server (ecr_api_lifecycle.c). */
 typedef struct ecr__lifecycle_previews ecr__lifecycle_previews;
+/* The server's request counters and /metrics (metrics.c). */
+typedef struct ecr__metrics ecr__metrics;
 
 typedef struct http_vhost {
 	char *host; /* NULL: the default */
@@ -57,6 +59,9 @@ struct ecr_server {
 	 * (monotonic ms; 0: never) */
 	_Atomic int public_exists;
 	_Atomic int64_t public_checked_ms;
+	/* request counters, latency histograms, registries served (metrics.c); who may read /metrics */
+	ecr__metrics *metrics;
+	int metrics_access; /* ecr_server_metrics_access */
 };
 
 /* What a request is for. */
@@ -72,7 +77,8 @@ typedef enum http_route {
 	ROUTE_REFERRERS,   /* /v2/<name>/referrers/<digest> */
 	ROUTE_ECR_API,     /* POST / with X-Amz-Target: the ECR and ECR Public control planes (ecr_api.c) */
 	ROUTE_GALLERY,     /* /gallery and /gallery/...: the web gallery (gallery.c) */
-	ROUTE_TOKEN        /* GET /token: bearer tokens, anonymous or for registry credentials (v2_auth.c) */
+	ROUTE_TOKEN,       /* GET /token: bearer tokens, anonymous or for registry credentials (v2_auth.c) */
+	ROUTE_METRICS      /* GET /metrics: Prometheus text (metrics.c) */
 } http_route;
 
 typedef struct http_target {
@@ -128,6 +134,11 @@ typedef struct http_request {
 	/* for the access log */
 	unsigned int status;
 	uint64_t bytes_out;
+	/* for the metrics (metrics.c) */
+	int64_t started_us;      /* monotonic microseconds at the first call */
+	uint64_t metrics_in;     /* request body bytes received */
+	bool metrics_upload;     /* counted in uploads in flight */
+	bool metrics_public_api; /* an ECR Public API call (X-Amz-Target SpencerFrontendService.*) */
 } http_request;
 
 /* The control plane's per-request state (ecr_api.c). */
@@ -191,5 +202,21 @@ enum MHD_Result ecr__gallery_finish(http_request *r);
  * the server. ECR_ENOTFOUND when none serves it. */
 int ecr__server_registry(ecr_registry **out, ecr_server *srv, ecr_registry *dflt, const char *account,
 	const char *region);
+
+/* Metrics (metrics.c). Counting never allocates nor locks. */
+int ecr__metrics_new(ecr__metrics **out);
+void ecr__metrics_free(ecr__metrics *m);
+int64_t ecr__metrics_now_us(void);
+/* Count a finished request (route class, status, latency, bytes) and the registry it used. */
+void ecr__metrics_request_done(http_request *r);
+/* The request streams a blob upload: counted in uploads in flight until it is done. */
+void ecr__metrics_upload_begin(http_request *r);
+/* Remember a registry the server served (bounded; the registries reported by /metrics). */
+void ecr__metrics_note_registry(ecr_server *srv, ecr_registry *reg);
+/* Whether a peer may read /metrics (access: ecr_server_metrics_access). */
+struct sockaddr;
+bool ecr__metrics_peer_allowed(int access, const struct sockaddr *peer);
+/* GET/HEAD /metrics. */
+enum MHD_Result ecr__metrics_begin(http_request *r);
 
 #endif

@@ -859,6 +859,7 @@ enum MHD_Result ecr__oci_begin(http_request *r)
 	case ROUTE_ECR_API: /* never routed here */
 	case ROUTE_GALLERY:
 	case ROUTE_TOKEN:
+	case ROUTE_METRICS:
 		break;
 	}
 	return ecr__http_error(r, 404, "NOT_FOUND", "no such route");

@@ -2,6 +2,7 @@
  * response and error helpers. */
 #include "http.h"
 #include "ecr_api.h"
+#include "ecr/stats.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -82,10 +83,11 @@ int ecr_server_new(ecr_server **out, const ecr_server_options *opts)
 	srv->log.payload = opts->log_payload;
 	srv->log.level = opts->log_level ? opts->log_level : ECR_LOG_INFO;
 	/* ECR Public's one unauthenticated pull a second, with a burst of 10 */
-	if ((rc = ecr__ratelimit_new(&srv->anon_limit, 1, 10, 0, NULL, NULL))) {
+	if ((rc = ecr__ratelimit_new(&srv->anon_limit, 1, 10, 0, NULL, NULL)) || (rc = ecr__metrics_new(&srv->metrics))) {
 		ecr_server_free(srv);
 		return rc;
 	}
+	srv->metrics_access = ECR_SERVER_METRICS_LOCAL;
 	*out = srv;
 	return 0;
 }
@@ -215,6 +217,8 @@ int ecr__server_registry(ecr_registry **out, ecr_server *srv, ecr_registry *dflt
 		int rc = srv->registry_cb(out, account, region, srv->registry_payload);
 		if (rc == 0 && !*out)
 			rc = ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "the registry provider returned no registry");
+		if (rc == 0)
+			ecr__metrics_note_registry(srv, *out);
 		return rc;
 	}
 	for (size_t i = 0; i < srv->vhosts_count; i++) {
@@ -541,9 +545,16 @@ static enum MHD_Result first_call(http_request *r, const char *url)
 		if (v > r->srv->max_blob_size)
 			return ecr__http_error(r, 413, "SIZE_INVALID", "the request body is larger than this registry accepts");
 	}
-	if (strcmp(url, "/") == 0 && MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target")) {
+	const char *amz_target;
+	if (strcmp(url, "/") == 0 &&
+		(amz_target = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target"))) {
 		r->target.route = ROUTE_ECR_API;
+		r->metrics_public_api = strncmp(amz_target, "SpencerFrontendService.", 23) == 0;
 		return ecr__api_begin(r);
+	}
+	if (strcmp(url, "/metrics") == 0 && r->srv->metrics_access != ECR_SERVER_METRICS_OFF) {
+		r->target.route = ROUTE_METRICS;
+		return ecr__metrics_begin(r);
 	}
 	if (strncmp(url, "/gallery", 8) == 0 && (url[8] == '\0' || url[8] == '/')) {
 		r->target.route = ROUTE_GALLERY;
@@ -578,6 +589,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->method = method;
 		r->refused = true;
 		r->started_ms = ecr__time_monotonic_ms();
+		r->started_us = ecr__metrics_now_us();
 		if (!(r->path = ecr__strdup(url))) {
 			ecr__free(r);
 			return MHD_NO;
@@ -607,6 +619,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->conn = conn;
 		r->method = method;
 		r->started_ms = ecr__time_monotonic_ms();
+		r->started_us = ecr__metrics_now_us();
 		if (!(r->path = ecr__strdup(url))) {
 			ecr__free(r);
 			return MHD_NO;
@@ -634,11 +647,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->in_first_call = true;
 		enum MHD_Result ret = prc ? ecr__http_fail(r, prc, "name") : first_call(r, url);
 		r->in_first_call = false;
+		if ((r->target.route == ROUTE_UPLOADS || r->target.route == ROUTE_UPLOAD) &&
+			(strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0 || strcmp(method, "PUT") == 0))
+			ecr__metrics_upload_begin(r);
 		return ret;
 	}
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
+		r->metrics_in += n;
 		if (r->mode == BODY_DISCARD || r->mode == BODY_NONE)
 			return MHD_YES;
 		if (r->target.route == ROUTE_ECR_API)
@@ -681,6 +698,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 				r->path, r->status, (int)toe, (unsigned long long)r->received, (long long)ms);
 	}
 	bool counted = !r->refused;
+	ecr__metrics_request_done(r);
 	request_free(r);
 	*con_cls = NULL;
 	if (counted)
@@ -865,5 +883,6 @@ void ecr_server_free(ecr_server *srv)
 	ecr__free(srv->tls_key_file);
 	ecr__api_lifecycle_previews_free(srv->lifecycle_previews);
 	ecr__ratelimit_free(srv->anon_limit);
+	ecr__metrics_free(srv->metrics);
 	ecr__free(srv);
 }

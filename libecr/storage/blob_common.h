@@ -43,4 +43,10 @@ int64_t ecr__blob_now_ms(void);
 int ecr__s3_presign(ecr_buf *out, const char *base, const char *host, const char *path, const char *access_key,
 	const char *secret, const char *session_token, const char *region, int64_t lifetime_s, int64_t now_s);
 
+/* Wrap inner in a store that counts every failed call (ecr__blob_errors(), meta.h). On success the wrapper owns
+ * inner (its free frees inner); on failure the caller still does. A wrapped store is returned unchanged. */
+int ecr__blob_store_counting(ecr_blob_store **out, ecr_blob_store *inner);
+/* The store a counting wrapper wraps, or store itself. */
+ecr_blob_store *ecr__blob_store_unwrap(ecr_blob_store *store);
+
 #endif

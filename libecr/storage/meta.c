@@ -5,7 +5,10 @@ int ecr__txn_begin(ecr__txn *t, ecr_meta_store *store, bool write)
 {
 	t->store = store;
 	t->txn = NULL;
-	return store->begin(&t->txn, store, write ? 1 : 0);
+	int rc = store->begin(&t->txn, store, write ? 1 : 0);
+	if (rc)
+		ecr__meta_count_error(rc);
+	return rc;
 }
 
 int ecr__txn_commit(ecr__txn *t)
@@ -14,7 +17,10 @@ int ecr__txn_commit(ecr__txn *t)
 		return ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "commit of a finished transaction");
 	ecr_meta_txn *txn = t->txn;
 	t->txn = NULL;
-	return t->store->commit(txn);
+	int rc = t->store->commit(txn);
+	if (rc)
+		ecr__meta_count_error(rc);
+	return rc;
 }
 
 void ecr__txn_rollback(ecr__txn *t)
@@ -31,7 +37,10 @@ int ecr__sql(ecr__txn *t, const char *sql, const ecr_sql_value *params, size_t n
 {
 	if (!t->txn)
 		return ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "statement outside a transaction");
-	return t->store->exec(t->txn, sql, params, nparams, cb, payload, changes_out);
+	int rc = t->store->exec(t->txn, sql, params, nparams, cb, payload, changes_out);
+	if (rc)
+		ecr__meta_count_error(rc);
+	return rc;
 }
 
 int ecr__sql_change(ecr__txn *t, const char *sql, const ecr_sql_value *params, size_t nparams, int none_code)

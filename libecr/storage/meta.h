@@ -51,6 +51,20 @@ int ecr__meta_migrate(ecr_meta_store *store);
 /* Registries (account x region). */
 int ecr__meta_registry_ensure(ecr__txn *t, const char *account, const char *region, int64_t now, int64_t *id_out);
 
+/* Statistics (meta_stats.c): the registry's image scans (by ecr_scan_status) and replication jobs (by status 0
+ * queued, 1 running, 2 complete, 3 failed), counted per state into counts[state] (added); states >= n are added
+ * to counts[n - 1]. */
+int ecr__meta_stats_scans(ecr__txn *t, int64_t registry_id, uint64_t *counts, size_t n);
+int ecr__meta_stats_replication(ecr__txn *t, int64_t registry_id, uint64_t *counts, size_t n);
+/* Storage errors in this process: failed metadata calls (counted by meta.c's transaction and statement calls) and
+ * failed blob store calls (counted by the wrapper of blob_store.c). Only failures of the storage count (ECR_ERROR,
+ * ECR_ENOMEM, ECR_EIO, ECR_EBUSY, ECR_ENETWORK, ECR_ETHROTTLED), not answers such as "not found" or "exists". */
+void ecr__meta_count_error(int rc);
+uint64_t ecr__meta_errors(void);
+uint64_t ecr__blob_errors(void);
+/* Whether rc is a storage failure that the counters above count. */
+bool ecr__storage_error_counts(int rc);
+
 /* Repositories. */
 typedef struct ecr__meta_repo {
 	int64_t id;
