@@ -191,8 +191,9 @@ static void test_engine_stats__scans_and_replication(void **state)
 	                                  ECR_SCAN_COMPLETE,    ECR_SCAN_COMPLETE,    ECR_SCAN_FAILED};
 	for (size_t i = 0; i < sizeof(scan_states) / sizeof(scan_states[0]); i++) {
 		char digest[80];
+		const char *dp = digest;
 		snprintf(digest, sizeof(digest), "sha256:%064zu", i);
-		ecr_sql_value p[] = {ECR__SQL_I(repo_id), ECR__SQL_S(digest), ECR__SQL_I(scan_states[i])};
+		ecr_sql_value p[] = {ECR__SQL_I(repo_id), ECR__SQL_S(dp), ECR__SQL_I(scan_states[i])};
 		sql(f,
 		    "INSERT INTO image_scans (repository_id, digest, status, reason, report, started_at, completed_at, "
 		    "vulndb_at) VALUES (?, ?, ?, NULL, NULL, 0, 0, 0)",
@@ -202,8 +203,9 @@ static void test_engine_stats__scans_and_replication(void **state)
 	static const int job_states[] = {0, 0, 0, 1, 2, 2, 3};
 	for (size_t i = 0; i < sizeof(job_states) / sizeof(job_states[0]); i++) {
 		char digest[80];
+		const char *dp = digest;
 		snprintf(digest, sizeof(digest), "sha256:%064zu", i);
-		ecr_sql_value p[] = {ECR__SQL_I(f->reg->id), ECR__SQL_S(digest), ECR__SQL_I(job_states[i])};
+		ecr_sql_value p[] = {ECR__SQL_I(f->reg->id), ECR__SQL_S(dp), ECR__SQL_I(job_states[i])};
 		sql(f,
 		    "INSERT INTO replication_jobs (registry_id, repository, digest, tags, dest_region, "
 		    "dest_registry_id, "
