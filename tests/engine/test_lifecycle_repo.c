@@ -10,6 +10,8 @@
 
 #include "../helpers/th_image.h"
 #include "libecr/engine/engine.h"
+#include "libecr/engine/leases.h"
+#include "libecr/storage/meta_lease.h"
 
 #define DAY_MS (86400LL * 1000)
 #define T0 1700000000000LL
@@ -571,6 +573,64 @@ static void test_engine_lifecycle_repo__changed_under_apply(void **state)
 	assert_true(exists(f, sc.p[2], NULL));
 }
 
+typedef struct lease_probe {
+	fixture *f;
+	char lease[64];
+	int calls, intruder_won;
+} lease_probe;
+
+/* Each action takes 4 minutes of the registry clock; meanwhile another node tries to take the run's lease. */
+static int slow_cb(ecr_image *img, ecr_lifecycle_action action, uint32_t priority, void *payload)
+{
+	lease_probe *p = payload;
+	(void)img;
+	(void)action;
+	(void)priority;
+	p->calls++;
+	atomic_fetch_add(&p->f->clock, 4 * 60 * 1000);
+	int rc = ecr__lease_acquire(p->f->reg->store, p->lease, "another-node", atomic_load(&p->f->clock), 60000);
+	if (rc == 0)
+		p->intruder_won++;
+	else
+		assert_int_equal(rc, ECR_EBUSY);
+	return 0;
+}
+
+/* A run longer than its lease (10 minutes) renews it as it goes: no other node takes it over; a repository
+ * without a policy takes no lease at all. */
+static void test_engine_lifecycle_repo__lease_renewed(void **state)
+{
+	fixture *f = *state;
+	char d[TH_DIGEST_MAX];
+	lease_probe p;
+	memset(&p, 0, sizeof(p));
+	p.f = f;
+	snprintf(p.lease, sizeof(p.lease), "lifecycle/%lld", (long long)f->repo->id);
+
+	assert_int_equal(ecr_repository_apply_lifecycle(f->repo, NULL, NULL), ECR_ELIFECYCLE_POLICY_NOT_FOUND);
+	ecr__error_clear();
+	{
+		ecr__txn t = {0};
+		assert_ok(ecr__txn_begin(&t, f->reg->store->meta, false));
+		assert_int_equal(ecr__meta_lease_get(&t, p.lease, NULL, NULL), ECR_ENOTFOUND);
+		ecr__txn_rollback(&t);
+	}
+
+	for (int i = 0; i < 6; i++) {
+		push(f, NULL, d);
+		atomic_fetch_add(&f->clock, 1000);
+	}
+	assert_ok(ecr_repository_set_lifecycle_policy(
+	    f->repo, "{\"rules\":[{\"rulePriority\":1,\"selection\":{\"tagStatus\":\"untagged\",\"countType\":"
+	             "\"imageCountMoreThan\",\"countNumber\":1},\"action\":{\"type\":\"expire\"}}]}"));
+	assert_ok(ecr_repository_apply_lifecycle(f->repo, slow_cb, &p));
+	assert_int_equal(p.calls, 5); /* 20 minutes of work */
+	assert_int_equal(p.intruder_won, 0);
+	assert_true(exists(f, d, NULL)); /* the newest is kept */
+	/* released at the end: the other node may take it now */
+	assert_ok(ecr__lease_acquire(f->reg->store, p.lease, "another-node", atomic_load(&f->clock), 60000));
+}
+
 static int bad_event_cb_called;
 static void bad_event_cb(const ecr_event *ev, void *payload)
 {
@@ -630,6 +690,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_engine_lifecycle_repo__clock, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_engine_lifecycle_repo__children_and_referrers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_engine_lifecycle_repo__changed_under_apply, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_engine_lifecycle_repo__lease_renewed, setup, teardown),
 	    cmocka_unit_test(test_engine_lifecycle_repo__options_v1),
 	};
 	return cmocka_run_group_tests_name("engine/lifecycle_repo", tests, NULL, NULL);
