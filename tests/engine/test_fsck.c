@@ -285,6 +285,56 @@ static void test_engine_fsck__dangling_tag_and_unlinked(void **state)
 	assert_int_equal(st.images, 2);
 }
 
+static int first_text(void *payload, int n, char **vals, char **cols)
+{
+	(void)cols;
+	if (n > 0 && vals[0] && !*(char *)payload)
+		snprintf(payload, TH_DIGEST_MAX, "%s", vals[0]);
+	return 0;
+}
+
+static void test_engine_fsck__archived(void **state)
+{
+	fixture *f = *state;
+	seen s = { 0 };
+	ecr_fsck_stats st;
+	char raw[TH_DIGEST_MAX] = "", compressed[TH_DIGEST_MAX] = "", path[4400], sql[512];
+	if (!f->dir)
+		skip();
+	/* img[1] archived: its blobs (needed by no active image) are kept compressed only. */
+	assert_ok(ecr__image_set_storage_class(f->a, f->img[1].digest, ECR_STORAGE_CLASS_ARCHIVE, NULL));
+	fsck(f, 0, &s, &st);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(st.errors, 0);
+
+	sqlite3 *db = NULL;
+	char *dbp = NULL;
+	assert_true(asprintf(&dbp, "%s/metadata.db", f->dir) > 0);
+	assert_int_equal(sqlite3_open(dbp, &db), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "SELECT digest FROM archived_blobs WHERE digest = '%s'", f->img[1].layers[0].digest);
+	assert_int_equal(sqlite3_exec(db, sql, first_text, raw, NULL), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "SELECT compressed_digest FROM archived_blobs WHERE digest = '%s'",
+		f->img[1].layers[0].digest);
+	assert_int_equal(sqlite3_exec(db, sql, first_text, compressed, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	free(dbp);
+	assert_string_equal(raw, f->img[1].layers[0].digest);
+	assert_true(strncmp(compressed, "sha256:", 7) == 0);
+
+	/* The raw copy gone (archiving removed it, or we do), then the compressed one: archive-missing. */
+	blob_path(f, raw, path, sizeof(path));
+	(void)unlink(path);
+	fsck(f, 0, &s, &st);
+	assert_int_equal(s.n, 0);
+	blob_path(f, compressed, path, sizeof(path));
+	assert_int_equal(unlink(path), 0);
+	fsck(f, 0, &s, &st);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.kind[0], ECR_FSCK_ARCHIVE_MISSING);
+	assert_string_equal(s.digest[0], raw);
+	assert_string_equal(s.repo[0], "team/a");
+}
+
 static void test_engine_fsck__unreferenced_is_a_notice(void **state)
 {
 	fixture *f = *state;
@@ -349,6 +399,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_engine_fsck__blob_missing, setup_fs, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_fsck__blob_corrupt_and_size, setup_fs, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_fsck__dangling_tag_and_unlinked, setup_fs, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_fsck__archived, setup_fs, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_fsck__unreferenced_is_a_notice, setup_memory, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_fsck__unreferenced_is_a_notice, setup_fs, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_fsck__callback_stops_and_bad_args, setup_memory, teardown),
