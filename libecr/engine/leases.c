@@ -77,3 +77,13 @@ int ecr__lease_release(ecr__store *s, const char *name, const char *holder)
 {
 	return lease_run(s, LEASE_RELEASE, name, holder, 0, 0);
 }
+
+int ecr__lease_clear_all(ecr__store *s)
+{
+	ecr__txn t = { 0 };
+	int rc = ecr__txn_begin(&t, s->meta, true);
+	if (rc == 0 && (rc = ecr__meta_lease_clear(&t)) == 0)
+		rc = ecr__txn_commit(&t);
+	ecr__txn_rollback(&t);
+	return rc;
+}

@@ -20,5 +20,8 @@ int ecr__lease_acquire(ecr__store *s, const char *name, const char *holder, int6
 int ecr__lease_renew(ecr__store *s, const char *name, const char *holder, int64_t now, int64_t ttl_ms);
 /* Give the lease up (not holding it is fine). */
 int ecr__lease_release(ecr__store *s, const char *name, const char *holder);
+/* Remove every lease of the store: only for a store no other process uses (a flock'ed file:// folder), whose
+ * leases were necessarily left by a process that died holding them. */
+int ecr__lease_clear_all(ecr__store *s);
 
 #endif

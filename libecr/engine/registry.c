@@ -14,6 +14,7 @@
 #include "../core/timeutil.h"
 #include "../remote/remote.h"
 #include "../storage/blob_common.h"
+#include "leases.h"
 
 /* file:// stores open in this process, so that several registries (accounts x
  * regions) on one folder share one blob store, one SQLite pool and one GC lock. */
@@ -152,6 +153,10 @@ static int store_open_folder(ecr__store **out, const char *path, uint32_t flags)
 	s->meta = meta;
 	meta = NULL;
 	if ((rc = ecr__meta_migrate(s->meta)))
+		goto done;
+	/* The folder is this process's alone (flock): a lease in it was left by a process killed while holding it.
+	 * Without this, GC and lifecycle after a kill -9 would wait for it to expire (GC's: 15 minutes). */
+	if ((rc = ecr__lease_clear_all(s)))
 		goto done;
 
 	store_node *node = ecr__malloc(sizeof(*node));

@@ -200,3 +200,8 @@ int ecr__meta_gc_count(ecr__txn *t, bool tombstones, int64_t *count_out)
 			   : "SELECT COUNT(*) FROM gc_candidates WHERE deleted_at = 0",
 		NULL, 0, ecr__sql_col_int, count_out, NULL);
 }
+
+int ecr__meta_lease_clear(ecr__txn *t)
+{
+	return ecr__sql(t, "DELETE FROM leases", NULL, 0, NULL, NULL, NULL);
+}

@@ -31,6 +31,8 @@ int ecr__meta_lease_renew(ecr__txn *t, const char *name, const char *holder, int
 	bool *held);
 /* Give up holder's lease (none is fine). */
 int ecr__meta_lease_release(ecr__txn *t, const char *name, const char *holder);
+/* Remove every lease (when the store is known to have no other user: a flock'ed file:// folder). */
+int ecr__meta_lease_clear(ecr__txn *t);
 /* The lease's holder and expiry (*holder_out: ecr__free). ECR_ENOTFOUND (no error set). */
 int ecr__meta_lease_get(ecr__txn *t, const char *name, char **holder_out, int64_t *expires_at_out);
 

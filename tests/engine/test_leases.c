@@ -205,12 +205,38 @@ static void test_engine_leases__gc_against_pushes_on_another_node(void **state)
 	th_blob_dispose(&y);
 }
 
+/* A file:// folder is flock'ed by one process: the leases a killed process left in it are gone when it is opened
+ * again, so GC and lifecycle do not wait for them to expire. (Stores opened from URLs keep them: other nodes may
+ * hold them.) */
+static void test_engine_leases__folder_reopen_drops_dead_leases(void **state)
+{
+	fixture *f = *state;
+	ecr_registry *reg = NULL;
+	char url[4200];
+	int64_t now = atomic_load(&f->clock);
+	snprintf(url, sizeof(url), "file://%s/folder", f->dir);
+	assert_ok(ecr_registry_open(&reg, url, NULL));
+	assert_ok(ecr__lease_acquire(reg->store, "gc", "dead-process", now, HOUR_MS));
+	assert_int_equal(ecr__lease_acquire(reg->store, "gc", "another", now, HOUR_MS), ECR_EBUSY);
+	ecr_registry_free(reg);
+	assert_ok(ecr_registry_open(&reg, url, NULL));
+	assert_ok(ecr__lease_acquire(reg->store, "gc", "another", now, HOUR_MS));
+	ecr_registry_free(reg);
+
+	/* the two nodes of the fixture (one SQLite file opened as a URL) keep theirs */
+	assert_ok(ecr__lease_acquire(f->a->store, "x", "node-a", now, HOUR_MS));
+	ecr_registry_free(f->b);
+	f->b = node_open(f);
+	assert_int_equal(ecr__lease_acquire(f->b->store, "x", "node-b", now, HOUR_MS), ECR_EBUSY);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_engine_leases__acquire_renew_release_expire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_leases__gc_one_node_at_a_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_leases__gc_against_pushes_on_another_node, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_leases__folder_reopen_drops_dead_leases, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("engine/leases", tests, NULL, NULL);
 }
