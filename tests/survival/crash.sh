@@ -52,8 +52,22 @@ for i in $(seq 1 "$ITER"); do
 	$CLIENT round "$STATE"
 	# clients work until ecrd goes away (or 60 s: a kill that did not come)
 	$CLIENT run "$BASE" --state "$STATE" --threads "$THREADS" --seed $((SEED + i)) --seconds 60 \
+		--started "$WORK/client.started" \
 		2>"$WORK/client.err" &
 	cpid=$!
+	# the delay counts from the clients' first request (python starts slowly on a loaded machine), or, one
+	# iteration in two, from this round's first acknowledged push (so that each round has some to check)
+	before=$(grep -c '"op":"push"' "$STATE")
+	for _ in $(seq 600); do
+		if [ $((i % 2)) = 0 ]; then
+			[ "$(grep -c '"op":"push"' "$STATE")" -gt "$before" ] && break
+		else
+			[ -e "$WORK/client.started" ] && break
+		fi
+		kill -0 "$cpid" 2>/dev/null || break
+		sleep 0.05
+	done
+	rm -f "$WORK/client.started"
 	delay=$((50 + RANDOM % 1451))
 	sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
 	kill -KILL "$ECRD_PID" 2>/dev/null && kills=$((kills + 1))

@@ -4,7 +4,7 @@
   setup BASE
       create the repositories crash/a, crash/b and crash/expire, and give crash/expire a lifecycle policy that
       expires all but its 3 newest images (ecrd's lifecycle thread applies it while the clients work).
-  run BASE --state FILE [--threads N] [--seed S] [--seconds S]
+  run BASE --state FILE [--threads N] [--seed S] [--seconds S] [--started FILE]
       N threads push new images (random layers, monolithic or chunked uploads, a config, a manifest with a
       unique tag), move the tag "latest", delete images and pull acknowledged ones, until ecrd goes away
       (connection refused or reset) or S seconds pass. Appends JSON lines to FILE:
@@ -233,6 +233,8 @@ def cmd_run(a):
                     acked.append(rec)
 
     state.__class__ = Recorder
+    if a.started:
+        open(a.started, "w").close()
     deadline = time.time() + a.seconds
     ts = [threading.Thread(target=worker, args=(a.base, state, a.seed, i, deadline, acked, lock))
           for i in range(a.threads)]
@@ -322,6 +324,7 @@ def main():
     s.add_argument("--threads", type=int, default=3)
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--seconds", type=float, default=30)
+    s.add_argument("--started", help="a file created when the first request is about to be sent")
     s = sub.add_parser("verify")
     s.add_argument("base")
     s.add_argument("--state", required=True)
