@@ -5,7 +5,7 @@
 # `ecrd principal add --meta --blobs`, a token comes from node A's ECR API
 # (the AWS CLI) and is used on the others.
 #   - a token from A works on B and C
-#   - skopeo pushes through A, pulls through B (digests equal)
+#   - skopeo pushes through A, pulls through B and by digest through C (same blobs)
 #   - a chunked upload started on A (POST + PATCH) finishes on B (PATCH + PUT),
 #     the blob is read through C
 #   - a node killed (SIGKILL) in the middle of a big push leaves no tag and no
@@ -14,6 +14,10 @@
 #     again: requests succeed
 #   - ../shared/clients/oci-clients-check.sh (STRICT=1) against node A of the
 #     two remaining nodes (root only, as clients_auth.sh)
+#   - background jobs exactly once on three more nodes D, E and F launched
+#     together (--lifecycle-interval 2): a lifecycle policy expires each image
+#     once, by one run; images pushed through D replicate to eu-west-1, each
+#     job completed by one node, no lost claim
 #
 #   cluster.sh path/to/ecrd
 #
@@ -188,7 +192,15 @@ if "${SK[@]}" copy --preserve-digests --src-tls-verify=false --src-creds "$CREDS
 else
 	notok "skopeo pull through node B" "$(tail -n 5 "$WORK/pull.out")"
 fi
-timing "push A, pull B" "$t0"
+rm -rf "$WORK/pulled-c"
+if "${SK[@]}" copy --preserve-digests --src-tls-verify=false --src-creds "$CREDS" "docker://$C/cluster/app@$want" \
+	"oci:$WORK/pulled-c:v1" >"$WORK/pull-c.out" 2>&1 && cmp -s <(ls "$WORK/img/blobs/sha256" | sort) \
+	<(ls "$WORK/pulled-c/blobs/sha256" | sort); then
+	ok "skopeo pull by digest through node C (the third node): the same blobs"
+else
+	notok "skopeo pull through node C" "$(tail -n 5 "$WORK/pull-c.out")"
+fi
+timing "push A, pull B and C" "$t0"
 
 # --- a chunked upload: A, then B; read through C ---
 t0=$(now_ms)
@@ -344,13 +356,14 @@ for n in A B; do
 	[ "$rc" -eq 0 ] && ok "node $n stops cleanly on SIGTERM" || notok "node $n exit status $rc after SIGTERM"
 done
 
-# --- background jobs exactly once: two nodes D and E, lifecycle timers of 2 s, both replicators ---
+# --- background jobs exactly once: three nodes D, E and F, lifecycle timers of 2 s, their replicators ---
 ACCOUNT=123456789012
 LC_INTERVAL=2
 t0=$(now_ms)
+JOB_NODES=(D E F)
 # launched together, so that their lifecycle timers fire at about the same times and race for the lease
-for n in D E; do launch_node "$n" "$LC_INTERVAL"; done
-for n in D E; do
+for n in "${JOB_NODES[@]}"; do launch_node "$n" "$LC_INTERVAL"; done
+for n in "${JOB_NODES[@]}"; do
 	if wait_node "$n"; then
 		ok "node $n serves on 127.0.0.1:${NODE_PORT[$n]} (--lifecycle-interval $LC_INTERVAL)"
 	else
@@ -358,8 +371,8 @@ for n in D E; do
 		finish
 	fi
 done
-D=127.0.0.1:${NODE_PORT[D]} E=127.0.0.1:${NODE_PORT[E]}
-timing "nodes D and E start" "$t0"
+D=127.0.0.1:${NODE_PORT[D]} E=127.0.0.1:${NODE_PORT[E]} F=127.0.0.1:${NODE_PORT[F]}
+timing "nodes D, E and F start" "$t0"
 # shellcheck disable=SC2016 # a JMESPath query (its backquotes are JSON literals)
 DIGEST_TAGS='imageDetails[].[imageDigest,join(`,`,imageTags || `[]`)]' # "digest tag,tag" per image
 ecr_at() { # NODE REGION ARGS...: aws ecr against a node; the output in $RES, the status in $RC
@@ -396,7 +409,7 @@ cat >"$WORK/lc-policy.json" <<'EOF'
  "countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}
 EOF
 declare -A MARK
-for n in D E; do MARK[$n]=$(($(wc -l <"$WORK/$n.log") + 1)); done
+for n in "${JOB_NODES[@]}"; do MARK[$n]=$(($(wc -l <"$WORK/$n.log") + 1)); done
 ecr_at D us-east-1 put-lifecycle-policy --repository-name cluster/lc --lifecycle-policy-text "file://$WORK/lc-policy.json"
 [ "$RC" -eq 0 ] && ok "put-lifecycle-policy on cluster/lc through D" || notok "put-lifecycle-policy" "$(cat "$WORK/ecr.err")"
 # until each node has run the policy twice (applied or skipped) since it was set: each timer fired at least once
@@ -405,14 +418,14 @@ lc_runs() { log_lines "$1" "${MARK[$1]}" | grep -c -e 'lifecycle policy of clust
 	-e 'lifecycle policy of cluster/lc: skipped, another node applies it'; }
 deadline=$((SECONDS + 60))
 while [ $SECONDS -lt $deadline ]; do
-	[ "$(lc_runs D)" -ge 2 ] && [ "$(lc_runs E)" -ge 2 ] && break
+	[ "$(lc_runs D)" -ge 2 ] && [ "$(lc_runs E)" -ge 2 ] && [ "$(lc_runs F)" -ge 2 ] && break
 	sleep 0.5
 done
-runs_d=$(lc_runs D) runs_e=$(lc_runs E)
-if [ "$runs_d" -ge 2 ] && [ "$runs_e" -ge 2 ]; then
-	ok "lifecycle: both timers ran the policy (D $runs_d, E $runs_e runs)"
+runs_d=$(lc_runs D) runs_e=$(lc_runs E) runs_f=$(lc_runs F)
+if [ "$runs_d" -ge 2 ] && [ "$runs_e" -ge 2 ] && [ "$runs_f" -ge 2 ]; then
+	ok "lifecycle: the three timers ran the policy (D $runs_d, E $runs_e, F $runs_f runs)"
 else
-	notok "lifecycle timers" "runs since the policy was set: D $runs_d, E $runs_e"
+	notok "lifecycle timers" "runs since the policy was set: D $runs_d, E $runs_e, F $runs_f"
 fi
 ecr_at E us-east-1 describe-images --repository-name cluster/lc --query "$DIGEST_TAGS" \
 	--output text
@@ -430,7 +443,7 @@ if [ "$got" = "$kept" ] && "${SK[@]}" copy --src-tls-verify=false --src-creds "$
 else
 	notok "the kept image" "inspect: '$got' want $kept" "$(tail -n 3 "$WORK/lc-pull.out")"
 fi
-cat "$WORK/D.log" "$WORK/E.log" >"$WORK/DE.log"
+cat "$WORK/D.log" "$WORK/E.log" "$WORK/F.log" >"$WORK/DE.log"
 bad=()
 for i in $(seq 0 $((LC_N - 2))); do
 	c=$(grep -c -F "lifecycle: expired cluster/lc@${lc_digests[$i]} " "$WORK/DE.log")
@@ -451,11 +464,12 @@ if [ ${#bad[@]} -eq 0 ]; then
 else
 	notok "lifecycle exactly once" "${bad[@]}"
 fi
-echo "# lifecycle: $n_applied runs applied the policy (1 of them expired images), $n_skipped skipped (lease held by the other node)"
-timing "lifecycle on two nodes" "$t0"
+echo "# lifecycle: $n_applied runs applied the policy (1 of them expired images), $n_skipped skipped (lease held by another node)"
+timing "lifecycle on three nodes" "$t0"
 
 # Replication: cluster/rep* of us-east-1 to eu-west-1 of the same account (a registry of the same cluster).
-# M images pushed through D while D's and E's replicators (2 workers each) claim jobs from the shared queue.
+# M images pushed through D while the replicators of D, E and F (2 workers each) claim jobs from the shared queue
+# (FOR UPDATE SKIP LOCKED).
 t0=$(now_ms)
 REPL_M=6
 cat >"$WORK/repl.json" <<EOF
@@ -508,28 +522,29 @@ if [ "$RC" -eq 0 ] && [ "$got" = "$want" ]; then
 else
 	notok "replicas in eu-west-1" "got:" "$got" "want:" "$want" "$(cat "$WORK/ecr.err")"
 fi
-bad=() by_d=0 by_e=0
+bad=() by_d=0 by_e=0 by_f=0
 for d in "${rep_digests[@]}"; do
 	line="replication: cluster/rep@$d to account $ACCOUNT in eu-west-1: complete"
-	cd_=$(grep -c -F "$line" "$WORK/D.log") ce=$(grep -c -F "$line" "$WORK/E.log")
-	[ $((cd_ + ce)) = 1 ] || bad+=("$d copied $cd_ times by D, $ce by E")
-	by_d=$((by_d + cd_)) by_e=$((by_e + ce))
+	cd_=$(grep -c -F "$line" "$WORK/D.log") ce=$(grep -c -F "$line" "$WORK/E.log") cf=$(grep -c -F "$line" "$WORK/F.log")
+	[ $((cd_ + ce + cf)) = 1 ] || bad+=("$d copied $cd_ times by D, $ce by E, $cf by F")
+	by_d=$((by_d + cd_)) by_e=$((by_e + ce)) by_f=$((by_f + cf))
 done
-fails=$(grep -h 'replication: cluster/rep@.* failed' "$WORK/D.log" "$WORK/E.log")
+fails=$(grep -h -e 'replication: cluster/rep@.* failed' -e 'replication: cluster/rep@.* claim was lost' \
+	"$WORK/D.log" "$WORK/E.log" "$WORK/F.log")
 [ -z "$fails" ] || bad+=("$fails")
 if [ ${#bad[@]} -eq 0 ]; then
-	ok "replication exactly once: each job completed by one node (D $by_d, E $by_e), no failed attempt"
+	ok "replication exactly once: each job completed by one node (D $by_d, E $by_e, F $by_f), no failed attempt, no lost claim"
 else
 	notok "replication exactly once" "${bad[@]}"
 fi
-echo "# replication: claims that lost a race: $(cat "$WORK/D.log" "$WORK/E.log" | grep -c 'replication: cannot claim a job')"
-timing "replication on two nodes" "$t0"
-for n in D E; do
+echo "# replication: claims that lost a race: $(cat "$WORK/D.log" "$WORK/E.log" "$WORK/F.log" | grep -c 'replication: cannot claim a job')"
+timing "replication on three nodes" "$t0"
+for n in "${JOB_NODES[@]}"; do
 	integ_stop "${NODE_PID[$n]}"
 	rc=$?
 	NODE_PID[$n]=
 	[ "$rc" -eq 0 ] && ok "node $n stops cleanly on SIGTERM" || notok "node $n exit status $rc after SIGTERM"
 done
-integ_check_sanitizer "$WORK"/A.log "$WORK"/B.log "$WORK"/D.log "$WORK"/E.log
+integ_check_sanitizer "$WORK"/A.log "$WORK"/B.log "$WORK"/D.log "$WORK"/E.log "$WORK"/F.log
 timing "whole run" "$T_START"
 finish
