@@ -90,7 +90,7 @@ for i in $(seq 1 "$ITER"); do
 		verify_failures=$((verify_failures + 1))
 		alive=yes
 		kill -0 "$ECRD_PID" 2>/dev/null || alive="NO (it crashed)"
-		notok "iteration $i (killed after $delay ms): no acknowledged push lost" "$out" \
+		notok "iteration $i (killed after $delay ms): no acknowledged push lost" "$(printf '%s\n' "$out" | tail -n 6)" \
 			"ecrd alive: $alive; its log:" "$(grep -v '^INFO [A-Z]* /' "$WORK/ecrd.log" | tail -n 8)"
 		KEEP=1
 	else

@@ -343,4 +343,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except Exception as e:  # one line (crash.sh shows the end of the output)
+        print("crash_client: %s: %r" % (type(e).__name__, e), file=sys.stderr)
+        sys.exit(2)
