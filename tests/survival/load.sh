@@ -37,7 +37,8 @@ trap integ_cleanup_work EXIT
 trap 'exit 1' INT TERM
 
 extra=()
-"$ECRD" --help 2>&1 | grep -q -- '--gc-interval' && extra+=(--gc-interval 10 --gc-grace 60)
+help=$("$ECRD" --help 2>&1) # (not piped into grep -q: under pipefail, ecrd's SIGPIPE would fail the test)
+[[ "$help" == *--gc-interval* ]] && extra+=(--gc-interval 10 --gc-grace 60)
 mkdir -p "$DATA"
 integ_start_ecrd "$ECRD" "$DATA" "$WORK/ecrd.log" --log-level warn --threads 4 ${extra[@]+"${extra[@]}"} ||
 	{ notok "ecrd starts"; finish; }
