@@ -38,6 +38,8 @@
 #define SQ_CACHE_SIZE 64
 #define SQ_BUSY_TIMEOUT_MS 10000
 #define SQ_STACK_COLS 16
+/* checkpoint the WAL when a commit leaves it this many pages long (SQLite's default auto-checkpoint) */
+#define SQ_CHECKPOINT_PAGES 1000
 
 typedef struct sq_cached {
 	const char *key; /* the caller's pointer */
@@ -52,6 +54,7 @@ typedef struct sq_conn {
 	sq_cached cache[SQ_CACHE_SIZE];
 	size_t ncached;
 	uint64_t clock;
+	int wal_written; /* the last COMMIT appended to the WAL (set by wal_hook) */
 	struct sq_conn *next_idle;
 } sq_conn;
 
@@ -202,6 +205,17 @@ static int conn_prepare(sq_conn *c, const char *sql, sqlite3_stmt **out)
 	return 0;
 }
 
+/* Called by SQLite after a commit that appended frames to the WAL: note it (a commit that wrote nothing needs no
+ * sync), and checkpoint like SQLite's own auto-checkpoint hook, which this one replaces. */
+static int wal_hook(void *payload, sqlite3 *db, const char *name, int pages)
+{
+	sq_conn *c = payload;
+	c->wal_written = 1;
+	if (pages >= SQ_CHECKPOINT_PAGES)
+		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
 static int conn_open(sq_conn **out, sq_store *st, int first)
 {
 	sq_conn *c = ecr__calloc(1, sizeof(*c));
@@ -242,6 +256,8 @@ static int conn_open(sq_conn **out, sq_store *st, int first)
 		const char *sync = (st->flags & ECR_STORAGE_NOSYNC) ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=NORMAL";
 		if ((error = conn_setup(c, sync, NULL, 0)) < 0)
 			goto done;
+		if (st->group)
+			sqlite3_wal_hook(c->db, wal_hook, c);
 	}
 	if ((error = conn_setup(c, "PRAGMA foreign_keys=ON", NULL, 0)) < 0)
 		goto done;
@@ -695,14 +711,19 @@ static int sq_commit(ecr_meta_txn *txn)
 	if (txn->aborted) {
 		error = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "sqlite: the transaction was rolled back after an error");
 	} else {
+		txn->conn->wal_written = 0;
 		int rc = step_retry(txn->conn->commit);
 		if (rc != SQLITE_DONE) {
 			error = sq_fail(txn->conn->db, rc, "COMMIT", NULL);
 			rollback_conn(txn->conn);
 		} else if (txn->write && st->group) {
-			/* numbered while we still hold the write token: in commit order */
+			/*
+			 * Numbered while we still hold the write token: in commit order. A transaction that wrote
+			 * nothing waits for the last one committed (what it read may be what it acknowledges),
+			 * which is most often synced already.
+			 */
 			pthread_mutex_lock(&st->lock);
-			seq = ++st->committed;
+			seq = txn->conn->wal_written ? ++st->committed : st->committed;
 			pthread_mutex_unlock(&st->lock);
 		}
 	}

@@ -163,6 +163,35 @@ static int get_text_cb(const ecr_sql_value *cols, size_t ncols, void *payload)
 	return 0;
 }
 
+/* The store's WAL hook (it notes which commits need a sync) also checkpoints, as SQLite's auto-checkpoint
+ * does: the WAL stays bounded however much is committed. */
+static void test_storage_meta_sqlite__wal_checkpointed(void **state)
+{
+	fixture *f = *state;
+	enum { COMMITS = 60, ROWS = 50, ROW = 4096 };
+	static char blob[ROW];
+	memset(blob, 'w', sizeof(blob));
+	assert_ok(exec1(f->ms, "CREATE TABLE big(x BLOB)", NULL, 0, NULL, NULL, NULL));
+	for (int i = 0; i < COMMITS; i++) {
+		ecr_meta_txn *txn = NULL;
+		assert_ok(f->ms->begin(&txn, f->ms, 1));
+		ecr_sql_value v[] = { { ECR_SQL_BLOB, 0, blob, sizeof(blob) } };
+		for (int r = 0; r < ROWS; r++)
+			assert_ok(f->ms->exec(txn, "INSERT INTO big VALUES (?)", v, 1, NULL, NULL, NULL));
+		assert_ok(f->ms->commit(txn));
+	}
+	/* a write transaction that changes nothing commits too */
+	assert_ok(exec1(f->ms, "DELETE FROM big WHERE 0", NULL, 0, NULL, NULL, NULL));
+	assert_int_equal(query_int(f->ms, "SELECT count(*) FROM big"), COMMITS * ROWS);
+	char *wal = NULL;
+	assert_true(asprintf(&wal, "%s-wal", f->path) > 0);
+	struct stat sb;
+	assert_int_equal(stat(wal, &sb), 0);
+	/* about 12 MiB committed; without checkpoints the WAL would hold all of it */
+	assert_true(sb.st_size < 6 * 1024 * 1024);
+	free(wal);
+}
+
 static void test_storage_meta_sqlite__wal_file_present(void **state)
 {
 	fixture *f = *state;
@@ -254,6 +283,7 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__group_commit_survives_exit, setup_file,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__wal_checkpointed, setup_file, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__wal_file_present, setup_file, teardown),
 		cmocka_unit_test(test_storage_meta_sqlite__nosync_flag),
 		cmocka_unit_test(test_storage_meta_sqlite__open_errors),
