@@ -14,6 +14,7 @@ Prints a table, and writes the figures as JSON to --json (default: stdout's last
 import argparse
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -80,8 +81,10 @@ def main():
     if nginx:
         port = free_port()
         conf = os.path.join(d, "nginx.conf")
+        # as root, nginx's workers would run as nobody and could not read a private (mktemp -d) folder
+        user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
         with open(conf, "w") as f:
-            f.write(f"""daemon off;
+            f.write(user + f"""daemon off;
 master_process on;
 worker_processes {os.cpu_count() or 1};
 pid {d}/nginx.pid;
@@ -116,9 +119,16 @@ http {{
             if shutil.which("curl"):
                 v = []
                 for _ in range(a.reps):
-                    _, out = timed(["curl", "-sf", "-o", "/dev/null", "-w", "%{speed_download}", url + "/big.bin"])
-                    v.append(float(out) / 1e6)
-                res["nginx_sendfile_curl_mbps"] = round(statistics.median(v), 1)
+                    r = subprocess.run(["curl", "-sf", "-o", "/dev/null", "-w", "%{speed_download}", url + "/big.bin"],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                    if r.returncode == 0:
+                        v.append(float(r.stdout) / 1e6)
+                    else:
+                        print(f"limits.py: curl from nginx failed (exit {r.returncode}): see {d}/error.log",
+                              file=sys.stderr)
+                        break
+                if v:
+                    res["nginx_sendfile_curl_mbps"] = round(statistics.median(v), 1)
             if shutil.which("wrk"):
                 v = []
                 for _ in range(a.reps):
