@@ -30,6 +30,8 @@ echo "# seed $SEED, $ITER iterations, $THREADS client threads, work folder $WORK
 
 start() { # start ecrd on DATA; sets ECRD_PID, ECRD_PORT, BASE; what GC and lifecycle did goes to bg.log
 	[ -f "$WORK/ecrd.log" ] && grep -E '^(INFO|WARN|ERROR) (gc|lifecycle):' "$WORK/ecrd.log" >>"$WORK/bg.log"
+	grep -h -E -A5 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK/ecrd.log" "$WORK/fsck.out" \
+		>>"$WORK/sanitizer.log" 2>/dev/null
 	integ_start_ecrd "$ECRD" "$DATA" "$WORK/ecrd.log" --gc-interval 1 --gc-grace 2 --lifecycle-interval 1 \
 		--log-level info || return 1
 	PIDS=("$ECRD_PID")
@@ -140,6 +142,7 @@ if [ "$ITER" -ge 10 ]; then
 		notok "GC and lifecycle did work between the kills ($gc_removed blobs removed, $expired images expired)"
 	fi
 fi
+integ_check_sanitizer "$WORK/sanitizer.log" "$WORK/ecrd.log" "$WORK/fsck.out"
 acked=$(grep -c '"op":"push"' "$STATE" || true)
 deleted=$(grep -c '"op":"del"' "$STATE" || true)
 echo "# $ITER iterations, $kills kills with SIGKILL in $(($(date +%s) - t0)) s: $acked acknowledged pushes" \
