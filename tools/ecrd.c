@@ -81,6 +81,7 @@
 #include <ecr/replication.h>
 #include <ecr/scan.h>
 #include <ecr/server.h>
+#include <ecr/stats.h>
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -182,6 +183,12 @@ static const char usage_text[] =
 	"  --public-alias ACCOUNT=ALIAS\n"
 	"                        set the alias of ACCOUNT's public registry at start-up: its\n"
 	"                        images are pulled as HOST/ALIAS/REPOSITORY (repeatable)\n"
+	"  --metrics off|local|any\n"
+	"                        who may read GET /metrics (Prometheus text: requests,\n"
+	"                        latencies, GC, scans, replication, storage errors, usage):\n"
+	"                        local (default) answers loopback clients only, any every\n"
+	"                        client (it shows account ids), off removes the route\n"
+	"                        (docs/metrics.md)\n"
 	"  --help                print this help and exit\n"
 	"  --version             print the version and exit\n"
 	"\n"
@@ -221,6 +228,7 @@ struct settings {
 	bool blob_redirect;             /* --blob-redirect */
 	char *public_alias[MAX_PUBLIC_ALIASES]; /* --public-alias, ACCOUNT=ALIAS */
 	size_t public_alias_count;
+	ecr_server_metrics_access metrics; /* --metrics: who may read /metrics (default: loopback clients) */
 };
 
 /* A parsed --listen value. */
@@ -266,6 +274,7 @@ static const struct opt_def opt_defs[] = {
 	{"anonymous-pull-rate", OPT_VALUE, true},
 	{"anonymous-pull-burst", OPT_VALUE, true},
 	{"public-alias", OPT_VALUE, true},
+	{"metrics", OPT_VALUE, true},
 	{"help", OPT_FLAG, false},
 	{"version", OPT_FLAG, false},
 };
@@ -596,6 +605,19 @@ static int apply_option(struct settings *s, const struct opt_def *def, const cha
 			return -1;
 		}
 		s->public_alias_count++;
+		return 0;
+	}
+	if (strcmp(name, "metrics") == 0) {
+		if (strcmp(value, "local") == 0)
+			s->metrics = ECR_SERVER_METRICS_LOCAL;
+		else if (strcmp(value, "off") == 0)
+			s->metrics = ECR_SERVER_METRICS_OFF;
+		else if (strcmp(value, "any") == 0)
+			s->metrics = ECR_SERVER_METRICS_ANY;
+		else {
+			usage_error("%s: --metrics '%s': expected off, local or any", where, value);
+			return -1;
+		}
 		return 0;
 	}
 	if (strcmp(name, "scan-threads") == 0) {
@@ -2197,6 +2219,10 @@ int main(int argc, char **argv)
 	}
 	if (s.blob_redirect && (rc = ecr_server_set_blob_redirect(srv, 1)) < 0) {
 		status = fail_ecr(rc, "--blob-redirect");
+		goto done;
+	}
+	if ((rc = ecr_server_set_metrics(srv, s.metrics)) < 0) {
+		status = fail_ecr(rc, "--metrics");
 		goto done;
 	}
 	if (s.anon_rate >= 0 || s.anon_burst >= 0) {
