@@ -126,6 +126,7 @@ static const char usage_text[] =
 	"   or: ecrd principal add ARN [--admin] [--policy FILE] [--data DIR | --meta URL --blobs URL]\n"
 	"   or: ecrd principal list|remove ARN|policy ARN NAME FILE [--data DIR]\n"
 	"   or: ecrd credential add ARN USERNAME|list|remove ARN [--data DIR] (see ecrd credential --help)\n"
+	"   or: ecrd fsck [--data DIR | --meta URL --blobs URL] [--no-hash] [--quiet] (see ecrd fsck --help)\n"
 	"Serve libecr container registries over HTTP (the OCI Distribution API, /v2/,\n"
 	"and the ECR API), or manage the principals (users) of a data folder.\n"
 	"\n"
