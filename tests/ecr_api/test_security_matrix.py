@@ -619,8 +619,9 @@ class T2DataPlane(Leaks):
     def test_gallery(self):
         """The gallery is public: it never shows a private repository or its tags and digests."""
         problems = []
-        for path in ("/gallery", "/gallery/", "/gallery/search?q=secret", "/gallery/repositories/%s" % S["repo"],
-                     "/gallery/%s" % S["repo"], "/gallery/api/repositories", "/gallery/../v2/_catalog"):
+        for path in ("/gallery", "/gallery/", "/gallery/?q=secret", "/gallery/?q=" + S["tag"],
+                     "/gallery/p/%s" % S["repo"], "/gallery/r/%s" % S["repo"], "/gallery/r/x/%s" % S["repo"],
+                     "/gallery/p/../../v2/_catalog", "/gallery/logo/%s" % S["repo"], "/gallery/../v2/_catalog"):
             st, hdr, body = fx.http_request(SRV.port, "GET", path)
             text = body.decode("utf-8", "replace")
             if st >= 500:
