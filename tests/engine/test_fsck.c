@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../helpers/th_image.h"
+#include "../helpers/th_pg.h"
 #include "ecr/fsck.h"
 #include "libecr/engine/engine.h"
 
@@ -390,6 +391,68 @@ static void test_engine_fsck__callback_stops_and_bad_args(void **state)
 		th_blob_dispose(&extra[i]);
 }
 
+/* The queries on PostgreSQL (the second dialect): skipped unless PG_TEST_SERVER names the test server script. */
+static void test_engine_fsck__postgres(void **state)
+{
+	(void)state;
+	ecr_registry *r1 = NULL, *r2 = NULL;
+	ecr_repository *a = NULL, *b = NULL;
+	ecr_registry_options opts = ECR_REGISTRY_OPTIONS_INIT;
+	char blobs_url[4200], path[4400];
+	uint64_t rng = 77;
+	th_image img[2];
+	seen s = { 0 };
+	ecr_fsck_options o = ECR_FSCK_OPTIONS_INIT;
+	ecr_fsck_stats st = ECR_FSCK_STATS_INIT;
+
+	if (!getenv("PG_TEST_SERVER") || th_pg_start() != 0)
+		skip();
+	char *dir = th_tmpdir();
+	snprintf(blobs_url, sizeof(blobs_url), "file://%s", dir);
+	opts.flags = ECR_STORAGE_NOSYNC;
+	assert_ok(ecr_registry_open_urls(&r1, th_pg_url(), blobs_url, &opts));
+	opts.account_id = "222222222222";
+	assert_ok(ecr_registry_open_urls(&r2, th_pg_url(), blobs_url, &opts));
+	assert_ok(ecr_repository_create(&a, r1, "pg/a", NULL));
+	assert_ok(ecr_repository_create(&b, r2, "pg/b", NULL));
+	assert_ok(th_image_random(&img[0], &rng, 2, NULL));
+	assert_ok(th_image_random(&img[1], &rng, 1, NULL));
+	assert_ok(th_image_push(a, &img[0], "x", 0));
+	assert_ok(th_image_push(b, &img[1], "y", 0));
+
+	o.flags = ECR_FSCK_ALL_REGISTRIES;
+	assert_ok(ecr_registry_fsck(r1, &o, collect, &s, &st));
+	assert_int_equal(s.n, 0);
+	assert_int_equal(st.registries, 2);
+	assert_int_equal(st.repositories, 2);
+	assert_int_equal(st.images, 2);
+	assert_int_equal(st.tags, 2);
+	assert_int_equal(st.blobs_checked, 7); /* 2 manifests, 2 configs, 3 layers */
+	o.flags = 0;
+	assert_ok(ecr_registry_fsck(r2, &o, collect, &s, &st));
+	assert_int_equal(st.registries, 1);
+	assert_int_equal(st.blobs_checked, 3);
+
+	const char *hex = strchr(img[1].layers[0].digest, ':') + 1;
+	snprintf(path, sizeof(path), "%s/blobs/sha256/%.2s/%s", dir, hex, hex);
+	assert_int_equal(unlink(path), 0);
+	o.flags = ECR_FSCK_ALL_REGISTRIES;
+	assert_ok(ecr_registry_fsck(r1, &o, collect, &s, &st));
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.kind[0], ECR_FSCK_BLOB_MISSING);
+	assert_string_equal(s.digest[0], img[1].layers[0].digest);
+	assert_string_equal(s.repo[0], "pg/b");
+
+	for (int i = 0; i < 2; i++)
+		th_image_dispose(&img[i]);
+	ecr_repository_free(a);
+	ecr_repository_free(b);
+	ecr_registry_free(r1);
+	ecr_registry_free(r2);
+	th_rmtree(dir);
+	th_pg_finish();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +466,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_engine_fsck__unreferenced_is_a_notice, setup_memory, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_fsck__unreferenced_is_a_notice, setup_fs, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_fsck__callback_stops_and_bad_args, setup_memory, teardown),
+		cmocka_unit_test(test_engine_fsck__postgres),
 	};
 	ecr_init();
 	int rc = cmocka_run_group_tests_name("engine/fsck", tests, NULL, NULL);
