@@ -35,5 +35,6 @@
 #include "ecr/server.h"
 #include "ecr/stats.h"
 #include "ecr/fsck.h"
+#include "ecr/usage.h"
 
 #endif

@@ -215,6 +215,8 @@ int ecr_blob_open(ecr_blob **out, ecr_repository *repo, const char *digest, uint
 	b->remaining = length ? length : size - offset;
 	*out = b;
 	b = NULL;
+	/* metering: the range to serve, counted when the read is opened */
+	ecr__usage_count(repo->reg, repo->name, ECR__USAGE_BLOB_DOWNLOAD, (*out)->remaining);
 done:
 	ecr_blob_free(b);
 	return rc;
@@ -360,6 +362,8 @@ int ecr_blob_put(ecr_repository *repo, const char *digest, const void *data, siz
 done:
 	ecr__txn_rollback(&t);
 	pthread_rwlock_unlock(&s->gc_lock);
+	if (!rc)
+		ecr__usage_count(repo->reg, repo->name, ECR__USAGE_BLOB_UPLOAD, len); /* metering */
 	return rc;
 }
 

@@ -11,6 +11,7 @@
 
 typedef struct ecr__open_upload ecr__open_upload; /* upload.c */
 typedef struct ecr__remote ecr__remote;           /* libecr/remote/remote.h */
+typedef struct ecr__usage ecr__usage;             /* usage.c */
 
 /*
  * Storage shared by every registry handle opened on the same data folder in
@@ -76,7 +77,23 @@ struct ecr_registry {
 	 * any lock) after a push queued replication jobs. Set by ecr_replicator_attach. */
 	void (*repl_wake)(void *replicator);
 	void *replicator;
+	/* Usage counters not yet flushed (usage.c); NULL for a remote registry. */
+	ecr__usage *usage;
 };
+
+/* Usage metering (usage.c). Count after the work succeeded, with no transaction open on this thread (a count may
+ * flush the counters: one write transaction at most every ECR__USAGE_FLUSH_MS). */
+#define ECR__USAGE_FLUSH_MS 5000
+typedef enum ecr__usage_kind {
+	ECR__USAGE_IMAGE_PUSH,    /* a manifest stored: bytes = its size */
+	ECR__USAGE_IMAGE_PULL,    /* a manifest served (GET): bytes = its size */
+	ECR__USAGE_BLOB_UPLOAD,   /* an upload committed or a blob put: bytes = its size */
+	ECR__USAGE_BLOB_DOWNLOAD, /* a blob read opened: bytes = the range to serve */
+} ecr__usage_kind;
+void ecr__usage_count(ecr_registry *reg, const char *repository, ecr__usage_kind kind, uint64_t bytes);
+int ecr__usage_new(ecr__usage **out);
+/* Flush (errors logged) and free reg->usage. */
+void ecr__usage_free(ecr_registry *reg);
 
 /* The scanner attached to a registry (an ecr_scanner *), or NULL. */
 #define ecr__registry_scanner(reg) ((reg)->scanner)

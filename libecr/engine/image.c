@@ -471,6 +471,8 @@ done:
 	ecr__meta_image_dispose(&existing);
 	ecr__free(tagged);
 	ecr__manifest_free(m);
+	if (!rc)
+		ecr__usage_count(reg, repo->name, ECR__USAGE_IMAGE_PUSH, len); /* metering: a manifest received */
 	if (!rc && repl_queued) {
 		/* set and cleared by ecr_replicator_attach/_detach on other threads */
 		void (*wake)(void *) = __atomic_load_n(&reg->repl_wake, __ATOMIC_ACQUIRE);
@@ -577,6 +579,8 @@ int ecr_image_get(ecr_image **out, ecr_repository *repo, const char *reference, 
 	}
 done:
 	ecr__txn_rollback(&t);
+	if (!rc && (flags & ECR_IMAGE_GET_RECORD_PULL)) /* metering: a manifest served (GET, not HEAD) */
+		ecr__usage_count(reg, repo->name, ECR__USAGE_IMAGE_PULL, ecr_image_manifest_size(*out));
 	ecr__meta_image_dispose(&rec);
 	return rc;
 }

@@ -379,6 +379,8 @@ static int registry_new(ecr_registry **out, ecr__store *store, const ecr_registr
 		rc = ECR_ENOMEM;
 		goto fail;
 	}
+	if ((rc = ecr__usage_new(&reg->usage)))
+		goto fail;
 	reg->is_public = strcmp(region, ECR_REGION_PUBLIC) == 0;
 	ecr_buf arn = ECR_BUF_INIT;
 	if (reg->is_public)
@@ -495,6 +497,7 @@ void ecr_registry_free(ecr_registry *reg)
 {
 	if (!reg)
 		return;
+	ecr__usage_free(reg); /* flushes the usage counters */
 	if (reg->store)
 		store_release(reg->store);
 	ecr__remote_free(reg->remote);

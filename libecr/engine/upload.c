@@ -506,6 +506,7 @@ int ecr_upload_commit(ecr_upload *up, const char *digest)
 	ecr__meta_upload row;
 	ecr__txn t = { 0 };
 	bool locked = false;
+	uint64_t committed_size = 0;
 	int rc;
 
 	if ((rc = check_open(up, "ecr_upload_commit")))
@@ -562,6 +563,7 @@ int ecr_upload_commit(ecr_upload *up, const char *digest)
 		goto fail_end;
 	if ((rc = ecr__txn_commit(&t)))
 		goto fail_end;
+	committed_size = up->entry->w->size;
 	cache_drop(s, up->entry);
 	up->entry = NULL;
 	goto done;
@@ -574,6 +576,8 @@ done:
 	ecr__txn_rollback(&t);
 	if (locked)
 		pthread_rwlock_unlock(&s->gc_lock);
+	if (!rc) /* metering: the bytes of the upload committed */
+		ecr__usage_count(up->reg, up->repo.name, ECR__USAGE_BLOB_UPLOAD, committed_size);
 	return rc;
 }
 

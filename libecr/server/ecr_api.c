@@ -380,7 +380,7 @@ const ecr_api_op_entry *ecr__api_find_op(const char *name)
 	const ecr_api_op_entry *tables[] = { ecr__api_ops_repositories, ecr__api_ops_images, ecr__api_ops_lifecycle,
 		ecr__api_ops_scan, ecr__api_ops_replication,
 		ecr__api_ops_templates,
-		ecr__api_ops_cache };
+		ecr__api_ops_cache, ecr__api_ops_usage };
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
 		for (const ecr_api_op_entry *e = tables[t]; e->name; e++)
 			if (strcmp(e->name, name) == 0)

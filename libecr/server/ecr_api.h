@@ -41,6 +41,7 @@ extern const ecr_api_op_entry ecr__api_ops_scan[];         /* ecr_api_scan.c */
 extern const ecr_api_op_entry ecr__api_ops_replication[];  /* ecr_api_replication.c */
 extern const ecr_api_op_entry ecr__api_ops_templates[];    /* ecr_api_templates.c */
 extern const ecr_api_op_entry ecr__api_ops_cache[];        /* ecr_api_cache.c */
+extern const ecr_api_op_entry ecr__api_ops_usage[];        /* ecr_api_usage.c: GetUsage (libecr's extension) */
 extern const ecr_api_op_entry ecr__api_ops_public[];       /* ecr_public_api.c: ECR Public (SpencerFrontendService) */
 
 /* An operation of the ECR tables (not ECR Public's) by name, or NULL. */

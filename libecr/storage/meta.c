@@ -299,6 +299,21 @@ static const char *const migrations[ECR__META_SCHEMA_VERSION] = {
 	" marked_at BIGINT NOT NULL,"
 	" deleted_at BIGINT NOT NULL DEFAULT 0,"
 	" guard_until BIGINT NOT NULL DEFAULT 0);",
+	/* 4 -> 5: usage metering (meta_usage.c): transfer and request counters per registry, repository name and UTC
+	 * day (days since the epoch), added to by flushes; no foreign key on the repository: a deleted repository's
+	 * history stays (the transfer happened) */
+	"CREATE TABLE usage_daily ("
+	" registry_id INTEGER NOT NULL REFERENCES registries(id),"
+	" repository TEXT NOT NULL,"
+	" day BIGINT NOT NULL,"
+	" pushed_bytes BIGINT NOT NULL DEFAULT 0,"
+	" pulled_bytes BIGINT NOT NULL DEFAULT 0,"
+	" image_pushes BIGINT NOT NULL DEFAULT 0,"
+	" image_pulls BIGINT NOT NULL DEFAULT 0,"
+	" blob_uploads BIGINT NOT NULL DEFAULT 0,"
+	" blob_downloads BIGINT NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (registry_id, repository, day));"
+	"CREATE INDEX usage_daily_day ON usage_daily (registry_id, day);",
 };
 
 int ecr__meta_migrate(ecr_meta_store *store)

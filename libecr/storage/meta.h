@@ -45,7 +45,7 @@ int ecr__sql_dup(char **out, const ecr_sql_value *v);
 
 /* Schema: create or migrate to the latest version. ECR_EINVALID when the
  * database was made by a newer libecr. */
-#define ECR__META_SCHEMA_VERSION 4
+#define ECR__META_SCHEMA_VERSION 5
 int ecr__meta_migrate(ecr_meta_store *store);
 
 /* Registries (account x region). */
@@ -322,5 +322,26 @@ int ecr__meta_catalog_get(ecr__txn *t, int64_t repo_id, char **doc_out);
 int ecr__meta_catalog_logo(ecr__txn *t, int64_t repo_id, ecr_buf *out);
 /* Remove a repository's catalog data (none is fine). */
 int ecr__meta_catalog_delete(ecr__txn *t, int64_t repo_id);
+
+/* Usage metering (meta_usage.c). Days are UTC days since the epoch. */
+typedef struct ecr__meta_usage_counts {
+	int64_t pushed_bytes, pulled_bytes, image_pushes, image_pulls, blob_uploads, blob_downloads;
+} ecr__meta_usage_counts;
+/* Add c to the row (registry, repository, day), creating it. */
+int ecr__meta_usage_add(ecr__txn *t, int64_t registry_id, const char *repository, int64_t day,
+	const ecr__meta_usage_counts *c);
+typedef int (*ecr__meta_usage_transfer_cb)(const char *repository, const ecr__meta_usage_counts *c, void *payload);
+/* The counters of days [from_day, to_day) summed per repository name (repository NULL: every name, deleted
+ * repositories' included; else that one), cb once per name. */
+int ecr__meta_usage_transfer(ecr__txn *t, int64_t registry_id, const char *repository, int64_t from_day,
+	int64_t to_day, ecr__meta_usage_transfer_cb cb, void *payload);
+/* Per existing repository (repository NULL: every one of the registry; else that one): its images and their
+ * manifests' bytes plus the bytes of the blobs they reference, each blob once (stored_bytes). */
+typedef int (*ecr__meta_usage_stored_cb)(const char *repository, int64_t images, int64_t stored_bytes,
+	void *payload);
+int ecr__meta_usage_stored(ecr__txn *t, int64_t registry_id, const char *repository, ecr__meta_usage_stored_cb cb,
+	void *payload);
+/* The bytes of every manifest and blob the registry's images reference, each digest once across the registry. */
+int ecr__meta_usage_unique(ecr__txn *t, int64_t registry_id, int64_t *bytes_out);
 
 #endif

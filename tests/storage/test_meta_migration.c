@@ -194,7 +194,7 @@ static void test_storage_meta_migration__v1_to_v2(void **state)
 	ecr_registry *reg;
 	assert_ok(ecr_registry_open(&reg, url, NULL));
 	/* migrated (through v2 to the latest) */
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 4);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 5);
 	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
 					 "('replication_configuration', 'replication_jobs', 'creation_templates', "
 					 "'pull_through_cache_rules', 'credentials', 'cache_tags')"),
@@ -222,7 +222,7 @@ static void test_storage_meta_migration__v1_to_v2(void **state)
 	assert_ok(ecr_repository_open(&repo, reg, "team/old"));
 	ecr_repository_free(repo);
 	ecr_registry_free(reg);
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 4);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 5);
 	th_rmtree(dir);
 }
 
@@ -307,7 +307,7 @@ static void test_storage_meta_migration__v2_to_v3(void **state)
 	opts.region = ECR_REGION_PUBLIC;
 	ecr_registry *reg;
 	assert_ok(ecr_registry_open(&reg, url, &opts));
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 4);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 5);
 	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
 					 "('public_registries', 'repository_catalog')"),
 		2);
@@ -334,7 +334,7 @@ static void test_storage_meta_migration__v2_to_v3(void **state)
 	assert_string_equal(b.ptr, "old-team");
 	ecr_buf_dispose(&b);
 	ecr_registry_free(reg);
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 4);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 5);
 	th_rmtree(dir);
 }
 
@@ -356,13 +356,14 @@ static void test_storage_meta_migration__v3_to_v4(void **state)
 
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_ok(db, "DROP TABLE leases; DROP TABLE gc_candidates; UPDATE schema_version SET version = 3;");
+	exec_ok(db, "DROP TABLE leases; DROP TABLE gc_candidates; DROP TABLE usage_daily; "
+		    "UPDATE schema_version SET version = 3;");
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('leases', 'gc_candidates')"),
 		0);
 
 	assert_ok(ecr_registry_open(&reg, url, NULL));
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 4);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 5);
 	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
 					 "('leases', 'gc_candidates')"),
 		2);
@@ -376,6 +377,39 @@ static void test_storage_meta_migration__v3_to_v4(void **state)
 	th_rmtree(dir);
 }
 
+/* A version 4 database gets usage_daily; its data stays and metering writes to it. */
+static void test_storage_meta_migration__v4_to_v5(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir();
+	char path[600], url[600];
+	snprintf(path, sizeof(path), "%s/metadata.db", dir);
+	snprintf(url, sizeof(url), "file://%s", dir);
+	ecr_registry *reg;
+	ecr_repository *repo;
+	assert_ok(ecr_registry_open(&reg, url, NULL));
+	assert_ok(ecr_repository_create(&repo, reg, "team/v4", NULL));
+	ecr_repository_free(repo);
+	ecr_registry_free(reg);
+
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	exec_ok(db, "DROP TABLE usage_daily; UPDATE schema_version SET version = 4;");
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+
+	assert_ok(ecr_registry_open(&reg, url, NULL));
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 5);
+	assert_ok(ecr_repository_open(&repo, reg, "team/v4"));
+	/* sha256 of "abc" */
+	assert_ok(ecr_blob_put(repo, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "abc", 3));
+	ecr_repository_free(repo);
+	assert_ok(ecr_usage_flush(reg));
+	ecr_registry_free(reg);
+	assert_int_equal(query_int(path, "SELECT pushed_bytes FROM usage_daily WHERE repository = 'team/v4'"), 3);
+	assert_int_equal(query_int(path, "SELECT blob_uploads FROM usage_daily WHERE repository = 'team/v4'"), 1);
+	th_rmtree(dir);
+}
+
 static void test_storage_meta_migration__newer_schema_refused(void **state)
 {
 	(void)state;
@@ -385,11 +419,11 @@ static void test_storage_meta_migration__newer_schema_refused(void **state)
 	snprintf(url, sizeof(url), "file://%s", dir);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_ok(db, "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (5);");
+	exec_ok(db, "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (6);");
 	sqlite3_close(db);
 	ecr_registry *reg = NULL;
 	assert_int_equal(ecr_registry_open(&reg, url, NULL), ECR_EINVALID);
-	assert_non_null(strstr(ecr_error_last()->message, "schema version 5"));
+	assert_non_null(strstr(ecr_error_last()->message, "schema version 6"));
 	th_rmtree(dir);
 }
 
@@ -399,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_storage_meta_migration__v1_to_v2),
 		cmocka_unit_test(test_storage_meta_migration__v2_to_v3),
 		cmocka_unit_test(test_storage_meta_migration__v3_to_v4),
+		cmocka_unit_test(test_storage_meta_migration__v4_to_v5),
 		cmocka_unit_test(test_storage_meta_migration__newer_schema_refused),
 	};
 	return cmocka_run_group_tests_name("storage/meta_migration", tests, NULL, NULL);

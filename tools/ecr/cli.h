@@ -182,6 +182,10 @@ int cli_open_registry_url(ecr_registry **out, const char *url, const cli_remote_
 /* host[:port] of a URL (malloc'd). */
 char *cli_url_host(const char *url);
 
+/* --- usage.c --- */
+/* ecr usage: argv[0] is "usage"; parses its own options. Returns the exit status. */
+int cli_cmd_usage(int argc, char **argv);
+
 /* --- progress.c --- */
 typedef enum cli_progress_mode { PROGRESS_QUIET, PROGRESS_TTY, PROGRESS_JSON } cli_progress_mode;
 typedef struct cli_progress cli_progress;

@@ -31,6 +31,8 @@ static const char usage_text[] =
 	"  logout [URL]                 remove the stored credentials of a registry\n"
 	"  lifecycle preview --policy FILE REPO   what a lifecycle policy would do to a repository's images\n"
 	"  scan LOCATION [--vuln-db PATH]...      scan an image (locally with --vuln-db, else the registry's result)\n"
+	"  usage LOCATION [--repository NAME] [--from DATE] [--to DATE] [--prices FILE] [--months N]\n"
+	"                               a registry's usage and cost estimate (ecr usage --help)\n"
 	"\n"
 	"Locations (SRC, DST, LOCATION):\n"
 	"  docker://HOST[:PORT]/REPO[:TAG|@DIGEST]   a remote registry over https (http with --plain-http)\n"
@@ -1109,6 +1111,15 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
 		printf("ecr %s\n", ecr_version());
 		return 0;
+	}
+	if (!strcmp(cmd, "usage")) { /* its own options (usage.c) */
+		if (ecr_init() < 0) {
+			fprintf(stderr, "ecr: cannot initialise libecr\n");
+			return 1;
+		}
+		status = cli_cmd_usage(argc - 1, argv + 1);
+		ecr_shutdown();
+		return status;
 	}
 	if ((status = parse_args(&a, cmd, argc - 1, argv + 1)))
 		return status;
