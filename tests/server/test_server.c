@@ -3,6 +3,7 @@
 #include "../helpers/helpers.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -411,6 +412,71 @@ static void test_server_server__error_map(void **state)
 	}
 }
 
+static size_t files_in(const char *dir)
+{
+	size_t n = 0;
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* A POST .../blobs/uploads/ whose body is refused as it streams (larger than max_blob_size) ends the session
+ * the request created: its client never learns the id, so nothing of it may stay in the staging folder. */
+static void test_server_server__refused_post_ends_its_session(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir(), url[600], uploads[600];
+	snprintf(url, sizeof(url), "file://%s", dir);
+	snprintf(uploads, sizeof(uploads), "%s/uploads", dir);
+	ecr_registry *reg;
+	ecr_server *srv;
+	assert_ok(ecr_registry_open(&reg, url, NULL));
+	assert_ok(ecr_repository_create(NULL, reg, "repo", NULL));
+	ecr_server_options o = no_auth;
+	o.max_blob_size = 1000;
+	assert_ok(ecr_server_new(&srv, &o));
+	assert_ok(ecr_server_add_registry(srv, reg, NULL));
+	assert_ok(ecr_server_start(srv));
+
+	static char body[5000];
+	memset(body, 'x', sizeof(body));
+	for (int monolithic = 0; monolithic < 2; monolithic++) {
+		char u[600];
+		snprintf(u, sizeof(u), "http://127.0.0.1:%u/v2/repo/blobs/uploads/%s", (unsigned)ecr_server_port(srv),
+			monolithic ? "?digest=sha256:0000000000000000000000000000000000000000000000000000000000000000" : "");
+		CURL *c = curl_easy_init();
+		/* chunked: no Content-Length for the up-front check, the body is refused as it streams */
+		struct curl_slist *h = curl_slist_append(NULL, "Transfer-Encoding: chunked");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(c, CURLOPT_URL, u);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)sizeof(body));
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		struct reply r;
+		memset(&r, 0, sizeof(r));
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+		assert_int_equal(curl_easy_perform(c), CURLE_OK);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+		curl_easy_cleanup(c);
+		curl_slist_free_all(h);
+		if (r.status != 413)
+			fail_msg("HTTP %ld: %s", r.status, r.body);
+		assert_non_null(strstr(r.body, "SIZE_INVALID"));
+	}
+	/* the request's completion runs after the answer: wait for it */
+	for (int i = 0; i < 200 && files_in(uploads) != 0; i++)
+		usleep(10000);
+	assert_int_equal(files_in(uploads), 0);
+
+	ecr_server_free(srv);
+	ecr_registry_free(reg);
+	th_rmtree(dir);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -423,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_server_server__stop_under_load),
 		cmocka_unit_test(test_server_server__parse_path),
 		cmocka_unit_test(test_server_server__error_map),
+		cmocka_unit_test(test_server_server__refused_post_ends_its_session),
 	};
 	int rc = cmocka_run_group_tests_name("server/server", tests, NULL, NULL);
 	curl_global_cleanup();
