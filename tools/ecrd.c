@@ -109,6 +109,7 @@
 #define DEFAULT_ACCOUNT "123456789012"
 #define DEFAULT_REGION "us-east-1"
 #define MAX_PUBLIC_ALIASES 64
+#define MAX_WEBHOOKS 16
 #define MAX_ANON_RATE 1000000ul
 #define DEFAULT_ANON_BURST 10
 #define MAX_REGISTRIES 256 /* registries the provider keeps open at most */
@@ -184,6 +185,12 @@ static const char usage_text[] =
 	"  --public-alias ACCOUNT=ALIAS\n"
 	"                        set the alias of ACCOUNT's public registry at start-up: its\n"
 	"                        images are pulled as HOST/ALIAS/REPOSITORY (repeatable)\n"
+	"  --webhook URL         POST every registry event (push, delete, scan, replication,\n"
+	"                        lifecycle; EventBridge JSON) to URL, queued and retried,\n"
+	"                        never holding up a request (repeatable; docs/events.md)\n"
+	"  --webhook-secret-file FILE\n"
+	"                        sign webhook bodies: header X-Ecr-Signature: sha256=HMAC of\n"
+	"                        the body keyed by FILE's first line\n"
 	"  --metrics off|local|any\n"
 	"                        who may read GET /metrics (Prometheus text: requests,\n"
 	"                        latencies, GC, scans, replication, storage errors, usage):\n"
@@ -229,6 +236,9 @@ struct settings {
 	bool blob_redirect;             /* --blob-redirect */
 	char *public_alias[MAX_PUBLIC_ALIASES]; /* --public-alias, ACCOUNT=ALIAS */
 	size_t public_alias_count;
+	char *webhook[MAX_WEBHOOKS]; /* --webhook URL */
+	size_t webhook_count;
+	char *webhook_secret_file; /* --webhook-secret-file */
 	ecr_server_metrics_access metrics; /* --metrics: who may read /metrics (default: loopback clients) */
 };
 
@@ -275,6 +285,8 @@ static const struct opt_def opt_defs[] = {
 	{"anonymous-pull-rate", OPT_VALUE, true},
 	{"anonymous-pull-burst", OPT_VALUE, true},
 	{"public-alias", OPT_VALUE, true},
+	{"webhook", OPT_VALUE, true},
+	{"webhook-secret-file", OPT_VALUE, true},
 	{"metrics", OPT_VALUE, true},
 	{"help", OPT_FLAG, false},
 	{"version", OPT_FLAG, false},
@@ -621,6 +633,22 @@ static int apply_option(struct settings *s, const struct opt_def *def, const cha
 		}
 		return 0;
 	}
+	if (strcmp(name, "webhook") == 0) {
+		if ((strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0) ||
+			s->webhook_count == MAX_WEBHOOKS) {
+			usage_error("%s: --webhook '%s': expected an http:// or https:// URL (at most %d of them)", where,
+				value, MAX_WEBHOOKS);
+			return -1;
+		}
+		if ((s->webhook[s->webhook_count] = strdup(value)) == NULL) {
+			fprintf(stderr, "ecrd: out of memory\n");
+			return -1;
+		}
+		s->webhook_count++;
+		return 0;
+	}
+	if (strcmp(name, "webhook-secret-file") == 0)
+		return replace_string(&s->webhook_secret_file, value);
 	if (strcmp(name, "scan-threads") == 0) {
 		if (parse_uint(value, MAX_SCAN_THREADS, &n) < 0 || n == 0) {
 			usage_error("%s: --scan-threads '%s': expected a number from 1 to %d", where, value,
@@ -894,6 +922,10 @@ static void settings_free(struct settings *s)
 	for (size_t i = 0; i < s->public_alias_count; i++)
 		free(s->public_alias[i]);
 	s->public_alias_count = 0;
+	for (size_t i = 0; i < s->webhook_count; i++)
+		free(s->webhook[i]);
+	s->webhook_count = 0;
+	free(s->webhook_secret_file);
 }
 
 /* "file:///absolute/path" for the data folder, creating the folder if needed. */
@@ -995,6 +1027,50 @@ struct provider {
 	size_t count;
 };
 
+static int read_file(const char *path, char **out);
+
+/* --webhook: the event callback of every registry ecrd serves (NULL: none). */
+static ecr_webhooks *g_webhooks;
+
+static int read_file(const char *path, char **out);
+
+/* Start the webhook sender of --webhook and --webhook-secret-file. 0, or an exit status. */
+static int webhooks_start(const struct settings *s)
+{
+	ecr_webhooks_options o;
+	char *secret = NULL;
+	int rc;
+
+	if (s->webhook_count == 0) {
+		if (s->webhook_secret_file != NULL)
+			fprintf(stderr, "ecrd: --webhook-secret-file without --webhook: ignored\n");
+		return 0;
+	}
+	if (s->webhook_secret_file != NULL) {
+		if (read_file(s->webhook_secret_file, &secret) < 0)
+			return EXIT_USAGE;
+		secret[strcspn(secret, "\r\n")] = '\0';
+		if (secret[0] == '\0') {
+			fprintf(stderr, "ecrd: --webhook-secret-file '%s' is empty\n", s->webhook_secret_file);
+			free(secret);
+			return EXIT_USAGE;
+		}
+	}
+	if ((rc = ecr_webhooks_options_init(&o, ECR_WEBHOOKS_OPTIONS_VERSION)) == 0) {
+		o.log_cb = log_to_stderr;
+		rc = ecr_webhooks_new(&g_webhooks, &o);
+	}
+	for (size_t i = 0; rc == 0 && i < s->webhook_count; i++)
+		rc = ecr_webhooks_add(g_webhooks, s->webhook[i], secret);
+	if (secret != NULL) {
+		memset(secret, 0, strlen(secret));
+		free(secret);
+	}
+	if (rc < 0)
+		return fail_ecr(rc, "--webhook");
+	return 0;
+}
+
 static int provide_registry(ecr_registry **out, const char *account_id, const char *region, void *payload)
 {
 	struct provider *pv = payload;
@@ -1019,6 +1095,10 @@ static int provide_registry(ecr_registry **out, const char *account_id, const ch
 	ropts.region = region;
 	ropts.log_cb = log_to_stderr;
 	ropts.log_level = pv->s->log_level;
+	if (g_webhooks != NULL) { /* --webhook */
+		ropts.event_cb = ecr_webhooks_event_cb;
+		ropts.event_payload = g_webhooks;
+	}
 	if ((rc = open_storage(out, &pv->st, &ropts)) < 0)
 		goto done;
 	if (pv->scanner != NULL && ecr_scanner_attach(pv->scanner, *out) < 0)
@@ -2123,11 +2203,18 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	initialised = true;
+	if ((status = webhooks_start(&s)) != 0)
+		goto done;
+	status = EXIT_RUNTIME;
 
 	ropts.account_id = s.account != NULL ? s.account : DEFAULT_ACCOUNT;
 	ropts.region = s.region != NULL ? s.region : DEFAULT_REGION;
 	ropts.log_cb = log_to_stderr;
 	ropts.log_level = s.log_level;
+	if (g_webhooks != NULL) { /* --webhook */
+		ropts.event_cb = ecr_webhooks_event_cb;
+		ropts.event_payload = g_webhooks;
+	}
 	if ((rc = open_storage(&reg, &pv.st, &ropts)) < 0) {
 		status = fail_ecr(rc, where);
 		goto done;
@@ -2331,6 +2418,8 @@ done:
 		repl_dests_free(&rd);
 	provider_free(&pv);
 	ecr_registry_free(reg);
+	ecr_webhooks_free(g_webhooks); /* after the registries that raise events: delivers for up to 5 s */
+	g_webhooks = NULL;
 	if (initialised && (rc = ecr_shutdown()) < 0 && status == 0)
 		status = fail_ecr(rc, "ecr_shutdown");
 	free(url);

@@ -10,8 +10,9 @@
  *
  * ecr_webhooks_event_cb() only serialises and queues the event: it never waits
  * for the network, so a stalled receiver does not slow the requests that raise
- * events. When the queue is full the event is dropped and counted. One delivery
- * thread sends the queue in order; a network error or a 5xx (or 408, 429) answer
+ * events. When an endpoint's queue is full the event is dropped (for it) and counted.
+ * Each endpoint has its own delivery thread that sends its queue in order (a stalled
+ * endpoint does not hold back the others); a network error or a 5xx (or 408, 429) answer
  * is retried with capped exponential backoff and jitter up to max_attempts
  * times in all, then given up and counted as failed; other answers (2xx: delivered;
  * other 4xx: failed) are final.
@@ -42,7 +43,7 @@ typedef struct ecr_webhooks ecr_webhooks;
 /** Options of ecr_webhooks_new(); initialise with ecr_webhooks_options_init(). */
 typedef struct ecr_webhooks_options {
 	unsigned int version;
-	size_t queue_capacity;      /**< deliveries waiting at most (an event to each URL is one); 0: 10000 */
+	size_t queue_capacity;      /**< deliveries waiting at most per endpoint; 0: 10000 */
 	unsigned int max_attempts;  /**< attempts per delivery, the first included; 0: 8 */
 	uint32_t timeout_ms;        /**< per request (connect + answer); 0: 10000 */
 	uint32_t backoff_initial_ms; /**< first retry delay (doubled each time, +- jitter); 0: 500 */

@@ -404,6 +404,11 @@ static int refresh(ecr_cache *cache, ecr_registry *reg, ecr_repository **repo, c
 			rc = tag_touch(*repo, reference);
 		ecr__log(&cache->log, ECR_LOG_INFO, "pull through cache: %s:%s is %s from %s/%s", repository, reference,
 		         digest.ptr, rule.upstream_url, upath.ptr);
+		/* "ECR Pull Through Cache Action" (events.c): after the image was stored, no lock held */
+		ecr_event ev = {.type = ECR_EVENT_PULL_THROUGH_CACHE, .repository = repository, .digest = digest.ptr,
+		                .tag = by_digest ? NULL : reference, .upstream_url = rule.upstream_url,
+		                .repository_prefix = rule.prefix};
+		ecr__event_emit(reg, &ev);
 	}
 	ecr_buf_dispose(&digest);
 done:

@@ -1,8 +1,9 @@
 /*
  * Webhooks (include/ecr/webhook.h): events serialised and queued by the event
- * callback (never blocking), POSTed by one delivery thread with libcurl, with
- * retries (capped exponential backoff + jitter) kept apart from new deliveries
- * so that a failing endpoint does not hold back the others.
+ * callback (never blocking), POSTed with libcurl by one delivery thread per
+ * endpoint (so that a stalled endpoint does not hold back the others), with
+ * retries (capped exponential backoff + jitter) kept apart from new deliveries.
+ * One lock guards every queue and counter: it is held only to link and unlink.
  */
 #include "../core/core.h"
 
@@ -24,9 +25,18 @@
 #define DEFAULT_BACKOFF_MAX_MS 60000
 #define MAX_ENDPOINTS 64
 
+typedef struct delivery delivery;
+
 typedef struct endpoint {
+	struct ecr_webhooks *wh;
 	char *url;
 	char *secret; /* or NULL */
+	pthread_t thread;
+	bool started;
+	pthread_cond_t work;   /* on CLOCK_MONOTONIC: a delivery queued, or stopping */
+	delivery *head, *tail; /* new deliveries, in order */
+	delivery *retry;       /* waiting for a retry, sorted by due_ms */
+	size_t pending;        /* in head + retry */
 } endpoint;
 
 typedef struct body {
@@ -35,28 +45,23 @@ typedef struct body {
 	char data[];
 } body;
 
-typedef struct delivery {
+struct delivery {
 	struct delivery *next;
 	const endpoint *ep;
 	body *b;
 	unsigned int attempts; /* made so far */
 	int64_t due_ms;        /* monotonic */
-} delivery;
+};
 
 struct ecr_webhooks {
 	ecr_webhooks_options opts;
 	ecr__logger log;
 	pthread_mutex_t lock;
-	pthread_cond_t work;
-	pthread_t thread;
-	bool started;
 	bool stopping;
 	int64_t deadline_ms; /* monotonic, once stopping */
 	endpoint *eps[MAX_ENDPOINTS];
 	size_t neps;
-	delivery *head, *tail; /* new deliveries, in order */
-	delivery *retry;       /* waiting for a retry, sorted by due_ms */
-	size_t pending;        /* in head + retry */
+	size_t pending; /* over all endpoints */
 	bool drop_logged;      /* a drop was logged since the last successful enqueue */
 	uint64_t queued, delivered, failed, dropped, retries; /* guarded by lock */
 };
@@ -88,9 +93,9 @@ static void delivery_free(delivery *d)
 	ecr__free(d);
 }
 
-static void retry_insert(ecr_webhooks *wh, delivery *d)
+static void retry_insert(endpoint *ep, delivery *d)
 {
-	delivery **p = &wh->retry;
+	delivery **p = &ep->retry;
 	while (*p && (*p)->due_ms <= d->due_ms)
 		p = &(*p)->next;
 	d->next = *p;
@@ -199,7 +204,8 @@ oom:
 
 static void *deliver_thread(void *arg)
 {
-	ecr_webhooks *wh = arg;
+	endpoint *ep = arg;
+	ecr_webhooks *wh = ep->wh;
 	CURL *c = curl_easy_init();
 	char err[CURL_ERROR_SIZE + 64];
 
@@ -207,30 +213,31 @@ static void *deliver_thread(void *arg)
 	for (;;) {
 		int64_t now = ecr__time_monotonic_ms();
 		delivery *d = NULL;
-		if (wh->stopping && (now >= wh->deadline_ms || (!wh->head && !wh->retry)))
+		if (wh->stopping && (now >= wh->deadline_ms || (!ep->head && !ep->retry)))
 			break;
-		if (wh->retry && wh->retry->due_ms <= now) {
-			d = wh->retry;
-			wh->retry = d->next;
-		} else if (wh->head) {
-			d = wh->head;
-			if (!(wh->head = d->next))
-				wh->tail = NULL;
+		if (ep->retry && ep->retry->due_ms <= now) {
+			d = ep->retry;
+			ep->retry = d->next;
+		} else if (ep->head) {
+			d = ep->head;
+			if (!(ep->head = d->next))
+				ep->tail = NULL;
 		}
 		if (!d) {
-			int64_t until = wh->retry ? wh->retry->due_ms : -1;
+			int64_t until = ep->retry ? ep->retry->due_ms : -1;
 			if (wh->stopping && (until < 0 || until > wh->deadline_ms))
 				until = wh->deadline_ms;
 			if (until < 0) {
-				pthread_cond_wait(&wh->work, &wh->lock);
+				pthread_cond_wait(&ep->work, &wh->lock);
 			} else {
 				/* the condition variable runs on CLOCK_MONOTONIC (ecr_webhooks_new) */
 				struct timespec ts = { .tv_sec = (time_t)(until / 1000), .tv_nsec = (long)(until % 1000) * 1000000L };
-				pthread_cond_timedwait(&wh->work, &wh->lock, &ts);
+				pthread_cond_timedwait(&ep->work, &wh->lock, &ts);
 			}
 			continue;
 		}
 		d->next = NULL;
+		ep->pending--;
 		wh->pending--;
 		long timeout = (long)wh->opts.timeout_ms;
 		if (wh->stopping && wh->deadline_ms - now < timeout)
@@ -257,23 +264,25 @@ static void *deliver_thread(void *arg)
 			ecr__log(&wh->log, ECR_LOG_DEBUG, "webhook %s: attempt %u failed, will retry: %s", d->ep->url,
 				d->attempts, err);
 			d->due_ms = ecr__time_monotonic_ms() + backoff_ms(wh, d->attempts);
-			retry_insert(wh, d);
+			retry_insert(ep, d);
+			ep->pending++;
 			wh->pending++;
 		}
 	}
 	/* past the deadline: what is left is dropped */
-	for (delivery *d = wh->head, *n; d; d = n) {
+	for (delivery *d = ep->head, *n; d; d = n) {
 		n = d->next;
 		wh->dropped++;
 		delivery_free(d);
 	}
-	for (delivery *d = wh->retry, *n; d; d = n) {
+	for (delivery *d = ep->retry, *n; d; d = n) {
 		n = d->next;
 		wh->dropped++;
 		delivery_free(d);
 	}
-	wh->head = wh->tail = wh->retry = NULL;
-	wh->pending = 0;
+	ep->head = ep->tail = ep->retry = NULL;
+	wh->pending -= ep->pending;
+	ep->pending = 0;
 	pthread_mutex_unlock(&wh->lock);
 	if (c)
 		curl_easy_cleanup(c);
@@ -283,7 +292,6 @@ static void *deliver_thread(void *arg)
 int ecr_webhooks_new(ecr_webhooks **out, const ecr_webhooks_options *opts)
 {
 	ecr_webhooks *wh;
-	pthread_condattr_t ca;
 	int rc;
 
 	if (!out)
@@ -315,17 +323,6 @@ int ecr_webhooks_new(ecr_webhooks **out, const ecr_webhooks_options *opts)
 	wh->log.payload = wh->opts.log_payload;
 	wh->log.level = ECR_LOG_INFO;
 	pthread_mutex_init(&wh->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&wh->work, &ca);
-	pthread_condattr_destroy(&ca);
-	if ((rc = pthread_create(&wh->thread, NULL, deliver_thread, wh)) != 0) {
-		pthread_cond_destroy(&wh->work);
-		pthread_mutex_destroy(&wh->lock);
-		ecr__free(wh);
-		return ecr__fail_os(ECR_ERROR, rc, "webhooks: cannot start the delivery thread");
-	}
-	wh->started = true;
 	*out = wh;
 	return 0;
 }
@@ -333,6 +330,8 @@ int ecr_webhooks_new(ecr_webhooks **out, const ecr_webhooks_options *opts)
 int ecr_webhooks_add(ecr_webhooks *wh, const char *url, const char *secret)
 {
 	endpoint *ep = NULL;
+	pthread_condattr_t ca;
+	bool cond = false;
 	int rc = 0;
 
 	if (!wh || !url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
@@ -344,16 +343,30 @@ int ecr_webhooks_add(ecr_webhooks *wh, const char *url, const char *secret)
 		rc = ECR_ENOMEM;
 		goto done;
 	}
+	ep->wh = wh;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ep->work, &ca);
+	pthread_condattr_destroy(&ca);
+	cond = true;
 	pthread_mutex_lock(&wh->lock);
 	if (wh->neps == MAX_ENDPOINTS)
 		rc = ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID, "webhook: more than %d endpoints", MAX_ENDPOINTS);
-	else
+	else if (wh->stopping)
+		rc = ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "webhook: the sender is stopping");
+	else if ((rc = pthread_create(&ep->thread, NULL, deliver_thread, ep)) != 0)
+		rc = ecr__fail_os(ECR_ERROR, rc, "webhook: cannot start a delivery thread");
+	else {
+		ep->started = true;
 		wh->eps[wh->neps++] = ep;
+	}
 	pthread_mutex_unlock(&wh->lock);
 	if (!rc)
 		ep = NULL;
 done:
 	if (ep) {
+		if (cond)
+			pthread_cond_destroy(&ep->work);
 		ecr__free(ep->url);
 		ecr__free(ep->secret);
 		ecr__free(ep);
@@ -386,28 +399,29 @@ void ecr_webhooks_event_cb(const ecr_event *event, void *payload)
 	n = wh->neps;
 	for (size_t i = 0; i < n; i++) {
 		delivery *d = NULL;
-		if (wh->stopping || wh->pending >= wh->opts.queue_capacity || !(d = ecr__calloc(1, sizeof(*d)))) {
+		endpoint *ep = wh->eps[i];
+		if (wh->stopping || ep->pending >= wh->opts.queue_capacity || !(d = ecr__calloc(1, sizeof(*d)))) {
 			wh->dropped++;
 			if (!wh->drop_logged)
 				log_drop = wh->drop_logged = true;
 			continue;
 		}
-		d->ep = wh->eps[i];
+		d->ep = ep;
 		d->b = b;
 		b->refs++;
-		if (wh->tail)
-			wh->tail->next = d;
+		if (ep->tail)
+			ep->tail->next = d;
 		else
-			wh->head = d;
-		wh->tail = d;
+			ep->head = d;
+		ep->tail = d;
+		ep->pending++;
 		wh->pending++;
+		pthread_cond_signal(&ep->work);
 		wh->queued++;
 		wh->drop_logged = false;
 	}
 	if (b->refs == 0)
 		ecr__free(b);
-	else
-		pthread_cond_signal(&wh->work);
 	pthread_mutex_unlock(&wh->lock);
 	if (log_drop)
 		ecr__log(&wh->log, ECR_LOG_WARN,
@@ -467,16 +481,17 @@ void ecr_webhooks_free_deadline(ecr_webhooks *wh, uint32_t deadline_ms)
 	pthread_mutex_lock(&wh->lock);
 	__atomic_store_n(&wh->deadline_ms, ecr__time_monotonic_ms() + deadline_ms, __ATOMIC_RELEASE);
 	__atomic_store_n(&wh->stopping, true, __ATOMIC_RELEASE);
-	pthread_cond_broadcast(&wh->work);
+	for (size_t i = 0; i < wh->neps; i++)
+		pthread_cond_broadcast(&wh->eps[i]->work);
 	pthread_mutex_unlock(&wh->lock);
-	if (wh->started)
-		pthread_join(wh->thread, NULL);
 	for (size_t i = 0; i < wh->neps; i++) {
+		if (wh->eps[i]->started)
+			pthread_join(wh->eps[i]->thread, NULL);
+		pthread_cond_destroy(&wh->eps[i]->work);
 		ecr__free(wh->eps[i]->url);
 		ecr__free(wh->eps[i]->secret);
 		ecr__free(wh->eps[i]);
 	}
-	pthread_cond_destroy(&wh->work);
 	pthread_mutex_destroy(&wh->lock);
 	ecr__free(wh);
 }

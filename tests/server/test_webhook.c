@@ -379,6 +379,42 @@ static void test_server_webhook__stalled_receiver_and_overflow(void **state)
 	ecr_webhooks_free(wh);
 }
 
+/* A stalled endpoint does not hold back another one. */
+static void test_server_webhook__stalled_endpoint_isolated(void **state)
+{
+	receiver *r = *state, *good = NULL;
+	ecr_webhooks *wh = NULL;
+	ecr_webhooks_options o;
+	char url[64], url2[64];
+	ecr_event e = sample_event();
+	assert_ok(setup((void **)&good));
+	r->stall = true;
+	fast_opts(&o);
+	o.timeout_ms = 8000;
+	url_of(url, sizeof(url), r);
+	url_of(url2, sizeof(url2), good);
+	assert_ok(ecr_webhooks_new(&wh, &o));
+	assert_ok(ecr_webhooks_add(wh, url, NULL));
+	assert_ok(ecr_webhooks_add(wh, url2, NULL));
+	for (int i = 0; i < 3; i++)
+		ecr_webhooks_event_cb(&e, wh);
+	int64_t until = now_ms() + 5000;
+	while (nreq(good) < 3 && now_ms() < until) {
+		struct timespec ts = { 0, 5 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(nreq(good), 3);
+	ecr_webhook_stats st = { .version = ECR_WEBHOOK_STATS_VERSION };
+	assert_ok(ecr_webhooks_stats(&st, wh));
+	assert_int_equal(st.queued, 6);
+	release(r);
+	st = wait_done(wh, 6);
+	assert_int_equal(st.delivered, 6);
+	ecr_webhooks_free(wh);
+	void *g = good;
+	teardown(&g);
+}
+
 /* free with a deadline stops even when the receiver never answers. */
 static void test_server_webhook__free_deadline(void **state)
 {
@@ -467,6 +503,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_webhook__gives_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_webhook__network_error_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_webhook__stalled_receiver_and_overflow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_webhook__stalled_endpoint_isolated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_webhook__free_deadline, setup, teardown),
 		cmocka_unit_test(test_server_webhook__bad_input),
 		cmocka_unit_test_setup_teardown(test_server_webhook__engine_push, setup, teardown),
