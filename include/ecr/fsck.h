@@ -27,6 +27,7 @@
 #define ECR_FSCK_H
 
 #include "common.h"
+#include "registry.h"
 
 ECR_BEGIN_DECL
 
