@@ -32,6 +32,7 @@
 #include "libecr/storage/meta.h"
 #include "libecr/storage/meta_lease.h"
 #include "libecr/storage/meta_replication.h"
+#include "libecr/scan/scan_internal.h"
 
 #include <pthread.h>
 
@@ -1433,6 +1434,120 @@ static void test_storage_engine_pg__tags_across_nodes(void **state)
 	th_rmtree(dir);
 }
 
+static int g_scanned; /* "scanned ..." log lines of every node */
+
+static void scan_log(ecr_log_level level, const char *msg, void *payload)
+{
+	(void)payload;
+	if (strncmp(msg, "scanned ", 8) == 0)
+		__atomic_add_fetch(&g_scanned, 1, __ATOMIC_SEQ_CST);
+	if (level <= ECR_LOG_WARN || strncmp(msg, "scan", 4) == 0)
+		fprintf(stderr, "# %s\n", msg);
+}
+
+static ecr_registry *scan_node_open(const char *url, const char *dir)
+{
+	ecr_blob_store *blobs = NULL;
+	ecr_meta_store *meta = NULL;
+	ecr_registry *reg = NULL;
+	assert_ok(ecr_meta_store_postgres_new(&meta, url, 0));
+	assert_ok(ecr_blob_store_fs_new(&blobs, dir, ECR_STORAGE_NOSYNC));
+	ecr_registry_options opts = ECR_REGISTRY_OPTIONS_INIT;
+	opts.log_cb = scan_log;
+	opts.log_level = ECR_LOG_INFO;
+	assert_ok(ecr_registry_open_storage(&reg, blobs, meta, &opts));
+	return reg;
+}
+
+static ecr_scan_status scan_status(ecr_repository *repo, const char *digest)
+{
+	ecr_scan_status st = 0;
+	ecr_buf reason = ECR_BUF_INIT;
+	int64_t done = 0;
+	if (ecr_image_scan_result(&st, &reason, &done, NULL, repo, digest) != 0)
+		st = 0;
+	ecr_buf_dispose(&reason);
+	ecr__error_clear();
+	return st;
+}
+
+/* Scans across nodes: a scan queued on node A that died before running it, while A's lease on it lives, is
+ * left alone by the nodes B and C that start (they no longer queue every IN_PROGRESS scan); once the lease has
+ * expired, the periodic sweep of B and C queues it, and it runs once. */
+static void test_storage_engine_pg__scans_across_nodes(void **state)
+{
+	(void)state;
+	if (!g_up)
+		skip();
+	char url[600];
+	new_database(url, sizeof(url));
+	char *dir = th_tmpdir();
+	assert_non_null(dir);
+	ecr_registry *a = scan_node_open(url, dir);
+	ecr_repository *repo = NULL;
+	assert_ok(ecr_repository_create(&repo, a, "scanned/app", NULL));
+	uint64_t rng = 77;
+	th_image img;
+	assert_ok(th_image_random(&img, &rng, 1, NULL));
+	assert_ok(th_image_push(repo, &img, "v1", 0));
+
+	/* node A: the scan is recorded IN_PROGRESS and queued, A takes its lease (it "runs" it) and dies */
+	ecr_scanner *sa = NULL;
+	assert_ok(ecr_scanner_new(&sa, 1));
+	ecr__scanner_pause(sa, true);
+	assert_ok(ecr_scanner_attach(sa, a));
+	assert_ok(ecr_scanner_start(sa, repo, img.digest));
+	assert_int_equal(scan_status(repo, img.digest), ECR_SCAN_IN_PROGRESS);
+	char lease[256];
+	snprintf(lease, sizeof(lease), "scan/%lld/%s", (long long)repo->id, img.digest);
+	assert_ok(ecr__lease_acquire(a->store, lease, "node-a-dead", ecr_registry_now(a), 1500));
+	assert_ok(ecr_scanner_detach(sa, a));
+	ecr_scanner_free(sa);
+	ecr_repository_free(repo);
+	ecr_registry_free(a);
+
+	/* nodes B and C start: the lease lives, nothing is queued */
+	ecr_registry *b = scan_node_open(url, dir), *c = scan_node_open(url, dir);
+	ecr_scanner *sb = NULL, *sc = NULL;
+	assert_ok(ecr_scanner_new(&sb, 2));
+	assert_ok(ecr_scanner_new(&sc, 2));
+	ecr__scanner_set_sweep(sb, 0, 0);
+	ecr__scanner_set_sweep(sc, 0, 0);
+	__atomic_store_n(&g_scanned, 0, __ATOMIC_SEQ_CST);
+	assert_ok(ecr_scanner_attach(sb, b));
+	assert_ok(ecr_scanner_attach(sc, c));
+	assert_ok(ecr_scanner_drain(sb, 10000));
+	assert_ok(ecr_scanner_drain(sc, 10000));
+	assert_ok(ecr_repository_open(&repo, b, "scanned/app"));
+	assert_int_equal(scan_status(repo, img.digest), ECR_SCAN_IN_PROGRESS);
+	assert_int_equal(__atomic_load_n(&g_scanned, __ATOMIC_SEQ_CST), 0);
+
+	/* the lease runs out; both nodes sweep every 50 ms: the scan completes, on one node, once */
+	usleep(1600 * 1000);
+	double t0 = th_now_s();
+	ecr__scanner_set_sweep(sb, 50, 0);
+	ecr__scanner_set_sweep(sc, 50, 0);
+	/* (the random layers are no tar archives: the scan ends FAILED, which is its outcome as well) */
+	while (scan_status(repo, img.digest) == ECR_SCAN_IN_PROGRESS && th_now_s() - t0 < 20)
+		usleep(20 * 1000);
+	assert_int_equal(scan_status(repo, img.digest), ECR_SCAN_FAILED);
+	fprintf(stderr, "# the orphaned scan ended %.2f s after its lease expired\n", th_now_s() - t0 + 0.1);
+	usleep(300 * 1000); /* further sweeps find nothing */
+	assert_ok(ecr_scanner_drain(sb, 10000));
+	assert_ok(ecr_scanner_drain(sc, 10000));
+	assert_int_equal(__atomic_load_n(&g_scanned, __ATOMIC_SEQ_CST), 1);
+
+	assert_ok(ecr_scanner_detach(sb, b));
+	assert_ok(ecr_scanner_detach(sc, c));
+	ecr_scanner_free(sb);
+	ecr_scanner_free(sc);
+	ecr_repository_free(repo);
+	ecr_registry_free(b);
+	ecr_registry_free(c);
+	th_image_dispose(&img);
+	th_rmtree(dir);
+}
+
 /* --- the cases --- */
 
 static void test_storage_engine_pg__repositories(void **state)
@@ -1503,6 +1618,7 @@ int main(void)
 	    cmocka_unit_test(test_storage_engine_pg__claims_across_nodes),
 	    cmocka_unit_test(test_storage_engine_pg__lease_race),
 	    cmocka_unit_test(test_storage_engine_pg__tags_across_nodes),
+	    cmocka_unit_test(test_storage_engine_pg__scans_across_nodes),
 	};
 	int rc = cmocka_run_group_tests_name("storage/engine_pg", tests, NULL, NULL);
 	th_pg_finish();
