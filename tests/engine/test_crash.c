@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "../helpers/th_image.h"
+#include "ecr/fsck.h"
 
 #define REPO "crash/app"
 
@@ -132,8 +133,15 @@ static int check_blob_file(const char *digest, void *payload)
 }
 
 typedef struct round_stats {
-	size_t acks, blob_files, blobs_read;
+	size_t acks, blob_files, blobs_read, fsck_blobs;
 } round_stats;
+
+static int fsck_problem(const ecr_fsck_problem *p, void *payload)
+{
+	if (p->severity == ECR_FSCK_ERROR)
+		print_message("# round %d: fsck: %s\n", *(const int *)payload, p->message);
+	return 0;
+}
 
 static void one_round(int round, uint64_t seed, round_stats *st)
 {
@@ -246,6 +254,17 @@ static void one_round(int round, uint64_t seed, round_stats *st)
 	if ((rc = th_registry_check(reg, &cs)) != 0)
 		fail_msg("round %d (seed %llu): consistency check: %s", round, (unsigned long long)seed, th_problem());
 	assert_true(cs.images >= nacks);
+	/* The library's own check (ecr/fsck.h): every blob re-hashed, every reference resolvable; unreferenced blobs
+	 * (a kill between publishing a blob and linking it) are notices, not errors. */
+	ecr_fsck_options fo = ECR_FSCK_OPTIONS_INIT;
+	ecr_fsck_stats fs = ECR_FSCK_STATS_INIT;
+	fo.flags = ECR_FSCK_ALL_REGISTRIES;
+	assert_ok(ecr_registry_fsck(reg, &fo, fsck_problem, &round, &fs));
+	if (fs.errors)
+		fail_msg("round %d (seed %llu): ecr_registry_fsck found %llu problems", round, (unsigned long long)seed,
+			(unsigned long long)fs.errors);
+	assert_true(fs.blobs_checked >= nacks);
+	st->fsck_blobs += fs.blobs_checked;
 
 	blob_walk bw = { repo, 0 };
 	size_t nfiles = 0;
@@ -280,7 +299,7 @@ static void test_engine_crash__kill9_during_pushes(void **state)
 	long rounds = v && *v ? strtol(v, NULL, 10) : 20;
 	v = getenv("ECR_CRASH_SEED");
 	uint64_t base = v && *v ? strtoull(v, NULL, 0) : (uint64_t)time(NULL);
-	round_stats st = { 0, 0, 0 };
+	round_stats st = { 0, 0, 0, 0 };
 	size_t zero_ack_rounds = 0;
 	for (long r = 0; r < rounds; r++) {
 		size_t before = st.acks;
@@ -288,8 +307,8 @@ static void test_engine_crash__kill9_during_pushes(void **state)
 		zero_ack_rounds += st.acks == before;
 	}
 	print_message("# %ld rounds (seeds %llu..): %zu acknowledged pushes verified, %zu rounds killed before the "
-		      "first ack, %zu blob files hashed, %zu of them read back through the API\n",
-		rounds, (unsigned long long)base, st.acks, zero_ack_rounds, st.blob_files, st.blobs_read);
+		      "first ack, %zu blob files hashed, %zu of them read back through the API, %zu blobs checked by fsck\n",
+		rounds, (unsigned long long)base, st.acks, zero_ack_rounds, st.blob_files, st.blobs_read, st.fsck_blobs);
 	if (rounds >= 10)
 		assert_true(st.acks > 0);
 }
