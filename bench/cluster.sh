@@ -4,7 +4,7 @@
 #
 #   bench/cluster.sh [REGISTRY-BENCH OPTION]...
 #
-# Builds libecr in release mode (build-bench/, as bench/run.sh), starts a
+# Builds libecr in release mode (build-bench/, as bench/run.sh; BENCH_BUILD=DIR for another), starts a
 # throwaway PostgreSQL and a one-node Ceph radosgw with ../shared/services/*.sh
 # (stopped at the end, also on failure or Ctrl-C), and runs
 # ../shared/bench/registry-bench against:
@@ -58,7 +58,7 @@ OPTS=("$@")
 T0=$(date +%s)
 
 # --- release build -----------------------------------------------------------------------
-B=$TOP/build-bench
+B=${BENCH_BUILD:-$TOP/build-bench} # BENCH_BUILD: another release folder (not to share build-bench with a run.sh)
 if [ -f "$B/meson-private/coredata.dat" ]; then
 	meson setup --reconfigure "$B" --buildtype=release -Dtests=false >/dev/null
 else
