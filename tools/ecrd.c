@@ -93,6 +93,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1114,6 +1115,79 @@ static int provide_registry(ecr_registry **out, const char *account_id, const ch
 	say(ECR_LOG_INFO, pv->s, "opened the registry of account %s in %s", account_id, region);
 done:
 	pthread_mutex_unlock(&pv->lock);
+	return rc;
+}
+
+/* GET /metrics: the webhook sender's counters (ecr_webhooks_metrics). */
+static int webhook_metrics(ecr_buf *out, void *payload)
+{
+	(void)payload;
+	return g_webhooks != NULL ? ecr_webhooks_metrics(out, g_webhooks) : 0;
+}
+
+/* GET /metrics: usage totals (ecr_registry_usage, everything counted) of every registry ecrd has opened. A registry
+ * whose usage cannot be read now is left out of this scrape. */
+static int usage_metrics(ecr_buf *out, void *payload)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} fams[] = {
+		{"ecr_usage_repositories", "gauge", "Repositories of the registry.", offsetof(ecr_usage, repositories)},
+		{"ecr_usage_images", "gauge", "Images stored.", offsetof(ecr_usage, images)},
+		{"ecr_usage_stored_bytes", "gauge", "Bytes stored, each blob once per repository (as ECR bills).",
+			offsetof(ecr_usage, stored_bytes)},
+		{"ecr_usage_stored_unique_bytes", "gauge", "Bytes stored, each blob once across the registry.",
+			offsetof(ecr_usage, stored_bytes_unique)},
+		{"ecr_usage_pushed_bytes_total", "counter", "Bytes pushed (blob uploads and manifests).",
+			offsetof(ecr_usage, pushed_bytes)},
+		{"ecr_usage_pulled_bytes_total", "counter", "Bytes pulled (blobs as served, and manifests).",
+			offsetof(ecr_usage, pulled_bytes)},
+		{"ecr_usage_image_pushes_total", "counter", "Manifests stored.", offsetof(ecr_usage, image_pushes)},
+		{"ecr_usage_image_pulls_total", "counter", "Manifests served (GET).", offsetof(ecr_usage, image_pulls)},
+	};
+	struct provider *pv = payload;
+	struct provider_entry entries[MAX_REGISTRIES];
+	ecr_usage *usage = NULL;
+	bool *ok = NULL;
+	size_t n;
+	int rc = 0;
+
+	pthread_mutex_lock(&pv->lock);
+	n = pv->count;
+	memcpy(entries, pv->entries, n * sizeof(entries[0]));
+	pthread_mutex_unlock(&pv->lock);
+	if (n == 0)
+		return 0;
+	if ((usage = calloc(n, sizeof(*usage))) == NULL || (ok = calloc(n, sizeof(*ok))) == NULL) {
+		rc = ECR_ENOMEM;
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		usage[i].version = ECR_USAGE_VERSION;
+		ok[i] = ecr_registry_usage(&usage[i], entries[i].reg, 0, 0) == 0;
+	}
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		char head[512];
+		snprintf(head, sizeof(head), "# HELP %s %s\n# TYPE %s %s\n", fams[f].name, fams[f].help, fams[f].name,
+			fams[f].type);
+		if ((rc = ecr_metrics_append(out, head, strlen(head))) < 0)
+			goto done;
+		for (size_t i = 0; i < n; i++) {
+			char line[256];
+			if (!ok[i])
+				continue;
+			/* account ids are 12 digits and regions [a-z0-9-]: nothing to escape */
+			snprintf(line, sizeof(line), "%.64s{account=\"%.12s\",region=\"%.32s\"} %llu\n", fams[f].name,
+				entries[i].account, entries[i].region,
+				(unsigned long long)*(const uint64_t *)((const char *)&usage[i] + fams[f].off));
+			if ((rc = ecr_metrics_append(out, line, strlen(line))) < 0)
+				goto done;
+		}
+	}
+done:
+	free(usage);
+	free(ok);
 	return rc;
 }
 
@@ -2309,7 +2383,9 @@ int main(int argc, char **argv)
 		status = fail_ecr(rc, "--blob-redirect");
 		goto done;
 	}
-	if ((rc = ecr_server_set_metrics(srv, s.metrics)) < 0) {
+	if ((rc = ecr_server_set_metrics(srv, s.metrics)) < 0 ||
+		(g_webhooks != NULL && (rc = ecr_server_add_metrics_cb(srv, webhook_metrics, NULL)) < 0) ||
+		(rc = ecr_server_add_metrics_cb(srv, usage_metrics, &pv)) < 0) {
 		status = fail_ecr(rc, "--metrics");
 		goto done;
 	}
