@@ -502,7 +502,8 @@ static int queue_orphans(ecr_scanner *s, ecr_registry *reg, int64_t grace_ms, bo
 	if (queued)
 		ecr__log(&reg->log, ECR_LOG_INFO, "scans: %zu scan(s) left in progress by a stopped node queued again",
 		         queued);
-	ecr__error_clear();
+	if (!rc)
+		ecr__error_clear(); /* a full queue: the next sweep */
 	return rc;
 }
 
