@@ -11,6 +11,7 @@
 
 #include "../helpers/faulty_storage.h"
 #include "../helpers/th_image.h"
+#include "../helpers/th_pg.h"
 #include "ecr/stats.h"
 #include "libecr/engine/engine.h"
 
@@ -175,12 +176,17 @@ static void test_engine_stats__storage_errors(void **state)
 	th_blob_dispose(&x);
 }
 
-static void sql(fixture *f, const char *text, const ecr_sql_value *p, size_t n)
+static void reg_sql(ecr_registry *reg, const char *text, const ecr_sql_value *p, size_t n)
 {
 	ecr__txn t = {0};
-	assert_ok(ecr__txn_begin(&t, f->reg->store->meta, true));
+	assert_ok(ecr__txn_begin(&t, reg->store->meta, true));
 	assert_ok(ecr__sql(&t, text, p, n, NULL, NULL, NULL));
 	assert_ok(ecr__txn_commit(&t));
+}
+
+static void sql(fixture *f, const char *text, const ecr_sql_value *p, size_t n)
+{
+	reg_sql(f->reg, text, p, n);
 }
 
 static void test_engine_stats__scans_and_replication(void **state)
@@ -238,6 +244,59 @@ static void test_engine_stats__scans_and_replication(void **state)
 	assert_int_equal(stats(f).replication_queued, 3);
 }
 
+/* The grouped queries through the PostgreSQL dialect (run with PG_TEST_SERVER set, as the storage suite does;
+ * skipped otherwise). */
+static void test_engine_stats__postgres(void **state)
+{
+	(void)state;
+	ecr_registry *reg = NULL;
+	ecr_repository *repo = NULL;
+	ecr_registry_options opts = ECR_REGISTRY_OPTIONS_INIT;
+	char blobs_url[4200];
+
+	if (!getenv("PG_TEST_SERVER") || th_pg_start() != 0)
+		skip();
+	char *dir = th_tmpdir();
+	snprintf(blobs_url, sizeof(blobs_url), "file://%s", dir);
+	opts.flags = ECR_STORAGE_NOSYNC;
+	assert_ok(ecr_registry_open_urls(&reg, th_pg_url(), blobs_url, &opts));
+	assert_ok(ecr_repository_create(&repo, reg, "pg/stats", NULL));
+	static const int scan_states[] = {ECR_SCAN_IN_PROGRESS, ECR_SCAN_COMPLETE, ECR_SCAN_COMPLETE, ECR_SCAN_FAILED};
+	static const int job_states[] = {0, 1, 1, 2, 3, 3};
+	for (size_t i = 0; i < 6; i++) {
+		char digest[80];
+		const char *dp = digest;
+		snprintf(digest, sizeof(digest), "sha256:%064zu", i);
+		if (i < 4) {
+			ecr_sql_value p[] = {ECR__SQL_I(repo->id), ECR__SQL_S(dp), ECR__SQL_I(scan_states[i])};
+			reg_sql(reg,
+			        "INSERT INTO image_scans (repository_id, digest, status, reason, report, started_at, "
+			        "completed_at, vulndb_at) VALUES (?, ?, ?, NULL, NULL, 0, 0, 0)",
+			        p, 3);
+		}
+		ecr_sql_value q[] = {ECR__SQL_I(reg->id), ECR__SQL_S(dp), ECR__SQL_I(job_states[i])};
+		reg_sql(reg,
+		        "INSERT INTO replication_jobs (registry_id, repository, digest, tags, dest_region, "
+		        "dest_registry_id, "
+		        "status, attempts, next_attempt_at, lease_until, failure_reason, created_at, updated_at) "
+		        "VALUES (?, 'pg/stats', ?, '[]', 'eu-west-1', '111122223333', ?, 0, 0, 0, NULL, 0, 0)",
+		        q, 3);
+	}
+	ecr_stats st = ECR_STATS_INIT;
+	assert_ok(ecr_registry_stats(&st, reg));
+	assert_int_equal(st.scans_in_progress, 1);
+	assert_int_equal(st.scans_complete, 2);
+	assert_int_equal(st.scans_failed, 1);
+	assert_int_equal(st.replication_queued, 1);
+	assert_int_equal(st.replication_running, 2);
+	assert_int_equal(st.replication_complete, 1);
+	assert_int_equal(st.replication_failed, 2);
+	ecr_repository_free(repo);
+	ecr_registry_free(reg);
+	th_rmtree(dir);
+	th_pg_finish();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +304,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_engine_stats__gc, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_engine_stats__storage_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_engine_stats__scans_and_replication, setup, teardown),
+	    cmocka_unit_test(test_engine_stats__postgres),
 	};
 	return cmocka_run_group_tests_name("engine/stats", tests, NULL, NULL);
 }
