@@ -2,6 +2,7 @@
 #include "upload_cache.h"
 
 #include "cache_support.h"
+#include "metering.h"
 
 #include "../core/crypto.h"
 #include "../oci/oci.h"
@@ -170,7 +171,9 @@ int ecr_blob_stat(ecr_repository *repo, const char *digest, uint64_t *size_out)
 	return 0;
 }
 
-int ecr_blob_open(ecr_blob **out, ecr_repository *repo, const char *digest, uint64_t offset, uint64_t length)
+/* ecr_blob_open; count: meter the read as a blob download (not for the library's own reads: metering.h). */
+static int blob_open(ecr_blob **out, ecr_repository *repo, const char *digest, uint64_t offset, uint64_t length,
+	bool count)
 {
 	ecr_blob *b = NULL;
 	ecr__store *s;
@@ -216,10 +219,22 @@ int ecr_blob_open(ecr_blob **out, ecr_repository *repo, const char *digest, uint
 	*out = b;
 	b = NULL;
 	/* metering: the range to serve, counted when the read is opened */
-	ecr__usage_count(repo->reg, repo->name, ECR__USAGE_BLOB_DOWNLOAD, (*out)->remaining);
+	if (count)
+		ecr__usage_count(repo->reg, repo->name, ECR__USAGE_BLOB_DOWNLOAD, (*out)->remaining);
 done:
 	ecr_blob_free(b);
 	return rc;
+}
+
+int ecr_blob_open(ecr_blob **out, ecr_repository *repo, const char *digest, uint64_t offset, uint64_t length)
+{
+	return blob_open(out, repo, digest, offset, length, true);
+}
+
+int ecr__blob_open_uncounted(ecr_blob **out, ecr_repository *repo, const char *digest, uint64_t offset,
+	uint64_t length)
+{
+	return blob_open(out, repo, digest, offset, length, false);
 }
 
 int ecr_blob_download_url(ecr_buf *out, ecr_repository *repo, const char *digest, int64_t lifetime_seconds)

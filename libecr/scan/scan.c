@@ -11,6 +11,7 @@
 
 #include "../core/digest.h"
 #include "../core/json.h"
+#include "../engine/metering.h"
 #include "../oci/oci.h"
 
 #define INDEX_JSON_MAX ((size_t)4 << 20)
@@ -69,7 +70,7 @@ static int stream_open(stream *s, const source *src, const char *digest, int64_t
 	s->fd = -1;
 	s->digest = digest;
 	if (src->repo)
-		return ecr_blob_open(&s->blob, src->repo, digest, 0, 0);
+		return ecr__blob_open_uncounted(&s->blob, src->repo, digest, 0, 0); /* not a download (usage.md) */
 	{
 		char path[ECR__DIGEST_STRLEN_MAX + 16];
 		ecr__digest_alg alg;

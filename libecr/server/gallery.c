@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "../core/json.h"
+#include "../engine/metering.h"
 #include "ecr/blob.h"
 #include "ecr/image.h"
 #include "ecr/lifecycle.h"
@@ -339,7 +340,7 @@ static int image_platforms(ecr_buf *b, ecr_repository *repo, ecr_image *img)
 		goto done;
 	}
 	const char *cdigest = ecr__json_get_string(ecr__json_get(doc, "config"), "digest");
-	if (!cdigest || ecr_blob_open(&blob, repo, cdigest, 0, 0) != 0 || ecr_blob_size(blob) > CONFIG_MAX)
+	if (!cdigest || ecr__blob_open_uncounted(&blob, repo, cdigest, 0, 0) != 0 || ecr_blob_size(blob) > CONFIG_MAX)
 		goto done;
 	size_t size = (size_t)ecr_blob_size(blob), got = 0, n;
 	if (!(data = ecr__malloc(size + 1))) {

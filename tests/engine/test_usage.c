@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "libecr/core/digest.h"
+#include "libecr/engine/metering.h"
 
 #define DAY 86400000LL
 #define T0 (20000 * DAY + 3600000) /* 2024-10-04T01:00Z */
@@ -457,6 +458,28 @@ static void test_engine_usage__estimate(void **state)
 	assert_int_equal(ecr_usage_estimate(&c, &u, &p, NAN), ECR_EINVALID);
 }
 
+/* The library's own reads (scanner, gallery) open blobs without counting a download. */
+static void test_engine_usage__uncounted_open(void **state)
+{
+	fixture *f = *state;
+	image img;
+	ecr_usage u = ECR_USAGE_INIT;
+	ecr_blob *b;
+	make_image(&img, 13, 1000, 2000);
+	push_image(f->a, &img, 13, 1000, 2000, "v1");
+	assert_ok(ecr__blob_open_uncounted(&b, f->a, img.l2, 10, 20));
+	assert_int_equal(ecr_blob_size(b), 2000);
+	ecr_blob_free(b);
+	assert_ok(ecr_repository_usage(&u, f->a, 0, 0));
+	assert_int_equal(u.blob_downloads, 0);
+	assert_int_equal(u.pulled_bytes, 0);
+	assert_ok(ecr_blob_open(&b, f->a, img.l2, 10, 20));
+	ecr_blob_free(b);
+	assert_ok(ecr_repository_usage(&u, f->a, 0, 0));
+	assert_int_equal(u.blob_downloads, 1);
+	assert_int_equal(u.pulled_bytes, 20);
+}
+
 static void test_engine_usage__memory_registry(void **state)
 {
 	(void)state;
@@ -488,6 +511,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_engine_usage__piggyback_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_usage__deleted_repository, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_usage__foreach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_usage__uncounted_open, setup, teardown),
 		cmocka_unit_test(test_engine_usage__price_table),
 		cmocka_unit_test(test_engine_usage__estimate),
 		cmocka_unit_test(test_engine_usage__memory_registry),
