@@ -220,6 +220,87 @@ static void test_engine_events__scan_complete(void **state)
 	th_image_dispose(&a);
 }
 
+static ecr_registry *g_dest; /* the replication destination of the next test (NULL: none resolves) */
+
+static int destination(ecr_registry **out, const char *region, const char *registry_id, void *payload)
+{
+	(void)payload;
+	if (g_dest && strcmp(region, "us-east-1") == 0 && strcmp(registry_id, "123456789012") == 0) {
+		*out = g_dest;
+		return 0;
+	}
+	return ECR_ENOTFOUND;
+}
+
+static void replicate(fixture *f, bool reachable, th_image *img)
+{
+	ecr_replicator_options o;
+	ecr_replicator *rep = NULL;
+	ecr_registry_options ro = ECR_REGISTRY_OPTIONS_INIT;
+	g_dest = NULL;
+	ro.account_id = "123456789012";
+	ro.region = "us-east-1";
+	if (reachable)
+		assert_ok(ecr_registry_open(&g_dest, "memory:", &ro));
+	assert_ok(ecr_registry_set_replication_configuration(f->reg,
+		"{\"rules\":[{\"destinations\":[{\"region\":\"us-east-1\",\"registryId\":\"123456789012\"}]}]}"));
+	assert_ok(ecr_replicator_options_init(&o, ECR_REPLICATOR_OPTIONS_VERSION));
+	o.destination_cb = destination;
+	o.retry_base_ms = 5;
+	o.poll_ms = 20;
+	o.max_attempts = 2;
+	assert_ok(ecr_replicator_new(&rep, &o));
+	assert_ok(ecr_replicator_attach(rep, f->reg));
+	push(f, img, "rel");
+	assert_ok(ecr_replicator_drain(rep, 20000));
+	ecr_replicator_free(rep);
+	ecr_registry_free(g_dest);
+	g_dest = NULL;
+}
+
+static void test_engine_events__replication(void **state)
+{
+	fixture *f = *state;
+	th_image img;
+	replicate(f, true, &img);
+	size_t n = 0;
+	for (size_t i = 0; i < f->n; i++) {
+		seen *s = &f->ev[i];
+		if (s->type != ECR_EVENT_REPLICATION)
+			continue;
+		n++;
+		/* in the destination's account and region, naming the source */
+		assert_string_equal(s->account, "123456789012");
+		assert_string_equal(s->region, "us-east-1");
+		assert_string_equal(s->digest, img.digest);
+		assert_string_equal(s->tags, "rel");
+		if (!strstr(s->json, "\"result\":\"SUCCESS\""))
+			fail_msg("%s", s->json);
+		assert_non_null(strstr(s->json, "\"source-region\":\"eu-west-3\""));
+		assert_non_null(strstr(s->json, "\"image-tag\":\"rel\""));
+		assert_non_null(strstr(s->json, "arn:aws:ecr:us-east-1:123456789012:repository/team/app"));
+	}
+	assert_int_equal(n, 1);
+	th_image_dispose(&img);
+}
+
+static void test_engine_events__replication_given_up(void **state)
+{
+	fixture *f = *state;
+	th_image img;
+	replicate(f, false, &img);
+	size_t n = 0;
+	for (size_t i = 0; i < f->n; i++) {
+		if (f->ev[i].type != ECR_EVENT_REPLICATION)
+			continue;
+		n++;
+		assert_string_equal(f->ev[i].digest, img.digest);
+		assert_non_null(strstr(f->ev[i].json, "\"result\":\"FAILURE\""));
+	}
+	assert_int_equal(n, 1); /* two attempts, one event when given up */
+	th_image_dispose(&img);
+}
+
 /* The EventBridge envelope, parsed back. */
 static void test_engine_events__json_shape(void **state)
 {
@@ -313,6 +394,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_engine_events__delete_and_untag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_events__lifecycle_expire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_events__scan_complete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_events__replication, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_events__replication_given_up, setup, teardown),
 		cmocka_unit_test(test_engine_events__json_shape),
 	};
 	return cmocka_run_group_tests_name("engine/events", tests, NULL, NULL);
