@@ -205,6 +205,56 @@ static void test_server_ecr_api_usage__remote(void **state)
 	ecr_registry_free(remote);
 }
 
+/* With authentication: a repository's usage needs ecr:DescribeRepositories on it, the registry's
+ * ecr:DescribeRegistry (through a remote handle signing with a principal's access key). */
+static void test_server_ecr_api_usage__authorization(void **state)
+{
+	(void)state;
+	ecr_registry *reg, *remote;
+	ecr_repository *app, *other, *ra;
+	ecr_server *srv;
+	ecr_principal *alice;
+	ecr_buf key = ECR_BUF_INIT, secret = ECR_BUF_INIT;
+	ecr_usage u = ECR_USAGE_INIT;
+	char url[64];
+	assert_ok(ecr_registry_open(&reg, "memory:", NULL));
+	assert_ok(ecr_repository_create(&app, reg, "proj/app", NULL));
+	assert_ok(ecr_repository_create(&other, reg, "proj/other", NULL));
+	uint16_t port = api_server_start(&srv, reg, 0);
+	assert_ok(ecr_principal_create(&alice, reg, "arn:aws:iam::123456789012:user/alice", 0));
+	assert_ok(ecr_principal_access_key_create(&key, &secret, alice));
+	assert_ok(ecr_principal_put_policy(alice, "app",
+		"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"ecr:DescribeRepositories\","
+		"\"Resource\":\"arn:aws:ecr:us-east-1:123456789012:repository/proj/app\"}]}"));
+
+	ecr_registry_options opts = ECR_REGISTRY_OPTIONS_INIT;
+	opts.access_key_id = key.ptr;
+	opts.secret_access_key = secret.ptr;
+	opts.region = "us-east-1";
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)port);
+	assert_ok(ecr_registry_open(&remote, url, &opts));
+	assert_ok(ecr_repository_open(&ra, remote, "proj/app"));
+	assert_ok(ecr_repository_usage(&u, ra, 0, 0));
+	assert_int_equal(u.repositories, 1);
+	ecr_repository_free(ra);
+	assert_int_equal(ecr_registry_usage(&u, remote, 0, 0), ECR_EDENIED);
+	assert_int_equal(ecr_registry_usage_foreach(remote, 0, 0, collect, &(names){ 0 }), ECR_EDENIED);
+
+	assert_ok(ecr_principal_put_policy(alice, "registry",
+		"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"ecr:DescribeRegistry\","
+		"\"Resource\":\"*\"}]}"));
+	assert_ok(ecr_registry_usage(&u, remote, 0, 0));
+	assert_int_equal(u.repositories, 2);
+	ecr_registry_free(remote);
+	ecr_buf_dispose(&key);
+	ecr_buf_dispose(&secret);
+	ecr_principal_free(alice);
+	ecr_server_free(srv);
+	ecr_repository_free(app);
+	ecr_repository_free(other);
+	ecr_registry_free(reg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +262,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_ecr_api_usage__repository_and_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_ecr_api_usage__errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_ecr_api_usage__remote, setup, teardown),
+		cmocka_unit_test(test_server_ecr_api_usage__authorization),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc = cmocka_run_group_tests_name("server/ecr_api_usage", tests, NULL, NULL);
