@@ -301,6 +301,67 @@ static void test_engine_events__replication_given_up(void **state)
 	th_image_dispose(&img);
 }
 
+/* A pull through cache rule whose upstream is an in-process ecrd-like server: one "ECR Pull Through Cache Action". */
+static void test_engine_events__pull_through_cache(void **state)
+{
+	fixture *f = *state;
+	ecr_server_options so = ECR_SERVER_OPTIONS_INIT;
+	ecr_registry *up = NULL;
+	ecr_repository *up_repo = NULL;
+	ecr_server *srv = NULL;
+	ecr_cache *cache = NULL;
+	ecr_image *got = NULL;
+	ecr_buf out = ECR_BUF_INIT;
+	char json[256];
+	th_image img;
+
+	assert_ok(ecr_registry_open(&up, "memory:", NULL));
+	assert_ok(ecr_repository_create(&up_repo, up, "lib/tool", NULL));
+	assert_ok(th_image_random(&img, &f->rng, 1, NULL));
+	assert_ok(th_image_push(up_repo, &img, "1.0", 0));
+	so.flags = ECR_SERVER_NO_AUTH;
+	assert_ok(ecr_server_new(&srv, &so));
+	assert_ok(ecr_server_add_registry(srv, up, NULL));
+	assert_ok(ecr_server_start(srv));
+	snprintf(json, sizeof(json), "{\"ecrRepositoryPrefix\":\"up\",\"upstreamRegistryUrl\":\"http://127.0.0.1:%u\"}",
+		(unsigned)ecr_server_port(srv));
+	assert_ok(ecr_registry_put_pull_through_cache_rule(&out, f->reg, json, 1));
+	assert_ok(ecr_cache_new(&cache, NULL));
+	f->n = 0;
+	int rc = ecr_cache_image_get(&got, cache, f->reg, "up/lib/tool", "1.0", 0);
+	if (rc)
+		fail_msg("ecr_cache_image_get: %s", ecr_error_last()->message);
+	size_t n = 0;
+	for (size_t i = 0; i < f->n; i++) {
+		seen *e = &f->ev[i];
+		if (e->type != ECR_EVENT_PULL_THROUGH_CACHE)
+			continue;
+		n++;
+		assert_string_equal(e->repository, "up/lib/tool");
+		assert_string_equal(e->digest, img.digest);
+		assert_string_equal(e->tag, "1.0");
+		assert_non_null(strstr(e->json, "\"detail-type\":\"ECR Pull Through Cache Action\""));
+		assert_non_null(strstr(e->json, "\"sync-status\":\"SUCCESS\""));
+		assert_non_null(strstr(e->json, "\"ecr-repository-prefix\":\"up\""));
+		assert_non_null(strstr(e->json, "\"upstream-registry-url\":\"http://127.0.0.1:"));
+	}
+	assert_int_equal(n, 1);
+	/* served from the cache the second time (fresh): no new event */
+	ecr_image_free(got);
+	got = NULL;
+	f->n = 0;
+	assert_ok(ecr_cache_image_get(&got, cache, f->reg, "up/lib/tool", "1.0", 0));
+	for (size_t i = 0; i < f->n; i++)
+		assert_int_not_equal(f->ev[i].type, ECR_EVENT_PULL_THROUGH_CACHE);
+	ecr_image_free(got);
+	ecr_cache_free(cache);
+	ecr_server_free(srv);
+	ecr_repository_free(up_repo);
+	ecr_registry_free(up);
+	ecr_buf_dispose(&out);
+	th_image_dispose(&img);
+}
+
 /* The EventBridge envelope, parsed back. */
 static void test_engine_events__json_shape(void **state)
 {
@@ -396,6 +457,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_engine_events__scan_complete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_events__replication, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_events__replication_given_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_events__pull_through_cache, setup, teardown),
 		cmocka_unit_test(test_engine_events__json_shape),
 	};
 	return cmocka_run_group_tests_name("engine/events", tests, NULL, NULL);
