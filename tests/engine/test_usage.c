@@ -2,6 +2,7 @@
 #include "../helpers/helpers.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ typedef struct fixture {
 
 static int64_t fake_clock(void *payload)
 {
-	return ((fixture *)payload)->now;
+	return __atomic_load_n(&((fixture *)payload)->now, __ATOMIC_RELAXED);
 }
 
 static int open_reg(fixture *f, ecr_registry **out)
@@ -458,6 +459,56 @@ static void test_engine_usage__estimate(void **state)
 	assert_int_equal(ecr_usage_estimate(&c, &u, &p, NAN), ECR_EINVALID);
 }
 
+typedef struct worker {
+	fixture *f;
+	const char *digest;
+	int rc;
+} worker;
+
+#define WORKERS 4
+#define READS 1500
+
+/* Blob reads of 10 bytes while the clock runs 1 s per read: piggybacked flushes race with counting. */
+static void *reader(void *arg)
+{
+	worker *w = arg;
+	for (int i = 0; i < READS && !w->rc; i++) {
+		ecr_blob *b;
+		__atomic_fetch_add(&w->f->now, 1000, __ATOMIC_RELAXED);
+		if ((w->rc = ecr_blob_open(&b, w->f->a, w->digest, 5, 10)) == 0)
+			ecr_blob_free(b);
+	}
+	return NULL;
+}
+
+/* Counting from several threads with flushes in between loses and doubles nothing. */
+static void test_engine_usage__concurrent(void **state)
+{
+	fixture *f = *state;
+	image img;
+	ecr_usage u = ECR_USAGE_INIT;
+	pthread_t th[WORKERS];
+	worker w[WORKERS];
+	make_image(&img, 17, 1000, 2000);
+	push_image(f->a, &img, 17, 1000, 2000, "v1");
+	for (int i = 0; i < WORKERS; i++) {
+		w[i] = (worker){ f, img.l1, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, reader, &w[i]), 0);
+	}
+	for (int i = 0; i < WORKERS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_ok(w[i].rc);
+	}
+	assert_ok(ecr_repository_usage(&u, f->a, 0, 0));
+	assert_int_equal(u.blob_downloads, WORKERS * READS);
+	assert_int_equal(u.pulled_bytes, WORKERS * READS * 10);
+	reopen(f);
+	assert_ok(ecr_repository_usage(&u, f->a, 0, 0));
+	assert_int_equal(u.blob_downloads, WORKERS * READS);
+	assert_int_equal(u.pulled_bytes, WORKERS * READS * 10);
+	assert_int_equal(u.blob_uploads, 3);
+}
+
 /* The library's own reads (scanner, gallery) open blobs without counting a download. */
 static void test_engine_usage__uncounted_open(void **state)
 {
@@ -512,6 +563,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_engine_usage__deleted_repository, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_usage__foreach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_usage__uncounted_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_usage__concurrent, setup, teardown),
 		cmocka_unit_test(test_engine_usage__price_table),
 		cmocka_unit_test(test_engine_usage__estimate),
 		cmocka_unit_test(test_engine_usage__memory_registry),
