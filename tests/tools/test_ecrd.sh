@@ -287,5 +287,28 @@ if HOST_RE='0\.0\.0\.0' start auth-any --listen 0.0.0.0:0 --data "$WORK/auth-any
 	stop auth-any
 fi
 
+# --metrics: GET /metrics for loopback peers by default (Prometheus text), off removes it, a bad value is a usage error
+run 2 metrics-bad --metrics everyone --data "$WORK/metrics"
+check "metrics-bad: names the choices" grep -q -- "expected off, local or any" "$WORK/metrics-bad.err"
+if start metrics --listen 127.0.0.1:0 --no-auth --data "$WORK/metrics"; then
+	curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$PORT/v2/"
+	# (a request is counted when its completion is reported, a moment after the client has the answer)
+	for _ in $(seq 50); do
+		curl -s -o "$WORK/metrics.txt" --max-time 5 "http://127.0.0.1:$PORT/metrics"
+		grep -q '^ecr_http_requests_total{route="v2_base"' "$WORK/metrics.txt" && break
+		sleep 0.1
+	done
+	check "metrics: counts GET /v2/" grep -q '^ecr_http_requests_total{route="v2_base",code="200"} [1-9]' \
+		"$WORK/metrics.txt"
+	check "metrics: usage of the registry" grep -q '^ecr_usage_stored_bytes{account="[0-9]*",region="[a-z0-9-]*"} ' \
+		"$WORK/metrics.txt"
+	stop metrics
+fi
+if start metrics-off --listen 127.0.0.1:0 --no-auth --metrics off --data "$WORK/metrics"; then
+	status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT/metrics")
+	check "metrics-off: GET /metrics is 404 (got $status)" test "$status" = 404
+	stop metrics-off
+fi
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
