@@ -40,6 +40,7 @@ start() { # start ecrd on DATA; sets ECRD_PID, ECRD_PORT, BASE; what GC and life
 
 fsck_failures=0
 verify_failures=0
+died=0
 kills=0
 t0=$(date +%s)
 if ! start; then
@@ -74,6 +75,14 @@ for i in $(seq 1 "$ITER"); do
 	sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
 	kill -KILL "$ECRD_PID" 2>/dev/null && kills=$((kills + 1))
 	wait "$ECRD_PID" 2>/dev/null
+	status=$?
+	if [ "$status" != 137 ]; then # not our SIGKILL: it crashed or exited by itself since its start
+		died=$((died + 1))
+		cp "$WORK/ecrd.log" "$WORK/ecrd-died-$i.log"
+		notok "iteration $i: ecrd was still running when killed (it ended with status $status before)" \
+			"$(grep -v '^INFO [A-Z]* /' "$WORK/ecrd.log" | tail -n 12)"
+		KEEP=1
+	fi
 	PIDS=()
 	wait "$cpid"
 	# the consistency check, on the folder ecrd left
@@ -91,9 +100,11 @@ for i in $(seq 1 "$ITER"); do
 	if ! out=$($CLIENT verify "$BASE" --state "$STATE" --sample 20 2>&1); then
 		verify_failures=$((verify_failures + 1))
 		alive=yes
-		kill -0 "$ECRD_PID" 2>/dev/null || alive="NO (it crashed)"
-		notok "iteration $i (killed after $delay ms): no acknowledged push lost" "$(printf '%s\n' "$out" | tail -n 6)" \
-			"ecrd alive: $alive; its log:" "$(grep -v '^INFO [A-Z]* /' "$WORK/ecrd.log" | tail -n 8)"
+		if ! kill -0 "$ECRD_PID" 2>/dev/null || [ "$(ps -o stat= -p "$ECRD_PID" 2>/dev/null | cut -c1)" = Z ]; then
+			alive="NO (it ended by itself)"
+		fi
+		notok "iteration $i (killed after $delay ms): no acknowledged push lost" "ecrd alive: $alive" \
+			"$(printf '%s\n' "$out" | tail -n 4)" "ecrd's log:" "$(grep -v '^INFO [A-Z]* /' "$WORK/ecrd.log" | tail -n 8)"
 		KEEP=1
 	else
 		ok "iteration $i (killed after $delay ms): fsck clean, acknowledged pushes intact: $(tail -n 1 "$WORK/fsck.out" | sed 's/^fsck: //')"
@@ -146,5 +157,6 @@ integ_check_sanitizer "$WORK/sanitizer.log" "$WORK/ecrd.log" "$WORK/fsck.out"
 acked=$(grep -c '"op":"push"' "$STATE" || true)
 deleted=$(grep -c '"op":"del"' "$STATE" || true)
 echo "# $ITER iterations, $kills kills with SIGKILL in $(($(date +%s) - t0)) s: $acked acknowledged pushes" \
-	"($deleted deletes sent), fsck failures $fsck_failures, verify failures $verify_failures (seed $SEED)"
+	"($deleted deletes sent), fsck failures $fsck_failures, verify failures $verify_failures," \
+	"ecrd ended by itself $died times (seed $SEED)"
 finish
