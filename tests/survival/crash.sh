@@ -103,7 +103,14 @@ for i in $(seq 1 "$ITER"); do
 		if ! kill -0 "$ECRD_PID" 2>/dev/null || [ "$(ps -o stat= -p "$ECRD_PID" 2>/dev/null | cut -c1)" = Z ]; then
 			alive="NO (it ended by itself)"
 		fi
-		notok "iteration $i (killed after $delay ms): no acknowledged push lost" "ecrd alive: $alive" \
+		diag="ecrd $ECRD_PID at $BASE alive: $alive; $(grep -E '^(State|Threads):' "/proc/$ECRD_PID/status" 2>/dev/null |
+			tr '\n' ' '); listening: $(ss -Hltn "sport = :$ECRD_PORT" 2>/dev/null | wc -l) socket(s);" \
+			" last requests: $(grep '^INFO [A-Z]* /' "$WORK/ecrd.log" | tail -n 3 | tr '\n' '|')"
+		cp "$WORK/ecrd.log" "$WORK/ecrd-verify-failed-$i.log"
+		{ ls -l "/proc/$ECRD_PID/fd"; cat "/proc/$ECRD_PID/net/tcp"; } >"$WORK/ecrd-verify-failed-$i.fds" 2>&1
+		command -v gdb >/dev/null && timeout 60 gdb -p "$ECRD_PID" -batch -ex 'thread apply all bt 12' \
+			>"$WORK/ecrd-verify-failed-$i.stacks" 2>&1
+		notok "iteration $i (killed after $delay ms): no acknowledged push lost" "$diag" \
 			"$(printf '%s\n' "$out" | tail -n 4)" "ecrd's log:" "$(grep -v '^INFO [A-Z]* /' "$WORK/ecrd.log" | tail -n 8)"
 		KEEP=1
 	else
