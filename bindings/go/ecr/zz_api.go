@@ -958,6 +958,53 @@ func (h *Vulndb) Close() error {
 	return nil
 }
 
+// Webhooks is the Go handle of ecr_webhooks: A set of webhook endpoints with their delivery queue and thread.
+type Webhooks struct {
+	ptr   *C.ecr_webhooks
+	owned bool
+	keep  []any // what must outlive the handle
+}
+
+// wrapWebhooks wraps a C handle (nil for NULL); an owned one is freed by Close or a finalizer.
+func wrapWebhooks(ptr *C.ecr_webhooks, owned bool, keep ...any) *Webhooks {
+	if ptr == nil {
+		return nil
+	}
+	h := &Webhooks{ptr: ptr, owned: owned, keep: keep}
+	if owned {
+		runtime.SetFinalizer(h, (*Webhooks).Close)
+	}
+	return h
+}
+
+func (h *Webhooks) c() *C.ecr_webhooks {
+	if h == nil {
+		return nil
+	}
+	return h.ptr
+}
+
+// CPtr is the C pointer (ecr_webhooks *), for code that calls C itself.
+func (h *Webhooks) CPtr() unsafe.Pointer { return unsafe.Pointer(h.c()) }
+
+// Close frees the handle (ecr_webhooks_free); a borrowed handle is only forgotten.
+func (h *Webhooks) Close() error {
+	if h != nil && h.ptr != nil {
+		if h.owned {
+			C.ecr_webhooks_free(h.ptr)
+			runtime.SetFinalizer(h, nil)
+		}
+		h.ptr = nil
+		for _, k := range h.keep {
+			if r, ok := k.(releaser); ok {
+				r.release()
+			}
+		}
+		h.keep = nil
+	}
+	return nil
+}
+
 // int ecr_init(void)
 //
 // Initialise the library's global state (libcurl, the allocator). Reference
@@ -1146,6 +1193,14 @@ func BlobStoreS3New(url string, flags uint32) (*BlobStore, error) {
 		return nil, lastError(rc)
 	}
 	return wrapBlobStore(o0, true), nil
+}
+
+// const char * ecr_event_detail_type(ecr_event_type type)
+//
+// The EventBridge detail-type of an event type ("ECR Image Action", ...), or NULL for an unknown one.
+func EventDetailType(type_ EventType) string {
+	r := C.ecr_event_detail_type(C.ecr_event_type(type_))
+	return C.GoString(r)
 }
 
 // int64_t ecr_registry_now(const ecr_registry * reg)
@@ -1617,6 +1672,55 @@ func BlobDelete(repo *Repository, digest string) error {
 		return lastError(rc)
 	}
 	return nil
+}
+
+// int ecr_webhooks_add(ecr_webhooks * wh, const char * url, const char * secret)
+//
+// Add an endpoint (http:// or https://). secret (may be NULL: unsigned) is copied.
+// @return 0, ECR_EINVALID (not an http(s) URL), ECR_ENOMEM
+func (wh *Webhooks) Add(url string, secret string) error {
+	defer runtime.KeepAlive(wh)
+	c1 := cstrOrNil(url)
+	defer freeStr(c1)
+	c2 := cstrOrNil(secret)
+	defer freeStr(c2)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_webhooks_add(wh.c(), c1, c2)
+	if rc < 0 {
+		return lastError(rc)
+	}
+	return nil
+}
+
+// int ecr_webhooks_metrics(ecr_buf * out, ecr_webhooks * wh)
+//
+// Append the counters to out as Prometheus text exposition lines (# HELP, # TYPE and
+// samples of ecr_webhook_queued_total, _delivered_total, _failed_total, _dropped_total,
+// _retries_total and the gauge ecr_webhook_pending).
+// @return 0, ECR_ENOMEM
+func (wh *Webhooks) Metrics() (string, error) {
+	defer runtime.KeepAlive(wh)
+	var b0 C.ecr_buf
+	defer C.ecr_buf_dispose(&b0)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_webhooks_metrics(&b0, wh.c())
+	if rc < 0 {
+		return "", lastError(rc)
+	}
+	return bufString(&b0), nil
+}
+
+// void ecr_webhooks_free_deadline(ecr_webhooks * wh, uint32_t deadline_ms)
+//
+// Stop: deliver what is queued for at most deadline_ms more (retries included), then
+// stop the thread and free everything; deliveries left are counted as dropped.
+// No event callback may run or start during or after it (close the registries first).
+// NULL is a no-op.
+func (wh *Webhooks) FreeDeadline(deadlineMs uint32) {
+	defer runtime.KeepAlive(wh)
+	C.ecr_webhooks_free_deadline(wh.c(), C.uint32_t(deadlineMs))
 }
 
 // const char * ecr_image_media_type(const ecr_image * img)
@@ -3178,6 +3282,91 @@ func (srv *Server) Stop() error {
 	return nil
 }
 
+// int ecr_server_set_metrics(ecr_server * srv, ecr_server_metrics_access access)
+//
+// Choose who may read `GET /metrics`. Refused peers get 403. Set before
+// ecr_server_start().
+// @return 0; ECR_EINVALID; ECR_EBUSY (server running).
+func (srv *Server) SetMetrics(access ServerMetricsAccess) error {
+	defer runtime.KeepAlive(srv)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_server_set_metrics(srv.c(), C.ecr_server_metrics_access(access))
+	if rc < 0 {
+		return lastError(rc)
+	}
+	return nil
+}
+
+// int ecr_server_metrics(ecr_buf * out, ecr_server * srv)
+//
+// The text a `GET /metrics` would answer now, into out (appended). For
+// embedders that serve it elsewhere, and for tests.
+// @return 0; ECR_ENOMEM; what a metrics callback returned.
+func (srv *Server) Metrics() (string, error) {
+	defer runtime.KeepAlive(srv)
+	var b0 C.ecr_buf
+	defer C.ecr_buf_dispose(&b0)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_server_metrics(&b0, srv.c())
+	if rc < 0 {
+		return "", lastError(rc)
+	}
+	return bufString(&b0), nil
+}
+
+// int ecr_metrics_append(ecr_buf * out, const char * text, size_t len)
+//
+// Append len bytes of text to out (for metrics callbacks: ecr_buf has no other
+// public writer).
+// @return 0; ECR_EINVALID; ECR_ENOMEM.
+func MetricsAppend(text string) (string, error) {
+	var b0 C.ecr_buf
+	defer C.ecr_buf_dispose(&b0)
+	c1 := cstr(text)
+	defer freeStr(c1)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_metrics_append(&b0, c1, C.size_t(len(text)))
+	if rc < 0 {
+		return "", lastError(rc)
+	}
+	return bufString(&b0), nil
+}
+
+// int ecr_metrics_escape(ecr_buf * out, const char * value)
+//
+// Prometheus label value escaping (backslash, double quote, newline), appended
+// to out. For metrics callbacks.
+// @return 0; ECR_ENOMEM.
+func MetricsEscape(value string) (string, error) {
+	var b0 C.ecr_buf
+	defer C.ecr_buf_dispose(&b0)
+	c1 := cstrOrNil(value)
+	defer freeStr(c1)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_metrics_escape(&b0, c1)
+	if rc < 0 {
+		return "", lastError(rc)
+	}
+	return bufString(&b0), nil
+}
+
+// int ecr_usage_flush(ecr_registry * reg)
+//
+// Write the counters counted in memory to the metadata store now.
+func UsageFlush(reg *Registry) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_usage_flush(reg.c())
+	if rc < 0 {
+		return lastError(rc)
+	}
+	return nil
+}
+
 // int ecr_error_from_exception(const char * type)
 //
 // The code of an ECR API error type (the __type of an error response, with
@@ -3229,6 +3418,7 @@ var generatedAPI = map[string]any{
 	"ecr_blob_store_s3_new":                       BlobStoreS3New,
 	"ecr_blob_store_free":                         (*BlobStore).Close,
 	"ecr_meta_store_free":                         (*MetaStore).Close,
+	"ecr_event_detail_type":                       EventDetailType,
 	"ecr_registry_free":                           (*Registry).Close,
 	"ecr_registry_now":                            (*Registry).Now,
 	"ecr_registry_arn":                            (*Registry).ARN,
@@ -3265,6 +3455,10 @@ var generatedAPI = map[string]any{
 	"ecr_blob_free":                               (*BlobReader).Close,
 	"ecr_blob_mount":                              BlobMount,
 	"ecr_blob_delete":                             BlobDelete,
+	"ecr_webhooks_add":                            (*Webhooks).Add,
+	"ecr_webhooks_metrics":                        (*Webhooks).Metrics,
+	"ecr_webhooks_free_deadline":                  (*Webhooks).FreeDeadline,
+	"ecr_webhooks_free":                           (*Webhooks).Close,
 	"ecr_image_free":                              (*Image).Close,
 	"ecr_image_media_type":                        (*Image).MediaType,
 	"ecr_image_artifact_type":                     (*Image).ArtifactType,
@@ -3375,6 +3569,11 @@ var generatedAPI = map[string]any{
 	"ecr_server_set_blob_redirect":                (*Server).SetBlobRedirect,
 	"ecr_server_stop":                             (*Server).Stop,
 	"ecr_server_free":                             (*Server).Close,
+	"ecr_server_set_metrics":                      (*Server).SetMetrics,
+	"ecr_server_metrics":                          (*Server).Metrics,
+	"ecr_metrics_append":                          MetricsAppend,
+	"ecr_metrics_escape":                          MetricsEscape,
+	"ecr_usage_flush":                             UsageFlush,
 	"ecr_error_from_exception":                    ErrorFromException,
 	"ecr_error_from_oci":                          ErrorFromOCI,
 }
@@ -3463,4 +3662,21 @@ var excludedAPI = map[string]string{
 }
 
 // notGenerated: functions neither generated nor listed above (the generator's reasons).
-var notGenerated = map[string]string{}
+var notGenerated = map[string]string{
+	"ecr_event_to_json":          "parameter e: const ecr_event *",
+	"ecr_webhooks_options_init":  "parameter opts: ecr_webhooks_options *",
+	"ecr_webhooks_new":           "parameter opts: const ecr_webhooks_options *",
+	"ecr_webhooks_event_cb":      "parameter event: const ecr_event *",
+	"ecr_webhooks_stats":         "parameter out: ecr_webhook_stats *",
+	"ecr_registry_stats":         "parameter out: ecr_stats *",
+	"ecr_server_add_metrics_cb":  "parameter cb: ecr_server_metrics_cb",
+	"ecr_fsck_options_init":      "parameter opts: ecr_fsck_options *",
+	"ecr_registry_fsck":          "parameter opts: const ecr_fsck_options *",
+	"ecr_usage_init":             "parameter usage: ecr_usage *",
+	"ecr_registry_usage":         "parameter out: ecr_usage *",
+	"ecr_repository_usage":       "parameter out: ecr_usage *",
+	"ecr_registry_usage_foreach": "parameter cb: ecr_usage_cb",
+	"ecr_price_table_default":    "parameter out: ecr_price_table *",
+	"ecr_price_table_parse":      "parameter out: ecr_price_table *",
+	"ecr_usage_estimate":         "parameter out: ecr_cost *",
+}

@@ -37,11 +37,19 @@ const (
 	// Copy the referrers (signatures, SBOMs, attestations: OCI 1.1 subject) of every manifest copied, recursively.
 	COPY_REFERRERS = C.ECR_COPY_REFERRERS
 	// Put the manifests with ECR_IMAGE_PUT_REPLICA (the replicator's copies).
-	COPY_REPLICA       = C.ECR_COPY_REPLICA
-	EVENT_VERSION      = C.ECR_EVENT_VERSION
-	GC_DRY_RUN         = C.ECR_GC_DRY_RUN
-	GC_OPTIONS_VERSION = C.ECR_GC_OPTIONS_VERSION
-	GC_STATS_VERSION   = C.ECR_GC_STATS_VERSION
+	COPY_REPLICA  = C.ECR_COPY_REPLICA
+	COST_VERSION  = C.ECR_COST_VERSION
+	EVENT_VERSION = C.ECR_EVENT_VERSION
+	// Check every registry (account x region) of the storage, not only the one of the handle.
+	FSCK_ALL_REGISTRIES = C.ECR_FSCK_ALL_REGISTRIES
+	// Do not re-hash blobs (check presence and sizes only).
+	FSCK_NO_HASH         = C.ECR_FSCK_NO_HASH
+	FSCK_OPTIONS_VERSION = C.ECR_FSCK_OPTIONS_VERSION
+	FSCK_PROBLEM_VERSION = C.ECR_FSCK_PROBLEM_VERSION
+	FSCK_STATS_VERSION   = C.ECR_FSCK_STATS_VERSION
+	GC_DRY_RUN           = C.ECR_GC_DRY_RUN
+	GC_OPTIONS_VERSION   = C.ECR_GC_OPTIONS_VERSION
+	GC_STATS_VERSION     = C.ECR_GC_STATS_VERSION
 	// Flag for ecr_image_get(): also return an image that is archived or being restored.
 	IMAGE_GET_ANY_STATUS = C.ECR_IMAGE_GET_ANY_STATUS
 	// Flag for ecr_image_get(): record a pull (lastRecordedPullTime).
@@ -64,6 +72,8 @@ const (
 	// Largest policy document accepted (ECR's policyText limit).
 	POLICY_MAX_SIZE        = C.ECR_POLICY_MAX_SIZE
 	POLICY_REQUEST_VERSION = C.ECR_POLICY_REQUEST_VERSION
+	PRICE_TABLE_VERSION    = C.ECR_PRICE_TABLE_VERSION
+	PRICE_TIERS_MAX        = C.ECR_PRICE_TIERS_MAX
 	// Flag: the principal administers its own account (full rights there).
 	PRINCIPAL_ADMIN = C.ECR_PRINCIPAL_ADMIN
 	// Limits of ECR Public's catalog data.
@@ -98,6 +108,7 @@ const (
 	// one epoll thread instead of a pool (lowest memory)
 	SERVER_SINGLE_THREAD  = C.ECR_SERVER_SINGLE_THREAD
 	SIGV4_REQUEST_VERSION = C.ECR_SIGV4_REQUEST_VERSION
+	STATS_VERSION         = C.ECR_STATS_VERSION
 	// Flag: do not fsync. Data can be lost on a crash; for tests only.
 	STORAGE_NOSYNC              = C.ECR_STORAGE_NOSYNC
 	TEMPLATE_CREATE_ON_PUSH     = C.ECR_TEMPLATE_CREATE_ON_PUSH
@@ -115,10 +126,13 @@ const (
 	// Flag for ecr_image_untag(): delete the image when it was its last tag (ECR BatchDeleteImage).
 	UNTAG_DELETE_UNTAGGED = C.ECR_UNTAG_DELETE_UNTAGGED
 	// Length of an upload id (a UUID) without its terminator.
-	UPLOAD_ID_LEN = C.ECR_UPLOAD_ID_LEN
-	VERSION_MAJOR = C.ECR_VERSION_MAJOR
-	VERSION_MINOR = C.ECR_VERSION_MINOR
-	VERSION_PATCH = C.ECR_VERSION_PATCH
+	UPLOAD_ID_LEN            = C.ECR_UPLOAD_ID_LEN
+	USAGE_VERSION            = C.ECR_USAGE_VERSION
+	VERSION_MAJOR            = C.ECR_VERSION_MAJOR
+	VERSION_MINOR            = C.ECR_VERSION_MINOR
+	VERSION_PATCH            = C.ECR_VERSION_PATCH
+	WEBHOOKS_OPTIONS_VERSION = C.ECR_WEBHOOKS_OPTIONS_VERSION
+	WEBHOOK_STATS_VERSION    = C.ECR_WEBHOOK_STATS_VERSION
 )
 
 // Return codes. Keep in sync with libecr/core/errors_table.h (checked by the compiler).
@@ -391,12 +405,44 @@ const (
 	EVENT_LIFECYCLE_EXPIRE EventType = C.ECR_EVENT_LIFECYCLE_EXPIRE
 	// a lifecycle rule archived an image
 	EVENT_LIFECYCLE_TRANSITION EventType = C.ECR_EVENT_LIFECYCLE_TRANSITION
+	// "ECR Image Action" PUSH: an image or a tag was pushed
+	EVENT_IMAGE_PUSH EventType = C.ECR_EVENT_IMAGE_PUSH
+	// "ECR Image Action" DELETE: an image deleted, or a tag removed
+	EVENT_IMAGE_DELETE EventType = C.ECR_EVENT_IMAGE_DELETE
+	// "ECR Image Scan": a basic scan completed
+	EVENT_IMAGE_SCAN EventType = C.ECR_EVENT_IMAGE_SCAN
+	// "ECR Replication Action" REPLICATE: success or given up
+	EVENT_REPLICATION EventType = C.ECR_EVENT_REPLICATION
+	// "ECR Pull Through Cache Action": an image synced from upstream
+	EVENT_PULL_THROUGH_CACHE EventType = C.ECR_EVENT_PULL_THROUGH_CACHE
 )
 
 // EventTypeNames maps each value of EventType to its C name.
 var EventTypeNames = map[EventType]string{
 	EVENT_LIFECYCLE_EXPIRE:     "ECR_EVENT_LIFECYCLE_EXPIRE",
 	EVENT_LIFECYCLE_TRANSITION: "ECR_EVENT_LIFECYCLE_TRANSITION",
+	EVENT_IMAGE_PUSH:           "ECR_EVENT_IMAGE_PUSH",
+	EVENT_IMAGE_DELETE:         "ECR_EVENT_IMAGE_DELETE",
+	EVENT_IMAGE_SCAN:           "ECR_EVENT_IMAGE_SCAN",
+	EVENT_REPLICATION:          "ECR_EVENT_REPLICATION",
+	EVENT_PULL_THROUGH_CACHE:   "ECR_EVENT_PULL_THROUGH_CACHE",
+}
+
+// The outcome an event reports.
+//
+// C: ecr_event_result
+type EventResult int
+
+// Values of EventResult.
+const (
+	EVENT_SUCCESS EventResult = C.ECR_EVENT_SUCCESS
+	EVENT_FAILURE EventResult = C.ECR_EVENT_FAILURE
+)
+
+// EventResultNames maps each value of EventResult to its C name.
+var EventResultNames = map[EventResult]string{
+	EVENT_SUCCESS: "ECR_EVENT_SUCCESS",
+	EVENT_FAILURE: "ECR_EVENT_FAILURE",
 }
 
 // Image tag mutability, as ECR's imageTagMutability.
@@ -661,6 +707,90 @@ var ReplicationStatusNames = map[ReplicationStatus]string{
 	REPLICATION_FAILED:      "ECR_REPLICATION_FAILED",
 }
 
+// Who may read /metrics (ecr_server_set_metrics()).
+//
+// C: ecr_server_metrics_access
+type ServerMetricsAccess int
+
+// Values of ServerMetricsAccess.
+const (
+	// loopback peers only (127.0.0.0/8, ::1): the default
+	SERVER_METRICS_LOCAL ServerMetricsAccess = C.ECR_SERVER_METRICS_LOCAL
+	// no /metrics route (404)
+	SERVER_METRICS_OFF ServerMetricsAccess = C.ECR_SERVER_METRICS_OFF
+	// every peer (it reveals account ids and repository activity)
+	SERVER_METRICS_ANY ServerMetricsAccess = C.ECR_SERVER_METRICS_ANY
+)
+
+// ServerMetricsAccessNames maps each value of ServerMetricsAccess to its C name.
+var ServerMetricsAccessNames = map[ServerMetricsAccess]string{
+	SERVER_METRICS_LOCAL: "ECR_SERVER_METRICS_LOCAL",
+	SERVER_METRICS_OFF:   "ECR_SERVER_METRICS_OFF",
+	SERVER_METRICS_ANY:   "ECR_SERVER_METRICS_ANY",
+}
+
+// What a problem is about.
+//
+// C: ecr_fsck_kind
+type FsckKind int
+
+// Values of FsckKind.
+const (
+	// a blob the metadata needs is not in the blob store
+	FSCK_BLOB_MISSING FsckKind = C.ECR_FSCK_BLOB_MISSING
+	// a blob's content does not hash to its digest
+	FSCK_BLOB_CORRUPT FsckKind = C.ECR_FSCK_BLOB_CORRUPT
+	// a blob's size differs from the size the metadata records
+	FSCK_BLOB_SIZE FsckKind = C.ECR_FSCK_BLOB_SIZE
+	// a tag names an image that is not in its repository
+	FSCK_TAG_DANGLING FsckKind = C.ECR_FSCK_TAG_DANGLING
+	// an index's child manifest is not an image of the repository
+	FSCK_CHILD_MISSING FsckKind = C.ECR_FSCK_CHILD_MISSING
+	// a manifest's config or layer is not linked to the repository
+	FSCK_BLOB_UNLINKED FsckKind = C.ECR_FSCK_BLOB_UNLINKED
+	// an archived blob has neither its raw nor its compressed copy
+	FSCK_ARCHIVE_MISSING FsckKind = C.ECR_FSCK_ARCHIVE_MISSING
+	// the storage failed while reading (the message says how)
+	FSCK_IO FsckKind = C.ECR_FSCK_IO
+	// notice: a blob nothing references (garbage collection removes it)
+	FSCK_UNREFERENCED FsckKind = C.ECR_FSCK_UNREFERENCED
+	// notice: a staging object without an upload session
+	FSCK_STAGE_ORPHAN FsckKind = C.ECR_FSCK_STAGE_ORPHAN
+)
+
+// FsckKindNames maps each value of FsckKind to its C name.
+var FsckKindNames = map[FsckKind]string{
+	FSCK_BLOB_MISSING:    "ECR_FSCK_BLOB_MISSING",
+	FSCK_BLOB_CORRUPT:    "ECR_FSCK_BLOB_CORRUPT",
+	FSCK_BLOB_SIZE:       "ECR_FSCK_BLOB_SIZE",
+	FSCK_TAG_DANGLING:    "ECR_FSCK_TAG_DANGLING",
+	FSCK_CHILD_MISSING:   "ECR_FSCK_CHILD_MISSING",
+	FSCK_BLOB_UNLINKED:   "ECR_FSCK_BLOB_UNLINKED",
+	FSCK_ARCHIVE_MISSING: "ECR_FSCK_ARCHIVE_MISSING",
+	FSCK_IO:              "ECR_FSCK_IO",
+	FSCK_UNREFERENCED:    "ECR_FSCK_UNREFERENCED",
+	FSCK_STAGE_ORPHAN:    "ECR_FSCK_STAGE_ORPHAN",
+}
+
+// How serious a problem is.
+//
+// C: ecr_fsck_severity
+type FsckSeverity int
+
+// Values of FsckSeverity.
+const (
+	// an inconsistency
+	FSCK_ERROR FsckSeverity = C.ECR_FSCK_ERROR
+	// garbage that GC removes; not an inconsistency
+	FSCK_NOTICE FsckSeverity = C.ECR_FSCK_NOTICE
+)
+
+// FsckSeverityNames maps each value of FsckSeverity to its C name.
+var FsckSeverityNames = map[FsckSeverity]string{
+	FSCK_ERROR:  "ECR_FSCK_ERROR",
+	FSCK_NOTICE: "ECR_FSCK_NOTICE",
+}
+
 // Types of SQL values.
 //
 // C: ecr_sql_type
@@ -704,6 +834,8 @@ var exportedFunctions = []string{
 	"ecr_blob_store_s3_new",
 	"ecr_blob_store_free",
 	"ecr_meta_store_free",
+	"ecr_event_to_json",
+	"ecr_event_detail_type",
 	"ecr_registry_options_init",
 	"ecr_registry_open",
 	"ecr_registry_open_urls",
@@ -770,6 +902,14 @@ var exportedFunctions = []string{
 	"ecr_blob_put",
 	"ecr_blob_mount",
 	"ecr_blob_delete",
+	"ecr_webhooks_options_init",
+	"ecr_webhooks_new",
+	"ecr_webhooks_add",
+	"ecr_webhooks_event_cb",
+	"ecr_webhooks_stats",
+	"ecr_webhooks_metrics",
+	"ecr_webhooks_free_deadline",
+	"ecr_webhooks_free",
 	"ecr_image_put",
 	"ecr_image_get",
 	"ecr_image_free",
@@ -916,6 +1056,22 @@ var exportedFunctions = []string{
 	"ecr_server_port",
 	"ecr_server_stop",
 	"ecr_server_free",
+	"ecr_registry_stats",
+	"ecr_server_set_metrics",
+	"ecr_server_add_metrics_cb",
+	"ecr_server_metrics",
+	"ecr_metrics_append",
+	"ecr_metrics_escape",
+	"ecr_fsck_options_init",
+	"ecr_registry_fsck",
+	"ecr_usage_init",
+	"ecr_registry_usage",
+	"ecr_repository_usage",
+	"ecr_registry_usage_foreach",
+	"ecr_usage_flush",
+	"ecr_price_table_default",
+	"ecr_price_table_parse",
+	"ecr_usage_estimate",
 	"ecr_set_allocator",
 	"ecr_blob_store_init",
 	"ecr_meta_store_init",
@@ -1142,6 +1298,30 @@ func ecr_blob_store_free(store *C.ecr_blob_store) {
 // Free a metadata store that was not handed to a registry. NULL is a no-op.
 func ecr_meta_store_free(store *C.ecr_meta_store) {
 	C.ecr_meta_store_free(store)
+}
+
+// int ecr_event_to_json(ecr_buf * out, const ecr_event * e)
+//
+// Append to out the EventBridge event ECR sends for e: {"version": "0", "id": a
+// random UUID v4, "detail-type", "source": "aws.ecr", "account", "time" (ISO 8601,
+// UTC, seconds), "region", "resources": [the repository ARN], "detail"} (docs/events.md
+// lists the detail of each type).
+// @return 0, ECR_EINVALID (unknown type, no account/region/repository), ECR_ENOMEM
+func ecr_event_to_json(out *C.ecr_buf, e *C.ecr_event) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_event_to_json(out, e)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// const char * ecr_event_detail_type(ecr_event_type type)
+//
+// The EventBridge detail-type of an event type ("ECR Image Action", ...), or NULL for an unknown one.
+func ecr_event_detail_type(type_ C.ecr_event_type) *C.char {
+	return C.ecr_event_detail_type(type_)
 }
 
 // int ecr_registry_options_init(ecr_registry_options * opts, unsigned int version)
@@ -1979,6 +2159,101 @@ func ecr_blob_delete(repo *C.ecr_repository, digest *C.char) (C.int, error) {
 		return rc, lastError(rc)
 	}
 	return rc, nil
+}
+
+// int ecr_webhooks_options_init(ecr_webhooks_options * opts, unsigned int version)
+//
+// @return 0, ECR_EINVALID (version unknown)
+func ecr_webhooks_options_init(opts *C.ecr_webhooks_options, version C.uint) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_webhooks_options_init(opts, version)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_webhooks_new(ecr_webhooks ** out, const ecr_webhooks_options * opts)
+//
+// Create a webhook sender and start its delivery thread. opts may be NULL (defaults).
+// @return 0, ECR_EINVALID, ECR_ENOMEM, ECR_ERROR (thread)
+func ecr_webhooks_new(out **C.ecr_webhooks, opts *C.ecr_webhooks_options) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_webhooks_new(out, opts)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_webhooks_add(ecr_webhooks * wh, const char * url, const char * secret)
+//
+// Add an endpoint (http:// or https://). secret (may be NULL: unsigned) is copied.
+// @return 0, ECR_EINVALID (not an http(s) URL), ECR_ENOMEM
+func ecr_webhooks_add(wh *C.ecr_webhooks, url *C.char, secret *C.char) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_webhooks_add(wh, url, secret)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// void ecr_webhooks_event_cb(const ecr_event * event, void * payload)
+//
+// An ecr_event_cb: pass it as ecr_registry_options.event_cb with event_payload = the
+// ecr_webhooks. Serialises the event and queues one delivery per endpoint, without blocking.
+func ecr_webhooks_event_cb(event *C.ecr_event, payload unsafe.Pointer) {
+	C.ecr_webhooks_event_cb(event, payload)
+}
+
+// int ecr_webhooks_stats(ecr_webhook_stats * out, ecr_webhooks * wh)
+//
+// @return 0, ECR_EINVALID (version)
+func ecr_webhooks_stats(out *C.ecr_webhook_stats, wh *C.ecr_webhooks) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_webhooks_stats(out, wh)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_webhooks_metrics(ecr_buf * out, ecr_webhooks * wh)
+//
+// Append the counters to out as Prometheus text exposition lines (# HELP, # TYPE and
+// samples of ecr_webhook_queued_total, _delivered_total, _failed_total, _dropped_total,
+// _retries_total and the gauge ecr_webhook_pending).
+// @return 0, ECR_ENOMEM
+func ecr_webhooks_metrics(out *C.ecr_buf, wh *C.ecr_webhooks) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_webhooks_metrics(out, wh)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// void ecr_webhooks_free_deadline(ecr_webhooks * wh, uint32_t deadline_ms)
+//
+// Stop: deliver what is queued for at most deadline_ms more (retries included), then
+// stop the thread and free everything; deliveries left are counted as dropped.
+// No event callback may run or start during or after it (close the registries first).
+// NULL is a no-op.
+func ecr_webhooks_free_deadline(wh *C.ecr_webhooks, deadline_ms C.uint32_t) {
+	C.ecr_webhooks_free_deadline(wh, deadline_ms)
+}
+
+// void ecr_webhooks_free(ecr_webhooks * wh)
+//
+// ecr_webhooks_free_deadline(wh, 5000).
+func ecr_webhooks_free(wh *C.ecr_webhooks) {
+	C.ecr_webhooks_free(wh)
 }
 
 // int ecr_image_put(ecr_image ** out, ecr_repository * repo, const char * tag, const char * digest, const char * media_type, const void * manifest, size_t len, uint32_t flags)
@@ -3901,6 +4176,246 @@ func ecr_server_stop(srv *C.ecr_server) (C.int, error) {
 // Stop if running and free the server. NULL is a no-op.
 func ecr_server_free(srv *C.ecr_server) {
 	C.ecr_server_free(srv)
+}
+
+// int ecr_registry_stats(ecr_stats * out, ecr_registry * reg)
+//
+// A registry's statistics into out (out->version must be set).
+// @return 0; ECR_EINVALID (version, NULL); ECR_ENOTSUPPORTED (a remote registry);
+//
+//	a storage error code.
+func ecr_registry_stats(out *C.ecr_stats, reg *C.ecr_registry) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_stats(out, reg)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_server_set_metrics(ecr_server * srv, ecr_server_metrics_access access)
+//
+// Choose who may read `GET /metrics`. Refused peers get 403. Set before
+// ecr_server_start().
+// @return 0; ECR_EINVALID; ECR_EBUSY (server running).
+func ecr_server_set_metrics(srv *C.ecr_server, access C.ecr_server_metrics_access) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_server_set_metrics(srv, access)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_server_add_metrics_cb(ecr_server * srv, ecr_server_metrics_cb cb, void * payload)
+//
+// Add a metrics callback (up to 8). Set before ecr_server_start().
+// @return 0; ECR_EINVALID; ECR_ELIMIT (too many); ECR_EBUSY (server running).
+func ecr_server_add_metrics_cb(srv *C.ecr_server, cb C.ecr_server_metrics_cb, payload unsafe.Pointer) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_server_add_metrics_cb(srv, cb, payload)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_server_metrics(ecr_buf * out, ecr_server * srv)
+//
+// The text a `GET /metrics` would answer now, into out (appended). For
+// embedders that serve it elsewhere, and for tests.
+// @return 0; ECR_ENOMEM; what a metrics callback returned.
+func ecr_server_metrics(out *C.ecr_buf, srv *C.ecr_server) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_server_metrics(out, srv)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_metrics_append(ecr_buf * out, const char * text, size_t len)
+//
+// Append len bytes of text to out (for metrics callbacks: ecr_buf has no other
+// public writer).
+// @return 0; ECR_EINVALID; ECR_ENOMEM.
+func ecr_metrics_append(out *C.ecr_buf, text *C.char, len_ C.size_t) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_metrics_append(out, text, len_)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_metrics_escape(ecr_buf * out, const char * value)
+//
+// Prometheus label value escaping (backslash, double quote, newline), appended
+// to out. For metrics callbacks.
+// @return 0; ECR_ENOMEM.
+func ecr_metrics_escape(out *C.ecr_buf, value *C.char) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_metrics_escape(out, value)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_fsck_options_init(ecr_fsck_options * opts, unsigned int version)
+//
+// Initialise fsck options. @since 0.2 @return 0 or ECR_EINVALID.
+func ecr_fsck_options_init(opts *C.ecr_fsck_options, version C.uint) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_fsck_options_init(opts, version)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_registry_fsck(ecr_registry * reg, const ecr_fsck_options * opts, ecr_fsck_cb cb, void * payload, ecr_fsck_stats * stats_out)
+//
+// Check the consistency of the registry's storage (see the file's comment).
+// Unreferenced blobs and orphaned staging objects are looked for only with
+// ECR_FSCK_ALL_REGISTRIES (a blob of another registry is not garbage).
+// @since 0.2
+// @param reg an in-process registry (ECR_ENOTSUPPORTED for a remote one)
+// @param opts may be NULL (this registry, blobs re-hashed)
+// @param cb called for each problem; may be NULL (then count only)
+// @param stats_out may be NULL; else its version must be set
+// @return 0 when the check ran to the end, whatever it found (see
+//
+//	stats_out->errors); a non-zero value cb returned; ECR_EINVALID;
+//	ECR_ENOTSUPPORTED; an error of the metadata store.
+func ecr_registry_fsck(reg *C.ecr_registry, opts *C.ecr_fsck_options, cb C.ecr_fsck_cb, payload unsafe.Pointer, stats_out *C.ecr_fsck_stats) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_fsck(reg, opts, cb, payload, stats_out)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_usage_init(ecr_usage * usage, unsigned int version)
+//
+// Initialise a usage record for the given version (ECR_USAGE_VERSION).
+func ecr_usage_init(usage *C.ecr_usage, version C.uint) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_usage_init(usage, version)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_registry_usage(ecr_usage * out, ecr_registry * reg, int64_t from_ms, int64_t to_ms)
+//
+// A registry's usage: stored bytes now, transfer and requests counted in
+// [from_ms, to_ms) rounded out to whole UTC days (0, 0: everything ever
+// counted). Counters not yet flushed are included.
+// @return 0; ECR_EINVALID.
+func ecr_registry_usage(out *C.ecr_usage, reg *C.ecr_registry, from_ms C.int64_t, to_ms C.int64_t) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_usage(out, reg, from_ms, to_ms)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_repository_usage(ecr_usage * out, ecr_repository * repo, int64_t from_ms, int64_t to_ms)
+//
+// One repository's usage, as ecr_registry_usage(). @return 0; ECR_EREPOSITORY_NOT_FOUND.
+func ecr_repository_usage(out *C.ecr_usage, repo *C.ecr_repository, from_ms C.int64_t, to_ms C.int64_t) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_repository_usage(out, repo, from_ms, to_ms)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_registry_usage_foreach(ecr_registry * reg, int64_t from_ms, int64_t to_ms, ecr_usage_cb cb, void * payload)
+//
+// Every repository's usage (as ecr_repository_usage()), in name order.
+func ecr_registry_usage_foreach(reg *C.ecr_registry, from_ms C.int64_t, to_ms C.int64_t, cb C.ecr_usage_cb, payload unsafe.Pointer) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_registry_usage_foreach(reg, from_ms, to_ms, cb, payload)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_usage_flush(ecr_registry * reg)
+//
+// Write the counters counted in memory to the metadata store now.
+func ecr_usage_flush(reg *C.ecr_registry) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_usage_flush(reg)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_price_table_default(ecr_price_table * out, unsigned int version)
+//
+// Amazon ECR's list prices (us-east-1, private repositories): storage
+// $0.10 per GB-month; transfer in free; transfer out to the internet per
+// month: first 100 GB free, next 9,999.9 GB... as the AWS price list gives
+// ($0.09, $0.085, $0.07, $0.05 per GB).
+func ecr_price_table_default(out *C.ecr_price_table, version C.uint) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_price_table_default(out, version)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_price_table_parse(ecr_price_table * out, const char * json, size_t len)
+//
+// A price table from JSON: {"storageUsdPerGbMonth": 0.1, "transferInUsdPerGb": 0,
+// "transferOut": [{"upToGb": 100, "usdPerGb": 0}, ..., {"usdPerGb": 0.05}]};
+// missing members keep the default's values.
+// @return 0; ECR_EINVALID with the member at fault.
+func ecr_price_table_parse(out *C.ecr_price_table, json *C.char, len_ C.size_t) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_price_table_parse(out, json, len_)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
+}
+
+// int ecr_usage_estimate(ecr_cost * out, const ecr_usage * usage, const ecr_price_table * prices, double months)
+//
+// Estimate what usage costs at prices, for a period of `months` (> 0) months. @return 0; ECR_EINVALID.
+func ecr_usage_estimate(out *C.ecr_cost, usage *C.ecr_usage, prices *C.ecr_price_table, months C.double) (C.int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := C.ecr_usage_estimate(out, usage, prices, months)
+	if rc < 0 {
+		return rc, lastError(rc)
+	}
+	return rc, nil
 }
 
 // int ecr_set_allocator(const ecr_allocator * allocator)

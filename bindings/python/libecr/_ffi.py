@@ -24,7 +24,13 @@ ECR_COPY_OPTIONS_VERSION = 1
 ECR_COPY_PROGRESS_VERSION = 1
 ECR_COPY_REFERRERS = 1
 ECR_COPY_REPLICA = 4
-ECR_EVENT_VERSION = 1
+ECR_COST_VERSION = 1
+ECR_EVENT_VERSION = 2
+ECR_FSCK_ALL_REGISTRIES = 1
+ECR_FSCK_NO_HASH = 2
+ECR_FSCK_OPTIONS_VERSION = 1
+ECR_FSCK_PROBLEM_VERSION = 1
+ECR_FSCK_STATS_VERSION = 1
 ECR_GC_DRY_RUN = 1
 ECR_GC_OPTIONS_VERSION = 1
 ECR_GC_STATS_VERSION = 1
@@ -41,6 +47,8 @@ ECR_META_STORE_VERSION = 1
 ECR_POLICY_FORCE = 1
 ECR_POLICY_MAX_SIZE = 10240
 ECR_POLICY_REQUEST_VERSION = 1
+ECR_PRICE_TABLE_VERSION = 1
+ECR_PRICE_TIERS_MAX = 8
 ECR_PRINCIPAL_ADMIN = 1
 ECR_PUBLIC_ALIAS_MAX = 50
 ECR_PUBLIC_DESCRIPTION_MAX = 1024
@@ -62,6 +70,7 @@ ECR_SERVER_NO_AUTH = 4
 ECR_SERVER_OPTIONS_VERSION = 1
 ECR_SERVER_SINGLE_THREAD = 2
 ECR_SIGV4_REQUEST_VERSION = 1
+ECR_STATS_VERSION = 1
 ECR_STORAGE_NOSYNC = 1
 ECR_TEMPLATE_CREATE_ON_PUSH = 4
 ECR_TEMPLATE_PULL_THROUGH_CACHE = 2
@@ -73,9 +82,12 @@ ECR_TRANSPORT_STREAM_VERSION = 1
 ECR_TRANSPORT_VERSION = 1
 ECR_UNTAG_DELETE_UNTAGGED = 1
 ECR_UPLOAD_ID_LEN = 36
+ECR_USAGE_VERSION = 1
 ECR_VERSION_MAJOR = 0
 ECR_VERSION_MINOR = 1
 ECR_VERSION_PATCH = 0
+ECR_WEBHOOKS_OPTIONS_VERSION = 1
+ECR_WEBHOOK_STATS_VERSION = 1
 
 # Enums: an IntEnum per C enum, and every value as a module constant too.
 
@@ -332,14 +344,42 @@ class EventType(enum.IntEnum):
 
     C: ecr_event_type
     """
-    EXPIRE = 1
+    LIFECYCLE_EXPIRE = 1
     """a lifecycle rule expired (deleted) an image"""
-    TRANSITION = 2
+    LIFECYCLE_TRANSITION = 2
     """a lifecycle rule archived an image"""
+    IMAGE_PUSH = 3
+    """"ECR Image Action" PUSH: an image or a tag was pushed"""
+    IMAGE_DELETE = 4
+    """"ECR Image Action" DELETE: an image deleted, or a tag removed"""
+    IMAGE_SCAN = 5
+    """"ECR Image Scan": a basic scan completed"""
+    REPLICATION = 6
+    """"ECR Replication Action" REPLICATE: success or given up"""
+    PULL_THROUGH_CACHE = 7
+    """"ECR Pull Through Cache Action": an image synced from upstream"""
 
 
 ECR_EVENT_LIFECYCLE_EXPIRE = 1
 ECR_EVENT_LIFECYCLE_TRANSITION = 2
+ECR_EVENT_IMAGE_PUSH = 3
+ECR_EVENT_IMAGE_DELETE = 4
+ECR_EVENT_IMAGE_SCAN = 5
+ECR_EVENT_REPLICATION = 6
+ECR_EVENT_PULL_THROUGH_CACHE = 7
+
+
+class EventResult(enum.IntEnum):
+    """The outcome an event reports.
+
+    C: ecr_event_result
+    """
+    SUCCESS = 0
+    FAILURE = 1
+
+
+ECR_EVENT_SUCCESS = 0
+ECR_EVENT_FAILURE = 1
 
 
 class TagMutability(enum.IntEnum):
@@ -556,6 +596,78 @@ ECR_REPLICATION_COMPLETE = 1
 ECR_REPLICATION_FAILED = 2
 
 
+class ServerMetricsAccess(enum.IntEnum):
+    """Who may read /metrics (ecr_server_set_metrics()).
+
+    C: ecr_server_metrics_access
+    """
+    LOCAL = 0
+    """loopback peers only (127.0.0.0/8, ::1): the default"""
+    OFF = 1
+    """no /metrics route (404)"""
+    ANY = 2
+    """every peer (it reveals account ids and repository activity)"""
+
+
+ECR_SERVER_METRICS_LOCAL = 0
+ECR_SERVER_METRICS_OFF = 1
+ECR_SERVER_METRICS_ANY = 2
+
+
+class FsckKind(enum.IntEnum):
+    """What a problem is about.
+
+    C: ecr_fsck_kind
+    """
+    BLOB_MISSING = 1
+    """a blob the metadata needs is not in the blob store"""
+    BLOB_CORRUPT = 2
+    """a blob's content does not hash to its digest"""
+    BLOB_SIZE = 3
+    """a blob's size differs from the size the metadata records"""
+    TAG_DANGLING = 4
+    """a tag names an image that is not in its repository"""
+    CHILD_MISSING = 5
+    """an index's child manifest is not an image of the repository"""
+    BLOB_UNLINKED = 6
+    """a manifest's config or layer is not linked to the repository"""
+    ARCHIVE_MISSING = 7
+    """an archived blob has neither its raw nor its compressed copy"""
+    IO = 8
+    """the storage failed while reading (the message says how)"""
+    UNREFERENCED = 9
+    """notice: a blob nothing references (garbage collection removes it)"""
+    STAGE_ORPHAN = 10
+    """notice: a staging object without an upload session"""
+
+
+ECR_FSCK_BLOB_MISSING = 1
+ECR_FSCK_BLOB_CORRUPT = 2
+ECR_FSCK_BLOB_SIZE = 3
+ECR_FSCK_TAG_DANGLING = 4
+ECR_FSCK_CHILD_MISSING = 5
+ECR_FSCK_BLOB_UNLINKED = 6
+ECR_FSCK_ARCHIVE_MISSING = 7
+ECR_FSCK_IO = 8
+ECR_FSCK_UNREFERENCED = 9
+ECR_FSCK_STAGE_ORPHAN = 10
+
+
+class FsckSeverity(enum.IntEnum):
+    """How serious a problem is.
+
+    C: ecr_fsck_severity
+    """
+    ERROR = 0
+    """an inconsistency"""
+    NOTICE = 1
+    """garbage that GC removes; not an inconsistency"""
+
+
+ECR_FSCK_ERROR = 0
+ECR_FSCK_NOTICE = 1
+
+
 class SqlType(enum.IntEnum):
     """Types of SQL values.
 
@@ -639,15 +751,25 @@ class ecr_meta_store(ctypes.Structure):
 
 
 class ecr_event(ctypes.Structure):
-    """One event; borrowed for the duration of the callback.
+    """One event; borrowed for the duration of the callback. Fields an event type does not use are NULL or 0.
 
     C: struct ecr_event
     """
     _field_docs_ = {
-        'tags': "the image's tags at the time",
-        'tags_count': "the image's tags at the time",
+        'account_id': 'the registry the event belongs to (replication: the destination)',
+        'region': 'the registry the event belongs to (replication: the destination)',
+        'tags': "the image's tags at the time (lifecycle, scan, delete)",
+        'tags_count': "the image's tags at the time (lifecycle, scan, delete)",
         'rule_priority': 'lifecycle events: the rule that acted',
         'time_ms': 'lifecycle events: the rule that acted',
+        'tag': 'PUSH: the tag pushed (NULL: by digest); DELETE: the tag removed, or NULL',
+        'result': 'PUSH: the tag pushed (NULL: by digest); DELETE: the tag removed, or NULL',
+        'reason': 'FAILURE: why (or NULL)',
+        'findings_critical': "IMAGE_SCAN: the findings per severity (ECR's finding-severity-counts; zero counts are left out).",
+        'source_account_id': 'REPLICATION: the source registry',
+        'source_region': 'REPLICATION: the source registry',
+        'upstream_url': 'PULL_THROUGH_CACHE: the upstream registry',
+        'repository_prefix': "PULL_THROUGH_CACHE: the rule's ECR repository prefix",
     }
 
 
@@ -759,6 +881,44 @@ class ecr_blob(ctypes.Structure):
 
     C: struct ecr_blob (opaque)
     """
+
+
+class ecr_webhooks(ctypes.Structure):
+    """A set of webhook endpoints with their delivery queue and thread.
+
+    C: struct ecr_webhooks (opaque)
+    """
+
+
+class ecr_webhooks_options(ctypes.Structure):
+    """Options of ecr_webhooks_new(); initialise with ecr_webhooks_options_init().
+
+    C: struct ecr_webhooks_options
+    """
+    _field_docs_ = {
+        'queue_capacity': 'deliveries waiting at most per endpoint; 0: 10000',
+        'max_attempts': 'attempts per delivery, the first included; 0: 8',
+        'timeout_ms': 'per request (connect + answer); 0: 10000',
+        'backoff_initial_ms': 'first retry delay (doubled each time, +- jitter); 0: 500',
+        'backoff_max_ms': 'cap of the retry delay; 0: 60000',
+        'log_cb': 'delivery failures and drops (once per burst); NULL: silent',
+        'log_payload': 'delivery failures and drops (once per burst); NULL: silent',
+    }
+
+
+class ecr_webhook_stats(ctypes.Structure):
+    """Counters since ecr_webhooks_new(); set version to ECR_WEBHOOK_STATS_VERSION before the call.
+
+    C: struct ecr_webhook_stats
+    """
+    _field_docs_ = {
+        'queued': 'deliveries queued (an event times the endpoints)',
+        'delivered': 'answered with 2xx',
+        'failed': 'given up: attempts exhausted, or a final 4xx',
+        'dropped': 'not queued: the queue was full (or the sender was stopping)',
+        'retries': 'attempts after the first',
+        'pending': 'in the queue now (gauge)',
+    }
 
 
 class ecr_image(ctypes.Structure):
@@ -1033,6 +1193,116 @@ class ecr_server_options(ctypes.Structure):
     }
 
 
+class ecr_stats(ctypes.Structure):
+    """A registry's statistics. Set version (ECR_STATS_INIT) before the call.
+
+    C: struct ecr_stats
+    """
+    _field_docs_ = {
+        'gc_runs': 'collections that ran to the end (dry runs and skipped ones not counted)',
+        'gc_failures': 'collections that failed',
+        'gc_blobs_deleted': 'blobs removed from the blob store',
+        'gc_bytes_freed': 'their total size',
+        'scans_failed': 'FAILED, UNSUPPORTED_IMAGE and other terminal non-complete states',
+        'replication_queued': 'waiting (including retries not due yet)',
+        'replication_running': 'waiting (including retries not due yet)',
+    }
+
+
+class ecr_fsck_problem(ctypes.Structure):
+    """One problem; borrowed for the duration of the callback.
+
+    C: struct ecr_fsck_problem
+    """
+    _field_docs_ = {
+        'account_id': 'the registry, or NULL for the storage as a whole',
+        'region': 'or NULL',
+        'repository': 'or NULL',
+        'digest': 'the image or blob concerned, or NULL',
+        'message': 'one line, for people',
+    }
+
+
+class ecr_fsck_options(ctypes.Structure):
+    """Options for ecr_registry_fsck().
+
+    C: struct ecr_fsck_options
+    """
+    _field_docs_ = {
+        'flags': 'ECR_FSCK_ALL_REGISTRIES, ECR_FSCK_NO_HASH.',
+    }
+
+
+class ecr_fsck_stats(ctypes.Structure):
+    """What a check looked at and found.
+
+    C: struct ecr_fsck_stats
+    """
+    _field_docs_ = {
+        'registries': 'registries checked',
+        'repositories': 'registries checked',
+        'blobs_checked': 'distinct blobs the metadata needs, checked',
+        'bytes_hashed': 'distinct blobs the metadata needs, checked',
+        'blobs_stored': 'blobs in the blob store (with ECR_FSCK_ALL_REGISTRIES)',
+        'errors': 'problems of severity ECR_FSCK_ERROR',
+        'notices': 'problems of severity ECR_FSCK_NOTICE',
+    }
+
+
+class ecr_usage(ctypes.Structure):
+    """Usage of a repository or a registry over a time window.
+
+    C: struct ecr_usage
+    """
+    _field_docs_ = {
+        'repositories': 'repositories counted (1 for a repository)',
+        'images': 'images (manifests) stored now',
+        'stored_bytes': 'now: each blob once per repository, summed over repositories',
+        'stored_bytes_unique': 'now: each blob once across the registry (= stored_bytes for a repository)',
+        'pushed_bytes': 'in the window: bytes received (blob uploads and manifests)',
+        'pulled_bytes': 'in the window: bytes served (blobs, ranges as served, and manifests)',
+        'image_pushes': 'in the window: manifests stored',
+        'image_pulls': 'in the window: manifests served (GET, not HEAD)',
+        'blob_uploads': 'in the window: blob uploads completed',
+        'blob_downloads': 'in the window: blob reads served',
+        'from_ms': "the window as counted: first day's start (ms since the epoch, UTC)",
+        'to_ms': 'the window as counted: end (exclusive)',
+    }
+
+
+class ecr_price_tier(ctypes.Structure):
+    """One tier of a per-GB price: applies to the GBs up to up_to_gb (0: no limit) not covered by earlier tiers.
+
+    C: struct ecr_price_tier
+    """
+
+
+class ecr_price_table(ctypes.Structure):
+    """A price table (GB = 2^30 bytes).
+
+    C: struct ecr_price_table
+    """
+    _field_docs_ = {
+        'storage_usd_per_gb_month': 'stored GB-month',
+        'transfer_in_usd_per_gb': 'bytes pushed',
+        'transfer_out_tiers_count': 'bytes pushed',
+        'transfer_out': 'bytes pulled, per month, in tier order',
+    }
+
+
+class ecr_cost(ctypes.Structure):
+    """A cost estimate: its parts in US dollars.
+
+    C: struct ecr_cost
+    """
+    _field_docs_ = {
+        'storage_usd': 'stored_bytes_unique held for `months`',
+        'transfer_in_usd': 'stored_bytes_unique held for `months`',
+        'transfer_out_usd': 'pulled_bytes spread evenly over `months`, tiers applied per month',
+        'total_usd': 'pulled_bytes spread evenly over `months`, tiers applied per month',
+    }
+
+
 class ecr_allocator(ctypes.Structure):
     """
 
@@ -1139,6 +1409,9 @@ ecr_replication_destination_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(c
 ecr_credential_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
 ecr_public_registry_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
 ecr_server_registry_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.POINTER(ecr_registry)), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
+ecr_server_metrics_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_buf), ctypes.c_void_p)
+ecr_fsck_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_fsck_problem), ctypes.c_void_p)
+ecr_usage_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.POINTER(ecr_usage), ctypes.c_void_p)
 ecr_blob_store_list_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p)
 ecr_blob_store_stage_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p)
 ecr_sql_row_cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_sql_value), ctypes.c_size_t, ctypes.c_void_p)
@@ -1157,6 +1430,9 @@ CALLBACK_DOCS = {
     'ecr_credential_cb': "Called with each stored credential's ARN and username (never its password).",
     'ecr_public_registry_cb': 'Called with each public registry of a storage; non-zero stops and is returned.',
     'ecr_server_registry_cb': 'Finds (or opens) the registry of an account in a region, for requests that\nname one: the ECR API (account of the caller\'s access key, region of its\nSigV4 scope) and /v2/ requests to "<account>.dkr.ecr.<region>.<anything>".\nThe registry returned stays owned by the callback\'s owner and must live as\nlong as the server. Called from worker threads, possibly concurrently.\n@return 0, or a negative ECR_E* code (the request then fails).',
+    'ecr_server_metrics_cb': "Append lines to a scrape: called at every `GET /metrics` (from a worker\nthread, possibly concurrently with itself) after the server's own\nfamilies; it appends complete families (`# HELP`, `# TYPE`, samples) in\nthe text exposition format to out. A non-zero return fails the scrape (500).",
+    'ecr_fsck_cb': 'Receives each problem. Return 0 to go on; a non-zero value stops the check\nand ecr_registry_fsck() returns it.',
+    'ecr_usage_cb': 'Per repository usage callback; name and usage are borrowed. Non-zero stops and is returned.',
     'ecr_blob_store_list_cb': 'Called for each blob by list(): digest, size, modification time (ms since the epoch).',
     'ecr_blob_store_stage_cb': 'Called for each staging object by stage_list().',
     'ecr_sql_row_cb': 'Called once per result row; the values are valid during the call. Non-zero stops and is returned.',
@@ -1205,6 +1481,19 @@ ecr_event._fields_ = [
     ('tags_count', ctypes.c_size_t),
     ('rule_priority', ctypes.c_uint32),
     ('time_ms', ctypes.c_int64),
+    ('tag', ctypes.c_char_p),
+    ('result', ctypes.c_int),
+    ('reason', ctypes.c_char_p),
+    ('findings_critical', ctypes.c_uint32),
+    ('findings_high', ctypes.c_uint32),
+    ('findings_medium', ctypes.c_uint32),
+    ('findings_low', ctypes.c_uint32),
+    ('findings_informational', ctypes.c_uint32),
+    ('findings_undefined', ctypes.c_uint32),
+    ('source_account_id', ctypes.c_char_p),
+    ('source_region', ctypes.c_char_p),
+    ('upstream_url', ctypes.c_char_p),
+    ('repository_prefix', ctypes.c_char_p),
 ]
 ecr_registry_options._fields_ = [
     ('version', ctypes.c_uint),
@@ -1260,6 +1549,25 @@ ecr_repository_options._fields_ = [
     ('kms_key', ctypes.c_char_p),
     ('tags', ctypes.POINTER(ecr_resource_tag)),
     ('tags_count', ctypes.c_size_t),
+]
+ecr_webhooks_options._fields_ = [
+    ('version', ctypes.c_uint),
+    ('queue_capacity', ctypes.c_size_t),
+    ('max_attempts', ctypes.c_uint),
+    ('timeout_ms', ctypes.c_uint32),
+    ('backoff_initial_ms', ctypes.c_uint32),
+    ('backoff_max_ms', ctypes.c_uint32),
+    ('log_cb', ecr_log_cb),
+    ('log_payload', ctypes.c_void_p),
+]
+ecr_webhook_stats._fields_ = [
+    ('version', ctypes.c_uint),
+    ('queued', ctypes.c_uint64),
+    ('delivered', ctypes.c_uint64),
+    ('failed', ctypes.c_uint64),
+    ('dropped', ctypes.c_uint64),
+    ('retries', ctypes.c_uint64),
+    ('pending', ctypes.c_uint64),
 ]
 ecr_image_list_options._fields_ = [
     ('version', ctypes.c_uint),
@@ -1384,6 +1692,81 @@ ecr_server_options._fields_ = [
     ('log_payload', ctypes.c_void_p),
     ('log_level', ctypes.c_int),
 ]
+ecr_stats._fields_ = [
+    ('version', ctypes.c_uint),
+    ('gc_runs', ctypes.c_uint64),
+    ('gc_failures', ctypes.c_uint64),
+    ('gc_blobs_deleted', ctypes.c_uint64),
+    ('gc_bytes_freed', ctypes.c_uint64),
+    ('blob_store_errors', ctypes.c_uint64),
+    ('meta_store_errors', ctypes.c_uint64),
+    ('scans_in_progress', ctypes.c_uint64),
+    ('scans_complete', ctypes.c_uint64),
+    ('scans_failed', ctypes.c_uint64),
+    ('replication_queued', ctypes.c_uint64),
+    ('replication_running', ctypes.c_uint64),
+    ('replication_complete', ctypes.c_uint64),
+    ('replication_failed', ctypes.c_uint64),
+]
+ecr_fsck_problem._fields_ = [
+    ('version', ctypes.c_uint),
+    ('kind', ctypes.c_int),
+    ('severity', ctypes.c_int),
+    ('account_id', ctypes.c_char_p),
+    ('region', ctypes.c_char_p),
+    ('repository', ctypes.c_char_p),
+    ('digest', ctypes.c_char_p),
+    ('message', ctypes.c_char_p),
+]
+ecr_fsck_options._fields_ = [
+    ('version', ctypes.c_uint),
+    ('flags', ctypes.c_uint32),
+]
+ecr_fsck_stats._fields_ = [
+    ('version', ctypes.c_uint),
+    ('registries', ctypes.c_uint64),
+    ('repositories', ctypes.c_uint64),
+    ('images', ctypes.c_uint64),
+    ('tags', ctypes.c_uint64),
+    ('blobs_checked', ctypes.c_uint64),
+    ('bytes_hashed', ctypes.c_uint64),
+    ('blobs_stored', ctypes.c_uint64),
+    ('errors', ctypes.c_uint64),
+    ('notices', ctypes.c_uint64),
+]
+ecr_usage._fields_ = [
+    ('version', ctypes.c_uint),
+    ('repositories', ctypes.c_uint64),
+    ('images', ctypes.c_uint64),
+    ('stored_bytes', ctypes.c_uint64),
+    ('stored_bytes_unique', ctypes.c_uint64),
+    ('pushed_bytes', ctypes.c_uint64),
+    ('pulled_bytes', ctypes.c_uint64),
+    ('image_pushes', ctypes.c_uint64),
+    ('image_pulls', ctypes.c_uint64),
+    ('blob_uploads', ctypes.c_uint64),
+    ('blob_downloads', ctypes.c_uint64),
+    ('from_ms', ctypes.c_int64),
+    ('to_ms', ctypes.c_int64),
+]
+ecr_price_tier._fields_ = [
+    ('up_to_gb', ctypes.c_double),
+    ('usd_per_gb', ctypes.c_double),
+]
+ecr_price_table._fields_ = [
+    ('version', ctypes.c_uint),
+    ('storage_usd_per_gb_month', ctypes.c_double),
+    ('transfer_in_usd_per_gb', ctypes.c_double),
+    ('transfer_out_tiers_count', ctypes.c_size_t),
+    ('transfer_out', (ecr_price_tier * 8)),
+]
+ecr_cost._fields_ = [
+    ('version', ctypes.c_uint),
+    ('storage_usd', ctypes.c_double),
+    ('transfer_in_usd', ctypes.c_double),
+    ('transfer_out_usd', ctypes.c_double),
+    ('total_usd', ctypes.c_double),
+]
 ecr_allocator._fields_ = [
     ('version', ctypes.c_uint),
     ('malloc_fn', ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)),
@@ -1448,6 +1831,8 @@ INITS = {
     'ECR_BUF_INIT': (ecr_buf, {'ptr': None, 'size': 0, 'reserved': 0}),
     'ECR_CACHE_OPTIONS_INIT': (ecr_cache_options, {'version': 1, 'freshness_seconds': 0, 'upstream_options': None, 'log_cb': None, 'log_payload': None, 'log_level': 0}),
     'ECR_COPY_OPTIONS_INIT': (ecr_copy_options, {'version': 1, 'platforms': None, 'platforms_count': 0, 'flags': 0, 'parallel': 0, 'progress_cb': None, 'progress_payload': None}),
+    'ECR_FSCK_OPTIONS_INIT': (ecr_fsck_options, {'version': 1, 'flags': 0}),
+    'ECR_FSCK_STATS_INIT': (ecr_fsck_stats, {'version': 1, 'registries': 0, 'repositories': 0, 'images': 0, 'tags': 0, 'blobs_checked': 0, 'bytes_hashed': 0, 'blobs_stored': 0, 'errors': 0, 'notices': 0}),
     'ECR_GC_OPTIONS_INIT': (ecr_gc_options, {'version': 1, 'grace_seconds': 0, 'flags': 0}),
     'ECR_GC_STATS_INIT': (ecr_gc_stats, {'version': 1, 'uploads_expired': 0, 'links_removed': 0, 'blobs_removed': 0, 'bytes_removed': 0, 'blobs_kept': 0}),
     'ECR_IMAGE_LIST_OPTIONS_INIT': (ecr_image_list_options, {'version': 2, 'tag_status': 0, 'subject': None, 'artifact_type': None, 'start_token': None, 'status_mask': 0}),
@@ -1458,6 +1843,8 @@ INITS = {
     'ECR_SCAN_OPTIONS_INIT': (ecr_scan_options, {'version': 1, 'max_total_bytes': 0, 'max_entries': 0, 'max_file_size': 0, 'max_path_length': 0, 'platform': None}),
     'ECR_SERVER_OPTIONS_INIT': (ecr_server_options, {'version': 1, 'bind_address': None, 'port': 0, 'tls_cert_file': None, 'tls_key_file': None, 'flags': 0, 'threads': 0, 'max_connections': 0, 'timeout_seconds': 0, 'max_header_size': 0, 'max_blob_size': 0, 'log_cb': None, 'log_payload': None, 'log_level': 0}),
     'ECR_SIGV4_REQUEST_INIT': (ecr_sigv4_request, {'version': 1, 'method': None, 'path': None, 'query': None, 'headers': None, 'headers_count': 0, 'payload_sha256': None, 'service': None, 'now_ms': 0}),
+    'ECR_STATS_INIT': (ecr_stats, {'version': 1, 'gc_runs': 0, 'gc_failures': 0, 'gc_blobs_deleted': 0, 'gc_bytes_freed': 0, 'blob_store_errors': 0, 'meta_store_errors': 0, 'scans_in_progress': 0, 'scans_complete': 0, 'scans_failed': 0, 'replication_queued': 0, 'replication_running': 0, 'replication_complete': 0, 'replication_failed': 0}),
+    'ECR_USAGE_INIT': (ecr_usage, {'version': 1, 'repositories': 0, 'images': 0, 'stored_bytes': 0, 'stored_bytes_unique': 0, 'pushed_bytes': 0, 'pulled_bytes': 0, 'image_pushes': 0, 'image_pulls': 0, 'blob_uploads': 0, 'blob_downloads': 0, 'from_ms': 0, 'to_ms': 0}),
 }
 
 
@@ -1575,6 +1962,18 @@ FUNCTIONS = {
         ('store',),
         'void ecr_meta_store_free(ecr_meta_store * store)',
         'Free a metadata store that was not handed to a registry. NULL is a no-op.'),
+    'ecr_event_to_json': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_event)],
+        ('out', 'e'),
+        'int ecr_event_to_json(ecr_buf * out, const ecr_event * e)',
+        'Append to out the EventBridge event ECR sends for e: {"version": "0", "id": a\nrandom UUID v4, "detail-type", "source": "aws.ecr", "account", "time" (ISO 8601,\nUTC, seconds), "region", "resources": [the repository ARN], "detail"} (docs/events.md\nlists the detail of each type).\n@return 0, ECR_EINVALID (unknown type, no account/region/repository), ECR_ENOMEM'),
+    'ecr_event_detail_type': (
+        ctypes.c_char_p,
+        [ctypes.c_int],
+        ('type',),
+        'const char * ecr_event_detail_type(ecr_event_type type)',
+        'The EventBridge detail-type of an event type ("ECR Image Action", ...), or NULL for an unknown one.'),
     'ecr_registry_options_init': (
         ctypes.c_int,
         [ctypes.POINTER(ecr_registry_options), ctypes.c_uint],
@@ -1971,6 +2370,54 @@ FUNCTIONS = {
         ('repo', 'digest'),
         'int ecr_blob_delete(ecr_repository * repo, const char * digest)',
         'Remove a blob from a repository. The bytes go at the next garbage\ncollection if nothing else holds them.\n@return 0; ECR_ENOTFOUND.'),
+    'ecr_webhooks_options_init': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_webhooks_options), ctypes.c_uint],
+        ('opts', 'version'),
+        'int ecr_webhooks_options_init(ecr_webhooks_options * opts, unsigned int version)',
+        '@return 0, ECR_EINVALID (version unknown)'),
+    'ecr_webhooks_new': (
+        ctypes.c_int,
+        [ctypes.POINTER(ctypes.POINTER(ecr_webhooks)), ctypes.POINTER(ecr_webhooks_options)],
+        ('out', 'opts'),
+        'int ecr_webhooks_new(ecr_webhooks ** out, const ecr_webhooks_options * opts)',
+        'Create a webhook sender and start its delivery thread. opts may be NULL (defaults).\n@return 0, ECR_EINVALID, ECR_ENOMEM, ECR_ERROR (thread)'),
+    'ecr_webhooks_add': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_webhooks), ctypes.c_char_p, ctypes.c_char_p],
+        ('wh', 'url', 'secret'),
+        'int ecr_webhooks_add(ecr_webhooks * wh, const char * url, const char * secret)',
+        'Add an endpoint (http:// or https://). secret (may be NULL: unsigned) is copied.\n@return 0, ECR_EINVALID (not an http(s) URL), ECR_ENOMEM'),
+    'ecr_webhooks_event_cb': (
+        None,
+        [ctypes.POINTER(ecr_event), ctypes.c_void_p],
+        ('event', 'payload'),
+        'void ecr_webhooks_event_cb(const ecr_event * event, void * payload)',
+        'An ecr_event_cb: pass it as ecr_registry_options.event_cb with event_payload = the\necr_webhooks. Serialises the event and queues one delivery per endpoint, without blocking.'),
+    'ecr_webhooks_stats': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_webhook_stats), ctypes.POINTER(ecr_webhooks)],
+        ('out', 'wh'),
+        'int ecr_webhooks_stats(ecr_webhook_stats * out, ecr_webhooks * wh)',
+        '@return 0, ECR_EINVALID (version)'),
+    'ecr_webhooks_metrics': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_webhooks)],
+        ('out', 'wh'),
+        'int ecr_webhooks_metrics(ecr_buf * out, ecr_webhooks * wh)',
+        'Append the counters to out as Prometheus text exposition lines (# HELP, # TYPE and\nsamples of ecr_webhook_queued_total, _delivered_total, _failed_total, _dropped_total,\n_retries_total and the gauge ecr_webhook_pending).\n@return 0, ECR_ENOMEM'),
+    'ecr_webhooks_free_deadline': (
+        None,
+        [ctypes.POINTER(ecr_webhooks), ctypes.c_uint32],
+        ('wh', 'deadline_ms'),
+        'void ecr_webhooks_free_deadline(ecr_webhooks * wh, uint32_t deadline_ms)',
+        'Stop: deliver what is queued for at most deadline_ms more (retries included), then\nstop the thread and free everything; deliveries left are counted as dropped.\nNo event callback may run or start during or after it (close the registries first).\nNULL is a no-op.'),
+    'ecr_webhooks_free': (
+        None,
+        [ctypes.POINTER(ecr_webhooks)],
+        ('wh',),
+        'void ecr_webhooks_free(ecr_webhooks * wh)',
+        'ecr_webhooks_free_deadline(wh, 5000).'),
     'ecr_image_put': (
         ctypes.c_int,
         [ctypes.POINTER(ctypes.POINTER(ecr_image)), ctypes.POINTER(ecr_repository), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint32],
@@ -2847,6 +3294,102 @@ FUNCTIONS = {
         ('srv',),
         'void ecr_server_free(ecr_server * srv)',
         'Stop if running and free the server. NULL is a no-op.'),
+    'ecr_registry_stats': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_stats), ctypes.POINTER(ecr_registry)],
+        ('out', 'reg'),
+        'int ecr_registry_stats(ecr_stats * out, ecr_registry * reg)',
+        "A registry's statistics into out (out->version must be set).\n@return 0; ECR_EINVALID (version, NULL); ECR_ENOTSUPPORTED (a remote registry);\n        a storage error code."),
+    'ecr_server_set_metrics': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_server), ctypes.c_int],
+        ('srv', 'access'),
+        'int ecr_server_set_metrics(ecr_server * srv, ecr_server_metrics_access access)',
+        'Choose who may read `GET /metrics`. Refused peers get 403. Set before\necr_server_start().\n@return 0; ECR_EINVALID; ECR_EBUSY (server running).'),
+    'ecr_server_add_metrics_cb': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_server), ecr_server_metrics_cb, ctypes.c_void_p],
+        ('srv', 'cb', 'payload'),
+        'int ecr_server_add_metrics_cb(ecr_server * srv, ecr_server_metrics_cb cb, void * payload)',
+        'Add a metrics callback (up to 8). Set before ecr_server_start().\n@return 0; ECR_EINVALID; ECR_ELIMIT (too many); ECR_EBUSY (server running).'),
+    'ecr_server_metrics': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.POINTER(ecr_server)],
+        ('out', 'srv'),
+        'int ecr_server_metrics(ecr_buf * out, ecr_server * srv)',
+        'The text a `GET /metrics` would answer now, into out (appended). For\nembedders that serve it elsewhere, and for tests.\n@return 0; ECR_ENOMEM; what a metrics callback returned.'),
+    'ecr_metrics_append': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.c_char_p, ctypes.c_size_t],
+        ('out', 'text', 'len'),
+        'int ecr_metrics_append(ecr_buf * out, const char * text, size_t len)',
+        'Append len bytes of text to out (for metrics callbacks: ecr_buf has no other\npublic writer).\n@return 0; ECR_EINVALID; ECR_ENOMEM.'),
+    'ecr_metrics_escape': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_buf), ctypes.c_char_p],
+        ('out', 'value'),
+        'int ecr_metrics_escape(ecr_buf * out, const char * value)',
+        'Prometheus label value escaping (backslash, double quote, newline), appended\nto out. For metrics callbacks.\n@return 0; ECR_ENOMEM.'),
+    'ecr_fsck_options_init': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_fsck_options), ctypes.c_uint],
+        ('opts', 'version'),
+        'int ecr_fsck_options_init(ecr_fsck_options * opts, unsigned int version)',
+        'Initialise fsck options. @since 0.2 @return 0 or ECR_EINVALID.'),
+    'ecr_registry_fsck': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ctypes.POINTER(ecr_fsck_options), ecr_fsck_cb, ctypes.c_void_p, ctypes.POINTER(ecr_fsck_stats)],
+        ('reg', 'opts', 'cb', 'payload', 'stats_out'),
+        'int ecr_registry_fsck(ecr_registry * reg, const ecr_fsck_options * opts, ecr_fsck_cb cb, void * payload, ecr_fsck_stats * stats_out)',
+        "Check the consistency of the registry's storage (see the file's comment).\nUnreferenced blobs and orphaned staging objects are looked for only with\nECR_FSCK_ALL_REGISTRIES (a blob of another registry is not garbage).\n@since 0.2\n@param reg an in-process registry (ECR_ENOTSUPPORTED for a remote one)\n@param opts may be NULL (this registry, blobs re-hashed)\n@param cb called for each problem; may be NULL (then count only)\n@param stats_out may be NULL; else its version must be set\n@return 0 when the check ran to the end, whatever it found (see\n        stats_out->errors); a non-zero value cb returned; ECR_EINVALID;\n        ECR_ENOTSUPPORTED; an error of the metadata store."),
+    'ecr_usage_init': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_usage), ctypes.c_uint],
+        ('usage', 'version'),
+        'int ecr_usage_init(ecr_usage * usage, unsigned int version)',
+        'Initialise a usage record for the given version (ECR_USAGE_VERSION).'),
+    'ecr_registry_usage': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_usage), ctypes.POINTER(ecr_registry), ctypes.c_int64, ctypes.c_int64],
+        ('out', 'reg', 'from_ms', 'to_ms'),
+        'int ecr_registry_usage(ecr_usage * out, ecr_registry * reg, int64_t from_ms, int64_t to_ms)',
+        "A registry's usage: stored bytes now, transfer and requests counted in\n[from_ms, to_ms) rounded out to whole UTC days (0, 0: everything ever\ncounted). Counters not yet flushed are included.\n@return 0; ECR_EINVALID."),
+    'ecr_repository_usage': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_usage), ctypes.POINTER(ecr_repository), ctypes.c_int64, ctypes.c_int64],
+        ('out', 'repo', 'from_ms', 'to_ms'),
+        'int ecr_repository_usage(ecr_usage * out, ecr_repository * repo, int64_t from_ms, int64_t to_ms)',
+        "One repository's usage, as ecr_registry_usage(). @return 0; ECR_EREPOSITORY_NOT_FOUND."),
+    'ecr_registry_usage_foreach': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry), ctypes.c_int64, ctypes.c_int64, ecr_usage_cb, ctypes.c_void_p],
+        ('reg', 'from_ms', 'to_ms', 'cb', 'payload'),
+        'int ecr_registry_usage_foreach(ecr_registry * reg, int64_t from_ms, int64_t to_ms, ecr_usage_cb cb, void * payload)',
+        "Every repository's usage (as ecr_repository_usage()), in name order."),
+    'ecr_usage_flush': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_registry)],
+        ('reg',),
+        'int ecr_usage_flush(ecr_registry * reg)',
+        'Write the counters counted in memory to the metadata store now.'),
+    'ecr_price_table_default': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_price_table), ctypes.c_uint],
+        ('out', 'version'),
+        'int ecr_price_table_default(ecr_price_table * out, unsigned int version)',
+        "Amazon ECR's list prices (us-east-1, private repositories): storage\n$0.10 per GB-month; transfer in free; transfer out to the internet per\nmonth: first 100 GB free, next 9,999.9 GB... as the AWS price list gives\n($0.09, $0.085, $0.07, $0.05 per GB)."),
+    'ecr_price_table_parse': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_price_table), ctypes.c_char_p, ctypes.c_size_t],
+        ('out', 'json', 'len'),
+        'int ecr_price_table_parse(ecr_price_table * out, const char * json, size_t len)',
+        'A price table from JSON: {"storageUsdPerGbMonth": 0.1, "transferInUsdPerGb": 0,\n"transferOut": [{"upToGb": 100, "usdPerGb": 0}, ..., {"usdPerGb": 0.05}]};\nmissing members keep the default\'s values.\n@return 0; ECR_EINVALID with the member at fault.'),
+    'ecr_usage_estimate': (
+        ctypes.c_int,
+        [ctypes.POINTER(ecr_cost), ctypes.POINTER(ecr_usage), ctypes.POINTER(ecr_price_table), ctypes.c_double],
+        ('out', 'usage', 'prices', 'months'),
+        'int ecr_usage_estimate(ecr_cost * out, const ecr_usage * usage, const ecr_price_table * prices, double months)',
+        'Estimate what usage costs at prices, for a period of `months` (> 0) months. @return 0; ECR_EINVALID.'),
     'ecr_set_allocator': (
         ctypes.c_int,
         [ctypes.POINTER(ecr_allocator)],
