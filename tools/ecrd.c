@@ -1125,8 +1125,16 @@ static int webhook_metrics(ecr_buf *out, void *payload)
 	return g_webhooks != NULL ? ecr_webhooks_metrics(out, g_webhooks) : 0;
 }
 
-/* GET /metrics: usage totals (ecr_registry_usage, everything counted) of every registry ecrd has opened. A registry
- * whose usage cannot be read now is left out of this scrape. */
+#define USAGE_METRICS_TTL_S 30
+static pthread_mutex_t usage_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	ecr_usage usage;
+	time_t at;
+	bool ok;
+} usage_cache[MAX_REGISTRIES];
+
+/* GET /metrics: usage totals (ecr_registry_usage, everything counted) of every registry ecrd has opened, at most
+ * USAGE_METRICS_TTL_S seconds old. A registry whose usage cannot be read now is left out of this scrape. */
 static int usage_metrics(ecr_buf *out, void *payload)
 {
 	static const struct {
@@ -1163,10 +1171,21 @@ static int usage_metrics(ecr_buf *out, void *payload)
 		rc = ECR_ENOMEM;
 		goto done;
 	}
+	/* Stored bytes are a scan of the registry's images: computed at most every USAGE_METRICS_TTL_S seconds per
+	 * registry however often /metrics is scraped (the cache is indexed like pv->entries, which only grows). */
+	pthread_mutex_lock(&usage_cache_lock);
 	for (size_t i = 0; i < n; i++) {
-		usage[i].version = ECR_USAGE_VERSION;
-		ok[i] = ecr_registry_usage(&usage[i], entries[i].reg, 0, 0) == 0;
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!usage_cache[i].ok || now.tv_sec - usage_cache[i].at >= USAGE_METRICS_TTL_S) {
+			usage_cache[i].usage.version = ECR_USAGE_VERSION;
+			usage_cache[i].ok = ecr_registry_usage(&usage_cache[i].usage, entries[i].reg, 0, 0) == 0;
+			usage_cache[i].at = now.tv_sec;
+		}
+		usage[i] = usage_cache[i].usage;
+		ok[i] = usage_cache[i].ok;
 	}
+	pthread_mutex_unlock(&usage_cache_lock);
 	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
 		char head[512];
 		snprintf(head, sizeof(head), "# HELP %s %s\n# TYPE %s %s\n", fams[f].name, fams[f].help, fams[f].name,
