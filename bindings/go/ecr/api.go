@@ -144,7 +144,7 @@ func OpenURLs(metaURL, blobURL string, o *Options) (*Registry, error) {
 	if _, err := ecr_registry_open_urls(&ptr, cm, cb, opts); err != nil {
 		return nil, err
 	}
-	return wrapRegistry(ptr, true), nil
+	return wrapRegistry(ptr, true, o.keeps()...), nil
 }
 
 // OpenStorage opens a registry on stores (BlobStoreFsNew, MetaStoreSqliteNew, ...);
@@ -163,7 +163,7 @@ func OpenStorage(blobs *BlobStore, meta *MetaStore, o *Options) (*Registry, erro
 	if _, err := ecr_registry_open_storage(&ptr, b, m, opts); err != nil {
 		return nil, err
 	}
-	return wrapRegistry(ptr, true), nil
+	return wrapRegistry(ptr, true, o.keeps()...), nil
 }
 
 func (h *BlobStore) disown() {

@@ -31,6 +31,10 @@ type Options struct {
 	TimeoutMs                                           uint32 // without progress; 0: 60 s
 	MaxRetries                                          uint32 // 0: 4
 	UserAgent                                           string // appended to the User-Agent
+
+	// Webhooks receives the registry's events (ecr_webhooks_event_cb); it
+	// must be closed after the registry (the registry keeps it alive).
+	Webhooks *Webhooks
 }
 
 // cOptions fills C registry options from o; call free when the call is done.
@@ -71,6 +75,9 @@ func (o *Options) cOptions() (*C.ecr_registry_options, func(), error) {
 	}
 	opts.timeout_ms, opts.max_retries = C.uint32_t(o.TimeoutMs), C.uint32_t(o.MaxRetries)
 	opts.user_agent = str(o.UserAgent)
+	if o.Webhooks != nil {
+		optionsSetWebhooks(opts, o.Webhooks.c())
+	}
 	return opts, free, nil
 }
 
@@ -88,7 +95,7 @@ func Open(url string, o *Options) (*Registry, error) {
 	if _, err := ecr_registry_open(&ptr, curl, opts); err != nil {
 		return nil, err
 	}
-	return wrapRegistry(ptr, true), nil
+	return wrapRegistry(ptr, true, o.keeps()...), nil
 }
 
 // AccountID is the registry's account id.
