@@ -27,8 +27,8 @@ import threading
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from . import _ffi
-from ._ffi import (ErrorCode, LifecycleAction, PolicyDecision, PolicyKind, StorageClass,  # noqa: F401
-                   TagMutability, TagStatus)
+from ._ffi import (ErrorCode, EventResult, EventType, FsckKind, FsckSeverity, LifecycleAction,  # noqa: F401
+                   PolicyDecision, PolicyKind, ServerMetricsAccess, StorageClass, TagMutability, TagStatus)
 
 __all__ = [
     "lib", "version", "Registry", "Repository", "Image", "ImageInfo", "Upload", "Blob", "Policy", "Server",
@@ -41,6 +41,8 @@ __all__ = [
     "SecretNotFoundError", "UnsupportedUpstreamError", "CopyProgress", "copy", "ReplicationStatus", "Replicator",
     "Cache", "has_function", "ErrorCode", "LifecycleAction",
     "PolicyDecision", "PolicyKind", "StorageClass", "TagMutability", "TagStatus",
+    "Webhooks", "FsckProblem", "price_table_default", "price_table_parse", "estimate", "event_to_json",
+    "EventType", "EventResult", "FsckKind", "FsckSeverity", "ServerMetricsAccess",
 ]
 
 
@@ -260,6 +262,11 @@ def _take_buf(buf: _ffi.ecr_buf) -> bytes:
     return data
 
 
+def _fields(st) -> Dict[str, int]:
+    """A versioned ctypes structure's fields as a dict (version left out)."""
+    return {name: getattr(st, name) for name, _ in st._fields_ if name != "version"}
+
+
 def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -360,8 +367,13 @@ class Registry(_Handle):
 
     def __init__(self, url: str = "memory:", account_id: Optional[str] = None, region: Optional[str] = None,
                  nosync: bool = False, log: Optional[Callable[[int, str], None]] = None,
-                 log_level: int = _ffi.ECR_LOG_INFO, **remote):
+                 log_level: int = _ffi.ECR_LOG_INFO, webhooks: Optional["Webhooks"] = None, **remote):
         opts, _keep = _registry_options(account_id, region, nosync, **remote)
+        # Events go to webhooks (ecr_webhooks_event_cb); close the registry before the Webhooks.
+        self._webhooks = webhooks
+        if webhooks is not None:
+            opts.event_cb = ctypes.cast(lib.ecr_webhooks_event_cb, _ffi.ecr_event_cb)
+            opts.event_payload = ctypes.cast(webhooks._p(), ctypes.c_void_p)
         # Callbacks stay referenced as long as the registry: C may call them from any thread.
         self._log_cb = None
         if log is not None:
@@ -553,6 +565,68 @@ class Registry(_Handle):
         _check(rc)
         return out
 
+    # usage, statistics, consistency
+    def usage(self, from_ms: int = 0, to_ms: int = 0) -> Dict[str, int]:
+        """The registry's usage (ecr_usage's fields): stored bytes now, transfer and requests
+        counted in [from_ms, to_ms) rounded out to whole UTC days (0, 0: everything)."""
+        u = _ffi.init("ECR_USAGE_INIT")
+        _check(lib.ecr_registry_usage(ctypes.byref(u), self._p(), from_ms, to_ms))
+        return _fields(u)
+
+    def usage_by_repository(self, from_ms: int = 0, to_ms: int = 0) -> Dict[str, Dict[str, int]]:
+        """Every repository's usage, by name."""
+        out = {}
+        guard = _Callback()
+
+        def on_usage(name, u, _payload):
+            rc = guard.guard(lambda: out.__setitem__(_s(name), _fields(u.contents)) or 0)
+            return _ffi.ECR_EUSER if rc is None else rc
+
+        cb = _ffi.ecr_usage_cb(on_usage)
+        rc = lib.ecr_registry_usage_foreach(self._p(), from_ms, to_ms, cb, None)
+        guard.reraise()
+        _check(rc)
+        return out
+
+    def flush_usage(self) -> None:
+        """Write the usage counters counted in memory to the metadata store now."""
+        _check(lib.ecr_usage_flush(self._p()))
+
+    def stats(self) -> Dict[str, int]:
+        """The registry's statistics (ecr_stats's fields: gc_runs, blob_store_errors, scans_*, replication_*)."""
+        st = _ffi.init("ECR_STATS_INIT")
+        _check(lib.ecr_registry_stats(ctypes.byref(st), self._p()))
+        return _fields(st)
+
+    def fsck(self, all_registries: bool = False, no_hash: bool = False,
+             on_problem: Optional[Callable[["FsckProblem"], Optional[bool]]] = None
+             ) -> Tuple[Dict[str, int], List["FsckProblem"]]:
+        """Check the storage's consistency: (ecr_fsck_stats's fields, the problems found).
+        on_problem, if given, sees each problem as it is found; returning False stops the check
+        (CallbackError)."""
+        opts = _ffi.init("ECR_FSCK_OPTIONS_INIT")
+        opts.flags = (_ffi.ECR_FSCK_ALL_REGISTRIES if all_registries else 0) | \
+            (_ffi.ECR_FSCK_NO_HASH if no_hash else 0)
+        st = _ffi.init("ECR_FSCK_STATS_INIT")
+        problems = []
+        guard = _Callback()
+
+        def one(p):
+            prob = FsckProblem(FsckKind(p.kind), FsckSeverity(p.severity), _s(p.account_id), _s(p.region),
+                               _s(p.repository), _s(p.digest), _s(p.message))
+            problems.append(prob)
+            return _ffi.ECR_EUSER if on_problem is not None and on_problem(prob) is False else 0
+
+        def on_fsck(p, _payload):
+            rc = guard.guard(one, p.contents)
+            return _ffi.ECR_EUSER if rc is None else rc
+
+        cb = _ffi.ecr_fsck_cb(on_fsck)
+        rc = lib.ecr_registry_fsck(self._p(), ctypes.byref(opts), cb, None, ctypes.byref(st))
+        guard.reraise()
+        _check(rc)
+        return _fields(st), problems
+
 
 # --- Repository ---------------------------------------------------------------
 
@@ -601,6 +675,12 @@ class Repository(_Handle):
         return TagMutability(lib.ecr_repository_tag_mutability(self._p()))
 
     # catalog data of a public repository (ecr/public.h)
+    def usage(self, from_ms: int = 0, to_ms: int = 0) -> Dict[str, int]:
+        """The repository's usage, as Registry.usage()."""
+        u = _ffi.init("ECR_USAGE_INIT")
+        _check(lib.ecr_repository_usage(ctypes.byref(u), self._p(), from_ms, to_ms))
+        return _fields(u)
+
     def set_catalog_data(self, data) -> None:
         """Replace the catalog data: a dict (RepositoryCatalogDataInput) or its JSON text. A logo may be
         given as bytes under "logoImageBlob" (it is base64-encoded here)."""
@@ -1065,6 +1145,32 @@ class Server(_Handle):
         _check(lib.ecr_server_set_cache(self._p(), cache._p()))
         self._cache = cache  # must outlive the server
 
+    def set_metrics(self, access: int) -> None:
+        """Who may read GET /metrics (ServerMetricsAccess: LOCAL, OFF, ANY); before start()."""
+        _check(lib.ecr_server_set_metrics(self._p(), int(access)))
+
+    def add_metrics(self, fn: Callable[[], str]) -> None:
+        """Append fn()'s text (complete Prometheus families) to every GET /metrics; before
+        start(). fn runs on server threads, possibly at once; an exception fails the scrape (500)."""
+        def on_metrics(out, _payload):
+            try:
+                text = fn().encode()
+                return lib.ecr_metrics_append(out, text, len(text)) if text else 0
+            except Exception:
+                return _ffi.ECR_EUSER
+
+        cb = _ffi.ecr_server_metrics_cb(on_metrics)
+        _check(lib.ecr_server_add_metrics_cb(self._p(), cb, None))
+        self._metrics_cbs = getattr(self, "_metrics_cbs", []) + [cb]  # alive as long as the server
+
+    def metrics(self) -> str:
+        """The text a GET /metrics would answer now."""
+        buf = _ffi.ecr_buf()
+        rc = lib.ecr_server_metrics(ctypes.byref(buf), self._p())
+        text = _take_buf(buf).decode()
+        _check(rc)
+        return text
+
     def start(self) -> "Server":
         _check(lib.ecr_server_start(self._p()))
         return self
@@ -1136,3 +1242,136 @@ class Cache(_Handle):
         _check(lib.ecr_cache_blob_open(ctypes.byref(ptr), self._p(), registry._p(), repository.encode(),
                                        digest.encode(), offset, length))
         return Blob(ptr, self)
+
+
+# --- Usage prices, events, webhooks ---------------------------------------------------
+
+@dataclasses.dataclass
+class FsckProblem:
+    kind: FsckKind
+    severity: FsckSeverity
+    account_id: Optional[str]
+    region: Optional[str]
+    repository: Optional[str]
+    digest: Optional[str]
+    message: str
+
+
+def _price_dict(p) -> dict:
+    return {"storage_usd_per_gb_month": p.storage_usd_per_gb_month,
+            "transfer_in_usd_per_gb": p.transfer_in_usd_per_gb,
+            "transfer_out": [(p.transfer_out[i].up_to_gb, p.transfer_out[i].usd_per_gb)
+                             for i in range(p.transfer_out_tiers_count)]}
+
+
+def price_table_default() -> dict:
+    """Amazon ECR's list prices: {"storage_usd_per_gb_month", "transfer_in_usd_per_gb",
+    "transfer_out": [(up_to_gb, usd_per_gb), ...]} (up_to_gb 0: no limit)."""
+    p = _ffi.ecr_price_table()
+    _check(lib.ecr_price_table_default(ctypes.byref(p), _ffi.ECR_PRICE_TABLE_VERSION))
+    return _price_dict(p)
+
+
+def price_table_parse(text: str) -> dict:
+    """A price table from its JSON form ({"storageUsdPerGbMonth": ..., "transferOut": [...]})."""
+    data = text.encode()
+    p = _ffi.ecr_price_table()
+    _check(lib.ecr_price_table_parse(ctypes.byref(p), data, len(data)))
+    return _price_dict(p)
+
+
+def estimate(usage: Dict[str, int], prices: Optional[dict] = None, months: float = 1.0) -> Dict[str, float]:
+    """What usage (a dict of Registry.usage()) costs at prices (default: price_table_default())
+    over months: {"storage_usd", "transfer_in_usd", "transfer_out_usd", "total_usd"}."""
+    prices = price_table_default() if prices is None else prices
+    u = _ffi.init("ECR_USAGE_INIT")
+    for name, value in usage.items():
+        setattr(u, name, value)
+    p = _ffi.ecr_price_table()
+    p.version = _ffi.ECR_PRICE_TABLE_VERSION
+    p.storage_usd_per_gb_month = prices["storage_usd_per_gb_month"]
+    p.transfer_in_usd_per_gb = prices["transfer_in_usd_per_gb"]
+    tiers = prices["transfer_out"]
+    if len(tiers) > _ffi.ECR_PRICE_TIERS_MAX:
+        raise InvalidError(_ffi.ECR_EINVALID, "%d transfer-out tiers (at most %d)" % (len(tiers),
+                                                                                     _ffi.ECR_PRICE_TIERS_MAX))
+    p.transfer_out_tiers_count = len(tiers)
+    for i, (up_to, usd) in enumerate(tiers):
+        p.transfer_out[i].up_to_gb, p.transfer_out[i].usd_per_gb = up_to, usd
+    c = _ffi.ecr_cost()
+    c.version = _ffi.ECR_COST_VERSION
+    _check(lib.ecr_usage_estimate(ctypes.byref(c), ctypes.byref(u), ctypes.byref(p), months))
+    return {"storage_usd": c.storage_usd, "transfer_in_usd": c.transfer_in_usd,
+            "transfer_out_usd": c.transfer_out_usd, "total_usd": c.total_usd}
+
+
+_EVENT_STRINGS = ("account_id", "region", "repository", "digest", "tag", "reason", "source_account_id",
+                  "source_region", "upstream_url", "repository_prefix")
+_EVENT_NUMBERS = ("rule_priority", "time_ms", "result", "findings_critical", "findings_high", "findings_medium",
+                  "findings_low", "findings_informational", "findings_undefined")
+
+
+def event_to_json(type: int, tags: Optional[List[str]] = None, **fields) -> str:
+    """The EventBridge document ECR sends for an event (ecr_event_to_json), e.g.
+    event_to_json(EventType.IMAGE_PUSH, account_id=..., region=..., repository=..., digest=..., tag="v1")."""
+    e = _ffi.ecr_event()
+    e.version = _ffi.ECR_EVENT_VERSION
+    e.type = int(type)
+    keep = []
+    for name, value in fields.items():
+        if name in _EVENT_STRINGS:
+            keep.append(_b(value))
+            setattr(e, name, keep[-1])
+        elif name in _EVENT_NUMBERS:
+            setattr(e, name, int(value))
+        else:
+            raise TypeError("unknown event field %r" % name)
+    arr, n, _enc = _strings(tags)
+    if n:
+        e.tags = ctypes.cast(arr, ctypes.POINTER(ctypes.c_char_p))
+        e.tags_count = n
+    buf = _ffi.ecr_buf()
+    rc = lib.ecr_event_to_json(ctypes.byref(buf), ctypes.byref(e))
+    text = _take_buf(buf).decode()
+    _check(rc)
+    return text
+
+
+class Webhooks(_Handle):
+    """Delivers registry events to HTTP endpoints (signed with X-Ecr-Signature when a secret is given)::
+
+        with libecr.Webhooks() as wh:
+            wh.add("https://hooks.example/ecr", secret="s3cret")
+            with libecr.Registry(url, webhooks=wh) as reg:
+                ...
+
+    Close the registries that use it first."""
+
+    _free = "ecr_webhooks_free"
+
+    def __init__(self, queue_capacity: int = 0, max_attempts: int = 0, timeout_ms: int = 0,
+                 backoff_initial_ms: int = 0, backoff_max_ms: int = 0):
+        opts = _ffi.ecr_webhooks_options()
+        _check(lib.ecr_webhooks_options_init(ctypes.byref(opts), _ffi.ECR_WEBHOOKS_OPTIONS_VERSION))
+        opts.queue_capacity, opts.max_attempts, opts.timeout_ms = queue_capacity, max_attempts, timeout_ms
+        opts.backoff_initial_ms, opts.backoff_max_ms = backoff_initial_ms, backoff_max_ms
+        ptr = ctypes.POINTER(_ffi.ecr_webhooks)()
+        _check(lib.ecr_webhooks_new(ctypes.byref(ptr), ctypes.byref(opts)))
+        self._ptr = ptr
+
+    def add(self, url: str, secret: Optional[str] = None) -> None:
+        _check(lib.ecr_webhooks_add(self._p(), url.encode(), _b(secret)))
+
+    def stats(self) -> Dict[str, int]:
+        """queued, delivered, failed, dropped, retries, pending."""
+        st = _ffi.ecr_webhook_stats()
+        st.version = _ffi.ECR_WEBHOOK_STATS_VERSION
+        _check(lib.ecr_webhooks_stats(ctypes.byref(st), self._p()))
+        return _fields(st)
+
+    def metrics(self) -> str:
+        buf = _ffi.ecr_buf()
+        rc = lib.ecr_webhooks_metrics(ctypes.byref(buf), self._p())
+        text = _take_buf(buf).decode()
+        _check(rc)
+        return text
