@@ -42,6 +42,12 @@ integ_start_ecrd() {
 	# where this ecrd has authentication, i.e. knows the option).
 	local -a noauth=()
 	[ "${ECRD_AUTH:-0}" = 1 ] || noauth=(--no-auth)
+	# Emptied here, before the fork: the child's own truncation (the redirection below) can come after our
+	# first grep, which then reads the "listening" line of the ecrd that ran before on the same LOG (a restart)
+	# and returns its dead port (survival/crash, a few restarts in a thousand on a loaded machine: the restarted
+	# ecrd listens, unused, while every request goes to the killed one's port and is refused).
+	: >"$log.out"
+	: >"$log"
 	"$ecrd" --listen 127.0.0.1:0 ${noauth[@]+"${noauth[@]}"} --data "$data" "$@" >"$log.out" 2>"$log" &
 	ECRD_PID=$!
 	for _ in $(seq 200); do
