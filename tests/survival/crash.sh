@@ -104,8 +104,9 @@ for i in $(seq 1 "$ITER"); do
 			alive="NO (it ended by itself)"
 		fi
 		diag="ecrd $ECRD_PID at $BASE alive: $alive; $(grep -E '^(State|Threads):' "/proc/$ECRD_PID/status" 2>/dev/null |
-			tr '\n' ' '); listening: $(ss -Hltn "sport = :$ECRD_PORT" 2>/dev/null | wc -l) socket(s);" \
-			" last requests: $(grep '^INFO [A-Z]* /' "$WORK/ecrd.log" | tail -n 3 | tr '\n' '|')"
+			tr '\n' ' '); listening: $(ss -Hltn "sport = :$ECRD_PORT" 2>/dev/null | wc -l) socket(s);"
+		diag+=" it printed: $(head -n 1 "$WORK/ecrd.log.out");"
+		diag+=" last requests: $(grep '^INFO [A-Z]* /' "$WORK/ecrd.log" | tail -n 3 | tr '\n' '|')"
 		cp "$WORK/ecrd.log" "$WORK/ecrd-verify-failed-$i.log"
 		{ ls -l "/proc/$ECRD_PID/fd"; cat "/proc/$ECRD_PID/net/tcp"; } >"$WORK/ecrd-verify-failed-$i.fds" 2>&1
 		command -v gdb >/dev/null && timeout 60 gdb -p "$ECRD_PID" -batch -ex 'thread apply all bt 12' \
