@@ -51,6 +51,12 @@ struct ecr_meta_store {
 	/**
 	 * Start a transaction. write != 0 takes the write lock at once (SQLite
 	 * BEGIN IMMEDIATE), so a read-then-write transaction cannot deadlock.
+	 * write == 2 asks for an atomic write transaction: its statements are
+	 * each atomic and it claims rows itself (leases, job claims with
+	 * FOR UPDATE SKIP LOCKED), so a store may run it beside other atomic
+	 * ones instead of behind the write lock (PostgreSQL: READ COMMITTED
+	 * under the shared form of the writers' lock); a store that does not
+	 * distinguish it treats it as any write (write != 0).
 	 */
 	int (*begin)(ecr_meta_txn **out, ecr_meta_store *self, int write);
 	/**
