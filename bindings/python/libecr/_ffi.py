@@ -742,7 +742,7 @@ class ecr_meta_store(ctypes.Structure):
     """
     _field_docs_ = {
         'dialect': '"sqlite" or "postgres".',
-        'begin': 'Start a transaction. write != 0 takes the write lock at once (SQLite\nBEGIN IMMEDIATE), so a read-then-write transaction cannot deadlock.',
+        'begin': "Start a transaction. write != 0 takes the write lock at once (SQLite\nBEGIN IMMEDIATE), so a read-then-write transaction cannot deadlock.\nwrite == 2 asks for an atomic write transaction: its statements are\neach atomic and it claims rows itself (leases, job claims with\nFOR UPDATE SKIP LOCKED), so a store may run it beside other atomic\nones instead of behind the write lock (PostgreSQL: READ COMMITTED\nunder the shared form of the writers' lock); a store that does not\ndistinguish it treats it as any write (write != 0).",
         'exec': 'Run one statement with params bound to its placeholders; call cb for\neach row (cb may be NULL). *changes_out (may be NULL) gets the number\nof rows changed. A constraint violation returns ECR_EEXISTS; a storage\nfailure ECR_EIO.',
         'commit': 'Commit and release the transaction. On failure it is rolled back and released too.',
         'rollback': 'Roll back and release the transaction.',
