@@ -1007,6 +1007,26 @@ static int fail_ecr(int rc, const char *what)
 	return EXIT_RUNTIME;
 }
 
+/* The storage of the subcommands (principal, credential, fsck), opened while no ecrd serves it: --data DIR
+ * (*url gets its file:// URL, the caller frees it) or --meta/--blobs. 0, or EXIT_RUNTIME after saying why;
+ * *initialised tells whether ecr_init() ran (the caller shuts the library down). */
+static int open_offline(ecr_registry **reg, struct storage_urls *st, const char *data, char **url, bool *initialised,
+	const ecr_registry_options *opts)
+{
+	int rc;
+
+	if (st->meta == NULL && (*url = data_url(data)) == NULL)
+		return EXIT_RUNTIME;
+	st->url = *url;
+	if ((rc = ecr_init()) < 0)
+		return fail_ecr(rc, "ecr_init");
+	*initialised = true;
+	if ((rc = open_storage(reg, st, opts)) < 0)
+		return fail_ecr(rc, rc == ECR_EBUSY ? "the data folder is in use (stop ecrd first)"
+						    : st->meta != NULL ? "cannot open --meta/--blobs" : *url);
+	return 0;
+}
+
 /*
  * The registry provider: the registries of other accounts and regions in the
  * same data folder, opened on first use and kept (they must outlive the
@@ -1806,19 +1826,9 @@ static int principal_command(int argc, char **argv)
 	if (strcmp(args[0], "policy") == 0 && read_file(args[3], &doc) < 0)
 		return EXIT_USAGE;
 	status = EXIT_RUNTIME;
-	if (st.meta == NULL && (url = data_url(data)) == NULL)
+	if ((status = open_offline(&reg, &st, data, &url, &initialised, NULL)) != 0)
 		goto done;
-	st.url = url;
-	if ((rc = ecr_init()) < 0) {
-		status = fail_ecr(rc, "ecr_init");
-		goto done;
-	}
-	initialised = true;
-	if ((rc = open_storage(&reg, &st, NULL)) < 0) {
-		status = fail_ecr(rc, rc == ECR_EBUSY ? "the data folder is in use (stop ecrd first)"
-						      : st.meta != NULL ? "cannot open --meta/--blobs" : url);
-		goto done;
-	}
+	status = EXIT_RUNTIME;
 	if (strcmp(args[0], "list") == 0) {
 		ecr_principal *q;
 
@@ -1978,19 +1988,9 @@ static int fsck_command(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	status = EXIT_RUNTIME;
-	if (st.meta == NULL && (url = data_url(data)) == NULL)
+	if ((status = open_offline(&reg, &st, data, &url, &initialised, NULL)) != 0)
 		goto done;
-	st.url = url;
-	if ((rc = ecr_init()) < 0) {
-		status = fail_ecr(rc, "ecr_init");
-		goto done;
-	}
-	initialised = true;
-	if ((rc = open_storage(&reg, &st, NULL)) < 0) {
-		status = fail_ecr(rc, rc == ECR_EBUSY ? "the data folder is in use (stop ecrd first)"
-						      : st.meta != NULL ? "cannot open --meta/--blobs" : url);
-		goto done;
-	}
+	status = EXIT_RUNTIME;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((rc = ecr_registry_fsck(reg, &o, fsck_print, &quiet, &stats)) < 0) {
 		status = fail_ecr(rc, "fsck");
@@ -2169,19 +2169,9 @@ static int credential_command(int argc, char **argv)
 		ropts.region = region != NULL ? region : DEFAULT_REGION;
 		ropts.account_id = account != NULL ? account : DEFAULT_ACCOUNT;
 	}
-	if (st.meta == NULL && (url = data_url(data)) == NULL)
+	if ((status = open_offline(&reg, &st, data, &url, &initialised, &ropts)) != 0)
 		goto done;
-	st.url = url;
-	if ((rc = ecr_init()) < 0) {
-		status = fail_ecr(rc, "ecr_init");
-		goto done;
-	}
-	initialised = true;
-	if ((rc = open_storage(&reg, &st, &ropts)) < 0) {
-		status = fail_ecr(rc, rc == ECR_EBUSY ? "the data folder is in use (stop ecrd first)"
-						      : st.meta != NULL ? "cannot open --meta/--blobs" : url);
-		goto done;
-	}
+	status = EXIT_RUNTIME;
 	if (strcmp(args[0], "list") == 0) {
 		if ((rc = ecr_registry_credentials_foreach(reg, print_credential, NULL)) < 0) {
 			status = fail_ecr(rc, "cannot list the credentials");

@@ -17,29 +17,7 @@ type ServerOptions struct {
 
 // NewServer creates a server for reg and starts it.
 func NewServer(reg *Registry, o ServerOptions) (*Server, error) {
-	var opts C.ecr_server_options
-	if _, err := ecr_server_options_init(&opts, C.ECR_SERVER_OPTIONS_VERSION); err != nil {
-		return nil, err
-	}
-	addr := cstrOrNil(o.BindAddress)
-	defer freeStr(addr)
-	opts.bind_address = addr
-	opts.port = C.uint16_t(o.Port)
-	opts.flags = C.uint32_t(o.Flags)
-	var srv *C.ecr_server
-	if _, err := ecr_server_new(&srv, &opts); err != nil {
-		return nil, err
-	}
-	s := wrapServer(srv, true, reg)
-	if _, err := ecr_server_add_registry(srv, reg.ptr, nil); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if _, err := ecr_server_start(srv); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
+	return NewServerWith(reg, o, nil)
 }
 
 // Port the server listens on.
