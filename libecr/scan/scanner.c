@@ -115,6 +115,18 @@ static bool attached_locked(const ecr_scanner *s, const ecr_registry *reg)
 	return false;
 }
 
+/* Append j to the queue (the lock held). */
+static void append_locked(ecr_scanner *s, struct job *j)
+{
+	j->next = NULL;
+	if (s->tail)
+		s->tail->next = j;
+	else
+		s->head = j;
+	s->tail = j;
+	s->queued++;
+}
+
 /* Queue a job (taken on success). ECR_ELIMIT when the queue is full (unless force). */
 static int enqueue(ecr_scanner *s, struct job *j, bool force)
 {
@@ -125,13 +137,7 @@ static int enqueue(ecr_scanner *s, struct job *j, bool force)
 	} else if (!force && s->queued >= s->cap) {
 		rc = ecr__fail(ECR_ELIMIT, ECR_ERROR_INVALID, "scan queue full");
 	} else {
-		j->next = NULL;
-		if (s->tail)
-			s->tail->next = j;
-		else
-			s->head = j;
-		s->tail = j;
-		s->queued++;
+		append_locked(s, j);
 		pthread_cond_signal(&s->work);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -545,12 +551,7 @@ static void wait_or_sweep_locked(ecr_scanner *s)
 			break; /* the next sweep */
 		j->kind = JOB_SWEEP;
 		j->reg = s->regs[i];
-		if (s->tail)
-			s->tail->next = j;
-		else
-			s->head = j;
-		s->tail = j;
-		s->queued++;
+		append_locked(s, j);
 	}
 	pthread_cond_broadcast(&s->work);
 }
@@ -690,12 +691,7 @@ int ecr_scanner_set_db(ecr_scanner *s, ecr_vulndb *db)
 			break; /* the new database is set; re-matching is best effort */
 		j->kind = JOB_REMATCH;
 		j->reg = s->regs[i];
-		if (s->tail)
-			s->tail->next = j;
-		else
-			s->head = j;
-		s->tail = j;
-		s->queued++;
+		append_locked(s, j);
 	}
 	pthread_cond_broadcast(&s->work);
 	pthread_mutex_unlock(&s->lock);
