@@ -350,7 +350,8 @@ static int transfer_collect(const char *repository, const ecr__meta_usage_counts
 {
 	usage_set *s = payload;
 	if (!s->sorted) {
-		qsort(s->v, s->n, sizeof(*s->v), repo_cmp);
+		if (s->n > 1)
+			qsort(s->v, s->n, sizeof(*s->v), repo_cmp);
 		s->sorted = true;
 	}
 	repo_usage *r = usage_set_find(s, repository);
@@ -388,7 +389,8 @@ static int usage_gather(usage_set *s, ecr_registry *reg, const char *repository,
 		rc = ecr__repository_not_found(reg, repository);
 		goto done;
 	}
-	qsort(s->v, s->n, sizeof(*s->v), repo_cmp);
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(*s->v), repo_cmp);
 	s->sorted = true;
 	if ((rc = ecr__meta_usage_transfer(&t, reg->id, repository, from_day, to_day, transfer_collect, s)))
 		goto done;

@@ -553,6 +553,32 @@ static void test_engine_usage__memory_registry(void **state)
 	ecr_registry_free(reg);
 }
 
+static int count_cb(const char *repository, const ecr_usage *usage, void *payload)
+{
+	(void)repository;
+	(void)usage;
+	(*(int *)payload)++;
+	return 0;
+}
+
+/* A registry without repositories: zeros, not an error (the per-repository list is empty: nothing to sort). */
+static void test_engine_usage__empty_registry(void **state)
+{
+	(void)state;
+	ecr_registry *reg;
+	ecr_usage u = ECR_USAGE_INIT;
+	int calls = 0;
+	assert_ok(ecr_registry_open(&reg, "memory:", NULL));
+	assert_ok(ecr_registry_usage(&u, reg, 0, 0));
+	assert_int_equal(u.repositories, 0);
+	assert_int_equal(u.stored_bytes, 0);
+	assert_int_equal(u.stored_bytes_unique, 0);
+	assert_int_equal(u.pulled_bytes, 0);
+	assert_ok(ecr_registry_usage_foreach(reg, 0, 0, count_cb, &calls));
+	assert_int_equal(calls, 0);
+	ecr_registry_free(reg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -567,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_engine_usage__price_table),
 		cmocka_unit_test(test_engine_usage__estimate),
 		cmocka_unit_test(test_engine_usage__memory_registry),
+		cmocka_unit_test(test_engine_usage__empty_registry),
 	};
 	return cmocka_run_group_tests_name("engine/usage", tests, NULL, NULL);
 }
