@@ -165,6 +165,9 @@ def pull(c, repo, digest, blobs=None):
         return "manifest lists other blobs than pushed"
     for d, size in want:
         st, _, data = c.req("GET", "/v2/%s/blobs/%s" % (repo, d))
+        if st == 404 and c.req("GET", "/v2/%s/manifests/%s" % (repo, digest),
+                               headers={"Accept": MT_MANIFEST})[0] == 404:
+            return "gone"  # deleted (lifecycle runs inside ecrd) between the manifest GET and this blob's, then GC
         if st != 200:
             return "blob %s GET %d" % (d, st)
         if len(data) != size or sha(data) != d:
