@@ -121,6 +121,7 @@ fi
 
 launch_node() { # NAME [LIFECYCLE_INTERVAL]: start an ecrd on a free loopback port over the shared stores
 	local name=$1 interval=${2:-0}
+	: >"$WORK/$name.out" # before the fork: wait_node must not read the line of a node that ran before under NAME
 	"${s3env[@]}" "$ECRD" --listen 127.0.0.1:0 --meta "$META" --blobs "$BLOBS" --lifecycle-interval "$interval" \
 		--log-level info >"$WORK/$name.out" 2>>"$WORK/$name.log" &
 	NODE_PID[$name]=$!

@@ -75,6 +75,7 @@ start_s() {
 }
 
 start_d() { # on PORT_D, no authentication, account ACCT_X in eu-west-1
+	: >"$WORK/d.log.out" # before the fork: the wait below must not read the line of the D killed before
 	"$ECRD" --listen "127.0.0.1:$PORT_D" --no-auth --data "$WORK/d" --account "$ACCT_X" --region eu-west-1 \
 		>"$WORK/d.log.out" 2>"$WORK/d.log" &
 	PID_D=$!

@@ -60,6 +60,7 @@ start() {
 	shift
 	PORT=
 	HOST_RE=${HOST_RE:-127\.0\.0\.1}
+	: >"$WORK/$name.out" # before the fork: never read the line of an ecrd that ran before under NAME
 	"$ECRD" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
 	PID=$!
 	PIDS+=("$PID")
