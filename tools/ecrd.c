@@ -372,6 +372,16 @@ static int replace_string(char **slot, const char *value)
 	return 0;
 }
 
+/* Append a copy of value to a repeatable option's list (the caller checked that it has room). */
+static int append_string(char **list, size_t *count, const char *value)
+{
+	list[*count] = NULL;
+	if (replace_string(&list[*count], value) < 0)
+		return -1;
+	(*count)++;
+	return 0;
+}
+
 static int parse_bool(const char *value, bool *out)
 {
 	static const char *const yes[] = {"true", "yes", "on", "1"};
@@ -551,12 +561,7 @@ static int apply_option(struct settings *s, const struct opt_def *def, const cha
 			usage_error("%s: --vuln-db needs a path (at most %d of them)", where, MAX_VULN_DBS);
 			return -1;
 		}
-		if ((s->vuln_db[s->vuln_db_count] = strdup(value)) == NULL) {
-			fprintf(stderr, "ecrd: out of memory\n");
-			return -1;
-		}
-		s->vuln_db_count++;
-		return 0;
+		return append_string(s->vuln_db, &s->vuln_db_count, value);
 	}
 	if (strcmp(name, "replication-destination") == 0) {
 		const char *colon = strchr(value, ':'), *eq = strchr(value, '=');
@@ -573,12 +578,7 @@ static int apply_option(struct settings *s, const struct opt_def *def, const cha
 				    "(at most %d of them)", where, value, MAX_REPL_DESTS);
 			return -1;
 		}
-		if ((s->repl_dest[s->repl_dest_count] = strdup(value)) == NULL) {
-			fprintf(stderr, "ecrd: out of memory\n");
-			return -1;
-		}
-		s->repl_dest_count++;
-		return 0;
+		return append_string(s->repl_dest, &s->repl_dest_count, value);
 	}
 	if (strcmp(name, "replication-profile") == 0)
 		return replace_string(&s->repl_profile, value);
@@ -614,12 +614,7 @@ static int apply_option(struct settings *s, const struct opt_def *def, const cha
 				    "(at most %d of them)", where, value, MAX_PUBLIC_ALIASES);
 			return -1;
 		}
-		if ((s->public_alias[s->public_alias_count] = strdup(value)) == NULL) {
-			fprintf(stderr, "ecrd: out of memory\n");
-			return -1;
-		}
-		s->public_alias_count++;
-		return 0;
+		return append_string(s->public_alias, &s->public_alias_count, value);
 	}
 	if (strcmp(name, "metrics") == 0) {
 		if (strcmp(value, "local") == 0)
@@ -641,12 +636,7 @@ static int apply_option(struct settings *s, const struct opt_def *def, const cha
 				value, MAX_WEBHOOKS);
 			return -1;
 		}
-		if ((s->webhook[s->webhook_count] = strdup(value)) == NULL) {
-			fprintf(stderr, "ecrd: out of memory\n");
-			return -1;
-		}
-		s->webhook_count++;
-		return 0;
+		return append_string(s->webhook, &s->webhook_count, value);
 	}
 	if (strcmp(name, "webhook-secret-file") == 0)
 		return replace_string(&s->webhook_secret_file, value);
