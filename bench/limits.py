@@ -7,22 +7,31 @@ Measures, in DIR (on the disk the registries use):
   sha256   `openssl dgst -sha256` of a SIZE MiB file (in the page cache: read once first), MB/s
   sendfile nginx (Debian's, started here on 127.0.0.1 with sendfile on, access log off, as many
            workers as CPUs) serving that file to `curl -o /dev/null`, MB/s
-  small    the same nginx serving a 465-byte file to `wrk -t2 -c64`, req/s
-MB = 10^6 bytes. Each figure is the median of --reps runs. The nginx it starts is stopped by PID.
+  small    the same nginx serving a 465-byte file to `wrk -t2 -c64 --latency`, req/s and p99 (ms)
+  ecrd     ecrd (--ecrd, default build-bench/tools/ecrd; ECRD_ARGS as in run.sh) started here with the file
+           pushed to it as a blob, serving it to the same `curl -o /dev/null`, MB/s: the pull target compares
+           ecrd and nginx with one client (registry-bench's pull client discards the body in the kernel)
+  mhd_min  bench/mhd_min.c (built here with cc): libmicrohttpd with ecrd's daemon flags answering a fixed
+           465-byte body to the same wrk, req/s and p99 (ms): the floor under ecrd's manifest GET p99
+MB = 10^6 bytes. Each figure is the median of --reps runs. The servers it starts are stopped by PID.
 Prints a table, and writes the figures as JSON to --json (default: stdout's last line).
 """
 import argparse
+import hashlib
+import http.client
 import json
 import os
 import pwd
 import re
 import shutil
+import shlex
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 
 MiB = 1 << 20
 
@@ -47,6 +56,148 @@ def make_file(path, size):
             pass
 
 
+def wait_port(port, tries=250):
+    for _ in range(tries):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.1).close()
+            return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+def wrk_latency(url, seconds):
+    """One `wrk -t2 -c64 --latency` run: (req/s, p99 in ms), None for a figure wrk did not print."""
+    out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", url], check=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True).stdout
+    m = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    p = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    p99 = float(p.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[p.group(2)] if p else None
+    return (float(m.group(1)) if m else None), p99
+
+
+def wrk_figures(res, key, url, reps, seconds):
+    rps, p99 = [], []
+    for _ in range(reps):
+        r, p = wrk_latency(url, seconds)
+        if r is not None:
+            rps.append(r)
+        if p is not None:
+            p99.append(p)
+    if rps:
+        res[f"{key}_rps"] = round(statistics.median(rps), 0)
+    if p99:
+        res[f"{key}_p99_ms"] = round(statistics.median(p99), 2)
+
+
+def curl_mbps(url, reps, what):
+    v = []
+    for _ in range(reps):
+        r = subprocess.run(["curl", "-sf", "-o", "/dev/null", "-w", "%{speed_download}", url],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            print(f"limits.py: curl from {what} failed (exit {r.returncode})", file=sys.stderr)
+            break
+        v.append(float(r.stdout) / 1e6)
+    return round(statistics.median(v), 1) if v else None
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def push_blob(port, path, size):
+    """A monolithic push of the file (POST, then PUT ?digest= with the whole body) to repository limits/big."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(8 * MiB), b""):
+            h.update(b)
+    digest = "sha256:" + h.hexdigest()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120, blocksize=MiB)
+    c.request("POST", "/v2/limits/big/blobs/uploads/", headers={"Content-Length": "0"})
+    r = c.getresponse()
+    r.read()
+    loc = r.getheader("Location")
+    if r.status != 202 or not loc:
+        raise RuntimeError(f"POST upload: {r.status}")
+    loc = urllib.parse.urlsplit(loc)
+    target = loc.path + "?" + (loc.query + "&" if loc.query else "") + "digest=" + digest
+    with open(path, "rb") as f:
+        c.request("PUT", target, body=f, headers={"Content-Length": str(size),
+                                                   "Content-Type": "application/octet-stream"})
+        r = c.getresponse()
+        r.read()
+    c.close()
+    if r.status != 201:
+        raise RuntimeError(f"PUT upload: {r.status}")
+    return digest
+
+
+def measure_ecrd(res, a, d, big, size):
+    """ecrd serving the big file as a blob to curl (the same client as nginx's figure)."""
+    ecrd = a.ecrd
+    if not ecrd or not os.access(ecrd, os.X_OK):
+        print(f"limits.py: no ecrd at {ecrd}: ecrd's curl figure skipped", file=sys.stderr)
+        return
+    port = free_port()
+    data = os.path.join(d, "ecrd")
+    shutil.rmtree(data, ignore_errors=True)
+    extra = shlex.split(os.environ.get("ECRD_ARGS", "--log-level warn"))
+    p = subprocess.Popen([ecrd, "--listen", f"127.0.0.1:{port}", "--data", data, "--no-auth"] + extra,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not wait_port(port):
+            print("limits.py: ecrd did not start", file=sys.stderr)
+            return
+        digest = push_blob(port, big, size)
+        v = curl_mbps(f"http://127.0.0.1:{port}/v2/limits/big/blobs/{digest}", a.reps, "ecrd")
+        if v is not None:
+            res["ecrd_sendfile_curl_mbps"] = v
+    except (OSError, RuntimeError, http.client.HTTPException) as e:
+        print(f"limits.py: ecrd's curl figure failed: {e}", file=sys.stderr)
+    finally:
+        stop(p)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def measure_mhd_min(res, a, d):
+    """bench/mhd_min.c, built here, answering a fixed 465-byte body to wrk -c64: the libmicrohttpd floor."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mhd_min.c")
+    exe = os.path.join(d, "mhd_min")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc or not shutil.which("pkg-config") or not os.path.exists(src):
+        print("limits.py: no cc, pkg-config or bench/mhd_min.c: the libmicrohttpd floor is skipped", file=sys.stderr)
+        return
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libmicrohttpd"], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
+    if flags.returncode != 0:
+        print("limits.py: libmicrohttpd's pkg-config file is missing: the floor is skipped", file=sys.stderr)
+        return
+    r = subprocess.run([cc, "-O2", "-o", exe, src] + flags.stdout.split(), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        print(f"limits.py: building mhd_min failed:\n{r.stdout}", file=sys.stderr)
+        return
+    m = re.search(r"--threads[ =](\d+)", os.environ.get("ECRD_ARGS", ""))
+    threads = m.group(1) if m else "0"  # 0: mhd_min's default, which is ecrd's (one thread per CPU)
+    p = subprocess.Popen([exe, "0", threads, "465"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = p.stdout.readline()
+        mm = re.match(r"listening on (\d+)", line)
+        if not mm:
+            print("limits.py: mhd_min did not start", file=sys.stderr)
+            return
+        wrk_figures(res, "mhd_min_wrk", f"http://127.0.0.1:{mm.group(1)}/v2/limits/manifests/latest", a.reps,
+                    a.wrk_seconds)
+    finally:
+        stop(p)
+
+
 def timed(cmd):
     t = time.monotonic()
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True).stdout
@@ -60,6 +211,9 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--wrk-seconds", type=int, default=5)
     ap.add_argument("--json")
+    ap.add_argument("--ecrd", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build-bench",
+                                                   "tools", "ecrd"),
+                    help="the ecrd to measure with curl (default: build-bench/tools/ecrd, run.sh's release build)")
     a = ap.parse_args()
 
     d = os.path.join(a.work_dir, "limits")
@@ -110,50 +264,32 @@ http {{
         p = subprocess.Popen([nginx, "-c", conf, "-p", d], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             url = f"http://127.0.0.1:{port}"
-            for _ in range(200):
-                try:
-                    socket.create_connection(("127.0.0.1", port), 0.1).close()
-                    break
-                except OSError:
-                    time.sleep(0.02)
+            wait_port(port)
             if shutil.which("curl"):
-                v = []
-                for _ in range(a.reps):
-                    r = subprocess.run(["curl", "-sf", "-o", "/dev/null", "-w", "%{speed_download}", url + "/big.bin"],
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                    if r.returncode == 0:
-                        v.append(float(r.stdout) / 1e6)
-                    else:
-                        print(f"limits.py: curl from nginx failed (exit {r.returncode}): see {d}/error.log",
-                              file=sys.stderr)
-                        break
-                if v:
-                    res["nginx_sendfile_curl_mbps"] = round(statistics.median(v), 1)
+                v = curl_mbps(url + "/big.bin", a.reps, f"nginx (see {d}/error.log)")
+                if v is not None:
+                    res["nginx_sendfile_curl_mbps"] = v
             if shutil.which("wrk"):
-                v = []
-                for _ in range(a.reps):
-                    _, out = timed(["wrk", "-t2", "-c64", f"-d{a.wrk_seconds}s", url + "/small.txt"])
-                    m = re.search(r"Requests/sec:\s*([\d.]+)", out)
-                    if m:
-                        v.append(float(m.group(1)))
-                if v:
-                    res["nginx_small_wrk_rps"] = round(statistics.median(v), 0)
+                wrk_figures(res, "nginx_small_wrk", url + "/small.txt", a.reps, a.wrk_seconds)
         finally:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            stop(p)
+    if shutil.which("curl"):
+        measure_ecrd(res, a, d, big, size)
+    if shutil.which("wrk"):
+        measure_mhd_min(res, a, d)
     res["loadavg_end"] = os.getloadavg()[0]
     os.unlink(big)
 
     rows = [("openssl_sha256_mbps", f"openssl dgst -sha256 of {a.size_mib} MiB", "MB/s"),
             ("nginx_sendfile_curl_mbps", f"nginx sendfile {a.size_mib} MiB -> curl -o /dev/null", "MB/s"),
-            ("nginx_small_wrk_rps", "nginx 465 B file -> wrk -t2 -c64", "req/s")]
+            ("nginx_small_wrk_rps", "nginx 465 B file -> wrk -t2 -c64", "req/s"),
+            ("nginx_small_wrk_p99_ms", "  its p99", "ms"),
+            ("ecrd_sendfile_curl_mbps", f"ecrd blob GET {a.size_mib} MiB -> curl -o /dev/null", "MB/s"),
+            ("mhd_min_wrk_rps", "bench/mhd_min.c 465 B -> wrk -t2 -c64", "req/s"),
+            ("mhd_min_wrk_p99_ms", "  its p99 (the floor under ecrd's)", "ms")]
     print("\nmachine limits (load average %.2f at start, %.2f at end)" % (res["loadavg_start"], res["loadavg_end"]))
     for k, label, unit in rows:
-        print(f"  {label:<48} {res.get(k, '-'):>10} {unit}")
+        print(f"  {label:<52} {res.get(k, '-'):>10} {unit}")
     doc = json.dumps(res)
     if a.json:
         with open(a.json, "w") as f:

@@ -2,7 +2,9 @@
 """bench/targets.py BENCH.json LIMITS.json: issue 12's performance targets, PASS/MISS.
 
 BENCH.json is registry-bench's JSON (its last output line) for targets "ref" (docker-registry) and
-"ecrd"; LIMITS.json is bench/limits.py's. Prints one row per target: measured, target, verdict, and
+"ecrd"; LIMITS.json is bench/limits.py's. Pull is judged twice: registry-bench's pull (its client
+discards the body in the kernel) and ecrd to curl (limits.py, the client nginx's figure has). The p99
+floors (nginx and bench/mhd_min.c under the same wrk -c64) are shown for reading the p99 rows. Prints one row per target: measured, target, verdict, and
 then ecrd's ratio against docker-registry on every scenario (ecrd should lead on each). A target whose
 scenario was not run (--only, --quick sizes) shows "-" and counts as neither.
 """
@@ -60,6 +62,14 @@ def main():
     row(f"{pull_k or 'pull'} >= 0.9 x nginx sendfile", pull, "MB/s",
         f">= {0.9 * nginx:,.0f} MB/s" if nginx else "(no nginx figure)", bool(nginx and pull and pull >= 0.9 * nginx),
         known=bool(nginx))
+    ecurl = limits.get("ecrd_sendfile_curl_mbps")
+    row(f"pull {limits.get('size_mib', '?')} MiB to curl >= 0.9 x nginx sendfile to curl",
+        ecurl, "MB/s", f">= {0.9 * nginx:,.0f} MB/s" if nginx else "(no nginx figure)",
+        bool(nginx and ecurl and ecurl >= 0.9 * nginx), known=bool(nginx))
+    for key, label in (("nginx_small_wrk_p99_ms", "p99 floor: nginx 465 B, wrk -t2 -c64"),
+                       ("mhd_min_wrk_p99_ms", "p99 floor: bench/mhd_min.c, wrk -t2 -c64")):
+        v = limits.get(key)
+        rows.append((label, "-" if v is None else f"{v:,.1f} ms", "(the machine's floor)", "info"))
     for kind in ("get", "head"):
         v, ref = med(f"rate_{kind}_rps"), med(f"rate_{kind}_rps", "ref")
         row(f"manifest {kind.upper()} by tag >= 10 x docker-registry", v, "req/s",
