@@ -1,11 +1,13 @@
-/* Reference-counted global init: libcurl (with our allocator). */
+/* Reference-counted global init. Nothing is initialised here any more: libcurl
+ * is loaded and initialised (with libecr's allocator) on first use
+ * (ecr__lazy_curl(), lazy.c), OpenSSL by the first hash; ecr_shutdown()'s last
+ * call cleans libcurl up if it was used. */
 #include "core.h"
 
-#include <curl/curl.h>
 #include <pthread.h>
 
-#include "digest.h"
 #include "ecr_config.h"
+#include "lazy.h"
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static int init_count;
@@ -18,38 +20,9 @@ int ecr__initialized(void)
 	return n > 0;
 }
 
-static void *mem_malloc(size_t n) { return ecr__alloc_raw_malloc(n); }
-static void mem_free(void *p) { ecr__alloc_raw_free(p); }
-static void *mem_realloc(void *p, size_t n) { return ecr__alloc_raw_realloc(p, n); }
-static char *mem_strdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = ecr__alloc_raw_malloc(n);
-	if (p)
-		memcpy(p, s, n);
-	return p;
-}
-static void *mem_calloc(size_t nmemb, size_t size)
-{
-	size_t total;
-	if (ecr__mul_overflow(nmemb, size, &total))
-		return NULL;
-	void *p = ecr__alloc_raw_malloc(total);
-	if (p)
-		memset(p, 0, total);
-	return p;
-}
-
 int ecr_init(void)
 {
 	pthread_mutex_lock(&init_lock);
-	if (init_count == 0) {
-		if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, mem_malloc, mem_free, mem_realloc, mem_strdup,
-			    mem_calloc) != CURLE_OK) {
-			pthread_mutex_unlock(&init_lock);
-			return ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT, "curl_global_init failed");
-		}
-	}
 	int n = ++init_count;
 	pthread_mutex_unlock(&init_lock);
 	return n;
@@ -64,7 +37,7 @@ int ecr_shutdown(void)
 	}
 	int n = --init_count;
 	if (n == 0)
-		curl_global_cleanup();
+		ecr__lazy_curl_shutdown();
 	pthread_mutex_unlock(&init_lock);
 	return n;
 }

@@ -8,8 +8,7 @@
 
 #include <errno.h>
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "../core/lazy_archive.h"
 
 #define DEFAULT_MAX_TOTAL (UINT64_C(8) << 30)
 #define DEFAULT_MAX_ENTRIES UINT64_C(1000000)
@@ -376,6 +375,8 @@ int ecr__layer_fs_apply(ecr__layer_fs *fs, const char *name, ecr__layer_read_cb 
 	memset(&f, 0, sizeof(f));
 	if (!name)
 		name = "(layer)";
+	if ((rc = ecr__lazy_load(ECR__LAZY_ARCHIVE)) < 0)
+		goto done;
 	r.buf = ecr__malloc(READ_BLOCK);
 	a = archive_read_new();
 	if (!r.buf || !a) {

@@ -15,8 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "../core/lazy_archive.h"
 
 #include "../core/json.h"
 #include "../core/timeutil.h"
@@ -761,6 +760,8 @@ static int load_zip(loader *L, const char *path)
 	ecr_buf name = ECR_BUF_INIT;
 	int r, rc = 0;
 
+	if ((rc = ecr__lazy_load(ECR__LAZY_ARCHIVE)) < 0)
+		return rc;
 	if (!(a = archive_read_new()))
 		return ecr__fail_oom();
 	if (archive_read_support_format_zip(a) != ARCHIVE_OK ||

@@ -7,7 +7,7 @@
  */
 #include "../core/core.h"
 
-#include <curl/curl.h>
+#include "../core/lazy_curl.h"
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -65,10 +65,6 @@ struct ecr_webhooks {
 	bool drop_logged;      /* a drop was logged since the last successful enqueue */
 	uint64_t queued, delivered, failed, dropped, retries; /* guarded by lock */
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 int ecr_webhooks_options_init(ecr_webhooks_options *opts, unsigned int version)
 {
@@ -299,9 +295,8 @@ int ecr_webhooks_new(ecr_webhooks **out, const ecr_webhooks_options *opts)
 	*out = NULL;
 	if (opts && (rc = ecr__check_version(opts->version, ECR_WEBHOOKS_OPTIONS_VERSION, "ecr_webhooks_options")))
 		return rc;
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK)
-		return ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT, "webhooks: curl_global_init failed");
+	if ((rc = ecr__lazy_curl()) < 0)
+		return rc;
 	if (!(wh = ecr__calloc(1, sizeof(*wh))))
 		return ECR_ENOMEM;
 	if (opts)

@@ -35,13 +35,14 @@
 #include "../core/core.h"
 #include "blob_common.h"
 
+#include "../core/lazy_curl.h"
+
 #include "../auth/auth.h"
 #include "../core/crypto.h"
 #include "../core/json.h"
 #include "../core/timeutil.h"
 #include "../transport/http_transport.h"
 
-#include <curl/curl.h>
 #include <mbedtls/sha256.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -63,13 +64,6 @@
 #define S3_IDLE_HANDLES 16
 /* CopyObject's limit; larger stages are published part by part (UploadPartCopy). */
 #define S3_COPY_MAX ((uint64_t)5 * 1024 * 1024 * 1024)
-
-static pthread_once_t s3_curl_once = PTHREAD_ONCE_INIT;
-static CURLcode s3_curl_init_rc;
-static void s3_curl_init(void)
-{
-	s3_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 typedef struct s3_store {
 	ecr_blob_store base;
@@ -1981,9 +1975,8 @@ int ecr_blob_store_s3_new(ecr_blob_store **out, const char *url, uint32_t flags)
 	*out = NULL;
 	if (flags & ~ECR_STORAGE_NOSYNC)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "ecr_blob_store_s3_new: unknown flags 0x%x", flags);
-	pthread_once(&s3_curl_once, s3_curl_init);
-	if (s3_curl_init_rc != CURLE_OK)
-		return ecr__fail(ECR_ERROR, ECR_ERROR_STORAGE, "s3: curl_global_init failed");
+	if ((rc = ecr__lazy_curl()) < 0)
+		return rc;
 	if (!(s = ecr__calloc(1, sizeof(*s))))
 		return ECR_ENOMEM;
 	if (pthread_mutex_init(&s->lock, NULL) != 0) {

@@ -39,7 +39,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <libpq-fe.h>
+#include "../core/lazy_pq.h" /* libpq, loaded on first use */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

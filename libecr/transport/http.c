@@ -8,7 +8,8 @@
  */
 #include "http.h"
 
-#include <curl/curl.h>
+#include "../core/lazy_curl.h"
+
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -72,11 +73,6 @@ struct ecr__http {
 
 /* ------------------------------------------------------------------------ */
 /* global init, share locks */
-
-static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
-static CURLcode g_curl_init_rc;
-
-static void curl_init_once(void) { g_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 static void share_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *p)
 {
@@ -319,10 +315,8 @@ int ecr__http_new(ecr__http **out, const ecr__http_config *cfg)
 	*out = NULL;
 	if (!cfg || !cfg->base_url || !is_full_url(cfg->base_url))
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_TRANSPORT, "http: the base URL must be http:// or https://");
-	pthread_once(&g_curl_once, curl_init_once);
-	if (g_curl_init_rc != CURLE_OK)
-		return ecr__fail(ECR_ERROR, ECR_ERROR_TRANSPORT, "http: curl_global_init failed: %s",
-			curl_easy_strerror(g_curl_init_rc));
+	if ((rc = ecr__lazy_curl()) < 0)
+		return rc;
 	if (!(h = ecr__calloc(1, sizeof(*h))))
 		return ECR_ENOMEM;
 	h->base_url = ecr__strdup(cfg->base_url);

@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
-#include <curl/curl.h>
+#include "../core/lazy_curl.h"
 
 #include "../core/json.h"
 
@@ -70,6 +70,8 @@ static int parse_url(parsed_url *out, const char *url)
 		if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
 			return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID,
 			                 "registry URL %.200s: spaces or control characters", url);
+	if ((rc = ecr__lazy_curl()) < 0)
+		return rc;
 	if (!(u = curl_url()))
 		return ecr__fail_oom();
 	CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);

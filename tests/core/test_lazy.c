@@ -1,0 +1,174 @@
+/* The lazy loader (libecr/core/lazy.c): libcurl, libpq and libarchive are not
+ * mapped until a module needs them; a library that cannot be loaded is a clear
+ * error. The cases run in order in one process (a library is loaded once). */
+#include "../helpers/helpers.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "libecr/core/core.h"
+#include "libecr/core/lazy.h"
+#include "libecr/core/lazy_archive.h"
+#include "libecr/core/lazy_curl.h"
+
+/* Whether /proc/self/maps names a file whose base name starts with prefix. */
+static int mapped(const char *prefix)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[4096];
+	int found = 0;
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f)) {
+		const char *slash = strrchr(line, '/');
+		if (slash && strncmp(slash + 1, prefix, strlen(prefix)) == 0)
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+/* GET /v2/ on 127.0.0.1:port with a plain socket (not curl); returns the status code. */
+static int get_v2(uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa;
+	char buf[512];
+	const char *req = "GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+	size_t got = 0;
+	ssize_t n;
+	int status = -1;
+
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	while (got < sizeof(buf) - 1 && (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(fd);
+	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
+		status = -1;
+	return status;
+}
+
+/* ecr_init, a file:// registry and a running server answering /v2/: none of the three libraries is mapped. */
+static void test_core_lazy__nothing_mapped_at_start(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir();
+	char url[1100];
+	ecr_registry *reg = NULL;
+	ecr_server *srv = NULL;
+	ecr_server_options o;
+
+	assert_true(ecr_init() >= 1);
+	snprintf(url, sizeof(url), "file://%s/reg", dir);
+	assert_ok(ecr_registry_open(&reg, url, NULL));
+	assert_ok(ecr_server_options_init(&o, ECR_SERVER_OPTIONS_VERSION));
+	o.flags = ECR_SERVER_NO_AUTH;
+	assert_ok(ecr_server_new(&srv, &o));
+	assert_ok(ecr_server_add_registry(srv, reg, NULL));
+	assert_ok(ecr_server_start(srv));
+	assert_int_equal(get_v2(ecr_server_port(srv)), 200);
+
+	assert_false(mapped("libcurl.so"));
+	assert_false(mapped("libpq.so"));
+	assert_false(mapped("libarchive.so"));
+	assert_false(ecr__lazy_is_loaded(ECR__LAZY_CURL));
+	assert_false(ecr__lazy_is_loaded(ECR__LAZY_PQ));
+	assert_false(ecr__lazy_is_loaded(ECR__LAZY_ARCHIVE));
+	/* and the test itself is not linked with them (which would hide a regression) */
+	assert_false(mapped("libssl.so"));
+
+	assert_ok(ecr_server_stop(srv));
+	ecr_server_free(srv);
+	ecr_registry_free(reg);
+	assert_true(ecr_shutdown() >= 0);
+	th_rmtree(dir);
+}
+
+/* A library that is missing: ECR_ENOTSUPPORTED naming it and dlerror()'s text, every time, and nothing mapped. */
+static void test_core_lazy__missing_library(void **state)
+{
+	(void)state;
+	ecr_meta_store *m = NULL;
+
+	assert_ok(ecr__lazy_set_soname(ECR__LAZY_PQ, "libecr-no-such-library.so.0"));
+	for (int i = 0; i < 2; i++) {
+		/* the PostgreSQL store's first libpq call loads it */
+		assert_int_equal(ecr_meta_store_postgres_new(&m, "postgresql://u@127.0.0.1:1/db", 0),
+		                 ECR_ENOTSUPPORTED);
+		assert_null(m);
+		const char *msg = ecr_error_last()->message;
+		assert_non_null(strstr(msg, "libpq"));
+		assert_non_null(strstr(msg, "libecr-no-such-library.so.0")); /* dlerror() names the file */
+	}
+	assert_false(ecr__lazy_is_loaded(ECR__LAZY_PQ));
+	assert_false(mapped("libecr-no-such-library"));
+	/* the name cannot change after the attempt */
+	assert_int_equal(ecr__lazy_set_soname(ECR__LAZY_PQ, NULL), ECR_EBUSY);
+	assert_int_equal(ecr__lazy_load(ECR__LAZY_PQ), ECR_ENOTSUPPORTED);
+	assert_int_equal(ecr__lazy_load(-1), ECR_EINVALID);
+}
+
+/* A library that loads but lacks a function: the missing name in the error, the library closed again. */
+static void test_core_lazy__missing_symbol(void **state)
+{
+	(void)state;
+	assert_ok(ecr__lazy_set_soname(ECR__LAZY_ARCHIVE, "libm.so.6")); /* no archive_* functions */
+	assert_int_equal(ecr__lazy_load(ECR__LAZY_ARCHIVE), ECR_ENOTSUPPORTED);
+	const char *msg = ecr_error_last()->message;
+	assert_non_null(strstr(msg, "libarchive"));
+	assert_non_null(strstr(msg, "no symbol archive_"));
+	assert_false(ecr__lazy_is_loaded(ECR__LAZY_ARCHIVE));
+	assert_false(mapped("libarchive.so"));
+	/* the NULL-tolerant free works without the library */
+	assert_int_equal(archive_read_free(NULL), ARCHIVE_OK);
+}
+
+/* libcurl: loaded by the first use only, initialised again after the last ecr_shutdown(). */
+static void test_core_lazy__curl_on_first_use(void **state)
+{
+	(void)state;
+	assert_false(mapped("libcurl.so"));
+	curl_free(NULL); /* before the load: nothing to do */
+	curl_slist_free_all(NULL);
+	assert_true(ecr_init() >= 1);
+	assert_ok(ecr__lazy_curl());
+	assert_true(ecr__lazy_is_loaded(ECR__LAZY_CURL));
+	assert_true(mapped("libcurl.so.4"));
+	for (int round = 0; round < 2; round++) {
+		assert_ok(ecr__lazy_curl());
+		CURL *c = curl_easy_init();
+		assert_non_null(c);
+		assert_int_equal(curl_easy_setopt(c, CURLOPT_URL, "http://127.0.0.1:1/"), CURLE_OK);
+		struct curl_slist *l = curl_slist_append(NULL, "X-Test: 1");
+		assert_non_null(l);
+		curl_slist_free_all(l);
+		curl_easy_cleanup(c);
+		assert_true(ecr_shutdown() >= 0); /* the last one: curl_global_cleanup */
+		assert_true(ecr_init() >= 1);
+	}
+	assert_true(ecr_shutdown() >= 0);
+	/* the soname is fixed once loaded */
+	assert_int_equal(ecr__lazy_set_soname(ECR__LAZY_CURL, "x.so"), ECR_EBUSY);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_core_lazy__nothing_mapped_at_start),
+	    cmocka_unit_test(test_core_lazy__missing_library),
+	    cmocka_unit_test(test_core_lazy__missing_symbol),
+	    cmocka_unit_test(test_core_lazy__curl_on_first_use),
+	};
+	return cmocka_run_group_tests_name("core/lazy", tests, NULL, NULL);
+}
