@@ -96,14 +96,8 @@ int ecr__ratelimit_new(ecr__ratelimit **out, uint32_t per_second, uint32_t burst
 	while (rl->nheads < rl->capacity)
 		rl->nheads <<= 1;
 	rl->lru_head = rl->lru_tail = NIL;
-	if (!(rl->b = ecr__calloc(rl->capacity, sizeof(*rl->b))) ||
-		!(rl->heads = ecr__calloc(rl->nheads, sizeof(*rl->heads)))) {
-		ecr__free(rl->b);
-		ecr__free(rl);
-		return ECR_ENOMEM;
-	}
-	for (uint32_t i = 0; i < rl->nheads; i++)
-		rl->heads[i] = NIL;
+	/* the tables (230 KiB at the default capacity) are made by the first bucket: a server whose anonymous pulls
+	 * never come does not carry them */
 	pthread_mutex_init(&rl->lock, NULL);
 	*out = rl;
 	return 0;
@@ -180,6 +174,25 @@ static void chain_remove(ecr__ratelimit *rl, uint32_t i)
 		*p = rl->b[i].chain;
 }
 
+/* The tables, at the first bucket: 0 or ECR_ENOMEM. */
+static int tables_make(ecr__ratelimit *rl)
+{
+	if (rl->b)
+		return 0;
+	bucket *b = ecr__malloc((size_t)rl->capacity * sizeof(*b));
+	uint32_t *heads = ecr__malloc((size_t)rl->nheads * sizeof(*heads));
+	if (!b || !heads) {
+		ecr__free(b);
+		ecr__free(heads);
+		return ECR_ENOMEM;
+	}
+	for (uint32_t i = 0; i < rl->nheads; i++)
+		heads[i] = NIL;
+	rl->b = b;
+	rl->heads = heads;
+	return 0;
+}
+
 /* The bucket of key, made (full) when missing, evicting the least recently used one when the table is full. */
 static bucket *find_or_add(ecr__ratelimit *rl, const unsigned char *key, int64_t now)
 {
@@ -214,6 +227,10 @@ uint32_t ecr__ratelimit_take_key(ecr__ratelimit *rl, const unsigned char key[ECR
 	pthread_mutex_lock(&rl->lock);
 	if (!rl->per_second)
 		goto done;
+	if (tables_make(rl) < 0) { /* out of memory: the request goes on rather than fail (as without an address) */
+		ecr_error_clear();
+		goto done;
+	}
 	bucket *e = find_or_add(rl, key, now);
 	int64_t full = (int64_t)rl->burst * 1000, elapsed = now - e->last_ms;
 	if (elapsed > 0) {

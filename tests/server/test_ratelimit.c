@@ -111,6 +111,42 @@ static void test_server_ratelimit__high_rate(void **state)
 	ecr__ratelimit_free(rl);
 }
 
+/* The resident memory of this process, in KiB (VmRSS). */
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* A limiter costs its tables (here 1 Mi buckets, over 60 MiB) only once a bucket is needed: every server makes one
+ * for anonymous pulls, most never use it. */
+static void test_server_ratelimit__tables_on_first_use(void **state)
+{
+	ecr__ratelimit *rl = NULL;
+	struct sockaddr_in a = v4("192.0.2.10"), b = v4("192.0.2.11");
+	(void)state;
+	now_ms = 5;
+	long before = rss_kib();
+	assert_ok(ecr__ratelimit_new(&rl, 1, 1, 1u << 20, test_clock, NULL));
+	assert_true(rss_kib() - before < 4096);
+	assert_ok(ecr__ratelimit_set(rl, 1, 2)); /* no bucket to cap yet */
+	assert_int_equal(ecr__ratelimit_take(rl, SA(a)), 0);
+	assert_int_equal(ecr__ratelimit_take(rl, SA(a)), 0);
+	assert_int_equal(ecr__ratelimit_take(rl, SA(a)), 1);
+	assert_int_equal(ecr__ratelimit_take(rl, SA(b)), 0); /* another address, another bucket */
+	ecr__ratelimit_free(rl);
+	/* a limiter never used frees without its tables */
+	assert_ok(ecr__ratelimit_new(&rl, 1, 1, 0, test_clock, NULL));
+	ecr__ratelimit_free(rl);
+}
+
 static void test_server_ratelimit__eviction(void **state)
 {
 	ecr__ratelimit *rl = NULL;
@@ -240,6 +276,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_ratelimit__refill_arithmetic),
 		cmocka_unit_test(test_server_ratelimit__high_rate),
+		cmocka_unit_test(test_server_ratelimit__tables_on_first_use),
 		cmocka_unit_test(test_server_ratelimit__eviction),
 		cmocka_unit_test(test_server_ratelimit__address_grouping),
 		cmocka_unit_test(test_server_ratelimit__concurrent_takes),
