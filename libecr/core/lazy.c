@@ -29,6 +29,7 @@ static lazy_lib libs[ECR__LAZY_COUNT] = {
         {"libcurl", "libcurl.so.4", "HTTP transport, S3 blob store and webhooks", PTHREAD_ONCE_INIT, 0, {0}},
     [ECR__LAZY_PQ] = {"libpq", "libpq.so.5", "the PostgreSQL metadata store", PTHREAD_ONCE_INIT, 0, {0}},
     [ECR__LAZY_ARCHIVE] = {"libarchive", "libarchive.so.13", "image scanning", PTHREAD_ONCE_INIT, 0, {0}},
+    [ECR__LAZY_CRYPTO] = {"libcrypto", "libcrypto.so.3", "SHA-256/512 digests", PTHREAD_ONCE_INIT, 0, {0}},
 };
 
 static pthread_mutex_t soname_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -64,6 +65,9 @@ static void load(int which)
 	case ECR__LAZY_PQ:
 		ECR__PQ_FUNCS(RESOLVE_PQ)
 		break;
+	case ECR__LAZY_CRYPTO:
+		missing = ecr__lazy_crypto_resolve(h);
+		break;
 	default:
 		ECR__ARCHIVE_FUNCS(RESOLVE_ARCHIVE)
 		break;
@@ -79,6 +83,8 @@ static void load(int which)
 			memset(&ecr__curl_api, 0, sizeof(ecr__curl_api));
 		else if (which == ECR__LAZY_PQ)
 			memset(&ecr__pq_api, 0, sizeof(ecr__pq_api));
+		else if (which == ECR__LAZY_CRYPTO)
+			ecr__lazy_crypto_clear();
 		else
 			memset(&ecr__archive_api, 0, sizeof(ecr__archive_api));
 		dlclose(h);
@@ -103,10 +109,14 @@ static void load_archive(void)
 {
 	load(ECR__LAZY_ARCHIVE);
 }
+static void load_crypto(void)
+{
+	load(ECR__LAZY_CRYPTO);
+}
 
 int ecr__lazy_load(int which)
 {
-	static void (*const loaders[ECR__LAZY_COUNT])(void) = {load_curl, load_pq, load_archive};
+	static void (*const loaders[ECR__LAZY_COUNT])(void) = {load_curl, load_pq, load_archive, load_crypto};
 	if (which < 0 || which >= ECR__LAZY_COUNT)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INTERNAL, "lazy: no library %d", which);
 	lazy_lib *l = &libs[which];
@@ -123,6 +133,13 @@ int ecr__lazy_is_loaded(int which)
 	if (which < 0 || which >= ECR__LAZY_COUNT)
 		return 0;
 	return __atomic_load_n(&libs[which].state, __ATOMIC_ACQUIRE) > 0;
+}
+
+const char *ecr__lazy_error(int which)
+{
+	if (which < 0 || which >= ECR__LAZY_COUNT || __atomic_load_n(&libs[which].state, __ATOMIC_ACQUIRE) >= 0)
+		return "";
+	return libs[which].err;
 }
 
 int ecr__lazy_set_soname(int which, const char *soname)

@@ -14,13 +14,24 @@
 #ifndef ECR_CORE_LAZY_H
 #define ECR_CORE_LAZY_H
 
-enum ecr__lazy_lib { ECR__LAZY_CURL = 0, ECR__LAZY_PQ = 1, ECR__LAZY_ARCHIVE = 2, ECR__LAZY_COUNT = 3 };
+enum ecr__lazy_lib {
+	ECR__LAZY_CURL = 0,
+	ECR__LAZY_PQ = 1,
+	ECR__LAZY_ARCHIVE = 2,
+	ECR__LAZY_CRYPTO = 3, /* the digest provider's (lazy_crypto.c) */
+	ECR__LAZY_COUNT = 4
+};
 
 /* Open lib and resolve its functions, once for the process: 0, or
  * ECR_ENOTSUPPORTED with dlerror()'s text (the same error on every later call). */
 int ecr__lazy_load(int lib);
 /* Whether lib has been loaded (never loads it). */
 int ecr__lazy_is_loaded(int lib);
+/* Why lib could not be loaded ("" before an attempt or after a success). */
+const char *ecr__lazy_error(int lib);
+/* lazy_crypto.c: resolve its functions in the opened libcrypto (NULL, or the first name missing); forget them. */
+const char *ecr__lazy_crypto_resolve(void *handle);
+void ecr__lazy_crypto_clear(void);
 /* ecr__lazy_load(ECR__LAZY_CURL), then curl_global_init with libecr's
  * allocator if not done since the last ecr_shutdown(). */
 int ecr__lazy_curl(void);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "libecr/core/core.h"
+#include "libecr/core/digest.h"
 #include "libecr/core/lazy.h"
 #include "libecr/core/lazy_archive.h"
 #include "libecr/core/lazy_curl.h"
@@ -82,6 +83,8 @@ static void test_core_lazy__nothing_mapped_at_start(void **state)
 	assert_false(mapped("libcurl.so"));
 	assert_false(mapped("libpq.so"));
 	assert_false(mapped("libarchive.so"));
+	if (strcmp(ecr__digest_provider(), "libcrypto") == 0)
+		assert_false(mapped("libcrypto.so")); /* no hash yet: OpenSSL neither mapped nor initialised */
 	assert_false(ecr__lazy_is_loaded(ECR__LAZY_CURL));
 	assert_false(ecr__lazy_is_loaded(ECR__LAZY_PQ));
 	assert_false(ecr__lazy_is_loaded(ECR__LAZY_ARCHIVE));
@@ -162,12 +165,37 @@ static void test_core_lazy__curl_on_first_use(void **state)
 	assert_int_equal(ecr__lazy_set_soname(ECR__LAZY_CURL, "x.so"), ECR_EBUSY);
 }
 
+/* The first hash loads libcrypto (the libcrypto provider), and the digests are right. */
+static void test_core_lazy__crypto_on_first_hash(void **state)
+{
+	(void)state;
+	char hex[160];
+	ecr__digest_ctx *d = NULL;
+	int lc = strcmp(ecr__digest_provider(), "libcrypto") == 0;
+	if (lc)
+		assert_false(mapped("libcrypto.so"));
+	assert_ok(ecr__digest_buf(hex, sizeof(hex), ECR__DIGEST_SHA256, "abc", 3));
+	assert_string_equal(hex, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_ok(ecr__digest_new(&d, ECR__DIGEST_SHA512));
+	assert_ok(ecr__digest_update(d, "a", 1));
+	assert_ok(ecr__digest_update(d, "bc", 2));
+	assert_ok(ecr__digest_final(d, hex, sizeof(hex)));
+	assert_string_equal(hex, "sha512:ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+	                         "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+	ecr__digest_free(d);
+	if (lc) {
+		assert_true(ecr__lazy_is_loaded(ECR__LAZY_CRYPTO));
+		assert_true(mapped("libcrypto.so.3"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_core_lazy__nothing_mapped_at_start),
 	    cmocka_unit_test(test_core_lazy__missing_library),
 	    cmocka_unit_test(test_core_lazy__missing_symbol),
+	    cmocka_unit_test(test_core_lazy__crypto_on_first_hash), /* before libcurl, which maps libcrypto */
 	    cmocka_unit_test(test_core_lazy__curl_on_first_use),
 	};
 	return cmocka_run_group_tests_name("core/lazy", tests, NULL, NULL);
