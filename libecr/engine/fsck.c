@@ -1,7 +1,8 @@
 /*
  * The consistency check (ecr/fsck.h), in three phases so that no transaction is open while blobs are read
  * (the memory store has one connection, and GC takes its lock with a transaction open):
- * 1. one read transaction: the reference checks (tags, index children, links) for each registry, and the lists
+ * 1. one read transaction: the reference checks (tags, index children, links) and the manifests stored in the
+ *    metadata store (schema 6: sizes and digests re-hashed from the rows) for each registry, and the lists
  *    the next phases need (the blobs the metadata needs, the archived blob rows, every referenced digest and
  *    upload id);
  * 2. under the store's GC lock (shared: GC in this process cannot remove a blob meanwhile): every needed blob is
@@ -155,6 +156,37 @@ static int on_upload(const char *id, void *payload)
 	return ecr__strvec_add(&((fsck_run *)payload)->uploads, id);
 }
 
+/* A manifest stored in the metadata store (schema 6): checked here, in phase 1 (its bytes come with the row). */
+static int on_manifest(const ecr__meta_fsck_manifest *m, void *payload)
+{
+	fsck_run *r = payload;
+	ecr__digest_alg alg;
+	char got[ECR__DIGEST_STRLEN_MAX];
+	const char *colon = strchr(m->digest, ':');
+	int rc;
+	r->st.blobs_checked++;
+	if (m->size < 0 || (uint64_t)m->size != (uint64_t)m->len)
+		return report(r, ECR_FSCK_BLOB_SIZE, ECR_FSCK_ERROR, true, m->repository, m->digest,
+			"manifest %s of repository '%s' has %zu bytes in the metadata store; the image records %lld",
+			m->digest, m->repository, m->len, (long long)m->size);
+	if (r->flags & ECR_FSCK_NO_HASH)
+		return 0;
+	if (!colon || ecr__digest_alg_from_name(&alg, m->digest, (size_t)(colon - m->digest))) {
+		ecr__error_clear();
+		return report(r, ECR_FSCK_BLOB_CORRUPT, ECR_FSCK_ERROR, true, m->repository, m->digest,
+			"manifest %s of repository '%s': not a digest this library can verify", m->digest,
+			m->repository);
+	}
+	if ((rc = ecr__digest_buf(got, sizeof(got), alg, m->body, m->len)))
+		return rc;
+	r->st.bytes_hashed += m->len;
+	if (strcmp(got, m->digest) != 0)
+		return report(r, ECR_FSCK_BLOB_CORRUPT, ECR_FSCK_ERROR, true, m->repository, m->digest,
+			"manifest %s of repository '%s': its %zu bytes in the metadata store hash to %s", m->digest,
+			m->repository, m->len, got);
+	return 0;
+}
+
 typedef struct reg_ctx {
 	fsck_run *r;
 	ecr__txn *t;
@@ -179,7 +211,8 @@ static int check_registry(int64_t id, const char *account, const char *region, v
 	r->st.images += (uint64_t)images;
 	r->st.tags += (uint64_t)tags;
 	if ((rc = ecr__meta_fsck_dangling_tags(c->t, id, on_dangling_tag, r)) ||
-		(rc = ecr__meta_fsck_missing_children(c->t, id, on_missing_child, r)))
+		(rc = ecr__meta_fsck_missing_children(c->t, id, on_missing_child, r)) ||
+		(rc = ecr__meta_fsck_manifests(c->t, id, on_manifest, r)))
 		return rc;
 	return ecr__meta_fsck_unlinked_refs(c->t, id, on_unlinked_ref, r);
 }

@@ -24,6 +24,8 @@ struct ecr_image {
 	char *repo_name;
 };
 
+static int manifest_load_local(ecr_image *img, ecr__txn *t);
+
 static void tags_free(char **tags, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -348,16 +350,10 @@ int ecr__image_put(ecr_image **out, ecr_repository *repo, const char *tag, const
 		goto done;
 	}
 
-	/* 3. the manifest bytes are stored (durably) before any record points to them */
+	/* 3. the manifest bytes go into the metadata store with the image record, in one transaction: durable with
+	 * it at one group commit (schema 6; images pushed before keep their manifests in the blob store) */
 	pthread_rwlock_rdlock(&reg->store->gc_lock);
 	locked = true;
-	uint64_t stored_size;
-	rc = reg->store->blobs->stat(reg->store->blobs, computed, &stored_size);
-	if (rc == ECR_ENOTFOUND)
-		rc = ecr__blob_store_put(reg->store, computed, manifest, len);
-	if (rc)
-		goto done;
-
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, true)))
 		goto done;
 	if ((rc = ecr__repository_check(&t, repo)))
@@ -420,7 +416,8 @@ int ecr__image_put(ecr_image **out, ecr_repository *repo, const char *tag, const
 			rec.manifest_size = (int64_t)len;
 			rec.image_size = image_size;
 			rec.pushed_at = now;
-			if ((rc = ecr__meta_image_insert(&t, &rec)) || (rc = insert_refs(&t, repo, computed, m)))
+			if ((rc = ecr__meta_image_insert(&t, &rec)) || (rc = insert_refs(&t, repo, computed, m)) ||
+				(rc = ecr__meta_manifest_put(&t, repo->id, computed, manifest, len)))
 				goto done;
 		}
 		if (tag && (rc = ecr__meta_tag_set(&t, repo->id, tag, computed, now)))
@@ -438,6 +435,10 @@ int ecr__image_put(ecr_image **out, ecr_repository *repo, const char *tag, const
 			ecr__meta_image_dispose(&loaded);
 			goto done;
 		}
+		/* the bytes of this digest, as stored */
+		if ((rc = ecr__buf_put(&(*out)->manifest, manifest, len)))
+			goto done;
+		(*out)->manifest_loaded = true;
 	}
 	if ((rc = ecr__txn_commit(&t)))
 		goto done;
@@ -573,7 +574,10 @@ int ecr_image_get(ecr_image **out, ecr_repository *repo, const char *reference, 
 	}
 	if ((rc = image_build(out, &t, reg, &rec)))
 		goto done;
-	if ((rc = ecr__txn_commit(&t))) {
+	/* A GET (it records the pull) serves the manifest next: read it in this transaction (a HEAD does not). */
+	if ((flags & ECR_IMAGE_GET_RECORD_PULL) && (rc = manifest_load_local(*out, &t)) == ECR_ENOTFOUND)
+		rc = 0; /* pushed before schema 6: read from the blob store when asked for */
+	if (rc || (rc = ecr__txn_commit(&t))) {
 		ecr_image_free(*out);
 		*out = NULL;
 	}
@@ -634,6 +638,36 @@ int64_t ecr_image_last_activated_at(const ecr_image *img) { return img->rec.last
 size_t ecr_image_tag_count(const ecr_image *img) { return img->tags_count; }
 const char *ecr_image_tag(const ecr_image *img, size_t i) { return i < img->tags_count ? img->tags[i] : NULL; }
 
+/* Load a local image's manifest (img->lock held, or img not shared yet): from the metadata store, in t or (t
+ * NULL) a read transaction of its own, else from the blob store (images pushed before schema 6). With t, a
+ * manifest not in the metadata store is left for a later call (no blob store read inside a transaction):
+ * ECR_ENOTFOUND, no error set. */
+static int manifest_load_local(ecr_image *img, ecr__txn *t)
+{
+	ecr__txn own = { 0 };
+	bool in_txn = t != NULL;
+	int rc = 0;
+	if (!t) {
+		if ((rc = ecr__txn_begin(&own, img->reg->store->meta, false)))
+			return rc;
+		t = &own;
+	}
+	rc = ecr__meta_manifest_get(t, img->rec.repo_id, img->rec.digest, &img->manifest);
+	ecr__txn_rollback(&own);
+	if (rc == ECR_ENOTFOUND && !in_txn)
+		rc = ecr__blob_store_get(img->reg->store, img->rec.digest, ECR_MANIFEST_MAX_SIZE, &img->manifest);
+	if (!rc && img->manifest.size != (size_t)img->rec.manifest_size)
+		rc = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "manifest %s: stored %zu bytes, expected %lld",
+			img->rec.digest, img->manifest.size, (long long)img->rec.manifest_size);
+	if (!rc && !img->manifest.ptr)
+		rc = ecr__buf_grow(&img->manifest, 0);
+	if (rc)
+		ecr_buf_dispose(&img->manifest);
+	else
+		img->manifest_loaded = true;
+	return rc;
+}
+
 int ecr_image_manifest(const void **out, size_t *len_out, ecr_image *img)
 {
 	int rc = 0;
@@ -652,16 +686,7 @@ int ecr_image_manifest(const void **out, size_t *len_out, ecr_image *img)
 			img->rec.manifest_size = (int64_t)img->manifest.size;
 		}
 	} else if (!img->manifest_loaded) {
-		rc = ecr__blob_store_get(img->reg->store, img->rec.digest, ECR_MANIFEST_MAX_SIZE, &img->manifest);
-		if (!rc && img->manifest.size != (size_t)img->rec.manifest_size)
-			rc = ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "manifest %s: stored %zu bytes, expected %lld",
-				img->rec.digest, img->manifest.size, (long long)img->rec.manifest_size);
-		if (!rc && !img->manifest.ptr)
-			rc = ecr__buf_grow(&img->manifest, 0);
-		if (rc)
-			ecr_buf_dispose(&img->manifest);
-		else
-			img->manifest_loaded = true;
+		rc = manifest_load_local(img, NULL);
 	}
 	pthread_mutex_unlock(&img->lock);
 	if (rc)

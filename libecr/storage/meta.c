@@ -314,6 +314,15 @@ static const char *const migrations[ECR__META_SCHEMA_VERSION] = {
 	" blob_downloads BIGINT NOT NULL DEFAULT 0,"
 	" PRIMARY KEY (registry_id, repository, day));"
 	"CREATE INDEX usage_daily_day ON usage_daily (registry_id, day);",
+	/* 5 -> 6: manifests stored in the metadata store, written in the transaction that inserts their image (one
+	 * group-commit fsync covers many pushes) and deleted with it; an image without a row here (pushed before
+	 * version 6) has its manifest in the blob store, where readers fall back (meta_image.c, engine/image.c) */
+	"CREATE TABLE image_manifests ("
+	" repository_id INTEGER NOT NULL,"
+	" digest TEXT NOT NULL,"
+	" body BLOB NOT NULL,"
+	" PRIMARY KEY (repository_id, digest),"
+	" FOREIGN KEY (repository_id, digest) REFERENCES images(repository_id, digest) ON DELETE CASCADE);",
 };
 
 int ecr__meta_migrate(ecr_meta_store *store)

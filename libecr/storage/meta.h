@@ -45,7 +45,7 @@ int ecr__sql_dup(char **out, const ecr_sql_value *v);
 
 /* Schema: create or migrate to the latest version. ECR_EINVALID when the
  * database was made by a newer libecr. */
-#define ECR__META_SCHEMA_VERSION 5
+#define ECR__META_SCHEMA_VERSION 6
 int ecr__meta_migrate(ecr_meta_store *store);
 
 /* Registries (account x region). */
@@ -129,6 +129,13 @@ int ecr__meta_image_list(ecr__txn *t, int64_t repo_id, const char *after, ecr_ta
 /* Update storage_class, status, last_archived_at, last_activated_at of (img->repo_id, img->digest). ECR_ENOTFOUND. */
 int ecr__meta_image_set_state(ecr__txn *t, const ecr__meta_image *img);
 
+/* Manifests stored in the metadata store (schema 6): the bytes of image (repo_id, digest), inserted in the
+ * transaction that inserts the image (an existing row is kept: same digest, same bytes) and deleted with it. */
+int ecr__meta_manifest_put(ecr__txn *t, int64_t repo_id, const char *digest, const void *body, size_t len);
+/* The bytes appended to out (and NUL-terminated). ECR_ENOTFOUND (no error set) without a row: an image pushed
+ * before schema 6, whose manifest is in the blob store. */
+int ecr__meta_manifest_get(ecr__txn *t, int64_t repo_id, const char *digest, ecr_buf *out);
+
 /* References from a manifest to what it needs: kind 0 = blob (config, layer), 1 = manifest (index child). */
 #define ECR__REF_BLOB 0
 #define ECR__REF_MANIFEST 1
@@ -173,8 +180,8 @@ typedef int (*ecr__meta_link_cb)(int64_t repo_id, const char *digest, void *payl
 /* Links created before `before` that no image of their repository references (as a
  * blob, or as the image's own manifest). */
 int ecr__meta_gc_stale_links(ecr__txn *t, int64_t before, ecr__meta_link_cb cb, void *payload);
-/* Whether any repository of any registry links the blob or has it as a manifest, or an upload is
- * in progress... (1 / 0 in *out). */
+/* Whether any repository of any registry links the blob or has it as a manifest kept in the blob store (an
+ * image without a row in image_manifests), or an upload is in progress... (1 / 0 in *out). */
 int ecr__meta_blob_referenced(ecr__txn *t, const char *digest, bool *out);
 
 /* Principals, access keys, identity policies, store keys (meta_auth.c). */

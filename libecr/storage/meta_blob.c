@@ -192,7 +192,8 @@ int ecr__meta_blob_referenced(ecr__txn *t, const char *digest, bool *out)
 	/* A compressed copy of an archived blob is kept while its archived_blobs row exists. */
 	int rc = ecr__sql(t,
 		"SELECT CASE WHEN EXISTS (SELECT 1 FROM blob_links WHERE digest = ?) "
-		"OR EXISTS (SELECT 1 FROM images WHERE digest = ?) "
+		"OR EXISTS (SELECT 1 FROM images i WHERE i.digest = ? AND NOT EXISTS (SELECT 1 FROM image_manifests m "
+		"WHERE m.repository_id = i.repository_id AND m.digest = i.digest)) "
 		"OR EXISTS (SELECT 1 FROM image_refs WHERE child = ?) "
 		"OR EXISTS (SELECT 1 FROM archived_blobs WHERE compressed_digest = ?) THEN 1 ELSE 0 END",
 		p, ECR__NPARAMS(p), row_found_int, &f, NULL);

@@ -90,6 +90,10 @@ int ecr__meta_fsck_missing_children(ecr__txn *t, int64_t registry_id, ecr__meta_
 		p, ECR__NPARAMS(p), row_problem, &x, NULL);
 }
 
+/* An image (alias i) whose manifest is in the blob store: pushed before schema 6, no row in image_manifests. */
+#define MANIFEST_IN_BLOBS \
+	"NOT EXISTS (SELECT 1 FROM image_manifests m WHERE m.repository_id = i.repository_id AND m.digest = i.digest)"
+
 /* A repository of a pull-through cache rule: its name starts with "<prefix>/". */
 #define NOT_CACHE_REPO \
 	"NOT EXISTS (SELECT 1 FROM pull_through_cache_rules c WHERE c.registry_id = r.registry_id " \
@@ -128,6 +132,39 @@ static int row_blob(const ecr_sql_value *c, size_t n, void *payload)
 	return rc;
 }
 
+typedef struct manifest_ctx {
+	ecr__meta_fsck_manifest_cb cb;
+	void *payload;
+} manifest_ctx;
+
+static int row_manifest(const ecr_sql_value *c, size_t n, void *payload)
+{
+	manifest_ctx *x = payload;
+	char *repo = NULL, *digest = NULL;
+	int rc;
+	if (n != 4 || (c[3].type != ECR_SQL_BLOB && c[3].type != ECR_SQL_TEXT) || (!c[3].s && c[3].len))
+		return ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "fsck manifest row is malformed");
+	if (!(rc = ecr__sql_dup(&repo, &c[0])) && !(rc = ecr__sql_dup(&digest, &c[1]))) {
+		ecr__meta_fsck_manifest m = { repo ? repo : "", digest ? digest : "", ecr__sql_int(&c[2]),
+			c[3].s ? c[3].s : "", c[3].len };
+		rc = x->cb(&m, x->payload);
+	}
+	ecr__free(repo);
+	ecr__free(digest);
+	return rc;
+}
+
+int ecr__meta_fsck_manifests(ecr__txn *t, int64_t registry_id, ecr__meta_fsck_manifest_cb cb, void *payload)
+{
+	const ecr_sql_value p[] = { REG_PARAMS(registry_id) };
+	manifest_ctx x = { cb, payload };
+	return ecr__sql(t,
+		"SELECT r.name, i.digest, i.manifest_size, m.body FROM image_manifests m"
+		" JOIN images i ON i.repository_id = m.repository_id AND i.digest = m.digest"
+		" JOIN repositories r ON r.id = i.repository_id WHERE " REG_FILTER " ORDER BY r.name, i.digest",
+		p, ECR__NPARAMS(p), row_manifest, &x, NULL);
+}
+
 int ecr__meta_fsck_blobs(ecr__txn *t, int64_t registry_id, ecr__meta_fsck_blob_cb cb, void *payload)
 {
 	const ecr_sql_value p[] = { REG_PARAMS(registry_id), ECR__SQL_I(ECR__REF_BLOB), REG_PARAMS(registry_id),
@@ -139,6 +176,7 @@ int ecr__meta_fsck_blobs(ecr__txn *t, int64_t registry_id, ecr__meta_fsck_blob_c
 		"SELECT digest, MIN(size), MAX(size), MIN(need), MIN(repo) FROM ("
 		" SELECT i.digest AS digest, i.manifest_size AS size, CASE WHEN i.status = 0 THEN 0 ELSE 1 END AS need,"
 		" r.name AS repo FROM images i JOIN repositories r ON r.id = i.repository_id WHERE " REG_FILTER
+		" AND " MANIFEST_IN_BLOBS
 		" UNION ALL"
 		" SELECT f.child, f.size, CASE WHEN i.status = 0 THEN 0 ELSE 1 END, r.name FROM image_refs f"
 		" JOIN images i ON i.repository_id = f.repository_id AND i.digest = f.parent"
@@ -172,7 +210,8 @@ int ecr__meta_fsck_referenced(ecr__txn *t, ecr__meta_fsck_digest_cb cb, void *pa
 {
 	digest_ctx x = { cb, payload };
 	return ecr__sql(t,
-		"SELECT digest FROM images UNION SELECT child FROM image_refs UNION SELECT digest FROM blob_links "
+		"SELECT digest FROM images i WHERE " MANIFEST_IN_BLOBS " UNION SELECT child FROM image_refs "
+		"UNION SELECT digest FROM blob_links "
 		"UNION SELECT digest FROM archived_blobs UNION SELECT compressed_digest FROM archived_blobs",
 		NULL, 0, row_digest, &x, NULL);
 }

@@ -22,7 +22,8 @@ int ecr__meta_fsck_missing_children(ecr__txn *t, int64_t registry_id, ecr__meta_
  * blobs come lazily, left out): cb(repository, parent, child). */
 int ecr__meta_fsck_unlinked_refs(ecr__txn *t, int64_t registry_id, ecr__meta_fsck_row_cb cb, void *payload);
 
-/* Every distinct blob the metadata needs (image manifests, linked configs and layers, blob links), by digest:
+/* Every distinct blob the metadata needs (image manifests in the blob store, linked configs and layers, blob
+ * links), by digest:
  * the smallest and largest size recorded, whether an ACTIVE image needs it (then its raw copy must be present)
  * and a repository that needs it. */
 typedef struct ecr__meta_fsck_blob {
@@ -33,6 +34,19 @@ typedef struct ecr__meta_fsck_blob {
 } ecr__meta_fsck_blob;
 typedef int (*ecr__meta_fsck_blob_cb)(const ecr__meta_fsck_blob *b, void *payload);
 int ecr__meta_fsck_blobs(ecr__txn *t, int64_t registry_id, ecr__meta_fsck_blob_cb cb, void *payload);
+
+/* Every manifest stored in the metadata store (schema 6) of the registry's images, by repository and digest:
+ * the size the image records and the stored bytes (borrowed for the callback). Images without a row (pushed
+ * before) have their manifests in the blob store, and ecr__meta_fsck_blobs lists those. */
+typedef struct ecr__meta_fsck_manifest {
+	const char *repository;
+	const char *digest;
+	int64_t size;
+	const char *body;
+	size_t len;
+} ecr__meta_fsck_manifest;
+typedef int (*ecr__meta_fsck_manifest_cb)(const ecr__meta_fsck_manifest *m, void *payload);
+int ecr__meta_fsck_manifests(ecr__txn *t, int64_t registry_id, ecr__meta_fsck_manifest_cb cb, void *payload);
 
 /* cb(digest) for every digest the store's metadata references in any way (the blobs above for every registry,
  * archived blobs' raw and compressed digests), in no particular order. */

@@ -83,10 +83,46 @@ int ecr__meta_image_delete(ecr__txn *t, int64_t repo_id, const char *digest)
 	if (!rc)
 		rc = ecr__sql(t, "DELETE FROM image_refs WHERE repository_id = ? AND parent = ?", p, 2, NULL, NULL, NULL);
 	if (!rc)
+		rc = ecr__sql(t, "DELETE FROM image_manifests WHERE repository_id = ? AND digest = ?", p, 2, NULL, NULL,
+			NULL);
+	if (!rc)
 		rc = ecr__sql(t, "DELETE FROM image_scans WHERE repository_id = ? AND digest = ?", p, 2, NULL, NULL, NULL);
 	if (rc)
 		return rc;
 	return ecr__sql_change(t, "DELETE FROM images WHERE repository_id = ? AND digest = ?", p, 2, ECR_ENOTFOUND);
+}
+
+int ecr__meta_manifest_put(ecr__txn *t, int64_t repo_id, const char *digest, const void *body, size_t len)
+{
+	ecr_sql_value p[] = { ECR__SQL_I(repo_id), ECR__SQL_S(digest), { ECR_SQL_BLOB, 0, body, len } };
+	return ecr__sql(t, "INSERT INTO image_manifests (repository_id, digest, body) VALUES (?, ?, ?) "
+			   "ON CONFLICT (repository_id, digest) DO NOTHING",
+		p, ECR__NPARAMS(p), NULL, NULL, NULL);
+}
+
+typedef struct manifest_ctx {
+	ecr_buf *out;
+	bool found;
+} manifest_ctx;
+
+static int manifest_row_cb(const ecr_sql_value *c, size_t n, void *payload)
+{
+	manifest_ctx *x = payload;
+	if (n != 1 || (c[0].type != ECR_SQL_BLOB && c[0].type != ECR_SQL_TEXT) || (!c[0].s && c[0].len))
+		return ecr__fail(ECR_EIO, ECR_ERROR_STORAGE, "malformed manifest row");
+	x->found = true;
+	return ecr__buf_put(x->out, c[0].s ? c[0].s : "", c[0].len);
+}
+
+int ecr__meta_manifest_get(ecr__txn *t, int64_t repo_id, const char *digest, ecr_buf *out)
+{
+	ecr_sql_value p[] = { ECR__SQL_I(repo_id), ECR__SQL_S(digest) };
+	manifest_ctx x = { out, false };
+	int rc = ecr__sql(t, "SELECT body FROM image_manifests WHERE repository_id = ? AND digest = ?", p, 2,
+		manifest_row_cb, &x, NULL);
+	if (rc)
+		return rc;
+	return x.found ? 0 : ECR_ENOTFOUND;
 }
 
 int ecr__meta_image_touch_pull(ecr__txn *t, int64_t repo_id, const char *digest, int64_t now)

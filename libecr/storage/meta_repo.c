@@ -132,6 +132,7 @@ int ecr__meta_repo_delete(ecr__txn *t, int64_t repo_id)
 	static const char *const stmts[] = {
 		"DELETE FROM tags WHERE repository_id = ?",
 		"DELETE FROM image_refs WHERE repository_id = ?",
+		"DELETE FROM image_manifests WHERE repository_id = ?",
 		"DELETE FROM images WHERE repository_id = ?",
 		"DELETE FROM blob_links WHERE repository_id = ?",
 		"DELETE FROM uploads WHERE repository_id = ?",

@@ -138,8 +138,8 @@ static void assert_archived_blobs(fixture *f, const th_image *img)
 			assert_true(file_exists(f, row.compressed_digest));
 		}
 	}
-	/* the manifest itself stays raw */
-	assert_true(in_store(f, img->digest));
+	/* the manifest itself is in the metadata store (schema 6), never archived */
+	assert_false(in_store(f, img->digest));
 }
 
 static void assert_raw_blobs(fixture *f, const th_image *img)

@@ -95,6 +95,8 @@ static int teardown(void **state)
 /* Distinct blobs of the fixture: 3 manifests, 3 configs, img[0]'s 2 layers (shared by img[2]), img[1]'s layer,
  * img[2]'s extra layer. */
 #define FIXTURE_BLOBS 10u
+/* In the blob store: the same but the 3 manifests, which are in the metadata store (schema 6). */
+#define FIXTURE_STORED (FIXTURE_BLOBS - 3u)
 
 static void fsck(fixture *f, uint32_t flags, seen *s, ecr_fsck_stats *st)
 {
@@ -183,7 +185,7 @@ static void test_engine_fsck__all_registries(void **state)
 	assert_int_equal(st.repositories, 3);
 	assert_int_equal(st.images, 4);
 	assert_int_equal(st.blobs_checked, FIXTURE_BLOBS + 3);
-	assert_int_equal(st.blobs_stored, FIXTURE_BLOBS + 3);
+	assert_int_equal(st.blobs_stored, FIXTURE_STORED + 2); /* img's config and layer */
 
 	/* Damage in the other registry is found only when every registry is checked. */
 	char path[4400];
@@ -286,6 +288,70 @@ static void test_engine_fsck__dangling_tag_and_unlinked(void **state)
 	assert_int_equal(st.images, 2);
 }
 
+/* Manifests stored in the metadata store: a changed byte is found by hashing, a changed length without. */
+static void test_engine_fsck__inline_manifest(void **state)
+{
+	fixture *f = *state;
+	char sql[1024];
+	seen s = { 0 };
+	ecr_fsck_stats st;
+	if (!f->dir)
+		skip();
+	/* the same length, other bytes (the JSON's quotes made apostrophes) */
+	snprintf(sql, sizeof(sql),
+		"UPDATE image_manifests SET body = CAST(replace(CAST(body AS TEXT), '\"', '''') AS BLOB) "
+		"WHERE digest = '%s'",
+		f->img[1].digest);
+	db_exec(f, sql);
+	fsck(f, ECR_FSCK_NO_HASH, &s, &st);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(st.blobs_checked, FIXTURE_BLOBS);
+	fsck(f, 0, &s, &st);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.kind[0], ECR_FSCK_BLOB_CORRUPT);
+	assert_int_equal(s.sev[0], ECR_FSCK_ERROR);
+	assert_string_equal(s.digest[0], f->img[1].digest);
+	assert_string_equal(s.repo[0], "team/a");
+	assert_int_equal(st.errors, 1);
+
+	/* one byte shorter: a size problem, seen without hashing */
+	memset(&s, 0, sizeof(s));
+	snprintf(sql, sizeof(sql), "UPDATE image_manifests SET body = substr(body, 2) WHERE digest = '%s'",
+		f->img[2].digest);
+	db_exec(f, sql);
+	fsck(f, ECR_FSCK_NO_HASH, &s, &st);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.kind[0], ECR_FSCK_BLOB_SIZE);
+	assert_string_equal(s.digest[0], f->img[2].digest);
+	assert_string_equal(s.repo[0], "team/b");
+}
+
+/* An image pushed before schema 6 has its manifest in the blob store: checked there, and found missing there. */
+static void test_engine_fsck__manifest_in_blob_store(void **state)
+{
+	fixture *f = *state;
+	char sql[1024], path[4400];
+	seen s = { 0 };
+	ecr_fsck_stats st;
+	if (!f->dir)
+		skip();
+	assert_ok(ecr__blob_store_put(f->reg->store, f->img[0].digest, f->img[0].manifest, f->img[0].manifest_len));
+	snprintf(sql, sizeof(sql), "DELETE FROM image_manifests WHERE digest = '%s'", f->img[0].digest);
+	db_exec(f, sql);
+	fsck(f, ECR_FSCK_ALL_REGISTRIES, &s, &st);
+	assert_int_equal(s.n, 0); /* the blob is the image's manifest: not unreferenced */
+	assert_int_equal(st.blobs_checked, FIXTURE_BLOBS);
+	assert_int_equal(st.blobs_stored, FIXTURE_STORED + 1);
+
+	blob_path(f, f->img[0].digest, path, sizeof(path));
+	assert_int_equal(unlink(path), 0);
+	fsck(f, 0, &s, &st);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.kind[0], ECR_FSCK_BLOB_MISSING);
+	assert_string_equal(s.digest[0], f->img[0].digest);
+	assert_string_equal(s.repo[0], "team/a");
+}
+
 static int first_text(void *payload, int n, char **vals, char **cols)
 {
 	(void)cols;
@@ -355,7 +421,7 @@ static void test_engine_fsck__unreferenced_is_a_notice(void **state)
 	assert_string_equal(s.digest[0], extra.digest);
 	assert_int_equal(st.errors, 0);
 	assert_int_equal(st.notices, 1);
-	assert_int_equal(st.blobs_stored, FIXTURE_BLOBS + 1);
+	assert_int_equal(st.blobs_stored, FIXTURE_STORED + 1);
 	th_blob_dispose(&extra);
 }
 
@@ -458,6 +524,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_engine_fsck__clean, setup_memory, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_fsck__clean, setup_fs, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_fsck__inline_manifest, setup_fs, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_fsck__manifest_in_blob_store, setup_fs, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_fsck__all_registries, setup_fs, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_fsck__blob_missing, setup_fs, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_fsck__blob_corrupt_and_size, setup_fs, teardown),

@@ -193,19 +193,80 @@ static void test_engine_gc__images_stay(void **state)
 	gc(f, &st);
 	assert_int_equal(st.blobs_removed, 0);
 	assert_int_equal(st.links_removed, 4); /* a's config and layers */
-	assert_true(in_store(f->reg, img.digest));
+	assert_false(in_store(f->reg, img.digest)); /* manifests are in the metadata store (schema 6) */
 	if (th_image_verify(f->b, img.digest, img.digest, NULL) != 0)
 		fail_msg("verify: %s", th_problem());
 	assert_int_equal(ecr_blob_stat(f->a, img.layers[0].digest, NULL), ECR_ENOTFOUND);
 
-	/* held by nothing: the manifest, the config and the layers go */
+	/* held by nothing: the config and the layers go (the manifest went with the image) */
 	assert_ok(ecr_image_delete(f->b, img.digest));
 	gc(f, &st);
-	assert_int_equal(st.blobs_removed, 5);
+	assert_int_equal(st.blobs_removed, 4);
 	assert_false(in_store(f->reg, img.digest));
 	assert_false(in_store(f->reg, img.config.digest));
 	for (size_t i = 0; i < img.layer_count; i++)
 		assert_false(in_store(f->reg, img.layers[i].digest));
+	th_image_dispose(&img);
+}
+
+/* Delete the manifest row of an image and put its bytes into the blob store: an image pushed before schema 6. */
+static void make_legacy(fixture *f, const th_image *img)
+{
+	ecr__txn t;
+	ecr_sql_value p[] = { ECR__SQL_S(img->digest) };
+	assert_ok(ecr__blob_store_put(f->reg->store, img->digest, img->manifest, img->manifest_len));
+	assert_ok(ecr__txn_begin(&t, f->reg->store->meta, true));
+	assert_ok(ecr__sql_change(&t, "DELETE FROM image_manifests WHERE digest = ?", p, 1, ECR_ENOTFOUND));
+	assert_ok(ecr__txn_commit(&t));
+}
+
+/* A manifest in the blob store (pushed before schema 6) stays while an image without a manifest row needs it;
+ * a copy of it in the blob store that only images with rows name is garbage. */
+static void test_engine_gc__manifest_in_blob_store(void **state)
+{
+	fixture *f = *state;
+	uint64_t rng = 12;
+	th_image img;
+	ecr_gc_stats st;
+	const void *bytes;
+	size_t len;
+	ecr_image *got = NULL;
+
+	assert_ok(th_image_random(&img, &rng, 1, NULL));
+	if (th_image_push(f->a, &img, "v1", 0) != 0 || th_image_push(f->b, &img, "v1", 0) != 0)
+		fail_msg("push: %s", th_problem());
+	assert_false(in_store(f->reg, img.digest)); /* in the metadata store */
+	make_legacy(f, &img); /* deletes both rows */
+	assert_true(in_store(f->reg, img.digest));
+
+	atomic_fetch_add(&f->clock, 5 * HOUR_MS);
+	gc(f, &st);
+	assert_int_equal(st.blobs_removed, 0);
+	assert_true(in_store(f->reg, img.digest));
+	/* read from the blob store (no row) */
+	assert_ok(ecr_image_get(&got, f->a, "v1", 0));
+	assert_ok(ecr_image_manifest(&bytes, &len, got));
+	assert_int_equal(len, img.manifest_len);
+	assert_memory_equal(bytes, img.manifest, len);
+	ecr_image_free(got);
+
+	/* Pushed again to a (deleted first): a has a row now; b still needs the blob store's copy. */
+	assert_ok(ecr_image_delete(f->a, img.digest));
+	if (th_image_push(f->a, &img, "v1", 0) != 0)
+		fail_msg("push: %s", th_problem());
+	gc(f, &st);
+	assert_int_equal(st.blobs_removed, 0);
+	assert_true(in_store(f->reg, img.digest));
+	if (th_image_verify(f->b, "v1", img.digest, NULL) != 0)
+		fail_msg("verify: %s", th_problem());
+
+	/* b's image gone: only a's, with its row, names the digest: the blob store's copy is garbage */
+	assert_ok(ecr_image_delete(f->b, img.digest));
+	gc(f, &st);
+	assert_int_equal(st.blobs_removed, 1);
+	assert_false(in_store(f->reg, img.digest));
+	if (th_image_verify(f->a, "v1", img.digest, NULL) != 0)
+		fail_msg("verify: %s", th_problem());
 	th_image_dispose(&img);
 }
 
@@ -619,6 +680,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		BOTH(grace),
 		BOTH(images_stay),
+		BOTH(manifest_in_blob_store),
 		BOTH(dry_run),
 		BOTH(concurrent_pushes),
 	};

@@ -1,11 +1,15 @@
-/* The metadata store's migrations (libecr/storage/meta.c): a v1 database and a v2 database made by hand
- * with sqlite3, opened by the library, migrate to the latest version (3) and keep their rows. */
+/* The metadata store's migrations (libecr/storage/meta.c): databases of each older version, made by hand with
+ * sqlite3, opened by the library, migrate to the latest version (6) and keep their rows. */
 #include "../helpers/helpers.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "../helpers/th_image.h"
+#include "libecr/engine/engine.h"
 
 /* The v1 schema as libecr 1 released it (meta.c's migrations[0], frozen). */
 static const char v1_schema[] =
@@ -194,7 +198,7 @@ static void test_storage_meta_migration__v1_to_v2(void **state)
 	ecr_registry *reg;
 	assert_ok(ecr_registry_open(&reg, url, NULL));
 	/* migrated (through v2 to the latest) */
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 5);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 6);
 	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
 					 "('replication_configuration', 'replication_jobs', 'creation_templates', "
 					 "'pull_through_cache_rules', 'credentials', 'cache_tags')"),
@@ -222,7 +226,7 @@ static void test_storage_meta_migration__v1_to_v2(void **state)
 	assert_ok(ecr_repository_open(&repo, reg, "team/old"));
 	ecr_repository_free(repo);
 	ecr_registry_free(reg);
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 5);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 6);
 	th_rmtree(dir);
 }
 
@@ -307,7 +311,7 @@ static void test_storage_meta_migration__v2_to_v3(void **state)
 	opts.region = ECR_REGION_PUBLIC;
 	ecr_registry *reg;
 	assert_ok(ecr_registry_open(&reg, url, &opts));
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 5);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 6);
 	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
 					 "('public_registries', 'repository_catalog')"),
 		2);
@@ -334,7 +338,7 @@ static void test_storage_meta_migration__v2_to_v3(void **state)
 	assert_string_equal(b.ptr, "old-team");
 	ecr_buf_dispose(&b);
 	ecr_registry_free(reg);
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 5);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 6);
 	th_rmtree(dir);
 }
 
@@ -356,14 +360,14 @@ static void test_storage_meta_migration__v3_to_v4(void **state)
 
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_ok(db, "DROP TABLE leases; DROP TABLE gc_candidates; DROP TABLE usage_daily; "
+	exec_ok(db, "DROP TABLE leases; DROP TABLE gc_candidates; DROP TABLE usage_daily; DROP TABLE image_manifests; "
 		    "UPDATE schema_version SET version = 3;");
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('leases', 'gc_candidates')"),
 		0);
 
 	assert_ok(ecr_registry_open(&reg, url, NULL));
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 5);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 6);
 	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
 					 "('leases', 'gc_candidates')"),
 		2);
@@ -394,11 +398,11 @@ static void test_storage_meta_migration__v4_to_v5(void **state)
 
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_ok(db, "DROP TABLE usage_daily; UPDATE schema_version SET version = 4;");
+	exec_ok(db, "DROP TABLE usage_daily; DROP TABLE image_manifests; UPDATE schema_version SET version = 4;");
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 
 	assert_ok(ecr_registry_open(&reg, url, NULL));
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 5);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 6);
 	assert_ok(ecr_repository_open(&repo, reg, "team/v4"));
 	/* sha256 of "abc" */
 	assert_ok(ecr_blob_put(repo, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "abc", 3));
@@ -407,6 +411,76 @@ static void test_storage_meta_migration__v4_to_v5(void **state)
 	ecr_registry_free(reg);
 	assert_int_equal(query_int(path, "SELECT pushed_bytes FROM usage_daily WHERE repository = 'team/v4'"), 3);
 	assert_int_equal(query_int(path, "SELECT blob_uploads FROM usage_daily WHERE repository = 'team/v4'"), 1);
+	th_rmtree(dir);
+}
+
+/* A version 5 database (manifests in the blob store) gets image_manifests: its images' manifests are still read
+ * from the blob store, new pushes go to the table, and the blob store's copy stays while an image needs it. */
+static void test_storage_meta_migration__v5_to_v6(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir();
+	char path[600], url[600];
+	snprintf(path, sizeof(path), "%s/metadata.db", dir);
+	snprintf(url, sizeof(url), "file://%s", dir);
+	ecr_registry_options opts = ECR_REGISTRY_OPTIONS_INIT;
+	ecr_registry *reg;
+	ecr_repository *repo;
+	ecr_image *img = NULL;
+	const void *bytes;
+	size_t len;
+	uint64_t rng = 56, size;
+	th_image old, fresh;
+	opts.flags = ECR_STORAGE_NOSYNC;
+	assert_ok(th_image_random(&old, &rng, 1, NULL));
+	assert_ok(th_image_random(&fresh, &rng, 1, NULL));
+	/* as libecr with schema 5 stored it: the manifest in the blob store, no image_manifests */
+	assert_ok(ecr_registry_open(&reg, url, &opts));
+	assert_ok(ecr_repository_create(&repo, reg, "team/v5", NULL));
+	if (th_image_push(repo, &old, "old", 0) != 0)
+		fail_msg("push: %s", th_problem());
+	assert_ok(ecr__blob_store_put(reg->store, old.digest, old.manifest, old.manifest_len));
+	ecr_repository_free(repo);
+	ecr_registry_free(reg);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	exec_ok(db, "DROP TABLE image_manifests; UPDATE schema_version SET version = 5;");
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+
+	assert_ok(ecr_registry_open(&reg, url, &opts));
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 6);
+	assert_int_equal(query_int(path, "SELECT count(*) FROM image_manifests"), 0);
+	assert_ok(ecr_repository_open(&repo, reg, "team/v5"));
+	/* read from the blob store */
+	assert_ok(ecr_image_get(&img, repo, "old", ECR_IMAGE_GET_RECORD_PULL));
+	assert_ok(ecr_image_manifest(&bytes, &len, img));
+	assert_int_equal(len, old.manifest_len);
+	assert_memory_equal(bytes, old.manifest, len);
+	ecr_image_free(img);
+	/* a new push: in the table, not in the blob store */
+	if (th_image_push(repo, &fresh, "fresh", 0) != 0 || th_image_verify_exact(repo, &fresh) != 0)
+		fail_msg("push: %s", th_problem());
+	assert_int_equal(query_int(path, "SELECT count(*) FROM image_manifests"), 1);
+	assert_int_equal(reg->store->blobs->stat(reg->store->blobs, fresh.digest, &size), ECR_ENOTFOUND);
+	ecr_error_clear();
+	/* GC keeps the old manifest (its image has no row) */
+	ecr_gc_options gopts = ECR_GC_OPTIONS_INIT;
+	gopts.grace_seconds = 1;
+	sleep(2);
+	assert_ok(ecr_registry_gc(reg, &gopts, NULL));
+	assert_ok(reg->store->blobs->stat(reg->store->blobs, old.digest, &size));
+	if (th_image_verify_exact(repo, &old) != 0)
+		fail_msg("verify: %s", th_problem());
+	/* the image deleted (with its repository): its manifest is garbage */
+	ecr_repository_free(repo);
+	assert_ok(ecr_repository_delete(reg, "team/v5", ECR_REPOSITORY_DELETE_FORCE));
+	assert_int_equal(query_int(path, "SELECT count(*) FROM image_manifests"), 0);
+	assert_ok(ecr_registry_gc(reg, &gopts, NULL));
+	assert_int_equal(reg->store->blobs->stat(reg->store->blobs, old.digest, &size), ECR_ENOTFOUND);
+	ecr_error_clear();
+	ecr_registry_free(reg);
+	th_image_dispose(&old);
+	th_image_dispose(&fresh);
 	th_rmtree(dir);
 }
 
@@ -419,11 +493,11 @@ static void test_storage_meta_migration__newer_schema_refused(void **state)
 	snprintf(url, sizeof(url), "file://%s", dir);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_ok(db, "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (6);");
+	exec_ok(db, "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (7);");
 	sqlite3_close(db);
 	ecr_registry *reg = NULL;
 	assert_int_equal(ecr_registry_open(&reg, url, NULL), ECR_EINVALID);
-	assert_non_null(strstr(ecr_error_last()->message, "schema version 6"));
+	assert_non_null(strstr(ecr_error_last()->message, "schema version 7"));
 	th_rmtree(dir);
 }
 
@@ -434,6 +508,7 @@ int main(void)
 		cmocka_unit_test(test_storage_meta_migration__v2_to_v3),
 		cmocka_unit_test(test_storage_meta_migration__v3_to_v4),
 		cmocka_unit_test(test_storage_meta_migration__v4_to_v5),
+		cmocka_unit_test(test_storage_meta_migration__v5_to_v6),
 		cmocka_unit_test(test_storage_meta_migration__newer_schema_refused),
 	};
 	return cmocka_run_group_tests_name("storage/meta_migration", tests, NULL, NULL);
