@@ -442,6 +442,8 @@ static bool store_first(const ecr_replicator *r, const attachment *a)
 	return true;
 }
 
+static int start_locked(ecr_replicator *r, unsigned int n);
+
 static void *worker(void *arg)
 {
 	ecr_replicator *r = arg;
@@ -479,6 +481,8 @@ static void *worker(void *arg)
 			pthread_mutex_lock(&r->lock);
 			a->users--;
 			pthread_cond_broadcast(&r->idle);
+			if (did && r->started < r->nthreads && !r->stopping && start_locked(r, r->nthreads) < 0)
+				ecr__error_clear(); /* no thread: the ones running do the work */
 			if (did)
 				break;
 		}
@@ -536,10 +540,12 @@ int ecr_replicator_new(ecr_replicator **out, const ecr_replicator_options *opts)
 	return 0;
 }
 
-/* Start the worker threads (lock held). */
-static int start_locked(ecr_replicator *r)
+/* Start worker threads up to n (lock held). */
+static int start_locked(ecr_replicator *r, unsigned int n)
 {
-	for (; r->started < r->nthreads; r->started++) {
+	if (n > r->nthreads)
+		n = r->nthreads;
+	for (; r->started < n; r->started++) {
 		int err = pthread_create(&r->threads[r->started], NULL, worker, r);
 		if (err) {
 			if (r->started)
@@ -586,7 +592,9 @@ int ecr_replicator_attach(ecr_replicator *r, ecr_registry *reg)
 		rc = ECR_ENOMEM;
 		goto done;
 	}
-	if ((rc = start_locked(r))) {
+	/* One worker until there is work: the others (a thread and a metadata connection each) start when it claims a
+	 * job, so an idle process does not carry them. */
+	if ((rc = start_locked(r, 1))) {
 		ecr__free(a);
 		goto done;
 	}
@@ -689,8 +697,9 @@ void ecr_replicator_free(ecr_replicator *r)
 	__atomic_store_n(&r->stopping, true, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&r->work);
 	pthread_cond_broadcast(&r->idle);
+	unsigned int started = r->started; /* none starts once stopping is set */
 	pthread_mutex_unlock(&r->lock);
-	for (unsigned int i = 0; i < r->started; i++)
+	for (unsigned int i = 0; i < started; i++)
 		pthread_join(r->threads[i], NULL);
 	for (size_t i = 0; i < r->natts; i++) {
 		__atomic_store_n(&r->atts[i]->reg->repl_wake, (void (*)(void *))NULL, __ATOMIC_RELEASE);

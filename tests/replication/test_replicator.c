@@ -4,6 +4,7 @@
 #include "../helpers/helpers.h"
 #include "../helpers/th_image.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,6 +257,38 @@ static void test_replication_replicator__cross_region_tags(void **state)
 	ecr_repository_free(src);
 	th_image_dispose(&img);
 	th_image_dispose(&other);
+}
+
+/* The threads of this process (/proc/self/task). */
+static int thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* An idle replicator runs one worker (one thread, one metadata connection); the others start with the first job. */
+static void test_replication_replicator__workers_start_with_work(void **state)
+{
+	fixture *f = *state;
+	th_image img;
+	int before = thread_count();
+	ecr_repository *src = repo_create(f->a, "lazy/app");
+	configure(f->a, REGION_B, ACCT_A, "lazy");
+	start(f, 0); /* the default: 2 threads */
+	assert_int_equal(thread_count(), before + 1);
+	push_random(f, src, &img, "v1");
+	drain(f);
+	assert_int_equal(thread_count(), before + 2);
+	expect_complete(src, img.digest, REGION_B, ACCT_A);
+	ecr_repository_free(src);
+	th_image_dispose(&img);
 }
 
 /* An index of three images, and a referrer of the index. */
@@ -713,6 +746,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_replication_replicator__attach_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replication_replicator__remote_destination, setup, teardown),
 	    cmocka_unit_test(test_replication_replicator__store_wide_queue),
+	    cmocka_unit_test_setup_teardown(test_replication_replicator__workers_start_with_work, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("replication/replicator", tests, NULL, NULL);
 }
