@@ -79,6 +79,8 @@ struct ecr_registry {
 	void *replicator;
 	/* Usage counters not yet flushed (usage.c); NULL for a remote registry. */
 	ecr__usage *usage;
+	/* ecr__ptc_has_rules's last answer (replication/ptc_rules.c), asked on every pull: 0 when unknown. */
+	_Atomic uint64_t ptc_rules_known;
 };
 
 /* Usage metering (usage.c). Count after the work succeeded, with no transaction open on this thread (a count may

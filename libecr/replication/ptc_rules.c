@@ -20,6 +20,7 @@
 #include <ctype.h>
 
 #include "../core/json.h"
+#include "../core/timeutil.h"
 #include "../oci/oci.h"
 #include "../remote/remote.h"
 #include "../storage/meta_ptc.h"
@@ -62,6 +63,13 @@ static void wipe_free(char *s)
 }
 
 /* --- validation --- */
+
+/* ecr__ptc_has_rules's answers are kept PTC_RULES_KNOWN_MS (see there); a rule write of this process changes the
+ * generation, which forgets them at once. */
+#define PTC_RULES_KNOWN_MS 1000
+static _Atomic uint32_t rules_generation;
+
+static void rules_changed(void) { rules_generation++; }
 
 static int validation_pattern(const char *field, const char *value, const char *pattern)
 {
@@ -621,6 +629,7 @@ int ecr_registry_put_pull_through_cache_rule(ecr_buf *out, ecr_registry *reg, co
 		goto done;
 	if ((rc = ecr__txn_commit(&t)))
 		goto done;
+	rules_changed();
 	if (out)
 		rc = rule_to_buf(out, reg, &row);
 done:
@@ -650,6 +659,7 @@ int ecr_registry_delete_pull_through_cache_rule(ecr_buf *deleted_out, ecr_regist
 		rc = rule_not_found(reg, norm);
 	if (rc || (rc = ecr__meta_ptc_rule_delete(&t, reg->id, norm)) || (rc = ecr__txn_commit(&t)))
 		goto done;
+	rules_changed();
 	if (deleted_out)
 		rc = rule_to_buf(deleted_out, reg, &row);
 done:
@@ -934,6 +944,15 @@ done:
 	return rc;
 }
 
+/*
+ * Whether a registry has rules is asked on every pull (ecr_cache_covers: a manifest GET by tag), where one read
+ * transaction more was 11% of a manifest GET's CPU. The answer is kept in reg->ptc_rules_known for
+ * PTC_RULES_KNOWN_MS, and forgotten at once when this process writes a rule of any registry (rules_generation
+ * changes): a rule created or deleted by another process sharing the metadata store (another cluster node,
+ * the CLI) applies to this process's pulls after at most PTC_RULES_KNOWN_MS.
+ * The word: bit 0 set when known, bit 1 the answer, bits 2-31 the generation, bits 32-63 the monotonic
+ * milliseconds (low 32 bits) until when it holds.
+ */
 int ecr__ptc_has_rules(ecr_registry *reg)
 {
 	ecr__txn t = {0};
@@ -943,11 +962,21 @@ int ecr__ptc_has_rules(ecr_registry *reg)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no registry");
 	if (reg->remote)
 		return 0;
+	uint32_t gen = rules_generation & 0x3fffffffu;
+	uint32_t now = (uint32_t)ecr__time_monotonic_ms();
+	uint64_t known = reg->ptc_rules_known;
+	if ((known & 1) && (uint32_t)(known >> 2 & 0x3fffffffu) == gen && (int32_t)((uint32_t)(known >> 32) - now) > 0)
+		return (int)(known >> 1 & 1);
 	if ((rc = ecr__txn_begin(&t, reg->store->meta, false)))
 		return rc;
 	rc = ecr__meta_ptc_rule_count(&t, reg->id, &count);
 	ecr__txn_rollback(&t);
-	return rc ? rc : count > 0;
+	if (rc)
+		return rc;
+	/* an answer read before a rule write of this process (the generation moved meanwhile) is not kept */
+	reg->ptc_rules_known =
+		(uint64_t)(now + PTC_RULES_KNOWN_MS) << 32 | (uint64_t)gen << 2 | (uint64_t)(count > 0) << 1 | 1u;
+	return count > 0;
 }
 
 /* Replace every occurrence of secret in s (NUL-terminated) by "***". */

@@ -9,7 +9,12 @@
 #include <string.h>
 
 #include "libecr/core/core.h"
+#include "libecr/core/timeutil.h"
+#include "libecr/engine/engine.h"
 #include "libecr/replication/ptc.h"
+#include "libecr/storage/meta_ptc.h"
+
+#include <unistd.h>
 
 #define ACCT "123456789012"
 #define REGION "us-east-1"
@@ -341,6 +346,46 @@ static void expect_match(fixture *f, const char *name, const char *prefix, const
 	ecr_buf_dispose(&up);
 }
 
+/* Write (or delete) a rule straight into the metadata store, as another process sharing it would. */
+static void rule_behind_back(fixture *f, bool insert)
+{
+	ecr__txn t = { 0 };
+	assert_ok(ecr__txn_begin(&t, f->reg->store->meta, true));
+	if (insert)
+		assert_ok(ecr__meta_ptc_rule_insert(&t, f->reg->id, "quay", "{}", f->now));
+	else
+		assert_ok(ecr__meta_ptc_rule_delete(&t, f->reg->id, "quay"));
+	assert_ok(ecr__txn_commit(&t));
+	ecr__txn_rollback(&t);
+}
+
+/* Whether the registry has rules (asked on every pull) is kept for a second: a rule written by this process is
+ * seen at once, one written by another process sharing the store within that second. */
+static void test_replication_ptc_rules__has_rules_known(void **state)
+{
+	fixture *f = *state;
+	int64_t t0 = ecr__time_monotonic_ms();
+	assert_int_equal(ecr__ptc_has_rules(f->reg), 0);
+	rule_behind_back(f, true);
+	int seen = ecr__ptc_has_rules(f->reg);
+	if (ecr__time_monotonic_ms() - t0 < 900) /* the answer is kept (unless this machine stalled for a second) */
+		assert_int_equal(seen, 0);
+	usleep(1100 * 1000);
+	assert_int_equal(ecr__ptc_has_rules(f->reg), 1); /* and read again after a second */
+	rule_behind_back(f, false);
+	t0 = ecr__time_monotonic_ms();
+	seen = ecr__ptc_has_rules(f->reg);
+	if (ecr__time_monotonic_ms() - t0 < 900)
+		assert_int_equal(seen, 1);
+	usleep(1100 * 1000);
+	assert_int_equal(ecr__ptc_has_rules(f->reg), 0);
+	/* through the API, at once both ways: 0 was just read and is kept, the create forgets it */
+	assert_ok(create(f, "{\"ecrRepositoryPrefix\":\"quay\",\"upstreamRegistryUrl\":\"quay.io\"}"));
+	assert_int_equal(ecr__ptc_has_rules(f->reg), 1);
+	assert_ok(ecr_registry_delete_pull_through_cache_rule(NULL, f->reg, "quay"));
+	assert_int_equal(ecr__ptc_has_rules(f->reg), 0);
+}
+
 static void test_replication_ptc_rules__match(void **state)
 {
 	fixture *f = *state;
@@ -513,6 +558,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replication_ptc_rules__limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replication_ptc_rules__credentials, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replication_ptc_rules__match, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replication_ptc_rules__has_rules_known, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replication_ptc_rules__persistence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replication_ptc_rules__remote, setup, teardown),
 	};
