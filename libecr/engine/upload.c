@@ -17,6 +17,7 @@
 #include "upload_cache.h"
 
 #include "../core/crypto.h"
+#include "../core/digest.h"
 #include "../oci/oci.h"
 #include "../remote/remote_image.h"
 
@@ -127,6 +128,18 @@ static void cache_drop(ecr__store *s, ecr__open_upload *e)
 }
 
 /*
+ * Settle a writer: every byte written is in the staging object and hashed
+ * (a blob store writer may hold bytes of a large upload in flight; digest()
+ * settles it). After a failure the writer's size is what the staging object
+ * kept.
+ */
+static int writer_settle(ecr_blob_store_writer *w)
+{
+	char digest[ECR__DIGEST_STRLEN_MAX];
+	return w ? w->digest(w, digest, sizeof(digest)) : 0;
+}
+
+/*
  * Hand an entry back to the cache; close the least recently used idle writers beyond CACHE_IDLE_MAX. A store
  * whose blobs are shared with other processes (no_writer_cache, set for s3://) keeps no idle writer: the next
  * request may come to another node, which must be able to reopen the stage.
@@ -138,6 +151,11 @@ static void cache_release(ecr__store *s, ecr__open_upload *e)
 
 	if (!e)
 		return;
+	if (e->w && writer_settle(e->w) != 0) { /* close it: the next handle reopens the staging object */
+		ecr__error_clear();
+		cache_drop(s, e);
+		return;
+	}
 	if (!e->w || s->no_writer_cache) { /* a shared blob store: close() saves the stage for other processes */
 		cache_drop(s, e);
 		return;
@@ -498,6 +516,16 @@ int ecr_upload_write(ecr_upload *up, uint64_t offset, const void *data, size_t l
 	}
 	up->entry->touched_at = now;
 	return 0;
+}
+
+int ecr__upload_settle(ecr_upload *up)
+{
+	int rc;
+	if (!up || up->reg->remote || !up->entry || !up->entry->w)
+		return 0;
+	rc = writer_settle(up->entry->w);
+	up->size = up->entry->w->size;
+	return rc;
 }
 
 int ecr_upload_commit(ecr_upload *up, const char *digest)

@@ -17,4 +17,12 @@
 int ecr__uploads_gc(ecr_registry *reg, int64_t expired_before, int64_t orphan_before, bool dry_run,
 	uint64_t *count_out);
 
+/*
+ * Settle the session's writer before answering a request: every byte written
+ * is in the staging object (large uploads are written in a pipeline), so a
+ * size reported to the client survives the process. After a failure
+ * ecr_upload_size() is what the staging object kept.
+ */
+int ecr__upload_settle(ecr_upload *up);
+
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../core/json.h"
+#include "../engine/upload_cache.h"
 
 #define READ_BLOCK (256 * 1024)
 #define MAX_LIST_PAGE 10000
@@ -897,9 +898,17 @@ enum MHD_Result ecr__oci_finish(http_request *r)
 	case ROUTE_UPLOADS:
 	case ROUTE_UPLOAD: {
 		const char *digest = ecr__http_query(r, "digest");
-		if (method_is(r, "PATCH") || !digest)
+		int rc;
+		if (method_is(r, "PATCH") || !digest) {
+			/* the Range answered must be in the staging object (large uploads are written in a pipeline) */
+			if ((rc = ecr__upload_settle(r->upload))) {
+				enum MHD_Result ret = oci_fail(r, rc, "upload");
+				abandon_upload(r);
+				return ret;
+			}
 			return upload_response(r, 202);
-		int rc = ecr_upload_commit(r->upload, digest);
+		}
+		rc = ecr_upload_commit(r->upload, digest);
 		if (rc)
 			abandon_upload(r);
 		else

@@ -11,8 +11,16 @@
  * validated first (digests: algorithm + exact lowercase hex; staging ids:
  * [A-Za-z0-9-]{1,64}), so no caller input can reach outside it.
  *
- * The store has no mutable state after creation: any number of threads may
- * call it at once. */
+ * Large uploads are pipelined (see "pipeline" below): once a writer has taken
+ * FS_PIPE_START bytes since it last settled, incoming bytes are gathered in
+ * aligned slots, each full slot is written with O_DIRECT (no page-cache copy,
+ * no writeback to wait for later) and then hashed by a helper thread while
+ * the caller goes on receiving. digest(), commit() and close() settle the
+ * writer first: every byte written is in the staging file and hashed, the
+ * helper thread is gone.
+ *
+ * The store's only mutable state is its pool of slot buffers (under a lock):
+ * any number of threads may call it at once. */
 #include "../core/core.h"
 #include "blob_common.h"
 
@@ -20,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,15 +40,30 @@
 /* Start writeback of a staging file every this many bytes, so that the fsync
  * at commit has little left to do. */
 #define FS_WRITEBACK_STEP ((uint64_t)8 * 1024 * 1024)
+/* A writer starts its pipeline once it has taken this many bytes since it last settled (small uploads never do). */
+#define FS_PIPE_START ((uint64_t)2 * 1024 * 1024)
+/* Pipeline slots: their size and number (the memory of one pipelined upload is their product). */
+#define FS_SLOT_SIZE ((size_t)2 * 1024 * 1024)
+#define FS_PIPE_SLOTS 3
+/* Alignment of O_DIRECT buffers, offsets and lengths (the largest logical block size in use). */
+#define FS_DIO_ALIGN ((size_t)4096)
 
 static const char *const fs_algs[] = {"sha256", "sha512"};
+
+/* Pipeline slot buffers kept by a store for the next pipelined upload (a chunked push starts one per chunk). */
+#define FS_POOL_MAX FS_PIPE_SLOTS
 
 typedef struct fs_store {
 	ecr_blob_store base;
 	char *root;
 	int rootfd;
 	bool nosync;
+	pthread_mutex_t pool_lock;
+	void *pool[FS_POOL_MAX]; /* allocations of FS_SLOT_SIZE + FS_DIO_ALIGN bytes */
+	size_t npool;
 } fs_store;
+
+typedef struct fs_pipe fs_pipe;
 
 typedef struct fs_writer {
 	ecr_blob_store_writer base;
@@ -48,8 +72,44 @@ typedef struct fs_writer {
 	ecr__digest_ctx *hash;
 	uint64_t writeback_from; /* start of the range not yet sent to writeback */
 	uint64_t dropped_to;     /* end of the range written back and dropped from the cache */
+	uint64_t run;            /* bytes taken since the writer last settled */
+	fs_pipe *pipe;           /* NULL unless pipelined */
 	char path[ECR__BLOB_PATH_MAX]; /* "uploads/<id>" */
 } fs_writer;
+
+/* One pipeline buffer: the file's bytes [base, base + fill). */
+typedef struct fs_slot {
+	void *raw;          /* the allocation; buf is raw aligned up */
+	unsigned char *buf; /* FS_SLOT_SIZE bytes, FS_DIO_ALIGN-aligned */
+	uint64_t base;      /* file offset of buf[0], a multiple of FS_DIO_ALIGN */
+	size_t fill;        /* bytes in buf */
+	size_t hashed;      /* buf[0, hashed) is hashed or queued for the hasher */
+	size_t hash_from;   /* the hasher's job while busy: buf[hash_from, fill) */
+	bool busy;          /* queued for (or being hashed by) the hasher */
+} fs_slot;
+
+/*
+ * The pipeline of one writer. The caller's thread fills slots[cur]; a full
+ * slot is written to the file (O_DIRECT through dfd when the file system takes
+ * it, else appended through the writer's descriptor) and only then queued for
+ * the hasher thread, which owns w->hash while the pipeline lives. So the hash
+ * never covers bytes that are not in the file, and after a failed write the
+ * file is cut back to `written`, the end of what was written whole.
+ */
+struct fs_pipe {
+	fs_writer *w;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	fs_slot slots[FS_PIPE_SLOTS];
+	size_t cur;                  /* the slot being filled */
+	size_t queue[FS_PIPE_SLOTS]; /* slots queued for hashing, in file order */
+	size_t qhead, qlen;
+	bool stop;
+	int hash_rc;      /* the hasher's first failure */
+	int dfd;          /* O_DIRECT descriptor of the staging file, or -1 */
+	uint64_t written; /* the file's bytes [0, written) are the writer's bytes */
+};
 
 typedef struct fs_reader {
 	ecr_blob_store_reader base;
@@ -195,6 +255,298 @@ static void fs_writer_writeback(fs_writer *w)
 	w->writeback_from = end;
 }
 
+static void fs_writer_discard(fs_writer *w);
+
+/* --- pipeline (large uploads) --- */
+
+/* write() or pwrite() all of buf (pwrite when off >= 0); 0 or errno. *done gets the bytes written. */
+static int fs_write_all(int fd, const unsigned char *buf, size_t len, off_t off, size_t *done)
+{
+	*done = 0;
+	while (*done < len) {
+		size_t want = len - *done < FS_IO_MAX ? len - *done : FS_IO_MAX;
+		ssize_t n = off >= 0 ? pwrite(fd, buf + *done, want, off + (off_t)*done) : write(fd, buf + *done, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		if (n == 0)
+			return ENOSPC;
+		*done += (size_t)n;
+	}
+	return 0;
+}
+
+static void *fs_slot_alloc(fs_store *s)
+{
+	void *raw = NULL;
+	pthread_mutex_lock(&s->pool_lock);
+	if (s->npool > 0)
+		raw = s->pool[--s->npool];
+	pthread_mutex_unlock(&s->pool_lock);
+	return raw ? raw : ecr__malloc(FS_SLOT_SIZE + FS_DIO_ALIGN);
+}
+
+static void fs_slot_free(fs_store *s, void *raw)
+{
+	if (!raw)
+		return;
+	pthread_mutex_lock(&s->pool_lock);
+	if (s->npool < FS_POOL_MAX) {
+		s->pool[s->npool++] = raw;
+		raw = NULL;
+	}
+	pthread_mutex_unlock(&s->pool_lock);
+	ecr__free(raw);
+}
+
+static void *fs_pipe_hasher(void *arg)
+{
+	fs_pipe *p = arg;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->qlen == 0 && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->qlen == 0)
+			break;
+		fs_slot *sl = &p->slots[p->queue[p->qhead]];
+		bool skip = p->hash_rc != 0;
+		pthread_mutex_unlock(&p->mu);
+		int rc = skip ? 0 : ecr__digest_update(p->w->hash, sl->buf + sl->hash_from, sl->fill - sl->hash_from);
+		pthread_mutex_lock(&p->mu);
+		if (rc && !p->hash_rc)
+			p->hash_rc = rc;
+		sl->busy = false;
+		p->qhead = (p->qhead + 1) % FS_PIPE_SLOTS;
+		p->qlen--;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Put the slot's bytes buf[0, end) into the file (those before p->written are there already). */
+static int fs_pipe_put(fs_pipe *p, fs_slot *sl, size_t end)
+{
+	fs_writer *w = p->w;
+	size_t have = (size_t)(p->written - sl->base), done;
+	int err;
+
+	if (have >= end)
+		return 0;
+	{ /* writes at offsets would overwrite what another writer appended: refuse (commit would too) */
+		struct stat st;
+		if (fstat(w->fd, &st) != 0)
+			return fs_fail_errno(w->store, errno, "stat", w->path);
+		if ((uint64_t)st.st_size != p->written)
+			return ecr__fail(ECR_EIO, ECR_ERROR_STORAGE,
+				"blob store: %s/%s has %llu bytes, its writer wrote %llu (written to concurrently?)",
+				w->store->root, w->path, (unsigned long long)st.st_size,
+				(unsigned long long)p->written);
+	}
+	if (p->dfd >= 0) {
+		size_t aligned = end & ~(FS_DIO_ALIGN - 1);
+		if (aligned > have) { /* rewrites buf[0, have), which holds the same bytes as the file */
+			err = fs_write_all(p->dfd, sl->buf, aligned, (off_t)sl->base, &done);
+			if (err == EINVAL && done == 0) { /* O_DIRECT refused after all: write through the page cache */
+				close(p->dfd);
+				p->dfd = -1;
+			} else if (err) {
+				return fs_fail_errno(w->store, err, "write", w->path);
+			} else {
+				p->written = sl->base + aligned;
+				have = aligned;
+			}
+		}
+	}
+	if (end > have) { /* O_APPEND: lands at the end of the file, which is p->written */
+		err = fs_write_all(w->fd, sl->buf + have, end - have, -1, &done);
+		if (err)
+			return fs_fail_errno(w->store, err, "write", w->path);
+		p->written = sl->base + end;
+	}
+	return 0;
+}
+
+/* Queue the slot's unhashed bytes for the hasher. */
+static void fs_pipe_queue(fs_pipe *p, size_t idx)
+{
+	fs_slot *sl = &p->slots[idx];
+	if (sl->hashed == sl->fill)
+		return;
+	pthread_mutex_lock(&p->mu);
+	sl->hash_from = sl->hashed;
+	sl->hashed = sl->fill;
+	sl->busy = true;
+	p->queue[(p->qhead + p->qlen) % FS_PIPE_SLOTS] = idx;
+	p->qlen++;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/*
+ * Settle the writer and end its pipeline: the last slot's bytes go to the file,
+ * the hasher finishes and stops, the caller hashes what was not queued. After a
+ * failure (rc, or the last write failing) the file is cut back to what was
+ * written whole and hashed, and base.size says so. Returns the first error.
+ */
+static int fs_pipe_end(fs_writer *w, int rc)
+{
+	fs_pipe *p = w->pipe;
+	fs_slot *sl;
+	size_t i, upto;
+	bool dio;
+
+	if (!p)
+		return rc;
+	sl = &p->slots[p->cur];
+	if (!rc)
+		rc = fs_pipe_put(p, sl, sl->fill);
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thread, NULL);
+	if (!rc && p->hash_rc)
+		rc = ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "blob store: hashing %s failed", w->path);
+	/* The current slot's bytes that are in the file and not hashed yet. */
+	upto = (size_t)(p->written - sl->base);
+	if (upto > sl->fill)
+		upto = sl->fill;
+	if (!p->hash_rc && upto > sl->hashed) {
+		int hrc = ecr__digest_update(w->hash, sl->buf + sl->hashed, upto - sl->hashed);
+		if (hrc && !rc)
+			rc = hrc;
+		else if (hrc) /* keep the first error: the writer is lost either way */
+			ecr__error_clear();
+	}
+	if (rc) {
+		/* Cut the file back to what was written whole; the hash covers exactly that. */
+		if (p->hash_rc || ftruncate(w->fd, (off_t)p->written) != 0) {
+			ecr__error_saved saved;
+			ecr__error_save(&saved);
+			fs_writer_discard(w); /* the file no longer matches the hash: the writer is unusable */
+			ecr__error_restore(&saved);
+		}
+		w->base.size = p->written;
+	}
+	dio = p->dfd >= 0;
+	if (p->dfd >= 0)
+		close(p->dfd);
+	for (i = 0; i < FS_PIPE_SLOTS; i++)
+		fs_slot_free(w->store, p->slots[i].raw);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	ecr__free(p);
+	w->pipe = NULL;
+	w->run = 0;
+	if (dio) /* the bytes went around the page cache: nothing to write back */
+		w->writeback_from = w->dropped_to = w->base.size;
+	return rc;
+}
+
+/* Start the writer's pipeline. Failing is harmless (the writer goes on without): the caller clears the error. */
+static int fs_pipe_start(fs_writer *w)
+{
+	fs_pipe *p;
+	struct stat a, b;
+	size_t i, prefix;
+	int rc = 0;
+
+	if (!(p = ecr__calloc(1, sizeof(*p))))
+		return ECR_ENOMEM;
+	p->w = w;
+	p->dfd = -1;
+	for (i = 0; i < FS_PIPE_SLOTS; i++) {
+		if (!(p->slots[i].raw = fs_slot_alloc(w->store))) {
+			rc = ECR_ENOMEM;
+			goto fail;
+		}
+		p->slots[i].buf = (unsigned char *)(((uintptr_t)p->slots[i].raw + FS_DIO_ALIGN - 1) &
+			~(uintptr_t)(FS_DIO_ALIGN - 1));
+	}
+	/* The first slot starts at the block of the file's end, holding the bytes of it already there. */
+	p->written = w->base.size;
+	p->slots[0].base = w->base.size & ~(uint64_t)(FS_DIO_ALIGN - 1);
+	prefix = (size_t)(w->base.size - p->slots[0].base);
+	if (prefix > 0) {
+		ssize_t n;
+		do
+			n = pread(w->fd, p->slots[0].buf, prefix, (off_t)p->slots[0].base);
+		while (n < 0 && errno == EINTR);
+		if (n != (ssize_t)prefix) {
+			rc = ecr__fail_os(ECR_EIO, n < 0 ? errno : EIO, "blob store: cannot read %s", w->path);
+			goto fail;
+		}
+	}
+	p->slots[0].fill = p->slots[0].hashed = prefix;
+	/* O_DIRECT through a second descriptor of the same file (checked: the name could have been replaced). */
+	p->dfd = openat(w->store->rootfd, w->path, O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW);
+	if (p->dfd >= 0 && (fstat(p->dfd, &a) != 0 || fstat(w->fd, &b) != 0 || a.st_ino != b.st_ino ||
+		a.st_dev != b.st_dev)) {
+		close(p->dfd);
+		p->dfd = -1;
+	}
+	if (pthread_mutex_init(&p->mu, NULL) != 0) {
+		rc = ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "blob store: pthread_mutex_init failed");
+		goto fail;
+	}
+	if (pthread_cond_init(&p->cv, NULL) != 0) {
+		pthread_mutex_destroy(&p->mu);
+		rc = ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "blob store: pthread_cond_init failed");
+		goto fail;
+	}
+	if (pthread_create(&p->thread, NULL, fs_pipe_hasher, p) != 0) {
+		pthread_cond_destroy(&p->cv);
+		pthread_mutex_destroy(&p->mu);
+		rc = ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "blob store: cannot start a hashing thread");
+		goto fail;
+	}
+	w->pipe = p;
+	return 0;
+fail:
+	if (p->dfd >= 0)
+		close(p->dfd);
+	for (i = 0; i < FS_PIPE_SLOTS; i++)
+		fs_slot_free(w->store, p->slots[i].raw);
+	ecr__free(p);
+	return rc;
+}
+
+/* Take bytes into the pipeline: each slot that fills is written, queued for hashing, and the next one (once the
+ * hasher is done with it) takes over. On failure the pipeline ends (see fs_pipe_end). */
+static int fs_pipe_write(fs_writer *w, const unsigned char *p_data, size_t len)
+{
+	fs_pipe *p = w->pipe;
+	int rc;
+
+	while (len > 0) {
+		fs_slot *sl = &p->slots[p->cur], *next;
+		size_t n = FS_SLOT_SIZE - sl->fill < len ? FS_SLOT_SIZE - sl->fill : len;
+		memcpy(sl->buf + sl->fill, p_data, n);
+		sl->fill += n;
+		w->base.size += n;
+		p_data += n;
+		len -= n;
+		if (sl->fill < FS_SLOT_SIZE)
+			break;
+		if ((rc = fs_pipe_put(p, sl, sl->fill)) != 0)
+			return fs_pipe_end(w, rc);
+		fs_pipe_queue(p, p->cur);
+		if (p->dfd < 0)
+			fs_writer_writeback(w);
+		p->cur = (p->cur + 1) % FS_PIPE_SLOTS;
+		next = &p->slots[p->cur];
+		pthread_mutex_lock(&p->mu);
+		while (next->busy)
+			pthread_cond_wait(&p->cv, &p->mu);
+		pthread_mutex_unlock(&p->mu);
+		next->base = sl->base + FS_SLOT_SIZE;
+		next->fill = next->hashed = 0;
+	}
+	return 0;
+}
+
 static int fs_writer_write(ecr_blob_store_writer *base, const void *data, size_t len)
 {
 	fs_writer *w = (fs_writer *)base;
@@ -211,6 +563,12 @@ static int fs_writer_write(ecr_blob_store_writer *base, const void *data, size_t
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "blob store: write of NULL data");
 	if (len > (uint64_t)INT64_MAX - start)
 		return ecr__fail(ECR_ERANGE, ECR_ERROR_STORAGE, "blob store: %s would grow too large", w->path);
+	if (!w->pipe && w->run >= FS_PIPE_START && fs_pipe_start(w) != 0) {
+		ecr__error_clear(); /* no pipeline: the writer goes on without one */
+		w->run = 0;
+	}
+	if (w->pipe)
+		return fs_pipe_write(w, p, len);
 
 	while (done < len) {
 		size_t want = len - done < FS_IO_MAX ? len - done : FS_IO_MAX;
@@ -245,6 +603,7 @@ static int fs_writer_write(ecr_blob_store_writer *base, const void *data, size_t
 		return rc;
 	}
 	w->base.size = start + len;
+	w->run += len;
 	fs_writer_writeback(w);
 	return 0;
 }
@@ -255,7 +614,7 @@ static int fs_writer_digest(ecr_blob_store_writer *base, char *out, size_t outle
 	ecr__digest_ctx *copy = NULL;
 	int rc;
 
-	if ((rc = fs_writer_check(w)) != 0)
+	if ((rc = fs_writer_check(w)) != 0 || (rc = fs_pipe_end(w, 0)) != 0 || (rc = fs_writer_check(w)) != 0)
 		return rc;
 	if ((rc = ecr__digest_clone(&copy, w->hash)) != 0)
 		return rc;
@@ -282,7 +641,7 @@ static int fs_writer_commit(ecr_blob_store_writer *base, const char *digest)
 	int rc, attempt, err;
 	bool staged;
 
-	if ((rc = fs_writer_check(w)) != 0)
+	if ((rc = fs_writer_check(w)) != 0 || (rc = fs_pipe_end(w, 0)) != 0 || (rc = fs_writer_check(w)) != 0)
 		return rc;
 	if ((rc = ecr__blob_digest_parse(digest, &alg, &hex)) != 0)
 		return rc;
@@ -358,6 +717,12 @@ static void fs_writer_close(ecr_blob_store_writer *base)
 	fs_writer *w = (fs_writer *)base;
 	if (!w)
 		return;
+	if (w->pipe) { /* settle, so the staging file keeps every byte written */
+		ecr__error_saved saved;
+		ecr__error_save(&saved);
+		(void)fs_pipe_end(w, 0);
+		ecr__error_restore(&saved);
+	}
 	fs_writer_discard(w);
 	ecr__digest_free(w->hash);
 	ecr__free(w);
@@ -723,6 +1088,9 @@ static void fs_free(ecr_blob_store *self)
 		return;
 	if (s->rootfd >= 0)
 		close(s->rootfd);
+	while (s->npool > 0)
+		ecr__free(s->pool[--s->npool]);
+	pthread_mutex_destroy(&s->pool_lock);
 	ecr__free(s->root);
 	ecr__free(s);
 }
@@ -769,6 +1137,7 @@ int ecr_blob_store_fs_new(ecr_blob_store **out, const char *path, uint32_t flags
 		return ECR_ENOMEM;
 	s->rootfd = -1;
 	s->nosync = (flags & ECR_STORAGE_NOSYNC) != 0;
+	pthread_mutex_init(&s->pool_lock, NULL);
 	if (!(s->root = ecr__strdup(path))) {
 		rc = ECR_ENOMEM;
 		goto done;

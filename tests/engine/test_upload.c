@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "libecr/core/digest.h"
+#include "libecr/engine/upload_cache.h"
 
 #define EXPIRY_SECONDS 600
 
@@ -501,6 +502,50 @@ static void test_engine_upload__orphan_staging(void **state)
 	{ "test_engine_upload__" #name "_memory", test_engine_upload__##name, setup_memory, teardown, NULL }, \
 	{ "test_engine_upload__" #name "_fs", test_engine_upload__##name, setup_fs, teardown, NULL }
 
+static void test_engine_upload__large_settles(void **state)
+{
+	fixture *f = *state;
+	const size_t len = 9 * 1024 * 1024 + 4321, first = 6 * 1024 * 1024 + 12345;
+	unsigned char *data = pattern(len, 9);
+	char digest[ECR__DIGEST_STRLEN_MAX], id[ECR_UPLOAD_ID_LEN + 1];
+	ecr_upload *up;
+	size_t off;
+
+	/* A large upload's writer may hold bytes in flight (the file store
+	 * pipelines them): settling, releasing the handle and closing the
+	 * registry each leave every byte written in the session. */
+	digest_of(digest, ECR__DIGEST_SHA256, data, len);
+	assert_ok(ecr_upload_begin(&up, f->repo));
+	strcpy(id, ecr_upload_id(up));
+	for (off = 0; off < first; off += 100000) {
+		size_t n = first - off < 100000 ? first - off : 100000;
+		assert_ok(ecr_upload_write(up, off, data + off, n));
+	}
+	assert_ok(ecr__upload_settle(up));
+	assert_int_equal(ecr_upload_size(up), first);
+	assert_ok(ecr_upload_write(up, first, data + first, 1000000));
+	ecr_upload_free(up);
+
+	assert_ok(ecr_upload_open(&up, f->repo, id));
+	assert_int_equal(ecr_upload_size(up), first + 1000000);
+	for (off = first + 1000000; off < len - 1000000; off += 65536) {
+		size_t n = len - 1000000 - off < 65536 ? len - 1000000 - off : 65536;
+		assert_ok(ecr_upload_write(up, off, data + off, n));
+	}
+	ecr_upload_free(up);
+	if (f->dir) { /* a restart: the writers closed with the registry kept their bytes */
+		fixture_close(f);
+		assert_int_equal(fixture_open(f), 0);
+	}
+	assert_ok(ecr_upload_open(&up, f->repo, id));
+	assert_int_equal(ecr_upload_size(up), len - 1000000);
+	assert_ok(ecr_upload_write(up, len - 1000000, data + len - 1000000, 1000000));
+	assert_ok(ecr_upload_commit(up, digest));
+	ecr_upload_free(up);
+	assert_blob_is(f->repo, digest, data, len);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -514,6 +559,7 @@ int main(void)
 		BOTH(busy),
 		BOTH(repository_deleted),
 		BOTH(orphan_staging),
+		BOTH(large_settles),
 	};
 	return cmocka_run_group_tests_name("engine/upload", tests, NULL, NULL);
 }

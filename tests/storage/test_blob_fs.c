@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -325,6 +327,125 @@ static void test_storage_blob_fs__large_durable_upload(void **state)
 	th_rmtree(dir);
 }
 
+/* Write data[from, to) in pieces of chunk bytes. */
+static void fs_write_range(ecr_blob_store_writer *w, const unsigned char *data, size_t from, size_t to, size_t chunk)
+{
+	while (from < to) {
+		size_t n = to - from < chunk ? to - from : chunk;
+		assert_ok(w->write(w, data + from, n));
+		from += n;
+		assert_int_equal(w->size, from);
+	}
+}
+
+/* The staging file holds exactly data[0, len). */
+static void fs_check_staging(const char *dir, const char *id, const unsigned char *data, size_t len)
+{
+	char path[512];
+	size_t have;
+	unsigned char *disk;
+	snprintf(path, sizeof(path), "%s/uploads/%s", dir, id);
+	disk = fs_slurp(path, &have);
+	assert_non_null(disk);
+	assert_int_equal(have, len);
+	assert_memory_equal(disk, data, len);
+	free(disk);
+}
+
+static void test_storage_blob_fs__pipelined_upload_settles(void **state)
+{
+	char *dir = th_tmpdir();
+	ecr_blob_store *s = NULL;
+	ecr_blob_store_writer *w = NULL;
+	size_t total = 7 * 1024 * 1024 + 777, mid = 5 * 1024 * 1024 + 333, more = 3 * 1024 * 1024 + 5, len;
+	unsigned char *data = bsc_bytes(total + more, 41), *back;
+	char digest[ECR__DIGEST_STRLEN_MAX], running[ECR__DIGEST_STRLEN_MAX];
+	(void)state;
+
+	/* Past a few MiB a writer pipelines (slots written with O_DIRECT, hashed
+	 * on another thread): digest() and close() settle it, so the staging file
+	 * then holds every byte written, and a reopened writer goes on from an
+	 * unaligned end. */
+	assert_ok(ecr_blob_store_fs_new(&s, dir, 0));
+	assert_ok(s->stage_open(&w, s, "pipe", 1));
+	fs_write_range(w, data, 0, mid, 131071);
+	bsc_digest(digest, ECR__DIGEST_SHA256, data, mid);
+	assert_ok(w->digest(w, running, sizeof(running)));
+	assert_string_equal(running, digest);
+	fs_check_staging(dir, "pipe", data, mid);
+	fs_write_range(w, data, mid, total, 65537);
+	w->close(w); /* not committed: the bytes stay staged */
+	w = NULL;
+	fs_check_staging(dir, "pipe", data, total);
+
+	assert_ok(s->stage_open(&w, s, "pipe", 0));
+	assert_int_equal(w->size, total);
+	fs_write_range(w, data, total, total + more, 262144);
+	bsc_digest(digest, ECR__DIGEST_SHA256, data, total + more);
+	assert_ok(w->commit(w, digest));
+	w->close(w);
+	back = bsc_read(s, digest, 0, 1 << 20, &len);
+	assert_int_equal(len, total + more);
+	assert_memory_equal(back, data, total + more);
+	free(back);
+	free(data);
+	ecr_blob_store_free(s);
+	th_rmtree(dir);
+}
+
+static void test_storage_blob_fs__pipelined_write_failure(void **state)
+{
+	char *dir = th_tmpdir();
+	ecr_blob_store *s = NULL;
+	ecr_blob_store_writer *w = NULL;
+	size_t total = 9 * 1024 * 1024, limit = 5 * 1024 * 1024 + 1000, off = 0, len;
+	unsigned char *data = bsc_bytes(total, 42), *back;
+	char digest[ECR__DIGEST_STRLEN_MAX], running[ECR__DIGEST_STRLEN_MAX];
+	struct rlimit saved, lim;
+	void (*old_handler)(int);
+	int rc = 0;
+	(void)state;
+
+	/* A write of the pipeline fails (the file-size limit stands in for a full
+	 * disk): the writer reports it, the staging file is cut back to what was
+	 * written whole, size and digest agree with the file, and the upload goes
+	 * on from there once writing works again. */
+	assert_ok(ecr_blob_store_fs_new(&s, dir, 0));
+	assert_ok(s->stage_open(&w, s, "fail", 1));
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	old_handler = signal(SIGXFSZ, SIG_IGN);
+	lim = saved;
+	lim.rlim_cur = limit;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	while (off < total && rc == 0) {
+		size_t n = total - off < 100000 ? total - off : 100000;
+		rc = w->write(w, data + off, n);
+		if (rc == 0)
+			off += n;
+	}
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	signal(SIGXFSZ, old_handler);
+	assert_int_equal(rc, ECR_EIO);
+	assert_true(w->size <= limit);
+	assert_true(w->size > 2 * 1024 * 1024); /* the pipeline had started */
+	fs_check_staging(dir, "fail", data, (size_t)w->size);
+	bsc_digest(digest, ECR__DIGEST_SHA256, data, (size_t)w->size);
+	assert_ok(w->digest(w, running, sizeof(running)));
+	assert_string_equal(running, digest);
+
+	fs_write_range(w, data, (size_t)w->size, total, 100000);
+	bsc_digest(digest, ECR__DIGEST_SHA256, data, total);
+	assert_ok(w->commit(w, digest));
+	w->close(w);
+	back = bsc_read(s, digest, 0, 1 << 20, &len);
+	assert_int_equal(len, total);
+	assert_memory_equal(back, data, total);
+	free(back);
+	free(data);
+	ecr_blob_store_free(s);
+	th_rmtree(dir);
+}
+
 static void test_storage_blob_fs__new_errors(void **state)
 {
 	char *dir = th_tmpdir();
@@ -367,6 +488,8 @@ int main(void)
 		BSC_TEST(stage_id_cannot_escape),
 		cmocka_unit_test(test_storage_blob_fs__durable_commit),
 		cmocka_unit_test(test_storage_blob_fs__large_durable_upload),
+		cmocka_unit_test(test_storage_blob_fs__pipelined_upload_settles),
+		cmocka_unit_test(test_storage_blob_fs__pipelined_write_failure),
 		cmocka_unit_test(test_storage_blob_fs__new_errors),
 	};
 	return cmocka_run_group_tests_name("storage/blob_fs", tests, NULL, NULL);
