@@ -9,6 +9,7 @@
 #include "core.h"
 
 #include "ecr_config.h"
+#include "lazy.h"
 
 #if ECR_DIGEST_LIBCRYPTO
 
@@ -16,8 +17,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <stdio.h>
-
-#include "lazy.h"
 
 /* clang-format off */
 #define CRYPTO_FUNCS(X) \
