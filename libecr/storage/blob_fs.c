@@ -52,6 +52,8 @@ static const char *const fs_algs[] = {"sha256", "sha512"};
 
 /* Pipeline slot buffers kept by a store for the next pipelined upload (a chunked push starts one per chunk). */
 #define FS_POOL_MAX FS_PIPE_SLOTS
+/* Pipelines a store runs at once (each a thread and FS_PIPE_SLOTS slots); further uploads go without one. */
+#define FS_PIPES_MAX 8
 
 typedef struct fs_store {
 	ecr_blob_store base;
@@ -61,6 +63,7 @@ typedef struct fs_store {
 	pthread_mutex_t pool_lock;
 	void *pool[FS_POOL_MAX]; /* allocations of FS_SLOT_SIZE + FS_DIO_ALIGN bytes */
 	size_t npool;
+	size_t npipes; /* pipelines running */
 } fs_store;
 
 typedef struct fs_pipe fs_pipe;
@@ -438,6 +441,9 @@ static int fs_pipe_end(fs_writer *w, int rc)
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	ecr__free(p);
+	pthread_mutex_lock(&w->store->pool_lock);
+	w->store->npipes--;
+	pthread_mutex_unlock(&w->store->pool_lock);
 	w->pipe = NULL;
 	w->run = 0;
 	if (dio) /* the bytes went around the page cache: nothing to write back */
@@ -453,8 +459,19 @@ static int fs_pipe_start(fs_writer *w)
 	size_t i, prefix;
 	int rc = 0;
 
-	if (!(p = ecr__calloc(1, sizeof(*p))))
-		return ECR_ENOMEM;
+	pthread_mutex_lock(&w->store->pool_lock);
+	if (w->store->npipes >= FS_PIPES_MAX)
+		rc = ecr__fail(ECR_ELIMIT, ECR_ERROR_STORAGE, "blob store: %d uploads are pipelined already",
+			FS_PIPES_MAX);
+	else
+		w->store->npipes++;
+	pthread_mutex_unlock(&w->store->pool_lock);
+	if (rc)
+		return rc;
+	if (!(p = ecr__calloc(1, sizeof(*p)))) {
+		rc = ECR_ENOMEM;
+		goto fail;
+	}
 	p->w = w;
 	p->dfd = -1;
 	for (i = 0; i < FS_PIPE_SLOTS; i++) {
@@ -505,11 +522,14 @@ static int fs_pipe_start(fs_writer *w)
 	w->pipe = p;
 	return 0;
 fail:
-	if (p->dfd >= 0)
+	if (p && p->dfd >= 0)
 		close(p->dfd);
-	for (i = 0; i < FS_PIPE_SLOTS; i++)
+	for (i = 0; p && i < FS_PIPE_SLOTS; i++)
 		fs_slot_free(w->store, p->slots[i].raw);
 	ecr__free(p);
+	pthread_mutex_lock(&w->store->pool_lock);
+	w->store->npipes--;
+	pthread_mutex_unlock(&w->store->pool_lock);
 	return rc;
 }
 

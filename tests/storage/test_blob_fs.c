@@ -446,6 +446,62 @@ static void test_storage_blob_fs__pipelined_write_failure(void **state)
 	th_rmtree(dir);
 }
 
+/* Threads of this process. */
+static size_t fs_thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	size_t n = 0;
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void test_storage_blob_fs__many_pipelines(void **state)
+{
+	char *dir = th_tmpdir();
+	ecr_blob_store *s = NULL;
+	ecr_blob_store_writer *w[10] = { 0 };
+	size_t total = 5 * 1024 * 1024 + 99, off, i, len;
+	unsigned char *data[10], *back;
+	char digest[ECR__DIGEST_STRLEN_MAX], id[16];
+	size_t threads;
+	(void)state;
+
+	/* More large uploads at once than a store pipelines (8, a hashing thread
+	 * each): the others go on without a pipeline, and every blob comes out
+	 * right. */
+	assert_ok(ecr_blob_store_fs_new(&s, dir, ECR_STORAGE_NOSYNC));
+	threads = fs_thread_count();
+	for (i = 0; i < 10; i++) {
+		data[i] = bsc_bytes(total, 50 + (uint32_t)i);
+		snprintf(id, sizeof(id), "many-%zu", i);
+		assert_ok(s->stage_open(&w[i], s, id, 1));
+	}
+	for (off = 0; off < total; off += 300000)
+		for (i = 0; i < 10; i++) {
+			size_t n = total - off < 300000 ? total - off : 300000;
+			assert_ok(w[i]->write(w[i], data[i] + off, n));
+		}
+	assert_int_equal(fs_thread_count(), threads + 8);
+	for (i = 0; i < 10; i++) {
+		bsc_digest(digest, ECR__DIGEST_SHA256, data[i], total);
+		assert_ok(w[i]->commit(w[i], digest));
+		w[i]->close(w[i]);
+		back = bsc_read(s, digest, 0, 1 << 20, &len);
+		assert_int_equal(len, total);
+		assert_memory_equal(back, data[i], total);
+		free(back);
+		free(data[i]);
+	}
+	assert_int_equal(fs_thread_count(), threads);
+	ecr_blob_store_free(s);
+	th_rmtree(dir);
+}
+
 static void test_storage_blob_fs__new_errors(void **state)
 {
 	char *dir = th_tmpdir();
@@ -490,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_storage_blob_fs__large_durable_upload),
 		cmocka_unit_test(test_storage_blob_fs__pipelined_upload_settles),
 		cmocka_unit_test(test_storage_blob_fs__pipelined_write_failure),
+		cmocka_unit_test(test_storage_blob_fs__many_pipelines),
 		cmocka_unit_test(test_storage_blob_fs__new_errors),
 	};
 	return cmocka_run_group_tests_name("storage/blob_fs", tests, NULL, NULL);
