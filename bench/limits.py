@@ -184,7 +184,7 @@ def measure_mhd_min(res, a, d):
         print(f"limits.py: building mhd_min failed:\n{r.stdout}", file=sys.stderr)
         return
     m = re.search(r"--threads[ =](\d+)", os.environ.get("ECRD_ARGS", ""))
-    threads = m.group(1) if m else "0"  # 0: mhd_min's default, which is ecrd's (one thread per CPU)
+    threads = m.group(1) if m else "4"  # ecrd's default (libecr/server/server.c DEFAULT_THREADS)
     p = subprocess.Popen([exe, "0", threads, "465"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = p.stdout.readline()
