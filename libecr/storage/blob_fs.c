@@ -11,13 +11,14 @@
  * validated first (digests: algorithm + exact lowercase hex; staging ids:
  * [A-Za-z0-9-]{1,64}), so no caller input can reach outside it.
  *
- * Large uploads are pipelined (see "pipeline" below): once a writer has taken
+ * Large uploads are pipelined (see struct fs_pipe): once a writer has taken
  * FS_PIPE_START bytes since it last settled, incoming bytes are gathered in
- * aligned slots, each full slot is written with O_DIRECT (no page-cache copy,
- * no writeback to wait for later) and then hashed by a helper thread while
- * the caller goes on receiving. digest(), commit() and close() settle the
- * writer first: every byte written is in the staging file and hashed, the
- * helper thread is gone.
+ * aligned slots; a helper thread writes each full slot with O_DIRECT (no
+ * page-cache copy, no writeback to wait for later) and a second one then
+ * hashes it, while the caller goes on receiving. digest(), commit() and
+ * close() settle the writer first: every byte written is in the staging file
+ * and hashed, the helper threads are gone. A write that fails in the pipeline
+ * is reported by a later write or by the settling call.
  *
  * The store's only mutable state is its pool of slot buffers (under a lock):
  * any number of threads may call it at once. */
@@ -44,7 +45,9 @@
 #define FS_PIPE_START ((uint64_t)2 * 1024 * 1024)
 /* Pipeline slots: their size and number (the memory of one pipelined upload is their product). */
 #define FS_SLOT_SIZE ((size_t)2 * 1024 * 1024)
-#define FS_PIPE_SLOTS 3
+#define FS_PIPE_SLOTS 4
+/* fs_pipe_put()'s failure when the staging file changed under its writer. */
+#define FS_ECONCURRENT (-1)
 /* Alignment of O_DIRECT buffers, offsets and lengths (the largest logical block size in use). */
 #define FS_DIO_ALIGN ((size_t)4096)
 
@@ -52,7 +55,7 @@ static const char *const fs_algs[] = {"sha256", "sha512"};
 
 /* Pipeline slot buffers kept by a store for the next pipelined upload (a chunked push starts one per chunk). */
 #define FS_POOL_MAX FS_PIPE_SLOTS
-/* Pipelines a store runs at once (each a thread and FS_PIPE_SLOTS slots); further uploads go without one. */
+/* Pipelines a store runs at once (each two threads and FS_PIPE_SLOTS slots); further uploads go without one. */
 #define FS_PIPES_MAX 8
 
 typedef struct fs_store {
@@ -80,35 +83,39 @@ typedef struct fs_writer {
 	char path[ECR__BLOB_PATH_MAX]; /* "uploads/<id>" */
 } fs_writer;
 
+/* Pipeline slot states: filled by the caller, queued for the writer thread, queued for the hasher thread. */
+enum { FS_SLOT_FREE = 0, FS_SLOT_FILL, FS_SLOT_WRITE, FS_SLOT_HASH };
+
 /* One pipeline buffer: the file's bytes [base, base + fill). */
 typedef struct fs_slot {
 	void *raw;          /* the allocation; buf is raw aligned up */
 	unsigned char *buf; /* FS_SLOT_SIZE bytes, FS_DIO_ALIGN-aligned */
 	uint64_t base;      /* file offset of buf[0], a multiple of FS_DIO_ALIGN */
 	size_t fill;        /* bytes in buf */
-	size_t hashed;      /* buf[0, hashed) is hashed or queued for the hasher */
-	size_t hash_from;   /* the hasher's job while busy: buf[hash_from, fill) */
-	bool busy;          /* queued for (or being hashed by) the hasher */
+	size_t hashed;      /* buf[0, hashed) is hashed (or is not to be) */
+	int state;          /* FS_SLOT_* */
 } fs_slot;
 
 /*
- * The pipeline of one writer. The caller's thread fills slots[cur]; a full
- * slot is written to the file (O_DIRECT through dfd when the file system takes
- * it, else appended through the writer's descriptor) and only then queued for
- * the hasher thread, which owns w->hash while the pipeline lives. So the hash
- * never covers bytes that are not in the file, and after a failed write the
- * file is cut back to `written`, the end of what was written whole.
+ * The pipeline of one writer, three threads in a ring of slots: the caller's
+ * thread fills slots[cur] and hands a full slot on; the writer thread writes
+ * slots in turn (O_DIRECT through dfd when the file system takes it, else
+ * appended through the writer's descriptor); the hasher thread then hashes
+ * them in turn (it owns w->hash while the pipeline lives). So the hash never
+ * covers bytes that are not in the file; after a failed write the later slots
+ * are dropped unwritten and unhashed, and the file is cut back to `written`,
+ * the end of what was written whole. The caller waits only for a free slot.
  */
 struct fs_pipe {
 	fs_writer *w;
-	pthread_t thread;
+	pthread_t writer, hasher;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	fs_slot slots[FS_PIPE_SLOTS];
-	size_t cur;                  /* the slot being filled */
-	size_t queue[FS_PIPE_SLOTS]; /* slots queued for hashing, in file order */
-	size_t qhead, qlen;
+	size_t cur;       /* the slot being filled (caller) */
+	size_t wi, hi;    /* the next slot to write (writer thread), to hash (hasher thread) */
 	bool stop;
+	int werr;         /* the writer thread's first failure: an errno, or FS_ECONCURRENT */
 	int hash_rc;      /* the hasher's first failure */
 	int dfd;          /* O_DIRECT descriptor of the staging file, or -1 */
 	uint64_t written; /* the file's bytes [0, written) are the writer's bytes */
@@ -303,50 +310,22 @@ static void fs_slot_free(fs_store *s, void *raw)
 	ecr__free(raw);
 }
 
-static void *fs_pipe_hasher(void *arg)
-{
-	fs_pipe *p = arg;
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (p->qlen == 0 && !p->stop)
-			pthread_cond_wait(&p->cv, &p->mu);
-		if (p->qlen == 0)
-			break;
-		fs_slot *sl = &p->slots[p->queue[p->qhead]];
-		bool skip = p->hash_rc != 0;
-		pthread_mutex_unlock(&p->mu);
-		int rc = skip ? 0 : ecr__digest_update(p->w->hash, sl->buf + sl->hash_from, sl->fill - sl->hash_from);
-		pthread_mutex_lock(&p->mu);
-		if (rc && !p->hash_rc)
-			p->hash_rc = rc;
-		sl->busy = false;
-		p->qhead = (p->qhead + 1) % FS_PIPE_SLOTS;
-		p->qlen--;
-		pthread_cond_broadcast(&p->cv);
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
-/* Put the slot's bytes buf[0, end) into the file (those before p->written are there already). */
+/* Put the slot's bytes buf[0, end) into the file (those before p->written are there already): 0, an errno, or
+ * FS_ECONCURRENT. Runs on the writer thread, or on the caller's once the writer thread is idle. */
 static int fs_pipe_put(fs_pipe *p, fs_slot *sl, size_t end)
 {
 	fs_writer *w = p->w;
 	size_t have = (size_t)(p->written - sl->base), done;
+	struct stat st;
 	int err;
 
 	if (have >= end)
 		return 0;
-	{ /* writes at offsets would overwrite what another writer appended: refuse (commit would too) */
-		struct stat st;
-		if (fstat(w->fd, &st) != 0)
-			return fs_fail_errno(w->store, errno, "stat", w->path);
-		if ((uint64_t)st.st_size != p->written)
-			return ecr__fail(ECR_EIO, ECR_ERROR_STORAGE,
-				"blob store: %s/%s has %llu bytes, its writer wrote %llu (written to concurrently?)",
-				w->store->root, w->path, (unsigned long long)st.st_size,
-				(unsigned long long)p->written);
-	}
+	/* writes at offsets would overwrite what another writer appended: refuse (commit would too) */
+	if (fstat(w->fd, &st) != 0)
+		return errno;
+	if ((uint64_t)st.st_size != p->written)
+		return FS_ECONCURRENT;
 	if (p->dfd >= 0) {
 		size_t aligned = end & ~(FS_DIO_ALIGN - 1);
 		if (aligned > have) { /* rewrites buf[0, have), which holds the same bytes as the file */
@@ -355,7 +334,7 @@ static int fs_pipe_put(fs_pipe *p, fs_slot *sl, size_t end)
 				close(p->dfd);
 				p->dfd = -1;
 			} else if (err) {
-				return fs_fail_errno(w->store, err, "write", w->path);
+				return err;
 			} else {
 				p->written = sl->base + aligned;
 				have = aligned;
@@ -363,65 +342,128 @@ static int fs_pipe_put(fs_pipe *p, fs_slot *sl, size_t end)
 		}
 	}
 	if (end > have) { /* O_APPEND: lands at the end of the file, which is p->written */
-		err = fs_write_all(w->fd, sl->buf + have, end - have, -1, &done);
-		if (err)
-			return fs_fail_errno(w->store, err, "write", w->path);
+		if ((err = fs_write_all(w->fd, sl->buf + have, end - have, -1, &done)) != 0)
+			return err;
 		p->written = sl->base + end;
 	}
 	return 0;
 }
 
-/* Queue the slot's unhashed bytes for the hasher. */
-static void fs_pipe_queue(fs_pipe *p, size_t idx)
+/* The library error for a failure of fs_pipe_put(). */
+static int fs_pipe_fail(fs_writer *w, int err)
 {
-	fs_slot *sl = &p->slots[idx];
-	if (sl->hashed == sl->fill)
-		return;
+	if (err == FS_ECONCURRENT)
+		return ecr__fail(ECR_EIO, ECR_ERROR_STORAGE,
+			"blob store: %s/%s changed under its writer (written to concurrently?)", w->store->root, w->path);
+	return fs_fail_errno(w->store, err, "write", w->path);
+}
+
+static void *fs_pipe_writer(void *arg)
+{
+	fs_pipe *p = arg;
 	pthread_mutex_lock(&p->mu);
-	sl->hash_from = sl->hashed;
-	sl->hashed = sl->fill;
-	sl->busy = true;
-	p->queue[(p->qhead + p->qlen) % FS_PIPE_SLOTS] = idx;
-	p->qlen++;
-	pthread_cond_broadcast(&p->cv);
+	for (;;) {
+		fs_slot *sl = &p->slots[p->wi];
+		while (sl->state != FS_SLOT_WRITE && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (sl->state != FS_SLOT_WRITE)
+			break;
+		bool skip = p->werr != 0;
+		pthread_mutex_unlock(&p->mu);
+		int err = skip ? 0 : fs_pipe_put(p, sl, sl->fill);
+		pthread_mutex_lock(&p->mu);
+		if (err && !p->werr)
+			p->werr = err;
+		if (p->werr) /* dropped: neither written nor hashed */
+			sl->hashed = sl->fill;
+		sl->state = FS_SLOT_HASH;
+		p->wi = (p->wi + 1) % FS_PIPE_SLOTS;
+		pthread_cond_broadcast(&p->cv);
+	}
 	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void *fs_pipe_hasher(void *arg)
+{
+	fs_pipe *p = arg;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		fs_slot *sl = &p->slots[p->hi];
+		while (sl->state != FS_SLOT_HASH && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (sl->state != FS_SLOT_HASH)
+			break;
+		bool skip = p->hash_rc != 0;
+		pthread_mutex_unlock(&p->mu);
+		int rc = skip || sl->hashed >= sl->fill ? 0 :
+			ecr__digest_update(p->w->hash, sl->buf + sl->hashed, sl->fill - sl->hashed);
+		pthread_mutex_lock(&p->mu);
+		if (rc && !p->hash_rc)
+			p->hash_rc = rc;
+		sl->hashed = sl->fill;
+		sl->state = FS_SLOT_FREE;
+		p->hi = (p->hi + 1) % FS_PIPE_SLOTS;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Wait (holding p->mu) until every slot but the caller's is free: the threads are idle. */
+static void fs_pipe_wait_idle(fs_pipe *p)
+{
+	size_t i;
+	for (i = 0; i < FS_PIPE_SLOTS; i++)
+		while (i != p->cur && p->slots[i].state != FS_SLOT_FREE)
+			pthread_cond_wait(&p->cv, &p->mu);
 }
 
 /*
- * Settle the writer and end its pipeline: the last slot's bytes go to the file,
- * the hasher finishes and stops, the caller hashes what was not queued. After a
- * failure (rc, or the last write failing) the file is cut back to what was
- * written whole and hashed, and base.size says so. Returns the first error.
+ * Settle the writer and end its pipeline: the threads finish what was handed
+ * to them, the caller's slot goes to the file, the threads stop, the caller
+ * hashes what was not handed on. After a failure (rc, or a write failing) the
+ * file is cut back to what was written whole and hashed, and base.size says so.
+ * Returns the first error.
  */
 static int fs_pipe_end(fs_writer *w, int rc)
 {
 	fs_pipe *p = w->pipe;
 	fs_slot *sl;
-	size_t i, upto;
+	size_t i, upto = 0;
+	int err;
 	bool dio;
 
 	if (!p)
 		return rc;
 	sl = &p->slots[p->cur];
-	if (!rc)
-		rc = fs_pipe_put(p, sl, sl->fill);
+	pthread_mutex_lock(&p->mu);
+	fs_pipe_wait_idle(p);
+	err = p->werr;
+	pthread_mutex_unlock(&p->mu);
+	if (!rc && !err)
+		err = fs_pipe_put(p, sl, sl->fill);
+	if (!rc && err)
+		rc = fs_pipe_fail(w, err);
 	pthread_mutex_lock(&p->mu);
 	p->stop = true;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
-	pthread_join(p->thread, NULL);
+	pthread_join(p->writer, NULL);
+	pthread_join(p->hasher, NULL);
 	if (!rc && p->hash_rc)
 		rc = ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "blob store: hashing %s failed", w->path);
-	/* The current slot's bytes that are in the file and not hashed yet. */
-	upto = (size_t)(p->written - sl->base);
-	if (upto > sl->fill)
-		upto = sl->fill;
+	/* The caller's slot: its bytes that are in the file and not hashed yet. */
+	if (p->written > sl->base)
+		upto = p->written - sl->base < sl->fill ? (size_t)(p->written - sl->base) : sl->fill;
 	if (!p->hash_rc && upto > sl->hashed) {
 		int hrc = ecr__digest_update(w->hash, sl->buf + sl->hashed, upto - sl->hashed);
 		if (hrc && !rc)
 			rc = hrc;
 		else if (hrc) /* keep the first error: the writer is lost either way */
 			ecr__error_clear();
+		if (hrc)
+			p->hash_rc = hrc;
 	}
 	if (rc) {
 		/* Cut the file back to what was written whole; the hash covers exactly that. */
@@ -497,6 +539,7 @@ static int fs_pipe_start(fs_writer *w)
 		}
 	}
 	p->slots[0].fill = p->slots[0].hashed = prefix;
+	p->slots[0].state = FS_SLOT_FILL;
 	/* O_DIRECT through a second descriptor of the same file (checked: the name could have been replaced). */
 	p->dfd = openat(w->store->rootfd, w->path, O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW);
 	if (p->dfd >= 0 && (fstat(p->dfd, &a) != 0 || fstat(w->fd, &b) != 0 || a.st_ino != b.st_ino ||
@@ -513,7 +556,18 @@ static int fs_pipe_start(fs_writer *w)
 		rc = ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "blob store: pthread_cond_init failed");
 		goto fail;
 	}
-	if (pthread_create(&p->thread, NULL, fs_pipe_hasher, p) != 0) {
+	if (pthread_create(&p->writer, NULL, fs_pipe_writer, p) != 0) {
+		pthread_cond_destroy(&p->cv);
+		pthread_mutex_destroy(&p->mu);
+		rc = ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "blob store: cannot start a writing thread");
+		goto fail;
+	}
+	if (pthread_create(&p->hasher, NULL, fs_pipe_hasher, p) != 0) {
+		pthread_mutex_lock(&p->mu);
+		p->stop = true;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(p->writer, NULL);
 		pthread_cond_destroy(&p->cv);
 		pthread_mutex_destroy(&p->mu);
 		rc = ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "blob store: cannot start a hashing thread");
@@ -533,36 +587,37 @@ fail:
 	return rc;
 }
 
-/* Take bytes into the pipeline: each slot that fills is written, queued for hashing, and the next one (once the
- * hasher is done with it) takes over. On failure the pipeline ends (see fs_pipe_end). */
-static int fs_pipe_write(fs_writer *w, const unsigned char *p_data, size_t len)
+/* Take bytes into the pipeline: each slot that fills goes to the writer thread, and the caller goes on in the next
+ * free slot. A failure of the threads ends the pipeline (see fs_pipe_end). */
+static int fs_pipe_write(fs_writer *w, const unsigned char *data, size_t len)
 {
 	fs_pipe *p = w->pipe;
-	int rc;
+	int err;
 
 	while (len > 0) {
 		fs_slot *sl = &p->slots[p->cur], *next;
 		size_t n = FS_SLOT_SIZE - sl->fill < len ? FS_SLOT_SIZE - sl->fill : len;
-		memcpy(sl->buf + sl->fill, p_data, n);
+		memcpy(sl->buf + sl->fill, data, n);
 		sl->fill += n;
 		w->base.size += n;
-		p_data += n;
+		data += n;
 		len -= n;
 		if (sl->fill < FS_SLOT_SIZE)
 			break;
-		if ((rc = fs_pipe_put(p, sl, sl->fill)) != 0)
-			return fs_pipe_end(w, rc);
-		fs_pipe_queue(p, p->cur);
-		if (p->dfd < 0)
-			fs_writer_writeback(w);
+		pthread_mutex_lock(&p->mu);
+		sl->state = FS_SLOT_WRITE;
+		pthread_cond_broadcast(&p->cv);
 		p->cur = (p->cur + 1) % FS_PIPE_SLOTS;
 		next = &p->slots[p->cur];
-		pthread_mutex_lock(&p->mu);
-		while (next->busy)
+		while (next->state != FS_SLOT_FREE)
 			pthread_cond_wait(&p->cv, &p->mu);
-		pthread_mutex_unlock(&p->mu);
 		next->base = sl->base + FS_SLOT_SIZE;
 		next->fill = next->hashed = 0;
+		next->state = FS_SLOT_FILL;
+		err = p->werr;
+		pthread_mutex_unlock(&p->mu);
+		if (err)
+			return fs_pipe_end(w, fs_pipe_fail(w, err));
 	}
 	return 0;
 }
