@@ -509,6 +509,24 @@ static void test_engine_fsck__postgres(void **state)
 	assert_string_equal(s.digest[0], img[1].layers[0].digest);
 	assert_string_equal(s.repo[0], "pg/b");
 
+	/* A manifest stored in PostgreSQL (bytea) with one byte changed: found by re-hashing the row. */
+	char *bad = malloc(img[0].manifest_len);
+	assert_non_null(bad);
+	memcpy(bad, img[0].manifest, img[0].manifest_len);
+	bad[0] = bad[0] == ' ' ? '\n' : ' ';
+	ecr__txn t;
+	ecr_sql_value p[] = { { ECR_SQL_BLOB, 0, bad, img[0].manifest_len }, ECR__SQL_S(img[0].digest) };
+	assert_ok(ecr__txn_begin(&t, r1->store->meta, true));
+	assert_ok(ecr__sql_change(&t, "UPDATE image_manifests SET body = ? WHERE digest = ?", p, 2, ECR_ENOTFOUND));
+	assert_ok(ecr__txn_commit(&t));
+	free(bad);
+	memset(&s, 0, sizeof(s));
+	assert_ok(ecr_registry_fsck(r1, &o, collect, &s, &st));
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.kind[0], ECR_FSCK_BLOB_CORRUPT);
+	assert_string_equal(s.digest[0], img[0].digest);
+	assert_string_equal(s.repo[0], "pg/a");
+
 	for (int i = 0; i < 2; i++)
 		th_image_dispose(&img[i]);
 	ecr_repository_free(a);
