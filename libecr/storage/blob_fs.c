@@ -361,6 +361,7 @@ static int fs_pipe_fail(fs_writer *w, int err)
 static void *fs_pipe_writer(void *arg)
 {
 	fs_pipe *p = arg;
+	(void)pthread_setname_np(pthread_self(), "ecr-blobwrite");
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		fs_slot *sl = &p->slots[p->wi];
@@ -387,6 +388,7 @@ static void *fs_pipe_writer(void *arg)
 static void *fs_pipe_hasher(void *arg)
 {
 	fs_pipe *p = arg;
+	(void)pthread_setname_np(pthread_self(), "ecr-blobhash");
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		fs_slot *sl = &p->slots[p->hi];
