@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../helpers/th_image.h"
+#include "libecr/engine/engine.h"
 
 #define OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -95,6 +96,62 @@ static void test_engine_image__put_and_get(void **state)
 	assert_int_equal(
 		ecr_image_get(&out, f->repo, "sha256:0000000000000000000000000000000000000000000000000000000000000000", 0),
 		ECR_EIMAGE_NOT_FOUND);
+	th_image_dispose(&img);
+}
+
+/* The manifest's bytes are in the metadata store (schema 6): the same bytes from the handle ecr_image_put returns,
+ * from a GET (read in the lookup's transaction) and from a HEAD-style get (read when asked for), none in the blob
+ * store; a manifest in two repositories stays in one when the other repository is deleted. */
+static void assert_manifest_is(ecr_image *img, const th_image *want)
+{
+	const void *bytes = NULL;
+	size_t len = 0;
+	assert_ok(ecr_image_manifest(&bytes, &len, img));
+	assert_int_equal(len, want->manifest_len);
+	assert_memory_equal(bytes, want->manifest, len);
+	assert_int_equal(ecr_image_manifest_size(img), want->manifest_len);
+}
+
+static void test_engine_image__manifest_in_metadata(void **state)
+{
+	fixture *f = *state;
+	th_image img;
+	ecr_image *got = NULL;
+	ecr_repository *other = NULL;
+	uint64_t size;
+	assert_ok(th_image_random(&img, &f->rng, 2, NULL));
+	push_blobs(f->repo, &img);
+	assert_ok(ecr_image_put(&got, f->repo, "v1", NULL, NULL, img.manifest, img.manifest_len, 0));
+	assert_manifest_is(got, &img);
+	ecr_image_free(got);
+	assert_int_equal(f->reg->store->blobs->stat(f->reg->store->blobs, img.digest, &size), ECR_ENOTFOUND);
+	ecr_error_clear();
+
+	for (int i = 0; i < 2; i++) {
+		assert_ok(ecr_image_get(&got, f->repo, i ? img.digest : "v1", i ? 0 : ECR_IMAGE_GET_RECORD_PULL));
+		assert_manifest_is(got, &img);
+		ecr_image_free(got);
+	}
+
+	/* the same manifest in a second repository, then the first deleted */
+	assert_ok(ecr_repository_create(&other, f->reg, "other", NULL));
+	push_blobs(other, &img);
+	assert_ok(ecr_image_put(NULL, other, NULL, NULL, NULL, img.manifest, img.manifest_len, 0));
+	ecr_repository_free(f->repo);
+	f->repo = NULL;
+	assert_ok(ecr_repository_delete(f->reg, "app", ECR_REPOSITORY_DELETE_FORCE));
+	assert_ok(ecr_image_get(&got, other, img.digest, 0));
+	assert_manifest_is(got, &img);
+	ecr_image_free(got);
+	/* deleted with its image: a handle taken before cannot read it any more */
+	assert_ok(ecr_image_get(&got, other, img.digest, 0));
+	assert_ok(ecr_image_delete(other, img.digest));
+	const void *bytes;
+	size_t len;
+	assert_int_not_equal(ecr_image_manifest(&bytes, &len, got), 0);
+	ecr_error_clear();
+	ecr_image_free(got);
+	ecr_repository_free(other);
 	th_image_dispose(&img);
 }
 
@@ -533,6 +590,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_engine_image__put_and_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_image__manifest_in_metadata, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_image__put_checks_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_image__layer_size_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_image__tags_move_and_exclusive, setup, teardown),
