@@ -305,6 +305,30 @@ static int lazy_size(const ecr__manifest *m, int64_t *size_out)
 	return 0;
 }
 
+/* An image handle for the record rec of an image just inserted (strings copied) with its one tag (or none). */
+static int image_from_new(ecr_image **out, ecr_registry *reg, const ecr__meta_image *rec, const char *tag)
+{
+	struct tag_vec tv = { 0 };
+	ecr__meta_image dup = *rec;
+	int rc = 0;
+	dup.digest = ecr__strdup(rec->digest);
+	dup.media_type = ecr__strdup(rec->media_type);
+	dup.artifact_type = rec->artifact_type ? ecr__strdup(rec->artifact_type) : NULL;
+	dup.subject = rec->subject ? ecr__strdup(rec->subject) : NULL;
+	if (!dup.digest || !dup.media_type || (rec->artifact_type && !dup.artifact_type) ||
+		(rec->subject && !dup.subject))
+		rc = ECR_ENOMEM;
+	if (!rc && tag)
+		rc = tag_vec_add(tag, NULL, &tv);
+	if (!rc)
+		rc = ecr__image_new(out, reg, &dup, tv.v, tv.n);
+	if (rc) {
+		ecr__meta_image_dispose(&dup);
+		tags_free(tv.v, tv.n);
+	}
+	return rc;
+}
+
 int ecr_image_put(ecr_image **out, ecr_repository *repo, const char *tag, const char *digest, const char *media_type,
 	const void *manifest, size_t len, uint32_t flags)
 {
@@ -429,12 +453,15 @@ int ecr__image_put(ecr_image **out, ecr_repository *repo, const char *tag, const
 	}
 	if (out) {
 		ecr__meta_image loaded;
-		if ((rc = ecr__meta_image_get(&t, repo->id, computed, &loaded)))
-			goto done;
-		if ((rc = image_build(out, &t, reg, &loaded))) {
+		/* a new image is the record just inserted, with at most the tag just set: no query (this runs in the
+		 * write transaction, which every push of the store waits for) */
+		if (!image_exists)
+			rc = image_from_new(out, reg, &rec, tag);
+		else if (!(rc = ecr__meta_image_get(&t, repo->id, computed, &loaded)) &&
+			(rc = image_build(out, &t, reg, &loaded)))
 			ecr__meta_image_dispose(&loaded);
+		if (rc)
 			goto done;
-		}
 		/* the bytes of this digest, as stored */
 		if ((rc = ecr__buf_put(&(*out)->manifest, manifest, len)))
 			goto done;

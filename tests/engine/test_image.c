@@ -123,6 +123,19 @@ static void test_engine_image__manifest_in_metadata(void **state)
 	push_blobs(f->repo, &img);
 	assert_ok(ecr_image_put(&got, f->repo, "v1", NULL, NULL, img.manifest, img.manifest_len, 0));
 	assert_manifest_is(got, &img);
+	/* the handle of a new image is built from the record inserted: the same as a get's */
+	ecr_image *again = NULL;
+	assert_ok(ecr_image_get(&again, f->repo, "v1", 0));
+	assert_string_equal(ecr_image_digest(got), ecr_image_digest(again));
+	assert_string_equal(ecr_image_media_type(got), ecr_image_media_type(again));
+	assert_int_equal(ecr_image_size(got), ecr_image_size(again));
+	assert_int_equal(ecr_image_pushed_at(got), test_now);
+	assert_int_equal(ecr_image_last_pulled_at(got), ecr_image_last_pulled_at(again));
+	assert_int_equal(ecr_image_status_of(got), ecr_image_status_of(again));
+	assert_int_equal(ecr_image_tag_count(got), 1);
+	assert_string_equal(ecr_image_tag(got, 0), "v1");
+	assert_null(ecr_image_subject(got));
+	ecr_image_free(again);
 	ecr_image_free(got);
 	assert_int_equal(f->reg->store->blobs->stat(f->reg->store->blobs, img.digest, &size), ECR_ENOTFOUND);
 	ecr_error_clear();
