@@ -41,10 +41,11 @@
 /* Start writeback of a staging file every this many bytes, so that the fsync
  * at commit has little left to do. */
 #define FS_WRITEBACK_STEP ((uint64_t)8 * 1024 * 1024)
-/* A writer starts its pipeline once it has taken this many bytes since it last settled (small uploads never do). */
+/* A writer starts its pipeline once it has taken this many bytes since it last settled (small uploads never do), or
+ * at once when it took as many between its last two settles (the next chunk of an upload sent in large chunks). */
 #define FS_PIPE_START ((uint64_t)2 * 1024 * 1024)
 /* Pipeline slots: their size and number (the memory of one pipelined upload is their product). */
-#define FS_SLOT_SIZE ((size_t)2 * 1024 * 1024)
+#define FS_SLOT_SIZE ((size_t)1 * 1024 * 1024)
 #define FS_PIPE_SLOTS 4
 /* fs_pipe_put()'s failure when the staging file changed under its writer. */
 #define FS_ECONCURRENT (-1)
@@ -79,6 +80,7 @@ typedef struct fs_writer {
 	uint64_t writeback_from; /* start of the range not yet sent to writeback */
 	uint64_t dropped_to;     /* end of the range written back and dropped from the cache */
 	uint64_t run;            /* bytes taken since the writer last settled */
+	uint64_t prev_run;       /* bytes taken between the last two settles of a pipeline */
 	fs_pipe *pipe;           /* NULL unless pipelined */
 	char path[ECR__BLOB_PATH_MAX]; /* "uploads/<id>" */
 } fs_writer;
@@ -489,6 +491,7 @@ static int fs_pipe_end(fs_writer *w, int rc)
 	w->store->npipes--;
 	pthread_mutex_unlock(&w->store->pool_lock);
 	w->pipe = NULL;
+	w->prev_run = w->run;
 	w->run = 0;
 	if (dio) /* the bytes went around the page cache: nothing to write back */
 		w->writeback_from = w->dropped_to = w->base.size;
@@ -640,12 +643,14 @@ static int fs_writer_write(ecr_blob_store_writer *base, const void *data, size_t
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "blob store: write of NULL data");
 	if (len > (uint64_t)INT64_MAX - start)
 		return ecr__fail(ECR_ERANGE, ECR_ERROR_STORAGE, "blob store: %s would grow too large", w->path);
-	if (!w->pipe && w->run >= FS_PIPE_START && fs_pipe_start(w) != 0) {
+	if (!w->pipe && (w->run >= FS_PIPE_START || w->prev_run >= FS_PIPE_START) && fs_pipe_start(w) != 0) {
 		ecr__error_clear(); /* no pipeline: the writer goes on without one */
-		w->run = 0;
+		w->run = w->prev_run = 0;
 	}
-	if (w->pipe)
+	if (w->pipe) {
+		w->run += len;
 		return fs_pipe_write(w, p, len);
+	}
 
 	while (done < len) {
 		size_t want = len - done < FS_IO_MAX ? len - done : FS_IO_MAX;

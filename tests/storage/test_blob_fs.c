@@ -352,6 +352,20 @@ static void fs_check_staging(const char *dir, const char *id, const unsigned cha
 	free(disk);
 }
 
+/* Threads of this process. */
+static size_t fs_thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	size_t n = 0;
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
 static void test_storage_blob_fs__pipelined_upload_settles(void **state)
 {
 	char *dir = th_tmpdir();
@@ -360,6 +374,7 @@ static void test_storage_blob_fs__pipelined_upload_settles(void **state)
 	size_t total = 7 * 1024 * 1024 + 777, mid = 5 * 1024 * 1024 + 333, more = 3 * 1024 * 1024 + 5, len;
 	unsigned char *data = bsc_bytes(total + more, 41), *back;
 	char digest[ECR__DIGEST_STRLEN_MAX], running[ECR__DIGEST_STRLEN_MAX];
+	size_t threads;
 	(void)state;
 
 	/* Past a few MiB a writer pipelines (slots written with O_DIRECT, hashed
@@ -367,13 +382,21 @@ static void test_storage_blob_fs__pipelined_upload_settles(void **state)
 	 * then holds every byte written, and a reopened writer goes on from an
 	 * unaligned end. */
 	assert_ok(ecr_blob_store_fs_new(&s, dir, 0));
+	threads = fs_thread_count();
 	assert_ok(s->stage_open(&w, s, "pipe", 1));
-	fs_write_range(w, data, 0, mid, 131071);
+	fs_write_range(w, data, 0, 1024 * 1024, 131071);
+	assert_int_equal(fs_thread_count(), threads); /* small so far: no pipeline */
+	fs_write_range(w, data, 1024 * 1024, mid, 131071);
+	assert_int_equal(fs_thread_count(), threads + 2); /* a writing and a hashing thread */
 	bsc_digest(digest, ECR__DIGEST_SHA256, data, mid);
 	assert_ok(w->digest(w, running, sizeof(running)));
 	assert_string_equal(running, digest);
+	assert_int_equal(fs_thread_count(), threads); /* settled: the threads are gone */
 	fs_check_staging(dir, "pipe", data, mid);
-	fs_write_range(w, data, mid, total, 65537);
+	/* The last period took more than 2 MiB (the next chunk of a chunked push): the pipeline starts at once. */
+	fs_write_range(w, data, mid, mid + 1000, 1000);
+	assert_int_equal(fs_thread_count(), threads + 2);
+	fs_write_range(w, data, mid + 1000, total, 65537);
 	w->close(w); /* not committed: the bytes stay staged */
 	w = NULL;
 	fs_check_staging(dir, "pipe", data, total);
@@ -447,20 +470,6 @@ static void test_storage_blob_fs__pipelined_write_failure(void **state)
 	free(data);
 	ecr_blob_store_free(s);
 	th_rmtree(dir);
-}
-
-/* Threads of this process. */
-static size_t fs_thread_count(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *de;
-	size_t n = 0;
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
 }
 
 static void test_storage_blob_fs__many_pipelines(void **state)
