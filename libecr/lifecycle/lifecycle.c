@@ -284,7 +284,7 @@ static int parse_rule(lc_rule *r, const ecr__json *v)
 {
 	const ecr__json *sel, *act, *desc, *prefix, *pattern;
 	int ts, ct, cu, sc, at, tsc, rc;
-	int64_t prio;
+	int64_t prio = 0;
 
 	if ((rc = check_object(v, RULE_KEYS, N(RULE_KEYS), RULE_REQUIRED)) != 0)
 		return rc;

@@ -39,7 +39,7 @@ static int image_not_found(const ecr_repository *repo, const char *tag, const ch
 	    ECR_EIMAGE_NOT_FOUND, ECR_ERROR_IMAGE,
 	    "The image with imageId {imageDigest:'%s'} does not exist within the repository with name '%s' in the "
 	    "registry with id '%s'",
-	    digest, repo->name, repo->reg->account_id);
+	    digest ? digest : "", repo->name, repo->reg->account_id);
 }
 
 static int bad_response(const ecr_repository *repo, const char *operation, const char *what)

@@ -1007,8 +1007,11 @@ func (h *Webhooks) Close() error {
 
 // int ecr_init(void)
 //
-// Initialise the library's global state (libcurl, the allocator). Reference
-// counted: every call must be matched by ecr_shutdown().
+// Initialise the library's global state (the allocator). Reference counted:
+// every call must be matched by ecr_shutdown(). libcurl, libpq, libarchive
+// and libcrypto are loaded (dlopen) and initialised on first use, so a
+// process that never needs them never maps them; a library that cannot be
+// loaded then fails the call that needed it with ECR_ENOTSUPPORTED.
 // @return the new reference count (>= 1), or a negative ECR_E* code.
 func Init() error {
 	runtime.LockOSThread()

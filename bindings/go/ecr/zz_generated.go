@@ -1097,8 +1097,11 @@ func ecr_version() *C.char {
 
 // int ecr_init(void)
 //
-// Initialise the library's global state (libcurl, the allocator). Reference
-// counted: every call must be matched by ecr_shutdown().
+// Initialise the library's global state (the allocator). Reference counted:
+// every call must be matched by ecr_shutdown(). libcurl, libpq, libarchive
+// and libcrypto are loaded (dlopen) and initialised on first use, so a
+// process that never needs them never maps them; a library that cannot be
+// loaded then fails the call that needed it with ECR_ENOTSUPPORTED.
 // @return the new reference count (>= 1), or a negative ECR_E* code.
 func ecr_init() (C.int, error) {
 	runtime.LockOSThread()

@@ -1871,7 +1871,7 @@ FUNCTIONS = {
         [],
         (),
         'int ecr_init(void)',
-        "Initialise the library's global state (libcurl, the allocator). Reference\ncounted: every call must be matched by ecr_shutdown().\n@return the new reference count (>= 1), or a negative ECR_E* code."),
+        "Initialise the library's global state (the allocator). Reference counted:\nevery call must be matched by ecr_shutdown(). libcurl, libpq, libarchive\nand libcrypto are loaded (dlopen) and initialised on first use, so a\nprocess that never needs them never maps them; a library that cannot be\nloaded then fails the call that needed it with ECR_ENOTSUPPORTED.\n@return the new reference count (>= 1), or a negative ECR_E* code."),
     'ecr_shutdown': (
         ctypes.c_int,
         [],
