@@ -131,10 +131,17 @@ def upload(c, repo, data, rng):
     return st == 201
 
 
+def layer_size(rng):
+    """Mostly small layers; one in 20 of 2-6 MiB, so that large uploads (which the file store pipelines through
+    its writer and hasher threads from 2 MiB on) are in flight when ecrd is killed too."""
+    if rng.random() < 0.05:
+        return rng.randrange(2 * 1024 * 1024 + 1, 6 * 1024 * 1024)
+    return rng.choice([rng.randrange(1, 4096), rng.randrange(4096, 96 * 1024)])
+
+
 def push(c, state, rng, tid, n):
     repo = rng.choice(REPOS)
-    layers = [os.urandom(rng.choice([rng.randrange(1, 4096), rng.randrange(4096, 96 * 1024)]))
-              for _ in range(rng.randrange(1, 4))]
+    layers = [os.urandom(layer_size(rng)) for _ in range(rng.randrange(1, 4))]
     config = json.dumps({"architecture": "amd64", "os": "linux", "n": [tid, n, rng.random()]}).encode()
     for b in layers + [config]:
         if not upload(c, repo, b, rng):
