@@ -680,6 +680,19 @@ static int manifest_load_local(ecr_image *img, ecr__txn *t)
 		t = &own;
 	}
 	rc = ecr__meta_manifest_get(t, img->rec.repo_id, img->rec.digest, &img->manifest);
+	if (rc == ECR_ENOTFOUND && !in_txn) {
+		/* No row: an image pushed before schema 6 (its manifest is in the blob store), or one deleted since this
+		 * handle was taken (its row went with it). */
+		ecr__meta_image still = { 0 };
+		int irc = ecr__meta_image_get(t, img->rec.repo_id, img->rec.digest, &still);
+		ecr__meta_image_dispose(&still);
+		if (irc == ECR_ENOTFOUND)
+			rc = ecr__fail(ECR_EIMAGE_NOT_FOUND, ECR_ERROR_IMAGE,
+				"The image with imageId {imageDigest:'%s'} does not exist: it was deleted after it was looked up",
+				img->rec.digest);
+		else if (irc)
+			rc = irc;
+	}
 	ecr__txn_rollback(&own);
 	if (rc == ECR_ENOTFOUND && !in_txn)
 		rc = ecr__blob_store_get(img->reg->store, img->rec.digest, ECR_MANIFEST_MAX_SIZE, &img->manifest);

@@ -161,7 +161,8 @@ static void test_engine_image__manifest_in_metadata(void **state)
 	assert_ok(ecr_image_delete(other, img.digest));
 	const void *bytes;
 	size_t len;
-	assert_int_not_equal(ecr_image_manifest(&bytes, &len, got), 0);
+	assert_int_equal(ecr_image_manifest(&bytes, &len, got), ECR_EIMAGE_NOT_FOUND);
+	assert_non_null(strstr(ecr_error_last()->message, "deleted after it was looked up"));
 	ecr_error_clear();
 	ecr_image_free(got);
 	ecr_repository_free(other);
