@@ -128,15 +128,20 @@ static void cache_drop(ecr__store *s, ecr__open_upload *e)
 }
 
 /*
- * Settle a writer: every byte written is in the staging object and hashed
- * (a blob store writer may hold bytes of a large upload in flight; digest()
- * settles it). After a failure the writer's size is what the staging object
- * kept.
+ * Settle a writer at the end of a request: every byte written is in the
+ * staging object (a blob store writer may hold bytes of a large upload in
+ * flight). flush() does that and may leave the hashing running into the next
+ * request; a writer without it settles by digest(). After a failure the
+ * writer's size is what the staging object kept.
  */
 static int writer_settle(ecr_blob_store_writer *w)
 {
 	char digest[ECR__DIGEST_STRLEN_MAX];
-	return w ? w->digest(w, digest, sizeof(digest)) : 0;
+	if (!w)
+		return 0;
+	if (w->version >= 2 && w->flush)
+		return w->flush(w);
+	return w->digest(w, digest, sizeof(digest));
 }
 
 /*

@@ -17,7 +17,11 @@
  * page-cache copy, no writeback to wait for later) and a second one then
  * hashes it, while the caller goes on receiving. digest(), commit() and
  * close() settle the writer first: every byte written is in the staging file
- * and hashed, the helper threads are gone. A write that fails in the pipeline
+ * and hashed, the helper threads are gone. flush() only waits for the writes
+ * (the bytes are in the staging file, the hash may lag): the pipeline lives on
+ * into the next request of a chunked upload, so hashing one chunk overlaps
+ * with receiving the next; left alone for FS_PIPE_PARK_MS it hashes the rest,
+ * frees its buffers and its threads end. A write that fails in the pipeline
  * is reported by a later write or by the settling call.
  *
  * The store's only mutable state is its pool of slot buffers (under a lock):
@@ -47,6 +51,9 @@
 /* Pipeline slots: their size and number (the memory of one pipelined upload is their product). */
 #define FS_SLOT_SIZE ((size_t)1 * 1024 * 1024)
 #define FS_PIPE_SLOTS 4
+/* A flushed pipeline that takes no more bytes for this long parks: hashes what it holds, frees its slots, ends its
+ * threads (an abandoned upload holds no memory and no thread; the next write starts a new pipeline). */
+#define FS_PIPE_PARK_MS 1000
 /* fs_pipe_put()'s failure when the staging file changed under its writer. */
 #define FS_ECONCURRENT (-1)
 /* Alignment of O_DIRECT buffers, offsets and lengths (the largest logical block size in use). */
@@ -116,7 +123,10 @@ struct fs_pipe {
 	fs_slot slots[FS_PIPE_SLOTS];
 	size_t cur;       /* the slot being filled (caller) */
 	size_t wi, hi;    /* the next slot to write (writer thread), to hash (hasher thread) */
-	bool stop;
+	bool stop;        /* the threads end once the slots handed to them are done */
+	bool idle;        /* flushed: the caller holds the slot it fills, all of it in the file, and writes no more */
+	bool parked;      /* stopped by the hasher after FS_PIPE_PARK_MS idle: every byte written and hashed */
+	bool released;    /* no longer counted in the store's running pipelines */
 	int werr;         /* the writer thread's first failure: an errno, or FS_ECONCURRENT */
 	int hash_rc;      /* the hasher's first failure */
 	int dfd;          /* O_DIRECT descriptor of the staging file, or -1 */
@@ -387,15 +397,65 @@ static void *fs_pipe_writer(void *arg)
 	return NULL;
 }
 
+/* Stop counting the pipeline among the store's running ones (once). Called holding p->mu, or with no threads. */
+static void fs_pipe_release(fs_pipe *p)
+{
+	if (p->released)
+		return;
+	p->released = true;
+	pthread_mutex_lock(&p->w->store->pool_lock);
+	p->w->store->npipes--;
+	pthread_mutex_unlock(&p->w->store->pool_lock);
+}
+
+/* Park an idle pipeline (the hasher's thread, holding p->mu, every slot but the caller's free): stop the writer
+ * thread, hash the caller's slot, which the caller no longer touches, free the slots, stop counting it. */
+static void fs_pipe_park(fs_pipe *p)
+{
+	fs_slot *sl = &p->slots[p->cur];
+	size_t i;
+	p->parked = p->stop = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	if (!p->hash_rc && sl->fill > sl->hashed) {
+		int rc = ecr__digest_update(p->w->hash, sl->buf + sl->hashed, sl->fill - sl->hashed);
+		if (rc) {
+			ecr__error_clear(); /* fs_pipe_end reports it */
+			p->hash_rc = rc;
+		}
+	}
+	sl->hashed = sl->fill;
+	pthread_mutex_lock(&p->mu);
+	for (i = 0; i < FS_PIPE_SLOTS; i++)
+		p->slots[i].state = FS_SLOT_FREE;
+	fs_pipe_release(p);
+}
+
 static void *fs_pipe_hasher(void *arg)
 {
 	fs_pipe *p = arg;
+	size_t i;
 	(void)pthread_setname_np(pthread_self(), "ecr-blobhash");
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		fs_slot *sl = &p->slots[p->hi];
-		while (sl->state != FS_SLOT_HASH && !p->stop)
-			pthread_cond_wait(&p->cv, &p->mu);
+		while (sl->state != FS_SLOT_HASH && !p->stop) {
+			if (!p->idle) {
+				pthread_cond_wait(&p->cv, &p->mu);
+				continue;
+			}
+			struct timespec until;
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_sec += FS_PIPE_PARK_MS / 1000;
+			until.tv_nsec += (long)(FS_PIPE_PARK_MS % 1000) * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			if (pthread_cond_timedwait(&p->cv, &p->mu, &until) == ETIMEDOUT && p->idle && !p->stop &&
+				sl->state != FS_SLOT_HASH)
+				fs_pipe_park(p);
+		}
 		if (sl->state != FS_SLOT_HASH)
 			break;
 		bool skip = p->hash_rc != 0;
@@ -410,6 +470,13 @@ static void *fs_pipe_hasher(void *arg)
 		p->hi = (p->hi + 1) % FS_PIPE_SLOTS;
 		pthread_cond_broadcast(&p->cv);
 	}
+	/* Ending: the free slots go back to the store now (the caller's, unless parked, stays for fs_pipe_end). */
+	for (i = 0; i < FS_PIPE_SLOTS; i++)
+		if (p->slots[i].state == FS_SLOT_FREE && p->slots[i].raw) {
+			fs_slot_free(p->w->store, p->slots[i].raw);
+			p->slots[i].raw = NULL;
+			p->slots[i].buf = NULL;
+		}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
@@ -442,16 +509,19 @@ static int fs_pipe_end(fs_writer *w, int rc)
 		return rc;
 	sl = &p->slots[p->cur];
 	pthread_mutex_lock(&p->mu);
-	fs_pipe_wait_idle(p);
-	err = p->werr;
-	pthread_mutex_unlock(&p->mu);
-	if (!rc && !err)
-		err = fs_pipe_put(p, sl, sl->fill);
-	if (!rc && err)
-		rc = fs_pipe_fail(w, err);
-	pthread_mutex_lock(&p->mu);
-	p->stop = true;
-	pthread_cond_broadcast(&p->cv);
+	p->idle = false; /* so it cannot park under us */
+	if (!p->stop) { /* not parked: let the threads finish, put the caller's slot, stop them */
+		fs_pipe_wait_idle(p);
+		err = p->werr;
+		pthread_mutex_unlock(&p->mu);
+		if (!rc && !err)
+			err = fs_pipe_put(p, sl, sl->fill);
+		if (!rc && err)
+			rc = fs_pipe_fail(w, err);
+		pthread_mutex_lock(&p->mu);
+		p->stop = true;
+		pthread_cond_broadcast(&p->cv);
+	}
 	pthread_mutex_unlock(&p->mu);
 	pthread_join(p->writer, NULL);
 	pthread_join(p->hasher, NULL);
@@ -484,12 +554,10 @@ static int fs_pipe_end(fs_writer *w, int rc)
 		close(p->dfd);
 	for (i = 0; i < FS_PIPE_SLOTS; i++)
 		fs_slot_free(w->store, p->slots[i].raw);
+	fs_pipe_release(p);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	ecr__free(p);
-	pthread_mutex_lock(&w->store->pool_lock);
-	w->store->npipes--;
-	pthread_mutex_unlock(&w->store->pool_lock);
 	w->pipe = NULL;
 	w->prev_run = w->run;
 	w->run = 0;
@@ -556,7 +624,11 @@ static int fs_pipe_start(fs_writer *w)
 		rc = ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "blob store: pthread_mutex_init failed");
 		goto fail;
 	}
-	if (pthread_cond_init(&p->cv, NULL) != 0) {
+	pthread_condattr_t ca;
+	bool cv_ok = pthread_condattr_init(&ca) == 0;
+	cv_ok = cv_ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&p->cv, &ca) == 0;
+	(void)pthread_condattr_destroy(&ca);
+	if (!cv_ok) {
 		pthread_mutex_destroy(&p->mu);
 		rc = ecr__fail(ECR_ERROR, ECR_ERROR_INTERNAL, "blob store: pthread_cond_init failed");
 		goto fail;
@@ -590,6 +662,57 @@ fail:
 	w->store->npipes--;
 	pthread_mutex_unlock(&w->store->pool_lock);
 	return rc;
+}
+
+/* Before the caller writes into a flushed pipeline: take it back from idle, or end it when it parked meanwhile. */
+static int fs_pipe_resume(fs_writer *w)
+{
+	fs_pipe *p = w->pipe;
+	bool parked;
+	pthread_mutex_lock(&p->mu);
+	parked = p->parked;
+	p->idle = false;
+	pthread_mutex_unlock(&p->mu);
+	return parked ? fs_pipe_end(w, 0) : 0;
+}
+
+/*
+ * Make every byte written part of the staging file, without waiting for the hash: the writer thread finishes the
+ * slots handed to it and the caller's slot is written as far as it is filled. The pipeline then idles: it goes on
+ * when the caller writes again (the next chunk of the upload), or parks after FS_PIPE_PARK_MS.
+ */
+static int fs_writer_flush(ecr_blob_store_writer *base)
+{
+	fs_writer *w = (fs_writer *)base;
+	fs_pipe *p = w->pipe;
+	fs_slot *sl;
+	size_t i;
+	int rc, err;
+
+	if ((rc = fs_writer_check(w)) != 0)
+		return rc;
+	if (!p)
+		return 0;
+	sl = &p->slots[p->cur];
+	pthread_mutex_lock(&p->mu);
+	if (p->stop) { /* parked: all in the file */
+		pthread_mutex_unlock(&p->mu);
+		return 0;
+	}
+	for (i = 0; i < FS_PIPE_SLOTS; i++)
+		while (p->slots[i].state == FS_SLOT_WRITE)
+			pthread_cond_wait(&p->cv, &p->mu);
+	err = p->werr;
+	pthread_mutex_unlock(&p->mu);
+	if (!err)
+		err = fs_pipe_put(p, sl, sl->fill);
+	if (err)
+		return fs_pipe_end(w, fs_pipe_fail(w, err));
+	pthread_mutex_lock(&p->mu);
+	p->idle = true;
+	pthread_cond_broadcast(&p->cv); /* the hasher starts its idle clock */
+	pthread_mutex_unlock(&p->mu);
+	return 0;
 }
 
 /* Take bytes into the pipeline: each slot that fills goes to the writer thread, and the caller goes on in the next
@@ -643,6 +766,8 @@ static int fs_writer_write(ecr_blob_store_writer *base, const void *data, size_t
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "blob store: write of NULL data");
 	if (len > (uint64_t)INT64_MAX - start)
 		return ecr__fail(ECR_ERANGE, ECR_ERROR_STORAGE, "blob store: %s would grow too large", w->path);
+	if (w->pipe && (rc = fs_pipe_resume(w)) != 0)
+		return rc;
 	if (!w->pipe && (w->run >= FS_PIPE_START || w->prev_run >= FS_PIPE_START) && fs_pipe_start(w) != 0) {
 		ecr__error_clear(); /* no pipeline: the writer goes on without one */
 		w->run = w->prev_run = 0;
@@ -858,6 +983,7 @@ static int fs_stage_open(ecr_blob_store_writer **out, ecr_blob_store *self, cons
 	w->base.size = (uint64_t)st.st_size;
 	w->base.write = fs_writer_write;
 	w->base.commit = fs_writer_commit;
+	w->base.flush = fs_writer_flush;
 	w->base.digest = fs_writer_digest;
 	w->base.close = fs_writer_close;
 	w->writeback_from = w->dropped_to = w->base.size;

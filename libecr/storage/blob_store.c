@@ -154,6 +154,14 @@ static int cw_digest(ecr_blob_store_writer *w, char *out, size_t outlen)
 	return counted(cw->inner->digest(cw->inner, out, outlen));
 }
 
+static int cw_flush(ecr_blob_store_writer *w)
+{
+	counting_writer *cw = (counting_writer *)w;
+	int rc = cw->inner->flush(cw->inner);
+	cw->pub.size = cw->inner->size;
+	return counted(rc);
+}
+
 static void cw_close(ecr_blob_store_writer *w)
 {
 	counting_writer *cw = (counting_writer *)w;
@@ -180,6 +188,8 @@ static int cs_stage_open(ecr_blob_store_writer **out, ecr_blob_store *self, cons
 	cw->pub.commit = cw_commit;
 	cw->pub.digest = cw_digest;
 	cw->pub.close = cw_close;
+	if (inner->version >= 2 && inner->flush)
+		cw->pub.flush = cw_flush;
 	cw->inner = inner;
 	*out = &cw->pub;
 	return 0;

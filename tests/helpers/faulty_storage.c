@@ -137,6 +137,14 @@ static int fw_digest(ecr_blob_store_writer *w, char *out, size_t outlen)
 	return fw->inner->digest(fw->inner, out, outlen);
 }
 
+static int fw_flush(ecr_blob_store_writer *w)
+{
+	faulty_writer *fw = (faulty_writer *)w;
+	int rc = fw->inner->flush(fw->inner);
+	fw->pub.size = fw->inner->size;
+	return rc;
+}
+
 static void fw_close(ecr_blob_store_writer *w)
 {
 	faulty_writer *fw = (faulty_writer *)w;
@@ -196,6 +204,8 @@ static int fb_stage_open(ecr_blob_store_writer **out, ecr_blob_store *self, cons
 	fw->pub.commit = fw_commit;
 	fw->pub.digest = fw_digest;
 	fw->pub.close = fw_close;
+	if (fw->inner->version >= 2 && fw->inner->flush)
+		fw->pub.flush = fw_flush;
 	*out = &fw->pub;
 	return 0;
 }

@@ -472,6 +472,81 @@ static void test_storage_blob_fs__pipelined_write_failure(void **state)
 	th_rmtree(dir);
 }
 
+/* Wait (up to 10 s) until the process has `want` threads; the count then. */
+static size_t fs_wait_threads(size_t want)
+{
+	size_t n = fs_thread_count(), i;
+	for (i = 0; i < 1000 && n != want; i++) {
+		usleep(10000);
+		n = fs_thread_count();
+	}
+	return n;
+}
+
+static void test_storage_blob_fs__pipelined_flush(void **state)
+{
+	char *dir = th_tmpdir();
+	ecr_blob_store *s = NULL;
+	ecr_blob_store_writer *w = NULL, *other[8] = { 0 };
+	size_t first = 3 * 1024 * 1024 + 4097, second = 6 * 1024 * 1024 + 12345, total = 9 * 1024 * 1024 + 7, len, i;
+	unsigned char *data = bsc_bytes(total, 43), *back;
+	char digest[ECR__DIGEST_STRLEN_MAX], running[ECR__DIGEST_STRLEN_MAX], id[16];
+	size_t threads;
+	(void)state;
+
+	/* flush() (the end of each PATCH of a chunked push) puts every byte in the staging file but leaves the
+	 * pipeline running, so hashing goes on into the next chunk: the same two threads carry on. Left alone, the
+	 * pipeline parks (its threads end, it no longer counts against the store's 8), and a later write starts a
+	 * new one; the digest comes out right across all of it. */
+	assert_ok(ecr_blob_store_fs_new(&s, dir, 0));
+	threads = fs_thread_count();
+	assert_ok(s->stage_open(&w, s, "flush", 1));
+	assert_int_equal(w->version, 2);
+	assert_non_null(w->flush);
+	fs_write_range(w, data, 0, first, 65536);
+	assert_int_equal(fs_thread_count(), threads + 2);
+	assert_ok(w->flush(w));
+	fs_check_staging(dir, "flush", data, first); /* unaligned end: the tail went through the page cache */
+	assert_ok(w->flush(w)); /* again: nothing more to do */
+	assert_int_equal(fs_thread_count(), threads + 2);
+	fs_write_range(w, data, first, second, 100000);
+	assert_int_equal(fs_thread_count(), threads + 2); /* the same pipeline went on */
+	assert_ok(w->flush(w));
+	fs_check_staging(dir, "flush", data, second);
+
+	/* idle: it parks */
+	assert_int_equal(fs_wait_threads(threads), threads);
+	fs_check_staging(dir, "flush", data, second);
+	/* a parked pipeline counts no more: eight others pipeline */
+	for (i = 0; i < 8; i++) {
+		snprintf(id, sizeof(id), "other-%zu", i);
+		assert_ok(s->stage_open(&other[i], s, id, 1));
+		fs_write_range(other[i], data, 0, 3 * 1024 * 1024, 1 << 20);
+	}
+	assert_int_equal(fs_thread_count(), threads + 16);
+	for (i = 0; i < 8; i++)
+		other[i]->close(other[i]);
+	assert_int_equal(fs_thread_count(), threads);
+
+	bsc_digest(digest, ECR__DIGEST_SHA256, data, second);
+	assert_ok(w->digest(w, running, sizeof(running)));
+	assert_string_equal(running, digest);
+	fs_write_range(w, data, second, total, 262144);
+	assert_int_equal(fs_thread_count(), threads + 2); /* a new pipeline at once: the last chunk was large */
+	assert_ok(w->flush(w));
+	bsc_digest(digest, ECR__DIGEST_SHA256, data, total);
+	assert_ok(w->commit(w, digest)); /* commit settles the hashing still running */
+	w->close(w);
+	assert_int_equal(fs_thread_count(), threads);
+	back = bsc_read(s, digest, 0, 1 << 20, &len);
+	assert_int_equal(len, total);
+	assert_memory_equal(back, data, total);
+	free(back);
+	free(data);
+	ecr_blob_store_free(s);
+	th_rmtree(dir);
+}
+
 static void test_storage_blob_fs__many_pipelines(void **state)
 {
 	char *dir = th_tmpdir();
@@ -558,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_storage_blob_fs__large_durable_upload),
 		cmocka_unit_test(test_storage_blob_fs__pipelined_upload_settles),
 		cmocka_unit_test(test_storage_blob_fs__pipelined_write_failure),
+		cmocka_unit_test(test_storage_blob_fs__pipelined_flush),
 		cmocka_unit_test(test_storage_blob_fs__many_pipelines),
 		cmocka_unit_test(test_storage_blob_fs__new_errors),
 	};

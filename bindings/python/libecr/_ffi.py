@@ -16,7 +16,7 @@ ECR_ALLOCATOR_VERSION = 1
 ECR_ANONYMOUS_TOKEN_LIFETIME_SECONDS = 3600
 ECR_BLOB_STORE_READER_VERSION = 1
 ECR_BLOB_STORE_VERSION = 2
-ECR_BLOB_STORE_WRITER_VERSION = 1
+ECR_BLOB_STORE_WRITER_VERSION = 2
 ECR_BLOB_TOKEN_MAX_LIFETIME_SECONDS = 3600
 ECR_CACHE_OPTIONS_VERSION = 1
 ECR_COPY_NO_MOUNT = 2
@@ -1326,6 +1326,7 @@ class ecr_blob_store_writer(ctypes.Structure):
         'commit': 'Verify the content against digest, make it durable and publish it under\nthat digest; the staging object is gone afterwards. Publishing a digest\nthat exists already succeeds. ECR_EDIGEST (staging removed) when the\ncontent does not match; ECR_EIO on a storage failure (staging kept).\nThe writer must still be closed.',
         'digest': 'The digest of the bytes written so far, into out (at least 136 bytes).',
         'close': 'Release the writer; the staging object stays (unless committed).',
+        'flush': 'Optional (may be NULL): make every byte written so far part of the\nstaging object, as digest() does, but without waiting for work that\ndoes not change it (a backend may go on hashing in the background).\nCalled at the end of each request of a chunked upload; digest(),\ncommit() and close() still settle everything. The library calls\ndigest() instead when this is NULL or version < 2.',
     }
 
 
@@ -1781,6 +1782,7 @@ ecr_blob_store_writer._fields_ = [
     ('commit', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_blob_store_writer), ctypes.c_char_p)),
     ('digest', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_blob_store_writer), ctypes.POINTER(ctypes.c_char), ctypes.c_size_t)),
     ('close', ctypes.CFUNCTYPE(None, ctypes.POINTER(ecr_blob_store_writer))),
+    ('flush', ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ecr_blob_store_writer))),
 ]
 ecr_blob_store_reader._fields_ = [
     ('version', ctypes.c_uint),

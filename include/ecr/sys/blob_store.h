@@ -54,6 +54,17 @@ struct ecr_blob_store_writer {
 	int (*digest)(ecr_blob_store_writer *w, char *out, size_t outlen);
 	/** Release the writer; the staging object stays (unless committed). */
 	void (*close)(ecr_blob_store_writer *w);
+
+	/* version 2 */
+	/**
+	 * Optional (may be NULL): make every byte written so far part of the
+	 * staging object, as digest() does, but without waiting for work that
+	 * does not change it (a backend may go on hashing in the background).
+	 * Called at the end of each request of a chunked upload; digest(),
+	 * commit() and close() still settle everything. The library calls
+	 * digest() instead when this is NULL or version < 2.
+	 */
+	int (*flush)(ecr_blob_store_writer *w);
 };
 
 /** Reads one published blob. */
@@ -107,11 +118,12 @@ struct ecr_blob_store {
 	int (*presign)(ecr_blob_store *self, const char *digest, int64_t lifetime_seconds, ecr_buf *url_out);
 };
 
-/* Version 1: stage_open ... free. Version 2 (0.2): presign appended. A
- * backend built against an older header keeps its version and smaller
- * struct; the library never reads past the members of the version set. */
+/* Version 1: stage_open ... free. Version 2 (0.2): presign appended. Writer
+ * version 2 (0.2): flush appended. A backend built against an older header
+ * keeps its version and smaller struct; the library never reads past the
+ * members of the version set. */
 #define ECR_BLOB_STORE_VERSION 2
-#define ECR_BLOB_STORE_WRITER_VERSION 1
+#define ECR_BLOB_STORE_WRITER_VERSION 2
 #define ECR_BLOB_STORE_READER_VERSION 1
 
 /**
