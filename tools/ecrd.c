@@ -147,7 +147,7 @@ static const char usage_text[] =
 	"  --tls-key FILE        PEM private key for HTTPS; needs --tls-cert\n"
 	"  --config FILE         read options from FILE (key = value lines, '#' comments);\n"
 	"                        the command line overrides it\n"
-	"  --threads N           worker threads (default 4); 1: a single epoll thread\n"
+	"  --threads N           worker threads (default: one per CPU, at least 2); 1: a single epoll thread\n"
 	"  --no-create-on-push   a push to a missing repository fails with NAME_UNKNOWN\n"
 	"                        (default: the push creates it)\n"
 	"  --no-auth             serve without authentication: anyone who can connect\n"

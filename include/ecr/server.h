@@ -42,7 +42,7 @@ typedef struct ecr_server_options {
 	const char *tls_key_file;
 	/** ECR_SERVER_* flags. */
 	uint32_t flags;
-	/** Worker threads; 0: 4. */
+	/** Worker threads; 0: one per online CPU, from 2 to 64. */
 	unsigned int threads;
 	/** Most concurrent connections; 0: 1024. */
 	unsigned int max_connections;

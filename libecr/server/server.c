@@ -16,7 +16,11 @@
 #include "../core/json.h"
 #include "../core/timeutil.h"
 
-#define DEFAULT_THREADS 4
+/* Worker threads by default: one per online CPU (as many event loops as cores, like nginx's worker_processes
+ * auto: more only add preemption between them and the clients' tail latency), at least 2 so that one request
+ * blocking on storage leaves another loop serving, at most DEFAULT_THREADS_MAX. */
+#define DEFAULT_THREADS_MIN 2
+#define DEFAULT_THREADS_MAX 64
 #define DEFAULT_MAX_CONNECTIONS 1024
 #define DEFAULT_TIMEOUT 120
 #define DEFAULT_MAX_HEADER (64 * 1024)
@@ -76,7 +80,13 @@ int ecr_server_new(ecr_server **out, const ecr_server_options *opts)
 	}
 	srv->port = opts->port;
 	srv->flags = opts->flags;
-	srv->threads = opts->threads ? opts->threads : DEFAULT_THREADS;
+	if (opts->threads) {
+		srv->threads = opts->threads;
+	} else {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		srv->threads = cpus < DEFAULT_THREADS_MIN ? DEFAULT_THREADS_MIN :
+			cpus > DEFAULT_THREADS_MAX ? DEFAULT_THREADS_MAX : (unsigned int)cpus;
+	}
 	srv->max_connections = opts->max_connections ? opts->max_connections : DEFAULT_MAX_CONNECTIONS;
 	srv->timeout_seconds = opts->timeout_seconds ? opts->timeout_seconds : DEFAULT_TIMEOUT;
 	srv->max_header_size = opts->max_header_size ? opts->max_header_size : DEFAULT_MAX_HEADER;

@@ -1183,7 +1183,7 @@ class ecr_server_options(ctypes.Structure):
         'port': 'Port; 0 picks a free one (see ecr_server_port()).',
         'tls_cert_file': 'PEM certificate (chain) and key files for HTTPS; both NULL for plain HTTP.',
         'flags': 'ECR_SERVER_* flags.',
-        'threads': 'Worker threads; 0: 4.',
+        'threads': 'Worker threads; 0: one per online CPU, from 2 to 64.',
         'max_connections': 'Most concurrent connections; 0: 1024.',
         'timeout_seconds': 'Idle connection timeout in seconds; 0: 120.',
         'max_header_size': 'Largest request line plus headers, in bytes; 0: 64 KiB.',
