@@ -4,9 +4,9 @@
  * so that wrk against it shows what libmicrohttpd itself costs on this machine: ecrd cannot be faster than this.
  *
  *   cc -O2 -o mhd_min bench/mhd_min.c $(pkg-config --cflags --libs libmicrohttpd)
- *   ./mhd_min [PORT=0] [THREADS=4] [BODY_BYTES=465]
+ *   ./mhd_min [PORT=0] [THREADS=0] [BODY_BYTES=465]
  *
- * THREADS 1 runs one epoll thread (ecrd --threads 1); 0 means one thread per CPU. Prints "listening on PORT" once
+ * THREADS 1 runs one epoll thread (ecrd --threads 1); 0 means one thread per CPU, at least 2 (ecrd's default). Prints "listening on PORT" once
  * the socket is bound, then serves until SIGTERM or SIGINT. bench/limits.py builds and runs it. */
 #define _GNU_SOURCE
 #include <microhttpd.h>
@@ -40,10 +40,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 int main(int argc, char **argv)
 {
 	unsigned int port = argc > 1 ? (unsigned int)atoi(argv[1]) : 0;
-	long threads = argc > 2 ? atol(argv[2]) : 4;
+	long threads = argc > 2 ? atol(argv[2]) : 0;
 	size_t size = argc > 3 ? (size_t)atol(argv[3]) : 465;
 	if (threads <= 0)
-		threads = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
+		threads = sysconf(_SC_NPROCESSORS_ONLN) > 2 ? sysconf(_SC_NPROCESSORS_ONLN) : 2;
 	char *text = malloc(size + 1);
 	if (!text)
 		return 1;
