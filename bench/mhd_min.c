@@ -6,8 +6,9 @@
  *   cc -O2 -o mhd_min bench/mhd_min.c $(pkg-config --cflags --libs libmicrohttpd)
  *   ./mhd_min [PORT=0] [THREADS=0] [BODY_BYTES=465]
  *
- * THREADS 1 runs one epoll thread (ecrd --threads 1); 0 means one thread per CPU, at least 2 (ecrd's default). Prints "listening on PORT" once
- * the socket is bound, then serves until SIGTERM or SIGINT. bench/limits.py builds and runs it. */
+ * THREADS 1 runs one epoll thread (ecrd --threads 1); 0 means one thread per CPU, at least 2 (ecrd's default).
+ * Prints "listening on PORT" once the socket is bound, then serves until SIGTERM or SIGINT. bench/limits.py builds
+ * and runs it. */
 #define _GNU_SOURCE
 #include <microhttpd.h>
 #include <signal.h>
