@@ -289,13 +289,23 @@ static void test_storage_blob_fs__durable_commit(void **state)
 	th_rmtree(dir);
 }
 
+/* The store publishes exactly data[0, len) under digest. */
+static void fs_check_blob(ecr_blob_store *s, const char *digest, const unsigned char *data, size_t len)
+{
+	size_t have;
+	unsigned char *back = bsc_read(s, digest, 0, 1 << 20, &have);
+	assert_int_equal(have, len);
+	assert_memory_equal(back, data, len);
+	free(back);
+}
+
 static void test_storage_blob_fs__large_durable_upload(void **state)
 {
 	char *dir = th_tmpdir();
 	ecr_blob_store *s = NULL;
 	ecr_blob_store_writer *w = NULL;
-	size_t total = 40 * 1024 * 1024 + 12345, off = 0, len;
-	unsigned char *data = bsc_bytes(total, 40), *back;
+	size_t total = 40 * 1024 * 1024 + 12345, off = 0;
+	unsigned char *data = bsc_bytes(total, 40);
 	char digest[ECR__DIGEST_STRLEN_MAX];
 	(void)state;
 
@@ -318,10 +328,7 @@ static void test_storage_blob_fs__large_durable_upload(void **state)
 	}
 	assert_ok(w->commit(w, digest));
 	w->close(w);
-	back = bsc_read(s, digest, 0, 1 << 20, &len);
-	assert_int_equal(len, total);
-	assert_memory_equal(back, data, total);
-	free(back);
+	fs_check_blob(s, digest, data, total);
 	free(data);
 	ecr_blob_store_free(s);
 	th_rmtree(dir);
@@ -371,8 +378,8 @@ static void test_storage_blob_fs__pipelined_upload_settles(void **state)
 	char *dir = th_tmpdir();
 	ecr_blob_store *s = NULL;
 	ecr_blob_store_writer *w = NULL;
-	size_t total = 7 * 1024 * 1024 + 777, mid = 5 * 1024 * 1024 + 333, more = 3 * 1024 * 1024 + 5, len;
-	unsigned char *data = bsc_bytes(total + more, 41), *back;
+	size_t total = 7 * 1024 * 1024 + 777, mid = 5 * 1024 * 1024 + 333, more = 3 * 1024 * 1024 + 5;
+	unsigned char *data = bsc_bytes(total + more, 41);
 	char digest[ECR__DIGEST_STRLEN_MAX], running[ECR__DIGEST_STRLEN_MAX];
 	size_t threads;
 	(void)state;
@@ -407,10 +414,7 @@ static void test_storage_blob_fs__pipelined_upload_settles(void **state)
 	bsc_digest(digest, ECR__DIGEST_SHA256, data, total + more);
 	assert_ok(w->commit(w, digest));
 	w->close(w);
-	back = bsc_read(s, digest, 0, 1 << 20, &len);
-	assert_int_equal(len, total + more);
-	assert_memory_equal(back, data, total + more);
-	free(back);
+	fs_check_blob(s, digest, data, total + more);
 	free(data);
 	ecr_blob_store_free(s);
 	th_rmtree(dir);
@@ -421,8 +425,8 @@ static void test_storage_blob_fs__pipelined_write_failure(void **state)
 	char *dir = th_tmpdir();
 	ecr_blob_store *s = NULL;
 	ecr_blob_store_writer *w = NULL;
-	size_t total = 9 * 1024 * 1024, limit = 5 * 1024 * 1024 + 1000, off = 0, len;
-	unsigned char *data = bsc_bytes(total, 42), *back;
+	size_t total = 9 * 1024 * 1024, limit = 5 * 1024 * 1024 + 1000, off = 0;
+	unsigned char *data = bsc_bytes(total, 42);
 	char digest[ECR__DIGEST_STRLEN_MAX], running[ECR__DIGEST_STRLEN_MAX];
 	struct rlimit saved, lim;
 	void (*old_handler)(int);
@@ -463,10 +467,7 @@ static void test_storage_blob_fs__pipelined_write_failure(void **state)
 	bsc_digest(digest, ECR__DIGEST_SHA256, data, total);
 	assert_ok(w->commit(w, digest));
 	w->close(w);
-	back = bsc_read(s, digest, 0, 1 << 20, &len);
-	assert_int_equal(len, total);
-	assert_memory_equal(back, data, total);
-	free(back);
+	fs_check_blob(s, digest, data, total);
 	free(data);
 	ecr_blob_store_free(s);
 	th_rmtree(dir);
@@ -488,8 +489,8 @@ static void test_storage_blob_fs__pipelined_flush(void **state)
 	char *dir = th_tmpdir();
 	ecr_blob_store *s = NULL;
 	ecr_blob_store_writer *w = NULL, *other[8] = { 0 };
-	size_t first = 3 * 1024 * 1024 + 4097, second = 6 * 1024 * 1024 + 12345, total = 9 * 1024 * 1024 + 7, len, i;
-	unsigned char *data = bsc_bytes(total, 43), *back;
+	size_t first = 3 * 1024 * 1024 + 4097, second = 6 * 1024 * 1024 + 12345, total = 9 * 1024 * 1024 + 7, i;
+	unsigned char *data = bsc_bytes(total, 43);
 	char digest[ECR__DIGEST_STRLEN_MAX], running[ECR__DIGEST_STRLEN_MAX], id[16];
 	size_t threads;
 	(void)state;
@@ -538,10 +539,7 @@ static void test_storage_blob_fs__pipelined_flush(void **state)
 	assert_ok(w->commit(w, digest)); /* commit settles the hashing still running */
 	w->close(w);
 	assert_int_equal(fs_thread_count(), threads);
-	back = bsc_read(s, digest, 0, 1 << 20, &len);
-	assert_int_equal(len, total);
-	assert_memory_equal(back, data, total);
-	free(back);
+	fs_check_blob(s, digest, data, total);
 	free(data);
 	ecr_blob_store_free(s);
 	th_rmtree(dir);
@@ -552,8 +550,8 @@ static void test_storage_blob_fs__many_pipelines(void **state)
 	char *dir = th_tmpdir();
 	ecr_blob_store *s = NULL;
 	ecr_blob_store_writer *w[10] = { 0 };
-	size_t total = 5 * 1024 * 1024 + 99, off, i, len;
-	unsigned char *data[10], *back;
+	size_t total = 5 * 1024 * 1024 + 99, off, i;
+	unsigned char *data[10];
 	char digest[ECR__DIGEST_STRLEN_MAX], id[16];
 	size_t threads;
 	(void)state;
@@ -578,10 +576,7 @@ static void test_storage_blob_fs__many_pipelines(void **state)
 		bsc_digest(digest, ECR__DIGEST_SHA256, data[i], total);
 		assert_ok(w[i]->commit(w[i], digest));
 		w[i]->close(w[i]);
-		back = bsc_read(s, digest, 0, 1 << 20, &len);
-		assert_int_equal(len, total);
-		assert_memory_equal(back, data[i], total);
-		free(back);
+		fs_check_blob(s, digest, data[i], total);
 		free(data[i]);
 	}
 	assert_int_equal(fs_thread_count(), threads);
