@@ -18,6 +18,7 @@
 #include "../core/core.h"
 #include "../core/digest.h"
 #include "../core/json.h"
+#include "../core/timeutil.h"
 #include "../oci/oci.h"
 
 #include <inttypes.h>
@@ -729,12 +730,7 @@ static int run_blobs(cp_ctx *c, unsigned int parallel)
 		}
 		if (c->workers_alive == 0)
 			break;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += CP_PROGRESS_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ecr__time_deadline(&ts, CLOCK_REALTIME, CP_PROGRESS_MS);
 		pthread_cond_timedwait(&c->cv, &c->mu, &ts);
 	}
 	/* Workers are gone: the last events. */

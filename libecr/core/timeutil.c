@@ -18,6 +18,18 @@ int64_t ecr__time_now_ms(void) { return clock_ms(CLOCK_REALTIME); }
 
 int64_t ecr__time_monotonic_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
 
+void ecr__time_deadline(struct timespec *ts, clockid_t clock, int64_t ms)
+{
+	if (clock_gettime(clock, ts) != 0)
+		ts->tv_sec = ts->tv_nsec = 0;
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 /* Years 0000-9999 only: that is what four digits can say. */
 #define MIN_MS (-62167219200000LL)  /* 0000-01-01T00:00:00Z */
 #define MAX_MS (253402300799999LL)  /* 9999-12-31T23:59:59.999Z */

@@ -93,17 +93,6 @@ static void wake(void *payload)
 	pthread_mutex_unlock(&r->lock);
 }
 
-static void deadline_in(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += (time_t)(ms / 1000);
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* The current error's message into reason, else the fallback. */
 static void reason_from_error(char *reason, const char *fallback)
 {
@@ -489,7 +478,7 @@ static void *worker(void *arg)
 		if (did || r->stopping || seq != r->wake_seq)
 			continue;
 		struct timespec deadline;
-		deadline_in(&deadline, wait_ms);
+		ecr__time_deadline(&deadline, CLOCK_REALTIME, wait_ms);
 		pthread_cond_timedwait(&r->work, &r->lock, &deadline);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -683,7 +672,7 @@ int ecr_replicator_drain(ecr_replicator *r, int64_t timeout_ms)
 		if (timeout_ms >= 0 && timeout_ms - elapsed < w)
 			w = timeout_ms - elapsed;
 		struct timespec deadline;
-		deadline_in(&deadline, w);
+		ecr__time_deadline(&deadline, CLOCK_REALTIME, w);
 		pthread_cond_timedwait(&r->idle, &r->lock, &deadline);
 		pthread_mutex_unlock(&r->lock);
 	}

@@ -534,13 +534,7 @@ static void wait_or_sweep_locked(ecr_scanner *s)
 	if (now < s->next_sweep) {
 		struct timespec ts;
 		int64_t left = s->next_sweep - now;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += (time_t)(left / 1000);
-		ts.tv_nsec += (long)(left % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ecr__time_deadline(&ts, CLOCK_REALTIME, left);
 		pthread_cond_timedwait(&s->work, &s->lock, &ts);
 		return;
 	}
@@ -830,15 +824,7 @@ int ecr_scanner_drain(ecr_scanner *s, int64_t timeout_ms)
 	int rc = 0;
 	if (!s)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "no scanner");
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	if (timeout_ms > 0) {
-		deadline.tv_sec += (time_t)(timeout_ms / 1000);
-		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
-	}
+	ecr__time_deadline(&deadline, CLOCK_REALTIME, timeout_ms > 0 ? timeout_ms : 0);
 	pthread_mutex_lock(&s->lock);
 	while ((s->head || s->running) && !s->stopping) {
 		if (timeout_ms > 0) {

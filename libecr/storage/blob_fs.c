@@ -27,6 +27,7 @@
  * The store's only mutable state is its pool of slot buffers (under a lock):
  * any number of threads may call it at once. */
 #include "../core/core.h"
+#include "../core/timeutil.h"
 #include "blob_common.h"
 
 #include <dirent.h>
@@ -445,13 +446,7 @@ static void *fs_pipe_hasher(void *arg)
 				continue;
 			}
 			struct timespec until;
-			clock_gettime(CLOCK_MONOTONIC, &until);
-			until.tv_sec += FS_PIPE_PARK_MS / 1000;
-			until.tv_nsec += (long)(FS_PIPE_PARK_MS % 1000) * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
+			ecr__time_deadline(&until, CLOCK_MONOTONIC, FS_PIPE_PARK_MS); /* p->cv runs on CLOCK_MONOTONIC */
 			if (pthread_cond_timedwait(&p->cv, &p->mu, &until) == ETIMEDOUT && p->idle && !p->stop &&
 				sl->state != FS_SLOT_HASH)
 				fs_pipe_park(p);

@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include "../core/lazy_pq.h" /* libpq, loaded on first use */
+#include "../core/timeutil.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,13 +159,7 @@ static int wait_until(pg_store *st, int64_t deadline)
 	if (left <= 0)
 		return ETIMEDOUT;
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += left / 1000;
-	ts.tv_nsec += (left % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ecr__time_deadline(&ts, CLOCK_MONOTONIC, left);
 	return pthread_cond_timedwait(&st->cond, &st->lock, &ts);
 }
 

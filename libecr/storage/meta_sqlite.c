@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/timeutil.h"
+
 #define SQ_MAX_CONNS 4
 #define SQ_CACHE_SIZE 64
 #define SQ_BUSY_TIMEOUT_MS 10000
@@ -281,13 +283,7 @@ static int wait_until(sq_store *st, int64_t deadline)
 	if (left <= 0)
 		return ETIMEDOUT;
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += left / 1000;
-	ts.tv_nsec += (left % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ecr__time_deadline(&ts, CLOCK_MONOTONIC, left);
 	return pthread_cond_timedwait(&st->cond, &st->lock, &ts);
 }
 

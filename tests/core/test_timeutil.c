@@ -23,6 +23,23 @@ static void test_core_timeutil__clocks(void **state)
 	assert_true(m2 - m1 < 5000);
 }
 
+static void test_core_timeutil__deadline(void **state)
+{
+	struct timespec before, ts;
+	int64_t delta;
+	(void)state;
+	/* 1,999 ms ahead carries into tv_sec; tv_nsec stays below a second */
+	clock_gettime(CLOCK_MONOTONIC, &before);
+	ecr__time_deadline(&ts, CLOCK_MONOTONIC, 1999);
+	assert_true(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
+	delta = ((int64_t)ts.tv_sec - before.tv_sec) * 1000 + (ts.tv_nsec - before.tv_nsec) / 1000000;
+	assert_true(delta >= 1999 && delta < 1999 + 1000);
+	clock_gettime(CLOCK_REALTIME, &before);
+	ecr__time_deadline(&ts, CLOCK_REALTIME, 0);
+	delta = ((int64_t)ts.tv_sec - before.tv_sec) * 1000 + (ts.tv_nsec - before.tv_nsec) / 1000000;
+	assert_true(delta >= 0 && delta < 1000);
+}
+
 struct fmt_case {
 	int64_t ms;
 	const char *text;
@@ -145,6 +162,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_core_timeutil__clocks),
+		cmocka_unit_test(test_core_timeutil__deadline),
 		cmocka_unit_test(test_core_timeutil__format),
 		cmocka_unit_test(test_core_timeutil__parse),
 		cmocka_unit_test(test_core_timeutil__parse_rejects),
