@@ -58,14 +58,14 @@ void ecr__api_request_free(http_request *r)
 static enum MHD_Result respond(http_request *r, unsigned int status, const char *body, size_t len,
 	const char *error_type)
 {
-	struct MHD_Response *resp = ecr__http_response_buf(body, len, CONTENT_TYPE);
+	struct MHD_Response *resp = ecr__http_response_buf(r, body, len, CONTENT_TYPE);
 	if (!resp)
 		return MHD_NO;
 	api_state *st = state_of(r);
 	if (st)
-		MHD_add_response_header(resp, "x-amzn-RequestId", st->request_id);
+		r->mhd->add_response_header(resp, "x-amzn-RequestId", st->request_id);
 	if (error_type)
-		MHD_add_response_header(resp, "x-amzn-ErrorType", error_type);
+		r->mhd->add_response_header(resp, "x-amzn-ErrorType", error_type);
 	return ecr__http_queue(r, status, resp);
 }
 
@@ -466,10 +466,10 @@ int ecr__api_registry(ecr_registry **out, ecr_api_call *call, const char *accoun
 	return rc;
 }
 
-static void peer_address(char *out, size_t outlen, struct MHD_Connection *conn)
+static void peer_address(char *out, size_t outlen, http_request *r)
 {
 	out[0] = '\0';
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *ci = r->mhd->get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (!ci || !ci->client_addr)
 		return;
 	const struct sockaddr *sa = ci->client_addr;
@@ -497,7 +497,7 @@ static int authenticate(ecr_api_call *call, ecr_buf *region_buf)
 	}
 	if (!(h = ecr__calloc(1, sizeof(*h))))
 		return ECR_ENOMEM;
-	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, h);
+	r->mhd->get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, h);
 	if (h->overflow) {
 		rc = ecr__fail(ECR_EINCOMPLETE_SIGNATURE, ECR_ERROR_INVALID, "Too many request headers");
 		goto done;
@@ -555,7 +555,7 @@ static enum MHD_Result run(http_request *r, const ecr_api_op_entry *op, const ch
 	call.r = r;
 	call.operation = op->name;
 	call.service = service;
-	peer_address(ip, sizeof(ip), r->conn);
+	peer_address(ip, sizeof(ip), r);
 	call.source_ip = ip[0] ? ip : NULL;
 
 	if ((rc = authenticate(&call, &region)))

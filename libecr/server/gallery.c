@@ -29,24 +29,24 @@
 
 /* --- responses --- */
 
-static void secure_headers(struct MHD_Response *resp)
+static void secure_headers(http_request *r, struct MHD_Response *resp)
 {
-	MHD_add_response_header(resp, "Content-Security-Policy", CSP);
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	r->mhd->add_response_header(resp, "Content-Security-Policy", CSP);
+	r->mhd->add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	r->mhd->add_response_header(resp, "Referrer-Policy", "no-referrer");
 }
 
 static enum MHD_Result send_page(http_request *r, unsigned int status, ecr_buf *html, const char *cookie,
 	const char *location)
 {
-	struct MHD_Response *resp = ecr__http_response_buf(html->ptr, html->size, "text/html; charset=utf-8");
+	struct MHD_Response *resp = ecr__http_response_buf(r, html->ptr, html->size, "text/html; charset=utf-8");
 	if (resp) {
-		secure_headers(resp);
-		MHD_add_response_header(resp, "Cache-Control", "no-store");
+		secure_headers(r, resp);
+		r->mhd->add_response_header(resp, "Cache-Control", "no-store");
 		if (cookie)
-			MHD_add_response_header(resp, "Set-Cookie", cookie);
+			r->mhd->add_response_header(resp, "Set-Cookie", cookie);
 		if (location)
-			MHD_add_response_header(resp, "Location", location);
+			r->mhd->add_response_header(resp, "Location", location);
 	}
 	return ecr__http_queue(r, status, resp);
 }
@@ -120,7 +120,7 @@ static enum MHD_Result server_error(http_request *r)
 /* The principal of the login cookie, or NULL (none, or not valid any more). */
 static ecr_principal *reader(http_request *r)
 {
-	const char *token = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, COOKIE);
+	const char *token = r->mhd->lookup_connection_value(r->conn, MHD_COOKIE_KIND, COOKIE);
 	ecr_principal *p = NULL;
 	if (!token || !*token || !r->reg)
 		return NULL;
@@ -659,10 +659,10 @@ static enum MHD_Result send_logo(http_request *r, const char *rest)
 	const char *type = (logo.size >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) ? "image/png"
 			   : (p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF)                ? "image/jpeg"
 											      : "application/octet-stream";
-	struct MHD_Response *resp = ecr__http_response_buf(logo.ptr, logo.size, type);
+	struct MHD_Response *resp = ecr__http_response_buf(r, logo.ptr, logo.size, type);
 	if (resp) {
-		secure_headers(resp);
-		MHD_add_response_header(resp, "Cache-Control", "public, max-age=300");
+		secure_headers(r, resp);
+		r->mhd->add_response_header(resp, "Cache-Control", "public, max-age=300");
 	}
 	ret = ecr__http_queue(r, 200, resp);
 	ecr_repository_free(repo);
@@ -676,10 +676,10 @@ static enum MHD_Result send_static(http_request *r, const char *file)
 		const ecr__gallery_asset *a = &ecr__gallery_assets[i];
 		if (strcmp(a->name, file) != 0)
 			continue;
-		struct MHD_Response *resp = ecr__http_response_buf(a->data, a->size, a->content_type);
+		struct MHD_Response *resp = ecr__http_response_buf(r, a->data, a->size, a->content_type);
 		if (resp) {
-			secure_headers(resp);
-			MHD_add_response_header(resp, "Cache-Control", "public, max-age=300");
+			secure_headers(r, resp);
+			r->mhd->add_response_header(resp, "Cache-Control", "public, max-age=300");
 		}
 		return ecr__http_queue(r, 200, resp);
 	}

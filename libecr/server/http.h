@@ -9,6 +9,7 @@
 #include "../core/logging.h"
 #include "ecr/auth.h"
 #include "ecr/server.h"
+#include "mhd.h"
 #include "ratelimit.h"
 
 /* The lifecycle policy previews of a server (ecr_api_lifecycle.c). */
@@ -36,6 +37,9 @@ struct ecr_server {
 	size_t vhosts_count;
 	ecr_server_registry_cb registry_cb; /* the registry provider, or NULL */
 	void *registry_payload;
+	/* the libmicrohttpd of the running daemon (mhd.h): the bundled one without TLS,
+	 * libmicrohttpd.so.12 with; every call for its connections and responses goes through it */
+	const ecr__mhd *mhd;
 	struct MHD_Daemon *daemon;
 	/* requests between their first call and their completion: a graceful
 	 * stop waits for these, not for idle keep-alive connections */
@@ -105,6 +109,7 @@ typedef struct http_request {
 	ecr_registry *reg;
 	ecr_principal *principal; /* the authenticated caller, or NULL (no auth, or not yet) */
 	void *api;                /* the control plane's state, freed by ecr__api_request_free() */
+	const ecr__mhd *mhd;      /* srv->mhd: the libmicrohttpd conn belongs to */
 	struct MHD_Connection *conn;
 	const char *method;
 	char *path;
@@ -148,14 +153,16 @@ void ecr__api_lifecycle_previews_free(ecr__lifecycle_previews *t);
 
 /* Responses. Every function queues the response and returns MHD_YES/MHD_NO. */
 enum MHD_Result ecr__http_queue(http_request *r, unsigned int status, struct MHD_Response *resp);
+/* The response helpers make their responses with r's libmicrohttpd (r->mhd): a
+ * response is queued only on a connection of the libmicrohttpd that made it. */
 /* A response with a copy of body (may be NULL/0). */
-struct MHD_Response *ecr__http_response_buf(const void *body, size_t len, const char *content_type);
+struct MHD_Response *ecr__http_response_buf(http_request *r, const void *body, size_t len, const char *content_type);
 /* Note the body size of a response made without the helpers below (for the access log). */
 void ecr__http_note_body_size(uint64_t size);
 /* A response whose Content-Length is len but whose body is never sent (HEAD). */
-struct MHD_Response *ecr__http_response_head(uint64_t len);
+struct MHD_Response *ecr__http_response_head(http_request *r, uint64_t len);
 /* An OCI error: {"errors":[{"code":code,"message":message,"detail":{}}]}. */
-struct MHD_Response *ecr__http_response_error(const char *code, const char *message);
+struct MHD_Response *ecr__http_response_error(http_request *r, const char *code, const char *message);
 enum MHD_Result ecr__http_error(http_request *r, unsigned int status, const char *code, const char *message);
 /* The OCI error for a library failure rc (uses ecr_error_last()). `what` says which
  * kind of object was missing for ECR_ENOTFOUND: "blob", "manifest", "upload". */

@@ -626,7 +626,7 @@ bool ecr__metrics_peer_allowed(int access, const struct sockaddr *sa)
 
 enum MHD_Result ecr__metrics_begin(http_request *r)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *ci = r->mhd->get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (!ecr__metrics_peer_allowed(r->srv->metrics_access, ci ? ci->client_addr : NULL))
 		return ecr__http_error(r, 403, "DENIED", "metrics are served to local clients only");
 	bool head = strcmp(r->method, "HEAD") == 0;
@@ -641,9 +641,10 @@ enum MHD_Result ecr__metrics_begin(http_request *r)
 		return ecr__http_fail(r, rc, "metrics");
 	}
 	struct MHD_Response *resp =
-	    head ? ecr__http_response_head(text.size) : ecr__http_response_buf(text.ptr, text.size, NULL);
+	    head ? ecr__http_response_head(r, text.size) : ecr__http_response_buf(r, text.ptr, text.size, NULL);
 	if (resp)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+		r->mhd->add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+			"text/plain; version=0.0.4; charset=utf-8");
 	ecr_buf_dispose(&text);
 	return ecr__http_queue(r, 200, resp);
 }

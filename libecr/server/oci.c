@@ -108,10 +108,10 @@ static int cache_may_import(http_request *r)
 
 static bool is_digest(const char *s) { return strchr(s, ':') != NULL; }
 
-static void add_header(struct MHD_Response *resp, const char *name, const char *value)
+static void add_header(http_request *r, struct MHD_Response *resp, const char *name, const char *value)
 {
 	if (resp)
-		MHD_add_response_header(resp, name, value);
+		r->mhd->add_response_header(resp, name, value);
 }
 
 /* Release the session before answering: the client's next request for it
@@ -145,10 +145,10 @@ static enum MHD_Result upload_response(http_request *r, unsigned int status)
 	uint64_t size = ecr_upload_size(r->upload);
 	snprintf(location, sizeof(location), "/v2/%s/blobs/uploads/%s", ecr__v2_client_name(r), ecr_upload_id(r->upload));
 	snprintf(range, sizeof(range), "0-%" PRIu64, size ? size - 1 : 0);
-	struct MHD_Response *resp = ecr__http_response_buf(NULL, 0, NULL);
-	add_header(resp, MHD_HTTP_HEADER_LOCATION, location);
-	add_header(resp, MHD_HTTP_HEADER_RANGE, range);
-	add_header(resp, "Docker-Upload-UUID", ecr_upload_id(r->upload));
+	struct MHD_Response *resp = ecr__http_response_buf(r, NULL, 0, NULL);
+	add_header(r, resp, MHD_HTTP_HEADER_LOCATION, location);
+	add_header(r, resp, MHD_HTTP_HEADER_RANGE, range);
+	add_header(r, resp, "Docker-Upload-UUID", ecr_upload_id(r->upload));
 	release_upload(r);
 	return ecr__http_queue(r, status, resp);
 }
@@ -157,9 +157,9 @@ static enum MHD_Result blob_created(http_request *r, const char *digest)
 {
 	char location[1024];
 	snprintf(location, sizeof(location), "/v2/%s/blobs/%s", ecr__v2_client_name(r), digest);
-	struct MHD_Response *resp = ecr__http_response_buf(NULL, 0, NULL);
-	add_header(resp, MHD_HTTP_HEADER_LOCATION, location);
-	add_header(resp, "Docker-Content-Digest", digest);
+	struct MHD_Response *resp = ecr__http_response_buf(r, NULL, 0, NULL);
+	add_header(r, resp, MHD_HTTP_HEADER_LOCATION, location);
+	add_header(r, resp, "Docker-Content-Digest", digest);
 	return ecr__http_queue(r, 201, resp);
 }
 
@@ -169,7 +169,7 @@ static enum MHD_Result base(http_request *r)
 {
 	if (!method_is(r, "GET") && !method_is(r, "HEAD"))
 		return unsupported(r);
-	return ecr__http_queue(r, 200, ecr__http_response_buf("{}", 2, "application/json"));
+	return ecr__http_queue(r, 200, ecr__http_response_buf(r, "{}", 2, "application/json"));
 }
 
 /* Parse the n parameter: -1 when absent, -2 when invalid. */
@@ -195,12 +195,12 @@ static enum MHD_Result list_response(http_request *r, ecr__jw *w, bool more, lon
 		return oci_fail(r, ECR_ENOMEM, "");
 	}
 	ecr__jw_free(w);
-	struct MHD_Response *resp = ecr__http_response_buf(out.ptr, out.size, "application/json");
+	struct MHD_Response *resp = ecr__http_response_buf(r, out.ptr, out.size, "application/json");
 	ecr_buf_dispose(&out);
 	if (more && last) {
 		ecr_buf link = ECR_BUF_INIT;
 		if (ecr__buf_printf(&link, "<%s?n=%ld&last=%s>; rel=\"next\"", path, n, last) == 0)
-			add_header(resp, MHD_HTTP_HEADER_LINK, link.ptr);
+			add_header(r, resp, MHD_HTTP_HEADER_LINK, link.ptr);
 		ecr_buf_dispose(&link);
 	}
 	return ecr__http_queue(r, 200, resp);
@@ -376,9 +376,9 @@ static bool blob_redirect(http_request *r, const char *digest, enum MHD_Result *
 		*ret = oci_fail(r, rc, "blob");
 		return true;
 	}
-	if ((resp = ecr__http_response_buf(NULL, 0, NULL))) {
-		add_header(resp, MHD_HTTP_HEADER_LOCATION, url.ptr);
-		add_header(resp, "Docker-Content-Digest", digest);
+	if ((resp = ecr__http_response_buf(r, NULL, 0, NULL))) {
+		add_header(r, resp, MHD_HTTP_HEADER_LOCATION, url.ptr);
+		add_header(r, resp, "Docker-Content-Digest", digest);
 	}
 	ecr_buf_dispose(&url);
 	*ret = resp ? ecr__http_queue(r, 307, resp) : MHD_NO;
@@ -408,8 +408,9 @@ static enum MHD_Result blob_get(http_request *r, bool head)
 	if (ranged < 0) {
 		char cr[64];
 		snprintf(cr, sizeof(cr), "bytes */%" PRIu64, size);
-		struct MHD_Response *resp = ecr__http_response_error("BLOB_UNKNOWN", "requested range not satisfiable");
-		add_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+		struct MHD_Response *resp =
+			ecr__http_response_error(r, "BLOB_UNKNOWN", "requested range not satisfiable");
+		add_header(r, resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
 		return ecr__http_queue(r, 416, resp);
 	}
 	if (!ranged) {
@@ -423,7 +424,7 @@ static enum MHD_Result blob_get(http_request *r, bool head)
 		return ret;
 	struct MHD_Response *resp = NULL;
 	if (head) {
-		resp = ecr__http_response_head(len);
+		resp = ecr__http_response_head(r, len);
 	} else {
 		ecr_blob *b = NULL;
 		int fd;
@@ -436,7 +437,7 @@ static enum MHD_Result blob_get(http_request *r, bool head)
 			return oci_fail(r, rc, "blob");
 		if (len == 0) {
 			ecr_blob_free(b);
-			resp = ecr__http_response_buf(NULL, 0, NULL);
+			resp = ecr__http_response_buf(r, NULL, 0, NULL);
 		} else if (ecr_blob_fd(b, &fd, &foff) == 0) {
 			/* the kernel sends it (sendfile); MHD owns the duplicate */
 			int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -444,30 +445,30 @@ static enum MHD_Result blob_get(http_request *r, bool head)
 			if (dupfd < 0)
 				return ecr__http_error(r, 500, "UNKNOWN", "out of file descriptors");
 			ecr__http_note_body_size(len);
-			resp = MHD_create_response_from_fd_at_offset64(len, dupfd, foff);
+			resp = r->mhd->create_response_from_fd_at_offset64(len, dupfd, foff);
 			if (!resp)
 				close(dupfd);
 		} else {
 			ecr_error_clear();
 			ecr__http_note_body_size(len);
-			resp = MHD_create_response_from_callback(len, READ_BLOCK, blob_reader, b, blob_reader_free);
+			resp = r->mhd->create_response_from_callback(len, READ_BLOCK, blob_reader, b, blob_reader_free);
 			if (!resp)
 				ecr_blob_free(b);
 		}
 	}
 	if (!resp)
 		return MHD_NO;
-	add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
-	add_header(resp, "Docker-Content-Digest", digest);
-	add_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	add_header(r, resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+	add_header(r, resp, "Docker-Content-Digest", digest);
+	add_header(r, resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
 	char etag[160];
 	snprintf(etag, sizeof(etag), "\"%s\"", digest);
-	add_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-	add_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "max-age=31536000");
+	add_header(r, resp, MHD_HTTP_HEADER_ETAG, etag);
+	add_header(r, resp, MHD_HTTP_HEADER_CACHE_CONTROL, "max-age=31536000");
 	if (ranged) {
 		char cr[96];
 		snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off, off + len - 1, size);
-		add_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+		add_header(r, resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
 	}
 	return ecr__http_queue(r, ranged ? 206 : 200, resp);
 }
@@ -479,7 +480,7 @@ static enum MHD_Result blob_delete(http_request *r)
 		return fail_repo(r, rc);
 	if ((rc = ecr_blob_delete(r->repo, r->target.ref)))
 		return oci_fail(r, rc, "blob");
-	return ecr__http_queue(r, 202, ecr__http_response_buf(NULL, 0, NULL));
+	return ecr__http_queue(r, 202, ecr__http_response_buf(r, NULL, 0, NULL));
 }
 
 /* --- uploads --- */
@@ -576,9 +577,10 @@ static int check_content_range(http_request *r, enum MHD_Result *ret)
 		uint64_t size = ecr_upload_size(r->upload);
 		snprintf(range, sizeof(range), "0-%" PRIu64, size ? size - 1 : 0);
 		struct MHD_Response *resp =
-			ecr__http_response_error("BLOB_UPLOAD_INVALID", "the chunk does not start where the upload ends");
-		add_header(resp, MHD_HTTP_HEADER_RANGE, range);
-		add_header(resp, "Docker-Upload-UUID", ecr_upload_id(r->upload));
+			ecr__http_response_error(r, "BLOB_UPLOAD_INVALID",
+				"the chunk does not start where the upload ends");
+		add_header(r, resp, MHD_HTTP_HEADER_RANGE, range);
+		add_header(r, resp, "Docker-Upload-UUID", ecr_upload_id(r->upload));
 		release_upload(r);
 		*ret = ecr__http_queue(r, 416, resp);
 		return -1;
@@ -603,7 +605,7 @@ static enum MHD_Result upload_route(http_request *r)
 		release_upload(r);
 		if (rc)
 			return oci_fail(r, rc, "upload");
-		return ecr__http_queue(r, 204, ecr__http_response_buf(NULL, 0, NULL));
+		return ecr__http_queue(r, 204, ecr__http_response_buf(r, NULL, 0, NULL));
 	}
 	if (method_is(r, "PATCH") || method_is(r, "PUT")) {
 		if (method_is(r, "PUT") && !ecr__http_query(r, "digest"))
@@ -644,7 +646,7 @@ static enum MHD_Result manifest_get(http_request *r, bool head)
 		return oci_fail(r, rc, is_digest(ref) ? "digest" : "manifest");
 	struct MHD_Response *resp;
 	if (head) {
-		resp = ecr__http_response_head(ecr_image_manifest_size(img));
+		resp = ecr__http_response_head(r, ecr_image_manifest_size(img));
 	} else {
 		const void *bytes;
 		size_t len;
@@ -652,14 +654,14 @@ static enum MHD_Result manifest_get(http_request *r, bool head)
 			ecr_image_free(img);
 			return oci_fail(r, rc, "manifest");
 		}
-		resp = ecr__http_response_buf(bytes, len, NULL);
+		resp = ecr__http_response_buf(r, bytes, len, NULL);
 	}
 	if (resp) {
 		char etag[160];
 		snprintf(etag, sizeof(etag), "\"%s\"", ecr_image_digest(img));
-		add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ecr_image_media_type(img));
-		add_header(resp, "Docker-Content-Digest", ecr_image_digest(img));
-		add_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+		add_header(r, resp, MHD_HTTP_HEADER_CONTENT_TYPE, ecr_image_media_type(img));
+		add_header(r, resp, "Docker-Content-Digest", ecr_image_digest(img));
+		add_header(r, resp, MHD_HTTP_HEADER_ETAG, etag);
 	}
 	ecr_image_free(img);
 	return ecr__http_queue(r, 200, resp);
@@ -700,7 +702,7 @@ static enum MHD_Result manifest_put(http_request *r)
 													   : "manifest"));
 	if (by_digest) { /* OCI 1.1: PUT by digest with ?tag=... sets those tags too */
 		struct extra_tags x = { r, ecr_image_digest(img), 0 };
-		MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, put_extra_tag, &x);
+		r->mhd->get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, put_extra_tag, &x);
 		if (x.rc) {
 			ecr_image_free(img);
 			return oci_fail(r, x.rc, "tag");
@@ -708,11 +710,11 @@ static enum MHD_Result manifest_put(http_request *r)
 	}
 	char location[1024];
 	snprintf(location, sizeof(location), "/v2/%s/manifests/%s", ecr__v2_client_name(r), ecr_image_digest(img));
-	struct MHD_Response *resp = ecr__http_response_buf(NULL, 0, NULL);
-	add_header(resp, MHD_HTTP_HEADER_LOCATION, location);
-	add_header(resp, "Docker-Content-Digest", ecr_image_digest(img));
+	struct MHD_Response *resp = ecr__http_response_buf(r, NULL, 0, NULL);
+	add_header(r, resp, MHD_HTTP_HEADER_LOCATION, location);
+	add_header(r, resp, "Docker-Content-Digest", ecr_image_digest(img));
 	if (ecr_image_subject(img))
-		add_header(resp, "OCI-Subject", ecr_image_subject(img));
+		add_header(r, resp, "OCI-Subject", ecr_image_subject(img));
 	ecr_image_free(img);
 	return ecr__http_queue(r, 201, resp);
 }
@@ -726,7 +728,7 @@ static enum MHD_Result manifest_delete(http_request *r)
 	rc = is_digest(ref) ? ecr_image_delete(r->repo, ref) : ecr_image_untag(NULL, r->repo, ref, 0);
 	if (rc)
 		return oci_fail(r, rc, is_digest(ref) ? "digest" : "manifest");
-	return ecr__http_queue(r, 202, ecr__http_response_buf(NULL, 0, NULL));
+	return ecr__http_queue(r, 202, ecr__http_response_buf(r, NULL, 0, NULL));
 }
 
 /* --- referrers --- */
@@ -808,10 +810,10 @@ static enum MHD_Result referrers(http_request *r)
 		return oci_fail(r, rc, "digest");
 	}
 	struct MHD_Response *resp =
-		ecr__http_response_buf(out.ptr, out.size, "application/vnd.oci.image.index.v1+json");
+		ecr__http_response_buf(r, out.ptr, out.size, "application/vnd.oci.image.index.v1+json");
 	ecr_buf_dispose(&out);
 	if (lo.artifact_type)
-		add_header(resp, "OCI-Filters-Applied", "artifactType");
+		add_header(r, resp, "OCI-Filters-Applied", "artifactType");
 	return ecr__http_queue(r, 200, resp);
 }
 

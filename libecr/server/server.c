@@ -254,13 +254,13 @@ static _Thread_local uint64_t last_body_size;
 
 void ecr__http_note_body_size(uint64_t size) { last_body_size = size; }
 
-struct MHD_Response *ecr__http_response_buf(const void *body, size_t len, const char *content_type)
+struct MHD_Response *ecr__http_response_buf(http_request *r, const void *body, size_t len, const char *content_type)
 {
 	last_body_size = len;
-	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)(len ? body : ""),
+	struct MHD_Response *resp = r->mhd->create_response_from_buffer(len, (void *)(len ? body : ""),
 		MHD_RESPMEM_MUST_COPY);
 	if (resp && content_type)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+		r->mhd->add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	return resp;
 }
 
@@ -273,13 +273,13 @@ static ssize_t never_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return MHD_CONTENT_READER_END_OF_STREAM;
 }
 
-struct MHD_Response *ecr__http_response_head(uint64_t len)
+struct MHD_Response *ecr__http_response_head(http_request *r, uint64_t len)
 {
 	last_body_size = 0; /* HEAD: no body is sent */
-	return MHD_create_response_from_callback(len, 4096, never_read, NULL, NULL);
+	return r->mhd->create_response_from_callback(len, 4096, never_read, NULL, NULL);
 }
 
-struct MHD_Response *ecr__http_response_error(const char *code, const char *message)
+struct MHD_Response *ecr__http_response_error(http_request *r, const char *code, const char *message)
 {
 	ecr__jw *w = NULL;
 	ecr_buf out = ECR_BUF_INIT;
@@ -290,9 +290,10 @@ struct MHD_Response *ecr__http_response_error(const char *code, const char *mess
 		ecr__jw_key(w, "detail") == 0 && ecr__jw_object_open(w) == 0 && ecr__jw_object_close(w) == 0 &&
 		ecr__jw_object_close(w) == 0 && ecr__jw_array_close(w) == 0 && ecr__jw_object_close(w) == 0 &&
 		ecr__jw_finish(w, &out) == 0)
-		resp = ecr__http_response_buf(out.ptr, out.size, "application/json");
+		resp = ecr__http_response_buf(r, out.ptr, out.size, "application/json");
 	else
-		resp = ecr__http_response_buf("{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"internal error\"}]}", 57,
+		resp = ecr__http_response_buf(r,
+			"{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"internal error\"}]}", 57,
 			"application/json");
 	ecr__jw_free(w);
 	ecr_buf_dispose(&out);
@@ -324,15 +325,15 @@ enum MHD_Result ecr__http_queue(http_request *r, unsigned int status, struct MHD
 	}
 	r->status = status;
 	r->bytes_out = body_size;
-	MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
-	enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
-	MHD_destroy_response(resp);
+	r->mhd->add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
+	enum MHD_Result ret = r->mhd->queue_response(r->conn, status, resp);
+	r->mhd->destroy_response(resp);
 	return ret;
 }
 
 enum MHD_Result ecr__http_error(http_request *r, unsigned int status, const char *code, const char *message)
 {
-	return ecr__http_queue(r, status, ecr__http_response_error(code, message));
+	return ecr__http_queue(r, status, ecr__http_response_error(r, code, message));
 }
 
 void ecr__http_error_map(int rc, const char *what, unsigned int *status, const char **code)
@@ -425,12 +426,12 @@ enum MHD_Result ecr__http_fail(http_request *r, int rc, const char *what)
 
 const char *ecr__http_header(http_request *r, const char *name)
 {
-	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+	return r->mhd->lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
 const char *ecr__http_query(http_request *r, const char *name)
 {
-	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+	return r->mhd->lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 /* --- paths --- */
@@ -514,7 +515,7 @@ static void request_free(http_request *r)
 	if (!r)
 		return;
 	if (r->pending)
-		MHD_destroy_response(r->pending);
+		r->mhd->destroy_response(r->pending);
 	ecr__api_request_free(r);
 	/* A POST's session still held here was never handed to the client (the body
 	 * was refused or the connection dropped): end it, its staged bytes with it. */
@@ -538,16 +539,16 @@ static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const
 	return MHD_YES;
 }
 
-static size_t headers_size(struct MHD_Connection *conn)
+static size_t headers_size(http_request *r)
 {
 	size_t total = 0;
-	MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_size, &total);
+	r->mhd->get_connection_values(r->conn, MHD_HEADER_KIND, add_header_size, &total);
 	return total;
 }
 
 static enum MHD_Result first_call(http_request *r, const char *url)
 {
-	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *cl = r->mhd->lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl) {
 		char *end;
 		errno = 0;
@@ -559,7 +560,7 @@ static enum MHD_Result first_call(http_request *r, const char *url)
 	}
 	const char *amz_target;
 	if (strcmp(url, "/") == 0 &&
-		(amz_target = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target"))) {
+		(amz_target = r->mhd->lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target"))) {
 		r->target.route = ROUTE_ECR_API;
 		r->metrics_public_api = strncmp(amz_target, "SpencerFrontendService.", 23) == 0;
 		return ecr__api_begin(r);
@@ -597,6 +598,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!(r = ecr__calloc(1, sizeof(*r))))
 			return MHD_NO;
 		r->srv = srv;
+		r->mhd = srv->mhd;
 		r->conn = conn;
 		r->method = method;
 		r->refused = true;
@@ -607,10 +609,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		}
 		*con_cls = r;
-		struct MHD_Response *resp = ecr__http_response_error("UNAVAILABLE", "the server is shutting down");
+		struct MHD_Response *resp = ecr__http_response_error(r, "UNAVAILABLE", "the server is shutting down");
 		if (resp) {
-			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-			MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+			r->mhd->add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+			r->mhd->add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		}
 		r->expects_body = true; /* answer now, whatever the body */
 		r->in_first_call = true;
@@ -628,6 +630,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!(r = ecr__calloc(1, sizeof(*r))))
 			return MHD_NO;
 		r->srv = srv;
+		r->mhd = srv->mhd;
 		r->conn = conn;
 		r->method = method;
 		r->started_ms = ecr__time_monotonic_ms();
@@ -638,24 +641,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		*con_cls = r;
 		srv->in_flight++;
-		if (headers_size(conn) > srv->max_header_size) {
+		if (headers_size(r) > srv->max_header_size) {
 			r->expects_body = true; /* answer now and close */
 			r->in_first_call = true;
 			enum MHD_Result ret = ecr__http_error(r, 431, "SIZE_INVALID", "request headers too large");
 			r->in_first_call = false;
 			return ret;
 		}
-		const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+		const char *host = r->mhd->lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 		/* without credentials a /v2/ request is answered 401 whatever its registry:
 		 * it does not get to ask the provider which accounts are served */
 		bool v2 = strncmp(url, "/v2", 3) == 0 &&
 			((srv->flags & ECR_SERVER_NO_AUTH) ||
-				MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION) ||
-				MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "X-Ecr-Token"));
+				r->mhd->lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION) ||
+				r->mhd->lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "X-Ecr-Token"));
 		int prc = pick_registry(&r->reg, srv, host, v2);
-		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *cl = r->mhd->lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		r->expects_body = (cl && strspn(cl, "0") != strlen(cl)) ||
-			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+			r->mhd->lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 		r->in_first_call = true;
 		enum MHD_Result ret = prc ? ecr__http_fail(r, prc, "name") : first_call(r, url);
 		r->in_first_call = false;
@@ -826,20 +829,23 @@ int ecr_server_start(ecr_server *srv)
 	}
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 
-	srv->daemon = MHD_start_daemon(flags, srv->port, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, ops,
+	if ((rc = ecr__server_mhd(&srv->mhd, srv->tls_cert != NULL)))
+		goto fail;
+	srv->daemon = srv->mhd->start_daemon(flags, srv->port, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, ops,
 		MHD_OPTION_END);
 	if (!srv->daemon) {
 		rc = ecr__fail(ECR_EIO, ECR_ERROR_OS, "cannot listen on %s port %u (in use, or not permitted)",
 			srv->bind_address, (unsigned)srv->port);
 		goto fail;
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	const union MHD_DaemonInfo *info = srv->mhd->get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->bound_port = info ? info->port : srv->port;
 	ecr__log(&srv->log, ECR_LOG_INFO, "listening on %s%s%s%s:%u (%s)", srv->tls_cert ? "https://" : "http://",
 		af_flag ? "[" : "", srv->bind_address, af_flag ? "]" : "", (unsigned)srv->bound_port,
 		pool > 1 ? "thread pool" : "one thread");
 	return 0;
 fail:
+	srv->mhd = NULL;
 	ecr__free(srv->tls_cert);
 	ecr__free(srv->tls_key);
 	srv->tls_cert = srv->tls_key = NULL;
@@ -869,9 +875,10 @@ int ecr_server_stop(ecr_server *srv)
 			break;
 		usleep(10000);
 	}
-	MHD_stop_daemon(srv->daemon);
+	srv->mhd->stop_daemon(srv->daemon);
 	srv->stopping = false;
 	srv->daemon = NULL;
+	srv->mhd = NULL;
 	srv->bound_port = 0;
 	if (srv->tls_key) /* wipe the key */
 		memset(srv->tls_key, 0, strlen(srv->tls_key));

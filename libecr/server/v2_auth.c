@@ -145,9 +145,9 @@ static enum MHD_Result unauthorized(http_request *r, const char *message)
 	} else {
 		rc = ecr__buf_printf(&challenge, "Basic realm=\"https://%s/\",service=\"ecr.amazonaws.com\"", host);
 	}
-	struct MHD_Response *resp = rc ? NULL : ecr__http_response_error("UNAUTHORIZED", message);
+	struct MHD_Response *resp = rc ? NULL : ecr__http_response_error(r, "UNAUTHORIZED", message);
 	if (resp)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, challenge.ptr);
+		r->mhd->add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, challenge.ptr);
 	ecr_buf_dispose(&challenge);
 	return ecr__http_queue(r, 401, resp);
 }
@@ -224,7 +224,7 @@ static int request_token(ecr_buf *tok, cred_kind *kind, http_request *r)
 static void source_ip(http_request *r, char *out, size_t size)
 {
 	out[0] = '\0';
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *ci = r->mhd->get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (!ci || !ci->client_addr)
 		return;
 	const struct sockaddr *sa = ci->client_addr;
@@ -374,15 +374,15 @@ static enum MHD_Result anonymous_unknown(http_request *r)
 /* 429 TOOMANYREQUESTS when the client's address has pulled too much. true: answered. */
 static bool over_limit(http_request *r, enum MHD_Result *ret)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *ci = r->mhd->get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	uint32_t wait = ecr__ratelimit_take(r->srv->anon_limit, ci ? ci->client_addr : NULL);
 	if (!wait)
 		return false;
 	char retry[16];
 	snprintf(retry, sizeof(retry), "%u", (unsigned)wait);
-	struct MHD_Response *resp = ecr__http_response_error("TOOMANYREQUESTS", "Rate exceeded");
+	struct MHD_Response *resp = ecr__http_response_error(r, "TOOMANYREQUESTS", "Rate exceeded");
 	if (resp)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, retry);
+		r->mhd->add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, retry);
 	ecr__log(&r->srv->log, ECR_LOG_DEBUG, "%s %s: anonymous pull rate exceeded (retry after %u s)", r->method,
 		r->path, (unsigned)wait);
 	*ret = ecr__http_queue(r, 429, resp);
@@ -530,10 +530,10 @@ static enum MHD_Result token_reply(http_request *r, const char *token, int64_t e
 		return MHD_NO;
 	}
 	ecr__jw_free(w);
-	struct MHD_Response *resp = ecr__http_response_buf(out.ptr, out.size, "application/json");
+	struct MHD_Response *resp = ecr__http_response_buf(r, out.ptr, out.size, "application/json");
 	ecr_buf_dispose(&out);
 	if (resp)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+		r->mhd->add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	return ecr__http_queue(r, 200, resp);
 }
 
@@ -549,9 +549,10 @@ enum MHD_Result ecr__token_begin(http_request *r)
 	int64_t expires_at = 0;
 	int rc;
 	if (!method_is(r, "GET")) {
-		struct MHD_Response *resp = ecr__http_response_error("UNSUPPORTED", "the token endpoint answers GET only");
+		struct MHD_Response *resp =
+			ecr__http_response_error(r, "UNSUPPORTED", "the token endpoint answers GET only");
 		if (resp)
-			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET");
+			r->mhd->add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET");
 		return ecr__http_queue(r, 405, resp);
 	}
 	const char *h = ecr__http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
