@@ -1,0 +1,176 @@
+/* The server's libmicrohttpd table (libecr/server/mhd.c): with the bundled
+ * libmicrohttpd (no TLS) a plain-HTTP server maps neither GnuTLS nor the
+ * system libmicrohttpd; a TLS server opens libmicrohttpd.so.12 and answers over
+ * HTTPS, next to a plain one. The requests go through a raw socket (plain) and
+ * the curl program (HTTPS), never through libcurl in this process: Debian's
+ * libcurl maps GnuTLS itself (through librtmp). So these tests must not call
+ * libcurl, and the plain test runs first. */
+#include "../helpers/helpers.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "libecr/server/http.h"
+
+static const ecr_server_options no_auth = { ECR_SERVER_OPTIONS_VERSION, NULL, 0, NULL, NULL, ECR_SERVER_NO_AUTH, 0, 0,
+	0, 0, 0, NULL, NULL, ECR_LOG_NONE };
+
+/* Whether a library whose path contains name is mapped in this process. */
+static int mapped(const char *name)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[1024];
+	int found = 0;
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, name) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* GET path over a plain socket: the status code, and the body into body. */
+static int raw_get(uint16_t port, const char *path, char *body, size_t bodylen)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	char req[256];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+	assert_int_equal(write(fd, req, (size_t)n), n);
+	char resp[8192];
+	size_t got = 0;
+	ssize_t k;
+	while (got < sizeof(resp) - 1 && (k = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0)
+		got += (size_t)k;
+	resp[got] = '\0';
+	close(fd);
+	int status = 0;
+	if (sscanf(resp, "HTTP/1.1 %d", &status) != 1)
+		return -1;
+	const char *b = strstr(resp, "\r\n\r\n");
+	snprintf(body, bodylen, "%s", b ? b + 4 : "");
+	return status;
+}
+
+static void test_server_mhd__plain_without_gnutls(void **state)
+{
+	(void)state;
+	const ecr__mhd *mhd = NULL;
+	ecr_registry *reg;
+	ecr_server *srv;
+	char body[256];
+	assert_true(ecr_init() > 0);
+	assert_ok(ecr__server_mhd(&mhd, false));
+	assert_non_null(mhd);
+	assert_non_null(mhd->start_daemon);
+	assert_ok(ecr_registry_open(&reg, "memory:", NULL));
+	assert_ok(ecr_server_new(&srv, &no_auth));
+	assert_ok(ecr_server_add_registry(srv, reg, NULL));
+	assert_ok(ecr_server_start(srv));
+	assert_int_equal(raw_get(ecr_server_port(srv), "/v2/", body, sizeof(body)), 200);
+	assert_string_equal(body, "{}");
+	assert_int_equal(raw_get(ecr_server_port(srv), "/v2/nothing/here", body, sizeof(body)), 404);
+	if (ecr__server_mhd_bundled()) {
+		assert_non_null(strstr(mhd->name, "bundled"));
+		assert_false(mapped("libgnutls"));
+		assert_false(mapped("libnettle"));
+		assert_false(mapped("libmicrohttpd"));
+	} else {
+		print_message("built without the bundled libmicrohttpd (bundled_mhd): GnuTLS is mapped, not checked\n");
+	}
+	ecr_server_free(srv);
+	ecr_registry_free(reg);
+	ecr_shutdown();
+	if (!ecr__server_mhd_bundled())
+		skip();
+}
+
+/* curl (the program) GET https://127.0.0.1:port/v2/ without checking the certificate: the status, or -1. */
+static int https_get(uint16_t port)
+{
+	char cmd[256], out[32] = "";
+	snprintf(cmd, sizeof(cmd), "curl -sk --max-time 20 -o /dev/null -w '%%{http_code}' https://127.0.0.1:%u/v2/",
+		(unsigned)port);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	size_t n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	if (pclose(p) != 0)
+		return -1;
+	return atoi(out);
+}
+
+static void test_server_mhd__tls(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir();
+	char cert[512], key[512], cmd[1536], body[256];
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 -days 1 "
+		"-keyout '%s' -out '%s' 2>/dev/null",
+		key, cert);
+	assert_int_equal(system(cmd), 0);
+
+	ecr_registry *reg;
+	ecr_server *plain, *tls;
+	assert_true(ecr_init() > 0);
+	assert_ok(ecr_registry_open(&reg, "memory:", NULL));
+	ecr_server_options o = no_auth;
+	o.tls_cert_file = cert;
+	o.tls_key_file = key;
+	assert_ok(ecr_server_new(&tls, &o));
+	assert_ok(ecr_server_add_registry(tls, reg, NULL));
+	assert_ok(ecr_server_new(&plain, &no_auth));
+	assert_ok(ecr_server_add_registry(plain, reg, NULL));
+	assert_ok(ecr_server_start(plain));
+	assert_ok(ecr_server_start(tls));
+
+	/* both at once, each through its own libmicrohttpd */
+	assert_int_equal(https_get(ecr_server_port(tls)), 200);
+	assert_int_equal(raw_get(ecr_server_port(plain), "/v2/", body, sizeof(body)), 200);
+	assert_int_equal(https_get(ecr_server_port(tls)), 200);
+	/* plain HTTP to the TLS port is no HTTP answer */
+	assert_int_not_equal(raw_get(ecr_server_port(tls), "/v2/", body, sizeof(body)), 200);
+
+	const ecr__mhd *with_tls = NULL, *without = NULL;
+	assert_ok(ecr__server_mhd(&with_tls, true));
+	assert_ok(ecr__server_mhd(&without, false));
+	if (ecr__server_mhd_bundled()) {
+		assert_ptr_not_equal(with_tls, without);
+		assert_string_equal(with_tls->name, "libmicrohttpd.so.12");
+		assert_true(mapped("libmicrohttpd.so.12"));
+		assert_true(mapped("libgnutls"));
+	} else {
+		assert_ptr_equal(with_tls, without);
+	}
+
+	/* stopped and started again, the TLS server still answers */
+	assert_ok(ecr_server_stop(tls));
+	assert_ok(ecr_server_start(tls));
+	assert_int_equal(https_get(ecr_server_port(tls)), 200);
+
+	ecr_server_free(tls);
+	ecr_server_free(plain);
+	ecr_registry_free(reg);
+	ecr_shutdown();
+	th_rmtree(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		/* first: nothing may have mapped GnuTLS yet */
+		cmocka_unit_test(test_server_mhd__plain_without_gnutls),
+		cmocka_unit_test(test_server_mhd__tls),
+	};
+	return cmocka_run_group_tests_name("server/mhd", tests, NULL, NULL);
+}
