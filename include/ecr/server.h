@@ -37,7 +37,12 @@ typedef struct ecr_server_options {
 	const char *bind_address;
 	/** Port; 0 picks a free one (see ecr_server_port()). */
 	uint16_t port;
-	/** PEM certificate (chain) and key files for HTTPS; both NULL for plain HTTP. */
+	/**
+	 * PEM certificate (chain) and key files for HTTPS; both NULL for plain
+	 * HTTP. When libecr was built with its own libmicrohttpd (without TLS,
+	 * meson option bundled_mhd), an HTTPS server loads the system's
+	 * libmicrohttpd.so.12 (and GnuTLS) with dlopen when it starts.
+	 */
 	const char *tls_cert_file;
 	const char *tls_key_file;
 	/** ECR_SERVER_* flags. */
@@ -142,7 +147,8 @@ ECR_EXTERN(int) ecr_server_set_blob_redirect(ecr_server *srv, int enabled);
 /**
  * Start listening and serving.
  * @return 0; ECR_EINVALID (no registry, bad address); ECR_EIO (cannot bind,
- *         cannot read the TLS files); ECR_EBUSY (already running).
+ *         cannot read the TLS files); ECR_EBUSY (already running);
+ *         ECR_ENOTSUPPORTED (HTTPS, and libmicrohttpd.so.12 cannot be loaded).
  */
 ECR_EXTERN(int) ecr_server_start(ecr_server *srv);
 

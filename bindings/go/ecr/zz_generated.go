@@ -4142,7 +4142,8 @@ func ecr_server_set_blob_redirect(srv *C.ecr_server, enabled C.int) (C.int, erro
 // Start listening and serving.
 // @return 0; ECR_EINVALID (no registry, bad address); ECR_EIO (cannot bind,
 //
-//	cannot read the TLS files); ECR_EBUSY (already running).
+//	cannot read the TLS files); ECR_EBUSY (already running);
+//	ECR_ENOTSUPPORTED (HTTPS, and libmicrohttpd.so.12 cannot be loaded).
 func ecr_server_start(srv *C.ecr_server) (C.int, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

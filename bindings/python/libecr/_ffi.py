@@ -1181,7 +1181,7 @@ class ecr_server_options(ctypes.Structure):
     _field_docs_ = {
         'bind_address': 'Address to listen on, IPv4 or IPv6 literal; NULL: "127.0.0.1".',
         'port': 'Port; 0 picks a free one (see ecr_server_port()).',
-        'tls_cert_file': 'PEM certificate (chain) and key files for HTTPS; both NULL for plain HTTP.',
+        'tls_cert_file': "PEM certificate (chain) and key files for HTTPS; both NULL for plain\nHTTP. When libecr was built with its own libmicrohttpd (without TLS,\nmeson option bundled_mhd), an HTTPS server loads the system's\nlibmicrohttpd.so.12 (and GnuTLS) with dlopen when it starts.",
         'flags': 'ECR_SERVER_* flags.',
         'threads': 'Worker threads; 0: one per online CPU, from 2 to 64.',
         'max_connections': 'Most concurrent connections; 0: 1024.',
@@ -3277,7 +3277,7 @@ FUNCTIONS = {
         [ctypes.POINTER(ecr_server)],
         ('srv',),
         'int ecr_server_start(ecr_server * srv)',
-        'Start listening and serving.\n@return 0; ECR_EINVALID (no registry, bad address); ECR_EIO (cannot bind,\n        cannot read the TLS files); ECR_EBUSY (already running).'),
+        'Start listening and serving.\n@return 0; ECR_EINVALID (no registry, bad address); ECR_EIO (cannot bind,\n        cannot read the TLS files); ECR_EBUSY (already running);\n        ECR_ENOTSUPPORTED (HTTPS, and libmicrohttpd.so.12 cannot be loaded).'),
     'ecr_server_port': (
         ctypes.c_uint16,
         [ctypes.POINTER(ecr_server)],
