@@ -23,4 +23,10 @@ char *th_tmpdir(void);
 /* rm -rf path; frees path. */
 void th_rmtree(char *path);
 
+/* One HTTP/1.1 exchange on a fresh loopback connection to port: send head (the request line and headers, ending
+ * in an empty line, with "Connection: close") and then body (len bytes, may be 0), read the whole answer into
+ * resp (NUL-terminated, cut at cap - 1 bytes). Returns the status code, or -1 when the answer does not start with
+ * an HTTP/1.x status line (a TLS port, say). */
+int th_http_raw(uint16_t port, const char *head, const void *body, size_t len, char *resp, size_t cap);
+
 #endif

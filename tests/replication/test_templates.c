@@ -535,31 +535,14 @@ static void test_replication_templates__all_or_nothing(void **state)
 static int http(uint16_t port, const char *method, const char *path, const char *ctype, const void *body, size_t len,
                 char *location, size_t loc_cap)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	struct sockaddr_in a = {0};
-	a.sin_family = AF_INET;
-	a.sin_port = htons(port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	char head[1024];
+	char head[1024], resp[8192];
 	int n = snprintf(head, sizeof(head),
 	                 "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nContent-Type: %s\r\nContent-Length: "
 	                 "%zu\r\nConnection: close\r\n\r\n",
 	                 method, path, port, ctype ? ctype : "application/octet-stream", len);
 	assert_true(n > 0 && (size_t)n < sizeof(head));
-	assert_int_equal(write(fd, head, (size_t)n), n);
-	if (len)
-		assert_int_equal(write(fd, body, len), (ssize_t)len);
-	char resp[8192];
-	size_t got = 0;
-	ssize_t r;
-	while (got < sizeof(resp) - 1 && (r = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0)
-		got += (size_t)r;
-	resp[got] = '\0';
-	close(fd);
-	int status = 0;
-	assert_int_equal(sscanf(resp, "HTTP/1.%*d %d", &status), 1);
+	int status = th_http_raw(port, head, body, len, resp, sizeof(resp));
+	assert_true(status >= 100);
 	if (location) {
 		location[0] = '\0';
 		char *l = strcasestr(resp, "\r\nLocation: ");
