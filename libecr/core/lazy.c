@@ -1,4 +1,4 @@
-/* The lazy loader (lazy.h): dlopen() of libcurl, libpq and libarchive on first use. */
+/* The lazy loader (lazy.h): dlopen() of libcurl, libpq, libarchive, libcrypto and libmicrohttpd on first use. */
 #define ECR__LAZY_IMPL 1
 #include "core.h"
 
@@ -22,6 +22,8 @@ typedef struct lazy_lib {
 	pthread_once_t once;
 	int state; /* 0 not tried, 1 loaded, -1 failed (under once; read with __atomic) */
 	char err[512];
+	ecr__lazy_resolve_fn resolve; /* a table kept by its module (under soname_lock) */
+	ecr__lazy_clear_fn clear;
 } lazy_lib;
 
 static lazy_lib libs[ECR__LAZY_COUNT] = {
@@ -29,7 +31,10 @@ static lazy_lib libs[ECR__LAZY_COUNT] = {
         {"libcurl", "libcurl.so.4", "HTTP transport, S3 blob store and webhooks", PTHREAD_ONCE_INIT, 0, {0}},
     [ECR__LAZY_PQ] = {"libpq", "libpq.so.5", "the PostgreSQL metadata store", PTHREAD_ONCE_INIT, 0, {0}},
     [ECR__LAZY_ARCHIVE] = {"libarchive", "libarchive.so.13", "image scanning", PTHREAD_ONCE_INIT, 0, {0}},
-    [ECR__LAZY_CRYPTO] = {"libcrypto", "libcrypto.so.3", "SHA-256/512 digests", PTHREAD_ONCE_INIT, 0, {0}},
+    [ECR__LAZY_CRYPTO] = {"libcrypto", "libcrypto.so.3", "SHA-256/512 digests", PTHREAD_ONCE_INIT, 0, {0},
+        ecr__lazy_crypto_resolve, ecr__lazy_crypto_clear},
+    [ECR__LAZY_MHD] = {"libmicrohttpd with TLS", "libmicrohttpd.so.12",
+        "HTTPS (libecr's own libmicrohttpd has no TLS)", PTHREAD_ONCE_INIT, 0, {0}, NULL, NULL},
 };
 
 static pthread_mutex_t soname_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -40,9 +45,17 @@ static void load(int which)
 {
 	lazy_lib *l = &libs[which];
 	char soname[256];
+	ecr__lazy_resolve_fn resolve;
+	ecr__lazy_clear_fn clear;
 	pthread_mutex_lock(&soname_lock);
 	snprintf(soname, sizeof(soname), "%s", soname_override[which][0] ? soname_override[which] : l->soname);
+	resolve = l->resolve;
+	clear = l->clear;
 	pthread_mutex_unlock(&soname_lock);
+	if (which > ECR__LAZY_ARCHIVE && !resolve) { /* resolved by its module */
+		snprintf(l->err, sizeof(l->err), "no module resolves %s", soname);
+		goto fail;
+	}
 
 	void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
 	const char *missing = NULL;
@@ -65,11 +78,11 @@ static void load(int which)
 	case ECR__LAZY_PQ:
 		ECR__PQ_FUNCS(RESOLVE_PQ)
 		break;
-	case ECR__LAZY_CRYPTO:
-		missing = ecr__lazy_crypto_resolve(h);
+	case ECR__LAZY_ARCHIVE:
+		ECR__ARCHIVE_FUNCS(RESOLVE_ARCHIVE)
 		break;
 	default:
-		ECR__ARCHIVE_FUNCS(RESOLVE_ARCHIVE)
+		missing = resolve(h);
 		break;
 	}
 #undef RESOLVE
@@ -83,10 +96,10 @@ static void load(int which)
 			memset(&ecr__curl_api, 0, sizeof(ecr__curl_api));
 		else if (which == ECR__LAZY_PQ)
 			memset(&ecr__pq_api, 0, sizeof(ecr__pq_api));
-		else if (which == ECR__LAZY_CRYPTO)
-			ecr__lazy_crypto_clear();
-		else
+		else if (which == ECR__LAZY_ARCHIVE)
 			memset(&ecr__archive_api, 0, sizeof(ecr__archive_api));
+		else if (clear)
+			clear();
 		dlclose(h);
 		goto fail;
 	}
@@ -113,10 +126,14 @@ static void load_crypto(void)
 {
 	load(ECR__LAZY_CRYPTO);
 }
+static void load_mhd(void)
+{
+	load(ECR__LAZY_MHD);
+}
 
 int ecr__lazy_load(int which)
 {
-	static void (*const loaders[ECR__LAZY_COUNT])(void) = {load_curl, load_pq, load_archive, load_crypto};
+	static void (*const loaders[ECR__LAZY_COUNT])(void) = {load_curl, load_pq, load_archive, load_crypto, load_mhd};
 	if (which < 0 || which >= ECR__LAZY_COUNT)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INTERNAL, "lazy: no library %d", which);
 	lazy_lib *l = &libs[which];
@@ -126,6 +143,19 @@ int ecr__lazy_load(int which)
 		return 0;
 	return ecr__fail(ECR_ENOTSUPPORTED, ECR_ERROR_INTERNAL, "%s (needed for %s) could not be loaded: %s", l->name,
 	                 l->used_for, l->err);
+}
+
+int ecr__lazy_load_with(int which, ecr__lazy_resolve_fn resolve, ecr__lazy_clear_fn clear)
+{
+	if (which <= ECR__LAZY_ARCHIVE || which >= ECR__LAZY_COUNT || !resolve || !clear)
+		return ecr__fail(ECR_EINVALID, ECR_ERROR_INTERNAL, "lazy: no hooks for library %d", which);
+	pthread_mutex_lock(&soname_lock);
+	if (!libs[which].resolve) {
+		libs[which].resolve = resolve;
+		libs[which].clear = clear;
+	}
+	pthread_mutex_unlock(&soname_lock);
+	return ecr__lazy_load(which);
 }
 
 int ecr__lazy_is_loaded(int which)

@@ -1,5 +1,7 @@
 /* Libraries loaded on first use: libcurl (HTTP transport, S3, webhooks), libpq
- * (the PostgreSQL metadata store) and libarchive (the scanner) are opened with
+ * (the PostgreSQL metadata store), libarchive (the scanner), libcrypto (digests)
+ * and, next to a bundled libmicrohttpd without TLS, Debian's libmicrohttpd for
+ * HTTPS (server/mhd.c) are opened with
  * dlopen() by their Debian sonames the first time a module needs them, so a
  * process that never uses them never maps them (nor what they link: OpenSSL's
  * TLS, GnuTLS's friends, Kerberos, LDAP, ICU, libxml2...): a smaller and faster
@@ -10,7 +12,9 @@
  * pointers (filled once, with pthread_once). Before its first call into the
  * library a module calls ecr__lazy_load() (or ecr__lazy_curl()) and passes an
  * error on; after a failed load the table stays empty. The functions that free
- * (curl_free, PQclear, archive_read_free...) accept NULL before any load. */
+ * (curl_free, PQclear, archive_read_free...) accept NULL before any load.
+ * libcrypto's and libmicrohttpd's tables belong to their modules, which resolve
+ * them through a hook (ecr__lazy_load_with) when the library is opened. */
 #ifndef ECR_CORE_LAZY_H
 #define ECR_CORE_LAZY_H
 
@@ -19,12 +23,21 @@ enum ecr__lazy_lib {
 	ECR__LAZY_PQ = 1,
 	ECR__LAZY_ARCHIVE = 2,
 	ECR__LAZY_CRYPTO = 3, /* the digest provider's (lazy_crypto.c) */
-	ECR__LAZY_COUNT = 4
+	ECR__LAZY_MHD = 4,    /* libmicrohttpd with TLS (server/mhd.c) */
+	ECR__LAZY_COUNT = 5
 };
+
+/* The hooks of a library whose table its module keeps: resolve fills it from the
+ * opened library (NULL, or the first name missing); clear empties it again. */
+typedef const char *(*ecr__lazy_resolve_fn)(void *handle);
+typedef void (*ecr__lazy_clear_fn)(void);
 
 /* Open lib and resolve its functions, once for the process: 0, or
  * ECR_ENOTSUPPORTED with dlerror()'s text (the same error on every later call). */
 int ecr__lazy_load(int lib);
+/* ecr__lazy_load() of a library resolved by hooks (ECR__LAZY_MHD): the first
+ * caller's hooks are kept; every caller passes the same. */
+int ecr__lazy_load_with(int lib, ecr__lazy_resolve_fn resolve, ecr__lazy_clear_fn clear);
 /* Whether lib has been loaded (never loads it). */
 int ecr__lazy_is_loaded(int lib);
 /* Why lib could not be loaded ("" before an attempt or after a success). */

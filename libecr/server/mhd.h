@@ -5,7 +5,7 @@
  * whose symbols are renamed MHD_x -> ecr__mhd_x: a plain-HTTP server never maps
  * GnuTLS (nor nettle, hogweed, gmp, p11-kit...). A TLS server needs a
  * libmicrohttpd with TLS: Debian's libmicrohttpd.so.12 is then opened with
- * dlopen() on first need (like core/lazy.c) and serves that daemon. Without the
+ * dlopen() on first need (by core/lazy.c) and serves that daemon. Without the
  * bundled libmicrohttpd both tables are the linked system library.
  *
  * Both are libmicrohttpd 0.9.75 (the build checks the MHD_VERSION of the

@@ -4,7 +4,8 @@
  * HTTPS, next to a plain one. The requests go through a raw socket (plain) and
  * the curl program (HTTPS), never through libcurl in this process: Debian's
  * libcurl maps GnuTLS itself (through librtmp). So these tests must not call
- * libcurl, and the plain test runs first. */
+ * libcurl, and the plain test runs first. A missing libmicrohttpd.so.12 is tried
+ * in a child process. */
 #include "../helpers/helpers.h"
 
 #include <arpa/inet.h>
@@ -13,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "libecr/core/lazy.h"
 #include "libecr/server/http.h"
 
 static const ecr_server_options no_auth = { ECR_SERVER_OPTIONS_VERSION, NULL, 0, NULL, NULL, ECR_SERVER_NO_AUTH, 0, 0,
@@ -76,6 +79,70 @@ static void test_server_mhd__plain_without_gnutls(void **state)
 	ecr_shutdown();
 	if (!ecr__server_mhd_bundled())
 		skip();
+}
+
+/* Without libmicrohttpd.so.12 (its name replaced by one that is not there), starting a TLS server fails with
+ * ECR_ENOTSUPPORTED naming the library, and a plain server still serves. In a child process, forked while this
+ * one has no thread: a library is opened once per process, and the TLS test below needs the real one. The child's
+ * exit status is the number of the first check that failed. */
+static int tls_missing_child(const char *dir)
+{
+	char cert[512], key[512], cmd[1536], body[256];
+	ecr_registry *reg;
+	ecr_server *srv;
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 -days 1 "
+		"-keyout '%s' -out '%s' 2>/dev/null",
+		key, cert);
+	if (system(cmd) != 0)
+		return 2;
+	if (ecr_init() <= 0 || ecr__lazy_set_soname(ECR__LAZY_MHD, "libecr-no-such-microhttpd.so.12") != 0)
+		return 3;
+	if (ecr_registry_open(&reg, "memory:", NULL) != 0)
+		return 4;
+	ecr_server_options o = no_auth;
+	o.tls_cert_file = cert;
+	o.tls_key_file = key;
+	if (ecr_server_new(&srv, &o) != 0 || ecr_server_add_registry(srv, reg, NULL) != 0)
+		return 5;
+	for (int i = 0; i < 2; i++) { /* the same error again */
+		if (ecr_server_start(srv) != ECR_ENOTSUPPORTED)
+			return 6;
+		const char *msg = ecr_error_last()->message;
+		if (!strstr(msg, "libmicrohttpd") || !strstr(msg, "HTTPS") || !strstr(msg, "libecr-no-such-microhttpd"))
+			return 7;
+	}
+	ecr_server_free(srv);
+	if (ecr_server_new(&srv, &no_auth) != 0 || ecr_server_add_registry(srv, reg, NULL) != 0 ||
+		ecr_server_start(srv) != 0)
+		return 8;
+	if (raw_get(ecr_server_port(srv), "/v2/", body, sizeof(body)) != 200)
+		return 9;
+	if (mapped("libgnutls"))
+		return 10;
+	ecr_server_free(srv);
+	ecr_registry_free(reg);
+	ecr_shutdown();
+	return 0;
+}
+
+static void test_server_mhd__tls_library_missing(void **state)
+{
+	(void)state;
+	if (!ecr__server_mhd_bundled())
+		skip(); /* TLS comes with the linked libmicrohttpd */
+	char *dir = th_tmpdir();
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(tls_missing_child(dir));
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	th_rmtree(dir);
 }
 
 /* curl (the program) GET https://127.0.0.1:port/v2/ without checking the certificate: the status, or -1. */
@@ -156,6 +223,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		/* first: nothing may have mapped GnuTLS yet */
 		cmocka_unit_test(test_server_mhd__plain_without_gnutls),
+		cmocka_unit_test(test_server_mhd__tls_library_missing), /* forks: before any thread */
 		cmocka_unit_test(test_server_mhd__tls),
 	};
 	return cmocka_run_group_tests_name("server/mhd", tests, NULL, NULL);
