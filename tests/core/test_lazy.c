@@ -3,13 +3,10 @@
  * error. The cases run in order in one process (a library is loaded once). */
 #include "../helpers/helpers.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "libecr/core/core.h"
 #include "libecr/core/digest.h"
@@ -33,33 +30,6 @@ static int mapped(const char *prefix)
 	return found;
 }
 
-/* GET /v2/ on 127.0.0.1:port with a plain socket (not curl); returns the status code. */
-static int get_v2(uint16_t port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa;
-	char buf[512];
-	const char *req = "GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-	size_t got = 0;
-	ssize_t n;
-	int status = -1;
-
-	assert_true(fd >= 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-	while (got < sizeof(buf) - 1 && (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
-		got += (size_t)n;
-	buf[got] = '\0';
-	close(fd);
-	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
-		status = -1;
-	return status;
-}
-
 /* ecr_init, a file:// registry and a running server answering /v2/: none of the three libraries is mapped. */
 static void test_core_lazy__nothing_mapped_at_start(void **state)
 {
@@ -78,7 +48,10 @@ static void test_core_lazy__nothing_mapped_at_start(void **state)
 	assert_ok(ecr_server_new(&srv, &o));
 	assert_ok(ecr_server_add_registry(srv, reg, NULL));
 	assert_ok(ecr_server_start(srv));
-	assert_int_equal(get_v2(ecr_server_port(srv)), 200);
+	char resp[512]; /* GET /v2/ through a plain socket, not curl */
+	assert_int_equal(th_http_raw(ecr_server_port(srv), "GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+	                             NULL, 0, resp, sizeof(resp)),
+	                 200);
 
 	assert_false(mapped("libcurl.so"));
 	assert_false(mapped("libpq.so"));
@@ -135,6 +108,45 @@ static void test_core_lazy__missing_symbol(void **state)
 	assert_false(mapped("libarchive.so"));
 	/* the NULL-tolerant free works without the library */
 	assert_int_equal(archive_read_free(NULL), ARCHIVE_OK);
+}
+
+/* A library whose module resolves it (ecr__lazy_load_with): the hook runs once on the opened library; when it
+ * names a missing function, the module's clear runs, the error names the function, and later calls fail alike. */
+static int hook_resolved, hook_cleared;
+static const char *hook_resolve(void *h)
+{
+	hook_resolved++;
+	return dlsym(h, "MHD_start_daemon") ? NULL : "MHD_start_daemon";
+}
+static void hook_clear(void)
+{
+	hook_cleared++;
+}
+static const char *hook_other(void *h)
+{
+	(void)h;
+	return NULL;
+}
+
+static void test_core_lazy__hooks(void **state)
+{
+	(void)state;
+	assert_int_equal(ecr__lazy_load_with(ECR__LAZY_CURL, hook_resolve, hook_clear), ECR_EINVALID);
+	assert_int_equal(ecr__lazy_load_with(ECR__LAZY_MHD, NULL, hook_clear), ECR_EINVALID);
+	assert_ok(ecr__lazy_set_soname(ECR__LAZY_MHD, "libm.so.6")); /* no MHD_* functions */
+	assert_int_equal(ecr__lazy_load_with(ECR__LAZY_MHD, hook_resolve, hook_clear), ECR_ENOTSUPPORTED);
+	const char *msg = ecr_error_last()->message;
+	assert_non_null(strstr(msg, "libmicrohttpd"));
+	assert_non_null(strstr(msg, "HTTPS"));
+	assert_non_null(strstr(msg, "no symbol MHD_start_daemon"));
+	assert_int_equal(hook_resolved, 1);
+	assert_int_equal(hook_cleared, 1);
+	/* once for the process: neither other hooks nor a plain load try again */
+	assert_int_equal(ecr__lazy_load_with(ECR__LAZY_MHD, hook_other, hook_clear), ECR_ENOTSUPPORTED);
+	assert_int_equal(ecr__lazy_load(ECR__LAZY_MHD), ECR_ENOTSUPPORTED);
+	assert_int_equal(hook_resolved, 1);
+	assert_false(ecr__lazy_is_loaded(ECR__LAZY_MHD));
+	assert_non_null(strstr(ecr__lazy_error(ECR__LAZY_MHD), "MHD_start_daemon"));
 }
 
 /* libcurl: loaded by the first use only, initialised again after the last ecr_shutdown(). */
@@ -195,6 +207,7 @@ int main(void)
 	    cmocka_unit_test(test_core_lazy__nothing_mapped_at_start),
 	    cmocka_unit_test(test_core_lazy__missing_library),
 	    cmocka_unit_test(test_core_lazy__missing_symbol),
+	    cmocka_unit_test(test_core_lazy__hooks),
 	    cmocka_unit_test(test_core_lazy__crypto_on_first_hash), /* before libcurl, which maps libcrypto */
 	    cmocka_unit_test(test_core_lazy__curl_on_first_use),
 	};
