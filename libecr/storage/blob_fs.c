@@ -340,9 +340,11 @@ static int fs_pipe_put(fs_pipe *p, fs_slot *sl, size_t end)
 	if ((uint64_t)st.st_size != p->written)
 		return FS_ECONCURRENT;
 	if (p->dfd >= 0) {
-		size_t aligned = end & ~(FS_DIO_ALIGN - 1);
-		if (aligned > have) { /* rewrites buf[0, have), which holds the same bytes as the file */
-			err = fs_write_all(p->dfd, sl->buf, aligned, (off_t)sl->base, &done);
+		/* from the block that holds the file's end: buf[from, have) is in the file (a flush put it there through the
+		 * page cache) and is written again, not the whole slot from buf[0] */
+		size_t aligned = end & ~(FS_DIO_ALIGN - 1), from = have & ~(FS_DIO_ALIGN - 1);
+		if (aligned > have) {
+			err = fs_write_all(p->dfd, sl->buf + from, aligned - from, (off_t)(sl->base + from), &done);
 			if (err == EINVAL && done == 0) { /* O_DIRECT refused after all: write through the page cache */
 				close(p->dfd);
 				p->dfd = -1;
