@@ -81,22 +81,30 @@ static void test_server_mhd__plain_without_gnutls(void **state)
 		skip();
 }
 
+/* A self-signed certificate for 127.0.0.1 and its key, made by the openssl program as dir/cert.pem and
+ * dir/key.pem (their paths into cert and key, 512 bytes each): 0, or system()'s status. */
+static int make_cert(const char *dir, char *cert, char *key)
+{
+	char cmd[1536];
+	snprintf(cert, 512, "%s/cert.pem", dir);
+	snprintf(key, 512, "%s/key.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 -days 1 "
+		"-keyout '%s' -out '%s' 2>/dev/null",
+		key, cert);
+	return system(cmd);
+}
+
 /* Without libmicrohttpd.so.12 (its name replaced by one that is not there), starting a TLS server fails with
  * ECR_ENOTSUPPORTED naming the library, and a plain server still serves. In a child process, forked while this
  * one has no thread: a library is opened once per process, and the TLS test below needs the real one. The child's
  * exit status is the number of the first check that failed. */
 static int tls_missing_child(const char *dir)
 {
-	char cert[512], key[512], cmd[1536], body[256];
+	char cert[512], key[512], body[256];
 	ecr_registry *reg;
 	ecr_server *srv;
-	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-	snprintf(key, sizeof(key), "%s/key.pem", dir);
-	snprintf(cmd, sizeof(cmd),
-		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 -days 1 "
-		"-keyout '%s' -out '%s' 2>/dev/null",
-		key, cert);
-	if (system(cmd) != 0)
+	if (make_cert(dir, cert, key) != 0)
 		return 2;
 	if (ecr_init() <= 0 || ecr__lazy_set_soname(ECR__LAZY_MHD, "libecr-no-such-microhttpd.so.12") != 0)
 		return 3;
@@ -164,14 +172,8 @@ static void test_server_mhd__tls(void **state)
 {
 	(void)state;
 	char *dir = th_tmpdir();
-	char cert[512], key[512], cmd[1536], body[256];
-	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-	snprintf(key, sizeof(key), "%s/key.pem", dir);
-	snprintf(cmd, sizeof(cmd),
-		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 -days 1 "
-		"-keyout '%s' -out '%s' 2>/dev/null",
-		key, cert);
-	assert_int_equal(system(cmd), 0);
+	char cert[512], key[512], body[256];
+	assert_int_equal(make_cert(dir, cert, key), 0);
 
 	ecr_registry *reg;
 	ecr_server *plain, *tls;
