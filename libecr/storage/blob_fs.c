@@ -36,7 +36,9 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Buffer size for hashing a staging file again. */
@@ -59,6 +61,8 @@
 #define FS_ECONCURRENT (-1)
 /* Alignment of O_DIRECT buffers, offsets and lengths (the largest logical block size in use). */
 #define FS_DIO_ALIGN ((size_t)4096)
+/* The scheduler slice the writer thread asks for, in nanoseconds (the smallest Linux takes). */
+#define FS_WRITER_SLICE_NS 100000u
 
 static const char *const fs_algs[] = {"sha256", "sha512"};
 
@@ -373,10 +377,42 @@ static int fs_pipe_fail(fs_writer *w, int err)
 	return fs_fail_errno(w->store, err, "write", w->path);
 }
 
+/* sched_setattr(2)'s argument, its first version (glibc has no wrapper before 2.41). */
+typedef struct fs_sched_attr {
+	uint32_t size, policy;
+	uint64_t flags;
+	int32_t nice;
+	uint32_t priority;
+	uint64_t runtime, deadline, period;
+} fs_sched_attr;
+#define FS_SCHED_FLAG_RESET_ON_FORK 0x01u
+
+/*
+ * Give the calling thread a short scheduler slice, keeping its policy and nice value. The writer thread runs for
+ * microseconds per slot and waits for the disk the rest of the time. With the default slice, a slot handed to it
+ * while the receiving and hashing threads held both CPUs of a 2-core machine waited a median 0.4-0.6 ms for it to
+ * run, and the disk idled meanwhile. With a custom slice (Linux 6.12+: the runtime of a SCHED_OTHER thread) it
+ * preempts them when it wakes. Older kernels ignore it, and a failure changes nothing.
+ */
+static void fs_short_slice(void)
+{
+#if defined(SYS_sched_getattr) && defined(SYS_sched_setattr)
+	fs_sched_attr a;
+	memset(&a, 0, sizeof(a));
+	if (syscall(SYS_sched_getattr, 0, &a, (unsigned)sizeof(a), 0) != 0 || a.policy != SCHED_OTHER)
+		return;
+	a.size = sizeof(a);
+	a.flags &= FS_SCHED_FLAG_RESET_ON_FORK;
+	a.runtime = FS_WRITER_SLICE_NS;
+	(void)syscall(SYS_sched_setattr, 0, &a, 0);
+#endif
+}
+
 static void *fs_pipe_writer(void *arg)
 {
 	fs_pipe *p = arg;
 	(void)pthread_setname_np(pthread_self(), "ecr-blobwrite");
+	fs_short_slice();
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		fs_slot *sl = &p->slots[p->wi];

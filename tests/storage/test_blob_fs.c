@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static int bsc_store_new(bsc_fixture *fx)
@@ -373,6 +374,64 @@ static size_t fs_thread_count(void)
 	return n;
 }
 
+/* sched_getattr(2) / sched_setattr(2)'s argument, its first version. */
+typedef struct fs_test_sched_attr {
+	uint32_t size, policy;
+	uint64_t flags;
+	int32_t nice;
+	uint32_t priority;
+	uint64_t runtime, deadline, period;
+} fs_test_sched_attr;
+
+/* The scheduler slice (ns) of thread tid (0: the caller). */
+static uint64_t fs_thread_slice(pid_t tid)
+{
+	fs_test_sched_attr a;
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(syscall(SYS_sched_getattr, tid, &a, (unsigned)sizeof(a), 0), 0);
+	return a.runtime;
+}
+
+/* Whether the kernel keeps a slice asked for with sched_setattr (Linux 6.12+); the caller's own is put back. */
+static bool fs_custom_slices(void)
+{
+	fs_test_sched_attr a;
+	uint64_t was = fs_thread_slice(0), got;
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.runtime = 100000;
+	a.nice = getpriority(PRIO_PROCESS, 0);
+	if (syscall(SYS_sched_setattr, 0, &a, 0) != 0)
+		return false;
+	got = fs_thread_slice(0);
+	a.runtime = 0; /* the default again */
+	assert_int_equal(syscall(SYS_sched_setattr, 0, &a, 0), 0);
+	return got == 100000 && got != was;
+}
+
+/* The id of the process's thread named `name`, or 0. */
+static pid_t fs_thread_named(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	pid_t tid = 0;
+	assert_non_null(d);
+	while (!tid && (de = readdir(d))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (fgets(comm, sizeof(comm), f) && strncmp(comm, name, strlen(name)) == 0 && comm[strlen(name)] == '\n')
+			tid = (pid_t)atoi(de->d_name);
+		fclose(f);
+	}
+	closedir(d);
+	return tid;
+}
+
 static void test_storage_blob_fs__pipelined_upload_settles(void **state)
 {
 	char *dir = th_tmpdir();
@@ -395,6 +454,26 @@ static void test_storage_blob_fs__pipelined_upload_settles(void **state)
 	assert_int_equal(fs_thread_count(), threads); /* small so far: no pipeline */
 	fs_write_range(w, data, 1024 * 1024, mid, 131071);
 	assert_int_equal(fs_thread_count(), threads + 2); /* a writing and a hashing thread */
+	/* the writer, which mostly waits for the disk, asks for the shortest slice, so it runs as soon as it wakes; the
+	 * hasher keeps the default */
+	{
+		bool custom = fs_custom_slices();
+		pid_t writer = 0, hasher = 0;
+		int tries;
+		/* the threads name themselves and ask for their slice as they start: give them a moment */
+		for (tries = 0; tries < 2000; tries++) {
+			writer = fs_thread_named("ecr-blobwrite");
+			hasher = fs_thread_named("ecr-blobhash");
+			if (writer > 0 && hasher > 0 && (!custom || fs_thread_slice(writer) == 100000))
+				break;
+			usleep(1000);
+		}
+		assert_true(writer > 0 && hasher > 0);
+		if (custom) {
+			assert_int_equal(fs_thread_slice(writer), 100000);
+			assert_int_equal(fs_thread_slice(hasher), fs_thread_slice(0));
+		}
+	}
 	bsc_digest(digest, ECR__DIGEST_SHA256, data, mid);
 	assert_ok(w->digest(w, running, sizeof(running)));
 	assert_string_equal(running, digest);
