@@ -11,6 +11,9 @@ Measures, in DIR (on the disk the registries use):
   ecrd     ecrd (--ecrd, default build-bench/tools/ecrd; ECRD_ARGS as in run.sh) started here with the file
            pushed to it as a blob, serving it to the same `curl -o /dev/null`, MB/s: the pull target compares
            ecrd and nginx with one client (registry-bench's pull client discards the body in the kernel)
+  disk     SIZE MiB written to a new file in DIR in 1 MiB O_DIRECT writes, then fdatasync'd, MB/s: the most a
+           durable push can take on this disk (ecrd's pipeline writes that way; its 201 follows the fdatasync);
+           and the median time of a 4 KiB append + fdatasync (200 of them), ms: the floor under a durable commit
   mhd_min  bench/mhd_min.c (built here with cc): libmicrohttpd with ecrd's daemon flags answering a fixed
            465-byte body to the same wrk, req/s and p99 (ms): the floor under ecrd's manifest GET p99
 MB = 10^6 bytes. Each figure is the median of --reps runs. The servers it starts are stopped by PID.
@@ -20,6 +23,7 @@ import argparse
 import hashlib
 import http.client
 import json
+import mmap
 import os
 import pwd
 import re
@@ -202,6 +206,44 @@ def measure_mhd_min(res, a, d):
         stop(p)
 
 
+def disk_write_mbps(d, size):
+    """SIZE bytes into a new file in d: 1 MiB O_DIRECT writes (buffered where the file system refuses O_DIRECT),
+    then fdatasync; MB/s. The file is removed."""
+    path = os.path.join(d, "disk.bin")
+    buf = mmap.mmap(-1, MiB)  # page-aligned, as O_DIRECT wants
+    buf.write(os.urandom(MiB))
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_DIRECT", 0), 0o600)
+    except OSError:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        t = time.monotonic()
+        for _ in range(size // MiB):
+            os.write(fd, buf)
+        os.fdatasync(fd)
+        return size / (time.monotonic() - t) / 1e6
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
+def fdatasync_ms(d, n=200):
+    """Median time of a 4 KiB append + fdatasync to a new file in d, ms."""
+    path = os.path.join(d, "sync.bin")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    v = []
+    try:
+        for _ in range(n):
+            t = time.monotonic()
+            os.write(fd, b"s" * 4096)
+            os.fdatasync(fd)
+            v.append((time.monotonic() - t) * 1e3)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return statistics.median(v)
+
+
 def timed(cmd):
     t = time.monotonic()
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True).stdout
@@ -233,6 +275,10 @@ def main():
     if shutil.which("openssl"):
         v = [size / timed(["openssl", "dgst", "-sha256", big])[0] / 1e6 for _ in range(a.reps)]
         res["openssl_sha256_mbps"] = round(statistics.median(v), 1)
+
+    # the disk under the registries' folders
+    res["disk_durable_write_mbps"] = round(statistics.median(disk_write_mbps(d, size) for _ in range(a.reps)), 1)
+    res["fdatasync_4k_ms"] = round(fdatasync_ms(d), 3)
 
     # nginx
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
@@ -285,6 +331,8 @@ http {{
     os.unlink(big)
 
     rows = [("openssl_sha256_mbps", f"openssl dgst -sha256 of {a.size_mib} MiB", "MB/s"),
+            ("disk_durable_write_mbps", f"{a.size_mib} MiB O_DIRECT in 1 MiB writes + fdatasync", "MB/s"),
+            ("fdatasync_4k_ms", "4 KiB append + fdatasync (median of 200)", "ms"),
             ("nginx_sendfile_curl_mbps", f"nginx sendfile {a.size_mib} MiB -> curl -o /dev/null", "MB/s"),
             ("nginx_small_wrk_rps", "nginx 465 B file -> wrk -t2 -c64", "req/s"),
             ("nginx_small_wrk_p99_ms", "  its p99", "ms"),

@@ -4,7 +4,9 @@
 BENCH.json is registry-bench's JSON (its last output line) for targets "ref" (docker-registry) and
 "ecrd"; LIMITS.json is bench/limits.py's. Pull is judged twice: registry-bench's pull (its client
 discards the body in the kernel) and ecrd to curl (limits.py, the client nginx's figure has). The p99
-floors (nginx and bench/mhd_min.c under the same wrk -c64) are shown for reading the p99 rows. Prints one row per target: measured, target, verdict, and
+floors (nginx and bench/mhd_min.c under the same wrk -c64) are shown for reading the p99 rows, and the disk's
+durable write rate and fdatasync time for reading the push and manifest PUT rows. Prints one row per target:
+measured, target, verdict, and
 then ecrd's ratio against docker-registry on every scenario (ecrd should lead on each). A target whose
 scenario was not run (--only, --quick sizes) shows "-" and counts as neither.
 """
@@ -48,6 +50,10 @@ def main():
     row(f"{mono_k or 'push mono'} >= 0.5 x openssl dgst", mono, "MB/s",
         f">= {0.5 * sha:,.0f} MB/s" if sha else "(no openssl figure)", bool(sha and mono and mono >= 0.5 * sha),
         known=bool(sha))
+    disk = limits.get("disk_durable_write_mbps")
+    if disk:
+        rows.append((f"disk ceiling: {limits.get('size_mib', '?')} MiB O_DIRECT + fdatasync", f"{disk:,.1f} MB/s",
+                     f"(mono = {mono / disk:.2f} x)" if mono else "(the disk's rate)", "info"))
     for k in sorted(res):
         if k.startswith("push_chunked_") and mono:
             size = k[len("push_chunked_"):].split("_")[0]
@@ -77,6 +83,9 @@ def main():
             known=bool(ref))
         p99 = med(f"rate_{kind}_p99")
         row(f"manifest {kind.upper()} by tag p99 < 5 ms", p99, "ms", "< 5 ms", p99 is not None and p99 < 5)
+    v = limits.get("fdatasync_4k_ms")
+    if v is not None:
+        rows.append(("commit floor: 4 KiB append + fdatasync, median", f"{v:,.3f} ms", "(the disk's latency)", "info"))
     v = med("manifest_put")
     row("durable manifest PUT >= 3,000/s", v, "ops/s", ">= 3,000 ops/s", v is not None and v >= 3000)
     v = med("catalog_all")
