@@ -17,8 +17,11 @@
  * page-cache copy, no writeback to wait for later) and a second one then
  * hashes it, while the caller goes on receiving. digest(), commit() and
  * close() settle the writer first: every byte written is in the staging file
- * and hashed, the helper threads are gone. flush() only waits for the writes
- * (the bytes are in the staging file, the hash may lag): the pipeline lives on
+ * and hashed, the helper threads are gone. flush() puts every byte in the
+ * staging file (the slots still queued for the writer thread through the page
+ * cache, its writeback started) without waiting for the hash or the disk:
+ * the bytes survive the process, and commit's fdatasync makes them durable.
+ * The pipeline lives on
  * into the next request of a chunked upload, so hashing one chunk overlaps
  * with receiving the next; left alone for FS_PIPE_PARK_MS it hashes the rest,
  * frees its buffers and its threads end. A write that fails in the pipeline
@@ -134,8 +137,11 @@ struct fs_pipe {
 	bool released;    /* no longer counted in the store's running pipelines */
 	int werr;         /* the writer thread's first failure: an errno, or FS_ECONCURRENT */
 	int hash_rc;      /* the hasher's first failure */
+	bool wbusy;       /* the writer thread is putting slots[wi] */
+	bool hold;        /* a flush holds the writer thread back: it starts no slot */
 	int dfd;          /* O_DIRECT descriptor of the staging file, or -1 */
 	uint64_t written; /* the file's bytes [0, written) are the writer's bytes */
+	uint64_t cached_from, cached_to; /* the last range a flush put through the page cache */
 };
 
 typedef struct fs_reader {
@@ -327,9 +333,10 @@ static void fs_slot_free(fs_store *s, void *raw)
 	ecr__free(raw);
 }
 
-/* Put the slot's bytes buf[0, end) into the file (those before p->written are there already): 0, an errno, or
- * FS_ECONCURRENT. Runs on the writer thread, or on the caller's once the writer thread is idle. */
-static int fs_pipe_put(fs_pipe *p, fs_slot *sl, size_t end)
+/* Put the slot's bytes buf[0, end) into the file (those before p->written are there already), with O_DIRECT when
+ * `direct` and the file takes it, else through the page cache: 0, an errno, or FS_ECONCURRENT. Runs on the writer
+ * thread, or on the caller's while the writer thread starts no slot. */
+static int fs_pipe_put(fs_pipe *p, fs_slot *sl, size_t end, bool direct)
 {
 	fs_writer *w = p->w;
 	size_t have = (size_t)(p->written - sl->base), done;
@@ -343,7 +350,7 @@ static int fs_pipe_put(fs_pipe *p, fs_slot *sl, size_t end)
 		return errno;
 	if ((uint64_t)st.st_size != p->written)
 		return FS_ECONCURRENT;
-	if (p->dfd >= 0) {
+	if (direct && p->dfd >= 0) {
 		/* from the block that holds the file's end: buf[from, have) is in the file (a flush put it there through the
 		 * page cache) and is written again, not the whole slot from buf[0] */
 		size_t aligned = end & ~(FS_DIO_ALIGN - 1), from = have & ~(FS_DIO_ALIGN - 1);
@@ -415,15 +422,18 @@ static void *fs_pipe_writer(void *arg)
 	fs_short_slice();
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		fs_slot *sl = &p->slots[p->wi];
-		while (sl->state != FS_SLOT_WRITE && !p->stop)
+		fs_slot *sl;
+		/* (a flush may move wi while this waits: it puts the queued slots itself) */
+		while (((sl = &p->slots[p->wi])->state != FS_SLOT_WRITE || p->hold) && !p->stop)
 			pthread_cond_wait(&p->cv, &p->mu);
 		if (sl->state != FS_SLOT_WRITE)
 			break;
 		bool skip = p->werr != 0;
+		p->wbusy = true;
 		pthread_mutex_unlock(&p->mu);
-		int err = skip ? 0 : fs_pipe_put(p, sl, sl->fill);
+		int err = skip ? 0 : fs_pipe_put(p, sl, sl->fill, true);
 		pthread_mutex_lock(&p->mu);
+		p->wbusy = false;
 		if (err && !p->werr)
 			p->werr = err;
 		if (p->werr) /* dropped: neither written nor hashed */
@@ -548,7 +558,7 @@ static int fs_pipe_end(fs_writer *w, int rc)
 		err = p->werr;
 		pthread_mutex_unlock(&p->mu);
 		if (!rc && !err)
-			err = fs_pipe_put(p, sl, sl->fill);
+			err = fs_pipe_put(p, sl, sl->fill, true);
 		if (!rc && err)
 			rc = fs_pipe_fail(w, err);
 		pthread_mutex_lock(&p->mu);
@@ -710,37 +720,73 @@ static int fs_pipe_resume(fs_writer *w)
 }
 
 /*
- * Make every byte written part of the staging file, without waiting for the hash: the writer thread finishes the
- * slots handed to it and the caller's slot is written as far as it is filled. The pipeline then idles: it goes on
- * when the caller writes again (the next chunk of the upload), or parks after FS_PIPE_PARK_MS.
+ * Make every byte written part of the staging file, without waiting for the hash or for the disk: the writer thread
+ * finishes the slot it is writing and starts no other; the slots still queued for it and the caller's slot go into
+ * the file through the page cache (a copy, where O_DIRECT would wait for the disk: the end of every PATCH of a
+ * chunked push waits here), and their writeback starts at once, so the disk goes on with them while the client
+ * sends the next chunk. In the file they survive the process; commit's fdatasync makes them durable. The pipeline
+ * then idles: it goes on when the caller writes again (the next chunk of the upload), or parks after
+ * FS_PIPE_PARK_MS.
  */
 static int fs_writer_flush(ecr_blob_store_writer *base)
 {
 	fs_writer *w = (fs_writer *)base;
 	fs_pipe *p = w->pipe;
-	fs_slot *sl;
-	size_t i;
+	size_t first, n = 0, put, i;
+	uint64_t from;
 	int rc, err;
 
 	if ((rc = fs_writer_check(w)) != 0)
 		return rc;
 	if (!p)
 		return 0;
-	sl = &p->slots[p->cur];
 	pthread_mutex_lock(&p->mu);
 	if (p->stop) { /* parked: all in the file */
 		pthread_mutex_unlock(&p->mu);
 		return 0;
 	}
-	for (i = 0; i < FS_PIPE_SLOTS; i++)
-		while (p->slots[i].state == FS_SLOT_WRITE)
-			pthread_cond_wait(&p->cv, &p->mu);
+	p->hold = true;
+	while (p->wbusy)
+		pthread_cond_wait(&p->cv, &p->mu);
+	/* the writer thread is between slots and stays there: the queued ones, slots[wi ...], are the caller's now */
+	first = p->wi;
+	while (n < FS_PIPE_SLOTS && p->slots[(first + n) % FS_PIPE_SLOTS].state == FS_SLOT_WRITE)
+		n++;
 	err = p->werr;
+	from = p->written;
 	pthread_mutex_unlock(&p->mu);
+	for (put = 0; put < n && !err; put++) { /* the queued slots in order (they end where the caller's begins) */
+		fs_slot *sl = &p->slots[(first + put) % FS_PIPE_SLOTS];
+		if ((err = fs_pipe_put(p, sl, sl->fill, false)) != 0)
+			break;
+	}
 	if (!err)
-		err = fs_pipe_put(p, sl, sl->fill);
+		err = fs_pipe_put(p, &p->slots[p->cur], p->slots[p->cur].fill, false);
+	pthread_mutex_lock(&p->mu);
+	for (i = 0; i < n; i++) { /* on to the hasher, as from the writer thread (after a failure, dropped unhashed) */
+		fs_slot *sl = &p->slots[(first + i) % FS_PIPE_SLOTS];
+		if (i >= put)
+			sl->hashed = sl->fill;
+		sl->state = FS_SLOT_HASH;
+	}
+	p->wi = (first + n) % FS_PIPE_SLOTS;
+	if (err && !p->werr)
+		p->werr = err;
+	p->hold = false;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
 	if (err)
 		return fs_pipe_end(w, fs_pipe_fail(w, err));
+	if (!w->store->nosync && p->written > from) {
+		/* the disk starts on them now; the range the last flush cached is written back by now (or soon): it leaves
+		 * the page cache (pages still dirty or under writeback stay) */
+		(void)sync_file_range(w->fd, (off_t)from, (off_t)(p->written - from), SYNC_FILE_RANGE_WRITE);
+		if (p->cached_to > p->cached_from)
+			(void)posix_fadvise(w->fd, (off_t)p->cached_from, (off_t)(p->cached_to - p->cached_from),
+				POSIX_FADV_DONTNEED);
+		p->cached_from = from;
+		p->cached_to = p->written;
+	}
 	pthread_mutex_lock(&p->mu);
 	p->idle = true;
 	pthread_cond_broadcast(&p->cv); /* the hasher starts its idle clock */

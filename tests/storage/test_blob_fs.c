@@ -12,6 +12,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int bsc_store_new(bsc_fixture *fx)
@@ -624,6 +626,114 @@ static void test_storage_blob_fs__pipelined_flush(void **state)
 	th_rmtree(dir);
 }
 
+static void test_storage_blob_fs__pipelined_flush_rounds(void **state)
+{
+	char *dir = th_tmpdir();
+	ecr_blob_store *s = NULL;
+	ecr_blob_store_writer *w = NULL;
+	size_t chunk = 3 * 1024 * 1024 + 512 * 1024 + 333, rounds = 24, total = chunk * rounds, off = 0, i;
+	unsigned char *data = bsc_bytes(total, 44);
+	char digest[ECR__DIGEST_STRLEN_MAX], path[512];
+	struct stat st;
+	(void)state;
+
+	/* A chunked push: each chunk comes in one large write, which fills slots faster than the disk takes them, and
+	 * its flush finds slots still queued for the writer thread. The flush puts those itself, in order, and the
+	 * writer thread carries on with the next chunk's slots after them: every byte lands once, where it belongs. */
+	assert_ok(ecr_blob_store_fs_new(&s, dir, 0));
+	assert_ok(s->stage_open(&w, s, "rounds", 1));
+	snprintf(path, sizeof(path), "%s/uploads/rounds", dir);
+	for (i = 0; i < rounds; i++) {
+		assert_ok(w->write(w, data + off, chunk));
+		off += chunk;
+		assert_ok(w->flush(w));
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal((uint64_t)st.st_size, off);
+	}
+	fs_check_staging(dir, "rounds", data, total);
+	bsc_digest(digest, ECR__DIGEST_SHA256, data, total);
+	assert_ok(w->commit(w, digest));
+	w->close(w);
+	fs_check_blob(s, digest, data, total);
+	free(data);
+	ecr_blob_store_free(s);
+	th_rmtree(dir);
+}
+
+/* The child of flush_survives_kill9: takes the upload in chunks, flushing each, and reports each flushed size on
+ * fd; exits once it is all in. */
+static void fs_flush_child(const char *dir, const unsigned char *data, size_t chunk, size_t total, int fd)
+{
+	ecr_blob_store *s = NULL;
+	ecr_blob_store_writer *w = NULL;
+	uint64_t off = 0;
+	if (ecr_blob_store_fs_new(&s, dir, 0) != 0 || s->stage_open(&w, s, "killed", 1) != 0)
+		_exit(2);
+	while (off < total) {
+		size_t n = total - off < chunk ? (size_t)(total - off) : chunk;
+		if (w->write(w, data + off, n) != 0 || w->flush(w) != 0)
+			_exit(3);
+		off += n;
+		if (write(fd, &off, sizeof(off)) != (ssize_t)sizeof(off))
+			_exit(4);
+	}
+	_exit(0);
+}
+
+static void test_storage_blob_fs__flush_survives_kill9(void **state)
+{
+	size_t chunk = 3 * 1024 * 1024 + 512 * 1024 + 77, total = 40 * chunk, round;
+	unsigned char *data = bsc_bytes(total, 45);
+	unsigned seed = (unsigned)time(NULL);
+	(void)state;
+
+	/* What a flush acknowledged (a PATCH's 202) is in the staging file after a SIGKILL at any moment, the bytes
+	 * queued for the writer thread at the flush included, and the upload goes on from the file after a restart
+	 * (hashing it again). */
+	for (round = 0; round < 6; round++) {
+		char *dir = th_tmpdir(), digest[ECR__DIGEST_STRLEN_MAX], running[ECR__DIGEST_STRLEN_MAX];
+		ecr_blob_store *s = NULL;
+		ecr_blob_store_writer *w = NULL;
+		uint64_t acked = 0, got;
+		int fds[2], status;
+		pid_t pid;
+
+		assert_int_equal(pipe(fds), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			close(fds[0]);
+			fs_flush_child(dir, data, chunk, total, fds[1]);
+		}
+		close(fds[1]);
+		usleep(20000 + rand_r(&seed) % 100000);
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		while (read(fds[0], &got, sizeof(got)) == (ssize_t)sizeof(got))
+			acked = got;
+		close(fds[0]);
+		if (WIFEXITED(status)) /* it finished first: all of it was acknowledged */
+			assert_int_equal(WEXITSTATUS(status), 0);
+
+		assert_ok(ecr_blob_store_fs_new(&s, dir, 0));
+		assert_ok(s->stage_open(&w, s, "killed", 0));
+		assert_true(w->size >= acked);
+		assert_true(w->size <= total);
+		fs_check_staging(dir, "killed", data, (size_t)w->size); /* what it holds is the upload's first bytes */
+		bsc_digest(digest, ECR__DIGEST_SHA256, data, (size_t)w->size);
+		assert_ok(w->digest(w, running, sizeof(running)));
+		assert_string_equal(running, digest);
+		fs_write_range(w, data, (size_t)w->size, total, chunk);
+		bsc_digest(digest, ECR__DIGEST_SHA256, data, total);
+		assert_ok(w->commit(w, digest));
+		w->close(w);
+		fs_check_blob(s, digest, data, total);
+		ecr_blob_store_free(s);
+		th_rmtree(dir);
+	}
+	free(data);
+}
+
 static void test_storage_blob_fs__many_pipelines(void **state)
 {
 	char *dir = th_tmpdir();
@@ -708,6 +818,8 @@ int main(void)
 		cmocka_unit_test(test_storage_blob_fs__pipelined_upload_settles),
 		cmocka_unit_test(test_storage_blob_fs__pipelined_write_failure),
 		cmocka_unit_test(test_storage_blob_fs__pipelined_flush),
+		cmocka_unit_test(test_storage_blob_fs__pipelined_flush_rounds),
+		cmocka_unit_test(test_storage_blob_fs__flush_survives_kill9),
 		cmocka_unit_test(test_storage_blob_fs__many_pipelines),
 		cmocka_unit_test(test_storage_blob_fs__new_errors),
 	};
