@@ -362,6 +362,23 @@ static void fs_check_staging(const char *dir, const char *id, const unsigned cha
 	free(disk);
 }
 
+/* The writer of staging file `id` holds the upload's first w->size bytes, and its digest says so; write the rest of
+ * data[0, total) in chunks, commit, and check the blob (closes w). */
+static void fs_finish_upload(ecr_blob_store *s, ecr_blob_store_writer *w, const char *dir, const char *id,
+	const unsigned char *data, size_t total, size_t chunk)
+{
+	char digest[ECR__DIGEST_STRLEN_MAX], running[ECR__DIGEST_STRLEN_MAX];
+	fs_check_staging(dir, id, data, (size_t)w->size);
+	bsc_digest(digest, ECR__DIGEST_SHA256, data, (size_t)w->size);
+	assert_ok(w->digest(w, running, sizeof(running)));
+	assert_string_equal(running, digest);
+	fs_write_range(w, data, (size_t)w->size, total, chunk);
+	bsc_digest(digest, ECR__DIGEST_SHA256, data, total);
+	assert_ok(w->commit(w, digest));
+	w->close(w);
+	fs_check_blob(s, digest, data, total);
+}
+
 /* Threads of this process. */
 static size_t fs_thread_count(void)
 {
@@ -508,7 +525,7 @@ static void test_storage_blob_fs__pipelined_write_failure(void **state)
 	ecr_blob_store_writer *w = NULL;
 	size_t total = 9 * 1024 * 1024, limit = 5 * 1024 * 1024 + 1000, off = 0;
 	unsigned char *data = bsc_bytes(total, 42);
-	char digest[ECR__DIGEST_STRLEN_MAX], running[ECR__DIGEST_STRLEN_MAX];
+	char running[ECR__DIGEST_STRLEN_MAX];
 	struct rlimit saved, lim;
 	void (*old_handler)(int);
 	int rc = 0;
@@ -539,16 +556,7 @@ static void test_storage_blob_fs__pipelined_write_failure(void **state)
 	assert_int_equal(rc, ECR_EIO);
 	assert_true(w->size <= limit);
 	assert_true(w->size > 2 * 1024 * 1024); /* the pipeline had started */
-	fs_check_staging(dir, "fail", data, (size_t)w->size);
-	bsc_digest(digest, ECR__DIGEST_SHA256, data, (size_t)w->size);
-	assert_ok(w->digest(w, running, sizeof(running)));
-	assert_string_equal(running, digest);
-
-	fs_write_range(w, data, (size_t)w->size, total, 100000);
-	bsc_digest(digest, ECR__DIGEST_SHA256, data, total);
-	assert_ok(w->commit(w, digest));
-	w->close(w);
-	fs_check_blob(s, digest, data, total);
+	fs_finish_upload(s, w, dir, "fail", data, total, 100000);
 	free(data);
 	ecr_blob_store_free(s);
 	th_rmtree(dir);
@@ -633,7 +641,7 @@ static void test_storage_blob_fs__pipelined_flush_rounds(void **state)
 	ecr_blob_store_writer *w = NULL;
 	size_t chunk = 3 * 1024 * 1024 + 512 * 1024 + 333, rounds = 24, total = chunk * rounds, off = 0, i;
 	unsigned char *data = bsc_bytes(total, 44);
-	char digest[ECR__DIGEST_STRLEN_MAX], path[512];
+	char path[512];
 	struct stat st;
 	(void)state;
 
@@ -650,11 +658,7 @@ static void test_storage_blob_fs__pipelined_flush_rounds(void **state)
 		assert_int_equal(stat(path, &st), 0);
 		assert_int_equal((uint64_t)st.st_size, off);
 	}
-	fs_check_staging(dir, "rounds", data, total);
-	bsc_digest(digest, ECR__DIGEST_SHA256, data, total);
-	assert_ok(w->commit(w, digest));
-	w->close(w);
-	fs_check_blob(s, digest, data, total);
+	fs_finish_upload(s, w, dir, "rounds", data, total, chunk);
 	free(data);
 	ecr_blob_store_free(s);
 	th_rmtree(dir);
@@ -691,7 +695,7 @@ static void test_storage_blob_fs__flush_survives_kill9(void **state)
 	 * queued for the writer thread at the flush included, and the upload goes on from the file after a restart
 	 * (hashing it again). */
 	for (round = 0; round < 6; round++) {
-		char *dir = th_tmpdir(), digest[ECR__DIGEST_STRLEN_MAX], running[ECR__DIGEST_STRLEN_MAX];
+		char *dir = th_tmpdir();
 		ecr_blob_store *s = NULL;
 		ecr_blob_store_writer *w = NULL;
 		uint64_t acked = 0, got;
@@ -719,15 +723,7 @@ static void test_storage_blob_fs__flush_survives_kill9(void **state)
 		assert_ok(s->stage_open(&w, s, "killed", 0));
 		assert_true(w->size >= acked);
 		assert_true(w->size <= total);
-		fs_check_staging(dir, "killed", data, (size_t)w->size); /* what it holds is the upload's first bytes */
-		bsc_digest(digest, ECR__DIGEST_SHA256, data, (size_t)w->size);
-		assert_ok(w->digest(w, running, sizeof(running)));
-		assert_string_equal(running, digest);
-		fs_write_range(w, data, (size_t)w->size, total, chunk);
-		bsc_digest(digest, ECR__DIGEST_SHA256, data, total);
-		assert_ok(w->commit(w, digest));
-		w->close(w);
-		fs_check_blob(s, digest, data, total);
+		fs_finish_upload(s, w, dir, "killed", data, total, chunk);
 		ecr_blob_store_free(s);
 		th_rmtree(dir);
 	}
