@@ -45,7 +45,7 @@ int ecr__sql_dup(char **out, const ecr_sql_value *v);
 
 /* Schema: create or migrate to the latest version. ECR_EINVALID when the
  * database was made by a newer libecr. */
-#define ECR__META_SCHEMA_VERSION 6
+#define ECR__META_SCHEMA_VERSION 7
 int ecr__meta_migrate(ecr_meta_store *store);
 
 /* Registries (account x region). */

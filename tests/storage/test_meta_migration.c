@@ -1,5 +1,5 @@
 /* The metadata store's migrations (libecr/storage/meta.c): databases of each older version, made by hand with
- * sqlite3, opened by the library, migrate to the latest version (6) and keep their rows. */
+ * sqlite3, opened by the library, migrate to the latest version (ECR__META_SCHEMA_VERSION) and keep their rows. */
 #include "../helpers/helpers.h"
 
 #include <sqlite3.h>
@@ -198,7 +198,7 @@ static void test_storage_meta_migration__v1_to_v2(void **state)
 	ecr_registry *reg;
 	assert_ok(ecr_registry_open(&reg, url, NULL));
 	/* migrated (through v2 to the latest) */
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 6);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), ECR__META_SCHEMA_VERSION);
 	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
 					 "('replication_configuration', 'replication_jobs', 'creation_templates', "
 					 "'pull_through_cache_rules', 'credentials', 'cache_tags')"),
@@ -226,7 +226,7 @@ static void test_storage_meta_migration__v1_to_v2(void **state)
 	assert_ok(ecr_repository_open(&repo, reg, "team/old"));
 	ecr_repository_free(repo);
 	ecr_registry_free(reg);
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 6);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), ECR__META_SCHEMA_VERSION);
 	th_rmtree(dir);
 }
 
@@ -311,7 +311,7 @@ static void test_storage_meta_migration__v2_to_v3(void **state)
 	opts.region = ECR_REGION_PUBLIC;
 	ecr_registry *reg;
 	assert_ok(ecr_registry_open(&reg, url, &opts));
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 6);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), ECR__META_SCHEMA_VERSION);
 	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
 					 "('public_registries', 'repository_catalog')"),
 		2);
@@ -338,7 +338,7 @@ static void test_storage_meta_migration__v2_to_v3(void **state)
 	assert_string_equal(b.ptr, "old-team");
 	ecr_buf_dispose(&b);
 	ecr_registry_free(reg);
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 6);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), ECR__META_SCHEMA_VERSION);
 	th_rmtree(dir);
 }
 
@@ -367,7 +367,7 @@ static void test_storage_meta_migration__v3_to_v4(void **state)
 		0);
 
 	assert_ok(ecr_registry_open(&reg, url, NULL));
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 6);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), ECR__META_SCHEMA_VERSION);
 	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
 					 "('leases', 'gc_candidates')"),
 		2);
@@ -402,7 +402,7 @@ static void test_storage_meta_migration__v4_to_v5(void **state)
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 
 	assert_ok(ecr_registry_open(&reg, url, NULL));
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 6);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), ECR__META_SCHEMA_VERSION);
 	assert_ok(ecr_repository_open(&repo, reg, "team/v4"));
 	/* sha256 of "abc" */
 	assert_ok(ecr_blob_put(repo, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "abc", 3));
@@ -448,7 +448,7 @@ static void test_storage_meta_migration__v5_to_v6(void **state)
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 
 	assert_ok(ecr_registry_open(&reg, url, &opts));
-	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), 6);
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), ECR__META_SCHEMA_VERSION);
 	assert_int_equal(query_int(path, "SELECT count(*) FROM image_manifests"), 0);
 	assert_ok(ecr_repository_open(&repo, reg, "team/v5"));
 	/* read from the blob store */
@@ -484,6 +484,98 @@ static void test_storage_meta_migration__v5_to_v6(void **state)
 	th_rmtree(dir);
 }
 
+/* The query plan of sql on path contains want (EXPLAIN QUERY PLAN's "detail" column, all rows). */
+static void assert_plan_uses(const char *path, const char *sql, const char *want)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char plan[1024] = "", q[512];
+	snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		size_t n = strlen(plan);
+		snprintf(plan + n, sizeof(plan) - n, "%s; ", (const char *)sqlite3_column_text(st, 3));
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	if (!strstr(plan, want))
+		fail_msg("the plan of '%s' is '%s', without '%s'", sql, plan, want);
+}
+
+/* A version 6 database (two indexes on image_refs' child, one on images' subject) gets the one index on
+ * (child, repository_id): the rows stay, both lookups by child use it, and a referenced blob stays referenced. */
+static void test_storage_meta_migration__v6_to_v7(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir();
+	char path[600], url[600];
+	snprintf(path, sizeof(path), "%s/metadata.db", dir);
+	snprintf(url, sizeof(url), "file://%s", dir);
+	ecr_registry_options opts = ECR_REGISTRY_OPTIONS_INIT;
+	ecr_registry *reg;
+	ecr_repository *repo;
+	uint64_t rng = 67;
+	th_image one, two;
+	opts.flags = ECR_STORAGE_NOSYNC;
+	assert_ok(th_image_random(&one, &rng, 2, NULL));
+	assert_ok(th_image_random(&two, &rng, 1, NULL));
+	assert_ok(ecr_registry_open(&reg, url, &opts));
+	assert_ok(ecr_repository_create(&repo, reg, "team/v6", NULL));
+	if (th_image_push(repo, &one, "one", 0) != 0)
+		fail_msg("push: %s", th_problem());
+	ecr_repository_free(repo);
+	ecr_registry_free(reg);
+	int64_t refs = query_int(path, "SELECT count(*) FROM image_refs");
+	assert_int_equal(refs, 3); /* the config and two layers */
+	/* the indexes as version 6 made them */
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	exec_ok(db, "DROP INDEX image_refs_child;"
+		    "CREATE INDEX images_subject ON images (repository_id, subject);"
+		    "CREATE INDEX image_refs_child ON image_refs (repository_id, child);"
+		    "CREATE INDEX image_refs_child_any ON image_refs (child);"
+		    "UPDATE schema_version SET version = 6;");
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+
+	assert_ok(ecr_registry_open(&reg, url, &opts));
+	assert_int_equal(query_int(path, "SELECT version FROM schema_version"), ECR__META_SCHEMA_VERSION);
+	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN "
+					 "('image_refs_child_any', 'images_subject')"),
+		0);
+	assert_int_equal(query_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'image_refs_child' AND "
+					 "sql LIKE '%(child, repository_id)%'"),
+		1);
+	assert_int_equal(query_int(path, "SELECT count(*) FROM image_refs"), refs);
+	assert_plan_uses(path, "SELECT COUNT(*) FROM image_refs WHERE repository_id = 1 AND child = 'x' AND kind = 0",
+		"image_refs_child");
+	assert_plan_uses(path, "SELECT 1 FROM image_refs WHERE child = 'x'", "image_refs_child");
+	/* a new push adds its refs; with a layer's link deleted, GC keeps its bytes while an image references it
+	 * (found through the new index), and drops them once the image is gone */
+	assert_ok(ecr_repository_open(&repo, reg, "team/v6"));
+	if (th_image_push(repo, &two, "two", 0) != 0 || th_image_verify_exact(repo, &two) != 0)
+		fail_msg("push: %s", th_problem());
+	assert_int_equal(query_int(path, "SELECT count(*) FROM image_refs"), refs + 2);
+	assert_ok(ecr_blob_delete(repo, one.layers[0].digest));
+	ecr_gc_options gopts = ECR_GC_OPTIONS_INIT;
+	gopts.grace_seconds = 1;
+	uint64_t size;
+	sleep(2);
+	assert_ok(ecr_registry_gc(reg, &gopts, NULL));
+	assert_ok(reg->store->blobs->stat(reg->store->blobs, one.layers[0].digest, &size));
+	assert_int_equal(size, one.layers[0].len);
+	assert_ok(ecr_image_delete(repo, one.digest));
+	sleep(2);
+	assert_ok(ecr_registry_gc(reg, &gopts, NULL));
+	assert_int_equal(reg->store->blobs->stat(reg->store->blobs, one.layers[0].digest, &size), ECR_ENOTFOUND);
+	ecr_error_clear();
+	ecr_repository_free(repo);
+	ecr_registry_free(reg);
+	th_image_dispose(&one);
+	th_image_dispose(&two);
+	th_rmtree(dir);
+}
+
 static void test_storage_meta_migration__newer_schema_refused(void **state)
 {
 	(void)state;
@@ -493,11 +585,15 @@ static void test_storage_meta_migration__newer_schema_refused(void **state)
 	snprintf(url, sizeof(url), "file://%s", dir);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_ok(db, "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (7);");
+	char sql[160], want[40];
+	snprintf(sql, sizeof(sql), "CREATE TABLE schema_version (version INTEGER NOT NULL); "
+				   "INSERT INTO schema_version VALUES (%d);", ECR__META_SCHEMA_VERSION + 1);
+	snprintf(want, sizeof(want), "schema version %d", ECR__META_SCHEMA_VERSION + 1);
+	exec_ok(db, sql);
 	sqlite3_close(db);
 	ecr_registry *reg = NULL;
 	assert_int_equal(ecr_registry_open(&reg, url, NULL), ECR_EINVALID);
-	assert_non_null(strstr(ecr_error_last()->message, "schema version 7"));
+	assert_non_null(strstr(ecr_error_last()->message, want));
 	th_rmtree(dir);
 }
 
@@ -509,6 +605,7 @@ int main(void)
 		cmocka_unit_test(test_storage_meta_migration__v3_to_v4),
 		cmocka_unit_test(test_storage_meta_migration__v4_to_v5),
 		cmocka_unit_test(test_storage_meta_migration__v5_to_v6),
+		cmocka_unit_test(test_storage_meta_migration__v6_to_v7),
 		cmocka_unit_test(test_storage_meta_migration__newer_schema_refused),
 	};
 	return cmocka_run_group_tests_name("storage/meta_migration", tests, NULL, NULL);
