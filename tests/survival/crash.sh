@@ -134,7 +134,9 @@ fi
 # fsck itself: a damaged blob is found (exit 1, one error line naming it), a bad option is a usage error (2)
 victim=$(find "$DATA/blobs" -type f -size +0 | head -n 1)
 if [ -n "$victim" ]; then
-	printf 'X' | dd of="$victim" bs=1 count=1 conv=notrunc status=none
+	# a byte other than the one there (random layers start with 'X' once in 256)
+	if [ "$(head -c 1 "$victim" 2>/dev/null)" = X ]; then byte=Y; else byte=X; fi
+	printf '%s' "$byte" | dd of="$victim" bs=1 count=1 conv=notrunc status=none
 	"$ECRD" fsck --data "$DATA" --quiet >"$WORK/fsck.out" 2>&1
 	rc=$?
 	name=$(basename "$victim")
