@@ -66,13 +66,17 @@ typedef struct sq_store {
 	uint32_t flags;
 	int memory;
 	size_t max_conns;
+	/* the pool and the write token, under lock; each wait has its own condition, signalled for one waiter
+	 * (a broadcast woke every thread waiting for either, to find one of them could go on) */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t conn_cond;  /* a connection came back, or a slot to open one */
+	pthread_cond_t token_cond; /* the write token came back */
 	sq_conn *idle;    /* idle connections (a stack) */
 	size_t nconns;    /* open connections plus those being opened */
 	int writer_busy;  /* the process-wide write token is taken */
-	/* group commit (when group is set), under lock */
+	/* group commit (when group is set), under sync_lock: its waiters do not contend with the pool's */
 	int group;
+	pthread_mutex_t sync_lock;
 	pthread_cond_t sync_cond;
 	uint64_t committed;  /* write transactions committed to the WAL, in order */
 	uint64_t synced;     /* ... of which the WAL holds the first this many durably */
@@ -277,14 +281,14 @@ done:
 
 /* --- the pool --- */
 
-static int wait_until(sq_store *st, int64_t deadline)
+static int wait_until(sq_store *st, pthread_cond_t *cond, int64_t deadline)
 {
 	int64_t left = deadline - now_ms();
 	if (left <= 0)
 		return ETIMEDOUT;
 	struct timespec ts;
 	ecr__time_deadline(&ts, CLOCK_MONOTONIC, left);
-	return pthread_cond_timedwait(&st->cond, &st->lock, &ts);
+	return pthread_cond_timedwait(cond, &st->lock, &ts);
 }
 
 /* Take the write token (write != 0) and a connection. */
@@ -295,7 +299,7 @@ static int pool_acquire(sq_conn **out, sq_store *st, int write)
 	pthread_mutex_lock(&st->lock);
 	if (write) {
 		while (st->writer_busy) {
-			if (wait_until(st, deadline) == ETIMEDOUT && st->writer_busy) {
+			if (wait_until(st, &st->token_cond, deadline) == ETIMEDOUT && st->writer_busy) {
 				error = ecr__fail(ECR_EBUSY, ECR_ERROR_STORAGE,
 					"sqlite: timed out waiting for the write transaction of another thread");
 				goto done;
@@ -319,13 +323,13 @@ static int pool_acquire(sq_conn **out, sq_store *st, int write)
 			pthread_mutex_lock(&st->lock);
 			if (error < 0) {
 				st->nconns--;
-				pthread_cond_broadcast(&st->cond);
+				pthread_cond_signal(&st->conn_cond); /* another may open it */
 				goto done;
 			}
 			*out = c;
 			goto done;
 		}
-		if (wait_until(st, deadline) == ETIMEDOUT && !st->idle && st->nconns >= st->max_conns) {
+		if (wait_until(st, &st->conn_cond, deadline) == ETIMEDOUT && !st->idle && st->nconns >= st->max_conns) {
 			error = ecr__fail(ECR_EBUSY, ECR_ERROR_STORAGE, "sqlite: timed out waiting for a free connection");
 			goto done;
 		}
@@ -333,7 +337,7 @@ static int pool_acquire(sq_conn **out, sq_store *st, int write)
 done:
 	if (error < 0 && have_token) {
 		st->writer_busy = 0;
-		pthread_cond_broadcast(&st->cond);
+		pthread_cond_signal(&st->token_cond);
 	}
 	pthread_mutex_unlock(&st->lock);
 	return error;
@@ -350,9 +354,12 @@ static void pool_release(sq_store *st, sq_conn *c, int write)
 	} else if (c) {
 		st->nconns--;
 	}
-	if (write)
+	if (c)
+		pthread_cond_signal(&st->conn_cond);
+	if (write) {
 		st->writer_busy = 0;
-	pthread_cond_broadcast(&st->cond);
+		pthread_cond_signal(&st->token_cond);
+	}
 	pthread_mutex_unlock(&st->lock);
 	if (broken)
 		conn_close(c);
@@ -675,17 +682,17 @@ static int wal_sync(sq_store *st)
 static int group_sync(sq_store *st, uint64_t seq)
 {
 	int error = 0;
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->sync_lock);
 	while (st->synced < seq) {
 		if (st->syncing) {
-			pthread_cond_wait(&st->sync_cond, &st->lock);
+			pthread_cond_wait(&st->sync_cond, &st->sync_lock);
 			continue;
 		}
 		uint64_t upto = st->committed;
 		st->syncing = 1;
-		pthread_mutex_unlock(&st->lock);
+		pthread_mutex_unlock(&st->sync_lock);
 		error = wal_sync(st);
-		pthread_mutex_lock(&st->lock);
+		pthread_mutex_lock(&st->sync_lock);
 		st->syncing = 0;
 		if (error == 0 && upto > st->synced)
 			st->synced = upto;
@@ -693,7 +700,7 @@ static int group_sync(sq_store *st, uint64_t seq)
 		if (error < 0)
 			break; /* the others waiting try again themselves */
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->sync_lock);
 	return error;
 }
 
@@ -718,9 +725,9 @@ static int sq_commit(ecr_meta_txn *txn)
 			 * nothing waits for the last one committed (what it read may be what it acknowledges),
 			 * which is most often synced already.
 			 */
-			pthread_mutex_lock(&st->lock);
+			pthread_mutex_lock(&st->sync_lock);
 			seq = txn->conn->wal_written ? ++st->committed : st->committed;
-			pthread_mutex_unlock(&st->lock);
+			pthread_mutex_unlock(&st->sync_lock);
 		}
 	}
 	txn_end(txn);
@@ -752,7 +759,9 @@ static void sq_free(ecr_meta_store *self)
 	if (st->wal_fd >= 0)
 		close(st->wal_fd);
 	pthread_cond_destroy(&st->sync_cond);
-	pthread_cond_destroy(&st->cond);
+	pthread_mutex_destroy(&st->sync_lock);
+	pthread_cond_destroy(&st->token_cond);
+	pthread_cond_destroy(&st->conn_cond);
 	pthread_mutex_destroy(&st->lock);
 	ecr__free(st->path);
 	ecr__free(st);
@@ -779,24 +788,37 @@ int ecr_meta_store_sqlite_new(ecr_meta_store **out, const char *path, uint32_t f
 	st->group = !st->memory && !(flags & ECR_STORAGE_NOSYNC);
 	st->wal_fd = -1;
 
+	/* the pool's waits time out (CLOCK_MONOTONIC); the group commit's do not */
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	int cond_ok = pthread_cond_init(&st->cond, &ca) == 0;
+	int made = 0; /* how many of the five below exist */
+	if (pthread_cond_init(&st->conn_cond, &ca) == 0) {
+		made++;
+		if (pthread_cond_init(&st->token_cond, &ca) == 0) {
+			made++;
+			if (pthread_cond_init(&st->sync_cond, NULL) == 0) {
+				made++;
+				if (pthread_mutex_init(&st->sync_lock, NULL) == 0) {
+					made++;
+					if (pthread_mutex_init(&st->lock, NULL) == 0)
+						made++;
+				}
+			}
+		}
+	}
 	pthread_condattr_destroy(&ca);
-	if (cond_ok && pthread_cond_init(&st->sync_cond, NULL) != 0) {
-		pthread_cond_destroy(&st->cond);
-		cond_ok = 0;
-	}
-	if (!cond_ok) {
+	if (made < 5) {
+		if (made > 3)
+			pthread_mutex_destroy(&st->sync_lock);
+		if (made > 2)
+			pthread_cond_destroy(&st->sync_cond);
+		if (made > 1)
+			pthread_cond_destroy(&st->token_cond);
+		if (made > 0)
+			pthread_cond_destroy(&st->conn_cond);
 		ecr__free(st);
-		return ecr__fail(ECR_ERROR, ECR_ERROR_OS, "sqlite: pthread_cond_init failed");
-	}
-	if (pthread_mutex_init(&st->lock, NULL) != 0) {
-		pthread_cond_destroy(&st->sync_cond);
-		pthread_cond_destroy(&st->cond);
-		ecr__free(st);
-		return ecr__fail(ECR_ERROR, ECR_ERROR_OS, "sqlite: pthread_mutex_init failed");
+		return ecr__fail(ECR_ERROR, ECR_ERROR_OS, "sqlite: cannot create its locks");
 	}
 	if (!(st->path = ecr__strdup(path))) {
 		error = ECR_ENOMEM;
