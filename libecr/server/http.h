@@ -10,6 +10,7 @@
 #include "ecr/auth.h"
 #include "ecr/server.h"
 #include "mhd.h"
+#include "offload.h"
 #include "ratelimit.h"
 
 /* The lifecycle policy previews of a server (ecr_api_lifecycle.c). */
@@ -66,7 +67,12 @@ struct ecr_server {
 	/* request counters, latency histograms, registries served (metrics.c); who may read /metrics */
 	ecr__metrics *metrics;
 	int metrics_access; /* ecr_server_metrics_access */
+	/* requests that wait for a durable commit finish on these threads (offload.h), NULL: on the worker thread */
+	ecr__offload *offload;
 };
+
+/* A stop waits for requests in flight while some handler ran within this long (ecr_server_stop). */
+#define STOP_IDLE_MS 2000
 
 /* What a request is for. */
 typedef enum http_route {
@@ -144,6 +150,13 @@ typedef struct http_request {
 	uint64_t metrics_in;     /* request body bytes received */
 	bool metrics_upload;     /* counted in uploads in flight */
 	bool metrics_public_api; /* an ECR Public API call (X-Amz-Target SpencerFrontendService.*) */
+	/* handled on the server's offload pool while its connection is suspended (server.c): what the handler
+	 * queues becomes the pending answer, sent when libmicrohttpd calls again after the resume */
+	bool offloaded;
+	bool offload_first;           /* from the first call: libmicrohttpd makes a first call again after the resume */
+	bool offload_done;            /* the handler ran there; offload_ret is what it returned */
+	enum MHD_Result offload_ret;
+	enum MHD_Result (*offload_fn)(struct http_request *r);
 } http_request;
 
 /* The control plane's per-request state (ecr_api.c). */
@@ -169,6 +182,11 @@ enum MHD_Result ecr__http_error(http_request *r, unsigned int status, const char
 enum MHD_Result ecr__http_fail(http_request *r, int rc, const char *what);
 /* Map rc to status/code (the function behind ecr__http_fail). */
 void ecr__http_error_map(int rc, const char *what, unsigned int *status, const char **code);
+
+/* Run fn(r) on the server's offload pool (offload.h) with r's connection suspended, for a handler that waits
+ * for a durable commit: what it queues is sent once it returns. Without a pool (ECR_SERVER_SINGLE_THREAD), or
+ * when no thread can run it, fn runs here. Returns what to return to libmicrohttpd. */
+enum MHD_Result ecr__http_offload(http_request *r, enum MHD_Result (*fn)(http_request *r));
 
 /* Request helpers. */
 const char *ecr__http_header(http_request *r, const char *name);

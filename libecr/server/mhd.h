@@ -31,7 +31,9 @@
 	X(add_response_header)                                                                                         \
 	X(lookup_connection_value)                                                                                     \
 	X(get_connection_values)                                                                                       \
-	X(get_connection_info)
+	X(get_connection_info)                                                                                         \
+	X(suspend_connection)                                                                                          \
+	X(resume_connection)
 
 typedef struct ecr__mhd {
 	const char *name; /* which libmicrohttpd, for messages */

@@ -835,7 +835,7 @@ enum MHD_Result ecr__oci_begin(http_request *r)
 		if (method_is(r, "GET") || method_is(r, "HEAD"))
 			return manifest_get(r, method_is(r, "HEAD"));
 		if (method_is(r, "DELETE"))
-			return manifest_delete(r);
+			return r->expects_body ? manifest_delete(r) : ecr__http_offload(r, manifest_delete);
 		if (method_is(r, "PUT")) {
 			int rc = open_repo(r, true);
 			if (rc)
@@ -848,7 +848,7 @@ enum MHD_Result ecr__oci_begin(http_request *r)
 		if (method_is(r, "GET") || method_is(r, "HEAD"))
 			return blob_get(r, method_is(r, "HEAD"));
 		if (method_is(r, "DELETE"))
-			return blob_delete(r);
+			return r->expects_body ? blob_delete(r) : ecr__http_offload(r, blob_delete);
 		return unsupported(r);
 	case ROUTE_UPLOADS:
 		if (method_is(r, "POST"))
@@ -891,33 +891,41 @@ enum MHD_Result ecr__oci_body(http_request *r, const char *data, size_t len)
 	return MHD_YES;
 }
 
+/* The end of a blob upload with its digest: the blob is verified and made durable. */
+static enum MHD_Result upload_commit(http_request *r)
+{
+	const char *digest = ecr__http_query(r, "digest");
+	int rc = ecr_upload_commit(r->upload, digest);
+	if (rc)
+		abandon_upload(r);
+	else
+		release_upload(r);
+	if (rc)
+		return oci_fail(r, rc, "digest");
+	return blob_created(r, digest);
+}
+
+/* The requests that end in a durable commit finish on the offload pool (ecr__http_offload): their worker thread
+ * goes back to its other connections while the commit waits for its fsync. */
 enum MHD_Result ecr__oci_finish(http_request *r)
 {
 	r->mode = BODY_NONE;
 	switch (r->target.route) {
 	case ROUTE_MANIFEST:
-		return manifest_put(r);
+		return ecr__http_offload(r, manifest_put);
 	case ROUTE_UPLOADS:
 	case ROUTE_UPLOAD: {
-		const char *digest = ecr__http_query(r, "digest");
-		int rc;
-		if (method_is(r, "PATCH") || !digest) {
+		if (method_is(r, "PATCH") || !ecr__http_query(r, "digest")) {
 			/* the Range answered must be in the staging object (large uploads are written in a pipeline) */
-			if ((rc = ecr__upload_settle(r->upload))) {
+			int rc = ecr__upload_settle(r->upload);
+			if (rc) {
 				enum MHD_Result ret = oci_fail(r, rc, "upload");
 				abandon_upload(r);
 				return ret;
 			}
 			return upload_response(r, 202);
 		}
-		rc = ecr_upload_commit(r->upload, digest);
-		if (rc)
-			abandon_upload(r);
-		else
-			release_upload(r);
-		if (rc)
-			return oci_fail(r, rc, "digest");
-		return blob_created(r, digest);
+		return ecr__http_offload(r, upload_commit);
 	}
 	default:
 		return ecr__http_error(r, 500, "UNKNOWN", "unexpected request body");

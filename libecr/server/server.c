@@ -32,8 +32,10 @@
  * memset was 12% of it), a 64 MiB push 88 -> 96 ms of CPU (body pieces of 64 instead of 128 KiB: one write and
  * hash update more per 64 KiB); 64 KiB saves no more on GET. */
 #define CONNECTION_MEMORY (128 * 1024)
-/* A stop waits for requests in flight while some handler ran within this long. */
-#define STOP_IDLE_MS 2000
+/* Requests that wait for a durable commit finish on up to this many more threads, started on demand (offload.h):
+ * as many commits then wait together as there are such requests, and one fsync covers them all
+ * (docs/performance.md). */
+#define OFFLOAD_THREADS 64
 
 int ecr_server_options_init(ecr_server_options *opts, unsigned int version)
 {
@@ -95,7 +97,8 @@ int ecr_server_new(ecr_server **out, const ecr_server_options *opts)
 	srv->log.payload = opts->log_payload;
 	srv->log.level = opts->log_level ? opts->log_level : ECR_LOG_INFO;
 	/* ECR Public's one unauthenticated pull a second, with a burst of 10 */
-	if ((rc = ecr__ratelimit_new(&srv->anon_limit, 1, 10, 0, NULL, NULL)) || (rc = ecr__metrics_new(&srv->metrics))) {
+	if ((rc = ecr__ratelimit_new(&srv->anon_limit, 1, 10, 0, NULL, NULL)) || (rc = ecr__metrics_new(&srv->metrics)) ||
+		(!(srv->flags & ECR_SERVER_SINGLE_THREAD) && (rc = ecr__offload_new(&srv->offload, OFFLOAD_THREADS)))) {
 		ecr_server_free(srv);
 		return rc;
 	}
@@ -314,6 +317,14 @@ enum MHD_Result ecr__http_queue(http_request *r, unsigned int status, struct MHD
 				       : (r->mode == BODY_BUFFER || r->mode == BODY_UPLOAD || r->mode == BODY_DISCARD);
 	uint64_t body_size = last_body_size;
 	last_body_size = 0;
+	if (r->offloaded) {
+		/* on the offload pool: the answer waits for the resume (the handler answers once) */
+		if (r->pending) {
+			r->mhd->destroy_response(resp);
+			return MHD_NO;
+		}
+		defer = true;
+	}
 	if (defer) {
 		if (!r->pending) {
 			r->pending = resp;
@@ -329,6 +340,35 @@ enum MHD_Result ecr__http_queue(http_request *r, unsigned int status, struct MHD
 	enum MHD_Result ret = r->mhd->queue_response(r->conn, status, resp);
 	r->mhd->destroy_response(resp);
 	return ret;
+}
+
+static void offload_job(void *arg)
+{
+	http_request *r = arg;
+	const ecr__mhd *mhd = r->mhd;
+	struct MHD_Connection *conn = r->conn;
+	r->offload_ret = r->offload_fn(r);
+	r->offloaded = false;
+	r->offload_done = true;
+	/* from here on libmicrohttpd may complete and free r */
+	mhd->resume_connection(conn);
+}
+
+enum MHD_Result ecr__http_offload(http_request *r, enum MHD_Result (*fn)(http_request *r))
+{
+	if (!r->srv->offload)
+		return fn(r);
+	r->offload_fn = fn;
+	r->offloaded = true;
+	r->offload_first = r->in_first_call;
+	r->mhd->suspend_connection(r->conn);
+	if (ecr__offload_run(r->srv->offload, offload_job, r) != 0) {
+		r->mhd->resume_connection(r->conn);
+		r->offloaded = r->offload_first = false;
+		ecr_error_clear();
+		return fn(r);
+	}
+	return MHD_YES;
 }
 
 enum MHD_Result ecr__http_error(http_request *r, unsigned int status, const char *code, const char *message)
@@ -624,6 +664,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (r && r->offload_done) {
+		/* back from the offload pool: its answer is pending (or it failed); a request suspended in its first
+		 * call gets a first call again, where an answer would close the connection: the next call sends it */
+		if (r->offload_ret == MHD_NO && !r->pending)
+			return MHD_NO;
+		if (r->offload_first) {
+			r->offload_first = false;
+			return MHD_YES;
+		}
+		r->offload_done = false;
+	}
 	srv->last_activity_ms = ecr__time_monotonic_ms();
 
 	if (!r) {
@@ -809,6 +860,8 @@ int ecr_server_start(ecr_server *srv)
 		MHD_USE_ERROR_LOG;
 	if (srv->tls_cert)
 		flags |= MHD_USE_TLS;
+	if (srv->offload)
+		flags |= MHD_ALLOW_SUSPEND_RESUME;
 	unsigned int pool = (srv->flags & ECR_SERVER_SINGLE_THREAD) ? 1 : srv->threads;
 	struct MHD_OptionItem ops[16];
 	size_t n = 0;
@@ -875,6 +928,9 @@ int ecr_server_stop(ecr_server *srv)
 			break;
 		usleep(10000);
 	}
+	/* libmicrohttpd cannot stop with a connection suspended: the offloaded requests finish and resume theirs */
+	if (srv->offload)
+		ecr__offload_drain(srv->offload);
 	srv->mhd->stop_daemon(srv->daemon);
 	srv->stopping = false;
 	srv->daemon = NULL;
@@ -903,5 +959,6 @@ void ecr_server_free(ecr_server *srv)
 	ecr__api_lifecycle_previews_free(srv->lifecycle_previews);
 	ecr__ratelimit_free(srv->anon_limit);
 	ecr__metrics_free(srv->metrics);
+	ecr__offload_free(srv->offload);
 	ecr__free(srv);
 }

@@ -3,6 +3,8 @@
 
 #include "faulty_storage.h"
 
+#include <unistd.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,8 @@ int th_faults_hit(th_faults *f, unsigned int method)
 {
 	if (!f)
 		return 0;
+	if (__atomic_load_n(&f->slow, __ATOMIC_SEQ_CST) & method)
+		usleep(__atomic_load_n(&f->delay_us, __ATOMIC_SEQ_CST));
 	unsigned int only = __atomic_load_n(&f->only, __ATOMIC_SEQ_CST);
 	if (only && !(only & method))
 		return 0;

@@ -73,6 +73,8 @@ typedef struct th_faults {
 	int error;             /* the code to return; 0 means ECR_EIO */
 	int err_no;            /* errno for the message (ENOSPC, EIO ...); 0 means EIO */
 	unsigned int only;     /* TH_FAULT_* bits of the methods to count; 0 = all */
+	unsigned int slow;     /* TH_FAULT_* bits of the methods that sleep delay_us first (counted or not) */
+	unsigned int delay_us;
 	/* results, updated atomically */
 	unsigned long calls;    /* counted calls so far */
 	unsigned long failures; /* injected failures so far */

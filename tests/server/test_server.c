@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "../helpers/faulty_storage.h"
+#include "../helpers/th_image.h"
 #include "libecr/server/http.h"
 
 struct reply {
@@ -331,6 +334,294 @@ static void test_server_server__stop_under_load(void **state)
 	ecr_registry_free(reg);
 }
 
+/* A request on one kept-alive connection (libcurl reuses it between performs). */
+static int on_conn(CURL *c, struct reply *r, const char *method, uint16_t port, const char *path, const char *body,
+	size_t len, long *new_conns)
+{
+	char url[512];
+	memset(r, 0, sizeof(*r));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned)port, path);
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/vnd.oci.image.manifest.v1+json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	CURLcode cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, new_conns);
+	curl_slist_free_all(h);
+	return cc == CURLE_OK ? 0 : -1;
+}
+
+/* An image's blobs in the registry, through the library: only its manifest goes over HTTP. */
+static void put_blobs(ecr_registry *reg, const char *name, const th_image *img)
+{
+	ecr_repository *repo;
+	int rc = ecr_repository_create(&repo, reg, name, NULL);
+	if (rc == ECR_EREPOSITORY_EXISTS)
+		rc = ecr_repository_open(&repo, reg, name);
+	assert_ok(rc);
+	assert_ok(ecr_blob_put(repo, img->config.digest, img->config.data, img->config.len));
+	for (size_t i = 0; i < img->layer_count; i++)
+		assert_ok(ecr_blob_put(repo, img->layers[i].digest, img->layers[i].data, img->layers[i].len));
+	ecr_repository_free(repo);
+}
+
+/* The requests that finish on the offload pool (manifest PUT and DELETE, blob DELETE, an upload's last PUT)
+ * answer on the connection they came on, which stays open for the next request. */
+static void test_server_server__offloaded_requests_keep_alive(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir(), url[600], path[700], tagpath[700];
+	ecr_registry *reg;
+	ecr_server *srv;
+	uint64_t rng = 91;
+	th_image img;
+	struct reply r;
+	long conns;
+	snprintf(url, sizeof(url), "file://%s", dir);
+	assert_ok(ecr_registry_open(&reg, url, NULL)); /* durable: the commits wait for their fsync */
+	assert_ok(th_image_random(&img, &rng, 2, NULL));
+	put_blobs(reg, "team/app", &img);
+	assert_ok(ecr_server_new(&srv, &no_auth));
+	assert_ok(ecr_server_add_registry(srv, reg, NULL));
+	assert_ok(ecr_server_start(srv));
+	uint16_t port = ecr_server_port(srv);
+	assert_non_null(srv->offload);
+	CURL *c = curl_easy_init();
+	assert_int_equal(on_conn(c, &r, "GET", port, "/v2/", NULL, 0, &conns), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(conns, 1);
+	/* manifest PUT: offloaded, 201, same connection */
+	snprintf(tagpath, sizeof(tagpath), "/v2/team/app/manifests/v1");
+	assert_int_equal(on_conn(c, &r, "PUT", port, tagpath, img.manifest, img.manifest_len, &conns), 0);
+	assert_int_equal(r.status, 201);
+	assert_non_null(strstr(r.headers, img.digest));
+	assert_int_equal(conns, 0);
+	/* a manifest PUT that fails (a blob it names is missing) answers its error the same way */
+	th_image bad;
+	assert_ok(th_image_random(&bad, &rng, 1, NULL));
+	assert_int_equal(on_conn(c, &r, "PUT", port, "/v2/team/app/manifests/bad", bad.manifest, bad.manifest_len,
+				 &conns),
+		0);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(r.body, "MANIFEST_BLOB_UNKNOWN"));
+	assert_int_equal(conns, 0);
+	/* read back, then deleted by digest (offloaded from the first call: no body) */
+	assert_int_equal(on_conn(c, &r, "GET", port, tagpath, NULL, 0, &conns), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.len, img.manifest_len);
+	assert_memory_equal(r.body, img.manifest, img.manifest_len);
+	snprintf(path, sizeof(path), "/v2/team/app/manifests/%s", img.digest);
+	assert_int_equal(on_conn(c, &r, "DELETE", port, path, NULL, 0, &conns), 0);
+	assert_int_equal(r.status, 202);
+	assert_int_equal(conns, 0);
+	assert_int_equal(on_conn(c, &r, "DELETE", port, path, NULL, 0, &conns), 0);
+	assert_int_equal(r.status, 404);
+	assert_int_equal(conns, 0);
+	/* blob DELETE */
+	snprintf(path, sizeof(path), "/v2/team/app/blobs/%s", img.layers[0].digest);
+	assert_int_equal(on_conn(c, &r, "DELETE", port, path, NULL, 0, &conns), 0);
+	assert_int_equal(r.status, 202);
+	assert_int_equal(conns, 0);
+	/* a monolithic upload: POST with the digest and the bytes */
+	snprintf(path, sizeof(path), "/v2/team/app/blobs/uploads/?digest=%s", img.layers[0].digest);
+	assert_int_equal(on_conn(c, &r, "POST", port, path, (const char *)img.layers[0].data, img.layers[0].len,
+				 &conns),
+		0);
+	assert_int_equal(r.status, 201);
+	assert_int_equal(conns, 0);
+	assert_int_equal(on_conn(c, &r, "GET", port, "/v2/", NULL, 0, &conns), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(conns, 0);
+	size_t threads, busy;
+	ecr__offload_stats(srv->offload, &threads, &busy);
+	assert_true(threads >= 1);
+	assert_int_equal(busy, 0);
+	curl_easy_cleanup(c);
+	ecr_server_free(srv);
+	ecr_registry_free(reg);
+	th_image_dispose(&img);
+	th_image_dispose(&bad);
+	th_rmtree(dir);
+}
+
+struct putter {
+	uint16_t port;
+	th_image img; /* its blobs are in load/app */
+	uint64_t seed;
+	_Atomic int over;
+	long created;
+	int ok[8192]; /* the numbers of the tags answered 201 */
+};
+
+static void *put_manifests(void *arg)
+{
+	struct putter *p = arg;
+	const th_image *img = &p->img;
+	struct reply r;
+	long conns;
+	char path[200];
+	CURL *c = curl_easy_init();
+	for (int i = 0; !p->over && p->created < (long)(sizeof(p->ok) / sizeof(p->ok[0])); i++) {
+		snprintf(path, sizeof(path), "/v2/load/app/manifests/t%llu-%d", (unsigned long long)p->seed, i);
+		if (on_conn(c, &r, "PUT", p->port, path, img->manifest, img->manifest_len, &conns) == 0 &&
+			r.status == 201)
+			p->ok[p->created++] = i;
+	}
+	curl_easy_cleanup(c);
+	return NULL;
+}
+
+/* Stopping while manifest PUTs wait on the offload pool, many times: the stop lets them finish (libmicrohttpd
+ * cannot stop with a connection suspended), and each restart serves them again. */
+static void test_server_server__stop_with_offloaded_requests(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir(), url[600];
+	ecr_registry *reg;
+	ecr_server *srv;
+	ecr_server_options o = no_auth;
+	snprintf(url, sizeof(url), "file://%s", dir);
+	assert_ok(ecr_registry_open(&reg, url, NULL));
+	assert_ok(ecr_server_new(&srv, &o));
+	assert_ok(ecr_server_add_registry(srv, reg, NULL));
+	assert_ok(ecr_server_start(srv));
+	/* restarted on the same port each time, so the clients keep finding it */
+	o.port = ecr_server_port(srv);
+	ecr_server_free(srv);
+	assert_ok(ecr_server_new(&srv, &o));
+	assert_ok(ecr_server_add_registry(srv, reg, NULL));
+	assert_ok(ecr_server_start(srv));
+	static struct putter p[4];
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++) {
+		uint64_t rng = 1000 + (uint64_t)i;
+		p[i] = (struct putter){ .port = o.port, .seed = rng };
+		assert_ok(th_image_random(&p[i].img, &rng, 1, NULL));
+		put_blobs(reg, "load/app", &p[i].img);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, put_manifests, &p[i]);
+	for (int round = 0; round < 20; round++) {
+		usleep(20000);
+		assert_ok(ecr_server_stop(srv));
+		assert_ok(ecr_server_start(srv));
+	}
+	usleep(50000);
+	long created = 0;
+	for (int i = 0; i < 4; i++) {
+		p[i].over = 1;
+		pthread_join(t[i], NULL);
+		created += p[i].created;
+	}
+	assert_true(created > 0);
+	size_t threads, busy;
+	ecr__offload_stats(srv->offload, &threads, &busy);
+	assert_int_equal(busy, 0);
+	/* every tag answered 201 is there */
+	ecr_repository *repo;
+	assert_ok(ecr_repository_open(&repo, reg, "load/app"));
+	for (int i = 0; i < 4; i++) {
+		for (long k = 0; k < p[i].created; k++) {
+			char tag[64];
+			ecr_image *img;
+			snprintf(tag, sizeof(tag), "t%llu-%d", (unsigned long long)p[i].seed, p[i].ok[k]);
+			if (ecr_image_get(&img, repo, tag, 0) != 0)
+				fail_msg("tag %s was answered 201 and is missing: %s", tag, ecr_error_last()->message);
+			ecr_image_free(img);
+		}
+		th_image_dispose(&p[i].img);
+	}
+	ecr_repository_free(repo);
+	ecr_server_free(srv);
+	ecr_registry_free(reg);
+	th_rmtree(dir);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct one_put {
+	uint16_t port;
+	const th_image *img;
+	struct reply r;
+	int rc;
+};
+
+static void *put_one(void *arg)
+{
+	struct one_put *o = arg;
+	long conns;
+	CURL *c = curl_easy_init();
+	o->rc = on_conn(c, &o->r, "PUT", o->port, "/v2/slow/app/manifests/v1", o->img->manifest, o->img->manifest_len,
+		&conns);
+	curl_easy_cleanup(c);
+	return NULL;
+}
+
+/* A stop while an offloaded request's commit takes longer than the stop waits for requests that do not move
+ * (STOP_IDLE_MS): the stop still lets it finish and answer (libmicrohttpd aborts the process when it is told to
+ * stop with a connection suspended). */
+static void test_server_server__stop_waits_for_a_slow_commit(void **state)
+{
+	(void)state;
+	char *dir = th_tmpdir(), db[600];
+	ecr_blob_store *bs;
+	ecr_meta_store *ms, *fm;
+	ecr_registry *reg;
+	ecr_server *srv;
+	th_faults f;
+	uint64_t rng = 5;
+	th_image img;
+	th_faults_init(&f);
+	snprintf(db, sizeof(db), "%s/metadata.db", dir);
+	assert_ok(ecr_blob_store_fs_new(&bs, dir, ECR_STORAGE_NOSYNC));
+	assert_ok(ecr_meta_store_sqlite_new(&ms, db, ECR_STORAGE_NOSYNC));
+	assert_ok(th_faulty_meta_store_new(&fm, ms, &f));
+	assert_ok(ecr_registry_open_storage(&reg, bs, fm, NULL));
+	assert_ok(th_image_random(&img, &rng, 1, NULL));
+	put_blobs(reg, "slow/app", &img);
+	assert_ok(ecr_server_new(&srv, &no_auth));
+	assert_ok(ecr_server_add_registry(srv, reg, NULL));
+	assert_ok(ecr_server_start(srv));
+	/* from now on every metadata commit takes 2.6 s */
+	f.delay_us = (STOP_IDLE_MS + 600) * 1000;
+	f.slow = TH_FAULT_META_COMMIT;
+	struct one_put o = { .port = ecr_server_port(srv), .img = &img };
+	pthread_t t;
+	pthread_create(&t, NULL, put_one, &o);
+	usleep(300000); /* its commit is under way */
+	int64_t t0 = now_ms();
+	assert_ok(ecr_server_stop(srv));
+	int64_t waited = now_ms() - t0;
+	pthread_join(t, NULL);
+	f.slow = 0;
+	assert_int_equal(o.rc, 0);
+	assert_int_equal(o.r.status, 201);
+	assert_true(waited >= STOP_IDLE_MS);
+	ecr_repository *repo;
+	ecr_image *got;
+	assert_ok(ecr_repository_open(&repo, reg, "slow/app"));
+	assert_ok(ecr_image_get(&got, repo, "v1", 0));
+	ecr_image_free(got);
+	ecr_repository_free(repo);
+	ecr_server_free(srv);
+	ecr_registry_free(reg);
+	th_image_dispose(&img);
+	th_rmtree(dir);
+}
+
 static void test_server_server__parse_path(void **state)
 {
 	(void)state;
@@ -490,6 +781,9 @@ int main(void)
 		cmocka_unit_test(test_server_server__parse_path),
 		cmocka_unit_test(test_server_server__error_map),
 		cmocka_unit_test(test_server_server__refused_post_ends_its_session),
+		cmocka_unit_test(test_server_server__offloaded_requests_keep_alive),
+		cmocka_unit_test(test_server_server__stop_with_offloaded_requests),
+		cmocka_unit_test(test_server_server__stop_waits_for_a_slow_commit),
 	};
 	int rc = cmocka_run_group_tests_name("server/server", tests, NULL, NULL);
 	curl_global_cleanup();
