@@ -350,6 +350,7 @@ static void offload_job(void *arg)
 	r->offload_ret = r->offload_fn(r);
 	r->offloaded = false;
 	r->offload_done = true;
+	r->srv->last_activity_ms = ecr__time_monotonic_ms();
 	/* from here on libmicrohttpd may complete and free r */
 	mhd->resume_connection(conn);
 }
@@ -921,10 +922,14 @@ int ecr_server_stop(ecr_server *srv)
 	 */
 	srv->stopping = true;
 	int64_t deadline = ecr__time_monotonic_ms() + (int64_t)srv->timeout_seconds * 1000;
-	/* requests in flight finish, as long as they make progress */
+	/* requests in flight finish, as long as they make progress (one on the offload pool does: it ends by
+	 * noting activity, and then its answer goes out) */
 	for (;;) {
 		int64_t now = ecr__time_monotonic_ms();
-		if (srv->in_flight <= 0 || now >= deadline || now - srv->last_activity_ms > STOP_IDLE_MS)
+		size_t threads = 0, offloaded = 0;
+		if (srv->offload)
+			ecr__offload_stats(srv->offload, &threads, &offloaded);
+		if (srv->in_flight <= 0 || now >= deadline || (!offloaded && now - srv->last_activity_ms > STOP_IDLE_MS))
 			break;
 		usleep(10000);
 	}

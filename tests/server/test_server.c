@@ -552,35 +552,37 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct one_put {
+struct one_delete {
 	uint16_t port;
-	const th_image *img;
+	char path[200];
 	struct reply r;
 	int rc;
 };
 
-static void *put_one(void *arg)
+static void *delete_one(void *arg)
 {
-	struct one_put *o = arg;
+	struct one_delete *d = arg;
 	long conns;
 	CURL *c = curl_easy_init();
-	o->rc = on_conn(c, &o->r, "PUT", o->port, "/v2/slow/app/manifests/v1", o->img->manifest, o->img->manifest_len,
-		&conns);
+	d->rc = on_conn(c, &d->r, "DELETE", d->port, d->path, NULL, 0, &conns);
 	curl_easy_cleanup(c);
 	return NULL;
 }
 
-/* A stop while an offloaded request's commit takes longer than the stop waits for requests that do not move
- * (STOP_IDLE_MS): the stop still lets it finish and answer (libmicrohttpd aborts the process when it is told to
- * stop with a connection suspended). */
-static void test_server_server__stop_waits_for_a_slow_commit(void **state)
+/* A manifest DELETE (all of its work runs on the offload pool) whose commit takes longer than a stop waits for
+ * requests that do not move (STOP_IDLE_MS), and a stop 300 ms into it, on a server with the given timeout. The
+ * stop returns after the DELETE is done (libmicrohttpd aborts the process when it is told to stop with a
+ * connection suspended); the DELETE's answer is in *d. */
+static void slow_delete_then_stop(unsigned int timeout_seconds, struct one_delete *d)
 {
-	(void)state;
 	char *dir = th_tmpdir(), db[600];
 	ecr_blob_store *bs;
 	ecr_meta_store *ms, *fm;
 	ecr_registry *reg;
+	ecr_repository *repo;
+	ecr_image *got;
 	ecr_server *srv;
+	ecr_server_options o = no_auth;
 	th_faults f;
 	uint64_t rng = 5;
 	th_image img;
@@ -591,35 +593,55 @@ static void test_server_server__stop_waits_for_a_slow_commit(void **state)
 	assert_ok(th_faulty_meta_store_new(&fm, ms, &f));
 	assert_ok(ecr_registry_open_storage(&reg, bs, fm, NULL));
 	assert_ok(th_image_random(&img, &rng, 1, NULL));
-	put_blobs(reg, "slow/app", &img);
-	assert_ok(ecr_server_new(&srv, &no_auth));
+	assert_ok(ecr_repository_create(&repo, reg, "slow/app", NULL));
+	if (th_image_push(repo, &img, "v1", 0) != 0)
+		fail_msg("push: %s", th_problem());
+	o.timeout_seconds = timeout_seconds;
+	assert_ok(ecr_server_new(&srv, &o));
 	assert_ok(ecr_server_add_registry(srv, reg, NULL));
 	assert_ok(ecr_server_start(srv));
-	/* from now on every metadata commit takes 2.6 s */
+	/* from now on every metadata transaction takes that long to commit */
 	f.delay_us = (STOP_IDLE_MS + 600) * 1000;
 	f.slow = TH_FAULT_META_COMMIT;
-	struct one_put o = { .port = ecr_server_port(srv), .img = &img };
+	d->port = ecr_server_port(srv);
+	snprintf(d->path, sizeof(d->path), "/v2/slow/app/manifests/%s", img.digest);
 	pthread_t t;
-	pthread_create(&t, NULL, put_one, &o);
+	pthread_create(&t, NULL, delete_one, d);
 	usleep(300000); /* its commit is under way */
 	int64_t t0 = now_ms();
 	assert_ok(ecr_server_stop(srv));
 	int64_t waited = now_ms() - t0;
 	pthread_join(t, NULL);
 	f.slow = 0;
-	assert_int_equal(o.rc, 0);
-	assert_int_equal(o.r.status, 201);
 	assert_true(waited >= STOP_IDLE_MS);
-	ecr_repository *repo;
-	ecr_image *got;
-	assert_ok(ecr_repository_open(&repo, reg, "slow/app"));
-	assert_ok(ecr_image_get(&got, repo, "v1", 0));
-	ecr_image_free(got);
+	assert_int_equal(ecr_image_get(&got, repo, img.digest, 0), ECR_EIMAGE_NOT_FOUND);
+	ecr_error_clear();
 	ecr_repository_free(repo);
 	ecr_server_free(srv);
 	ecr_registry_free(reg);
 	th_image_dispose(&img);
 	th_rmtree(dir);
+}
+
+/* A stop lets a request on the offload pool finish, however long its commit takes, and its answer go out. */
+static void test_server_server__stop_waits_for_a_slow_commit(void **state)
+{
+	(void)state;
+	struct one_delete d;
+	memset(&d, 0, sizeof(d));
+	slow_delete_then_stop(0, &d);
+	assert_int_equal(d.rc, 0);
+	assert_int_equal(d.r.status, 202);
+}
+
+/* Even past the stop's deadline (the server's timeout, 1 s here), the stop waits for the pool before it closes
+ * the connections. */
+static void test_server_server__stop_deadline_waits_for_the_pool(void **state)
+{
+	(void)state;
+	struct one_delete d;
+	memset(&d, 0, sizeof(d));
+	slow_delete_then_stop(1, &d);
 }
 
 static void test_server_server__parse_path(void **state)
@@ -784,6 +806,7 @@ int main(void)
 		cmocka_unit_test(test_server_server__offloaded_requests_keep_alive),
 		cmocka_unit_test(test_server_server__stop_with_offloaded_requests),
 		cmocka_unit_test(test_server_server__stop_waits_for_a_slow_commit),
+		cmocka_unit_test(test_server_server__stop_deadline_waits_for_the_pool),
 	};
 	int rc = cmocka_run_group_tests_name("server/server", tests, NULL, NULL);
 	curl_global_cleanup();
