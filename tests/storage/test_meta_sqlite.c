@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ecr/sys/meta_store.h"
+#include "libecr/storage/meta_sqlite.h"
 
 typedef struct fixture {
 	char *dir;
@@ -163,11 +164,10 @@ static int get_text_cb(const ecr_sql_value *cols, size_t ncols, void *payload)
 	return 0;
 }
 
-/* The store's WAL hook (it notes which commits need a sync) also checkpoints, as SQLite's auto-checkpoint
- * does: the WAL stays bounded however much is committed. */
-static void test_storage_meta_sqlite__wal_checkpointed(void **state)
+/* 60 commits of 50 rows of 4 KiB (100 pages each, about 12 MiB) into a new table; the sizes of the WAL and of
+ * the database file after them. */
+static void commit_rows(fixture *f, off_t *wal_size, off_t *db_size)
 {
-	fixture *f = *state;
 	enum { COMMITS = 60, ROWS = 50, ROW = 4096 };
 	static char blob[ROW];
 	memset(blob, 'w', sizeof(blob));
@@ -184,12 +184,49 @@ static void test_storage_meta_sqlite__wal_checkpointed(void **state)
 	assert_ok(exec1(f->ms, "DELETE FROM big WHERE 0", NULL, 0, NULL, NULL, NULL));
 	assert_int_equal(query_int(f->ms, "SELECT count(*) FROM big"), COMMITS * ROWS);
 	char *wal = NULL;
-	assert_true(asprintf(&wal, "%s-wal", f->path) > 0);
 	struct stat sb;
+	assert_true(asprintf(&wal, "%s-wal", f->path) > 0);
 	assert_int_equal(stat(wal, &sb), 0);
-	/* about 12 MiB committed; without checkpoints the WAL would hold all of it */
-	assert_true(sb.st_size < 6 * 1024 * 1024);
+	*wal_size = sb.st_size;
 	free(wal);
+	assert_int_equal(stat(f->path, &sb), 0);
+	*db_size = sb.st_size;
+}
+
+/* The store's WAL hook (it notes which commits need a sync) also has the WAL checkpointed, in place of SQLite's
+ * auto-checkpoint. Past the soft limit the store's checkpoint thread does it: here the hard limit is out of
+ * reach, so the rows in the database file are the thread's work. */
+static void test_storage_meta_sqlite__wal_checkpointed_by_thread(void **state)
+{
+	fixture *f = *state;
+	off_t wal_size, db_size;
+	ecr__meta_sqlite_checkpoint_pages(f->ms, 200, 1 << 30);
+	commit_rows(f, &wal_size, &db_size);
+	assert_true(ecr__meta_sqlite_background_checkpoints(f->ms) > 0);
+	assert_true(db_size > 2 * 1024 * 1024);
+}
+
+/* Past the hard limit a writer checkpoints itself: with the thread out of the way (an unreachable soft limit)
+ * the WAL stays within the hard limit and one commit (100 pages of 4 KiB, in frames of 4,120 bytes), where
+ * without checkpoints it would hold all 12 MiB. */
+static void test_storage_meta_sqlite__wal_checkpointed_by_writer(void **state)
+{
+	fixture *f = *state;
+	off_t wal_size, db_size;
+	ecr__meta_sqlite_checkpoint_pages(f->ms, 1 << 30, 800);
+	commit_rows(f, &wal_size, &db_size);
+	assert_true(wal_size <= (800 + 100 + 10) * 4120);
+	assert_int_equal(ecr__meta_sqlite_background_checkpoints(f->ms), 0);
+	assert_true(db_size > 2 * 1024 * 1024);
+}
+
+/* With the store's own limits the WAL stays bounded too. */
+static void test_storage_meta_sqlite__wal_checkpointed(void **state)
+{
+	fixture *f = *state;
+	off_t wal_size, db_size;
+	commit_rows(f, &wal_size, &db_size);
+	assert_true(wal_size < 16 * 1024 * 1024);
 }
 
 static void test_storage_meta_sqlite__wal_file_present(void **state)
@@ -284,6 +321,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__group_commit_survives_exit, setup_file,
 			teardown),
 		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__wal_checkpointed, setup_file, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__wal_checkpointed_by_thread, setup_file, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__wal_checkpointed_by_writer, setup_file, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__wal_file_present, setup_file, teardown),
 		cmocka_unit_test(test_storage_meta_sqlite__nosync_flag),
 		cmocka_unit_test(test_storage_meta_sqlite__open_errors),
