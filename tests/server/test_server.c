@@ -43,21 +43,16 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 	return len;
 }
 
-static int fetch(struct reply *r, const char *method, uint16_t port, const char *path, const char *host)
+/* One request on c (a kept-alive connection when c is reused), with headers h: 0 or -1. */
+static int perform(CURL *c, struct reply *r, const char *method, uint16_t port, const char *path,
+	struct curl_slist *h)
 {
 	char url[512];
 	memset(r, 0, sizeof(*r));
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned)port, path);
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
-	if (host) {
-		char hh[300];
-		snprintf(hh, sizeof(hh), "Host: %s", host);
-		h = curl_slist_append(h, hh);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -67,9 +62,22 @@ static int fetch(struct reply *r, const char *method, uint16_t port, const char 
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
 	CURLcode cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	return cc == CURLE_OK ? 0 : -1;
+}
+
+static int fetch(struct reply *r, const char *method, uint16_t port, const char *path, const char *host)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	if (host) {
+		char hh[300];
+		snprintf(hh, sizeof(hh), "Host: %s", host);
+		h = curl_slist_append(h, hh);
+	}
+	int rc = perform(c, r, method, port, path, h);
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
-	return cc == CURLE_OK ? 0 : -1;
+	return rc;
 }
 
 /* These tests are about the protocol, not authentication (see test_v2_auth.c). */
@@ -334,29 +342,17 @@ static void test_server_server__stop_under_load(void **state)
 	ecr_registry_free(reg);
 }
 
-/* A request on one kept-alive connection (libcurl reuses it between performs). */
+/* A request on one kept-alive connection (libcurl reuses it between performs); *new_conns: connections it made. */
 static int on_conn(CURL *c, struct reply *r, const char *method, uint16_t port, const char *path, const char *body,
 	size_t len, long *new_conns)
 {
-	char url[512];
-	memset(r, 0, sizeof(*r));
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned)port, path);
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/vnd.oci.image.manifest.v1+json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body); /* set each time: c is reused */
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-	CURLcode cc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	int rc = perform(c, r, method, port, path, h);
 	curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, new_conns);
 	curl_slist_free_all(h);
-	return cc == CURLE_OK ? 0 : -1;
+	return rc;
 }
 
 /* An image's blobs in the registry, through the library: only its manifest goes over HTTP. */

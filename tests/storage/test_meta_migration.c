@@ -143,6 +143,17 @@ static const char v1_schema[] =
 	" registry_id INTEGER PRIMARY KEY REFERENCES registries(id),"
 	" document TEXT NOT NULL);";
 
+/* A new folder for a test's registry: the path of its database file and its URL into path and url (600 bytes
+ * each). */
+static char *new_folder(char *path, char *url)
+{
+	char *dir = th_tmpdir();
+	assert_non_null(dir);
+	snprintf(path, 600, "%s/metadata.db", dir);
+	snprintf(url, 600, "file://%s", dir);
+	return dir;
+}
+
 static void exec_ok(sqlite3 *db, const char *sql)
 {
 	char *err = NULL;
@@ -175,10 +186,8 @@ static int tag_cb(const char *key, const char *value, void *payload)
 static void test_storage_meta_migration__v1_to_v2(void **state)
 {
 	(void)state;
-	char *dir = th_tmpdir();
 	char path[600], url[600];
-	snprintf(path, sizeof(path), "%s/metadata.db", dir);
-	snprintf(url, sizeof(url), "file://%s", dir);
+	char *dir = new_folder(path, url);
 
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -283,10 +292,8 @@ static const char v2_additions[] =
 static void test_storage_meta_migration__v2_to_v3(void **state)
 {
 	(void)state;
-	char *dir = th_tmpdir();
 	char path[600], url[600];
-	snprintf(path, sizeof(path), "%s/metadata.db", dir);
-	snprintf(url, sizeof(url), "file://%s", dir);
+	char *dir = new_folder(path, url);
 
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -347,10 +354,8 @@ static void test_storage_meta_migration__v2_to_v3(void **state)
 static void test_storage_meta_migration__v3_to_v4(void **state)
 {
 	(void)state;
-	char *dir = th_tmpdir();
 	char path[600], url[600];
-	snprintf(path, sizeof(path), "%s/metadata.db", dir);
-	snprintf(url, sizeof(url), "file://%s", dir);
+	char *dir = new_folder(path, url);
 	ecr_registry *reg;
 	ecr_repository *repo;
 	assert_ok(ecr_registry_open(&reg, url, NULL));
@@ -385,10 +390,8 @@ static void test_storage_meta_migration__v3_to_v4(void **state)
 static void test_storage_meta_migration__v4_to_v5(void **state)
 {
 	(void)state;
-	char *dir = th_tmpdir();
 	char path[600], url[600];
-	snprintf(path, sizeof(path), "%s/metadata.db", dir);
-	snprintf(url, sizeof(url), "file://%s", dir);
+	char *dir = new_folder(path, url);
 	ecr_registry *reg;
 	ecr_repository *repo;
 	assert_ok(ecr_registry_open(&reg, url, NULL));
@@ -419,10 +422,8 @@ static void test_storage_meta_migration__v4_to_v5(void **state)
 static void test_storage_meta_migration__v5_to_v6(void **state)
 {
 	(void)state;
-	char *dir = th_tmpdir();
 	char path[600], url[600];
-	snprintf(path, sizeof(path), "%s/metadata.db", dir);
-	snprintf(url, sizeof(url), "file://%s", dir);
+	char *dir = new_folder(path, url);
 	ecr_registry_options opts = ECR_REGISTRY_OPTIONS_INIT;
 	ecr_registry *reg;
 	ecr_repository *repo;
@@ -508,10 +509,8 @@ static void assert_plan_uses(const char *path, const char *sql, const char *want
 static void test_storage_meta_migration__v6_to_v7(void **state)
 {
 	(void)state;
-	char *dir = th_tmpdir();
 	char path[600], url[600];
-	snprintf(path, sizeof(path), "%s/metadata.db", dir);
-	snprintf(url, sizeof(url), "file://%s", dir);
+	char *dir = new_folder(path, url);
 	ecr_registry_options opts = ECR_REGISTRY_OPTIONS_INIT;
 	ecr_registry *reg;
 	ecr_repository *repo;
@@ -579,10 +578,8 @@ static void test_storage_meta_migration__v6_to_v7(void **state)
 static void test_storage_meta_migration__newer_schema_refused(void **state)
 {
 	(void)state;
-	char *dir = th_tmpdir();
 	char path[600], url[600];
-	snprintf(path, sizeof(path), "%s/metadata.db", dir);
-	snprintf(url, sizeof(url), "file://%s", dir);
+	char *dir = new_folder(path, url);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	char sql[160], want[40];
