@@ -51,6 +51,13 @@
  */
 #define SQ_CHECKPOINT_PAGES 8000
 #define SQ_CHECKPOINT_HARD_PAGES 32000
+/*
+ * And once no commit came for SQ_CHECKPOINT_IDLE_MS, the thread checkpoints a WAL of SQ_CHECKPOINT_IDLE_PAGES or
+ * more, so that the next writer starts it over: a WAL that only grows needs new blocks for every commit, and on a
+ * full disk every metadata write would fail where rewriting the WAL's own blocks succeeds.
+ */
+#define SQ_CHECKPOINT_IDLE_PAGES 1000
+#define SQ_CHECKPOINT_IDLE_MS 100
 
 typedef struct sq_cached {
 	const char *key; /* the caller's pointer */
@@ -98,8 +105,12 @@ struct sq_store {
 	pthread_t ckpt_thread;
 	pthread_cond_t ckpt_cond;
 	int ckpt_started, ckpt_want, ckpt_stop;
-	int ckpt_soft, ckpt_hard; /* SQ_CHECKPOINT_PAGES, SQ_CHECKPOINT_HARD_PAGES */
-	uint64_t ckpt_runs;       /* checkpoints the thread ran */
+	int ckpt_armed;                      /* the thread waits for the WAL to be idle */
+	int ckpt_idle, ckpt_soft, ckpt_hard; /* SQ_CHECKPOINT_IDLE_PAGES, SQ_CHECKPOINT_PAGES, ..._HARD_PAGES */
+	uint64_t ckpt_runs;                  /* checkpoints the thread ran */
+	/* set by every commit that wrote (atomics): the WAL's length after it, in pages, and when (monotonic ms) */
+	int wal_pages;
+	int64_t last_commit_ms;
 };
 
 struct ecr_meta_txn {
@@ -232,17 +243,48 @@ static int conn_prepare(sq_conn *c, const char *sql, sqlite3_stmt **out)
 static int pool_acquire(sq_conn **out, sq_store *st, int write);
 static void pool_release(sq_store *st, sq_conn *c, int write);
 
-/* The checkpoint thread: a PASSIVE checkpoint on a connection of the pool each time one is wanted. */
+/* Whether the checkpoint thread should checkpoint now (under lock); else *wait_ms is how long it may sleep (-1:
+ * until signalled). */
+static int ckpt_due(sq_store *st, int64_t *wait_ms)
+{
+	*wait_ms = -1;
+	if (st->ckpt_want) {
+		st->ckpt_want = 0;
+		return 1;
+	}
+	if (__atomic_load_n(&st->wal_pages, __ATOMIC_RELAXED) < st->ckpt_idle) {
+		__atomic_store_n(&st->ckpt_armed, 0, __ATOMIC_RELAXED); /* the next commit past the idle limit signals */
+		return 0;
+	}
+	int64_t left = __atomic_load_n(&st->last_commit_ms, __ATOMIC_RELAXED) + SQ_CHECKPOINT_IDLE_MS - now_ms();
+	if (left > 0) {
+		*wait_ms = left;
+		return 0;
+	}
+	__atomic_store_n(&st->wal_pages, 0, __ATOMIC_RELAXED); /* checkpointed: nothing to wait for until a commit */
+	return 1;
+}
+
+/* The checkpoint thread: a PASSIVE checkpoint on a connection of the pool each time one is wanted, or the WAL is
+ * idle (ckpt_due). */
 static void *ckpt_main(void *payload)
 {
 	sq_store *st = payload;
 	pthread_mutex_lock(&st->lock);
 	for (;;) {
-		while (!st->ckpt_want && !st->ckpt_stop)
-			pthread_cond_wait(&st->ckpt_cond, &st->lock);
+		int64_t wait_ms;
 		if (st->ckpt_stop)
 			break;
-		st->ckpt_want = 0;
+		if (!ckpt_due(st, &wait_ms)) {
+			if (wait_ms < 0) {
+				pthread_cond_wait(&st->ckpt_cond, &st->lock);
+			} else {
+				struct timespec ts;
+				ecr__time_deadline(&ts, CLOCK_MONOTONIC, wait_ms);
+				pthread_cond_timedwait(&st->ckpt_cond, &st->lock, &ts);
+			}
+			continue;
+		}
 		pthread_mutex_unlock(&st->lock);
 		/*
 		 * First beside the writers: most of the WAL. Then holding the write token, briefly: what they
@@ -264,8 +306,9 @@ static void *ckpt_main(void *payload)
 	return NULL;
 }
 
-/* Ask the checkpoint thread for a checkpoint (starting it the first time); 0, or -1 when it cannot start. */
-static int ckpt_request(sq_store *st)
+/* Ask the checkpoint thread for a checkpoint now (want) or once the WAL is idle (starting the thread the first
+ * time); 0, or -1 when it cannot start. */
+static int ckpt_request(sq_store *st, int want)
 {
 	int rc = 0;
 	pthread_mutex_lock(&st->lock);
@@ -275,8 +318,9 @@ static int ckpt_request(sq_store *st)
 		else
 			rc = -1;
 	}
-	if (rc == 0 && !st->ckpt_want) {
-		st->ckpt_want = 1;
+	if (rc == 0 && ((want && !st->ckpt_want) || !__atomic_load_n(&st->ckpt_armed, __ATOMIC_RELAXED))) {
+		st->ckpt_want |= want;
+		__atomic_store_n(&st->ckpt_armed, 1, __ATOMIC_RELAXED);
 		pthread_cond_signal(&st->ckpt_cond);
 	}
 	pthread_mutex_unlock(&st->lock);
@@ -288,8 +332,16 @@ static int ckpt_request(sq_store *st)
 static int wal_hook(void *payload, sqlite3 *db, const char *name, int pages)
 {
 	sq_conn *c = payload;
+	sq_store *st = c->st;
 	c->wal_written = 1;
-	if (pages >= c->st->ckpt_hard || (pages >= c->st->ckpt_soft && ckpt_request(c->st) != 0))
+	__atomic_store_n(&st->wal_pages, pages, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->last_commit_ms, now_ms(), __ATOMIC_RELAXED);
+	int rc = 0;
+	if (pages >= st->ckpt_soft && pages < st->ckpt_hard)
+		rc = ckpt_request(st, 1);
+	else if (pages >= st->ckpt_idle && pages < st->ckpt_hard && !__atomic_load_n(&st->ckpt_armed, __ATOMIC_RELAXED))
+		rc = ckpt_request(st, 0);
+	if (pages >= st->ckpt_hard || rc != 0)
 		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	return SQLITE_OK;
 }
@@ -848,7 +900,7 @@ static int locks_init(sq_store *st)
 	if (pthread_mutex_init(&st->lock, NULL) == 0 && ++made && pthread_mutex_init(&st->sync_lock, NULL) == 0 &&
 		++made && pthread_cond_init(&st->conn_cond, &ca) == 0 && ++made &&
 		pthread_cond_init(&st->token_cond, &ca) == 0 && ++made && pthread_cond_init(&st->sync_cond, NULL) == 0 &&
-		++made && pthread_cond_init(&st->ckpt_cond, NULL) == 0)
+		++made && pthread_cond_init(&st->ckpt_cond, &ca) == 0)
 		made++;
 	pthread_condattr_destroy(&ca);
 	if (made == LOCKS)
@@ -901,6 +953,7 @@ int ecr_meta_store_sqlite_new(ecr_meta_store **out, const char *path, uint32_t f
 	st->flags = flags;
 	st->group = !st->memory && !(flags & ECR_STORAGE_NOSYNC);
 	st->wal_fd = -1;
+	st->ckpt_idle = SQ_CHECKPOINT_IDLE_PAGES;
 	st->ckpt_soft = SQ_CHECKPOINT_PAGES;
 	st->ckpt_hard = SQ_CHECKPOINT_HARD_PAGES;
 
@@ -953,9 +1006,10 @@ void ecr_meta_store_free(ecr_meta_store *store)
 		store->free(store);
 }
 
-void ecr__meta_sqlite_checkpoint_pages(ecr_meta_store *ms, int soft, int hard)
+void ecr__meta_sqlite_checkpoint_pages(ecr_meta_store *ms, int idle, int soft, int hard)
 {
 	sq_store *st = (sq_store *)ms;
+	st->ckpt_idle = idle;
 	st->ckpt_soft = soft;
 	st->ckpt_hard = hard;
 }

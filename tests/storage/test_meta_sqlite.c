@@ -200,7 +200,7 @@ static void test_storage_meta_sqlite__wal_checkpointed_by_thread(void **state)
 {
 	fixture *f = *state;
 	off_t wal_size, db_size;
-	ecr__meta_sqlite_checkpoint_pages(f->ms, 200, 1 << 30);
+	ecr__meta_sqlite_checkpoint_pages(f->ms, 1 << 30, 200, 1 << 30);
 	commit_rows(f, &wal_size, &db_size);
 	assert_true(ecr__meta_sqlite_background_checkpoints(f->ms) > 0);
 	assert_true(db_size > 2 * 1024 * 1024);
@@ -213,11 +213,35 @@ static void test_storage_meta_sqlite__wal_checkpointed_by_writer(void **state)
 {
 	fixture *f = *state;
 	off_t wal_size, db_size;
-	ecr__meta_sqlite_checkpoint_pages(f->ms, 1 << 30, 800);
+	ecr__meta_sqlite_checkpoint_pages(f->ms, 1 << 30, 1 << 30, 800);
 	commit_rows(f, &wal_size, &db_size);
 	assert_true(wal_size <= (800 + 100 + 10) * 4120);
 	assert_int_equal(ecr__meta_sqlite_background_checkpoints(f->ms), 0);
 	assert_true(db_size > 2 * 1024 * 1024);
+}
+
+/* Once commits stop, the thread checkpoints a WAL past the idle limit, and the next writer starts it over: its
+ * frames go into the blocks the WAL file has already (a WAL that only grew would need new ones: on a full disk,
+ * every metadata write would fail). */
+static void test_storage_meta_sqlite__idle_wal_checkpointed_and_reused(void **state)
+{
+	fixture *f = *state;
+	off_t wal_size, db_size;
+	struct stat sb;
+	char *wal = NULL;
+	assert_true(asprintf(&wal, "%s-wal", f->path) > 0);
+	ecr__meta_sqlite_checkpoint_pages(f->ms, 200, 1 << 30, 1 << 30);
+	commit_rows(f, &wal_size, &db_size);
+	usleep(1000 * 1000); /* ten times the idle time */
+	assert_true(ecr__meta_sqlite_background_checkpoints(f->ms) > 0);
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_true(sb.st_size > 2 * 1024 * 1024);
+	/* 20 more commits: written over the start of the WAL, which does not grow */
+	for (int i = 0; i < 20; i++)
+		assert_ok(exec1(f->ms, "INSERT INTO big VALUES (x'00')", NULL, 0, NULL, NULL, NULL));
+	assert_int_equal(stat(wal, &sb), 0);
+	assert_int_equal(sb.st_size, wal_size);
+	free(wal);
 }
 
 /* With the store's own limits the WAL stays bounded too. */
@@ -323,6 +347,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__wal_checkpointed, setup_file, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__wal_checkpointed_by_thread, setup_file, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__wal_checkpointed_by_writer, setup_file, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__idle_wal_checkpointed_and_reused, setup_file,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_storage_meta_sqlite__wal_file_present, setup_file, teardown),
 		cmocka_unit_test(test_storage_meta_sqlite__nosync_flag),
 		cmocka_unit_test(test_storage_meta_sqlite__open_errors),
