@@ -153,6 +153,7 @@ typedef struct http_request {
 	/* handled on the server's offload pool while its connection is suspended (server.c): what the handler
 	 * queues becomes the pending answer, sent when libmicrohttpd calls again after the resume */
 	bool offloaded;
+	bool offload_started;         /* on_request handed it to the pool (once the handler was done with it) */
 	bool offload_first;           /* from the first call: libmicrohttpd makes a first call again after the resume */
 	bool offload_done;            /* the handler ran there; offload_ret is what it returned */
 	enum MHD_Result offload_ret;

@@ -359,17 +359,22 @@ enum MHD_Result ecr__http_offload(http_request *r, enum MHD_Result (*fn)(http_re
 {
 	if (!r->srv->offload)
 		return fn(r);
+	/* the job starts when the access handler returns (on_request): until then this thread still uses r */
 	r->offload_fn = fn;
 	r->offloaded = true;
 	r->offload_first = r->in_first_call;
 	r->mhd->suspend_connection(r->conn);
-	if (ecr__offload_run(r->srv->offload, offload_job, r) != 0) {
-		r->mhd->resume_connection(r->conn);
-		r->offloaded = r->offload_first = false;
-		ecr_error_clear();
-		return fn(r);
-	}
 	return MHD_YES;
+}
+
+/* Start the job that ecr__http_offload prepared, now that the access handler is done with r; when no thread
+ * can take it, it runs here (its answer still goes out after the resume). */
+static void offload_start(http_request *r)
+{
+	if (ecr__offload_run(r->srv->offload, offload_job, r) != 0) {
+		ecr_error_clear();
+		offload_job(r);
+	}
 }
 
 enum MHD_Result ecr__http_error(http_request *r, unsigned int status, const char *code, const char *message)
@@ -626,7 +631,7 @@ static enum MHD_Result first_call(http_request *r, const char *url)
 	return ecr__oci_begin(r);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 	const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
 	ecr_server *srv = cls;
@@ -746,6 +751,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (r->target.route == ROUTE_GALLERY)
 		return ecr__gallery_finish(r);
 	return ecr__oci_finish(r);
+}
+
+/* libmicrohttpd's access handler: a request's handling, then the start of its offloaded part, if any. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+	const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	enum MHD_Result ret = handle_request(cls, conn, url, method, version, upload_data, upload_data_size, con_cls);
+	http_request *r = *con_cls;
+	if (r && r->offloaded && !r->offload_started) {
+		r->offload_started = true;
+		offload_start(r); /* r may be gone once this returns */
+	}
+	return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
