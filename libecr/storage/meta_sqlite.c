@@ -871,7 +871,8 @@ static void sq_rollback(ecr_meta_txn *txn)
 
 /* --- the store --- */
 
-/* The store's locks and conditions: the pool's waits time out (CLOCK_MONOTONIC), the others do not. */
+/* The store's locks and conditions: the waits of the pool and of the checkpoint thread time out (CLOCK_MONOTONIC),
+ * the group commit's do not. */
 #define LOCKS 6
 
 /* Destroy the first n of them (in the order locks_init makes them). */
