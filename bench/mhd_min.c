@@ -1,6 +1,6 @@
 /* bench/mhd_min.c: the floor under ecrd's small-request latency. A minimal libmicrohttpd server that answers every
  * request with one fixed body, started with the daemon flags and options ecrd's server uses
- * (libecr/server/server.c: internal epoll threads, MHD_USE_TURBO, a thread pool, 128 KiB of connection memory),
+ * (libecr/server/server.c: internal epoll threads, MHD_USE_TURBO, a thread pool, 32 KiB of connection memory),
  * so that wrk against it shows what libmicrohttpd itself costs on this machine: ecrd cannot be faster than this.
  *
  *   cc -O2 -o mhd_min bench/mhd_min.c $(pkg-config --cflags --libs libmicrohttpd)
@@ -66,11 +66,11 @@ int main(int argc, char **argv)
 	if (threads > 1)
 		d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_CONNECTION_LIMIT,
 			(unsigned int)1024, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-			(size_t)(128 * 1024), MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads, MHD_OPTION_END);
+			(size_t)(32 * 1024), MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads, MHD_OPTION_END);
 	else
 		d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_CONNECTION_LIMIT,
 			(unsigned int)1024, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-			(size_t)(128 * 1024), MHD_OPTION_END);
+			(size_t)(32 * 1024), MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "mhd_min: cannot start the daemon on port %u\n", port);
 		return 1;

@@ -58,7 +58,7 @@ typedef struct ecr_server_options {
 	unsigned int max_connections;
 	/** Idle connection timeout in seconds; 0: 120. */
 	unsigned int timeout_seconds;
-	/** Largest request line plus headers, in bytes; 0: 64 KiB. */
+	/** Largest request headers, in bytes (answered 431 beyond); 0: 16 KiB. */
 	size_t max_header_size;
 	/** Largest blob accepted in one request, in bytes; 0: 52,000 MiB (ECR's layer limit). */
 	uint64_t max_blob_size;

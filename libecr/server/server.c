@@ -23,15 +23,17 @@
 #define DEFAULT_THREADS_MAX 64
 #define DEFAULT_MAX_CONNECTIONS 1024
 #define DEFAULT_TIMEOUT 120
-#define DEFAULT_MAX_HEADER (64 * 1024)
+/* Request headers: 16 KiB. A registry client's largest is its Authorization, a few KiB with an STS session token;
+ * nginx takes 8 KiB a line and 32 KiB in all by default. */
+#define DEFAULT_MAX_HEADER (16 * 1024)
 #define DEFAULT_MAX_BLOB (52000ull * 1024 * 1024)
 #define MAX_PEM_SIZE (1024 * 1024)
-/* Per-connection memory: large enough that uploads arrive in big pieces, small because libmicrohttpd 0.9.75
- * zeroes the whole pool after every request of a kept-alive connection (1 MiB cost ~40 us a request: manifest
- * GET 71 -> 39 us of server CPU at 256 KiB). 256 -> 128 KiB: manifest GET 24.7 -> 19.7 us of server CPU (the
- * memset was 12% of it), a 64 MiB push 88 -> 96 ms of CPU (body pieces of 64 instead of 128 KiB: one write and
- * hash update more per 64 KiB); 64 KiB saves no more on GET. */
-#define CONNECTION_MEMORY (128 * 1024)
+/* Per-connection memory (twice the header limit): small, because libmicrohttpd 0.9.75 zeroes the whole pool after
+ * every request of a kept-alive connection. At 128 KiB that memset was 22% of ecrd's CPU under wrk on a manifest
+ * GET; 128 -> 32 KiB took one event loop from 24,300-27,200 to 32,000-34,300 GETs a second (36.8-41.2 -> 29.5-31.2
+ * us of server CPU each, docs/performance.md). Upload bodies then arrive in pieces of 16 instead of 64 KiB: about
+ * 5% more server CPU per 512 MiB push, whose rate the disk and the hash set. */
+#define CONNECTION_MEMORY (32 * 1024)
 /* Requests that wait for a durable commit finish on up to this many more threads, started on demand (offload.h):
  * as many commits then wait together as there are such requests, and one fsync covers them all
  * (docs/performance.md). */

@@ -640,6 +640,51 @@ static void test_server_server__stop_deadline_waits_for_the_pool(void **state)
 	slow_delete_then_stop(1, &d);
 }
 
+/* GET /v2/ on c with one more header, X-Big, of n bytes: the status. */
+static long get_with_big_header(CURL *c, uint16_t port, size_t n)
+{
+	char *line = malloc(n + 8);
+	assert_non_null(line);
+	memcpy(line, "X-Big: ", 7);
+	memset(line + 7, 'a', n);
+	line[7 + n] = '\0';
+	struct curl_slist *h = curl_slist_append(NULL, line);
+	struct reply r;
+	assert_int_equal(perform(c, &r, "GET", port, "/v2/", h), 0);
+	curl_slist_free_all(h);
+	free(line);
+	return r.status;
+}
+
+/* Headers up to the limit are served, also on a kept-alive connection (libmicrohttpd keeps them in the
+ * connection's memory, twice the limit); beyond it, 431. The limit is an option. */
+static void test_server_server__header_limit(void **state)
+{
+	(void)state;
+	ecr_registry *reg;
+	assert_ok(ecr_registry_open(&reg, "memory:", NULL));
+	size_t limits[] = { 0, 64 * 1024 };
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		ecr_server_options o = no_auth;
+		o.max_header_size = limits[i];
+		size_t limit = limits[i] ? limits[i] : 16 * 1024;
+		ecr_server *srv;
+		assert_ok(ecr_server_new(&srv, &o));
+		assert_ok(ecr_server_add_registry(srv, reg, NULL));
+		assert_ok(ecr_server_start(srv));
+		uint16_t port = ecr_server_port(srv);
+		CURL *c = curl_easy_init();
+		for (int k = 0; k < 3; k++)
+			assert_int_equal(get_with_big_header(c, port, limit - 512), 200);
+		assert_int_equal(get_with_big_header(c, port, limit + 16), 431);
+		curl_easy_reset(c);
+		assert_int_equal(get_with_big_header(c, port, 100), 200);
+		curl_easy_cleanup(c);
+		ecr_server_free(srv);
+	}
+	ecr_registry_free(reg);
+}
+
 static void test_server_server__parse_path(void **state)
 {
 	(void)state;
@@ -796,6 +841,7 @@ int main(void)
 		cmocka_unit_test(test_server_server__graceful_stop),
 		cmocka_unit_test(test_server_server__refused_while_stopping),
 		cmocka_unit_test(test_server_server__stop_under_load),
+		cmocka_unit_test(test_server_server__header_limit),
 		cmocka_unit_test(test_server_server__parse_path),
 		cmocka_unit_test(test_server_server__error_map),
 		cmocka_unit_test(test_server_server__refused_post_ends_its_session),

@@ -1186,7 +1186,7 @@ class ecr_server_options(ctypes.Structure):
         'threads': 'Worker threads; 0: one per online CPU, from 2 to 64. Requests that wait for a durable commit (manifest\nPUT and DELETE, blob DELETE, the last request of a blob upload) finish on a second pool of up to 64\nthreads, started as they are needed, while the worker thread serves its other connections\n(not with ECR_SERVER_SINGLE_THREAD: there they finish on the one thread).',
         'max_connections': 'Most concurrent connections; 0: 1024.',
         'timeout_seconds': 'Idle connection timeout in seconds; 0: 120.',
-        'max_header_size': 'Largest request line plus headers, in bytes; 0: 64 KiB.',
+        'max_header_size': 'Largest request headers, in bytes (answered 431 beyond); 0: 16 KiB.',
         'max_blob_size': "Largest blob accepted in one request, in bytes; 0: 52,000 MiB (ECR's layer limit).",
         'log_cb': 'One line per request and server events go here; NULL: nowhere. Called from worker threads.',
         'log_level': 'The most verbose level passed to log_cb; 0: ECR_LOG_INFO.',
