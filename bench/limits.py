@@ -192,7 +192,7 @@ def measure_mhd_min(res, a, d):
         print(f"limits.py: building mhd_min failed:\n{r.stdout}", file=sys.stderr)
         return
     m = re.search(r"--threads[ =](\d+)", os.environ.get("ECRD_ARGS", ""))
-    threads = m.group(1) if m else "0"  # ecrd's default: one per CPU, at least 2 (libecr/server/server.c)
+    threads = m.group(1) if m else "0"  # ecrd's default: half the CPUs, at least 1 (libecr/server/server.c)
     p = subprocess.Popen([exe, "0", threads, "465"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = p.stdout.readline()

@@ -6,7 +6,7 @@
  *   cc -O2 -o mhd_min bench/mhd_min.c $(pkg-config --cflags --libs libmicrohttpd)
  *   ./mhd_min [PORT=0] [THREADS=0] [BODY_BYTES=465]
  *
- * THREADS 1 runs one epoll thread (ecrd --threads 1); 0 means one thread per CPU, at least 2 (ecrd's default).
+ * THREADS 1 runs one epoll thread; 0 means half the CPUs, at least 1 (ecrd's default).
  * Prints "listening on PORT" once the socket is bound, then serves until SIGTERM or SIGINT. bench/limits.py builds
  * and runs it. */
 #define _GNU_SOURCE
@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 	long threads = argc > 2 ? atol(argv[2]) : 0;
 	size_t size = argc > 3 ? (size_t)atol(argv[3]) : 465;
 	if (threads <= 0)
-		threads = sysconf(_SC_NPROCESSORS_ONLN) > 2 ? sysconf(_SC_NPROCESSORS_ONLN) : 2;
+		threads = sysconf(_SC_NPROCESSORS_ONLN) / 2 > 1 ? sysconf(_SC_NPROCESSORS_ONLN) / 2 : 1;
 	char *text = malloc(size + 1);
 	if (!text)
 		return 1;

@@ -147,8 +147,9 @@ static const char usage_text[] =
 	"  --tls-key FILE        PEM private key for HTTPS; needs --tls-cert\n"
 	"  --config FILE         read options from FILE (key = value lines, '#' comments);\n"
 	"                        the command line overrides it\n"
-	"  --threads N           worker threads (default: one per CPU, at least 2; requests that wait for a durable\n"
-	"                        commit finish on up to 64 more, started as needed); 1: a single epoll thread\n"
+	"  --threads N           worker threads, each an event loop (default: half the CPUs, at least 1);\n"
+	"                        requests that wait for a durable commit finish on up to 64 more, started\n"
+	"                        as needed\n"
 	"  --no-create-on-push   a push to a missing repository fails with NAME_UNKNOWN\n"
 	"                        (default: the push creates it)\n"
 	"  --no-auth             serve without authentication: anyone who can connect\n"
@@ -2351,10 +2352,7 @@ int main(int argc, char **argv)
 	sopts.flags = s.no_create_on_push ? 0 : ECR_SERVER_CREATE_ON_PUSH;
 	if (no_auth)
 		sopts.flags |= ECR_SERVER_NO_AUTH;
-	if (s.threads == 1)
-		sopts.flags |= ECR_SERVER_SINGLE_THREAD;
-	else
-		sopts.threads = s.threads;
+	sopts.threads = s.threads;
 	sopts.log_cb = log_to_stderr;
 	sopts.log_level = s.log_level;
 	if ((rc = ecr_server_new(&srv, &sopts)) < 0) {
