@@ -3,6 +3,8 @@
 # integ_need_packages PKG...   install missing Debian packages with apt-get
 # integ_start_ecrd ECRD DATA LOG   start ecrd on 127.0.0.1:0; sets ECRD_PID, ECRD_PORT
 #                                  (--no-auth unless ECRD_AUTH=1)
+# integ_proxy_start NAME PORT [FLAGS...]   tests/transport/faultproxy.py in front of 127.0.0.1:PORT;
+#                              sets PROXY_PID, PROXY_PORT (its stats in $WORK/NAME.stats)
 # integ_stop PID               SIGTERM, wait up to 10 s, then SIGKILL; returns its exit status
 # integ_tap_numbered           defines ok DESC, notok DESC [DETAIL...] ("ok N - DESC", counted in
 #                              PASS and FAIL) and finish ("N passed, M failed", then exits)
@@ -17,6 +19,8 @@
 #                              $WORK (kept, and said so, with KEEP=1)
 #
 # Callers keep the pids they start and stop them from their own EXIT trap.
+
+INTEG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 integ_need_packages() {
 	local p status missing=()
@@ -64,6 +68,27 @@ integ_start_ecrd() {
 	return 1
 }
 
+# integ_proxy_start NAME TARGET_PORT [FLAGS...]: tests/transport/faultproxy.py in front of 127.0.0.1:TARGET_PORT;
+# sets PROXY_PID, PROXY_PORT and adds the pid to PIDS. The stats are in $WORK/NAME.stats, its log in
+# $WORK/logs/proxy-NAME.log. PROXY_LISTEN=HOST:PORT listens there.
+integ_proxy_start() {
+	local name=$1 target=$2
+	shift 2
+	rm -f "$WORK/$name.port"
+	python3 "$INTEG_DIR/../transport/faultproxy.py" --listen "${PROXY_LISTEN:-127.0.0.1:0}" --target "127.0.0.1:$target" \
+		--port-file "$WORK/$name.port" --stats-file "$WORK/$name.stats" "$@" \
+		>/dev/null 2>"$WORK/logs/proxy-$name.log" &
+	PROXY_PID=$!
+	PIDS+=("$PROXY_PID")
+	PROXY_PORT=
+	for _ in $(seq 200); do
+		[ -s "$WORK/$name.port" ] && break
+		kill -0 "$PROXY_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	PROXY_PORT=$(cat "$WORK/$name.port" 2>/dev/null)
+	[ -n "$PROXY_PORT" ] || { echo "# faultproxy $name did not start: $(cat "$WORK/logs/proxy-$name.log")"; return 1; }
+}
 integ_stop() { # returns the exit status of PID, or 137 when it had to be killed
 	local pid=$1 rc
 	[ -n "$pid" ] || return 0

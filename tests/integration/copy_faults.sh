@@ -13,7 +13,6 @@ set -uo pipefail
 ECR=${1:?usage: copy_faults.sh ECR ECRD}
 ECRD=${2:?usage: copy_faults.sh ECR ECRD}
 HERE=$(cd "$(dirname "$0")" && pwd)
-PROXY=$HERE/../transport/faultproxy.py
 # shellcheck source=common.sh
 . "$HERE/common.sh"
 
@@ -42,26 +41,7 @@ fi
 # make_layout DIR TAG LAYER_MIB... : an OCI layout with random layers and a config.
 make_layout() { integ_make_layout raw-mib "$@"; }
 
-# proxy_start NAME TARGET_PORT [FAULTPROXY FLAGS...]: sets PROXY_PID, PROXY_PORT;
-# the stats are in $WORK/NAME.stats. PROXY_LISTEN=HOST:PORT listens there.
-proxy_start() {
-	local name=$1 target=$2
-	shift 2
-	rm -f "$WORK/$name.port"
-	python3 "$PROXY" --listen "${PROXY_LISTEN:-127.0.0.1:0}" --target "127.0.0.1:$target" \
-		--port-file "$WORK/$name.port" --stats-file "$WORK/$name.stats" "$@" \
-		>/dev/null 2>"$WORK/logs/proxy-$name.log" &
-	PROXY_PID=$!
-	PIDS+=("$PROXY_PID")
-	PROXY_PORT=
-	for _ in $(seq 200); do
-		[ -s "$WORK/$name.port" ] && break
-		kill -0 "$PROXY_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	PROXY_PORT=$(cat "$WORK/$name.port" 2>/dev/null)
-	[ -n "$PROXY_PORT" ] || { echo "# faultproxy $name did not start: $(cat "$WORK/logs/proxy-$name.log")"; return 1; }
-}
+proxy_start() { integ_proxy_start "$@"; }
 proxy_stop() { integ_stop "$1"; }
 stat_of() { jq -r ".$2" "$WORK/$1.stats"; } # NAME FIELD
 
