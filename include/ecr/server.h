@@ -49,9 +49,10 @@ typedef struct ecr_server_options {
 	uint32_t flags;
 	/**
 	 * Worker threads (event loops); 0: half the online CPUs, from 1 to 64. Requests that wait for a durable
-	 * commit (manifest PUT and DELETE, blob DELETE, the last request of a blob upload) finish on a second pool
-	 * of up to 64 threads, started as they are needed, while the worker thread serves its other connections
-	 * (not with ECR_SERVER_SINGLE_THREAD: there they finish on the one thread).
+	 * commit (manifest PUT and DELETE, blob DELETE, the last request of a blob upload) or may wait for a
+	 * pull-through cache's upstream (pulls of the repositories its rules cover) finish on a second pool of up
+	 * to 64 threads, started as they are needed, while the worker thread serves its other connections (not
+	 * with ECR_SERVER_SINGLE_THREAD: there they finish on the one thread).
 	 */
 	unsigned int threads;
 	/** Most concurrent connections; 0: 1024. */

@@ -19,7 +19,27 @@ struct ecr_blob {
 	ecr__blob_stream_close_fn stream_close;
 	void *stream_ctx;
 	uint64_t stream_pos; /* position in the whole blob */
+	ecr__blob_stream_watch_fn stream_watch; /* NULL: reads may wait, and cannot tell */
+	ecr__blob_stream_unwatch_fn stream_unwatch;
 };
+
+void ecr__blob_stream_set_watch(ecr_blob *b, ecr__blob_stream_watch_fn watch_fn, ecr__blob_stream_unwatch_fn unwatch_fn)
+{
+	b->stream_watch = watch_fn;
+	b->stream_unwatch = unwatch_fn;
+}
+
+int ecr__blob_watch(ecr_blob *b, ecr__blob_notify_fn notify, void *arg)
+{
+	if (!b->stream_watch || b->remaining == 0)
+		return 1;
+	return b->stream_watch(b->stream_ctx, b->stream_pos, notify, arg);
+}
+
+int ecr__blob_unwatch(ecr_blob *b, void *arg)
+{
+	return b->stream_unwatch ? b->stream_unwatch(b->stream_ctx, arg) : 0;
+}
 
 int ecr__blob_new_stream(ecr_blob **out, uint64_t size, uint64_t offset, uint64_t length,
 	ecr__blob_stream_read_fn read_fn, ecr__blob_stream_close_fn close_fn, void *ctx)

@@ -37,4 +37,20 @@ typedef void (*ecr__blob_stream_close_fn)(void *ctx);
 int ecr__blob_new_stream(ecr_blob **out, uint64_t size, uint64_t offset, uint64_t length,
                          ecr__blob_stream_read_fn read_fn, ecr__blob_stream_close_fn close_fn, void *ctx);
 
+/*
+ * Waiting without blocking, for a stream that can tell: watch_fn(ctx, pos, notify, arg) answers 1 when a read at
+ * pos would not wait, else registers notify(arg) and answers 0; notify then runs once, on another thread and with
+ * no lock of the stream held, when such a read would no longer wait. unwatch_fn(ctx, arg) withdraws it: 1 when it
+ * did, 0 when notify has run or is about to.
+ */
+typedef void (*ecr__blob_notify_fn)(void *arg);
+typedef int (*ecr__blob_stream_watch_fn)(void *ctx, uint64_t pos, ecr__blob_notify_fn notify, void *arg);
+typedef int (*ecr__blob_stream_unwatch_fn)(void *ctx, void *arg);
+void ecr__blob_stream_set_watch(ecr_blob *b, ecr__blob_stream_watch_fn watch_fn, ecr__blob_stream_unwatch_fn unwatch_fn);
+
+/* The same for any reader (its next ecr_blob_read): readers of a store, which do not wait for other threads,
+ * answer 1. */
+int ecr__blob_watch(ecr_blob *b, ecr__blob_notify_fn notify, void *arg);
+int ecr__blob_unwatch(ecr_blob *b, void *arg);
+
 #endif

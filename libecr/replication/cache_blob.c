@@ -33,6 +33,13 @@
 
 enum { FLIGHT_RUNNING = 0, FLIGHT_DONE = 1, FLIGHT_FAILED = -1 };
 
+/* A reader waiting without blocking (ecr__blob_watch): told once when the flight moves on. */
+typedef struct flight_waiter {
+	ecr__blob_notify_fn notify;
+	void *arg;
+	struct flight_waiter *next;
+} flight_waiter;
+
 struct ecr__cache_flight {
 	/* set at creation, then read-only */
 	ecr_cache *cache;
@@ -58,6 +65,7 @@ struct ecr__cache_flight {
 	char err_msg[512];
 	char **also; /* other repositories to mount the blob into after the commit */
 	size_t also_count;
+	flight_waiter *waiters;
 };
 
 static void flight_free(ecr__cache_flight *f)
@@ -83,6 +91,24 @@ static void flight_unref(ecr__cache_flight *f)
 	pthread_mutex_unlock(&f->lock);
 	if (last)
 		flight_free(f);
+}
+
+/* The waiters, taken under f->lock, to be told once it is released (they take locks of their own). */
+static flight_waiter *flight_take_waiters_locked(ecr__cache_flight *f)
+{
+	flight_waiter *w = f->waiters;
+	f->waiters = NULL;
+	return w;
+}
+
+static void flight_tell(flight_waiter *w)
+{
+	while (w) {
+		flight_waiter *next = w->next;
+		w->notify(w->arg);
+		ecr__free(w);
+		w = next;
+	}
 }
 
 /* End the flight (under f->lock), keeping the error of the calling thread when it failed. */
@@ -145,7 +171,9 @@ static int fetch(ecr__cache_flight *f)
 	f->size = size;
 	f->size_known = true;
 	pthread_cond_broadcast(&f->cond);
+	flight_waiter *told = flight_take_waiters_locked(f);
 	pthread_mutex_unlock(&f->lock);
+	flight_tell(told);
 
 	if ((rc = ecr_upload_begin(&up, repo)))
 		goto done;
@@ -178,7 +206,9 @@ static int fetch(ecr__cache_flight *f)
 		pthread_mutex_lock(&f->lock);
 		f->avail = got;
 		pthread_cond_broadcast(&f->cond);
+		flight_waiter *moved = flight_take_waiters_locked(f);
 		pthread_mutex_unlock(&f->lock);
+		flight_tell(moved);
 	}
 	if (got != size) {
 		rc = ecr__fail(ECR_ENETWORK, ECR_ERROR_TRANSPORT, "%s/%s: blob %s ended after %llu of %llu bytes",
@@ -218,7 +248,9 @@ done:
 		/* keep this thread's error for the readers, then log it */
 		pthread_mutex_lock(&f->lock);
 		flight_end_locked(f, rc);
+		flight_waiter *failed = flight_take_waiters_locked(f);
 		pthread_mutex_unlock(&f->lock);
+		flight_tell(failed);
 		ecr__log(&f->cache->log, ECR_LOG_WARN, "pull through cache: fetching %s from %s/%s failed: %s",
 		         f->digest, f->url, f->upath, f->err_msg);
 	}
@@ -237,7 +269,9 @@ static void *fetch_thread(void *arg)
 	if (!rc) {
 		pthread_mutex_lock(&f->lock);
 		flight_end_locked(f, 0);
+		flight_waiter *done = flight_take_waiters_locked(f);
 		pthread_mutex_unlock(&f->lock);
+		flight_tell(done);
 	}
 	ecr__error_clear();
 	/* out of the table: a later open finds the stored blob (or, after a failure, tries again) */
@@ -387,6 +421,46 @@ static void reader_close(void *ctx)
 	flight_unref(ctx);
 }
 
+/* Whether reader_read at pos would return at once (it waits for bytes not fetched yet, and at the end of the
+ * blob for the commit): 1, or 0 with notify(arg) registered. */
+static int reader_watch(void *ctx, uint64_t pos, ecr__blob_notify_fn notify, void *arg)
+{
+	ecr__cache_flight *f = ctx;
+	flight_waiter *w = ecr__malloc(sizeof(*w));
+	int ready;
+	if (!w)
+		return 1; /* the read will wait, as without watching */
+	pthread_mutex_lock(&f->lock);
+	ready = f->state != FLIGHT_RUNNING || (f->avail > pos && f->avail < f->size);
+	if (!ready) {
+		w->notify = notify;
+		w->arg = arg;
+		w->next = f->waiters;
+		f->waiters = w;
+		w = NULL;
+	}
+	pthread_mutex_unlock(&f->lock);
+	ecr__free(w);
+	return ready;
+}
+
+static int reader_unwatch(void *ctx, void *arg)
+{
+	ecr__cache_flight *f = ctx;
+	flight_waiter *found = NULL;
+	pthread_mutex_lock(&f->lock);
+	for (flight_waiter **p = &f->waiters; *p; p = &(*p)->next) {
+		if ((*p)->arg == arg) {
+			found = *p;
+			*p = found->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&f->lock);
+	ecr__free(found);
+	return found != NULL;
+}
+
 /* Whether the repository (if it exists) holds the blob: 1 with the reader opened, 0 not, negative on errors. */
 static int open_stored(ecr_blob **out, ecr_registry *reg, const char *repository, const char *digest, uint64_t offset,
                        uint64_t length)
@@ -513,6 +587,7 @@ int ecr_cache_blob_open(ecr_blob **out, ecr_cache *cache, ecr_registry *reg, con
 	}
 	if ((rc = ecr__blob_new_stream(out, size, offset, length, reader_read, reader_close, f)))
 		goto done;
+	ecr__blob_stream_set_watch(*out, reader_watch, reader_unwatch);
 	f = NULL; /* the blob holds the reference */
 done:
 	if (f)

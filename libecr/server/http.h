@@ -4,6 +4,7 @@
 #define ECR_SERVER_HTTP_H
 
 #include <microhttpd.h>
+#include <pthread.h>
 
 #include "../core/core.h"
 #include "../core/logging.h"
@@ -67,9 +68,20 @@ struct ecr_server {
 	/* request counters, latency histograms, registries served (metrics.c); who may read /metrics */
 	ecr__metrics *metrics;
 	int metrics_access; /* ecr_server_metrics_access */
-	/* requests that wait for a durable commit finish on these threads (offload.h), NULL: on the worker thread */
+	/* requests that wait for a durable commit or for a pull-through cache's upstream finish on these threads
+	 * (offload.h), NULL: on the worker thread */
 	ecr__offload *offload;
+	/* blob streams of the pull-through cache whose connection is suspended until the upstream sends more
+	 * (oci.c); closing: a stop resumes them to end them */
+	pthread_mutex_t streams_lock;
+	struct oci_stream *streams;
+	size_t streams_suspended;
+	bool streams_closing;
 };
+
+/* Ends the blob streams that wait for a pull-through cache's upstream: libmicrohttpd cannot stop with their
+ * connections suspended (ecr_server_stop, before MHD_stop_daemon). */
+void ecr__oci_streams_close(ecr_server *srv);
 
 /* A stop waits for requests in flight while some handler ran within this long (ecr_server_stop). */
 #define STOP_IDLE_MS 2000

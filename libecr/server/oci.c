@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "../core/json.h"
+#include "../engine/cache_support.h"
 #include "../engine/upload_cache.h"
 
 #define READ_BLOCK (256 * 1024)
@@ -348,17 +350,123 @@ static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *le
 	return 1;
 }
 
+/*
+ * A blob answered through a reader (no file descriptor): a store's reader, a remote registry's download or a
+ * pull-through cache's stream. When the next read would wait for the upstream (ecr__blob_watch), the connection
+ * is suspended and the reader returns no bytes; the cache's fetch thread resumes it once there are more. So
+ * the worker thread serves its other connections meanwhile. All under srv->streams_lock; a reference for the
+ * response and one for a notify on its way.
+ */
+typedef struct oci_stream {
+	ecr_blob *b;
+	ecr_server *srv;
+	const ecr__mhd *mhd;
+	struct MHD_Connection *conn;
+	_Atomic int refs;
+	bool suspended; /* and in srv->streams */
+	bool ready;     /* the notify came before the reader suspended */
+	struct oci_stream *next;
+} oci_stream;
+
+static void stream_unref(oci_stream *s)
+{
+	if (atomic_fetch_sub(&s->refs, 1) == 1) {
+		ecr_blob_free(s->b);
+		ecr__free(s);
+	}
+}
+
+/* Under streams_lock: s leaves the suspended list and its connection resumes. */
+static void stream_resume_locked(oci_stream *s)
+{
+	for (oci_stream **p = &s->srv->streams; *p; p = &(*p)->next) {
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	}
+	s->suspended = false;
+	s->srv->streams_suspended--;
+	s->mhd->resume_connection(s->conn);
+}
+
+/* The notify (the cache's fetch thread): more bytes, the end, or a failure. */
+static void stream_ready(void *arg)
+{
+	oci_stream *s = arg;
+	pthread_mutex_lock(&s->srv->streams_lock);
+	if (s->suspended)
+		stream_resume_locked(s);
+	else
+		s->ready = true;
+	pthread_mutex_unlock(&s->srv->streams_lock);
+	stream_unref(s);
+}
+
+void ecr__oci_streams_close(ecr_server *srv)
+{
+	pthread_mutex_lock(&srv->streams_lock);
+	srv->streams_closing = true;
+	for (oci_stream *s = srv->streams, *next; s; s = next) {
+		next = s->next;
+		if (ecr__blob_unwatch(s->b, s)) { /* else its notify is on its way */
+			stream_resume_locked(s);
+			atomic_fetch_sub(&s->refs, 1); /* the notify's (the response still holds one) */
+		}
+	}
+	while (srv->streams_suspended) { /* the notifies on their way */
+		pthread_mutex_unlock(&srv->streams_lock);
+		usleep(1000);
+		pthread_mutex_lock(&srv->streams_lock);
+	}
+	pthread_mutex_unlock(&srv->streams_lock);
+}
+
+/* 1: the read will not wait; 0: suspended, answer no bytes now; -1: the server is stopping. */
+static int stream_wait(oci_stream *s)
+{
+	if (!s->srv->offload) /* libmicrohttpd was started without suspend/resume: the read waits */
+		return 1;
+	atomic_fetch_add(&s->refs, 1);
+	if (ecr__blob_watch(s->b, stream_ready, s)) {
+		atomic_fetch_sub(&s->refs, 1);
+		return 1;
+	}
+	int ret;
+	pthread_mutex_lock(&s->srv->streams_lock);
+	if (s->ready) {
+		s->ready = false;
+		ret = 1;
+	} else if (s->srv->streams_closing) {
+		if (ecr__blob_unwatch(s->b, s))
+			atomic_fetch_sub(&s->refs, 1);
+		ret = -1;
+	} else {
+		s->mhd->suspend_connection(s->conn);
+		s->suspended = true;
+		s->next = s->srv->streams;
+		s->srv->streams = s;
+		s->srv->streams_suspended++;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&s->srv->streams_lock);
+	return ret;
+}
+
 static ssize_t blob_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	ecr_blob *b = cls;
+	oci_stream *s = cls;
 	size_t n = 0;
 	(void)pos;
-	if (ecr_blob_read(b, buf, max, &n) != 0)
+	int w = stream_wait(s);
+	if (w <= 0)
+		return w == 0 ? 0 : MHD_CONTENT_READER_END_WITH_ERROR;
+	if (ecr_blob_read(s->b, buf, max, &n) != 0)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
 }
 
-static void blob_reader_free(void *cls) { ecr_blob_free(cls); }
+static void blob_reader_free(void *cls) { stream_unref(cls); }
 
 /* A whole-blob GET answered 307 to the blob's download URL: true when answered (*ret), false to stream it
  * (the store cannot presign). */
@@ -451,9 +559,19 @@ static enum MHD_Result blob_get(http_request *r, bool head)
 		} else {
 			ecr_error_clear();
 			ecr__http_note_body_size(len);
-			resp = r->mhd->create_response_from_callback(len, READ_BLOCK, blob_reader, b, blob_reader_free);
-			if (!resp)
+			oci_stream *st = ecr__calloc(1, sizeof(*st));
+			if (!st) {
 				ecr_blob_free(b);
+				return MHD_NO;
+			}
+			st->b = b;
+			st->srv = r->srv;
+			st->mhd = r->mhd;
+			st->conn = r->conn;
+			st->refs = 1;
+			resp = r->mhd->create_response_from_callback(len, READ_BLOCK, blob_reader, st, blob_reader_free);
+			if (!resp)
+				stream_unref(st);
 		}
 	}
 	if (!resp)
@@ -819,6 +937,13 @@ static enum MHD_Result referrers(http_request *r)
 
 /* --- dispatch --- */
 
+/* Pulls of a repository under a pull-through cache rule may wait for the upstream registry: they finish on the
+ * offload pool, so that their worker thread serves its other connections meanwhile. */
+static enum MHD_Result manifest_get_job(http_request *r) { return manifest_get(r, false); }
+static enum MHD_Result manifest_head_job(http_request *r) { return manifest_get(r, true); }
+static enum MHD_Result blob_get_job(http_request *r) { return blob_get(r, false); }
+static enum MHD_Result blob_head_job(http_request *r) { return blob_get(r, true); }
+
 enum MHD_Result ecr__oci_begin(http_request *r)
 {
 	enum MHD_Result ret;
@@ -832,8 +957,12 @@ enum MHD_Result ecr__oci_begin(http_request *r)
 	case ROUTE_TAGS:
 		return tags_list(r);
 	case ROUTE_MANIFEST:
-		if (method_is(r, "GET") || method_is(r, "HEAD"))
-			return manifest_get(r, method_is(r, "HEAD"));
+		if (method_is(r, "GET") || method_is(r, "HEAD")) {
+			bool head = method_is(r, "HEAD");
+			if (!r->expects_body && cache_covers(r))
+				return ecr__http_offload(r, head ? manifest_head_job : manifest_get_job);
+			return manifest_get(r, head);
+		}
 		if (method_is(r, "DELETE"))
 			return r->expects_body ? manifest_delete(r) : ecr__http_offload(r, manifest_delete);
 		if (method_is(r, "PUT")) {
@@ -845,8 +974,12 @@ enum MHD_Result ecr__oci_begin(http_request *r)
 		}
 		return unsupported(r);
 	case ROUTE_BLOB:
-		if (method_is(r, "GET") || method_is(r, "HEAD"))
-			return blob_get(r, method_is(r, "HEAD"));
+		if (method_is(r, "GET") || method_is(r, "HEAD")) {
+			bool head = method_is(r, "HEAD");
+			if (!r->expects_body && cache_covers(r))
+				return ecr__http_offload(r, head ? blob_head_job : blob_get_job);
+			return blob_get(r, head);
+		}
 		if (method_is(r, "DELETE"))
 			return r->expects_body ? blob_delete(r) : ecr__http_offload(r, blob_delete);
 		return unsupported(r);

@@ -78,6 +78,7 @@ int ecr_server_new(ecr_server **out, const ecr_server_options *opts)
 		return ecr__fail(ECR_EINVALID, ECR_ERROR_INVALID, "max_header_size must be at least 1024 bytes");
 	if (!(srv = ecr__calloc(1, sizeof(*srv))))
 		return ECR_ENOMEM;
+	pthread_mutex_init(&srv->streams_lock, NULL);
 	if ((rc = dup_opt(&srv->bind_address, opts->bind_address ? opts->bind_address : "127.0.0.1")) ||
 		(rc = dup_opt(&srv->tls_cert_file, opts->tls_cert_file)) ||
 		(rc = dup_opt(&srv->tls_key_file, opts->tls_key_file))) {
@@ -954,10 +955,13 @@ int ecr_server_stop(ecr_server *srv)
 			break;
 		usleep(10000);
 	}
-	/* libmicrohttpd cannot stop with a connection suspended: the offloaded requests finish and resume theirs */
+	/* libmicrohttpd cannot stop with a connection suspended: the offloaded requests finish and resume theirs,
+	 * and the streams waiting for an upstream are ended */
 	if (srv->offload)
 		ecr__offload_drain(srv->offload);
+	ecr__oci_streams_close(srv);
 	srv->mhd->stop_daemon(srv->daemon);
+	srv->streams_closing = false;
 	srv->stopping = false;
 	srv->daemon = NULL;
 	srv->mhd = NULL;
@@ -986,5 +990,6 @@ void ecr_server_free(ecr_server *srv)
 	ecr__ratelimit_free(srv->anon_limit);
 	ecr__metrics_free(srv->metrics);
 	ecr__offload_free(srv->offload);
+	pthread_mutex_destroy(&srv->streams_lock);
 	ecr__free(srv);
 }

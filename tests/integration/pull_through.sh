@@ -126,7 +126,7 @@ push "$WORK/img1" v1 "127.0.0.1:$UP_PORT/lib/app:v1"
 D1=$(raw_digest "127.0.0.1:$UP_PORT/lib/app:v1")
 check "image pushed to docker-registry" '[ ${#D1} -eq 71 ]'
 
-ecrd_start A --cache-freshness 3600 || { notok "ecrd starts"; finish; }
+ecrd_start A --threads 1 --cache-freshness 3600 || { notok "ecrd starts"; finish; }
 ecr_api "$A_PORT" create-pull-through-cache-rule --ecr-repository-prefix up \
 	--upstream-registry-url "http://127.0.0.1:$UP_PORT" >"$WORK/rule.json" 2>"$WORK/logs/aws.err"
 check "create-pull-through-cache-rule" '[ "$(jq -r .ecrRepositoryPrefix "$WORK/rule.json")" = up ]'
@@ -163,7 +163,7 @@ check "tag moved upstream: the cached one within --cache-freshness" '[ $RC -eq 0
 # ... picked up after it (same data folder, a 1 s window)
 integ_stop "$A_PID"
 A_RC=$?
-ecrd_start A --cache-freshness 1 || { notok "ecrd restarts"; finish; }
+ecrd_start A --threads 1 --cache-freshness 1 || { notok "ecrd restarts"; finish; }
 sleep 1.2
 pull "127.0.0.1:$A_PORT/up/lib/app:v1" "$WORK/after"
 check "tag moved upstream: picked up after the window" '[ $RC -eq 0 ] && [ "$(layout_digest "$WORK/after")" = "$D2" ] && layout_ok "$WORK/after"'
@@ -220,6 +220,70 @@ check "later: a full pull of that blob has its digest" '[ "$(file_digest "$WORK/
 rm -f "$WORK/part" "$WORK/drop1" "$WORK/drop2"
 echo "# upstream fetches of the blob whose first client left: $(upstream_gets drop "$DD")"
 
+# a slow upstream (faultproxy holding back every response chunk) holds up only the pulls that wait for it:
+# ecrd A runs one event loop (--threads 1), and answers GET /v2/ while a pull waits on the upstream
+# slow_rule PREFIX DELAY_MS: a faultproxy in front of docker-registry and a rule PREFIX to it (stats: PREFIX.stats)
+slow_rule() {
+	integ_proxy_start "$1" "$UP_PORT" --delay-ms "$2" || return 1
+	ecr_api "$A_PORT" create-pull-through-cache-rule --ecr-repository-prefix "$1" \
+		--upstream-registry-url "http://127.0.0.1:$PROXY_PORT" >"$WORK/rule-$1.json" 2>>"$WORK/logs/aws.err"
+}
+# slow_pull PREFIX WHAT URL: GET URL in the background into $WORK/slow-WHAT; once the proxy PREFIX has forwarded
+# one more request (WHAT manifest) or the first bytes arrived (WHAT blob), GET /v2/: its status in PING, whether
+# the slow GET was still running then (STILL: 1 or 0), and the bytes the upstream sent meanwhile (MOVED: 0 when
+# the answer did not wait for the upstream's next chunk); SLOW_RC is the slow GET's exit status
+slow_pull() {
+	local before=0 sp
+	[ -s "$WORK/$1.stats" ] && before=$(jq -r .requests "$WORK/$1.stats")
+	rm -f "$WORK/slow-$2"
+	curl -s -f -o "$WORK/slow-$2" -H "Accept: $MT" "$3" &
+	sp=$!
+	for _ in $(seq 400); do
+		if [ "$2" = blob ]; then
+			[ -s "$WORK/slow-$2" ] && break
+		else
+			[ -s "$WORK/$1.stats" ] && [ "$(jq -r .requests "$WORK/$1.stats")" -gt "$before" ] && break
+		fi
+		sleep 0.05
+	done
+	local b0 b1
+	b0=$(jq '[.bytes[]] | add' "$WORK/$1.stats")
+	PING=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "http://127.0.0.1:$A_PORT/v2/")
+	b1=$(jq '[.bytes[]] | add' "$WORK/$1.stats")
+	MOVED=$((b1 - b0))
+	STILL=0
+	kill -0 "$sp" 2>/dev/null && STILL=1
+	wait "$sp"
+	SLOW_RC=$?
+}
+slow_rule slow 2000 || notok "faultproxy starts"
+slow_pull slow manifest "http://127.0.0.1:$A_PORT/v2/slow/lib/app/manifests/v1"
+check "a manifest pull waiting on a slow upstream: GET /v2/ answered meanwhile (status $PING, pull still waiting: $STILL, upstream bytes meanwhile: $MOVED)" \
+	'[ "$PING" = 200 ] && [ "$STILL" = 1 ] && [ "$MOVED" = 0 ]'
+check "... and that pull completes with the upstream's manifest" \
+	'[ $SLOW_RC -eq 0 ] && [ "$(file_digest "$WORK/slow-manifest")" = "$D2" ]'
+integ_stop "$PROXY_PID" >/dev/null
+# a blob streamed while it is fetched: a chunk every 2 s
+slow_rule slowb 2000 || notok "faultproxy starts"
+curl -s -f -o /dev/null -H "Accept: $MT" "http://127.0.0.1:$A_PORT/v2/slowb/lib/app/manifests/v1"
+SB=$(jq -r '.layers | min_by(.size) | .digest' "$WORK/slow-manifest")
+slow_pull slowb blob "http://127.0.0.1:$A_PORT/v2/slowb/lib/app/blobs/$SB"
+check "a blob streaming from a slow upstream: GET /v2/ answered meanwhile (status $PING, pull still going: $STILL, upstream bytes meanwhile: $MOVED)" \
+	'[ "$PING" = 200 ] && [ "$STILL" = 1 ] && [ "$MOVED" = 0 ]'
+check "... and that blob arrives whole" '[ $SLOW_RC -eq 0 ] && [ "$(file_digest "$WORK/slow-blob")" = "$SB" ]'
+# a stop while a blob streams from the slow upstream: the stream ends, ecrd exits 0
+SB2=$(jq -r '.layers | max_by(.size) | .digest' "$WORK/slow-manifest")
+curl -s -o "$WORK/slow-cut" "http://127.0.0.1:$A_PORT/v2/slowb/lib/app/blobs/$SB2" &
+CUT=$!
+for _ in $(seq 200); do [ -s "$WORK/slow-cut" ] && break; sleep 0.05; done
+integ_stop "$A_PID"
+A_RC=$?
+wait "$CUT"
+check "a stop while a blob streams from a slow upstream: ecrd exits 0 (exit $A_RC), the client gets part of it" \
+	'[ "$A_RC" -eq 0 ] && [ -s "$WORK/slow-cut" ] && [ "$(file_digest "$WORK/slow-cut")" != "$SB2" ]'
+integ_stop "$PROXY_PID" >/dev/null
+ecrd_start A --threads 1 --cache-freshness 1 || { notok "ecrd restarts"; finish; }
+
 # podman (when it runs here)
 if command -v podman >/dev/null && [ "$(id -u)" -eq 0 ]; then
 	PR=/tmp/ptc-pod.$$
@@ -270,7 +334,7 @@ check "ecrd as upstream, stopped: warm pull" '[ $RC -eq 0 ] && [ "$(layout_diges
 if [ "${FIGURES:-1}" = 1 ]; then
 	upstream_start || { notok "docker-registry restarts"; finish; }
 	integ_stop "$A_PID"
-	ecrd_start A --cache-freshness 3600 || { notok "ecrd restarts"; finish; }
+	ecrd_start A --threads 1 --cache-freshness 3600 || { notok "ecrd restarts"; finish; }
 	# the restarted docker-registry has another port: a rule of its own
 	ecr_api "$A_PORT" create-pull-through-cache-rule --ecr-repository-prefix fig \
 		--upstream-registry-url "http://127.0.0.1:$UP_PORT" >/dev/null 2>>"$WORK/logs/aws.err"

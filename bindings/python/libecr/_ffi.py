@@ -1183,7 +1183,7 @@ class ecr_server_options(ctypes.Structure):
         'port': 'Port; 0 picks a free one (see ecr_server_port()).',
         'tls_cert_file': "PEM certificate (chain) and key files for HTTPS; both NULL for plain\nHTTP. When libecr was built with its own libmicrohttpd (without TLS,\nmeson option bundled_mhd), an HTTPS server loads the system's\nlibmicrohttpd.so.12 (and GnuTLS) with dlopen when it starts.",
         'flags': 'ECR_SERVER_* flags.',
-        'threads': 'Worker threads (event loops); 0: half the online CPUs, from 1 to 64. Requests that wait for a durable\ncommit (manifest PUT and DELETE, blob DELETE, the last request of a blob upload) finish on a second pool\nof up to 64 threads, started as they are needed, while the worker thread serves its other connections\n(not with ECR_SERVER_SINGLE_THREAD: there they finish on the one thread).',
+        'threads': "Worker threads (event loops); 0: half the online CPUs, from 1 to 64. Requests that wait for a durable\ncommit (manifest PUT and DELETE, blob DELETE, the last request of a blob upload) or may wait for a\npull-through cache's upstream (pulls of the repositories its rules cover) finish on a second pool of up\nto 64 threads, started as they are needed, while the worker thread serves its other connections (not\nwith ECR_SERVER_SINGLE_THREAD: there they finish on the one thread).",
         'max_connections': 'Most concurrent connections; 0: 1024.',
         'timeout_seconds': 'Idle connection timeout in seconds; 0: 120.',
         'max_header_size': 'Largest request headers, in bytes (answered 431 beyond); 0: 16 KiB.',
