@@ -664,8 +664,8 @@ static void test_storage_blob_fs__pipelined_flush_rounds(void **state)
 	th_rmtree(dir);
 }
 
-/* The child of flush_survives_kill9: takes the upload in chunks, flushing each, and reports each flushed size on
- * fd; exits once it is all in. */
+/* The child of flush_survives_kill9: opens the upload, reports size 0 on fd once it exists, takes the upload in
+ * chunks, flushing each, and reports each flushed size; exits once it is all in. */
 static void fs_flush_child(const char *dir, const unsigned char *data, size_t chunk, size_t total, int fd)
 {
 	ecr_blob_store *s = NULL;
@@ -673,6 +673,8 @@ static void fs_flush_child(const char *dir, const unsigned char *data, size_t ch
 	uint64_t off = 0;
 	if (ecr_blob_store_fs_new(&s, dir, 0) != 0 || s->stage_open(&w, s, "killed", 1) != 0)
 		_exit(2);
+	if (write(fd, &off, sizeof(off)) != (ssize_t)sizeof(off))
+		_exit(4);
 	while (off < total) {
 		size_t n = total - off < chunk ? (size_t)(total - off) : chunk;
 		if (w->write(w, data + off, n) != 0 || w->flush(w) != 0)
@@ -710,6 +712,10 @@ static void test_storage_blob_fs__flush_survives_kill9(void **state)
 			fs_flush_child(dir, data, chunk, total, fds[1]);
 		}
 		close(fds[1]);
+		/* the kill lands during the upload: after the child created it (on a loaded machine, starting the child
+		 * alone can take longer than the sleep) */
+		assert_int_equal(read(fds[0], &got, sizeof(got)), (ssize_t)sizeof(got));
+		assert_int_equal(got, 0);
 		usleep(20000 + rand_r(&seed) % 100000);
 		kill(pid, SIGKILL);
 		assert_int_equal(waitpid(pid, &status, 0), pid);
