@@ -75,7 +75,6 @@ struct ecr_server {
 	 * (oci.c); closing: a stop resumes them to end them */
 	pthread_mutex_t streams_lock;
 	struct oci_stream *streams;
-	size_t streams_suspended;
 	bool streams_closing;
 };
 
@@ -140,6 +139,7 @@ typedef struct http_request {
 	ecr_repository *repo;
 	ecr_upload *upload;
 	uint64_t received;
+	int cache_rule; /* a pull-through cache rule covers target.name: 0 not asked yet, 1 yes, -1 no (oci.c) */
 	bool in_first_call; /* the first call of the access handler is running */
 	bool expects_body;  /* Content-Length > 0 or a chunked body */
 	bool refused;       /* arrived while the server stops: answered 503, not counted in flight */

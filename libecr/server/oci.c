@@ -79,15 +79,17 @@ static enum MHD_Result fail_repo(http_request *r, int rc)
 	return oci_fail(r, rc, "name");
 }
 
-/* Whether pulls of the request's repository go through the pull-through cache (a rule covers its name). */
+/* Whether pulls of the request's repository go through the pull-through cache (a rule covers its name); asked
+ * once per request (the dispatch and the handler both need it). */
 static bool cache_covers(http_request *r)
 {
-	if (!r->srv->cache)
-		return false;
-	int rc = ecr_cache_covers(r->srv->cache, r->reg, r->target.name);
-	if (rc < 0)
-		ecr_error_clear();
-	return rc == 1;
+	if (!r->cache_rule) {
+		int rc = r->srv->cache ? ecr_cache_covers(r->srv->cache, r->reg, r->target.name) : 0;
+		if (rc < 0)
+			ecr_error_clear();
+		r->cache_rule = rc == 1 ? 1 : -1;
+	}
+	return r->cache_rule == 1;
 }
 
 /*
@@ -386,7 +388,6 @@ static void stream_resume_locked(oci_stream *s)
 		}
 	}
 	s->suspended = false;
-	s->srv->streams_suspended--;
 	s->mhd->resume_connection(s->conn);
 }
 
@@ -414,7 +415,7 @@ void ecr__oci_streams_close(ecr_server *srv)
 			atomic_fetch_sub(&s->refs, 1); /* the notify's (the response still holds one) */
 		}
 	}
-	while (srv->streams_suspended) { /* the notifies on their way */
+	while (srv->streams) { /* the notifies on their way */
 		pthread_mutex_unlock(&srv->streams_lock);
 		usleep(1000);
 		pthread_mutex_lock(&srv->streams_lock);
@@ -446,7 +447,6 @@ static int stream_wait(oci_stream *s)
 		s->suspended = true;
 		s->next = s->srv->streams;
 		s->srv->streams = s;
-		s->srv->streams_suspended++;
 		ret = 0;
 	}
 	pthread_mutex_unlock(&s->srv->streams_lock);
