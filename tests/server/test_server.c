@@ -188,6 +188,9 @@ static void test_server_server__virtual_hosts(void **state)
 
 struct slow_client {
 	uint16_t port;
+	_Atomic bool hold; /* the upload waits half way while set (up to 10 s) */
+	_Atomic bool held; /* it reached that point */
+	size_t left;
 	int rc;
 	struct reply r;
 };
@@ -195,12 +198,17 @@ struct slow_client {
 /* A request that takes a while: a 4 MiB blob uploaded slowly. */
 static size_t slow_read(char *buf, size_t sz, size_t n, void *ud)
 {
-	size_t *left = ud;
+	struct slow_client *sc = ud;
 	size_t len = sz * n < 65536 ? sz * n : 65536;
-	if (len > *left)
-		len = *left;
+	if (len > sc->left)
+		len = sc->left;
+	if (sc->left <= (2 << 20) && sc->hold) {
+		sc->held = true;
+		for (int i = 0; i < 10000 && sc->hold; i++)
+			usleep(1000);
+	}
 	memset(buf, 'x', len);
-	*left -= len;
+	sc->left -= len;
 	usleep(2000);
 	return len;
 }
@@ -209,7 +217,7 @@ static void *slow_upload(void *arg)
 {
 	struct slow_client *sc = arg;
 	char url[256];
-	size_t left = 4 << 20;
+	sc->left = 4 << 20;
 	snprintf(url, sizeof(url),
 		"http://127.0.0.1:%u/v2/slow/blobs/uploads/?digest="
 		"sha256:0000000000000000000000000000000000000000000000000000000000000000",
@@ -218,13 +226,36 @@ static void *slow_upload(void *arg)
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
 	curl_easy_setopt(c, CURLOPT_READFUNCTION, slow_read);
-	curl_easy_setopt(c, CURLOPT_READDATA, &left);
+	curl_easy_setopt(c, CURLOPT_READDATA, sc);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(4 << 20));
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sc->r);
 	sc->rc = curl_easy_perform(c) == CURLE_OK ? 0 : -1;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &sc->r.status);
 	curl_easy_cleanup(c);
+	return NULL;
+}
+
+/* Wait (up to 10 s) until flag is set (the client reached a point, a stop began): what a test waits for instead
+ * of sleeping, which a loaded machine can outlast. */
+static void wait_true(_Atomic bool *flag)
+{
+	for (int i = 0; i < 10000 && !*flag; i++)
+		usleep(1000);
+	assert_true(*flag);
+}
+
+/* Wait (up to 10 s) until the server counts a request in flight. */
+static void wait_in_flight(ecr_server *srv)
+{
+	for (int i = 0; i < 1000 && srv->in_flight < 1; i++)
+		usleep(10000);
+	assert_true(srv->in_flight >= 1);
+}
+
+static void *stop_thread(void *arg)
+{
+	ecr_server_stop(arg);
 	return NULL;
 }
 
@@ -240,23 +271,22 @@ static void test_server_server__graceful_stop(void **state)
 	assert_ok(ecr_server_new(&srv, &o));
 	assert_ok(ecr_server_add_registry(srv, reg, NULL));
 	assert_ok(ecr_server_start(srv));
-	struct slow_client sc = { .port = ecr_server_port(srv) };
+	struct slow_client sc = { .port = ecr_server_port(srv), .hold = true };
 	pthread_t t;
 	pthread_create(&t, NULL, slow_upload, &sc);
-	usleep(50000); /* the upload is under way */
-	assert_ok(ecr_server_stop(srv));
+	wait_true(&sc.held); /* the upload is under way, half of it sent */
+	wait_in_flight(srv);
+	pthread_t st;
+	pthread_create(&st, NULL, stop_thread, srv);
+	wait_true(&srv->stopping);
+	sc.hold = false; /* the rest of the upload comes while the stop waits */
+	pthread_join(st, NULL);
 	pthread_join(t, NULL);
 	assert_int_equal(sc.rc, 0);
 	assert_int_equal(sc.r.status, 400); /* it completed: the digest was (deliberately) wrong */
 	assert_non_null(strstr(sc.r.body, "DIGEST_INVALID"));
 	ecr_server_free(srv);
 	ecr_registry_free(reg);
-}
-
-static void *stop_thread(void *arg)
-{
-	ecr_server_stop(arg);
-	return NULL;
 }
 
 /* While a stop waits for a request in flight, a new request is answered 503
@@ -273,17 +303,19 @@ static void test_server_server__refused_while_stopping(void **state)
 	assert_ok(ecr_server_add_registry(srv, reg, NULL));
 	assert_ok(ecr_server_start(srv));
 	uint16_t port = ecr_server_port(srv);
-	struct slow_client sc = { .port = port };
+	struct slow_client sc = { .port = port, .hold = true };
 	pthread_t t, st;
 	pthread_create(&t, NULL, slow_upload, &sc);
-	usleep(50000); /* the upload is under way */
+	wait_true(&sc.held); /* the upload is under way and waits half way */
+	wait_in_flight(srv);
 	pthread_create(&st, NULL, stop_thread, srv);
-	usleep(50000); /* the stop is waiting for it */
+	wait_true(&srv->stopping); /* the stop is waiting for it */
 	struct reply r;
 	assert_int_equal(fetch(&r, "GET", port, "/v2/", NULL), 0);
 	assert_int_equal(r.status, 503);
 	assert_non_null(strstr(r.body, "UNAVAILABLE"));
 	assert_non_null(strcasestr(r.headers, "Connection: close"));
+	sc.hold = false;
 	pthread_join(st, NULL);
 	pthread_join(t, NULL);
 	assert_int_equal(sc.rc, 0);
