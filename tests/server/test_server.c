@@ -401,6 +401,21 @@ static void put_blobs(ecr_registry *reg, const char *name, const th_image *img)
 	ecr_repository_free(repo);
 }
 
+/* The jobs on the server's offload pool once its clients have their answers, after waiting up to 5 s for them to
+ * leave: a job counts until just after it resumed its connection, so a client can have its answer a moment before
+ * the count falls. */
+static size_t pool_jobs_left(ecr_server *srv)
+{
+	size_t threads, busy = 0;
+	for (int i = 0; i < 500; i++) {
+		ecr__offload_stats(srv->offload, &threads, &busy);
+		if (!busy)
+			break;
+		usleep(10000);
+	}
+	return busy;
+}
+
 /* The requests that finish on the offload pool (manifest PUT and DELETE, blob DELETE, an upload's last PUT)
  * answer on the connection they came on, which stays open for the next request. */
 static void test_server_server__offloaded_requests_keep_alive(void **state)
@@ -471,7 +486,7 @@ static void test_server_server__offloaded_requests_keep_alive(void **state)
 	size_t threads, busy;
 	ecr__offload_stats(srv->offload, &threads, &busy);
 	assert_true(threads >= 1);
-	assert_int_equal(busy, 0);
+	assert_int_equal(pool_jobs_left(srv), 0);
 	curl_easy_cleanup(c);
 	ecr_server_free(srv);
 	ecr_registry_free(reg);
@@ -550,16 +565,7 @@ static void test_server_server__stop_with_offloaded_requests(void **state)
 		created += p[i].created;
 	}
 	assert_true(created > 0);
-	/* no job is left on the pool; a job counts until just after it resumed its connection, so the client can
-	 * have its answer a moment before the count falls */
-	size_t threads, busy;
-	for (int i = 0; i < 500; i++) {
-		ecr__offload_stats(srv->offload, &threads, &busy);
-		if (!busy)
-			break;
-		usleep(10000);
-	}
-	assert_int_equal(busy, 0);
+	assert_int_equal(pool_jobs_left(srv), 0); /* no job is left on the pool */
 	/* every tag answered 201 is there */
 	ecr_repository *repo;
 	assert_ok(ecr_repository_open(&repo, reg, "load/app"));
@@ -605,7 +611,7 @@ static void *delete_one(void *arg)
 }
 
 /* A manifest DELETE (all of its work runs on the offload pool) whose commit takes longer than a stop waits for
- * requests that do not move (STOP_IDLE_MS), and a stop 300 ms into it, on a server with the given timeout. The
+ * requests that do not move (STOP_IDLE_MS), and a stop once it is in flight, on a server with the given timeout. The
  * stop returns after the DELETE is done (libmicrohttpd aborts the process when it is told to stop with a
  * connection suspended); the DELETE's answer is in *d. */
 static void slow_delete_then_stop(unsigned int timeout_seconds, struct one_delete *d)
@@ -642,7 +648,7 @@ static void slow_delete_then_stop(unsigned int timeout_seconds, struct one_delet
 	snprintf(d->path, sizeof(d->path), "/v2/slow/app/manifests/%s", img.digest);
 	pthread_t t;
 	pthread_create(&t, NULL, delete_one, d);
-	usleep(300000); /* its commit is under way */
+	wait_in_flight(srv); /* its commit is under way, or about to be */
 	int64_t t0 = now_ms();
 	assert_ok(ecr_server_stop(srv));
 	int64_t waited = now_ms() - t0;
