@@ -93,16 +93,12 @@ static void flight_unref(ecr__cache_flight *f)
 		flight_free(f);
 }
 
-/* The waiters, taken under f->lock, to be told once it is released (they take locks of their own). */
-static flight_waiter *flight_take_waiters_locked(ecr__cache_flight *f)
+/* Release f->lock, then tell the waiters: after the unlock, as they take locks of their own. */
+static void flight_unlock_tell(ecr__cache_flight *f)
 {
 	flight_waiter *w = f->waiters;
 	f->waiters = NULL;
-	return w;
-}
-
-static void flight_tell(flight_waiter *w)
-{
+	pthread_mutex_unlock(&f->lock);
 	while (w) {
 		flight_waiter *next = w->next;
 		w->notify(w->arg);
@@ -171,9 +167,7 @@ static int fetch(ecr__cache_flight *f)
 	f->size = size;
 	f->size_known = true;
 	pthread_cond_broadcast(&f->cond);
-	flight_waiter *told = flight_take_waiters_locked(f);
-	pthread_mutex_unlock(&f->lock);
-	flight_tell(told);
+	flight_unlock_tell(f);
 
 	if ((rc = ecr_upload_begin(&up, repo)))
 		goto done;
@@ -206,9 +200,7 @@ static int fetch(ecr__cache_flight *f)
 		pthread_mutex_lock(&f->lock);
 		f->avail = got;
 		pthread_cond_broadcast(&f->cond);
-		flight_waiter *moved = flight_take_waiters_locked(f);
-		pthread_mutex_unlock(&f->lock);
-		flight_tell(moved);
+		flight_unlock_tell(f);
 	}
 	if (got != size) {
 		rc = ecr__fail(ECR_ENETWORK, ECR_ERROR_TRANSPORT, "%s/%s: blob %s ended after %llu of %llu bytes",
@@ -248,9 +240,7 @@ done:
 		/* keep this thread's error for the readers, then log it */
 		pthread_mutex_lock(&f->lock);
 		flight_end_locked(f, rc);
-		flight_waiter *failed = flight_take_waiters_locked(f);
-		pthread_mutex_unlock(&f->lock);
-		flight_tell(failed);
+		flight_unlock_tell(f);
 		ecr__log(&f->cache->log, ECR_LOG_WARN, "pull through cache: fetching %s from %s/%s failed: %s",
 		         f->digest, f->url, f->upath, f->err_msg);
 	}
@@ -269,9 +259,7 @@ static void *fetch_thread(void *arg)
 	if (!rc) {
 		pthread_mutex_lock(&f->lock);
 		flight_end_locked(f, 0);
-		flight_waiter *done = flight_take_waiters_locked(f);
-		pthread_mutex_unlock(&f->lock);
-		flight_tell(done);
+		flight_unlock_tell(f);
 	}
 	ecr__error_clear();
 	/* out of the table: a later open finds the stored blob (or, after a failure, tries again) */
